@@ -1,0 +1,31 @@
+# The README's two commands are `make run` and `make test`; everything else is for developers.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## Serve the API with embedded defaults (SQLite under ./var/, in-process broker) and the demo.
+run: $(STAMP)
+	$(BIN)/openday run
+
+## Run the test suite (PostgreSQL and Redis too when OPENDAY_DATABASE_URL / OPENDAY_REDIS_URL are set).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy workflows models
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,243 @@
+"""The `openday` command: one subcommand per part of the service."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from settings import configure_logging, get_settings
+
+app = typer.Typer(
+    help="政府开放日 Open Day service: run the API, migrate, manage accounts, import schedules.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+console = Console(stderr=True)
+
+
+def _engine():  # noqa: ANN202 - SQLAlchemy Engine
+    from models.db import make_engine
+
+    return make_engine(get_settings().database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    from models.db import migrate as upgrade
+
+    configure_logging()
+    upgrade(get_settings().database_url)
+    console.print("[green]数据库已是最新结构 / database schema is up to date[/]")
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000, or PORT)")] = None,
+) -> None:
+    """Everything in one process with embedded defaults: migrate, load the demo, serve."""
+    import uvicorn
+
+    from models.db import migrate as upgrade
+    from models.db import session_scope
+    from workflows.clock import SystemClock
+    from workflows.demo import ensure_demo_logins, load_demo_campaign
+
+    settings = get_settings()
+    configure_logging(settings)
+    upgrade(settings.database_url)
+    engine = _engine()
+    now = SystemClock().now()
+    with session_scope(engine) as session:
+        campaign = load_demo_campaign(session, now)
+        logins = ensure_demo_logins(session, now, settings.var_dir / "demo-credentials.json")
+        campaign_id = campaign.id
+    engine.dispose()
+    host = host or settings.host
+    port = port or settings.port
+    base = f"http://{host}:{port}"
+    console.print(f"\n[bold]政府开放日服务 / Open Day service[/] — {base}  (API docs: {base}/docs)")
+    console.print(
+        f"演示活动 / demo campaign id {campaign_id}: {base}/api/v1/events?campaign_id={campaign_id}"
+    )
+    table = Table(title="演示账号 / demo accounts (stored in var/demo-credentials.json)")
+    for column in ("username", "password", "role", "unit", "API token"):
+        table.add_column(column)
+    for login in logins:
+        table.add_row(login.username, login.password, login.role, login.unit or "-", login.token)
+    console.print(table)
+    console.print(
+        "登录 / log in:  curl -s -X POST "
+        f"{base}/api/v1/auth/login -H 'content-type: application/json' "
+        f'-d \'{{"username":"{logins[1].username}","password":"{logins[1].password}"}}\'\n'
+        f"或直接使用令牌 / or use a token:  curl -H 'Authorization: Bearer {logins[1].token}' "
+        f"{base}/api/v1/events\n"
+    )
+    uvicorn.run("api:app", host=host, port=port, log_config=None, proxy_headers=True)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API only (production: migrations run separately)."""
+    import uvicorn
+
+    settings = get_settings()
+    configure_logging(settings)
+    uvicorn.run(
+        "api:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="username")],
+    role: Annotated[str, typer.Option(help="admin | supervisor | unit_staff | viewer")],
+    unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="also set a password (asked for, twice)")
+    ] = False,
+    display_name: Annotated[str, typer.Option(help="full name")] = "",
+) -> None:
+    """Create an account; its API token is printed alone on the last line."""
+    from models.db import session_scope
+    from workflows.accounts import create_user, issue_token
+    from workflows.clock import SystemClock
+    from workflows.errors import DomainError
+
+    secret = None
+    if password:
+        secret = typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+    now = SystemClock().now()
+    try:
+        with session_scope(_engine()) as session:
+            user = create_user(
+                session,
+                username=name,
+                role=role,
+                unit_name=unit,
+                password=secret,
+                display_name=display_name,
+                now=now,
+            )
+            token = issue_token(session, user, kind="api", now=now, name="cli")
+    except DomainError as exc:
+        console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]")
+        raise typer.Exit(2) from exc
+    console.print(f"已创建账号 / created account {name} ({role}{', ' + unit if unit else ''})")
+    console.print("API 令牌只显示这一次 / the API token is shown only once:")
+    print(token)
+
+
+@app.command("import-schedule")
+def import_schedule(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    campaign: Annotated[int, typer.Option("--campaign", help="campaign id")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be created")] = False,
+    accept_warnings: Annotated[
+        bool, typer.Option("--accept-warnings", help="import although warnings stand")
+    ] = False,
+) -> None:
+    """Import a schedule table (.docx, .xlsx, .csv, .txt) into a campaign, all or nothing."""
+    from models import Campaign
+    from models.db import session_scope
+    from workflows.accounts import SYSTEM
+    from workflows.clock import SystemClock
+    from workflows.errors import DomainError
+    from workflows.schedule_import import ImportRefused, apply_import, plan_import
+    from workflows.schedule_tables import TableError, read_table
+
+    try:
+        table = read_table(file.read_bytes(), file.name)
+    except TableError as exc:
+        console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]")
+        raise typer.Exit(2) from exc
+    with session_scope(_engine()) as session:
+        target = session.get(Campaign, campaign)
+        if target is None:
+            console.print(f"[red]活动 {campaign} 不存在 / campaign {campaign} not found[/]")
+            raise typer.Exit(2)
+        report = plan_import(session, target, table)
+        report.dry_run = dry_run
+        _print_report(report)
+        if dry_run:
+            return
+        try:
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task("导入 / importing", total=len(report.events))
+                apply_import(
+                    session,
+                    target,
+                    report,
+                    accept_warnings=accept_warnings,
+                    actor=SYSTEM,
+                    now=SystemClock().now(),
+                    progress=lambda n: bar.advance(task, n),
+                )
+        except ImportRefused as exc:
+            console.print(f"[red]{exc.message_zh}\n{exc.message_en}[/]")
+            raise typer.Exit(1) from exc
+        except DomainError as exc:
+            console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]")
+            raise typer.Exit(2) from exc
+    console.print(
+        f"[green]已导入 / imported: {report.created_events} 个活动 events, "
+        f"{report.created_units} 个新单位 new units, {report.existing_events} 个已存在 already there[/]"
+    )
+
+
+def _print_report(report) -> None:  # noqa: ANN001 - ImportReport
+    table = Table(title=f"{report.rows} 行 / rows ({report.source_format})")
+    for column in ("行 row", "序号", "单位 unit", "主题 theme", "时间 when", "日期 dates", "状态"):
+        table.add_column(column)
+    for ev in report.events[:200]:
+        status = (
+            "已存在 exists" if ev.exists else ("重复 duplicate" if ev.duplicate_of else "新建 new")
+        )
+        dates = str(ev.earliest) if ev.earliest == ev.latest else f"{ev.earliest}…{ev.latest}"
+        unit = ev.unit_name + (" (新 new)" if ev.new_unit else "")
+        table.add_row(str(ev.row), str(ev.seq or ""), unit, ev.theme, ev.date_text, dates, status)
+    if len(report.events) > 200:
+        table.caption = f"… 另有 {len(report.events) - 200} 行 / {len(report.events) - 200} more"
+    console.print(table)
+    for issue in report.issues:
+        colour = "red" if issue.severity == "error" else "yellow"
+        console.print(f"[{colour}]{issue.severity}: {issue.message} / {issue.message_en}[/]")
+
+
+@app.command()
+def demo() -> None:
+    """Load the founding notice's demo campaign (idempotent)."""
+    from models.db import session_scope
+    from workflows.clock import SystemClock
+    from workflows.demo import load_demo_campaign
+
+    with session_scope(_engine()) as session:
+        campaign = load_demo_campaign(session, SystemClock().now())
+        console.print(f"演示活动 / demo campaign id {campaign.id}")
+
+
+def main() -> None:
+    """Entry point for `python -m cli`."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Accounts, roles and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+class Role(StrEnum):
+    """What an account may do."""
+
+    admin = "admin"  # everything, including accounts
+    supervisor = "supervisor"  # 区政府办: every unit's events, spot checks
+    unit_staff = "unit_staff"  # their own unit's events only
+    viewer = "viewer"  # read-only, every unit
+
+
+class User(SQLModel, table=True):
+    """A person (or service) using the API."""
+
+    __tablename__ = "account"  # "user" is reserved in PostgreSQL
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(64), unique=True)
+    display_name: str = Field(default="", sa_type=sa.String(100))
+    role: str = Field(sa_type=sa.String(16))
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    password_hash: str | None = Field(default=None, sa_type=sa.String(255))
+    is_active: bool = True
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="account.id", index=True)
+    token_hash: str = Field(sa_type=sa.String(64), unique=True)
+    kind: str = Field(sa_type=sa.String(16))  # "api" (long-lived) or "session" (password login)
+    name: str = Field(default="", sa_type=sa.String(100))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,69 @@
+"""Event: one unit's open-day event (开放点) and its workflow state."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+class EventState(StrEnum):
+    """States of the event workflow (workflows/event.py holds the moves between them)."""
+
+    planned = "planned"
+    invited = "invited"
+    held = "held"
+    feedback_collected = "feedback_collected"
+    summary_submitted = "summary_submitted"
+    spot_checked = "spot_checked"
+    cancelled = "cancelled"
+
+
+class EventForm(StrEnum):
+    """组织形式 from the notice, section 五."""
+
+    office_visit = "office_visit"  # 参观机关办公场所
+    site_visit = "site_visit"  # 现场参观考察
+    dialogue = "dialogue"  # 政民恳谈交流
+    feedback = "feedback"  # 意见反馈
+
+
+# SQLAlchemy's version counter: every UPDATE of an event row checks and bumps it, so a write based
+# on a stale read fails (StaleDataError) instead of silently overwriting another move.
+_version_column = sa.Column("version", sa.Integer, nullable=False)
+
+
+class Event(SQLModel, table=True):
+    """An open-day event; `version` guards every write against stale clients."""
+
+    __table_args__ = (
+        sa.Index("ix_event_unit_state", "unit_id", "state"),
+        sa.Index("ix_event_state_date_latest", "state", "date_latest"),
+        # An imported row is identified by its unit and theme within the campaign, so importing
+        # the same table twice (even after a reschedule) creates nothing new.
+        sa.UniqueConstraint("campaign_id", "source_key", name="uq_event_campaign_source_key"),
+    )
+    __mapper_args__ = {"version_id_col": _version_column}
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    seq: int | None = Field(default=None, description="序号 in the notice's table")
+    source_key: str | None = Field(default=None, sa_type=sa.String(500))
+    theme: str = Field(sa_type=sa.String(300))
+    # A single day has date_earliest == date_latest; 9月中旬 is [09-11, 09-20].
+    date_earliest: date
+    date_latest: date
+    date_text: str | None = Field(default=None, sa_type=sa.String(100))
+    tentative: bool = False
+    location: str | None = Field(default=None, sa_type=sa.String(300))
+    forms: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    state: str = Field(default=EventState.planned, sa_type=sa.String(32))
+    version: int = Field(default=1, sa_column=_version_column)
+    held_on: date | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,37 @@
+"""Unit: a responsible unit (town, street office, district department, …) hosting events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime
+
+
+class UnitKind(StrEnum):
+    """What kind of body a unit is; inferred from its name on import."""
+
+    town = "town"  # 镇
+    street_office = "street_office"  # 街道办事处
+    department = "department"  # 区…局 / 委 / 办
+    institution = "institution"  # 直属事业单位
+    window = "window"  # 服务窗口
+    other = "other"
+
+
+class Unit(SQLModel, table=True):
+    """A responsible unit (责任单位) and the people escalations go to."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=sa.String(100), unique=True)
+    kind: str = Field(default=UnitKind.other, sa_type=sa.String(32))
+    contact_name: str | None = Field(default=None, sa_type=sa.String(50))
+    contact_phone: str | None = Field(default=None, sa_type=sa.String(32))
+    contact_email: str | None = Field(default=None, sa_type=sa.String(200))
+    head_name: str | None = Field(default=None, sa_type=sa.String(50))
+    head_phone: str | None = Field(default=None, sa_type=sa.String(32))
+    head_email: str | None = Field(default=None, sa_type=sa.String(200))
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,117 @@
+"""Service settings, read once from OPENDAY_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Every knob the service reads; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENDAY_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_DIR / 'var' / 'openday.db'}",
+        description="SQLAlchemy URL; SQLite file under ./var/ by default, postgresql+psycopg://… "
+        "in production",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for the dramatiq broker; unset means dramatiq's in-process broker",
+    )
+    require_services: bool = Field(
+        default=False,
+        description="Tests: fail instead of skipping when PostgreSQL or Redis is unreachable",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the API binds to")
+    port: int = Field(
+        default=8000,
+        validation_alias=AliasChoices("OPENDAY_PORT", "PORT"),
+        description="Port the API listens on (PORT also works)",
+    )
+    var_dir: Path = Field(
+        default=PROJECT_DIR / "var", description="Directory for the SQLite file, uploads, demo data"
+    )
+    upload_max_bytes: int = Field(
+        default=20 * 1024 * 1024, description="Largest attachment accepted, in bytes"
+    )
+    session_hours: int = Field(default=12, description="Lifetime of a password-login token")
+    timezone: str = Field(default="Asia/Shanghai", description="Local time zone of the campaigns")
+    log_format: str = Field(
+        default="auto", description="'json', 'console', or 'auto' (console on a terminal)"
+    )
+    log_level: str = Field(default="INFO", description="Root log level")
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where summary attachments are stored."""
+        return self.var_dir / "uploads"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the embedded SQLite database is in use."""
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache after changing the environment)."""
+    return Settings()
+
+
+def configure_logging(settings: Settings | None = None) -> None:
+    """structlog once per process: JSON when stderr is not a terminal, console otherwise.
+
+    Records from the standard library (uvicorn, dramatiq, SQLAlchemy) go through the same
+    processors via ProcessorFormatter; request and message ids come from contextvars.
+    """
+    import logging
+    import sys
+
+    import structlog
+
+    settings = settings or get_settings()
+    fmt = settings.log_format
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

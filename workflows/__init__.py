@@ -1,0 +1,1 @@
+"""Domain logic: state machines, guards, rules and the services that apply them."""

@@ -1,0 +1,89 @@
+"""Domain errors with stable codes and bilingual messages; the API maps them to HTTP answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: a stable code, a message in Chinese and English, and the numbers."""
+
+    code: str
+    message_zh: str
+    message_en: str
+    details: dict[str, Any] = field(default_factory=dict)
+    status: int = 409
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape used in API error bodies."""
+        return {
+            "code": self.code,
+            "message": self.message_zh,
+            "message_en": self.message_en,
+            "details": self.details,
+        }
+
+
+class DomainError(Exception):
+    """Base of every refusal the service explains to its caller."""
+
+    status = 400
+
+    def __init__(
+        self,
+        code: str,
+        message_zh: str,
+        message_en: str,
+        *,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message_en}")
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.details = details or {}
+        if status is not None:
+            self.status = status
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not know it exists."""
+
+    status = 404
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this."""
+
+    status = 403
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state of the data."""
+
+    status = 409
+
+
+class MoveRefused(Conflict):
+    """A workflow move was refused; carries every violated rule and the moves still allowed."""
+
+    def __init__(
+        self,
+        trigger: str,
+        state: str,
+        violations: list[Violation],
+        allowed: list[str],
+    ) -> None:
+        first = violations[0]
+        super().__init__(
+            first.code,
+            "；".join(v.message_zh for v in violations),
+            "; ".join(v.message_en for v in violations),
+            status=max(v.status for v in violations),
+            details={"trigger": trigger, "state": state},
+        )
+        self.violations = violations
+        self.allowed = allowed

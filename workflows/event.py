@@ -1,0 +1,789 @@
+"""The event workflow: states, the transition table, its guards, and the service that fires moves.
+
+One module-level `transitions.Machine` (model=None) serves every event row; a move fires
+`MACHINE.events[trigger].trigger(row, move=...)` (transitions FAQ, issue #146), because a SQLModel
+row refuses the helper methods transitions would bind onto it (issue #635). The database, not the
+machine, arbitrates concurrency: the row is locked (PostgreSQL) or the transaction holds SQLite's
+write lock, and the event's version column refuses a write based on a stale read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+from transitions import EventData, Machine
+
+from models import (
+    Attachment,
+    Campaign,
+    Event,
+    EventState,
+    FeedbackItem,
+    Invitee,
+    InviteeCategory,
+    SpotCheck,
+    SpotCheckResult,
+    Summary,
+    TransitionLog,
+)
+from workflows.accounts import Actor
+from workflows.clock import local_date
+from workflows.errors import DomainError, MoveRefused, Violation
+from workflows.rules import CampaignRules
+
+S = EventState
+
+# --------------------------------------------------------------------------------------------
+# The data each move takes (validated before the machine runs; errors answer 422 naming a field)
+# --------------------------------------------------------------------------------------------
+
+
+class _MoveData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoData(_MoveData):
+    """Moves that take nothing but the trigger (invite, cancel)."""
+
+
+class HoldData(_MoveData):
+    """Attendance may be recorded with the move itself: invitee id -> attended."""
+
+    attendance: dict[int, bool] = Field(default_factory=dict)
+
+
+class NewFeedbackItem(BaseModel):
+    """One opinion recorded as the feedback is collected."""
+
+    model_config = ConfigDict(extra="forbid")
+    content: str = Field(min_length=1, max_length=5000)
+    raised_by_invitee_id: int | None = None
+
+
+class CollectFeedbackData(_MoveData):
+    """Opinions recorded with the move, or the explicit statement that there were none."""
+
+    items: list[NewFeedbackItem] = Field(default_factory=list)
+    no_opinions: bool = False
+    statement: str | None = Field(default=None, max_length=2000)
+
+
+class SubmitSummaryData(_MoveData):
+    """The summary text may be given with the move; attachments are uploaded beforehand."""
+
+    text: str | None = Field(default=None, max_length=50000)
+
+
+class SpotCheckData(_MoveData):
+    """The district office's finding."""
+
+    result: SpotCheckResult
+    notes: str = Field(default="", max_length=10000)
+    site_visit: bool = False
+
+
+class RescheduleData(_MoveData):
+    """A new day, or a new window [earliest, latest]."""
+
+    date: dt.date | None = None
+    earliest: dt.date | None = None
+    latest: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RescheduleData:
+        if self.date is not None:
+            if self.earliest is not None or self.latest is not None:
+                raise ValueError("give either date, or earliest and latest, not both")
+            self.earliest = self.latest = self.date
+        if self.earliest is None or self.latest is None:
+            raise ValueError("give date, or both earliest and latest")
+        if self.latest < self.earliest:
+            raise ValueError("latest must not be before earliest")
+        return self
+
+
+MOVE_DATA: dict[str, type[_MoveData]] = {
+    "invite": NoData,
+    "hold": HoldData,
+    "collect_feedback": CollectFeedbackData,
+    "submit_summary": SubmitSummaryData,
+    "spot_check": SpotCheckData,
+    "reschedule": RescheduleData,
+    "cancel": NoData,
+}
+
+# Moves a reason is mandatory for.
+REASON_REQUIRED = {"reschedule", "cancel"}
+
+
+# --------------------------------------------------------------------------------------------
+# One move in flight: everything guards and callbacks need, nothing global
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Move:
+    """The context of one move, handed to every guard and callback as `move`."""
+
+    session: Session
+    event: Event
+    campaign: Campaign
+    rules: CampaignRules
+    actor: Actor
+    now: datetime
+    reason: str | None
+    data: Any
+    violations: list[Violation] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def today(self) -> date:
+        """The local (Asia/Shanghai) day of the move."""
+        return local_date(self.now)
+
+    def refuse(self, code: str, zh: str, en: str, status: int = 409, **details: Any) -> None:
+        """Record a broken rule; the move fails once every guard has had its say."""
+        self.violations.append(Violation(code, zh, en, details, status))
+
+
+Check = Callable[[Move], None]
+
+
+def _all_of(*checks: Check) -> Callable[[EventData], bool]:
+    """One transitions condition running every check, so a refusal lists all broken rules."""
+
+    def condition(event_data: EventData) -> bool:
+        move: Move = event_data.kwargs["move"]
+        for check in checks:
+            check(move)
+        return not move.violations
+
+    condition.__name__ = "all_of(" + ", ".join(c.__name__ for c in checks) + ")"
+    return condition
+
+
+def _step(fn: Callable[[Move], None]) -> Callable[[EventData], None]:
+    """Adapt a Move callback to transitions' EventData calling convention."""
+
+    def callback(event_data: EventData) -> None:
+        fn(event_data.kwargs["move"])
+
+    callback.__name__ = fn.__name__
+    return callback
+
+
+def _count(session: Session, *where: Any) -> int:
+    return session.exec(select(func.count()).select_from(Invitee).where(*where)).one()
+
+
+# --------------------------------------------------------------------------------------------
+# Guards (each reads its limit from the campaign's rules)
+# --------------------------------------------------------------------------------------------
+
+
+def invitee_count_in_range(move: Move) -> None:
+    """invite: the list holds 'about 15' people — a settable range."""
+    total = _count(move.session, Invitee.event_id == move.event.id, col(Invitee.invited))
+    low, high = move.rules.invitees_min, move.rules.invitees_max
+    if not low <= total <= high:
+        move.refuse(
+            "invitee_count_out_of_range",
+            f"邀请人数 {total} 人，应在 {low}–{high} 人之间（通知要求每个开放点15人左右）",
+            f"{total} invitees, need between {low} and {high} (the notice asks for about 15)",
+            invitees=total,
+            min=low,
+            max=high,
+        )
+
+
+def citizen_share_of_invitees(move: Move) -> None:
+    """invite: citizen representatives are at least a third of the list."""
+    ev = move.event.id
+    total = _count(move.session, Invitee.event_id == ev, col(Invitee.invited))
+    citizens = _count(
+        move.session,
+        Invitee.event_id == ev,
+        col(Invitee.invited),
+        Invitee.category == InviteeCategory.citizen,
+    )
+    need = move.rules.citizens_needed(total)
+    if citizens < need:
+        move.refuse(
+            "citizen_share_too_low",
+            f"市民代表 {citizens} 人（共 {total} 人），不低于{move.rules.citizen_share_zh}"
+            f"须至少 {need} 人",
+            f"citizens {citizens} of {total}, need at least {need} "
+            f"({move.rules.citizen_share_min} of the invitees)",
+            citizens=citizens,
+            total=total,
+            needed=need,
+        )
+
+
+def event_date_has_come(move: Move) -> None:
+    """hold: the event's (earliest) local date has come."""
+    if move.today < move.event.date_earliest:
+        move.refuse(
+            "event_date_not_reached",
+            f"活动日期 {move.event.date_earliest.isoformat()} 尚未到来（今天是 {move.today.isoformat()}）",
+            f"the event's date {move.event.date_earliest.isoformat()} has not come "
+            f"(today is {move.today.isoformat()})",
+            event_date=move.event.date_earliest.isoformat(),
+            today=move.today.isoformat(),
+        )
+
+
+def attendance_recorded(move: Move) -> None:
+    """hold: every invitee's attendance is recorded and enough people came."""
+    ev = move.event.id
+    unrecorded = _count(
+        move.session, Invitee.event_id == ev, col(Invitee.invited), col(Invitee.attended).is_(None)
+    )
+    if unrecorded:
+        move.refuse(
+            "attendance_not_recorded",
+            f"尚有 {unrecorded} 名受邀人员未登记出席情况",
+            f"attendance not recorded for {unrecorded} invitees",
+            unrecorded=unrecorded,
+        )
+        return
+    attended = _count(move.session, Invitee.event_id == ev, col(Invitee.attended))
+    if attended < move.rules.attendees_min:
+        move.refuse(
+            "too_few_attendees",
+            f"出席人数 {attended} 人，至少需要 {move.rules.attendees_min} 人",
+            f"{attended} attendees, need at least {move.rules.attendees_min}",
+            attendees=attended,
+            min=move.rules.attendees_min,
+        )
+
+
+def citizen_share_of_attendees(move: Move) -> None:
+    """hold: citizen representatives are at least a third of those who attended."""
+    ev = move.event.id
+    attended = _count(move.session, Invitee.event_id == ev, col(Invitee.attended))
+    citizens = _count(
+        move.session,
+        Invitee.event_id == ev,
+        col(Invitee.attended),
+        Invitee.category == InviteeCategory.citizen,
+    )
+    need = move.rules.citizens_needed(attended)
+    if attended and citizens < need:
+        move.refuse(
+            "attendee_citizen_share_too_low",
+            f"出席的市民代表 {citizens} 人（共 {attended} 人出席），不低于"
+            f"{move.rules.citizen_share_zh}须至少 {need} 人",
+            f"citizens {citizens} of {attended} attendees, need at least {need}",
+            citizens=citizens,
+            attendees=attended,
+            needed=need,
+        )
+
+
+def feedback_recorded_or_none_stated(move: Move) -> None:
+    """collect_feedback: every opinion is an item, or the unit states there were none."""
+    items = move.session.exec(
+        select(func.count()).select_from(FeedbackItem).where(FeedbackItem.event_id == move.event.id)
+    ).one()
+    data: CollectFeedbackData = move.data
+    if items and data.no_opinions:
+        move.refuse(
+            "feedback_contradiction",
+            f"已登记 {items} 条意见建议，不能同时声明“无意见”",
+            f"{items} feedback items are recorded; cannot also state there were no opinions",
+            items=items,
+        )
+    elif not items and not data.no_opinions:
+        move.refuse(
+            "feedback_not_recorded",
+            "尚未登记任何意见建议；如确无意见，请明确声明“无意见”（no_opinions）",
+            "no feedback item recorded and no explicit 'no opinions' statement (no_opinions)",
+            items=0,
+        )
+
+
+def summary_has_text(move: Move) -> None:
+    """submit_summary: the report has text."""
+    summary = _summary(move)
+    if summary is None or not summary.text.strip():
+        move.refuse("summary_text_missing", "总结文字为空", "the summary text is empty")
+
+
+def summary_has_attachment(move: Move) -> None:
+    """submit_summary: the report has at least one photo or file (图文资料)."""
+    need = move.rules.summary_min_attachments
+    have = move.session.exec(
+        select(func.count()).select_from(Attachment).where(Attachment.event_id == move.event.id)
+    ).one()
+    if have < need:
+        move.refuse(
+            "summary_attachment_missing",
+            f"总结须附至少 {need} 张照片或 {need} 个文件（现有 {have} 个）",
+            f"the summary needs at least {need} photo or file (has {have})",
+            attachments=have,
+            needed=need,
+        )
+
+
+def actor_is_supervisor(move: Move) -> None:
+    """spot_check: only the district office checks."""
+    if not move.actor.is_supervisor:
+        move.refuse(
+            "spot_check_requires_supervisor",
+            "仅区政府办督查人员可以抽查",
+            "only district-office supervisors may spot-check",
+            status=403,
+            role=move.actor.role,
+        )
+
+
+def reason_given(move: Move) -> None:
+    """reschedule, cancel: a reason is kept with the move."""
+    if not (move.reason or "").strip():
+        move.refuse("reason_required", "此操作必须说明理由", "a reason is required for this move")
+
+
+def new_date_not_past(move: Move) -> None:
+    """reschedule: the new date is not in the past."""
+    data: RescheduleData = move.data
+    assert data.latest is not None
+    if data.latest < move.today:
+        move.refuse(
+            "reschedule_date_in_past",
+            f"新日期 {data.latest.isoformat()} 早于今天（{move.today.isoformat()}）",
+            f"the new date {data.latest.isoformat()} is before today ({move.today.isoformat()})",
+            new_latest=data.latest.isoformat(),
+            today=move.today.isoformat(),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Callbacks: what a move writes besides the state (same transaction)
+# --------------------------------------------------------------------------------------------
+
+
+def _summary(move: Move) -> Summary | None:
+    return move.session.exec(select(Summary).where(Summary.event_id == move.event.id)).first()
+
+
+def record_attendance(move: Move) -> None:
+    """prepare(hold): apply attendance given with the move, before the guards look."""
+    attendance: dict[int, bool] = move.data.attendance
+    if not attendance:
+        return
+    invitees = move.session.exec(
+        select(Invitee).where(Invitee.event_id == move.event.id, col(Invitee.id).in_(attendance))
+    ).all()
+    unknown = sorted(set(attendance) - {i.id for i in invitees})
+    if unknown:
+        raise DomainError(
+            "invitee_not_found",
+            f"受邀人员 {unknown} 不属于此活动",
+            f"invitees {unknown} do not belong to this event",
+            status=422,
+            details={"invitee_ids": unknown},
+        )
+    for invitee in invitees:
+        assert invitee.id is not None
+        invitee.attended = attendance[invitee.id]
+    move.session.flush()
+    move.audit["attendance_recorded"] = len(invitees)
+
+
+def mark_held(move: Move) -> None:
+    """after(hold): the day it was held starts the summary and feedback clocks."""
+    move.event.held_on = move.today
+    attended = _count(move.session, Invitee.event_id == move.event.id, col(Invitee.attended))
+    move.audit.update(held_on=move.today.isoformat(), attendees=attended)
+
+
+def record_feedback_items(move: Move) -> None:
+    """prepare(collect_feedback): opinions given with the move become items."""
+    data: CollectFeedbackData = move.data
+    for item in data.items:
+        move.session.add(
+            FeedbackItem(
+                event_id=move.event.id,  # type: ignore[arg-type]
+                content=item.content,
+                raised_by_invitee_id=item.raised_by_invitee_id,
+                created_at=move.now,
+                updated_at=move.now,
+            )
+        )
+    move.session.flush()
+
+
+def stamp_collection(move: Move) -> None:
+    """after(collect_feedback): opinions count as collected on the day the event was held."""
+    data: CollectFeedbackData = move.data
+    collected_on = move.event.held_on or move.today
+    items = move.session.exec(
+        select(FeedbackItem).where(FeedbackItem.event_id == move.event.id)
+    ).all()
+    for item in items:
+        if item.collected_on is None:
+            item.collected_on = collected_on
+    move.audit.update(feedback_items=len(items), no_opinions=data.no_opinions)
+    if data.statement:
+        move.audit["statement"] = data.statement
+
+
+def write_summary_text(move: Move) -> None:
+    """prepare(submit_summary): text given with the move replaces the draft's."""
+    text = move.data.text
+    if text is None:
+        return
+    summary = _summary(move)
+    if summary is None:
+        summary = Summary(event_id=move.event.id, updated_at=move.now)  # type: ignore[arg-type]
+        move.session.add(summary)
+    summary.text = text
+    summary.updated_at = move.now
+    move.session.flush()
+
+
+def stamp_summary(move: Move) -> None:
+    """after(submit_summary): the summary is submitted now; note whether it was on time."""
+    summary = _summary(move)
+    assert summary is not None
+    summary.submitted_at = move.now
+    move.audit["attachments"] = move.session.exec(
+        select(func.count()).select_from(Attachment).where(Attachment.event_id == move.event.id)
+    ).one()
+
+
+def record_spot_check(move: Move) -> None:
+    """after(spot_check): the finding is stored with the move."""
+    data: SpotCheckData = move.data
+    move.session.add(
+        SpotCheck(
+            event_id=move.event.id,  # type: ignore[arg-type]
+            result=data.result,
+            notes=data.notes,
+            site_visit=data.site_visit,
+            checked_by=move.actor.id,
+            checked_at=move.now,
+        )
+    )
+    move.audit.update(result=data.result.value, site_visit=data.site_visit)
+
+
+def apply_new_date(move: Move) -> None:
+    """after(reschedule): keep the old and new dates in the audit line."""
+    data: RescheduleData = move.data
+    ev = move.event
+    move.audit.update(
+        old_earliest=ev.date_earliest.isoformat(),
+        old_latest=ev.date_latest.isoformat(),
+        new_earliest=data.earliest.isoformat() if data.earliest else None,
+        new_latest=data.latest.isoformat() if data.latest else None,
+    )
+    assert data.earliest is not None and data.latest is not None
+    ev.date_earliest, ev.date_latest = data.earliest, data.latest
+    ev.date_text = None
+    ev.tentative = False
+
+
+# --------------------------------------------------------------------------------------------
+# The machine
+# --------------------------------------------------------------------------------------------
+
+STATES = [s.value for s in EventState]
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {
+        "trigger": "invite",
+        "source": S.planned,
+        "dest": S.invited,
+        "conditions": [_all_of(invitee_count_in_range, citizen_share_of_invitees)],
+    },
+    {
+        "trigger": "hold",
+        "source": S.invited,
+        "dest": S.held,
+        "prepare": [_step(record_attendance)],
+        "conditions": [
+            _all_of(event_date_has_come, attendance_recorded, citizen_share_of_attendees)
+        ],
+        "after": [_step(mark_held)],
+    },
+    {
+        "trigger": "collect_feedback",
+        "source": S.held,
+        "dest": S.feedback_collected,
+        "prepare": [_step(record_feedback_items)],
+        "conditions": [_all_of(feedback_recorded_or_none_stated)],
+        "after": [_step(stamp_collection)],
+    },
+    {
+        "trigger": "submit_summary",
+        "source": S.feedback_collected,
+        "dest": S.summary_submitted,
+        "prepare": [_step(write_summary_text)],
+        "conditions": [_all_of(summary_has_text, summary_has_attachment)],
+        "after": [_step(stamp_summary)],
+    },
+    {
+        "trigger": "spot_check",
+        "source": S.summary_submitted,
+        "dest": S.spot_checked,
+        "conditions": [_all_of(actor_is_supervisor)],
+        "after": [_step(record_spot_check)],
+    },
+    {
+        "trigger": "reschedule",
+        "source": [S.planned, S.invited],
+        "dest": "=",
+        "conditions": [_all_of(reason_given, new_date_not_past)],
+        "after": [_step(apply_new_date)],
+    },
+    {
+        "trigger": "cancel",
+        "source": [S.planned, S.invited],
+        "dest": S.cancelled,
+        "conditions": [_all_of(reason_given)],
+    },
+]
+
+MACHINE = Machine(
+    model=None,
+    states=STATES,
+    transitions=TRANSITIONS,
+    initial=S.planned,
+    model_attribute="state",
+    auto_transitions=False,
+    send_event=True,
+)
+
+TRIGGERS: list[str] = [t["trigger"] for t in TRANSITIONS]
+SUPERVISOR_TRIGGERS = {"spot_check"}
+
+
+def allowed_triggers(state: str, actor: Actor | None = None) -> list[str]:
+    """Moves the machine allows from a state, for this caller's role."""
+    triggers = [t for t in TRIGGERS if t in MACHINE.get_triggers(state)]
+    if actor is not None:
+        if not actor.can_write:
+            return []
+        if not actor.is_supervisor:
+            triggers = [t for t in triggers if t not in SUPERVISOR_TRIGGERS]
+    return triggers
+
+
+def parse_move_data(trigger: str, data: dict[str, Any] | None) -> _MoveData:
+    """Validate a move's data against the trigger's schema (raises pydantic's ValidationError)."""
+    return MOVE_DATA[trigger].model_validate(data or {})
+
+
+def fire(
+    session: Session,
+    event: Event,
+    trigger: str,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> TransitionLog:
+    """Apply one move to an event already loaded (and locked) in `session`, with its audit line.
+
+    Nothing is committed here: the caller owns the transaction, so the move, its audit line and
+    everything its callbacks wrote commit together or not at all.
+    """
+    if trigger not in MOVE_DATA:
+        raise DomainError(
+            "unknown_trigger",
+            f"未知操作“{trigger}”，可选：{'、'.join(TRIGGERS)}",
+            f"unknown trigger '{trigger}'; known: {', '.join(TRIGGERS)}",
+            status=422,
+            details={"known": TRIGGERS},
+        )
+    allowed = allowed_triggers(event.state, actor)
+    if event.version != expected_version:
+        raise MoveRefused(
+            trigger,
+            event.state,
+            [
+                Violation(
+                    "stale_version",
+                    f"活动已被他人修改（当前版本 {event.version}，请求基于版本 {expected_version}），"
+                    "请刷新后重试",
+                    f"the event changed meanwhile (version {event.version}, request based on "
+                    f"{expected_version}); reload and retry",
+                    {"current_version": event.version, "expected_version": expected_version},
+                )
+            ],
+            allowed,
+        )
+    actor.require_write()
+    if trigger not in MACHINE.get_triggers(event.state):
+        raise MoveRefused(
+            trigger,
+            event.state,
+            [
+                Violation(
+                    "move_not_allowed",
+                    f"当前状态“{STATE_LABELS_ZH[event.state]}”不能执行“{TRIGGER_LABELS_ZH[trigger]}”，"
+                    f"可执行：{'、'.join(allowed) or '无'}",
+                    f"'{trigger}' is not allowed from state '{event.state}'; "
+                    f"allowed: {', '.join(allowed) or 'none'}",
+                )
+            ],
+            allowed,
+        )
+    parsed = parse_move_data(trigger, data)
+    campaign = session.get(Campaign, event.campaign_id)
+    assert campaign is not None
+    move = Move(
+        session=session,
+        event=event,
+        campaign=campaign,
+        rules=CampaignRules.of(campaign.rules),
+        actor=actor,
+        now=now,
+        reason=reason.strip() if reason else None,
+        data=parsed,
+    )
+    from_state = event.state
+    if not MACHINE.events[trigger].trigger(event, move=move):
+        raise MoveRefused(trigger, from_state, move.violations, allowed)
+    event.updated_at = now
+    session.flush()  # bumps event.version; a concurrent writer's version makes this fail
+    log = TransitionLog(
+        event_id=event.id,  # type: ignore[arg-type]
+        trigger=trigger,
+        from_state=from_state,
+        to_state=event.state,
+        version=event.version,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        at=now,
+        reason=move.reason,
+        data=move.audit,
+    )
+    session.add(log)
+    session.flush()
+    return log
+
+
+STATE_LABELS_ZH: dict[str, str] = {
+    S.planned: "已计划",
+    S.invited: "已邀请",
+    S.held: "已开展",
+    S.feedback_collected: "意见已收集",
+    S.summary_submitted: "总结已报送",
+    S.spot_checked: "已抽查",
+    S.cancelled: "已取消",
+}
+
+TRIGGER_LABELS_ZH: dict[str, str] = {
+    "invite": "发出邀请",
+    "hold": "开展活动",
+    "collect_feedback": "收集意见",
+    "submit_summary": "报送总结",
+    "spot_check": "抽查",
+    "reschedule": "改期",
+    "cancel": "取消",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Writes outside the machine: creating events and keeping their invitee lists
+# --------------------------------------------------------------------------------------------
+
+# The invitee list may change until the event is held; attendance only once invitations are out.
+INVITEES_EDITABLE = {S.planned, S.invited}
+
+
+def create_event(
+    session: Session,
+    *,
+    campaign: Campaign,
+    unit_id: int,
+    theme: str,
+    earliest: date,
+    latest: date,
+    actor: Actor,
+    now: datetime,
+    **fields: Any,
+) -> Event:
+    """Create a planned event with its first audit line (trigger `create`)."""
+    if latest < earliest:
+        raise DomainError(
+            "date_window_reversed",
+            f"结束日期 {latest} 早于开始日期 {earliest}",
+            f"latest date {latest} is before earliest date {earliest}",
+            status=422,
+        )
+    event = Event(
+        campaign_id=campaign.id,  # type: ignore[arg-type]
+        unit_id=unit_id,
+        theme=theme,
+        date_earliest=earliest,
+        date_latest=latest,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(event)
+    session.flush()
+    session.add(
+        TransitionLog(
+            event_id=event.id,  # type: ignore[arg-type]
+            trigger="create",
+            from_state=None,
+            to_state=event.state,
+            version=event.version,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            at=now,
+            data={"earliest": earliest.isoformat(), "latest": latest.isoformat()},
+        )
+    )
+    return event
+
+
+def check_invitee_fields(category: str, invitation: str | None, targeted_kind: str | None) -> None:
+    """Citizens say how they were invited (定向 / 公开); only targeted ones carry a sub-kind."""
+    if category == InviteeCategory.citizen:
+        if invitation is None:
+            raise DomainError(
+                "invitation_mode_required",
+                "市民代表须注明邀请方式：定向邀请（targeted）或公开邀请（public）",
+                "a citizen representative needs an invitation mode: targeted or public",
+                status=422,
+            )
+        if invitation == "public" and targeted_kind is not None:
+            raise DomainError(
+                "targeted_kind_not_allowed",
+                "公开邀请的市民代表不填定向邀请类别",
+                "targeted_kind applies only to targeted invitations",
+                status=422,
+            )
+    elif invitation is not None or targeted_kind is not None:
+        raise DomainError(
+            "invitation_mode_not_allowed",
+            "邀请方式仅适用于市民代表",
+            "invitation mode applies only to citizen representatives",
+            status=422,
+        )
+
+
+def require_invitees_editable(event: Event) -> None:
+    """The invitee list is frozen once the event has been held (or cancelled)."""
+    if event.state not in INVITEES_EDITABLE:
+        raise DomainError(
+            "invitees_frozen",
+            f"活动状态为“{STATE_LABELS_ZH[event.state]}”，受邀名单已不能修改",
+            f"the invitee list can no longer change in state '{event.state}'",
+            status=409,
+        )

@@ -1,0 +1,59 @@
+"""Campaign rule settings, with the defaults of 资雁府办发〔2022〕58号."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class CampaignRules(BaseModel):
+    """Every limit the event guards and deadline rules read; each one a campaign setting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # 四、开放对象: "原则上每个开放点15人左右" — about 15, as a settable range.
+    invitees_min: int = Field(default=10, ge=1)
+    invitees_max: int = Field(default=20, ge=1)
+    # "其中市民代表比例不低于三分之一", applied to the invitation list and to attendance.
+    citizen_share_min: str = Field(default="1/3", description="fraction, e.g. '1/3'")
+    attendees_min: int = Field(default=1, ge=1)
+    # 五(四): "在15个工作日内办结并及时反馈".
+    feedback_answer_workdays: int = Field(default=15, ge=1)
+    # 六(三): "于活动开展后三日内反馈区政府办".
+    summary_due_days: int = Field(default=3, ge=0)
+    summary_min_attachments: int = Field(default=1, ge=0)
+
+    @field_validator("citizen_share_min")
+    @classmethod
+    def _fraction(cls, value: str) -> str:
+        share = Fraction(value)
+        if not 0 <= share <= 1:
+            raise ValueError("must be between 0 and 1")
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> CampaignRules:
+        if self.invitees_min > self.invitees_max:
+            raise ValueError("invitees_min must not exceed invitees_max")
+        return self
+
+    @classmethod
+    def of(cls, stored: dict[str, Any] | None) -> CampaignRules:
+        """Rules from a campaign's stored JSON, defaults filling what is missing."""
+        return cls.model_validate(stored or {})
+
+    def citizens_needed(self, total: int) -> int:
+        """Fewest citizen representatives acceptable among `total` people (rounded up)."""
+        return math.ceil(Fraction(self.citizen_share_min) * total)
+
+    @property
+    def citizen_share_zh(self) -> str:
+        """The share in words, e.g. 三分之一 for 1/3."""
+        share = Fraction(self.citizen_share_min)
+        digits = "零一二三四五六七八九十"
+        if share.denominator <= 10 and share.numerator <= 10:
+            return f"{digits[share.denominator]}分之{digits[share.numerator]}"
+        return str(share)

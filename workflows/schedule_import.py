@@ -1,0 +1,346 @@
+"""Import a campaign's schedule table (序号 / 单位名称 / 活动主题 / 开展时间) atomically.
+
+Reading the file and understanding the dates live in `schedule_tables` and `schedule_dates`;
+this module validates the rows against the campaign, plans what would be created, and writes it
+in the caller's transaction — nothing at all while an error stands, nor while warnings stand
+unless they are accepted. An imported event is keyed by its unit and theme (`source_key`), so
+importing the same table twice creates nothing new.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from models import Campaign, Event, EventState, TransitionLog, Unit
+from workflows.accounts import Actor
+from workflows.errors import DomainError
+from workflows.schedule_dates import DatePhraseError, ParsedWhen, parse_when
+from workflows.schedule_tables import RawRow, RawTable, infer_unit_kind
+
+REQUIRED = {"unit": "单位名称", "theme": "活动主题", "when": "开展时间"}
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """A problem of one row (or of the whole table when row is None)."""
+
+    severity: str  # "error" or "warning"
+    row: int | None
+    column: str | None
+    code: str
+    message: str
+    message_en: str
+
+
+@dataclass
+class PlannedEvent:
+    """One row as it would be (or was) imported."""
+
+    row: int
+    seq: int | None
+    unit_name: str
+    unit_kind: str
+    new_unit: bool
+    theme: str
+    date_text: str
+    earliest: date
+    latest: date
+    tentative: bool
+    location: str | None
+    exists: bool  # already imported earlier: nothing will be written for it
+    duplicate_of: int | None = None  # the earlier row of this file with the same unit and theme
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did; the CLI prints it, the API answers it as JSON."""
+
+    source_format: str
+    encoding: str | None
+    rows: int
+    events: list[PlannedEvent] = field(default_factory=list)
+    issues: list[RowIssue] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    committed: bool = False
+    created_units: int = 0
+    created_events: int = 0
+    existing_events: int = 0
+
+    @property
+    def errors(self) -> list[RowIssue]:
+        """Issues that block the import."""
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[RowIssue]:
+        """Issues that block the import unless accepted."""
+        return [i for i in self.issues if i.severity == "warning"]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        body = asdict(self)
+        body["error_count"] = len(self.errors)
+        body["warning_count"] = len(self.warnings)
+        return body
+
+
+def source_key(unit_name: str, theme: str) -> str:
+    """The identity of an imported row within its campaign: unit and theme, spaces folded."""
+    return f"{_fold(unit_name)}|{_fold(theme)}"
+
+
+def _fold(text: str) -> str:
+    return _SPACES.sub(" ", text.replace("\u3000", " ")).strip()
+
+
+def plan_import(session: Session, campaign: Campaign, table: RawTable) -> ImportReport:
+    """Validate every row and work out what would be created; writes nothing."""
+    report = ImportReport(
+        source_format=table.source_format,
+        encoding=table.encoding,
+        rows=len(table.rows),
+        unknown_columns=list(table.unknown_columns),
+    )
+    for header in table.unknown_columns:
+        report.issues.append(
+            RowIssue(
+                "warning",
+                None,
+                header,
+                "unknown_column",
+                f"未识别的列“{header}”，其内容不会导入",
+                f"unknown column '{header}'; its cells are not imported",
+            )
+        )
+    units = {u.name: u for u in session.exec(select(Unit)).all()}
+    existing = set(
+        session.exec(
+            select(Event.source_key).where(
+                Event.campaign_id == campaign.id, col(Event.source_key).is_not(None)
+            )
+        ).all()
+    )
+    seen: dict[str, int] = {}
+    for raw in table.rows:
+        planned = _plan_row(raw, campaign, report.issues)
+        if planned is None:
+            continue
+        planned.new_unit = planned.unit_name not in units
+        key = source_key(planned.unit_name, planned.theme)
+        planned.exists = key in existing
+        if key in seen:
+            planned.duplicate_of = seen[key]
+            report.issues.append(
+                RowIssue(
+                    "warning",
+                    raw.row_number,
+                    None,
+                    "duplicate_row",
+                    f"第 {raw.row_number} 行与第 {seen[key]} 行的单位和主题相同，只导入一次",
+                    f"row {raw.row_number} repeats row {seen[key]} (same unit and theme); "
+                    "imported once",
+                )
+            )
+        else:
+            seen[key] = raw.row_number
+        report.events.append(planned)
+    return report
+
+
+def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> PlannedEvent | None:
+    n = raw.row_number
+    blank = False
+    for key, header in REQUIRED.items():
+        if not raw.cells.get(key, "").strip():
+            blank = True
+            issues.append(
+                RowIssue(
+                    "error",
+                    n,
+                    header,
+                    "required_cell_blank",
+                    f"第 {n} 行“{header}”为空",
+                    f"row {n}: '{header}' is blank",
+                )
+            )
+    if blank:
+        return None
+    date_text = raw.cells["when"].strip()
+    try:
+        when: ParsedWhen = parse_when(date_text, campaign.starts_on.year)
+    except DatePhraseError as exc:
+        issues.append(
+            RowIssue(
+                "error",
+                n,
+                REQUIRED["when"],
+                exc.code,
+                f"第 {n} 行“开展时间”：{exc.message_zh}",
+                f"row {n}, '开展时间': {exc.message_en}",
+            )
+        )
+        return None
+    for w in when.warnings:
+        issues.append(
+            RowIssue(
+                "warning",
+                n,
+                REQUIRED["when"],
+                w.code,
+                f"第 {n} 行：{w.message_zh}",
+                f"row {n}: {w.message_en}",
+            )
+        )
+    unit_name = _fold(raw.cells["unit"])
+    if when.earliest < campaign.starts_on or when.latest > campaign.ends_on:
+        issues.append(
+            RowIssue(
+                "warning",
+                n,
+                REQUIRED["when"],
+                "outside_campaign_window",
+                f"第 {n} 行 {unit_name}“{date_text}”不在活动时间 {campaign.starts_on}至"
+                f"{campaign.ends_on} 内",
+                f"row {n} {unit_name} '{date_text}' falls outside the campaign window "
+                f"{campaign.starts_on} to {campaign.ends_on}",
+            )
+        )
+    seq_text = raw.cells.get("seq", "").strip()
+    seq = int(seq_text) if seq_text.isdigit() else None
+    if seq_text and seq is None:
+        issues.append(
+            RowIssue(
+                "warning",
+                n,
+                "序号",
+                "seq_not_a_number",
+                f"第 {n} 行序号“{seq_text}”不是数字，已忽略",
+                f"row {n}: 序号 '{seq_text}' is not a number; ignored",
+            )
+        )
+    return PlannedEvent(
+        row=n,
+        seq=seq,
+        unit_name=unit_name,
+        unit_kind=infer_unit_kind(unit_name),
+        new_unit=False,
+        theme=_fold(raw.cells["theme"]),
+        date_text=date_text,
+        earliest=when.earliest,
+        latest=when.latest,
+        tentative=when.tentative,
+        location=raw.cells.get("location") or None,
+        exists=False,
+    )
+
+
+def apply_import(
+    session: Session,
+    campaign: Campaign,
+    report: ImportReport,
+    *,
+    accept_warnings: bool,
+    actor: Actor,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Write what `plan_import` planned, in the caller's transaction; refuse while issues stand."""
+    if report.errors:
+        raise ImportRefused(report, "errors")
+    if report.warnings and not accept_warnings:
+        raise ImportRefused(report, "warnings")
+    units = {u.name: u.id for u in session.exec(select(Unit)).all()}
+    for planned in report.events:
+        if planned.unit_name not in units:
+            unit = Unit(name=planned.unit_name, kind=planned.unit_kind, created_at=now)
+            session.add(unit)
+            session.flush()
+            units[planned.unit_name] = unit.id
+            report.created_units += 1
+    rows: list[dict[str, Any]] = []
+    source_rows: list[int] = []
+    for planned in report.events:
+        if planned.exists or planned.duplicate_of is not None:
+            report.existing_events += planned.exists
+            continue
+        rows.append(
+            {
+                "campaign_id": campaign.id,
+                "unit_id": units[planned.unit_name],
+                "seq": planned.seq,
+                "source_key": source_key(planned.unit_name, planned.theme),
+                "theme": planned.theme,
+                "date_earliest": planned.earliest,
+                "date_latest": planned.latest,
+                "date_text": planned.date_text,
+                "tentative": planned.tentative,
+                "location": planned.location,
+                "forms": [],
+                "state": EventState.planned.value,
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        source_rows.append(planned.row)
+    batch = 1000
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        ids = session.execute(insert(Event).returning(Event.id), chunk).scalars().all()
+        session.execute(
+            insert(TransitionLog),
+            [
+                {
+                    "event_id": event_id,
+                    "trigger": "create",
+                    "from_state": None,
+                    "to_state": EventState.planned.value,
+                    "version": 1,
+                    "actor_id": actor.id,
+                    "actor_name": actor.name,
+                    "at": now,
+                    "reason": "导入活动安排表",
+                    "data": {"import_row": row, "date_text": values["date_text"]},
+                }
+                for event_id, row, values in zip(
+                    ids, source_rows[start : start + batch], chunk, strict=True
+                )
+            ],
+        )
+        if progress:
+            progress(len(chunk))
+    report.created_events = len(rows)
+    report.committed = True
+    return report
+
+
+class ImportRefused(DomainError):
+    """The import has errors, or warnings not accepted; nothing was written."""
+
+    def __init__(self, report: ImportReport, why: str) -> None:
+        if why == "errors":
+            super().__init__(
+                "import_has_errors",
+                f"导入文件有 {len(report.errors)} 处错误，未导入任何数据",
+                f"the file has {len(report.errors)} errors; nothing was imported",
+                status=422,
+            )
+        else:
+            super().__init__(
+                "import_has_warnings",
+                f"导入文件有 {len(report.warnings)} 处警告，确认无误后请加 --accept-warnings "
+                "（API：accept_warnings=true）再导入；未导入任何数据",
+                f"the file has {len(report.warnings)} warnings; re-run with --accept-warnings "
+                "(API: accept_warnings=true) to import anyway; nothing was imported",
+                status=422,
+            )
+        self.report = report
