@@ -1,0 +1,335 @@
+"""Shared fixtures: real databases, an injected clock, accounts and an API client.
+
+Every database test runs twice: on SQLite (always) and on PostgreSQL when OPENDAY_DATABASE_URL
+points at one. The PostgreSQL run creates its own database on that server and drops it at the
+end. With OPENDAY_REQUIRE_SERVICES=1 an unreachable or unconfigured service fails the run
+instead of skipping (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, SQLModel
+
+import models  # noqa: F401 - registers tables
+from api import create_app
+from models import Campaign, Role, Unit, UnitKind
+from models.db import make_engine, migrate
+from settings import Settings
+from workflows.accounts import create_user, issue_token
+from workflows.clock import FixedClock
+from workflows.rules import CampaignRules
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REQUIRE_SERVICES = os.environ.get("OPENDAY_REQUIRE_SERVICES", "") in ("1", "true", "yes")
+DATABASE_URL = os.environ.get("OPENDAY_DATABASE_URL", "")
+REDIS_URL = os.environ.get("OPENDAY_REDIS_URL", "")
+
+
+def unavailable(service: str, why: str) -> None:
+    """Skip, or fail when services are required (CI)."""
+    message = f"{service} unavailable: {why}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (OPENDAY_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
+    """An Asia/Shanghai wall-clock moment."""
+    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+# ------------------------------------------------------------------------------------------
+# Databases
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy (the audit log refuses DELETE)."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated database on the configured PostgreSQL server, dropped afterwards."""
+    if not DATABASE_URL.startswith("postgresql"):
+        unavailable("PostgreSQL", "OPENDAY_DATABASE_URL is not a postgresql URL")
+    server = make_url(DATABASE_URL)
+    name = f"openday_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        unavailable("PostgreSQL", str(exc).splitlines()[0])
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """One engine for the whole PostgreSQL run."""
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        # TRUNCATE does not fire the append-only trigger (it guards UPDATE and DELETE only).
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The database under test: a private SQLite copy, or the shared PostgreSQL test database."""
+    if request.param == "sqlite":
+        path = tmp_path / "openday.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    engine = request.getfixturevalue("postgres_engine")
+    _truncate(engine)
+    yield engine
+    _truncate(engine)
+
+
+@pytest.fixture
+def pg_engine(request: pytest.FixtureRequest) -> Engine:
+    """PostgreSQL only (row locks, real races)."""
+    return request.getfixturevalue("postgres_engine")  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------------------
+# Clock, app, accounts
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """2022-09-16 10:00 in Shanghai: the day 区住建局 holds its event in the notice."""
+    return FixedClock(local(2022, 9, 16))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with uploads in a private folder."""
+    return Settings(var_dir=tmp_path / "var", database_url="sqlite://")
+
+
+@pytest.fixture
+def client(engine: Engine, clock: FixedClock, settings: Settings) -> Iterator[TestClient]:
+    """The real app on the test database, with the fixed clock."""
+    app = create_app(settings=settings, engine=engine, clock=clock)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@dataclass
+class World:
+    """A campaign, two units and an account of every role, with their bearer headers."""
+
+    engine: Engine
+    campaign_id: int
+    units: dict[str, int]
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
+
+    def session(self) -> Session:
+        """A fresh session on the test database."""
+        return Session(self.engine, expire_on_commit=False)
+
+
+HOUSING = "区住建局"
+SHILING = "石岭镇"
+
+
+@pytest.fixture
+def world(engine: Engine, clock: FixedClock) -> World:
+    """The notice's campaign with two of its units and one account per role."""
+    now = clock.now()
+    with Session(engine, expire_on_commit=False) as session:
+        campaign = Campaign(
+            doc_number="资雁府办发〔2022〕58号",
+            title="关于开展“政府开放日”活动的通知",
+            issuing_office="资阳市雁江区人民政府办公室",
+            starts_on=date(2022, 8, 22),
+            ends_on=date(2022, 9, 22),
+            rules=CampaignRules().model_dump(),
+            created_at=now,
+        )
+        session.add(campaign)
+        units = {}
+        for name, kind in ((HOUSING, UnitKind.department), (SHILING, UnitKind.town)):
+            unit = Unit(name=name, kind=kind, created_at=now)
+            session.add(unit)
+            session.flush()
+            units[name] = unit.id
+        session.flush()
+        w = World(engine=engine, campaign_id=campaign.id, units=units)  # type: ignore[arg-type]
+        for username, role, unit_name in (
+            ("admin", Role.admin, None),
+            ("supervisor", Role.supervisor, None),
+            ("housing", Role.unit_staff, HOUSING),
+            ("shiling", Role.unit_staff, SHILING),
+            ("viewer", Role.viewer, None),
+        ):
+            user = create_user(
+                session,
+                username=username,
+                role=role,
+                unit_name=unit_name,
+                # Argon2 is slow on purpose; one account with a password is enough for login tests.
+                password="pw-housing" if username == "housing" else None,
+                now=now,
+            )
+            token = issue_token(session, user, kind="api", now=now)
+            w.headers[username] = {"Authorization": f"Bearer {token}"}
+            w.user_ids[username] = user.id  # type: ignore[assignment]
+        session.commit()
+    return w
+
+
+# ------------------------------------------------------------------------------------------
+# Walking an event through the API
+# ------------------------------------------------------------------------------------------
+
+
+class Walker:
+    """Small helpers to drive one event through the API as a given user."""
+
+    def __init__(self, client: TestClient, world: World) -> None:
+        self.client = client
+        self.world = world
+
+    def create_event(self, who: str = "housing", unit: str = HOUSING, **body: Any) -> dict:
+        """Plan an event (default: 区住建局, 2022-09-16)."""
+        payload = {
+            "campaign_id": self.world.campaign_id,
+            "unit_id": self.world.units[unit],
+            "theme": "参观老旧小区改造现场",
+            "date": "2022-09-16",
+            **body,
+        }
+        response = self.client.post("/api/v1/events", json=payload, headers=self.world.headers[who])
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def add_invitees(
+        self, event_id: int, *, citizens: int, deputies: int, who: str = "housing"
+    ) -> list[dict]:
+        """Add `citizens` citizen representatives and `deputies` NPC/CPPCC members."""
+        people: list[dict[str, Any]] = []
+        for i in range(deputies):
+            category = "npc_deputy" if i % 2 == 0 else "cppcc_member"
+            people.append({"name": f"代表{i + 1}", "category": category})
+        for i in range(citizens):
+            mode = "targeted" if i % 2 == 0 else "public"
+            person: dict[str, Any] = {"name": f"市民{i + 1}", "category": "citizen", "invitation": mode}
+            if mode == "targeted":
+                person["targeted_kind"] = "resident"
+            people.append(person)
+        response = self.client.post(
+            f"/api/v1/events/{event_id}/invitees", json=people, headers=self.world.headers[who]
+        )
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def get(self, event_id: int, who: str = "housing") -> dict:
+        """The event as the API shows it."""
+        response = self.client.get(f"/api/v1/events/{event_id}", headers=self.world.headers[who])
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def move(
+        self,
+        event_id: int,
+        trigger: str,
+        *,
+        who: str = "housing",
+        version: int | None = None,
+        data: dict | None = None,
+        reason: str | None = None,
+    ) -> Any:
+        """POST a transition (expected version: the current one unless given)."""
+        if version is None:
+            version = self.get(event_id, who="supervisor")["version"]
+        body: dict[str, Any] = {"trigger": trigger, "expected_version": version}
+        if data is not None:
+            body["data"] = data
+        if reason is not None:
+            body["reason"] = reason
+        return self.client.post(
+            f"/api/v1/events/{event_id}/transitions", json=body, headers=self.world.headers[who]
+        )
+
+    def history(self, event_id: int) -> list[dict]:
+        """The event's audit trail."""
+        response = self.client.get(
+            f"/api/v1/events/{event_id}/history", headers=self.world.headers["supervisor"]
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def invited_event(self, citizens: int = 5, deputies: int = 10) -> tuple[dict, list[dict]]:
+        """An event moved to invited with a valid list."""
+        event = self.create_event()
+        invitees = self.add_invitees(event["id"], citizens=citizens, deputies=deputies)
+        response = self.move(event["id"], "invite")
+        assert response.status_code == 200, response.text
+        return response.json()["event"], invitees
+
+    def held_event(self) -> tuple[dict, list[dict]]:
+        """An event moved to held, everyone attending."""
+        event, invitees = self.invited_event()
+        attendance = {str(i["id"]): True for i in invitees}
+        response = self.move(event["id"], "hold", data={"attendance": attendance})
+        assert response.status_code == 200, response.text
+        return response.json()["event"], invitees
+
+    def upload(self, event_id: int, name: str = "photo.jpg", who: str = "housing") -> Any:
+        """Attach a small JPEG-typed file to the summary."""
+        return self.client.post(
+            f"/api/v1/events/{event_id}/summary/attachments",
+            files={"file": (name, b"\xff\xd8\xff\xe0fake-jpeg-bytes", "image/jpeg")},
+            headers=self.world.headers[who],
+        )
+
+
+@pytest.fixture
+def walker(client: TestClient, world: World) -> Walker:
+    """Walk events through the API."""
+    return Walker(client, world)
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The error body of a refused request."""
+    body = response.json()
+    assert "error" in body, body
+    return body["error"]  # type: ignore[no-any-return]
