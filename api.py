@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
+import dramatiq
 import structlog
 from fastapi import Depends, FastAPI, File, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +47,7 @@ from models import (
 )
 from models.db import make_engine
 from settings import Settings, get_settings
+from workers.broker import broker_reachable, make_broker
 from workflows import event as flow
 from workflows.accounts import (
     Actor,
@@ -497,7 +499,7 @@ def _field_errors(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> JSONRe
         422,
         "validation_error",
         f"请求数据无效：{names}",
-        f"invalid request data: {', '.join(f['field'] + ' (' + f['problem'] + ')' for f in fields)}",
+        "invalid request data: " + ", ".join(f"{f['field']} ({f['problem']})" for f in fields),
         {"fields": fields},
     )
 
@@ -563,8 +565,9 @@ def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
     clock: Clock | None = None,
+    broker: dramatiq.Broker | None = None,
 ) -> FastAPI:
-    """Build the FastAPI app around an engine and a clock (both injectable for tests)."""
+    """Build the FastAPI app around an engine, a clock and a broker (injectable for tests)."""
     settings = settings or get_settings()
     app = FastAPI(
         title="政府开放日 Open Day service",
@@ -582,6 +585,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.clock = clock or SystemClock()
+    app.state.broker = broker or make_broker(settings)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -607,7 +611,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
 
     @app.get("/readyz", tags=["ops"])
     def readyz(request: Request) -> JSONResponse:
-        """The database answers."""
+        """The database and the message broker answer."""
         try:
             with request.app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -616,7 +620,11 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             return _error(
                 503, "database_unavailable", "数据库不可用", "the database is unreachable"
             )
-        return JSONResponse({"status": "ok", "database": "ok"})
+        if not broker_reachable(request.app.state.broker):
+            return _error(
+                503, "broker_unavailable", "消息队列不可用", "the message broker is unreachable"
+            )
+        return JSONResponse({"status": "ok", "database": "ok", "broker": "ok"})
 
     # ---- accounts --------------------------------------------------------------------------
 

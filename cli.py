@@ -199,7 +199,8 @@ def import_schedule(
             raise typer.Exit(2) from exc
     console.print(
         f"[green]已导入 / imported: {report.created_events} 个活动 events, "
-        f"{report.created_units} 个新单位 new units, {report.existing_events} 个已存在 already there[/]"
+        f"{report.created_units} 个新单位 new units, "
+        f"{report.existing_events} 个已存在 already there[/]"
     )
 
 

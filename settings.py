@@ -42,7 +42,6 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, description="Largest attachment accepted, in bytes"
     )
     session_hours: int = Field(default=12, description="Lifetime of a password-login token")
-    timezone: str = Field(default="Asia/Shanghai", description="Local time zone of the campaigns")
     log_format: str = Field(
         default="auto", description="'json', 'console', or 'auto' (console on a terminal)"
     )

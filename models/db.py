@@ -50,7 +50,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success, rolls back on error and always closes (for CLI/workers)."""
+    """A session that commits on success, rolls back on error, always closes (CLI, workers)."""
     session = Session(engine, expire_on_commit=False)
     try:
         yield session

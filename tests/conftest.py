@@ -104,7 +104,19 @@ def _truncate(engine: Engine) -> None:
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: needs PostgreSQL (row locks, real races)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run database tests on both backends; `@pytest.mark.postgresql` ones on PostgreSQL only."""
+    if "engine" in metafunc.fixturenames:
+        only_pg = metafunc.definition.get_closest_marker("postgresql") is not None
+        backends = ["postgresql"] if only_pg else ["sqlite", "postgresql"]
+        metafunc.parametrize("engine", backends, indirect=True)
+
+
+@pytest.fixture
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """The database under test: a private SQLite copy, or the shared PostgreSQL test database."""
     if request.param == "sqlite":
@@ -118,12 +130,6 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     _truncate(engine)
     yield engine
     _truncate(engine)
-
-
-@pytest.fixture
-def pg_engine(request: pytest.FixtureRequest) -> Engine:
-    """PostgreSQL only (row locks, real races)."""
-    return request.getfixturevalue("postgres_engine")  # type: ignore[no-any-return]
 
 
 # ------------------------------------------------------------------------------------------
@@ -237,6 +243,8 @@ class Walker:
             "date": "2022-09-16",
             **body,
         }
+        if "earliest" in body:
+            del payload["date"]
         response = self.client.post("/api/v1/events", json=payload, headers=self.world.headers[who])
         assert response.status_code == 201, response.text
         return response.json()  # type: ignore[no-any-return]
@@ -251,7 +259,11 @@ class Walker:
             people.append({"name": f"代表{i + 1}", "category": category})
         for i in range(citizens):
             mode = "targeted" if i % 2 == 0 else "public"
-            person: dict[str, Any] = {"name": f"市民{i + 1}", "category": "citizen", "invitation": mode}
+            person: dict[str, Any] = {
+                "name": f"市民{i + 1}",
+                "category": "citizen",
+                "invitation": mode,
+            }
             if mode == "targeted":
                 person["targeted_kind"] = "resident"
             people.append(person)

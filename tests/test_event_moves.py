@@ -27,7 +27,9 @@ def test_full_walk_planned_to_spot_checked(walker: Walker) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["event"]["state"] == "invited"
 
-    attendance = {str(i["id"]): i["category"] == "citizen" or i["name"] != "代表1" for i in invitees}
+    attendance = {
+        str(i["id"]): i["category"] == "citizen" or i["name"] != "代表1" for i in invitees
+    }
     r = walker.move(event["id"], "hold", data={"attendance": attendance})
     assert r.status_code == 200, r.text
     assert r.json()["event"]["held_on"] == "2022-09-16"
@@ -35,7 +37,10 @@ def test_full_walk_planned_to_spot_checked(walker: Walker) -> None:
 
     r = walker.client.post(
         f"/api/v1/events/{event['id']}/feedback",
-        json={"content": "建议公开老旧小区改造资金使用明细", "raised_by_invitee_id": invitees[-1]["id"]},
+        json={
+            "content": "建议公开老旧小区改造资金使用明细",
+            "raised_by_invitee_id": invitees[-1]["id"],
+        },
         headers=walker.world.headers["housing"],
     )
     assert r.status_code == 201, r.text
@@ -189,7 +194,9 @@ def test_hold_refused_when_nobody_came(walker: Walker) -> None:
     """An event nobody attended is not held."""
     event, invitees = walker.invited_event()
     err = error_of(
-        walker.move(event["id"], "hold", data={"attendance": {str(i["id"]): False for i in invitees}})
+        walker.move(
+            event["id"], "hold", data={"attendance": {str(i["id"]): False for i in invitees}}
+        )
     )
     assert err["code"] == "too_few_attendees"
 
@@ -269,7 +276,9 @@ def test_collect_feedback_refuses_items_and_no_opinions_together(walker: Walker)
 def test_submit_summary_needs_text_and_a_photo(walker: Walker) -> None:
     """Both missing pieces are named; with text and a photo it goes through."""
     event, _ = walker.held_event()
-    assert walker.move(event["id"], "collect_feedback", data={"no_opinions": True}).status_code == 200
+    assert (
+        walker.move(event["id"], "collect_feedback", data={"no_opinions": True}).status_code == 200
+    )
     err = error_of(walker.move(event["id"], "submit_summary"))
     assert [v["code"] for v in err["violations"]] == [
         "summary_text_missing",
@@ -281,7 +290,9 @@ def test_submit_summary_needs_text_and_a_photo(walker: Walker) -> None:
         headers=walker.world.headers["housing"],
     )
     assert r.status_code == 200
-    assert error_of(walker.move(event["id"], "submit_summary"))["code"] == "summary_attachment_missing"
+    assert (
+        error_of(walker.move(event["id"], "submit_summary"))["code"] == "summary_attachment_missing"
+    )
     assert walker.upload(event["id"], "report.pdf").status_code == 201
     r = walker.move(event["id"], "submit_summary")
     assert r.status_code == 200, r.text
@@ -346,7 +357,10 @@ def test_reschedule_keeps_state_and_records_old_and_new_dates(walker: Walker) ->
     """Rescheduling an invited event moves its dates, keeps its state, logs the reason."""
     event, _ = walker.invited_event()
     r = walker.move(
-        event["id"], "reschedule", data={"earliest": "2022-09-19", "latest": "2022-09-20"}, reason="因天气原因延期"
+        event["id"],
+        "reschedule",
+        data={"earliest": "2022-09-19", "latest": "2022-09-20"},
+        reason="因天气原因延期",
     )
     assert r.status_code == 200, r.text
     moved = r.json()["event"]
@@ -412,7 +426,12 @@ def test_stale_version_is_refused_and_changes_nothing(walker: Walker) -> None:
     """A move based on an old version answers 409 stale_version; the event stays as it was."""
     event = walker.create_event()
     walker.add_invitees(event["id"], citizens=5, deputies=10)
-    assert walker.move(event["id"], "reschedule", data={"date": "2022-09-17"}, reason="改期").status_code == 200
+    assert (
+        walker.move(
+            event["id"], "reschedule", data={"date": "2022-09-17"}, reason="改期"
+        ).status_code
+        == 200
+    )
     before = walker.history(event["id"])
     current = walker.get(event["id"])
     r = walker.move(event["id"], "invite", version=1)
@@ -452,7 +471,9 @@ def test_refused_move_leaves_the_database_untouched(walker: Walker) -> None:
             )
 
     before = snapshot()
-    walker.move(event["id"], "collect_feedback", data={"items": [{"content": "x"}], "no_opinions": True})
+    walker.move(
+        event["id"], "collect_feedback", data={"items": [{"content": "x"}], "no_opinions": True}
+    )
     assert snapshot() == before
 
 
@@ -461,5 +482,7 @@ def test_hold_date_uses_shanghai_local_day(walker: Walker, clock) -> None:
     event, invitees = walker.invited_event()
     clock.set(local(2022, 9, 16, 0, 30) - timedelta(0))
     assert clock.now().day == 15  # UTC still shows the 15th
-    r = walker.move(event["id"], "hold", data={"attendance": {str(i["id"]): True for i in invitees}})
+    r = walker.move(
+        event["id"], "hold", data={"attendance": {str(i["id"]): True for i in invitees}}
+    )
     assert r.status_code == 200

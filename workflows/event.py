@@ -232,7 +232,8 @@ def event_date_has_come(move: Move) -> None:
     if move.today < move.event.date_earliest:
         move.refuse(
             "event_date_not_reached",
-            f"活动日期 {move.event.date_earliest.isoformat()} 尚未到来（今天是 {move.today.isoformat()}）",
+            f"活动日期 {move.event.date_earliest.isoformat()} 尚未到来"
+            f"（今天是 {move.today.isoformat()}）",
             f"the event's date {move.event.date_earliest.isoformat()} has not come "
             f"(today is {move.today.isoformat()})",
             event_date=move.event.date_earliest.isoformat(),
@@ -615,8 +616,8 @@ def fire(
             [
                 Violation(
                     "stale_version",
-                    f"活动已被他人修改（当前版本 {event.version}，请求基于版本 {expected_version}），"
-                    "请刷新后重试",
+                    f"活动已被他人修改（当前版本 {event.version}，"
+                    f"请求基于版本 {expected_version}），请刷新后重试",
                     f"the event changed meanwhile (version {event.version}, request based on "
                     f"{expected_version}); reload and retry",
                     {"current_version": event.version, "expected_version": expected_version},

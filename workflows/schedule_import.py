@@ -201,20 +201,21 @@ def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> Planne
             )
         )
     unit_name = _fold(raw.cells["unit"])
+    seq_text = raw.cells.get("seq", "").strip()
     if when.earliest < campaign.starts_on or when.latest > campaign.ends_on:
+        label = f"（序号 {seq_text}）" if seq_text else ""
         issues.append(
             RowIssue(
                 "warning",
                 n,
                 REQUIRED["when"],
                 "outside_campaign_window",
-                f"第 {n} 行 {unit_name}“{date_text}”不在活动时间 {campaign.starts_on}至"
+                f"第 {n} 行{label} {unit_name}“{date_text}”不在活动时间 {campaign.starts_on}至"
                 f"{campaign.ends_on} 内",
-                f"row {n} {unit_name} '{date_text}' falls outside the campaign window "
-                f"{campaign.starts_on} to {campaign.ends_on}",
+                f"row {n}{f' (No. {seq_text})' if seq_text else ''} {unit_name} '{date_text}' "
+                f"falls outside the campaign window {campaign.starts_on} to {campaign.ends_on}",
             )
         )
-    seq_text = raw.cells.get("seq", "").strip()
     seq = int(seq_text) if seq_text.isdigit() else None
     if seq_text and seq is None:
         issues.append(
@@ -295,7 +296,9 @@ def apply_import(
     batch = 1000
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
-        ids = session.execute(insert(Event).returning(Event.id), chunk).scalars().all()
+        # sort_by_parameter_order: ids come back in the order of the rows, to pair with their logs.
+        stmt = insert(Event).returning(col(Event.id), sort_by_parameter_order=True)
+        ids = session.execute(stmt, chunk).scalars().all()
         session.execute(
             insert(TransitionLog),
             [

@@ -1,0 +1,1 @@
+"""Background work: the dramatiq broker, actors and the scheduler."""
