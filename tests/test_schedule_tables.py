@@ -12,7 +12,8 @@ import pytest
 from workflows.schedule_dates import parse_when
 from workflows.schedule_tables import RawTable, TableError, infer_unit_kind, read_table
 
-REFERENCE = Path("/work/shared/reference/yanjiang-2022-open-day-notice.txt")
+# A copy of ../shared/reference/yanjiang-2022-open-day-notice.txt, so the suite is self-contained.
+REFERENCE = Path(__file__).parent / "fixtures" / "yanjiang-2022-open-day-notice.txt"
 TITLE = "雁江区“政府开放月”活动安排一览表"
 HEADER = ["序号", "单位名称", "活动主题", "开展时间"]
 ROWS = [
