@@ -17,6 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import dramatiq
 import structlog
 from fastapi import Depends, FastAPI, File, Query, Request, Response, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -59,6 +60,8 @@ from workflows.accounts import (
 from workflows.clock import Clock, SystemClock
 from workflows.errors import Conflict, DomainError, Forbidden, MoveRefused, NotFound
 from workflows.rules import CampaignRules
+from workflows.schedule_import import ImportRefused, apply_import, plan_import
+from workflows.schedule_tables import TableError, read_table
 
 log = structlog.get_logger("openday.api")
 
@@ -715,6 +718,75 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         _check_window(campaign.starts_on, campaign.ends_on)
         session.commit()
         return campaign_out(campaign)
+
+    @app.post(
+        f"{v1}/campaigns/{{campaign_id}}/schedule-imports",
+        tags=["campaigns"],
+        responses={422: {"model": ErrorOut, "description": "errors, or warnings not accepted"}},
+    )
+    def import_schedule(
+        campaign_id: int,
+        file: Annotated[UploadFile, File(description=".docx, .xlsx, .csv or .txt schedule table")],
+        actor: ActorDep,
+        session: SessionDep,
+        clock: ClockDep,
+        request: Request,
+        dry_run: bool = False,
+        accept_warnings: bool = False,
+    ) -> JSONResponse:
+        """Import a schedule table into a campaign, all or nothing (supervisors and admins).
+
+        Answers the import report: every planned event and every row-level issue. A dry run
+        writes nothing; otherwise errors (or warnings not accepted) answer 422 with the report
+        and nothing is written.
+        """
+        actor.require_supervisor()
+        campaign = _get_or_404(
+            session, Campaign, campaign_id, "campaign_not_found", "活动", "campaign"
+        )
+        settings: Settings = request.app.state.settings
+        data = file.file.read(settings.upload_max_bytes + 1)
+        if len(data) > settings.upload_max_bytes:
+            raise DomainError(
+                "file_too_large",
+                f"文件超过 {settings.upload_max_bytes // (1024 * 1024)} MB 上限",
+                f"the file exceeds the {settings.upload_max_bytes} byte limit",
+                status=413,
+            )
+        try:
+            table = read_table(data, file.filename or "upload")
+        except TableError as exc:
+            raise DomainError(exc.code, exc.message_zh, exc.message_en, status=422) from exc
+        report = plan_import(session, campaign, table)
+        report.dry_run = dry_run
+        if dry_run:
+            return JSONResponse(jsonable_encoder(report.as_dict()))
+        try:
+            apply_import(
+                session,
+                campaign,
+                report,
+                accept_warnings=accept_warnings,
+                actor=actor,
+                now=clock.now(),
+            )
+        except ImportRefused as exc:
+            session.rollback()
+            return _error(
+                exc.status,
+                exc.code,
+                exc.message_zh,
+                exc.message_en,
+                report=jsonable_encoder(report.as_dict()),
+            )
+        session.commit()
+        log.info(
+            "schedule_imported",
+            campaign_id=campaign_id,
+            created_events=report.created_events,
+            created_units=report.created_units,
+        )
+        return JSONResponse(jsonable_encoder(report.as_dict()), status_code=201)
 
     # ---- units -----------------------------------------------------------------------------
 
