@@ -57,7 +57,7 @@ from workflows.accounts import (
     revoke_token,
     verify_login,
 )
-from workflows.clock import Clock, SystemClock
+from workflows.clock import Clock, clock_from_setting
 from workflows.errors import Conflict, DomainError, Forbidden, MoveRefused, NotFound
 from workflows.rules import CampaignRules
 from workflows.schedule_import import ImportRefused, apply_import, plan_import
@@ -587,7 +587,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or clock_from_setting(settings.clock_start)
     app.state.broker = broker or make_broker(settings)
     install_error_handlers(app)
 

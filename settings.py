@@ -42,6 +42,40 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, description="Largest attachment accepted, in bytes"
     )
     session_hours: int = Field(default=12, description="Lifetime of a password-login token")
+    # --- notifications -----------------------------------------------------------------------
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset disables e-mail")
+    smtp_port: int = Field(default=25, description="SMTP port")
+    smtp_sender: str = Field(
+        default="区政府办 政府开放日 <openday@localhost>", description="From address of e-mails"
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login (optional)")
+    smtp_password: str | None = Field(default=None, description="SMTP password (optional)")
+    smtp_starttls: bool = Field(default=False, description="Upgrade with STARTTLS")
+    smtp_ssl: bool = Field(default=False, description="Connect with implicit TLS (port 465)")
+    supervisor_webhook_url: str | None = Field(
+        default=None, description="District office group robot / webhook for level-2 notices"
+    )
+    supervisor_webhook_format: str = Field(
+        default="json", description="json | wecom (企业微信) | dingtalk (钉钉)"
+    )
+    notify_log: bool = Field(default=True, description="Also write every notification to the log")
+    delivery_max_attempts: int = Field(
+        default=8, description="Tries per notification before it is recorded as failed"
+    )
+    delivery_lease_seconds: int = Field(
+        default=120, description="How long a worker may hold a notification while sending"
+    )
+    # --- scheduler and workers ----------------------------------------------------------------
+    scheduler_batch: int = Field(default=500, description="Timers claimed per transaction")
+    scheduler_max_sleep: float = Field(
+        default=30.0, description="Longest sleep between scans (seconds); woken earlier by NOTIFY"
+    )
+    worker_processes: int = Field(default=2, description="`openday worker` processes")
+    worker_threads: int = Field(default=8, description="`openday worker` threads per process")
+    clock_start: str | None = Field(
+        default=None,
+        description="Tests and drills only: start this process's clock at an ISO moment",
+    )
     log_format: str = Field(
         default="auto", description="'json', 'console', or 'auto' (console on a terminal)"
     )

@@ -4,13 +4,25 @@ from models.account import ApiToken, Role, User
 from models.audit import TransitionLog
 from models.campaign import Campaign
 from models.event import Event, EventForm, EventState
-from models.feedback import FeedbackItem, FeedbackState
+from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
+from models.notification import Notification, NotificationState
+from models.outbox import OutboxMessage
 from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
+from models.timer import Timer, TimerState
 from models.unit import Unit, UnitKind
+from models.work_calendar import CalendarDay, CalendarYear
 
 __all__ = [
+    "OPEN_FEEDBACK_STATES",
+    "CalendarDay",
+    "CalendarYear",
+    "Notification",
+    "NotificationState",
+    "OutboxMessage",
+    "Timer",
+    "TimerState",
     "ApiToken",
     "Attachment",
     "Campaign",

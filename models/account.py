@@ -30,6 +30,7 @@ class User(SQLModel, table=True):
     display_name: str = Field(default="", sa_type=sa.String(100))
     role: str = Field(sa_type=sa.String(16))
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    email: str | None = Field(default=None, sa_type=sa.String(200))  # supervisors get escalations
     password_hash: str | None = Field(default=None, sa_type=sa.String(255))
     is_active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)

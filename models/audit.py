@@ -22,6 +22,8 @@ class TransitionLog(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True)
+    # Moves of a feedback item (and deadline recomputations) name the item too.
+    feedback_item_id: int | None = Field(default=None, foreign_key="feedback_item.id")
     trigger: str = Field(sa_type=sa.String(32))
     from_state: str | None = Field(default=None, sa_type=sa.String(32))
     to_state: str = Field(sa_type=sa.String(32))

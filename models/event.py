@@ -43,6 +43,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_event_unit_state", "unit_id", "state"),
         sa.Index("ix_event_state_date_latest", "state", "date_latest"),
+        sa.Index("ix_event_state_summary_due_at", "state", "summary_due_at"),
         # An imported row is identified by its unit and theme within the campaign, so importing
         # the same table twice (even after a reschedule) creates nothing new.
         sa.UniqueConstraint("campaign_id", "source_key", name="uq_event_campaign_source_key"),
@@ -65,5 +66,10 @@ class Event(SQLModel, table=True):
     state: str = Field(default=EventState.planned, sa_type=sa.String(32))
     version: int = Field(default=1, sa_column=_version_column)
     held_on: date | None = None
+    # The deadline the event currently answers to: being held by date_latest, then the summary.
+    summary_due_on: date | None = None
+    summary_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalation_level: int = 0  # highest level sent for the current deadline
+    last_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

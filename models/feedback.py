@@ -12,18 +12,26 @@ from models.types import UTCDateTime
 
 
 class FeedbackState(StrEnum):
-    """States of a feedback item; answering must happen within 15 working days."""
+    """States of a feedback item (workflows/feedback.py); answer within 15 working days."""
 
     received = "received"
     assigned = "assigned"
+    overdue = "overdue"  # set by the workers when the answer deadline passes unanswered
     answered = "answered"
     closed = "closed"
+
+
+OPEN_FEEDBACK_STATES = (FeedbackState.received, FeedbackState.assigned, FeedbackState.overdue)
 
 
 class FeedbackItem(SQLModel, table=True):
     """An opinion raised at an event and what became of it."""
 
     __tablename__ = "feedback_item"
+    __table_args__ = (
+        # The overdue list: open items by deadline.
+        sa.Index("ix_feedback_item_state_due_at", "state", "due_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True)
@@ -35,5 +43,13 @@ class FeedbackItem(SQLModel, table=True):
     # The local day the opinion was collected; the 15 working days count from the day after.
     collected_on: date | None = None
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    due_on: date | None = None  # the 15th working day after collection
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # end of due_on, local
+    due_provisional: bool = False
+    overdue_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_late_workdays: int | None = None
+    escalation_level: int = 0
+    last_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    version: int = 1
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -34,4 +34,7 @@ class Unit(SQLModel, table=True):
     head_name: str | None = Field(default=None, sa_type=sa.String(50))
     head_phone: str | None = Field(default=None, sa_type=sa.String(32))
     head_email: str | None = Field(default=None, sa_type=sa.String(200))
+    # A group robot (企业微信 / 钉钉) or any JSON webhook the unit wants escalations posted to.
+    webhook_url: str | None = Field(default=None, sa_type=sa.String(500))
+    webhook_format: str = Field(default="json", sa_type=sa.String(16))  # json | wecom | dingtalk
     created_at: datetime = Field(sa_type=UTCDateTime)

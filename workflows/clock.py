@@ -44,6 +44,26 @@ class FixedClock:
         self._at += delta
 
 
+class OffsetClock:
+    """Real time shifted so that it started at a given moment (end-to-end tests, drills)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("OffsetClock needs an aware datetime")
+        self._offset = start.astimezone(UTC) - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        """Now, shifted."""
+        return datetime.now(UTC) + self._offset
+
+
+def clock_from_setting(start: str | None) -> Clock:
+    """The system clock, or an offset one when OPENDAY_CLOCK_START is set."""
+    if not start:
+        return SystemClock()
+    return OffsetClock(datetime.fromisoformat(start))
+
+
 def local_date(moment: datetime) -> date:
     """The Asia/Shanghai calendar day of an aware moment."""
     return moment.astimezone(LOCAL_TZ).date()

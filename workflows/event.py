@@ -33,10 +33,12 @@ from models import (
     Summary,
     TransitionLog,
 )
+from workflows import deadlines
 from workflows.accounts import Actor
 from workflows.clock import local_date
 from workflows.errors import DomainError, MoveRefused, Violation
 from workflows.rules import CampaignRules
+from workflows.workdays import WorkdayCalendar
 
 S = EventState
 
@@ -142,6 +144,14 @@ class Move:
     data: Any
     violations: list[Violation] = field(default_factory=list)
     audit: dict[str, Any] = field(default_factory=dict)
+    _calendar: WorkdayCalendar | None = None
+
+    @property
+    def calendar(self) -> WorkdayCalendar:
+        """The working-day calendar, loaded once per move."""
+        if self._calendar is None:
+            self._calendar = deadlines.load_calendar(self.session)
+        return self._calendar
 
     @property
     def today(self) -> date:
@@ -400,10 +410,20 @@ def record_attendance(move: Move) -> None:
 
 
 def mark_held(move: Move) -> None:
-    """after(hold): the day it was held starts the summary and feedback clocks."""
-    move.event.held_on = move.today
-    attended = _count(move.session, Invitee.event_id == move.event.id, col(Invitee.attended))
-    move.audit.update(held_on=move.today.isoformat(), attendees=attended)
+    """after(hold): the day it was held starts the summary clock; the hold timers stop."""
+    event = move.event
+    event.held_on = move.today
+    attended = _count(move.session, Invitee.event_id == event.id, col(Invitee.attended))
+    assert event.id is not None
+    deadlines.cancel(
+        move.session, subject_type="event", subject_ids=[event.id], rule=deadlines.EVENT_HOLD
+    )
+    due = deadlines.arm_summary(move.session, event, move.rules, move.calendar, move.now)
+    move.audit.update(
+        held_on=move.today.isoformat(),
+        attendees=attended,
+        summary_due_on=due.deadline_on.isoformat(),
+    )
 
 
 def record_feedback_items(move: Move) -> None:
@@ -429,10 +449,17 @@ def stamp_collection(move: Move) -> None:
     items = move.session.exec(
         select(FeedbackItem).where(FeedbackItem.event_id == move.event.id)
     ).all()
+    due_dates = set()
     for item in items:
         if item.collected_on is None:
             item.collected_on = collected_on
+        due = deadlines.arm_feedback_item(move.session, item, move.rules, move.calendar, move.now)
+        due_dates.add((due.deadline_on.isoformat(), due.provisional))
     move.audit.update(feedback_items=len(items), no_opinions=data.no_opinions)
+    if due_dates:
+        move.audit["answer_due"] = [
+            {"due_on": day, "provisional": provisional} for day, provisional in sorted(due_dates)
+        ]
     if data.statement:
         move.audit["statement"] = data.statement
 
@@ -454,8 +481,15 @@ def write_summary_text(move: Move) -> None:
 def stamp_summary(move: Move) -> None:
     """after(submit_summary): the summary is submitted now; note whether it was on time."""
     summary = _summary(move)
-    assert summary is not None
+    assert summary is not None and move.event.id is not None
     summary.submitted_at = move.now
+    deadlines.cancel(
+        move.session, subject_type="event", subject_ids=[move.event.id], rule=deadlines.SUMMARY
+    )
+    if move.event.summary_due_at is not None:
+        move.audit["late_seconds"] = max(
+            0, int((move.now - move.event.summary_due_at).total_seconds())
+        )
     move.audit["attachments"] = move.session.exec(
         select(func.count()).select_from(Attachment).where(Attachment.event_id == move.event.id)
     ).one()
@@ -491,6 +525,12 @@ def apply_new_date(move: Move) -> None:
     ev.date_earliest, ev.date_latest = data.earliest, data.latest
     ev.date_text = None
     ev.tentative = False
+    deadlines.arm_hold(move.session, ev, move.rules, move.calendar, move.now, rearm_fired=True)
+
+
+def drop_timers(move: Move) -> None:
+    """after(cancel): a cancelled event owes no reminders or escalations."""
+    deadlines.cancel_event_timers(move.session, move.event)
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,6 +591,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "source": [S.planned, S.invited],
         "dest": S.cancelled,
         "conditions": [_all_of(reason_given)],
+        "after": [_step(drop_timers)],
     },
 ]
 
@@ -655,7 +696,11 @@ def fire(
         data=parsed,
     )
     from_state = event.state
-    if not MACHINE.events[trigger].trigger(event, move=move):
+    # No autoflush inside the move: the event row is written once, at the flush below, so its
+    # version goes up by exactly one per move (callbacks flush their own rows explicitly).
+    with session.no_autoflush:
+        moved = MACHINE.events[trigger].trigger(event, move=move)
+    if not moved:
         raise MoveRefused(trigger, from_state, move.violations, allowed)
     event.updated_at = now
     session.flush()  # bumps event.version; a concurrent writer's version makes this fail
@@ -737,6 +782,8 @@ def create_event(
     )
     session.add(event)
     session.flush()
+    rules = CampaignRules.of(campaign.rules)
+    deadlines.arm_hold(session, event, rules, deadlines.load_calendar(session), now)
     session.add(
         TransitionLog(
             event_id=event.id,  # type: ignore[arg-type]

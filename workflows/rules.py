@@ -4,9 +4,31 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Recipient = Literal["unit_contact", "unit_head", "supervisors"]
+
+
+class EscalationLevel(BaseModel):
+    """One rung of the escalation ladder: when (working days after the deadline) and to whom."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: int = Field(ge=1)
+    after_workdays: int = Field(ge=0)
+    notify: list[Recipient] = Field(min_length=1)
+
+
+def _default_ladder() -> list[EscalationLevel]:
+    # At the deadline a 催办 to the unit's contact and head; five working days later a second
+    # notice copied to the district office's supervisors.
+    return [
+        EscalationLevel(level=1, after_workdays=0, notify=["unit_contact", "unit_head"]),
+        EscalationLevel(
+            level=2, after_workdays=5, notify=["unit_contact", "unit_head", "supervisors"]
+        ),
+    ]
 
 
 class CampaignRules(BaseModel):
@@ -25,6 +47,13 @@ class CampaignRules(BaseModel):
     # 六(三): "于活动开展后三日内反馈区政府办".
     summary_due_days: int = Field(default=3, ge=0)
     summary_min_attachments: int = Field(default=1, ge=0)
+    # Reminders ahead of each deadline, at reminder_hour local time.
+    feedback_reminder_workdays_before: int = Field(default=3, ge=0)
+    summary_reminder_days_before: int = Field(default=1, ge=0)
+    reminder_hour: int = Field(default=9, ge=0, le=23)
+    escalations: list[EscalationLevel] = Field(default_factory=_default_ladder)
+    # The overdue list also shows what falls due within this many days.
+    due_soon_days: int = Field(default=3, ge=0)
 
     @field_validator("citizen_share_min")
     @classmethod
@@ -38,6 +67,12 @@ class CampaignRules(BaseModel):
     def _range(self) -> CampaignRules:
         if self.invitees_min > self.invitees_max:
             raise ValueError("invitees_min must not exceed invitees_max")
+        levels = [e.level for e in self.escalations]
+        if levels != list(range(1, len(levels) + 1)):
+            raise ValueError("escalation levels must be numbered 1, 2, … in order")
+        waits = [e.after_workdays for e in self.escalations]
+        if waits != sorted(waits):
+            raise ValueError("escalation levels must not come earlier than the level before")
         return self
 
     @classmethod

@@ -18,13 +18,23 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from models import Campaign, Event, EventState, TransitionLog, Unit
+from models import Campaign, Event, EventState, Timer, TransitionLog, Unit
+from workflows import deadlines
 from workflows.accounts import Actor
 from workflows.errors import DomainError
+from workflows.rules import CampaignRules
 from workflows.schedule_dates import DatePhraseError, ParsedWhen, parse_when
 from workflows.schedule_tables import RawRow, RawTable, infer_unit_kind
 
 REQUIRED = {"unit": "单位名称", "theme": "活动主题", "when": "开展时间"}
+# The longest cell each column's database field holds (models/unit.py, models/event.py);
+# PostgreSQL refuses longer values, so they are row errors here rather than a failed write.
+MAX_CHARS = {
+    "unit": ("单位名称", 100),
+    "theme": ("活动主题", 300),
+    "when": ("开展时间", 100),
+    "location": ("地点", 300),
+}
 _SPACES = re.compile(r"\s+")
 
 
@@ -172,11 +182,31 @@ def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> Planne
                     f"row {n}: '{header}' is blank",
                 )
             )
-    if blank:
+    too_long = False
+    for key, (header, limit) in MAX_CHARS.items():
+        length = len(_fold(raw.cells.get(key, "")))
+        if length > limit:
+            too_long = True
+            issues.append(
+                RowIssue(
+                    "error",
+                    n,
+                    header,
+                    "cell_too_long",
+                    f"第 {n} 行“{header}”有 {length} 个字，最多 {limit} 个",
+                    f"row {n}: '{header}' is {length} characters long; at most {limit} fit",
+                )
+            )
+    if blank or too_long:
         return None
     date_text = raw.cells["when"].strip()
     try:
         when: ParsedWhen = parse_when(date_text, campaign.starts_on.year)
+        if when.latest < campaign.starts_on and campaign.ends_on.year > campaign.starts_on.year:
+            # A campaign across the new year: a year-less "1月10日" belongs to its later year.
+            later = parse_when(date_text, campaign.ends_on.year)
+            if later.earliest <= campaign.ends_on:
+                when = later
     except DatePhraseError as exc:
         issues.append(
             RowIssue(
@@ -239,7 +269,7 @@ def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> Planne
         earliest=when.earliest,
         latest=when.latest,
         tentative=when.tentative,
-        location=raw.cells.get("location") or None,
+        location=_fold(raw.cells.get("location", "")) or None,
         exists=False,
     )
 
@@ -260,18 +290,22 @@ def apply_import(
     if report.warnings and not accept_warnings:
         raise ImportRefused(report, "warnings")
     units = {u.name: u.id for u in session.exec(select(Unit)).all()}
+    new_units: dict[str, Unit] = {}
     for planned in report.events:
-        if planned.unit_name not in units:
-            unit = Unit(name=planned.unit_name, kind=planned.unit_kind, created_at=now)
-            session.add(unit)
-            session.flush()
-            units[planned.unit_name] = unit.id
-            report.created_units += 1
+        if planned.unit_name not in units and planned.unit_name not in new_units:
+            new_units[planned.unit_name] = Unit(
+                name=planned.unit_name, kind=planned.unit_kind, created_at=now
+            )
+    session.add_all(new_units.values())
+    session.flush()  # one batched INSERT … RETURNING for all new units, not one per unit
+    units.update({name: unit.id for name, unit in new_units.items()})
+    report.created_units += len(new_units)
     rows: list[dict[str, Any]] = []
     source_rows: list[int] = []
     for planned in report.events:
         if planned.exists or planned.duplicate_of is not None:
-            report.existing_events += planned.exists
+            # A repeated row of an existing event is one existing event, not two.
+            report.existing_events += planned.exists and planned.duplicate_of is None
             continue
         rows.append(
             {
@@ -293,6 +327,8 @@ def apply_import(
             }
         )
         source_rows.append(planned.row)
+    rules = CampaignRules.of(campaign.rules)
+    calendar = deadlines.load_calendar(session)
     batch = 1000
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
@@ -319,8 +355,16 @@ def apply_import(
                 )
             ],
         )
+        session.execute(
+            insert(Timer),
+            deadlines.hold_timer_rows(
+                ids, [values["date_latest"] for values in chunk], rules, calendar, now
+            ),
+        )
         if progress:
             progress(len(chunk))
+    if rows:
+        deadlines.wake_schedulers(session)
     report.created_events = len(rows)
     report.committed = True
     return report

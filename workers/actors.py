@@ -1,0 +1,51 @@
+"""dramatiq actors. They take ids, re-check state in the database and are safe to run twice.
+
+The broker is installed (from settings) before the actors are declared (dramatiq #214, #543).
+`openday worker` runs `dramatiq workers.actors`; `openday run` drains them in-process.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from models.db import session_scope
+from workers import delivery, escalation
+from workers.broker import ensure_broker
+from workers.relay import relay
+from workers.runtime import runtime
+from workers.scheduler import DELIVER_ACTOR, HANDLE_TIMER_ACTOR, dramatiq_sender
+
+ensure_broker()
+
+
+@dramatiq.actor(
+    actor_name=HANDLE_TIMER_ACTOR,
+    queue_name="timers",
+    max_retries=10,
+    min_backoff=1_000,
+    max_backoff=60_000,
+)
+def handle_timer(timer_id: int) -> None:
+    """Apply a fired timer (overdue move, escalation level, notifications owed), then relay."""
+    rt = runtime()
+    with session_scope(rt.engine) as session:
+        outcome = escalation.handle_timer(session, timer_id, rt.clock.now(), rt.settings)
+    if outcome.outbox_ids:
+        # Fast path: hand the deliveries to the workers now; the scheduler's relay is the
+        # safety net if this process dies before it gets here.
+        relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=outcome.outbox_ids)
+
+
+@dramatiq.actor(
+    actor_name=DELIVER_ACTOR,
+    queue_name="notifications",
+    max_retries=50,  # the database's attempt count decides when to give up (delivery.py)
+    min_backoff=1_000,
+    max_backoff=300_000,
+)
+def deliver_notification(notification_id: int) -> None:
+    """Send one notification through its channel; transient failures retry with backoff."""
+    try:
+        delivery.deliver(runtime(), notification_id)
+    except delivery.RetryLater as exc:
+        raise dramatiq.Retry(str(exc), delay=exc.delay_ms) from exc

@@ -1,0 +1,126 @@
+"""Delivering one notification through its channel, at most once per success.
+
+A worker leases the row (state `sending`, lease_until) in its own short transaction, sends with
+no transaction open (so a slow mail server never holds a database lock), then records the
+outcome. A redelivered message finds the row `sent` and does nothing; a worker that died
+mid-send leaves a lease that expires, after which the reconciler hands the row out again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from sqlmodel import select
+
+from models import Notification, NotificationState
+from models.db import session_scope
+from workers.channels import Message, PermanentChannelError, TransientChannelError
+from workers.runtime import Runtime
+
+log = structlog.get_logger("openday.delivery")
+
+
+class RetryLater(Exception):
+    """A transient failure with attempts left: the actor lets dramatiq retry with backoff."""
+
+    def __init__(self, notification_id: int, error: str, delay_ms: int | None = None) -> None:
+        super().__init__(f"notification {notification_id}: {error}")
+        self.delay_ms = delay_ms
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one delivery attempt did."""
+
+    outcome: str  # sent | failed | retry | already_sent | already_failed | leased | missing
+    attempts: int = 0
+
+
+def deliver(rt: Runtime, notification_id: int) -> Delivery:
+    """Send one notification if it is still owed; raise RetryLater on a transient failure."""
+    now = rt.clock.now()
+    with session_scope(rt.engine) as session:
+        row = session.exec(
+            select(Notification).where(Notification.id == notification_id).with_for_update()
+        ).first()
+        if row is None:
+            return Delivery("missing")
+        if row.state == NotificationState.sent:
+            return Delivery("already_sent", row.attempts)
+        if row.state == NotificationState.failed:
+            return Delivery("already_failed", row.attempts)
+        if row.state == NotificationState.sending and row.lease_until and row.lease_until > now:
+            return Delivery("leased", row.attempts)
+        row.state = NotificationState.sending
+        row.attempts += 1
+        row.lease_until = now + timedelta(seconds=rt.settings.delivery_lease_seconds)
+        attempts = row.attempts
+        message = Message(
+            key=row.key,
+            channel=row.channel,
+            recipient=row.recipient,
+            subject=row.title,
+            body=row.body,
+            data={
+                "notification_id": row.id,
+                "event_id": row.event_id,
+                "unit_id": row.unit_id,
+                "subject_type": row.subject_type,
+                "subject_id": row.subject_id,
+                "rule": row.rule,
+                "kind": row.kind,
+                "level": row.level,
+            },
+        )
+    channel = rt.channels.get(message.channel)
+    error: str | None = None
+    permanent = False
+    retry_ms: int | None = None
+    try:
+        if channel is None:
+            raise PermanentChannelError(f"channel {message.channel!r} is not configured")
+        channel.send(message)
+    except PermanentChannelError as exc:
+        error, permanent = str(exc), True
+    except TransientChannelError as exc:
+        error = str(exc)
+        if exc.retry_after:
+            retry_ms = int(exc.retry_after * 1000)
+    return _record(rt, notification_id, attempts, error, permanent, retry_ms)
+
+
+def _record(
+    rt: Runtime,
+    notification_id: int,
+    attempts: int,
+    error: str | None,
+    permanent: bool,
+    retry_ms: int | None,
+) -> Delivery:
+    now = rt.clock.now()
+    with session_scope(rt.engine) as session:
+        row = session.exec(
+            select(Notification).where(Notification.id == notification_id).with_for_update()
+        ).one()
+        row.lease_until = None
+        if error is None:
+            row.state, row.sent_at, row.last_error = NotificationState.sent, now, None
+            log.info("notification_sent", notification_id=row.id, channel=row.channel)
+            return Delivery("sent", attempts)
+        row.last_error = error[:2000]
+        if permanent or attempts >= rt.settings.delivery_max_attempts:
+            row.state = NotificationState.failed
+            log.warning(
+                "notification_failed",
+                notification_id=row.id,
+                channel=row.channel,
+                attempts=attempts,
+                permanent=permanent,
+                error=error,
+            )
+            return Delivery("failed", attempts)
+        row.state = NotificationState.pending
+    log.info("notification_retry", notification_id=notification_id, attempts=attempts, error=error)
+    raise RetryLater(notification_id, error, retry_ms)

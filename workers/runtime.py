@@ -1,0 +1,76 @@
+"""What background jobs run against: one engine, one clock, the channels; built from settings.
+
+Actors take ids and look everything else up here, so tests can install their own runtime
+(a test database, a fixed clock, stub channels) with `set_runtime`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from models.db import make_engine
+from settings import Settings, get_settings
+from workers.channels import Channel, LogChannel, SmtpChannel, WebhookChannel
+from workflows.clock import Clock, clock_from_setting
+
+WEBHOOK_FORMATS = ("json", "wecom", "dingtalk")
+
+
+@dataclass
+class Runtime:
+    """The engine, clock and channels background work uses."""
+
+    engine: Engine
+    clock: Clock
+    settings: Settings
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """Channels by notification channel name: email, webhook_<format>, log."""
+    channels: dict[str, Channel] = {
+        f"webhook_{fmt}": WebhookChannel(format=fmt)  # type: ignore[arg-type]
+        for fmt in WEBHOOK_FORMATS
+    }
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            use_ssl=settings.smtp_ssl,
+        )
+    if settings.notify_log:
+        channels["log"] = LogChannel()
+    return channels
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """The process's runtime, built from settings on first use."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            settings = get_settings()
+            _runtime = Runtime(
+                engine=make_engine(settings.database_url),
+                clock=clock_from_setting(settings.clock_start),
+                settings=settings,
+                channels=build_channels(settings),
+            )
+        return _runtime
+
+
+def set_runtime(value: Runtime | None) -> None:
+    """Install (or clear) the runtime; tests and `openday run` use this."""
+    global _runtime
+    with _lock:
+        _runtime = value

@@ -1,0 +1,259 @@
+"""The scheduler: claims due timers, relays the outbox, re-drives stuck work, sleeps until due.
+
+Claims use `FOR UPDATE SKIP LOCKED`, so any number of schedulers can run side by side and a timer
+is fired by exactly one of them. The scheduler sleeps until the next pending timer is due (at
+most `scheduler_max_sleep`), and is woken early by PostgreSQL NOTIFY (or, in one process, by an
+in-memory event) whenever a transaction arms a timer — so a timer fires within about a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from models import Notification, NotificationState, OutboxMessage, Timer, TimerState
+from models.db import session_scope
+from workers.relay import Send, relay
+from workflows import deadlines
+from workflows.clock import Clock
+
+log = structlog.get_logger("openday.scheduler")
+
+HANDLE_TIMER_ACTOR = "handle_timer"
+DELIVER_ACTOR = "deliver_notification"
+
+
+@dataclass
+class PassResult:
+    """What one pass did, and how long to sleep before the next."""
+
+    fired: int
+    relayed: int
+    redriven: int
+    sleep: float
+
+
+class Scheduler:
+    """Fires due timers into the outbox and relays the outbox to the workers."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        send: Send,
+        clock: Clock,
+        *,
+        batch: int = 500,
+        max_sleep: float = 30.0,
+        stuck_after: timedelta = timedelta(minutes=2),
+        on_fire: Callable[[float], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.send = send
+        self.clock = clock
+        self.batch = batch
+        self.max_sleep = max_sleep
+        self.stuck_after = stuck_after
+        self.on_fire = on_fire  # observes each timer's lateness in seconds (metrics)
+        self._last_reconcile: datetime | None = None
+
+    def fire_due(self) -> int:
+        """Claim up to `batch` due timers, mark them fired and owe a handle_timer message each."""
+        now = self.clock.now()
+        with session_scope(self.engine) as session:
+            timers = session.exec(
+                select(Timer)
+                .where(Timer.state == TimerState.pending, col(Timer.due_at) <= now)
+                .order_by(col(Timer.due_at))
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for timer in timers:
+                timer.state = TimerState.fired
+                timer.fired_at = now
+                session.add(
+                    OutboxMessage(actor=HANDLE_TIMER_ACTOR, args=[timer.id], created_at=now)
+                )
+                if self.on_fire:
+                    self.on_fire((now - timer.due_at).total_seconds())
+        if timers:
+            late = max((now - t.due_at).total_seconds() for t in timers)
+            log.info("timers_fired", count=len(timers), max_late_seconds=round(late, 3))
+        return len(timers)
+
+    def reconcile(self) -> int:
+        """Re-drive work whose message was lost: fired-but-unhandled timers, stalled deliveries.
+
+        The service decides, not the broker's heartbeat: anything owed and untouched for
+        `stuck_after` gets a fresh message; actors are idempotent, so a duplicate is harmless.
+        """
+        now = self.clock.now()
+        cutoff = now - self.stuck_after
+        with session_scope(self.engine) as session:
+            timers = session.exec(
+                select(Timer)
+                .where(Timer.state == TimerState.fired, col(Timer.fired_at) < cutoff)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for timer in timers:
+                timer.fired_at = now
+                session.add(
+                    OutboxMessage(actor=HANDLE_TIMER_ACTOR, args=[timer.id], created_at=now)
+                )
+            stalled = session.exec(
+                select(Notification)
+                .where(
+                    col(Notification.state).in_(
+                        [NotificationState.pending, NotificationState.sending]
+                    ),
+                    col(Notification.created_at) < cutoff,
+                    sa.or_(
+                        col(Notification.lease_until).is_(None),
+                        col(Notification.lease_until) < cutoff,
+                    ),
+                )
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in stalled:
+                row.lease_until = now  # not again before another `stuck_after`
+                session.add(OutboxMessage(actor=DELIVER_ACTOR, args=[row.id], created_at=now))
+        count = len(timers) + len(stalled)
+        if count:
+            log.warning("work_redriven", timers=len(timers), notifications=len(stalled))
+        return count
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending timer is due."""
+        with session_scope(self.engine) as session:
+            return session.exec(
+                select(func.min(Timer.due_at)).where(Timer.state == TimerState.pending)
+            ).one()
+
+    def run_once(self) -> PassResult:
+        """One pass: fire, relay, (now and then) reconcile; says how long to sleep."""
+        fired = self.fire_due()
+        relayed = 0
+        while True:
+            n = relay(self.engine, self.send, self.clock.now(), batch=self.batch)
+            relayed += n
+            if n < self.batch:
+                break
+        redriven = 0
+        now = self.clock.now()
+        if self._last_reconcile is None or now - self._last_reconcile >= self.stuck_after / 4:
+            self._last_reconcile = now
+            redriven = self.reconcile()
+            if redriven:
+                relayed += relay(self.engine, self.send, now, batch=self.batch)
+        if fired >= self.batch:
+            return PassResult(fired, relayed, redriven, 0.0)
+        upcoming = self.next_due()
+        sleep = self.max_sleep
+        if upcoming is not None:
+            sleep = min(sleep, max(0.0, (upcoming - self.clock.now()).total_seconds()))
+        return PassResult(fired, relayed, redriven, sleep)
+
+    def run(self, stop: threading.Event, waiter: Waiter | None = None) -> None:
+        """Loop until `stop` is set, sleeping until the next due timer or a wake-up."""
+        waiter = waiter or LocalWaiter()
+        log.info("scheduler_started", max_sleep=self.max_sleep, batch=self.batch)
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                result = self.run_once()
+                backoff = 0.5
+            except sa.exc.OperationalError as exc:
+                # The database went away: back off and try again, no restart needed.
+                log.warning("scheduler_database_unavailable", error=str(exc).splitlines()[0])
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            waiter.wait(result.sleep, stop)
+        waiter.close()
+        log.info("scheduler_stopped")
+
+
+class Waiter:
+    """Sleeps up to a timeout, returning early when timers change or on stop."""
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class LocalWaiter(Waiter):
+    """Woken by transactions of this process that arm timers (embedded mode)."""
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        """Sleep in short slices so a stop request is seen promptly."""
+        end = time.monotonic() + timeout
+        while not stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if deadlines.TIMERS_CHANGED.wait(min(left, 0.5)):
+                deadlines.TIMERS_CHANGED.clear()
+                return
+
+
+class PostgresWaiter(Waiter):
+    """LISTENs on the timers channel: any process's commit that arms a timer wakes us."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        dsn = (
+            sa.engine.make_url(url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        self._dsn = dsn
+        self._psycopg = psycopg
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._psycopg.connect(self._dsn, autocommit=True)
+            self._conn.execute(f"LISTEN {deadlines.NOTIFY_CHANNEL}")
+        return self._conn
+
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        """Wait for a NOTIFY or the timeout (in slices, to notice stop)."""
+        end = time.monotonic() + timeout
+        while not stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                for _ in self._connection().notifies(timeout=min(left, 0.5), stop_after=1):
+                    return
+            except self._psycopg.OperationalError:
+                self._conn = None
+                stop.wait(min(left, 1.0))
+
+    def close(self) -> None:
+        """Close the LISTEN connection."""
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+
+
+def dramatiq_sender() -> Send:
+    """Send outbox rows to dramatiq actors by name (actors must be imported)."""
+    import dramatiq
+
+    def send(actor_name: str, args: list[Any]) -> None:
+        dramatiq.get_broker().get_actor(actor_name).send(*args)
+
+    return send

@@ -1,0 +1,424 @@
+"""Deadline rules and the timers that enforce them.
+
+Rules are data (CampaignRules): a feedback answer within 15 working days of collection, the
+summary within 3 calendar days after the event, the event held by its date (or the last day of
+its window), reminders ahead of each, and an escalation ladder after. A deadline falls at the end
+of its local (Asia/Shanghai) day; every moment is stored in UTC.
+
+Timers are rows written in the caller's transaction (`arm`, `cancel`), so a move and the timers it
+sets commit together. A count that reaches a year without published working-day data is computed
+Monday–Friday and flagged provisional; `recompute_provisional` re-derives those once the year is
+loaded and records old and new due dates in the audit log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlmodel import Session, col, select
+
+from models import (
+    OPEN_FEEDBACK_STATES,
+    CalendarDay,
+    CalendarYear,
+    Campaign,
+    Event,
+    EventState,
+    FeedbackItem,
+    Timer,
+    TimerState,
+    TransitionLog,
+)
+from workflows.clock import LOCAL_TZ
+from workflows.rules import CampaignRules
+from workflows.workdays import DayRule, WorkdayCalendar
+
+log = structlog.get_logger("openday.deadlines")
+
+FEEDBACK_ANSWER = "feedback_answer"
+SUMMARY = "summary"
+EVENT_HOLD = "event_hold"
+REMINDER = "reminder"
+ESCALATION = "escalation"
+
+# Woken whenever a transaction that armed timers commits, so an in-process scheduler notices a
+# near timer at once; across processes PostgreSQL's NOTIFY does the same (see workers/scheduler).
+TIMERS_CHANGED = threading.Event()
+NOTIFY_CHANNEL = "openday_timers"
+
+
+def end_of_local_day(day: date) -> datetime:
+    """The moment a deadline on `day` passes: local midnight after it, in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), LOCAL_TZ).astimezone(UTC)
+
+
+def at_local(day: date, hour: int) -> datetime:
+    """`hour` o'clock local time on `day`, in UTC."""
+    return datetime.combine(day, time(hour), LOCAL_TZ).astimezone(UTC)
+
+
+def load_calendar(session: Session) -> WorkdayCalendar:
+    """The working-day calendar: chinese-calendar's published years plus what admins loaded."""
+    days = [
+        DayRule(day=d.day, workday=d.workday, source=d.source, reason=d.reason)
+        for d in session.exec(select(CalendarDay)).all()
+    ]
+    years = session.exec(select(CalendarYear.year)).all()
+    return WorkdayCalendar(loaded_days=days, complete_years=years)
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    """One timer a deadline needs."""
+
+    kind: str
+    level: int
+    due_at: datetime
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A subject's deadline under one rule, and every timer that goes with it."""
+
+    rule: str
+    subject_type: str
+    subject_id: int
+    event_id: int
+    deadline_on: date
+    due_at: datetime
+    provisional: bool
+    timers: tuple[TimerSpec, ...]
+
+
+def _ladder(deadline_on: date, rules: CampaignRules, calendar: WorkdayCalendar) -> list[TimerSpec]:
+    specs = []
+    for rung in rules.escalations:
+        if rung.after_workdays:
+            later = calendar.add_workdays(deadline_on, rung.after_workdays)
+            specs.append(
+                TimerSpec(ESCALATION, rung.level, end_of_local_day(later.day), later.provisional)
+            )
+        else:
+            specs.append(TimerSpec(ESCALATION, rung.level, end_of_local_day(deadline_on), False))
+    return specs
+
+
+def feedback_deadline(
+    item: FeedbackItem, rules: CampaignRules, calendar: WorkdayCalendar
+) -> Deadline:
+    """Answer within N working days of collection (counting from the next day)."""
+    assert item.collected_on is not None and item.id is not None
+    due = calendar.add_workdays(item.collected_on, rules.feedback_answer_workdays)
+    timers = []
+    if rules.feedback_reminder_workdays_before:
+        before = calendar.subtract_workdays(due.day, rules.feedback_reminder_workdays_before)
+        timers.append(
+            TimerSpec(
+                REMINDER,
+                0,
+                at_local(before.day, rules.reminder_hour),
+                due.provisional or before.provisional,
+            )
+        )
+    ladder = _ladder(due.day, rules, calendar)
+    timers += [
+        TimerSpec(t.kind, t.level, t.due_at, t.provisional or due.provisional) for t in ladder
+    ]
+    return Deadline(
+        FEEDBACK_ANSWER,
+        "feedback_item",
+        item.id,
+        item.event_id,
+        due.day,
+        end_of_local_day(due.day),
+        due.provisional,
+        tuple(timers),
+    )
+
+
+def summary_deadline(event: Event, rules: CampaignRules, calendar: WorkdayCalendar) -> Deadline:
+    """The summary within N calendar days after the day the event was held."""
+    assert event.held_on is not None and event.id is not None
+    due_on = event.held_on + timedelta(days=rules.summary_due_days)
+    timers = []
+    if rules.summary_reminder_days_before:
+        remind_on = due_on - timedelta(days=rules.summary_reminder_days_before)
+        timers.append(TimerSpec(REMINDER, 0, at_local(remind_on, rules.reminder_hour), False))
+    timers += _ladder(due_on, rules, calendar)
+    return Deadline(
+        SUMMARY, "event", event.id, event.id, due_on, end_of_local_day(due_on), False, tuple(timers)
+    )
+
+
+def hold_deadline(event: Event, rules: CampaignRules, calendar: WorkdayCalendar) -> Deadline:
+    """The event held by its date, or by the last day of its window (上旬/中旬/下旬 …)."""
+    assert event.id is not None
+    due_on = event.date_latest
+    return Deadline(
+        EVENT_HOLD,
+        "event",
+        event.id,
+        event.id,
+        due_on,
+        end_of_local_day(due_on),
+        False,
+        tuple(_ladder(due_on, rules, calendar)),
+    )
+
+
+def arm(session: Session, deadline: Deadline, now: datetime, *, rearm_fired: bool = False) -> None:
+    """Create or move the deadline's timers in the caller's transaction.
+
+    Pending timers move to their new moment; handled ones stay as they are unless `rearm_fired`
+    (a rescheduled event owes its escalations again for the new date).
+    """
+    existing = {
+        (t.kind, t.level): t
+        for t in session.exec(
+            select(Timer).where(
+                Timer.subject_type == deadline.subject_type,
+                Timer.subject_id == deadline.subject_id,
+                Timer.rule == deadline.rule,
+            )
+        ).all()
+    }
+    for spec in deadline.timers:
+        timer = existing.get((spec.kind, spec.level))
+        if timer is None:
+            session.add(
+                Timer(
+                    rule=deadline.rule,
+                    kind=spec.kind,
+                    level=spec.level,
+                    subject_type=deadline.subject_type,
+                    subject_id=deadline.subject_id,
+                    event_id=deadline.event_id,
+                    deadline_on=deadline.deadline_on,
+                    due_at=spec.due_at,
+                    provisional=spec.provisional,
+                    created_at=now,
+                )
+            )
+            continue
+        if timer.state == TimerState.pending or rearm_fired:
+            timer.state = TimerState.pending
+            timer.fired_at = timer.handled_at = None
+            timer.due_at = spec.due_at
+            timer.deadline_on = deadline.deadline_on
+            timer.provisional = spec.provisional
+    if deadline.provisional:
+        log.warning(
+            "deadline_provisional",
+            rule=deadline.rule,
+            subject_type=deadline.subject_type,
+            subject_id=deadline.subject_id,
+            deadline_on=deadline.deadline_on.isoformat(),
+        )
+    wake_schedulers(session)
+
+
+def cancel(session: Session, *, subject_type: str, subject_ids: Iterable[int], rule: str) -> int:
+    """Cancel the pending timers of subjects under a rule; returns how many."""
+    ids = list(subject_ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        sa.update(Timer)
+        .where(
+            col(Timer.subject_type) == subject_type,
+            col(Timer.subject_id).in_(ids),
+            col(Timer.rule) == rule,
+            col(Timer.state) == TimerState.pending,
+        )
+        .values(state=TimerState.cancelled)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def wake_schedulers(session: Session) -> None:
+    """Tell schedulers, once this transaction commits, that timers changed."""
+    if session.info.get("wakes_schedulers"):
+        return
+    session.info["wakes_schedulers"] = True
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(f"NOTIFY {NOTIFY_CHANNEL}"))  # delivered at commit
+
+    @sa.event.listens_for(session, "after_commit", once=True)
+    def _set(_: Any) -> None:
+        session.info.pop("wakes_schedulers", None)
+        TIMERS_CHANGED.set()
+
+    @sa.event.listens_for(session, "after_rollback", once=True)
+    def _reset(_: Any) -> None:
+        session.info.pop("wakes_schedulers", None)
+
+
+# --------------------------------------------------------------------------------------------
+# Applying rules to subjects (called from the workflows, in the move's transaction)
+# --------------------------------------------------------------------------------------------
+
+
+def arm_feedback_item(
+    session: Session,
+    item: FeedbackItem,
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+    now: datetime,
+) -> Deadline:
+    """Compute an item's answer deadline, store it on the item and arm its timers."""
+    deadline = feedback_deadline(item, rules, calendar)
+    item.due_on = deadline.deadline_on
+    item.due_at = deadline.due_at
+    item.due_provisional = deadline.provisional
+    arm(session, deadline, now)
+    return deadline
+
+
+def arm_summary(
+    session: Session, event: Event, rules: CampaignRules, calendar: WorkdayCalendar, now: datetime
+) -> Deadline:
+    """The summary deadline starts when the event is held."""
+    deadline = summary_deadline(event, rules, calendar)
+    event.summary_due_on = deadline.deadline_on
+    event.summary_due_at = deadline.due_at
+    event.escalation_level = 0
+    arm(session, deadline, now)
+    return deadline
+
+
+def arm_hold(
+    session: Session,
+    event: Event,
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+    now: datetime,
+    *,
+    rearm_fired: bool = False,
+) -> Deadline:
+    """The event must be held by the last day of its date window."""
+    deadline = hold_deadline(event, rules, calendar)
+    if rearm_fired:
+        event.escalation_level = 0
+    arm(session, deadline, now, rearm_fired=rearm_fired)
+    return deadline
+
+
+def hold_timer_rows(
+    event_ids: Iterable[int],
+    latest_days: Iterable[date],
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Timer rows for many new events at once (bulk import): the hold deadline's ladder."""
+    ladders: dict[date, list[TimerSpec]] = {}
+    rows = []
+    for event_id, latest in zip(event_ids, latest_days, strict=True):
+        if latest not in ladders:
+            ladders[latest] = _ladder(latest, rules, calendar)
+        for spec in ladders[latest]:
+            rows.append(
+                {
+                    "rule": EVENT_HOLD,
+                    "kind": spec.kind,
+                    "level": spec.level,
+                    "subject_type": "event",
+                    "subject_id": event_id,
+                    "event_id": event_id,
+                    "deadline_on": latest,
+                    "due_at": spec.due_at,
+                    "provisional": spec.provisional,
+                    "state": TimerState.pending.value,
+                    "created_at": now,
+                }
+            )
+    return rows
+
+
+def cancel_event_timers(session: Session, event: Event) -> None:
+    """A cancelled event owes nothing any more: its own timers and its items'."""
+    assert event.id is not None
+    for rule in (EVENT_HOLD, SUMMARY):
+        cancel(session, subject_type="event", subject_ids=[event.id], rule=rule)
+    item_ids = session.exec(select(FeedbackItem.id).where(FeedbackItem.event_id == event.id)).all()
+    cancel(
+        session,
+        subject_type="feedback_item",
+        subject_ids=[i for i in item_ids if i is not None],
+        rule=FEEDBACK_ANSWER,
+    )
+
+
+def recompute_provisional(session: Session, now: datetime, actor_name: str) -> int:
+    """Re-derive every open deadline that rested on missing data; log old and new due dates."""
+    calendar = load_calendar(session)
+    rules_of: dict[int, CampaignRules] = {}
+
+    def rules_for(event_id: int) -> CampaignRules:
+        event = session.get(Event, event_id)
+        assert event is not None
+        if event.campaign_id not in rules_of:
+            campaign = session.get(Campaign, event.campaign_id)
+            assert campaign is not None
+            rules_of[event.campaign_id] = CampaignRules.of(campaign.rules)
+        return rules_of[event.campaign_id]
+
+    changed = 0
+    provisional_timers = session.exec(
+        select(Timer).where(Timer.state == TimerState.pending, col(Timer.provisional))
+    ).all()
+    item_ids = {t.subject_id for t in provisional_timers if t.subject_type == "feedback_item"}
+    item_ids |= set(
+        session.exec(  # type: ignore[arg-type]
+            select(FeedbackItem.id).where(
+                col(FeedbackItem.due_provisional),
+                col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES),
+            )
+        ).all()
+    )
+    for item_id in sorted(i for i in item_ids if i is not None):
+        item = session.get(FeedbackItem, item_id)
+        if item is None or item.state not in OPEN_FEEDBACK_STATES:
+            continue
+        old_due, old_flag = item.due_on, item.due_provisional
+        arm_feedback_item(session, item, rules_for(item.event_id), calendar, now)
+        session.add(
+            TransitionLog(
+                event_id=item.event_id,
+                feedback_item_id=item.id,
+                trigger="recompute_deadline",
+                from_state=item.state,
+                to_state=item.state,
+                version=item.version,
+                actor_name=actor_name,
+                at=now,
+                reason="工作日数据更新，重新计算办结期限",
+                data={
+                    "old_due_on": old_due.isoformat() if old_due else None,
+                    "new_due_on": item.due_on.isoformat() if item.due_on else None,
+                    "was_provisional": old_flag,
+                    "provisional": item.due_provisional,
+                },
+            )
+        )
+        changed += 1
+    event_ids = {t.subject_id for t in provisional_timers if t.subject_type == "event"}
+    for event_id in sorted(event_ids):
+        event = session.get(Event, event_id)
+        if event is None:
+            continue
+        rules = rules_for(event_id)
+        if event.state in (EventState.planned, EventState.invited):
+            arm_hold(session, event, rules, calendar, now)
+        elif event.held_on is not None:
+            arm(session, summary_deadline(event, rules, calendar), now)
+        changed += 1
+    return changed

@@ -1,0 +1,213 @@
+"""The feedback-item workflow: received → assigned → answered → closed, and the timed overdue.
+
+Same pattern as the event machine: one module-level Machine fired on rows. `mark_overdue` is the
+workers' move when the answer deadline passes; answering late records by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+from transitions import EventData, Machine
+
+from models import FeedbackItem, FeedbackState, TransitionLog
+from workflows import deadlines
+from workflows.accounts import Actor
+from workflows.clock import local_date
+from workflows.errors import DomainError, MoveRefused, Violation
+
+F = FeedbackState
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignData(_Data):
+    """Who handles the opinion (a person or office of the unit)."""
+
+    assignee: str = Field(min_length=1, max_length=100)
+
+
+class AnswerData(_Data):
+    """The unit's answer given back to the person who raised the opinion."""
+
+    answer: str = Field(min_length=1, max_length=10000)
+
+
+class NoData(_Data):
+    """Moves without data."""
+
+
+MOVE_DATA: dict[str, type[_Data]] = {
+    "assign": AssignData,
+    "answer": AnswerData,
+    "close": NoData,
+    "mark_overdue": NoData,
+}
+SYSTEM_TRIGGERS = {"mark_overdue"}
+
+
+@dataclass
+class ItemMove:
+    """Context of one feedback-item move."""
+
+    session: Session
+    item: FeedbackItem
+    actor: Actor
+    now: datetime
+    data: Any
+    audit: dict[str, Any] = field(default_factory=dict)
+
+
+def _record_assignee(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    move.item.assignee = move.data.assignee
+    move.audit["assignee"] = move.data.assignee
+
+
+def _record_answer(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    item = move.item
+    item.answer = move.data.answer
+    item.answered_at = move.now
+    if item.due_on is not None and item.due_at is not None and move.now >= item.due_at:
+        calendar = deadlines.load_calendar(move.session)
+        late = calendar.workdays_between(item.due_on, local_date(move.now))
+        item.answered_late_workdays = late.count
+        move.audit["late_workdays"] = item.answered_late_workdays
+        move.audit["late_seconds"] = int((move.now - item.due_at).total_seconds())
+    else:
+        item.answered_late_workdays = 0
+    assert item.id is not None
+    deadlines.cancel(
+        move.session,
+        subject_type="feedback_item",
+        subject_ids=[item.id],
+        rule=deadlines.FEEDBACK_ANSWER,
+    )
+
+
+def _stamp_overdue(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    move.item.overdue_since = move.item.due_at or move.now
+
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "assign", "source": [F.received, F.assigned], "dest": F.assigned,
+     "before": [_record_assignee]},
+    # Re-assigning an overdue opinion keeps it overdue.
+    {"trigger": "assign", "source": F.overdue, "dest": "=", "before": [_record_assignee]},
+    {"trigger": "mark_overdue", "source": [F.received, F.assigned], "dest": F.overdue,
+     "after": [_stamp_overdue]},
+    {"trigger": "answer", "source": [F.received, F.assigned, F.overdue], "dest": F.answered,
+     "before": [_record_answer]},
+    {"trigger": "close", "source": F.answered, "dest": F.closed},
+]  # fmt: skip
+
+MACHINE = Machine(
+    model=None,
+    states=[s.value for s in FeedbackState],
+    transitions=TRANSITIONS,
+    initial=F.received,
+    model_attribute="state",
+    auto_transitions=False,
+    send_event=True,
+)
+
+TRIGGERS = ["assign", "answer", "close", "mark_overdue"]
+
+STATE_LABELS_ZH: dict[str, str] = {
+    F.received: "已收集",
+    F.assigned: "办理中",
+    F.overdue: "已逾期",
+    F.answered: "已答复",
+    F.closed: "已办结",
+}
+
+
+def allowed_triggers(state: str, actor: Actor | None = None) -> list[str]:
+    """Moves allowed from a state (the system-only overdue move is never offered to people)."""
+    available = MACHINE.get_triggers(state)
+    triggers = [t for t in TRIGGERS if t in available]
+    if actor is not None:
+        if not actor.can_write:
+            return []
+        triggers = [t for t in triggers if t not in SYSTEM_TRIGGERS]
+    return triggers
+
+
+def fire(
+    session: Session,
+    item: FeedbackItem,
+    trigger: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    expected_version: int | None = None,
+    data: dict[str, Any] | None = None,
+    system: bool = False,
+) -> TransitionLog:
+    """Apply a move to a (locked) feedback item and append its audit line; caller commits."""
+    if trigger not in MOVE_DATA or (trigger in SYSTEM_TRIGGERS and not system):
+        raise DomainError(
+            "unknown_trigger",
+            f"未知操作“{trigger}”，可选：assign、answer、close",
+            f"unknown trigger '{trigger}'; known: assign, answer, close",
+            status=422,
+        )
+    allowed = allowed_triggers(item.state, None if system else actor)
+    if expected_version is not None and expected_version != item.version:
+        raise MoveRefused(
+            trigger,
+            item.state,
+            [
+                Violation(
+                    "stale_version",
+                    f"意见已被他人修改（当前版本 {item.version}），请刷新后重试",
+                    f"the feedback item changed meanwhile (version {item.version}); reload",
+                    {"current_version": item.version, "expected_version": expected_version},
+                )
+            ],
+            allowed,
+        )
+    actor.require_write()
+    if trigger not in MACHINE.get_triggers(item.state):
+        raise MoveRefused(
+            trigger,
+            item.state,
+            [
+                Violation(
+                    "move_not_allowed",
+                    f"意见当前状态“{STATE_LABELS_ZH[item.state]}”不能执行“{trigger}”，"
+                    f"可执行：{'、'.join(allowed) or '无'}",
+                    f"'{trigger}' is not allowed from state '{item.state}'; "
+                    f"allowed: {', '.join(allowed) or 'none'}",
+                )
+            ],
+            allowed,
+        )
+    move = ItemMove(session, item, actor, now, MOVE_DATA[trigger].model_validate(data or {}))
+    from_state = item.state
+    MACHINE.events[trigger].trigger(item, move=move)
+    item.version += 1
+    item.updated_at = now
+    entry = TransitionLog(
+        event_id=item.event_id,
+        feedback_item_id=item.id,
+        trigger=f"feedback.{trigger}",
+        from_state=from_state,
+        to_state=item.state,
+        version=item.version,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        at=now,
+        data=move.audit,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
