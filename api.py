@@ -38,9 +38,11 @@ from models import (
     InvitationMode,
     Invitee,
     InviteeCategory,
+    Notification,
     SpotCheck,
     Summary,
     TargetedKind,
+    Timer,
     TransitionLog,
     Unit,
     UnitKind,
@@ -50,6 +52,9 @@ from models.db import make_engine
 from settings import Settings, get_settings
 from workers.broker import broker_reachable, make_broker
 from workflows import event as flow
+from workflows import feedback as feedback_flow
+from workflows import overdue as overdue_list
+from workflows import work_calendar
 from workflows.accounts import (
     Actor,
     authenticate_token,
@@ -58,6 +63,7 @@ from workflows.accounts import (
     verify_login,
 )
 from workflows.clock import Clock, clock_from_setting
+from workflows.deadlines import load_calendar
 from workflows.errors import Conflict, DomainError, Forbidden, MoveRefused, NotFound
 from workflows.rules import CampaignRules
 from workflows.schedule_import import ImportRefused, apply_import, plan_import
@@ -209,6 +215,9 @@ class EventOut(BaseModel):
     state_label: str
     version: int
     held_on: date | None
+    summary_due_on: date | None
+    escalation_level: int
+    last_notified_at: datetime | None
     allowed_triggers: list[str]
     created_at: datetime
     updated_at: datetime
@@ -291,11 +300,87 @@ class FeedbackOut(BaseModel):
     content: str
     raised_by_invitee_id: int | None
     state: str
+    version: int
     assignee: str | None
     answer: str | None
     collected_on: date | None
+    due_on: date | None = Field(description="the last day to answer (15 working days)")
+    due_provisional: bool = Field(description="due date rests on a year without holiday data")
+    overdue_since: datetime | None
+    escalation_level: int
+    last_notified_at: datetime | None
     answered_at: datetime | None
+    answered_late_workdays: int | None
     created_at: datetime
+
+
+class TimerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    rule: str
+    kind: str
+    level: int
+    deadline_on: date
+    due_at: datetime
+    provisional: bool
+    state: str
+    fired_at: datetime | None
+
+
+class FeedbackDetailOut(FeedbackOut):
+    allowed_triggers: list[str]
+    timers: list[TimerOut]
+
+
+class FeedbackTransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trigger: str = Field(min_length=1, max_length=32, description="assign | answer | close")
+    expected_version: int | None = Field(default=None, ge=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotificationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    subject_type: str
+    subject_id: int
+    event_id: int
+    unit_id: int
+    rule: str
+    kind: str
+    level: int
+    channel: str
+    recipient: str
+    title: str
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class OverdueOut(BaseModel):
+    kind: str = Field(description="feedback_answer | summary | event_hold")
+    event_id: int
+    feedback_item_id: int | None
+    unit_id: int
+    unit_name: str
+    theme: str
+    state: str
+    due_on: date
+    due_at: datetime
+    overdue: bool
+    late_days: int = Field(description="calendar days past the due day (negative: days left)")
+    late_seconds: int
+    provisional: bool
+    escalation_level: int
+    last_notified_at: datetime | None
+
+
+class CalendarLoadOut(BaseModel):
+    source: str
+    complete_years: list[int]
+    days: int
+    recomputed: int
 
 
 class SummaryIn(BaseModel):
@@ -1240,6 +1325,154 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         session.delete(attachment)
         session.commit()
         return Response(status_code=204)
+
+    # ---- feedback items --------------------------------------------------------------------
+
+    def load_item(
+        session: Session, actor: Actor, item_id: int, *, lock: bool = False
+    ) -> FeedbackItem:
+        stmt = select(FeedbackItem).where(FeedbackItem.id == item_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        item = session.exec(stmt).first()
+        if item is not None:
+            event = session.get(Event, item.event_id)
+            if event is not None and actor.may_see_unit(event.unit_id):
+                return item
+        raise NotFound(
+            "feedback_not_found", f"意见建议 {item_id} 不存在", f"feedback item {item_id} not found"
+        )
+
+    def item_detail(session: Session, item: FeedbackItem, actor: Actor) -> FeedbackDetailOut:
+        timers = session.exec(
+            select(Timer)
+            .where(Timer.subject_type == "feedback_item", Timer.subject_id == item.id)
+            .order_by(col(Timer.due_at))
+        ).all()
+        return FeedbackDetailOut.model_validate(
+            {
+                **item.model_dump(),
+                "allowed_triggers": feedback_flow.allowed_triggers(item.state, actor),
+                "timers": [TimerOut.model_validate(t) for t in timers],
+            }
+        )
+
+    @app.get(f"{v1}/feedback/{{item_id}}", tags=["feedback"])
+    def get_feedback(item_id: int, actor: ActorDep, session: SessionDep) -> FeedbackDetailOut:
+        """One opinion: its answer deadline, escalation level and timers."""
+        return item_detail(session, load_item(session, actor, item_id), actor)
+
+    @app.post(f"{v1}/feedback/{{item_id}}/transitions", tags=["feedback"])
+    def feedback_transition(
+        item_id: int,
+        body: FeedbackTransitionIn,
+        actor: ActorDep,
+        session: SessionDep,
+        clock: ClockDep,
+    ) -> FeedbackDetailOut:
+        """Move an opinion: assign (data.assignee), answer (data.answer), close."""
+        item = load_item(session, actor, item_id, lock=True)
+        feedback_flow.fire(
+            session,
+            item,
+            body.trigger,
+            actor=actor,
+            now=clock.now(),
+            expected_version=body.expected_version,
+            data=body.data,
+        )
+        session.commit()
+        return item_detail(session, item, actor)
+
+    # ---- deadlines: overdue list, notifications, working-day calendar ----------------------
+
+    @app.get(f"{v1}/overdue", tags=["deadlines"])
+    def overdue(
+        actor: ActorDep,
+        session: SessionDep,
+        clock: ClockDep,
+        pg: PagingDep,
+        due_within_days: Annotated[int | None, Query(ge=0, le=60)] = None,
+        unit_id: int | None = None,
+        kind: Annotated[str | None, Query(pattern="^(feedback_answer|summary|event_hold)$")] = None,
+    ) -> Page[OverdueOut]:
+        """What is overdue or falls due soon, most late first (default window: the campaign's
+        due_soon_days, 3)."""
+        scope = unit_id
+        if not actor.sees_all_units:
+            if unit_id is not None and unit_id != actor.unit_id:
+                return Page(items=[], total=0, **pg.model_dump())
+            scope = actor.unit_id
+        window = 3 if due_within_days is None else due_within_days
+        rows, total = overdue_list.page(
+            session, clock.now(), window, scope, kind, pg.limit, pg.offset
+        )
+        return Page(
+            items=[OverdueOut.model_validate(r) for r in rows], total=total, **pg.model_dump()
+        )
+
+    @app.get(f"{v1}/notifications", tags=["deadlines"])
+    def list_notifications(
+        actor: ActorDep,
+        session: SessionDep,
+        pg: PagingDep,
+        state: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
+        event_id: int | None = None,
+    ) -> Page[NotificationOut]:
+        """Reminders and escalations owed and sent; `state=failed` shows what could not be
+        delivered."""
+        stmt = select(Notification).order_by(col(Notification.id).desc())
+        if not actor.sees_all_units:
+            stmt = stmt.where(Notification.unit_id == actor.unit_id)
+        if state:
+            stmt = stmt.where(Notification.state == state)
+        if event_id is not None:
+            stmt = stmt.where(Notification.event_id == event_id)
+        rows, total = _page(session, stmt, pg)
+        return Page(
+            items=[NotificationOut.model_validate(n) for n in rows],
+            total=total,
+            **pg.model_dump(),
+        )
+
+    @app.post(f"{v1}/calendar", status_code=201, tags=["deadlines"])
+    def load_calendar_file(
+        file: Annotated[UploadFile, File(description="JSON or YAML working-day arrangement")],
+        actor: ActorDep,
+        session: SessionDep,
+        clock: ClockDep,
+    ) -> CalendarLoadOut:
+        """Load a newly published year or a local override (admins); open provisional deadlines
+        are recomputed and their old and new due dates logged."""
+        if actor.role != "admin":
+            raise Forbidden("admin_required", "仅管理员可以导入工作日安排", "admins only")
+        data = file.file.read(1024 * 1024 + 1)
+        if len(data) > 1024 * 1024:
+            raise DomainError(
+                "file_too_large", "文件超过 1 MB 上限", "the file exceeds 1 MB", status=413
+            )
+        result = work_calendar.load_file(
+            session, data, file.filename or "calendar.json", clock.now(), actor.name
+        )
+        session.commit()
+        return CalendarLoadOut(**result.__dict__)
+
+    @app.get(f"{v1}/calendar/workdays", tags=["deadlines"])
+    def count_workdays(
+        actor: ActorDep,
+        session: SessionDep,
+        start: date,
+        n: Annotated[int, Query(ge=1, le=1000)],
+    ) -> dict[str, Any]:
+        """The date N working days after START (counting from the next day)."""
+        result = load_calendar(session).add_workdays(start, n)
+        return {
+            "start": start,
+            "n": n,
+            "due_on": result.day,
+            "provisional": result.provisional,
+            "missing_years": list(result.missing_years),
+        }
 
     # ---- spot checks -----------------------------------------------------------------------
 

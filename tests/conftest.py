@@ -47,9 +47,11 @@ def unavailable(service: str, why: str) -> None:
     pytest.skip(message)
 
 
-def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
+def local(
+    year: int, month: int, day: int, hour: int = 10, minute: int = 0, second: int = 0
+) -> datetime:
     """An Asia/Shanghai wall-clock moment."""
-    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
+    return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI)
 
 
 # ------------------------------------------------------------------------------------------

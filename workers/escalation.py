@@ -8,8 +8,9 @@ the escalation level on the item, the notifications and their outbox rows) commi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlmodel import Session, col, select
@@ -155,9 +156,11 @@ def handle_timer(session: Session, timer_id: int, now: datetime, settings: Setti
 
 def notification_key(timer: Timer, recipient: Recipient) -> str:
     """The identity of one notification: subject, rule, level, deadline, channel, recipient."""
+    # The address is hashed: keys travel in headers and logs, and a robot URL carries a secret.
+    address = hashlib.sha256(recipient.address.encode()).hexdigest()[:16]
     return (
         f"{timer.subject_type}:{timer.subject_id}:{timer.rule}:{timer.kind}:{timer.level}:"
-        f"{timer.deadline_on.isoformat()}:{recipient.channel}:{recipient.address}"
+        f"{timer.deadline_on.isoformat()}:{recipient.channel}:{address}"
     )
 
 
@@ -235,13 +238,15 @@ def compose(
     """The Chinese title and body: the event, the item, the due date and how late it is."""
     today = local_date(now)
     due = timer.deadline_on
-    late_days = (today - due).days - 1 if now >= deadlines.end_of_local_day(due) else -1
     if timer.kind == deadlines.ESCALATION:
-        late_workdays = calendar.workdays_between(due, today).count
-        if late_days < 0 or (late_days == 0 and late_workdays == 0):
+        # Count whole days gone by since the deadline passed (the end of the due day).
+        completed = today - timedelta(days=1)
+        late_days = (completed - due).days
+        late_workdays = calendar.workdays_between(due, completed).count
+        if late_days <= 0:
             lateness = f"已于 {due.isoformat()} 到期"
         else:
-            lateness = f"已逾期 {late_workdays} 个工作日（{max(late_days, 0) + 1} 天）"
+            lateness = f"已逾期 {late_workdays} 个工作日（{late_days} 天）"
         prefix = "【催办】" if timer.level == 1 else f"【第{timer.level}次催办·抄送区政府办】"
     else:
         left = calendar.workdays_between(today, due).count

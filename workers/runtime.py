@@ -14,9 +14,10 @@ from sqlalchemy.engine import Engine
 from models.db import make_engine
 from settings import Settings, get_settings
 from workers.channels import Channel, LogChannel, SmtpChannel, WebhookChannel
+from workers.channels.webhook import WebhookFormat
 from workflows.clock import Clock, clock_from_setting
 
-WEBHOOK_FORMATS = ("json", "wecom", "dingtalk")
+WEBHOOK_FORMATS: tuple[WebhookFormat, ...] = ("json", "wecom", "dingtalk")
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Runtime:
 def build_channels(settings: Settings) -> dict[str, Channel]:
     """Channels by notification channel name: email, webhook_<format>, log."""
     channels: dict[str, Channel] = {
-        f"webhook_{fmt}": WebhookChannel(format=fmt)  # type: ignore[arg-type]
+        f"webhook_{fmt}": WebhookChannel(format=fmt)
         for fmt in WEBHOOK_FORMATS
     }
     if settings.smtp_host:

@@ -131,6 +131,26 @@ def plan_import(session: Session, campaign: Campaign, table: RawTable) -> Import
                 f"unknown column '{header}'; its cells are not imported",
             )
         )
+    # Cells under a blank header (or past the last one) are not imported either: say so.
+    unlabelled: dict[str, list[int]] = {}
+    for raw in table.rows:
+        for name, text in raw.extra.items():
+            if text and name not in table.unknown_columns:
+                unlabelled.setdefault(name, []).append(raw.row_number)
+    for name, rows in unlabelled.items():
+        shown = "、".join(map(str, rows[:5])) + ("…" if len(rows) > 5 else "")
+        report.unknown_columns.append(name)
+        report.issues.append(
+            RowIssue(
+                "warning",
+                rows[0],
+                name,
+                "unlabelled_column",
+                f"{name}没有表头，其内容（第 {shown} 行）不会导入",
+                f"column '{name}' has no header; its cells (rows {shown.replace('、', ', ')}) "
+                "are not imported",
+            )
+        )
     units = {u.name: u for u in session.exec(select(Unit)).all()}
     existing = set(
         session.exec(

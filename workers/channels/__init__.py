@@ -1,0 +1,36 @@
+"""Notification channels the escalation workers call: SMTP e-mail, webhooks, log, and a stub.
+
+Construction is explicit (no factory reading settings): the worker builds the channels it needs
+and looks them up by `Message.channel`.
+"""
+
+from workers.channels.base import (
+    Channel,
+    ChannelError,
+    Message,
+    PermanentChannelError,
+    TransientChannelError,
+    mask_recipient,
+    mask_text,
+    mask_url,
+)
+from workers.channels.log_channel import LogChannel
+from workers.channels.smtp import SmtpChannel, message_id_for
+from workers.channels.stub import StubChannel
+from workers.channels.webhook import WebhookChannel
+
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "LogChannel",
+    "Message",
+    "PermanentChannelError",
+    "SmtpChannel",
+    "StubChannel",
+    "TransientChannelError",
+    "WebhookChannel",
+    "mask_recipient",
+    "mask_text",
+    "mask_url",
+    "message_id_for",
+]
