@@ -82,7 +82,45 @@ def run(
         f"或直接使用令牌 / or use a token:  curl -H 'Authorization: Bearer {logins[1].token}' "
         f"{base}/api/v1/events\n"
     )
-    uvicorn.run("api:app", host=host, port=port, log_config=None, proxy_headers=True)
+    stop, threads = _start_background(settings)
+    try:
+        uvicorn.run("api:app", host=host, port=port, log_config=None, proxy_headers=True)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+
+
+def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, threads)
+    """The dramatiq worker and the scheduler, as threads of this process (embedded mode)."""
+    import threading
+
+    import dramatiq
+
+    from workers.broker import install_broker
+
+    broker = install_broker(settings)  # in-process StubBroker unless OPENDAY_REDIS_URL is set
+    import workers.actors  # noqa: F401 - declares the actors on that broker
+    from workers.scheduler import LocalWaiter, Scheduler, dramatiq_sender
+    from workflows.clock import clock_from_setting
+
+    stop = threading.Event()
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=200)
+    worker.start()
+    sched = Scheduler(
+        _engine(),
+        dramatiq_sender(),
+        clock_from_setting(settings.clock_start),
+        batch=settings.scheduler_batch,
+        max_sleep=settings.scheduler_max_sleep,
+    )
+    sched_thread = threading.Thread(
+        target=sched.run, args=(stop, LocalWaiter()), name="scheduler", daemon=True
+    )
+    sched_thread.start()
+    stopper = threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True)
+    stopper.start()
+    return stop, [sched_thread, stopper]
 
 
 @app.command()
@@ -178,6 +216,15 @@ def import_schedule(
         report.dry_run = dry_run
         _print_report(report)
         if dry_run:
+            events = sum(1 for e in report.events if not e.exists and e.duplicate_of is None)
+            units = len({e.unit_name for e in report.events if e.new_unit})
+            errors, warnings = len(report.errors), len(report.warnings)
+            console.print(
+                f"试运行，未写入任何数据：将新建 {events} 个活动、{units} 个单位；"
+                f"{errors} 处错误，{warnings} 处警告\n"
+                f"dry run, nothing written: would create {events} events and {units} units; "
+                f"{errors} errors, {warnings} warnings"
+            )
             return
         try:
             with Progress(console=console, transient=True) as bar:
@@ -207,12 +254,12 @@ def import_schedule(
 def _print_report(report) -> None:  # noqa: ANN001 - ImportReport
     table = Table(title=f"{report.rows} 行 / rows ({report.source_format})")
     for column in ("行 row", "序号", "单位 unit", "主题 theme", "时间 when", "日期 dates", "状态"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a narrow terminal folds cells, never cuts
     for ev in report.events[:200]:
         status = (
             "已存在 exists" if ev.exists else ("重复 duplicate" if ev.duplicate_of else "新建 new")
         )
-        dates = str(ev.earliest) if ev.earliest == ev.latest else f"{ev.earliest}…{ev.latest}"
+        dates = str(ev.earliest) if ev.earliest == ev.latest else f"{ev.earliest} … {ev.latest}"
         unit = ev.unit_name + (" (新 new)" if ev.new_unit else "")
         table.add_row(str(ev.row), str(ev.seq or ""), unit, ev.theme, ev.date_text, dates, status)
     if len(report.events) > 200:
@@ -233,6 +280,135 @@ def demo() -> None:
     with session_scope(_engine()) as session:
         campaign = load_demo_campaign(session, SystemClock().now())
         console.print(f"演示活动 / demo campaign id {campaign.id}")
+
+
+@app.command()
+def worker(
+    processes: Annotated[int | None, typer.Option(help="worker processes")] = None,
+    threads: Annotated[int | None, typer.Option(help="threads per process")] = None,
+) -> None:
+    """Run dramatiq workers for the actors (Redis from OPENDAY_REDIS_URL)."""
+    import os
+
+    settings = get_settings()
+    if not settings.redis_url:
+        console.print(
+            "[red]未设置 OPENDAY_REDIS_URL；嵌入模式下 `openday run` 已在进程内运行任务 / "
+            "OPENDAY_REDIS_URL is not set; under `openday run` the workers run in-process[/]"
+        )
+        raise typer.Exit(2)
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers.actors",
+        "--processes",
+        str(processes or settings.worker_processes),
+        "--threads",
+        str(threads or settings.worker_threads),
+        "--skip-logging",
+    ]
+    os.execv(sys.executable, argv)  # dramatiq's own supervisor: signals, restarts, shutdown
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduler: fire due timers, relay the outbox, re-drive stuck work."""
+    import signal
+    import threading
+
+    settings = get_settings()
+    configure_logging(settings)
+    import workers.actors  # noqa: F401 - declares the actors the relay sends to
+    from workers.scheduler import LocalWaiter, PostgresWaiter, Scheduler, dramatiq_sender
+    from workflows.clock import clock_from_setting
+
+    engine = _engine()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    waiter = (
+        PostgresWaiter(settings.database_url)
+        if settings.database_url.startswith("postgresql")
+        else LocalWaiter()
+    )
+    Scheduler(
+        engine,
+        dramatiq_sender(),
+        clock_from_setting(settings.clock_start),
+        batch=settings.scheduler_batch,
+        max_sleep=settings.scheduler_max_sleep,
+    ).run(stop, waiter)
+    engine.dispose()
+
+
+calendar_app = typer.Typer(help="Working-day calendar data.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("load")
+def calendar_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Load a published year or a local override (JSON/YAML); recompute provisional deadlines."""
+    from models.db import session_scope
+    from workflows import work_calendar
+    from workflows.clock import SystemClock
+    from workflows.errors import DomainError
+
+    configure_logging()
+    try:
+        with session_scope(_engine()) as session:
+            result = work_calendar.load_file(
+                session, file.read_bytes(), file.name, SystemClock().now(), "cli"
+            )
+    except DomainError as exc:
+        console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"已导入 / loaded: {result.source}; 整年 / years {result.complete_years or '-'}; "
+        f"{result.days} 天 days; 重新计算 / recomputed {result.recomputed} 个期限 deadlines"
+    )
+
+
+@app.command()
+def workdays(
+    start: Annotated[str, typer.Argument(help="ISO date, e.g. 2022-09-16")],
+    n: Annotated[int, typer.Argument(min=1, help="working days to add")],
+) -> None:
+    """Print the date N working days after START (the Nth working day, counting from the next
+    day); warns on stderr when it rests on a year without published data."""
+    from datetime import date
+
+    from workflows.deadlines import load_calendar
+
+    try:
+        day = date.fromisoformat(start)
+    except ValueError as exc:
+        console.print(f"[red]日期格式错误“{start}”，应为 YYYY-MM-DD / bad date '{start}'[/]")
+        raise typer.Exit(2) from exc
+    settings = get_settings()
+    calendar = None
+    if not settings.is_sqlite or Path(settings.database_url.removeprefix("sqlite:///")).exists():
+        try:
+            from models.db import session_scope
+
+            with session_scope(_engine()) as session:
+                calendar = load_calendar(session)
+        except Exception:  # noqa: BLE001 - no database yet: published data only
+            calendar = None
+    if calendar is None:
+        from workflows.workdays import WorkdayCalendar
+
+        calendar = WorkdayCalendar()
+    result = calendar.add_workdays(day, n)
+    if result.provisional:
+        years = ", ".join(str(y) for y in result.missing_years)
+        console.print(
+            f"warning: provisional — no published working-day data for {years}; counted "
+            f"Monday–Friday / 警告：{years} 年尚无工作日安排数据，按周一至周五临时计算"
+        )
+    print(result.day.isoformat())
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ from workers.channels import StubChannel
 from workers.relay import relay
 from workers.runtime import Runtime
 from workers.scheduler import Scheduler
-from workflows import deadlines
 from workflows.clock import FixedClock
 from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar

@@ -148,7 +148,7 @@ def handle_timer(session: Session, timer_id: int, now: datetime, settings: Setti
         timer_id=timer.id,
         rule=timer.rule,
         kind=timer.kind,
-        level=timer.level,
+        ladder_level=timer.level,  # "level" is the log level
         notifications=len(created),
     )
     return Outcome("done", "", len(created), tuple(o.id for o in outbox if o.id is not None))

@@ -1,0 +1,220 @@
+"""The real processes — `openday api`, `openday scheduler`, `openday worker` — on PostgreSQL and
+Redis, with escalation emails landing in a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from email import message_from_bytes
+from email.message import Message
+from email.policy import default as default_policy
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from aiosmtpd.controller import Controller
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from models import Campaign, FeedbackItem, Notification, Role, Unit
+from tests.conftest import REDIS_URL, unavailable
+from workflows.accounts import create_user, issue_token
+from workflows.clock import FixedClock
+from workflows.rules import CampaignRules
+
+OPENDAY = str(Path(sys.executable).parent / "openday")
+
+
+class Sink:
+    """An aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[Sink, int]]:
+    """A real SMTP server on a free local port."""
+    sink = Sink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, port
+    controller.stop()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The configured Redis, on a database number of its own, emptied before and after."""
+    if not REDIS_URL:
+        unavailable("Redis", "OPENDAY_REDIS_URL is not set")
+    base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") > 2 else REDIS_URL
+    url = f"{base}/13"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        unavailable("Redis", str(exc))
+    yield url
+    client.flushdb()
+    client.close()
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    handle = log.open("wb")
+    return subprocess.Popen([OPENDAY, *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, log.read_text(errors="replace")
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up:\n{log.read_text(errors='replace')}")
+
+
+@pytest.mark.postgresql
+def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
+    engine: Engine, smtp_sink: tuple[Sink, int], redis_url: str, tmp_path: Path
+) -> None:
+    """Held 2022-09-16, one opinion unanswered: one 催办 email, due 2022-10-12, exactly once."""
+    sink, smtp_port = smtp_sink
+    setup = FixedClock(datetime(2022, 9, 1, tzinfo=UTC))
+    with Session(engine, expire_on_commit=False) as s:
+        campaign = Campaign(
+            doc_number=f"资雁府办发〔2022〕58号-{uuid.uuid4().hex[:6]}",
+            title="关于开展“政府开放日”活动的通知",
+            issuing_office="资阳市雁江区人民政府办公室",
+            starts_on=date(2022, 8, 22),
+            ends_on=date(2022, 9, 22),
+            rules=CampaignRules().model_dump(),
+            created_at=setup.now(),
+        )
+        unit = Unit(
+            name="区住建局",
+            kind="department",
+            contact_email="contact@zhujian.example",
+            created_at=setup.now(),
+        )
+        s.add(campaign)
+        s.add(unit)
+        s.flush()
+        staff = create_user(
+            s, username="housing", role=Role.unit_staff, unit_name="区住建局", now=setup.now()
+        )
+        token = issue_token(s, staff, kind="api", now=setup.now())
+        s.commit()
+    url = engine.url.render_as_string(hide_password=False)
+    port = _free_port()
+    base_env = {
+        **os.environ,
+        "OPENDAY_DATABASE_URL": url,
+        "OPENDAY_REDIS_URL": redis_url,
+        "OPENDAY_LOG_FORMAT": "json",
+        "OPENDAY_SMTP_HOST": "127.0.0.1",
+        "OPENDAY_SMTP_PORT": str(smtp_port),
+        "OPENDAY_VAR_DIR": str(tmp_path / "var"),
+    }
+    procs: list[subprocess.Popen] = []
+    try:
+        api_log = tmp_path / "api.log"
+        api = _spawn(
+            ["api", "--port", str(port)],
+            {**base_env, "OPENDAY_CLOCK_START": "2022-09-16T10:00:00+08:00"},
+            api_log,
+        )
+        procs.append(api)
+        _wait_http(f"http://127.0.0.1:{port}/readyz", api, api_log)
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        event = client.post(
+            "/api/v1/events",
+            json={
+                "campaign_id": campaign.id,
+                "unit_id": unit.id,
+                "theme": "参观老旧小区改造现场",
+                "date": "2022-09-16",
+            },
+        ).json()
+        eid = event["id"]
+        people = [{"name": f"代表{i}", "category": "npc_deputy"} for i in range(10)] + [
+            {"name": f"市民{i}", "category": "citizen", "invitation": "public"} for i in range(5)
+        ]
+        invitees = client.post(f"/api/v1/events/{eid}/invitees", json=people).json()
+
+        def move(trigger: str, data: dict | None = None) -> None:
+            version = client.get(f"/api/v1/events/{eid}").json()["version"]
+            r = client.post(
+                f"/api/v1/events/{eid}/transitions",
+                json={"trigger": trigger, "expected_version": version, "data": data or {}},
+            )
+            assert r.status_code == 200, r.text
+
+        move("invite")
+        move("hold", {"attendance": {str(i["id"]): True for i in invitees}})
+        move("collect_feedback", {"items": [{"content": "建议公开老旧小区改造资金明细"}]})
+        client.post(
+            f"/api/v1/events/{eid}/summary/attachments",
+            files={"file": ("现场.jpg", b"\xff\xd8\xff fake", "image/jpeg")},
+        )
+        move("submit_summary", {"text": "活动顺利开展"})
+        item = client.get(f"/api/v1/events/{eid}/feedback").json()["items"][0]
+        assert item["due_on"] == "2022-10-12"
+
+        # The deadline has passed (end of 2022-10-12, Shanghai) for the background processes.
+        later = {**base_env, "OPENDAY_CLOCK_START": "2022-10-13T00:00:05+08:00"}
+        procs.append(_spawn(["scheduler"], later, tmp_path / "scheduler.log"))
+        procs.append(
+            _spawn(["worker", "--processes", "1", "--threads", "2"], later, tmp_path / "worker.log")
+        )
+        deadline = time.monotonic() + 60
+        while not sink.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sink.messages, (tmp_path / "worker.log").read_text(errors="replace")[-3000:]
+        time.sleep(3)  # anything else that would arrive (a duplicate, a second level) has time to
+        assert len(sink.messages) == 1
+        mail = sink.messages[0]
+        assert mail["To"] == "contact@zhujian.example"
+        assert mail["Subject"].startswith("【催办】区住建局")
+        body = mail.get_content()
+        assert "应于 2022-10-12 前办结" in body and "建议公开老旧小区改造资金明细" in body
+        assert mail["X-OpenDay-Key"].startswith(f"feedback_item:{item['id']}:")
+        with Session(engine) as s:
+            stored = s.get(FeedbackItem, item["id"])
+            assert stored is not None
+            assert (stored.state, stored.escalation_level) == ("overdue", 1)
+            sent = s.exec(select(Notification).where(Notification.channel == "email")).all()
+            assert [(n.level, n.state) for n in sent] == [(1, "sent")]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
