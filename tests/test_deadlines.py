@@ -602,3 +602,60 @@ def test_rules_drive_the_ladder(engine: Engine, walker: Walker) -> None:
     ]
     assert CampaignRules().escalations[1].notify[-1] == "supervisors"
     assert Unit  # imported for type use
+
+
+# ---- waking up, the workdays command ---------------------------------------------------------
+
+
+def test_a_new_near_timer_wakes_a_sleeping_scheduler(engine: Engine, walker: Walker) -> None:
+    """A scheduler asleep for up to an hour fires a timer armed meanwhile without waiting it out.
+
+    The wake-up is PostgreSQL NOTIFY across processes (LocalWaiter's in-process event on
+    SQLite); the bound below is generous — without the wake-up it would be 3600 s.
+    """
+    from workers.scheduler import LocalWaiter, PostgresWaiter
+    from workflows.clock import SystemClock
+
+    fired: list[int] = []
+    pg = engine.dialect.name == "postgresql"
+    waiter = (
+        PostgresWaiter(engine.url.render_as_string(hide_password=False)) if pg else LocalWaiter()
+    )
+    sched = Scheduler(engine, lambda a, args: fired.append(args[0]), SystemClock(), max_sleep=3600)
+    stop = threading.Event()
+    thread = threading.Thread(target=sched.run, args=(stop, waiter))
+    thread.start()
+    try:
+        time_to_sleep = threading.Event()
+        time_to_sleep.wait(0.5)  # let it fall asleep with nothing pending
+        event = walker.create_event()  # arms hold timers far in the past of the real clock
+        deadline = threading.Event()
+        for _ in range(100):
+            if fired:
+                break
+            deadline.wait(0.1)
+        assert fired, "the scheduler did not wake up for the new timer"
+        assert set(_t.event_id for _t in _timers(engine) if _t.id in fired) == {event["id"]}
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_workdays_command_prints_the_date_and_warns_when_provisional() -> None:
+    """`openday workdays 2022-09-16 15` → 2022-10-12; a 2027 count warns 'provisional'."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = str(Path(sys.executable).parent / "openday")
+    env = {"OPENDAY_DATABASE_URL": "sqlite:////nonexistent/openday.db", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [exe, "workdays", "2022-09-16", "15"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "2022-10-12" and done.stderr == ""
+    done = subprocess.run(
+        [exe, "workdays", "2026-12-21", "15"], capture_output=True, text=True, env=env
+    )
+    assert done.stdout.strip().splitlines()[-1] == "2027-01-11"
+    assert "provisional" in done.stderr
