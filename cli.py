@@ -291,10 +291,11 @@ def worker(
     import os
 
     settings = get_settings()
-    if not settings.redis_url:
+    if not settings.effective_broker_url:
         console.print(
-            "[red]未设置 OPENDAY_REDIS_URL；嵌入模式下 `openday run` 已在进程内运行任务 / "
-            "OPENDAY_REDIS_URL is not set; under `openday run` the workers run in-process[/]"
+            "[red]未设置 OPENDAY_BROKER_URL / OPENDAY_REDIS_URL；嵌入模式下 `openday run` "
+            "已在进程内运行任务 / no broker URL is set; under `openday run` the workers run "
+            "in-process[/]"
         )
         raise typer.Exit(2)
     argv = [

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         default=None,
         description="Redis URL for the dramatiq broker; unset means dramatiq's in-process broker",
     )
+    broker_url: str | None = Field(
+        default=None,
+        description="dramatiq broker, redis://… or amqp://… (RabbitMQ); overrides redis_url",
+    )
     require_services: bool = Field(
         default=False,
         description="Tests: fail instead of skipping when PostgreSQL or Redis is unreachable",
@@ -85,6 +89,11 @@ class Settings(BaseSettings):
     def upload_dir(self) -> Path:
         """Where summary attachments are stored."""
         return self.var_dir / "uploads"
+
+    @property
+    def effective_broker_url(self) -> str | None:
+        """The broker URL in use: OPENDAY_BROKER_URL, else OPENDAY_REDIS_URL, else in-process."""
+        return self.broker_url or self.redis_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -71,3 +71,51 @@ def test_unreachable_redis_is_reported(tmp_path) -> None:
     with TestClient(app) as client:
         r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["error"]["code"] == "broker_unavailable"
+
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+@pytest.fixture
+def rabbitmq_broker():
+    """The machine's RabbitMQ (guest/guest) through dramatiq's RabbitMQ broker."""
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = make_broker(Settings(broker_url=RABBITMQ_URL))
+    assert isinstance(broker, RabbitmqBroker)
+    if not broker_reachable(broker):
+        unavailable("RabbitMQ", f"no answer at {RABBITMQ_URL}")
+    yield broker
+    broker.close()
+
+
+def test_amqp_url_selects_rabbitmq_and_a_message_round_trips(rabbitmq_broker) -> None:
+    """OPENDAY_BROKER_URL=amqp://… runs the same actors on RabbitMQ."""
+    seen: list[int] = []
+    queue = f"openday-test-{uuid.uuid4().hex[:8]}"
+
+    @dramatiq.actor(broker=rabbitmq_broker, queue_name=queue)
+    def record(value: int) -> None:
+        seen.append(value)
+
+    worker = dramatiq.Worker(rabbitmq_broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        for value in (1, 2, 3):
+            record.send(value)
+        rabbitmq_broker.join(queue, timeout=10_000)
+        worker.join()
+    finally:
+        worker.stop()
+        rabbitmq_broker.channel.queue_delete(queue)
+        rabbitmq_broker.channel.queue_delete(f"{queue}.DQ")
+        rabbitmq_broker.channel.queue_delete(f"{queue}.XQ")
+    assert sorted(seen) == [1, 2, 3]
+
+
+def test_broker_url_wins_over_redis_url_and_bad_schemes_are_refused() -> None:
+    """OPENDAY_BROKER_URL overrides OPENDAY_REDIS_URL; an unknown scheme is a clear error."""
+    settings = Settings(broker_url="amqp://x", redis_url="redis://y")
+    assert settings.effective_broker_url == "amqp://x"
+    with pytest.raises(ValueError, match="unsupported broker URL scheme"):
+        make_broker(Settings(broker_url="kafka://z"))

@@ -1,13 +1,15 @@
-"""The dramatiq broker, chosen by settings and installed before any actor module is imported.
+"""The dramatiq broker, chosen by URL and installed before any actor module is imported.
 
-Redis when OPENDAY_REDIS_URL is set; otherwise dramatiq's in-process StubBroker, which `make run`
-drains with a worker thread in the same process (dramatiq issues #214, #543: set the broker
-first, then import actors).
+OPENDAY_BROKER_URL (or OPENDAY_REDIS_URL): `redis://…` gives dramatiq's Redis broker, `amqp://…`
+its RabbitMQ broker; unset gives the in-process StubBroker, which `make run` drains with a
+worker thread in the same process (dramatiq issues #214, #543: set the broker first, then import
+actors).
 """
 
 from __future__ import annotations
 
 import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
@@ -18,11 +20,17 @@ from workers.middleware import LogContext
 def make_broker(settings: Settings | None = None) -> dramatiq.Broker:
     """A broker for the configured URL (not installed globally)."""
     settings = settings or get_settings()
+    url = settings.effective_broker_url
     broker: dramatiq.Broker
-    if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url)
-    else:
+    if not url:
         broker = StubBroker()
+    elif url.startswith(("amqp://", "amqps://")):
+        # Publisher confirms: send() returns once RabbitMQ has the message, not before.
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
+    elif url.startswith(("redis://", "rediss://", "unix://")):
+        broker = RedisBroker(url=url)
+    else:
+        raise ValueError(f"unsupported broker URL scheme: {url.split(':', 1)[0]!r}")
     broker.add_middleware(LogContext())
     return broker
 
@@ -49,9 +57,11 @@ def ensure_broker() -> dramatiq.Broker:
 
 def broker_reachable(broker: dramatiq.Broker) -> bool:
     """Whether the broker answers (always true in-process)."""
-    if isinstance(broker, RedisBroker):
-        try:
+    try:
+        if isinstance(broker, RedisBroker):
             return bool(broker.client.ping())
-        except Exception:  # noqa: BLE001 - any failure means unreachable
-            return False
+        if isinstance(broker, RabbitmqBroker):
+            return bool(broker.connection.is_open)
+    except Exception:  # noqa: BLE001 - any failure means unreachable
+        return False
     return True

@@ -33,8 +33,7 @@ class Runtime:
 def build_channels(settings: Settings) -> dict[str, Channel]:
     """Channels by notification channel name: email, webhook_<format>, log."""
     channels: dict[str, Channel] = {
-        f"webhook_{fmt}": WebhookChannel(format=fmt)
-        for fmt in WEBHOOK_FORMATS
+        f"webhook_{fmt}": WebhookChannel(format=fmt) for fmt in WEBHOOK_FORMATS
     }
     if settings.smtp_host:
         channels["email"] = SmtpChannel(
