@@ -24,7 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
@@ -632,6 +632,19 @@ def install_error_handlers(app: FastAPI) -> None:
             "数据已被他人同时修改，请刷新后重试",
             "the record was changed concurrently; reload and retry",
         )
+
+    @app.exception_handler(OperationalError)
+    async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        # The database is unreachable (stopped, restarting, network): say so, don't 500.
+        log.warning("database_unavailable", error=str(exc.orig).splitlines()[0] if exc.orig else "")
+        response = _error(
+            503,
+            "database_unavailable",
+            "数据库暂时不可用，请稍后重试",
+            "the database is temporarily unavailable; retry shortly",
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

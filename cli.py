@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -113,6 +114,7 @@ def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, t
         clock_from_setting(settings.clock_start),
         batch=settings.scheduler_batch,
         max_sleep=settings.scheduler_max_sleep,
+        stuck_after=timedelta(seconds=settings.redrive_after_seconds),
     )
     sched_thread = threading.Thread(
         target=sched.run, args=(stop, LocalWaiter()), name="scheduler", daemon=True
@@ -339,6 +341,7 @@ def scheduler() -> None:
         clock_from_setting(settings.clock_start),
         batch=settings.scheduler_batch,
         max_sleep=settings.scheduler_max_sleep,
+        stuck_after=timedelta(seconds=settings.redrive_after_seconds),
     ).run(stop, waiter)
     engine.dispose()
 

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     scheduler_max_sleep: float = Field(
         default=30.0, description="Longest sleep between scans (seconds); woken earlier by NOTIFY"
     )
+    redrive_after_seconds: int = Field(
+        default=60,
+        description="Owed work untouched this long is re-sent by the scheduler's reconciler",
+    )
     worker_processes: int = Field(default=2, description="`openday worker` processes")
     worker_threads: int = Field(default=8, description="`openday worker` threads per process")
     clock_start: str | None = Field(

@@ -193,3 +193,21 @@ def test_feedback_only_while_held(walker: Walker) -> None:
         headers=walker.world.headers["housing"],
     )
     assert r.status_code == 409 and error_of(r)["code"] == "feedback_not_open"
+
+
+def test_an_unreachable_database_answers_503_not_500(tmp_path) -> None:
+    """With PostgreSQL down, requests get 503 database_unavailable and a Retry-After."""
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from models.db import make_engine
+    from settings import Settings
+
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    app = create_app(settings=Settings(var_dir=tmp_path), engine=engine)
+    with TestClient(app) as client:
+        r = client.get("/api/v1/events", headers={"Authorization": "Bearer od_x"})
+        ready = client.get("/readyz")
+    assert r.status_code == 503 and error_of(r)["code"] == "database_unavailable"
+    assert r.headers["retry-after"] == "5"
+    assert ready.status_code == 503

@@ -53,7 +53,7 @@ class Scheduler:
         *,
         batch: int = 500,
         max_sleep: float = 30.0,
-        stuck_after: timedelta = timedelta(minutes=2),
+        stuck_after: timedelta = timedelta(seconds=60),
         on_fire: Callable[[float], None] | None = None,
     ) -> None:
         self.engine = engine
