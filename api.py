@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -21,6 +22,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
@@ -51,6 +53,7 @@ from models import (
 from models.db import make_engine
 from settings import Settings, get_settings
 from workers.broker import broker_reachable, make_broker
+from workers.metrics import MOVES, REQUEST_SECONDS, REQUESTS, StateCollector, render
 from workflows import event as flow
 from workflows import feedback as feedback_flow
 from workflows import overdue as overdue_list
@@ -597,6 +600,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(MoveRefused)
     async def _refused(_: Request, exc: MoveRefused) -> JSONResponse:
+        MOVES.labels(exc.details.get("trigger", "unknown"), "refused").inc()
         return _error(
             exc.status,
             exc.code,
@@ -689,13 +693,20 @@ def create_app(
     app.state.broker = broker or make_broker(settings)
     install_error_handlers(app)
 
+    app.state.metrics = StateCollector(app.state.engine, app.state.clock, app.state.broker)
+
     @app.middleware("http")
     async def request_id(request: Request, call_next: Any) -> Response:
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
         response: Response = await call_next(request)
         response.headers["X-Request-ID"] = rid
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        REQUESTS.labels(template, request.method, str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(template, request.method).observe(time.perf_counter() - started)
         return response
 
     _routes(app)
@@ -726,6 +737,11 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
                 503, "broker_unavailable", "消息队列不可用", "the message broker is unreachable"
             )
         return JSONResponse({"status": "ok", "database": "ok", "broker": "ok"})
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics: requests, moves, timers due, notifications, queue depth."""
+        return Response(render(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
     # ---- accounts --------------------------------------------------------------------------
 
@@ -1057,6 +1073,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             data=body.data,
         )
         session.commit()
+        MOVES.labels(entry.trigger, "ok").inc()
         log.info(
             "event_moved",
             event_id=event.id,

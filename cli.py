@@ -289,8 +289,9 @@ def worker(
     processes: Annotated[int | None, typer.Option(help="worker processes")] = None,
     threads: Annotated[int | None, typer.Option(help="threads per process")] = None,
 ) -> None:
-    """Run dramatiq workers for the actors (Redis from OPENDAY_REDIS_URL)."""
+    """Run dramatiq workers for the actors (broker from OPENDAY_BROKER_URL)."""
     import os
+    import tempfile
 
     settings = get_settings()
     if not settings.effective_broker_url:
@@ -311,6 +312,14 @@ def worker(
         str(threads or settings.worker_threads),
         "--skip-logging",
     ]
+    # dramatiq's Prometheus exporter (:9191, dramatiq_prom_port) in the worker master; every
+    # process writes its samples to one multiprocess directory.
+    os.environ["OPENDAY_WORKER_METRICS"] = "1"
+    prom_dir = os.environ.setdefault(
+        "dramatiq_prom_db", str(Path(tempfile.gettempdir()) / f"openday-worker-{os.getpid()}")
+    )
+    Path(prom_dir).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom_dir
     os.execv(sys.executable, argv)  # dramatiq's own supervisor: signals, restarts, shutdown
 
 
@@ -323,9 +332,17 @@ def scheduler() -> None:
     settings = get_settings()
     configure_logging(settings)
     import workers.actors  # noqa: F401 - declares the actors the relay sends to
+    from workers.metrics import observe_fire
     from workers.scheduler import LocalWaiter, PostgresWaiter, Scheduler, dramatiq_sender
     from workflows.clock import clock_from_setting
 
+    if settings.scheduler_metrics_port:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(settings.scheduler_metrics_port)
+        except OSError as exc:  # another scheduler on this host has the port: run without
+            console.print(f"[yellow]metrics port {settings.scheduler_metrics_port}: {exc}[/]")
     engine = _engine()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -342,6 +359,7 @@ def scheduler() -> None:
         batch=settings.scheduler_batch,
         max_sleep=settings.scheduler_max_sleep,
         stuck_after=timedelta(seconds=settings.redrive_after_seconds),
+        on_fire=observe_fire,
     ).run(stop, waiter)
     engine.dispose()
 

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         default=60,
         description="Owed work untouched this long is re-sent by the scheduler's reconciler",
     )
+    scheduler_metrics_port: int = Field(
+        default=9192, description="Port of the scheduler's Prometheus metrics; 0 turns it off"
+    )
     worker_processes: int = Field(default=2, description="`openday worker` processes")
     worker_threads: int = Field(default=8, description="`openday worker` threads per process")
     clock_start: str | None = Field(

@@ -211,3 +211,29 @@ def test_an_unreachable_database_answers_503_not_500(tmp_path) -> None:
     assert r.status_code == 503 and error_of(r)["code"] == "database_unavailable"
     assert r.headers["retry-after"] == "5"
     assert ready.status_code == 503
+
+
+def test_metrics_expose_requests_moves_timers_and_notifications(walker: Walker, clock) -> None:
+    """/metrics (Prometheus) counts requests by route template and moves by trigger, and reads
+    timers due and notifications from the database at scrape time."""
+    from datetime import timedelta
+
+    event = walker.create_event()
+    walker.move(event["id"], "invite")  # refused: no invitees
+    walker.move(event["id"], "cancel", reason="测试")
+    clock.advance(timedelta(days=2))  # the hold deadline (end of 09-16) has passed
+    text = walker.client.get("/metrics").text
+    assert 'openday_moves_total{outcome="ok",trigger="cancel"}' in text
+    assert 'openday_moves_total{outcome="refused",trigger="invite"}' in text
+    assert (
+        'openday_http_requests_total{method="POST",route="/api/v1/events/{event_id}/transitions"'
+        in text
+    )
+    assert "openday_database_up 1.0" in text
+    assert "openday_timers_fired_unhandled 0.0" in text
+    # The cancelled event's timers are cancelled, so nothing is due.
+    assert 'openday_timers_due{rule="event_hold"}' not in text
+    other = walker.create_event(theme="另一场")
+    assert other["id"]
+    text = walker.client.get("/metrics").text
+    assert 'openday_timers_due{rule="event_hold"} 1.0' in text  # level 1 only; level 2 is 09-23

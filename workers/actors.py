@@ -6,6 +6,8 @@ The broker is installed (from settings) before the actors are declared (dramatiq
 
 from __future__ import annotations
 
+import os
+
 import dramatiq
 
 from models.db import session_scope
@@ -15,7 +17,11 @@ from workers.relay import relay
 from workers.runtime import runtime
 from workers.scheduler import DELIVER_ACTOR, HANDLE_TIMER_ACTOR, dramatiq_sender
 
-ensure_broker()
+_broker = ensure_broker()
+if os.environ.get("OPENDAY_WORKER_METRICS") == "1":  # set by `openday worker` (dramatiq CLI)
+    from dramatiq.middleware.prometheus import Prometheus
+
+    _broker.add_middleware(Prometheus())
 
 
 @dramatiq.actor(
