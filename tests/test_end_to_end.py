@@ -95,16 +95,18 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60)
     raise AssertionError(f"{url} did not come up:\n{log.read_text(errors='replace')}")
 
 
-@pytest.mark.postgresql
-def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
-    engine: Engine, smtp_sink: tuple[Sink, int], redis_url: str, tmp_path: Path
-) -> None:
-    """Held 2022-09-16, one opinion unanswered: one 催办 email, due 2022-10-12, exactly once."""
-    sink, smtp_port = smtp_sink
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _seed(url: str) -> tuple[int, int, str]:
+    """A campaign, 区住建局 with a contact e-mail, and a staffer's token."""
+    from models.db import make_engine
+
+    engine = make_engine(url)
     setup = FixedClock(datetime(2022, 9, 1, tzinfo=UTC))
     with Session(engine, expire_on_commit=False) as s:
         campaign = Campaign(
-            doc_number=f"资雁府办发〔2022〕58号-{uuid.uuid4().hex[:6]}",
+            doc_number="资雁府办发〔2022〕58号",
             title="关于开展“政府开放日”活动的通知",
             issuing_office="资阳市雁江区人民政府办公室",
             starts_on=date(2022, 8, 22),
@@ -126,22 +128,48 @@ def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
         )
         token = issue_token(s, staff, kind="api", now=setup.now())
         s.commit()
-    url = engine.url.render_as_string(hide_password=False)
-    port = _free_port()
+        ids = (campaign.id, unit.id)
+    engine.dispose()
+    return ids[0], ids[1], token  # type: ignore[return-value]
+
+
+def _run_stack(
+    url: str,
+    broker_url: str,
+    sink: Sink,
+    smtp_port: int,
+    tmp_path: Path,
+    *,
+    schedulers: int = 1,
+    migrate: bool = False,
+) -> None:
+    """Start the processes, walk one event through the API, expect exactly one 催办 email."""
+    from models.db import make_engine
+
     base_env = {
         **os.environ,
         "OPENDAY_DATABASE_URL": url,
-        "OPENDAY_REDIS_URL": redis_url,
+        "OPENDAY_BROKER_URL": broker_url,
         "OPENDAY_LOG_FORMAT": "json",
         "OPENDAY_SMTP_HOST": "127.0.0.1",
         "OPENDAY_SMTP_PORT": str(smtp_port),
         "OPENDAY_VAR_DIR": str(tmp_path / "var"),
+        "OPENDAY_SCHEDULER_METRICS_PORT": "0",
+        "dramatiq_prom_port": str(_free_port()),
     }
+    base_env.pop("OPENDAY_REDIS_URL", None)
+    if migrate:
+        done = subprocess.run(
+            [OPENDAY, "migrate"], env=base_env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    campaign_id, unit_id, token = _seed(url)
+    port = _free_port()
     procs: list[subprocess.Popen] = []
     try:
         api_log = tmp_path / "api.log"
         api = _spawn(
-            ["api", "--port", str(port)],
+            ["api", "--port", str(port), "--workers", "2"],
             {**base_env, "OPENDAY_CLOCK_START": "2022-09-16T10:00:00+08:00"},
             api_log,
         )
@@ -155,8 +183,8 @@ def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
         event = client.post(
             "/api/v1/events",
             json={
-                "campaign_id": campaign.id,
-                "unit_id": unit.id,
+                "campaign_id": campaign_id,
+                "unit_id": unit_id,
                 "theme": "参观老旧小区改造现场",
                 "date": "2022-09-16",
             },
@@ -188,7 +216,8 @@ def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
 
         # The deadline has passed (end of 2022-10-12, Shanghai) for the background processes.
         later = {**base_env, "OPENDAY_CLOCK_START": "2022-10-13T00:00:05+08:00"}
-        procs.append(_spawn(["scheduler"], later, tmp_path / "scheduler.log"))
+        for n in range(schedulers):
+            procs.append(_spawn(["scheduler"], later, tmp_path / f"scheduler-{n}.log"))
         procs.append(
             _spawn(["worker", "--processes", "1", "--threads", "2"], later, tmp_path / "worker.log")
         )
@@ -201,15 +230,19 @@ def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
         mail = sink.messages[0]
         assert mail["To"] == "contact@zhujian.example"
         assert mail["Subject"].startswith("【催办】区住建局")
-        body = mail.get_content()
-        assert "应于 2022-10-12 前办结" in body and "建议公开老旧小区改造资金明细" in body
+        text = mail.get_content()
+        assert "应于 2022-10-12 前办结" in text and "建议公开老旧小区改造资金明细" in text
         assert mail["X-OpenDay-Key"].startswith(f"feedback_item:{item['id']}:")
+        engine = make_engine(url)
         with Session(engine) as s:
             stored = s.get(FeedbackItem, item["id"])
             assert stored is not None
             assert (stored.state, stored.escalation_level) == ("overdue", 1)
             sent = s.exec(select(Notification).where(Notification.channel == "email")).all()
             assert [(n.level, n.state) for n in sent] == [(1, "sent")]
+        engine.dispose()
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert 'openday_notifications_total{channel="email",state="sent"} 1.0' in metrics
     finally:
         for proc in procs:
             proc.terminate()
@@ -218,3 +251,74 @@ def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.mark.postgresql
+def test_one_unanswered_opinion_gives_exactly_one_level_one_email(
+    engine: Engine, smtp_sink: tuple[Sink, int], redis_url: str, tmp_path: Path
+) -> None:
+    """Held 2022-09-16, one opinion unanswered: one 催办 email, due 2022-10-12, exactly once."""
+    sink, smtp_port = smtp_sink
+    _run_stack(
+        engine.url.render_as_string(hide_password=False), redis_url, sink, smtp_port, tmp_path
+    )
+
+
+@pytest.fixture
+def rabbitmq_url() -> Iterator[str]:
+    """The machine's RabbitMQ with this service's queues purged before and after."""
+    import pika
+
+    def purge() -> None:
+        connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+        channel = connection.channel()
+        for queue in ("timers", "notifications"):
+            for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+                try:
+                    channel.queue_purge(name)
+                except pika.exceptions.ChannelClosedByBroker:
+                    channel = connection.channel()  # the queue does not exist yet
+        connection.close()
+
+    try:
+        purge()
+    except pika.exceptions.AMQPConnectionError as exc:
+        unavailable("RabbitMQ", str(exc) or "connection refused")
+    yield RABBITMQ_URL
+    purge()
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """An empty database (no schema): the topology test migrates it with `openday migrate`."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import DATABASE_URL
+
+    if not DATABASE_URL.startswith("postgresql"):
+        unavailable("PostgreSQL", "OPENDAY_DATABASE_URL is not a postgresql URL")
+    server = make_url(DATABASE_URL)
+    name = f"openday_topology_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
+def test_the_compose_topology_as_local_processes(
+    broker: str,
+    request: pytest.FixtureRequest,
+    fresh_database: str,
+    smtp_sink: tuple[Sink, int],
+    tmp_path: Path,
+) -> None:
+    """What docker-compose.yml runs — migrate, api (2 workers), two schedulers, a worker — on
+    PostgreSQL and Redis or RabbitMQ: one escalation, delivered once."""
+    broker_url = request.getfixturevalue("redis_url" if broker == "redis" else "rabbitmq_url")
+    sink, smtp_port = smtp_sink
+    _run_stack(fresh_database, broker_url, sink, smtp_port, tmp_path, schedulers=2, migrate=True)
