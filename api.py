@@ -639,6 +639,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _database_down(_: Request, exc: OperationalError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01"):
+            # Serialization failure or deadlock: nothing was written; the client may retry.
+            return _error(
+                409,
+                "concurrent_update",
+                "数据正被同时修改，本次操作未生效，请重试",
+                "a concurrent change conflicted; nothing was written, retry",
+            )
         # The database is unreachable (stopped, restarting, network): say so, don't 500.
         log.warning("database_unavailable", error=str(exc.orig).splitlines()[0] if exc.orig else "")
         response = _error(

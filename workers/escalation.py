@@ -62,21 +62,33 @@ class Outcome:
 
 def handle_timer(session: Session, timer_id: int, now: datetime, settings: Settings) -> Outcome:
     """Apply a fired timer once; the caller commits and then relays `outbox_ids`."""
-    timer = session.exec(select(Timer).where(Timer.id == timer_id).with_for_update()).first()
-    if timer is None or timer.state != TimerState.fired:
-        return Outcome("absent", timer.state if timer else "missing", 0, ())
-    event = session.exec(select(Event).where(Event.id == timer.event_id).with_for_update()).one()
+    # Locks are taken in one order everywhere — event, then feedback item, then timer — so a
+    # worker and a move touching the same event queue behind each other instead of deadlocking.
+    peek = session.get(Timer, timer_id)
+    if peek is None or peek.state != TimerState.fired:
+        return Outcome("absent", peek.state if peek else "missing", 0, ())
+    event = session.exec(select(Event).where(Event.id == peek.event_id).with_for_update()).one()
+    item: FeedbackItem | None = None
+    if peek.subject_type == "feedback_item":
+        item = session.exec(
+            select(FeedbackItem)
+            .where(FeedbackItem.id == peek.subject_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+    timer = session.exec(
+        select(Timer)
+        .where(Timer.id == timer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if timer.state != TimerState.fired:  # handled by someone else while we waited
+        return Outcome("absent", timer.state, 0, ())
     campaign = session.get(Campaign, event.campaign_id)
     unit = session.get(Unit, event.unit_id)
     assert campaign is not None and unit is not None
     rules = CampaignRules.of(campaign.rules)
     calendar = deadlines.load_calendar(session)
-
-    item: FeedbackItem | None = None
-    if timer.subject_type == "feedback_item":
-        item = session.exec(
-            select(FeedbackItem).where(FeedbackItem.id == timer.subject_id).with_for_update()
-        ).one()
     skip = _stale(timer, event, item, now)
     if skip:
         timer.state, timer.handled_at = TimerState.skipped, now

@@ -649,6 +649,7 @@ def fire(
             status=422,
             details={"known": TRIGGERS},
         )
+    actor.require_write()
     allowed = allowed_triggers(event.state, actor)
     if event.version != expected_version:
         raise MoveRefused(
@@ -666,7 +667,6 @@ def fire(
             ],
             allowed,
         )
-    actor.require_write()
     if trigger not in MACHINE.get_triggers(event.state):
         raise MoveRefused(
             trigger,
