@@ -41,6 +41,7 @@ from models import (
     Invitee,
     InviteeCategory,
     Notification,
+    OutboxMessage,
     SpotCheck,
     Summary,
     TargetedKind,
@@ -66,7 +67,7 @@ from workflows.accounts import (
     verify_login,
 )
 from workflows.clock import Clock, clock_from_setting
-from workflows.deadlines import load_calendar
+from workflows.deadlines import load_calendar, wake_schedulers
 from workflows.errors import Conflict, DomainError, Forbidden, MoveRefused, NotFound
 from workflows.rules import CampaignRules
 from workflows.schedule_import import ImportRefused, apply_import, plan_import
@@ -108,6 +109,18 @@ class UserOut(BaseModel):
     display_name: str
     role: str
     unit_id: int | None
+    email: str | None
+
+
+class MePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    email: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="where escalations addressed to this account go",
+    )
 
 
 class LoginOut(BaseModel):
@@ -780,6 +793,16 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
     def me(actor: ActorDep, session: SessionDep) -> UserOut:
         """Who the token belongs to."""
         return UserOut.model_validate(session.get(User, actor.id))
+
+    @app.patch(f"{v1}/me", tags=["accounts"])
+    def patch_me(body: MePatch, actor: ActorDep, session: SessionDep) -> UserOut:
+        """Update one's own name or e-mail (supervisors get level-2 escalations there)."""
+        user = session.get(User, actor.id)
+        assert user is not None
+        for key, value in body.model_dump(exclude_unset=True).items():
+            setattr(user, key, value)
+        session.commit()
+        return UserOut.model_validate(user)
 
     # ---- campaigns -------------------------------------------------------------------------
 
@@ -1472,6 +1495,35 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             total=total,
             **pg.model_dump(),
         )
+
+    @app.post(f"{v1}/notifications/{{notification_id}}/retry", tags=["deadlines"])
+    def retry_notification(
+        notification_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
+    ) -> NotificationOut:
+        """Send a failed notification again (supervisors), e.g. after fixing an address."""
+        actor.require_supervisor()
+        row = session.exec(
+            select(Notification).where(Notification.id == notification_id).with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(
+                "notification_not_found",
+                f"通知 {notification_id} 不存在",
+                f"notification {notification_id} not found",
+            )
+        if row.state != "failed":
+            raise Conflict(
+                "notification_not_failed",
+                f"通知状态为 {row.state}，只有发送失败的通知可以重发",
+                f"only failed notifications can be retried (this one is {row.state})",
+            )
+        row.state, row.attempts, row.lease_until = "pending", 0, None
+        session.add(
+            OutboxMessage(actor="deliver_notification", args=[row.id], created_at=clock.now())
+        )
+        wake_schedulers(session)  # the relay picks the message up at once
+        session.commit()
+        return NotificationOut.model_validate(row)
 
     @app.post(f"{v1}/calendar", status_code=201, tags=["deadlines"])
     def load_calendar_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -136,6 +137,9 @@ def api(
 
     settings = get_settings()
     configure_logging(settings)
+    prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if prom_dir:  # prometheus_client's multiprocess mode needs the directory to exist
+        Path(prom_dir).mkdir(parents=True, exist_ok=True)
     uvicorn.run(
         "api:app",
         host=host or settings.host,
@@ -155,6 +159,9 @@ def user_add(
         bool, typer.Option("--password", help="also set a password (asked for, twice)")
     ] = False,
     display_name: Annotated[str, typer.Option(help="full name")] = "",
+    email: Annotated[
+        str | None, typer.Option(help="e-mail (supervisors receive level-2 escalations)")
+    ] = None,
 ) -> None:
     """Create an account; its API token is printed alone on the last line."""
     from models.db import session_scope
@@ -175,6 +182,7 @@ def user_add(
                 unit_name=unit,
                 password=secret,
                 display_name=display_name,
+                email=email,
                 now=now,
             )
             token = issue_token(session, user, kind="api", now=now, name="cli")

@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     )
     notify_log: bool = Field(default=True, description="Also write every notification to the log")
     delivery_max_attempts: int = Field(
-        default=8, description="Tries per notification before it is recorded as failed"
+        default=12,
+        description="Tries per notification before it is recorded as failed (with backoff "
+        "doubling up to 10 minutes, about 40 minutes of retrying)",
     )
     delivery_lease_seconds: int = Field(
         default=120, description="How long a worker may hold a notification while sending"

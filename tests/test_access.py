@@ -175,3 +175,12 @@ def test_staff_update_their_own_units_contacts_only(walker: Walker) -> None:
         f"/api/v1/units/{walker.world.units[SHILING]}", json={"contact_name": "x"}, headers=h
     )
     assert r.status_code == 403
+
+
+def test_supervisors_set_their_escalation_email(walker: Walker) -> None:
+    """PATCH /me stores the e-mail level-2 escalations go to; a malformed one is 422."""
+    h = walker.world.headers["supervisor"]
+    r = walker.client.patch("/api/v1/me", json={"email": "duban@zfb.example"}, headers=h)
+    assert r.status_code == 200 and r.json()["email"] == "duban@zfb.example"
+    r = walker.client.patch("/api/v1/me", json={"email": "not-an-address"}, headers=h)
+    assert r.status_code == 422 and error_of(r)["details"]["fields"][0]["field"] == "body.email"

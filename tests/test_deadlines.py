@@ -435,6 +435,20 @@ def test_transient_failures_retry_then_permanent_ones_are_recorded(
         "/api/v1/notifications?state=failed", headers=walker.world.headers["shiling"]
     ).json()
     assert mine["total"] == 0  # another unit's failures are not theirs to see
+    # Once the address is fixed a supervisor sends it again.
+    channels["email"] = StubChannel("email")  # the mail server accepts it now
+    nid = failed["items"][0]["id"]
+    r = walker.client.post(
+        f"/api/v1/notifications/{nid}/retry", headers=walker.world.headers["housing"]
+    )
+    assert r.status_code == 403
+    r = walker.client.post(
+        f"/api/v1/notifications/{nid}/retry", headers=walker.world.headers["supervisor"]
+    )
+    assert r.status_code == 200 and r.json()["state"] == "pending"
+    tick(scheduler, workers)
+    with Session(engine) as s:
+        assert s.get(Notification, nid).state == "sent"  # type: ignore[union-attr]
 
 
 def test_transient_failures_give_up_after_the_configured_attempts(

@@ -13,6 +13,7 @@ import dramatiq
 from models.db import session_scope
 from workers import delivery, escalation
 from workers.broker import ensure_broker
+from workers.delivery import RETRY_CAP_SECONDS
 from workers.relay import relay
 from workers.runtime import runtime
 from workers.scheduler import DELIVER_ACTOR, HANDLE_TIMER_ACTOR, dramatiq_sender
@@ -47,7 +48,7 @@ def handle_timer(timer_id: int) -> None:
     queue_name="notifications",
     max_retries=50,  # the database's attempt count decides when to give up (delivery.py)
     min_backoff=1_000,
-    max_backoff=300_000,
+    max_backoff=RETRY_CAP_SECONDS * 1000,
 )
 def deliver_notification(notification_id: int) -> None:
     """Send one notification through its channel; transient failures retry with backoff."""

@@ -21,6 +21,9 @@ from workers.runtime import Runtime
 
 log = structlog.get_logger("openday.delivery")
 
+# Retries back off 1 s, 2 s, 4 s … up to this cap (the actor's max_backoff).
+RETRY_CAP_SECONDS = 600
+
 
 class RetryLater(Exception):
     """A transient failure with attempts left: the actor lets dramatiq retry with backoff."""
@@ -122,5 +125,9 @@ def _record(
             )
             return Delivery("failed", attempts)
         row.state = NotificationState.pending
+        # Not before the retry is due: the reconciler leaves it alone until then (it re-drives
+        # only rows whose lease lapsed), so an outage does not burn attempts faster.
+        wait = retry_ms / 1000 if retry_ms else min(RETRY_CAP_SECONDS, 2**attempts)
+        row.lease_until = now + timedelta(seconds=wait)
     log.info("notification_retry", notification_id=notification_id, attempts=attempts, error=error)
     raise RetryLater(notification_id, error, retry_ms)

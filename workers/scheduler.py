@@ -178,6 +178,12 @@ class Scheduler:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
+            except Exception as exc:  # noqa: BLE001 - e.g. the broker is down: nothing is lost
+                # Claims and outbox rows roll back with the failed transaction; retry later.
+                log.warning("scheduler_pass_failed", error=repr(exc)[:300])
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
             waiter.wait(result.sleep, stop)
         waiter.close()
         log.info("scheduler_stopped")

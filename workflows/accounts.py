@@ -158,6 +158,7 @@ def create_user(
     unit_name: str | None = None,
     password: str | None = None,
     display_name: str = "",
+    email: str | None = None,
 ) -> User:
     """Create an account; unit staff must name their unit, other roles must not."""
     if role not in set(Role):
@@ -198,6 +199,7 @@ def create_user(
         display_name=display_name or username,
         role=role,
         unit_id=unit_id,
+        email=email,
         password_hash=hash_password(password) if password else None,
         created_at=now,
     )
