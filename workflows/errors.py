@@ -26,6 +26,28 @@ class Violation:
         }
 
 
+def stale_version(what_zh: str, what_en: str, current: int, expected: int) -> Violation:
+    """The refusal of a write based on an old version of the record."""
+    return Violation(
+        "stale_version",
+        f"{what_zh}已被他人修改（当前版本 {current}，请求基于版本 {expected}），请刷新后重试",
+        f"the {what_en} changed meanwhile (version {current}, request based on {expected}); "
+        "reload and retry",
+        {"current_version": current, "expected_version": expected},
+    )
+
+
+def move_not_allowed(
+    trigger: str, trigger_zh: str, state: str, state_zh: str, allowed: list[str]
+) -> Violation:
+    """The refusal of a move the state machine has no transition for."""
+    return Violation(
+        "move_not_allowed",
+        f"当前状态“{state_zh}”不能执行“{trigger_zh}”，可执行：{'、'.join(allowed) or '无'}",
+        f"'{trigger}' is not allowed from state '{state}'; allowed: {', '.join(allowed) or 'none'}",
+    )
+
+
 class DomainError(Exception):
     """Base of every refusal the service explains to its caller."""
 

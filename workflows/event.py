@@ -36,7 +36,13 @@ from models import (
 from workflows import deadlines
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import DomainError, MoveRefused, Violation
+from workflows.errors import (
+    DomainError,
+    MoveRefused,
+    Violation,
+    move_not_allowed,
+    stale_version,
+)
 from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar
 
@@ -655,16 +661,7 @@ def fire(
         raise MoveRefused(
             trigger,
             event.state,
-            [
-                Violation(
-                    "stale_version",
-                    f"活动已被他人修改（当前版本 {event.version}，"
-                    f"请求基于版本 {expected_version}），请刷新后重试",
-                    f"the event changed meanwhile (version {event.version}, request based on "
-                    f"{expected_version}); reload and retry",
-                    {"current_version": event.version, "expected_version": expected_version},
-                )
-            ],
+            [stale_version("活动", "event", event.version, expected_version)],
             allowed,
         )
     if trigger not in MACHINE.get_triggers(event.state):
@@ -672,12 +669,12 @@ def fire(
             trigger,
             event.state,
             [
-                Violation(
-                    "move_not_allowed",
-                    f"当前状态“{STATE_LABELS_ZH[event.state]}”不能执行“{TRIGGER_LABELS_ZH[trigger]}”，"
-                    f"可执行：{'、'.join(allowed) or '无'}",
-                    f"'{trigger}' is not allowed from state '{event.state}'; "
-                    f"allowed: {', '.join(allowed) or 'none'}",
+                move_not_allowed(
+                    trigger,
+                    TRIGGER_LABELS_ZH[trigger],
+                    event.state,
+                    STATE_LABELS_ZH[event.state],
+                    allowed,
                 )
             ],
             allowed,

@@ -18,7 +18,7 @@ from models import FeedbackItem, FeedbackState, TransitionLog
 from workflows import deadlines
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import DomainError, MoveRefused, Violation
+from workflows.errors import DomainError, MoveRefused, move_not_allowed, stale_version
 
 F = FeedbackState
 
@@ -121,6 +121,13 @@ MACHINE = Machine(
 
 TRIGGERS = ["assign", "answer", "close", "mark_overdue"]
 
+TRIGGER_LABELS_ZH = {
+    "assign": "交办",
+    "answer": "答复",
+    "close": "办结",
+    "mark_overdue": "标记逾期",
+}
+
 STATE_LABELS_ZH: dict[str, str] = {
     F.received: "已收集",
     F.assigned: "办理中",
@@ -165,14 +172,7 @@ def fire(
         raise MoveRefused(
             trigger,
             item.state,
-            [
-                Violation(
-                    "stale_version",
-                    f"意见已被他人修改（当前版本 {item.version}），请刷新后重试",
-                    f"the feedback item changed meanwhile (version {item.version}); reload",
-                    {"current_version": item.version, "expected_version": expected_version},
-                )
-            ],
+            [stale_version("意见", "feedback item", item.version, expected_version)],
             allowed,
         )
     actor.require_write()
@@ -181,12 +181,12 @@ def fire(
             trigger,
             item.state,
             [
-                Violation(
-                    "move_not_allowed",
-                    f"意见当前状态“{STATE_LABELS_ZH[item.state]}”不能执行“{trigger}”，"
-                    f"可执行：{'、'.join(allowed) or '无'}",
-                    f"'{trigger}' is not allowed from state '{item.state}'; "
-                    f"allowed: {', '.join(allowed) or 'none'}",
+                move_not_allowed(
+                    trigger,
+                    TRIGGER_LABELS_ZH.get(trigger, trigger),
+                    item.state,
+                    STATE_LABELS_ZH[item.state],
+                    allowed,
                 )
             ],
             allowed,

@@ -44,11 +44,11 @@ def load_file(
                 ~col(CalendarDay.source).startswith("local override"),
             )
         )
-        row = session.get(CalendarYear, year)
-        if row is None:
+        year_row = session.get(CalendarYear, year)
+        if year_row is None:
             session.add(CalendarYear(year=year, source=parsed.source, loaded_at=now))
         else:
-            row.source, row.loaded_at = parsed.source, now
+            year_row.source, year_row.loaded_at = parsed.source, now
     session.flush()
     for rule in parsed.days:
         row = session.get(CalendarDay, rule.day)
