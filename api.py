@@ -52,7 +52,7 @@ from models import (
     User,
 )
 from models.db import make_engine
-from settings import Settings, get_settings
+from settings import Settings, configure_logging, get_settings
 from workers.broker import broker_reachable, make_broker
 from workers.metrics import MOVES, REQUEST_SECONDS, REQUESTS, StateCollector, render
 from workflows import event as flow
@@ -525,13 +525,23 @@ def _event_not_found(event_id: int) -> NotFound:
 
 
 def load_event(session: Session, actor: Actor, event_id: int, *, lock: bool = False) -> Event:
-    """An event the caller may see; locked FOR UPDATE on PostgreSQL when about to be changed."""
-    stmt = select(Event).where(Event.id == event_id)
+    """An event the caller may see; locked FOR UPDATE on PostgreSQL when about to be changed.
+
+    Its unit's name comes in the same query (kept in `session.info`), so answering with the
+    event after the commit needs no second round trip.
+    """
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(Event.id == event_id)
+    )
     if lock:
-        stmt = stmt.with_for_update()
-    event = session.exec(stmt).first()
-    if event is None or not actor.may_see_unit(event.unit_id):
+        stmt = stmt.with_for_update(of=Event)
+    row = session.exec(stmt).first()
+    if row is None or not actor.may_see_unit(row[0].unit_id):
         raise _event_not_found(event_id)
+    event, unit_name = row
+    session.info.setdefault("unit_names", {})[event.unit_id] = unit_name
     return event
 
 
@@ -555,6 +565,9 @@ def event_out(event: Event, unit_name: str, actor: Actor) -> EventOut:
 
 
 def _unit_name(session: Session, unit_id: int) -> str:
+    known = session.info.get("unit_names", {})
+    if unit_id in known:
+        return known[unit_id]  # type: ignore[no-any-return]
     unit = session.get(Unit, unit_id)
     return unit.name if unit else ""
 
@@ -1640,4 +1653,7 @@ def _safe_filename(name: str) -> str:
     return re.sub(r"[\x00-\x1f]", "", name)[:255] or "attachment"
 
 
+# The module-level app is what uvicorn imports, in every worker process it spawns: configure
+# logging here so each of them logs as OPENDAY_LOG_FORMAT / OPENDAY_LOG_LEVEL say.
+configure_logging()
 app = create_app()

@@ -17,7 +17,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (it costs a round trip per checkout); a connection found dead answers that
+    # one request with 503, SQLAlchemy then invalidates the pool and the next one reconnects.
+    kwargs.setdefault("pool_recycle", 1800)
     # Fail fast when the server is unreachable, so callers answer 503 instead of hanging.
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 10)

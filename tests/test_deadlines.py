@@ -344,11 +344,14 @@ def test_answering_late_records_by_how_much(walker: Walker, engine: Engine, cloc
 
 
 def test_scheduler_sleeps_until_the_next_timer(engine: Engine, walker: Walker, clock) -> None:
-    """With the next timer 90 s away the scheduler sleeps 90 s, not a fixed tick."""
+    """With the next timer 45 s away the scheduler sleeps 45 s, not a fixed tick; it never
+    sleeps past the wake-up horizon (moves only NOTIFY for timers due within it)."""
     walker.create_event(date="2022-09-16")  # hold deadline: 2022-09-17 00:00 Shanghai
-    clock.set(local(2022, 9, 16, 23, 58, 30))
+    clock.set(local(2022, 9, 16, 23, 59, 15))
     result = Scheduler(engine, lambda a, b: None, clock, max_sleep=3600).run_once()
-    assert result.fired == 0 and result.sleep == pytest.approx(90.0)
+    assert result.fired == 0 and result.sleep == pytest.approx(45.0)
+    clock.set(local(2022, 9, 16, 23, 50))
+    assert Scheduler(engine, lambda a, b: None, clock, max_sleep=3600).run_once().sleep == 60
     clock.set(local(2022, 9, 17, 0, 0, 0))
     assert Scheduler(engine, lambda a, b: None, clock).run_once().fired == 1
 
@@ -621,7 +624,7 @@ def test_rules_drive_the_ladder(engine: Engine, walker: Walker) -> None:
 # ---- waking up, the workdays command ---------------------------------------------------------
 
 
-def test_a_new_near_timer_wakes_a_sleeping_scheduler(engine: Engine, walker: Walker) -> None:
+def test_a_new_near_timer_wakes_a_sleeping_scheduler(engine: Engine, walker: Walker, clock) -> None:
     """A scheduler asleep for up to an hour fires a timer armed meanwhile without waiting it out.
 
     The wake-up is PostgreSQL NOTIFY across processes (LocalWaiter's in-process event on
@@ -642,7 +645,10 @@ def test_a_new_near_timer_wakes_a_sleeping_scheduler(engine: Engine, walker: Wal
     try:
         time_to_sleep = threading.Event()
         time_to_sleep.wait(0.5)  # let it fall asleep with nothing pending
-        event = walker.create_event()  # arms hold timers far in the past of the real clock
+        # 30 s before the event's hold deadline (API clock): the move wakes the schedulers.
+        # The scheduler runs on the real clock, for which the timer is long due.
+        clock.set(local(2022, 9, 16, 23, 59, 30))
+        event = walker.create_event()
         deadline = threading.Event()
         for _ in range(100):
             if fired:

@@ -11,6 +11,7 @@ import os
 import dramatiq
 
 from models.db import session_scope
+from settings import configure_logging
 from workers import delivery, escalation
 from workers.broker import ensure_broker
 from workers.delivery import RETRY_CAP_SECONDS
@@ -18,6 +19,7 @@ from workers.relay import relay
 from workers.runtime import runtime
 from workers.scheduler import DELIVER_ACTOR, HANDLE_TIMER_ACTOR, dramatiq_sender
 
+configure_logging()  # in every dramatiq worker process, as the settings say
 _broker = ensure_broker()
 if os.environ.get("OPENDAY_WORKER_METRICS") == "1":  # set by `openday worker` (dramatiq CLI)
     from dramatiq.middleware.prometheus import Prometheus

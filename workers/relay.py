@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+import dramatiq
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -43,7 +44,12 @@ def relay(
             stmt.order_by(col(OutboxMessage.id)).limit(batch).with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            send(row.actor, row.args)
+            try:
+                send(row.actor, row.args)
+            except dramatiq.errors.ActorNotFound:
+                # A row no actor can take (written by something else): log it and move on
+                # rather than stopping every relay on it forever.
+                log.error("outbox_unknown_actor", outbox_id=row.id, actor=row.actor)
             row.sent_at = now
     if rows:
         log.debug("outbox_relayed", count=len(rows))

@@ -60,7 +60,8 @@ class Scheduler:
         self.send = send
         self.clock = clock
         self.batch = batch
-        self.max_sleep = max_sleep
+        # Moves only NOTIFY for timers due within WAKE_HORIZON, so never sleep longer than that.
+        self.max_sleep = min(max_sleep, deadlines.WAKE_HORIZON.total_seconds())
         self.stuck_after = stuck_after
         self.on_fire = on_fire  # observes each timer's lateness in seconds (metrics)
         self._last_reconcile: datetime | None = None
@@ -243,7 +244,17 @@ class PostgresWaiter(Waiter):
             if left <= 0:
                 return
             try:
-                for _ in self._connection().notifies(timeout=min(left, 0.5), stop_after=1):
+                connection = self._connection()
+                woken = False
+                for _ in connection.notifies(timeout=min(left, 0.5), stop_after=1):
+                    woken = True
+                if woken:
+                    # A burst of NOTIFYs (many moves, an import) costs one pass, not one each:
+                    # drain what arrived meanwhile (after the first generator has finished —
+                    # a second one inside it would wait on the connection forever).
+                    time.sleep(0.05)
+                    for _ in connection.notifies(timeout=0.01):
+                        pass
                     return
             except self._psycopg.OperationalError:
                 self._conn = None

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from models import (
     OPEN_FEEDBACK_STATES,
@@ -51,6 +51,9 @@ ESCALATION = "escalation"
 # near timer at once; across processes PostgreSQL's NOTIFY does the same (see workers/scheduler).
 TIMERS_CHANGED = threading.Event()
 NOTIFY_CHANNEL = "openday_timers"
+# A scheduler never sleeps longer than this (OPENDAY_SCHEDULER_MAX_SLEEP, 30 s by default), so
+# only a timer due sooner needs to wake it; the rest are found on its next regular pass.
+WAKE_HORIZON = timedelta(seconds=60)
 
 
 def end_of_local_day(day: date) -> datetime:
@@ -63,14 +66,39 @@ def at_local(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), LOCAL_TZ).astimezone(UTC)
 
 
+_calendar_cache: tuple[tuple[Any, ...], WorkdayCalendar] | None = None
+_calendar_lock = threading.Lock()
+
+
 def load_calendar(session: Session) -> WorkdayCalendar:
-    """The working-day calendar: chinese-calendar's published years plus what admins loaded."""
+    """The working-day calendar: chinese-calendar's published years plus what admins loaded.
+
+    Built once per process and reused while the loaded data is unchanged: one small query
+    (row counts and last load times) tells whether any process loaded a calendar since.
+    """
+    global _calendar_cache
+    revision = tuple(
+        session.exec(
+            select(
+                select(func.count()).select_from(CalendarDay).scalar_subquery(),
+                select(func.max(CalendarDay.loaded_at)).scalar_subquery(),
+                select(func.count()).select_from(CalendarYear).scalar_subquery(),
+                select(func.max(CalendarYear.loaded_at)).scalar_subquery(),
+            )
+        ).one()
+    )
+    cached = _calendar_cache
+    if cached is not None and cached[0] == revision:
+        return cached[1]
     days = [
         DayRule(day=d.day, workday=d.workday, source=d.source, reason=d.reason)
         for d in session.exec(select(CalendarDay)).all()
     ]
     years = session.exec(select(CalendarYear.year)).all()
-    return WorkdayCalendar(loaded_days=days, complete_years=years)
+    calendar = WorkdayCalendar(loaded_days=days, complete_years=years)
+    with _calendar_lock:
+        _calendar_cache = (revision, calendar)
+    return calendar
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,8 @@ def arm(session: Session, deadline: Deadline, now: datetime, *, rearm_fired: boo
             timer.due_at = spec.due_at
             timer.deadline_on = deadline.deadline_on
             timer.provisional = spec.provisional
+    if any(spec.due_at <= now + WAKE_HORIZON for spec in deadline.timers):
+        wake_schedulers(session)
     if deadline.provisional:
         log.warning(
             "deadline_provisional",
@@ -221,7 +251,6 @@ def arm(session: Session, deadline: Deadline, now: datetime, *, rearm_fired: boo
             subject_id=deadline.subject_id,
             deadline_on=deadline.deadline_on.isoformat(),
         )
-    wake_schedulers(session)
 
 
 def cancel(session: Session, *, subject_type: str, subject_ids: Iterable[int], rule: str) -> int:
