@@ -1259,7 +1259,13 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         if body.raised_by_invitee_id is not None:
             load_invitee(session, event, body.raised_by_invitee_id)
         now = clock.now()
-        item = FeedbackItem(**body.model_dump(), event_id=event_id, created_at=now, updated_at=now)
+        item = FeedbackItem(
+            **body.model_dump(),
+            event_id=event_id,
+            unit_id=event.unit_id,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(item)
         session.commit()
         return FeedbackOut.model_validate(item)

@@ -37,6 +37,10 @@ class EventForm(StrEnum):
 _version_column = sa.Column("version", sa.Integer, nullable=False)
 
 
+_SUMMARY_OPEN = "state IN ('held', 'feedback_collected')"
+_HOLD_OPEN = "state IN ('planned', 'invited')"
+
+
 class Event(SQLModel, table=True):
     """An open-day event; `version` guards every write against stale clients."""
 
@@ -44,6 +48,21 @@ class Event(SQLModel, table=True):
         sa.Index("ix_event_unit_state", "unit_id", "state"),
         sa.Index("ix_event_state_date_latest", "state", "date_latest"),
         sa.Index("ix_event_state_summary_due_at", "state", "summary_due_at"),
+        # Partial indexes in the overdue list's sort order: summaries owed, events not held.
+        sa.Index(
+            "ix_event_summary_open",
+            "summary_due_at",
+            "id",
+            postgresql_where=sa.text(_SUMMARY_OPEN),
+            sqlite_where=sa.text(_SUMMARY_OPEN),
+        ),
+        sa.Index(
+            "ix_event_hold_open",
+            "date_latest",
+            "id",
+            postgresql_where=sa.text(_HOLD_OPEN),
+            sqlite_where=sa.text(_HOLD_OPEN),
+        ),
         # An imported row is identified by its unit and theme within the campaign, so importing
         # the same table twice (even after a reschedule) creates nothing new.
         sa.UniqueConstraint("campaign_id", "source_key", name="uq_event_campaign_source_key"),

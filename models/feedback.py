@@ -22,6 +22,7 @@ class FeedbackState(StrEnum):
 
 
 OPEN_FEEDBACK_STATES = (FeedbackState.received, FeedbackState.assigned, FeedbackState.overdue)
+_OPEN = "state IN ('received', 'assigned', 'overdue')"
 
 
 class FeedbackItem(SQLModel, table=True):
@@ -29,12 +30,29 @@ class FeedbackItem(SQLModel, table=True):
 
     __tablename__ = "feedback_item"
     __table_args__ = (
-        # The overdue list: open items by deadline.
         sa.Index("ix_feedback_item_state_due_at", "state", "due_at"),
+        # The overdue list walks open items in deadline order and stops after a page: partial
+        # indexes matching its filter and sort, for everyone and per unit (issue 6 benchmark).
+        sa.Index(
+            "ix_feedback_item_open_due",
+            "due_at",
+            "id",
+            postgresql_where=sa.text(_OPEN),
+            sqlite_where=sa.text(_OPEN),
+        ),
+        sa.Index(
+            "ix_feedback_item_unit_open_due",
+            "unit_id",
+            "due_at",
+            "id",
+            postgresql_where=sa.text(_OPEN),
+            sqlite_where=sa.text(_OPEN),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id")  # the event's unit, copied for scoped lists
     content: str = Field(sa_type=sa.Text)
     raised_by_invitee_id: int | None = Field(default=None, foreign_key="invitee.id")
     state: str = Field(default=FeedbackState.received, sa_type=sa.String(32))

@@ -439,6 +439,7 @@ def record_feedback_items(move: Move) -> None:
         move.session.add(
             FeedbackItem(
                 event_id=move.event.id,  # type: ignore[arg-type]
+                unit_id=move.event.unit_id,
                 content=item.content,
                 raised_by_invitee_id=item.raised_by_invitee_id,
                 created_at=move.now,
