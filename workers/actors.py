@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import dramatiq
+import structlog
 
 from models.db import session_scope
 from settings import configure_logging
@@ -17,8 +18,14 @@ from workers.broker import ensure_broker
 from workers.delivery import RETRY_CAP_SECONDS
 from workers.relay import relay
 from workers.runtime import runtime
-from workers.scheduler import DELIVER_ACTOR, HANDLE_TIMER_ACTOR, dramatiq_sender
+from workers.scheduler import (
+    DELIVER_ACTOR,
+    HANDLE_TIMER_ACTOR,
+    HANDLE_TIMERS_ACTOR,
+    dramatiq_sender,
+)
 
+log = structlog.get_logger("openday.actors")
 configure_logging()  # in every dramatiq worker process, as the settings say
 _broker = ensure_broker()
 if os.environ.get("OPENDAY_WORKER_METRICS") == "1":  # set by `openday worker` (dramatiq CLI)
@@ -43,6 +50,32 @@ def handle_timer(timer_id: int) -> None:
         # Fast path: hand the deliveries to the workers now; the scheduler's relay is the
         # safety net if this process dies before it gets here.
         relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=outcome.outbox_ids)
+
+
+@dramatiq.actor(
+    actor_name=HANDLE_TIMERS_ACTOR,
+    queue_name="timers",
+    max_retries=10,
+    min_backoff=1_000,
+    max_backoff=60_000,
+)
+def handle_timers(timer_ids: list[int]) -> None:
+    """Apply a batch of fired timers in one transaction, each in a savepoint of its own (one
+    that fails stays `fired` for the reconciler without holding back the rest), then relay."""
+    rt = runtime()
+    owed: list[int] = []
+    with session_scope(rt.engine) as session:
+        for timer_id in timer_ids:
+            try:
+                with session.begin_nested():
+                    outcome = escalation.handle_timer(
+                        session, timer_id, rt.clock.now(), rt.settings
+                    )
+                owed.extend(outcome.outbox_ids)
+            except Exception:  # noqa: BLE001 - logged; the reconciler re-drives it later
+                log.exception("timer_failed", timer_id=timer_id)
+    if owed:
+        relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=owed)
 
 
 @dramatiq.actor(

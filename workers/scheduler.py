@@ -29,6 +29,8 @@ from workflows.clock import Clock
 log = structlog.get_logger("openday.scheduler")
 
 HANDLE_TIMER_ACTOR = "handle_timer"
+HANDLE_TIMERS_ACTOR = "handle_timers"
+TIMERS_PER_MESSAGE = 50  # one worker transaction handles this many fired timers
 DELIVER_ACTOR = "deliver_notification"
 
 
@@ -80,11 +82,9 @@ class Scheduler:
             for timer in timers:
                 timer.state = TimerState.fired
                 timer.fired_at = now
-                session.add(
-                    OutboxMessage(actor=HANDLE_TIMER_ACTOR, args=[timer.id], created_at=now)
-                )
                 if self.on_fire:
                     self.on_fire((now - timer.due_at).total_seconds())
+            _owe_handling(session, [t.id for t in timers if t.id is not None], now)
         if timers:
             late = max((now - t.due_at).total_seconds() for t in timers)
             log.info("timers_fired", count=len(timers), max_late_seconds=round(late, 3))
@@ -107,9 +107,7 @@ class Scheduler:
             ).all()
             for timer in timers:
                 timer.fired_at = now
-                session.add(
-                    OutboxMessage(actor=HANDLE_TIMER_ACTOR, args=[timer.id], created_at=now)
-                )
+            _owe_handling(session, [t.id for t in timers if t.id is not None], now)
             stalled = session.exec(
                 select(Notification)
                 .where(
@@ -188,6 +186,13 @@ class Scheduler:
             waiter.wait(result.sleep, stop)
         waiter.close()
         log.info("scheduler_stopped")
+
+
+def _owe_handling(session: Any, timer_ids: list[int], now: datetime) -> None:
+    """Outbox rows handing fired timers to the workers, TIMERS_PER_MESSAGE to a message."""
+    for start in range(0, len(timer_ids), TIMERS_PER_MESSAGE):
+        chunk = timer_ids[start : start + TIMERS_PER_MESSAGE]
+        session.add(OutboxMessage(actor=HANDLE_TIMERS_ACTOR, args=[chunk], created_at=now))
 
 
 class Waiter:
