@@ -1,0 +1,381 @@
+"""Moves through the real API against a raw-SQL endpoint doing the same writes.
+
+Run from the project root:
+
+    .venv/bin/python bench/moves.py [--clients 16] [--workers 2] [--seconds 20] [--warmup 5]
+
+A private PostgreSQL database gets a campaign, 16 units with one unit_staff account each, and
+`--events-per-client` planned events per client with a valid invitee list (15 people, 5
+citizens) and their two hold-deadline timers. Each client owns its unit's events and moves them
+one after another with `reschedule` (reason, a new date 30 or 31 days ahead, alternating), keeping
+each event's version from the previous answer — every request is a successful move.
+
+Targets, measured in turn on the same events, same client, same worker count:
+
+- raw SQL: bench/raw_moves_app.py under uvicorn: SELECT … FOR UPDATE, UPDATE event, INSERT
+  transition_log, INSERT outbox, COMMIT — no auth, no ORM, no framework;
+- API: `openday api --workers N`: bearer auth, unit scoping, version check, guards, the
+  transitions machine, timers moved in the same transaction, NOTIFY, audit line, response;
+- API + scheduler: the same with `openday scheduler` running, LISTENing for the NOTIFY every
+  move sends (as in production).
+
+The load generator is one asyncio process with a lean keep-alive HTTP/1.1 client (bench/_common)
+so that it costs little of the 2 CPUs. Prints moves/s, p50/p99 latency, CPU used by each side,
+the API's rate as a share of the raw endpoint's, and the peak RSS of the API and scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from _common import (  # first: puts the project root on sys.path
+    DEFAULT_PG,
+    DEFAULT_REDIS,
+    OPENDAY,
+    HttpConnection,
+    MachineLoad,
+    Peak,
+    Proc,
+    cpu_seconds,
+    foreign_processes,
+    free_port,
+    fresh_database,
+    libpq_dsn,
+    machine,
+    pct,
+    peak_rss,
+    print_table,
+    private_redis,
+    process_tree,
+    server_versions,
+    service_env,
+    spawn,
+    stop,
+    verdict,
+    wait_http,
+)
+from _seed import connect, seed_events, seed_hold_timers, seed_invitees, seed_world
+
+from workflows.clock import SystemClock, local_date
+
+
+@dataclass
+class Run:
+    """What one target did in the measured window."""
+
+    label: str
+    moves: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+    postgres_cpu: float = 0.0
+    client_cpu: float = 0.0
+    machine_cpu: float = 0.0
+    loadavg: str = ""
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Moves per second."""
+        return self.moves / self.seconds if self.seconds else 0.0
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL server process on this machine, by pid."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    out[int(entry.name)] = cpu_seconds([int(entry.name)])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots (processes started meanwhile count in full; processes
+    that ended meanwhile are lost, so connections are kept open during the window)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+class Events:
+    """Each event's version and current date, shared across targets (both bump the version)."""
+
+    def __init__(self, ids: list[int], day1: date, day2: date) -> None:
+        self.version = dict.fromkeys(ids, 1)
+        self.day = dict.fromkeys(ids, day1)
+        self.days = (day1, day2)
+
+    def next_day(self, event_id: int) -> date:
+        """The other of the two dates."""
+        return self.days[1] if self.day[event_id] == self.days[0] else self.days[0]
+
+
+async def client_loop(
+    kind: str,
+    port: int,
+    token: str | None,
+    ids: list[int],
+    events: Events,
+    t_measure: float,
+    t_end: float,
+    run: Run,
+) -> None:
+    """Move this client's events round-robin until t_end; record what completes in the window."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    conn = HttpConnection("127.0.0.1", port, headers)
+    i = 0
+    try:
+        while True:
+            started = time.perf_counter()
+            if started >= t_end:
+                return
+            eid = ids[i % len(ids)]
+            i += 1
+            day = events.next_day(eid)
+            if kind == "raw":
+                path = f"/raw/events/{eid}/move"
+                body = {"expected_version": events.version[eid], "date": day.isoformat()}
+            else:
+                path = f"/api/v1/events/{eid}/transitions"
+                body = {
+                    "trigger": "reschedule",
+                    "expected_version": events.version[eid],
+                    "reason": "基准测试：改期",
+                    "data": {"date": day.isoformat()},
+                }
+            status, payload = await conn.request("POST", path, body)
+            done = time.perf_counter()
+            answer = json.loads(payload)
+            if status == 200:
+                events.version[eid] = (
+                    answer["version"] if kind == "raw" else answer["event"]["version"]
+                )
+                events.day[eid] = day
+                if t_measure <= started and done <= t_end:
+                    run.moves += 1
+                    run.latencies.append(done - started)
+            else:
+                run.errors += 1
+                if len(run.error_samples) < 3:
+                    run.error_samples.append(f"{status} {payload[:300]!r}")
+                current = (answer.get("error", {}).get("details") or {}).get(
+                    "current_version", answer.get("current_version")
+                )
+                if current:
+                    events.version[eid] = current
+    finally:
+        await conn.close()
+
+
+async def load(
+    label: str,
+    kind: str,
+    port: int,
+    owners: list[tuple[str | None, list[int]]],
+    events: Events,
+    warmup: float,
+    seconds: float,
+    servers: list[Proc],
+) -> Run:
+    """Warm up, then measure `seconds` of moves by every client at once."""
+    run = Run(label)
+    now = time.perf_counter()
+    t_measure, t_end = now + warmup, now + warmup + seconds
+    tasks = [
+        asyncio.create_task(client_loop(kind, port, token, ids, events, t_measure, t_end, run))
+        for token, ids in owners
+    ]
+    await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
+    server_pids = [p for s in servers for p in process_tree(s.popen.pid)]
+    load = MachineLoad().start()
+    s0, p0, c0 = cpu_seconds(server_pids), postgres_cpu(), time.process_time()
+    await asyncio.sleep(max(0.0, t_end - time.perf_counter()))
+    s1, p1, c1 = cpu_seconds(server_pids), postgres_cpu(), time.process_time()
+    run.machine_cpu, run.loadavg = load.stop(), load.loadavg
+    await asyncio.gather(*tasks)
+    run.seconds = seconds
+    run.server_cpu, run.postgres_cpu = s1 - s0, cpu_delta(p0, p1)
+    run.client_cpu = c1 - c0
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed, start the servers, load each target, print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_PG, help="PostgreSQL server URL")
+    parser.add_argument("--redis", default=DEFAULT_REDIS, help="Redis server URL (no db)")
+    parser.add_argument("--redis-db", type=int, default=9, help="an empty Redis db number (9)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (2)")
+    parser.add_argument("--events-per-client", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds (20)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds (5)")
+    parser.add_argument(
+        "--targets",
+        default="raw,api,api+scheduler",
+        help="which to load, in order (raw,api,api+scheduler)",
+    )
+    args = parser.parse_args(argv)
+    others = foreign_processes([])
+    for line in others:
+        print(f"warning: busy machine, another process runs: {line}", file=sys.stderr)
+    targets = set(args.targets.split(","))
+
+    today = local_date(SystemClock().now())
+    day1, day2 = today + timedelta(days=30), today + timedelta(days=31)
+    with (
+        tempfile.TemporaryDirectory(prefix="openday-bench-moves-") as tmp,
+        fresh_database(args.database_url) as url,
+        private_redis(args.redis, args.redis_db) as broker_url,
+    ):
+        logdir = Path(tmp)
+        t0 = time.perf_counter()
+        world = seed_world(url, args.clients)
+        owners_ids: list[list[int]] = []
+        with connect(url) as conn:
+            first, last = seed_events(conn, world, args.clients * args.events_per_client, day=day1)
+            seed_invitees(conn, first, last)
+            seed_hold_timers(conn, first, last)
+            conn.execute("ANALYZE")
+            by_unit: dict[int, list[int]] = {}
+            for eid, uid in conn.execute("SELECT id, unit_id FROM event ORDER BY id").fetchall():
+                by_unit.setdefault(uid, []).append(eid)
+        for uid in world.unit_ids:
+            owners_ids.append(by_unit[uid])
+        all_ids = [e for ids in owners_ids for e in ids]
+        events = Events(all_ids, day1, day2)
+        seed_seconds = time.perf_counter() - t0
+
+        env = service_env(url, broker_url, logdir / "var")
+        raw_port, api_port = free_port(), free_port()
+        raw = spawn(
+            "raw",
+            [
+                str(Path(sys.executable).parent / "uvicorn"),
+                "raw_moves_app:app",
+                "--app-dir",
+                "bench",
+                "--port",
+                str(raw_port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            {**env, "BENCH_RAW_DSN": libpq_dsn(url)},
+            logdir,
+        )
+        api = spawn(
+            "api",
+            [OPENDAY, "api", "--port", str(api_port), "--workers", str(args.workers)],
+            env,
+            logdir,
+        )
+        scheduler: Proc | None = None
+        runs: list[Run] = []
+        peaks: list[Peak] = []
+        try:
+            wait_http(f"http://127.0.0.1:{raw_port}/healthz", raw)
+            wait_http(f"http://127.0.0.1:{api_port}/readyz", api)
+            raw_owners = [(None, ids) for ids in owners_ids]
+            api_owners = [(world.staff_tokens[uid], by_unit[uid]) for uid in world.unit_ids]
+            if "raw" in targets:
+                runs.append(
+                    asyncio.run(
+                        load("raw SQL endpoint", "raw", raw_port, raw_owners, events,
+                             args.warmup, args.seconds, [raw])
+                    )
+                )  # fmt: skip
+            if "api" in targets:
+                runs.append(
+                    asyncio.run(
+                        load("API (openday api)", "api", api_port, api_owners, events,
+                             args.warmup, args.seconds, [api])
+                    )
+                )  # fmt: skip
+            with connect(url) as conn:
+                # The raw endpoint's outbox rows name no real actor: mark them relayed, or the
+                # scheduler would try to send them (and stop on ActorNotFound).
+                conn.execute("UPDATE outbox SET sent_at = now() WHERE actor = 'raw_bench'")
+            scheduler = spawn("scheduler", [OPENDAY, "scheduler"], env, logdir)
+            time.sleep(2)
+            if not scheduler.alive():
+                raise SystemExit(f"scheduler exited:\n{scheduler.tail()}")
+            if "api+scheduler" in targets:
+                runs.append(
+                    asyncio.run(
+                        load("API + scheduler LISTENing", "api", api_port, api_owners, events,
+                             args.warmup, args.seconds, [api, scheduler])
+                    )
+                )  # fmt: skip
+            peaks.append(peak_rss("API", api))
+            peaks.append(peak_rss("scheduler", scheduler))
+            peaks.append(peak_rss("raw endpoint", raw))
+        finally:
+            for proc in (scheduler, api, raw):
+                if proc is not None:
+                    stop(proc)
+        with connect(url) as conn:
+            logged = conn.execute(
+                "SELECT count(*) FROM transition_log WHERE trigger = 'reschedule'"
+            ).fetchone()[0]  # type: ignore[index]
+        versions = sum(v - 1 for v in events.version.values())
+        if logged != versions:
+            raise SystemExit(f"audit lines {logged} != version bumps {versions}")
+        versions_text = server_versions(url, broker_url)
+
+    base = next((r for r in runs if r.label.startswith("raw")), None)
+    columns = ["target", "moves/s", "p50 ms", "p99 ms", "errors", "service CPU", "postgres CPU",
+               "client CPU", "other CPU", "vs raw"]  # fmt: skip
+    rows = []
+    for r in runs:
+        lat = [x * 1000 for x in r.latencies]
+        rows.append(
+            [
+                r.label,
+                f"{r.rate:,.0f}",
+                f"{pct(lat, 50):.1f}",
+                f"{pct(lat, 99):.1f}",
+                str(r.errors),
+                f"{r.server_cpu / r.seconds:.2f}",
+                f"{r.postgres_cpu / r.seconds:.2f}",
+                f"{r.client_cpu / r.seconds:.2f}",
+                f"{r.machine_cpu - (r.server_cpu + r.postgres_cpu + r.client_cpu) / r.seconds:.2f}",
+                f"{r.rate / base.rate:.0%}" if base and base.rate else "-",
+            ]
+        )
+    api_runs = [r for r in runs if r is not base]
+    worst_ratio = min(r.rate / base.rate for r in api_runs) if base and api_runs else 0.0
+    worst_p99 = max((pct([x * 1000 for x in r.latencies], 99) for r in api_runs), default=0.0)
+    for r in runs:
+        for sample in r.error_samples:
+            print(f"{r.label}: {sample}", file=sys.stderr)
+    caption = (
+        f"{args.clients} clients, uvicorn --workers {args.workers}, {args.seconds:.0f} s measured "
+        f"after {args.warmup:.0f} s warm-up; {len(all_ids)} events seeded in {seed_seconds:.1f} s; "
+        f"CPU columns in cores (2 = the whole machine; other = the rest of the machine's busy "
+        f"time: anything but a few hundredths means the run was disturbed); load average at "
+        f"start {', '.join(r.loadavg for r in runs)}\n"
+        f"target API ≥ 50% of raw: {worst_ratio:.0%} → {verdict(worst_ratio >= 0.5)}; "
+        f"API p99 ≤ 50 ms: {worst_p99:.1f} ms → {verdict(worst_p99 <= 50)}\n"
+        + "\n".join(f"peak RSS {p.name}: {p.describe()}" for p in peaks)
+        + f"\n{machine()}; {versions_text}; other service/test processes at start: {len(others)}"
+    )
+    print_table("moves: reschedule through the API vs raw SQL", columns, rows, caption)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
