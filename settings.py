@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         "doubling up to 10 minutes, about 40 minutes of retrying)",
     )
     delivery_lease_seconds: int = Field(
-        default=120, description="How long a worker may hold a notification while sending"
+        default=60, description="How long a worker may hold a notification while sending"
     )
     # --- scheduler and workers ----------------------------------------------------------------
     scheduler_batch: int = Field(default=500, description="Timers claimed per transaction")

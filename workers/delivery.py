@@ -8,10 +8,12 @@ mid-send leaves a lease that expires, after which the reconciler hands the row o
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from models import Notification, NotificationState
@@ -91,7 +93,23 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
         error = str(exc)
         if exc.retry_after:
             retry_ms = int(exc.retry_after * 1000)
-    return _record(rt, notification_id, attempts, error, permanent, retry_ms)
+    # The message went out: record it even through a database blip, for as long as the lease
+    # holds — giving up early would make the reconciler send it a second time.
+    lease_ends = time.monotonic() + rt.settings.delivery_lease_seconds
+    delay = 0.5
+    while True:
+        try:
+            return _record(rt, notification_id, attempts, error, permanent, retry_ms)
+        except OperationalError as exc:
+            if time.monotonic() + delay >= lease_ends - 5:
+                raise
+            log.warning(
+                "notification_record_retry",
+                notification_id=notification_id,
+                error=str(exc).splitlines()[0],
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _record(

@@ -116,14 +116,26 @@ class Scheduler:
                     ),
                     col(Notification.created_at) < cutoff,
                     sa.or_(
-                        col(Notification.lease_until).is_(None),
-                        col(Notification.lease_until) < cutoff,
+                        # Waiting for a message that may be lost, past its retry time…
+                        sa.and_(
+                            col(Notification.state) == NotificationState.pending,
+                            sa.or_(
+                                col(Notification.lease_until).is_(None),
+                                col(Notification.lease_until) < cutoff,
+                            ),
+                        ),
+                        # …or leased by a worker that died mid-send (the lease lapsed).
+                        sa.and_(
+                            col(Notification.state) == NotificationState.sending,
+                            col(Notification.lease_until) < now,
+                        ),
                     ),
                 )
                 .limit(self.batch)
                 .with_for_update(skip_locked=True)
             ).all()
             for row in stalled:
+                row.state = NotificationState.pending
                 row.lease_until = now  # not again before another `stuck_after`
                 session.add(OutboxMessage(actor=DELIVER_ACTOR, args=[row.id], created_at=now))
         count = len(timers) + len(stalled)
@@ -160,7 +172,29 @@ class Scheduler:
         sleep = self.max_sleep
         if upcoming is not None:
             sleep = min(sleep, max(0.0, (upcoming - self.clock.now()).total_seconds()))
+        if self.owes_work():
+            # Work is out with the workers: come back in time to re-drive it if it stalls.
+            sleep = min(sleep, (self.stuck_after / 4).total_seconds())
         return PassResult(fired, relayed, redriven, sleep)
+
+    def owes_work(self) -> bool:
+        """Whether any fired timer or undelivered notification is still out."""
+        with session_scope(self.engine) as session:
+            timer = session.exec(
+                select(Timer.id).where(Timer.state == TimerState.fired).limit(1)
+            ).first()
+            if timer is not None:
+                return True
+            note = session.exec(
+                select(Notification.id)
+                .where(
+                    col(Notification.state).in_(
+                        [NotificationState.pending, NotificationState.sending]
+                    )
+                )
+                .limit(1)
+            ).first()
+            return note is not None
 
     def run(self, stop: threading.Event, waiter: Waiter | None = None) -> None:
         """Loop until `stop` is set, sleeping until the next due timer or a wake-up."""
