@@ -55,6 +55,7 @@ from models.db import make_engine
 from settings import Settings, configure_logging, get_settings
 from workers.broker import broker_reachable, make_broker
 from workers.metrics import MOVES, REQUEST_SECONDS, REQUESTS, StateCollector, render
+from workers.scheduler import DELIVER_ACTOR
 from workflows import event as flow
 from workflows import feedback as feedback_flow
 from workflows import overdue as overdue_list
@@ -1537,9 +1538,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
                 f"only failed notifications can be retried (this one is {row.state})",
             )
         row.state, row.attempts, row.lease_until = "pending", 0, None
-        session.add(
-            OutboxMessage(actor="deliver_notification", args=[row.id], created_at=clock.now())
-        )
+        session.add(OutboxMessage(actor=DELIVER_ACTOR, args=[row.id], created_at=clock.now()))
         wake_schedulers(session)  # the relay picks the message up at once
         session.commit()
         return NotificationOut.model_validate(row)

@@ -33,6 +33,7 @@ from models import (
 )
 from settings import Settings
 from workers.channels import LogChannel, Message
+from workers.scheduler import DELIVER_ACTOR
 from workflows import deadlines, feedback
 from workflows.accounts import SYSTEM
 from workflows.clock import local_date
@@ -40,8 +41,6 @@ from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar
 
 log = structlog.get_logger("openday.escalation")
-
-DELIVER_ACTOR = "deliver_notification"
 
 
 @dataclass(frozen=True)
