@@ -21,6 +21,9 @@ class FeedbackState(StrEnum):
     closed = "closed"
 
 
+# SQLAlchemy's version counter, as on events: every UPDATE checks and bumps it.
+_version_column = sa.Column("version", sa.Integer, nullable=False)
+
 OPEN_FEEDBACK_STATES = (FeedbackState.received, FeedbackState.assigned, FeedbackState.overdue)
 _OPEN = "state IN ('received', 'assigned', 'overdue')"
 
@@ -49,6 +52,7 @@ class FeedbackItem(SQLModel, table=True):
             sqlite_where=sa.text(_OPEN),
         ),
     )
+    __mapper_args__ = {"version_id_col": _version_column}
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True)
@@ -68,6 +72,6 @@ class FeedbackItem(SQLModel, table=True):
     answered_late_workdays: int | None = None
     escalation_level: int = 0
     last_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    version: int = 1
+    version: int = Field(default=1, sa_column=_version_column)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

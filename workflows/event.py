@@ -33,16 +33,10 @@ from models import (
     Summary,
     TransitionLog,
 )
-from workflows import deadlines
+from workflows import deadlines, machine
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import (
-    DomainError,
-    MoveRefused,
-    Violation,
-    move_not_allowed,
-    stale_version,
-)
+from workflows.errors import DomainError, Violation
 from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar
 
@@ -350,18 +344,6 @@ def summary_has_attachment(move: Move) -> None:
         )
 
 
-def actor_is_supervisor(move: Move) -> None:
-    """spot_check: only the district office checks."""
-    if not move.actor.is_supervisor:
-        move.refuse(
-            "spot_check_requires_supervisor",
-            "仅区政府办督查人员可以抽查",
-            "only district-office supervisors may spot-check",
-            status=403,
-            role=move.actor.role,
-        )
-
-
 def reason_given(move: Move) -> None:
     """reschedule, cancel: a reason is kept with the move."""
     if not (move.reason or "").strip():
@@ -583,7 +565,6 @@ TRANSITIONS: list[dict[str, Any]] = [
         "trigger": "spot_check",
         "source": S.summary_submitted,
         "dest": S.spot_checked,
-        "conditions": [_all_of(actor_is_supervisor)],
         "after": [_step(record_spot_check)],
     },
     {
@@ -613,23 +594,17 @@ MACHINE = Machine(
 )
 
 TRIGGERS: list[str] = [t["trigger"] for t in TRANSITIONS]
-SUPERVISOR_TRIGGERS = {"spot_check"}
+SUPERVISOR_TRIGGERS = frozenset({"spot_check"})
 
 
 def allowed_triggers(state: str, actor: Actor | None = None) -> list[str]:
     """Moves the machine allows from a state, for this caller's role."""
-    triggers = [t for t in TRIGGERS if t in MACHINE.get_triggers(state)]
-    if actor is not None:
-        if not actor.can_write:
-            return []
-        if not actor.is_supervisor:
-            triggers = [t for t in triggers if t not in SUPERVISOR_TRIGGERS]
-    return triggers
+    return WORKFLOW.allowed(state, actor)
 
 
-def parse_move_data(trigger: str, data: dict[str, Any] | None) -> _MoveData:
+def parse_move_data(trigger: str, data: dict[str, Any] | None) -> BaseModel:
     """Validate a move's data against the trigger's schema (raises pydantic's ValidationError)."""
-    return MOVE_DATA[trigger].model_validate(data or {})
+    return WORKFLOW.parse(trigger, data)
 
 
 def fire(
@@ -641,82 +616,40 @@ def fire(
     actor: Actor,
     now: datetime,
     reason: str | None = None,
-    data: dict[str, Any] | None = None,
+    data: BaseModel | dict[str, Any] | None = None,
 ) -> TransitionLog:
     """Apply one move to an event already loaded (and locked) in `session`, with its audit line.
 
-    Nothing is committed here: the caller owns the transaction, so the move, its audit line and
-    everything its callbacks wrote commit together or not at all.
+    Nothing is committed here: the caller owns the transaction (see workflows/machine.py).
     """
-    if trigger not in MOVE_DATA:
-        raise DomainError(
-            "unknown_trigger",
-            f"未知操作“{trigger}”，可选：{'、'.join(TRIGGERS)}",
-            f"unknown trigger '{trigger}'; known: {', '.join(TRIGGERS)}",
-            status=422,
-            details={"known": TRIGGERS},
+
+    def make_move(parsed: BaseModel) -> Move:
+        campaign = session.get(Campaign, event.campaign_id)
+        assert campaign is not None
+        return Move(
+            session=session,
+            event=event,
+            campaign=campaign,
+            rules=CampaignRules.of(campaign.rules),
+            actor=actor,
+            now=now,
+            reason=reason.strip() if reason else None,
+            data=parsed,
         )
-    actor.require_write()
-    allowed = allowed_triggers(event.state, actor)
-    if event.version != expected_version:
-        raise MoveRefused(
-            trigger,
-            event.state,
-            [stale_version("活动", "event", event.version, expected_version)],
-            allowed,
-        )
-    if trigger not in MACHINE.get_triggers(event.state):
-        raise MoveRefused(
-            trigger,
-            event.state,
-            [
-                move_not_allowed(
-                    trigger,
-                    TRIGGER_LABELS_ZH[trigger],
-                    event.state,
-                    STATE_LABELS_ZH[event.state],
-                    allowed,
-                )
-            ],
-            allowed,
-        )
-    parsed = parse_move_data(trigger, data)
-    campaign = session.get(Campaign, event.campaign_id)
-    assert campaign is not None
-    move = Move(
-        session=session,
-        event=event,
-        campaign=campaign,
-        rules=CampaignRules.of(campaign.rules),
+
+    return machine.fire(
+        session,
+        WORKFLOW,
+        event,
+        trigger,
+        expected_version=expected_version,
         actor=actor,
         now=now,
+        make_move=make_move,
+        audit_ids={"event_id": event.id},
         reason=reason.strip() if reason else None,
-        data=parsed,
+        data=data,
     )
-    from_state = event.state
-    # No autoflush inside the move: the event row is written once, at the flush below, so its
-    # version goes up by exactly one per move (callbacks flush their own rows explicitly).
-    with session.no_autoflush:
-        moved = MACHINE.events[trigger].trigger(event, move=move)
-    if not moved:
-        raise MoveRefused(trigger, from_state, move.violations, allowed)
-    event.updated_at = now
-    session.flush()  # bumps event.version; a concurrent writer's version makes this fail
-    log = TransitionLog(
-        event_id=event.id,  # type: ignore[arg-type]
-        trigger=trigger,
-        from_state=from_state,
-        to_state=event.state,
-        version=event.version,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        at=now,
-        reason=move.reason,
-        data=move.audit,
-    )
-    session.add(log)
-    session.flush()
-    return log
 
 
 STATE_LABELS_ZH: dict[str, str] = {
@@ -738,6 +671,17 @@ TRIGGER_LABELS_ZH: dict[str, str] = {
     "reschedule": "改期",
     "cancel": "取消",
 }
+
+WORKFLOW = machine.Workflow(
+    machine=MACHINE,
+    triggers=TRIGGERS,
+    move_data=MOVE_DATA,
+    state_labels_zh=STATE_LABELS_ZH,
+    trigger_labels_zh=TRIGGER_LABELS_ZH,
+    what_zh="活动",
+    what_en="event",
+    supervisor_triggers=SUPERVISOR_TRIGGERS,
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from sqlmodel import Session
 from transitions import EventData, Machine
 
 from models import FeedbackItem, FeedbackState, TransitionLog
-from workflows import deadlines
+from workflows import deadlines, machine
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import DomainError, MoveRefused, move_not_allowed, stale_version
+from workflows.errors import Violation
 
 F = FeedbackState
 
@@ -62,6 +62,7 @@ class ItemMove:
     now: datetime
     data: Any
     audit: dict[str, Any] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
 
 
 def _record_assignee(event_data: EventData) -> None:
@@ -137,15 +138,22 @@ STATE_LABELS_ZH: dict[str, str] = {
 }
 
 
+WORKFLOW = machine.Workflow(
+    machine=MACHINE,
+    triggers=TRIGGERS,
+    move_data=MOVE_DATA,
+    state_labels_zh=STATE_LABELS_ZH,
+    trigger_labels_zh=TRIGGER_LABELS_ZH,
+    what_zh="意见",
+    what_en="feedback item",
+    audit_prefix="feedback.",
+    system_triggers=frozenset(SYSTEM_TRIGGERS),
+)
+
+
 def allowed_triggers(state: str, actor: Actor | None = None) -> list[str]:
     """Moves allowed from a state (the system-only overdue move is never offered to people)."""
-    available = MACHINE.get_triggers(state)
-    triggers = [t for t in TRIGGERS if t in available]
-    if actor is not None:
-        if not actor.can_write:
-            return []
-        triggers = [t for t in triggers if t not in SYSTEM_TRIGGERS]
-    return triggers
+    return WORKFLOW.allowed(state, actor)
 
 
 def fire(
@@ -156,58 +164,24 @@ def fire(
     actor: Actor,
     now: datetime,
     expected_version: int | None = None,
-    data: dict[str, Any] | None = None,
+    data: BaseModel | dict[str, Any] | None = None,
     system: bool = False,
 ) -> TransitionLog:
-    """Apply a move to a (locked) feedback item and append its audit line; caller commits."""
-    if trigger not in MOVE_DATA or (trigger in SYSTEM_TRIGGERS and not system):
-        raise DomainError(
-            "unknown_trigger",
-            f"未知操作“{trigger}”，可选：assign、answer、close",
-            f"unknown trigger '{trigger}'; known: assign, answer, close",
-            status=422,
-        )
-    allowed = allowed_triggers(item.state, None if system else actor)
-    if expected_version is not None and expected_version != item.version:
-        raise MoveRefused(
-            trigger,
-            item.state,
-            [stale_version("意见", "feedback item", item.version, expected_version)],
-            allowed,
-        )
-    actor.require_write()
-    if trigger not in MACHINE.get_triggers(item.state):
-        raise MoveRefused(
-            trigger,
-            item.state,
-            [
-                move_not_allowed(
-                    trigger,
-                    TRIGGER_LABELS_ZH.get(trigger, trigger),
-                    item.state,
-                    STATE_LABELS_ZH[item.state],
-                    allowed,
-                )
-            ],
-            allowed,
-        )
-    move = ItemMove(session, item, actor, now, MOVE_DATA[trigger].model_validate(data or {}))
-    from_state = item.state
-    MACHINE.events[trigger].trigger(item, move=move)
-    item.version += 1
-    item.updated_at = now
-    entry = TransitionLog(
-        event_id=item.event_id,
-        feedback_item_id=item.id,
-        trigger=f"feedback.{trigger}",
-        from_state=from_state,
-        to_state=item.state,
-        version=item.version,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        at=now,
-        data=move.audit,
+    """Apply a move to a (locked) feedback item and append its audit line; caller commits.
+
+    The same discipline as event moves (workflows/machine.py). `system` moves (the workers'
+    mark_overdue) check no version: they act on what they just locked.
+    """
+    return machine.fire(
+        session,
+        WORKFLOW,
+        item,
+        trigger,
+        expected_version=item.version if expected_version is None else expected_version,
+        actor=actor,
+        now=now,
+        make_move=lambda parsed: ItemMove(session, item, actor, now, parsed),
+        audit_ids={"event_id": item.event_id, "feedback_item_id": item.id},
+        data=data,
+        system=system,
     )
-    session.add(entry)
-    session.flush()
-    return entry
