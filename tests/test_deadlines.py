@@ -27,11 +27,12 @@ from models import (
 from models.db import session_scope
 from settings import Settings
 from tests.conftest import HOUSING, Walker, local
-from workers import delivery, escalation
+from workers import delivery
 from workers.channels import StubChannel
 from workers.relay import relay
 from workers.runtime import Runtime
 from workers.scheduler import Scheduler
+from workflows import escalation
 from workflows.clock import FixedClock
 from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar
@@ -56,9 +57,9 @@ class InlineWorkers:
                 owed: list[int] = []
                 with session_scope(self.rt.engine) as session:
                     for timer_id in ids:
-                        outcome = escalation.handle_timer(
-                            session, timer_id, self.rt.clock.now(), self.rt.settings
-                        )
+                        now = self.rt.clock.now()
+                        outcome = escalation.handle_timer(session, timer_id, now, self.rt.notify)
+                        delivery.deliver_inline(self.rt, outcome.inline, now)
                         owed.extend(outcome.outbox_ids)
                 relay(self.rt.engine, self.send, self.rt.clock.now(), only_ids=owed)
             elif actor == "deliver_notification":

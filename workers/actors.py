@@ -10,20 +10,18 @@ import os
 
 import dramatiq
 import structlog
+from sqlmodel import Session
 
 from models.db import session_scope
 from settings import configure_logging
-from workers import delivery, escalation
+from workers import delivery
 from workers.broker import ensure_broker
 from workers.delivery import RETRY_CAP_SECONDS
 from workers.relay import relay
-from workers.runtime import runtime
-from workers.scheduler import (
-    DELIVER_ACTOR,
-    HANDLE_TIMER_ACTOR,
-    HANDLE_TIMERS_ACTOR,
-    dramatiq_sender,
-)
+from workers.runtime import Runtime, runtime
+from workers.scheduler import HANDLE_TIMER_ACTOR, dramatiq_sender
+from workflows import escalation
+from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR
 
 log = structlog.get_logger("openday.actors")
 configure_logging()  # in every dramatiq worker process, as the settings say
@@ -32,6 +30,14 @@ if os.environ.get("OPENDAY_WORKER_METRICS") == "1":  # set by `openday worker` (
     from dramatiq.middleware.prometheus import Prometheus
 
     _broker.add_middleware(Prometheus())
+
+
+def _apply(session: Session, rt: Runtime, timer_id: int) -> escalation.Outcome:
+    """The escalation rules applied to one fired timer, its log-channel notices sent inline."""
+    now = rt.clock.now()
+    outcome = escalation.handle_timer(session, timer_id, now, rt.notify)
+    delivery.deliver_inline(rt, outcome.inline, now)
+    return outcome
 
 
 @dramatiq.actor(
@@ -45,7 +51,7 @@ def handle_timer(timer_id: int) -> None:
     """Apply a fired timer (overdue move, escalation level, notifications owed), then relay."""
     rt = runtime()
     with session_scope(rt.engine) as session:
-        outcome = escalation.handle_timer(session, timer_id, rt.clock.now(), rt.settings)
+        outcome = _apply(session, rt, timer_id)
     if outcome.outbox_ids:
         # Fast path: hand the deliveries to the workers now; the scheduler's relay is the
         # safety net if this process dies before it gets here.
@@ -68,9 +74,7 @@ def handle_timers(timer_ids: list[int]) -> None:
         for timer_id in timer_ids:
             try:
                 with session.begin_nested():
-                    outcome = escalation.handle_timer(
-                        session, timer_id, rt.clock.now(), rt.settings
-                    )
+                    outcome = _apply(session, rt, timer_id)
                 owed.extend(outcome.outbox_ids)
             except Exception:  # noqa: BLE001 - logged; the reconciler re-drives it later
                 log.exception("timer_failed", timer_id=timer_id)

@@ -9,8 +9,9 @@ mid-send leaves a lease that expires, after which the reconciler hands the row o
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.exc import OperationalError
@@ -18,7 +19,7 @@ from sqlmodel import select
 
 from models import Notification, NotificationState
 from models.db import session_scope
-from workers.channels import Message, PermanentChannelError, TransientChannelError
+from workers.channels import LogChannel, Message, PermanentChannelError, TransientChannelError
 from workers.runtime import Runtime
 
 log = structlog.get_logger("openday.delivery")
@@ -43,6 +44,37 @@ class Delivery:
     attempts: int = 0
 
 
+def message_of(row: Notification) -> Message:
+    """The channel message for a notification row."""
+    return Message(
+        key=row.key,
+        channel=row.channel,
+        recipient=row.recipient,
+        subject=row.title,
+        body=row.body,
+        data={
+            "notification_id": row.id,
+            "event_id": row.event_id,
+            "unit_id": row.unit_id,
+            "subject_type": row.subject_type,
+            "subject_id": row.subject_id,
+            "rule": row.rule,
+            "kind": row.kind,
+            "level": row.level,
+        },
+    )
+
+
+def deliver_inline(rt: Runtime, rows: Iterable[Notification], now: datetime) -> None:
+    """Send notifications on channels that cannot fail or block (the log) in the caller's
+    transaction, rather than through a second message and two more transactions each (the
+    bulk of a 10,000-timer burst)."""
+    for row in rows:
+        channel = rt.channels.get(row.channel) or LogChannel()
+        channel.send(message_of(row))
+        row.state, row.attempts, row.sent_at = NotificationState.sent, 1, now
+
+
 def deliver(rt: Runtime, notification_id: int) -> Delivery:
     """Send one notification if it is still owed; raise RetryLater on a transient failure."""
     now = rt.clock.now()
@@ -62,23 +94,7 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
         row.attempts += 1
         row.lease_until = now + timedelta(seconds=rt.settings.delivery_lease_seconds)
         attempts = row.attempts
-        message = Message(
-            key=row.key,
-            channel=row.channel,
-            recipient=row.recipient,
-            subject=row.title,
-            body=row.body,
-            data={
-                "notification_id": row.id,
-                "event_id": row.event_id,
-                "unit_id": row.unit_id,
-                "subject_type": row.subject_type,
-                "subject_id": row.subject_id,
-                "rule": row.rule,
-                "kind": row.kind,
-                "level": row.level,
-            },
-        )
+        message = message_of(row)
     channel = rt.channels.get(message.channel)
     error: str | None = None
     permanent = False

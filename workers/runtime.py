@@ -16,6 +16,7 @@ from settings import Settings, get_settings
 from workers.channels import Channel, LogChannel, SmtpChannel, WebhookChannel
 from workers.channels.webhook import WebhookFormat
 from workflows.clock import Clock, clock_from_setting
+from workflows.escalation import NotifyConfig
 
 WEBHOOK_FORMATS: tuple[WebhookFormat, ...] = ("json", "wecom", "dingtalk")
 
@@ -28,6 +29,21 @@ class Runtime:
     clock: Clock
     settings: Settings
     channels: dict[str, Channel] = field(default_factory=dict)
+
+    @property
+    def notify(self) -> NotifyConfig:
+        """The channel settings the escalation rules read."""
+        return notify_config(self.settings)
+
+
+def notify_config(settings: Settings) -> NotifyConfig:
+    """What the recipient rule needs to know of the settings, as plain values."""
+    return NotifyConfig(
+        email_enabled=bool(settings.smtp_host),
+        supervisor_webhook_url=settings.supervisor_webhook_url,
+        supervisor_webhook_format=settings.supervisor_webhook_format,
+        notify_log=settings.notify_log,
+    )
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:

@@ -18,20 +18,19 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
-from models import Notification, NotificationState, OutboxMessage, Timer, TimerState
+from models import Notification, NotificationState, Timer, TimerState
 from models.db import session_scope
 from workers.relay import Send, relay
 from workflows import deadlines
 from workflows.clock import Clock
+from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe
 
 log = structlog.get_logger("openday.scheduler")
 
 HANDLE_TIMER_ACTOR = "handle_timer"
-HANDLE_TIMERS_ACTOR = "handle_timers"
 TIMERS_PER_MESSAGE = 50  # one worker transaction handles this many fired timers
-DELIVER_ACTOR = "deliver_notification"
 
 
 @dataclass
@@ -137,7 +136,7 @@ class Scheduler:
             for row in stalled:
                 row.state = NotificationState.pending
                 row.lease_until = now  # not again before another `stuck_after`
-                session.add(OutboxMessage(actor=DELIVER_ACTOR, args=[row.id], created_at=now))
+                owe(session, DELIVER_ACTOR, [row.id], now)
         count = len(timers) + len(stalled)
         if count:
             log.warning("work_redriven", timers=len(timers), notifications=len(stalled))
@@ -222,11 +221,10 @@ class Scheduler:
         log.info("scheduler_stopped")
 
 
-def _owe_handling(session: Any, timer_ids: list[int], now: datetime) -> None:
+def _owe_handling(session: Session, timer_ids: list[int], now: datetime) -> None:
     """Outbox rows handing fired timers to the workers, TIMERS_PER_MESSAGE to a message."""
     for start in range(0, len(timer_ids), TIMERS_PER_MESSAGE):
-        chunk = timer_ids[start : start + TIMERS_PER_MESSAGE]
-        session.add(OutboxMessage(actor=HANDLE_TIMERS_ACTOR, args=[chunk], created_at=now))
+        owe(session, HANDLE_TIMERS_ACTOR, [timer_ids[start : start + TIMERS_PER_MESSAGE]], now)
 
 
 class Waiter:
