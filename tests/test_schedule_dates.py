@@ -5,6 +5,7 @@ from datetime import date, time
 
 import pytest
 
+from workflows.errors import DomainError
 from workflows.schedule_dates import DateIssue, DatePhraseError, ParsedWhen, parse_when
 
 D = date
@@ -283,6 +284,14 @@ def test_error_messages_are_bilingual_and_name_the_text():
 def test_date_phrase_error_is_a_value_error():
     """Callers catching ValueError also catch DatePhraseError."""
     assert issubclass(DatePhraseError, ValueError)
+
+
+def test_date_phrase_error_is_a_422_domain_error():
+    """DatePhraseError is one of the service's bilingual DomainErrors, status 422."""
+    with pytest.raises(DomainError) as err:
+        parse_when("9月32日", 2022)
+    assert isinstance(err.value, DatePhraseError)
+    assert err.value.status == 422 and err.value.code == "date_invalid"
 
 
 def test_parsed_when_is_frozen():

@@ -9,6 +9,7 @@ import docx
 import openpyxl
 import pytest
 
+from workflows.errors import DomainError
 from workflows.schedule_dates import parse_when
 from workflows.schedule_tables import RawTable, TableError, infer_unit_kind, read_table
 
@@ -407,6 +408,20 @@ def test_table_error_is_a_value_error():
     """TableError carries a code and both messages and is a ValueError."""
     error = TableError("x", "中文", "english")
     assert isinstance(error, ValueError) and str(error) == "中文 / english"
+
+
+def test_table_error_is_a_422_domain_error():
+    """TableError is a DomainError the API answers with 422 and its stable code."""
+    with pytest.raises(TableError) as caught:
+        read_table(b"a,b\n", "plan.pdf")
+    error = caught.value
+    assert isinstance(error, DomainError) and error.status == 422
+    assert error.as_dict() == {
+        "code": "format_unsupported",
+        "message": error.message_zh,
+        "message_en": error.message_en,
+        "details": {},
+    }
 
 
 # --- unit kinds --------------------------------------------------------------------------------

@@ -70,6 +70,15 @@ class DomainError(Exception):
         if status is not None:
             self.status = status
 
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape used in API error bodies (the same as :meth:`Violation.as_dict`)."""
+        return {
+            "code": self.code,
+            "message": self.message_zh,
+            "message_en": self.message_en,
+            "details": self.details,
+        }
+
 
 class NotFound(DomainError):
     """The thing does not exist, or the caller may not know it exists."""
@@ -87,6 +96,19 @@ class Conflict(DomainError):
     """The request clashes with the current state of the data."""
 
     status = 409
+
+
+class InvalidData(DomainError, ValueError):
+    """A file, cell or value the caller sent that cannot be used as given (HTTP 422).
+
+    Also a ``ValueError``, so parsers' callers that catch ``ValueError`` keep working; its text is
+    "中文 / English" as the parsers' own errors always were.
+    """
+
+    status = 422
+
+    def __str__(self) -> str:
+        return f"{self.message_zh} / {self.message_en}"
 
 
 class MoveRefused(Conflict):

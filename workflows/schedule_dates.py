@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, time
 
+from workflows.errors import InvalidData
+
 __all__ = ["DateIssue", "DatePhraseError", "ParsedWhen", "parse_when"]
 
 
@@ -27,14 +29,8 @@ class DateIssue:
     message_en: str
 
 
-class DatePhraseError(ValueError):
-    """A date phrase that cannot be turned into dates."""
-
-    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
+class DatePhraseError(InvalidData):
+    """A date phrase that cannot be turned into dates (HTTP 422; also a ValueError)."""
 
 
 @dataclass(frozen=True)

@@ -391,15 +391,22 @@ def apply_import(
 
 
 class ImportRefused(DomainError):
-    """The import has errors, or warnings not accepted; nothing was written."""
+    """The import has errors, or warnings not accepted; nothing was written (HTTP 422).
+
+    ``report`` is the whole import report: the API answers it as ``error.report`` and the CLI
+    prints it; ``details`` holds only the counts.
+    """
+
+    status = 422
 
     def __init__(self, report: ImportReport, why: str) -> None:
+        counts = {"errors": len(report.errors), "warnings": len(report.warnings)}
         if why == "errors":
             super().__init__(
                 "import_has_errors",
                 f"导入文件有 {len(report.errors)} 处错误，未导入任何数据",
                 f"the file has {len(report.errors)} errors; nothing was imported",
-                status=422,
+                details=counts,
             )
         else:
             super().__init__(
@@ -408,6 +415,6 @@ class ImportRefused(DomainError):
                 "（API：accept_warnings=true）再导入；未导入任何数据",
                 f"the file has {len(report.warnings)} warnings; re-run with --accept-warnings "
                 "(API: accept_warnings=true) to import anyway; nothing was imported",
-                status=422,
+                details=counts,
             )
         self.report = report

@@ -19,6 +19,8 @@ from datetime import date, datetime, time
 from itertools import chain, islice
 from pathlib import PurePath
 
+from workflows.errors import InvalidData
+
 __all__ = [
     "COLUMN_SYNONYMS",
     "REQUIRED_COLUMNS",
@@ -80,14 +82,8 @@ class RawTable:
     encoding: str | None = None
 
 
-class TableError(ValueError):
-    """A file that cannot be read as a schedule table."""
-
-    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
+class TableError(InvalidData):
+    """A file that cannot be read as a schedule table (HTTP 422; also a ValueError)."""
 
 
 def _normalise(text: str) -> str:
