@@ -8,7 +8,9 @@ import chinese_calendar
 import pytest
 import yaml
 
+from workflows.errors import DomainError
 from workflows.workdays import (
+    CalendarDocument,
     CalendarFile,
     CalendarFileError,
     DayRule,
@@ -511,3 +513,140 @@ def test_not_utf8_is_unreadable():
     with pytest.raises(CalendarFileError) as caught:
         parse_calendar_file(OVERRIDE_2026_YAML.encode("gbk"), "gbk.yaml")
     assert caught.value.code == "calendar_unreadable"
+
+
+# --- the file format as pydantic models ----------------------------------------------------------
+
+
+def refusal(text: str, filename: str = "a.yaml") -> CalendarFileError:
+    """The CalendarFileError a file raises."""
+    with pytest.raises(CalendarFileError) as caught:
+        parse_calendar_file(text.encode(), filename)
+    return caught.value
+
+
+def test_calendar_file_error_is_a_422_domain_error():
+    """A bad calendar file is a DomainError with status 422 (and still a ValueError)."""
+    error = refusal("source: s\nyear: 2027\n")
+    assert isinstance(error, DomainError) and isinstance(error, ValueError)
+    assert error.status == 422
+    assert error.as_dict()["code"] == "calendar_unknown_key"
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "key"),
+    [
+        ("source: s\nyear: 2027\n", "year", "year"),
+        (year_file(year=2027, holidays=["2027-01-01"], holidy=[]), "years[0].holidy", "holidy"),
+        (
+            "overrides:\n  - {date: 2026-12-01, workday: false, note: x}\n",
+            "overrides[0].note",
+            "note",
+        ),
+    ],
+)
+def test_unknown_keys_are_refused_with_their_path_and_the_allowed_keys(text, path, key):
+    """A typo'd key at any level is calendar_unknown_key, naming where it is and what is allowed."""
+    error = refusal(text)
+    assert error.code == "calendar_unknown_key"
+    assert path in error.message_zh and path in error.message_en
+    assert error.details["errors"][0]["path"] == path
+    assert "允许的字段" in error.message_zh and "allowed" in error.message_en
+
+
+@pytest.mark.parametrize(
+    ("holidays", "code", "path"),
+    [
+        (
+            ["2027-01-01", "2027-02-12..2027-02-06"],
+            "calendar_range_reversed",
+            "years[0].holidays[1]",
+        ),
+        (["2027-02-06..2027-02-31"], "calendar_invalid_date", "years[0].holidays[0]"),
+        (["2027-02-06...2027-02-12"], "calendar_invalid_date", "years[0].holidays[0]"),
+        (["2027-02-06..", "2027-01-01"], "calendar_invalid_date", "years[0].holidays[0]"),
+        (
+            ["2027-01-01", "2027-01-02", "2027-12-31..2028-01-02"],
+            "calendar_date_outside_year",
+            "years[0].holidays[2]",
+        ),
+    ],
+)
+def test_bad_ranges_are_named_by_their_path(holidays, code, path):
+    """A reversed, malformed or year-crossing range is refused and its list position named."""
+    error = refusal(year_file(year=2027, holidays=holidays))
+    assert error.code == code
+    assert f"{path}：" in error.message_zh and f"{path}:" in error.message_en
+
+
+def test_a_good_range_covers_every_day_inclusive():
+    """'2027-02-06..2027-02-12' is seven holidays."""
+    parsed = parse_calendar_file(
+        year_file(year=2027, holidays=["2027-02-06..2027-02-12"]).encode(), "y.yaml"
+    )
+    assert [r.day for r in parsed.days] == [D(2027, 2, 6) + timedelta(days=i) for i in range(7)]
+
+
+def test_duplicate_years_name_the_second_entry():
+    """The second entry for the same year is refused; the path points at it."""
+    second = {"year": 2027, "holidays": ["2027-05-01"]}
+    text = yaml.safe_dump(
+        {"source": "s", "years": [GOOD_YEAR, {"year": 2028, "holidays": ["2028-01-01"]}, second]}
+    )
+    error = refusal(text)
+    assert error.code == "calendar_duplicate_year"
+    assert error.details["errors"][0]["path"] == "years[2].year"
+    assert "2027" in error.message_zh and "2027" in error.message_en
+
+
+def test_every_problem_is_listed_and_the_first_one_sets_the_code():
+    """Several problems in one file: the code is the first one's, details list them all."""
+    text = (
+        "source: s\nyears:\n"
+        "  - {year: 2027, holidays: ['2027-02-12..2027-02-06', 2027-13-01],\n"
+        "     holiday: [2027-01-01]}\n"
+    )
+    error = refusal(text)
+    assert error.code == "calendar_range_reversed"
+    problems = {(p["path"], p["code"]) for p in error.details["errors"]}
+    assert problems == {
+        ("years[0].holidays[0]", "calendar_range_reversed"),
+        ("years[0].holidays[1]", "calendar_invalid_date"),
+        ("years[0].holiday", "calendar_unknown_key"),
+    }
+    assert "另有 2 处问题" in error.message_zh and "2 more problems" in error.message_en
+
+
+def test_an_impossible_unquoted_yaml_date_is_refused_not_a_crash():
+    """YAML `2027-13-01` (unquoted) is calendar_invalid_date, not PyYAML's ValueError."""
+    error = refusal("overrides:\n  - {date: 2027-13-01, workday: true}\n")
+    assert error.code == "calendar_invalid_date"
+    assert "overrides[0].date" in error.message_zh
+
+
+def test_a_yaml_datetime_is_not_a_date():
+    """A date with a time of day is refused: the arrangement is by whole days."""
+    error = refusal("overrides:\n  - {date: 2026-12-01 08:00:00, workday: true}\n")
+    assert error.code == "calendar_invalid_date"
+
+
+def test_null_lists_are_empty_and_null_override_fields_are_missing():
+    """`workdays:` left empty is no workdays; `workday: ~` is a missing field."""
+    parsed = parse_calendar_file(
+        b"source: s\nyears:\n  - {year: 2027, holidays: [2027-01-01], workdays:}\n", "n.yaml"
+    )
+    assert parsed.days == (DayRule(D(2027, 1, 1), False, "s", "节假日放假 / holiday"),)
+    assert (
+        refusal("overrides:\n  - {date: 2026-12-01, workday: ~}\n").code
+        == "calendar_override_incomplete"
+    )
+
+
+def test_the_format_has_a_json_schema_that_forbids_unknown_keys():
+    """CalendarDocument documents the format (for an API or an editor), unknown keys forbidden."""
+    schema = CalendarDocument.model_json_schema(by_alias=True)
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) == {"source", "years", "overrides"}
+    override = schema["$defs"]["DayOverride"]
+    assert set(override["properties"]) == {"date", "workday", "reason"}
+    assert override["additionalProperties"] is False

@@ -11,8 +11,7 @@ from sqlmodel import Session, col
 
 from models import CalendarDay, CalendarYear
 from workflows.deadlines import recompute_provisional
-from workflows.errors import DomainError
-from workflows.workdays import CalendarFileError, parse_calendar_file
+from workflows.workdays import parse_calendar_file
 
 log = structlog.get_logger("openday.calendar")
 
@@ -30,11 +29,12 @@ class LoadResult:
 def load_file(
     session: Session, data: bytes, filename: str, now: datetime, actor_name: str
 ) -> LoadResult:
-    """Store a calendar file's days, then recompute every open provisional deadline."""
-    try:
-        parsed = parse_calendar_file(data, filename)
-    except CalendarFileError as exc:
-        raise DomainError(exc.code, exc.message_zh, exc.message_en, status=422) from exc
+    """Store a calendar file's days, then recompute every open provisional deadline.
+
+    A file that cannot be loaded raises :class:`workflows.workdays.CalendarFileError` (a
+    ``DomainError`` with status 422) before anything is written.
+    """
+    parsed = parse_calendar_file(data, filename)  # CalendarFileError is a DomainError (422)
     for year in parsed.complete_years:
         # A year is replaced as a whole (a corrected notice may drop a day), local overrides stay.
         session.execute(

@@ -38,8 +38,10 @@ Every date of a ``years`` entry must lie in that year.  A notice that also moves
 end of the previous year (the 2019 notice made 2018-12-29 a working day and 2018-12-31 a
 holiday) must list those days under ``overrides``.  An override wins over a ``years`` entry of
 the same file for the same day.  Unknown keys are refused so that typos (``holiday:``) do not
-silently drop days.  Problems raise :class:`CalendarFileError` with a stable ``code`` and a
-message in Chinese and English that names the offending value.
+silently drop days.  The format is the pydantic model :class:`CalendarDocument` (``extra="forbid"``
+at every level).  Problems raise :class:`CalendarFileError` (a ``DomainError``, HTTP 422) with a
+stable ``code`` and a message in Chinese and English that names the field path
+(``years[0].holidays[2]``) and the offending value.
 """
 
 from __future__ import annotations
@@ -50,17 +52,36 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import PurePath
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from chinese_calendar import constants as _cc
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from workflows.errors import InvalidData
 
 __all__ = [
+    "CalendarDocument",
     "CalendarFile",
     "CalendarFileError",
+    "DayOverride",
+    "DaySpan",
     "DayRule",
     "WorkdayCalendar",
     "WorkdayResult",
+    "YearArrangement",
     "parse_calendar_file",
 ]
 
@@ -189,14 +210,12 @@ class WorkdayCalendar:
 # --- calendar files ---------------------------------------------------------------------------
 
 
-class CalendarFileError(ValueError):
-    """A calendar file that cannot be loaded; stable code, message in Chinese and English."""
+class CalendarFileError(InvalidData):
+    """A calendar file that cannot be loaded (HTTP 422; also a ValueError).
 
-    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
-        super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
+    ``code`` and the messages describe the first problem found; ``details["errors"]`` lists every
+    problem with its field path (``years[0].holidays[2]``), code and messages.
+    """
 
 
 @dataclass(frozen=True)
@@ -211,12 +230,10 @@ class CalendarFile:
 
 
 _SUFFIXES = (".json", ".yaml", ".yml")
-_TOP_KEYS = frozenset({"source", "years", "overrides"})
-_YEAR_KEYS = frozenset({"year", "holidays", "workdays"})
-_OVERRIDE_KEYS = frozenset({"date", "workday", "reason"})
 _YEAR_MIN, _YEAR_MAX = 1949, 2100
 # Text limits that keep "local override: <source>" and reasons within a 300-character column.
 _SOURCE_MAX, _REASON_MAX = 200, 300
+_SHOW_MAX = 400  # a raw value longer than this is cut short in messages
 _ISO_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WEEKDAYS_ZH = "一二三四五六日"
 
@@ -230,10 +247,29 @@ def _show(value: Any) -> str:
     """A raw file value as it should appear in a message."""
     if isinstance(value, date):
         return value.isoformat()
-    return json.dumps(value, ensure_ascii=False, default=str)
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    return shown if len(shown) <= _SHOW_MAX else f"{shown[:_SHOW_MAX]}…"
 
 
-def _parse_day(value: Any, where_zh: str, where_en: str) -> date:
+def _refuse(code: str, zh: str, en: str, at: tuple[str | int, ...] = ()) -> PydanticCustomError:
+    """A validation failure with its stable code and both messages; `at` extends its path."""
+    return PydanticCustomError(code, "{en}", {"en": en, "zh": zh, "at": at})
+
+
+@dataclass(frozen=True)
+class DaySpan:
+    """One entry of a day list: a single date or an inclusive range "A..B"."""
+
+    first: date
+    last: date
+    text: str  # as written, for messages
+
+    def days(self) -> list[date]:
+        """Every day of the span, in order."""
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+
+def _parse_day(value: Any) -> date:
     """One YYYY-MM-DD date (a YAML date or a string); anything else is calendar_invalid_date."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
@@ -242,60 +278,303 @@ def _parse_day(value: Any, where_zh: str, where_en: str) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise CalendarFileError(
+    raise _refuse(
         "calendar_invalid_date",
-        f"{where_zh}中的日期 {_show(value)} 无效，应为 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD",
-        f"invalid date {_show(value)} in {where_en}; expected YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD",
+        f"日期 {_show(value)} 无效，应为 YYYY-MM-DD 或 YYYY-MM-DD..YYYY-MM-DD",
+        f"invalid date {_show(value)}; expected YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD",
     )
 
 
-def _parse_span(value: Any, where_zh: str, where_en: str) -> list[date]:
-    """Every day of one entry: a single date or an inclusive range 'A..B'."""
+def _parse_span(value: Any) -> DaySpan:
+    """A single date or an inclusive range 'A..B', as a DaySpan."""
     if isinstance(value, str) and ".." in value:
         first_text, last_text = value.split("..", 1)
-        first = _parse_day(first_text, where_zh, where_en)
-        last = _parse_day(last_text, where_zh, where_en)
+        first, last = _parse_day(first_text), _parse_day(last_text)
         if last < first:
-            raise CalendarFileError(
+            raise _refuse(
                 "calendar_range_reversed",
-                f"{where_zh}中的日期范围 {_show(value)} 的结束日早于开始日",
-                f"range {_show(value)} in {where_en} ends before it starts",
+                f"日期范围 {_show(value)} 的结束日早于开始日",
+                f"range {_show(value)} ends before it starts",
             )
-        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return [_parse_day(value, where_zh, where_en)]
+        return DaySpan(first, last, value)
+    day = _parse_day(value)
+    return DaySpan(day, day, value if isinstance(value, str) else day.isoformat())
 
 
-def _structure_error(what_zh: str, what_en: str, value: Any) -> CalendarFileError:
-    """The standard 'wrong shape' error."""
-    return CalendarFileError(
-        "calendar_invalid_structure",
-        f"日历文件格式错误：{what_zh}，收到 {_show(value)}",
-        f"malformed calendar file: {what_en}, got {_show(value)}",
-    )
+def _none_as_empty(value: Any) -> Any:
+    """A list left empty in the file (`holidays:`) is an empty list."""
+    return [] if value is None else value
 
 
-def _check_keys(
-    entry: Mapping[Any, Any], allowed: frozenset[str], where_zh: str, where_en: str
-) -> None:
-    """Refuse keys the format does not know, so typos do not silently drop days."""
-    unknown = sorted(str(k) for k in entry if k not in allowed)
-    if unknown:
-        names = ", ".join(unknown)
-        expected = ", ".join(sorted(allowed))
-        raise CalendarFileError(
-            "calendar_unknown_key",
-            f"{where_zh}中有未知字段：{names}（允许的字段：{expected}）",
-            f"unknown key(s) in {where_en}: {names} (allowed: {expected})",
+_SPAN_SCHEMA = {
+    "type": "string",
+    "description": "YYYY-MM-DD, or an inclusive range YYYY-MM-DD..YYYY-MM-DD",
+    "examples": ["2027-01-01", "2027-02-06..2027-02-12"],
+}
+Span = Annotated[DaySpan, PlainValidator(_parse_span), WithJsonSchema(_SPAN_SCHEMA)]
+SpanList = Annotated[list[Span], BeforeValidator(_none_as_empty)]
+_SOURCE_RULE_ZH = f"应为不超过 {_SOURCE_MAX} 字的非空文字"
+_SOURCE_RULE_EN = f"must be non-empty text of at most {_SOURCE_MAX} characters"
+
+
+class YearArrangement(BaseModel):
+    """One ``years`` entry: a year's holiday arrangement, published in full."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    year: Annotated[int, Field(strict=True, ge=_YEAR_MIN, le=_YEAR_MAX)]
+    holidays: SpanList = []  # days off
+    workdays: SpanList = []  # adjusted working weekends (调休上班)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> YearArrangement:
+        """Dates inside the year, some holiday, no day both ways, adjusted days on weekends."""
+        holidays, workdays = set(self.holiday_days()), set(self.workday_days())
+        if not holidays:
+            raise _refuse(
+                "calendar_year_without_holidays",
+                f"{self.year} 年没有列出任何放假日期，无法作为完整年份载入",
+                f"year {self.year} lists no holidays, so it cannot be loaded as a complete year",
+                ("holidays",),
+            )
+        both = sorted(holidays & workdays)
+        if both:
+            raise _refuse(
+                "calendar_holiday_and_workday",
+                f"{_iso(both[0])} 同时列为放假日和调休上班日",
+                f"{both[0].isoformat()} is listed both as a holiday and as an adjusted workday",
+            )
+        weekdays = sorted(d for d in workdays if d.weekday() < 5)
+        if weekdays:
+            raise _refuse(
+                "calendar_workday_not_weekend",
+                f"调休上班日 {_iso(weekdays[0])} 不是星期六或星期日",
+                f"adjusted workday {weekdays[0].isoformat()} "
+                f"({weekdays[0].strftime('%A')}) is not a Saturday or Sunday",
+                ("workdays",),
+            )
+        return self
+
+    def holiday_days(self) -> list[date]:
+        """Every day off listed, checked to lie in the year."""
+        return self._days_in_year("holidays", self.holidays)
+
+    def workday_days(self) -> list[date]:
+        """Every adjusted working day listed, checked to lie in the year."""
+        return self._days_in_year("workdays", self.workdays)
+
+    def _days_in_year(self, key: str, spans: list[DaySpan]) -> list[date]:
+        """The days of spans; a day of another year is calendar_date_outside_year."""
+        found: list[date] = []
+        for index, span in enumerate(spans):
+            days = span.days()
+            if days[0].year != self.year or days[-1].year != self.year:
+                raise _refuse(
+                    "calendar_date_outside_year",
+                    f"{_show(span.text)} 不在 {self.year} 年内"
+                    "（上一年年末的调整请写在 overrides 中）",
+                    f"{_show(span.text)} is not in {self.year} "
+                    "(put changes to the end of the previous year under overrides)",
+                    (key, index),
+                )
+            found += days
+        return found
+
+    def rules(self, source: str) -> list[DayRule]:
+        """The year's holidays and adjusted workdays as day rules."""
+        rules = [DayRule(d, False, source, _HOLIDAY_REASON) for d in self.holiday_days()]
+        return rules + [DayRule(d, True, source, _ADJUSTED_REASON) for d in self.workday_days()]
+
+
+class DayOverride(BaseModel):
+    """One ``overrides`` entry: a day or range made a working day or a day off."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
+
+    # `date` in the file; named `day` here so it does not shadow datetime.date in the class body.
+    day: Span = Field(alias="date")
+    workday: Annotated[bool, Field(strict=True)]
+    reason: Annotated[str, StringConstraints(strict=True, max_length=_REASON_MAX)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_missing(cls, data: Any) -> Any:
+        """`date: ~` or `workday: ~` is a missing field, not a wrong value."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k not in ("date", "workday")}
+        return data
+
+    def rules(self, source: str) -> list[DayRule]:
+        """One day rule per day of the span."""
+        reason = self.reason.strip() if self.reason else None
+        return [DayRule(d, self.workday, source, reason) for d in self.day.days()]
+
+
+class CalendarDocument(BaseModel):
+    """A calendar file as written (format in the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Annotated[str, StringConstraints(strict=True, max_length=_SOURCE_MAX)] | None = None
+    years: Annotated[list[YearArrangement], BeforeValidator(_none_as_empty)] = []
+    overrides: Annotated[list[DayOverride], BeforeValidator(_none_as_empty)] = []
+
+    @field_validator("source")
+    @classmethod
+    def _source_not_blank(cls, source: str | None) -> str | None:
+        """A blank source names nothing."""
+        if source is not None and not source.strip():
+            raise _refuse("calendar_invalid_structure", _SOURCE_RULE_ZH, _SOURCE_RULE_EN)
+        return source
+
+    @model_validator(mode="after")
+    def _complete(self) -> CalendarDocument:
+        """Something to load, a source for whole years, no year or override day twice."""
+        if not self.years and not self.overrides:
+            raise _refuse(
+                "calendar_empty", "既没有 years 也没有 overrides", "has neither years nor overrides"
+            )
+        if self.source is None and self.years:
+            raise _refuse(
+                "calendar_missing_source",
+                "载入整年安排时必须填写 source（如“国务院办公厅关于2027年部分节假日安排的通知”）",
+                "source is required when a file publishes whole years "
+                "(name the State Council notice)",
+                ("source",),
+            )
+        seen_years: set[int] = set()
+        for index, entry in enumerate(self.years):
+            if entry.year in seen_years:
+                raise _refuse(
+                    "calendar_duplicate_year",
+                    f"年份 {entry.year} 在 years 中出现了两次",
+                    f"year {entry.year} is listed twice in years",
+                    ("years", index, "year"),
+                )
+            seen_years.add(entry.year)
+        seen_days: set[date] = set()
+        for index, override in enumerate(self.overrides):
+            for day in override.day.days():
+                if day in seen_days:
+                    raise _refuse(
+                        "calendar_duplicate_override",
+                        f"{_iso(day)} 在 overrides 中出现了两次",
+                        f"{day.isoformat()} appears twice in overrides",
+                        ("overrides", index, "date"),
+                    )
+                seen_days.add(day)
+        return self
+
+    def to_calendar_file(self) -> CalendarFile:
+        """The day rules of the file; an override wins over the same file's years."""
+        source = self.source.strip() if self.source else _LOCAL_OVERRIDE
+        override_source = (
+            _LOCAL_OVERRIDE if source == _LOCAL_OVERRIDE else f"{_LOCAL_OVERRIDE}: {source}"
+        )
+        rules: dict[date, DayRule] = {}
+        for entry in self.years:
+            rules.update((rule.day, rule) for rule in entry.rules(source))
+        for override in self.overrides:
+            rules.update((rule.day, rule) for rule in override.rules(override_source))
+        return CalendarFile(
+            source=source,
+            complete_years=tuple(sorted(entry.year for entry in self.years)),
+            days=tuple(rules[d] for d in sorted(rules)),
         )
 
 
-def _as_list(value: Any, what_zh: str, what_en: str) -> list[Any]:
-    """A list, or [] for a missing value; anything else is a structure error."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _structure_error(f"{what_zh}应为列表", f"{what_en} must be a list", value)
-    return value
+# --- turning pydantic's findings into CalendarFileError ------------------------------------------
+
+_ALLOWED_KEYS = {
+    "": sorted(CalendarDocument.model_fields),
+    "years": sorted(YearArrangement.model_fields),
+    "overrides": sorted(f.alias or n for n, f in DayOverride.model_fields.items()),
+}
+
+
+def _path(loc: tuple[str | int, ...]) -> str:
+    """A field path as written in messages: years[0].holidays[2]."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _code(kind: str, loc: tuple[str | int, ...]) -> str:
+    """The stable code of one of pydantic's own error kinds at a place in the file."""
+    if kind in ("extra_forbidden", "invalid_key"):
+        return "calendar_unknown_key"
+    if len(loc) == 3 and loc[0] == "years" and loc[2] == "year":
+        return "calendar_missing_year" if kind == "missing" else "calendar_invalid_year"
+    if len(loc) == 3 and loc[0] == "overrides":
+        return "calendar_override_incomplete" if kind == "missing" else "calendar_override_invalid"
+    return "calendar_invalid_structure"
+
+
+def _rule(kind: str, loc: tuple[str | int, ...]) -> tuple[str, str]:
+    """What the value at loc should have been, in Chinese and English."""
+    field = loc[-1] if loc else ""
+    if field == "year":
+        return f"应为 {_YEAR_MIN}–{_YEAR_MAX} 的整数", f"must be an integer {_YEAR_MIN}-{_YEAR_MAX}"
+    if field == "source":
+        return _SOURCE_RULE_ZH, _SOURCE_RULE_EN
+    if field == "reason":
+        return (
+            f"应为不超过 {_REASON_MAX} 字的文字",
+            f"must be text of at most {_REASON_MAX} characters",
+        )
+    if kind == "bool_type":
+        return "应为 true 或 false", "must be true or false"
+    if kind == "list_type":
+        return "应为列表", "must be a list"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "应为映射", "must be a mapping"
+    return "格式不符合要求", "has the wrong type or shape"
+
+
+def _problem(error: ErrorDetails) -> dict[str, Any]:
+    """One pydantic error as a code, a field path and messages in Chinese and English."""
+    loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx") or {}
+    if kind.startswith("calendar_"):  # raised by our own validators with both messages
+        loc += tuple(ctx.get("at", ()))
+        return {"code": kind, "path": _path(loc), "message": ctx["zh"], "message_en": ctx["en"]}
+    if kind == "missing":
+        zh, en = f"缺少 {loc[-1]} 字段", f"'{loc[-1]}' is missing"
+    elif kind in ("extra_forbidden", "invalid_key"):
+        key = loc[-1]
+        allowed = ", ".join(_ALLOWED_KEYS[str(loc[0]) if len(loc) > 1 else ""])
+        zh = f"未知字段 {_show(key)}（允许的字段：{allowed}）"
+        en = f"unknown key {_show(key)} (allowed: {allowed})"
+    else:
+        rule_zh, rule_en = _rule(kind, loc)
+        zh = f"{rule_zh}，收到 {_show(error['input'])}"
+        en = f"{rule_en}, got {_show(error['input'])}"
+    return {"code": _code(kind, loc), "path": _path(loc), "message": zh, "message_en": en}
+
+
+def _file_error(exc: ValidationError, filename: str) -> CalendarFileError:
+    """The error to raise for a calendar file pydantic refused: the first problem, all listed."""
+    problems = [_problem(error) for error in exc.errors(include_url=False)]
+    first, more = problems[0], len(problems) - 1
+    where_zh = f"日历文件 {_show(filename)}" + (f" 的 {first['path']}" if first["path"] else "")
+    where_en = f"calendar file {_show(filename)}" + (f", {first['path']}" if first["path"] else "")
+    return CalendarFileError(
+        first["code"],
+        f"{where_zh}：{first['message']}" + (f"（另有 {more} 处问题）" if more else ""),
+        f"{where_en}: {first['message_en']}" + (f" (and {more} more problems)" if more else ""),
+        details={"errors": problems},
+    )
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: an impossible date (2027-13-01) is then refused with
+    its field path by the models instead of crashing inside PyYAML's date constructor."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _read_document(data: bytes, filename: str) -> Any:
@@ -311,7 +590,7 @@ def _read_document(data: bytes, filename: str) -> Any:
         text = data.decode("utf-8-sig")
         if suffix == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 - a SafeLoader subclass
     except UnicodeDecodeError as exc:
         zh, en = f"不是 UTF-8 编码（第 {exc.start} 字节）", f"not UTF-8 (byte {exc.start})"
     except json.JSONDecodeError as exc:
@@ -332,174 +611,11 @@ def _read_document(data: bytes, filename: str) -> Any:
     )
 
 
-def _parse_year(entry: Any, index: int, source: str, seen: set[int]) -> list[DayRule]:
-    """The holidays and adjusted workdays of one `years` entry, validated."""
-    if not isinstance(entry, dict):
-        raise _structure_error(
-            f"years 第 {index + 1} 项应为映射", f"years[{index}] must be a mapping", entry
-        )
-    if "year" not in entry:
-        raise CalendarFileError(
-            "calendar_missing_year",
-            f"years 第 {index + 1} 项缺少 year 字段",
-            f"years[{index}] has no 'year'",
-        )
-    year = entry["year"]
-    if isinstance(year, bool) or not isinstance(year, int) or not _YEAR_MIN <= year <= _YEAR_MAX:
-        raise CalendarFileError(
-            "calendar_invalid_year",
-            f"years 第 {index + 1} 项的年份 {_show(year)} 无效，"
-            f"应为 {_YEAR_MIN}–{_YEAR_MAX} 的整数",
-            f"invalid year {_show(year)} in years[{index}]; expected an integer "
-            f"{_YEAR_MIN}-{_YEAR_MAX}",
-        )
-    if year in seen:
-        raise CalendarFileError(
-            "calendar_duplicate_year",
-            f"年份 {year} 在 years 中出现了两次",
-            f"year {year} is listed twice in years",
-        )
-    seen.add(year)
-    _check_keys(entry, _YEAR_KEYS, f"{year} 年", f"year {year}")
-
-    days: dict[str, set[date]] = {}
-    for key, label_zh, label_en in (
-        ("holidays", "放假日期", "holidays"),
-        ("workdays", "调休上班日期", "adjusted workdays"),
-    ):
-        where_zh, where_en = f"{year} 年的{label_zh}", f"{label_en} of {year}"
-        found: set[date] = set()
-        for item in _as_list(entry.get(key), where_zh, where_en):
-            for day in _parse_span(item, where_zh, where_en):
-                if day.year != year:
-                    raise CalendarFileError(
-                        "calendar_date_outside_year",
-                        f"{where_zh}中的 {_show(item)} 不在 {year} 年内"
-                        "（上一年年末的调整请写在 overrides 中）",
-                        f"{_show(item)} in {where_en} is not in {year} "
-                        "(put changes to the end of the previous year under overrides)",
-                    )
-                found.add(day)
-        days[key] = found
-
-    holidays, workdays = days["holidays"], days["workdays"]
-    if not holidays:
-        raise CalendarFileError(
-            "calendar_year_without_holidays",
-            f"{year} 年没有列出任何放假日期，无法作为完整年份载入",
-            f"year {year} lists no holidays, so it cannot be loaded as a complete year",
-        )
-    both = sorted(holidays & workdays)
-    if both:
-        raise CalendarFileError(
-            "calendar_holiday_and_workday",
-            f"{_iso(both[0])} 同时列为放假日和调休上班日",
-            f"{both[0].isoformat()} is listed both as a holiday and as an adjusted workday",
-        )
-    weekdays = sorted(d for d in workdays if d.weekday() < 5)
-    if weekdays:
-        raise CalendarFileError(
-            "calendar_workday_not_weekend",
-            f"调休上班日 {_iso(weekdays[0])} 不是星期六或星期日",
-            f"adjusted workday {weekdays[0].isoformat()} "
-            f"({weekdays[0].strftime('%A')}) is not a Saturday or Sunday",
-        )
-    rules = [DayRule(d, False, source, _HOLIDAY_REASON) for d in holidays]
-    rules += [DayRule(d, True, source, _ADJUSTED_REASON) for d in workdays]
-    return rules
-
-
-def _parse_override(entry: Any, index: int, source: str, seen: set[date]) -> list[DayRule]:
-    """The day rules of one `overrides` entry, validated."""
-    if not isinstance(entry, dict):
-        raise _structure_error(
-            f"overrides 第 {index + 1} 项应为映射", f"overrides[{index}] must be a mapping", entry
-        )
-    missing = [key for key in ("date", "workday") if entry.get(key) is None]
-    if missing:
-        names = "、".join(missing)
-        raise CalendarFileError(
-            "calendar_override_incomplete",
-            f"overrides 第 {index + 1} 项缺少 {names} 字段：{_show(entry)}",
-            f"overrides[{index}] lacks {' and '.join(missing)}: {_show(entry)}",
-        )
-    _check_keys(entry, _OVERRIDE_KEYS, f"overrides 第 {index + 1} 项", f"overrides[{index}]")
-    workday, reason = entry["workday"], entry.get("reason")
-    if not isinstance(workday, bool):
-        raise CalendarFileError(
-            "calendar_override_invalid",
-            f"overrides 第 {index + 1} 项的 workday 应为 true 或 false，收到 {_show(workday)}",
-            f"workday in overrides[{index}] must be true or false, got {_show(workday)}",
-        )
-    if reason is not None and (not isinstance(reason, str) or len(reason) > _REASON_MAX):
-        raise CalendarFileError(
-            "calendar_override_invalid",
-            f"overrides 第 {index + 1} 项的 reason 应为不超过 {_REASON_MAX} 字的文字，"
-            f"收到 {_show(reason)}",
-            f"reason in overrides[{index}] must be text of at most {_REASON_MAX} characters, "
-            f"got {_show(reason)}",
-        )
-    where_zh, where_en = f"overrides 第 {index + 1} 项", f"overrides[{index}]"
-    rules = []
-    for day in _parse_span(entry["date"], where_zh, where_en):
-        if day in seen:
-            raise CalendarFileError(
-                "calendar_duplicate_override",
-                f"{_iso(day)} 在 overrides 中出现了两次",
-                f"{day.isoformat()} appears twice in overrides",
-            )
-        seen.add(day)
-        rules.append(DayRule(day, workday, source, reason.strip() if reason else None))
-    return rules
-
-
 def parse_calendar_file(data: bytes, filename: str) -> CalendarFile:
     """Parse and validate a calendar file (.json, .yaml or .yml) into day rules."""
     doc = _read_document(data, filename)
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, dict):
-        raise _structure_error("顶层应为映射", "the top level must be a mapping", doc)
-    _check_keys(doc, _TOP_KEYS, "日历文件顶层", "the top level")
-    years = _as_list(doc.get("years"), "years", "years")
-    overrides = _as_list(doc.get("overrides"), "overrides", "overrides")
-    source = doc.get("source")
-    if source is not None and (
-        not isinstance(source, str) or not source.strip() or len(source) > _SOURCE_MAX
-    ):
-        raise _structure_error(
-            f"source 应为不超过 {_SOURCE_MAX} 字的非空文字",
-            f"source must be non-empty text of at most {_SOURCE_MAX} characters",
-            source,
-        )
-    if not years and not overrides:
-        raise CalendarFileError(
-            "calendar_empty",
-            f"日历文件 {_show(filename)} 既没有 years 也没有 overrides",
-            f"calendar file {_show(filename)} has neither years nor overrides",
-        )
-    if source is None and years:
-        raise CalendarFileError(
-            "calendar_missing_source",
-            "载入整年安排时必须填写 source（如“国务院办公厅关于2027年部分节假日安排的通知”）",
-            "source is required when a file publishes whole years (name the State Council notice)",
-        )
-    source = source.strip() if source else _LOCAL_OVERRIDE
-    override_source = (
-        _LOCAL_OVERRIDE if source == _LOCAL_OVERRIDE else f"{_LOCAL_OVERRIDE}: {source}"
-    )
-
-    rules: dict[date, DayRule] = {}
-    seen_years: set[int] = set()
-    for index, entry in enumerate(years):
-        for rule in _parse_year(entry, index, source, seen_years):
-            rules[rule.day] = rule
-    seen_overrides: set[date] = set()
-    for index, entry in enumerate(overrides):
-        for rule in _parse_override(entry, index, override_source, seen_overrides):
-            rules[rule.day] = rule  # an override wins over the same file's years
-    return CalendarFile(
-        source=source,
-        complete_years=tuple(sorted(seen_years)),
-        days=tuple(rules[d] for d in sorted(rules)),
-    )
+    try:
+        document = CalendarDocument.model_validate({} if doc is None else doc)
+    except ValidationError as exc:
+        raise _file_error(exc, filename) from None
+    return document.to_calendar_file()
