@@ -637,8 +637,10 @@ def test_a_new_near_timer_wakes_a_sleeping_scheduler(engine: Engine, walker: Wal
     SQLite); the bound below is generous — without the wake-up it would be 3600 s.
     """
     from workers.scheduler import LocalWaiter, PostgresWaiter
+    from workers.wake import install_wake_hook
     from workflows.clock import SystemClock
 
+    install_wake_hook()  # as every process running moves does at start-up
     fired: list[int] = []
     pg = engine.dialect.name == "postgresql"
     waiter = (

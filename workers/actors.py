@@ -20,12 +20,14 @@ from workers.delivery import RETRY_CAP_SECONDS
 from workers.relay import relay
 from workers.runtime import Runtime, runtime
 from workers.scheduler import HANDLE_TIMER_ACTOR, dramatiq_sender
+from workers.wake import install_wake_hook
 from workflows import escalation
 from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR
 
 log = structlog.get_logger("openday.actors")
 configure_logging()  # in every dramatiq worker process, as the settings say
 _broker = ensure_broker()
+install_wake_hook()  # moves run here too (the mark_overdue of a fired timer, `openday run`)
 if os.environ.get("OPENDAY_WORKER_METRICS") == "1":  # set by `openday worker` (dramatiq CLI)
     from dramatiq.middleware.prometheus import Prometheus
 

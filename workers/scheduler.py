@@ -22,6 +22,7 @@ from sqlmodel import Session, col, func, select
 
 from models import Notification, NotificationState, Timer, TimerState
 from models.db import session_scope
+from workers import wake
 from workers.relay import Send, relay
 from workflows import deadlines
 from workflows.clock import Clock
@@ -247,8 +248,8 @@ class LocalWaiter(Waiter):
             left = end - time.monotonic()
             if left <= 0:
                 return
-            if deadlines.TIMERS_CHANGED.wait(min(left, 0.5)):
-                deadlines.TIMERS_CHANGED.clear()
+            if wake.TIMERS_CHANGED.wait(min(left, 0.5)):
+                wake.TIMERS_CHANGED.clear()
                 return
 
 
@@ -270,7 +271,7 @@ class PostgresWaiter(Waiter):
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
             self._conn = self._psycopg.connect(self._dsn, autocommit=True)
-            self._conn.execute(f"LISTEN {deadlines.NOTIFY_CHANNEL}")
+            self._conn.execute(f"LISTEN {wake.NOTIFY_CHANNEL}")
         return self._conn
 
     def wait(self, timeout: float, stop: threading.Event) -> None:

@@ -14,7 +14,7 @@ loaded and records old and new due dates in the audit log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -47,10 +47,10 @@ EVENT_HOLD = "event_hold"
 REMINDER = "reminder"
 ESCALATION = "escalation"
 
-# Woken whenever a transaction that armed timers commits, so an in-process scheduler notices a
-# near timer at once; across processes PostgreSQL's NOTIFY does the same (see workers/scheduler).
-TIMERS_CHANGED = threading.Event()
-NOTIFY_CHANNEL = "openday_timers"
+# How schedulers hear that a transaction changed timers (`wake_schedulers`); installed by the
+# composition roots, so the rules here know nothing of NOTIFY or threads.
+WakeHook = Callable[[Session], None]
+_wake_hook: WakeHook | None = None
 # A scheduler never sleeps longer than this (OPENDAY_SCHEDULER_MAX_SLEEP, 30 s by default), so
 # only a timer due sooner needs to wake it; the rest are found on its next regular pass.
 WAKE_HORIZON = timedelta(seconds=60)
@@ -272,22 +272,21 @@ def cancel(session: Session, *, subject_type: str, subject_ids: Iterable[int], r
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def set_wake_hook(hook: WakeHook | None) -> None:
+    """Install how schedulers hear that timers changed; composition roots do this at start-up
+    (the real one is workers/wake.install_wake_hook: PostgreSQL NOTIFY, an in-process event)."""
+    global _wake_hook
+    _wake_hook = hook
+
+
 def wake_schedulers(session: Session) -> None:
-    """Tell schedulers, once this transaction commits, that timers changed."""
-    if session.info.get("wakes_schedulers"):
-        return
-    session.info["wakes_schedulers"] = True
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text(f"NOTIFY {NOTIFY_CHANNEL}"))  # delivered at commit
+    """Announce that this session's transaction changed timers a scheduler should see soon.
 
-    @sa.event.listens_for(session, "after_commit", once=True)
-    def _set(_: Any) -> None:
-        session.info.pop("wakes_schedulers", None)
-        TIMERS_CHANGED.set()
-
-    @sa.event.listens_for(session, "after_rollback", once=True)
-    def _reset(_: Any) -> None:
-        session.info.pop("wakes_schedulers", None)
+    With no hook installed nothing is lost: schedulers find the timers on their next pass.
+    """
+    hook = _wake_hook
+    if hook is not None:
+        hook(session)
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from tests.faults.harness import (
     timer_ids_of,
     wait_until,
 )
-from workflows.deadlines import NOTIFY_CHANNEL
+from workers.wake import NOTIFY_CHANNEL
 
 TIMERS = 10_000
 
