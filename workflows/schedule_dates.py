@@ -280,26 +280,7 @@ def parse_when(text: str, default_year: int) -> ParsedWhen:
     original = (text or "").strip()
     if not original:
         raise DatePhraseError("date_empty", "日期为空", "date is empty")
-    warnings: list[DateIssue] = []
-
-    s = unicodedata.normalize("NFKC", original)
-    s = _ISO_DATE_RE.sub(r"\1年\2月\3日", s)
-    s = re.sub(r"\s+", "", s)
-    s, tentative = _TENTATIVE_RE.subn("", s)
-    s = _DOTTED_CLOCK_RE.sub(r"\1\2:\3", s)
-    s, start_time, end_time = _extract_times(s, original)
-    s = _WEEKDAY_RE.sub(lambda m: f"{_WEEKDAY_MARK}{_WEEKDAY_INDEX[m.group(1)]}", s)
-    for note in _NOTE_RE.findall(s):
-        warnings.append(
-            DateIssue(
-                "note_ignored",
-                f"已忽略“{original}”中的备注“{note}”",
-                f'ignored the remark "{note}" in "{original}"',
-            )
-        )
-    s = _NOTE_RE.sub("", s)
-    s = _FILLER_RE.sub("", s)
-    s = _DOTTED_DATE_RE.sub(r"\1月\2日", s)
+    s, tentative, start_time, end_time, warnings = _simplify(original)
 
     segments = _RANGE_SPLIT_RE.split(s)
     if len(segments) > 2:
@@ -309,7 +290,54 @@ def parse_when(text: str, default_year: int) -> ParsedWhen:
     _resolve_bare(a, b, original)
 
     warnings.extend(_fill_in(a, b, default_year, original))
+    earliest, latest, precision = _window(a, b, original, warnings)
+    if start_time is not None and end_time is not None and end_time < start_time:
+        warnings.append(
+            DateIssue(
+                "time_range_reversed",
+                f"“{original}”中的结束时间早于开始时间",
+                f'in "{original}" the end time is before the start time',
+            )
+        )
+    return ParsedWhen(
+        earliest=earliest,
+        latest=latest,
+        tentative=tentative,
+        start_time=start_time,
+        end_time=end_time,
+        precision=precision,
+        warnings=tuple(warnings),
+    )
 
+
+def _simplify(original: str) -> tuple[str, bool, time | None, time | None, list[DateIssue]]:
+    """Normalise a phrase down to its dates: fold forms, take out the tentative mark, clock
+    times, weekday notes (as markers), remarks and filler words; dotted dates become 月日."""
+    s = unicodedata.normalize("NFKC", original)
+    s = _ISO_DATE_RE.sub(r"\1年\2月\3日", s)
+    s = re.sub(r"\s+", "", s)
+    s, tentative = _TENTATIVE_RE.subn("", s)
+    s = _DOTTED_CLOCK_RE.sub(r"\1\2:\3", s)
+    s, start_time, end_time = _extract_times(s, original)
+    s = _WEEKDAY_RE.sub(lambda m: f"{_WEEKDAY_MARK}{_WEEKDAY_INDEX[m.group(1)]}", s)
+    warnings = [
+        DateIssue(
+            "note_ignored",
+            f"已忽略“{original}”中的备注“{note}”",
+            f'ignored the remark "{note}" in "{original}"',
+        )
+        for note in _NOTE_RE.findall(s)
+    ]
+    s = _NOTE_RE.sub("", s)
+    s = _FILLER_RE.sub("", s)
+    s = _DOTTED_DATE_RE.sub(r"\1月\2日", s)
+    return s, bool(tentative), start_time, end_time, warnings
+
+
+def _window(
+    a: _Point, b: _Point | None, original: str, warnings: list[DateIssue]
+) -> tuple[date, date, str]:
+    """The first day, last day and precision of one point or a range; weekday notes checked."""
     earliest, latest, grain = _bounds(a, original)
     issues = [_check_weekday(a, earliest, grain, original)]
     precision = grain
@@ -325,20 +353,4 @@ def parse_when(text: str, default_year: int) -> ParsedWhen:
         coarsest = max(grain, b_grain, key=_GRAIN_ORDER.__getitem__)
         precision = "day" if earliest == latest else _RANGE_PRECISION[coarsest]
     warnings.extend(i for i in issues if i is not None)
-    if start_time is not None and end_time is not None and end_time < start_time:
-        warnings.append(
-            DateIssue(
-                "time_range_reversed",
-                f"“{original}”中的结束时间早于开始时间",
-                f'in "{original}" the end time is before the start time',
-            )
-        )
-    return ParsedWhen(
-        earliest=earliest,
-        latest=latest,
-        tentative=bool(tentative),
-        start_time=start_time,
-        end_time=end_time,
-        precision=precision,
-        warnings=tuple(warnings),
-    )
+    return earliest, latest, precision

@@ -120,6 +120,28 @@ def plan_import(session: Session, campaign: Campaign, table: RawTable) -> Import
         rows=len(table.rows),
         unknown_columns=list(table.unknown_columns),
     )
+    _note_ignored_columns(table, report)
+    units = {u.name: u for u in session.exec(select(Unit)).all()}
+    existing = _imported_keys(session, campaign)
+    seen: dict[str, int] = {}
+    for raw in table.rows:
+        planned = _plan_row(raw, campaign, report.issues)
+        if planned is None:
+            continue
+        planned.new_unit = planned.unit_name not in units
+        key = source_key(planned.unit_name, planned.theme)
+        planned.exists = key in existing
+        if key in seen:
+            planned.duplicate_of = seen[key]
+            report.issues.append(_duplicate_issue(raw.row_number, seen[key]))
+        else:
+            seen[key] = raw.row_number
+        report.events.append(planned)
+    return report
+
+
+def _note_ignored_columns(table: RawTable, report: ImportReport) -> None:
+    """Warn about columns whose cells are not imported: unknown headers, and no header at all."""
     for header in table.unknown_columns:
         report.issues.append(
             RowIssue(
@@ -151,121 +173,46 @@ def plan_import(session: Session, campaign: Campaign, table: RawTable) -> Import
                 "are not imported",
             )
         )
-    units = {u.name: u for u in session.exec(select(Unit)).all()}
-    existing = set(
+
+
+def _imported_keys(session: Session, campaign: Campaign) -> set[str | None]:
+    """The source keys of the campaign's events imported earlier."""
+    return set(
         session.exec(
             select(Event.source_key).where(
                 Event.campaign_id == campaign.id, col(Event.source_key).is_not(None)
             )
         ).all()
     )
-    seen: dict[str, int] = {}
-    for raw in table.rows:
-        planned = _plan_row(raw, campaign, report.issues)
-        if planned is None:
-            continue
-        planned.new_unit = planned.unit_name not in units
-        key = source_key(planned.unit_name, planned.theme)
-        planned.exists = key in existing
-        if key in seen:
-            planned.duplicate_of = seen[key]
-            report.issues.append(
-                RowIssue(
-                    "warning",
-                    raw.row_number,
-                    None,
-                    "duplicate_row",
-                    f"第 {raw.row_number} 行与第 {seen[key]} 行的单位和主题相同，只导入一次",
-                    f"row {raw.row_number} repeats row {seen[key]} (same unit and theme); "
-                    "imported once",
-                )
-            )
-        else:
-            seen[key] = raw.row_number
-        report.events.append(planned)
-    return report
+
+
+def _duplicate_issue(row: int, first: int) -> RowIssue:
+    """The warning for a row that repeats an earlier row's unit and theme."""
+    return RowIssue(
+        "warning",
+        row,
+        None,
+        "duplicate_row",
+        f"第 {row} 行与第 {first} 行的单位和主题相同，只导入一次",
+        f"row {row} repeats row {first} (same unit and theme); imported once",
+    )
 
 
 def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> PlannedEvent | None:
+    """One row as a planned event, its problems added to issues; None when it cannot be."""
     n = raw.row_number
-    blank = False
-    for key, header in REQUIRED.items():
-        if not raw.cells.get(key, "").strip():
-            blank = True
-            issues.append(
-                RowIssue(
-                    "error",
-                    n,
-                    header,
-                    "required_cell_blank",
-                    f"第 {n} 行“{header}”为空",
-                    f"row {n}: '{header}' is blank",
-                )
-            )
-    too_long = False
-    for key, (header, limit) in MAX_CHARS.items():
-        length = len(_fold(raw.cells.get(key, "")))
-        if length > limit:
-            too_long = True
-            issues.append(
-                RowIssue(
-                    "error",
-                    n,
-                    header,
-                    "cell_too_long",
-                    f"第 {n} 行“{header}”有 {length} 个字，最多 {limit} 个",
-                    f"row {n}: '{header}' is {length} characters long; at most {limit} fit",
-                )
-            )
-    if blank or too_long:
+    cell_errors = _cell_errors(raw)
+    issues.extend(cell_errors)
+    if cell_errors:
         return None
     date_text = raw.cells["when"].strip()
-    try:
-        when: ParsedWhen = parse_when(date_text, campaign.starts_on.year)
-        if when.latest < campaign.starts_on and campaign.ends_on.year > campaign.starts_on.year:
-            # A campaign across the new year: a year-less "1月10日" belongs to its later year.
-            later = parse_when(date_text, campaign.ends_on.year)
-            if later.earliest <= campaign.ends_on:
-                when = later
-    except DatePhraseError as exc:
-        issues.append(
-            RowIssue(
-                "error",
-                n,
-                REQUIRED["when"],
-                exc.code,
-                f"第 {n} 行“开展时间”：{exc.message_zh}",
-                f"row {n}, '开展时间': {exc.message_en}",
-            )
-        )
+    when = _row_when(n, date_text, campaign, issues)
+    if when is None:
         return None
-    for w in when.warnings:
-        issues.append(
-            RowIssue(
-                "warning",
-                n,
-                REQUIRED["when"],
-                w.code,
-                f"第 {n} 行：{w.message_zh}",
-                f"row {n}: {w.message_en}",
-            )
-        )
     unit_name = _fold(raw.cells["unit"])
     seq_text = raw.cells.get("seq", "").strip()
     if when.earliest < campaign.starts_on or when.latest > campaign.ends_on:
-        label = f"（序号 {seq_text}）" if seq_text else ""
-        issues.append(
-            RowIssue(
-                "warning",
-                n,
-                REQUIRED["when"],
-                "outside_campaign_window",
-                f"第 {n} 行{label} {unit_name}“{date_text}”不在活动时间 {campaign.starts_on}至"
-                f"{campaign.ends_on} 内",
-                f"row {n}{f' (No. {seq_text})' if seq_text else ''} {unit_name} '{date_text}' "
-                f"falls outside the campaign window {campaign.starts_on} to {campaign.ends_on}",
-            )
-        )
+        issues.append(_outside_window_issue(n, seq_text, unit_name, date_text, campaign))
     seq = int(seq_text) if seq_text.isdigit() else None
     if seq_text and seq is None:
         issues.append(
@@ -294,6 +241,91 @@ def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> Planne
     )
 
 
+def _cell_errors(raw: RawRow) -> list[RowIssue]:
+    """Blank required cells, then cells longer than their database column holds."""
+    n = raw.row_number
+    errors = [
+        RowIssue(
+            "error",
+            n,
+            header,
+            "required_cell_blank",
+            f"第 {n} 行“{header}”为空",
+            f"row {n}: '{header}' is blank",
+        )
+        for key, header in REQUIRED.items()
+        if not raw.cells.get(key, "").strip()
+    ]
+    for key, (header, limit) in MAX_CHARS.items():
+        length = len(_fold(raw.cells.get(key, "")))
+        if length > limit:
+            errors.append(
+                RowIssue(
+                    "error",
+                    n,
+                    header,
+                    "cell_too_long",
+                    f"第 {n} 行“{header}”有 {length} 个字，最多 {limit} 个",
+                    f"row {n}: '{header}' is {length} characters long; at most {limit} fit",
+                )
+            )
+    return errors
+
+
+def _row_when(
+    n: int, date_text: str, campaign: Campaign, issues: list[RowIssue]
+) -> ParsedWhen | None:
+    """The row's 开展时间 as dates, warnings added to issues; None (an error added) if unread."""
+    try:
+        when: ParsedWhen = parse_when(date_text, campaign.starts_on.year)
+        if when.latest < campaign.starts_on and campaign.ends_on.year > campaign.starts_on.year:
+            # A campaign across the new year: a year-less "1月10日" belongs to its later year.
+            later = parse_when(date_text, campaign.ends_on.year)
+            if later.earliest <= campaign.ends_on:
+                when = later
+    except DatePhraseError as exc:
+        issues.append(
+            RowIssue(
+                "error",
+                n,
+                REQUIRED["when"],
+                exc.code,
+                f"第 {n} 行“开展时间”：{exc.message_zh}",
+                f"row {n}, '开展时间': {exc.message_en}",
+            )
+        )
+        return None
+    issues.extend(
+        RowIssue(
+            "warning",
+            n,
+            REQUIRED["when"],
+            w.code,
+            f"第 {n} 行：{w.message_zh}",
+            f"row {n}: {w.message_en}",
+        )
+        for w in when.warnings
+    )
+    return when
+
+
+def _outside_window_issue(
+    n: int, seq_text: str, unit_name: str, date_text: str, campaign: Campaign
+) -> RowIssue:
+    """The warning for a row dated (partly) outside the campaign window."""
+    label = f"（序号 {seq_text}）" if seq_text else ""
+    return RowIssue(
+        "warning",
+        n,
+        REQUIRED["when"],
+        "outside_campaign_window",
+        f"第 {n} 行{label} {unit_name}“{date_text}”不在活动时间 {campaign.starts_on}至"
+        f"{campaign.ends_on} 内",
+        f"row {n}{f' (No. {seq_text})' if seq_text else ''} {unit_name} '{date_text}' "
+        f"falls outside the campaign window {campaign.starts_on} to {campaign.ends_on}",
+    )
+
+
 def apply_import(
     session: Session,
     campaign: Campaign,
@@ -309,6 +341,26 @@ def apply_import(
         raise ImportRefused(report, "errors")
     if report.warnings and not accept_warnings:
         raise ImportRefused(report, "warnings")
+    units = _create_units(session, report, now)
+    rows: list[dict[str, Any]] = []
+    source_rows: list[int] = []
+    for planned in report.events:
+        if planned.exists or planned.duplicate_of is not None:
+            # A repeated row of an existing event is one existing event, not two.
+            report.existing_events += planned.exists and planned.duplicate_of is None
+            continue
+        rows.append(_event_values(planned, campaign, units[planned.unit_name], now))
+        source_rows.append(planned.row)
+    _insert_events(session, campaign, rows, source_rows, actor, now, progress)
+    if rows:
+        deadlines.wake_schedulers(session)
+    report.created_events = len(rows)
+    report.committed = True
+    return report
+
+
+def _create_units(session: Session, report: ImportReport, now: datetime) -> dict[str, int | None]:
+    """Add the units the plan names that do not exist yet; every unit's id by name."""
     units = {u.name: u.id for u in session.exec(select(Unit)).all()}
     new_units: dict[str, Unit] = {}
     for planned in report.events:
@@ -320,33 +372,42 @@ def apply_import(
     session.flush()  # one batched INSERT … RETURNING for all new units, not one per unit
     units.update({name: unit.id for name, unit in new_units.items()})
     report.created_units += len(new_units)
-    rows: list[dict[str, Any]] = []
-    source_rows: list[int] = []
-    for planned in report.events:
-        if planned.exists or planned.duplicate_of is not None:
-            # A repeated row of an existing event is one existing event, not two.
-            report.existing_events += planned.exists and planned.duplicate_of is None
-            continue
-        rows.append(
-            {
-                "campaign_id": campaign.id,
-                "unit_id": units[planned.unit_name],
-                "seq": planned.seq,
-                "source_key": source_key(planned.unit_name, planned.theme),
-                "theme": planned.theme,
-                "date_earliest": planned.earliest,
-                "date_latest": planned.latest,
-                "date_text": planned.date_text,
-                "tentative": planned.tentative,
-                "location": planned.location,
-                "forms": [],
-                "state": EventState.planned.value,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        source_rows.append(planned.row)
+    return units
+
+
+def _event_values(
+    planned: PlannedEvent, campaign: Campaign, unit_id: int | None, now: datetime
+) -> dict[str, Any]:
+    """The column values of one new event row."""
+    return {
+        "campaign_id": campaign.id,
+        "unit_id": unit_id,
+        "seq": planned.seq,
+        "source_key": source_key(planned.unit_name, planned.theme),
+        "theme": planned.theme,
+        "date_earliest": planned.earliest,
+        "date_latest": planned.latest,
+        "date_text": planned.date_text,
+        "tentative": planned.tentative,
+        "location": planned.location,
+        "forms": [],
+        "state": EventState.planned.value,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert_events(
+    session: Session,
+    campaign: Campaign,
+    rows: list[dict[str, Any]],
+    source_rows: list[int],
+    actor: Actor,
+    now: datetime,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Insert events with their creation log lines and hold timers, a thousand at a time."""
     rules = CampaignRules.of(campaign.rules)
     calendar = deadlines.load_calendar(session)
     batch = 1000
@@ -383,11 +444,6 @@ def apply_import(
         )
         if progress:
             progress(len(chunk))
-    if rows:
-        deadlines.wake_schedulers(session)
-    report.created_events = len(rows)
-    report.committed = True
-    return report
 
 
 class ImportRefused(DomainError):
