@@ -29,10 +29,6 @@ class Settings(BaseSettings):
         default=None,
         description="dramatiq broker, redis://… or amqp://… (RabbitMQ); overrides redis_url",
     )
-    require_services: bool = Field(
-        default=False,
-        description="Tests: fail instead of skipping when PostgreSQL or Redis is unreachable",
-    )
     host: str = Field(default="127.0.0.1", description="Address the API binds to")
     port: int = Field(
         default=8000,

@@ -14,7 +14,7 @@ Run from the project root:
 3. spread: `--spread` pending timers (rule event_hold, escalation level 1, each on its own real
    planned event whose date has passed) due evenly over `--spread-seconds`, starting 10 s ahead;
    inserted in SQL followed by the NOTIFY a move sends. Lateness per timer from the rows:
-   claimed − due_at (the scheduler's first claim: its first handle_timer outbox row),
+   claimed − due_at (the scheduler's first claim: its first handle_timers outbox row),
    fired_at − due_at (fired_at is overwritten when the reconciler re-drives a timer),
    handled_at − due_at (handle_timer), sent_at − due_at (the log notification delivered).
 4. burst: `--burst` such timers all due at one instant T (10 s ahead); timed from T until the last
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                         raise SystemExit(f"burst: only {got} of {args.burst} sent in time")
                     burst = lateness(conn, burst_first, args.burst)
                     extra = conn.execute(
-                        "SELECT count(*) FROM outbox WHERE actor = 'handle_timer'"
+                        "SELECT count(*) FROM outbox WHERE actor = 'handle_timers'"
                     ).fetchone()[0]
                 peaks.append(peak_rss("scheduler", scheduler))
                 peaks.append(peak_rss("worker", worker))
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     caption = (
         f"seconds; spread: {args.spread:,} timers over {args.spread_seconds:.0f} s; burst: "
         f"{args.burst:,} timers due at one instant; worker {' '.join(WORKER_ARGS)}; scheduler "
-        f"batch {os.environ.get('OPENDAY_SCHEDULER_BATCH', '500')}; {extra:,} handle_timer "
+        f"batch {os.environ.get('OPENDAY_SCHEDULER_BATCH', '500')}; {extra:,} handle_timers "
         f"messages written for {args.spread + args.burst:,} timers\n"
         f"target spread p99 fire lateness ≤ 1 s: {spread_p99:.3f} s → {verdict(spread_p99 <= 1)}\n"
         f"target burst ≤ 3 × floor: {burst_total:.2f} s vs 3 × {floor:.2f} = {3 * floor:.2f} s "

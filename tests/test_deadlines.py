@@ -52,8 +52,8 @@ class InlineWorkers:
     def drain(self) -> None:
         while self.queue:
             actor, args = self.queue.popleft()
-            if actor in ("handle_timer", "handle_timers"):
-                ids = args[0] if actor == "handle_timers" else [args[0]]
+            if actor == "handle_timers":
+                ids = args[0]
                 owed: list[int] = []
                 with session_scope(self.rt.engine) as session:
                     for timer_id in ids:
@@ -315,7 +315,7 @@ def test_an_answer_meanwhile_stops_the_escalation(
 def test_a_redelivered_timer_message_sends_nothing_twice(
     walker: Walker, engine: Engine, clock, scheduler, workers, channels
 ) -> None:
-    """The same handle_timer and deliver messages, delivered twice, send each email once."""
+    """The same handle_timers and deliver messages, delivered twice, send each email once."""
     _contacts(walker)
     _collected_with_one_opinion(walker)
     clock.set(local(2022, 10, 13, 0, 0, 1))
@@ -482,7 +482,7 @@ def test_transient_failures_give_up_after_the_configured_attempts(
 def test_reconciler_redrives_a_lost_timer_message(
     walker: Walker, engine: Engine, clock, scheduler, workers, channels
 ) -> None:
-    """A handle_timer message lost after the claim is re-sent by the scheduler, not forgotten."""
+    """A handle_timers message lost after the claim is re-sent by the scheduler, not forgotten."""
     _contacts(walker)
     _collected_with_one_opinion(walker)
     clock.set(local(2022, 10, 13, 0, 0, 1))

@@ -19,7 +19,7 @@ from workers.broker import ensure_broker
 from workers.delivery import RETRY_CAP_SECONDS
 from workers.relay import relay
 from workers.runtime import Runtime, runtime
-from workers.scheduler import HANDLE_TIMER_ACTOR, dramatiq_sender
+from workers.scheduler import dramatiq_sender
 from workers.wake import install_wake_hook
 from workflows import escalation
 from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR
@@ -43,24 +43,6 @@ def _apply(session: Session, rt: Runtime, timer_id: int) -> escalation.Outcome:
 
 
 @dramatiq.actor(
-    actor_name=HANDLE_TIMER_ACTOR,
-    queue_name="timers",
-    max_retries=10,
-    min_backoff=1_000,
-    max_backoff=60_000,
-)
-def handle_timer(timer_id: int) -> None:
-    """Apply a fired timer (overdue move, escalation level, notifications owed), then relay."""
-    rt = runtime()
-    with session_scope(rt.engine) as session:
-        outcome = _apply(session, rt, timer_id)
-    if outcome.outbox_ids:
-        # Fast path: hand the deliveries to the workers now; the scheduler's relay is the
-        # safety net if this process dies before it gets here.
-        relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=outcome.outbox_ids)
-
-
-@dramatiq.actor(
     actor_name=HANDLE_TIMERS_ACTOR,
     queue_name="timers",
     max_retries=10,
@@ -78,7 +60,7 @@ def handle_timers(timer_ids: list[int]) -> None:
                 with session.begin_nested():
                     outcome = _apply(session, rt, timer_id)
                 owed.extend(outcome.outbox_ids)
-            except Exception:  # noqa: BLE001 - logged; the reconciler re-drives it later
+            except Exception:  # logged; the reconciler re-drives it later
                 log.exception("timer_failed", timer_id=timer_id)
     if owed:
         relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=owed)

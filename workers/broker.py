@@ -62,6 +62,6 @@ def broker_reachable(broker: dramatiq.Broker) -> bool:
             return bool(broker.client.ping())
         if isinstance(broker, RabbitmqBroker):
             return bool(broker.connection.is_open)
-    except Exception:  # noqa: BLE001 - any failure means unreachable
+    except Exception:  # any failure means unreachable
         return False
     return True

@@ -76,14 +76,14 @@ class StateCollector(Collector):
         now = self.clock.now()
         try:
             yield from self._database(now)
-        except Exception as exc:  # noqa: BLE001 - a scrape must not fail the whole page
+        except Exception as exc:  # a scrape must not fail the whole page
             log.warning("metrics_database_unavailable", error=str(exc).splitlines()[0])
             up = GaugeMetricFamily("openday_database_up", "Database reachable at scrape time.")
             up.add_metric([], 0)
             yield up
         try:
             yield from self._queues()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("metrics_broker_unavailable", error=str(exc).splitlines()[0])
 
     def _database(self, now: datetime) -> Iterator[Any]:

@@ -30,7 +30,6 @@ from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe
 
 log = structlog.get_logger("openday.scheduler")
 
-HANDLE_TIMER_ACTOR = "handle_timer"
 TIMERS_PER_MESSAGE = 50  # one worker transaction handles this many fired timers
 
 
@@ -69,7 +68,7 @@ class Scheduler:
         self._last_reconcile: datetime | None = None
 
     def fire_due(self) -> int:
-        """Claim up to `batch` due timers, mark them fired and owe a handle_timer message each."""
+        """Claim up to `batch` due timers, mark them fired and owe handle_timers messages."""
         now = self.clock.now()
         with session_scope(self.engine) as session:
             timers = session.exec(
@@ -211,7 +210,7 @@ class Scheduler:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            except Exception as exc:  # noqa: BLE001 - e.g. the broker is down: nothing is lost
+            except Exception as exc:  # e.g. the broker is down: nothing is lost
                 # Claims and outbox rows roll back with the failed transaction; retry later.
                 log.warning("scheduler_pass_failed", error=repr(exc)[:300])
                 stop.wait(backoff)

@@ -414,9 +414,7 @@ def _nearest(kills: list[float], t: float) -> float:
 
 
 def timer_ids_of(actor: str, args: list[Any]) -> list[int]:
-    """The timers a handle_timer (one id) or handle_timers (a list of ids) message is for."""
-    if actor == "handle_timer":
-        return [int(args[0])]
+    """The timers a handle_timers message (a list of ids) is for."""
     if actor == "handle_timers":
         return [int(t) for t in args[0]]
     return []

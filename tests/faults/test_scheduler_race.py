@@ -42,7 +42,7 @@ def test_two_schedulers_racing_over_10000_due_timers_fire_each_once(
     """Two `openday scheduler` processes on one database, both asleep; 10,000 timers fall due
     at once and a NOTIFY (what a move arming a near timer sends) wakes both together.
 
-    Owed: the 10,000 due timers (database). Delivered: the timer ids in the handle_timer(s)
+    Owed: the 10,000 due timers (database). Delivered: the timer ids in the handle_timers
     messages in the broker (Redis) — what a scheduler hands on when it fires timers. Every
     timer is fired by exactly one scheduler: it appears in exactly one outbox row and one
     broker message, none is missing, and both schedulers took a share of the work.

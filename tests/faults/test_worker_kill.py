@@ -35,7 +35,7 @@ def test_kill_9_of_workers_at_random_points_loses_and_doubles_nothing(
     engine: Engine, sink: WebhookSink, broker_url: str, fleet: Fleet, tmp_path: Path
 ) -> None:
     """1,000 escalations due; a worker process is killed (SIGKILL) four times at random moments
-    — mid handle_timer, mid delivery, between, during the master's shutdown — and
+    — mid handle_timers, mid delivery, between, during the master's shutdown — and
     `openday worker` is started again as a supervisor would (dramatiq's master exits when one
     of its processes dies). Within 2 minutes of the last kill everything owed has arrived and
     the database owes nothing: the scheduler's reconciler re-drove the orphaned work
