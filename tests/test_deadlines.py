@@ -4,12 +4,14 @@ workers exactly once — all driven by the injected clock."""
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import chinese_calendar
+import dramatiq
 import pytest
+from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -24,51 +26,107 @@ from models import (
     Unit,
     User,
 )
-from models.db import session_scope
 from settings import Settings
 from tests.conftest import HOUSING, Walker, local
-from workers import delivery
+from workers.broker import use_broker
 from workers.channels import StubChannel
-from workers.relay import relay
-from workers.runtime import Runtime
-from workers.scheduler import Scheduler
-from workflows import escalation
-from workflows.clock import FixedClock
+from workers.middleware import LogContext
+from workers.runtime import Runtime, set_runtime
+from workers.scheduler import Scheduler, dramatiq_sender
+from workflows.clock import Clock, FixedClock
+from workflows.jobs import DELIVER_ACTOR
 from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar
 
 
-class InlineWorkers:
-    """Runs what the scheduler hands to dramatiq right here, in order (no broker, no threads)."""
+class ClockedStubBroker(StubBroker):
+    """dramatiq's in-process broker, except that delayed messages (dramatiq's retries with
+    backoff) come due on the test's injected clock rather than on the wall clock."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.queue: deque[tuple[str, list[Any]]] = deque()
-        self.retries: list[int] = []
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock: Clock | None = None
+        self.delayed: list[tuple[datetime, dramatiq.Message]] = []
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        if delay is None:
+            return super().enqueue(message)
+        assert self.clock is not None
+        self.delayed.append((self.clock.now() + timedelta(milliseconds=delay), message))
+        return message
+
+    def release_due(self) -> None:
+        """Put every delayed message whose moment has come back on its queue."""
+        assert self.clock is not None
+        now = self.clock.now()
+        due = [m for at, m in self.delayed if at <= now]
+        self.delayed = [(at, m) for at, m in self.delayed if at > now]
+        for message in due:
+            super().enqueue(message)
+
+    def reset(self, clock: Clock | None) -> None:
+        """Empty every queue (a test starts with no messages)."""
+        self.flush_all()
+        self.delayed = []
+        self.clock = clock
+
+
+@pytest.fixture(scope="session")
+def broker() -> ClockedStubBroker:
+    """The real actors of workers/actors.py, declared on one clocked StubBroker."""
+    stub = ClockedStubBroker()
+    stub.add_middleware(LogContext())
+    use_broker(stub)  # before workers.actors declares its actors on the global broker
+    from workers import actors
+
+    for actor in (actors.handle_timers, actors.deliver_notification):
+        if actor.broker is not stub:  # declared earlier in this process, on another broker
+            actor.broker = stub
+            stub.declare_actor(actor)
+    return stub
+
+
+class Workers:
+    """A real dramatiq.Worker running the real actors; it runs only while `drain` does, so a
+    test decides what is queued (and lost, or redelivered) before the workers see it."""
+
+    QUEUES = ("timers", "notifications")
+
+    def __init__(self, broker: ClockedStubBroker) -> None:
+        self.broker = broker
 
     def send(self, actor: str, args: list[Any]) -> None:
-        self.queue.append((actor, list(args)))
+        """Enqueue a message for an actor, as the relay does."""
+        dramatiq_sender()(actor, args)
 
     def drain(self) -> None:
-        while self.queue:
-            actor, args = self.queue.popleft()
-            if actor == "handle_timers":
-                ids = args[0]
-                owed: list[int] = []
-                with session_scope(self.rt.engine) as session:
-                    for timer_id in ids:
-                        now = self.rt.clock.now()
-                        outcome = escalation.handle_timer(session, timer_id, now, self.rt.notify)
-                        delivery.deliver_inline(self.rt, outcome.inline, now)
-                        owed.extend(outcome.outbox_ids)
-                relay(self.rt.engine, self.send, self.rt.clock.now(), only_ids=owed)
-            elif actor == "deliver_notification":
-                try:
-                    delivery.deliver(self.rt, args[0])
-                except delivery.RetryLater:
-                    self.retries.append(args[0])
-            else:  # pragma: no cover
-                raise AssertionError(actor)
+        """Release the retries now due, then process every queued message and what it sends."""
+        self.broker.release_due()
+        worker = dramatiq.Worker(self.broker, worker_timeout=10, worker_threads=1)
+        worker.start()
+        try:
+            for queue in self.QUEUES:  # timer handling sends deliveries, never the reverse
+                self.broker.join(queue, timeout=30_000)
+            worker.join()
+        finally:
+            worker.stop()
+        unexpected = [m for _, m in self.broker.delayed if m.actor_name != DELIVER_ACTOR]
+        assert not unexpected, f"unexpected retries: {unexpected}"
+
+    @property
+    def retries(self) -> list[int]:
+        """Notifications whose delivery dramatiq will retry later."""
+        return [m.args[0] for _, m in self.broker.delayed]
+
+    def redeliver(self, queue: str) -> None:
+        """Deliver every message waiting on `queue` a second time (same message ids)."""
+        waiting = self.broker.queues[queue]
+        for data in list(waiting.queue):
+            waiting.put(data)
+
+    def lose_everything(self) -> None:
+        """The broker loses every message it holds."""
+        self.broker.reset(self.broker.clock)
 
 
 @pytest.fixture
@@ -85,18 +143,24 @@ def rt(engine: Engine, clock: FixedClock, channels: dict[str, StubChannel]) -> R
 
 
 @pytest.fixture
-def workers(rt: Runtime) -> InlineWorkers:
-    """Inline workers."""
-    return InlineWorkers(rt)
+def workers(rt: Runtime, broker: ClockedStubBroker) -> Iterator[Workers]:
+    """The actors' runtime installed, the broker empty and on the test's clock."""
+    broker.reset(rt.clock)
+    set_runtime(rt)
+    try:
+        yield Workers(broker)
+    finally:
+        set_runtime(None)
+        broker.reset(None)
 
 
 @pytest.fixture
-def scheduler(engine: Engine, clock: FixedClock, workers: InlineWorkers) -> Scheduler:
-    """A scheduler handing work to the inline workers."""
-    return Scheduler(engine, workers.send, clock, batch=50, max_sleep=60)
+def scheduler(engine: Engine, clock: FixedClock, workers: Workers) -> Scheduler:
+    """A scheduler handing work to dramatiq, as in production."""
+    return Scheduler(engine, dramatiq_sender(), clock, batch=50, max_sleep=60)
 
 
-def tick(scheduler: Scheduler, workers: InlineWorkers) -> None:
+def tick(scheduler: Scheduler, workers: Workers) -> None:
     """One scheduler pass and everything it owes, processed."""
     scheduler.run_once()
     workers.drain()
@@ -320,8 +384,7 @@ def test_a_redelivered_timer_message_sends_nothing_twice(
     _collected_with_one_opinion(walker)
     clock.set(local(2022, 10, 13, 0, 0, 1))
     scheduler.run_once()
-    doubled = list(workers.queue) * 2
-    workers.queue = deque(doubled)
+    workers.redeliver("timers")
     workers.drain()
     with Session(engine) as s:
         for n in s.exec(select(Notification)).all():
@@ -423,12 +486,13 @@ def test_transient_failures_retry_then_permanent_ones_are_recorded(
     scheduler.run_once()
     workers.drain()
     assert len(workers.retries) == 1
-    retried = workers.retries.pop()
+    retried = workers.retries[0]
     with Session(engine) as s:
         row = s.get(Notification, retried)
         assert row is not None and (row.state, row.attempts) == ("pending", 1)
-    workers.send("deliver_notification", [retried])  # dramatiq's retry, later
+    clock.advance(timedelta(minutes=1))  # dramatiq's retry, once its backoff has passed
     workers.drain()
+    assert workers.retries == []
     with Session(engine) as s:
         assert s.get(Notification, retried).state == "sent"  # type: ignore[union-attr]
 
@@ -471,10 +535,9 @@ def test_transient_failures_give_up_after_the_configured_attempts(
     scheduler.run_once()
     workers.drain()
     for _ in range(5):
-        for nid in workers.retries:
-            workers.send("deliver_notification", [nid])
-        workers.retries = []
+        clock.advance(timedelta(minutes=15))  # past dramatiq's backoff (capped at 10 minutes)
         workers.drain()
+    assert workers.retries == []
     emails = [n for n in _notifications(engine) if n.channel == "email"]
     assert {(n.state, n.attempts) for n in emails} == {("failed", 3)}
 
@@ -487,7 +550,7 @@ def test_reconciler_redrives_a_lost_timer_message(
     _collected_with_one_opinion(walker)
     clock.set(local(2022, 10, 13, 0, 0, 1))
     scheduler.run_once()
-    workers.queue.clear()  # the broker lost every message
+    workers.lose_everything()
     clock.advance(timedelta(minutes=3))
     scheduler.run_once()
     workers.drain()

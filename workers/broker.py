@@ -37,8 +37,13 @@ def make_broker(settings: Settings | None = None) -> dramatiq.Broker:
 
 def install_broker(settings: Settings | None = None) -> dramatiq.Broker:
     """Create the broker and make it dramatiq's global one."""
+    return use_broker(make_broker(settings))
+
+
+def use_broker(broker: dramatiq.Broker) -> dramatiq.Broker:
+    """Make `broker` dramatiq's global one, the one actor modules declare their actors on
+    (tests bring their own StubBroker)."""
     global _installed
-    broker = make_broker(settings)
     dramatiq.set_broker(broker)
     _installed = broker
     return broker
