@@ -8,14 +8,21 @@ mid-send leaves a lease that expires, after which the reconciler hands the row o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import structlog
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from models import Notification, NotificationState
 from models.db import session_scope
@@ -110,22 +117,24 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
         if exc.retry_after:
             retry_ms = int(exc.retry_after * 1000)
     # The message went out: record it even through a database blip, for as long as the lease
-    # holds — giving up early would make the reconciler send it a second time.
-    lease_ends = time.monotonic() + rt.settings.delivery_lease_seconds
-    delay = 0.5
-    while True:
-        try:
-            return _record(rt, notification_id, attempts, error, permanent, retry_ms)
-        except OperationalError as exc:
-            if time.monotonic() + delay >= lease_ends - 5:
-                raise
-            log.warning(
-                "notification_record_retry",
-                notification_id=notification_id,
-                error=str(exc).splitlines()[0],
-            )
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    # holds (with 5 s to spare) — giving up early would make the reconciler send it again.
+    recording = Retrying(
+        retry=retry_if_exception_type(OperationalError),
+        wait=wait_exponential(multiplier=0.5, max=5.0),  # 0.5 s, 1 s, 2 s, 4 s, 5 s …
+        stop=stop_before_delay(rt.settings.delivery_lease_seconds - 5),
+        before_sleep=partial(_log_record_retry, notification_id),
+        reraise=True,
+    )
+    return recording(_record, rt, notification_id, attempts, error, permanent, retry_ms)
+
+
+def _log_record_retry(notification_id: int, attempt: RetryCallState) -> None:
+    error = attempt.outcome.exception() if attempt.outcome else None
+    log.warning(
+        "notification_record_retry",
+        notification_id=notification_id,
+        error=str(error).splitlines()[0],
+    )
 
 
 def _record(

@@ -19,6 +19,13 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_when_event_set,
+    wait_exponential,
+)
 
 from models import Notification, NotificationState, Timer, TimerState
 from models.db import session_scope
@@ -199,26 +206,30 @@ class Scheduler:
         """Loop until `stop` is set, sleeping until the next due timer or a wake-up."""
         waiter = waiter or LocalWaiter()
         log.info("scheduler_started", max_sleep=self.max_sleep, batch=self.batch)
-        backoff = 0.5
+        # A failed pass (the database or the broker went away) backs off 0.5 s, 1 s, … 10 s and
+        # tries again, no restart needed: its claims and outbox rows rolled back with it.
+        passes = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=0.5, max=10.0),
+            stop=stop_when_event_set(stop),
+            sleep=stop.wait,  # a stop request cuts the back-off short
+            before_sleep=_log_failed_pass,
+            retry_error_callback=lambda _: None,  # stopped while failing
+        )
         while not stop.is_set():
-            try:
-                result = self.run_once()
-                backoff = 0.5
-            except sa.exc.OperationalError as exc:
-                # The database went away: back off and try again, no restart needed.
-                log.warning("scheduler_database_unavailable", error=str(exc).splitlines()[0])
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            except Exception as exc:  # e.g. the broker is down: nothing is lost
-                # Claims and outbox rows roll back with the failed transaction; retry later.
-                log.warning("scheduler_pass_failed", error=repr(exc)[:300])
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            waiter.wait(result.sleep, stop)
+            result = passes(lambda: None if stop.is_set() else self.run_once())
+            if result is not None:
+                waiter.wait(result.sleep, stop)
         waiter.close()
         log.info("scheduler_stopped")
+
+
+def _log_failed_pass(attempt: RetryCallState) -> None:
+    exc = attempt.outcome.exception() if attempt.outcome else None
+    if isinstance(exc, sa.exc.OperationalError):
+        log.warning("scheduler_database_unavailable", error=str(exc).splitlines()[0])
+    else:  # e.g. the broker is down: nothing is lost
+        log.warning("scheduler_pass_failed", error=repr(exc)[:300])
 
 
 def _owe_handling(session: Session, timer_ids: list[int], now: datetime) -> None:
