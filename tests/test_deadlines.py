@@ -3,9 +3,11 @@ workers exactly once — all driven by the injected clock."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import chinese_calendar
@@ -16,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models import (
+    CalendarDay,
+    CalendarYear,
     Event,
     FeedbackItem,
     Notification,
@@ -26,6 +30,7 @@ from models import (
     Unit,
     User,
 )
+from models.db import make_engine
 from settings import Settings
 from tests.conftest import HOUSING, Walker, local
 from workers.broker import use_broker
@@ -293,6 +298,38 @@ def test_reschedule_moves_the_hold_timers_and_cancel_drops_them(
     assert moved[0].due_at == local(2022, 9, 23, 0) and moved[0].deadline_on == date(2022, 9, 22)
     walker.move(event["id"], "cancel", reason="取消")
     assert {t.state for t in _timers(engine, rule="event_hold")} == {"cancelled"}
+
+
+def test_two_databases_in_one_process_never_share_a_calendar(
+    sqlite_template: Path, tmp_path: Path, clock
+) -> None:
+    """The calendar cache is per database: two databases whose loaded data look alike (same
+    counts, same load time) still get their own working days."""
+    from workflows.deadlines import load_calendar
+
+    engines = []
+    for name, workday in (("a", True), ("b", False)):
+        path = tmp_path / f"{name}.db"
+        shutil.copy(sqlite_template, path)
+        engines.append(make_engine(f"sqlite:///{path}"))
+        with Session(engines[-1]) as s:
+            # 2027-01-04, a Monday: worked in one database's arrangement, off in the other's.
+            s.add(CalendarYear(year=2027, source="测试", loaded_at=clock.now()))
+            s.add(
+                CalendarDay(
+                    day=date(2027, 1, 4), workday=workday, source="测试", loaded_at=clock.now()
+                )
+            )
+            s.commit()
+    try:
+        answers = []
+        for engine in engines:
+            with Session(engine) as s:
+                answers.append(load_calendar(s).is_workday(date(2027, 1, 4)))
+        assert answers == [True, False]
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 # ---- the scheduler and the workers -----------------------------------------------------------

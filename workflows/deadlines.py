@@ -14,6 +14,7 @@ loaded and records old and new due dates in the audit log.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from models import (
@@ -66,17 +68,27 @@ def at_local(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), LOCAL_TZ).astimezone(UTC)
 
 
-_calendar_cache: tuple[tuple[Any, ...], WorkdayCalendar] | None = None
+# Per database (engine), so two databases in one process never share a calendar; an engine
+# that is garbage-collected takes its entry with it.
+_calendar_cache: weakref.WeakKeyDictionary[Engine, tuple[tuple[Any, ...], WorkdayCalendar]] = (
+    weakref.WeakKeyDictionary()
+)
 _calendar_lock = threading.Lock()
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def load_calendar(session: Session) -> WorkdayCalendar:
     """The working-day calendar: chinese-calendar's published years plus what admins loaded.
 
-    Built once per process and reused while the loaded data is unchanged: one small query
-    (row counts and last load times) tells whether any process loaded a calendar since.
+    Built once per process and database, and reused while the loaded data is unchanged: one
+    small query (row counts and last load times) tells whether any process loaded a calendar
+    since.
     """
-    global _calendar_cache
+    engine = _engine_of(session)
     revision = tuple(
         session.exec(
             select(
@@ -87,7 +99,8 @@ def load_calendar(session: Session) -> WorkdayCalendar:
             )
         ).one()
     )
-    cached = _calendar_cache
+    with _calendar_lock:
+        cached = _calendar_cache.get(engine)
     if cached is not None and cached[0] == revision:
         return cached[1]
     days = [
@@ -97,7 +110,7 @@ def load_calendar(session: Session) -> WorkdayCalendar:
     years = session.exec(select(CalendarYear.year)).all()
     calendar = WorkdayCalendar(loaded_days=days, complete_years=years)
     with _calendar_lock:
-        _calendar_cache = (revision, calendar)
+        _calendar_cache[engine] = (revision, calendar)
     return calendar
 
 
