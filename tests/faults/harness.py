@@ -245,97 +245,18 @@ def seed_hold_escalations(
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:8]
     with engine.begin() as conn:
-        campaign_id = conn.execute(
-            sa.insert(Campaign.__table__).returning(Campaign.__table__.c.id),  # type: ignore[attr-defined]
-            {
-                "doc_number": f"故障测试〔{tag}〕",
-                "title": "故障测试",
-                "issuing_office": "资阳市雁江区人民政府办公室",
-                "starts_on": date(2022, 8, 22),
-                "ends_on": date(2022, 9, 22),
-                "rules": CampaignRules().model_dump(),
-                "created_at": now,
-            },
-        ).scalar_one()
-        unit_rows = [
-            {
-                "name": f"故障测试单位{i}-{tag}",
-                "kind": "department",
-                "webhook_url": "",
-                "webhook_format": "json",
-                "created_at": now,
-            }
-            for i in range(units)
-        ]
-        unit_ids = list(
-            conn.execute(
-                sa.insert(Unit.__table__).returning(  # type: ignore[attr-defined]
-                    Unit.__table__.c.id,  # type: ignore[attr-defined]
-                    sort_by_parameter_order=True,
-                ),
-                unit_rows,
-            ).scalars()
-        )
-        urls = {uid: sink.url(uid) for uid in unit_ids}
-        unit_table = Unit.__table__  # type: ignore[attr-defined]
-        for uid, url in urls.items():
-            conn.execute(
-                sa.update(unit_table).where(unit_table.c.id == uid).values(webhook_url=url)
-            )
-        event_rows = [
-            {
-                "campaign_id": campaign_id,
-                "unit_id": unit_ids[i % units],
-                "theme": f"开放日{i}",
-                "date_earliest": HELD_BY,
-                "date_latest": HELD_BY,
-                "tentative": False,
-                "forms": [],
-                "state": "planned",
-                "version": 1,
-                "escalation_level": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for i in range(events)
-        ]
-        event_table = Event.__table__  # type: ignore[attr-defined]
-        event_ids = list(
-            conn.execute(
-                sa.insert(event_table).returning(event_table.c.id, sort_by_parameter_order=True),
-                event_rows,
-            ).scalars()
-        )
-        total = events * len(levels)
+        campaign_id = _seed_campaign(conn, tag, now)
+        unit_ids, urls = _seed_units(conn, sink, units, tag, now)
+        unit_of = [unit_ids[i % units] for i in range(events)]
+        event_ids = _seed_events(conn, campaign_id, unit_of, now)
+        dues = _due_moments(now, events * len(levels), spread_seconds, lead_seconds)
         timer_rows = []
         owed: dict[str, tuple[int, int]] = {}
-        n = 0
         for i, event_id in enumerate(event_ids):
             for level in levels:
-                if spread_seconds:
-                    due = now + timedelta(seconds=lead_seconds + spread_seconds * n / total)
-                else:
-                    due = now - timedelta(hours=1, seconds=n)
-                n += 1
-                timer_rows.append(
-                    {
-                        "rule": "event_hold",
-                        "kind": "escalation",
-                        "level": level,
-                        "subject_type": "event",
-                        "subject_id": event_id,
-                        "event_id": event_id,
-                        "deadline_on": HELD_BY,
-                        "due_at": due,
-                        "provisional": False,
-                        "state": "pending",
-                        "created_at": now,
-                    }
-                )
-                owed[webhook_key(event_id, level, HELD_BY, urls[unit_ids[i % units]])] = (
-                    event_id,
-                    level,
-                )
+                timer_rows.append(_hold_timer_row(event_id, level, next(dues), now))
+                key = webhook_key(event_id, level, HELD_BY, urls[unit_of[i]])
+                owed[key] = (event_id, level)
         timer_table = Timer.__table__  # type: ignore[attr-defined]
         timer_ids = list(
             conn.execute(
@@ -343,8 +264,109 @@ def seed_hold_escalations(
                 timer_rows,
             ).scalars()
         )
-    dues = [r["due_at"] for r in timer_rows]
-    return Seeded(event_ids, timer_ids, owed, min(dues), max(dues))
+    moments = [r["due_at"] for r in timer_rows]
+    return Seeded(event_ids, timer_ids, owed, min(moments), max(moments))
+
+
+def _seed_campaign(conn: sa.Connection, tag: str, now: datetime) -> int:
+    """A campaign with the default rules."""
+    return conn.execute(
+        sa.insert(Campaign.__table__).returning(Campaign.__table__.c.id),  # type: ignore[attr-defined]
+        {
+            "doc_number": f"故障测试〔{tag}〕",
+            "title": "故障测试",
+            "issuing_office": "资阳市雁江区人民政府办公室",
+            "starts_on": date(2022, 8, 22),
+            "ends_on": date(2022, 9, 22),
+            "rules": CampaignRules().model_dump(),
+            "created_at": now,
+        },
+    ).scalar_one()
+
+
+def _seed_units(
+    conn: sa.Connection, sink: WebhookSink, units: int, tag: str, now: datetime
+) -> tuple[list[int], dict[int, str]]:
+    """`units` units, each with a JSON webhook of its own on the sink; their ids and URLs."""
+    unit_table = Unit.__table__  # type: ignore[attr-defined]
+    unit_rows = [
+        {
+            "name": f"故障测试单位{i}-{tag}",
+            "kind": "department",
+            "webhook_url": "",
+            "webhook_format": "json",
+            "created_at": now,
+        }
+        for i in range(units)
+    ]
+    unit_ids = list(
+        conn.execute(
+            sa.insert(unit_table).returning(unit_table.c.id, sort_by_parameter_order=True),
+            unit_rows,
+        ).scalars()
+    )
+    urls = {uid: sink.url(uid) for uid in unit_ids}
+    for uid, url in urls.items():
+        conn.execute(sa.update(unit_table).where(unit_table.c.id == uid).values(webhook_url=url))
+    return unit_ids, urls
+
+
+def _seed_events(
+    conn: sa.Connection, campaign_id: int, unit_of: list[int], now: datetime
+) -> list[int]:
+    """One planned event per entry of `unit_of` (its unit), to be held by HELD_BY."""
+    event_rows = [
+        {
+            "campaign_id": campaign_id,
+            "unit_id": unit_id,
+            "theme": f"开放日{i}",
+            "date_earliest": HELD_BY,
+            "date_latest": HELD_BY,
+            "tentative": False,
+            "forms": [],
+            "state": "planned",
+            "version": 1,
+            "escalation_level": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i, unit_id in enumerate(unit_of)
+    ]
+    event_table = Event.__table__  # type: ignore[attr-defined]
+    return list(
+        conn.execute(
+            sa.insert(event_table).returning(event_table.c.id, sort_by_parameter_order=True),
+            event_rows,
+        ).scalars()
+    )
+
+
+def _due_moments(
+    now: datetime, total: int, spread_seconds: float, lead_seconds: float
+) -> Iterator[datetime]:
+    """Due an hour ago (a second apart), or spread over `spread_seconds` after `lead_seconds`."""
+    for n in range(total):
+        if spread_seconds:
+            yield now + timedelta(seconds=lead_seconds + spread_seconds * n / total)
+        else:
+            yield now - timedelta(hours=1, seconds=n)
+
+
+def _hold_timer_row(event_id: int, level: int, due: datetime, now: datetime) -> dict[str, Any]:
+    """A pending event_hold escalation timer of one level."""
+    return {
+        "rule": "event_hold",
+        "kind": "escalation",
+        "level": level,
+        "subject_type": "event",
+        "subject_id": event_id,
+        "event_id": event_id,
+        "deadline_on": HELD_BY,
+        "due_at": due,
+        "provisional": False,
+        "state": "pending",
+        "created_at": now,
+    }
 
 
 # ------------------------------------------------------------------------------------------
