@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -212,7 +213,7 @@ class Scheduler:
             retry=retry_if_exception_type(Exception),
             wait=wait_exponential(multiplier=0.5, max=10.0),
             stop=stop_when_event_set(stop),
-            sleep=stop.wait,  # a stop request cuts the back-off short
+            sleep=partial(_sleep_unless_stopped, stop),
             before_sleep=_log_failed_pass,
             retry_error_callback=lambda _: None,  # stopped while failing
         )
@@ -222,6 +223,11 @@ class Scheduler:
                 waiter.wait(result.sleep, stop)
         waiter.close()
         log.info("scheduler_stopped")
+
+
+def _sleep_unless_stopped(stop: threading.Event, seconds: float) -> None:
+    """A back-off sleep that a stop request cuts short."""
+    stop.wait(seconds)
 
 
 def _log_failed_pass(attempt: RetryCallState) -> None:
