@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -50,6 +51,11 @@ class Actor:
         """Refuse any change by a read-only account."""
         if not self.can_write:
             raise Forbidden("read_only", "只读账号不能修改数据", "this account is read-only")
+
+    def require_unit(self, unit_id: int, zh: str, en: str) -> None:
+        """Refuse acting for a unit the caller does not belong to (supervisors act for any)."""
+        if not self.may_see_unit(unit_id):
+            raise Forbidden("other_unit", zh, en)
 
     def require_supervisor(self) -> None:
         """Refuse callers who are not district-office supervisors or admins."""
@@ -204,5 +210,21 @@ def create_user(
         created_at=now,
     )
     session.add(user)
+    session.flush()
+    return user
+
+
+# What a user may change of their own profile.
+PROFILE_FIELDS = {"display_name", "email"}
+
+
+def update_profile(session: Session, actor: Actor, changes: dict[str, Any]) -> User:
+    """Change one's own display name or e-mail."""
+    user = session.get(User, actor.id)
+    if user is None:
+        raise NotFound("user_not_found", "账号不存在", "no such account")
+    for key, value in changes.items():
+        if key in PROFILE_FIELDS:
+            setattr(user, key, value)
     session.flush()
     return user

@@ -24,6 +24,7 @@ from models import (
     Attachment,
     Campaign,
     Event,
+    EventForm,
     EventState,
     FeedbackItem,
     Invitee,
@@ -36,7 +37,7 @@ from models import (
 from workflows import deadlines, machine
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import DomainError, Violation
+from workflows.errors import Conflict, DomainError, Violation, stale_version
 from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar
 
@@ -688,9 +689,6 @@ WORKFLOW = machine.Workflow(
 # Writes outside the machine: creating events and keeping their invitee lists
 # --------------------------------------------------------------------------------------------
 
-# The invitee list may change until the event is held; attendance only once invitations are out.
-INVITEES_EDITABLE = {S.planned, S.invited}
-
 
 def create_event(
     session: Session,
@@ -705,13 +703,7 @@ def create_event(
     **fields: Any,
 ) -> Event:
     """Create a planned event with its first audit line (trigger `create`)."""
-    if latest < earliest:
-        raise DomainError(
-            "date_window_reversed",
-            f"结束日期 {latest} 早于开始日期 {earliest}",
-            f"latest date {latest} is before earliest date {earliest}",
-            status=422,
-        )
+    check_window(earliest, latest)
     event = Event(
         campaign_id=campaign.id,  # type: ignore[arg-type]
         unit_id=unit_id,
@@ -742,38 +734,62 @@ def create_event(
     return event
 
 
-def check_invitee_fields(category: str, invitation: str | None, targeted_kind: str | None) -> None:
-    """Citizens say how they were invited (定向 / 公开); only targeted ones carry a sub-kind."""
-    if category == InviteeCategory.citizen:
-        if invitation is None:
-            raise DomainError(
-                "invitation_mode_required",
-                "市民代表须注明邀请方式：定向邀请（targeted）或公开邀请（public）",
-                "a citizen representative needs an invitation mode: targeted or public",
-                status=422,
-            )
-        if invitation == "public" and targeted_kind is not None:
-            raise DomainError(
-                "targeted_kind_not_allowed",
-                "公开邀请的市民代表不填定向邀请类别",
-                "targeted_kind applies only to targeted invitations",
-                status=422,
-            )
-    elif invitation is not None or targeted_kind is not None:
+def window_of(day: date | None, earliest: date | None, latest: date | None) -> tuple[date, date]:
+    """An event's date window from a single day, or from earliest and latest."""
+    if day is not None and earliest is None and latest is None:
+        return day, day
+    if day is None and earliest is not None and latest is not None:
+        check_window(earliest, latest)
+        return earliest, latest
+    raise DomainError(
+        "date_required",
+        "请给出活动日期 date，或日期范围 earliest 与 latest",
+        "give the event's date, or both earliest and latest",
+        status=422,
+    )
+
+
+def check_window(earliest: date, latest: date) -> None:
+    """A window ends on or after the day it starts."""
+    if latest < earliest:
         raise DomainError(
-            "invitation_mode_not_allowed",
-            "邀请方式仅适用于市民代表",
-            "invitation mode applies only to citizen representatives",
+            "date_window_reversed",
+            f"结束日期 {latest} 早于开始日期 {earliest}",
+            f"latest date {latest} is before earliest date {earliest}",
             status=422,
         )
 
 
-def require_invitees_editable(event: Event) -> None:
-    """The invitee list is frozen once the event has been held (or cancelled)."""
-    if event.state not in INVITEES_EDITABLE:
-        raise DomainError(
-            "invitees_frozen",
-            f"活动状态为“{STATE_LABELS_ZH[event.state]}”，受邀名单已不能修改",
-            f"the invitee list can no longer change in state '{event.state}'",
-            status=409,
+def require_version(event: Event, expected: int) -> None:
+    """A write based on an old version of the event is refused."""
+    if event.version != expected:
+        violation = stale_version("活动", "event", event.version, expected)
+        raise Conflict(
+            violation.code, violation.message_zh, violation.message_en, details=violation.details
         )
+
+
+# What an edit outside the machine may change (dates change only by the reschedule move).
+EDITABLE_FIELDS = {"theme", "location", "forms"}
+
+
+def edit(
+    session: Session, event: Event, changes: dict[str, Any], *, expected_version: int, now: datetime
+) -> Event:
+    """Edit a (locked) event's theme, location or forms."""
+    require_version(event, expected_version)
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise DomainError(
+            "field_not_editable",
+            f"不能直接修改：{'、'.join(sorted(unknown))}（日期请用改期）",
+            f"not editable: {', '.join(sorted(unknown))} (dates change by reschedule)",
+            status=422,
+        )
+    if "forms" in changes:
+        changes["forms"] = [EventForm(f).value for f in changes["forms"]]
+    for key, value in changes.items():
+        setattr(event, key, value)
+    event.updated_at = now
+    session.flush()
+    return event

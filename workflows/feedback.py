@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from transitions import EventData, Machine
 
-from models import FeedbackItem, FeedbackState, TransitionLog
-from workflows import deadlines, machine
+from models import Event, EventState, FeedbackItem, FeedbackState, TransitionLog
+from workflows import deadlines, invitees, machine
+from workflows import event as event_flow
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import Violation
+from workflows.errors import Conflict, Violation
 
 F = FeedbackState
 
@@ -185,3 +186,34 @@ def fire(
         data=data,
         system=system,
     )
+
+
+def record(
+    session: Session,
+    event: Event,
+    *,
+    content: str,
+    raised_by_invitee_id: int | None,
+    now: datetime,
+) -> FeedbackItem:
+    """Record an opinion raised at a (locked) held event, before the collect_feedback move."""
+    if event.state != EventState.held:
+        raise Conflict(
+            "feedback_not_open",
+            f"活动状态为“{event_flow.STATE_LABELS_ZH[event.state]}”，只有已开展、尚未完成意见收集"
+            "的活动可以登记意见",
+            "opinions are recorded while the event is held and before collect_feedback",
+        )
+    if raised_by_invitee_id is not None:
+        invitees.get(session, event, raised_by_invitee_id)
+    item = FeedbackItem(
+        event_id=event.id,  # type: ignore[arg-type]
+        unit_id=event.unit_id,
+        content=content,
+        raised_by_invitee_id=raised_by_invitee_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    return item

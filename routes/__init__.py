@@ -1,0 +1,33 @@
+"""The JSON API under /api/v1, one module per resource; `ROUTERS` lists them for api.py."""
+
+from __future__ import annotations
+
+from routes import (
+    accounts,
+    calendar_days,
+    campaigns,
+    events,
+    feedback,
+    invitees,
+    notifications,
+    ops,
+    overdue,
+    spot_checks,
+    summaries,
+    units,
+)
+
+ROUTERS = [
+    accounts.router,
+    campaigns.router,
+    units.router,
+    events.router,
+    invitees.router,
+    feedback.router,
+    summaries.router,
+    spot_checks.router,
+    overdue.router,
+    notifications.router,
+    calendar_days.router,
+]
+OPS_ROUTERS = [ops.router]

@@ -1,0 +1,54 @@
+"""The working-day calendar: loading a year's arrangement, counting working days."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+
+from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, read_upload
+from schemas.deadlines import CalendarLoadOut, WorkdaysOut
+from workflows import work_calendar
+from workflows.deadlines import load_calendar
+from workflows.errors import Forbidden
+
+router = APIRouter(prefix=API_PREFIX + "/calendar", tags=["deadlines"])
+MAX_CALENDAR_FILE = 1024 * 1024
+
+
+@router.post("", status_code=201)
+def load_calendar_file(
+    file: Annotated[UploadFile, File(description="JSON or YAML working-day arrangement")],
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> CalendarLoadOut:
+    """Load a newly published year or a local override (admins); open provisional deadlines
+    are recomputed and their old and new due dates logged."""
+    if actor.role != "admin":
+        raise Forbidden("admin_required", "仅管理员可以导入工作日安排", "admins only")
+    data = read_upload(file, MAX_CALENDAR_FILE, "file_too_large", "文件", "file")
+    result = work_calendar.load_file(
+        session, data, file.filename or "calendar.json", clock.now(), actor.name
+    )
+    session.commit()
+    return CalendarLoadOut(**result.__dict__)
+
+
+@router.get("/workdays")
+def count_workdays(
+    actor: ActorDep,
+    session: SessionDep,
+    start: date,
+    n: Annotated[int, Query(ge=1, le=1000)],
+) -> WorkdaysOut:
+    """The date N working days after START (counting from the next day)."""
+    result = load_calendar(session).add_workdays(start, n)
+    return WorkdaysOut(
+        start=start,
+        n=n,
+        due_on=result.day,
+        provisional=result.provisional,
+        missing_years=list(result.missing_years),
+    )

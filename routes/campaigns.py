@@ -1,0 +1,123 @@
+"""Campaigns, their rules, and importing a schedule table into one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, File, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlmodel import col, select
+
+from models import Campaign
+from routes.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    PagingDep,
+    SessionDep,
+    SettingsDep,
+    fetch_page,
+    read_upload,
+)
+from routes.errors import error_response, field_errors
+from schemas.campaigns import CampaignIn, CampaignOut, CampaignPatch
+from schemas.common import ErrorOut, Page
+from workflows import campaigns
+from workflows.schedule_import import ImportRefused, apply_import, plan_import
+from workflows.schedule_tables import read_table
+
+router = APIRouter(prefix=API_PREFIX + "/campaigns", tags=["campaigns"])
+log = structlog.get_logger("openday.api")
+
+
+@router.get("")
+def list_campaigns(actor: ActorDep, session: SessionDep, pg: PagingDep) -> Page[CampaignOut]:
+    """Every campaign, newest first."""
+    rows, total = fetch_page(session, select(Campaign).order_by(col(Campaign.id).desc()), pg)
+    return pg.page([CampaignOut.of(c) for c in rows], total)
+
+
+@router.post("", status_code=201)
+def create_campaign(
+    body: CampaignIn, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> CampaignOut:
+    """Create a campaign (supervisors and admins)."""
+    campaign = campaigns.create(
+        session, actor, body.model_dump(exclude={"rules"}), body.rules, clock.now()
+    )
+    session.commit()
+    return CampaignOut.of(campaign)
+
+
+@router.get("/{campaign_id}")
+def get_campaign(campaign_id: int, actor: ActorDep, session: SessionDep) -> CampaignOut:
+    """One campaign with its rules."""
+    return CampaignOut.of(campaigns.get(session, campaign_id))
+
+
+@router.patch("/{campaign_id}")
+def patch_campaign(
+    campaign_id: int, body: CampaignPatch, actor: ActorDep, session: SessionDep
+) -> CampaignOut:
+    """Change a campaign's title, window or rules (supervisors and admins)."""
+    try:
+        campaign = campaigns.update(
+            session, actor, campaign_id, body.model_dump(exclude_unset=True)
+        )
+    except ValidationError as exc:
+        return field_errors(exc.errors(), ("body", "rules"))  # type: ignore[return-value]
+    session.commit()
+    return CampaignOut.of(campaign)
+
+
+@router.post(
+    "/{campaign_id}/schedule-imports",
+    responses={422: {"model": ErrorOut, "description": "errors, or warnings not accepted"}},
+)
+def import_schedule(
+    campaign_id: int,
+    file: Annotated[UploadFile, File(description=".docx, .xlsx, .csv or .txt schedule table")],
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    dry_run: bool = False,
+    accept_warnings: bool = False,
+) -> JSONResponse:
+    """Import a schedule table into a campaign, all or nothing (supervisors and admins).
+
+    Answers the import report: every planned event and every row-level issue. A dry run
+    writes nothing; otherwise errors (or warnings not accepted) answer 422 with the report
+    and nothing is written.
+    """
+    actor.require_supervisor()
+    campaign = campaigns.get(session, campaign_id)
+    data = read_upload(file, settings.upload_max_bytes, "file_too_large", "文件", "file")
+    report = plan_import(session, campaign, read_table(data, file.filename or "upload"))
+    report.dry_run = dry_run
+    if dry_run:
+        return JSONResponse(jsonable_encoder(report.as_dict()))
+    try:
+        apply_import(
+            session, campaign, report, accept_warnings=accept_warnings, actor=actor, now=clock.now()
+        )
+    except ImportRefused as exc:
+        session.rollback()
+        return error_response(
+            exc.status,
+            exc.code,
+            exc.message_zh,
+            exc.message_en,
+            report=jsonable_encoder(report.as_dict()),
+        )
+    session.commit()
+    log.info(
+        "schedule_imported",
+        campaign_id=campaign_id,
+        created_events=report.created_events,
+        created_units=report.created_units,
+    )
+    return JSONResponse(jsonable_encoder(report.as_dict()), status_code=201)

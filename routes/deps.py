@@ -1,0 +1,147 @@
+"""What routes depend on: the request's session and clock, the caller, paging, loading events.
+
+One request, one session, one transaction: routes that write call `session.commit()` once at
+the end; any error rolls everything back (the session dependency owns it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Query, Request, UploadFile
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models import Event, Unit
+from schemas.common import MAX_ID, Paging
+from settings import Settings
+from workflows.accounts import Actor, authenticate_token
+from workflows.clock import Clock
+from workflows.errors import DomainError, NotFound
+
+API_PREFIX = "/api/v1"
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A request-scoped session; rolled back unless the route committed."""
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+def get_clock(request: Request) -> Clock:
+    """The app's clock (tests install a FixedClock)."""
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def current_actor(session: SessionDep, clock: ClockDep, credentials: CredentialsDep) -> Actor:
+    """The caller behind the bearer token, or 401."""
+    if credentials is None:
+        raise DomainError(
+            "not_authenticated",
+            "未登录：请在 Authorization 头中提供 Bearer 令牌",
+            "not authenticated: send an Authorization: Bearer token",
+            status=401,
+        )
+    user = authenticate_token(session, credentials.credentials, clock.now())
+    if user is None:
+        raise DomainError(
+            "invalid_token",
+            "令牌无效、已过期或已注销",
+            "the token is invalid, expired or revoked",
+            status=401,
+        )
+    structlog.contextvars.bind_contextvars(user=user.username)
+    return Actor.of(user)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> Paging:
+    """limit/offset query parameters."""
+    return Paging(limit=limit, offset=offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+def fetch_page(session: Session, stmt: Any, pg: Paging) -> tuple[Sequence[Any], int]:
+    """The rows of one page and the total count."""
+    total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+    rows = session.exec(stmt.limit(pg.limit).offset(pg.offset)).all()
+    return rows, total
+
+
+# ---- loading events with scoping: a unit's staff never learn of other units' events --------
+
+
+def load_event(session: Session, actor: Actor, event_id: int, *, lock: bool = False) -> Event:
+    """An event the caller may see; locked FOR UPDATE on PostgreSQL when about to be changed.
+
+    Its unit's name comes in the same query (kept in `session.info`), so answering with the
+    event after the commit needs no second round trip.
+    """
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(Event.id == event_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Event)
+    row = session.exec(stmt).first()
+    if row is None or not actor.may_see_unit(row[0].unit_id):
+        raise NotFound("event_not_found", f"活动 {event_id} 不存在", f"event {event_id} not found")
+    event, unit_name = row
+    session.info.setdefault("unit_names", {})[event.unit_id] = unit_name
+    return event
+
+
+def load_event_for_write(session: Session, actor: Actor, event_id: int) -> Event:
+    """As load_event, locked, and refused to read-only accounts."""
+    event = load_event(session, actor, event_id, lock=True)
+    actor.require_write()
+    return event
+
+
+def unit_name(session: Session, unit_id: int) -> str:
+    """A unit's name (cached on the session by load_event)."""
+    known = session.info.get("unit_names", {})
+    if unit_id in known:
+        return known[unit_id]  # type: ignore[no-any-return]
+    unit = session.get(Unit, unit_id)
+    return unit.name if unit else ""
+
+
+def read_upload(file: UploadFile, limit: int, code: str, what_zh: str, what_en: str) -> bytes:
+    """An uploaded file's bytes, refused with 413 past `limit`."""
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise DomainError(
+            code,
+            f"{what_zh}超过 {limit // (1024 * 1024)} MB 上限",
+            f"the {what_en} exceeds the {limit} byte limit",
+            status=413,
+        )
+    return data

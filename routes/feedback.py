@@ -1,0 +1,119 @@
+"""Opinions collected at events, and their moves."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends
+from sqlmodel import Session, col, select
+
+from models import Event, FeedbackItem, Timer
+from routes.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    PagingDep,
+    SessionDep,
+    fetch_page,
+    load_event,
+    load_event_for_write,
+)
+from routes.events import role_gate
+from schemas.common import Page
+from schemas.deadlines import TimerOut
+from schemas.feedback import FeedbackDetailOut, FeedbackIn, FeedbackOut, FeedbackTransitionIn
+from workflows import feedback as flow
+from workflows.accounts import Actor
+from workflows.errors import NotFound
+
+router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
+
+
+def load_item(session: Session, actor: Actor, item_id: int, *, lock: bool = False) -> FeedbackItem:
+    """An opinion the caller may see (locked when about to change), or 404."""
+    stmt = select(FeedbackItem).where(FeedbackItem.id == item_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    item = session.exec(stmt).first()
+    if item is not None:
+        event = session.get(Event, item.event_id)
+        if event is not None and actor.may_see_unit(event.unit_id):
+            return item
+    raise NotFound(
+        "feedback_not_found", f"意见建议 {item_id} 不存在", f"feedback item {item_id} not found"
+    )
+
+
+def detail(session: Session, item: FeedbackItem, actor: Actor) -> FeedbackDetailOut:
+    """An opinion with its allowed moves and timers."""
+    timers = session.exec(
+        select(Timer)
+        .where(Timer.subject_type == "feedback_item", Timer.subject_id == item.id)
+        .order_by(col(Timer.due_at))
+    ).all()
+    return FeedbackDetailOut.model_validate(
+        {
+            **item.model_dump(),
+            "allowed_triggers": flow.allowed_triggers(item.state, actor),
+            "timers": [TimerOut.model_validate(t) for t in timers],
+        }
+    )
+
+
+@router.get("/events/{event_id}/feedback")
+def list_feedback(
+    event_id: int, actor: ActorDep, session: SessionDep, pg: PagingDep
+) -> Page[FeedbackOut]:
+    """The opinions collected at an event."""
+    load_event(session, actor, event_id)
+    stmt = (
+        select(FeedbackItem).where(FeedbackItem.event_id == event_id).order_by(col(FeedbackItem.id))
+    )
+    rows, total = fetch_page(session, stmt, pg)
+    return pg.page([FeedbackOut.model_validate(f) for f in rows], total)
+
+
+@router.post("/events/{event_id}/feedback", status_code=201)
+def add_feedback(
+    event_id: int, body: FeedbackIn, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> FeedbackOut:
+    """Record an opinion raised at a held event (before the collect_feedback move)."""
+    event = load_event_for_write(session, actor, event_id)
+    item = flow.record(
+        session,
+        event,
+        content=body.content,
+        raised_by_invitee_id=body.raised_by_invitee_id,
+        now=clock.now(),
+    )
+    session.commit()
+    return FeedbackOut.model_validate(item)
+
+
+@router.get("/feedback/{item_id}")
+def get_feedback(item_id: int, actor: ActorDep, session: SessionDep) -> FeedbackDetailOut:
+    """One opinion: its answer deadline, escalation level and timers."""
+    return detail(session, load_item(session, actor, item_id), actor)
+
+
+@router.post("/feedback/{item_id}/transitions", dependencies=[Depends(role_gate(flow.WORKFLOW))])
+def feedback_transition(
+    item_id: int,
+    body: Annotated[FeedbackTransitionIn, Body()],
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> FeedbackDetailOut:
+    """Move an opinion: assign (data.assignee), answer (data.answer), close."""
+    item = load_item(session, actor, item_id, lock=True)
+    flow.fire(
+        session,
+        item,
+        body.trigger,
+        actor=actor,
+        now=clock.now(),
+        expected_version=body.expected_version,
+        data=body.data,
+    )
+    session.commit()
+    return detail(session, item, actor)

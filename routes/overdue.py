@@ -1,0 +1,33 @@
+"""The overdue list: what is late or falls due soon, most late first."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
+from schemas.common import Page
+from schemas.deadlines import OverdueOut
+from workflows import overdue as overdue_list
+
+router = APIRouter(prefix=API_PREFIX, tags=["deadlines"])
+
+
+@router.get("/overdue")
+def overdue(
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+    pg: PagingDep,
+    due_within_days: Annotated[int | None, Query(ge=0, le=60)] = None,
+    unit_id: int | None = None,
+    kind: Literal["feedback_answer", "summary", "event_hold"] | None = None,
+) -> Page[OverdueOut]:
+    """What is overdue or falls due soon, most late first (default window: 3 days)."""
+    scope = overdue_list.scope_for(actor, unit_id)
+    if scope is overdue_list.NOTHING:
+        return pg.page([], 0)
+    window = 3 if due_within_days is None else due_within_days
+    rows, total = overdue_list.page(session, clock.now(), window, scope, kind, pg.limit, pg.offset)
+    return pg.page([OverdueOut.model_validate(r) for r in rows], total)

@@ -1,0 +1,56 @@
+"""Responsible units and their contacts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+
+from models import Unit, UnitKind
+from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
+from schemas.common import Page
+from schemas.units import UnitIn, UnitOut, UnitPatch
+from workflows import units
+
+router = APIRouter(prefix=API_PREFIX + "/units", tags=["units"])
+
+
+@router.get("")
+def list_units(
+    actor: ActorDep,
+    session: SessionDep,
+    pg: PagingDep,
+    kind: UnitKind | None = None,
+    name: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[UnitOut]:
+    """Units, optionally filtered by kind or a part of the name (taken literally)."""
+    stmt = select(Unit).order_by(col(Unit.id))
+    if kind:
+        stmt = stmt.where(Unit.kind == kind)
+    if name:
+        stmt = stmt.where(col(Unit.name).contains(name, autoescape=True))
+    rows, total = fetch_page(session, stmt, pg)
+    return pg.page([UnitOut.model_validate(u) for u in rows], total)
+
+
+@router.post("", status_code=201)
+def create_unit(body: UnitIn, actor: ActorDep, session: SessionDep, clock: ClockDep) -> UnitOut:
+    """Create a unit (supervisors and admins)."""
+    unit = units.create(session, actor, body.model_dump(), clock.now())
+    session.commit()
+    return UnitOut.model_validate(unit)
+
+
+@router.get("/{unit_id}")
+def get_unit(unit_id: int, actor: ActorDep, session: SessionDep) -> UnitOut:
+    """One unit with its contacts."""
+    return UnitOut.model_validate(units.get(session, unit_id))
+
+
+@router.patch("/{unit_id}")
+def patch_unit(unit_id: int, body: UnitPatch, actor: ActorDep, session: SessionDep) -> UnitOut:
+    """Update a unit's contacts (its own staff, supervisors, admins)."""
+    unit = units.update(session, actor, unit_id, body.model_dump(exclude_unset=True))
+    session.commit()
+    return UnitOut.model_validate(unit)

@@ -1,0 +1,54 @@
+"""Campaigns and their rule settings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.rules import CampaignRules
+
+
+class CampaignIn(BaseModel):
+    """A new campaign; rules default to the notice's."""
+
+    model_config = ConfigDict(extra="forbid")
+    doc_number: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    issuing_office: str = Field(min_length=1, max_length=200)
+    starts_on: date
+    ends_on: date
+    rules: CampaignRules = Field(default_factory=CampaignRules)
+
+
+class CampaignPatch(BaseModel):
+    """Changes to a campaign; `rules` are merged over the current ones."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    issuing_office: str | None = Field(default=None, min_length=1, max_length=200)
+    starts_on: date | None = None
+    ends_on: date | None = None
+    rules: dict[str, Any] | None = None
+
+
+class CampaignOut(BaseModel):
+    """A campaign with its rules."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    doc_number: str
+    title: str
+    issuing_office: str
+    starts_on: date
+    ends_on: date
+    rules: CampaignRules
+    created_at: datetime
+
+    @classmethod
+    def of(cls, campaign: Any) -> CampaignOut:
+        """From a campaign row (rules stored as JSON)."""
+        return cls.model_validate(
+            {**campaign.model_dump(), "rules": CampaignRules.of(campaign.rules)}
+        )

@@ -1,0 +1,48 @@
+"""Shapes every resource shares: pages, errors, ids."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+# Ids and counters are 64-bit in the database: anything outside is refused as a field error.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Paging(BaseModel):
+    """limit/offset of a page."""
+
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
+
+    def page(self, items: list[T], total: int) -> Page[T]:
+        """A page of these items."""
+        return Page(items=items, total=total, limit=self.limit, offset=self.offset)
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable code, a Chinese and an English message, details."""
+
+    code: str
+    message: str
+    message_en: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    """The error envelope."""
+
+    error: ErrorBody

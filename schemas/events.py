@@ -1,0 +1,220 @@
+"""Events, their moves and their history.
+
+A move's body is one model per trigger in a discriminated union on `trigger`, so the OpenAPI
+document shows each move's `data` (attendance, opinions, spot-check result, new date, …) with its
+fields, types, allowed values and an example. The data models themselves are the workflow's
+(workflows/event.py), so the API and the rules validate with the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models import EventForm
+from schemas.common import MAX_ID, Id
+from workflows import event as flow
+
+
+class EventIn(BaseModel):
+    """A new event: a single day, or a window [earliest, latest]."""
+
+    model_config = ConfigDict(extra="forbid")
+    campaign_id: Id
+    unit_id: Id
+    theme: str = Field(min_length=1, max_length=300)
+    date: dt.date | None = Field(default=None, description="a single day; or give earliest+latest")
+    earliest: dt.date | None = None
+    latest: dt.date | None = None
+    date_text: str | None = Field(default=None, max_length=100)
+    tentative: bool = False
+    location: str | None = Field(default=None, max_length=300)
+    forms: list[EventForm] = Field(default_factory=list, max_length=len(EventForm))
+    seq: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class EventPatch(BaseModel):
+    """Edits outside the workflow (dates change only by the reschedule move)."""
+
+    model_config = ConfigDict(extra="forbid")
+    expected_version: int = Field(ge=1, le=MAX_ID)
+    theme: str | None = Field(default=None, min_length=1, max_length=300)
+    location: str | None = Field(default=None, max_length=300)
+    forms: list[EventForm] | None = Field(default=None, max_length=len(EventForm))
+
+
+class EventOut(BaseModel):
+    """An event, its state and version, and the moves this caller may try next."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    campaign_id: int
+    unit_id: int
+    unit_name: str
+    seq: int | None
+    theme: str
+    date_earliest: date
+    date_latest: date
+    date_text: str | None
+    tentative: bool
+    location: str | None
+    forms: list[str]
+    state: str
+    state_label: str
+    version: int
+    held_on: date | None
+    summary_due_on: date | None
+    escalation_level: int
+    last_notified_at: datetime | None
+    allowed_triggers: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, event: Any, unit_name: str, allowed: list[str]) -> EventOut:
+        """From an event row."""
+        return cls.model_validate(
+            {
+                **event.model_dump(),
+                "unit_name": unit_name,
+                "state_label": flow.STATE_LABELS_ZH.get(event.state, event.state),
+                "allowed_triggers": allowed,
+            }
+        )
+
+
+class HistoryOut(BaseModel):
+    """One line of an event's audit trail."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    trigger: str
+    from_state: str | None
+    to_state: str
+    version: int
+    actor_id: int | None
+    actor_name: str
+    at: datetime
+    reason: str | None
+    data: dict[str, Any]
+
+
+class TransitionOut(BaseModel):
+    """The event after a move, and the move's audit line."""
+
+    event: EventOut
+    move: HistoryOut
+
+
+# ---- one body per trigger ----------------------------------------------------------------
+
+
+class _Move(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expected_version: int = Field(ge=1, le=MAX_ID, description="the version the caller saw")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
+class InviteMove(_Move):
+    """发出邀请: the list passes the size and citizen-share rules."""
+
+    model_config = _examples({"trigger": "invite", "expected_version": 3})
+    trigger: Literal["invite"]
+    data: flow.NoData = Field(default_factory=flow.NoData)
+
+
+class HoldMove(_Move):
+    """开展活动: attendance (invitee id → attended) may come with the move."""
+
+    model_config = _examples(
+        {
+            "trigger": "hold",
+            "expected_version": 4,
+            "data": {"attendance": {"17": True, "18": False}},
+        }
+    )
+    trigger: Literal["hold"]
+    data: flow.HoldData = Field(default_factory=flow.HoldData)
+
+
+class CollectFeedbackMove(_Move):
+    """收集意见: opinions as items, or the explicit statement that there were none."""
+
+    model_config = _examples(
+        {
+            "trigger": "collect_feedback",
+            "expected_version": 5,
+            "data": {
+                "items": [{"content": "希望延长社区食堂营业时间", "raised_by_invitee_id": 17}]
+            },
+        },
+        {"trigger": "collect_feedback", "expected_version": 5, "data": {"no_opinions": True}},
+    )
+    trigger: Literal["collect_feedback"]
+    data: flow.CollectFeedbackData = Field(default_factory=flow.CollectFeedbackData)
+
+
+class SubmitSummaryMove(_Move):
+    """报送总结: text (or the saved draft) and at least one uploaded photo or file."""
+
+    model_config = _examples(
+        {"trigger": "submit_summary", "expected_version": 6, "data": {"text": "活动总结……"}}
+    )
+    trigger: Literal["submit_summary"]
+    data: flow.SubmitSummaryData = Field(default_factory=flow.SubmitSummaryData)
+
+
+class SpotCheckMove(_Move):
+    """抽查 (supervisors): the result and notes."""
+
+    model_config = _examples(
+        {
+            "trigger": "spot_check",
+            "expected_version": 7,
+            "data": {"result": "satisfactory", "notes": "图文资料齐全", "site_visit": True},
+        }
+    )
+    trigger: Literal["spot_check"]
+    data: flow.SpotCheckData
+
+
+class RescheduleMove(_Move):
+    """改期: a new day or window, with a reason."""
+
+    model_config = _examples(
+        {
+            "trigger": "reschedule",
+            "expected_version": 2,
+            "reason": "因天气原因延期",
+            "data": {"date": "2022-09-20"},
+        }
+    )
+    trigger: Literal["reschedule"]
+    data: flow.RescheduleData
+
+
+class CancelMove(_Move):
+    """取消: before the event is held, with a reason."""
+
+    model_config = _examples({"trigger": "cancel", "expected_version": 2, "reason": "单位工作调整"})
+    trigger: Literal["cancel"]
+    data: flow.NoData = Field(default_factory=flow.NoData)
+
+
+EventTransitionIn = Annotated[
+    InviteMove
+    | HoldMove
+    | CollectFeedbackMove
+    | SubmitSummaryMove
+    | SpotCheckMove
+    | RescheduleMove
+    | CancelMove,
+    Field(discriminator="trigger"),
+]

@@ -1,0 +1,122 @@
+"""The summary (总结): text and photos or files (图文资料), drafted after the event is held."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from models import Attachment, Event, EventState, Summary
+from workflows.accounts import Actor
+from workflows.errors import Conflict, DomainError, NotFound
+from workflows.event import STATE_LABELS_ZH
+from workflows.files import FileStore
+
+OPEN = (EventState.held, EventState.feedback_collected)
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """The summary as people see it: a draft until submit_summary."""
+
+    event_id: int
+    text: str
+    submitted_at: datetime | None
+    attachments: list[Attachment]
+
+
+def require_open(event: Event) -> None:
+    """The summary may change after the event is held and until it is submitted."""
+    if event.state not in OPEN:
+        raise Conflict(
+            "summary_not_open",
+            f"活动状态为“{STATE_LABELS_ZH[event.state]}”，总结不能修改",
+            f"the summary cannot change in state '{event.state}'",
+        )
+
+
+def view(session: Session, event_id: int) -> SummaryView:
+    """The summary and its attachments."""
+    summary = session.exec(select(Summary).where(Summary.event_id == event_id)).first()
+    attachments = session.exec(
+        select(Attachment).where(Attachment.event_id == event_id).order_by(col(Attachment.id))
+    ).all()
+    return SummaryView(
+        event_id=event_id,
+        text=summary.text if summary else "",
+        submitted_at=summary.submitted_at if summary else None,
+        attachments=list(attachments),
+    )
+
+
+def write_draft(session: Session, event: Event, text: str, now: datetime) -> SummaryView:
+    """Write the summary draft of a (locked) event."""
+    require_open(event)
+    assert event.id is not None
+    summary = session.exec(select(Summary).where(Summary.event_id == event.id)).first()
+    if summary is None:
+        summary = Summary(event_id=event.id, updated_at=now)
+        session.add(summary)
+    summary.text = text
+    summary.updated_at = now
+    session.flush()
+    return view(session, event.id)
+
+
+def clean_filename(name: str) -> str:
+    """The last path part of an uploaded name, without control characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return re.sub(r"[\x00-\x1f]", "", name)[:255] or "attachment"
+
+
+def attach(
+    session: Session,
+    event: Event,
+    *,
+    filename: str,
+    content_type: str,
+    data: bytes,
+    store: FileStore,
+    actor: Actor,
+    now: datetime,
+) -> Attachment:
+    """Store a photo or file and attach it to a (locked) event's summary."""
+    require_open(event)
+    if not data:
+        raise DomainError("attachment_empty", "附件为空", "the attachment is empty", status=422)
+    stored = store.put(data)
+    attachment = Attachment(
+        event_id=event.id,  # type: ignore[arg-type]
+        kind="photo" if content_type.startswith("image/") else "file",
+        filename=clean_filename(filename),
+        content_type=content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        storage_key=stored.key,
+        uploaded_by=actor.id,
+        created_at=now,
+    )
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def get_attachment(session: Session, event: Event, attachment_id: int) -> Attachment:
+    """An attachment of this event, or 404."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None or attachment.event_id != event.id:
+        raise NotFound(
+            "attachment_not_found",
+            f"附件 {attachment_id} 不存在",
+            f"attachment {attachment_id} not found",
+        )
+    return attachment
+
+
+def detach(session: Session, event: Event, attachment_id: int) -> None:
+    """Remove an attachment before the summary is submitted."""
+    require_open(event)
+    session.delete(get_attachment(session, event, attachment_id))
+    session.flush()
