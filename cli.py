@@ -25,6 +25,14 @@ app.add_typer(user_app, name="user")
 console = Console(stderr=True)
 
 
+@app.callback()
+def _startup() -> None:
+    """Every command that moves timers wakes the schedulers when its transaction commits."""
+    from workers.wake import install_wake_hook
+
+    install_wake_hook()
+
+
 def _engine():  # noqa: ANN202 - SQLAlchemy Engine
     from models.db import make_engine
 
@@ -84,16 +92,20 @@ def run(
         f"或直接使用令牌 / or use a token:  curl -H 'Authorization: Bearer {logins[1].token}' "
         f"{base}/api/v1/events\n"
     )
-    stop, threads = _start_background(settings)
+    stop, threads, broker = _start_background(settings)
+    from api import create_app
+
+    # One broker for the API (readyz, metrics, retries) and the in-process worker that drains it.
+    web = create_app(settings, broker=broker)
     try:
-        uvicorn.run("api:app", host=host, port=port, log_config=None, proxy_headers=True)
+        uvicorn.run(web, host=host, port=port, log_config=None, proxy_headers=True)
     finally:
         stop.set()
         for thread in threads:
             thread.join(10)
 
 
-def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, threads)
+def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, threads, broker)
     """The dramatiq worker and the scheduler, as threads of this process (embedded mode)."""
     import threading
 
@@ -123,7 +135,7 @@ def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, t
     sched_thread.start()
     stopper = threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True)
     stopper.start()
-    return stop, [sched_thread, stopper]
+    return stop, [sched_thread, stopper], broker
 
 
 @app.command()
