@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -42,6 +42,19 @@ class Settings(BaseSettings):
         default=20 * 1024 * 1024, description="Largest attachment accepted, in bytes"
     )
     session_hours: int = Field(default=12, description="Lifetime of a password-login token")
+    ratelimit_url: str | None = Field(
+        default=None,
+        description="Where sign-in failures are counted (limits storage URL); unset: the Redis "
+        "broker's URL when the broker is Redis, else memory:// (one process)",
+    )
+    login_limit_account: str = Field(
+        default="10/15 minutes",
+        description="Failed sign-ins allowed per account (limits notation) before 429",
+    )
+    login_limit_address: str = Field(
+        default="100/15 minutes",
+        description="Failed sign-ins allowed per client address (limits notation) before 429",
+    )
     # --- notifications -----------------------------------------------------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset disables e-mail")
     smtp_port: int = Field(default=25, description="SMTP port")
@@ -49,7 +62,9 @@ class Settings(BaseSettings):
         default="区政府办 政府开放日 <openday@localhost>", description="From address of e-mails"
     )
     smtp_username: str | None = Field(default=None, description="SMTP login (optional)")
-    smtp_password: str | None = Field(default=None, description="SMTP password (optional)")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP password (optional; never printed)"
+    )
     smtp_starttls: bool = Field(default=False, description="Upgrade with STARTTLS")
     smtp_ssl: bool = Field(default=False, description="Connect with implicit TLS (port 465)")
     supervisor_webhook_url: str | None = Field(
@@ -99,6 +114,14 @@ class Settings(BaseSettings):
     def effective_broker_url(self) -> str | None:
         """The broker URL in use: OPENDAY_BROKER_URL, else OPENDAY_REDIS_URL, else in-process."""
         return self.broker_url or self.redis_url
+
+    @property
+    def effective_ratelimit_url(self) -> str:
+        """OPENDAY_RATELIMIT_URL, else the broker's Redis, else this process's memory."""
+        if self.ratelimit_url:
+            return self.ratelimit_url
+        broker = self.effective_broker_url or ""
+        return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,6 +182,8 @@ def configure_logging(settings: Settings | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # transitions logs every callback at INFO ("Executed callback …"): the audit log has the moves.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

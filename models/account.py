@@ -34,6 +34,12 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, sa_type=sa.String(255))
     is_active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Set by an administrator's reset: the one-time password must be replaced at next sign-in.
+    must_change_password: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApiToken(SQLModel, table=True):

@@ -1,26 +1,92 @@
-"""Sign-in, sign-out and one's own profile."""
+"""Sign-in and sign-out, one's own profile, password and tokens, and managing accounts."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from models import User
-from routes.deps import API_PREFIX, ActorDep, ClockDep, CredentialsDep, SessionDep, SettingsDep
-from schemas.accounts import LoginIn, LoginOut, MePatch, UserOut
-from workflows.accounts import issue_token, revoke_token, update_profile, verify_login
+from routes.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    CredentialsDep,
+    PagingDep,
+    SessionDep,
+    SettingsDep,
+    fetch_page,
+)
+from routes.errors import error_response
+from schemas.accounts import (
+    LoginIn,
+    LoginOut,
+    MePatch,
+    PasswordChangeIn,
+    PasswordChangeOut,
+    PasswordResetOut,
+    RevokedOut,
+    RoleName,
+    TokenCreatedOut,
+    TokenIn,
+    TokenOut,
+    UserCreatedOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from schemas.common import ErrorOut, Id, Page
+from settings import Settings
+from workflows import accounts
+from workflows.errors import DomainError
+from workflows.throttle import LoginThrottle, TooManyAttempts
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
 
 
-@router.post("/auth/login")
-def login(body: LoginIn, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> LoginOut:
-    """Exchange a username and password for a session token."""
-    user = verify_login(session, body.username, body.password)
+def login_throttle(request: Request, settings: Settings) -> LoginThrottle:
+    """The app's sign-in throttle, made on first use; namespaced by the database it guards."""
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        engine = request.app.state.engine
+        throttle = LoginThrottle(
+            settings.effective_ratelimit_url,
+            settings.login_limit_account,
+            settings.login_limit_address,
+            namespace=engine.url.render_as_string(hide_password=True),
+        )
+        request.app.state.login_throttle = throttle
+    return throttle
+
+
+def _too_many(exc: TooManyAttempts) -> JSONResponse:
+    response = error_response(429, exc.code, exc.message_zh, exc.message_en, exc.details)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@router.post("/auth/login", response_model=LoginOut, responses={429: {"model": ErrorOut}})
+def login(
+    body: LoginIn, request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> Any:
+    """Exchange a username and password for a session token (failures throttled: 429)."""
+    throttle = login_throttle(request, settings)
+    address = request.client.host if request.client else "unknown"
+    try:
+        throttle.check(body.username, address)
+    except TooManyAttempts as exc:
+        return _too_many(exc)
+    try:
+        user = accounts.verify_login(session, body.username, body.password)
+    except DomainError:
+        throttle.failed(body.username, address)
+        raise
+    throttle.succeeded(body.username)
     now = clock.now()
     lifetime = timedelta(hours=settings.session_hours)
-    token = issue_token(session, user, kind="session", now=now, lifetime=lifetime)
+    token = accounts.issue_token(session, user, kind="session", now=now, lifetime=lifetime)
     session.commit()
     return LoginOut(token=token, expires_at=now + lifetime, user=UserOut.model_validate(user))
 
@@ -31,7 +97,7 @@ def logout(
 ) -> Response:
     """Revoke the token used for this request."""
     assert credentials is not None
-    revoke_token(session, credentials.credentials, clock.now())
+    accounts.revoke_token(session, credentials.credentials, clock.now())
     session.commit()
     return Response(status_code=204)
 
@@ -44,7 +110,144 @@ def me(actor: ActorDep, session: SessionDep) -> UserOut:
 
 @router.patch("/me")
 def patch_me(body: MePatch, actor: ActorDep, session: SessionDep) -> UserOut:
-    """Update one's own name or e-mail (supervisors get level-2 escalations there)."""
-    user = update_profile(session, actor, body.model_dump(exclude_unset=True))
+    """Update one's own name or e-mail (supervisors get level-2 escalations there); viewers 403."""
+    user = accounts.update_profile(session, actor, body.model_dump(exclude_unset=True))
     session.commit()
     return UserOut.model_validate(user)
+
+
+@router.post("/me/password")
+def change_password(
+    body: PasswordChangeIn,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+    credentials: CredentialsDep,
+) -> PasswordChangeOut:
+    """Change one's own password; every other session and API token of one's own is revoked."""
+    revoked = accounts.change_own_password(
+        session,
+        actor,
+        body.old_password,
+        body.new_password,
+        clock.now(),
+        current_token=credentials.credentials if credentials else None,
+    )
+    session.commit()
+    return PasswordChangeOut(revoked_tokens=revoked)
+
+
+@router.get("/me/tokens")
+def list_tokens(actor: ActorDep, session: SessionDep) -> list[TokenOut]:
+    """One's own tokens (sign-in sessions and API tokens), newest first."""
+    return [TokenOut.model_validate(t) for t in accounts.own_tokens(session, actor)]
+
+
+@router.post("/me/tokens", status_code=201)
+def create_token(
+    body: TokenIn, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> TokenCreatedOut:
+    """A named API token with an optional expiry; the token is shown only in this answer."""
+    row, token = accounts.create_own_token(session, actor, body.name, clock.now(), body.expires_at)
+    session.commit()
+    return TokenCreatedOut(**TokenOut.model_validate(row).model_dump(), token=token)
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204)
+def delete_token(token_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep) -> Response:
+    """Revoke one of one's own tokens."""
+    accounts.revoke_own_token(session, actor, token_id, clock.now())
+    session.commit()
+    return Response(status_code=204)
+
+
+# ---- managing accounts: admins every account, supervisors unit staff and viewers -------------
+
+
+@router.get("/users")
+def list_users(
+    actor: ActorDep,
+    session: SessionDep,
+    pg: PagingDep,
+    role: RoleName | None = None,
+    unit_id: Annotated[int | None, Query(ge=1)] = None,
+    active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=64, description="part of username or name")] = None,
+) -> Page[UserOut]:
+    """Accounts, filtered by role, unit, active and a search text (admins and supervisors)."""
+    stmt = accounts.list_users_query(actor, role=role, unit_id=unit_id, active=active, q=q)
+    rows, total = fetch_page(session, stmt, pg)
+    return pg.page([UserOut.model_validate(u) for u in rows], total)
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserIn, actor: ActorDep, session: SessionDep, clock: ClockDep) -> Any:
+    """Create an account; without a password a one-time password is returned, once."""
+    accounts.require_may_manage(actor, body.role)
+    one_time = accounts.generate_password() if body.password is None else None
+    user = accounts.create_user(
+        session,
+        username=body.username,
+        role=body.role,
+        unit_id=body.unit_id,
+        password=body.password or one_time,
+        display_name=body.display_name,
+        email=body.email,
+        now=clock.now(),
+        one_time=one_time is not None,
+    )
+    session.commit()
+    return UserCreatedOut(**UserOut.model_validate(user).model_dump(), one_time_password=one_time)
+
+
+@router.get("/users/{user_id}")
+def get_user(user_id: Id, actor: ActorDep, session: SessionDep) -> UserOut:
+    """One account (admins and supervisors)."""
+    accounts.require_account_manager(actor)
+    return UserOut.model_validate(accounts.load_account(session, user_id))
+
+
+@router.patch("/users/{user_id}")
+def patch_user(
+    user_id: Id, body: UserPatch, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> UserOut:
+    """Change an account's role and unit, display name or e-mail."""
+    changes = body.model_dump(exclude_unset=True)
+    user = accounts.update_user(session, actor, user_id, changes, clock.now())
+    session.commit()
+    return UserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/disable")
+def disable_user(user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep) -> UserOut:
+    """Disable an account: it cannot sign in and every token of it is revoked."""
+    user = accounts.set_active(session, actor, user_id, False, clock.now())
+    session.commit()
+    return UserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/enable")
+def enable_user(user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep) -> UserOut:
+    """Re-enable a disabled account (its old tokens stay revoked)."""
+    user = accounts.set_active(session, actor, user_id, True, clock.now())
+    session.commit()
+    return UserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/reset-password")
+def reset_password(
+    user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> PasswordResetOut:
+    """A one-time password, shown only in this answer; every token of the account is revoked."""
+    password = accounts.reset_password(session, actor, user_id, clock.now())
+    session.commit()
+    user = accounts.load_account(session, user_id)
+    return PasswordResetOut(user=UserOut.model_validate(user), one_time_password=password)
+
+
+@router.post("/users/{user_id}/revoke-tokens")
+def revoke_tokens(user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep) -> RevokedOut:
+    """Revoke every session and API token of an account."""
+    count = accounts.revoke_all_tokens(session, actor, user_id, clock.now())
+    session.commit()
+    return RevokedOut(revoked_tokens=count)

@@ -57,7 +57,9 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             port=settings.smtp_port,
             sender=settings.smtp_sender,
             username=settings.smtp_username,
-            password=settings.smtp_password,
+            password=(
+                settings.smtp_password.get_secret_value() if settings.smtp_password else None
+            ),
             starttls=settings.smtp_starttls,
             use_ssl=settings.smtp_ssl,
         )
