@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Front-end packages for the pages and offline /docs (htmx, swagger-ui-dist, redoc), from npm.
+NODE_STAMP := node_modules/.installed-stamp
 
 .PHONY: run test lint typecheck clean
 
@@ -12,12 +14,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(NODE_STAMP)
+
 ## Serve the API with embedded defaults (SQLite under ./var/, in-process broker) and the demo.
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/openday run
 
 ## Run the test suite (PostgreSQL and Redis too when OPENDAY_DATABASE_URL / OPENDAY_REDIS_URL are set).
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -28,4 +34,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy workflows models
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

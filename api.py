@@ -18,6 +18,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.engine import Engine
 
+import pages
 import routes
 from models.db import make_engine
 from routes import errors
@@ -46,6 +47,8 @@ def create_app(
         description="Runs a district's 政府开放日 campaign: events, invitees, feedback, "
         "summaries, spot checks. Errors: `{error: {code, message, message_en, details}}`.",
         responses={status: {"model": ErrorOut} for status in (401, 403, 404, 409, 422)},
+        docs_url=None,  # served offline by pages/apidocs.py (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
@@ -57,6 +60,7 @@ def create_app(
     app.middleware("http")(_request_context)
     for router in [*routes.OPS_ROUTERS, *routes.ROUTERS]:
         app.include_router(router)
+    pages.install(app)
     return app
 
 

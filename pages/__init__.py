@@ -1,0 +1,30 @@
+"""Server-rendered pages for unit staff and supervisors (issue 12).
+
+`install(app)` mounts the page routes, the app's own static files, the front-end packages that
+`make` installs from npm (htmx, swagger-ui-dist, redoc) and offline /docs and /redoc. Pages call
+workflows/ directly; every rule runs there, once.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from pages import admin, apidocs, auth, board, event_pages, home, stage_pages
+from pages.assets import NODE_MODULES, STATIC_DIR
+
+VENDOR = {
+    "/assets/htmx": NODE_MODULES / "htmx.org" / "dist",
+    "/assets/swagger-ui": NODE_MODULES / "swagger-ui-dist",
+    "/assets/redoc": NODE_MODULES / "redoc" / "bundles",
+}
+
+
+def install(app: FastAPI) -> None:
+    """Mount pages, static assets and offline API docs on the app."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for prefix, folder in VENDOR.items():
+        # check_dir=False: the app still starts before `npm ci` ran; the asset then answers 404.
+        app.mount(prefix, StaticFiles(directory=folder, check_dir=False), name=prefix)
+    for module in (apidocs, auth, home, event_pages, stage_pages, board, admin):
+        app.include_router(module.router)

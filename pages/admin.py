@@ -1,0 +1,139 @@
+"""管理: campaigns, units with contacts, and the schedule import (upload → preview → confirm).
+
+The import's preview is the importer's own dry run; the uploaded table waits in the upload
+store (content-addressed) between the preview and the confirmation.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from models import Campaign, Unit
+from pages.auth import FormDep, PageUser, UserDep
+from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from routes.deps import SessionDep
+from workflows import campaigns
+from workflows.errors import DomainError
+from workflows.files import FileStore
+from workflows.rules import CampaignRules
+from workflows.schedule_import import apply_import, plan_import
+from workflows.schedule_tables import read_table
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+_KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
+
+
+@router.get("/admin")
+def admin_home(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
+    """Campaigns with their rules, and units with their contacts."""
+    user.actor.require_supervisor()
+    return render(
+        request,
+        "admin.html",
+        campaigns=session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all(),
+        units=session.exec(select(Unit).order_by(col(Unit.name))).all(),
+        rules=CampaignRules.of,
+        defaults=CampaignRules(),
+    )
+
+
+def import_page(
+    request: Request,
+    session: Session,
+    campaign: Campaign,
+    errors: list[FieldError] | None = None,
+    report: Any = None,
+    key: str = "",
+    filename: str = "",
+) -> HTMLResponse:
+    """The upload form, or the dry run's preview with the confirm button."""
+    return render(
+        request,
+        "import.html",
+        campaign=campaign,
+        errors=errors or [],
+        report=report,
+        key=key,
+        filename=filename,
+    )
+
+
+@router.get("/admin/campaigns/{campaign_id}/import")
+def import_get(
+    request: Request, campaign_id: int, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """Choose a schedule table."""
+    user.actor.require_supervisor()
+    return import_page(request, session, campaigns.get(session, campaign_id))
+
+
+@router.post("/admin/campaigns/{campaign_id}/import")
+async def import_post(request: Request, campaign_id: int, form: FormDep) -> Response:
+    """Preview (dry run) an uploaded table, or import a previewed one."""
+    upload = form.get("table")
+    data, filename = b"", str(form.get("filename", ""))
+    if upload is not None and hasattr(upload, "read") and upload.filename:
+        data, filename = (
+            await upload.read(request.app.state.settings.upload_max_bytes + 1),
+            upload.filename,
+        )
+    return await run_in_threadpool(_import, request, campaign_id, form, data, filename)
+
+
+def _import(request: Request, campaign_id: int, form: Any, data: bytes, filename: str) -> Response:
+    app, user = request.app, request.state.page_user
+    store = FileStore(app.state.settings.upload_dir)
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        campaign = campaigns.get(session, campaign_id)
+        try:
+            return _import_step(request, session, user, campaign, form, data, filename, store)
+        except DomainError as exc:
+            session.rollback()
+            return import_page(request, session, campaign, errors_of(exc, {"": "table"}))
+
+
+def _import_step(
+    request: Request,
+    session: Session,
+    user: PageUser,
+    campaign: Campaign,
+    form: Any,
+    data: bytes,
+    filename: str,
+    store: FileStore,
+) -> Response:
+    user.actor.require_supervisor()
+    key = str(form.get("key", ""))
+    confirm = form.get("action") == "confirm" and _KEY.match(key)
+    if confirm:
+        data = store.path(key).read_bytes()
+    if not data:
+        return import_page(
+            request, session, campaign, [FieldError("请选择要导入的日程表文件", "table")]
+        )
+    if len(data) > request.app.state.settings.upload_max_bytes:
+        return import_page(request, session, campaign, [FieldError("文件过大", "table")])
+    report = plan_import(session, campaign, read_table(data, filename or "upload"))
+    if not confirm:
+        report.dry_run = True
+        return import_page(
+            request, session, campaign, report=report, key=store.put(data).key, filename=filename
+        )
+    apply_import(
+        session,
+        campaign,
+        report,
+        accept_warnings=form.get("accept") == "yes",
+        actor=user.actor,
+        now=request.app.state.clock.now(),
+    )
+    session.commit()
+    return redirect(
+        "/admin", f"已导入 {report.created_events} 个活动（新增单位 {report.created_units} 个）"
+    )

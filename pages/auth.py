@@ -1,0 +1,189 @@
+"""Sign-in for pages: a session cookie holding a session token, and CSRF tokens on every form.
+
+The cookie carries a `kind="session"` token from workflows.accounts (HttpOnly, SameSite=Lax,
+expiring with OPENDAY_SESSION_HOURS); signing out revokes it. A signed-in form's CSRF token is
+derived from the session token (an attacker's page can read neither); the sign-in form itself
+uses a double-submit cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from models import Unit, User
+from pages.render import FieldError, LoginRequired, PageRoute, errors_of, redirect, render
+from routes.deps import ClockDep, SessionDep, SettingsDep
+from workflows.accounts import Actor, authenticate_token, issue_token, revoke_token, verify_login
+from workflows.errors import DomainError
+
+SESSION_COOKIE = "od_session"
+PRE_COOKIE = "od_csrf"  # double-submit token of forms shown before signing in
+CSRF_FIELD = "csrf"
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class PageUser:
+    """The signed-in person as pages show them."""
+
+    actor: Actor
+    display_name: str
+    unit_name: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        """District-office supervisors and admins see the board."""
+        return self.actor.is_supervisor or self.actor.role == "viewer"
+
+
+def _derive(session_token: str) -> str:
+    return hashlib.sha256(b"openday-csrf:" + session_token.encode()).hexdigest()[:40]
+
+
+def csrf_token(request: Request) -> str:
+    """The token this request's forms carry."""
+    session_token = getattr(request.state, "session_token", None)
+    if session_token:
+        return _derive(session_token)
+    pre = request.cookies.get(PRE_COOKIE) or getattr(request.state, "pre_token", None)
+    if not pre:
+        pre = secrets.token_urlsafe(24)
+        request.state.pre_token = pre
+        request.state.set_cookies = {PRE_COOKIE: pre}
+    return pre
+
+
+def _refuse_csrf() -> DomainError:
+    return DomainError(
+        "csrf_failed",
+        "表单已过期或来源无法确认，请返回上一页刷新后重新提交",
+        "the form's CSRF token is missing or wrong; reload the page and submit again",
+        status=403,
+    )
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """Refuse a POST whose form token does not match the session (or the pre-login cookie)."""
+    given = str(form.get(CSRF_FIELD, ""))
+    session_token = getattr(request.state, "session_token", None)
+    expected = _derive(session_token) if session_token else request.cookies.get(PRE_COOKIE, "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise _refuse_csrf()
+
+
+def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUser:
+    """The person behind the session cookie; otherwise the page redirects to /login."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    user = authenticate_token(session, token, clock.now()) if token else None
+    if user is None:
+        raise LoginRequired()
+    unit = session.get(Unit, user.unit_id) if user.unit_id else None
+    person = PageUser(Actor.of(user), user.display_name or user.username, unit.name if unit else "")
+    request.state.session_token = token
+    request.state.page_user = person
+    return person
+
+
+UserDep = Annotated[PageUser, Depends(page_user)]
+
+
+async def posted_form(request: Request, _: UserDep) -> FormData:
+    """A signed-in POST's form, its CSRF token checked."""
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+FormDep = Annotated[FormData, Depends(posted_form)]
+
+
+def safe_next(target: str) -> str:
+    """Only paths on this site are followed after signing in."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    """The sign-in form."""
+    return render(request, "login.html", next=safe_next(next), username="")
+
+
+async def login_form(request: Request) -> FormData:
+    """The sign-in form, its double-submit CSRF token checked."""
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    form: Annotated[FormData, Depends(login_form)],
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> Response:
+    """Check the password, set the session cookie and go where the person was heading."""
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "/")))
+    errors: list[FieldError] = []
+    if not username:
+        errors.append(FieldError("请输入用户名", "username"))
+    if not password:
+        errors.append(FieldError("请输入密码", "password"))
+    try:
+        if errors:
+            raise _Incomplete()
+        user: User = verify_login(session, username, password)
+    except (DomainError, _Incomplete) as exc:
+        errors = errors or errors_of(exc)
+        status = exc.status if isinstance(exc, DomainError) else 400
+        return render(
+            request, "login.html", status=status, errors=errors, next=target, username=username
+        )
+    hours = settings.session_hours
+    token = issue_token(
+        session,
+        user,
+        kind="session",
+        now=clock.now(),
+        name="页面登录",
+        lifetime=timedelta(hours=hours),
+    )
+    session.commit()
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+class _Incomplete(Exception):
+    """The sign-in form lacks a username or password."""
+
+
+@router.post("/logout")
+def logout(request: Request, _: FormDep, session: SessionDep, clock: ClockDep) -> Response:
+    """Revoke the session token and clear the cookie."""
+    revoke_token(session, request.state.session_token, clock.now())
+    session.commit()
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,188 @@
+"""督查看板: a campaign's numbers and stage funnel, the overdue list, failed notifications and
+the spot-check queue, for district-office supervisors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models import Campaign, Event, EventState, Notification, NotificationState, Unit
+from pages.auth import FormDep, PageUser, UserDep
+from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from routes.deps import ClockDep, SessionDep
+from workflows import event as flow
+from workflows import notifications, overdue
+from workflows.clock import local_date
+from workflows.deadlines import load_calendar
+from workflows.errors import DomainError, Forbidden
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_hold": "活动开展"}
+SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
+FUNNEL = [s for s in EventState if s != EventState.cancelled]
+PAGE = 50
+
+
+def _require(user: PageUser) -> None:
+    if not user.is_supervisor:
+        raise Forbidden("supervisor_required", "仅区政府办督查人员可查看督查看板", "")
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _funnel(session: Session, campaign_id: int | None) -> list[tuple[str, int]]:
+    stmt = select(Event.state, func.count()).group_by(col(Event.state))
+    if campaign_id:
+        stmt = stmt.where(Event.campaign_id == campaign_id)
+    counts = dict(session.exec(stmt).all())
+    # A funnel: every event that reached a stage counts for each stage before it too.
+    out, running = [], 0
+    for state in reversed(FUNNEL):
+        running += counts.get(state, 0)
+        out.append(
+            ("全部活动" if state == EventState.planned else flow.STATE_LABELS_ZH[state], running)
+        )
+    return list(reversed(out))
+
+
+def _overdue(session: Session, now: Any, filters: dict[str, Any]) -> tuple[list[dict], int]:
+    rows, total = overdue.page(session, now, 0, filters["unit"], filters["kind"], PAGE, 0)
+    calendar, today = load_calendar(session), local_date(now)
+    rows = [r for r in rows if r["overdue"]]
+    if filters["level"] is not None:
+        rows = [r for r in rows if r["escalation_level"] == filters["level"]]
+    for r in rows:
+        r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
+    return rows, total
+
+
+def _numbers(session: Session, now: Any, campaign_id: int | None) -> dict[str, int]:
+    units = select(func.count(func.distinct(Event.unit_id)))
+    if campaign_id:
+        units = units.where(Event.campaign_id == campaign_id)
+    out = {"units": session.exec(units).one()}
+    for kind in KINDS:
+        out[kind] = overdue.page(session, now, 0, None, kind, 1, 0)[1]
+    return out
+
+
+def board_page(
+    request: Request,
+    user: PageUser,
+    session: Session,
+    clock: Any,
+    errors: list[FieldError] | None = None,
+) -> HTMLResponse:
+    """Render the board with the query's filters."""
+    _require(user)
+    q = request.query_params
+    campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
+    campaign_id = _int(q.get("campaign")) or (campaigns[0].id if campaigns else None)
+    filters = {
+        "unit": _int(q.get("unit")),
+        "kind": q.get("kind") if q.get("kind") in KINDS else None,
+        "level": _int(q.get("level")),
+    }
+    now = clock.now()
+    rows, _ = _overdue(session, now, filters)
+    funnel = _funnel(session, campaign_id)
+    queue = session.exec(
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(Event.state == EventState.summary_submitted)
+        .order_by(col(Event.updated_at))
+        .limit(PAGE)
+    ).all()
+    failed = session.exec(
+        select(Notification)
+        .where(Notification.state == NotificationState.failed)
+        .order_by(col(Notification.id).desc())
+        .limit(PAGE)
+    ).all()
+    return render(
+        request,
+        "board.html",
+        campaigns=campaigns,
+        campaign_id=campaign_id,
+        filters=filters,
+        rows=rows,
+        funnel=funnel,
+        top=max([n for _, n in funnel] + [1]),
+        queue=queue,
+        failed=failed,
+        kinds=KINDS,
+        results=SPOT_RESULTS,
+        errors=errors or [],
+        numbers=_numbers(session, now, campaign_id),
+        today=local_date(now),
+        units=session.exec(select(Unit).order_by(col(Unit.name))).all(),
+        can_write=user.actor.is_supervisor,
+    )
+
+
+@router.get("/board")
+def board(request: Request, user: UserDep, session: SessionDep, clock: ClockDep) -> HTMLResponse:
+    """The supervisor board."""
+    return board_page(request, user, session, clock)
+
+
+@router.post("/board/spot-check/{event_id}")
+def spot_check(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Record a spot check's result and notes (the spot_check move)."""
+    from pages import eventkit as kit
+
+    ev = kit.view(session, user, event_id, write=True)
+    data = {
+        "result": kit.text(form, "result"),
+        "notes": kit.text(form, "notes"),
+        "site_visit": form.get("site_visit") == "yes",
+    }
+    try:
+        flow.fire(
+            session,
+            ev.event,
+            "spot_check",
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
+            data=data,
+        )
+        session.commit()
+    except (DomainError, ValidationError) as exc:
+        session.rollback()
+        errs = errors_of(exc, {"result": f"result-{event_id}", "notes": f"notes-{event_id}"})
+        return board_page(request, user, session, clock, errs)
+    return redirect("/board#spot-checks", f"已记录抽查结果：{ev.event.theme}")
+
+
+@router.post("/board/notifications/{notification_id}/retry")
+def retry(
+    request: Request,
+    notification_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Owe a failed notification's delivery again."""
+    try:
+        notifications.retry_failed(session, user.actor, notification_id, clock.now())
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return board_page(request, user, session, clock, errors_of(exc))
+    return redirect("/board#failed", "已重新发送")

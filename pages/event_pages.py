@@ -1,0 +1,280 @@
+"""活动详情: the event as a task list of its stages, its history, and the invitee stage.
+
+Each stage has its own page with one form (stage_pages.py holds the later stages). Moves go
+through workflows.event.fire; a refusal re-renders the page with an error summary in the API's
+own words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from models import (
+    FeedbackItem,
+    FeedbackState,
+    InviteeCategory,
+    SpotCheck,
+    Summary,
+    TransitionLog,
+)
+from pages import eventkit as kit
+from pages.auth import FormDep, UserDep
+from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
+from pages.render import FieldError, PageRoute, day_zh, errors_of, moment_zh, redirect, render
+from routes.deps import ClockDep, SessionDep
+from workflows import event as flow
+from workflows import feedback as feedback_flow
+from workflows import invitees
+from workflows.clock import local_date
+from workflows.deadlines import load_calendar
+from workflows.errors import DomainError
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+STAGES = [
+    (1, "邀请人员", "invitees"),
+    (2, "开展活动", "hold"),
+    (3, "收集意见建议", "feedback"),
+    (4, "报送总结", "summary"),
+    (5, "区政府办抽查", "spot-check"),
+]
+SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
+
+
+def _details(session: Session, ev: kit.EventView, today: Any) -> dict[str, str]:
+    """One line per stage saying where it stands."""
+    event, out = ev.event, {}
+    q = kit.list_quota(session, ev)
+    out["invitees"] = f"{q.count_zh}，{q.share_zh}"
+    if event.held_on:
+        came = kit.list_quota(session, ev, attended=True).total
+        out["hold"] = f"{day_zh(event.held_on)}开展，出席 {came} 人"
+    elif event.state in ("planned", "invited"):
+        out["hold"] = f"应于{day_zh(event.date_latest, weekday=False)}前开展"
+    items = session.exec(select(FeedbackItem).where(FeedbackItem.event_id == event.id)).all()
+    if items:
+        done = [i for i in items if i.state in (FeedbackState.answered, FeedbackState.closed)]
+        open_due = sorted(i.due_on for i in items if i not in done and i.due_on)
+        line = f"{len(items)} 条，{len(done)} 条已答复"
+        if open_due:
+            first = day_zh(open_due[0], weekday=False, year=False)
+            line += f"，{len(items) - len(done)} 条 {first}前答复"
+        out["feedback"] = line
+    summary = session.exec(select(Summary).where(Summary.event_id == event.id)).first()
+    if summary and summary.submitted_at:
+        out["summary"] = f"已于{moment_zh(summary.submitted_at)}报送"
+    elif event.summary_due_on:
+        out["summary"] = due_of("", event.summary_due_on, today, load_calendar(session)).words
+    check = session.exec(
+        select(SpotCheck).where(SpotCheck.event_id == event.id).order_by(col(SpotCheck.id).desc())
+    ).first()
+    if check:
+        out["spot-check"] = f"抽查结果：{SPOT_RESULTS.get(check.result, check.result)}"
+    return out
+
+
+@router.get("/events/{event_id}")
+def event_page(
+    request: Request, event_id: int, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """The task list of an event's stages."""
+    ev = kit.view(session, user, event_id)
+    details = _details(session, ev, local_date(clock.now()))
+    stages = [
+        Stage(n, title, slug, stage_status(ev.event.state, n), details.get(slug, ""))
+        for n, title, slug in STAGES
+    ]
+    return render(
+        request, "event.html", ev=ev, stages=stages, stage_label=STAGE_LABELS[ev.event.state]
+    )
+
+
+@router.get("/events/{event_id}/history")
+def history_page(
+    request: Request, event_id: int, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """Every move and edit of the event: who, when, what."""
+    ev = kit.view(session, user, event_id)
+    rows = session.exec(
+        select(TransitionLog)
+        .where(TransitionLog.event_id == event_id)
+        .order_by(col(TransitionLog.id))
+    ).all()
+    labels = {
+        **flow.TRIGGER_LABELS_ZH,
+        "create": "创建活动",
+        **{"feedback." + k: "意见" + v for k, v in feedback_flow.TRIGGER_LABELS_ZH.items()},
+    }
+    states = {**flow.STATE_LABELS_ZH, **feedback_flow.STATE_LABELS_ZH}
+    return render(request, "history.html", ev=ev, rows=rows, labels=labels, states=states)
+
+
+# ---- 1 邀请人员: add to a list, check your answers, invite ---------------------------------
+
+
+def invitees_page(
+    request: Request,
+    session: Session,
+    ev: kit.EventView,
+    errors: list[FieldError] | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The add-to-a-list page with its live meter."""
+    return render(
+        request,
+        "invitees.html",
+        ev=ev,
+        people=kit.invitee_list(session, ev.event.id or 0),
+        quota=kit.list_quota(session, ev),
+        editable=ev.event.state in invitees.EDITABLE,
+        errors=errors or [],
+        values=values or {},
+        categories=kit.CATEGORY_LABELS,
+        invitations=kit.INVITATION_LABELS,
+        targeted=kit.TARGETED_LABELS,
+    )
+
+
+@router.get("/events/{event_id}/invitees")
+def invitees_get(
+    request: Request, event_id: int, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """Who is invited, and the form to add one more."""
+    return invitees_page(request, session, kit.view(session, user, event_id))
+
+
+def _person(form: Any) -> dict[str, Any]:
+    category = kit.text(form, "category")
+    person: dict[str, Any] = {
+        "name": kit.text(form, "name"),
+        "category": category,
+        "organization": kit.text(form, "organization") or None,
+        "phone": kit.text(form, "phone") or None,
+        "invitation": None,
+        "targeted_kind": None,
+    }
+    if category == InviteeCategory.citizen:
+        person["invitation"] = kit.text(form, "invitation") or None
+        if person["invitation"] == "targeted":
+            person["targeted_kind"] = kit.text(form, "targeted_kind") or None
+    return person
+
+
+def _check_person(person: dict[str, Any]) -> list[FieldError]:
+    """What the form itself lacks (the API's schema says the same: name and category)."""
+    errors = []
+    if not person["name"]:
+        errors.append(FieldError("请填写姓名", "name"))
+    elif len(person["name"]) > 50:
+        errors.append(FieldError("姓名最多 50 个字符", "name"))
+    if person["category"] not in kit.CATEGORY_LABELS:
+        errors.append(FieldError("请选择人员类别：人大代表、政协委员或市民代表", "category"))
+    return errors
+
+
+@router.post("/events/{event_id}/invitees")
+def invitees_add(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Add one person to the list."""
+    ev = kit.view(session, user, event_id, write=True)
+    person = _person(form)
+    errors = _check_person(person)
+    try:
+        if errors:
+            raise ValueError
+        kit.versioned(
+            invitees.add, ev.event, kit.version_of(form), session, ev.event, [person], clock.now()
+        )
+        session.commit()
+    except (DomainError, ValueError) as exc:
+        session.rollback()
+        found = errors or errors_of(exc) if isinstance(exc, DomainError) else errors
+        ev = kit.view(session, user, event_id)
+        return invitees_page(request, session, ev, found, {k: v or "" for k, v in person.items()})
+    return redirect(f"/events/{event_id}/invitees#add", f"已添加：{person['name']}")
+
+
+@router.post("/events/{event_id}/invitees/{invitee_id}/delete")
+def invitees_delete(
+    request: Request,
+    event_id: int,
+    invitee_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+) -> Response:
+    """Take one person off the list."""
+    ev = kit.view(session, user, event_id, write=True)
+    try:
+        kit.versioned(
+            invitees.remove, ev.event, kit.version_of(form), session, ev.event, invitee_id
+        )
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        ev = kit.view(session, user, event_id)
+        return invitees_page(request, session, ev, errors_of(exc))
+    return redirect(f"/events/{event_id}/invitees", "已从名单中移除")
+
+
+def invite_check_page(
+    request: Request, session: Session, ev: kit.EventView, errors: list[FieldError] | None = None
+) -> HTMLResponse:
+    """Check your answers before the invitations go out."""
+    return render(
+        request,
+        "invite_check.html",
+        ev=ev,
+        people=kit.invitee_list(session, ev.event.id or 0),
+        quota=kit.list_quota(session, ev),
+        errors=errors or [],
+        categories=kit.CATEGORY_LABELS,
+        invitations=kit.INVITATION_LABELS,
+        targeted=kit.TARGETED_LABELS,
+    )
+
+
+@router.get("/events/{event_id}/invite")
+def invite_get(request: Request, event_id: int, user: UserDep, session: SessionDep) -> HTMLResponse:
+    """Everyone on the list and the rules, before 发出邀请."""
+    return invite_check_page(request, session, kit.view(session, user, event_id))
+
+
+@router.post("/events/{event_id}/invite")
+def invite_post(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Fire the invite move."""
+    ev = kit.view(session, user, event_id, write=True)
+    try:
+        flow.fire(
+            session,
+            ev.event,
+            "invite",
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
+        )
+        session.commit()
+    except (DomainError, ValidationError) as exc:
+        session.rollback()
+        return invite_check_page(
+            request, session, kit.view(session, user, event_id), errors_of(exc)
+        )
+    return redirect(f"/events/{event_id}", "邀请已发出")

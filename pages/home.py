@@ -1,0 +1,120 @@
+"""我的活动: a unit's events, most urgent first, each with what is due next and one button."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models import OPEN_FEEDBACK_STATES, Campaign, Event, EventState, FeedbackItem, Unit
+from pages.auth import UserDep
+from pages.progress import STAGE_LABELS, Due, next_due
+from pages.render import PageRoute, redirect, render
+from routes.deps import ClockDep, SessionDep
+from workflows.clock import local_date
+from workflows.deadlines import load_calendar
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+LIMIT = 300
+
+
+@dataclass(frozen=True)
+class Row:
+    """One event card on the home page."""
+
+    event: Event
+    unit_name: str
+    stage: str
+    due: Due | None
+    reminders: int
+
+    @property
+    def sort_key(self) -> tuple[Any, ...]:
+        """Overdue first (most late first), then the nearest deadline, then nothing owed."""
+        if self.due is None or self.due.due_on is None:
+            return (2, date.max, self.event.id)
+        return (0 if self.due.overdue else 1, self.due.due_on, self.event.id)
+
+
+def _answers_due(session: Session, event_ids: list[int]) -> dict[int, tuple[date, int]]:
+    """Per event: the earliest open answer's due day and the highest reminder level sent."""
+    if not event_ids:
+        return {}
+    rows = session.exec(
+        select(
+            FeedbackItem.event_id,
+            func.min(FeedbackItem.due_on),
+            func.max(FeedbackItem.escalation_level),
+        )
+        .where(col(FeedbackItem.event_id).in_(event_ids))
+        .where(col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES))
+        .group_by(col(FeedbackItem.event_id))
+    ).all()
+    return {r[0]: (r[1], r[2] or 0) for r in rows}
+
+
+def event_rows(
+    session: Session, user: Any, today: date, campaign_id: int | None, state: str | None
+) -> list[Row]:
+    """The caller's events (their unit's, or all for supervisors), most urgent first."""
+    stmt = select(Event, Unit.name).join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+    if not user.actor.sees_all_units:
+        stmt = stmt.where(Event.unit_id == user.actor.unit_id)
+    if campaign_id:
+        stmt = stmt.where(Event.campaign_id == campaign_id)
+    if state:
+        stmt = stmt.where(Event.state == state)
+    found = session.exec(stmt.order_by(col(Event.date_latest)).limit(LIMIT)).all()
+    calendar = load_calendar(session)
+    answers = _answers_due(session, [e.id for e, _ in found if e.id is not None])
+    rows = []
+    for event, unit_name in found:
+        answer_due, answer_level = answers.get(event.id or 0, (None, 0))
+        rows.append(
+            Row(
+                event=event,
+                unit_name=unit_name,
+                stage=STAGE_LABELS[EventState(event.state)],
+                due=next_due(event, answer_due, today, calendar),
+                reminders=max(event.escalation_level, answer_level),
+            )
+        )
+    return sorted(rows, key=lambda r: r.sort_key)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@router.get("/")
+def home(request: Request, user: UserDep, session: SessionDep, clock: ClockDep) -> Response:
+    """Staff land on their events; supervisors on the board."""
+    if user.is_supervisor and not request.query_params.get("all"):
+        return redirect("/board")
+    return events_page(request, user, session, clock)
+
+
+def events_page(request: Request, user: Any, session: Session, clock: Any) -> HTMLResponse:
+    """我的活动 with its filters."""
+    campaign_id = _int(request.query_params.get("campaign"))
+    state = request.query_params.get("stage") or None
+    if state not in STAGE_LABELS:
+        state = None
+    today = local_date(clock.now())
+    rows = event_rows(session, user, today, campaign_id, state)
+    campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
+    return render(
+        request,
+        "home.html",
+        rows=rows,
+        campaigns=campaigns,
+        stages=STAGE_LABELS,
+        campaign_id=campaign_id,
+        state=state,
+        today=today,
+    )

@@ -1,0 +1,157 @@
+"""Rendering: the Jinja2 environment, Chinese date words, error summaries and the page route.
+
+`PageRoute` turns what a page handler raises into HTML: a missing sign-in becomes a redirect to
+/login, a domain refusal on a GET an error page (the JSON API keeps its own handlers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+
+from pages.assets import TEMPLATES_DIR
+from workflows.clock import LOCAL_TZ
+from workflows.errors import DomainError, MoveRefused
+
+WEEKDAYS = "一二三四五六日"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def day_zh(day: date | None, *, weekday: bool = True, year: bool = True) -> str:
+    """2022年9月16日（星期五）."""
+    if day is None:
+        return ""
+    text = f"{day.year}年" if year else ""
+    text += f"{day.month}月{day.day}日"
+    return text + (f"（星期{WEEKDAYS[day.weekday()]}）" if weekday else "")
+
+
+def window_zh(earliest: date, latest: date) -> str:
+    """One day, or a window such as 2022年9月11日至9月20日."""
+    if earliest == latest:
+        return day_zh(earliest)
+    return f"{day_zh(earliest, weekday=False)}至{day_zh(latest, weekday=False, year=False)}"
+
+
+def moment_zh(moment: datetime | None) -> str:
+    """A stored UTC moment in Shanghai time: 2022年9月16日 14:30."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(LOCAL_TZ)
+    return f"{day_zh(local.date(), weekday=False)} {local:%H:%M}"
+
+
+templates.env.filters.update(day_zh=day_zh, moment_zh=moment_zh)
+templates.env.globals.update(window_zh=window_zh)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One line of a GOV.UK error summary: the message and the field it links to."""
+
+    message: str
+    field: str = ""
+    status: int = 400  # the HTTP status the page answers with (the API's for refusals)
+
+
+# Which field a refusal is about, so the error summary links to it.
+FIELD_OF_CODE = {
+    "invitee_count_out_of_range": "invitee-list",
+    "citizen_share_too_low": "invitee-list",
+    "invitation_mode_required": "invitation",
+    "targeted_kind_not_allowed": "targeted_kind",
+    "invitation_mode_not_allowed": "invitation",
+    "event_date_not_reached": "held_on",
+    "attendance_not_recorded": "attendance",
+    "too_few_attendees": "attendance",
+    "attendee_citizen_share_too_low": "attendance",
+    "feedback_not_recorded": "content",
+    "feedback_contradiction": "no_opinions",
+    "summary_text_missing": "summary-text",
+    "summary_attachment_missing": "photos",
+    "attachment_too_large": "photos",
+    "attachment_empty": "photos",
+    "reason_required": "reason",
+    "invalid_credentials": "username",
+    "stale_version": "",
+}
+
+
+def errors_of(exc: Exception, fields: dict[str, str] | None = None) -> list[FieldError]:
+    """The error-summary lines of a refusal, with the API's own Chinese wording."""
+    fields = {**FIELD_OF_CODE, **(fields or {})}
+    if isinstance(exc, MoveRefused) and exc.violations:
+        return [
+            FieldError(v.message_zh, fields.get(v.code, ""), exc.status) for v in exc.violations
+        ]
+    if isinstance(exc, DomainError):
+        return [FieldError(exc.message_zh, fields.get(exc.code, ""), exc.status)]
+    if isinstance(exc, ValidationError):
+        from routes.errors import problem_zh  # the API's wording of each field problem
+
+        out = []
+        for err in exc.errors():
+            name = str(err["loc"][-1]) if err["loc"] else ""
+            out.append(FieldError(f"{fields.get(name, name)}：{problem_zh(dict(err))}", name, 422))
+        return out
+    raise exc
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template with the signed-in person, CSRF token and flash message."""
+    from pages.auth import csrf_token
+
+    context.setdefault("errors", [])
+    context.setdefault("user", getattr(request.state, "page_user", None))
+    context.setdefault("flash", request.query_params.get("done", ""))
+    context["csrf"] = csrf_token(request)
+    if context["errors"] and status == 200:
+        status = max(e.status for e in context["errors"])
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    for key, value in getattr(request.state, "set_cookies", {}).items():
+        response.set_cookie(key, value, httponly=True, samesite="lax", path="/")
+    return response
+
+
+def redirect(url: str, done: str = "") -> RedirectResponse:
+    """303 after a successful POST (post/redirect/get), with an optional success note."""
+    if done:
+        url += ("&" if "?" in url else "?") + "done=" + quote(done)
+    return RedirectResponse(url, status_code=303)
+
+
+class LoginRequired(Exception):
+    """No valid session cookie: the page redirects to /login."""
+
+
+class PageRoute(APIRoute):
+    """An APIRoute whose failures are pages: sign-in redirect, or an HTML error page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler so domain errors render as HTML instead of the API's JSON."""
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                target = request.url.path
+                if request.url.query:
+                    target += "?" + request.url.query
+                return RedirectResponse("/login?next=" + quote(target), status_code=303)
+            except DomainError as exc:
+                return render(
+                    request, "error.html", status=exc.status, message=exc.message_zh, code=exc.code
+                )
+
+        return page_handler

@@ -1,0 +1,421 @@
+"""Stages 2–4 of an event: hold (attendance, day held), opinions, summary with photos."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from models import FeedbackItem
+from pages import eventkit as kit
+from pages.auth import FormDep, UserDep
+from pages.progress import due_of
+from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from routes.deps import ClockDep, SessionDep, SettingsDep
+from workflows import event as flow
+from workflows import feedback as feedback_flow
+from workflows import summaries
+from workflows.clock import local_date
+from workflows.deadlines import load_calendar
+from workflows.errors import DomainError, NotFound
+from workflows.files import FileStore
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+REFUSALS = (DomainError, ValidationError)
+
+
+# ---- 2 开展活动 -------------------------------------------------------------------------------
+
+
+def hold_page(
+    request: Request,
+    session: Session,
+    ev: kit.EventView,
+    today: date,
+    errors: list[FieldError] | None = None,
+) -> HTMLResponse:
+    """The attendance checklist and the day held."""
+    return render(
+        request,
+        "hold.html",
+        ev=ev,
+        people=kit.invitee_list(session, ev.event.id or 0),
+        categories=kit.CATEGORY_LABELS,
+        errors=errors or [],
+        today=today,
+        asks_day="held_on" in flow.HoldData.model_fields,
+    )
+
+
+@router.get("/events/{event_id}/hold")
+def hold_get(
+    request: Request, event_id: int, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """Who came, and when it was held."""
+    return hold_page(request, session, kit.view(session, user, event_id), local_date(clock.now()))
+
+
+@router.post("/events/{event_id}/hold")
+def hold_post(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Record attendance (every box ticked or not) and fire the hold move."""
+    ev = kit.view(session, user, event_id, write=True)
+    came = {str(v) for v in form.getlist("attended")}
+    data: dict[str, Any] = {
+        "attendance": {p.id: str(p.id) in came for p in kit.invitee_list(session, event_id)}
+    }
+    if "held_on" in flow.HoldData.model_fields and kit.text(form, "held_on"):
+        data["held_on"] = kit.text(form, "held_on")
+    try:
+        flow.fire(
+            session,
+            ev.event,
+            "hold",
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
+            data=data,
+        )
+        session.commit()
+    except REFUSALS as exc:
+        session.rollback()
+        ev = kit.view(session, user, event_id)
+        return hold_page(request, session, ev, local_date(clock.now()), errors_of(exc))
+    return redirect(f"/events/{event_id}", "已记录活动开展情况")
+
+
+# ---- 3 收集意见建议 ---------------------------------------------------------------------------
+
+
+def feedback_page(
+    request: Request, session: Session, ev: kit.EventView, errors: list[FieldError] | None = None
+) -> HTMLResponse:
+    """Opinions: add several, assign, answer; then state that collection is complete."""
+    items = session.exec(
+        select(FeedbackItem)
+        .where(FeedbackItem.event_id == ev.event.id)
+        .order_by(col(FeedbackItem.id))
+    ).all()
+    people = {p.id: p.name for p in kit.invitee_list(session, ev.event.id or 0)}
+    return render(
+        request,
+        "feedback.html",
+        ev=ev,
+        items=items,
+        people=people,
+        errors=errors or [],
+        labels=feedback_flow.STATE_LABELS_ZH,
+        allowed={i.id: feedback_flow.allowed_triggers(i.state, ev_actor(request)) for i in items},
+    )
+
+
+def ev_actor(request: Request) -> Any:
+    """The signed-in actor (set by the page_user dependency)."""
+    return request.state.page_user.actor
+
+
+@router.get("/events/{event_id}/feedback")
+def feedback_get(
+    request: Request, event_id: int, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """The opinions of an event."""
+    return feedback_page(request, session, kit.view(session, user, event_id))
+
+
+@router.post("/events/{event_id}/feedback")
+def feedback_add(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Record opinions, one per line."""
+    ev = kit.view(session, user, event_id, write=True)
+    lines = [line.strip() for line in str(form.get("content", "")).splitlines() if line.strip()]
+    raised = kit.text(form, "raised_by")
+    try:
+        if not lines:
+            raise DomainError("feedback_content_missing", "请填写意见建议内容", "", status=422)
+        version = kit.version_of(form)
+        for line in lines:
+            kit.versioned(
+                feedback_flow.record,
+                ev.event,
+                version,
+                session,
+                ev.event,
+                content=line[:5000],
+                now=clock.now(),
+                raised_by_invitee_id=int(raised) if raised.isdigit() else None,
+            )
+            version = ev.event.version  # a workflow that bumps the version moved it on
+        session.commit()
+    except REFUSALS as exc:
+        session.rollback()
+        ev = kit.view(session, user, event_id)
+        return feedback_page(
+            request, session, ev, errors_of(exc, {"feedback_content_missing": "content"})
+        )
+    return redirect(f"/events/{event_id}/feedback", f"已登记 {len(lines)} 条意见建议")
+
+
+@router.post("/events/{event_id}/feedback/collect")
+def feedback_collect(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Fire collect_feedback (with the explicit no-opinions statement when ticked)."""
+    ev = kit.view(session, user, event_id, write=True)
+    data = {"no_opinions": form.get("no_opinions") == "yes"}
+    try:
+        flow.fire(
+            session,
+            ev.event,
+            "collect_feedback",
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
+            data=data,
+        )
+        session.commit()
+    except REFUSALS as exc:
+        session.rollback()
+        return feedback_page(request, session, kit.view(session, user, event_id), errors_of(exc))
+    return redirect(f"/events/{event_id}", "意见建议收集完毕，答复期限已开始计算")
+
+
+@router.post("/events/{event_id}/feedback/{item_id}")
+def feedback_move(
+    request: Request,
+    event_id: int,
+    item_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Assign or answer one opinion."""
+    kit.view(session, user, event_id, write=True)  # scoping: the item belongs to this event
+    item = session.get(FeedbackItem, item_id)
+    trigger = kit.text(form, "trigger")
+    try:
+        if item is None or item.event_id != event_id:
+            raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
+        data = (
+            {"assignee": kit.text(form, "assignee")}
+            if trigger == "assign"
+            else {"answer": kit.text(form, "answer")}
+        )
+        item_version = kit.text(form, "item_version")
+        feedback_flow.fire(
+            session,
+            item,
+            trigger,
+            actor=user.actor,
+            now=clock.now(),
+            data=data,
+            expected_version=int(item_version) if item_version.isdigit() else None,
+        )
+        session.commit()
+    except REFUSALS as exc:
+        session.rollback()
+        return feedback_page(
+            request,
+            session,
+            kit.view(session, user, event_id),
+            errors_of(exc, {"assignee": f"assignee-{item_id}", "answer": f"answer-{item_id}"}),
+        )
+    return redirect(
+        f"/events/{event_id}/feedback", feedback_flow.TRIGGER_LABELS_ZH.get(trigger, "") + "成功"
+    )
+
+
+# ---- 4 报送总结 --------------------------------------------------------------------------------
+
+
+def summary_page(
+    request: Request,
+    session: Session,
+    ev: kit.EventView,
+    today: date,
+    errors: list[FieldError] | None = None,
+    draft: str | None = None,
+) -> HTMLResponse:
+    """Summary text, photos with thumbnails, and the deadline in words."""
+    current = summaries.view(session, ev.event.id or 0)
+    due = (
+        due_of("报送总结", ev.event.summary_due_on, today, load_calendar(session))
+        if ev.event.summary_due_on
+        else None
+    )
+    return render(
+        request,
+        "summary.html",
+        ev=ev,
+        summary=current,
+        due=due,
+        errors=errors or [],
+        text=current.text if draft is None else draft,
+        open=ev.event.state in summaries.OPEN,
+    )
+
+
+@router.get("/events/{event_id}/summary")
+def summary_get(
+    request: Request, event_id: int, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """The summary stage."""
+    return summary_page(
+        request, session, kit.view(session, user, event_id), local_date(clock.now())
+    )
+
+
+@router.post("/events/{event_id}/summary")
+def summary_post(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Save the draft text, or save it and submit the summary (submit_summary)."""
+    ev = kit.view(session, user, event_id, write=True)
+    draft = str(form.get("text", ""))
+    submit = form.get("action") == "submit"
+    try:
+        version = kit.version_of(form)
+        kit.versioned(
+            summaries.write_draft, ev.event, version, session, ev.event, draft, clock.now()
+        )
+        if submit:
+            flow.fire(
+                session,
+                ev.event,
+                "submit_summary",
+                expected_version=ev.event.version,
+                actor=user.actor,
+                now=clock.now(),
+            )
+        session.commit()
+    except REFUSALS as exc:
+        session.rollback()
+        ev = kit.view(session, user, event_id)
+        return summary_page(request, session, ev, local_date(clock.now()), errors_of(exc), draft)
+    if submit:
+        return redirect(f"/events/{event_id}", "总结已报送区政府办")
+    return redirect(f"/events/{event_id}/summary", "总结草稿已保存")
+
+
+@router.post("/events/{event_id}/summary/photos")
+async def photos_post(request: Request, event_id: int, form: FormDep) -> Response:
+    """Upload several photos or files at once (read here, stored by the sync part)."""
+    uploads = [f for f in form.getlist("photos") if hasattr(f, "read") and f.filename]
+    files = [
+        (
+            f.filename,
+            f.content_type or "application/octet-stream",
+            await f.read(request.app.state.settings.upload_max_bytes + 1),
+        )
+        for f in uploads
+    ]
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_store_photos, request, event_id, form, files)
+
+
+def _store_photos(
+    request: Request, event_id: int, form: Any, files: list[tuple[str, str, bytes]]
+) -> Response:
+    app = request.app
+    user = request.state.page_user
+    limit = app.state.settings.upload_max_bytes
+    with Session(app.state.engine, expire_on_commit=False) as session:
+        ev = kit.view(session, user, event_id, write=True)
+        now = app.state.clock.now()
+        try:
+            if not files:
+                raise DomainError("attachment_empty", "请选择要上传的照片或文件", "", status=422)
+            version = kit.version_of(form)
+            for name, content_type, data in files:
+                if len(data) > limit:
+                    raise DomainError(
+                        "attachment_too_large",
+                        f"“{name}”超过 {limit // (1024 * 1024)} MB 上限",
+                        "",
+                        status=413,
+                    )
+                kit.versioned(
+                    summaries.attach,
+                    ev.event,
+                    version,
+                    session,
+                    ev.event,
+                    filename=name,
+                    content_type=content_type,
+                    data=data,
+                    store=FileStore(app.state.settings.upload_dir),
+                    actor=user.actor,
+                    now=now,
+                )
+                version = ev.event.version
+            session.commit()
+        except REFUSALS as exc:
+            session.rollback()
+            ev = kit.view(session, user, event_id)
+            return summary_page(request, session, ev, local_date(now), errors_of(exc))
+    return redirect(f"/events/{event_id}/summary#photos", f"已上传 {len(files)} 个文件")
+
+
+@router.post("/events/{event_id}/summary/photos/{attachment_id}/delete")
+def photo_delete(
+    request: Request,
+    event_id: int,
+    attachment_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Remove a photo before the summary is submitted."""
+    ev = kit.view(session, user, event_id, write=True)
+    try:
+        kit.versioned(
+            summaries.detach, ev.event, kit.version_of(form), session, ev.event, attachment_id
+        )
+        session.commit()
+    except REFUSALS as exc:
+        session.rollback()
+        ev = kit.view(session, user, event_id)
+        return summary_page(request, session, ev, local_date(clock.now()), errors_of(exc))
+    return redirect(f"/events/{event_id}/summary#photos", "已删除")
+
+
+@router.get("/events/{event_id}/files/{attachment_id}")
+def file_get(
+    event_id: int, attachment_id: int, user: UserDep, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """A photo or file of the summary (thumbnails use the photo itself)."""
+    ev = kit.view(session, user, event_id)
+    attachment = summaries.get_attachment(session, ev.event, attachment_id)
+    return FileResponse(
+        FileStore(settings.upload_dir).path(attachment.storage_key),
+        media_type=attachment.content_type,
+        filename=attachment.filename,
+    )
