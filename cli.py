@@ -25,12 +25,184 @@ app.add_typer(user_app, name="user")
 console = Console(stderr=True)
 
 
+_OPTIONS = {"debug": False}
+
+
 @app.callback()
-def _startup() -> None:
+def _startup(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show tracebacks instead of one-line errors")
+    ] = False,
+) -> None:
     """Every command that moves timers wakes the schedulers when its transaction commits."""
     from workers.wake import install_wake_hook
 
+    _OPTIONS["debug"] = debug
     install_wake_hook()
+
+
+# ---- startup checks: before anything runs, each failure is one line naming the fix ---------------
+
+
+class StartupError(Exception):
+    """A reason the service cannot start, in Chinese and English, with what to do about it."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh, self.en = zh, en
+
+
+def _fail(zh: str, en: str, exc: BaseException | None = None) -> typer.Exit:
+    """Print one line (a traceback too with --debug) and give the Exit to raise."""
+    if _OPTIONS["debug"] and exc is not None:
+        console.print_exception()
+    console.print(f"[red]错误：{zh} / error: {en}[/]", soft_wrap=True, highlight=False)
+    return typer.Exit(1)
+
+
+def check_var_dir(path: Path) -> None:
+    """./var (OPENDAY_VAR_DIR) is a folder this process can write to (made when missing)."""
+    if path.exists() and not path.is_dir():
+        raise StartupError(
+            f"{path} 是文件而不是文件夹；请移走它，或用 OPENDAY_VAR_DIR 指向一个文件夹",
+            f"{path} is a file, not a folder; move it away or point OPENDAY_VAR_DIR at a folder",
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise StartupError(
+            f"数据文件夹 {path} 无法创建或写入（{why}）；请检查其权限及上级路径，"
+            "或用 OPENDAY_VAR_DIR 指向可写的文件夹",
+            f"cannot create or write the data folder {path} ({why}); fix its permissions and "
+            "parents, or point OPENDAY_VAR_DIR at a writable folder",
+        ) from exc
+
+
+def check_port(host: str, port: int) -> None:
+    """The port can be bound on host (as uvicorn will: SO_REUSEADDR)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise StartupError(
+                f"无法监听 {host}:{port}（{why}）：端口可能已被占用；请用 --port 或 OPENDAY_PORT "
+                f"换一个端口，或停止占用它的进程（ss -ltnp 'sport = :{port}'）",
+                f"cannot listen on {host}:{port} ({why}): the port may be in use; pick another "
+                f"with --port or OPENDAY_PORT, or stop the process holding it",
+            ) from exc
+
+
+def _database_where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite {parsed.database or ':memory:'}"
+    return f"{parsed.get_backend_name()} {parsed.host or 'localhost'}:{parsed.port or ''}/" + (
+        parsed.database or ""
+    )
+
+
+def _migration_heads() -> tuple[set[str], set[str]]:
+    """(every known revision, the head revisions) of this service's migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from settings import PROJECT_DIR
+
+    config = Config(str(PROJECT_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
+    script = ScriptDirectory.from_config(config)
+    return {r.revision for r in script.walk_revisions()}, set(script.get_heads())
+
+
+def _read_database(url: str) -> tuple[set[str], str | None]:
+    """The table names and the Alembic revision of the database at url."""
+    import sqlalchemy as sa
+
+    from models.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            revision = None
+            if "alembic_version" in tables:
+                revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return tables, revision
+    finally:
+        engine.dispose()
+
+
+def check_database(url: str, *, allow_empty: bool) -> None:
+    """The database opens and is this service's (an empty one only where `run` will migrate)."""
+    where = _database_where(url)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if path.is_dir():
+            raise StartupError(
+                f"数据库路径 {path} 是文件夹；请把 OPENDAY_DATABASE_URL 指向一个文件",
+                f"the database path {path} is a folder; point OPENDAY_DATABASE_URL at a file",
+            )
+        if not allow_empty and not path.exists():  # don't leave an empty file behind
+            _check_revision(where, set(), None, allow_empty=False)
+    try:
+        tables, revision = _read_database(url)
+    except Exception as exc:  # noqa: BLE001 - any driver's refusal becomes one line
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:160]
+        raise StartupError(
+            f"无法打开数据库 {where}（{first}）；请检查 OPENDAY_DATABASE_URL、数据库服务是否运行，"
+            "SQLite 文件是否损坏（可从备份恢复或移走后重新运行）",
+            f"cannot open the database {where} ({first}); check OPENDAY_DATABASE_URL, that the "
+            "server runs, or whether the SQLite file is damaged (restore a backup or move it away)",
+        ) from exc
+    _check_revision(where, tables, revision, allow_empty=allow_empty)
+
+
+def _check_revision(
+    where: str, tables: set[str], revision: str | None, *, allow_empty: bool
+) -> None:
+    if not tables:
+        if allow_empty:
+            return
+        raise StartupError(
+            f"数据库 {where} 是空的；请先运行 openday migrate",
+            f"the database {where} is empty; run `openday migrate` first",
+        )
+    known, heads = _migration_heads()
+    if revision is None or revision not in known:
+        raise StartupError(
+            f"数据库 {where} 不是本服务的数据库（没有可识别的 alembic_version）；"
+            "请检查 OPENDAY_DATABASE_URL，或换一个空数据库",
+            f"the database {where} is not this service's (no known alembic_version); check "
+            "OPENDAY_DATABASE_URL or use an empty database",
+        )
+    if revision not in heads and not allow_empty:
+        raise StartupError(
+            f"数据库 {where} 的结构版本 {revision} 不是最新；请先运行 openday migrate",
+            f"the database {where} is at schema revision {revision}, not the newest; run "
+            "`openday migrate` first",
+        )
+
+
+def preflight(settings, host: str, port: int, *, allow_empty: bool) -> None:  # noqa: ANN001
+    """Every startup check, in order; the first failure exits with its one line."""
+    try:
+        check_var_dir(settings.var_dir)
+        check_port(host, port)
+        check_database(settings.database_url, allow_empty=allow_empty)
+    except StartupError as exc:
+        raise _fail(exc.zh, exc.en, exc) from None
 
 
 def _engine():  # noqa: ANN202 - SQLAlchemy Engine
@@ -57,41 +229,19 @@ def run(
     """Everything in one process with embedded defaults: migrate, load the demo, serve."""
     import uvicorn
 
-    from models.db import migrate as upgrade
-    from models.db import session_scope
-    from workflows.clock import SystemClock
-    from workflows.demo import ensure_demo_logins, load_demo_campaign
-
     settings = get_settings()
-    configure_logging(settings)
-    upgrade(settings.database_url)
-    engine = _engine()
-    now = SystemClock().now()
-    with session_scope(engine) as session:
-        campaign = load_demo_campaign(session, now)
-        logins = ensure_demo_logins(session, now, settings.var_dir / "demo-credentials.json")
-        campaign_id = campaign.id
-    engine.dispose()
     host = host or settings.host
     port = port or settings.port
-    base = f"http://{host}:{port}"
-    console.print(f"\n[bold]政府开放日服务 / Open Day service[/] — {base}  (API docs: {base}/docs)")
-    console.print(
-        f"演示活动 / demo campaign id {campaign_id}: {base}/api/v1/events?campaign_id={campaign_id}"
-    )
-    table = Table(title="演示账号 / demo accounts (stored in var/demo-credentials.json)")
-    for column in ("username", "password", "role", "unit", "API token"):
-        table.add_column(column)
-    for login in logins:
-        table.add_row(login.username, login.password, login.role, login.unit or "-", login.token)
-    console.print(table)
-    console.print(
-        "登录 / log in:  curl -s -X POST "
-        f"{base}/api/v1/auth/login -H 'content-type: application/json' "
-        f'-d \'{{"username":"{logins[1].username}","password":"{logins[1].password}"}}\'\n'
-        f"或直接使用令牌 / or use a token:  curl -H 'Authorization: Bearer {logins[1].token}' "
-        f"{base}/api/v1/events\n"
-    )
+    preflight(settings, host, port, allow_empty=True)
+    configure_logging(settings)
+    try:
+        campaign_id, logins = _prepare_demo(settings)
+    except Exception as exc:  # noqa: BLE001 - one line, the traceback with --debug
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise _fail(
+            f"启动准备失败：{first}", f"could not prepare the service: {first}", exc
+        ) from exc
+    _banner(f"http://{host}:{port}", campaign_id, logins, settings.var_dir)
     stop, threads, broker = _start_background(settings)
     from api import create_app
 
@@ -103,6 +253,49 @@ def run(
         stop.set()
         for thread in threads:
             thread.join(10)
+
+
+def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id, logins)
+    """Migrate, load the demo campaign and its two logins (credentials file in var/)."""
+    from models.db import migrate as upgrade
+    from models.db import session_scope
+    from workflows.clock import SystemClock
+    from workflows.demo import ensure_demo_logins, load_demo_campaign
+
+    upgrade(settings.database_url)
+    engine = _engine()
+    now = SystemClock().now()
+    with session_scope(engine) as session:
+        campaign = load_demo_campaign(session, now)
+        logins = ensure_demo_logins(session, now, settings.var_dir / "demo-credentials.json")
+        campaign_id = campaign.id
+    engine.dispose()
+    return campaign_id, logins
+
+
+def _banner(base: str, campaign_id: int | None, logins, var_dir: Path) -> None:  # noqa: ANN001
+    """Short lines that fit a terminal; long commands are never wrapped (soft_wrap), and the
+    API tokens stay in the credentials file (the banner says where)."""
+    credentials = var_dir / "demo-credentials.json"
+    staff = next((x for x in logins if x.role == "unit_staff"), logins[-1])
+    body = f'{{"username":"{staff.username}","password":"{staff.password}"}}'
+    lines = [
+        "",
+        f"[bold]政府开放日服务 / Open Day service[/]  {base}   API 文档 / docs: {base}/docs",
+        f"演示活动 / demo campaign: {campaign_id}",
+        "演示账号 / demo logins (用户名 username · 密码 password · 角色 role):",
+        *(
+            f"  {x.username} · {x.password} · {x.role}" + (f" · {x.unit}" if x.unit else "")
+            for x in logins
+        ),
+        f"完整的 API 令牌只保存在 / full API tokens only in: {credentials}",
+        "登录 / sign in:",
+        f"  curl -s -X POST {base}/api/v1/auth/login "
+        f"-H 'content-type: application/json' -d '{body}'",
+        "",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
 
 
 def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, threads, broker)
@@ -148,18 +341,35 @@ def api(
     import uvicorn
 
     settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    preflight(settings, host, port, allow_empty=False)
     configure_logging(settings)
     prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if prom_dir:  # prometheus_client's multiprocess mode needs the directory to exist
         Path(prom_dir).mkdir(parents=True, exist_ok=True)
     uvicorn.run(
         "api:app",
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         workers=workers,
         log_config=None,
         proxy_headers=True,
     )
+
+
+def _accounts(action):  # noqa: ANN001, ANN202 - run action(session, now) as the CLI's admin
+    """Run an account action in one transaction; a refusal is one bilingual line, exit 2."""
+    from models.db import session_scope
+    from workflows.clock import SystemClock
+    from workflows.errors import DomainError
+
+    try:
+        with session_scope(_engine()) as session:
+            return action(session, SystemClock().now())
+    except DomainError as exc:
+        console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]", soft_wrap=True)
+        raise typer.Exit(2) from exc
 
 
 @user_app.command("add")
@@ -168,42 +378,167 @@ def user_add(
     role: Annotated[str, typer.Option(help="admin | supervisor | unit_staff | viewer")],
     unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
     password: Annotated[
-        bool, typer.Option("--password", help="also set a password (asked for, twice)")
+        bool,
+        typer.Option("--password", help="choose the password (asked twice) instead of a one-time"),
     ] = False,
     display_name: Annotated[str, typer.Option(help="full name")] = "",
     email: Annotated[
         str | None, typer.Option(help="e-mail (supervisors receive level-2 escalations)")
     ] = None,
 ) -> None:
-    """Create an account; its API token is printed alone on the last line."""
-    from models.db import session_scope
-    from workflows.accounts import create_user, issue_token
-    from workflows.clock import SystemClock
+    """Create an account: a one-time password (or --password) and an API token, each shown once;
+    the token alone on the last line of standard output."""
+    from workflows.accounts import check_password_policy, create_user, generate_password
+    from workflows.accounts import issue_token as issue
     from workflows.errors import DomainError
 
-    secret = None
+    secret, one_time = None, True
     if password:
         secret = typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
-    now = SystemClock().now()
-    try:
-        with session_scope(_engine()) as session:
-            user = create_user(
-                session,
-                username=name,
-                role=role,
-                unit_name=unit,
-                password=secret,
-                display_name=display_name,
-                email=email,
-                now=now,
-            )
-            token = issue_token(session, user, kind="api", now=now, name="cli")
-    except DomainError as exc:
-        console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]")
-        raise typer.Exit(2) from exc
+        one_time = False
+        try:
+            check_password_policy(secret, name)
+        except DomainError as exc:
+            console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]", soft_wrap=True)
+            raise typer.Exit(2) from exc
+    else:
+        secret = generate_password()
+
+    def add(session, now):  # noqa: ANN001, ANN202
+        user = create_user(
+            session,
+            username=name,
+            role=role,
+            unit_name=unit,
+            password=secret,
+            display_name=display_name,
+            email=email,
+            now=now,
+            one_time=one_time,
+        )
+        return issue(session, user, kind="api", now=now, name="cli")
+
+    token = _accounts(add)
     console.print(f"已创建账号 / created account {name} ({role}{', ' + unit if unit else ''})")
+    if one_time:
+        console.print(
+            f"一次性密码（只显示这一次，首次登录后请修改）/ one-time password (shown once, "
+            f"change it after signing in): {secret}",
+            soft_wrap=True,
+            highlight=False,
+        )
     console.print("API 令牌只显示这一次 / the API token is shown only once:")
     print(token)
+
+
+@user_app.command("list")
+def user_list(
+    role: Annotated[str | None, typer.Option(help="only this role")] = None,
+    unit: Annotated[str | None, typer.Option(help="only this unit's staff (name)")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="only disabled accounts")] = False,
+) -> None:
+    """List accounts: id, username, role, unit, active, e-mail (tab-separated)."""
+    from sqlmodel import select
+
+    from models import Unit
+    from workflows.accounts import SYSTEM, list_users_query
+
+    def rows(session, now):  # noqa: ANN001, ANN202
+        unit_id = None
+        if unit:
+            found = session.exec(select(Unit).where(Unit.name == unit)).first()
+            unit_id = found.id if found else -1
+        stmt = list_users_query(
+            SYSTEM, role=role, unit_id=unit_id, active=False if disabled else None
+        )
+        names = dict(session.exec(select(Unit.id, Unit.name)).all())
+        return [
+            (u.id, u.username, u.role, names.get(u.unit_id, "-"), u.is_active, u.email or "-")
+            for u in session.exec(stmt).all()
+        ]
+
+    print("id\tusername\trole\tunit\tactive\temail")
+    for row in _accounts(rows):
+        print("\t".join(str(x) for x in row))
+
+
+def _by_name(name: str, action):  # noqa: ANN001, ANN202 - action(session, actor, user_id, now)
+    """The account action for a username, acted by the CLI's admin (SYSTEM)."""
+    from workflows.accounts import SYSTEM, find_user
+
+    return lambda session, now: action(session, SYSTEM, find_user(session, name).id, now)
+
+
+UserName = Annotated[str, typer.Argument(help="username")]
+
+
+@user_app.command("disable")
+def user_disable(name: UserName) -> None:
+    """Disable an account; every token of it is revoked."""
+    from workflows.accounts import set_active
+
+    _accounts(_by_name(name, lambda s, a, uid, now: set_active(s, a, uid, False, now)))
+    console.print(f"已停用 / disabled {name}")
+
+
+@user_app.command("enable")
+def user_enable(name: UserName) -> None:
+    """Re-enable a disabled account."""
+    from workflows.accounts import set_active
+
+    _accounts(_by_name(name, lambda s, a, uid, now: set_active(s, a, uid, True, now)))
+    console.print(f"已启用 / enabled {name}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(name: UserName) -> None:
+    """A one-time password for an account (alone on the last line); its tokens are revoked."""
+    from workflows.accounts import reset_password
+
+    secret = _accounts(_by_name(name, reset_password))
+    console.print(
+        f"已重置 {name} 的密码并注销其全部令牌；一次性密码只显示这一次 / password of {name} reset, "
+        "every token revoked; the one-time password is shown only once:",
+        soft_wrap=True,
+    )
+    print(secret)
+
+
+@user_app.command("set-role")
+def user_set_role(
+    name: UserName,
+    role: Annotated[str, typer.Argument(help="admin | supervisor | unit_staff | viewer")],
+    unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
+) -> None:
+    """Change an account's role (and unit: required for unit_staff, dropped otherwise)."""
+    from sqlmodel import select
+
+    from models import Unit
+    from workflows.accounts import update_user
+    from workflows.errors import NotFound
+
+    def change(session, actor, uid, now):  # noqa: ANN001, ANN202
+        changes: dict[str, object] = {"role": role}
+        if unit:
+            found = session.exec(select(Unit).where(Unit.name == unit)).first()
+            if found is None:
+                raise NotFound("unit_not_found", f"单位“{unit}”不存在", f"no unit named '{unit}'")
+            changes["unit_id"] = found.id
+        return update_user(session, actor, uid, changes, now)
+
+    _accounts(_by_name(name, change))
+    console.print(
+        f"{name} 的角色已改为 / role of {name} set to {role}{', ' + unit if unit else ''}"
+    )
+
+
+@user_app.command("revoke-tokens")
+def user_revoke_tokens(name: UserName) -> None:
+    """Revoke every session and API token of an account."""
+    from workflows.accounts import revoke_all_tokens
+
+    count = _accounts(_by_name(name, revoke_all_tokens))
+    console.print(f"已注销 {count} 个令牌 / revoked {count} tokens of {name}")
 
 
 @app.command("import-schedule")
