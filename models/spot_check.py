@@ -25,7 +25,9 @@ class SpotCheck(SQLModel, table=True):
     __tablename__ = "spot_check"
 
     id: int | None = Field(default=None, primary_key=True)
-    event_id: int = Field(foreign_key="event.id", unique=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    # 1 for the first check; a summary sent back for rework and resubmitted is checked again.
+    round: int = 1
     result: str = Field(sa_type=sa.String(32))
     site_visit: bool = False
     notes: str = Field(default="", sa_type=sa.Text)

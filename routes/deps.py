@@ -86,6 +86,16 @@ def paging(
 
 PagingDep = Annotated[Paging, Depends(paging)]
 
+# Every write to an event or what hangs on it names the event version the caller saw.
+ExpectedVersion = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_ID,
+        description="the event's version the caller saw (GET /events/{id}); a stale one is 409",
+    ),
+]
+
 
 def fetch_page(session: Session, stmt: Any, pg: Paging) -> tuple[Sequence[Any], int]:
     """The rows of one page and the total count."""

@@ -135,7 +135,14 @@ def patch_event(
     """Edit theme, location or forms (dates change only by the reschedule move)."""
     event = load_event_for_write(session, actor, event_id)
     changes = body.model_dump(exclude_unset=True, exclude={"expected_version"})
-    flow.edit(session, event, changes, expected_version=body.expected_version, now=clock.now())
+    flow.edit(
+        session,
+        event,
+        changes,
+        expected_version=body.expected_version,
+        actor=actor,
+        now=clock.now(),
+    )
     session.commit()
     return out(event, unit_name(session, event.unit_id), actor)
 

@@ -12,6 +12,7 @@ from routes.deps import (
     API_PREFIX,
     ActorDep,
     ClockDep,
+    ExpectedVersion,
     PagingDep,
     SessionDep,
     fetch_page,
@@ -75,7 +76,12 @@ def list_feedback(
 
 @router.post("/events/{event_id}/feedback", status_code=201)
 def add_feedback(
-    event_id: int, body: FeedbackIn, actor: ActorDep, session: SessionDep, clock: ClockDep
+    event_id: int,
+    body: FeedbackIn,
+    expected_version: ExpectedVersion,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> FeedbackOut:
     """Record an opinion raised at a held event (before the collect_feedback move)."""
     event = load_event_for_write(session, actor, event_id)
@@ -84,6 +90,8 @@ def add_feedback(
         event,
         content=body.content,
         raised_by_invitee_id=body.raised_by_invitee_id,
+        expected_version=expected_version,
+        actor=actor,
         now=clock.now(),
     )
     session.commit()

@@ -13,6 +13,7 @@ from routes.deps import (
     API_PREFIX,
     ActorDep,
     ClockDep,
+    ExpectedVersion,
     PagingDep,
     SessionDep,
     fetch_page,
@@ -45,6 +46,7 @@ def list_invitees(
 def add_invitees(
     event_id: int,
     body: Annotated[InviteeBatch | InviteeIn, Body()],
+    expected_version: ExpectedVersion,
     actor: ActorDep,
     session: SessionDep,
     clock: ClockDep,
@@ -52,28 +54,56 @@ def add_invitees(
     """Add one invitee, or a list of them at once (all or nothing)."""
     event = load_event_for_write(session, actor, event_id)
     people = body if isinstance(body, list) else [body]
-    added = invitees.add(session, event, [p.model_dump() for p in people], clock.now())
+    added = invitees.add(
+        session,
+        event,
+        [p.model_dump() for p in people],
+        expected_version=expected_version,
+        actor=actor,
+        now=clock.now(),
+    )
     session.commit()
     return [InviteeOut.model_validate(i) for i in added]
 
 
 @router.patch("/{invitee_id}")
 def patch_invitee(
-    event_id: int, invitee_id: int, body: InviteePatch, actor: ActorDep, session: SessionDep
+    event_id: int,
+    invitee_id: int,
+    body: InviteePatch,
+    expected_version: ExpectedVersion,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> InviteeOut:
     """Correct an invitee or record their attendance (attendance once invitations are out)."""
     event = load_event_for_write(session, actor, event_id)
-    invitee = invitees.update(session, event, invitee_id, body.model_dump(exclude_unset=True))
+    invitee = invitees.update(
+        session,
+        event,
+        invitee_id,
+        body.model_dump(exclude_unset=True),
+        expected_version=expected_version,
+        actor=actor,
+        now=clock.now(),
+    )
     session.commit()
     return InviteeOut.model_validate(invitee)
 
 
 @router.delete("/{invitee_id}", status_code=204)
 def delete_invitee(
-    event_id: int, invitee_id: int, actor: ActorDep, session: SessionDep
+    event_id: int,
+    invitee_id: int,
+    expected_version: ExpectedVersion,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> Response:
     """Remove an invitee from the list (before the event is held)."""
     event = load_event_for_write(session, actor, event_id)
-    invitees.remove(session, event, invitee_id)
+    invitees.remove(
+        session, event, invitee_id, expected_version=expected_version, actor=actor, now=clock.now()
+    )
     session.commit()
     return Response(status_code=204)

@@ -11,6 +11,7 @@ from routes.deps import (
     API_PREFIX,
     ActorDep,
     ClockDep,
+    ExpectedVersion,
     SessionDep,
     SettingsDep,
     load_event,
@@ -33,11 +34,18 @@ def get_summary(event_id: int, actor: ActorDep, session: SessionDep) -> SummaryO
 
 @router.put("")
 def put_summary(
-    event_id: int, body: SummaryIn, actor: ActorDep, session: SessionDep, clock: ClockDep
+    event_id: int,
+    body: SummaryIn,
+    expected_version: ExpectedVersion,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> SummaryOut:
     """Write the summary draft (after the event is held, before it is submitted)."""
     event = load_event_for_write(session, actor, event_id)
-    view = summaries.write_draft(session, event, body.text, clock.now())
+    view = summaries.write_draft(
+        session, event, body.text, expected_version=expected_version, actor=actor, now=clock.now()
+    )
     session.commit()
     return SummaryOut.model_validate(view)
 
@@ -46,6 +54,7 @@ def put_summary(
 def upload_attachment(
     event_id: int,
     file: Annotated[UploadFile, File(description="photo or document (图文资料)")],
+    expected_version: ExpectedVersion,
     actor: ActorDep,
     session: SessionDep,
     clock: ClockDep,
@@ -64,6 +73,7 @@ def upload_attachment(
         content_type=file.content_type or "application/octet-stream",
         data=data,
         store=FileStore(settings.upload_dir),
+        expected_version=expected_version,
         actor=actor,
         now=clock.now(),
     )
@@ -87,10 +97,22 @@ def download_attachment(
 
 @router.delete("/attachments/{attachment_id}", status_code=204)
 def delete_attachment(
-    event_id: int, attachment_id: int, actor: ActorDep, session: SessionDep
+    event_id: int,
+    attachment_id: int,
+    expected_version: ExpectedVersion,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
 ) -> Response:
     """Remove an attachment before the summary is submitted."""
     event = load_event_for_write(session, actor, event_id)
-    summaries.detach(session, event, attachment_id)
+    summaries.detach(
+        session,
+        event,
+        attachment_id,
+        expected_version=expected_version,
+        actor=actor,
+        now=clock.now(),
+    )
     session.commit()
     return Response(status_code=204)

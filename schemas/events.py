@@ -131,13 +131,14 @@ class InviteMove(_Move):
 
 
 class HoldMove(_Move):
-    """开展活动: attendance (invitee id → attended) may come with the move."""
+    """开展活动: the day it really took place (default today) and attendance (invitee id →
+    attended) may come with the move; a day before the planned one needs a reason."""
 
     model_config = _examples(
         {
             "trigger": "hold",
             "expected_version": 4,
-            "data": {"attendance": {"17": True, "18": False}},
+            "data": {"held_on": "2022-09-16", "attendance": {"17": True, "18": False}},
         }
     )
     trigger: Literal["hold"]
@@ -208,6 +209,20 @@ class CancelMove(_Move):
     data: flow.NoData = Field(default_factory=flow.NoData)
 
 
+class ReturnForReworkMove(_Move):
+    """退回整改 (supervisors): what the summary lacks and, optionally, the new deadline."""
+
+    model_config = _examples(
+        {
+            "trigger": "return_for_rework",
+            "expected_version": 8,
+            "data": {"reasons": ["缺少活动现场照片", "未写明意见办理情况"], "due_on": "2022-09-30"},
+        }
+    )
+    trigger: Literal["return_for_rework"]
+    data: flow.ReworkData
+
+
 EventTransitionIn = Annotated[
     InviteMove
     | HoldMove
@@ -215,6 +230,7 @@ EventTransitionIn = Annotated[
     | SubmitSummaryMove
     | SpotCheckMove
     | RescheduleMove
-    | CancelMove,
+    | CancelMove
+    | ReturnForReworkMove,
     Field(discriminator="trigger"),
 ]

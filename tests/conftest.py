@@ -270,10 +270,17 @@ class Walker:
                 person["targeted_kind"] = "resident"
             people.append(person)
         response = self.client.post(
-            f"/api/v1/events/{event_id}/invitees", json=people, headers=self.world.headers[who]
+            f"/api/v1/events/{event_id}/invitees",
+            json=people,
+            params=self.version_of(event_id),
+            headers=self.world.headers[who],
         )
         assert response.status_code == 201, response.text
         return response.json()  # type: ignore[no-any-return]
+
+    def version_of(self, event_id: int) -> dict[str, int]:
+        """The `expected_version` query parameter for a write to the event right now."""
+        return {"expected_version": self.get(event_id, who="supervisor")["version"]}
 
     def get(self, event_id: int, who: str = "housing") -> dict:
         """The event as the API shows it."""
@@ -332,6 +339,7 @@ class Walker:
         return self.client.post(
             f"/api/v1/events/{event_id}/summary/attachments",
             files={"file": (name, b"\xff\xd8\xff\xe0fake-jpeg-bytes", "image/jpeg")},
+            params=self.version_of(event_id),
             headers=self.world.headers[who],
         )
 

@@ -93,6 +93,7 @@ def test_staff_cannot_touch_another_units_event(walker: Walker) -> None:
         c.post(
             f"/api/v1/events/{eid}/invitees",
             json={"name": "张三", "category": "npc_deputy"},
+            params={"expected_version": 1},
             headers=h,
         ),
         c.patch(f"/api/v1/events/{eid}", json={"expected_version": 1, "theme": "改"}, headers=h),
@@ -101,7 +102,12 @@ def test_staff_cannot_touch_another_units_event(walker: Walker) -> None:
             json={"trigger": "cancel", "expected_version": 1, "reason": "越权"},
             headers=h,
         ),
-        c.put(f"/api/v1/events/{eid}/summary", json={"text": "x"}, headers=h),
+        c.put(
+            f"/api/v1/events/{eid}/summary",
+            json={"text": "x"},
+            params={"expected_version": 1},
+            headers=h,
+        ),
     ]
     for r in attempts:
         assert r.status_code == 404, (r.request.method, r.request.url, r.text)

@@ -101,9 +101,11 @@ def test_citizen_invitees_need_an_invitation_mode(walker: Walker) -> None:
     event = walker.create_event()
     h = walker.world.headers["housing"]
     url = f"/api/v1/events/{event['id']}/invitees"
+    v = walker.version_of(event["id"])
     r = walker.client.post(
         url,
         json=[{"name": "甲", "category": "npc_deputy"}, {"name": "乙", "category": "citizen"}],
+        params=v,
         headers=h,
     )
     assert r.status_code == 422
@@ -111,7 +113,10 @@ def test_citizen_invitees_need_an_invitation_mode(walker: Walker) -> None:
     assert error_of(r)["details"]["index"] == 1
     assert walker.client.get(url, headers=h).json()["total"] == 0
     r = walker.client.post(
-        url, json={"name": "丙", "category": "cppcc_member", "invitation": "public"}, headers=h
+        url,
+        json={"name": "丙", "category": "cppcc_member", "invitation": "public"},
+        params=v,
+        headers=h,
     )
     assert error_of(r)["code"] == "invitation_mode_not_allowed"
     r = walker.client.post(
@@ -122,6 +127,7 @@ def test_citizen_invitees_need_an_invitation_mode(walker: Walker) -> None:
             "invitation": "targeted",
             "targeted_kind": "conduct_supervisor",
         },
+        params=v,
         headers=h,
     )
     assert r.status_code == 201 and r.json()[0]["targeted_kind"] == "conduct_supervisor"
@@ -133,6 +139,7 @@ def test_invitee_list_freezes_once_held(walker: Walker) -> None:
     r = walker.client.post(
         f"/api/v1/events/{event['id']}/invitees",
         json={"name": "迟到者", "category": "npc_deputy"},
+        params=walker.version_of(event["id"]),
         headers=walker.world.headers["housing"],
     )
     assert r.status_code == 409 and error_of(r)["code"] == "invitees_frozen"
@@ -152,6 +159,7 @@ def test_attachment_roundtrip_and_limits(walker: Walker, settings) -> None:
     r = walker.client.post(
         f"/api/v1/events/{event['id']}/summary/attachments",
         files={"file": ("empty.txt", b"", "text/plain")},
+        params=walker.version_of(event["id"]),
         headers=h,
     )
     assert r.status_code == 422 and error_of(r)["code"] == "attachment_empty"
@@ -159,6 +167,7 @@ def test_attachment_roundtrip_and_limits(walker: Walker, settings) -> None:
     r = walker.client.post(
         f"/api/v1/events/{event['id']}/summary/attachments",
         files={"file": ("big.bin", b"x" * 11, "application/octet-stream")},
+        params=walker.version_of(event["id"]),
         headers=h,
     )
     assert r.status_code == 413 and error_of(r)["code"] == "attachment_too_large"
@@ -189,6 +198,7 @@ def test_feedback_only_while_held(walker: Walker) -> None:
     event = walker.create_event()
     r = walker.client.post(
         f"/api/v1/events/{event['id']}/feedback",
+        params=walker.version_of(event["id"]),
         json={"content": "x"},
         headers=walker.world.headers["housing"],
     )

@@ -16,6 +16,7 @@ EVENT_TRIGGERS = {
     "spot_check",
     "reschedule",
     "cancel",
+    "return_for_rework",
 }
 
 

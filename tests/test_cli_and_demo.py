@@ -174,9 +174,11 @@ def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path
         people = [{"name": f"代表{i}", "category": "npc_deputy"} for i in range(10)] + [
             {"name": f"市民{i}", "category": "citizen", "invitation": "public"} for i in range(5)
         ]
-        invitees = staff.post(f"/api/v1/events/{eid}/invitees", json=people).json()
+        invitees = staff.post(
+            f"/api/v1/events/{eid}/invitees", json=people, params={"expected_version": 1}
+        ).json()
         refused = staff.post(
-            f"/api/v1/events/{eid}/transitions", json={"trigger": "hold", "expected_version": 1}
+            f"/api/v1/events/{eid}/transitions", json={"trigger": "hold", "expected_version": 2}
         )
         assert (
             refused.status_code == 409
@@ -188,12 +190,26 @@ def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path
         staff.post(
             f"/api/v1/events/{eid}/summary/attachments",
             files={"file": ("现场.jpg", b"\xff\xd8\xff fake", "image/jpeg")},
+            params={"expected_version": staff.get(f"/api/v1/events/{eid}").json()["version"]},
         )
         assert (
             move(staff, "submit_summary", {"text": "活动顺利开展"})["state"] == "summary_submitted"
         )
         assert move(sup, "spot_check", {"result": "satisfactory"})["state"] == "spot_checked"
-        assert len(sup.get(f"/api/v1/events/{eid}/history").json()) == 6
+        history = sup.get(f"/api/v1/events/{eid}/history").json()
+        moves = [h["trigger"] for h in history if not h["trigger"].startswith("edit.")]
+        assert moves == [
+            "create",
+            "invite",
+            "hold",
+            "collect_feedback",
+            "submit_summary",
+            "spot_check",
+        ]
+        assert [h["trigger"] for h in history if h["trigger"].startswith("edit.")] == [
+            "edit.invitees",
+            "edit.attachment",
+        ]
     finally:
         proc.terminate()
         proc.wait(15)

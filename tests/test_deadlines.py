@@ -787,3 +787,21 @@ def test_workdays_command_prints_the_date_and_warns_when_provisional() -> None:
     )
     assert done.stdout.strip().splitlines()[-1] == "2027-01-11"
     assert "provisional" in done.stderr
+
+
+def test_an_escalation_between_read_and_write_does_not_make_the_write_stale(
+    walker: Walker, engine: Engine, clock, scheduler, workers, channels
+) -> None:
+    """A clerk reads the event, an escalation fires and is handled, the clerk's move (based on
+    what they read) still succeeds: bookkeeping never bumps the version (issue 10)."""
+    _contacts(walker)
+    event = walker.create_event()
+    walker.add_invitees(event["id"], citizens=5, deputies=10)
+    seen = walker.get(event["id"])
+    clock.set(local(2022, 9, 17, 0, 0, 1))  # the hold deadline (end of 09-16) has passed
+    scheduler.run_once()
+    workers.drain()
+    after = walker.get(event["id"])
+    assert after["escalation_level"] == 1 and after["version"] == seen["version"]
+    r = walker.move(event["id"], "invite", version=seen["version"])
+    assert r.status_code == 200, r.text

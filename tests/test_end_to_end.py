@@ -193,7 +193,9 @@ def _run_stack(
         people = [{"name": f"代表{i}", "category": "npc_deputy"} for i in range(10)] + [
             {"name": f"市民{i}", "category": "citizen", "invitation": "public"} for i in range(5)
         ]
-        invitees = client.post(f"/api/v1/events/{eid}/invitees", json=people).json()
+        invitees = client.post(
+            f"/api/v1/events/{eid}/invitees", json=people, params={"expected_version": 1}
+        ).json()
 
         def move(trigger: str, data: dict | None = None) -> None:
             version = client.get(f"/api/v1/events/{eid}").json()["version"]
@@ -209,6 +211,7 @@ def _run_stack(
         client.post(
             f"/api/v1/events/{eid}/summary/attachments",
             files={"file": ("现场.jpg", b"\xff\xd8\xff fake", "image/jpeg")},
+            params={"expected_version": client.get(f"/api/v1/events/{eid}").json()["version"]},
         )
         move("submit_summary", {"text": "活动顺利开展"})
         item = client.get(f"/api/v1/events/{eid}/feedback").json()["items"][0]

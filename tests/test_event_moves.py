@@ -37,6 +37,7 @@ def test_full_walk_planned_to_spot_checked(walker: Walker) -> None:
 
     r = walker.client.post(
         f"/api/v1/events/{event['id']}/feedback",
+        params=walker.version_of(event["id"]),
         json={
             "content": "建议公开老旧小区改造资金使用明细",
             "raised_by_invitee_id": invitees[-1]["id"],
@@ -68,19 +69,23 @@ def test_full_walk_planned_to_spot_checked(walker: Walker) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json()["event"]["state"] == "spot_checked"
-    assert r.json()["event"]["allowed_triggers"] == []
+    assert r.json()["event"]["allowed_triggers"] == ["return_for_rework"]  # the rework loop
 
     history = walker.history(event["id"])
     assert [(h["trigger"], h["from_state"], h["to_state"]) for h in history] == [
         ("create", None, "planned"),
+        ("edit.invitees", "planned", "planned"),
         ("invite", "planned", "invited"),
         ("hold", "invited", "held"),
+        ("edit.feedback", "held", "held"),
         ("collect_feedback", "held", "feedback_collected"),
+        ("edit.attachment", "feedback_collected", "feedback_collected"),
         ("submit_summary", "feedback_collected", "summary_submitted"),
         ("spot_check", "summary_submitted", "spot_checked"),
     ]
-    assert [h["actor_name"] for h in history[1:]] == ["housing"] * 4 + ["supervisor"]
-    assert [h["version"] for h in history] == [1, 2, 3, 4, 5, 6]
+    assert [h["actor_name"] for h in history[1:]] == ["housing"] * 7 + ["supervisor"]
+    # Every person's change bumps the version by one, edits and moves alike.
+    assert [h["version"] for h in history] == list(range(1, 10))
     check = walker.client.get(
         f"/api/v1/events/{event['id']}/spot-check", headers=walker.world.headers["housing"]
     ).json()
@@ -152,6 +157,7 @@ def test_uninvited_people_do_not_count(walker: Walker) -> None:
     people = walker.add_invitees(event["id"], citizens=5, deputies=10)
     r = walker.client.patch(
         f"/api/v1/events/{event['id']}/invitees/{people[-1]['id']}",
+        params=walker.version_of(event["id"]),
         json={"invited": False},
         headers=walker.world.headers["housing"],
     )
@@ -219,6 +225,7 @@ def test_attendance_recorded_beforehand_counts(walker: Walker) -> None:
     for person in invitees:
         r = walker.client.patch(
             f"/api/v1/events/{event['id']}/invitees/{person['id']}",
+            params=walker.version_of(event["id"]),
             json={"attended": True},
             headers=walker.world.headers["housing"],
         )
@@ -286,6 +293,7 @@ def test_submit_summary_needs_text_and_a_photo(walker: Walker) -> None:
     ]
     r = walker.client.put(
         f"/api/v1/events/{event['id']}/summary",
+        params=walker.version_of(event["id"]),
         json={"text": "活动总结"},
         headers=walker.world.headers["housing"],
     )
@@ -303,6 +311,7 @@ def test_submit_summary_needs_text_and_a_photo(walker: Walker) -> None:
     # Submitted summaries are frozen.
     r = walker.client.put(
         f"/api/v1/events/{event['id']}/summary",
+        params=walker.version_of(event["id"]),
         json={"text": "改写"},
         headers=walker.world.headers["housing"],
     )

@@ -91,7 +91,10 @@ class Scheduler:
                 timer.fired_at = now
                 if self.on_fire:
                     self.on_fire((now - timer.due_at).total_seconds())
-            _owe_handling(session, [t.id for t in timers if t.id is not None], now)
+            # One subject's timers travel together, lowest level first: when a reminder and
+            # both escalation levels are due at once (a backdated event), they go out in order.
+            ordered = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
+            _owe_handling(session, [t.id for t in ordered if t.id is not None], now)
         if timers:
             late = max((now - t.due_at).total_seconds() for t in timers)
             log.info("timers_fired", count=len(timers), max_late_seconds=round(late, 3))
@@ -114,7 +117,10 @@ class Scheduler:
             ).all()
             for timer in timers:
                 timer.fired_at = now
-            _owe_handling(session, [t.id for t in timers if t.id is not None], now)
+            # One subject's timers travel together, lowest level first: when a reminder and
+            # both escalation levels are due at once (a backdated event), they go out in order.
+            ordered = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
+            _owe_handling(session, [t.id for t in ordered if t.id is not None], now)
             stalled = session.exec(
                 select(Notification)
                 .where(

@@ -184,10 +184,13 @@ def feedback_deadline(
     )
 
 
-def summary_deadline(event: Event, rules: CampaignRules, calendar: WorkdayCalendar) -> Deadline:
-    """The summary within N calendar days after the day the event was held."""
+def summary_deadline(
+    event: Event, rules: CampaignRules, calendar: WorkdayCalendar, due_on: date | None = None
+) -> Deadline:
+    """The summary within N calendar days after the day the event was held (or by `due_on`,
+    the new deadline a supervisor set when sending it back for rework)."""
     assert event.held_on is not None and event.id is not None
-    due_on = event.held_on + timedelta(days=rules.summary_due_days)
+    due_on = due_on or event.held_on + timedelta(days=rules.summary_due_days)
     timers = []
     if rules.summary_reminder_days_before:
         remind_on = due_on - timedelta(days=rules.summary_reminder_days_before)
@@ -324,14 +327,21 @@ def arm_feedback_item(
 
 
 def arm_summary(
-    session: Session, event: Event, rules: CampaignRules, calendar: WorkdayCalendar, now: datetime
+    session: Session,
+    event: Event,
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+    now: datetime,
+    *,
+    due_on: date | None = None,
 ) -> Deadline:
-    """The summary deadline starts when the event is held."""
-    deadline = summary_deadline(event, rules, calendar)
+    """The summary deadline starts when the event is held; a rework sets a new one (`due_on`),
+    whose reminder and escalations are owed again."""
+    deadline = summary_deadline(event, rules, calendar, due_on)
     event.summary_due_on = deadline.deadline_on
     event.summary_due_at = deadline.due_at
     event.escalation_level = 0
-    arm(session, deadline, now)
+    arm(session, deadline, now, rearm_fired=due_on is not None)
     return deadline
 
 

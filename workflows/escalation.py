@@ -18,7 +18,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import sqlalchemy as sa
 import structlog
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from models import (
@@ -175,11 +177,22 @@ def _apply_level(
 ) -> None:
     """The timed move: an open opinion goes overdue; the subject records level and notice."""
     subject: Event | FeedbackItem = item if item is not None else event
+    values: dict[str, object] = {"last_notified_at": now}
     if timer.kind == deadlines.ESCALATION:
         if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
             feedback.fire(session, item, "mark_overdue", actor=SYSTEM, now=now, system=True)
-        subject.escalation_level = max(subject.escalation_level, timer.level)
-    subject.last_notified_at = now
+        values["escalation_level"] = max(subject.escalation_level, timer.level)
+    # Bookkeeping, not a person's change: written beside the row's version counter, so a
+    # clerk who read the event before this escalation can still make their move (issue 10).
+    table = type(subject)
+    session.execute(
+        sa.update(table)
+        .where(table.id == subject.id)  # type: ignore[arg-type]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    for key, value in values.items():
+        set_committed_value(subject, key, value)
 
 
 def _owe_notifications(

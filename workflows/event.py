@@ -13,10 +13,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import func
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, col, select
 from transitions import EventData, Machine
 
@@ -57,9 +58,14 @@ class NoData(_MoveData):
 
 
 class HoldData(_MoveData):
-    """Attendance may be recorded with the move itself: invitee id -> attended."""
+    """The day the event really took place (default: today) and, optionally, attendance
+    (invitee id -> attended). A clerk may record the event days later: every clock that starts
+    at the event counts from `held_on`, not from the day it was recorded."""
 
-    attendance: dict[int, bool] = Field(default_factory=dict)
+    held_on: dt.date | None = Field(
+        default=None, description="the day held; not in the future; default today"
+    )
+    attendance: dict[int, bool] = Field(default_factory=dict, max_length=1000)
 
 
 class NewFeedbackItem(BaseModel):
@@ -92,6 +98,20 @@ class SpotCheckData(_MoveData):
     site_visit: bool = False
 
 
+class ReworkData(_MoveData):
+    """The district office sends a summary back: what is lacking, and by when to resubmit."""
+
+    reasons: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    ] = Field(
+        min_length=1, max_length=20, description="what the summary lacks, one point per entry"
+    )
+    due_on: dt.date | None = Field(
+        default=None,
+        description="new summary deadline; default: the campaign's summary days from today",
+    )
+
+
 class RescheduleData(_MoveData):
     """A new day, or a new window [earliest, latest]."""
 
@@ -120,6 +140,7 @@ MOVE_DATA: dict[str, type[_MoveData]] = {
     "spot_check": SpotCheckData,
     "reschedule": RescheduleData,
     "cancel": NoData,
+    "return_for_rework": ReworkData,
 }
 
 # Moves a reason is mandatory for.
@@ -238,17 +259,40 @@ def citizen_share_of_invitees(move: Move) -> None:
         )
 
 
+def held_day(move: Move) -> date:
+    """hold: the day the event took place, as given with the move, else today."""
+    return move.data.held_on or move.today  # type: ignore[no-any-return]
+
+
 def event_date_has_come(move: Move) -> None:
-    """hold: the event's (earliest) local date has come."""
-    if move.today < move.event.date_earliest:
+    """hold: the day held is not in the future, and not before the event's window unless a
+    reason says why (it was brought forward)."""
+    day, earliest = held_day(move), move.event.date_earliest
+    if day > move.today:
+        move.refuse(
+            "held_on_in_future",
+            f"开展日期 {day.isoformat()} 晚于今天（{move.today.isoformat()}），不能预先登记",
+            f"the day held {day.isoformat()} is after today ({move.today.isoformat()})",
+            held_on=day.isoformat(),
+            today=move.today.isoformat(),
+        )
+    elif move.data.held_on is None and move.today < earliest:
         move.refuse(
             "event_date_not_reached",
-            f"活动日期 {move.event.date_earliest.isoformat()} 尚未到来"
-            f"（今天是 {move.today.isoformat()}）",
-            f"the event's date {move.event.date_earliest.isoformat()} has not come "
+            f"活动日期 {earliest.isoformat()} 尚未到来（今天是 {move.today.isoformat()}）",
+            f"the event's date {earliest.isoformat()} has not come "
             f"(today is {move.today.isoformat()})",
-            event_date=move.event.date_earliest.isoformat(),
+            event_date=earliest.isoformat(),
             today=move.today.isoformat(),
+        )
+    elif day < earliest and not (move.reason or "").strip():
+        move.refuse(
+            "held_before_window",
+            f"开展日期 {day.isoformat()} 早于计划日期 {earliest.isoformat()}，请说明理由",
+            f"the day held {day.isoformat()} is before the planned date {earliest.isoformat()}; "
+            "give a reason",
+            held_on=day.isoformat(),
+            event_date=earliest.isoformat(),
         )
 
 
@@ -401,7 +445,7 @@ def record_attendance(move: Move) -> None:
 def mark_held(move: Move) -> None:
     """after(hold): the day it was held starts the summary clock; the hold timers stop."""
     event = move.event
-    event.held_on = move.today
+    event.held_on = held_day(move)
     attended = _count(move.session, Invitee.event_id == event.id, col(Invitee.attended))
     assert event.id is not None
     deadlines.cancel(
@@ -409,7 +453,10 @@ def mark_held(move: Move) -> None:
     )
     due = deadlines.arm_summary(move.session, event, move.rules, move.calendar, move.now)
     move.audit.update(
-        held_on=move.today.isoformat(),
+        held_on=event.held_on.isoformat(),
+        recorded_on=move.today.isoformat(),
+        # Against the schedule: days after the last planned day (0 when on time).
+        late_days=max(0, (event.held_on - event.date_latest).days),
         attendees=attended,
         summary_due_on=due.deadline_on.isoformat(),
     )
@@ -418,6 +465,24 @@ def mark_held(move: Move) -> None:
 def record_feedback_items(move: Move) -> None:
     """prepare(collect_feedback): opinions given with the move become items."""
     data: CollectFeedbackData = move.data
+    named = {i.raised_by_invitee_id for i in data.items} - {None}
+    if named:
+        known = set(
+            move.session.exec(
+                select(Invitee.id).where(
+                    Invitee.event_id == move.event.id, col(Invitee.id).in_(named)
+                )
+            ).all()
+        )
+        unknown = sorted(named - known)  # type: ignore[type-var]
+        if unknown:
+            raise DomainError(
+                "invitee_not_found",
+                f"提出意见的人员 {unknown} 不在此活动的受邀名单中",
+                f"invitees {unknown} who raised opinions are not on this event's list",
+                status=422,
+                details={"invitee_ids": unknown},
+            )
     for item in data.items:
         move.session.add(
             FeedbackItem(
@@ -488,9 +553,13 @@ def stamp_summary(move: Move) -> None:
 def record_spot_check(move: Move) -> None:
     """after(spot_check): the finding is stored with the move."""
     data: SpotCheckData = move.data
+    rounds = move.session.exec(
+        select(func.count()).select_from(SpotCheck).where(SpotCheck.event_id == move.event.id)
+    ).one()
     move.session.add(
         SpotCheck(
             event_id=move.event.id,  # type: ignore[arg-type]
+            round=rounds + 1,
             result=data.result,
             notes=data.notes,
             site_visit=data.site_visit,
@@ -498,7 +567,49 @@ def record_spot_check(move: Move) -> None:
             checked_at=move.now,
         )
     )
-    move.audit.update(result=data.result.value, site_visit=data.site_visit)
+    move.audit.update(result=data.result.value, site_visit=data.site_visit, round=rounds + 1)
+
+
+def rework_due_on(move: Move) -> date:
+    """return_for_rework: the new summary deadline, given or by the campaign's rule."""
+    given: date | None = move.data.due_on
+    return given or move.today + dt.timedelta(days=move.rules.summary_due_days)
+
+
+def rework_date_not_past(move: Move) -> None:
+    """return_for_rework: the new deadline is not before today."""
+    due = rework_due_on(move)
+    if due < move.today:
+        move.refuse(
+            "rework_due_in_past",
+            f"整改期限 {due.isoformat()} 早于今天（{move.today.isoformat()}）",
+            f"the rework deadline {due.isoformat()} is before today ({move.today.isoformat()})",
+            due_on=due.isoformat(),
+            today=move.today.isoformat(),
+        )
+
+
+def send_back(move: Move) -> None:
+    """after(return_for_rework): the summary is a draft again with a new deadline and its own
+    reminder and escalations; the reasons and the round are kept in the history."""
+    summary = _summary(move)
+    if summary is not None:
+        summary.submitted_at = None
+    due = deadlines.arm_summary(
+        move.session, move.event, move.rules, move.calendar, move.now, due_on=rework_due_on(move)
+    )
+    rounds = move.session.exec(
+        select(func.count())
+        .select_from(TransitionLog)
+        .where(
+            TransitionLog.event_id == move.event.id, TransitionLog.trigger == "return_for_rework"
+        )
+    ).one()
+    move.audit.update(
+        reasons=list(move.data.reasons),
+        summary_due_on=due.deadline_on.isoformat(),
+        round=rounds + 2,
+    )
 
 
 def apply_new_date(move: Move) -> None:
@@ -569,6 +680,13 @@ TRANSITIONS: list[dict[str, Any]] = [
         "after": [_step(record_spot_check)],
     },
     {
+        "trigger": "return_for_rework",
+        "source": [S.summary_submitted, S.spot_checked],
+        "dest": S.feedback_collected,
+        "conditions": [_all_of(rework_date_not_past)],
+        "after": [_step(send_back)],
+    },
+    {
         "trigger": "reschedule",
         "source": [S.planned, S.invited],
         "dest": "=",
@@ -595,7 +713,7 @@ MACHINE = Machine(
 )
 
 TRIGGERS: list[str] = [t["trigger"] for t in TRANSITIONS]
-SUPERVISOR_TRIGGERS = frozenset({"spot_check"})
+SUPERVISOR_TRIGGERS = frozenset({"spot_check", "return_for_rework"})
 
 
 def allowed_triggers(state: str, actor: Actor | None = None) -> list[str]:
@@ -671,6 +789,7 @@ TRIGGER_LABELS_ZH: dict[str, str] = {
     "spot_check": "抽查",
     "reschedule": "改期",
     "cancel": "取消",
+    "return_for_rework": "退回整改",
 }
 
 WORKFLOW = machine.Workflow(
@@ -769,15 +888,67 @@ def require_version(event: Event, expected: int) -> None:
         )
 
 
+def record_edit(
+    session: Session,
+    event: Event,
+    what: str,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> TransitionLog:
+    """A person's change to the event or what hangs on it (invitees, opinions, summary, files)
+    outside the machine: checked against the version they saw, bumps it, and leaves an audit
+    line `edit.<what>` (who, when, what, before → after) in the event's history."""
+    require_version(event, expected_version)
+    actor.require_write()
+    event.updated_at = now
+    flag_modified(event, "updated_at")  # an UPDATE (and a version) even at the same instant
+    session.flush()  # the version counter goes up with this UPDATE
+    entry = TransitionLog(
+        event_id=event.id,  # type: ignore[arg-type]
+        trigger=f"edit.{what}",
+        from_state=event.state,
+        to_state=event.state,
+        version=event.version,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        at=now,
+        data=data or {},
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def invite_violations(
+    session: Session, event: Event, actor: Actor, now: datetime
+) -> list[Violation]:
+    """The invite guards run on the event's current list (after invite, every change to the
+    list must still pass them)."""
+    campaign = session.get(Campaign, event.campaign_id)
+    assert campaign is not None
+    move = Move(session, event, campaign, CampaignRules.of(campaign.rules), actor, now, None, None)
+    invitee_count_in_range(move)
+    citizen_share_of_invitees(move)
+    return move.violations
+
+
 # What an edit outside the machine may change (dates change only by the reschedule move).
 EDITABLE_FIELDS = {"theme", "location", "forms"}
 
 
 def edit(
-    session: Session, event: Event, changes: dict[str, Any], *, expected_version: int, now: datetime
+    session: Session,
+    event: Event,
+    changes: dict[str, Any],
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
 ) -> Event:
     """Edit a (locked) event's theme, location or forms."""
-    require_version(event, expected_version)
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise DomainError(
@@ -786,10 +957,19 @@ def edit(
             f"not editable: {', '.join(sorted(unknown))} (dates change by reschedule)",
             status=422,
         )
+    require_version(event, expected_version)
     if "forms" in changes:
         changes["forms"] = [EventForm(f).value for f in changes["forms"]]
+    before = {key: getattr(event, key) for key in changes}
     for key, value in changes.items():
         setattr(event, key, value)
-    event.updated_at = now
-    session.flush()
+    record_edit(
+        session,
+        event,
+        "event",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"before": before, "after": changes},
+    )
     return event

@@ -194,6 +194,8 @@ def record(
     *,
     content: str,
     raised_by_invitee_id: int | None,
+    expected_version: int,
+    actor: Actor,
     now: datetime,
 ) -> FeedbackItem:
     """Record an opinion raised at a (locked) held event, before the collect_feedback move."""
@@ -204,6 +206,7 @@ def record(
             "的活动可以登记意见",
             "opinions are recorded while the event is held and before collect_feedback",
         )
+    event_flow.require_version(event, expected_version)
     if raised_by_invitee_id is not None:
         invitees.get(session, event, raised_by_invitee_id)
     item = FeedbackItem(
@@ -216,4 +219,13 @@ def record(
     )
     session.add(item)
     session.flush()
+    event_flow.record_edit(
+        session,
+        event,
+        "feedback",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"added": item.id},
+    )
     return item

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from models import Event, EventState, Invitee, InviteeCategory
-from workflows.errors import Conflict, DomainError, NotFound
-from workflows.event import STATE_LABELS_ZH
+from workflows.accounts import Actor
+from workflows.errors import Conflict, DomainError, MoveRefused, NotFound
+from workflows.event import STATE_LABELS_ZH, invite_violations, record_edit, require_version
 
 # The invitee list may change until the event is held; attendance only once invitations are out.
 EDITABLE = {EventState.planned, EventState.invited}
@@ -62,11 +63,41 @@ def get(session: Session, event: Event, invitee_id: int) -> Invitee:
     return invitee
 
 
+def _public(invitee: Invitee) -> dict[str, Any]:
+    """An invitee for the audit line (no phone number: personal data stays out of the log)."""
+    return {
+        "id": invitee.id,
+        "name": invitee.name,
+        "category": invitee.category,
+        "invitation": invitee.invitation,
+        "invited": invitee.invited,
+        "attended": invitee.attended,
+    }
+
+
+def _still_valid(session: Session, event: Event, actor: Actor, now: datetime) -> None:
+    """Once invitations are out the list is fixed: a change must pass the invite rules again
+    (or the event goes back to planned by rescheduling first)."""
+    if event.state != EventState.invited:
+        return
+    session.flush()
+    violations = invite_violations(session, event, actor, now)
+    if violations:
+        raise MoveRefused("edit_invitees", event.state, violations, [])
+
+
 def add(
-    session: Session, event: Event, people: Sequence[dict[str, Any]], now: datetime
+    session: Session,
+    event: Event,
+    people: Sequence[dict[str, Any]],
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
 ) -> list[Invitee]:
     """Add invitees to a (locked) event's list, all or nothing."""
     require_editable(event)
+    require_version(event, expected_version)
     added = []
     for index, fields in enumerate(people):
         try:
@@ -77,13 +108,32 @@ def add(
         invitee = Invitee(**fields, event_id=event.id, created_at=now)
         session.add(invitee)
         added.append(invitee)
-    session.flush()
+    _still_valid(session, event, actor, now)
+    record_edit(
+        session,
+        event,
+        "invitees",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"added": [_public(i) for i in added]},
+    )
     return added
 
 
-def update(session: Session, event: Event, invitee_id: int, changes: dict[str, Any]) -> Invitee:
+def update(
+    session: Session,
+    event: Event,
+    invitee_id: int,
+    changes: dict[str, Any],
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+) -> Invitee:
     """Correct an invitee or record their attendance (attendance once invitations are out)."""
     require_editable(event)
+    require_version(event, expected_version)
     invitee = get(session, event, invitee_id)
     if "attended" in changes and event.state != EventState.invited:
         raise Conflict(
@@ -91,15 +141,62 @@ def update(session: Session, event: Event, invitee_id: int, changes: dict[str, A
             "发出邀请后才能登记出席情况",
             "attendance can be recorded only once invitations are out (state invited)",
         )
+    before = _public(invitee)
     for key, value in changes.items():
         setattr(invitee, key, value)
     check_fields(invitee.category, invitee.invitation, invitee.targeted_kind)
-    session.flush()
+    _still_valid(session, event, actor, now)
+    record_edit(
+        session,
+        event,
+        "invitee",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"before": before, "after": _public(invitee)},
+    )
     return invitee
 
 
-def remove(session: Session, event: Event, invitee_id: int) -> None:
+def remove(
+    session: Session,
+    event: Event,
+    invitee_id: int,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+) -> None:
     """Take an invitee off the list (before the event is held)."""
     require_editable(event)
-    session.delete(get(session, event, invitee_id))
-    session.flush()
+    require_version(event, expected_version)
+    invitee = get(session, event, invitee_id)
+    removed = _public(invitee)
+    session.delete(invitee)
+    _still_valid(session, event, actor, now)
+    record_edit(
+        session,
+        event,
+        "invitees",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"removed": [removed]},
+    )
+
+
+def meter(session: Session, event: Event, rules: Any) -> dict[str, int]:
+    """The list against the invite rules, for a live count: invited, citizens, needed, range."""
+    invited = [
+        i
+        for i in session.exec(select(Invitee).where(Invitee.event_id == event.id)).all()
+        if i.invited
+    ]
+    citizens = sum(1 for i in invited if i.category == InviteeCategory.citizen)
+    return {
+        "invited": len(invited),
+        "citizens": citizens,
+        "citizens_needed": rules.citizens_needed(len(invited)),
+        "min": rules.invitees_min,
+        "max": rules.invitees_max,
+    }

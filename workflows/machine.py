@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 from transitions import Machine
 
@@ -170,6 +171,7 @@ def fire(
     if not moved:
         raise MoveRefused(trigger, from_state, move.violations, allowed)
     row.updated_at = now
+    flag_modified(row, "updated_at")  # one UPDATE, so one new version, whatever changed
     session.flush()  # bumps the version; a concurrent writer's version makes this fail
     entry = TransitionLog(
         **audit_ids,

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from models import Attachment, Event, EventState, Summary
 from workflows.accounts import Actor
 from workflows.errors import Conflict, DomainError, NotFound
-from workflows.event import STATE_LABELS_ZH
+from workflows.event import STATE_LABELS_ZH, record_edit, require_version
 from workflows.files import FileStore
 
 OPEN = (EventState.held, EventState.feedback_collected)
@@ -51,9 +51,12 @@ def view(session: Session, event_id: int) -> SummaryView:
     )
 
 
-def write_draft(session: Session, event: Event, text: str, now: datetime) -> SummaryView:
+def write_draft(
+    session: Session, event: Event, text: str, *, expected_version: int, actor: Actor, now: datetime
+) -> SummaryView:
     """Write the summary draft of a (locked) event."""
     require_open(event)
+    require_version(event, expected_version)
     assert event.id is not None
     summary = session.exec(select(Summary).where(Summary.event_id == event.id)).first()
     if summary is None:
@@ -61,7 +64,15 @@ def write_draft(session: Session, event: Event, text: str, now: datetime) -> Sum
         session.add(summary)
     summary.text = text
     summary.updated_at = now
-    session.flush()
+    record_edit(
+        session,
+        event,
+        "summary",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"characters": len(text)},
+    )
     return view(session, event.id)
 
 
@@ -79,11 +90,13 @@ def attach(
     content_type: str,
     data: bytes,
     store: FileStore,
+    expected_version: int,
     actor: Actor,
     now: datetime,
 ) -> Attachment:
     """Store a photo or file and attach it to a (locked) event's summary."""
     require_open(event)
+    require_version(event, expected_version)
     if not data:
         raise DomainError("attachment_empty", "附件为空", "the attachment is empty", status=422)
     stored = store.put(data)
@@ -100,6 +113,15 @@ def attach(
     )
     session.add(attachment)
     session.flush()
+    record_edit(
+        session,
+        event,
+        "attachment",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"added": attachment.id, "filename": attachment.filename, "size": attachment.size},
+    )
     return attachment
 
 
@@ -115,8 +137,26 @@ def get_attachment(session: Session, event: Event, attachment_id: int) -> Attach
     return attachment
 
 
-def detach(session: Session, event: Event, attachment_id: int) -> None:
+def detach(
+    session: Session,
+    event: Event,
+    attachment_id: int,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+) -> None:
     """Remove an attachment before the summary is submitted."""
     require_open(event)
-    session.delete(get_attachment(session, event, attachment_id))
-    session.flush()
+    require_version(event, expected_version)
+    attachment = get_attachment(session, event, attachment_id)
+    session.delete(attachment)
+    record_edit(
+        session,
+        event,
+        "attachment",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"removed": attachment_id, "filename": attachment.filename},
+    )

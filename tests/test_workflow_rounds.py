@@ -1,0 +1,144 @@
+"""The workflow as a clerk lives it: the real day held, a fixed invitee list, versions people
+own, rework after a spot check (issue 10)."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from models import SpotCheck, Timer
+from tests.conftest import Walker, error_of, local
+from tests.test_event_moves import _submitted
+
+
+def test_a_backdated_hold_counts_every_clock_from_the_day_held(walker: Walker, clock) -> None:
+    """Held 2022-09-16, recorded 2026-12-01: summary due 09-19, answers due 10-12."""
+    event, invitees = walker.invited_event()
+    clock.set(local(2026, 12, 1, 9))
+    attendance = {str(i["id"]): True for i in invitees}
+    r = walker.move(event["id"], "hold", data={"held_on": "2022-09-16", "attendance": attendance})
+    assert r.status_code == 200, r.text
+    moved = r.json()
+    assert moved["event"]["held_on"] == "2022-09-16"
+    assert moved["event"]["summary_due_on"] == "2022-09-19"
+    assert moved["move"]["data"]["recorded_on"] == "2026-12-01"
+    assert moved["move"]["data"]["late_days"] == 0
+    r = walker.move(event["id"], "collect_feedback", data={"items": [{"content": "公开资金"}]})
+    assert r.status_code == 200, r.text
+    items = walker.client.get(
+        f"/api/v1/events/{event['id']}/feedback", headers=walker.world.headers["housing"]
+    ).json()["items"]
+    assert [i["due_on"] for i in items] == ["2022-10-12"]
+
+
+def test_the_day_held_is_not_in_the_future_nor_early_without_a_reason(walker: Walker) -> None:
+    """held_on after today → 409; before the planned day → 409 unless a reason is given."""
+    event, invitees = walker.invited_event()
+    attendance = {str(i["id"]): True for i in invitees}
+    err = error_of(
+        walker.move(event["id"], "hold", data={"held_on": "2022-09-17", "attendance": attendance})
+    )
+    assert err["code"] == "held_on_in_future"
+    err = error_of(
+        walker.move(event["id"], "hold", data={"held_on": "2022-09-15", "attendance": attendance})
+    )
+    assert err["code"] == "held_before_window" and "请说明理由" in err["message"]
+    r = walker.move(
+        event["id"],
+        "hold",
+        data={"held_on": "2022-09-15", "attendance": attendance},
+        reason="应市民代表要求提前一天开展",
+    )
+    assert r.status_code == 200 and r.json()["event"]["held_on"] == "2022-09-15"
+
+
+def test_after_invite_the_list_changes_only_within_the_quota(walker: Walker) -> None:
+    """Ten more deputies after invite would break the citizen share: refused, nothing added;
+    a change that keeps the rules is accepted and bumps the version."""
+    event, _ = walker.invited_event(citizens=5, deputies=10)
+    url = f"/api/v1/events/{event['id']}/invitees"
+    h = walker.world.headers["housing"]
+    extra = [{"name": f"代表{n}", "category": "npc_deputy"} for n in range(10)]
+    r = walker.client.post(url, json=extra, params=walker.version_of(event["id"]), headers=h)
+    assert r.status_code == 409
+    assert {v["code"] for v in error_of(r)["violations"]} == {
+        "invitee_count_out_of_range",
+        "citizen_share_too_low",
+    }
+    assert walker.client.get(url, headers=h).json()["total"] == 15
+    before = walker.get(event["id"])["version"]
+    r = walker.client.post(
+        url,
+        json={"name": "市民新", "category": "citizen", "invitation": "public"},
+        params={"expected_version": before},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    assert walker.get(event["id"])["version"] == before + 1
+
+
+def test_invitee_writes_need_the_current_version(walker: Walker) -> None:
+    """A list change based on an old version is 409 stale_version; without one it is 422."""
+    event = walker.create_event()
+    walker.add_invitees(event["id"], citizens=5, deputies=10)  # version 1 → 2
+    url = f"/api/v1/events/{event['id']}/invitees"
+    body = {"name": "甲", "category": "npc_deputy"}
+    h = walker.world.headers["housing"]
+    r = walker.client.post(url, json=body, params={"expected_version": 1}, headers=h)
+    assert r.status_code == 409 and error_of(r)["code"] == "stale_version"
+    r = walker.client.post(url, json=body, headers=h)
+    assert r.status_code == 422 and "expected_version" in error_of(r)["message"]
+
+
+def test_an_opinion_names_only_this_events_invitees(walker: Walker) -> None:
+    """collect_feedback items naming another event's invitee are refused."""
+    event, _ = walker.held_event()
+    _, others = walker.invited_event()
+    err = error_of(
+        walker.move(
+            event["id"],
+            "collect_feedback",
+            data={"items": [{"content": "x", "raised_by_invitee_id": others[0]["id"]}]},
+        )
+    )
+    assert err["code"] == "invitee_not_found"
+
+
+def test_a_summary_sent_back_is_resubmitted_and_checked_again(walker: Walker, engine) -> None:
+    """Spot check finds it lacking → return_for_rework (reasons, new deadline with timers) →
+    the unit resubmits → a second spot check closes it; history keeps both rounds."""
+    event = _submitted(walker)
+    r = walker.move(event["id"], "spot_check", who="supervisor", data={"result": "unsatisfactory"})
+    assert r.status_code == 200, r.text
+    r = walker.move(event["id"], "return_for_rework", data={"reasons": ["缺少照片"]})
+    assert r.status_code == 403  # the unit cannot send its own summary back
+    r = walker.move(
+        event["id"],
+        "return_for_rework",
+        who="supervisor",
+        data={"reasons": ["缺少现场照片", "未写明意见办理情况"], "due_on": "2022-09-23"},
+    )
+    assert r.status_code == 200, r.text
+    back = r.json()
+    assert back["event"]["state"] == "feedback_collected"
+    assert back["event"]["summary_due_on"] == "2022-09-23"
+    assert back["move"]["data"]["round"] == 2
+    with walker.world.session() as s:
+        pending = s.exec(
+            select(Timer).where(
+                Timer.subject_id == event["id"], Timer.rule == "summary", Timer.state == "pending"
+            )
+        ).all()
+    assert pending and {t.deadline_on.isoformat() for t in pending} == {"2022-09-23"}
+    summary = walker.client.get(
+        f"/api/v1/events/{event['id']}/summary", headers=walker.world.headers["housing"]
+    ).json()
+    assert summary["submitted_at"] is None  # a draft again
+    r = walker.move(event["id"], "submit_summary", data={"text": "补充了照片和办理情况"})
+    assert r.status_code == 200, r.text
+    r = walker.move(event["id"], "spot_check", who="supervisor", data={"result": "satisfactory"})
+    assert r.status_code == 200 and r.json()["event"]["state"] == "spot_checked"
+    with walker.world.session() as s:
+        checks = s.exec(select(SpotCheck).order_by(SpotCheck.id)).all()  # type: ignore[arg-type]
+    assert [(c.round, c.result) for c in checks] == [(1, "unsatisfactory"), (2, "satisfactory")]
+    triggers = [h["trigger"] for h in walker.history(event["id"]) if "." not in h["trigger"]]
+    assert triggers[-4:] == ["spot_check", "return_for_rework", "submit_summary", "spot_check"]
