@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
-from starlette.concurrency import run_in_threadpool
 
 from models import Campaign, Unit
 from pages.auth import FormDep, PageUser, UserDep
@@ -74,28 +73,22 @@ def import_get(
 
 
 @router.post("/admin/campaigns/{campaign_id}/import")
-async def import_post(request: Request, campaign_id: int, form: FormDep) -> Response:
+def import_post(
+    request: Request, campaign_id: int, form: FormDep, user: UserDep, session: SessionDep
+) -> Response:
     """Preview (dry run) an uploaded table, or import a previewed one."""
     upload = form.get("table")
     data, filename = b"", str(form.get("filename", ""))
-    if upload is not None and hasattr(upload, "read") and upload.filename:
-        data, filename = (
-            await upload.read(request.app.state.settings.upload_max_bytes + 1),
-            upload.filename,
-        )
-    return await run_in_threadpool(_import, request, campaign_id, form, data, filename)
-
-
-def _import(request: Request, campaign_id: int, form: Any, data: bytes, filename: str) -> Response:
-    app, user = request.app, request.state.page_user
-    store = FileStore(app.state.settings.upload_dir)
-    with Session(app.state.engine, expire_on_commit=False) as session:
-        campaign = campaigns.get(session, campaign_id)
-        try:
-            return _import_step(request, session, user, campaign, form, data, filename, store)
-        except DomainError as exc:
-            session.rollback()
-            return import_page(request, session, campaign, errors_of(exc, {"": "table"}))
+    if upload is not None and hasattr(upload, "file") and upload.filename:
+        limit = request.app.state.settings.upload_max_bytes
+        data, filename = upload.file.read(limit + 1), upload.filename
+    store = FileStore(request.app.state.settings.upload_dir)
+    campaign = campaigns.get(session, campaign_id)
+    try:
+        return _import_step(request, session, user, campaign, form, data, filename, store)
+    except DomainError as exc:
+        session.rollback()
+        return import_page(request, session, campaign, errors_of(exc, {"": "table"}))
 
 
 def _import_step(

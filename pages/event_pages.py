@@ -52,7 +52,7 @@ def _details(session: Session, ev: kit.EventView, today: Any) -> dict[str, str]:
     q = kit.list_quota(session, ev)
     out["invitees"] = f"{q.count_zh}，{q.share_zh}"
     if event.held_on:
-        came = kit.list_quota(session, ev, attended=True).total
+        came = kit.attendees(session, event.id or 0)
         out["hold"] = f"{day_zh(event.held_on)}开展，出席 {came} 人"
     elif event.state in ("planned", "invited"):
         out["hold"] = f"应于{day_zh(event.date_latest, weekday=False)}前开展"
@@ -193,8 +193,13 @@ def invitees_add(
     try:
         if errors:
             raise ValueError
-        kit.versioned(
-            invitees.add, ev.event, kit.version_of(form), session, ev.event, [person], clock.now()
+        invitees.add(
+            session,
+            ev.event,
+            [person],
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
         )
         session.commit()
     except (DomainError, ValueError) as exc:
@@ -213,12 +218,18 @@ def invitees_delete(
     form: FormDep,
     user: UserDep,
     session: SessionDep,
+    clock: ClockDep,
 ) -> Response:
     """Take one person off the list."""
     ev = kit.view(session, user, event_id, write=True)
     try:
-        kit.versioned(
-            invitees.remove, ev.event, kit.version_of(form), session, ev.event, invitee_id
+        invitees.remove(
+            session,
+            ev.event,
+            invitee_id,
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
         )
         session.commit()
     except DomainError as exc:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -14,9 +11,8 @@ from starlette.datastructures import FormData
 from models import Campaign, Event, Invitee, InviteeCategory
 from pages.auth import PageUser
 from routes.deps import load_event, load_event_for_write, unit_name
-from workflows import event as flow
+from workflows import invitees
 from workflows.errors import DomainError
-from workflows.quota import Quota, quota
 from workflows.rules import CampaignRules
 
 CATEGORY_LABELS = {
@@ -32,6 +28,37 @@ TARGETED_LABELS = {
     "netizen": "热心网民",
     "resident": "社区居民",
 }
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The invite rules' numbers (workflows.invitees.meter, the guard's own arithmetic) in words."""
+
+    total: int
+    low: int
+    high: int
+    citizens: int
+    citizens_needed: int
+
+    @property
+    def count_ok(self) -> bool:
+        """The list size is within the campaign's range."""
+        return self.low <= self.total <= self.high
+
+    @property
+    def share_ok(self) -> bool:
+        """Citizen representatives reach the campaign's share."""
+        return self.citizens >= self.citizens_needed
+
+    @property
+    def count_zh(self) -> str:
+        """共 12 人（应为 10–20 人）."""
+        return f"共 {self.total} 人（应为 {self.low}–{self.high} 人）"
+
+    @property
+    def share_zh(self) -> str:
+        """市民代表 3 人，至少需要 4 人."""
+        return f"市民代表 {self.citizens} 人，至少需要 {self.citizens_needed} 人"
 
 
 @dataclass(frozen=True)
@@ -66,13 +93,16 @@ def invitee_list(session: Session, event_id: int) -> list[Invitee]:
     )
 
 
-def list_quota(session: Session, ev: EventView, *, attended: bool = False) -> Quota:
-    """The invite rule's numbers for the current list (or for those who attended)."""
-    flag = col(Invitee.attended) if attended else col(Invitee.invited)
-    base = select(func.count()).select_from(Invitee).where(Invitee.event_id == ev.event.id, flag)
-    total = session.exec(base).one()
-    citizens = session.exec(base.where(Invitee.category == InviteeCategory.citizen)).one()
-    return quota(ev.rules, total, citizens)
+def list_quota(session: Session, ev: EventView) -> Quota:
+    """The invite rule's numbers for the current list, computed by the workflow."""
+    m = invitees.meter(session, ev.event, ev.rules)
+    return Quota(m["invited"], m["min"], m["max"], m["citizens"], m["citizens_needed"])
+
+
+def attendees(session: Session, event_id: int) -> int:
+    """How many invitees attended."""
+    stmt = select(func.count()).select_from(Invitee)
+    return session.exec(stmt.where(Invitee.event_id == event_id, col(Invitee.attended))).one()
 
 
 def version_of(form: FormData) -> int:
@@ -86,18 +116,6 @@ def version_of(form: FormData) -> int:
             status=422,
         )
     return int(raw)
-
-
-def versioned(fn: Callable[..., Any], event: Event, version: int, *args: Any, **kw: Any) -> Any:
-    """Call a workflow write with the form's event version.
-
-    Workflows that take `expected_version` check it themselves; for the others the page checks
-    it first with the same rule (workflows.event.require_version).
-    """
-    if "expected_version" in inspect.signature(fn).parameters:
-        return fn(*args, expected_version=version, **kw)
-    flow.require_version(event, version)
-    return fn(*args, **kw)
 
 
 def text(form: FormData, name: str) -> str:

@@ -125,9 +125,10 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
 
 def redirect(url: str, done: str = "") -> RedirectResponse:
     """303 after a successful POST (post/redirect/get), with an optional success note."""
+    path, _, fragment = url.partition("#")
     if done:
-        url += ("&" if "?" in url else "?") + "done=" + quote(done)
-    return RedirectResponse(url, status_code=303)
+        path += ("&" if "?" in path else "?") + "done=" + quote(done)
+    return RedirectResponse(path + ("#" + fragment if fragment else ""), status_code=303)
 
 
 class LoginRequired(Exception):

@@ -47,7 +47,6 @@ def hold_page(
         categories=kit.CATEGORY_LABELS,
         errors=errors or [],
         today=today,
-        asks_day="held_on" in flow.HoldData.model_fields,
     )
 
 
@@ -74,7 +73,7 @@ def hold_post(
     data: dict[str, Any] = {
         "attendance": {p.id: str(p.id) in came for p in kit.invitee_list(session, event_id)}
     }
-    if "held_on" in flow.HoldData.model_fields and kit.text(form, "held_on"):
+    if kit.text(form, "held_on"):
         data["held_on"] = kit.text(form, "held_on")
     try:
         flow.fire(
@@ -150,12 +149,11 @@ def feedback_add(
             raise DomainError("feedback_content_missing", "请填写意见建议内容", "", status=422)
         version = kit.version_of(form)
         for line in lines:
-            kit.versioned(
-                feedback_flow.record,
-                ev.event,
-                version,
+            feedback_flow.record(
                 session,
                 ev.event,
+                expected_version=version,
+                actor=user.actor,
                 content=line[:5000],
                 now=clock.now(),
                 raised_by_invitee_id=int(raised) if raised.isdigit() else None,
@@ -301,8 +299,8 @@ def summary_post(
     submit = form.get("action") == "submit"
     try:
         version = kit.version_of(form)
-        kit.versioned(
-            summaries.write_draft, ev.event, version, session, ev.event, draft, clock.now()
+        summaries.write_draft(
+            session, ev.event, draft, expected_version=version, actor=user.actor, now=clock.now()
         )
         if submit:
             flow.fire(
@@ -324,63 +322,50 @@ def summary_post(
 
 
 @router.post("/events/{event_id}/summary/photos")
-async def photos_post(request: Request, event_id: int, form: FormDep) -> Response:
-    """Upload several photos or files at once (read here, stored by the sync part)."""
-    uploads = [f for f in form.getlist("photos") if hasattr(f, "read") and f.filename]
-    files = [
-        (
-            f.filename,
-            f.content_type or "application/octet-stream",
-            await f.read(request.app.state.settings.upload_max_bytes + 1),
-        )
-        for f in uploads
-    ]
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(_store_photos, request, event_id, form, files)
-
-
-def _store_photos(
-    request: Request, event_id: int, form: Any, files: list[tuple[str, str, bytes]]
+def photos_post(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> Response:
-    app = request.app
-    user = request.state.page_user
-    limit = app.state.settings.upload_max_bytes
-    with Session(app.state.engine, expire_on_commit=False) as session:
-        ev = kit.view(session, user, event_id, write=True)
-        now = app.state.clock.now()
-        try:
-            if not files:
-                raise DomainError("attachment_empty", "请选择要上传的照片或文件", "", status=422)
-            version = kit.version_of(form)
-            for name, content_type, data in files:
-                if len(data) > limit:
-                    raise DomainError(
-                        "attachment_too_large",
-                        f"“{name}”超过 {limit // (1024 * 1024)} MB 上限",
-                        "",
-                        status=413,
-                    )
-                kit.versioned(
-                    summaries.attach,
-                    ev.event,
-                    version,
-                    session,
-                    ev.event,
-                    filename=name,
-                    content_type=content_type,
-                    data=data,
-                    store=FileStore(app.state.settings.upload_dir),
-                    actor=user.actor,
-                    now=now,
+    """Upload several photos or files at once."""
+    limit = settings.upload_max_bytes
+    uploads = [f for f in form.getlist("photos") if hasattr(f, "file") and f.filename]
+    ev = kit.view(session, user, event_id, write=True)
+    try:
+        if not uploads:
+            raise DomainError("attachment_empty", "请选择要上传的照片或文件", "", status=422)
+        version = kit.version_of(form)
+        for upload in uploads:
+            data = upload.file.read(limit + 1)
+            if len(data) > limit:
+                raise DomainError(
+                    "attachment_too_large",
+                    f"“{upload.filename}”超过 {limit // (1024 * 1024)} MB 上限",
+                    "",
+                    status=413,
                 )
-                version = ev.event.version
-            session.commit()
-        except REFUSALS as exc:
-            session.rollback()
-            ev = kit.view(session, user, event_id)
-            return summary_page(request, session, ev, local_date(now), errors_of(exc))
-    return redirect(f"/events/{event_id}/summary#photos", f"已上传 {len(files)} 个文件")
+            summaries.attach(
+                session,
+                ev.event,
+                filename=upload.filename,
+                content_type=upload.content_type or "application/octet-stream",
+                data=data,
+                store=FileStore(settings.upload_dir),
+                expected_version=version,
+                actor=user.actor,
+                now=clock.now(),
+            )
+            version = ev.event.version
+        session.commit()
+    except REFUSALS as exc:
+        session.rollback()
+        ev = kit.view(session, user, event_id)
+        return summary_page(request, session, ev, local_date(clock.now()), errors_of(exc))
+    return redirect(f"/events/{event_id}/summary#photos", f"已上传 {len(uploads)} 个文件")
 
 
 @router.post("/events/{event_id}/summary/photos/{attachment_id}/delete")
@@ -396,8 +381,13 @@ def photo_delete(
     """Remove a photo before the summary is submitted."""
     ev = kit.view(session, user, event_id, write=True)
     try:
-        kit.versioned(
-            summaries.detach, ev.event, kit.version_of(form), session, ev.event, attachment_id
+        summaries.detach(
+            session,
+            ev.event,
+            attachment_id,
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
         )
         session.commit()
     except REFUSALS as exc:

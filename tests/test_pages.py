@@ -58,8 +58,12 @@ def test_post_without_csrf_token_is_refused(walker: Walker) -> None:
     )
     assert response.status_code == 403
     assert "表单已过期或来源无法确认" in response.text
-    assert walker.client.get(f"/api/v1/events/{event['id']}/invitees",
-                             headers=walker.world.headers["housing"]).json()["total"] == 0
+    assert (
+        walker.client.get(
+            f"/api/v1/events/{event['id']}/invitees", headers=walker.world.headers["housing"]
+        ).json()["total"]
+        == 0
+    )
 
 
 def test_login_post_without_cookie_token_is_refused(client: TestClient, world: World) -> None:
