@@ -52,8 +52,10 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def current_actor(session: SessionDep, clock: ClockDep, credentials: CredentialsDep) -> Actor:
-    """The caller behind the bearer token, or 401."""
+def current_actor(
+    request: Request, session: SessionDep, clock: ClockDep, credentials: CredentialsDep
+) -> Actor:
+    """The caller behind the bearer token, or 401 (named on request.state for refusal logs)."""
     if credentials is None:
         raise DomainError(
             "not_authenticated",
@@ -70,6 +72,7 @@ def current_actor(session: SessionDep, clock: ClockDep, credentials: Credentials
             status=401,
         )
     structlog.contextvars.bind_contextvars(user=user.username)
+    request.state.actor = f"{user.username} ({user.role})"
     return Actor.of(user)
 
 

@@ -133,7 +133,14 @@ def field_errors(
     )
 
 
-async def _refused(_: Request, exc: MoveRefused) -> JSONResponse:
+def _log_refusal(request: Request, exc: DomainError) -> None:
+    """One line per refusal: its code, status, path and who asked."""
+    actor = getattr(request.state, "actor", "anonymous")
+    log.info("refused", code=exc.code, status=exc.status, path=request.url.path, actor=actor)
+
+
+async def _refused(request: Request, exc: MoveRefused) -> JSONResponse:
+    _log_refusal(request, exc)
     MOVES.labels(exc.details.get("trigger", "unknown"), "refused").inc()
     return error_response(
         exc.status,
@@ -146,7 +153,8 @@ async def _refused(_: Request, exc: MoveRefused) -> JSONResponse:
     )
 
 
-async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    _log_refusal(request, exc)
     extra = {"report": exc.report} if getattr(exc, "report", None) is not None else {}
     response = error_response(
         exc.status, exc.code, exc.message_zh, exc.message_en, exc.details, **extra

@@ -63,7 +63,11 @@ class Channel(Protocol):
 
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
-_DIGITS = re.compile(r"(?<!\d)\d{7,}(?!\d)")
+# Phone numbers only: mainland mobiles (1[3-9] + 9 digits, optionally +86) and landlines with an
+# area code (0xx-xxxxxxxx). Ids, counters and keys made of other digit runs stay readable.
+_DIGITS = re.compile(
+    r"(?<![\dA-Za-z])(?:\+?86[- ]?)?(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?![\dA-Za-z])"
+)
 _URL = re.compile(r"(https?://[^\s<>\"'，。）)]+)")
 
 
