@@ -169,6 +169,38 @@ def spot_check(
     return redirect("/board#spot-checks", f"已记录抽查结果：{ev.event.theme}")
 
 
+@router.post("/board/rework/{event_id}")
+def rework(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Send a submitted summary back for rework (return_for_rework), one reason per line."""
+    from pages import eventkit as kit
+
+    ev = kit.view(session, user, event_id, write=True)
+    reasons = [r.strip() for r in str(form.get("reasons", "")).splitlines() if r.strip()]
+    try:
+        flow.fire(
+            session,
+            ev.event,
+            "return_for_rework",
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
+            data={"reasons": reasons},
+        )
+        session.commit()
+    except (DomainError, ValidationError) as exc:
+        session.rollback()
+        errs = errors_of(exc, {"reasons": f"reasons-{event_id}"})
+        return board_page(request, user, session, clock, errs)
+    return redirect("/board#spot-checks", f"已退回整改：{ev.event.theme}")
+
+
 @router.post("/board/notifications/{notification_id}/retry")
 def retry(
     request: Request,

@@ -16,6 +16,13 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
+def version_of(html: str) -> str:
+    """The event version a rendered form carries."""
+    match = re.search(r'name="version" value="(\d+)"', html)
+    assert match, html[:500]
+    return match.group(1)
+
+
 def sign_in(client: TestClient, username: str = "housing", password: str = "pw-housing") -> None:
     """Sign in through the login form."""
     page = client.get("/login")
@@ -81,11 +88,13 @@ def test_refused_invite_shows_the_api_message_linked_to_the_list(walker: Walker)
     assert "共 10 人（应为 10–20 人）" in page.text
     assert "市民代表 2 人，至少需要 4 人" in page.text
     response = walker.client.post(
-        f"/events/{event['id']}/invite", data={"csrf": csrf_of(page.text), "version": "1"}
+        f"/events/{event['id']}/invite",
+        data={"csrf": csrf_of(page.text), "version": version_of(page.text)},
     )
     assert response.status_code == 409
-    api = walker.move(event["id"], "invite").json()["error"]["message"]
-    assert f'<a href="#invitee-list">{api}</a>' in response.text
+    refused = walker.move(event["id"], "invite").json()["error"]
+    for violation in refused["violations"]:
+        assert f'<a href="#invitee-list">{violation["message"]}</a>' in response.text
 
 
 def test_staff_home_and_event_task_list(walker: Walker) -> None:
@@ -126,3 +135,43 @@ def test_docs_are_served_offline(client: TestClient, world: World) -> None:
         assert "cdn" not in html.lower() and "https://" not in html.replace(
             "https://fastapi.tiangolo.com", ""
         )
+
+
+def test_supervisor_sends_a_summary_back_for_rework(walker: Walker, world: World) -> None:
+    """The board's rework form fires return_for_rework; an empty reason is refused in zh."""
+    from sqlmodel import Session
+
+    from models import User
+    from workflows.accounts import hash_password
+
+    event, _ = walker.held_event()
+    assert (
+        walker.move(event["id"], "collect_feedback", data={"no_opinions": True}).status_code == 200
+    )
+    walker.client.put(
+        f"/api/v1/events/{event['id']}/summary",
+        json={"text": "总结"},
+        params=walker.version_of(event["id"]),
+        headers=world.headers["housing"],
+    )
+    walker.upload(event["id"])
+    assert walker.move(event["id"], "submit_summary").status_code == 200, walker.get(event["id"])
+    with Session(world.engine) as session:
+        user = session.get(User, world.user_ids["supervisor"])
+        assert user is not None
+        user.password_hash = hash_password("pw-super")
+        session.commit()
+    sign_in(walker.client, "supervisor", "pw-super")
+    board = walker.client.get("/board")
+    version = str(walker.get(event["id"])["version"])
+    token = csrf_of(board.text)
+    empty = walker.client.post(
+        f"/board/rework/{event['id']}", data={"csrf": token, "version": version, "reasons": ""}
+    )
+    assert empty.status_code == 422 and 'class="error-summary"' in empty.text
+    sent = walker.client.post(
+        f"/board/rework/{event['id']}",
+        data={"csrf": token, "version": version, "reasons": "缺少现场照片"},
+    )
+    assert sent.status_code == 200 and "已退回整改" in sent.text
+    assert walker.get(event["id"])["state"] == "feedback_collected"
