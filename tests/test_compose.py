@@ -118,7 +118,7 @@ def test_compose_file_validates_with_docker_compose(tmp_path: Path, profile: str
 
 
 def test_compose_without_env_file_refuses_to_start(tmp_path: Path) -> None:
-    """Without .env the stack refuses to start: POSTGRES_PASSWORD has no default."""
+    """Without .env the stack refuses to start: neither password has a default."""
     binary = shutil.which("docker-compose")
     if binary is None:
         unavailable("docker-compose", "not installed (Debian: apt-get install docker-compose)")
@@ -133,7 +133,21 @@ def test_compose_without_env_file_refuses_to_start(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert result.returncode != 0 and "POSTGRES_PASSWORD" in result.stderr
+    assert result.returncode != 0 and "PASSWORD" in result.stderr
+    # Each password is required on its own: RabbitMQ's like PostgreSQL's.
+    for given, missing in (
+        ("POSTGRES_PASSWORD", "RABBITMQ_PASSWORD"),
+        ("RABBITMQ_PASSWORD", "POSTGRES_PASSWORD"),
+    ):
+        (tmp_path / ".env").write_text(f"{given}=s3cret-value\n", encoding="utf-8")
+        result = subprocess.run(
+            [binary, "-f", "docker-compose.yml", "config", "-q"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode != 0 and missing in result.stderr, result.stderr
 
 
 # ---------------------------------------------------------------------------------------------
