@@ -99,6 +99,7 @@ def test_invite_refused_when_citizens_below_a_third(walker: Walker) -> None:
     """citizens 4 of 15 → 409 naming the rule, the numbers and the moves still allowed."""
     event = walker.create_event()
     walker.add_invitees(event["id"], citizens=4, deputies=11)
+    event = walker.get(event["id"])
     before = walker.history(event["id"])
     r = walker.move(event["id"], "invite")
     assert r.status_code == 409
@@ -447,7 +448,8 @@ def test_stale_version_is_refused_and_changes_nothing(walker: Walker) -> None:
     assert r.status_code == 409
     err = error_of(r)
     assert err["code"] == "stale_version"
-    assert err["violations"][0]["details"] == {"current_version": 2, "expected_version": 1}
+    # create (1), the invitee list (2), reschedule (3)
+    assert err["violations"][0]["details"] == {"current_version": 3, "expected_version": 1}
     _state_and_history_unchanged(walker, current, before)
 
 
