@@ -51,8 +51,8 @@ class FeedbackDetailOut(FeedbackOut):
 
 
 class _ItemMove(BaseModel):
-    expected_version: int | None = Field(
-        default=None, ge=1, le=MAX_ID, description="the version the caller saw"
+    expected_version: int = Field(
+        ge=1, le=MAX_ID, description="the opinion's version the caller saw"
     )
 
 

@@ -125,3 +125,43 @@ def test_concurrent_api_moves_exactly_one_wins(walker: Walker, engine: Engine) -
     moves = _moves(engine, eid)
     assert len(moves) == 1 and moves[0].version == 2
     assert walker.get(eid)["version"] == 2
+
+
+@pytest.mark.postgresql
+def test_two_answers_to_one_opinion_race_and_one_loses(walker, engine) -> None:
+    """Two clerks answer the same opinion from the same version at once (PostgreSQL row lock):
+    exactly one answer is recorded, the other hears 409 stale_version."""
+    import threading
+
+    from sqlmodel import Session, select
+
+    from models import FeedbackItem
+
+    event, _ = walker.held_event()
+    r = walker.move(event["id"], "collect_feedback", data={"items": [{"content": "路灯不亮"}]})
+    assert r.status_code == 200, r.text
+    with Session(engine) as s:
+        item = s.exec(select(FeedbackItem)).one()
+    url = f"/api/v1/feedback/{item.id}/transitions"
+    start = threading.Barrier(2)
+    results: list[tuple[int, str]] = []
+
+    def answer(text: str) -> None:
+        start.wait()
+        r = walker.client.post(
+            url,
+            json={"trigger": "answer", "expected_version": item.version, "data": {"answer": text}},
+            headers=walker.world.headers["housing"],
+        )
+        code = r.json().get("error", {}).get("code", "") if r.status_code != 200 else ""
+        results.append((r.status_code, code))
+
+    threads = [threading.Thread(target=answer, args=(t,)) for t in ("甲的答复", "乙的答复")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == [(200, ""), (409, "stale_version")]
+    with Session(engine) as s:
+        final = s.exec(select(FeedbackItem)).one()
+    assert final.state == "answered" and final.version == item.version + 1

@@ -197,6 +197,12 @@ def _collected_with_one_opinion(walker: Walker) -> tuple[dict, int]:
     return r.json()["event"], item.id  # type: ignore[return-value]
 
 
+def _item_version(walker: Walker, item_id: int) -> int:
+    r = walker.client.get(f"/api/v1/feedback/{item_id}", headers=walker.world.headers["housing"])
+    assert r.status_code == 200, r.text
+    return r.json()["version"]  # type: ignore[no-any-return]
+
+
 def _timers(engine: Engine, **where: Any) -> list[Timer]:
     with Session(engine) as s:
         stmt = select(Timer).order_by(col(Timer.due_at), col(Timer.id))
@@ -400,7 +406,11 @@ def test_an_answer_meanwhile_stops_the_escalation(
     scheduler.fire_due()  # claimed, handed over, not yet handled
     r = walker.client.post(
         f"/api/v1/feedback/{item_id}/transitions",
-        json={"trigger": "answer", "data": {"answer": "已公开，详见区住建局网站"}},
+        json={
+            "trigger": "answer",
+            "expected_version": _item_version(walker, item_id),
+            "data": {"answer": "已公开，详见区住建局网站"},
+        },
         headers=walker.world.headers["housing"],
     )
     assert r.status_code == 200, r.text
@@ -437,7 +447,11 @@ def test_answering_late_records_by_how_much(walker: Walker, engine: Engine, cloc
     clock.set(local(2022, 10, 17, 15))
     r = walker.client.post(
         f"/api/v1/feedback/{item_id}/transitions",
-        json={"trigger": "answer", "data": {"answer": "已答复"}},
+        json={
+            "trigger": "answer",
+            "expected_version": _item_version(walker, item_id),
+            "data": {"answer": "已答复"},
+        },
         headers=walker.world.headers["housing"],
     )
     assert r.status_code == 200, r.text

@@ -19,7 +19,7 @@ from workflows import deadlines, invitees, machine
 from workflows import event as event_flow
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import Conflict, Violation
+from workflows.errors import Conflict, DomainError, Violation
 
 F = FeedbackState
 
@@ -170,15 +170,22 @@ def fire(
 ) -> TransitionLog:
     """Apply a move to a (locked) feedback item and append its audit line; caller commits.
 
-    The same discipline as event moves (workflows/machine.py). `system` moves (the workers'
-    mark_overdue) check no version: they act on what they just locked.
+    The same discipline as event moves (workflows/machine.py): people name the version they
+    saw; `system` moves (the workers' mark_overdue) act on what they just locked.
     """
+    if expected_version is None and not system:
+        raise DomainError(
+            "expected_version_required",
+            "请提供意见的当前版本号（expected_version）",
+            "expected_version is required: the opinion's version you saw",
+            status=422,
+        )
     return machine.fire(
         session,
         WORKFLOW,
         item,
         trigger,
-        expected_version=item.version if expected_version is None else expected_version,
+        expected_version=item.version if system and expected_version is None else expected_version,
         actor=actor,
         now=now,
         make_move=lambda parsed: ItemMove(session, item, actor, now, parsed),
