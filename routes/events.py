@@ -105,7 +105,7 @@ def create_event(body: EventIn, actor: ActorDep, session: SessionDep, clock: Clo
     campaign = campaigns.get(session, body.campaign_id)
     unit = units.get(session, body.unit_id)
     earliest, latest = flow.window_of(body.date, body.earliest, body.latest)
-    event = flow.create_event(
+    event = flow.plan(
         session,
         campaign=campaign,
         unit_id=body.unit_id,
@@ -114,6 +114,7 @@ def create_event(body: EventIn, actor: ActorDep, session: SessionDep, clock: Clo
         latest=latest,
         actor=actor,
         now=clock.now(),
+        override_reason=body.override_reason,
         **body.model_dump(include={"date_text", "tentative", "location", "seq"}),
         forms=[f.value for f in body.forms],
     )

@@ -34,6 +34,11 @@ class EventIn(BaseModel):
     location: str | None = Field(default=None, max_length=300)
     forms: list[EventForm] = Field(default_factory=list, max_length=len(EventForm))
     seq: int | None = Field(default=None, ge=1, le=1_000_000)
+    override_reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="supervisors: why the event may fall outside the campaign's window",
+    )
 
 
 class EventPatch(BaseModel):

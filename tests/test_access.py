@@ -62,7 +62,7 @@ def test_staff_see_only_their_units_events(walker: Walker) -> None:
     """区住建局 staff list only their events; a supervisor lists every unit's."""
     walker.create_event()
     walker.create_event(
-        who="shiling", unit=SHILING, theme="面对面、心连心、零距离", date="2022-09-07"
+        who="shiling", unit=SHILING, theme="面对面、心连心、零距离", date="2022-09-20"
     )
     mine = walker.client.get("/api/v1/events", headers=walker.world.headers["housing"]).json()
     assert [e["unit_name"] for e in mine["items"]] == [HOUSING]
@@ -81,7 +81,7 @@ def test_staff_see_only_their_units_events(walker: Walker) -> None:
 def test_staff_cannot_touch_another_units_event(walker: Walker) -> None:
     """Every read and write on another unit's event answers 404 and changes nothing."""
     event = walker.create_event(
-        who="shiling", unit=SHILING, theme="石岭镇开放日", date="2022-09-07"
+        who="shiling", unit=SHILING, theme="石岭镇开放日", date="2022-09-20"
     )
     eid = event["id"]
     h = walker.world.headers["housing"]
@@ -137,7 +137,7 @@ def test_staff_cannot_create_events_for_another_unit(walker: Walker) -> None:
 def test_supervisor_acts_on_any_unit(walker: Walker) -> None:
     """A district-office supervisor may move any unit's event."""
     event = walker.create_event(
-        who="shiling", unit=SHILING, theme="石岭镇开放日", date="2022-09-07"
+        who="shiling", unit=SHILING, theme="石岭镇开放日", date="2022-09-20"
     )
     r = walker.move(event["id"], "cancel", who="supervisor", reason="区政府办统一调整")
     assert r.status_code == 200

@@ -43,7 +43,12 @@ def test_openapi_docs_are_served(walker: Walker) -> None:
 def test_events_filter_by_state_unit_and_dates_with_pagination(walker: Walker) -> None:
     """Filters combine; pages carry total, limit and offset."""
     for day in range(1, 8):
-        walker.create_event(theme=f"主题{day}", date=f"2022-09-{day:02d}", who="supervisor")
+        walker.create_event(
+            theme=f"主题{day}",
+            date=f"2022-09-{day:02d}",
+            who="supervisor",
+            override_reason="补录",
+        )
     walker.create_event(
         who="supervisor", unit=SHILING, theme="窗口", earliest="2022-09-11", latest="2022-09-20"
     )
@@ -243,7 +248,7 @@ def test_metrics_expose_requests_moves_timers_and_notifications(walker: Walker, 
     assert "openday_timers_fired_unhandled 0.0" in text
     # The cancelled event's timers are cancelled, so nothing is due.
     assert 'openday_timers_due{rule="event_hold"}' not in text
-    other = walker.create_event(theme="另一场")
+    other = walker.create_event(who="supervisor", theme="另一场", override_reason="补录")
     assert other["id"]
     text = walker.client.get("/metrics").text
     assert 'openday_timers_due{rule="event_hold"} 1.0' in text  # level 1 only; level 2 is 09-23

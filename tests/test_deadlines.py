@@ -617,7 +617,9 @@ def test_reconciler_redrives_a_lost_timer_message(
 
 def _provisional_item(walker: Walker, clock) -> tuple[int, int]:
     clock.set(local(2026, 12, 21, 10))
-    event = walker.create_event(date="2026-12-21", theme="年末开放日")
+    event = walker.create_event(
+        who="supervisor", date="2026-12-21", theme="年末开放日", override_reason="年末加开一场"
+    )
     invitees = walker.add_invitees(event["id"], citizens=5, deputies=10)
     assert walker.move(event["id"], "invite").status_code == 200
     walker.move(event["id"], "hold", data={"attendance": {str(i["id"]): True for i in invitees}})
@@ -685,7 +687,11 @@ def test_overdue_list_sorted_by_lateness_and_scoped(
     """Overdue answers, summaries and unheld events, latest first; staff see their own unit."""
     _, item_id = _collected_with_one_opinion(walker)  # summary due 09-19, answer due 10-12
     walker.create_event(
-        who="shiling", unit="石岭镇", theme="石岭开放日", date="2022-09-07"
+        who="supervisor",
+        unit="石岭镇",
+        theme="石岭开放日",
+        date="2022-09-07",
+        override_reason="补录：已开展但未登记",
     )  # never held: due 09-07
     clock.set(local(2022, 10, 13, 9))
     tick(scheduler, workers)

@@ -142,3 +142,61 @@ def test_a_summary_sent_back_is_resubmitted_and_checked_again(walker: Walker, en
     assert [(c.round, c.result) for c in checks] == [(1, "unsatisfactory"), (2, "satisfactory")]
     triggers = [h["trigger"] for h in walker.history(event["id"]) if "." not in h["trigger"]]
     assert triggers[-4:] == ["spot_check", "return_for_rework", "submit_summary", "spot_check"]
+
+
+def test_new_events_stay_in_the_campaign_and_out_of_the_past(walker: Walker) -> None:
+    """Staff cannot plan an event before today or outside the campaign's window (409 naming the
+    window); a supervisor may, with a reason kept in the audit line."""
+    body = {
+        "campaign_id": walker.world.campaign_id,
+        "unit_id": walker.world.units["区住建局"],
+        "theme": "年底补办",
+    }
+    h = walker.world.headers
+    for day, code in (
+        ("2022-09-01", "event_date_in_past"),
+        ("2027-01-05", "outside_campaign_window"),
+    ):
+        r = walker.client.post("/api/v1/events", json={**body, "date": day}, headers=h["housing"])
+        assert r.status_code == 409 and error_of(r)["code"] == code, r.text
+    err = error_of(
+        walker.client.post(
+            "/api/v1/events", json={**body, "date": "0001-01-01"}, headers=h["housing"]
+        )
+    )
+    assert {v["code"] for v in err["violations"]} == {
+        "event_date_in_past",
+        "outside_campaign_window",
+    }
+    assert "2022-08-22–2022-09-22" in err["violations"][1]["message"]
+    r = walker.client.post(
+        "/api/v1/events", json={**body, "date": "2027-01-05"}, headers=h["supervisor"]
+    )
+    assert r.status_code == 409  # no reason, no override
+    r = walker.client.post(
+        "/api/v1/events",
+        json={**body, "date": "2027-01-05", "override_reason": "经区政府办同意延期至1月"},
+        headers=h["supervisor"],
+    )
+    assert r.status_code == 201, r.text
+    created = walker.history(r.json()["id"])[0]
+    assert created["data"]["override_reason"] == "经区政府办同意延期至1月"
+
+
+def test_reschedule_outside_the_campaign_needs_a_supervisor(walker: Walker) -> None:
+    """A staffer's reschedule past the window is refused; a supervisor's, with its reason, goes
+    through and is marked as an override."""
+    event = walker.create_event()
+    err = error_of(
+        walker.move(event["id"], "reschedule", data={"date": "2022-10-10"}, reason="延期")
+    )
+    assert err["code"] == "outside_campaign_window"
+    r = walker.move(
+        event["id"],
+        "reschedule",
+        who="supervisor",
+        data={"date": "2022-10-10"},
+        reason="国庆后举办",
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["move"]["data"]["campaign_window_override"] is True

@@ -38,7 +38,7 @@ from models import (
 from workflows import deadlines, machine
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import Conflict, DomainError, Violation, stale_version
+from workflows.errors import Conflict, DomainError, MoveRefused, Violation, stale_version
 from workflows.rules import CampaignRules
 from workflows.workdays import WorkdayCalendar
 
@@ -409,6 +409,39 @@ def new_date_not_past(move: Move) -> None:
         )
 
 
+def outside_campaign(campaign: Campaign, earliest: date, latest: date) -> Violation | None:
+    """A window that leaves the campaign's own window (活动时间), as a refusal."""
+    if campaign.starts_on <= earliest and latest <= campaign.ends_on:
+        return None
+    return Violation(
+        "outside_campaign_window",
+        f"日期 {earliest.isoformat()}–{latest.isoformat()} 超出活动时间 "
+        f"{campaign.starts_on.isoformat()}–{campaign.ends_on.isoformat()}"
+        "（督查人员可说明理由后调整）",
+        f"dates {earliest.isoformat()}–{latest.isoformat()} fall outside the campaign window "
+        f"{campaign.starts_on.isoformat()}–{campaign.ends_on.isoformat()} "
+        "(a supervisor may override with a reason)",
+        {
+            "campaign_starts_on": campaign.starts_on.isoformat(),
+            "campaign_ends_on": campaign.ends_on.isoformat(),
+        },
+    )
+
+
+def new_date_in_campaign(move: Move) -> None:
+    """reschedule: the new dates stay in the campaign's window; a supervisor may override with
+    the move's reason, which is logged."""
+    data: RescheduleData = move.data
+    assert data.earliest is not None and data.latest is not None
+    violation = outside_campaign(move.campaign, data.earliest, data.latest)
+    if violation is None:
+        return
+    if move.actor.is_supervisor and (move.reason or "").strip():
+        move.audit["campaign_window_override"] = True
+        return
+    move.violations.append(violation)
+
+
 # --------------------------------------------------------------------------------------------
 # Callbacks: what a move writes besides the state (same transaction)
 # --------------------------------------------------------------------------------------------
@@ -690,7 +723,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "trigger": "reschedule",
         "source": [S.planned, S.invited],
         "dest": "=",
-        "conditions": [_all_of(reason_given, new_date_not_past)],
+        "conditions": [_all_of(reason_given, new_date_not_past, new_date_in_campaign)],
         "after": [_step(apply_new_date)],
     },
     {
@@ -809,6 +842,59 @@ WORKFLOW = machine.Workflow(
 # --------------------------------------------------------------------------------------------
 
 
+def plan(
+    session: Session,
+    *,
+    campaign: Campaign,
+    unit_id: int,
+    theme: str,
+    earliest: date,
+    latest: date,
+    actor: Actor,
+    now: datetime,
+    override_reason: str | None = None,
+    **fields: Any,
+) -> Event:
+    """A person plans an event: not in the past, inside the campaign's window (a supervisor may
+    override either with a reason, kept in the audit line)."""
+    actor.require_write()
+    check_window(earliest, latest)
+    today = local_date(now)
+    violations = []
+    if latest < today:
+        violations.append(
+            Violation(
+                "event_date_in_past",
+                f"活动日期 {latest.isoformat()} 早于今天（{today.isoformat()}），"
+                "不能新建已过去的活动（督查人员可说明理由后补录）",
+                f"the event's date {latest.isoformat()} is before today ({today.isoformat()}) "
+                "(a supervisor may backfill it with a reason)",
+                {"latest": latest.isoformat(), "today": today.isoformat()},
+            )
+        )
+    window = outside_campaign(campaign, earliest, latest)
+    if window is not None:
+        violations.append(window)
+    # A supervisor may backfill a past event or place one outside the window, saying why.
+    overridden = bool(violations) and actor.is_supervisor and bool((override_reason or "").strip())
+    if violations and not overridden:
+        raise MoveRefused("create", "", violations, [])
+    return create_event(
+        session,
+        campaign=campaign,
+        unit_id=unit_id,
+        theme=theme,
+        earliest=earliest,
+        latest=latest,
+        actor=actor,
+        now=now,
+        audit={"override_reason": override_reason, "overridden": [v.code for v in violations]}
+        if overridden
+        else None,
+        **fields,
+    )
+
+
 def create_event(
     session: Session,
     *,
@@ -819,6 +905,7 @@ def create_event(
     latest: date,
     actor: Actor,
     now: datetime,
+    audit: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Event:
     """Create a planned event with its first audit line (trigger `create`)."""
@@ -847,7 +934,7 @@ def create_event(
             actor_id=actor.id,
             actor_name=actor.name,
             at=now,
-            data={"earliest": earliest.isoformat(), "latest": latest.isoformat()},
+            data={"earliest": earliest.isoformat(), "latest": latest.isoformat(), **(audit or {})},
         )
     )
     return event
