@@ -3,7 +3,9 @@
 from models.account import ApiToken, Role, User
 from models.audit import TransitionLog
 from models.campaign import Campaign
+from models.change_log import ChangeLog
 from models.event import Event, EventForm, EventState
+from models.extension import ExtensionRequest, ExtensionState
 from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
 from models.notification import Notification, NotificationState
@@ -12,6 +14,7 @@ from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
 from models.timer import Timer, TimerState
 from models.unit import Unit, UnitKind
+from models.visit import SiteVisit, VisitPhoto
 from models.work_calendar import CalendarDay, CalendarYear
 
 __all__ = [
@@ -26,6 +29,11 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "Campaign",
+    "ChangeLog",
+    "ExtensionRequest",
+    "ExtensionState",
+    "SiteVisit",
+    "VisitPhoto",
     "Event",
     "EventForm",
     "EventState",
