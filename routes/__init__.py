@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from routes import (
     accounts,
+    audit,
     calendar_days,
     campaigns,
     events,
@@ -19,6 +20,7 @@ from routes import (
 
 ROUTERS = [
     accounts.router,
+    audit.router,
     campaigns.router,
     units.router,
     events.router,

@@ -60,12 +60,12 @@ def get_campaign(campaign_id: int, actor: ActorDep, session: SessionDep) -> Camp
 
 @router.patch("/{campaign_id}")
 def patch_campaign(
-    campaign_id: int, body: CampaignPatch, actor: ActorDep, session: SessionDep
+    campaign_id: int, body: CampaignPatch, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> CampaignOut:
     """Change a campaign's title, window or rules (supervisors and admins)."""
     try:
         campaign = campaigns.update(
-            session, actor, campaign_id, body.model_dump(exclude_unset=True)
+            session, actor, campaign_id, body.model_dump(exclude_unset=True), clock.now()
         )
     except ValidationError as exc:
         return field_errors(exc.errors(), ("body", "rules"))  # type: ignore[return-value]

@@ -31,7 +31,7 @@ def list_units(
     if name:
         stmt = stmt.where(col(Unit.name).contains(name, autoescape=True))
     rows, total = fetch_page(session, stmt, pg)
-    return pg.page([UnitOut.model_validate(u) for u in rows], total)
+    return pg.page([UnitOut.of(u) for u in rows], total)
 
 
 @router.post("", status_code=201)
@@ -39,18 +39,21 @@ def create_unit(body: UnitIn, actor: ActorDep, session: SessionDep, clock: Clock
     """Create a unit (supervisors and admins)."""
     unit = units.create(session, actor, body.model_dump(), clock.now())
     session.commit()
-    return UnitOut.model_validate(unit)
+    return UnitOut.of(unit)
 
 
 @router.get("/{unit_id}")
 def get_unit(unit_id: int, actor: ActorDep, session: SessionDep) -> UnitOut:
     """One unit with its contacts."""
-    return UnitOut.model_validate(units.get(session, unit_id))
+    return UnitOut.of(units.get(session, unit_id))
 
 
 @router.patch("/{unit_id}")
-def patch_unit(unit_id: int, body: UnitPatch, actor: ActorDep, session: SessionDep) -> UnitOut:
-    """Update a unit's contacts (its own staff, supervisors, admins)."""
-    unit = units.update(session, actor, unit_id, body.model_dump(exclude_unset=True))
+def patch_unit(
+    unit_id: int, body: UnitPatch, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> UnitOut:
+    """Update a unit's contacts, e-mails and robot webhook (its own staff, supervisors,
+    admins); escalations are addressed from these at the moment each one is sent."""
+    unit = units.update(session, actor, unit_id, body.model_dump(exclude_unset=True), clock.now())
     session.commit()
-    return UnitOut.model_validate(unit)
+    return UnitOut.of(unit)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 T = TypeVar("T")
 
 # Ids and counters are 64-bit in the database: anything outside is refused as a field error.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+# An e-mail address as escalations need it: one address, no spaces or line breaks (no header
+# injection), no display name or list separators.
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=200, pattern=r"^[^@\s<>,;:\"'()\[\]\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
+    ),
+]
+# A robot webhook (企业微信 / 钉钉 / JSON): an http(s) address without spaces.
+WebhookUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://[^\s]+$")]
 
 
 class Page(BaseModel, Generic[T]):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import Campaign
+from workflows import audit
 from workflows.accounts import Actor
 from workflows.errors import Conflict, DomainError, NotFound
 from workflows.rules import CampaignRules
@@ -50,16 +51,40 @@ def create(
     campaign = Campaign(**fields, rules=rules.model_dump(), created_at=now)
     session.add(campaign)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="campaign",
+        entity_id=campaign.id,
+        action="create",
+        now=now,
+        after=audit.snapshot(campaign, FIELDS),
+    )
     return campaign
 
 
-def update(session: Session, actor: Actor, campaign_id: int, changes: dict[str, Any]) -> Campaign:
+FIELDS = ["doc_number", "title", "issuing_office", "starts_on", "ends_on", "rules"]
+
+
+def update(
+    session: Session, actor: Actor, campaign_id: int, changes: dict[str, Any], now: datetime
+) -> Campaign:
     """Change title, window or rules (supervisors and admins); rules merge over the current ones.
 
     Invalid rules raise pydantic's ValidationError, located under `rules`.
     """
     actor.require_supervisor()
     campaign = get(session, campaign_id)
+    for key in ("starts_on", "ends_on"):
+        if key in changes and changes[key] is None:
+            raise DomainError(
+                "field_required",
+                f"{key} 不能为空",
+                f"{key} cannot be null",
+                status=422,
+                details={"field": key},
+            )
+    before = audit.snapshot(campaign, FIELDS)
     if "rules" in changes:
         merged = {**CampaignRules.of(campaign.rules).model_dump(), **(changes.pop("rules") or {})}
         campaign.rules = CampaignRules.model_validate(merged).model_dump()
@@ -67,4 +92,14 @@ def update(session: Session, actor: Actor, campaign_id: int, changes: dict[str, 
         setattr(campaign, key, value)
     check_window(campaign.starts_on, campaign.ends_on)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="campaign",
+        entity_id=campaign.id,
+        action="update",
+        now=now,
+        before=before,
+        after=audit.snapshot(campaign, FIELDS),
+    )
     return campaign

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import Unit
+from workflows import audit
 from workflows.accounts import Actor
 from workflows.errors import Conflict, Forbidden, NotFound
 
@@ -29,10 +30,37 @@ def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime
     unit = Unit(**fields, created_at=now)
     session.add(unit)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="unit",
+        entity_id=unit.id,
+        unit_id=unit.id,
+        action="create",
+        now=now,
+        after=audit.snapshot(unit, FIELDS),
+    )
     return unit
 
 
-def update(session: Session, actor: Actor, unit_id: int, changes: dict[str, Any]) -> Unit:
+# What the audit line keeps of a unit (who is told of its escalations decides who hears).
+FIELDS = [
+    "name",
+    "kind",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "head_name",
+    "head_phone",
+    "head_email",
+    "webhook_url",
+    "webhook_format",
+]
+
+
+def update(
+    session: Session, actor: Actor, unit_id: int, changes: dict[str, Any], now: datetime
+) -> Unit:
     """Update a unit's contacts (its own staff, supervisors, admins); its kind only supervisors."""
     actor.require_write()
     unit = get(session, unit_id)
@@ -42,7 +70,21 @@ def update(session: Session, actor: Actor, unit_id: int, changes: dict[str, Any]
         )
     if "kind" in changes:
         actor.require_supervisor()
+    if "webhook_format" in changes and changes["webhook_format"] is None:
+        del changes["webhook_format"]  # the format always has a value
+    before = audit.snapshot(unit, FIELDS)
     for key, value in changes.items():
         setattr(unit, key, value)
     session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="unit",
+        entity_id=unit.id,
+        unit_id=unit.id,
+        action="update",
+        now=now,
+        before=before,
+        after=audit.snapshot(unit, FIELDS),
+    )
     return unit

@@ -1,0 +1,25 @@
+"""The audit trail: every write, who and when, before → after."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from routes.deps import API_PREFIX, ActorDep, PagingDep, SessionDep
+from workflows import audit
+
+router = APIRouter(prefix=API_PREFIX, tags=["audit"])
+
+
+@router.get("/audit")
+def read_audit(
+    actor: ActorDep,
+    session: SessionDep,
+    pg: PagingDep,
+    entity: Annotated[Literal["event", "campaign", "unit", "account"] | None, Query()] = None,
+) -> dict[str, Any]:
+    """Newest first: event moves and edits, and changes to campaigns, units and accounts.
+    Supervisors read everything; unit staff their own unit's lines."""
+    items = audit.trail(session, actor, entity=entity, limit=pg.limit, offset=pg.offset)
+    return {"items": items, "limit": pg.limit, "offset": pg.offset}

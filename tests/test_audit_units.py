@@ -1,0 +1,79 @@
+"""Unit contacts that decide who hears of escalations, and the audit trail of every write."""
+
+from __future__ import annotations
+
+from tests.conftest import HOUSING, SHILING, Walker, error_of
+
+
+def test_unit_contacts_are_validated_and_settable(walker: Walker) -> None:
+    """E-mails with line breaks or several addresses are refused (no header injection); a
+    robot webhook and its format can be set; the answer says only whether one is set."""
+    url = f"/api/v1/units/{walker.world.units[HOUSING]}"
+    h = walker.world.headers["housing"]
+    for bad in ("a@b.cn\r\nBcc: x@y.cn", "a@b.cn, c@d.cn", "王科长 <a@b.cn>", "no-at-sign"):
+        r = walker.client.patch(url, json={"contact_email": bad}, headers=h)
+        assert r.status_code == 422, bad
+        assert "body.contact_email" in error_of(r)["message"]
+    r = walker.client.patch(
+        url,
+        json={
+            "contact_email": "zhujian@yanjiang.example",
+            "webhook_url": "https://robot.example/send?key=SECRET",
+            "webhook_format": "wecom",
+        },
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    unit = r.json()
+    assert unit["contact_email"] == "zhujian@yanjiang.example"
+    assert unit["has_webhook"] is True and unit["webhook_format"] == "wecom"
+    assert "SECRET" not in r.text
+    r = walker.client.patch(url, json={"webhook_format": "telegram"}, headers=h)
+    assert r.status_code == 422 and "wecom" in error_of(r)["message"]
+
+
+def test_writes_that_are_not_moves_leave_an_audit_line(walker: Walker) -> None:
+    """A unit's contact change and a campaign's rule change are in /audit with who, before
+    and after; staff read only their unit's lines."""
+    walker.client.patch(
+        f"/api/v1/units/{walker.world.units[HOUSING]}",
+        json={"head_email": "head@zhujian.example"},
+        headers=walker.world.headers["housing"],
+    )
+    walker.client.patch(
+        f"/api/v1/units/{walker.world.units[SHILING]}",
+        json={"contact_name": "李四"},
+        headers=walker.world.headers["shiling"],
+    )
+    r = walker.client.patch(
+        f"/api/v1/campaigns/{walker.world.campaign_id}",
+        json={"rules": {"invitees_min": 12}},
+        headers=walker.world.headers["supervisor"],
+    )
+    assert r.status_code == 200, r.text
+    sup = walker.client.get("/api/v1/audit", headers=walker.world.headers["supervisor"]).json()
+    lines = [(i["entity"], i["actor_name"], i["action"]) for i in sup["items"]]
+    assert lines[:3] == [
+        ("campaign", "supervisor", "update"),
+        ("unit", "shiling", "update"),
+        ("unit", "housing", "update"),
+    ]
+    campaign_line = sup["items"][0]
+    assert campaign_line["before"]["rules"]["invitees_min"] == 10
+    assert campaign_line["after"]["rules"]["invitees_min"] == 12
+    assert sup["items"][2]["before"] == {"head_email": None}
+    assert sup["items"][2]["after"] == {"head_email": "head@zhujian.example"}
+    staff = walker.client.get("/api/v1/audit", headers=walker.world.headers["housing"]).json()
+    assert {(i["entity"], i["actor_name"]) for i in staff["items"]} == {("unit", "housing")}
+
+
+def test_event_edits_are_in_the_audit_trail_too(walker: Walker) -> None:
+    """Invitee edits appear in /audit as event lines, scoped to the unit."""
+    event = walker.create_event()
+    walker.add_invitees(event["id"], citizens=5, deputies=10)
+    items = walker.client.get(
+        "/api/v1/audit?entity=event", headers=walker.world.headers["housing"]
+    ).json()["items"]
+    assert [i["action"] for i in items] == ["edit.invitees", "create"]
+    assert len(items[0]["after"]["added"]) == 15
+    assert all("phone" not in p for p in items[0]["after"]["added"])
