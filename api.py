@@ -22,6 +22,7 @@ import pages
 import routes
 from models.db import make_engine
 from routes import errors
+from routes.limits import BodyLimit
 from schemas.common import ErrorOut
 from settings import Settings, configure_logging, get_settings
 from workers.broker import make_broker
@@ -61,6 +62,8 @@ def create_app(
     for router in [*routes.OPS_ROUTERS, *routes.ROUTERS]:
         app.include_router(router)
     pages.install(app)
+    # Outermost: bodies are capped (and API uploads authenticated) before anything reads them.
+    app.add_middleware(BodyLimit, settings=settings, engine=app.state.engine, clock=app.state.clock)
     return app
 
 

@@ -41,6 +41,38 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         default=20 * 1024 * 1024, description="Largest attachment accepted, in bytes"
     )
+    upload_max_files: int = Field(
+        default=10, description="Files one photo form of the pages may carry at once"
+    )
+    json_max_bytes: int = Field(
+        default=1024 * 1024,
+        description="Largest request body other than an upload (JSON, sign-in and other forms)",
+    )
+    import_max_rows: int = Field(
+        default=5000, description="Rows a schedule-table import may hold (all sheets/tables)"
+    )
+    import_max_cells: int = Field(
+        default=200_000, description="Cells a schedule-table import may hold (all sheets/tables)"
+    )
+    archive_max_members: int = Field(
+        default=2000, description="Members a .docx/.xlsx archive may hold"
+    )
+    archive_max_unpacked_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        description="Total uncompressed size a .docx/.xlsx may unpack to",
+    )
+    archive_max_member_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        description="Uncompressed size one member of a .docx/.xlsx may unpack to",
+    )
+    archive_max_ratio: int = Field(
+        default=100, description="Largest compression ratio of one .docx/.xlsx member"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires; unset: /metrics answers 404 (scrape the "
+        "scheduler's port instead)",
+    )
     session_hours: int = Field(default=12, description="Lifetime of a password-login token")
     ratelimit_url: str | None = Field(
         default=None,
