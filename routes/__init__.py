@@ -8,6 +8,7 @@ from routes import (
     calendar_days,
     campaigns,
     events,
+    extensions,
     feedback,
     invitees,
     notifications,
@@ -16,6 +17,7 @@ from routes import (
     spot_checks,
     summaries,
     units,
+    visits,
 )
 
 ROUTERS = [
@@ -26,10 +28,12 @@ ROUTERS = [
     events.router,
     invitees.router,
     feedback.router,
+    extensions.router,
     summaries.router,
     spot_checks.router,
     overdue.router,
     notifications.router,
     calendar_days.router,
+    visits.router,
 ]
 OPS_ROUTERS = [ops.router]

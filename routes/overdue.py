@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
 from schemas.common import Page
 from schemas.deadlines import OverdueOut
+from workflows import extensions
 from workflows import overdue as overdue_list
 
 router = APIRouter(prefix=API_PREFIX, tags=["deadlines"])
@@ -30,4 +31,11 @@ def overdue(
         return pg.page([], 0)
     window = 3 if due_within_days is None else due_within_days
     rows, total = overdue_list.page(session, clock.now(), window, scope, kind, pg.limit, pg.offset)
-    return pg.page([OverdueOut.model_validate(r) for r in rows], total)
+    asked = extensions.pending_for(
+        session, [r["feedback_item_id"] for r in rows if r["feedback_item_id"]]
+    )
+    items = [
+        OverdueOut.model_validate({**r, "extension_state": asked.get(r["feedback_item_id"])})
+        for r in rows
+    ]
+    return pg.page(items, total)

@@ -61,6 +61,10 @@ class OverdueOut(BaseModel):
     provisional: bool
     escalation_level: int
     last_notified_at: datetime | None
+    extension_state: str | None = Field(
+        default=None,
+        description="an opinion's latest extension request: pending | approved | refused",
+    )
 
 
 class CalendarLoadOut(BaseModel):

@@ -39,7 +39,7 @@ from models import (
 )
 from workflows.clock import LOCAL_TZ
 from workflows.rules import CampaignRules
-from workflows.workdays import DayRule, WorkdayCalendar
+from workflows.workdays import DayRule, WorkdayCalendar, WorkdayResult
 
 log = structlog.get_logger("openday.deadlines")
 
@@ -152,11 +152,18 @@ def _ladder(deadline_on: date, rules: CampaignRules, calendar: WorkdayCalendar) 
 
 
 def feedback_deadline(
-    item: FeedbackItem, rules: CampaignRules, calendar: WorkdayCalendar
+    item: FeedbackItem,
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+    due_on: date | None = None,
 ) -> Deadline:
-    """Answer within N working days of collection (counting from the next day)."""
+    """Answer within N working days of collection (counting from the next day), or by `due_on`
+    when a supervisor granted an extension."""
     assert item.collected_on is not None and item.id is not None
-    due = calendar.add_workdays(item.collected_on, rules.feedback_answer_workdays)
+    if due_on is not None:  # a day a person chose, not a count: nothing guessed
+        due = WorkdayResult(day=due_on, provisional=False, missing_years=())
+    else:
+        due = calendar.add_workdays(item.collected_on, rules.feedback_answer_workdays)
     timers = []
     if rules.feedback_reminder_workdays_before:
         before = calendar.subtract_workdays(due.day, rules.feedback_reminder_workdays_before)
@@ -316,13 +323,16 @@ def arm_feedback_item(
     rules: CampaignRules,
     calendar: WorkdayCalendar,
     now: datetime,
+    *,
+    due_on: date | None = None,
 ) -> Deadline:
-    """Compute an item's answer deadline, store it on the item and arm its timers."""
-    deadline = feedback_deadline(item, rules, calendar)
+    """Compute an item's answer deadline, store it on the item and arm its timers (an
+    extension's new day re-arms reminders and escalations already sent)."""
+    deadline = feedback_deadline(item, rules, calendar, due_on)
     item.due_on = deadline.deadline_on
     item.due_at = deadline.due_at
     item.due_provisional = deadline.provisional
-    arm(session, deadline, now)
+    arm(session, deadline, now, rearm_fired=due_on is not None)
     return deadline
 
 

@@ -49,8 +49,11 @@ MOVE_DATA: dict[str, type[_Data]] = {
     "answer": AnswerData,
     "close": NoData,
     "mark_overdue": NoData,
+    "extend": NoData,
 }
-SYSTEM_TRIGGERS = {"mark_overdue"}
+# The workers' overdue move, and the new deadline an approved extension brings: never sent
+# directly by people (extensions go through workflows/extensions.py).
+SYSTEM_TRIGGERS = {"mark_overdue", "extend"}
 
 
 @dataclass
@@ -99,6 +102,12 @@ def _stamp_overdue(event_data: EventData) -> None:
     move.item.overdue_since = move.item.due_at or move.now
 
 
+def _clear_overdue(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    move.item.overdue_since = None
+    move.item.escalation_level = 0
+
+
 TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "assign", "source": [F.received, F.assigned], "dest": F.assigned,
      "before": [_record_assignee]},
@@ -109,6 +118,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "answer", "source": [F.received, F.assigned, F.overdue], "dest": F.answered,
      "before": [_record_answer]},
     {"trigger": "close", "source": F.answered, "dest": F.closed},
+    # An approved extension: an overdue opinion is in hand again until its new date.
+    {"trigger": "extend", "source": F.overdue, "dest": F.assigned, "after": [_clear_overdue]},
+    {"trigger": "extend", "source": [F.received, F.assigned], "dest": "="},
 ]  # fmt: skip
 
 MACHINE = Machine(
@@ -121,13 +133,14 @@ MACHINE = Machine(
     send_event=True,
 )
 
-TRIGGERS = ["assign", "answer", "close", "mark_overdue"]
+TRIGGERS = ["assign", "answer", "close", "mark_overdue", "extend"]
 
 TRIGGER_LABELS_ZH = {
     "assign": "交办",
     "answer": "答复",
     "close": "办结",
     "mark_overdue": "标记逾期",
+    "extend": "延期",
 }
 
 STATE_LABELS_ZH: dict[str, str] = {

@@ -52,6 +52,8 @@ class CampaignRules(BaseModel):
     summary_reminder_days_before: int = Field(default=1, ge=0)
     reminder_hour: int = Field(default=9, ge=0, le=23)
     escalations: list[EscalationLevel] = Field(default_factory=_default_ladder)
+    # A unit may ask this many times per opinion for more time to answer (申请延期).
+    extensions_per_item: int = Field(default=1, ge=0, le=10)
     # The overdue list also shows what falls due within this many days.
     due_soon_days: int = Field(default=3, ge=0)
 
