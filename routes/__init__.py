@@ -14,6 +14,7 @@ from routes import (
     notifications,
     ops,
     overdue,
+    reports,
     spot_checks,
     summaries,
     units,
@@ -34,6 +35,7 @@ ROUTERS = [
     overdue.router,
     notifications.router,
     calendar_days.router,
+    reports.router,
     visits.router,
 ]
 OPS_ROUTERS = [ops.router]
