@@ -58,11 +58,11 @@ class Settings(BaseSettings):
         default=2000, description="Members a .docx/.xlsx archive may hold"
     )
     archive_max_unpacked_bytes: int = Field(
-        default=100 * 1024 * 1024,
+        default=64 * 1024 * 1024,
         description="Total uncompressed size a .docx/.xlsx may unpack to",
     )
     archive_max_member_bytes: int = Field(
-        default=50 * 1024 * 1024,
+        default=16 * 1024 * 1024,
         description="Uncompressed size one member of a .docx/.xlsx may unpack to",
     )
     archive_max_ratio: int = Field(

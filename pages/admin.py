@@ -18,6 +18,7 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import SessionDep
 from workflows import campaigns
+from workflows.archive_guard import ImportLimits
 from workflows.errors import DomainError
 from workflows.files import FileStore
 from workflows.rules import CampaignRules
@@ -112,7 +113,11 @@ def _import_step(
         )
     if len(data) > request.app.state.settings.upload_max_bytes:
         return import_page(request, session, campaign, [FieldError("文件过大", "table")])
-    report = plan_import(session, campaign, read_table(data, filename or "upload"))
+    report = plan_import(
+        session,
+        campaign,
+        read_table(data, filename or "upload", ImportLimits.of(request.app.state.settings)),
+    )
     if not confirm:
         report.dry_run = True
         return import_page(

@@ -26,6 +26,7 @@ from routes.errors import error_response, field_errors
 from schemas.campaigns import CampaignIn, CampaignOut, CampaignPatch
 from schemas.common import ErrorOut, Page
 from workflows import campaigns
+from workflows.archive_guard import ImportLimits
 from workflows.schedule_import import ImportRefused, apply_import, plan_import
 from workflows.schedule_tables import read_table
 
@@ -96,7 +97,9 @@ def import_schedule(
     actor.require_supervisor()
     campaign = campaigns.get(session, campaign_id)
     data = read_upload(file, settings.upload_max_bytes, "file_too_large", "文件", "file")
-    report = plan_import(session, campaign, read_table(data, file.filename or "upload"))
+    report = plan_import(
+        session, campaign, read_table(data, file.filename or "upload", ImportLimits.of(settings))
+    )
     report.dry_run = dry_run
     if dry_run:
         return JSONResponse(jsonable_encoder(report.as_dict()))

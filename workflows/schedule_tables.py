@@ -19,6 +19,7 @@ from datetime import date, datetime, time
 from itertools import chain, islice
 from pathlib import PurePath
 
+from workflows.archive_guard import ImportLimits, capped_rows, check_archive
 from workflows.errors import InvalidData
 
 __all__ = [
@@ -136,8 +137,9 @@ def _match_header(cells: list[str]) -> _Header:
 class _HeaderSearch:
     """Remembers the best partial header seen, to explain why no table was found."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, limits: ImportLimits | None = None) -> None:
         self.filename = filename
+        self.limits = limits or ImportLimits()
         self.best: _Header | None = None
 
     def consider(self, header: _Header) -> None:
@@ -195,7 +197,7 @@ def _table_from_rows(
     number_from_header: bool = False,
 ) -> RawTable | None:
     """Find the header within the first `scan` rows and read every row after it."""
-    it = iter(rows)
+    it = iter(capped_rows(rows, search.filename, search.limits))
     head = list(islice(it, scan))
     for pos, (_, cells) in enumerate(head):
         header = _match_header(cells)
@@ -398,8 +400,12 @@ def _unreadable(filename: str, kind: str) -> TableError:
     )
 
 
-def read_table(data: bytes, filename: str) -> RawTable:
-    """Read the schedule table from a .docx, .xlsx, .csv or .txt file's bytes."""
+def read_table(data: bytes, filename: str, limits: ImportLimits | None = None) -> RawTable:
+    """Read the schedule table from a .docx, .xlsx, .csv or .txt file's bytes.
+
+    A .docx/.xlsx is checked against the archive limits before it is opened; rows and cells of
+    every format are capped while they are read (workflows/archive_guard.py).
+    """
     suffix = PurePath(filename).suffix.lower()
     if suffix not in (".docx", ".xlsx", ".csv", ".txt"):
         raise TableError(
@@ -410,7 +416,20 @@ def read_table(data: bytes, filename: str) -> RawTable:
         )
     if not data.strip():
         raise TableError("file_empty", f"文件“{filename}”是空的", f'file "{filename}" is empty')
-    search = _HeaderSearch(filename)
+    search = _HeaderSearch(filename, limits)
+    try:
+        return _read_checked(data, filename, suffix, search)
+    except TableError:
+        raise
+    except InvalidData as exc:  # the archive guard's refusals, as this module's error type
+        raise TableError(
+            exc.code, exc.message_zh, exc.message_en, status=exc.status, details=exc.details
+        ) from None
+
+
+def _read_checked(data: bytes, filename: str, suffix: str, search: _HeaderSearch) -> RawTable:
+    if suffix in (".docx", ".xlsx"):
+        check_archive(data, filename, search.limits)
     if suffix == ".docx":
         table = _read_docx(data, search)
     elif suffix == ".xlsx":
