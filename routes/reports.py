@@ -7,17 +7,18 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models import Campaign
 from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep
-from workflows import exports
+from workflows import assessment, campaigns, exports, reports, scoring
 from workflows.accounts import Actor
 from workflows.clock import local_date
 from workflows.errors import NotFound
+from workflows.rules import CampaignRules
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"])
 NOTHING = -1  # a unit id no unit has: staff asking for another unit get an empty list
@@ -113,3 +114,88 @@ def export(
     # frees SQLite's lock for the export's own session.
     session.rollback()
     return stream_export(request.app.state.engine, what, fmt, filters, clock.now())
+
+
+# ---- the campaign report and the assessment ---------------------------------------------------
+
+
+def _facts(session: Session, actor: Actor, campaign_id: int, now: datetime) -> reports.Facts:
+    """The campaign's facts; staff see their own unit's row only."""
+    facts = reports.collect(session, campaign_id, now)
+    if not actor.sees_all_units:
+        facts.units = {k: v for k, v in facts.units.items() if k == actor.unit_id}
+    return facts
+
+
+def _xlsx(sheets: Any, name: str, now: datetime) -> StreamingResponse:
+    stamp = local_date(now).strftime("%Y%m%d")
+    disposition = f'attachment; filename="{name}-{stamp}.xlsx"'
+    return StreamingResponse(
+        exports.xlsx_chunks(sheets),
+        media_type=exports.MEDIA_TYPES["xlsx"],
+        headers={"Content-Disposition": disposition},
+    )
+
+
+@router.get("/campaigns/{campaign_id}/report")
+def campaign_report(
+    campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Per unit: held on time, invitees by kind and mode, attendance, forms, opinions and
+    answers on time, extensions, summaries on time, reworks, spot checks, escalations by level;
+    and the district's totals."""
+    return reports.report(_facts(session, actor, campaign_id, clock.now()))
+
+
+@router.get("/campaigns/{campaign_id}/report.xlsx", response_class=StreamingResponse)
+def campaign_report_xlsx(
+    campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> Any:
+    """The campaign report as xlsx (a row per unit and the district's totals)."""
+    data = reports.report(_facts(session, actor, campaign_id, clock.now()))
+    return _xlsx(reports.sheet(data), f"report-{campaign_id}", clock.now())
+
+
+@router.get("/campaigns/{campaign_id}/assessment")
+def campaign_assessment(
+    campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> dict[str, Any]:
+    """Scores per unit from the campaign's scoring rules, ranked; every deduction names its
+    record (event id, opinion id). Recomputed on every read."""
+    return assessment.assess(_facts(session, actor, campaign_id, clock.now()))
+
+
+@router.get("/campaigns/{campaign_id}/assessment.xlsx", response_class=StreamingResponse)
+def campaign_assessment_xlsx(
+    campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> Any:
+    """The ranking and the deductions, as two sheets."""
+    data = assessment.assess(_facts(session, actor, campaign_id, clock.now()))
+    return _xlsx(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
+
+
+@router.get("/campaigns/{campaign_id}/scoring-rules")
+def get_scoring_rules(campaign_id: int, actor: ActorDep, session: SessionDep) -> dict[str, Any]:
+    """The campaign's scoring rules (the defaults where none were set)."""
+    campaign = campaigns.get(session, campaign_id)
+    return CampaignRules.of(campaign.rules).scoring.model_dump()
+
+
+@router.put("/campaigns/{campaign_id}/scoring-rules")
+def put_scoring_rules(
+    campaign_id: int,
+    actor: ActorDep,
+    session: SessionDep,
+    body: Annotated[Any, Body()],
+) -> dict[str, Any]:
+    """Set the scoring rules (supervisors): points non-negative, criteria known; scores follow
+    at once."""
+    actor.require_supervisor()
+    campaign = campaigns.get(session, campaign_id)
+    rules = scoring.validate(body)
+    stored = dict(campaign.rules or {})
+    stored["scoring"] = rules.model_dump()
+    campaign.rules = stored
+    session.add(campaign)
+    session.commit()
+    return rules.model_dump()

@@ -338,9 +338,15 @@ DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
-def write_xlsx(sheet: Sheet, target: Any) -> None:
-    """Write `sheet` to a path or binary file: frozen bold header, widths, real dates."""
+def write_xlsx(sheet: Sheet | list[Sheet], target: Any) -> None:
+    """Write sheets to a path or binary file: frozen bold header, widths, real dates."""
     wb = Workbook(write_only=True)
+    for one in sheet if isinstance(sheet, list) else [sheet]:
+        _write_sheet(wb, one)
+    wb.save(target)
+
+
+def _write_sheet(wb: Any, sheet: Sheet) -> None:
     ws = wb.create_sheet(sheet.title)
     ws.freeze_panes = "A2"
     for i, column in enumerate(sheet.columns, start=1):
@@ -354,7 +360,6 @@ def write_xlsx(sheet: Sheet, target: Any) -> None:
     ws.append(header)
     for row in sheet.rows:
         ws.append([_cell(ws, v) for v in row])
-    wb.save(target)
 
 
 def _cell(ws: Any, value: Any) -> Any:
@@ -369,7 +374,7 @@ def _cell(ws: Any, value: Any) -> Any:
     return value
 
 
-def xlsx_chunks(sheet: Sheet) -> Iterator[bytes]:
+def xlsx_chunks(sheet: Sheet | list[Sheet]) -> Iterator[bytes]:
     """The workbook's bytes, written to a temporary file and read back in chunks."""
     fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="openday-export-")
     os.close(fd)

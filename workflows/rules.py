@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workflows.scoring import ScoringRules
+from workflows.scoring import check as check_scoring
+
 Recipient = Literal["unit_contact", "unit_head", "supervisors"]
 
 
@@ -56,6 +59,13 @@ class CampaignRules(BaseModel):
     extensions_per_item: int = Field(default=1, ge=0, le=10)
     # The overdue list also shows what falls due within this many days.
     due_soon_days: int = Field(default=3, ge=0)
+    # 政务公开考核: full marks and the points deducted per criterion (workflows/assessment.py).
+    scoring: ScoringRules = Field(default_factory=ScoringRules)
+
+    @field_validator("scoring", mode="before")
+    @classmethod
+    def _scoring(cls, value: Any) -> Any:
+        return check_scoring(value)
 
     @field_validator("citizen_share_min")
     @classmethod

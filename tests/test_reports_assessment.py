@@ -1,0 +1,143 @@
+"""The campaign report per unit and the assessment: numbers, deductions traced, rules validated."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+
+from tests.conftest import HOUSING, SHILING, Walker, error_of, local
+
+
+def _campaign_story(walker: Walker, clock) -> dict:
+    """区住建局: held on time, two opinions (one answered 3 working days late, one never),
+    summary on time, sent back once, checked 需整改. 石岭镇: an event never held."""
+    event, _ = walker.held_event()
+    eid = event["id"]
+    r = walker.move(eid, "collect_feedback", data={"items": [{"content": "甲"}, {"content": "乙"}]})
+    assert r.status_code == 200, r.text
+    assert walker.upload(eid).status_code == 201
+    assert walker.move(eid, "submit_summary", data={"text": "总结"}).status_code == 200
+    r = walker.move(eid, "return_for_rework", who="supervisor", data={"reasons": ["缺少照片说明"]})
+    assert r.status_code == 200, r.text
+    assert walker.move(eid, "submit_summary", data={"text": "总结（补充）"}).status_code == 200
+    r = walker.move(eid, "spot_check", who="supervisor", data={"result": "needs_improvement"})
+    assert r.status_code == 200, r.text
+    walker.create_event(who="shiling", unit=SHILING, theme="镇村开放日")
+    items = walker.client.get(
+        f"/api/v1/events/{eid}/feedback", headers=walker.world.headers["housing"]
+    ).json()
+    items = items["items"] if isinstance(items, dict) else items
+    clock.set(local(2022, 10, 17, 15))
+    r = walker.client.post(
+        f"/api/v1/feedback/{items[0]['id']}/transitions",
+        json={
+            "trigger": "answer",
+            "expected_version": items[0]["version"],
+            "data": {"answer": "好"},
+        },
+        headers=walker.world.headers["housing"],
+    )
+    assert r.status_code == 200, r.text
+    clock.set(local(2022, 10, 20, 10))
+    return {"event_id": eid, "late_item": items[0]["id"], "open_item": items[1]["id"]}
+
+
+def test_report_per_unit_and_district_totals(walker: Walker, clock) -> None:
+    _campaign_story(walker, clock)
+    cid = walker.world.campaign_id
+    r = walker.client.get(
+        f"/api/v1/campaigns/{cid}/report", headers=walker.world.headers["supervisor"]
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    rows = {row["unit_name"]: row for row in body["units"]}
+    housing, shiling = rows[HOUSING], rows[SHILING]
+    assert housing["events"] == 1 and housing["held_on_time"] == 1 and housing["held_late"] == 0
+    assert (housing["invitees"], housing["citizen"], housing["npc_deputy"]) == (15, 5, 5)
+    assert (housing["citizen_targeted"], housing["citizen_public"]) == (3, 2)
+    assert housing["attended"] == 15 and housing["attended_citizens"] == 5
+    assert housing["opinions"] == 2 and housing["answered_late"] == 1
+    assert housing["workdays_late"] == 3 and housing["open_overdue"] == 1
+    assert housing["summaries"] == 1 and housing["summaries_on_time"] == 1
+    assert housing["reworks"] == 1 and housing["spot_needs_improvement"] == 1
+    assert shiling["not_held_overdue"] == 1 and shiling["held"] == 0
+    assert body["totals"]["events"] == 2 and body["totals"]["opinions"] == 2
+    mine = walker.client.get(
+        f"/api/v1/campaigns/{cid}/report", headers=walker.world.headers["housing"]
+    ).json()
+    assert [row["unit_name"] for row in mine["units"]] == [HOUSING]
+
+    x = walker.client.get(
+        f"/api/v1/campaigns/{cid}/report.xlsx", headers=walker.world.headers["supervisor"]
+    )
+    assert x.status_code == 200
+    ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
+    table = [list(row) for row in ws.iter_rows(values_only=True)]
+    assert table[0][:3] == ["责任单位", "活动数", "已取消"]
+    assert table[-1][0] == "全区合计" and table[-1][1] == 2
+    assert ws.freeze_panes == "A2"
+
+
+def test_assessment_names_every_deduction_and_follows_rule_changes(walker: Walker, clock) -> None:
+    story = _campaign_story(walker, clock)
+    cid, h = walker.world.campaign_id, walker.world.headers
+    r = walker.client.get(f"/api/v1/campaigns/{cid}/assessment", headers=h["supervisor"])
+    assert r.status_code == 200, r.text
+    units = {u["unit_name"]: u for u in r.json()["units"]}
+    housing = units[HOUSING]
+    found = {(d["criterion"], d["event_id"], d["item_id"]) for d in housing["deductions"]}
+    assert found == {
+        ("late_answer", story["event_id"], story["late_item"]),
+        ("unanswered_overdue", story["event_id"], story["open_item"]),
+        ("rework", story["event_id"], None),
+        ("spot_check_needs_improvement", story["event_id"], None),
+    }
+    assert housing["score"] == 100 - 2 - 3 - 2 - 3 and housing["rank"] == 2
+    assert all(d["reason"] for d in housing["deductions"])
+    assert units[SHILING]["score"] == 95 and units[SHILING]["rank"] == 1
+    assert units[SHILING]["deductions"][0]["criterion"] == "event_not_held_on_time"
+
+    r = walker.client.put(
+        f"/api/v1/campaigns/{cid}/scoring-rules",
+        json={"deductions": {"rework": 0, "late_answer": 10}},
+        headers=h["supervisor"],
+    )
+    assert r.status_code == 200, r.text
+    again = walker.client.get(f"/api/v1/campaigns/{cid}/assessment", headers=h["supervisor"])
+    assert {u["unit_name"]: u["score"] for u in again.json()["units"]}[HOUSING] == 84
+
+    x = walker.client.get(f"/api/v1/campaigns/{cid}/assessment.xlsx", headers=h["supervisor"])
+    wb = openpyxl.load_workbook(io.BytesIO(x.content))
+    assert wb.sheetnames == ["考核得分", "扣分明细"]
+    ranking = [list(row) for row in wb["考核得分"].iter_rows(values_only=True)]
+    assert ranking[0][:3] == ["排名", "责任单位", "满分"]
+    assert ranking[1][:2] == [1, SHILING]
+    detail = [list(row) for row in wb["扣分明细"].iter_rows(values_only=True)]
+    assert any(row[4] == story["late_item"] and row[2] == 10 for row in detail[1:])
+
+
+def test_scoring_rules_are_validated_in_both_languages(walker: Walker) -> None:
+    cid, h = walker.world.campaign_id, walker.world.headers
+    url = f"/api/v1/campaigns/{cid}/scoring-rules"
+    r = walker.client.put(
+        url, json={"deductions": {"rework": -1, "bribery": 5}}, headers=h["admin"]
+    )
+    assert r.status_code == 422
+    err = error_of(r)
+    assert err["code"] == "scoring_rules_invalid"
+    assert "不能为负数" in err["message"] and "未知的考核项" in err["message"]
+    assert "non-negative" in err["message_en"] and "unknown criterion" in err["message_en"]
+    fields = {p["field"] for p in err["details"]["problems"]}
+    assert fields == {"deductions.rework", "deductions.bribery"}
+    r = walker.client.put(url, json={"base_points": "lots"}, headers=h["admin"])
+    assert r.status_code == 422 and error_of(r)["code"] == "scoring_rules_invalid"
+    r = walker.client.put(url, json=[1, 2], headers=h["admin"])
+    assert r.status_code == 422
+    r = walker.client.put(url, json={"deductions": {"rework": 1}}, headers=h["housing"])
+    assert r.status_code == 403
+    assert walker.client.get(url, headers=h["viewer"]).json()["deductions"]["rework"] == 2
+    r = walker.client.get("/api/v1/campaigns/999/assessment", headers=h["supervisor"])
+    assert r.status_code == 404 and error_of(r)["code"] == "campaign_not_found"
+    r = walker.client.get("/api/v1/campaigns/999/report", headers=h["supervisor"])
+    assert r.status_code == 404
