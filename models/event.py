@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -81,6 +81,9 @@ class Event(SQLModel, table=True):
     date_text: str | None = Field(default=None, sa_type=sa.String(100))
     tentative: bool = False
     location: str | None = Field(default=None, sa_type=sa.String(300))
+    # Local (Asia/Shanghai) time of day, when the schedule gives one (14:30–17:00, 上午10:00).
+    start_time: time | None = None
+    end_time: time | None = None
     forms: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     state: str = Field(default=EventState.planned, sa_type=sa.String(32))
     version: int = Field(default=1, sa_column=_version_column)

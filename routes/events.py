@@ -115,7 +115,9 @@ def create_event(body: EventIn, actor: ActorDep, session: SessionDep, clock: Clo
         actor=actor,
         now=clock.now(),
         override_reason=body.override_reason,
-        **body.model_dump(include={"date_text", "tentative", "location", "seq"}),
+        **body.model_dump(
+            include={"date_text", "tentative", "location", "start_time", "end_time", "seq"}
+        ),
         forms=[f.value for f in body.forms],
     )
     session.commit()

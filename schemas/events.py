@@ -32,6 +32,8 @@ class EventIn(BaseModel):
     date_text: str | None = Field(default=None, max_length=100)
     tentative: bool = False
     location: str | None = Field(default=None, max_length=300)
+    start_time: dt.time | None = Field(default=None, description="local time of day, e.g. 14:30")
+    end_time: dt.time | None = None
     forms: list[EventForm] = Field(default_factory=list, max_length=len(EventForm))
     seq: int | None = Field(default=None, ge=1, le=1_000_000)
     override_reason: str | None = Field(
@@ -48,6 +50,8 @@ class EventPatch(BaseModel):
     expected_version: int = Field(ge=1, le=MAX_ID)
     theme: str | None = Field(default=None, min_length=1, max_length=300)
     location: str | None = Field(default=None, max_length=300)
+    start_time: dt.time | None = None
+    end_time: dt.time | None = None
     forms: list[EventForm] | None = Field(default=None, max_length=len(EventForm))
 
 
@@ -66,6 +70,8 @@ class EventOut(BaseModel):
     date_text: str | None
     tentative: bool
     location: str | None
+    start_time: dt.time | None
+    end_time: dt.time | None
     forms: list[str]
     state: str
     state_label: str

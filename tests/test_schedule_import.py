@@ -719,3 +719,22 @@ def test_cli_refuses_broken_rows_and_unsupported_files(
         "不支持的文件格式" in unsupported.stderr and "unsupported file format" in unsupported.stderr
     )
     assert counts(world) == before
+
+
+def test_imported_times_of_day_are_kept(client: TestClient, world: World, tmp_path: Path) -> None:
+    """开展时间 with a clock time keeps it as the event's start (and end) time."""
+    path = tmp_path / "times.csv"
+    _csv_writer("utf-8")(
+        path,
+        HEADER,
+        [
+            (1, "区住建局", "参观老旧小区改造现场", "9月16日（星期五）15:00-17:00"),
+            (2, "石岭镇", "面对面", "9月20日上午10:00"),
+        ],
+    )
+    r = upload(client, world, path, accept_warnings=True)
+    assert r.status_code == 201, r.text
+    stored = events_by_unit(world)
+    housing, shiling = stored["区住建局"], stored["石岭镇"]
+    assert (str(housing.start_time), str(housing.end_time)) == ("15:00:00", "17:00:00")
+    assert (str(shiling.start_time), shiling.end_time) == ("10:00:00", None)

@@ -200,3 +200,25 @@ def test_reschedule_outside_the_campaign_needs_a_supervisor(walker: Walker) -> N
     )
     assert r.status_code == 200, r.text
     assert r.json()["move"]["data"]["campaign_window_override"] is True
+
+
+def test_events_keep_their_time_and_place(walker: Walker) -> None:
+    """Start and end time and location are kept, shown, and editable with an audit line."""
+    event = walker.create_event(start_time="14:30", end_time="17:00", location="某小区")
+    assert (event["start_time"], event["end_time"], event["location"]) == (
+        "14:30:00",
+        "17:00:00",
+        "某小区",
+    )
+    r = walker.client.patch(
+        f"/api/v1/events/{event['id']}",
+        json={"expected_version": 1, "start_time": "15:00"},
+        headers=walker.world.headers["housing"],
+    )
+    assert r.status_code == 200 and r.json()["start_time"] == "15:00:00", r.text
+    edit = walker.history(event["id"])[-1]
+    assert edit["trigger"] == "edit.event"
+    assert edit["data"] == {
+        "before": {"start_time": "14:30:00"},
+        "after": {"start_time": "15:00:00"},
+    }

@@ -7,7 +7,7 @@ history); everything else a person changes goes to the change log. Both are appe
 from __future__ import annotations
 
 import heapq
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import Enum
 from typing import Any
 
@@ -17,15 +17,16 @@ from models import ChangeLog, Event, TransitionLog
 from workflows.accounts import Actor
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
+def plain(value: Any) -> Any:
+    """A value as JSON can hold it (dates and times as ISO text, enums as their value)."""
+    if isinstance(value, (date, datetime, time)):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -42,7 +43,7 @@ def record(
     unit_id: int | None = None,
 ) -> ChangeLog:
     """One audit line: who, when, what, before → after (only the fields that changed)."""
-    before, after = _plain(before or {}), _plain(after or {})
+    before, after = plain(before or {}), plain(after or {})
     if before and after:
         changed = {k for k in after if before.get(k) != after.get(k)}
         before = {k: v for k, v in before.items() if k in changed}

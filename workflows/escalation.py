@@ -401,9 +401,17 @@ def _lateness(timer: Timer, calendar: WorkdayCalendar, today: date) -> str:
 
 
 def _when(event: Event) -> str:
-    """The event's date as planned: its text, one day, or a window."""
+    """The event's date as planned (its text, one day, or a window), its time and place."""
     if event.date_text:
-        return event.date_text
-    if event.date_earliest == event.date_latest:
-        return event.date_earliest.isoformat()
-    return f"{event.date_earliest.isoformat()} 至 {event.date_latest.isoformat()}"
+        when = event.date_text
+    elif event.date_earliest == event.date_latest:
+        when = event.date_earliest.isoformat()
+    else:
+        when = f"{event.date_earliest.isoformat()} 至 {event.date_latest.isoformat()}"
+    if event.start_time is not None and not event.date_text:
+        when += f" {event.start_time:%H:%M}"
+        if event.end_time is not None:
+            when += f"–{event.end_time:%H:%M}"
+    if event.location:
+        when += f"，地点：{event.location}"
+    return when

@@ -35,7 +35,7 @@ from models import (
     Summary,
     TransitionLog,
 )
-from workflows import deadlines, machine
+from workflows import audit, deadlines, machine
 from workflows.accounts import Actor
 from workflows.clock import local_date
 from workflows.errors import Conflict, DomainError, MoveRefused, Violation, stale_version
@@ -1023,7 +1023,7 @@ def invite_violations(
 
 
 # What an edit outside the machine may change (dates change only by the reschedule move).
-EDITABLE_FIELDS = {"theme", "location", "forms"}
+EDITABLE_FIELDS = {"theme", "location", "start_time", "end_time", "forms"}
 
 
 def edit(
@@ -1057,6 +1057,6 @@ def edit(
         expected_version=expected_version,
         actor=actor,
         now=now,
-        data={"before": before, "after": changes},
+        data={"before": audit.plain(before), "after": audit.plain(changes)},
     )
     return event

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import insert
@@ -67,6 +67,8 @@ class PlannedEvent:
     location: str | None
     exists: bool  # already imported earlier: nothing will be written for it
     duplicate_of: int | None = None  # the earlier row of this file with the same unit and theme
+    start_time: time | None = None  # local time of day, when the table gives one
+    end_time: time | None = None
 
 
 @dataclass
@@ -238,6 +240,8 @@ def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> Planne
         tentative=when.tentative,
         location=_fold(raw.cells.get("location", "")) or None,
         exists=False,
+        start_time=when.start_time,
+        end_time=when.end_time,
     )
 
 
@@ -390,6 +394,8 @@ def _event_values(
         "date_text": planned.date_text,
         "tentative": planned.tentative,
         "location": planned.location,
+        "start_time": planned.start_time,
+        "end_time": planned.end_time,
         "forms": [],
         "state": EventState.planned.value,
         "version": 1,
