@@ -10,6 +10,7 @@ from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
 from models.notification import Notification, NotificationState
 from models.outbox import OutboxMessage
+from models.sample import SampleDraw
 from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
 from models.timer import Timer, TimerState
@@ -45,6 +46,7 @@ __all__ = [
     "Role",
     "SpotCheck",
     "SpotCheckResult",
+    "SampleDraw",
     "Summary",
     "TargetedKind",
     "TransitionLog",

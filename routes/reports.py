@@ -10,11 +10,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from models import Campaign
+from models import Campaign, SampleDraw
 from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep
-from workflows import assessment, campaigns, exports, reports, scoring
+from schemas.reports import SampleIn, SampleOut
+from workflows import assessment, campaigns, exports, reports, sampling, scoring
 from workflows.accounts import Actor
 from workflows.clock import local_date
 from workflows.errors import NotFound
@@ -199,3 +200,61 @@ def put_scoring_rules(
     session.add(campaign)
     session.commit()
     return rules.model_dump()
+
+
+# ---- reproducible spot-check sampling ---------------------------------------------------------
+
+
+@router.post("/campaigns/{campaign_id}/samples", status_code=201)
+def draw_sample(
+    campaign_id: int, body: SampleIn, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> SampleOut:
+    """Draw the units to spot-check (supervisors). Every draw is a new record with its seed,
+    method and population snapshot; `GET /samples/{id}/verify` redoes it."""
+    record = sampling.draw(
+        session,
+        actor,
+        campaign_id,
+        clock.now(),
+        count=body.count,
+        share=body.share,
+        strata=body.strata,
+        excluded=[e.model_dump() for e in body.exclude],
+        seed=body.seed,
+        note=body.note,
+    )
+    session.commit()
+    return SampleOut.model_validate(record)
+
+
+@router.get("/campaigns/{campaign_id}/samples")
+def list_samples(campaign_id: int, actor: ActorDep, session: SessionDep) -> list[SampleOut]:
+    """Every draw of the campaign, newest first (supervisors and viewers)."""
+    _require_overseer(actor)
+    campaigns.get(session, campaign_id)
+    rows = session.exec(
+        select(SampleDraw)
+        .where(SampleDraw.campaign_id == campaign_id)
+        .order_by(col(SampleDraw.id).desc())
+    ).all()
+    return [SampleOut.model_validate(r) for r in rows]
+
+
+@router.get("/samples/{sample_id}")
+def get_sample(sample_id: int, actor: ActorDep, session: SessionDep) -> SampleOut:
+    """One recorded draw."""
+    _require_overseer(actor)
+    return SampleOut.model_validate(sampling.get(session, sample_id))
+
+
+@router.get("/samples/{sample_id}/verify")
+def verify_sample(sample_id: int, actor: ActorDep, session: SessionDep) -> dict[str, Any]:
+    """Re-draw from the record's seed, population snapshot and method; `matches` says whether
+    the same units come out."""
+    _require_overseer(actor)
+    return sampling.verify(session, sample_id)
+
+
+def _require_overseer(actor: Actor) -> None:
+    if not actor.sees_all_units:
+        raise NotFound("sample_not_found", "抽样记录不存在", "sample draw not found")
