@@ -300,3 +300,17 @@ def test_parsed_when_is_frozen():
     assert isinstance(when, ParsedWhen)
     with pytest.raises(FrozenInstanceError):
         when.earliest = D(2022, 1, 1)  # type: ignore[misc]
+
+
+def test_dates_in_chinese_numerals_parse() -> None:
+    """九月十六日, 二〇二二年九月中旬, 下午三点: Chinese numerals read like Arabic ones; weekday
+    names are left alone; an impossible day is still refused."""
+    day = parse_when("九月十六日（星期五）", 2022)
+    assert (day.earliest, day.latest) == (date(2022, 9, 16), date(2022, 9, 16))
+    dekad = parse_when("二〇二二年九月中旬", 2020)
+    assert (dekad.earliest, dekad.latest) == (date(2022, 9, 11), date(2022, 9, 20))
+    afternoon = parse_when("九月二十日下午三点", 2022)
+    assert afternoon.earliest == date(2022, 9, 20) and str(afternoon.start_time) == "15:00:00"
+    assert parse_when("十月一日", 2022).earliest == date(2022, 10, 1)
+    with pytest.raises(DatePhraseError):
+        parse_when("九月三十一日", 2022)

@@ -310,10 +310,27 @@ def parse_when(text: str, default_year: int) -> ParsedWhen:
     )
 
 
+# Chinese numerals before 年/月/日/号/点/时: 二〇二二年九月十六日, 下午三点 (issue 10).
+_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}  # fmt: skip
+_CN_NUMBER_RE = re.compile(r"([〇零一二两三四五六七八九十]+)(?=[年月日号点时])")
+
+
+def _cn_number(token: str) -> str:
+    """二〇二二 → 2022 (digit by digit), 九 → 9, 十六 → 16, 二十 → 20, 三十一 → 31."""
+    if "十" not in token:
+        return "".join(str(_CN_DIGITS[c]) for c in token)
+    tens, _, ones = token.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return token  # not a number a date uses; left for the parser to refuse
+    return str((_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0))
+
+
 def _simplify(original: str) -> tuple[str, bool, time | None, time | None, list[DateIssue]]:
     """Normalise a phrase down to its dates: fold forms, take out the tentative mark, clock
     times, weekday notes (as markers), remarks and filler words; dotted dates become 月日."""
     s = unicodedata.normalize("NFKC", original)
+    s = _CN_NUMBER_RE.sub(lambda m: _cn_number(m.group(1)), s)
     s = _ISO_DATE_RE.sub(r"\1年\2月\3日", s)
     s = re.sub(r"\s+", "", s)
     s, tentative = _TENTATIVE_RE.subn("", s)
