@@ -1,0 +1,86 @@
+"""报表与考核: downloads of the board's lists, and the campaign report and assessment page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from sqlmodel import col, select
+
+from models import Campaign
+from pages.auth import UserDep
+from pages.render import PageRoute, render
+from routes import reports as api
+from routes.deps import ClockDep, SessionDep
+from workflows import assessment, exports, reports
+from workflows.clock import local_date
+from workflows.errors import Forbidden
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@router.get("/board/exports/{name}")
+def download(
+    name: str, request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> StreamingResponse:
+    """A list as xlsx or CSV with the board's filters (campaign, unit, kind)."""
+    what, fmt = api.split_name(name)
+    q = request.query_params
+    kind = q.get("kind") if q.get("kind") in exports.OVERDUE_KINDS_ZH else None
+    filters = exports.Filters(
+        campaign_id=_int(q.get("campaign")) if what != "overdue" else None,
+        unit_id=api.scoped_unit(user.actor, _int(q.get("unit"))),
+        kind=kind,
+        due_within_days=0 if what == "overdue" else 3,
+    )
+    session.rollback()
+    return api.stream_export(request.app.state.engine, what, fmt, filters, clock.now())
+
+
+@router.get("/board/report")
+def report_page(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """The campaign report per unit and the assessment ranking with its deductions."""
+    if not user.is_supervisor:
+        raise Forbidden("supervisor_required", "仅区政府办督查人员可查看报表与考核", "")
+    campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
+    campaign_id = _int(request.query_params.get("campaign")) or (
+        campaigns[0].id if campaigns else None
+    )
+    report = scores = None
+    if campaign_id is not None:
+        facts = reports.collect(session, campaign_id, clock.now())
+        report, scores = reports.report(facts), assessment.assess(facts)
+    return render(
+        request,
+        "report.html",
+        campaigns=campaigns,
+        campaign_id=campaign_id,
+        report=report,
+        scores=scores,
+        today=local_date(clock.now()),
+    )
+
+
+@router.get("/board/report.xlsx")
+def report_xlsx(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> StreamingResponse:
+    """The campaign report as xlsx (the signed-in person's scope)."""
+    campaign_id = _int(request.query_params.get("campaign")) or 0
+    data = reports.report(api._facts(session, user.actor, campaign_id, clock.now()))
+    return api._xlsx(reports.sheet(data), f"report-{campaign_id}", clock.now())
+
+
+@router.get("/board/assessment.xlsx")
+def assessment_xlsx(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> StreamingResponse:
+    """The ranking and its deductions as xlsx."""
+    campaign_id = _int(request.query_params.get("campaign")) or 0
+    data = assessment.assess(api._facts(session, user.actor, campaign_id, clock.now()))
+    return api._xlsx(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
