@@ -15,7 +15,7 @@ from typing import Any
 
 import dramatiq
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy.engine import Engine
 
 import pages
@@ -23,6 +23,7 @@ import routes
 from models.db import make_engine
 from routes import errors
 from routes.limits import BodyLimit
+from routes.ranges import bounded_ints
 from schemas.common import ErrorOut
 from settings import Settings, configure_logging, get_settings
 from workers.broker import make_broker
@@ -48,6 +49,8 @@ def create_app(
         description="Runs a district's 政府开放日 campaign: events, invitees, feedback, "
         "summaries, spot checks. Errors: `{error: {code, message, message_en, details}}`.",
         responses={status: {"model": ErrorOut} for status in (401, 403, 404, 409, 422)},
+        # Before any other dependency: integer path/query parameters within 64 bits, else 422.
+        dependencies=[Depends(bounded_ints)],
         docs_url=None,  # served offline by pages/apidocs.py (no CDN)
         redoc_url=None,
     )

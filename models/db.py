@@ -10,6 +10,15 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+# Execution option naming a read transaction: on SQLite it begins DEFERRED (a shared read of the
+# WAL snapshot, never the write lock); every other transaction begins IMMEDIATE.
+READ_OPTION = "openday_read"
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for read-only work (GET requests, checking a password before the write)."""
+    return engine.execution_options(**{READ_OPTION: True})
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and write-serialising transactions."""
@@ -33,7 +42,9 @@ def _configure_sqlite(engine: Engine) -> None:
     pysqlite's deferred BEGIN lets two transactions read, then fail on upgrade to a write lock
     ("database is locked"). Taking the write lock at BEGIN IMMEDIATE serialises transactions
     instead, so a move reads the row it is about to change under the lock (SQLAlchemy's
-    documented pysqlite recipe).
+    documented pysqlite recipe). Reads (a connection from :func:`reading`) begin DEFERRED: in WAL
+    mode they read their snapshot beside the writer and never queue behind it. Writers wait for
+    the lock (busy_timeout) instead of failing at once.
     """
 
     @event.listens_for(engine, "connect")
@@ -41,7 +52,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA busy_timeout=30000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -49,7 +60,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read = connection.get_execution_options().get(READ_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
 @contextmanager

@@ -153,6 +153,7 @@ def login(
             request, "login.html", status=status, errors=errors, next=target, username=username
         )
     hours = settings.session_hours
+    session.commit()  # end the read (the password check) before the write: no write lock held
     token = issue_token(
         session,
         user,

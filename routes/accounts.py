@@ -84,6 +84,7 @@ def login(
         throttle.failed(body.username, address)
         raise
     throttle.succeeded(body.username)
+    session.commit()  # end the read (the password check) before the write: no write lock held
     now = clock.now()
     lifetime = timedelta(hours=settings.session_hours)
     token = accounts.issue_token(session, user, kind="session", now=now, lifetime=lifetime)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, UploadFile
 
 from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, read_upload
+from schemas.common import EARLIEST_DATE, LATEST_DATE
 from schemas.deadlines import CalendarLoadOut, WorkdaysOut
 from workflows import work_calendar
 from workflows.deadlines import load_calendar
@@ -40,7 +41,7 @@ def load_calendar_file(
 def count_workdays(
     actor: ActorDep,
     session: SessionDep,
-    start: date,
+    start: Annotated[date, Query(ge=EARLIEST_DATE, le=LATEST_DATE)],
     n: Annotated[int, Query(ge=1, le=1000)],
 ) -> WorkdaysOut:
     """The date N working days after START (counting from the next day)."""

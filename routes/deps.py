@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models import Event, Unit
+from models.db import reading
 from schemas.common import MAX_ID, Paging
 from settings import Settings
 from workflows.accounts import Actor, authenticate_token
@@ -26,9 +27,17 @@ API_PREFIX = "/api/v1"
 bearer = HTTPBearer(auto_error=False)
 
 
+# Requests that only read, or check a password before one short write (the write then starts a
+# transaction of its own after a commit): on SQLite they never take the write lock.
+READ_PATHS = frozenset({API_PREFIX + "/auth/login", "/login"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A request-scoped session; rolled back unless the route committed."""
-    session = Session(request.app.state.engine, expire_on_commit=False)
+    engine = request.app.state.engine
+    if request.method in ("GET", "HEAD") or request.url.path in READ_PATHS:
+        engine = reading(engine)
+    session = Session(engine, expire_on_commit=False)
     try:
         yield session
     finally:

@@ -216,6 +216,7 @@ async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
 _HTTP = {
     404: ("not_found", "地址不存在", "no such path"),
     405: ("method_not_allowed", "此地址不支持该请求方法", "method not allowed on this path"),
+    413: ("body_too_large", "请求内容过大", "the request body is too large"),
 }
 
 
@@ -224,6 +225,33 @@ async def _http(_: Request, exc: HTTPException) -> JSONResponse:
     response = error_response(exc.status_code, code, zh, en)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    return response
+
+
+async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+    # A date or number past what the calendar or the database can hold (a field the schemas
+    # did not bound yet): the caller's value, not the service, is at fault.
+    log.info("refused", code="value_out_of_range", status=422, path=request.url.path)
+    return error_response(
+        422,
+        "value_out_of_range",
+        "数值或日期超出可处理的范围",
+        "a number or date is out of the range the service can handle",
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Last resort: the shared shape with the request id, the traceback only in the log."""
+    rid = structlog.contextvars.get_contextvars().get("request_id", "")
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
+    response = error_response(
+        500,
+        "internal_error",
+        f"服务内部错误，请联系管理员并提供请求编号 {rid}",
+        f"internal error; give the administrator request id {rid}",
+        request_id=rid,
+    )
+    response.headers["X-Request-ID"] = rid
     return response
 
 
@@ -237,3 +265,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(OverflowError, _overflow)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.common import SaneDate, reject_null
 from workflows.rules import CampaignRules
 
 
@@ -17,8 +18,8 @@ class CampaignIn(BaseModel):
     doc_number: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=200)
     issuing_office: str = Field(min_length=1, max_length=200)
-    starts_on: date
-    ends_on: date
+    starts_on: SaneDate
+    ends_on: SaneDate
     rules: CampaignRules = Field(default_factory=CampaignRules)
 
 
@@ -28,9 +29,13 @@ class CampaignPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(default=None, min_length=1, max_length=200)
     issuing_office: str | None = Field(default=None, min_length=1, max_length=200)
-    starts_on: date | None = None
-    ends_on: date | None = None
+    starts_on: SaneDate | None = None
+    ends_on: SaneDate | None = None
     rules: dict[str, Any] | None = None
+
+    _no_nulls = field_validator(
+        "title", "issuing_office", "starts_on", "ends_on", "rules", mode="before"
+    )(reject_null)
 
 
 class CampaignOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -11,6 +12,19 @@ T = TypeVar("T")
 # Ids and counters are 64-bit in the database: anything outside is refused as a field error.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+# Dates a campaign can reach: anything else is a typo (and 9999-12-31 + 3 days overflows).
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+SaneDate = Annotated[date, Field(ge=EARLIEST_DATE, le=LATEST_DATE)]
+
+
+def reject_null(cls: Any, value: Any) -> Any:
+    """A PATCH field's validator (mode="before"): an explicit null for a required value is 422."""
+    if value is None:
+        raise ValueError("不能为 null，不修改请省略此字段 / must not be null; omit it to keep it")
+    return value
+
 
 # An e-mail address as escalations need it: one address, no spaces or line breaks (no header
 # injection), no display name or list separators.

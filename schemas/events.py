@@ -12,10 +12,10 @@ import datetime as dt
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models import EventForm
-from schemas.common import MAX_ID, Id
+from schemas.common import MAX_ID, Id, SaneDate, reject_null
 from workflows import event as flow
 
 
@@ -26,9 +26,9 @@ class EventIn(BaseModel):
     campaign_id: Id
     unit_id: Id
     theme: str = Field(min_length=1, max_length=300)
-    date: dt.date | None = Field(default=None, description="a single day; or give earliest+latest")
-    earliest: dt.date | None = None
-    latest: dt.date | None = None
+    date: SaneDate | None = Field(default=None, description="a single day; or give earliest+latest")
+    earliest: SaneDate | None = None
+    latest: SaneDate | None = None
     date_text: str | None = Field(default=None, max_length=100)
     tentative: bool = False
     location: str | None = Field(default=None, max_length=300)
@@ -53,6 +53,8 @@ class EventPatch(BaseModel):
     start_time: dt.time | None = None
     end_time: dt.time | None = None
     forms: list[EventForm] | None = Field(default=None, max_length=len(EventForm))
+
+    _no_nulls = field_validator("theme", "forms", mode="before")(reject_null)
 
 
 class EventOut(BaseModel):
