@@ -738,3 +738,32 @@ def test_imported_times_of_day_are_kept(client: TestClient, world: World, tmp_pa
     housing, shiling = stored["区住建局"], stored["石岭镇"]
     assert (str(housing.start_time), str(housing.end_time)) == ("15:00:00", "17:00:00")
     assert (str(shiling.start_time), shiling.end_time) == ("10:00:00", None)
+
+
+def test_a_reimported_row_with_a_new_date_is_a_reschedule(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    """The same table with one date changed: the preview warns, the import (warnings accepted)
+    reschedules that event with the import as the reason; nothing is kept silently."""
+    write = _csv_writer("utf-8")
+    first, second = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    write(first, HEADER, [(1, "区住建局", "参观老旧小区改造现场", "9月20日")])
+    write(second, HEADER, [(1, "区住建局", "参观老旧小区改造现场", "9月21日")])
+    assert upload(client, world, first).status_code == 201
+    preview = upload(client, world, second, dry_run=True).json()
+    assert [(i["code"], i["row"]) for i in preview["issues"]] == [("date_changed", 2)]
+    assert (
+        "9-20" in preview["issues"][0]["message"]
+        and "2022-09-21" in preview["issues"][0]["message"]
+    )
+    assert upload(client, world, second).status_code == 422  # warnings not accepted
+    r = upload(client, world, second, accept_warnings=True)
+    assert r.status_code == 201, r.text
+    assert r.json()["rescheduled_events"] == 1
+    event = events_by_unit(world)["区住建局"]
+    assert (event.date_earliest, event.date_latest) == (date(2022, 9, 21), date(2022, 9, 21))
+    with world.session() as session:
+        move = session.exec(
+            select(TransitionLog).where(TransitionLog.trigger == "reschedule")
+        ).one()
+    assert move.reason is not None and move.reason.startswith("重新导入日程表")

@@ -69,6 +69,9 @@ class PlannedEvent:
     duplicate_of: int | None = None  # the earlier row of this file with the same unit and theme
     start_time: time | None = None  # local time of day, when the table gives one
     end_time: time | None = None
+    # An event imported earlier whose dates this table changes: applied as a reschedule.
+    existing_event_id: int | None = None
+    reschedule_from: tuple[date, date] | None = None
 
 
 @dataclass
@@ -86,6 +89,7 @@ class ImportReport:
     created_units: int = 0
     created_events: int = 0
     existing_events: int = 0
+    rescheduled_events: int = 0
 
     @property
     def errors(self) -> list[RowIssue]:
@@ -133,6 +137,8 @@ def plan_import(session: Session, campaign: Campaign, table: RawTable) -> Import
         planned.new_unit = planned.unit_name not in units
         key = source_key(planned.unit_name, planned.theme)
         planned.exists = key in existing
+        if planned.exists and key not in seen:
+            _note_date_change(planned, existing[key], report.issues)
         if key in seen:
             planned.duplicate_of = seen[key]
             report.issues.append(_duplicate_issue(raw.row_number, seen[key]))
@@ -177,14 +183,51 @@ def _note_ignored_columns(table: RawTable, report: ImportReport) -> None:
         )
 
 
-def _imported_keys(session: Session, campaign: Campaign) -> set[str | None]:
-    """The source keys of the campaign's events imported earlier."""
-    return set(
-        session.exec(
-            select(Event.source_key).where(
-                Event.campaign_id == campaign.id, col(Event.source_key).is_not(None)
+def _imported_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """The campaign's events imported earlier, by source key: (id, earliest, latest, state)."""
+    rows = session.exec(
+        select(
+            Event.source_key, Event.id, Event.date_earliest, Event.date_latest, Event.state
+        ).where(Event.campaign_id == campaign.id, col(Event.source_key).is_not(None))
+    ).all()
+    return {key: (eid, earliest, latest, state) for key, eid, earliest, latest, state in rows}
+
+
+def _note_date_change(planned: PlannedEvent, known: Any, issues: list[RowIssue]) -> None:
+    """A row of an event imported earlier whose dates differ: shown in the preview as a
+    warning (so applying it is an explicit choice) and applied as a reschedule."""
+    event_id, earliest, latest, state = known
+    if (earliest, latest) == (planned.earliest, planned.latest):
+        return
+    old = earliest.isoformat() if earliest == latest else f"{earliest}–{latest}"
+    new = (
+        planned.earliest.isoformat()
+        if planned.earliest == planned.latest
+        else f"{planned.earliest}–{planned.latest}"
+    )
+    if state not in (EventState.planned, EventState.invited):
+        issues.append(
+            RowIssue(
+                "warning",
+                planned.row,
+                "开展时间",
+                "date_changed_after_held",
+                f"第 {planned.row} 行：活动已开展或已结束，日期 {old} → {new} 的变更不会导入",
+                f"row {planned.row}: the event is past planning; the date change {old} → {new} "
+                "is not imported",
             )
-        ).all()
+        )
+        return
+    planned.existing_event_id, planned.reschedule_from = event_id, (earliest, latest)
+    issues.append(
+        RowIssue(
+            "warning",
+            planned.row,
+            "开展时间",
+            "date_changed",
+            f"第 {planned.row} 行：日期由 {old} 改为 {new}，导入时将按改期办理",
+            f"row {planned.row}: the date changes from {old} to {new}; the import reschedules it",
+        )
     )
 
 
@@ -356,11 +399,39 @@ def apply_import(
         rows.append(_event_values(planned, campaign, units[planned.unit_name], now))
         source_rows.append(planned.row)
     _insert_events(session, campaign, rows, source_rows, actor, now, progress)
+    report.rescheduled_events = _reschedule_changed(session, report, actor, now)
     if rows:
         deadlines.wake_schedulers(session)
     report.created_events = len(rows)
     report.committed = True
     return report
+
+
+def _reschedule_changed(session: Session, report: ImportReport, actor: Actor, now: datetime) -> int:
+    """Apply each changed date as a reschedule move (reason: the import), with its guards."""
+    from workflows import event as event_flow  # the event workflow imports nothing from here
+
+    done = 0
+    for planned in report.events:
+        if planned.existing_event_id is None or planned.duplicate_of is not None:
+            continue
+        event = session.exec(
+            select(Event).where(Event.id == planned.existing_event_id).with_for_update()
+        ).one()
+        old = f"{planned.reschedule_from[0]}–{planned.reschedule_from[1]}"  # type: ignore[index]
+        event_flow.fire(
+            session,
+            event,
+            "reschedule",
+            expected_version=event.version,
+            actor=actor,
+            now=now,
+            reason=f"重新导入日程表（第 {planned.row} 行）：日期由 {old} 改为 "
+            f"{planned.earliest}–{planned.latest}",
+            data={"earliest": planned.earliest, "latest": planned.latest},
+        )
+        done += 1
+    return done
 
 
 def _create_units(session: Session, report: ImportReport, now: datetime) -> dict[str, int | None]:
