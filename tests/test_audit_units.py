@@ -77,3 +77,34 @@ def test_event_edits_are_in_the_audit_trail_too(walker: Walker) -> None:
     assert [i["action"] for i in items] == ["edit.invitees", "create"]
     assert len(items[0]["after"]["added"]) == 15
     assert all("phone" not in p for p in items[0]["after"]["added"])
+
+
+def test_the_unit_cli_sets_contacts_with_the_api_s_validation(tmp_path) -> None:
+    """`openday unit set` writes a valid e-mail (and an audit line), refuses a CR/LF one."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPENDAY_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+    env["OPENDAY_VAR_DIR"] = str(tmp_path / "var")
+    env["COLUMNS"] = "200"  # the table folds long cells on a narrow terminal
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert cli("migrate").returncode == 0
+    assert cli("demo").returncode == 0
+    ok = cli("unit", "set", "区住建局", "--contact-email", "zhujian@yanjiang.example")
+    assert ok.returncode == 0, ok.stderr
+    bad = cli("unit", "set", "区住建局", "--contact-email", "a@b.cn\r\nBcc: x@y.cn")
+    assert bad.returncode == 2 and "contact_email" in bad.stderr
+    listed = cli("unit", "list")
+    assert "zhujian@yanjiang.example" in listed.stderr + listed.stdout
+    missing = cli("unit", "set", "不存在的局", "--contact-name", "王")
+    assert missing.returncode == 2 and "不存在" in missing.stderr
