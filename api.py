@@ -22,6 +22,7 @@ import pages
 import routes
 from models.db import make_engine
 from routes import errors
+from routes.headers import SecurityHeaders
 from routes.limits import BodyLimit
 from routes.ranges import bounded_ints
 from schemas.common import ErrorOut
@@ -67,6 +68,7 @@ def create_app(
     pages.install(app)
     # Outermost: bodies are capped (and API uploads authenticated) before anything reads them.
     app.add_middleware(BodyLimit, settings=settings, engine=app.state.engine, clock=app.state.clock)
+    app.add_middleware(SecurityHeaders)  # outside the limit: its 413/401 answers get them too
     return app
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -42,5 +44,25 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(request: Request) -> Response:
-    """Prometheus metrics: requests, moves, timers due, notifications, queue depth."""
-    return Response(render(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics: requests, moves, timers due, notifications, queue depth.
+
+    Only with `Authorization: Bearer <OPENDAY_METRICS_TOKEN>`; unset, the path does not exist.
+    The platform's Python version is left out.
+    """
+    token = request.app.state.settings.metrics_token
+    if token is None:
+        return error_response(404, "not_found", "地址不存在", "no such path")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        response = error_response(
+            401, "metrics_token_required", "需要指标令牌", "the metrics token is required"
+        )
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    text_out = b"\n".join(
+        line
+        for line in render(request.app.state.metrics).split(b"\n")
+        if not line.startswith((b"python_info", b"# HELP python_info", b"# TYPE python_info"))
+    )
+    return Response(text_out, media_type=CONTENT_TYPE_LATEST)

@@ -88,10 +88,13 @@ def download_attachment(
     """Download an attachment."""
     event = load_event(session, actor, event_id)
     attachment = summaries.get_attachment(session, event, attachment_id)
+    # Served as the type detected at upload, never rendered inline by the browser.
     return FileResponse(
         FileStore(settings.upload_dir).path(attachment.storage_key),
         media_type=attachment.content_type,
         filename=attachment.filename,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 
@@ -103,8 +106,9 @@ def delete_attachment(
     actor: ActorDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Remove an attachment before the summary is submitted."""
+    """Remove an attachment before the summary is submitted (and its file, if unshared)."""
     event = load_event_for_write(session, actor, event_id)
     summaries.detach(
         session,
@@ -113,6 +117,7 @@ def delete_attachment(
         expected_version=expected_version,
         actor=actor,
         now=clock.now(),
+        store=FileStore(settings.upload_dir),
     )
     session.commit()
     return Response(status_code=204)

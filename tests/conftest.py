@@ -338,7 +338,7 @@ class Walker:
         """Attach a small JPEG-typed file to the summary."""
         return self.client.post(
             f"/api/v1/events/{event_id}/summary/attachments",
-            files={"file": (name, b"\xff\xd8\xff\xe0fake-jpeg-bytes", "image/jpeg")},
+            files={"file": (name, tiny_jpeg(), "image/jpeg")},
             params=self.version_of(event_id),
             headers=self.world.headers[who],
         )
@@ -348,6 +348,17 @@ class Walker:
 def walker(client: TestClient, world: World) -> Walker:
     """Walk events through the API."""
     return Walker(client, world)
+
+
+def tiny_jpeg(width: int = 4, height: int = 3) -> bytes:
+    """A real (decodable) JPEG: uploads are checked by their content, not their name."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (180, 40, 40)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def error_of(response: Any) -> dict[str, Any]:

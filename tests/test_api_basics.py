@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import SHILING, Walker, error_of
+from pydantic import SecretStr
+
+from tests.conftest import SHILING, Walker, error_of, tiny_jpeg
 
 
 def test_healthz_and_readyz(walker: Walker) -> None:
@@ -160,7 +162,7 @@ def test_attachment_roundtrip_and_limits(walker: Walker, settings) -> None:
     got = walker.client.get(
         f"/api/v1/events/{event['id']}/summary/attachments/{meta['id']}", headers=h
     )
-    assert got.content == b"\xff\xd8\xff\xe0fake-jpeg-bytes"
+    assert got.content == tiny_jpeg()
     r = walker.client.post(
         f"/api/v1/events/{event['id']}/summary/attachments",
         files={"file": ("empty.txt", b"", "text/plain")},
@@ -237,7 +239,13 @@ def test_metrics_expose_requests_moves_timers_and_notifications(walker: Walker, 
     walker.move(event["id"], "invite")  # refused: no invitees
     walker.move(event["id"], "cancel", reason="测试")
     clock.advance(timedelta(days=2))  # the hold deadline (end of 09-16) has passed
-    text = walker.client.get("/metrics").text
+    settings = walker.client.app.state.settings  # type: ignore[attr-defined]
+    assert walker.client.get("/metrics").status_code == 404  # no token set: no metrics
+    settings.metrics_token = SecretStr("scrape-me")
+    assert walker.client.get("/metrics").status_code == 401
+    scrape = {"Authorization": "Bearer scrape-me"}
+    text = walker.client.get("/metrics", headers=scrape).text
+    assert "python_info" not in text
     assert 'openday_moves_total{outcome="ok",trigger="cancel"}' in text
     assert 'openday_moves_total{outcome="refused",trigger="invite"}' in text
     assert (
@@ -250,5 +258,5 @@ def test_metrics_expose_requests_moves_timers_and_notifications(walker: Walker, 
     assert 'openday_timers_due{rule="event_hold"}' not in text
     other = walker.create_event(who="supervisor", theme="另一场", override_reason="补录")
     assert other["id"]
-    text = walker.client.get("/metrics").text
+    text = walker.client.get("/metrics", headers=scrape).text
     assert 'openday_timers_due{rule="event_hold"} 1.0' in text  # level 1 only; level 2 is 09-23

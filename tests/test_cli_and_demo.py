@@ -16,6 +16,7 @@ from sqlmodel import Session, func, select
 
 from models import Event, Unit
 from settings import PROJECT_DIR
+from tests.conftest import tiny_jpeg
 from workflows.accounts import SYSTEM
 from workflows.demo import load_demo_campaign
 from workflows.schedule_import import plan_import
@@ -189,7 +190,7 @@ def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path
         move(staff, "collect_feedback", {"items": [{"content": "加快老旧小区加装电梯审批"}]})
         staff.post(
             f"/api/v1/events/{eid}/summary/attachments",
-            files={"file": ("现场.jpg", b"\xff\xd8\xff fake", "image/jpeg")},
+            files={"file": ("现场.jpg", tiny_jpeg(), "image/jpeg")},
             params={"expected_version": staff.get(f"/api/v1/events/{eid}").json()["version"]},
         )
         assert (

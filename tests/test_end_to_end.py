@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models import Campaign, FeedbackItem, Notification, Role, Unit
-from tests.conftest import REDIS_URL, unavailable
+from tests.conftest import REDIS_URL, tiny_jpeg, unavailable
 from workflows.accounts import create_user, issue_token
 from workflows.clock import FixedClock
 from workflows.rules import CampaignRules
@@ -210,7 +210,7 @@ def _run_stack(
         move("collect_feedback", {"items": [{"content": "建议公开老旧小区改造资金明细"}]})
         client.post(
             f"/api/v1/events/{eid}/summary/attachments",
-            files={"file": ("现场.jpg", b"\xff\xd8\xff fake", "image/jpeg")},
+            files={"file": ("现场.jpg", tiny_jpeg(), "image/jpeg")},
             params={"expected_version": client.get(f"/api/v1/events/{eid}").json()["version"]},
         )
         move("submit_summary", {"text": "活动顺利开展"})

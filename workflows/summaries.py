@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
 from models import Attachment, Event, EventState, Summary
+from workflows import filetypes
 from workflows.accounts import Actor
 from workflows.errors import Conflict, DomainError, NotFound
 from workflows.event import STATE_LABELS_ZH, record_edit, require_version
@@ -77,9 +78,8 @@ def write_draft(
 
 
 def clean_filename(name: str) -> str:
-    """The last path part of an uploaded name, without control characters."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return re.sub(r"[\x00-\x1f]", "", name)[:255] or "attachment"
+    """The last path part of an uploaded name, without control or bidirectional characters."""
+    return filetypes.clean_filename(name)
 
 
 def attach(
@@ -99,12 +99,14 @@ def attach(
     require_version(event, expected_version)
     if not data:
         raise DomainError("attachment_empty", "附件为空", "the attachment is empty", status=422)
+    # The uploader's content type is not trusted: the bytes say what the file is.
+    detected = filetypes.detect(data, "attachment", clean_filename(filename))
     stored = store.put(data)
     attachment = Attachment(
         event_id=event.id,  # type: ignore[arg-type]
-        kind="photo" if content_type.startswith("image/") else "file",
+        kind="photo" if detected.is_image else "file",
         filename=clean_filename(filename),
-        content_type=content_type,
+        content_type=detected.content_type,
         size=stored.size,
         sha256=stored.sha256,
         storage_key=stored.key,
@@ -123,6 +125,24 @@ def attach(
         data={"added": attachment.id, "filename": attachment.filename, "size": attachment.size},
     )
     return attachment
+
+
+def remove_unreferenced_after_commit(session: Session, store: FileStore, key: str) -> None:
+    """Once this transaction commits, delete the stored file if no row refers to it any more."""
+    from models.visit import VisitPhoto
+
+    engine = session.get_bind()
+
+    def _after_commit(_: Session) -> None:
+        with Session(engine) as check:
+            used = (
+                check.exec(select(Attachment.id).where(Attachment.storage_key == key)).first()
+                or check.exec(select(VisitPhoto.id).where(VisitPhoto.storage_key == key)).first()
+            )
+        if used is None:
+            store.path(key).unlink(missing_ok=True)
+
+    sa_event.listen(session, "after_commit", _after_commit, once=True)
 
 
 def get_attachment(session: Session, event: Event, attachment_id: int) -> Attachment:
@@ -145,12 +165,16 @@ def detach(
     expected_version: int,
     actor: Actor,
     now: datetime,
+    store: FileStore | None = None,
 ) -> None:
-    """Remove an attachment before the summary is submitted."""
+    """Remove an attachment before the summary is submitted (its file too, once the removal
+    is committed and nothing else refers to the same bytes)."""
     require_open(event)
     require_version(event, expected_version)
     attachment = get_attachment(session, event, attachment_id)
     session.delete(attachment)
+    if store is not None:
+        remove_unreferenced_after_commit(session, store, attachment.storage_key)
     record_edit(
         session,
         event,
