@@ -825,3 +825,19 @@ def test_an_escalation_between_read_and_write_does_not_make_the_write_stale(
     assert after["escalation_level"] == 1 and after["version"] == seen["version"]
     r = walker.move(event["id"], "invite", version=seen["version"])
     assert r.status_code == 200, r.text
+
+
+def test_an_address_added_after_level_one_hears_level_two(
+    walker: Walker, engine: Engine, clock, scheduler, workers, channels
+) -> None:
+    """Recipients are resolved when each level is sent: a unit with no e-mail at level 1 that
+    adds one gets level 2 of the still-overdue opinion (issue 10)."""
+    _collected_with_one_opinion(walker)  # answer due 2022-10-12
+    clock.set(local(2022, 10, 13, 0, 0, 1))
+    tick(scheduler, workers)
+    assert channels["email"].sent == []  # nobody to write to yet
+    _contacts(walker)
+    clock.set(local(2022, 10, 20, 0, 0, 1))  # level 2: five working days after the deadline
+    tick(scheduler, workers)
+    level_two = [m for m in channels["email"].sent if "第2次催办" in m.subject]
+    assert {m.recipient for m in level_two} >= {"contact@zhujian.example", "duban@zfb.example"}
