@@ -2,8 +2,8 @@
 
 Each kind of list is a `Sheet`: its Chinese headers, column widths and a generator of rows. Rows
 come from keyset-paged queries over plain columns (no ORM identities pile up in the session),
-so a 100,000-event export holds one batch at a time. The xlsx is written by openpyxl's
-write-only workbook into a temporary file, then streamed; CSV is UTF-8 with a BOM, so Excel and
+so a 100,000-event export holds one batch at a time. The xlsx is written row by row by
+workflows/xlsx_stream.py into a temporary file, then streamed; CSV is UTF-8 with a BOM, so Excel and
 WPS open it with the Chinese intact.
 """
 
@@ -19,10 +19,6 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
 from models import (
@@ -33,7 +29,7 @@ from models import (
     SpotCheck,
     Unit,
 )
-from workflows import overdue
+from workflows import overdue, xlsx_stream
 from workflows.clock import LOCAL_TZ
 from workflows.errors import NotFound
 
@@ -334,44 +330,16 @@ def sheet(session: Session, kind: str, filters: Filters, now: datetime) -> Sheet
 
 # ---- writers --------------------------------------------------------------------------------
 
-DATE_FORMAT = "yyyy-mm-dd"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-
 
 def write_xlsx(sheet: Sheet | list[Sheet], target: Any) -> None:
     """Write sheets to a path or binary file: frozen bold header, widths, real dates."""
-    wb = Workbook(write_only=True)
-    for one in sheet if isinstance(sheet, list) else [sheet]:
-        _write_sheet(wb, one)
-    wb.save(target)
-
-
-def _write_sheet(wb: Any, sheet: Sheet) -> None:
-    ws = wb.create_sheet(sheet.title)
-    ws.freeze_panes = "A2"
-    for i, column in enumerate(sheet.columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = column.width
-    bold = Font(bold=True)
-    header = []
-    for column in sheet.columns:
-        cell = WriteOnlyCell(ws, value=column.header)
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-    for row in sheet.rows:
-        ws.append([_cell(ws, v) for v in row])
-
-
-def _cell(ws: Any, value: Any) -> Any:
-    if isinstance(value, datetime):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.number_format = DATETIME_FORMAT
-        return cell
-    if isinstance(value, date):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.number_format = DATE_FORMAT
-        return cell
-    return value
+    xlsx_stream.write(
+        target,
+        [
+            (one.title, [c.header for c in one.columns], [c.width for c in one.columns], one.rows)
+            for one in (sheet if isinstance(sheet, list) else [sheet])
+        ],
+    )
 
 
 def xlsx_chunks(sheet: Sheet | list[Sheet]) -> Iterator[bytes]:
