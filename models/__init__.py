@@ -10,6 +10,7 @@ from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
 from models.notification import Notification, NotificationState
 from models.outbox import OutboxMessage
+from models.registration import ACTIVE_STATES, Registration, RegistrationState
 from models.sample import SampleDraw
 from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
@@ -19,7 +20,10 @@ from models.visit import SiteVisit, VisitPhoto
 from models.work_calendar import CalendarDay, CalendarYear
 
 __all__ = [
+    "ACTIVE_STATES",
     "OPEN_FEEDBACK_STATES",
+    "Registration",
+    "RegistrationState",
     "CalendarDay",
     "CalendarYear",
     "Notification",

@@ -85,6 +85,8 @@ class Event(SQLModel, table=True):
     start_time: time | None = None
     end_time: time | None = None
     forms: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Places open to public registration (公开邀请); 0: this event takes no public registration.
+    public_places: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     state: str = Field(default=EventState.planned, sa_type=sa.String(32))
     version: int = Field(default=1, sa_column=_version_column)
     held_on: date | None = None

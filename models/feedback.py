@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models.codes import new_code
 from models.types import UTCDateTime
 
 
@@ -58,6 +59,10 @@ class FeedbackItem(SQLModel, table=True):
     event_id: int = Field(foreign_key="event.id", index=True)
     unit_id: int = Field(foreign_key="unit.id")  # the event's unit, copied for scoped lists
     content: str = Field(sa_type=sa.Text)
+    # The receipt code given to whoever raised it: /public/track shows status and answer by it.
+    receipt_code: str | None = Field(
+        default_factory=new_code, sa_type=sa.String(12), unique=True, index=True, nullable=True
+    )
     raised_by_invitee_id: int | None = Field(default=None, foreign_key="invitee.id")
     state: str = Field(default=FeedbackState.received, sa_type=sa.String(32))
     assignee: str | None = Field(default=None, sa_type=sa.String(100))
