@@ -3,6 +3,7 @@ the spot-check queue, for district-office supervisors."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,12 +12,22 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models import Campaign, Event, EventState, Notification, NotificationState, Unit
+from models import (
+    Campaign,
+    Event,
+    EventState,
+    ExtensionRequest,
+    ExtensionState,
+    FeedbackItem,
+    Notification,
+    NotificationState,
+    Unit,
+)
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep
 from workflows import event as flow
-from workflows import notifications, overdue
+from workflows import extensions, notifications, overdue
 from workflows.clock import local_date
 from workflows.deadlines import load_calendar
 from workflows.errors import DomainError, Forbidden
@@ -124,7 +135,57 @@ def board_page(
         today=local_date(now),
         units=session.exec(select(Unit).order_by(col(Unit.name))).all(),
         can_write=user.actor.is_supervisor,
+        asked=_pending_extensions(session),
     )
+
+
+def _pending_extensions(session: Session) -> list[tuple[Any, str, str, str]]:
+    """Extension requests waiting for a decision: request, unit, theme, opinion."""
+    return list(
+        session.exec(
+            select(ExtensionRequest, Unit.name, Event.theme, FeedbackItem.content)
+            .join(Unit, Unit.id == ExtensionRequest.unit_id)  # type: ignore[arg-type]
+            .join(Event, Event.id == ExtensionRequest.event_id)  # type: ignore[arg-type]
+            .join(FeedbackItem, FeedbackItem.id == ExtensionRequest.feedback_item_id)  # type: ignore[arg-type]
+            .where(ExtensionRequest.state == ExtensionState.pending)
+            .order_by(col(ExtensionRequest.id))
+            .limit(PAGE)
+        ).all()
+    )
+
+
+@router.post("/board/extensions/{request_id}")
+def decide_extension(
+    request: Request,
+    request_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Approve an extension with a new due date, or refuse it."""
+    approve = form.get("decision") == "approve"
+    wanted = str(form.get("new_due_on", "") or "")
+    try:
+        try:
+            new_due_on = date.fromisoformat(wanted) if wanted else None
+        except ValueError:
+            raise DomainError("date_invalid", "日期格式不正确", "", status=422) from None
+        extensions.decide(
+            session,
+            request_id,
+            approve=approve,
+            new_due_on=new_due_on,
+            note=str(form.get("note", "") or "")[:2000] or None,
+            actor=user.actor,
+            now=clock.now(),
+        )
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        errs = errors_of(exc, {"extension_date_invalid": f"due-{request_id}"})
+        return board_page(request, user, session, clock, errs)
+    return redirect("/board#extensions", "已批准延期" if approve else "已驳回延期申请")
 
 
 @router.get("/board")

@@ -10,19 +10,20 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from models import FeedbackItem
+from models import Campaign, FeedbackItem
 from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.progress import due_of
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep, SettingsDep
 from workflows import event as flow
+from workflows import extensions, summaries
 from workflows import feedback as feedback_flow
-from workflows import summaries
 from workflows.clock import local_date
 from workflows.deadlines import load_calendar
 from workflows.errors import DomainError, NotFound
 from workflows.files import FileStore
+from workflows.rules import CampaignRules
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 REFUSALS = (DomainError, ValidationError)
@@ -106,12 +107,15 @@ def feedback_page(
         .order_by(col(FeedbackItem.id))
     ).all()
     people = {p.id: p.name for p in kit.invitee_list(session, ev.event.id or 0)}
+    campaign = session.get(Campaign, ev.event.campaign_id)
     return render(
         request,
         "feedback.html",
         ev=ev,
         items=items,
         people=people,
+        answer_days=CampaignRules.of(campaign.rules if campaign else {}).feedback_answer_workdays,
+        extension=extensions.pending_for(session, [i.id for i in items if i.id is not None]),
         errors=errors or [],
         labels=feedback_flow.STATE_LABELS_ZH,
         allowed={i.id: feedback_flow.allowed_triggers(i.state, ev_actor(request)) for i in items},
@@ -242,6 +246,57 @@ def feedback_move(
     return redirect(
         f"/events/{event_id}/feedback", feedback_flow.TRIGGER_LABELS_ZH.get(trigger, "") + "成功"
     )
+
+
+@router.post("/events/{event_id}/feedback/{item_id}/extension")
+def feedback_extension(
+    request: Request,
+    event_id: int,
+    item_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Ask the district office for more time to answer one opinion."""
+    kit.view(session, user, event_id, write=True)
+    item = session.get(FeedbackItem, item_id)
+    try:
+        if item is None or item.event_id != event_id:
+            raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
+        wanted = kit.text(form, "requested_due_on")
+        extensions.request(
+            session,
+            item,
+            reason=kit.text(form, "reason")[:2000]
+            or _missing("extension_reason_missing", "请说明申请延期的理由"),
+            requested_due_on=date.fromisoformat(wanted) if wanted else None,
+            actor=user.actor,
+            now=clock.now(),
+        )
+        session.commit()
+    except (*REFUSALS, ValueError) as exc:
+        session.rollback()
+        if type(exc) is ValueError:  # the date field did not parse
+            exc = DomainError("date_invalid", "日期格式不正确", "", status=422)
+        return feedback_page(
+            request,
+            session,
+            kit.view(session, user, event_id),
+            errors_of(
+                exc,
+                {
+                    "extension_reason_missing": f"reason-{item_id}",
+                    "extension_date_not_later": f"due-{item_id}",
+                    "date_invalid": f"due-{item_id}",
+                },
+            ),
+        )
+    return redirect(f"/events/{event_id}/feedback", "延期申请已提交区政府办")
+
+
+def _missing(code: str, zh: str) -> str:
+    raise DomainError(code, zh, "", status=422)
 
 
 # ---- 4 报送总结 --------------------------------------------------------------------------------
