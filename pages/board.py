@@ -21,16 +21,18 @@ from models import (
     FeedbackItem,
     Notification,
     NotificationState,
+    SiteVisit,
     Unit,
 )
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from routes.deps import ClockDep, SessionDep
+from routes.deps import ClockDep, SessionDep, SettingsDep
 from workflows import event as flow
-from workflows import extensions, notifications, overdue
+from workflows import extensions, notifications, overdue, visits
 from workflows.clock import local_date
 from workflows.deadlines import load_calendar
 from workflows.errors import DomainError, Forbidden
+from workflows.files import FileStore
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_hold": "活动开展"}
@@ -136,7 +138,99 @@ def board_page(
         units=session.exec(select(Unit).order_by(col(Unit.name))).all(),
         can_write=user.actor.is_supervisor,
         asked=_pending_extensions(session),
+        visits=_recent_visits(session),
+        visitable=[(e, name) for e, name in queue] + _checked(session),
+        today_iso=local_date(now).isoformat(),
     )
+
+
+def _checked(session: Session) -> list[tuple[Any, str]]:
+    """Events already spot-checked (a visit may follow the check)."""
+    return list(
+        session.exec(
+            select(Event, Unit.name)
+            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .where(Event.state == EventState.spot_checked)
+            .order_by(col(Event.updated_at).desc())
+            .limit(PAGE)
+        ).all()
+    )
+
+
+def _recent_visits(session: Session) -> list[tuple[Any, str, str]]:
+    """The latest on-site visits: visit, unit, theme."""
+    return list(
+        session.exec(
+            select(SiteVisit, Unit.name, Event.theme)
+            .join(Event, Event.id == SiteVisit.event_id)  # type: ignore[arg-type]
+            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .order_by(col(SiteVisit.id).desc())
+            .limit(PAGE)
+        ).all()
+    )
+
+
+@router.post("/board/visits")
+def record_visit(
+    request: Request,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> Response:
+    """Record an on-site visit (现场走访) with its photos."""
+    from pages import eventkit as kit
+
+    photos = [f for f in form.getlist("photos") if hasattr(f, "file") and f.filename]
+    try:
+        event_id = _int(str(form.get("event_id", "")))
+        if event_id is None:
+            raise DomainError("visit_event_missing", "请选择走访的活动", "", status=422)
+        day = str(form.get("visited_on", "") or "")
+        try:
+            visited_on = date.fromisoformat(day)
+        except ValueError:
+            raise DomainError("visit_date_invalid", "请填写走访日期", "", status=422) from None
+        people = str(form.get("people", "")).strip()[:500]
+        if not people:
+            raise DomainError("visit_people_missing", "请填写走访人员", "", status=422)
+        ev = kit.view(session, user, event_id)
+        visit = visits.record(
+            session,
+            ev.event,
+            visited_on=visited_on,
+            people=people,
+            findings=str(form.get("findings", "")).strip()[:10000],
+            actor=user.actor,
+            now=clock.now(),
+        )
+        for upload in photos:
+            data = upload.file.read(settings.upload_max_bytes + 1)
+            if len(data) > settings.upload_max_bytes:
+                raise DomainError("photo_too_large", f"“{upload.filename}”过大", "", status=413)
+            visits.add_photo(
+                session,
+                visit,
+                filename=upload.filename,
+                content_type=upload.content_type or "application/octet-stream",
+                data=data,
+                store=FileStore(settings.upload_dir),
+                actor=user.actor,
+                now=clock.now(),
+            )
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        fields = {
+            "visit_event_missing": "visit-event",
+            "visit_date_invalid": "visit-date",
+            "visit_in_future": "visit-date",
+            "visit_people_missing": "visit-people",
+            "photo_not_image": "visit-photos",
+        }
+        return board_page(request, user, session, clock, errors_of(exc, fields))
+    return redirect("/board#visits", f"已登记现场走访（{len(photos)} 张照片）")
 
 
 def _pending_extensions(session: Session) -> list[tuple[Any, str, str, str]]:

@@ -55,3 +55,30 @@ def test_extension_asked_on_the_opinion_page_and_approved_on_the_board(
     assert "已批准延期" in done.text
     detail = walker.client.get(f"/api/v1/feedback/{item_id}", headers=world.headers["housing"])
     assert detail.json()["due_on"] == "2022-10-28"
+
+
+def test_a_visit_with_photos_is_recorded_on_the_board(walker: Walker, world: World) -> None:
+    """The board's 现场走访 form records a visit to a submitted event with a photo; a missing
+    name of who went is shown as an error linked to its field."""
+    from tests.test_event_moves import _submitted
+
+    event = _submitted(walker)
+    with Session(world.engine) as session:
+        user = session.get(User, world.user_ids["supervisor"])
+        assert user is not None
+        user.password_hash = hash_password("pw-super")
+        session.commit()
+    sign_in(walker.client, "supervisor", "pw-super")
+    board = walker.client.get("/board")
+    assert "现场走访" in board.text
+    form = {"csrf": csrf_of(board.text), "event_id": str(event["id"]), "visited_on": "2022-09-16"}
+    missing = walker.client.post("/board/visits", data={**form, "people": ""})
+    assert 'href="#visit-people"' in missing.text and "请填写走访人员" in missing.text
+    done = walker.client.post(
+        "/board/visits",
+        data={**form, "people": "区政府办 张三", "findings": "资料齐全"},
+        files=[("photos", ("现场.jpg", b"\xff\xd8\xff\xe0visit", "image/jpeg"))],
+    )
+    assert "已登记现场走访（1 张照片）" in done.text and "区政府办 张三" in done.text
+    listed = walker.client.get("/api/v1/visits", headers=world.headers["supervisor"]).json()
+    assert listed["items"][0]["photos"][0]["filename"] == "现场.jpg"
