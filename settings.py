@@ -87,6 +87,31 @@ class Settings(BaseSettings):
         default="100/15 minutes",
         description="Failed sign-ins allowed per client address (limits notation) before 429",
     )
+    # --- public pages (citizens) ----------------------------------------------------------------
+    privacy_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (urlsafe base64, 32 bytes) encrypting registrants' phone and ID "
+        "numbers and keying their hashes; unset: a key generated once under var_dir "
+        "(development only; never commit it)",
+    )
+    public_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days after a campaign ends before `openday privacy purge` erases its "
+        "registrants' personal data",
+    )
+    public_limit_address: str = Field(
+        default="20/hour",
+        description="Registrations, look-ups and cancellations per client address (limits "
+        "notation)",
+    )
+    public_limit_phone: str = Field(
+        default="10/day",
+        description="Registrations, look-ups and cancellations per phone number (limits notation)",
+    )
+    track_limit_address: str = Field(
+        default="120/hour", description="Receipt-code look-ups per client address (limits notation)"
+    )
     # --- notifications -----------------------------------------------------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset disables e-mail")
     smtp_port: int = Field(default=25, description="SMTP port")

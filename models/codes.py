@@ -1,7 +1,8 @@
 """Short codes people type: confirmation codes of registrations and receipt codes of opinions.
 
-Ten characters of Crockford base32 (no I, L, O, U): nine random (45 bits from `secrets`) and a
-check character (weighted sum mod 32) that catches any single typo or swap before a lookup.
+Ten characters of Crockford's base32 letters less Z (31 symbols: no I, L, O, U, Z): nine random
+(44 bits from `secrets`) and a check character (weighted sum mod 31, a prime) that catches any
+single typo and any swap of neighbours before a lookup.
 Shown grouped as XXXXX-XXXXX; lookups accept either form, any case, O for 0 and I/L for 1.
 """
 
@@ -9,14 +10,14 @@ from __future__ import annotations
 
 import secrets
 
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXY"
 LENGTH = 10
 _FIX = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
 def _check(body: str) -> str:
     total = sum((i + 1) * ALPHABET.index(ch) for i, ch in enumerate(body))
-    return ALPHABET[total % 31]  # 31 is prime: every single change and swap moves the sum
+    return ALPHABET[total % 31]
 
 
 def new_code() -> str:

@@ -14,6 +14,8 @@ from routes import (
     notifications,
     ops,
     overdue,
+    public,
+    registrations,
     reports,
     spot_checks,
     summaries,
@@ -28,6 +30,7 @@ ROUTERS = [
     units.router,
     events.router,
     invitees.router,
+    registrations.router,
     feedback.router,
     extensions.router,
     summaries.router,
@@ -37,5 +40,6 @@ ROUTERS = [
     calendar_days.router,
     reports.router,
     visits.router,
+    public.router,
 ]
 OPS_ROUTERS = [ops.router]

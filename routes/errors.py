@@ -161,6 +161,8 @@ async def _domain(request: Request, exc: DomainError) -> JSONResponse:
     )
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if getattr(exc, "retry_after", None):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

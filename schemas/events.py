@@ -53,8 +53,11 @@ class EventPatch(BaseModel):
     start_time: dt.time | None = None
     end_time: dt.time | None = None
     forms: list[EventForm] | None = Field(default=None, max_length=len(EventForm))
+    public_places: int | None = Field(
+        default=None, ge=0, le=1000, description="places open to public registration; 0: none"
+    )
 
-    _no_nulls = field_validator("theme", "forms", mode="before")(reject_null)
+    _no_nulls = field_validator("theme", "forms", "public_places", mode="before")(reject_null)
 
 
 class EventOut(BaseModel):
@@ -75,6 +78,7 @@ class EventOut(BaseModel):
     start_time: dt.time | None
     end_time: dt.time | None
     forms: list[str]
+    public_places: int = 0
     state: str
     state_label: str
     version: int

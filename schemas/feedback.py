@@ -27,6 +27,9 @@ class FeedbackOut(BaseModel):
     id: int
     event_id: int
     content: str
+    receipt_code: str | None = Field(
+        default=None, description="given to whoever raised it; /public/track?code= shows status"
+    )
     raised_by_invitee_id: int | None
     state: str
     version: int

@@ -1023,7 +1023,7 @@ def invite_violations(
 
 
 # What an edit outside the machine may change (dates change only by the reschedule move).
-EDITABLE_FIELDS = {"theme", "location", "start_time", "end_time", "forms"}
+EDITABLE_FIELDS = {"theme", "location", "start_time", "end_time", "forms", "public_places"}
 
 
 def edit(

@@ -59,6 +59,21 @@ class CampaignRules(BaseModel):
     extensions_per_item: int = Field(default=1, ge=0, le=10)
     # The overdue list also shows what falls due within this many days.
     due_soon_days: int = Field(default=3, ge=0)
+    # Public registration (公开邀请报名): eligibility of citizens registering on /public.
+    public_min_age: int = Field(
+        default=18,
+        ge=0,
+        le=100,
+        description="age on the event's day, checked when an ID number is given",
+    )
+    public_districts: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="districts of residence accepted; empty: any",
+    )
+    public_once_per_campaign: bool = Field(
+        default=True, description="one active registration per person (phone or ID) per campaign"
+    )
     # 政务公开考核: full marks and the points deducted per criterion (workflows/assessment.py).
     scoring: ScoringRules = Field(default_factory=ScoringRules)
 

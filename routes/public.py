@@ -1,0 +1,204 @@
+"""The public JSON API under /api/v1/public: no sign-in, rate-limited, nothing personal out.
+
+The calendar of events taking public registration, a human check, registration, look-up,
+cancellation and export by code and phone, and opinion receipts. Pages under /public call the
+same helpers here and the same workflows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from models import Event, Registration
+from models.codes import grouped
+from routes.deps import API_PREFIX, ClockDep, SessionDep
+from schemas.common import ErrorOut
+from schemas.public import (
+    ChallengeOut,
+    CodePhoneIn,
+    PublicEventOut,
+    ReceiptOut,
+    RegistrationIn,
+    RegistrationOut,
+)
+from workflows import human_check, privacy, receipts
+from workflows import registration as flow
+from workflows.errors import DomainError
+from workflows.privacy import Keys
+from workflows.public_throttle import PublicThrottle, from_settings
+
+router = APIRouter(
+    prefix=API_PREFIX + "/public",
+    tags=["public"],
+    responses={429: {"model": ErrorOut, "description": "rate limit: Retry-After says when"}},
+)
+
+
+# ---- shared with pages/public.py -----------------------------------------------------------
+
+
+def keys(request: Request) -> Keys:
+    """The privacy keys of the app's settings."""
+    return privacy.keys_from_settings(request.app.state.settings)
+
+
+def throttle(request: Request) -> PublicThrottle:
+    """The app's public rate limiter, made on first use, namespaced by its database."""
+    found = getattr(request.app.state, "public_throttle", None)
+    if found is None:
+        engine = request.app.state.engine
+        found = from_settings(
+            request.app.state.settings, engine.url.render_as_string(hide_password=True)
+        )
+        request.app.state.public_throttle = found
+    return found  # type: ignore[no-any-return]
+
+
+def address(request: Request) -> str:
+    """The client's address (the proxy in front sets the real one through uvicorn's
+    --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limit_person(request: Request, phone: str) -> None:
+    """Count a registration, look-up or cancellation per address and per phone (hashed)."""
+    limiter = throttle(request)
+    limiter.hit("address", address(request))
+    try:
+        phone = flow.clean_phone(phone)
+    except DomainError:
+        phone = phone.strip()  # the workflow refuses it; it still counts
+    limiter.hit("phone", keys(request).digest("phone", phone))
+
+
+def event_out(event: Event, unit_name: str, left: int) -> PublicEventOut:
+    """An event as citizens see it."""
+    return PublicEventOut(
+        **event.model_dump(
+            include={
+                "id", "campaign_id", "theme", "date_earliest", "date_latest", "date_text",
+                "start_time", "end_time", "location", "forms", "public_places",
+            }
+        ),
+        unit_name=unit_name,
+        forms_zh=[flow.FORMS_ZH.get(f, f) for f in event.forms],
+        places_left=left,
+    )  # fmt: skip
+
+
+def registration_out(session: Session, reg: Registration, theme: str, k: Keys) -> RegistrationOut:
+    """A registration as its holder sees it."""
+    return RegistrationOut(
+        code=grouped(reg.code),
+        event_id=reg.event_id,
+        event_theme=theme,
+        state=reg.state,
+        state_label=flow.STATE_LABELS_ZH[reg.state],
+        waitlist_position=flow.waitlist_position(session, reg),
+        name=reg.name,
+        phone_masked=privacy.mask_phone(k.decrypt(reg.phone_enc)),
+        decline_reason=reg.decline_reason,
+        registered_at=reg.created_at,
+    )
+
+
+def applicant(body: RegistrationIn) -> flow.Applicant:
+    """The workflow's view of the form."""
+    return flow.Applicant(
+        name=body.name,
+        phone=body.phone,
+        district=body.district,
+        consent=body.consent,
+        id_number=body.id_number,
+    )
+
+
+# ---- routes --------------------------------------------------------------------------------
+
+
+@router.get("/events")
+def public_events(session: SessionDep, campaign_id: int | None = None) -> list[PublicEventOut]:
+    """Events taking public registration, by date, with the places left."""
+    return [event_out(*row) for row in flow.public_events(session, campaign_id)]
+
+
+@router.get("/events/{event_id}")
+def public_event(event_id: int, session: SessionDep) -> PublicEventOut:
+    """One event taking public registration."""
+    event, unit_name = flow.open_event(session, event_id)
+    return event_out(event, unit_name, max(0, event.public_places - flow.taken(session, event_id)))
+
+
+@router.get("/challenge")
+def challenge(request: Request, clock: ClockDep) -> ChallengeOut:
+    """A human check to answer with the registration."""
+    found = human_check.new(keys(request), clock.now())
+    return ChallengeOut(question=found.question, token=found.token)
+
+
+@router.post("/events/{event_id}/registrations", status_code=201)
+def register(
+    event_id: int, body: RegistrationIn, request: Request, session: SessionDep, clock: ClockDep
+) -> RegistrationOut:
+    """Register (or join the waiting list); the answer carries the confirmation code."""
+    k = keys(request)
+    human_check.verify(k, body.challenge_token, body.challenge_answer, clock.now())
+    limit_person(request, body.phone)
+    reg = flow.register(session, event_id, applicant(body), keys=k, now=clock.now())
+    event, _ = flow.open_event(session, event_id)
+    result = registration_out(session, reg, event.theme, k)
+    session.commit()
+    return result
+
+
+def _theme(session: Session, reg: Registration) -> str:
+    event = session.get(Event, reg.event_id)
+    return event.theme if event else ""
+
+
+@router.post("/registrations/lookup")
+def lookup(body: CodePhoneIn, request: Request, session: SessionDep) -> RegistrationOut:
+    """A registration's state by its code and phone number."""
+    limit_person(request, body.phone)
+    reg = flow.find(session, body.code, body.phone, keys(request))
+    return registration_out(session, reg, _theme(session, reg), keys(request))
+
+
+@router.post("/registrations/cancel")
+def cancel(
+    body: CodePhoneIn, request: Request, session: SessionDep, clock: ClockDep
+) -> RegistrationOut:
+    """Cancel by code and phone; a held place goes to the first on the waiting list."""
+    limit_person(request, body.phone)
+    reg = flow.cancel(session, body.code, body.phone, keys=keys(request), now=clock.now())
+    result = registration_out(session, reg, _theme(session, reg), keys(request))
+    session.commit()
+    return result
+
+
+@router.post("/registrations/export")
+def export(body: CodePhoneIn, request: Request, session: SessionDep) -> JSONResponse:
+    """Everything stored about the person behind a registration (code and phone)."""
+    limit_person(request, body.phone)
+    reg = flow.find(session, body.code, body.phone, keys(request))
+    event = session.get(Event, reg.event_id)
+    data: dict[str, Any] = privacy.export_person(reg, event, keys(request))  # type: ignore[arg-type]
+    return JSONResponse(
+        data,
+        headers={
+            "Content-Disposition": 'attachment; filename="my-registration.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/receipts/{code}")
+def receipt(code: str, request: Request, session: SessionDep) -> ReceiptOut:
+    """An opinion's status, due date and published answer by its receipt code."""
+    throttle(request).hit("track", address(request))
+    found = receipts.track(session, code[:40])
+    return ReceiptOut(**found.__dict__)

@@ -1,0 +1,98 @@
+"""Staff side of public registration: an event's registrations, confirm, decline."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlmodel import Session
+
+from models import Registration
+from models.codes import grouped
+from routes.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    ExpectedVersion,
+    SessionDep,
+    load_event,
+    load_event_for_write,
+)
+from routes.public import keys
+from schemas.public import DeclineIn, StaffRegistrationOut
+from workflows import privacy
+from workflows import registration as flow
+from workflows.privacy import Keys
+
+router = APIRouter(prefix=API_PREFIX + "/events", tags=["registrations"])
+
+
+def staff_out(session: Session, reg: Registration, k: Keys) -> StaffRegistrationOut:
+    """A registration as the unit sees it: phone and ID masked."""
+    return StaffRegistrationOut(
+        id=reg.id,  # type: ignore[arg-type]
+        code=grouped(reg.code),
+        state=reg.state,
+        state_label=flow.STATE_LABELS_ZH[reg.state],
+        waitlist_position=flow.waitlist_position(session, reg),
+        name=reg.name,
+        phone_masked=privacy.mask_phone(k.decrypt(reg.phone_enc)),
+        id_number_masked=privacy.mask_id(k.decrypt(reg.id_enc)),
+        district=reg.district,
+        decline_reason=reg.decline_reason,
+        invitee_id=reg.invitee_id,
+        registered_at=reg.created_at,
+    )
+
+
+@router.get("/{event_id}/registrations")
+def list_registrations(
+    event_id: int, request: Request, actor: ActorDep, session: SessionDep
+) -> list[StaffRegistrationOut]:
+    """The event's public registrations in arrival order (masked)."""
+    event = load_event(session, actor, event_id)
+    k = keys(request)
+    return [staff_out(session, reg, k) for reg in flow.staff_list(session, event)]
+
+
+@router.post("/{event_id}/registrations/{registration_id}/confirm")
+def confirm_registration(
+    event_id: int,
+    registration_id: int,
+    expected_version: ExpectedVersion,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> StaffRegistrationOut:
+    """Confirm: the person joins the invitee list as 市民代表 (公开邀请); the quota rules apply."""
+    event = load_event_for_write(session, actor, event_id)
+    reg = flow.confirm(
+        session,
+        event,
+        registration_id,
+        expected_version=expected_version,
+        actor=actor,
+        now=clock.now(),
+    )
+    result = staff_out(session, reg, keys(request))
+    session.commit()
+    return result
+
+
+@router.post("/{event_id}/registrations/{registration_id}/decline")
+def decline_registration(
+    event_id: int,
+    registration_id: int,
+    body: DeclineIn,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> StaffRegistrationOut:
+    """Decline with a reason the person sees; a place held moves to the waiting list's first."""
+    event = load_event_for_write(session, actor, event_id)
+    reg = flow.decline(
+        session, event, registration_id, reason=body.reason, actor=actor, now=clock.now()
+    )
+    result = staff_out(session, reg, keys(request))
+    session.commit()
+    return result

@@ -1,0 +1,113 @@
+"""Public (no sign-in) API models: the calendar, registration, look-ups and receipts.
+
+Every text field is bounded; nothing here carries a phone or ID number back in clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PublicEventOut(BaseModel):
+    """An event taking public registration, as citizens see it."""
+
+    id: int
+    campaign_id: int
+    unit_name: str
+    theme: str
+    date_earliest: date
+    date_latest: date
+    date_text: str | None
+    start_time: dt.time | None
+    end_time: dt.time | None
+    location: str | None
+    forms: list[str]
+    forms_zh: list[str]
+    public_places: int
+    places_left: int
+
+
+class ChallengeOut(BaseModel):
+    """A human check: answer the question, send the token back."""
+
+    question: str
+    token: str
+
+
+class RegistrationIn(BaseModel):
+    """A registration for an event's public places."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=11, max_length=20)
+    id_number: str | None = Field(default=None, max_length=18)
+    district: str = Field(min_length=1, max_length=50)
+    consent: bool = Field(description="agrees to the privacy notice (/public/privacy)")
+    challenge_token: str = Field(min_length=1, max_length=200)
+    challenge_answer: str = Field(min_length=1, max_length=10)
+
+
+class CodePhoneIn(BaseModel):
+    """A registration's confirmation code and the phone number it was made with."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=20)
+    phone: str = Field(min_length=11, max_length=20)
+
+
+class RegistrationOut(BaseModel):
+    """A registration as its holder sees it (masked)."""
+
+    code: str
+    event_id: int
+    event_theme: str
+    state: str
+    state_label: str
+    waitlist_position: int | None
+    name: str
+    phone_masked: str
+    decline_reason: str | None
+    registered_at: dt.datetime
+
+
+class StaffRegistrationOut(BaseModel):
+    """A registration as the event's unit sees it (phone and ID masked)."""
+
+    id: int
+    code: str
+    state: str
+    state_label: str
+    waitlist_position: int | None
+    name: str
+    phone_masked: str
+    id_number_masked: str
+    district: str | None
+    decline_reason: str | None
+    invitee_id: int | None
+    registered_at: dt.datetime
+
+
+class DeclineIn(BaseModel):
+    """Why a registration is declined (the person sees it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class ReceiptOut(BaseModel):
+    """An opinion behind a receipt code: status, due date, the answer once given."""
+
+    code: str
+    status: str
+    status_label: str
+    content: str
+    unit_name: str
+    event_theme: str
+    collected_on: date | None
+    due_on: date | None
+    due_provisional: bool
+    answered_on: date | None
+    answer: str | None
