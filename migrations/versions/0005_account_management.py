@@ -28,7 +28,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("password_changed_at", models.types.UTCDateTime(timezone=True), nullable=True)
         )
-        batch_op.add_column(sa.Column("disabled_at", models.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("disabled_at", models.types.UTCDateTime(timezone=True), nullable=True)
+        )
 
 
 def downgrade() -> None:
