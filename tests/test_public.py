@@ -380,3 +380,36 @@ def test_codes_catch_swapped_neighbours() -> None:
             swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
             if swapped != code:
                 assert normalize(swapped) is None
+
+
+def test_pages_register_look_up_and_track_without_script(walker: Walker) -> None:
+    client = walker.client
+    event = open_event(walker, places=1, location="某小区")
+    page = client.get("/public")
+    assert (
+        page.status_code == 200
+        and "参观老旧小区改造现场" in page.text
+        and "剩余 1 个名额" in page.text
+    )
+    assert "<script" not in page.text
+    form_page = client.get(f"/public/events/{event['id']}").text
+    csrf = form_page.split('name="csrf" value="')[1].split('"')[0]
+    token = form_page.split('name="challenge_token" value="')[1].split('"')[0]
+    question = form_page.split("验证题：")[1].split("<")[0]
+    a, b = _numbers(question)
+    body = {"csrf": csrf, "challenge_token": token, "name": "王五", "phone": PHONE,
+            "district": "雁江区", "challenge_answer": str(a + b)}  # fmt: skip
+    refused = client.post(f"/public/events/{event['id']}/register", data=body)
+    assert refused.status_code == 422 and "请阅读并同意个人信息处理说明" in refused.text
+    token = refused.text.split('name="challenge_token" value="')[1].split('"')[0]
+    question = refused.text.split("验证题：")[1].split("<")[0]
+    a, b = _numbers(question)
+    body.update(consent="1", challenge_token=token, challenge_answer=str(a + b))
+    done = client.post(f"/public/events/{event['id']}/register", data=body)
+    assert done.status_code == 201, done.text
+    code = done.text.split('id="code">')[1].split("<")[0]
+    assert "138****5678" in done.text and PHONE not in done.text
+    found = client.post("/public/registration", data={"csrf": csrf, "code": code, "phone": PHONE})
+    assert "已报名，待单位确认" in found.text and "取消报名" in found.text
+    missing = client.get("/public/track", params={"code": "AAAAAAAAAA"})
+    assert missing.status_code == 404 and "没有找到该回执码" in missing.text

@@ -1,0 +1,201 @@
+"""Public pages for citizens (no sign-in): the calendar, an event with its registration form,
+looking up or cancelling a registration, and tracking an opinion by its receipt code.
+
+Large text, one column; no script at all (the CSP's default holds). Forms carry the
+double-submit CSRF token of the sign-in form. Every rule runs in workflows/, the same calls as
+the public JSON API (routes/public.py), with the same rate limits.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from models import Campaign, Event
+from pages.auth import check_csrf
+from pages.render import FieldError, PageRoute, errors_of, render
+from routes import public as api
+from routes.deps import ClockDep, SessionDep, SettingsDep
+from schemas.public import CodePhoneIn, RegistrationIn
+from workflows import human_check, privacy, receipts
+from workflows import registration as flow
+from workflows.errors import DomainError
+from workflows.rules import CampaignRules
+
+router = APIRouter(prefix="/public", route_class=PageRoute, include_in_schema=False)
+
+
+async def public_form(request: Request) -> FormData:
+    """A public POST's form, its double-submit CSRF token checked."""
+    form = await request.form()
+    check_csrf(request, form)
+    return form
+
+
+FormDep = Annotated[FormData, Depends(public_form)]
+
+
+def _errors(exc: Exception) -> list[FieldError]:
+    if isinstance(exc, DomainError):
+        return [FieldError(exc.message_zh, exc.details.get("field", ""), exc.status)]
+    return errors_of(exc)
+
+
+@router.get("")
+def calendar(request: Request, session: SessionDep, campaign_id: int | None = None) -> HTMLResponse:
+    """Events taking public registration, by date, with the places left."""
+    return render(request, "public/calendar.html", events=flow.public_events(session, campaign_id))
+
+
+def _event_page(
+    request: Request, session: Any, event_id: int, now: Any, **context: Any
+) -> HTMLResponse:
+    event, unit = flow.open_event(session, event_id)
+    campaign_rules = event_rules(session, event)
+    left = max(0, event.public_places - flow.taken(session, event_id))
+    context.setdefault("values", {})
+    return render(
+        request,
+        "public/event.html",
+        event=event,
+        unit=unit,
+        left=left,
+        forms=[flow.FORMS_ZH.get(f, f) for f in event.forms],
+        rules=campaign_rules,
+        challenge=human_check.new(api.keys(request), now),
+        **context,
+    )
+
+
+def event_rules(session: Any, event: Event) -> CampaignRules:
+    """The rules of the event's campaign."""
+    campaign = session.get(Campaign, event.campaign_id)
+    return CampaignRules.of(campaign.rules if campaign else {})
+
+
+@router.get("/events/{event_id}")
+def event_page(event_id: int, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+    """An event and its registration form."""
+    return _event_page(request, session, event_id, clock.now())
+
+
+def _registration_in(form: FormData, values: dict[str, Any]) -> RegistrationIn:
+    return RegistrationIn(
+        name=values["name"],
+        phone=values["phone"],
+        district=values["district"],
+        consent=values["consent"],
+        id_number=values["id_number"] or None,
+        challenge_token=str(form.get("challenge_token", ""))[:200] or "-",
+        challenge_answer=str(form.get("challenge_answer", "")).strip()[:10] or "-",
+    )
+
+
+@router.post("/events/{event_id}/register")
+def register(
+    event_id: int, request: Request, form: FormDep, session: SessionDep, clock: ClockDep
+) -> Response:
+    """Register; the answer shows the confirmation code (never put in a URL)."""
+    values: dict[str, Any] = {
+        k: str(form.get(k, "")).strip()[:60] for k in ("name", "phone", "id_number", "district")
+    }
+    values["consent"] = form.get("consent") == "1"
+    k = api.keys(request)
+    try:
+        body = _registration_in(form, values)
+        human_check.verify(k, body.challenge_token, body.challenge_answer, clock.now())
+        api.limit_person(request, body.phone)
+        reg = flow.register(session, event_id, api.applicant(body), keys=k, now=clock.now())
+        event, _ = flow.open_event(session, event_id)
+        shown = api.registration_out(session, reg, event.theme, k)
+        session.commit()
+    except (DomainError, ValidationError) as exc:
+        session.rollback()
+        if isinstance(exc, DomainError) and exc.status in (404, 429):
+            raise
+        errors = _errors(exc)
+        return _event_page(request, session, event_id, clock.now(), errors=errors, values=values)
+    return render(request, "public/registered.html", status=201, reg=shown, lookup=False)
+
+
+def _code_phone(form: FormData) -> CodePhoneIn:
+    return CodePhoneIn(
+        code=str(form.get("code", "")).strip()[:20] or "-",
+        phone=str(form.get("phone", "")).strip()[:20].ljust(11, "-"),
+    )
+
+
+@router.get("/registration")
+def lookup_page(request: Request) -> HTMLResponse:
+    """The form to look up a registration by code and phone."""
+    return render(request, "public/lookup.html", code="")
+
+
+def _shown(request: Request, session: Any, form: FormData, action: str, now: Any) -> Response:
+    body = _code_phone(form)
+    try:
+        api.limit_person(request, body.phone)
+        if action == "cancel":
+            reg = flow.cancel(session, body.code, body.phone, keys=api.keys(request), now=now)
+        else:
+            reg = flow.find(session, body.code, body.phone, api.keys(request))
+        event = session.get(Event, reg.event_id)
+        if action == "export":
+            data = privacy.export_person(reg, event, api.keys(request))
+            return JSONResponse(
+                data,
+                headers={
+                    "Content-Disposition": 'attachment; filename="my-registration.json"',
+                    "Cache-Control": "no-store",
+                },
+            )
+        shown = api.registration_out(session, reg, event.theme if event else "", api.keys(request))
+        session.commit()
+    except DomainError as exc:
+        if exc.status == 429:
+            raise
+        errors = [FieldError(exc.message_zh, "code", exc.status)]
+        return render(request, "public/lookup.html", errors=errors, code=body.code)
+    return render(request, "public/registered.html", reg=shown, lookup=True, phone=body.phone)
+
+
+@router.post("/registration")
+def lookup(request: Request, form: FormDep, session: SessionDep, clock: ClockDep) -> Response:
+    """A registration's state, with cancel and export buttons."""
+    return _shown(request, session, form, "lookup", clock.now())
+
+
+@router.post("/registration/cancel")
+def cancel(request: Request, form: FormDep, session: SessionDep, clock: ClockDep) -> Response:
+    """Cancel a registration (a held place goes to the first on the waiting list)."""
+    return _shown(request, session, form, "cancel", clock.now())
+
+
+@router.post("/registration/export")
+def export(request: Request, form: FormDep, session: SessionDep, clock: ClockDep) -> Response:
+    """Download everything stored about the person (JSON)."""
+    return _shown(request, session, form, "export", clock.now())
+
+
+@router.get("/track")
+def track(request: Request, session: SessionDep, code: str = "") -> Response:
+    """An opinion's status, due date and published answer by its receipt code."""
+    if not code:
+        return render(request, "public/track.html", code="")
+    api.throttle(request).hit("track", api.address(request))
+    try:
+        receipt = receipts.track(session, code[:40])
+    except DomainError as exc:
+        errors = [FieldError(exc.message_zh, "code", exc.status)]
+        return render(request, "public/track.html", errors=errors, code=code[:20])
+    return render(request, "public/track.html", receipt=receipt, code=receipt.code)
+
+
+@router.get("/privacy")
+def privacy_notice(request: Request, settings: SettingsDep) -> HTMLResponse:
+    """What is collected, why, how it is kept and for how long."""
+    return render(request, "public/privacy.html", retention_days=settings.public_retention_days)
