@@ -88,7 +88,7 @@ def main() -> int:
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz", api)
             token, cid = world.supervisor_token, world.campaign_id
-            fetch(port, token, f"/api/v1/campaigns/{cid}/report")  # warm-up
+            fetch(port, token, "/api/v1/exports/spot-checks.csv")  # warm-up
             base = peak_rss("API", api).total_mb
             for fmt in ("xlsx", "csv"):
                 secs, size, _ = fetch(port, token, f"/api/v1/exports/events.{fmt}")
