@@ -146,9 +146,9 @@ def task(page: Any, title: str) -> Any:
 def settle(page: Any) -> None:
     """Wait until htmx (hx-boost) has finished the request a click started, and its swap."""
     page.wait_for_load_state()
-    page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
+    # A locator wait, not wait_for_function: the pages' CSP forbids eval (issue 14).
+    busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling")
+    busy.first.wait_for(state="detached")
 
 
 def click(locator: Any) -> None:
@@ -252,6 +252,11 @@ def test_staff_walk_and_supervisor_spot_check(server: str, browser: Any) -> None
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = context.new_page()
+    csp_violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     offsite: list[str] = []
     page.on("request", lambda r: offsite.append(r.url) if not r.url.startswith(server) else None)
     page.goto(server + "/login")
@@ -279,4 +284,5 @@ def test_staff_walk_and_supervisor_spot_check(server: str, browser: Any) -> None
     settle(page)
     assert "已记录抽查结果" in page.content()
     assert offsite == [], offsite
+    assert csp_violations == [], csp_violations
     context.close()
