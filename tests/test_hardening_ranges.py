@@ -47,7 +47,8 @@ def test_huge_integers_in_every_path_and_query_are_422(walker: Walker, world: Wo
 
 
 def test_huge_ids_for_a_viewer_too(walker: Walker, world: World) -> None:
-    for url in (f"/api/v1/events/{HUGE}", f"/api/v1/units/{HUGE}", f"/api/v1/events?unit_id={HUGE}"):
+    urls = (f"/api/v1/events/{HUGE}", f"/api/v1/units/{HUGE}", f"/api/v1/events?unit_id={HUGE}")
+    for url in urls:
         response = walker.client.get(url, headers=world.headers["viewer"])
         assert response.status_code == 422, response.text
     response = walker.client.get(

@@ -78,9 +78,7 @@ def test_a_writer_queues_behind_the_lock_instead_of_503(walker: Walker, world: W
     assert results["status"] == 201
 
 
-def test_sign_in_checks_the_password_without_the_write_lock(
-    walker: Walker, world: World
-) -> None:
+def test_sign_in_checks_the_password_without_the_write_lock(walker: Walker, world: World) -> None:
     """A wrong password is answered while another connection holds the write lock; a right one
     waits only for its one INSERT and then succeeds."""
     path = _path(world.engine)
