@@ -196,6 +196,7 @@ def create_user(body: UserIn, actor: ActorDep, session: SessionDep, clock: Clock
         email=body.email,
         now=clock.now(),
         one_time=one_time is not None,
+        actor=actor,
     )
     session.commit()
     return UserCreatedOut(**UserOut.model_validate(user).model_dump(), one_time_password=one_time)

@@ -108,3 +108,25 @@ def test_the_unit_cli_sets_contacts_with_the_api_s_validation(tmp_path) -> None:
     assert "zhujian@yanjiang.example" in listed.stderr + listed.stdout
     missing = cli("unit", "set", "不存在的局", "--contact-name", "王")
     assert missing.returncode == 2 and "不存在" in missing.stderr
+
+
+def test_account_changes_are_audited(walker: Walker) -> None:
+    """Creating, disabling and re-enabling a staffer leave audit lines naming the admin."""
+    h = walker.world.headers["admin"]
+    r = walker.client.post(
+        "/api/v1/users",
+        json={"username": "zhang", "role": "unit_staff", "unit_id": walker.world.units[HOUSING]},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    assert walker.client.post(f"/api/v1/users/{uid}/disable", headers=h).status_code == 200
+    assert walker.client.post(f"/api/v1/users/{uid}/enable", headers=h).status_code == 200
+    items = walker.client.get("/api/v1/audit?entity=account", headers=h).json()["items"]
+    assert [(i["action"], i["actor_name"]) for i in items] == [
+        ("enable", "admin"),
+        ("disable", "admin"),
+        ("create", "admin"),
+    ]
+    assert items[1]["before"] == {"is_active": True} and items[1]["after"] == {"is_active": False}
+    assert "password" not in str(items)

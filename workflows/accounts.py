@@ -16,6 +16,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from models import ApiToken, Role, Unit, User
+from workflows import audit
 from workflows.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
 
 _hasher = PasswordHasher()
@@ -331,6 +332,7 @@ def create_user(
     display_name: str = "",
     email: str | None = None,
     one_time: bool = False,
+    actor: Actor | None = None,
 ) -> User:
     """Create an account; unit staff must name their unit, other roles must not.
 
@@ -354,6 +356,8 @@ def create_user(
         _set_password(user, password, now, one_time=one_time)
     session.add(user)
     session.flush()
+    if actor is not None:
+        _audit(session, actor, user, "create", now, {})
     return user
 
 
@@ -460,11 +464,39 @@ def _not_self(actor: Actor, user: User, what_zh: str, what_en: str) -> None:
         )
 
 
+# What the audit line keeps of an account (never a password or token).
+ACCOUNT_FIELDS = ["username", "role", "unit_id", "display_name", "email", "is_active"]
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    user: User,
+    action: str,
+    now: datetime,
+    before: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor,
+        entity="account",
+        entity_id=user.id,
+        unit_id=user.unit_id,
+        action=action,
+        now=now,
+        before=before,
+        after=audit.snapshot(user, ACCOUNT_FIELDS)
+        if before is not None
+        else {"username": user.username},
+    )
+
+
 def update_user(
     session: Session, actor: Actor, user_id: int, changes: dict[str, Any], now: datetime
 ) -> User:
     """Change an account's role, unit, display name or e-mail (role and unit checked together)."""
     user = load_managed(session, actor, user_id)
+    before = audit.snapshot(user, ACCOUNT_FIELDS)
     role = _role(changes.get("role") or user.role)
     if "role" in changes or "unit_id" in changes:
         if role != user.role:
@@ -481,12 +513,14 @@ def update_user(
         if key in changes:
             setattr(user, key, changes[key])
     session.flush()
+    _audit(session, actor, user, "update", now, before)
     return user
 
 
 def set_active(session: Session, actor: Actor, user_id: int, active: bool, now: datetime) -> User:
     """Disable (revoking every token) or re-enable an account."""
     user = load_managed(session, actor, user_id)
+    before = audit.snapshot(user, ACCOUNT_FIELDS)
     if not active:
         _not_self(actor, user, "停用", "disable")
         _keep_an_admin(session, user)
@@ -497,6 +531,7 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool, now: 
         user.disabled_at = None
     user.is_active = active
     session.flush()
+    _audit(session, actor, user, "enable" if active else "disable", now, before)
     return user
 
 
@@ -511,12 +546,14 @@ def reset_password(session: Session, actor: Actor, user_id: int, now: datetime) 
         except InvalidData:
             password = generate_password()
     revoke_user_tokens(session, user_id, now)
+    _audit(session, actor, user, "reset_password", now)
     return password
 
 
 def revoke_all_tokens(session: Session, actor: Actor, user_id: int, now: datetime) -> int:
     """Revoke every token of an account (its sessions end; it may sign in again)."""
-    load_managed(session, actor, user_id)
+    user = load_managed(session, actor, user_id)
+    _audit(session, actor, user, "revoke_tokens", now)
     return revoke_user_tokens(session, user_id, now)
 
 

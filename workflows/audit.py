@@ -9,12 +9,14 @@ from __future__ import annotations
 import heapq
 from datetime import date, datetime, time
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from models import ChangeLog, Event, TransitionLog
-from workflows.accounts import Actor
+
+if TYPE_CHECKING:  # accounts records its own audit lines: no import cycle at run time
+    from workflows.accounts import Actor
 
 
 def plain(value: Any) -> Any:
