@@ -432,8 +432,9 @@ def photo_delete(
     user: UserDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Remove a photo before the summary is submitted."""
+    """Remove a photo before the summary is submitted (its file too, once unreferenced)."""
     ev = kit.view(session, user, event_id, write=True)
     try:
         summaries.detach(
@@ -443,6 +444,7 @@ def photo_delete(
             expected_version=kit.version_of(form),
             actor=user.actor,
             now=clock.now(),
+            store=FileStore(settings.upload_dir),
         )
         session.commit()
     except REFUSALS as exc:

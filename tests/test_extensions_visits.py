@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Walker, error_of, local
+from tests.conftest import Walker, error_of, local, tiny_jpeg
 
 
 def _one_opinion(walker: Walker) -> int:
@@ -106,9 +106,32 @@ def test_supervisors_record_on_site_visits_with_photos(walker: Walker) -> None:
     visit = r.json()
     r = walker.client.post(
         f"/api/v1/visits/{visit['id']}/photos",
-        files={"file": ("现场.jpg", b"\xff\xd8\xff\xe0visit", "image/jpeg")},
+        files={"file": ("现场.jpg", tiny_jpeg(), "image/jpeg")},
         headers=h["supervisor"],
     )
     assert r.status_code == 201, r.text
     seen = walker.client.get(f"/api/v1/visits?event_id={event['id']}", headers=h["housing"]).json()
     assert seen["total"] == 1 and seen["items"][0]["photos"][0]["filename"] == "现场.jpg"
+
+
+def test_a_visit_photo_is_typed_by_its_content(walker: Walker) -> None:
+    """Bytes that only claim to be a JPEG are refused with the file named."""
+    event, _ = walker.held_event()
+    h = walker.world.headers["supervisor"]
+    body = {"visited_on": "2022-09-16", "people": "张三"}
+    visit = walker.client.post(f"/api/v1/events/{event['id']}/visits", json=body, headers=h).json()
+    r = walker.client.post(
+        f"/api/v1/visits/{visit['id']}/photos",
+        files={"file": ("假照片.jpg", b"<html>not a photo</html>", "image/jpeg")},
+        headers=h,
+    )
+    assert r.status_code == 422 and error_of(r)["code"] == "file_type_not_allowed"
+    assert "假照片.jpg" in error_of(r)["message"]
+
+
+def test_move_dates_outside_the_services_reach_are_field_errors(walker: Walker) -> None:
+    """A reschedule to 9999-12-31 is 422 naming body.data.date, not a 500."""
+    event = walker.create_event()
+    r = walker.move(event["id"], "reschedule", data={"date": "9999-12-31"}, reason="x")
+    assert r.status_code == 422
+    assert error_of(r)["details"]["fields"][0]["field"] == "body.data.date"

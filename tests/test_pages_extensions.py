@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from models import FeedbackItem, User
-from tests.conftest import Walker, World, local
+from tests.conftest import Walker, World, local, tiny_jpeg
 from tests.test_pages import csrf_of, sign_in
 from workflows.accounts import hash_password
 
@@ -77,7 +77,7 @@ def test_a_visit_with_photos_is_recorded_on_the_board(walker: Walker, world: Wor
     done = walker.client.post(
         "/board/visits",
         data={**form, "people": "区政府办 张三", "findings": "资料齐全"},
-        files=[("photos", ("现场.jpg", b"\xff\xd8\xff\xe0visit", "image/jpeg"))],
+        files=[("photos", ("现场.jpg", tiny_jpeg(), "image/jpeg"))],
     )
     assert "已登记现场走访（1 张照片）" in done.text and "区政府办 张三" in done.text
     listed = walker.client.get("/api/v1/visits", headers=world.headers["supervisor"]).json()

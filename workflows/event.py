@@ -53,6 +53,10 @@ class _MoveData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Dates a move may name: the service's reach (issue 14), so 9999-12-31 is a field error.
+Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
+
+
 class NoData(_MoveData):
     """Moves that take nothing but the trigger (invite, cancel)."""
 
@@ -62,7 +66,7 @@ class HoldData(_MoveData):
     (invitee id -> attended). A clerk may record the event days later: every clock that starts
     at the event counts from `held_on`, not from the day it was recorded."""
 
-    held_on: dt.date | None = Field(
+    held_on: Day | None = Field(
         default=None, description="the day held; not in the future; default today"
     )
     attendance: dict[int, bool] = Field(default_factory=dict, max_length=1000)
@@ -79,7 +83,7 @@ class NewFeedbackItem(BaseModel):
 class CollectFeedbackData(_MoveData):
     """Opinions recorded with the move, or the explicit statement that there were none."""
 
-    items: list[NewFeedbackItem] = Field(default_factory=list)
+    items: list[NewFeedbackItem] = Field(default_factory=list, max_length=500)
     no_opinions: bool = False
     statement: str | None = Field(default=None, max_length=2000)
 
@@ -106,7 +110,7 @@ class ReworkData(_MoveData):
     ] = Field(
         min_length=1, max_length=20, description="what the summary lacks, one point per entry"
     )
-    due_on: dt.date | None = Field(
+    due_on: Day | None = Field(
         default=None,
         description="new summary deadline; default: the campaign's summary days from today",
     )
@@ -115,9 +119,9 @@ class ReworkData(_MoveData):
 class RescheduleData(_MoveData):
     """A new day, or a new window [earliest, latest]."""
 
-    date: dt.date | None = None
-    earliest: dt.date | None = None
-    latest: dt.date | None = None
+    date: Day | None = None
+    earliest: Day | None = None
+    latest: Day | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> RescheduleData:

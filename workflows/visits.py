@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from models import Event, SiteVisit, VisitPhoto
+from workflows import filetypes
 from workflows.accounts import Actor
 from workflows.clock import local_date
 from workflows.errors import DomainError, NotFound
@@ -72,19 +73,13 @@ def add_photo(
     actor.require_supervisor()
     if not data:
         raise DomainError("photo_empty", "照片为空", "the photo is empty", status=422)
-    if not content_type.startswith("image/"):
-        raise DomainError(
-            "photo_not_image",
-            "走访照片须为图片文件",
-            "a visit photo must be an image",
-            status=422,
-            details={"content_type": content_type},
-        )
+    # The type comes from the bytes, not from what the browser claimed (issue 14).
+    detected = filetypes.detect(data, "photo", clean_filename(filename))
     stored = store.put(data)
     photo = VisitPhoto(
         visit_id=visit.id,  # type: ignore[arg-type]
         filename=clean_filename(filename),
-        content_type=content_type,
+        content_type=detected.content_type,
         size=stored.size,
         sha256=stored.sha256,
         storage_key=stored.key,
