@@ -155,6 +155,7 @@ def _run_stack(
         "OPENDAY_SMTP_PORT": str(smtp_port),
         "OPENDAY_VAR_DIR": str(tmp_path / "var"),
         "OPENDAY_SCHEDULER_METRICS_PORT": "0",
+        "OPENDAY_METRICS_TOKEN": "e2e-metrics-token",  # /metrics answers only with it
         "dramatiq_prom_port": str(_free_port()),
     }
     base_env.pop("OPENDAY_REDIS_URL", None)
@@ -244,7 +245,11 @@ def _run_stack(
             sent = s.exec(select(Notification).where(Notification.channel == "email")).all()
             assert [(n.level, n.state) for n in sent] == [(1, "sent")]
         engine.dispose()
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        metrics = httpx.get(
+            f"http://127.0.0.1:{port}/metrics",
+            headers={"Authorization": "Bearer e2e-metrics-token"},
+            timeout=10,
+        ).text
         assert 'openday_notifications_total{channel="email",state="sent"} 1.0' in metrics
     finally:
         for proc in procs:
