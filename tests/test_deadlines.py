@@ -841,3 +841,32 @@ def test_an_address_added_after_level_one_hears_level_two(
     tick(scheduler, workers)
     level_two = [m for m in channels["email"].sent if "第2次催办" in m.subject]
     assert {m.recipient for m in level_two} >= {"contact@zhujian.example", "duban@zfb.example"}
+
+
+def test_loading_a_year_keeps_an_approved_extension(walker: Walker, clock) -> None:
+    """A recompute after loading 2027 re-derives the ladder but keeps the day a supervisor
+    granted, instead of counting from collection again."""
+    _, item_id = _provisional_item(walker, clock)
+    h = walker.world.headers
+    ext = walker.client.post(
+        f"/api/v1/feedback/{item_id}/extensions",
+        json={"reason": "跨年协调", "requested_due_on": "2027-01-20"},
+        headers=h["housing"],
+    ).json()
+    r = walker.client.post(
+        f"/api/v1/extensions/{ext['id']}/decision", json={"approve": True}, headers=h["supervisor"]
+    )
+    assert r.status_code == 200, r.text
+    calendar_file = (
+        "source: 测试用假设安排\nyears:\n  - year: 2027\n"
+        "    holidays: ['2027-01-01..2027-01-03', '2027-01-04']\n    workdays: []\n"
+    )
+    r = walker.client.post(
+        "/api/v1/calendar",
+        files={"file": ("2027.yaml", calendar_file.encode(), "application/yaml")},
+        headers=h["admin"],
+    )
+    assert r.status_code == 201, r.text
+    item = walker.client.get(f"/api/v1/feedback/{item_id}", headers=h["housing"]).json()
+    assert item["due_on"] == "2027-01-20"
+    assert not any(t["provisional"] for t in item["timers"] if t["state"] == "pending")

@@ -32,6 +32,8 @@ from models import (
     Campaign,
     Event,
     EventState,
+    ExtensionRequest,
+    ExtensionState,
     FeedbackItem,
     Timer,
     TimerState,
@@ -329,10 +331,11 @@ def arm_feedback_item(
     """Compute an item's answer deadline, store it on the item and arm its timers (an
     extension's new day re-arms reminders and escalations already sent)."""
     deadline = feedback_deadline(item, rules, calendar, due_on)
+    moved = due_on is not None and due_on != item.due_on  # a new day owes its notices again
     item.due_on = deadline.deadline_on
     item.due_at = deadline.due_at
     item.due_provisional = deadline.provisional
-    arm(session, deadline, now, rearm_fired=due_on is not None)
+    arm(session, deadline, now, rearm_fired=moved)
     return deadline
 
 
@@ -450,7 +453,18 @@ def recompute_provisional(session: Session, now: datetime, actor_name: str) -> i
         if item is None or item.state not in OPEN_FEEDBACK_STATES:
             continue
         old_due, old_flag = item.due_on, item.due_provisional
-        arm_feedback_item(session, item, rules_for(item.event_id), calendar, now)
+        # An approved extension's day was chosen by a person: keep it, re-derive only the ladder.
+        extended = session.exec(
+            select(ExtensionRequest.new_due_on)
+            .where(
+                ExtensionRequest.feedback_item_id == item.id,
+                ExtensionRequest.state == ExtensionState.approved,
+            )
+            .order_by(col(ExtensionRequest.id).desc())
+        ).first()
+        arm_feedback_item(
+            session, item, rules_for(item.event_id), calendar, now, due_on=extended or None
+        )
         session.add(
             TransitionLog(
                 event_id=item.event_id,
