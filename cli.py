@@ -321,6 +321,7 @@ def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, t
         batch=settings.scheduler_batch,
         max_sleep=settings.scheduler_max_sleep,
         stuck_after=timedelta(seconds=settings.redrive_after_seconds),
+        retention_days=settings.public_retention_days,
     )
     sched_thread = threading.Thread(
         target=sched.run, args=(stop, LocalWaiter()), name="scheduler", daemon=True
@@ -715,6 +716,7 @@ def scheduler() -> None:
         max_sleep=settings.scheduler_max_sleep,
         stuck_after=timedelta(seconds=settings.redrive_after_seconds),
         on_fire=observe_fire,
+        retention_days=settings.public_retention_days,
     ).run(stop, waiter)
     engine.dispose()
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -32,8 +32,8 @@ from models import Notification, NotificationState, Timer, TimerState
 from models.db import session_scope
 from workers import wake
 from workers.relay import Send, relay
-from workflows import deadlines
-from workflows.clock import Clock
+from workflows import deadlines, privacy
+from workflows.clock import LOCAL_TZ, Clock
 from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe
 
 log = structlog.get_logger("openday.scheduler")
@@ -64,6 +64,7 @@ class Scheduler:
         max_sleep: float = 30.0,
         stuck_after: timedelta = timedelta(seconds=60),
         on_fire: Callable[[float], None] | None = None,
+        retention_days: int | None = None,
     ) -> None:
         self.engine = engine
         self.send = send
@@ -74,6 +75,9 @@ class Scheduler:
         self.stuck_after = stuck_after
         self.on_fire = on_fire  # observes each timer's lateness in seconds (metrics)
         self._last_reconcile: datetime | None = None
+        # Registrants' data retention (OPENDAY_PUBLIC_RETENTION_DAYS): purged once a local day.
+        self.retention_days = retention_days
+        self._last_purge_day: date | None = None
 
     def fire_due(self) -> int:
         """Claim up to `batch` due timers, mark them fired and owe handle_timers messages."""
@@ -163,8 +167,28 @@ class Scheduler:
                 select(func.min(Timer.due_at)).where(Timer.state == TimerState.pending)
             ).one()
 
+    def purge_daily(self) -> int | None:
+        """The registrants' retention purge (`openday privacy purge`), at the first pass of each
+        local day; None when it is not due. Idempotent: erased rows are not erased again, and two
+        schedulers skip each other's locked rows."""
+        now = self.clock.now()
+        today = now.astimezone(LOCAL_TZ).date()
+        if self.retention_days is None or self._last_purge_day == today:
+            return None
+        try:
+            with session_scope(self.engine) as session:
+                count = privacy.purge(
+                    session, retention_days=self.retention_days, today=today, now=now
+                )
+        except Exception:  # never holds back the timers; tried again at the next pass
+            log.exception("privacy_purge_failed")
+            return None
+        self._last_purge_day = today
+        return count
+
     def run_once(self) -> PassResult:
         """One pass: fire, relay, (now and then) reconcile; says how long to sleep."""
+        self.purge_daily()
         fired = self.fire_due()
         relayed = 0
         while True:

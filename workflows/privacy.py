@@ -150,9 +150,9 @@ def purge(session: Session, *, retention_days: int, today: date, now: datetime) 
     cutoff = today - timedelta(days=retention_days)
     ended = select(Campaign.id).where(Campaign.ends_on < cutoff)
     rows = session.exec(
-        select(Registration).where(
-            col(Registration.campaign_id).in_(ended), col(Registration.purged_at).is_(None)
-        )
+        select(Registration)
+        .where(col(Registration.campaign_id).in_(ended), col(Registration.purged_at).is_(None))
+        .with_for_update(skip_locked=True)  # two schedulers purging at once: disjoint rows
     ).all()
     for reg in rows:
         erase(reg, now)
