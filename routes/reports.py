@@ -120,12 +120,13 @@ def export(
 # ---- the campaign report and the assessment ---------------------------------------------------
 
 
-def _facts(session: Session, actor: Actor, campaign_id: int, now: datetime) -> reports.Facts:
-    """The campaign's facts; staff see their own unit's row only."""
-    facts = reports.collect(session, campaign_id, now)
-    if not actor.sees_all_units:
-        facts.units = {k: v for k, v in facts.units.items() if k == actor.unit_id}
-    return facts
+def _facts(
+    session: Session, actor: Actor, campaign_id: int, now: datetime, *, records: bool = True
+) -> reports.Facts:
+    """The campaign's facts (with the records behind deductions when `records`); staff see
+    their own unit's row only."""
+    unit_id = None if actor.sees_all_units else (actor.unit_id or NOTHING)
+    return reports.collect(session, campaign_id, now, unit_id=unit_id, records=records)
 
 
 def _xlsx(sheets: Any, name: str, now: datetime) -> StreamingResponse:
@@ -145,7 +146,7 @@ def campaign_report(
     """Per unit: held on time, invitees by kind and mode, attendance, forms, opinions and
     answers on time, extensions, summaries on time, reworks, spot checks, escalations by level;
     and the district's totals."""
-    return reports.report(_facts(session, actor, campaign_id, clock.now()))
+    return reports.report(_facts(session, actor, campaign_id, clock.now(), records=False))
 
 
 @router.get("/campaigns/{campaign_id}/report.xlsx", response_class=StreamingResponse)
@@ -153,7 +154,7 @@ def campaign_report_xlsx(
     campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> Any:
     """The campaign report as xlsx (a row per unit and the district's totals)."""
-    data = reports.report(_facts(session, actor, campaign_id, clock.now()))
+    data = reports.report(_facts(session, actor, campaign_id, clock.now(), records=False))
     return _xlsx(reports.sheet(data), f"report-{campaign_id}", clock.now())
 
 

@@ -1,15 +1,20 @@
+# mypy: disable-error-code="arg-type,call-overload,union-attr,attr-defined,operator,misc"
+# (SQLModel types its columns as their Python values; the queries below use them as columns.)
 """The campaign report per unit, and the facts it and the assessment read.
 
-`collect` reads a campaign in a handful of grouped queries (not one per unit), keeping for each
-unit both counts and the records behind them (event ids, opinion ids, log ids), so the report
-shows numbers and the assessment can name the record behind every deduction.
+`collect` reads a campaign with one aggregate query (GROUP BY unit) per source — events,
+invitees, opinions, extensions, summaries and their logs, spot checks, escalations — so the
+database does the counting and Python only sees a row per unit. The assessment also needs the
+records behind its deductions (event ids, opinion ids, log ids); `records=True` adds one
+filtered query per kind of deduction, which returns only the deviating records.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +24,7 @@ from models import (
     OPEN_FEEDBACK_STATES,
     Campaign,
     Event,
+    EventForm,
     EventState,
     ExtensionRequest,
     FeedbackItem,
@@ -35,6 +41,7 @@ from workflows.exports import Column, Sheet
 from workflows.rules import CampaignRules
 
 HOLD_OPEN = (EventState.planned, EventState.invited)
+CATEGORIES = ("npc_deputy", "cppcc_member", "citizen")
 
 # Report columns: key, Chinese header (the page, the xlsx and the JSON share them).
 COLUMNS: list[tuple[str, str]] = [
@@ -114,207 +121,332 @@ class Facts:
     units: dict[int, UnitFacts]
 
 
-def collect(session: Session, campaign_id: int, now: datetime) -> Facts:
-    """Everything the report and the assessment need, for every unit with events."""
+def collect(
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    *,
+    unit_id: int | None = None,
+    records: bool = True,
+) -> Facts:
+    """The counts per unit (and with `records`, the records the assessment deducts for), for
+    every unit with events in the campaign, or only `unit_id`'s."""
     campaign = campaigns.get(session, campaign_id)
     rules = CampaignRules.of(campaign.rules)
-    units = _units(session, campaign_id)
-    facts = Facts(campaign, rules, now, units)
-    event_unit = _events(session, facts, local_date(now))
-    if event_unit:
-        _invitees(session, facts, event_unit)
-        _opinions(session, facts)
-        _extensions(session, facts)
-        _summaries(session, facts, event_unit)
-        _spot_checks(session, facts, event_unit)
-        _escalations(session, facts)
+    facts = Facts(campaign, rules, now, {})
+    scope = _Scope(campaign_id, unit_id)
+    _events(session, facts, scope, local_date(now))
+    if facts.units:
+        for count in (_invitees, _opinions, _extensions, _summaries, _spot_checks, _escalations):
+            count(session, facts, scope)
+        if records:
+            _records(session, facts, scope, local_date(now))
     return facts
 
 
-def _units(session: Session, campaign_id: int) -> dict[int, UnitFacts]:
-    rows = session.execute(
-        sa.select(Unit.id, Unit.name, Unit.kind)
-        .where(Unit.id.in_(sa.select(Event.unit_id).where(Event.campaign_id == campaign_id)))  # type: ignore[union-attr]
-        .order_by(Unit.name)
-    ).all()
-    return {r.id: UnitFacts(r.id, r.name, r.kind) for r in rows}
+@dataclass(frozen=True)
+class _Scope:
+    campaign_id: int
+    unit_id: int | None
+
+    def events(self, stmt: Any) -> Any:
+        """`stmt` (which joins or selects `event`) narrowed to the campaign and unit."""
+        stmt = stmt.where(Event.campaign_id == self.campaign_id)
+        return stmt if self.unit_id is None else stmt.where(Event.unit_id == self.unit_id)
 
 
-def _in_campaign(facts: Facts) -> Any:
-    return sa.select(Event.id).where(Event.campaign_id == facts.campaign.id)
+def _n(condition: Any) -> Any:
+    """COUNT of the group's rows meeting `condition` (portable: SUM of a CASE)."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
-def _events(session: Session, facts: Facts, today: date) -> dict[int, int]:
-    stmt = sa.select(
-        Event.id, Event.unit_id, Event.state, Event.date_latest, Event.held_on, Event.forms
-    ).where(Event.campaign_id == facts.campaign.id)
-    event_unit: dict[int, int] = {}
-    for r in session.execute(stmt):
-        event_unit[r.id] = r.unit_id
-        u = facts.units[r.unit_id]
-        if r.state == EventState.cancelled:
-            u.counts["cancelled"] += 1
-            continue
-        u.counts["events"] += 1
-        for form in r.forms or []:
-            u.counts[f"form_{form}"] += 1
-        ref = {"event_id": r.id, "due_on": r.date_latest.isoformat()}
-        if r.held_on is not None:
-            u.counts["held"] += 1
-            on_time = r.held_on <= r.date_latest
-            u.counts["held_on_time" if on_time else "held_late"] += 1
-            if not on_time:
-                u.held_late.append({**ref, "held_on": r.held_on.isoformat()})
-        elif r.state in HOLD_OPEN and r.date_latest < today:
-            u.counts["not_held_overdue"] += 1
-            u.not_held.append(ref)
-    return event_unit
+def _add(facts: Facts, unit_id: int, values: dict[str, Any]) -> None:
+    u = facts.units.get(unit_id)
+    if u is None:  # a record whose unit has no event in the campaign: not the report's
+        return
+    for key, n in values.items():
+        if n:
+            u.counts[key] += int(n)
 
 
-def _invitees(session: Session, facts: Facts, event_unit: dict[int, int]) -> None:
-    stmt = (
+def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
+    live = Event.state != EventState.cancelled
+    held = sa.and_(live, Event.held_on.is_not(None))
+    forms = sa.cast(Event.forms, sa.Text)
+    stmt = scope.events(
         sa.select(
-            Invitee.event_id,
-            Invitee.category,
-            Invitee.invitation,
-            Invitee.attended,
-            sa.func.count(),
+            Unit.id, Unit.name, Unit.kind,
+            _n(Event.state == EventState.cancelled).label("cancelled"),
+            _n(live).label("events"),
+            _n(held).label("held"),
+            _n(sa.and_(held, Event.held_on <= Event.date_latest)).label("held_on_time"),
+            _n(sa.and_(held, Event.held_on > Event.date_latest)).label("held_late"),
+            _n(sa.and_(Event.held_on.is_(None), Event.state.in_(HOLD_OPEN),
+                       Event.date_latest < today)).label("not_held_overdue"),
+            *(_n(sa.and_(live, forms.like(f'%"{f.value}"%'))).label(f"form_{f.value}")
+              for f in EventForm),
+        ).join(Unit, Unit.id == Event.unit_id)
+    ).group_by(Unit.id, Unit.name, Unit.kind).order_by(Unit.name, Unit.id)  # fmt: skip
+    for r in session.execute(stmt).mappings():
+        u = facts.units[r["id"]] = UnitFacts(r["id"], r["name"], r["kind"])
+        u.counts.update({k: int(v) for k, v in r.items() if k not in ("id", "name", "kind") and v})
+
+
+def _invitees(session: Session, facts: Facts, scope: _Scope) -> None:
+    citizen = Invitee.category == "citizen"
+    attended = Invitee.attended.is_(True)
+    stmt = scope.events(
+        sa.select(
+            Event.unit_id,
+            sa.func.count().label("invitees"),
+            *(_n(Invitee.category == c).label(c) for c in CATEGORIES),
+            _n(sa.and_(citizen, Invitee.invitation == "targeted")).label("citizen_targeted"),
+            _n(sa.and_(citizen, Invitee.invitation == "public")).label("citizen_public"),
+            _n(attended).label("attended"),
+            _n(sa.and_(attended, citizen)).label("attended_citizens"),
         )
-        .where(Invitee.event_id.in_(_in_campaign(facts)), Invitee.invited.is_(True))  # type: ignore[attr-defined]
-        .group_by(Invitee.event_id, Invitee.category, Invitee.invitation, Invitee.attended)
+        .join_from(Invitee, Event, Event.id == Invitee.event_id)
+        .where(Invitee.invited.is_(True))
+    ).group_by(Event.unit_id)  # fmt: skip
+    for r in session.execute(stmt).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
+    answered = FeedbackItem.answered_at.is_not(None)
+    late = sa.func.coalesce(FeedbackItem.answered_late_workdays, 0)
+    stmt = scope.events(
+        sa.select(
+            FeedbackItem.unit_id,
+            sa.func.count().label("opinions"),
+            _n(answered).label("answered"),
+            _n(sa.and_(answered, late > 0)).label("answered_late"),
+            _n(sa.and_(answered, late <= 0)).label("answered_on_time"),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((sa.and_(answered, late > 0), late), else_=0)), 0
+            ).label("workdays_late"),
+            _n(_open_overdue(facts.now)).label("open_overdue"),
+        ).join_from(FeedbackItem, Event, Event.id == FeedbackItem.event_id)
+    ).group_by(FeedbackItem.unit_id)
+    for r in session.execute(stmt).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _open_overdue(now: datetime) -> Any:
+    return sa.and_(
+        FeedbackItem.answered_at.is_(None),
+        FeedbackItem.state.in_(OPEN_FEEDBACK_STATES),
+        FeedbackItem.due_at.is_not(None),
+        FeedbackItem.due_at < now,
     )
-    attendance: dict[int, Counter[str]] = defaultdict(Counter)
-    for event_id, category, invitation, attended, n in session.execute(stmt):
-        u = facts.units[event_unit[event_id]]
-        u.counts["invitees"] += n
-        u.counts[category] += n
-        if category == "citizen" and invitation in ("targeted", "public"):
-            u.counts[f"citizen_{invitation}"] += n
-        if attended:
-            u.counts["attended"] += n
-            attendance[event_id]["all"] += n
-            if category == "citizen":
-                u.counts["attended_citizens"] += n
-                attendance[event_id]["citizens"] += n
-    for event_id, seen in attendance.items():
-        needed = facts.rules.citizens_needed(seen["all"])
-        if seen["citizens"] < needed:
-            facts.units[event_unit[event_id]].citizen_short.append(
+
+
+def _extensions(session: Session, facts: Facts, scope: _Scope) -> None:
+    stmt = scope.events(
+        sa.select(
+            ExtensionRequest.unit_id,
+            sa.func.count().label("extensions"),
+            _n(ExtensionRequest.state == "approved").label("extensions_approved"),
+        ).join_from(ExtensionRequest, Event, Event.id == ExtensionRequest.event_id)
+    ).group_by(ExtensionRequest.unit_id)
+    for r in session.execute(stmt).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _late_seconds() -> Any:
+    """A summary log line's recorded lateness (seconds, 0 when absent)."""
+    return sa.func.coalesce(TransitionLog.data["late_seconds"].as_float(), 0)
+
+
+def _first_submissions(scope: _Scope) -> Any:
+    """The first submit_summary line of each event: on time or not is the first submission's,
+    as its log line recorded it (late when at least a whole second late)."""
+    first = (
+        scope.events(
+            sa.select(sa.func.min(TransitionLog.id).label("id"))
+            .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+            .where(TransitionLog.trigger == "submit_summary")
+        )
+        .group_by(TransitionLog.event_id)
+        .subquery()
+    )
+    return (
+        sa.select(TransitionLog.id, TransitionLog.event_id, Event.unit_id,
+                  _late_seconds().label("late"))
+        .join(first, first.c.id == TransitionLog.id)
+        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+    )  # fmt: skip
+
+
+def _summaries(session: Session, facts: Facts, scope: _Scope) -> None:
+    submitted = scope.events(
+        sa.select(Event.unit_id, sa.func.count())
+        .join_from(Summary, Event, Event.id == Summary.event_id)
+        .where(Summary.submitted_at.is_not(None))
+    ).group_by(Event.unit_id)
+    for unit_id, n in session.execute(submitted):
+        _add(facts, unit_id, {"summaries": n})
+    reworks = scope.events(
+        sa.select(Event.unit_id, sa.func.count())
+        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+        .where(TransitionLog.trigger == "return_for_rework")
+    ).group_by(Event.unit_id)
+    for unit_id, n in session.execute(reworks):
+        _add(facts, unit_id, {"reworks": n})
+    firsts = _first_submissions(scope).subquery()
+    on_time = sa.select(
+        firsts.c.unit_id,
+        _n(firsts.c.late >= 1).label("summaries_late"),
+        _n(firsts.c.late < 1).label("summaries_on_time"),
+    ).group_by(firsts.c.unit_id)
+    for r in session.execute(on_time).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _latest_spot_checks(scope: _Scope) -> Any:
+    """Each event's last round (the one that stands): its id, event, unit, round and result."""
+    ranked = scope.events(
+        sa.select(
+            SpotCheck.id, SpotCheck.event_id, Event.unit_id, SpotCheck.round, SpotCheck.result,
+            sa.func.row_number().over(
+                partition_by=SpotCheck.event_id,
+                order_by=(SpotCheck.round.desc(), SpotCheck.id.desc()),
+            ).label("nth"),
+        ).join_from(SpotCheck, Event, Event.id == SpotCheck.event_id)
+    ).subquery()  # fmt: skip
+    return sa.select(ranked).where(ranked.c.nth == 1)
+
+
+def _spot_checks(session: Session, facts: Facts, scope: _Scope) -> None:
+    latest = _latest_spot_checks(scope).subquery()
+    stmt = sa.select(latest.c.unit_id, latest.c.result, sa.func.count()).group_by(
+        latest.c.unit_id, latest.c.result
+    )
+    for unit_id, result, n in session.execute(stmt):
+        _add(facts, unit_id, {f"spot_{result}": n})
+
+
+def _escalations(session: Session, facts: Facts, scope: _Scope) -> None:
+    # One escalation per item, rule and level, however many channels and recipients it reached.
+    sent = scope.events(
+        sa.select(
+            Notification.unit_id, Notification.subject_type, Notification.subject_id,
+            Notification.rule, Notification.level,
+        )
+        .join_from(Notification, Event, Event.id == Notification.event_id)
+        .where(Notification.kind == "escalation")
+        .distinct()
+    ).subquery()  # fmt: skip
+    stmt = sa.select(sent.c.unit_id, sent.c.level, sa.func.count()).group_by(
+        sent.c.unit_id, sent.c.level
+    )
+    for unit_id, level, n in session.execute(stmt):
+        _add(facts, unit_id, {f"escalations_level_{level}": n})
+
+
+# ---- the records behind the assessment's deductions -------------------------------------------
+
+
+def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
+    """Only the deviating records, each kind in one filtered query, in id order."""
+    units = facts.units
+    live = Event.state != EventState.cancelled
+    late_held = scope.events(
+        sa.select(Event.unit_id, Event.id, Event.date_latest, Event.held_on).where(
+            live,
+            Event.held_on.is_not(None),
+            Event.held_on > Event.date_latest,
+        )
+    ).order_by(Event.id)
+    for r in session.execute(late_held):
+        units[r.unit_id].held_late.append(
+            {
+                "event_id": r.id,
+                "due_on": r.date_latest.isoformat(),
+                "held_on": r.held_on.isoformat(),
+            }  # fmt: skip
+        )
+    not_held = scope.events(
+        sa.select(Event.unit_id, Event.id, Event.date_latest).where(
+            Event.held_on.is_(None),
+            Event.state.in_(HOLD_OPEN),
+            Event.date_latest < today,
+        )
+    ).order_by(Event.id)
+    for r in session.execute(not_held):
+        units[r.unit_id].not_held.append({"event_id": r.id, "due_on": r.date_latest.isoformat()})
+    _citizen_short(session, facts, scope)
+    _opinion_records(session, facts, scope)
+    for r in session.execute(_first_submissions(scope).where(_late_seconds() >= 1)
+                             .order_by(TransitionLog.id)):  # fmt: skip
+        if r.unit_id in units:
+            units[r.unit_id].late_summaries.append(
                 {
-                    "event_id": event_id,
-                    "attended": seen["all"],
-                    "citizens": seen["citizens"],
-                    "needed": needed,
+                    "event_id": r.event_id,
+                    "log_id": r.id,
+                    "late_hours": round(int(r.late) / 3600, 1),
+                }  # fmt: skip
+            )
+    reworks = scope.events(
+        sa.select(Event.unit_id, TransitionLog.id, TransitionLog.event_id)
+        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+        .where(TransitionLog.trigger == "return_for_rework")
+    ).order_by(TransitionLog.id)
+    for r in session.execute(reworks):
+        units[r.unit_id].reworks.append({"event_id": r.event_id, "log_id": r.id})
+    latest = _latest_spot_checks(scope).subquery()
+    for r in session.execute(sa.select(latest).order_by(latest.c.event_id)):
+        if r.unit_id in units:
+            units[r.unit_id].spot_checks.append(
+                {
+                    "event_id": r.event_id,
+                    "spot_check_id": r.id,
+                    "round": r.round,
+                    "result": r.result,
                 }  # fmt: skip
             )
 
 
-def _opinions(session: Session, facts: Facts) -> None:
-    stmt = sa.select(
-        FeedbackItem.id, FeedbackItem.event_id, FeedbackItem.unit_id, FeedbackItem.state,
-        FeedbackItem.due_at, FeedbackItem.due_on, FeedbackItem.answered_at,
-        FeedbackItem.answered_late_workdays,
-    ).where(FeedbackItem.event_id.in_(_in_campaign(facts)))  # type: ignore[attr-defined]  # fmt: skip
-    for r in session.execute(stmt):
-        u = facts.units[r.unit_id]
-        u.counts["opinions"] += 1
-        ref = {"item_id": r.id, "event_id": r.event_id,
-               "due_on": r.due_on.isoformat() if r.due_on else None}  # fmt: skip
-        if r.answered_at is not None:
-            u.counts["answered"] += 1
-            late = r.answered_late_workdays or 0
-            if late > 0:
-                u.counts["answered_late"] += 1
-                u.counts["workdays_late"] += late
-                u.late_answers.append({**ref, "workdays_late": late})
-            else:
-                u.counts["answered_on_time"] += 1
-        elif r.state in OPEN_FEEDBACK_STATES and r.due_at is not None and facts.now > r.due_at:
-            u.counts["open_overdue"] += 1
-            u.open_overdue.append(ref)
-
-
-def _extensions(session: Session, facts: Facts) -> None:
-    stmt = (
-        sa.select(ExtensionRequest.unit_id, ExtensionRequest.state, sa.func.count())
-        .where(ExtensionRequest.event_id.in_(_in_campaign(facts)))  # type: ignore[attr-defined]
-        .group_by(ExtensionRequest.unit_id, ExtensionRequest.state)
-    )
-    for unit_id, state, n in session.execute(stmt):
-        u = facts.units[unit_id]
-        u.counts["extensions"] += n
-        if state == "approved":
-            u.counts["extensions_approved"] += n
-
-
-def _summaries(session: Session, facts: Facts, event_unit: dict[int, int]) -> None:
-    submitted = sa.select(Summary.event_id).where(
-        Summary.event_id.in_(_in_campaign(facts)),  # type: ignore[attr-defined]
-        Summary.submitted_at.is_not(None),  # type: ignore[union-attr]
-    )
-    for (event_id,) in session.execute(submitted):
-        facts.units[event_unit[event_id]].counts["summaries"] += 1
-    # On time or not is the first submission's, as its log line recorded it.
-    logs = sa.select(
-        TransitionLog.id, TransitionLog.event_id, TransitionLog.trigger, TransitionLog.data
-    ).where(
-        TransitionLog.event_id.in_(_in_campaign(facts)),  # type: ignore[attr-defined]
-        TransitionLog.trigger.in_(("submit_summary", "return_for_rework")),  # type: ignore[attr-defined]
-    )
-    first_seen: set[int] = set()
-    for r in session.execute(logs.order_by(TransitionLog.id)):
-        u = facts.units[event_unit[r.event_id]]
-        if r.trigger == "return_for_rework":
-            u.counts["reworks"] += 1
-            u.reworks.append({"event_id": r.event_id, "log_id": r.id})
-            continue
-        if r.event_id in first_seen:
-            continue
-        first_seen.add(r.event_id)
-        late = int((r.data or {}).get("late_seconds") or 0)
-        u.counts["summaries_late" if late > 0 else "summaries_on_time"] += 1
-        if late > 0:
-            u.late_summaries.append(
-                {"event_id": r.event_id, "log_id": r.id, "late_hours": round(late / 3600, 1)}
-            )
-
-
-def _spot_checks(session: Session, facts: Facts, event_unit: dict[int, int]) -> None:
-    stmt = (
-        sa.select(SpotCheck.id, SpotCheck.event_id, SpotCheck.round, SpotCheck.result)
-        .where(SpotCheck.event_id.in_(_in_campaign(facts)))  # type: ignore[attr-defined]
-        .order_by(SpotCheck.event_id, SpotCheck.round, SpotCheck.id)
-    )
-    latest: dict[int, Any] = {}
-    for r in session.execute(stmt):
-        latest[r.event_id] = r  # the last round stands
-    for event_id, r in latest.items():
-        u = facts.units[event_unit[event_id]]
-        u.counts[f"spot_{r.result}"] += 1
-        u.spot_checks.append(
-            {"event_id": event_id, "spot_check_id": r.id, "round": r.round, "result": r.result}
-        )
-
-
-def _escalations(session: Session, facts: Facts) -> None:
-    # One escalation per item, rule and level, however many channels and recipients it reached.
-    stmt = (
-        sa.select(
-            Notification.unit_id,
-            Notification.subject_type,
-            Notification.subject_id,
-            Notification.rule,
-            Notification.level,
-        )  # fmt: skip
-        .where(
-            Notification.event_id.in_(_in_campaign(facts)),  # type: ignore[attr-defined]
-            Notification.kind == "escalation",
-        )
-        .distinct()
-    )
+def _citizen_short(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Events whose attending citizens fall short of the rules' share. With integer counts,
+    citizens < ceil(share × attended) exactly when citizens × den < num × attended."""
+    share = Fraction(facts.rules.citizen_share_min)
+    citizens = _n(Invitee.category == "citizen")
+    stmt = scope.events(
+        sa.select(Event.unit_id, Invitee.event_id, sa.func.count().label("attended"),
+                  citizens.label("citizens"))
+        .join_from(Invitee, Event, Event.id == Invitee.event_id)
+        .where(Invitee.invited.is_(True), Invitee.attended.is_(True))
+    ).group_by(Event.unit_id, Invitee.event_id).having(
+        citizens * share.denominator < sa.func.count() * share.numerator
+    ).order_by(Invitee.event_id)  # fmt: skip
     for r in session.execute(stmt):
         if r.unit_id in facts.units:
-            facts.units[r.unit_id].counts[f"escalations_level_{r.level}"] += 1
+            facts.units[r.unit_id].citizen_short.append(
+                {"event_id": r.event_id, "attended": int(r.attended),
+                 "citizens": int(r.citizens), "needed": facts.rules.citizens_needed(r.attended)}
+            )  # fmt: skip
+
+
+def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
+    late = sa.func.coalesce(FeedbackItem.answered_late_workdays, 0)
+    answered_late = sa.and_(FeedbackItem.answered_at.is_not(None), late > 0)
+    stmt = scope.events(
+        sa.select(FeedbackItem.id, FeedbackItem.event_id, FeedbackItem.unit_id,
+                  FeedbackItem.due_on, late.label("late"), answered_late.label("is_late"))
+        .join_from(FeedbackItem, Event, Event.id == FeedbackItem.event_id)
+        .where(sa.or_(answered_late, _open_overdue(facts.now)))
+    ).order_by(FeedbackItem.id)  # fmt: skip
+    for r in session.execute(stmt):
+        u = facts.units.get(r.unit_id)
+        if u is None:
+            continue
+        ref = {"item_id": r.id, "event_id": r.event_id,
+               "due_on": r.due_on.isoformat() if r.due_on else None}  # fmt: skip
+        if r.is_late:
+            u.late_answers.append({**ref, "workdays_late": int(r.late)})
+        else:
+            u.open_overdue.append(ref)
 
 
 def report(facts: Facts) -> dict[str, Any]:
