@@ -550,12 +550,20 @@ def import_schedule(
     accept_warnings: Annotated[
         bool, typer.Option("--accept-warnings", help="import although warnings stand")
     ] = False,
+    confirm_past_escalations: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-past-escalations",
+            help="import although events are past their date (their escalations go out at once)",
+        ),
+    ] = False,
 ) -> None:
     """Import a schedule table (.docx, .xlsx, .csv, .txt) into a campaign, all or nothing."""
     from models import Campaign
     from models.db import session_scope
+    from workers.runtime import notify_config
     from workflows.accounts import SYSTEM
-    from workflows.clock import SystemClock
+    from workflows.clock import clock_from_setting
     from workflows.errors import DomainError
     from workflows.schedule_import import ImportRefused, apply_import, plan_import
     from workflows.schedule_tables import TableError, read_table
@@ -570,7 +578,10 @@ def import_schedule(
         if target is None:
             console.print(f"[red]活动 {campaign} 不存在 / campaign {campaign} not found[/]")
             raise typer.Exit(2)
-        report = plan_import(session, target, table)
+        settings = get_settings()
+        now = clock_from_setting(settings.clock_start).now()
+        notify = notify_config(settings)
+        report = plan_import(session, target, table, now=now, notify=notify)
         report.dry_run = dry_run
         _print_report(report)
         if dry_run:
@@ -583,6 +594,15 @@ def import_schedule(
                 f"dry run, nothing written: would create {events} events and {units} units; "
                 f"{errors} errors, {warnings} warnings"
             )
+            if report.past_escalations:
+                console.print(
+                    f"[yellow]{report.past_events} 个活动的开展期限已过：导入将立即发出 "
+                    f"{report.past_escalations} 次催办、共 {report.past_notifications} 条通知"
+                    "（需加 --confirm-past-escalations）\n"
+                    f"{report.past_events} events are past their date: importing sends "
+                    f"{report.past_escalations} escalations ({report.past_notifications} "
+                    "notifications) at once (needs --confirm-past-escalations)[/]"
+                )
             return
         try:
             with Progress(console=console, transient=True) as bar:
@@ -593,7 +613,9 @@ def import_schedule(
                     report,
                     accept_warnings=accept_warnings,
                     actor=SYSTEM,
-                    now=SystemClock().now(),
+                    now=now,
+                    confirm_past_escalations=confirm_past_escalations,
+                    notify=notify,
                     progress=lambda n: bar.advance(task, n),
                 )
         except ImportRefused as exc:

@@ -17,12 +17,13 @@ from models import Campaign, Unit
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import SessionDep
+from workers.runtime import notify_config
 from workflows import campaigns
 from workflows.archive_guard import ImportLimits
 from workflows.errors import DomainError
 from workflows.files import FileStore
 from workflows.rules import CampaignRules
-from workflows.schedule_import import apply_import, plan_import
+from workflows.schedule_import import ImportRefused, apply_import, plan_import
 from workflows.schedule_tables import read_table
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -87,6 +88,18 @@ def import_post(
     campaign = campaigns.get(session, campaign_id)
     try:
         return _import_step(request, session, user, campaign, form, data, filename, store)
+    except ImportRefused as exc:  # the preview again, with why it was not imported
+        session.rollback()
+        fields = {"import_arms_past_escalations": "confirm-past", "import_has_warnings": "accept"}
+        return import_page(
+            request,
+            session,
+            campaign,
+            errors_of(exc, fields),
+            report=exc.report,
+            key=str(form.get("key", "")),
+            filename=filename,
+        )
     except DomainError as exc:
         session.rollback()
         return import_page(request, session, campaign, errors_of(exc, {"": "table"}))
@@ -113,10 +126,14 @@ def _import_step(
         )
     if len(data) > request.app.state.settings.upload_max_bytes:
         return import_page(request, session, campaign, [FieldError("文件过大", "table")])
+    settings = request.app.state.settings
+    now, notify = request.app.state.clock.now(), notify_config(settings)
     report = plan_import(
         session,
         campaign,
-        read_table(data, filename or "upload", ImportLimits.of(request.app.state.settings)),
+        read_table(data, filename or "upload", ImportLimits.of(settings)),
+        now=now,
+        notify=notify,
     )
     if not confirm:
         report.dry_run = True
@@ -129,7 +146,9 @@ def _import_step(
         report,
         accept_warnings=form.get("accept") == "yes",
         actor=user.actor,
-        now=request.app.state.clock.now(),
+        now=now,
+        confirm_past_escalations=form.get("confirm_past") == "yes",
+        notify=notify,
     )
     session.commit()
     return redirect(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -25,6 +25,7 @@ from routes.deps import (
 from routes.errors import error_response, field_errors
 from schemas.campaigns import CampaignIn, CampaignOut, CampaignPatch
 from schemas.common import ErrorOut, Page
+from workers.runtime import notify_config
 from workflows import campaigns
 from workflows.archive_guard import ImportLimits
 from workflows.schedule_import import ImportRefused, apply_import, plan_import
@@ -87,25 +88,46 @@ def import_schedule(
     settings: SettingsDep,
     dry_run: bool = False,
     accept_warnings: bool = False,
+    confirm_past_escalations: Annotated[
+        bool,
+        Query(
+            description="import although events are past their date: their escalations "
+            "(report.past_escalations, past_notifications) go out at once"
+        ),
+    ] = False,
 ) -> JSONResponse:
     """Import a schedule table into a campaign, all or nothing (supervisors and admins).
 
     Answers the import report: every planned event and every row-level issue. A dry run
     writes nothing; otherwise errors (or warnings not accepted) answer 422 with the report
-    and nothing is written.
+    and nothing is written. When new events are already past their date, the report counts
+    the escalations and notifications importing would send at once, and the import answers
+    422 `import_arms_past_escalations` unless `confirm_past_escalations=true`.
     """
     actor.require_supervisor()
     campaign = campaigns.get(session, campaign_id)
     data = read_upload(file, settings.upload_max_bytes, "file_too_large", "文件", "file")
+    notify = notify_config(settings)
     report = plan_import(
-        session, campaign, read_table(data, file.filename or "upload", ImportLimits.of(settings))
+        session,
+        campaign,
+        read_table(data, file.filename or "upload", ImportLimits.of(settings)),
+        now=clock.now(),
+        notify=notify,
     )
     report.dry_run = dry_run
     if dry_run:
         return JSONResponse(jsonable_encoder(report.as_dict()))
     try:
         apply_import(
-            session, campaign, report, accept_warnings=accept_warnings, actor=actor, now=clock.now()
+            session,
+            campaign,
+            report,
+            accept_warnings=accept_warnings,
+            actor=actor,
+            now=clock.now(),
+            confirm_past_escalations=confirm_past_escalations,
+            notify=notify,
         )
     except ImportRefused as exc:
         session.rollback()

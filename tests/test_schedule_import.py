@@ -162,7 +162,13 @@ def upload(
     campaign_id: int | None = None,
     **flags: bool,
 ) -> Any:
-    """POST the file to the campaign's schedule-imports endpoint."""
+    """POST the file to the campaign's schedule-imports endpoint.
+
+    The tables here date events around the test clock's 2022-09-16, so many are already past:
+    the confirmation that importing sends their escalations at once is given unless a test
+    says otherwise (`test_notice_text_is_refused_…` checks the refusal without it).
+    """
+    flags.setdefault("confirm_past_escalations", True)
     return client.post(
         f"/api/v1/campaigns/{campaign_id or world.campaign_id}/schedule-imports",
         files={"file": (path.name, path.read_bytes(), "application/octet-stream")},
@@ -224,7 +230,7 @@ def test_notice_text_is_refused_for_its_two_warnings_then_imports_39_events(
 ) -> None:
     """The notice .txt: exactly 老君镇 8月19日 and 东峰镇 8月中旬 warn; accepted, 39 events land."""
     before = counts(world)
-    refused = upload(client, world, NOTICE)
+    refused = upload(client, world, NOTICE, confirm_past_escalations=False)
     report = refused_report(refused, "import_has_warnings")
     assert issues(report, "error") == []
     # Text rows count the header as row 1, so 序号 32 sits on row 33 and 序号 36 on row 37.
@@ -236,7 +242,21 @@ def test_notice_text_is_refused_for_its_two_warnings_then_imports_39_events(
     assert report["committed"] is False and report["created_events"] == 0
     assert counts(world) == before
 
-    done = upload(client, world, NOTICE, accept_warnings=True)
+    # On 2022-09-16 the events dated up to 9月15日 are past their date: importing would send
+    # their escalations at once, so it asks for an explicit confirmation first (issue 16).
+    past = refused_report(
+        upload(client, world, NOTICE, accept_warnings=True, confirm_past_escalations=False),
+        "import_arms_past_escalations",
+    )
+    late = sum(1 for event in expected_notice_events() if event[4] < date(2022, 9, 16))
+    assert past["past_events"] == late == 29
+    # Level 1 at the end of each past day; level 2 five working days later (2022's 中秋 break
+    # 9月10–12日 included), already due for the 13 events dated 9月7日 or earlier.
+    assert past["past_escalations"] == 29 + 13
+    assert past["past_notifications"] == 42  # the log channel alone: no e-mail, no robots
+    assert counts(world) == before
+
+    done = upload(client, world, NOTICE, accept_warnings=True, confirm_past_escalations=True)
     assert done.status_code == 201, done.text
     body = done.json()
     assert (body["source_format"], body["rows"], body["warning_count"]) == ("text", 39, 2)
@@ -661,6 +681,7 @@ def _openday(engine: Engine, *args: str) -> subprocess.CompletedProcess:
         **os.environ,
         "OPENDAY_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "COLUMNS": "160",  # rich's table width when not on a terminal
+        "OPENDAY_CLOCK_START": "2022-09-16T10:00:00+08:00",  # the test clock's day
     }
     return subprocess.run(
         [OPENDAY, "import-schedule", *args], env=env, capture_output=True, text=True, timeout=60
@@ -680,6 +701,7 @@ def test_cli_dry_run_prints_the_table_and_the_import_needs_accept_warnings(
         assert text in dry.stderr, text
     assert "outside the campaign window" in dry.stderr
     assert "would create 39 events and 37 units; 0 errors, 2 warnings" in dry.stderr
+    assert "importing sends 42 escalations (42 notifications) at once" in dry.stderr
     assert counts(world) == before
 
     refused = _openday(engine, str(NOTICE), "--campaign", campaign)
@@ -687,7 +709,19 @@ def test_cli_dry_run_prints_the_table_and_the_import_needs_accept_warnings(
     assert "--accept-warnings" in refused.stderr and "nothing was imported" in refused.stderr
     assert counts(world) == before
 
-    done = _openday(engine, str(NOTICE), "--campaign", campaign, "--accept-warnings")
+    past = _openday(engine, str(NOTICE), "--campaign", campaign, "--accept-warnings")
+    assert past.returncode == 1, past.stderr
+    assert "将立即发出 42 次催办" in past.stderr and "--confirm-past-escalations" in past.stderr
+    assert counts(world) == before
+
+    done = _openday(
+        engine,
+        str(NOTICE),
+        "--campaign",
+        campaign,
+        "--accept-warnings",
+        "--confirm-past-escalations",
+    )
     assert done.returncode == 0, done.stderr
     assert "39 个活动 events, 37 个新单位 new units, 0 个已存在" in done.stderr
     assert stored_events(world) == expected_notice_events()

@@ -287,9 +287,14 @@ def stale(timer: Timer, event: Event, item: FeedbackItem | None, now: datetime) 
 
 def audience_of(timer: Timer, rules: CampaignRules) -> tuple[Audience, ...]:
     """Who a timer's notice is for: reminders the unit's contact, escalations per the ladder."""
-    if timer.kind == deadlines.REMINDER:
+    return audience_for(timer.kind, timer.level, rules)
+
+
+def audience_for(kind: str, level: int, rules: CampaignRules) -> tuple[Audience, ...]:
+    """Who a notice of this kind and level is for (also counted before a timer exists)."""
+    if kind == deadlines.REMINDER:
         return ("unit_contact",)
-    rung = next((r for r in rules.escalations if r.level == timer.level), None)
+    rung = next((r for r in rules.escalations if r.level == level), None)
     return tuple(rung.notify) if rung else DEFAULT_AUDIENCE
 
 

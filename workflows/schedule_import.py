@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -22,6 +22,9 @@ from models import Campaign, Event, EventState, Timer, TransitionLog, Unit
 from workflows import deadlines
 from workflows.accounts import Actor
 from workflows.errors import DomainError
+
+if TYPE_CHECKING:
+    from workflows.escalation import NotifyConfig
 from workflows.rules import CampaignRules
 from workflows.schedule_dates import DatePhraseError, ParsedWhen, parse_when
 from workflows.schedule_tables import RawRow, RawTable, infer_unit_kind
@@ -90,6 +93,11 @@ class ImportReport:
     created_events: int = 0
     existing_events: int = 0
     rescheduled_events: int = 0
+    # What importing would set off at once: new events whose hold deadline already passed, the
+    # escalation timers they would arm already due, and the notifications those would send.
+    past_events: int = 0
+    past_escalations: int = 0
+    past_notifications: int = 0
 
     @property
     def errors(self) -> list[RowIssue]:
@@ -118,8 +126,19 @@ def _fold(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\u3000", " ")).strip()
 
 
-def plan_import(session: Session, campaign: Campaign, table: RawTable) -> ImportReport:
-    """Validate every row and work out what would be created; writes nothing."""
+def plan_import(
+    session: Session,
+    campaign: Campaign,
+    table: RawTable,
+    *,
+    now: datetime | None = None,
+    notify: NotifyConfig | None = None,
+) -> ImportReport:
+    """Validate every row and work out what would be created; writes nothing.
+
+    Given `now`, the report also counts the escalations the new events would arm already due
+    (`note_past_escalations`), so a preview can say what importing would send at once.
+    """
     report = ImportReport(
         source_format=table.source_format,
         encoding=table.encoding,
@@ -145,7 +164,61 @@ def plan_import(session: Session, campaign: Campaign, table: RawTable) -> Import
         else:
             seen[key] = raw.row_number
         report.events.append(planned)
+    if now is not None:
+        note_past_escalations(session, campaign, report, now, notify)
     return report
+
+
+def _new_events(report: ImportReport) -> list[PlannedEvent]:
+    """The planned rows that become new events (not imported before, not a repeat)."""
+    return [p for p in report.events if not p.exists and p.duplicate_of is None]
+
+
+def note_past_escalations(
+    session: Session,
+    campaign: Campaign,
+    report: ImportReport,
+    now: datetime,
+    notify: NotifyConfig | None = None,
+) -> None:
+    """Count what importing would set off at once, into `report.past_*`.
+
+    The hold timers are worked out by the same code the import writes them with
+    (`deadlines.hold_timer_rows`); an escalation due at or before `now` fires on the scheduler's
+    next pass, and each sends one notification per recipient (`escalation.recipients`, with the
+    service's channel settings `notify`; without them, the log channel alone).
+    """
+    from workflows import escalation  # escalation imports the workflows this module feeds
+
+    planned = _new_events(report)
+    rules = CampaignRules.of(campaign.rules)
+    rows = deadlines.hold_timer_rows(
+        range(len(planned)),
+        [p.latest for p in planned],
+        rules,
+        deadlines.load_calendar(session),
+        now,
+    )
+    units = {u.name: u for u in session.exec(select(Unit)).all()}
+    config = notify or escalation.NotifyConfig()
+    audience_size: dict[tuple[str, int], int] = {}
+    events, escalations, notifications = set(), 0, 0
+    for row in rows:
+        if row["kind"] != deadlines.ESCALATION or row["due_at"] > now:
+            continue
+        event = planned[row["subject_id"]]
+        events.add(row["subject_id"])
+        escalations += 1
+        key = (event.unit_name, row["level"])
+        if key not in audience_size:
+            unit = units.get(event.unit_name) or Unit(
+                name=event.unit_name, kind=event.unit_kind, created_at=now
+            )  # a new unit has no contacts yet: the log channel (and supervisors) only
+            audience = escalation.audience_for(row["kind"], row["level"], rules)
+            audience_size[key] = len(escalation.recipients(session, audience, unit, config))
+        notifications += audience_size[key]
+    report.past_events, report.past_escalations = len(events), escalations
+    report.past_notifications = notifications
 
 
 def _note_ignored_columns(table: RawTable, report: ImportReport) -> None:
@@ -381,13 +454,19 @@ def apply_import(
     accept_warnings: bool,
     actor: Actor,
     now: datetime,
+    confirm_past_escalations: bool = False,
+    notify: NotifyConfig | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Write what `plan_import` planned, in the caller's transaction; refuse while issues stand."""
+    """Write what `plan_import` planned, in the caller's transaction; refuse while issues stand,
+    and while the import would send escalations at once without `confirm_past_escalations`."""
     if report.errors:
         raise ImportRefused(report, "errors")
     if report.warnings and not accept_warnings:
         raise ImportRefused(report, "warnings")
+    note_past_escalations(session, campaign, report, now, notify)
+    if report.past_escalations and not confirm_past_escalations:
+        raise ImportRefused(report, "past_escalations")
     units = _create_units(session, report, now)
     rows: list[dict[str, Any]] = []
     source_rows: list[int] = []
@@ -534,11 +613,27 @@ class ImportRefused(DomainError):
 
     def __init__(self, report: ImportReport, why: str) -> None:
         counts = {"errors": len(report.errors), "warnings": len(report.warnings)}
+        counts["past_events"] = report.past_events
+        counts["past_escalations"] = report.past_escalations
+        counts["past_notifications"] = report.past_notifications
         if why == "errors":
             super().__init__(
                 "import_has_errors",
                 f"导入文件有 {len(report.errors)} 处错误，未导入任何数据",
                 f"the file has {len(report.errors)} errors; nothing was imported",
+                details=counts,
+            )
+        elif why == "past_escalations":
+            super().__init__(
+                "import_arms_past_escalations",
+                f"导入后有 {report.past_events} 个活动的开展期限已过，将立即发出 "
+                f"{report.past_escalations} 次催办、共 {report.past_notifications} 条通知；"
+                "确认无误后请加 --confirm-past-escalations（API：confirm_past_escalations=true；"
+                "页面：勾选确认）再导入；未导入任何数据",
+                f"{report.past_events} events of this import are past their date: importing "
+                f"sends {report.past_escalations} escalations ({report.past_notifications} "
+                "notifications) at once; re-run with --confirm-past-escalations (API: "
+                "confirm_past_escalations=true) to import anyway; nothing was imported",
                 details=counts,
             )
         else:
