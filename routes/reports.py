@@ -97,8 +97,10 @@ def export(
     date_to: date | None = None,
     due_within_days: Annotated[int, Query(ge=0, le=60)] = 3,
 ) -> Any:
-    """A list as xlsx or CSV: `events`, `opinions`, `overdue`, `notifications`, `spot-checks`
-    (e.g. `/exports/overdue.xlsx`), with the list's filters; staff get their own unit's rows."""
+    """A list as xlsx or CSV: `events`, `opinions`, `overdue`, `notifications`, `spot-checks`,
+    `invitees`, `visits`, `audit` (event moves and the change log, oldest first), e.g.
+    `/exports/overdue.xlsx`, with the list's filters (`date_from`/`date_to`: the event's dates,
+    the visit's day or the audit line's day); staff get their own unit's rows."""
     what, fmt = split_name(name)
     require_campaign(session, campaign_id)
     filters = exports.Filters(

@@ -10,12 +10,14 @@ WPS open it with the Chinese intact.
 from __future__ import annotations
 
 import csv
+import heapq
 import io
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,11 +25,16 @@ from sqlalchemy.orm import Session
 
 from models import (
     OPEN_FEEDBACK_STATES,
+    ChangeLog,
     Event,
     FeedbackItem,
+    Invitee,
     Notification,
+    SiteVisit,
     SpotCheck,
+    TransitionLog,
     Unit,
+    VisitPhoto,
 )
 from workflows import overdue, xlsx_stream
 from workflows.clock import LOCAL_TZ
@@ -71,6 +78,24 @@ NOTIFICATION_STATES_ZH = {
     "failed": "发送失败",
 }
 NOTIFICATION_KINDS_ZH = {"reminder": "提醒", "escalation": "催办", "digest": "催办汇总"}
+CATEGORIES_ZH = {"npc_deputy": "人大代表", "cppcc_member": "政协委员", "citizen": "市民代表"}
+INVITATIONS_ZH = {"targeted": "定向邀请", "public": "公开邀请"}
+TARGETED_ZH = {
+    "expert": "专家学者",
+    "conduct_supervisor": "政风行风监督员",
+    "service_recipient": "重点服务对象",
+    "netizen": "热心网民",
+    "resident": "社区居民",
+}
+ENTITIES_ZH = {
+    "event": "活动",
+    "campaign": "活动批次",
+    "unit": "单位",
+    "account": "账号",
+    "calendar": "工作日历",
+    "public_registration": "公开报名",
+}
+CELL_MAX = 32000  # Excel holds at most 32,767 characters in a cell
 
 
 @dataclass(frozen=True)
@@ -300,12 +325,178 @@ def _spot_checks(session: Session, f: Filters, now: datetime) -> Sheet:
     return Sheet("抽查结果", cols, rows(), "spot-checks")
 
 
+def _invitees(session: Session, f: Filters, now: datetime) -> Sheet:
+    stmt = sa.select(
+        Invitee.id, Invitee.event_id, Unit.name.label("unit_name"), Event.theme,
+        Invitee.name, Invitee.category, Invitee.invitation, Invitee.targeted_kind,
+        Invitee.organization, Invitee.phone, Invitee.invited, Invitee.attended,
+        Invitee.created_at,
+    ).join(Event, Event.id == Invitee.event_id).join(Unit, Unit.id == Event.unit_id)  # fmt: skip
+    stmt = _event_scope(stmt, f)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for r in keyset(session, stmt, Invitee.id):
+            attended = "未登记" if r.attended is None else ("出席" if r.attended else "未出席")
+            yield (
+                r.id, r.event_id, r.unit_name, r.theme, r.name,
+                CATEGORIES_ZH.get(r.category, r.category),
+                INVITATIONS_ZH.get(r.invitation or "", r.invitation),
+                TARGETED_ZH.get(r.targeted_kind or "", r.targeted_kind), r.organization,
+                r.phone, "是" if r.invited else "否", attended, local(r.created_at),
+            )  # fmt: skip
+
+    cols = [
+        Column("人员编号", 10), Column("活动编号", 10), Column("责任单位", 20),
+        Column("活动主题", 30), Column("姓名", 12), Column("类别", 10), Column("邀请方式", 10),
+        Column("定向邀请对象", 14), Column("工作单位及职务", 24), Column("联系电话", 14),
+        Column("已邀请", 8), Column("出席情况", 10), Column("添加时间", 20),
+    ]  # fmt: skip
+    return Sheet("开放对象", cols, rows(), "invitees")
+
+
+def _event_scope(stmt: Any, f: Filters) -> Any:
+    """A statement joined to `event`, narrowed by campaign, unit and event."""
+    if f.campaign_id is not None:
+        stmt = stmt.where(Event.campaign_id == f.campaign_id)
+    if f.unit_id is not None:
+        stmt = stmt.where(Event.unit_id == f.unit_id)
+    if f.event_id is not None:
+        stmt = stmt.where(Event.id == f.event_id)
+    return stmt
+
+
+def _visits(session: Session, f: Filters, now: datetime) -> Sheet:
+    photos = (
+        sa.select(sa.func.count())
+        .where(VisitPhoto.visit_id == SiteVisit.id)
+        .correlate(SiteVisit)
+        .scalar_subquery()
+    )
+    stmt = sa.select(
+        SiteVisit.id, SiteVisit.event_id, Unit.name.label("unit_name"), Event.theme,
+        SiteVisit.visited_on, SiteVisit.people, SiteVisit.findings, photos.label("photos"),
+        SiteVisit.created_at,
+    ).join(Event, Event.id == SiteVisit.event_id).join(Unit, Unit.id == Event.unit_id)  # fmt: skip
+    stmt = _event_scope(stmt, f)
+    if f.date_from is not None:
+        stmt = stmt.where(SiteVisit.visited_on >= f.date_from)
+    if f.date_to is not None:
+        stmt = stmt.where(SiteVisit.visited_on <= f.date_to)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for r in keyset(session, stmt, SiteVisit.id):
+            yield (
+                r.id, r.event_id, r.unit_name, r.theme, r.visited_on, r.people,
+                r.findings, r.photos, local(r.created_at),
+            )  # fmt: skip
+
+    cols = [
+        Column("走访编号", 10), Column("活动编号", 10), Column("责任单位", 20),
+        Column("活动主题", 30), Column("走访日期", 12), Column("走访人员", 24),
+        Column("走访发现", 50), Column("照片数", 8), Column("登记时间", 20),
+    ]  # fmt: skip
+    return Sheet("现场走访", cols, rows(), "visits")
+
+
+def _json(value: Any) -> str:
+    if not value:
+        return ""
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)[:CELL_MAX]
+
+
+def keyset_by_time(
+    session: Session, stmt: Any, at: Any, key: Any, batch: int = BATCH
+) -> Iterator[Any]:
+    """Every row of `stmt` in (`at`, `key`) order, `batch` rows at a time (no OFFSET); the
+    statement's first two columns must be `at` and `key`."""
+    last: tuple[Any, Any] | None = None
+    while True:
+        page = stmt if last is None else stmt.where(sa.tuple_(at, key) > sa.tuple_(*last))
+        rows = session.execute(page.order_by(at, key).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = (rows[-1][0], rows[-1][1])
+
+
+def _day_bounds(column: Any, f: Filters) -> list[Any]:
+    """`column` (a UTC moment) within the filters' local days, both ends included."""
+
+    def start(day: date) -> datetime:
+        return datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC)
+
+    bounds = []
+    if f.date_from is not None:
+        bounds.append(column >= start(f.date_from))
+    if f.date_to is not None:
+        bounds.append(column < start(f.date_to + timedelta(days=1)))
+    return bounds
+
+
+def _audit(session: Session, f: Filters, now: datetime) -> Sheet:
+    """Event moves and edits (transition log) and other changes (change log), oldest first,
+    merged by time."""
+    moves = sa.select(
+        TransitionLog.at, TransitionLog.id, TransitionLog.actor_name, TransitionLog.event_id,
+        Unit.name.label("unit_name"), TransitionLog.trigger, TransitionLog.from_state,
+        TransitionLog.to_state, TransitionLog.reason, TransitionLog.data,
+    )  # fmt: skip
+    moves = moves.join(Event, Event.id == TransitionLog.event_id).join(
+        Unit, Unit.id == Event.unit_id
+    )
+    moves = _event_scope(moves, f)
+    changes = sa.select(
+        ChangeLog.at, ChangeLog.id, ChangeLog.actor_name, ChangeLog.entity, ChangeLog.entity_id,
+        Unit.name.label("unit_name"), ChangeLog.action, ChangeLog.before, ChangeLog.after,
+    ).outerjoin(Unit, Unit.id == ChangeLog.unit_id)  # fmt: skip
+    if f.unit_id is not None:
+        changes = changes.where(ChangeLog.unit_id == f.unit_id)
+    if f.campaign_id is not None:
+        changes = changes.where(
+            ChangeLog.entity == "campaign", ChangeLog.entity_id == f.campaign_id
+        )
+    moves = moves.where(*_day_bounds(TransitionLog.at, f))
+    changes = changes.where(*_day_bounds(ChangeLog.at, f))
+
+    def move_rows() -> Iterator[tuple[Any, ...]]:
+        for r in keyset_by_time(session, moves, TransitionLog.at, TransitionLog.id):
+            before = {"state": r.from_state} if r.from_state else {}
+            after = {"state": r.to_state, **(r.data or {})}
+            yield (
+                r.at, 0, r.id, "活动流转", r.actor_name, "活动", r.event_id, r.unit_name,
+                r.trigger, _json(before), _json(after), r.reason,
+            )  # fmt: skip
+
+    def change_rows() -> Iterator[tuple[Any, ...]]:
+        if f.event_id is not None:
+            return
+        for r in keyset_by_time(session, changes, ChangeLog.at, ChangeLog.id):
+            yield (
+                r.at, 1, r.id, "变更记录", r.actor_name, ENTITIES_ZH.get(r.entity, r.entity),
+                r.entity_id, r.unit_name, r.action, _json(r.before), _json(r.after), None,
+            )  # fmt: skip
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for r in heapq.merge(move_rows(), change_rows(), key=lambda r: (r[0], r[1], r[2])):
+            yield (local(r[0]), *r[3:])
+
+    cols = [
+        Column("时间", 20), Column("来源", 10), Column("操作人", 14), Column("对象", 10),
+        Column("对象编号", 10), Column("责任单位", 20), Column("操作", 18),
+        Column("变更前", 30), Column("变更后", 50), Column("理由", 30),
+    ]  # fmt: skip
+    return Sheet("操作日志", cols, rows(), "audit")
+
+
 KINDS: dict[str, Callable[[Session, Filters, datetime], Sheet]] = {
     "events": _events,
     "opinions": _opinions,
     "overdue": _overdue,
     "notifications": _notifications,
     "spot-checks": _spot_checks,
+    "invitees": _invitees,
+    "visits": _visits,
+    "audit": _audit,
 }
 TITLES_ZH = {
     "events": "开放活动",
@@ -313,6 +504,9 @@ TITLES_ZH = {
     "overdue": "逾期清单",
     "notifications": "通知",
     "spot-checks": "抽查结果",
+    "invitees": "开放对象",
+    "visits": "现场走访",
+    "audit": "操作日志",
 }
 
 
