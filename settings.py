@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     track_limit_address: str = Field(
         default="120/hour", description="Receipt-code look-ups per client address (limits notation)"
     )
+    public_base_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s?#]+$",
+        max_length=200,
+        description="The service's public address, e.g. https://kfr.example.gov.cn, for links "
+        "printed on receipt slips (QR codes); unset: the address the page was requested on",
+    )
     # --- notifications -----------------------------------------------------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset disables e-mail")
     smtp_port: int = Field(default=25, description="SMTP port")

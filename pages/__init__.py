@@ -10,7 +10,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from pages import admin, apidocs, auth, board, event_pages, home, public, reports, stage_pages
+from pages import (
+    admin,
+    apidocs,
+    auth,
+    board,
+    event_pages,
+    home,
+    public,
+    public_staff,
+    reports,
+    stage_pages,
+)
 from pages.assets import NODE_MODULES, STATIC_DIR
 
 VENDOR = {
@@ -26,5 +37,16 @@ def install(app: FastAPI) -> None:
     for prefix, folder in VENDOR.items():
         # check_dir=False: the app still starts before `npm ci` ran; the asset then answers 404.
         app.mount(prefix, StaticFiles(directory=folder, check_dir=False), name=prefix)
-    for module in (apidocs, auth, home, event_pages, stage_pages, board, reports, admin, public):
+    for module in (
+        apidocs,
+        auth,
+        home,
+        event_pages,
+        stage_pages,
+        board,
+        reports,
+        admin,
+        public,
+        public_staff,
+    ):
         app.include_router(module.router)

@@ -23,6 +23,7 @@ from models import (
     TransitionLog,
 )
 from pages import eventkit as kit
+from pages import public_staff
 from pages.auth import FormDep, UserDep
 from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
 from pages.render import FieldError, PageRoute, day_zh, errors_of, moment_zh, redirect, render
@@ -90,7 +91,12 @@ def event_page(
         for n, title, slug in STAGES
     ]
     return render(
-        request, "event.html", ev=ev, stages=stages, stage_label=STAGE_LABELS[ev.event.state]
+        request,
+        "event.html",
+        ev=ev,
+        stages=stages,
+        stage_label=STAGE_LABELS[ev.event.state],
+        public=public_staff.links(session, ev.event),
     )
 
 

@@ -21,6 +21,7 @@ import pytest
 from sqlmodel import Session
 
 from models import Campaign, Event, EventState, FeedbackItem, Role, Unit, UnitKind
+from models.codes import grouped
 from models.db import make_engine, migrate
 from tests.conftest import unavailable
 from tests.test_pages_browser import ARGS, CHROMIUM, NOW, ROOT, SHOTS, _free_port
@@ -28,6 +29,7 @@ from workflows.accounts import create_user, issue_token
 from workflows.rules import CampaignRules
 
 DIGITS = "零一二三四五六七八九十"
+PASSWORD = "Kaifang-2022!"
 
 
 def _seed(url: str) -> dict[str, Any]:
@@ -62,11 +64,12 @@ def _seed(url: str) -> dict[str, Any]:
             updated_at=NOW,
         )  # fmt: skip
         s.add(item)
-        staff = create_user(s, username="wang", role=Role.unit_staff, unit_name="区住建局", now=NOW)
+        staff = create_user(s, username="wang", role=Role.unit_staff, unit_name="区住建局",
+                            password=PASSWORD, now=NOW)  # fmt: skip
         token = issue_token(s, staff, kind="api", now=NOW)
         s.commit()
         seeded = {"event": open_day.id, "item": item.id, "receipt": item.receipt_code,
-                  "token": token}  # fmt: skip
+                  "token": token, "held": held.id}  # fmt: skip
     engine.dispose()
     return seeded
 
@@ -141,19 +144,43 @@ def test_citizen_registers_staff_confirms_and_opinion_is_tracked(site: dict[str,
         code = page.inner_text("#code").strip()
         assert len(code) == 11 and "138****5678" in page.content()
         _shoot(page, "registered")
-        # A staffer confirms through the API: the person joins the invitees.
+        # A staffer signs in and confirms on the event's registrations page (linked from the
+        # event's task list): the person joins the invitees.
         eid = site["event"]
-        rows = httpx.get(f"{base}/api/v1/events/{eid}/registrations", headers=api).json()
-        assert [r["code"] for r in rows] == [code]
-        version = httpx.get(f"{base}/api/v1/events/{eid}", headers=api).json()["version"]
-        confirmed = httpx.post(
-            f"{base}/api/v1/events/{eid}/registrations/{rows[0]['id']}/confirm",
-            params={"expected_version": version}, headers=api,
-        )  # fmt: skip
-        assert confirmed.status_code == 200, confirmed.text
+        staff = browser.new_page(viewport={"width": 360, "height": 800})
+        staff.goto(base + "/login")
+        staff.fill("#username", "wang")
+        staff.fill("#password", PASSWORD)
+        staff.click("button[type=submit]")
+        staff.wait_for_url(lambda url: "/login" not in url)
+        staff.goto(f"{base}/events/{eid}")
+        staff.click("#registrations-link")
+        row = staff.locator(".registrations li").first
+        assert "138****5678" in row.inner_text() and code in row.inner_text()
+        assert "13812345678" not in staff.content()
+        _shoot(staff, "registrations")
+        staff.set_viewport_size({"width": 360, "height": 800})
+        staff.click("text=确认参加")
+        staff.wait_for_selector("text=已加入邀请名单")
+        assert staff.locator(".reg-state").first.inner_text().startswith("已确认参加")
+        staff.click("text=查看邀请名单 ›")
+        staff.wait_for_url(f"{base}/events/{eid}/invitees")
+        assert "赵六" in staff.inner_text(".people") and "公开邀请" in staff.inner_text(".people")
         people = httpx.get(f"{base}/api/v1/events/{eid}/invitees", headers=api).json()
         items = people["items"] if isinstance(people, dict) else people
         assert [(i["name"], i["invitation"]) for i in items] == [("赵六", "public")]
+        # The held event's receipt slips: code and QR of the tracking link, printable.
+        staff.goto(f"{base}/events/{site['held']}/receipts")
+        slip = staff.locator(".slip").first
+        link = slip.get_attribute("data-url")
+        assert link == f"{base}/public/track?code={grouped(site['receipt'])}"
+        assert slip.locator("svg.qr path").count() == 1
+        _shoot(staff, "receipt-slips")
+        staff.emulate_media(media="print")  # as printed: no header, two slips a row
+        staff.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+        assert not staff.locator("header.screen-only").is_visible()
+        staff.screenshot(path=str(SHOTS / "public-receipt-slips-print.png"), full_page=True)
+        staff.emulate_media(media="screen")
         # The citizen checks: confirmed.
         page.goto(base + "/public/registration")
         page.fill("#code", code)
@@ -161,9 +188,7 @@ def test_citizen_registers_staff_confirms_and_opinion_is_tracked(site: dict[str,
         page.click("button[type=submit]")
         assert page.inner_text("#state") == "已确认参加"
         # Tracking an opinion: pending, then answered.
-        page.goto(base + "/public/track")
-        page.fill("#code", site["receipt"])
-        page.click("button[type=submit]")
+        page.goto(link)  # what scanning the slip's QR code opens
         assert page.inner_text("#status") == "已受理，待办理"
         item = httpx.get(f"{base}/api/v1/feedback/{site['item']}", headers=api).json()
         answered = httpx.post(
