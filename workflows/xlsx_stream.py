@@ -17,8 +17,6 @@ from datetime import date, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from openpyxl.utils import get_column_letter
-
 EPOCH = datetime(1899, 12, 30)
 ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 STYLE_HEADER, STYLE_DATE, STYLE_DATETIME = 1, 2, 3
@@ -111,8 +109,18 @@ def _cell(ref: str, value: Any) -> str:
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
+def column_letter(n: int) -> str:
+    """Excel's name of the n-th column (1 → A, 27 → AA). Written here rather than imported
+    from openpyxl, whose import pulls numpy, lxml and Pillow into the API process."""
+    letters = ""
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
 def _write_sheet(out: Any, headers: Sequence[str], widths: Sequence[int], rows: Iterable) -> None:
-    letters = [get_column_letter(i) for i in range(1, len(headers) + 1)]
+    letters = [column_letter(i) for i in range(1, len(headers) + 1)]
     cols = "".join(
         f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
         for i, w in enumerate(widths, start=1)
