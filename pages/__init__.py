@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from pages import (
+    accounts,
     admin,
     apidocs,
     auth,
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
         board,
         reports,
         admin,
+        accounts,
         public,
         public_staff,
     ):

@@ -337,8 +337,12 @@ def create_user(
     """Create an account; unit staff must name their unit, other roles must not.
 
     A given password must pass the policy; `one_time` marks it to be replaced at first sign-in.
+    With an `actor`, the caller must be allowed to hand out the role (supervisors: unit staff
+    and viewers only).
     """
     _role(role)
+    if actor is not None:
+        require_may_manage(actor, role)
     unit = _unit_for_role(session, role, unit_id, unit_name)
     if session.exec(select(User).where(User.username == username)).first() is not None:
         raise Conflict(
