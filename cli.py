@@ -835,6 +835,38 @@ def sample_verify(draw_id: Annotated[int, typer.Argument(help="sample draw id")]
     raise typer.Exit(1)
 
 
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute every audit row's hash chain; name the first broken link, exit 1 if any."""
+    from models.db import reading, session_scope
+    from workflows import audit
+
+    with session_scope(reading(_engine())) as session:
+        reports = audit.verify(session)
+    for chain in reports:
+        if chain.broken is None:
+            console.print(
+                f"完整 / intact: {chain.table} {chain.rows} rows, head seq {chain.head_seq} "
+                f"{chain.head_hash}",
+                soft_wrap=True,
+                highlight=False,
+            )
+            continue
+        b = chain.broken
+        console.print(
+            f"[red]断链 / broken: {b.table} row id {b.row_id} (seq {b.seq}): {b.what} "
+            f"expected {b.expected}, found {b.found}; {chain.rows} rows before it intact[/]",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if any(chain.broken is not None for chain in reports):
+        raise typer.Exit(1)
+
+
 unit_app = typer.Typer(help="Units and the contacts who receive escalations.", no_args_is_help=True)
 app.add_typer(unit_app, name="unit")
 

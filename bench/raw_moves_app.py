@@ -3,7 +3,8 @@
     POST /raw/events/{id}/move   {"expected_version": 3, "date": "2026-12-30"}
 
 One transaction: SELECT … FOR UPDATE the event, check the version, UPDATE the event (dates,
-version + 1), INSERT the audit line (transition_log), INSERT an outbox row, COMMIT; answers
+version + 1), INSERT the audit line (transition_log, chained as the service chains it: the
+chain's advisory lock, its last hash, sha256), INSERT an outbox row, COMMIT; answers
 {"version": new}. No auth, no ORM, no framework: async psycopg with a small connection pool per
 process, under the same uvicorn[standard] (uvloop, httptools) and worker count as the real API.
 Run by bench/moves.py as `uvicorn raw_moves_app:app --app-dir bench --workers N`.
@@ -15,10 +16,16 @@ import asyncio
 import json
 import os
 import re
-from datetime import date
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from models import TransitionLog  # noqa: E402 - the audit chain's digest, as the service's
+from workflows.audit import _LOCK_KEYS, GENESIS, row_digest  # noqa: E402
 
 DSN = os.environ["BENCH_RAW_DSN"]
 POOL_SIZE = int(os.environ.get("BENCH_RAW_POOL", "10"))
@@ -67,12 +74,27 @@ async def move(event_id: int, expected: int, new_day: date) -> tuple[int, dict[s
                 "new_earliest": new_day.isoformat(),
                 "new_latest": new_day.isoformat(),
             }
+            line = {
+                "event_id": event_id, "feedback_item_id": None, "trigger": "reschedule",
+                "from_state": state, "to_state": state, "version": version + 1, "actor_id": None,
+                "actor_name": "raw", "at": datetime.now(UTC), "reason": "bench", "data": audit,
+            }  # fmt: skip
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEYS["transition_log"],))
+            cur = await conn.execute(
+                "SELECT seq, row_hash FROM transition_log ORDER BY seq DESC LIMIT 1"
+            )
+            tail = await cur.fetchone()
+            line["seq"], prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
+            digest = row_digest(TransitionLog.__table__, line, prev)  # type: ignore[attr-defined]
             await conn.execute(
                 "INSERT INTO transition_log (event_id, trigger, from_state, to_state, version, "
-                "actor_id, actor_name, at, reason, data) "
-                "VALUES (%s, 'reschedule', %s, %s, %s, NULL, 'raw', now(), %s, %s)",
-                (event_id, state, state, version + 1, "bench", json.dumps(audit)),
-            )
+                "actor_id, actor_name, at, reason, data, seq, prev_hash, row_hash) "
+                "VALUES (%s, 'reschedule', %s, %s, %s, NULL, 'raw', %s, %s, %s, %s, %s, %s)",
+                (
+                    event_id, state, state, version + 1, line["at"], "bench", json.dumps(audit),
+                    line["seq"], prev, digest,
+                ),
+            )  # fmt: skip
             await conn.execute(
                 "INSERT INTO outbox (actor, args, created_at) VALUES ('raw_bench', %s, now())",
                 (json.dumps([event_id]),),

@@ -15,10 +15,13 @@ class TransitionLog(SQLModel, table=True):
     """Who moved which event from where to where, when, by which trigger and why.
 
     The migration installs triggers that refuse UPDATE and DELETE on this table, on SQLite and
-    PostgreSQL alike, so the trail cannot be rewritten through the application.
+    PostgreSQL alike (and, on SQLite, an INSERT that would replace an existing row), so the trail
+    cannot be rewritten through the application; each row is also chained to the previous one by
+    a hash, so a change made behind the database's back is found by `openday audit verify`.
     """
 
     __tablename__ = "transition_log"
+    __table_args__ = (sa.Index("ux_transition_log_seq", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True)
@@ -33,3 +36,9 @@ class TransitionLog(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
     reason: str | None = Field(default=None, sa_type=sa.Text)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # Tamper evidence (workflows/audit.py seals a row when it is flushed): the row's place in
+    # the table's hash chain, the previous row's hash, and sha256 over this row's content and
+    # that previous hash. `openday audit verify` recomputes the chain.
+    seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=False)
+    prev_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)
+    row_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)

@@ -13,10 +13,13 @@ from models.types import UTCDateTime
 
 class ChangeLog(SQLModel, table=True):
     """Who changed what, when, before → after. Append-only (database triggers, like the
-    transition log)."""
+    transition log) and hash-chained."""
 
     __tablename__ = "change_log"
-    __table_args__ = (sa.Index("ix_change_log_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        sa.Index("ix_change_log_entity", "entity", "entity_id"),
+        sa.Index("ux_change_log_seq", "seq", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime)
@@ -28,3 +31,7 @@ class ChangeLog(SQLModel, table=True):
     action: str = Field(sa_type=sa.String(32))  # create | update | delete | …
     before: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     after: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # Hash chain, as in the transition log (workflows/audit.py).
+    seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=False)
+    prev_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)
+    row_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from transitions import Machine
 
 from models import TransitionLog
+from workflows import audit
 from workflows.accounts import Actor
 from workflows.errors import DomainError, MoveRefused, Violation, move_not_allowed, stale_version
 
@@ -185,6 +186,4 @@ def fire(
         reason=reason,
         data=move.audit,
     )
-    session.add(entry)
-    session.flush()
-    return entry
+    return audit.append(session, entry)  # chained to the log's last row, flushed now

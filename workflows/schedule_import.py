@@ -19,7 +19,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models import Campaign, Event, EventState, Timer, TransitionLog, Unit
-from workflows import deadlines
+from workflows import audit, deadlines
 from workflows.accounts import Actor
 from workflows.errors import DomainError
 
@@ -572,26 +572,25 @@ def _insert_events(
         # sort_by_parameter_order: ids come back in the order of the rows, to pair with their logs.
         stmt = insert(Event).returning(col(Event.id), sort_by_parameter_order=True)
         ids = session.execute(stmt, chunk).scalars().all()
-        session.execute(
-            insert(TransitionLog),
-            [
-                {
-                    "event_id": event_id,
-                    "trigger": "create",
-                    "from_state": None,
-                    "to_state": EventState.planned.value,
-                    "version": 1,
-                    "actor_id": actor.id,
-                    "actor_name": actor.name,
-                    "at": now,
-                    "reason": "导入活动安排表",
-                    "data": {"import_row": row, "date_text": values["date_text"]},
-                }
-                for event_id, row, values in zip(
-                    ids, source_rows[start : start + batch], chunk, strict=True
-                )
-            ],
-        )
+        logs = [
+            {
+                "event_id": event_id,
+                "trigger": "create",
+                "from_state": None,
+                "to_state": EventState.planned.value,
+                "version": 1,
+                "actor_id": actor.id,
+                "actor_name": actor.name,
+                "at": now,
+                "reason": "导入活动安排表",
+                "data": {"import_row": row, "date_text": values["date_text"]},
+            }
+            for event_id, row, values in zip(
+                ids, source_rows[start : start + batch], chunk, strict=True
+            )
+        ]
+        audit.seal(session, TransitionLog, logs)  # the audit rows' hash chain
+        session.execute(insert(TransitionLog), logs)
         session.execute(
             insert(Timer),
             deadlines.hold_timer_rows(

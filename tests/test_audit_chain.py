@@ -1,0 +1,300 @@
+"""The audit log is tamper-evident (hash chain, `openday audit verify`) and append-only on both
+databases: UPDATE, DELETE and REPLACE/upsert are refused for every append-only table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from models import ChangeLog, Event, SampleDraw, TransitionLog
+from settings import PROJECT_DIR
+from tests.conftest import Walker
+from workflows import audit
+from workflows import event as flow
+from workflows.accounts import SYSTEM
+
+OPENDAY = str(Path(sys.executable).parent / "openday")
+APPEND_ONLY = ("transition_log", "change_log", "sample_draw")
+SYSTEM_NOW = datetime(2022, 9, 16, 2, tzinfo=UTC)
+CHAINS = (("transition_log", TransitionLog), ("change_log", ChangeLog))
+
+
+def _openday(engine: Engine, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OPENDAY_")},
+        "OPENDAY_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+    }
+    return subprocess.run(
+        [OPENDAY, "audit", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@contextmanager
+def _behind_its_back(engine: Engine, table: str) -> Iterator[sa.Connection]:
+    """A connection that bypasses the append-only triggers (test only: what a DBA could do)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            yield conn
+            return
+        # The test's SQLite file is a private copy: drop the guards for good.
+        for action in ("update", "delete", "replace"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
+        yield conn
+
+
+def _some_history(walker: Walker) -> int:
+    """Moves (transition_log) and account and unit changes (change_log)."""
+    event, _ = walker.held_event()
+    walker.move(event["id"], "collect_feedback", data={"no_opinions": True})
+    other = walker.create_event()
+    assert walker.move(other["id"], "cancel", reason="场地改造").status_code == 200
+    headers = walker.world.headers["admin"]
+    for name in ("jia", "yi"):
+        body = {"username": f"viewer-{name}", "role": "viewer", "display_name": name}
+        assert walker.client.post("/api/v1/users", json=body, headers=headers).status_code == 201
+    return int(event["id"])
+
+
+def _rows(engine: Engine, model: type) -> list:
+    with Session(engine) as session:
+        return list(session.exec(select(model).order_by(model.seq)).all())  # type: ignore[attr-defined]
+
+
+def test_every_audit_row_is_chained_and_verify_counts_them(walker: Walker, engine: Engine) -> None:
+    _some_history(walker)
+    moves, changes = _rows(engine, TransitionLog), _rows(engine, ChangeLog)
+    assert len(moves) >= 6 and len(changes) >= 2
+    for rows in (moves, changes):
+        assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+        assert rows[0].prev_hash == audit.GENESIS
+        assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
+    with Session(engine) as session:
+        reports = {r.table: r for r in audit.verify(session)}
+    assert reports["transition_log"].rows == len(moves)
+    assert reports["transition_log"].head_hash == moves[-1].row_hash
+    assert reports["change_log"].rows == len(changes)
+    assert all(r.broken is None for r in reports.values())
+    done = _openday(engine, "verify")
+    assert done.returncode == 0, done.stderr
+    assert f"intact: transition_log {len(moves)} rows" in done.stderr
+    assert f"intact: change_log {len(changes)} rows" in done.stderr
+
+
+def test_a_row_changed_behind_its_back_is_named(walker: Walker, engine: Engine) -> None:
+    _some_history(walker)
+    target = _rows(engine, TransitionLog)[2]
+    with _behind_its_back(engine, "transition_log") as conn:
+        conn.execute(
+            sa.text("UPDATE transition_log SET reason = 'rewritten' WHERE id = :id"),
+            {"id": target.id},
+        )
+    with Session(engine) as session:
+        chain = audit.verify(session)[0]
+    assert chain.broken is not None
+    assert (chain.broken.table, chain.broken.row_id, chain.broken.what) == (
+        "transition_log",
+        target.id,
+        "row_hash",
+    )
+    assert chain.broken.found == target.row_hash and chain.broken.expected != target.row_hash
+    assert chain.rows == 2
+    done = _openday(engine, "verify")
+    assert done.returncode == 1
+    assert f"broken: transition_log row id {target.id} (seq 3): row_hash" in done.stderr
+    assert f"found {target.row_hash}" in done.stderr
+
+
+def test_a_rehashed_row_breaks_the_next_link(walker: Walker, engine: Engine) -> None:
+    """Recomputing the changed row's own hash is not enough: the next row points at the old."""
+    _some_history(walker)
+    rows = _rows(engine, ChangeLog)
+    target, following = rows[0], rows[1]
+    forged = {**{n: getattr(target, n) for n in audit.HASHED_FIELDS["change_log"]}}
+    forged["actor_name"] = "someone else"
+    digest = audit.row_digest(ChangeLog.__table__, forged, target.prev_hash)  # type: ignore[attr-defined]
+    with _behind_its_back(engine, "change_log") as conn:
+        conn.execute(
+            sa.text("UPDATE change_log SET actor_name = :n, row_hash = :h WHERE id = :id"),
+            {"n": "someone else", "h": digest, "id": target.id},
+        )
+    with Session(engine) as session:
+        chain = audit.verify(session, [ChangeLog])[0]
+    assert chain.broken is not None
+    assert (chain.broken.row_id, chain.broken.what) == (following.id, "prev_hash")
+    assert (chain.broken.expected, chain.broken.found) == (digest, target.row_hash)
+
+
+def test_a_deleted_row_is_named_by_the_gap(walker: Walker, engine: Engine) -> None:
+    _some_history(walker)
+    rows = _rows(engine, TransitionLog)
+    with _behind_its_back(engine, "transition_log") as conn:
+        conn.execute(sa.text("DELETE FROM transition_log WHERE id = :id"), {"id": rows[1].id})
+    with Session(engine) as session:
+        chain = audit.verify(session, [TransitionLog])[0]
+    assert chain.broken is not None
+    assert (chain.broken.row_id, chain.broken.what) == (rows[2].id, "seq")
+    assert (chain.broken.expected, chain.broken.found) == ("2", "3")
+
+
+def test_imported_events_are_chained_too(walker: Walker, engine: Engine) -> None:
+    """The schedule import writes its creation lines in bulk (Core INSERT): sealed as well."""
+    walker.create_event()
+    csv = "序号,单位名称,活动主题,开展时间\n" + "".join(
+        f"{n},测试{n}镇,开放日第{n}场,9月16日\n" for n in range(1, 4)
+    )
+    done = walker.client.post(
+        f"/api/v1/campaigns/{walker.world.campaign_id}/schedule-imports",
+        files={"file": ("t.csv", csv.encode(), "text/csv")},
+        headers=walker.world.headers["supervisor"],
+    )
+    assert done.status_code == 201, done.text
+    walker.create_event()
+    rows = _rows(engine, TransitionLog)
+    assert [r.trigger for r in rows] == ["create"] * 5
+    with Session(engine) as session:
+        chain = audit.verify(session, [TransitionLog])[0]
+    assert (chain.rows, chain.broken) == (5, None)
+
+
+@pytest.mark.postgresql
+def test_concurrent_moves_on_postgresql_make_one_chain(
+    walker: Walker, engine: Engine, clock
+) -> None:
+    """Sixteen threads move sixteen events at once: one unbroken chain, no fork, no gap."""
+    ids = [walker.create_event()["id"] for _ in range(16)]
+    start = threading.Barrier(len(ids))
+    errors: list[BaseException] = []
+
+    def move(event_id: int) -> None:
+        try:
+            start.wait(10)
+            for n in range(3):
+                with Session(engine) as s:
+                    row = s.exec(select(Event).where(Event.id == event_id).with_for_update()).one()
+                    day = date(2022, 9, 17 + n).isoformat()
+                    flow.fire(
+                        s, row, "reschedule", expected_version=row.version, actor=SYSTEM,
+                        now=clock.now(), reason=f"第{n}次", data={"date": day},
+                    )  # fmt: skip
+                    s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=move, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with Session(engine) as session:
+        chain = audit.verify(session, [TransitionLog])[0]
+    assert (chain.rows, chain.broken) == (16 + 16 * 3, None)
+
+
+# ---- append-only, on both databases ----------------------------------------------------------
+
+
+def _one_row_each(walker: Walker, engine: Engine, clock) -> dict[str, int]:
+    _some_history(walker)
+    with Session(engine) as session:
+        draw = SampleDraw(
+            campaign_id=walker.world.campaign_id, method="sha256-rank-v1", size_mode="count",
+            size_value="1", seed="s", population_sha256="0" * 64, drawn_at=clock.now(),
+        )  # fmt: skip
+        session.add(draw)
+        session.commit()
+    with engine.connect() as conn:
+        return {
+            t: conn.exec_driver_sql(f"SELECT min(id) FROM {t}").scalar_one() for t in APPEND_ONLY
+        }
+
+
+def _copy_of_row(engine: Engine, table: str, row_id: int, *, new_id: bool = False) -> str:
+    """`SELECT` of the row's columns with its text column replaced (the "rewritten" row)."""
+    columns = [c.name for c in SQLModel.metadata.tables[table].columns]
+    text_column = {"transition_log": "reason", "change_log": "actor_name", "sample_draw": "note"}
+    values = [
+        "'rewritten'" if c == text_column[table] else ("NULL" if c == "id" and new_id else c)
+        for c in columns
+    ]
+    return f"({', '.join(columns)}) SELECT {', '.join(values)} FROM {table} WHERE id = {row_id}"
+
+
+def _refused(engine: Engine, statement: str) -> str:
+    with pytest.raises(sa.exc.DatabaseError) as info, engine.begin() as conn:
+        conn.exec_driver_sql(statement)
+    return str(info.value)
+
+
+def test_update_delete_and_replace_are_refused_on_every_append_only_table(
+    walker: Walker, engine: Engine, clock
+) -> None:
+    first = _one_row_each(walker, engine, clock)
+    sqlite = engine.dialect.name == "sqlite"
+    for table, row_id in first.items():
+        with engine.connect() as conn:
+            before = conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").all()
+        copy = _copy_of_row(engine, table, row_id)
+        statements = [
+            f"UPDATE {table} SET id = id WHERE id = {row_id}",
+            f"DELETE FROM {table} WHERE id = {row_id}",
+            f"INSERT INTO {table} {copy} ON CONFLICT (id) DO UPDATE SET id = excluded.id",
+        ]
+        if sqlite:
+            statements += [
+                f"INSERT OR REPLACE INTO {table} {copy}",
+                f"REPLACE INTO {table} {copy}",
+                f"UPDATE OR REPLACE {table} SET id = id WHERE id = {row_id}",
+            ]
+            if table != "sample_draw":  # a new id that collides on the chain position
+                fresh_id = _copy_of_row(engine, table, row_id, new_id=True)
+                statements.append(f"INSERT OR REPLACE INTO {table} {fresh_id}")
+        for statement in statements:
+            assert "append-only" in _refused(engine, statement), statement
+        with engine.connect() as conn:
+            after = conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id").all()
+        assert after == before, table
+    with Session(engine) as session:
+        assert all(r.broken is None for r in audit.verify(session))
+
+
+# ---- the migration chains what was there ---------------------------------------------------------
+
+
+def test_the_migration_chains_existing_rows_as_the_service_does(
+    walker: Walker, engine: Engine
+) -> None:
+    """Down to 0009 (the chain columns go), up again: the backfill gives every row exactly the
+    hash the service gave it, and new rows continue the chain."""
+    _some_history(walker)
+    original = {t: [(r.id, r.seq, r.row_hash) for r in _rows(engine, m)] for t, m in CHAINS}
+    config = Config(str(PROJECT_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
+    config.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    engine.dispose()
+    command.downgrade(config, "0009")
+    with engine.connect() as conn:
+        assert "row_hash" not in {c["name"] for c in sa.inspect(conn).get_columns("change_log")}
+    command.upgrade(config, "head")
+    engine.dispose()
+    assert {t: [(r.id, r.seq, r.row_hash) for r in _rows(engine, m)] for t, m in CHAINS} == original
+    with Session(engine) as session:
+        session.add(ChangeLog(at=SYSTEM_NOW, actor_name="系统", entity="unit", action="update"))
+        session.commit()
+        assert audit.verify(session, [ChangeLog])[0].rows == len(original["change_log"]) + 1
