@@ -19,6 +19,7 @@ from models import Event, Unit
 from models.db import reading
 from schemas.common import MAX_ID, Paging
 from settings import Settings
+from workflows import paging as paging_flow
 from workflows.accounts import Actor, authenticate_token
 from workflows.clock import Clock
 from workflows.errors import DomainError, NotFound
@@ -90,10 +91,28 @@ ActorDep = Annotated[Actor, Depends(current_actor)]
 
 def paging(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="rows to skip (kept for old clients; use after)")
+    ] = 0,
+    after: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=paging_flow.MAX_CURSOR_CHARS,
+            description="the previous page's next_after: the page that follows it",
+        ),
+    ] = None,
 ) -> Paging:
-    """limit/offset query parameters."""
-    return Paging(limit=limit, offset=offset)
+    """limit with an `after` cursor (the documented way), or limit/offset (compatibility)."""
+    if after is not None and offset:
+        raise DomainError(
+            "cursor_with_offset",
+            "after 与 offset 不能同时使用",
+            "give either after or offset, not both",
+            status=422,
+            details={"field": "after"},
+        )
+    return Paging(limit=limit, offset=offset, after=after)
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
@@ -109,11 +128,24 @@ ExpectedVersion = Annotated[
 ]
 
 
-def fetch_page(session: Session, stmt: Any, pg: Paging) -> tuple[Sequence[Any], int]:
-    """The rows of one page and the total count."""
-    total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
-    rows = session.exec(stmt.limit(pg.limit).offset(pg.offset)).all()
-    return rows, total
+def fetch_page(
+    session: Session, stmt: Any, pg: Paging, *, name: str = ""
+) -> tuple[Sequence[Any], int | None]:
+    """The rows of one page of an ordered select (its last sort key unique), and the total.
+
+    With `pg.after` the page continues after that cursor (keyset: as cheap as the first page)
+    and the total is not counted (None); otherwise `pg.offset` rows are skipped and the total
+    counted. Either way `pg.next_after` is set to the next page's cursor (None on the last).
+    """
+    total = None
+    if pg.after is None:
+        total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+        stmt = stmt.offset(pg.offset) if pg.offset else stmt
+    page = paging_flow.keyset_page(
+        lambda s: session.execute(s).all(), stmt, pg.limit, pg.after, name=name
+    )
+    pg.next_after = page.next_after
+    return page.rows, total
 
 
 # ---- loading events with scoping: a unit's staff never learn of other units' events --------

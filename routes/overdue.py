@@ -25,12 +25,19 @@ def overdue(
     unit_id: int | None = None,
     kind: Literal["feedback_answer", "summary", "event_hold"] | None = None,
 ) -> Page[OverdueOut]:
-    """What is overdue or falls due soon, most late first (default window: 3 days)."""
+    """What is overdue or falls due soon, most late first (default window: 3 days). Walk the
+    list with `after=` the previous page's `next_after`."""
+    if pg.after is not None:
+        overdue_list.decode_cursor(pg.after)  # a bad cursor is 422 whatever the scope
     scope = overdue_list.scope_for(actor, unit_id)
     if scope is overdue_list.NOTHING:
-        return pg.page([], 0)
+        return pg.page([], 0 if pg.after is None else None)
     window = 3 if due_within_days is None else due_within_days
-    rows, total = overdue_list.page(session, clock.now(), window, scope, kind, pg.limit, pg.offset)
+    found = overdue_list.listing(
+        session, clock.now(), window, scope, kind, pg.limit, offset=pg.offset, after=pg.after
+    )
+    rows, total = found.rows, found.total
+    pg.next_after = found.next_after
     asked = extensions.pending_for(
         session, [r["feedback_item_id"] for r in rows if r["feedback_item_id"]]
     )

@@ -39,23 +39,38 @@ WebhookUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https?:
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a list."""
+    """One page of a list. Walk a list by passing `next_after` back as `after=` (null on the
+    last page); `offset=` still works but costs more the deeper the page."""
 
     items: list[T]
-    total: int
+    total: int | None = Field(
+        description="rows in the whole list; null on pages asked with `after` (not counted)"
+    )
     limit: int
     offset: int
+    next_after: str | None = Field(
+        default=None, description="cursor of the next page (pass as `after=`); null on the last"
+    )
 
 
 class Paging(BaseModel):
-    """limit/offset of a page."""
+    """limit/offset or limit/after (keyset cursor) of a page; `next_after` is set by the query
+    that fetched the page (routes/deps.fetch_page)."""
 
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=MAX_ID)
+    after: str | None = Field(default=None, max_length=512)
+    next_after: str | None = None
 
-    def page(self, items: list[T], total: int) -> Page[T]:
+    def page(self, items: list[T], total: int | None) -> Page[T]:
         """A page of these items."""
-        return Page(items=items, total=total, limit=self.limit, offset=self.offset)
+        return Page(
+            items=items,
+            total=total,
+            limit=self.limit,
+            offset=self.offset,
+            next_after=self.next_after,
+        )
 
 
 class ErrorBody(BaseModel):

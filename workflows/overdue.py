@@ -3,6 +3,10 @@
 Each source is read in deadline order from a partial index that matches its filter (open
 answers, summaries owed, events not held), so a page stops after `offset + limit` rows; only the
 columns the list shows are fetched, and counts touch one table each (see BENCHMARKS.md).
+
+The list's order is (deadline, kind, id) — id of the feedback item for answers, of the event
+otherwise — so a page asked `after=` the last row's cursor (workflows/paging.py) reads `limit`
+rows from each source past that point, however deep it is (`listing`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +22,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models import OPEN_FEEDBACK_STATES, Event, EventState, FeedbackItem, Unit
-from workflows.clock import local_date
+from workflows import paging
+from workflows.clock import LOCAL_TZ, local_date
 from workflows.deadlines import end_of_local_day
 
 SUMMARY_OPEN = (EventState.held, EventState.feedback_collected)
@@ -34,6 +39,69 @@ EVENT_COLUMNS = (
 )
 
 
+KINDS = ("event_hold", "feedback_answer", "summary")  # the tie-break order, as sorted text
+CURSOR_TAG = "overdue.v1"
+
+
+def sort_key(row: dict[str, Any]) -> tuple[datetime, str, int]:
+    """A row's place in the list: deadline, kind, then the item's or event's id."""
+    return row["due_at"], row["kind"], row["feedback_item_id"] or row["event_id"]
+
+
+@dataclass
+class Listing:
+    """One page of the list: rows, the total (None on cursor pages), the next page's cursor."""
+
+    rows: list[dict[str, Any]]
+    total: int | None
+    next_after: str | None
+
+
+def decode_cursor(after: str) -> tuple[datetime, str, int]:
+    """The (deadline, kind, id) an `after` cursor of this list names, else BadCursor (422)."""
+    due_at, kind, ident = paging.decode(CURSOR_TAG, after, [datetime, str, int])
+    if kind not in KINDS or ident < 1:
+        raise paging.BadCursor("wrong value type")
+    return due_at, kind, ident
+
+
+def listing(
+    session: Session,
+    now: datetime,
+    window_days: int,
+    unit_id: int | None,
+    kind: str | None,
+    limit: int,
+    *,
+    offset: int = 0,
+    after: str | None = None,
+    count: bool | None = None,
+) -> Listing:
+    """One page of everything due by the end of today + window_days, in (deadline, kind, id)
+    order: after the cursor `after`, or past `offset` rows. Counted unless asked by cursor
+    (or `count` says otherwise)."""
+    cursor = decode_cursor(after) if after is not None else None
+    today = local_date(now)
+    last_day = today + timedelta(days=window_days)
+    horizon = end_of_local_day(last_day)
+    want = limit + 1 + (0 if cursor else offset)
+    sources: list[list[dict[str, Any]]] = []
+    total = 0
+    counting = cursor is None if count is None else count
+    for source in statements(horizon, last_day, unit_id, want, cursor):
+        if kind not in (None, source.kind):
+            continue
+        if counting:
+            total += int(session.exec(source.count).one())
+        sources.append([source.row(r, now, today) for r in session.execute(source.page).all()])
+    merged = list(heapq.merge(*sources, key=sort_key))
+    start = 0 if cursor else offset
+    rows = merged[start : start + limit]
+    more = len(merged) > start + limit
+    next_after = paging.encode(CURSOR_TAG, sort_key(rows[-1])) if more and rows else None
+    return Listing(rows, total if counting else None, next_after)
+
+
 def page(
     session: Session,
     now: datetime,
@@ -43,20 +111,9 @@ def page(
     limit: int,
     offset: int,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of everything due by the end of today + window_days, sorted by deadline."""
-    today = local_date(now)
-    last_day = today + timedelta(days=window_days)
-    horizon = end_of_local_day(last_day)
-    want = limit + offset
-    sources: list[list[dict[str, Any]]] = []
-    total = 0
-    for source in statements(horizon, last_day, unit_id, want):
-        if kind not in (None, source.kind):
-            continue
-        total += int(session.exec(source.count).one())
-        sources.append([source.row(r, now, today) for r in session.execute(source.page).all()])
-    merged = heapq.merge(*sources, key=lambda r: (r["due_at"], r["kind"], r["event_id"]))
-    return list(merged)[offset : offset + limit], total
+    """One page by offset, and the total (the board and the exports)."""
+    found = listing(session, now, window_days, unit_id, kind, limit, offset=offset, count=True)
+    return found.rows, int(found.total or 0)
 
 
 @dataclass(frozen=True)
@@ -69,8 +126,44 @@ class Source:
     row: Callable[[Any, datetime, date], dict[str, Any]]
 
 
-def statements(horizon: datetime, last_day: date, unit_id: int | None, want: int) -> list[Source]:
-    """The three sources' queries (also run bare by bench/overdue.py)."""
+def _after(cursor: tuple[datetime, str, int] | None, kind: str, due: Any, ident: Any) -> list[Any]:
+    """The keyset condition of one source: rows after the cursor in (deadline, kind, id)."""
+    if cursor is None:
+        return []
+    c_due, c_kind, c_id = cursor
+    if kind > c_kind:
+        return [due >= c_due]
+    if kind < c_kind:
+        return [due > c_due]
+    return [paging.after_condition([paging.Key(due), paging.Key(ident)], (c_due, c_id))]
+
+
+def _hold_after(cursor: tuple[datetime, str, int] | None) -> list[Any]:
+    """As _after for events not held, whose deadline is the end of `date_latest` (local): the
+    same conditions written on the date, so the partial index on (date_latest, id) serves."""
+    if cursor is None:
+        return []
+    c_due, c_kind, c_id = cursor
+    local = c_due.astimezone(LOCAL_TZ)
+    midnight = local.time() == time(0)
+    day = local.date()
+    latest = col(Event.date_latest)
+    if c_kind < "event_hold":  # deadline >= c_due
+        return [latest >= (day - timedelta(days=1) if midnight else day)]
+    if c_kind > "event_hold" or not midnight:  # deadline > c_due
+        return [latest >= day]
+    key = [paging.Key(latest), paging.Key(col(Event.id))]
+    return [paging.after_condition(key, (day - timedelta(days=1), c_id))]
+
+
+def statements(
+    horizon: datetime,
+    last_day: date,
+    unit_id: int | None,
+    want: int,
+    cursor: tuple[datetime, str, int] | None = None,
+) -> list[Source]:
+    """The three sources' queries, after `cursor` when given (also run bare by bench/overdue.py)."""
     answers_where: list[Any] = [
         col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES),
         col(FeedbackItem.due_at) <= horizon,
@@ -84,6 +177,13 @@ def statements(horizon: datetime, last_day: date, unit_id: int | None, want: int
         answers_where.append(FeedbackItem.unit_id == unit_id)
         summary_where.append(Event.unit_id == unit_id)
         hold_where.append(Event.unit_id == unit_id)
+    answers_page = answers_where + _after(
+        cursor, "feedback_answer", col(FeedbackItem.due_at), col(FeedbackItem.id)
+    )
+    summary_page = summary_where + _after(
+        cursor, "summary", col(Event.summary_due_at), col(Event.id)
+    )
+    hold_page = hold_where + _hold_after(cursor)
     answers = (
         sa.select(  # type: ignore[call-overload]
             FeedbackItem.id.label("item_id"),  # type: ignore[union-attr]
@@ -97,7 +197,7 @@ def statements(horizon: datetime, last_day: date, unit_id: int | None, want: int
         )
         .join(Event, Event.id == FeedbackItem.event_id)
         .join(Unit, Unit.id == Event.unit_id)
-        .where(*answers_where)
+        .where(*answers_page)
     )
     if unit_id is not None:
         # Ordering by the unit index's own columns lets the planner walk it in order.
@@ -115,12 +215,12 @@ def statements(horizon: datetime, last_day: date, unit_id: int | None, want: int
         return select(func.count()).select_from(model).where(*where)
 
     summaries = (
-        events(summary_where, Event.summary_due_on, Event.summary_due_at)
+        events(summary_page, Event.summary_due_on, Event.summary_due_at)
         .order_by(col(Event.summary_due_at), col(Event.id))
         .limit(want)
     )
     holds = (
-        events(hold_where, Event.date_latest)
+        events(hold_page, Event.date_latest)
         .order_by(col(Event.date_latest), col(Event.id))
         .limit(want)
     )
