@@ -28,7 +28,7 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep, SettingsDep
 from workflows import event as flow
-from workflows import extensions, notifications, overdue, visits
+from workflows import evidence, extensions, notifications, overdue, visits
 from workflows.clock import local_date
 from workflows.deadlines import load_calendar
 from workflows.errors import DomainError, Forbidden
@@ -113,6 +113,9 @@ def board_page(
         .order_by(col(Event.updated_at))
         .limit(PAGE)
     ).all()
+    checks = evidence.check_events(
+        session, [e.id for e, _ in queue], FileStore(request.app.state.settings.upload_dir)
+    )
     failed = session.exec(
         select(Notification)
         .where(Notification.state == NotificationState.failed)
@@ -129,6 +132,7 @@ def board_page(
         funnel=funnel,
         top=max([n for _, n in funnel] + [1]),
         queue=queue,
+        checks=checks,
         failed=failed,
         kinds=KINDS,
         results=SPOT_RESULTS,

@@ -11,9 +11,10 @@ from pages.auth import UserDep
 from pages.render import PageRoute, render
 from routes import reports as api
 from routes.deps import ClockDep, SessionDep
-from workflows import assessment, exports, reports
+from workflows import assessment, evidence, exports, reports
 from workflows.clock import local_date
 from workflows.errors import Forbidden
+from workflows.files import FileStore
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -52,9 +53,12 @@ def report_page(
         campaigns[0].id if campaigns else None
     )
     report = scores = None
+    flagged: list[evidence.EventEvidence] = []
     if campaign_id is not None:
         facts = reports.collect(session, campaign_id, clock.now())
         report, scores = reports.report(facts), assessment.assess(facts)
+        store = FileStore(request.app.state.settings.upload_dir)
+        flagged = evidence.flagged_in_campaign(session, campaign_id, store)
     return render(
         request,
         "report.html",
@@ -62,6 +66,7 @@ def report_page(
         campaign_id=campaign_id,
         report=report,
         scores=scores,
+        flagged=flagged,
         today=local_date(clock.now()),
     )
 

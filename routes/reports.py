@@ -13,12 +13,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models import Campaign, SampleDraw
-from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep
+from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep, load_event
 from schemas.reports import SampleIn, SampleOut
-from workflows import assessment, campaigns, exports, reports, sampling, scoring
+from workflows import assessment, campaigns, evidence, exports, reports, sampling, scoring
 from workflows.accounts import Actor
 from workflows.clock import local_date
 from workflows.errors import NotFound
+from workflows.files import FileStore
 from workflows.rules import CampaignRules
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"])
@@ -203,6 +204,34 @@ def put_scoring_rules(
     session.add(campaign)
     session.commit()
     return rules.model_dump()
+
+
+# ---- evidence checks on summaries ------------------------------------------------------------
+
+
+@router.get("/events/{event_id}/evidence")
+def event_evidence(
+    event_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The summary photos' checks — taken on another day than the event was held, without a
+    date (EXIF DateTimeOriginal), or identical to a photo of another event — and the summary's
+    submission against its deadline. Flags only: nothing is refused."""
+    load_event(session, actor, event_id)
+    found = evidence.check_events(session, [event_id], FileStore(settings.upload_dir))
+    return found[event_id].as_dict()
+
+
+@router.get("/campaigns/{campaign_id}/evidence")
+def campaign_evidence(
+    campaign_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The campaign's events whose summary photos raise a flag (staff: their own unit's)."""
+    campaigns.get(session, campaign_id)
+    unit_id = None if actor.sees_all_units else (actor.unit_id or NOTHING)
+    flagged = evidence.flagged_in_campaign(
+        session, campaign_id, FileStore(settings.upload_dir), unit_id=unit_id
+    )
+    return {"campaign_id": campaign_id, "items": [ev.as_dict() for ev in flagged]}
 
 
 # ---- reproducible spot-check sampling ---------------------------------------------------------
