@@ -768,8 +768,14 @@ def calendar_load(
         raise typer.Exit(2) from exc
     console.print(
         f"已导入 / loaded: {result.source}; 整年 / years {result.complete_years or '-'}; "
-        f"{result.days} 天 days; 重新计算 / recomputed {result.recomputed} 个期限 deadlines"
+        f"{result.days} 天 days; 重新计算 / recomputed {result.recomputed} 个期限 deadlines, "
+        f"{len(result.moved)} 个计时改期 timers moved"
     )
+    for change in result.moved:
+        console.print(
+            f"  事件 event {change.event_id} {change.rule} {change.kind} {change.level}: "
+            f"{change.old_day or '—'} → {change.new_day}"
+        )
 
 
 @app.command()

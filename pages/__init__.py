@@ -22,6 +22,7 @@ from pages import (
     public_staff,
     reports,
     stage_pages,
+    workday_data,
 )
 from pages.assets import NODE_MODULES, STATIC_DIR
 
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         reports,
         admin,
         accounts,
+        workday_data,
         public,
         public_staff,
     ):

@@ -12,10 +12,9 @@ from schemas.common import EARLIEST_DATE, LATEST_DATE
 from schemas.deadlines import CalendarLoadOut, WorkdaysOut
 from workflows import work_calendar
 from workflows.deadlines import load_calendar
-from workflows.errors import Forbidden
 
 router = APIRouter(prefix=API_PREFIX + "/calendar", tags=["deadlines"])
-MAX_CALENDAR_FILE = 1024 * 1024
+MAX_CALENDAR_FILE = work_calendar.MAX_FILE_BYTES
 
 
 @router.post("", status_code=201)
@@ -27,14 +26,18 @@ def load_calendar_file(
 ) -> CalendarLoadOut:
     """Load a newly published year or a local override (admins); open provisional deadlines
     are recomputed and their old and new due dates logged."""
-    if actor.role != "admin":
-        raise Forbidden("admin_required", "仅管理员可以导入工作日安排", "admins only")
+    work_calendar.require_loader(actor)
     data = read_upload(file, MAX_CALENDAR_FILE, "file_too_large", "文件", "file")
     result = work_calendar.load_file(
         session, data, file.filename or "calendar.json", clock.now(), actor.name
     )
     session.commit()
-    return CalendarLoadOut(**result.__dict__)
+    return CalendarLoadOut(
+        source=result.source,
+        complete_years=result.complete_years,
+        days=result.days,
+        recomputed=result.recomputed,
+    )
 
 
 @router.get("/workdays")

@@ -4,16 +4,19 @@ own password, the schedule import's past-escalation confirmation and the calenda
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
-from models import ApiToken, Event, User
-from tests.conftest import HOUSING, World
+from models import ApiToken, CalendarYear, Event, FeedbackItem, User
+from tests.conftest import HOUSING, Walker, World
+from tests.test_deadlines import _provisional_item
 from tests.test_pages import csrf_of, sign_in
 from tests.test_schedule_import import NOTICE
 from workflows.accounts import hash_password, verify_login
+from workflows.clock import FixedClock
 
 
 def _password(world: World, username: str, password: str) -> None:
@@ -260,3 +263,71 @@ def test_import_page_asks_before_sending_past_escalations(
     else:
         assert response.status_code == 303, response.text
         assert _events(world) == 39
+
+
+CALENDAR_2027 = (
+    "source: 国务院办公厅关于2027年部分节假日安排的通知（测试用假设安排）\n"
+    "years:\n  - year: 2027\n    holidays: ['2027-01-01..2027-01-03', '2027-01-04']\n"
+    "    workdays: []\n"
+)
+
+
+def test_calendar_upload_previews_then_lists_the_moved_deadlines(
+    walker: Walker, world: World, clock: FixedClock
+) -> None:
+    """An answer due 2027-01-11 (provisional): the preview lists 1月11日 → 1月13日 and writes
+    nothing; confirming loads the year and moves the item; supervisors get 403."""
+    _, item_id = _provisional_item(walker, clock)
+    client = walker.client
+
+    def due() -> tuple[object, bool]:
+        with Session(world.engine) as session:
+            item = session.get(FeedbackItem, item_id)
+            assert item is not None
+            return item.due_on, item.due_provisional
+
+    assert due() == (date(2027, 1, 11), True)
+    _as(client, world, "admin")
+    page = client.get("/admin/calendar")
+    assert page.status_code == 200 and "尚未导入任何年份" in page.text
+    empty = client.post("/admin/calendar", data={"csrf": csrf_of(page.text)})
+    assert empty.status_code == 400 and '<a href="#file">请选择工作日安排文件' in empty.text
+    broken = client.post(
+        "/admin/calendar",
+        data={"csrf": csrf_of(page.text)},
+        files={"file": ("2027.yaml", b"years: [{year: 2027, holidays: ['2028-01-01']}]\n", "a/b")},
+    )
+    assert broken.status_code == 422 and 'href="#file"' in broken.text
+    preview = client.post(
+        "/admin/calendar",
+        data={"csrf": csrf_of(page.text)},
+        files={"file": ("2027年安排.yaml", CALENDAR_2027.encode(), "application/yaml")},
+    )
+    assert preview.status_code == 200, preview.text
+    assert "尚未写入任何数据" in preview.text
+    rows = re.findall(r"<tr>.*?</tr>", preview.text.split('id="moved"')[1], re.S)
+    moved = [r for r in rows if "意见答复" in r and "催办 1 级" in r]
+    assert moved and "2027年1月11日" in moved[0] and "2027年1月13日" in moved[0], rows
+    assert due() == (date(2027, 1, 11), True)  # the preview kept nothing
+    with Session(world.engine) as session:
+        assert session.exec(select(func.count()).select_from(CalendarYear)).one() == 0
+    key = re.search(r'name="key" value="([^"]+)"', preview.text)
+    name = re.search(r'name="filename" value="([^"]+)"', preview.text)
+    assert key and name
+    done = client.post(
+        "/admin/calendar",
+        data={
+            "csrf": csrf_of(preview.text),
+            "key": key.group(1),
+            "filename": name.group(1),
+            "action": "confirm",
+        },
+    )
+    assert done.status_code == 200 and "已导入" in done.text and "已改期的提醒和催办" in done.text
+    assert "2027年1月13日" in done.text
+    assert due() == (date(2027, 1, 13), False)
+    assert "2027 年" in client.get("/admin/calendar").text
+    client.cookies.clear()
+    _as(client, world, "supervisor")
+    assert client.get("/admin/calendar").status_code == 403
+    assert "导入工作日安排" not in client.get("/admin").text

@@ -421,9 +421,112 @@ def cancel_event_timers(session: Session, event: Event) -> None:
     )
 
 
-def recompute_provisional(session: Session, now: datetime, actor_name: str) -> int:
-    """Re-derive every open deadline that rested on missing data; log old and new due dates."""
+@dataclass(frozen=True)
+class TimerChange:
+    """One timer a recompute moved (or added): when it fired before, and when it fires now."""
+
+    timer_id: int | None
+    event_id: int
+    subject_type: str
+    subject_id: int
+    rule: str
+    kind: str
+    level: int
+    old_due_at: datetime | None  # None: the recompute added this timer
+    new_due_at: datetime
+    old_deadline_on: date | None
+    new_deadline_on: date
+    provisional: bool
+
+    @property
+    def old_day(self) -> date | None:
+        """The local day the timer was due on before (see `due_day`)."""
+        return due_day(self.old_due_at) if self.old_due_at else None
+
+    @property
+    def new_day(self) -> date:
+        """The local day the timer is due on now (see `due_day`)."""
+        return due_day(self.new_due_at)
+
+
+def due_day(moment: datetime) -> date:
+    """The local day a timer belongs to: an escalation due at the end of a day (local midnight
+    after it) is that day's, a reminder at 09:00 its own day's."""
+    return (moment - timedelta(microseconds=1)).astimezone(LOCAL_TZ).date()
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """What a recompute did: how many deadlines it re-derived, and the timers that moved."""
+
+    deadlines: int
+    moved: tuple[TimerChange, ...]
+
+
+def _pending_timers(session: Session, subject_type: str, subject_id: int) -> list[Timer]:
+    return list(
+        session.exec(
+            select(Timer).where(
+                Timer.subject_type == subject_type,
+                Timer.subject_id == subject_id,
+                Timer.state == TimerState.pending,
+            )
+        ).all()
+    )
+
+
+class _Watch:
+    """Remembers a subject's pending timers before a re-arm, to list which ones moved."""
+
+    def __init__(self) -> None:
+        self.moved: list[TimerChange] = []
+
+    def before(
+        self, session: Session, subject_type: str, subject_id: int
+    ) -> dict[tuple[str, str, int], tuple[datetime, date]]:
+        return {
+            (t.rule, t.kind, t.level): (t.due_at, t.deadline_on)
+            for t in _pending_timers(session, subject_type, subject_id)
+        }
+
+    def after(
+        self,
+        session: Session,
+        subject_type: str,
+        subject_id: int,
+        old: dict[tuple[str, str, int], tuple[datetime, date]],
+    ) -> None:
+        session.flush()
+        for t in _pending_timers(session, subject_type, subject_id):
+            was = old.get((t.rule, t.kind, t.level))
+            if was is not None and was[0] == t.due_at:
+                continue
+            self.moved.append(
+                TimerChange(
+                    timer_id=t.id,
+                    event_id=t.event_id,
+                    subject_type=subject_type,
+                    subject_id=subject_id,
+                    rule=t.rule,
+                    kind=t.kind,
+                    level=t.level,
+                    old_due_at=was[0] if was else None,
+                    new_due_at=t.due_at,
+                    old_deadline_on=was[1] if was else None,
+                    new_deadline_on=t.deadline_on,
+                    provisional=t.provisional,
+                )
+            )
+
+
+def recompute_provisional(session: Session, now: datetime, actor_name: str) -> Recomputed:
+    """Re-derive every open deadline that rested on missing data; log old and new due dates.
+
+    Returns how many deadlines were re-derived and every pending timer whose moment changed
+    (old and new), for the page that loads a calendar year to list.
+    """
     calendar = load_calendar(session)
+    watch = _Watch()
     rules_of: dict[int, CampaignRules] = {}
 
     def rules_for(event_id: int) -> CampaignRules:
@@ -462,9 +565,11 @@ def recompute_provisional(session: Session, now: datetime, actor_name: str) -> i
             )
             .order_by(col(ExtensionRequest.id).desc())
         ).first()
+        old_timers = watch.before(session, "feedback_item", item_id)
         arm_feedback_item(
             session, item, rules_for(item.event_id), calendar, now, due_on=extended or None
         )
+        watch.after(session, "feedback_item", item_id, old_timers)
         session.add(
             TransitionLog(
                 event_id=item.event_id,
@@ -491,9 +596,17 @@ def recompute_provisional(session: Session, now: datetime, actor_name: str) -> i
         if event is None:
             continue
         rules = rules_for(event_id)
+        old_timers = watch.before(session, "event", event_id)
         if event.state in (EventState.planned, EventState.invited):
             arm_hold(session, event, rules, calendar, now)
         elif event.held_on is not None:
             arm(session, summary_deadline(event, rules, calendar), now)
+        watch.after(session, "event", event_id, old_timers)
         changed += 1
-    return changed
+    return Recomputed(changed, tuple(watch.moved))
+
+
+def forget_calendar(session: Session) -> None:
+    """Drop this database's cached calendar (after a rolled-back preview of a load)."""
+    with _calendar_lock:
+        _calendar_cache.pop(_engine_of(session), None)

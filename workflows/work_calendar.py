@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -10,8 +10,13 @@ import structlog
 from sqlmodel import Session, col
 
 from models import CalendarDay, CalendarYear
-from workflows.deadlines import recompute_provisional
+from workflows.accounts import Actor
+from workflows.deadlines import TimerChange, forget_calendar, recompute_provisional
+from workflows.errors import Forbidden
 from workflows.workdays import parse_calendar_file
+
+# The largest working-day file taken (a year is a few hundred lines).
+MAX_FILE_BYTES = 1024 * 1024
 
 log = structlog.get_logger("openday.calendar")
 
@@ -24,16 +29,46 @@ class LoadResult:
     complete_years: list[int]
     days: int
     recomputed: int
+    # Every pending timer the recompute moved: old and new moment (not in the API's answer).
+    moved: list[TimerChange] = field(default_factory=list, repr=False)
+    dry_run: bool = False
+
+
+def require_loader(actor: Actor) -> None:
+    """Only admins load working-day data (it moves every unit's deadlines)."""
+    if actor.role != "admin":
+        raise Forbidden("admin_required", "仅管理员可以导入工作日安排", "admins only")
 
 
 def load_file(
-    session: Session, data: bytes, filename: str, now: datetime, actor_name: str
+    session: Session,
+    data: bytes,
+    filename: str,
+    now: datetime,
+    actor_name: str,
+    *,
+    dry_run: bool = False,
 ) -> LoadResult:
     """Store a calendar file's days, then recompute every open provisional deadline.
 
     A file that cannot be loaded raises :class:`workflows.workdays.CalendarFileError` (a
-    ``DomainError`` with status 422) before anything is written.
+    ``DomainError`` with status 422) before anything is written. A dry run does all of it in a
+    savepoint and rolls it back: the result lists what loading would move, nothing stays.
     """
+    if dry_run:
+        nested = session.begin_nested()
+        try:
+            result = _load(session, data, filename, now, actor_name, log_it=False)
+        finally:
+            nested.rollback()
+            forget_calendar(session)  # the cache may hold the rolled-back days
+        return LoadResult(**{**result.__dict__, "dry_run": True})
+    return _load(session, data, filename, now, actor_name, log_it=True)
+
+
+def _load(
+    session: Session, data: bytes, filename: str, now: datetime, actor_name: str, *, log_it: bool
+) -> LoadResult:
     parsed = parse_calendar_file(data, filename)  # CalendarFileError is a DomainError (422)
     for year in parsed.complete_years:
         # A year is replaced as a whole (a corrected notice may drop a day), local overrides stay.
@@ -71,11 +106,19 @@ def load_file(
             )
     session.flush()
     recomputed = recompute_provisional(session, now, actor_name)
-    log.info(
-        "calendar_loaded",
-        source=parsed.source,
-        years=list(parsed.complete_years),
-        days=len(parsed.days),
-        recomputed=recomputed,
+    if log_it:
+        log.info(
+            "calendar_loaded",
+            source=parsed.source,
+            years=list(parsed.complete_years),
+            days=len(parsed.days),
+            recomputed=recomputed.deadlines,
+            timers_moved=len(recomputed.moved),
+        )
+    return LoadResult(
+        parsed.source,
+        list(parsed.complete_years),
+        len(parsed.days),
+        recomputed.deadlines,
+        list(recomputed.moved),
     )
-    return LoadResult(parsed.source, list(parsed.complete_years), len(parsed.days), recomputed)
