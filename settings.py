@@ -138,6 +138,11 @@ class Settings(BaseSettings):
         default="json", description="json | wecom (企业微信) | dingtalk (钉钉)"
     )
     notify_log: bool = Field(default=True, description="Also write every notification to the log")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        max_length=300,
+        description="The service's address as people reach it; digests link to its board",
+    )
     delivery_max_attempts: int = Field(
         default=12,
         description="Tries per notification before it is recorded as failed (with backoff "

@@ -31,6 +31,8 @@ class User(SQLModel, table=True):
     role: str = Field(sa_type=sa.String(16))
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     email: str | None = Field(default=None, sa_type=sa.String(200))  # supervisors get escalations
+    # individual | digest for this supervisor's e-mail; unset: the campaign's setting.
+    escalation_delivery: str | None = Field(default=None, sa_type=sa.String(16))
     password_hash: str | None = Field(default=None, sa_type=sa.String(255))
     is_active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)

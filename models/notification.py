@@ -12,12 +12,21 @@ from models.types import UTCDateTime
 
 
 class NotificationState(StrEnum):
-    """pending → sending (leased by a worker) → sent; failed when retrying cannot help."""
+    """pending → sending (leased by a worker) → sent; failed when retrying cannot help.
+
+    Digests (workflows/digests.py): an item for a recipient who takes a daily digest is
+    `digested` (it travels inside its digest, never alone); the digest itself is `held` until
+    its hour, then pending like any other; an item no longer open at that hour is `withdrawn`
+    (and so is a digest left with nothing to say).
+    """
 
     pending = "pending"
     sending = "sending"
     sent = "sent"
     failed = "failed"
+    digested = "digested"
+    held = "held"
+    withdrawn = "withdrawn"
 
 
 class Notification(SQLModel, table=True):
@@ -33,8 +42,9 @@ class Notification(SQLModel, table=True):
     timer_id: int | None = Field(default=None, foreign_key="timer.id")
     subject_type: str = Field(sa_type=sa.String(32))
     subject_id: int
-    event_id: int = Field(foreign_key="event.id", index=True)
-    unit_id: int = Field(foreign_key="unit.id")
+    # Both unset on a digest (kind `digest`), which may list items of many events and units.
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
     rule: str = Field(sa_type=sa.String(32))
     kind: str = Field(sa_type=sa.String(16))
     level: int = 0
@@ -48,3 +58,5 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The digest (a notification of kind `digest`) this `digested` item travels in.
+    digest_id: int | None = Field(default=None, foreign_key="notification.id", index=True)

@@ -39,12 +39,12 @@ class Timer(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    rule: str = Field(sa_type=sa.String(32))  # feedback_answer | summary | event_hold
-    kind: str = Field(sa_type=sa.String(16))  # reminder | escalation
+    rule: str = Field(sa_type=sa.String(32))  # feedback_answer | summary | event_hold | digest
+    kind: str = Field(sa_type=sa.String(16))  # reminder | escalation | digest
     level: int = 0  # 0 for reminders, 1.. for escalation levels
     subject_type: str = Field(sa_type=sa.String(32))  # feedback_item | event
     subject_id: int
-    event_id: int = Field(foreign_key="event.id")
+    event_id: int | None = Field(default=None, foreign_key="event.id")  # unset on a digest
     deadline_on: date  # the local day the rule's deadline falls on (for messages)
     due_at: datetime = Field(sa_type=UTCDateTime)  # when this timer fires
     provisional: bool = False  # rests on a year without published working-day data

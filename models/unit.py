@@ -37,4 +37,7 @@ class Unit(SQLModel, table=True):
     # A group robot (企业微信 / 钉钉) or any JSON webhook the unit wants escalations posted to.
     webhook_url: str | None = Field(default=None, sa_type=sa.String(500))
     webhook_format: str = Field(default="json", sa_type=sa.String(16))  # json | wecom | dingtalk
+    # How the contact, head and robot get escalations: individual | digest; unset: the campaign's
+    # `escalation_delivery` setting.
+    escalation_delivery: str | None = Field(default=None, sa_type=sa.String(16))
     created_at: datetime = Field(sa_type=UTCDateTime)

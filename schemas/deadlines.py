@@ -28,8 +28,8 @@ class NotificationOut(BaseModel):
     id: int
     subject_type: str
     subject_id: int
-    event_id: int
-    unit_id: int
+    event_id: int | None = Field(description="unset on a daily digest (kind digest)")
+    unit_id: int | None = Field(description="unset on a daily digest (kind digest)")
     rule: str
     kind: str
     level: int

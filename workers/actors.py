@@ -10,7 +10,7 @@ import os
 
 import dramatiq
 import structlog
-from sqlmodel import Session
+from sqlalchemy.exc import OperationalError
 
 from models.db import session_scope
 from settings import configure_logging
@@ -34,14 +34,6 @@ if os.environ.get("OPENDAY_WORKER_METRICS") == "1":  # set by `openday worker` (
     _broker.add_middleware(Prometheus())
 
 
-def _apply(session: Session, rt: Runtime, timer_id: int) -> escalation.Outcome:
-    """The escalation rules applied to one fired timer, its log-channel notices sent inline."""
-    now = rt.clock.now()
-    outcome = escalation.handle_timer(session, timer_id, now, rt.notify)
-    delivery.deliver_inline(rt, outcome.inline, now)
-    return outcome
-
-
 @dramatiq.actor(
     actor_name=HANDLE_TIMERS_ACTOR,
     queue_name="timers",
@@ -50,20 +42,35 @@ def _apply(session: Session, rt: Runtime, timer_id: int) -> escalation.Outcome:
     max_backoff=60_000,
 )
 def handle_timers(timer_ids: list[int]) -> None:
-    """Apply a batch of fired timers in one transaction, each in a savepoint of its own (one
-    that fails stays `fired` for the reconciler without holding back the rest), then relay."""
+    """Apply a batch of fired timers set-based in one transaction, write its log-channel
+    notices, commit, then relay what it owes. A batch that fails is applied again with a
+    transaction per timer instead, so one bad timer cannot hold back the rest; one that still
+    fails stays `fired` for the scheduler's reconciler. The database being away is no timer's
+    fault: dramatiq retries the whole message with backoff."""
     rt = runtime()
-    owed: list[int] = []
-    with session_scope(rt.engine) as session:
+    try:
+        owed = _apply(rt, timer_ids)
+    except OperationalError:
+        raise
+    except Exception:
+        log.exception("timer_batch_failed", timers=len(timer_ids))
+        owed = []
         for timer_id in timer_ids:
             try:
-                with session.begin_nested():
-                    outcome = _apply(session, rt, timer_id)
-                owed.extend(outcome.outbox_ids)
+                owed += _apply(rt, [timer_id])
             except Exception:  # logged; the reconciler re-drives it later
                 log.exception("timer_failed", timer_id=timer_id)
     if owed:
         relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=owed)
+
+
+def _apply(rt: Runtime, timer_ids: list[int]) -> list[int]:
+    """The escalation rules applied to fired timers in one transaction; returns outbox ids."""
+    with session_scope(rt.engine) as session:
+        now = rt.clock.now()
+        outcome = escalation.handle_timers(session, timer_ids, now, rt.notify)
+        delivery.deliver_inline(rt, outcome.inline, now)
+    return outcome.outbox_ids
 
 
 @dramatiq.actor(

@@ -34,11 +34,14 @@ from workers import wake
 from workers.relay import Send, relay
 from workflows import deadlines, privacy
 from workflows.clock import LOCAL_TZ, Clock
-from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe
+from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe, owe_many
 
 log = structlog.get_logger("openday.scheduler")
 
-TIMERS_PER_MESSAGE = 50  # one worker transaction handles this many fired timers
+# One worker transaction handles this many fired timers, set-based (workflows/escalation.py):
+# big enough that a burst is a few dozen statements per hundred timers, small enough that a
+# batch holds its events' locks for milliseconds.
+TIMERS_PER_MESSAGE = 100
 
 
 @dataclass
@@ -80,25 +83,38 @@ class Scheduler:
         self._last_purge_day: date | None = None
 
     def fire_due(self) -> int:
-        """Claim up to `batch` due timers, mark them fired and owe handle_timers messages."""
+        """Claim up to `batch` due timers and owe handle_timers messages: one UPDATE … RETURNING
+        (a `FOR UPDATE SKIP LOCKED` subquery picks the rows) and one multi-row outbox insert."""
         now = self.clock.now()
+        claim = (
+            sa.select(col(Timer.id))
+            .where(col(Timer.state) == TimerState.pending, col(Timer.due_at) <= now)
+            .order_by(col(Timer.due_at))
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+        )
         with session_scope(self.engine) as session:
-            timers = session.exec(
-                select(Timer)
-                .where(Timer.state == TimerState.pending, col(Timer.due_at) <= now)
-                .order_by(col(Timer.due_at))
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
+            timers = session.execute(
+                sa.update(Timer)
+                .where(col(Timer.id).in_(claim.scalar_subquery()))
+                .values(state=TimerState.fired, fired_at=now)
+                .returning(
+                    col(Timer.id),
+                    col(Timer.subject_type),
+                    col(Timer.subject_id),
+                    col(Timer.rule),
+                    col(Timer.level),
+                    col(Timer.due_at),
+                )  # fmt: skip
+                .execution_options(synchronize_session=False)
             ).all()
-            for timer in timers:
-                timer.state = TimerState.fired
-                timer.fired_at = now
-                if self.on_fire:
+            if self.on_fire:
+                for timer in timers:
                     self.on_fire((now - timer.due_at).total_seconds())
             # One subject's timers travel together, lowest level first: when a reminder and
             # both escalation levels are due at once (a backdated event), they go out in order.
             ordered = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
-            _owe_handling(session, [t.id for t in ordered if t.id is not None], now)
+            _owe_handling(session, [t.id for t in ordered], now)
         if timers:
             late = max((now - t.due_at).total_seconds() for t in timers)
             log.info("timers_fired", count=len(timers), max_late_seconds=round(late, 3))
@@ -269,9 +285,13 @@ def _log_failed_pass(attempt: RetryCallState) -> None:
 
 
 def _owe_handling(session: Session, timer_ids: list[int], now: datetime) -> None:
-    """Outbox rows handing fired timers to the workers, TIMERS_PER_MESSAGE to a message."""
-    for start in range(0, len(timer_ids), TIMERS_PER_MESSAGE):
-        owe(session, HANDLE_TIMERS_ACTOR, [timer_ids[start : start + TIMERS_PER_MESSAGE]], now)
+    """Outbox rows handing fired timers to the workers, TIMERS_PER_MESSAGE to a message (one
+    multi-row insert)."""
+    chunks = [
+        timer_ids[start : start + TIMERS_PER_MESSAGE]
+        for start in range(0, len(timer_ids), TIMERS_PER_MESSAGE)
+    ]
+    owe_many(session, HANDLE_TIMERS_ACTOR, [[chunk] for chunk in chunks], now)
 
 
 class Waiter:

@@ -1,22 +1,28 @@
-"""Escalation rules: applying a fired timer, who gets each level, and what the message says.
+"""Escalation rules: applying fired timers, who gets each level, and what the message says.
 
-`handle_timer` runs inside a worker's transaction, on a timer id. The timer row is locked and
-must still be `fired`, so a redelivered message finds it `done` and does nothing; notification
-keys are unique, so even a second pass could not owe the same message twice. Everything written
-here (the overdue move, the escalation level, the notifications and their outbox rows) commits
-with the caller's transaction.
+`handle_timers` runs inside a worker's transaction on a batch of timer ids, set-based: a fixed
+number of statements per batch, not per timer (DESIGN.md, issue 15). It locks the batch's events,
+then their feedback items, then the timers still `fired` (the one lock order everywhere, so a
+move on the same event queues behind it instead of deadlocking); a redelivered message finds the
+timers `done` and does nothing. Then per batch: the open opinions' overdue moves, one UPDATE per
+subject table and level for the escalation level, one multi-row INSERT … ON CONFLICT DO NOTHING
+of notifications (keys are unique, so even a second pass could not owe the same message twice),
+one of their outbox rows, one UPDATE per outcome for the timers. Recipients who take a daily
+digest get their items attached to it (workflows/digests.py) instead of a message each.
 
 Pure domain: the audience comes from the campaign's escalation ladder, the wording from its rules
 (answer window, summary days), and the service's channel settings arrive as a `NotifyConfig`.
-Sending is the workers' business: they deliver `Outcome.inline` notifications themselves before
-committing and relay `Outcome.outbox_ids` after.
+Sending is the workers' business: they deliver `inline` notifications (the log) themselves before
+committing and relay `outbox_ids` after.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -31,13 +37,14 @@ from models import (
     FeedbackItem,
     FeedbackState,
     Notification,
+    NotificationState,
     Role,
     Timer,
     TimerState,
     Unit,
     User,
 )
-from workflows import deadlines, feedback, jobs
+from workflows import deadlines, digests, feedback, jobs
 from workflows.accounts import SYSTEM
 from workflows.clock import local_date
 from workflows.rules import CampaignRules
@@ -60,19 +67,22 @@ class NotifyConfig:
     supervisor_webhook_url: str | None = None
     supervisor_webhook_format: str = "json"
     notify_log: bool = True
+    board_url: str = "http://127.0.0.1:8000/board"  # digests link to it
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """Where one copy goes."""
+    """Where one copy goes, and how this recipient takes escalations if they chose."""
 
     channel: str  # email | webhook_json | webhook_wecom | webhook_dingtalk | log
     address: str
+    # individual | digest where the recipient is configured (unit, account); None: campaign's.
+    delivery: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What handling a timer did."""
+    """What handling one timer did."""
 
     state: str  # done | skipped | absent
     reason: str
@@ -82,163 +92,323 @@ class Outcome:
     inline: tuple[Notification, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Subject:
-    """A fired timer and the rows it concerns, locked in order."""
+@dataclass
+class BatchOutcome:
+    """What handling a batch of timers did."""
 
-    timer: Timer
-    event: Event
-    item: FeedbackItem | None
+    states: dict[int, str] = field(default_factory=dict)  # timer id → done | skipped | absent
+    reasons: dict[int, str] = field(default_factory=dict)  # why a timer was skipped
+    notifications: int = 0  # rows owed (individual, inline and digested)
+    digested: int = 0  # of which attached to a digest
+    digests_sent: int = 0  # digests composed and owed by digest timers of this batch
+    outbox_ids: list[int] = field(default_factory=list)
+    # Notifications on INLINE_CHANNELS (already recorded as sent): the caller writes them out
+    # before it commits.
+    inline: list[Notification] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        """How many timers of the batch ended in `state`."""
+        return sum(1 for s in self.states.values() if s == state)
 
 
 # --------------------------------------------------------------------------------------------
-# Applying a fired timer
+# Applying fired timers, a batch at a time
 # --------------------------------------------------------------------------------------------
 
 
 def handle_timer(session: Session, timer_id: int, now: datetime, config: NotifyConfig) -> Outcome:
-    """Apply a fired timer once; the caller delivers `inline`, commits, then relays."""
-    subject = _lock(session, timer_id)
-    if isinstance(subject, Outcome):
-        return subject
-    timer, event, item = subject.timer, subject.event, subject.item
-    skip = stale(timer, event, item, now)
-    if skip:
-        timer.state, timer.handled_at = TimerState.skipped, now
-        log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
-        return Outcome("skipped", skip, 0, ())
-    campaign = session.get(Campaign, event.campaign_id)
-    unit = session.get(Unit, event.unit_id)
-    assert campaign is not None and unit is not None
-    rules = CampaignRules.of(campaign.rules)
-    _apply_level(session, timer, event, item, now)
-    title, body = compose(
-        timer, event, unit, item, campaign, rules, deadlines.load_calendar(session), now
-    )
-    audience = audience_of(timer, rules)
-    created = _owe_notifications(
-        session, subject, unit, recipients(session, audience, unit, config), title, body, now
-    )
-    outbox = [
-        jobs.owe(session, jobs.DELIVER_ACTOR, [n.id], now, dedupe_key=f"deliver:{n.id}")
-        for n in created
-        if n.channel not in INLINE_CHANNELS
-    ]
-    timer.state, timer.handled_at = TimerState.done, now
-    session.flush()
-    log.info(
-        "timer_handled",
-        timer_id=timer.id,
-        rule=timer.rule,
-        kind=timer.kind,
-        ladder_level=timer.level,  # "level" is the log level
-        notifications=len(created),
-    )
+    """Apply one fired timer (a batch of one); the caller delivers `inline`, commits, relays."""
+    batch = handle_timers(session, [timer_id], now, config)
+    state = batch.states.get(timer_id, "absent")
     return Outcome(
-        "done",
-        "",
-        len(created),
-        tuple(o.id for o in outbox if o.id is not None),
-        tuple(n for n in created if n.channel in INLINE_CHANNELS),
+        state,
+        batch.reasons.get(timer_id, ""),
+        batch.notifications,
+        tuple(batch.outbox_ids),
+        tuple(batch.inline),
     )
 
 
-def _lock(session: Session, timer_id: int) -> _Subject | Outcome:
-    """Lock event, then feedback item, then timer, and re-check the timer is still `fired`.
-
-    Locks are taken in this one order everywhere, so a worker and a move touching the same event
-    queue behind each other instead of deadlocking.
-    """
-    peek = session.get(Timer, timer_id)
-    if peek is None or peek.state != TimerState.fired:
-        return Outcome("absent", peek.state if peek else "missing", 0, ())
-    event = session.exec(select(Event).where(Event.id == peek.event_id).with_for_update()).one()
-    item: FeedbackItem | None = None
-    if peek.subject_type == "feedback_item":
-        item = session.exec(
-            select(FeedbackItem)
-            .where(FeedbackItem.id == peek.subject_id)
+def handle_timers(
+    session: Session, timer_ids: list[int], now: datetime, config: NotifyConfig
+) -> BatchOutcome:
+    """Apply a batch of fired timers once, set-based; the caller delivers `inline`, commits,
+    then relays `outbox_ids`."""
+    out = BatchOutcome()
+    ids = sorted(set(timer_ids))
+    if not ids:
+        return out
+    peek = session.execute(
+        sa.select(
+            col(Timer.id), col(Timer.rule), col(Timer.event_id), col(Timer.subject_type),
+            col(Timer.subject_id),
+        )
+        .where(col(Timer.id).in_(ids), col(Timer.state) == TimerState.fired)
+    ).all()  # fmt: skip
+    for timer_id in ids:
+        out.states[timer_id] = "absent"
+    digest_timer_ids = [p.id for p in peek if p.rule == digests.RULE]
+    if digest_timer_ids:
+        sent = digests.send_due(session, digest_timer_ids, now, config)
+        out.digests_sent = len(sent.owed)
+        out.outbox_ids += sent.outbox_ids
+        for timer_id in sent.handled:
+            out.states[timer_id] = "done"
+    peek = [p for p in peek if p.rule != digests.RULE]
+    if not peek:
+        return out
+    event_ids = sorted({p.event_id for p in peek if p.event_id is not None})
+    item_ids = sorted({p.subject_id for p in peek if p.subject_type == "feedback_item"})
+    events = {
+        e.id: e
+        for e in session.exec(
+            select(Event)
+            .where(col(Event.id).in_(event_ids))
+            .order_by(col(Event.id))
             .with_for_update()
             .execution_options(populate_existing=True)
-        ).one()
-    timer = session.exec(
+        ).all()
+    }
+    items: dict[int | None, FeedbackItem] = {}
+    if item_ids:
+        items = {
+            i.id: i
+            for i in session.exec(
+                select(FeedbackItem)
+                .where(col(FeedbackItem.id).in_(item_ids))
+                .order_by(col(FeedbackItem.id))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).all()
+        }
+    # Still `fired` once we hold the subjects: anything handled meanwhile is left alone.
+    timers = session.exec(
         select(Timer)
-        .where(Timer.id == timer_id)
+        .where(col(Timer.id).in_([p.id for p in peek]), col(Timer.state) == TimerState.fired)
+        .order_by(col(Timer.id))
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).one()
-    if timer.state != TimerState.fired:  # handled by someone else while we waited
-        return Outcome("absent", timer.state, 0, ())
-    return _Subject(timer, event, item)
-
-
-def _apply_level(
-    session: Session, timer: Timer, event: Event, item: FeedbackItem | None, now: datetime
-) -> None:
-    """The timed move: an open opinion goes overdue; the subject records level and notice."""
-    subject: Event | FeedbackItem = item if item is not None else event
-    values: dict[str, object] = {"last_notified_at": now}
-    if timer.kind == deadlines.ESCALATION:
-        if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
-            feedback.fire(session, item, "mark_overdue", actor=SYSTEM, now=now, system=True)
-        values["escalation_level"] = max(subject.escalation_level, timer.level)
-    # Bookkeeping, not a person's change: written beside the row's version counter, so a
-    # clerk who read the event before this escalation can still make their move (issue 10).
-    table = type(subject)
-    session.execute(
-        sa.update(table)
-        .where(table.id == subject.id)  # type: ignore[arg-type]
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    for key, value in values.items():
-        set_committed_value(subject, key, value)
-
-
-def _owe_notifications(
-    session: Session,
-    subject: _Subject,
-    unit: Unit,
-    to: list[Recipient],
-    title: str,
-    body: str,
-    now: datetime,
-) -> list[Notification]:
-    """One notification per recipient not already owed under the same key; flushed (ids set)."""
-    timer = subject.timer
-    existing = set(
-        session.exec(
-            select(Notification.key).where(
-                Notification.subject_type == timer.subject_type,
-                Notification.subject_id == timer.subject_id,
-            )
-        ).all()
-    )
-    created: list[Notification] = []
-    for recipient in to:
-        key = notification_key(timer, recipient)
-        if key in existing:
+    ).all()
+    if not timers:
+        return out
+    # One subject's timers in order, lowest level first: when a reminder and both levels are
+    # due at once (a backdated event), their notifications are owed (and relayed) in order.
+    timers = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
+    ctx = _BatchContext.load(session, events.values(), config)
+    done: list[int] = []
+    skipped: list[int] = []
+    rows: list[dict[str, Any]] = []
+    levels: dict[tuple[type, int], list[int]] = defaultdict(list)
+    for timer in timers:
+        assert timer.id is not None and timer.event_id is not None
+        event = events[timer.event_id]
+        item = items.get(timer.subject_id) if timer.subject_type == "feedback_item" else None
+        skip = stale(timer, event, item, now)
+        if skip:
+            skipped.append(timer.id)
+            out.states[timer.id], out.reasons[timer.id] = "skipped", skip
+            log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
             continue
-        notification = Notification(
-            key=key,
-            timer_id=timer.id,
-            subject_type=timer.subject_type,
-            subject_id=timer.subject_id,
-            event_id=subject.event.id,  # type: ignore[arg-type]
-            unit_id=unit.id,  # type: ignore[arg-type]
-            rule=timer.rule,
-            kind=timer.kind,
-            level=timer.level,
-            channel=recipient.channel,
-            recipient=recipient.address,
-            title=title,
-            body=body,
-            created_at=now,
+        campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
+        rules = ctx.rules[event.campaign_id]
+        subject: Event | FeedbackItem = item if item is not None else event
+        if timer.kind == deadlines.ESCALATION:
+            if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
+                # The guarded move with its audit line, one per opinion going overdue.
+                feedback.fire(session, item, "mark_overdue", actor=SYSTEM, now=now, system=True)
+            levels[(type(subject), timer.level)].append(subject.id)  # type: ignore[arg-type]
+        else:
+            levels[(type(subject), 0)].append(subject.id)  # type: ignore[arg-type]
+        title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, now)
+        for recipient in recipients(
+            session, audience_of(timer, rules), unit, config, supervisors=ctx.supervisors
+        ):
+            delivery = recipient.delivery or rules.escalation_delivery
+            if recipient.channel in INLINE_CHANNELS:
+                delivery = "individual"  # the log records every notice as it happens
+            rows.append(
+                {
+                    "key": notification_key(timer, recipient),
+                    "timer_id": timer.id,
+                    "subject_type": timer.subject_type,
+                    "subject_id": timer.subject_id,
+                    "event_id": event.id,
+                    "unit_id": unit.id,
+                    "rule": timer.rule,
+                    "kind": timer.kind,
+                    "level": timer.level,
+                    "channel": recipient.channel,
+                    "recipient": recipient.address,
+                    "title": title,
+                    "body": body,
+                    "_digest": (rules.digest_hour if delivery == "digest" else None),
+                }
+            )
+        done.append(timer.id)
+        out.states[timer.id] = "done"
+    _record_levels(session, levels, events, items, now)
+    _owe(session, rows, now, out)
+    _finish_timers(session, done, skipped, now)
+    if done or skipped:
+        log.info(
+            "timers_handled",
+            done=len(done),
+            skipped=len(skipped),
+            notifications=out.notifications,
+            digested=out.digested,
         )
-        session.add(notification)
-        created.append(notification)
-    session.flush()
-    return created
+    return out
+
+
+@dataclass
+class _BatchContext:
+    """What every timer of a batch reads, loaded once: campaigns, units, supervisors, days."""
+
+    campaigns: dict[int, Campaign]
+    rules: dict[int, CampaignRules]
+    units: dict[int, Unit]
+    supervisors: list[User]
+    calendar: WorkdayCalendar
+
+    @classmethod
+    def load(cls, session: Session, events: Any, config: NotifyConfig) -> _BatchContext:
+        events = list(events)
+        campaign_ids = sorted({e.campaign_id for e in events})
+        unit_ids = sorted({e.unit_id for e in events})
+        campaigns = {
+            c.id: c
+            for c in session.exec(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
+        }
+        units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids)))}
+        supervisors = list(
+            session.exec(
+                select(User)
+                .where(
+                    User.role == Role.supervisor, col(User.is_active), col(User.email).is_not(None)
+                )
+                .order_by(col(User.email))
+            ).all()
+        )
+        return cls(
+            campaigns=campaigns,  # type: ignore[arg-type]
+            rules={cid: CampaignRules.of(c.rules) for cid, c in campaigns.items()},  # type: ignore[misc]
+            units=units,  # type: ignore[arg-type]
+            supervisors=supervisors,
+            calendar=deadlines.load_calendar(session),
+        )
+
+
+def _record_levels(
+    session: Session,
+    levels: dict[tuple[type, int], list[int]],
+    events: dict[int | None, Event],
+    items: dict[int | None, FeedbackItem],
+    now: datetime,
+) -> None:
+    """The escalation level and last notice on each subject: one UPDATE per table and level.
+
+    Bookkeeping, not a person's change: written beside the row's version counter, so a clerk
+    who read the event before this escalation can still make their move (issue 10).
+    """
+    session.flush()  # the overdue moves first
+    for (table, level), ids in sorted(levels.items(), key=lambda kv: (kv[0][0].__name__, kv[0][1])):
+        values: dict[str, Any] = {"last_notified_at": now}
+        if level:
+            current = table.escalation_level  # type: ignore[attr-defined]
+            values["escalation_level"] = sa.case((current < level, level), else_=current)
+        session.execute(
+            sa.update(table)
+            .where(table.id.in_(sorted(set(ids))))  # type: ignore[attr-defined]
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        loaded: dict[int | None, Any] = events if table is Event else items  # type: ignore[assignment]
+        for subject_id in ids:
+            row = loaded.get(subject_id)
+            if row is None:
+                continue
+            set_committed_value(row, "last_notified_at", now)
+            if level:
+                set_committed_value(row, "escalation_level", max(row.escalation_level, level))
+
+
+def insert_ignoring_duplicates(session: Session, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for this session's database (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _owe(session: Session, rows: list[dict[str, Any]], now: datetime, out: BatchOutcome) -> None:
+    """One multi-row insert of the batch's notifications (duplicate keys skipped), then one of
+    the outbox rows for those a worker must deliver."""
+    if not rows:
+        return
+    wants = {(r["channel"], r["recipient"]): r["_digest"] for r in rows if r["_digest"] is not None}
+    into = digests.attach(session, wants, now) if wants else {}
+    values: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row in rows:
+        if row["key"] in seen:
+            continue
+        seen.add(row["key"])
+        digest_id = into.get((row["channel"], row["recipient"])) if row["_digest"] else None
+        inline = row["channel"] in INLINE_CHANNELS
+        state = NotificationState.pending
+        if inline:
+            state = NotificationState.sent
+        elif digest_id is not None:
+            state = NotificationState.digested
+        values.append(
+            {
+                **{k: v for k, v in row.items() if not k.startswith("_")},
+                "state": state,
+                "attempts": 1 if inline else 0,
+                "sent_at": now if inline else None,
+                "created_at": now,
+                "digest_id": digest_id,
+            }
+        )
+    table = Notification.__table__  # type: ignore[attr-defined]
+    inserted = session.execute(
+        insert_ignoring_duplicates(session, table).returning(
+            table.c.id, table.c.key, table.c.state
+        ),
+        values,
+    ).all()
+    by_key = {v["key"]: v for v in values}
+    deliver: list[int] = []
+    for row_id, key, state in sorted(inserted, key=lambda r: r[0]):
+        out.notifications += 1
+        if state == NotificationState.pending:
+            deliver.append(row_id)
+        elif state == NotificationState.digested:
+            out.digested += 1
+        elif state == NotificationState.sent:
+            v = by_key[key]
+            out.inline.append(Notification(id=row_id, **{k: v[k] for k in _INLINE_FIELDS}))
+    out.outbox_ids += jobs.owe_deliveries(session, deliver, now)
+
+
+_INLINE_FIELDS = (
+    "key", "timer_id", "subject_type", "subject_id", "event_id", "unit_id", "rule", "kind",
+    "level", "channel", "recipient", "title", "body", "state", "attempts", "created_at",
+    "sent_at",
+)  # fmt: skip
+
+
+def _finish_timers(session: Session, done: list[int], skipped: list[int], now: datetime) -> None:
+    """One UPDATE per outcome: the batch's timers done or skipped."""
+    for state, ids in ((TimerState.done, done), (TimerState.skipped, skipped)):
+        if ids:
+            session.execute(
+                sa.update(Timer)
+                .where(col(Timer.id).in_(ids))
+                .values(state=state, handled_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def notification_key(timer: Timer, recipient: Recipient) -> str:
@@ -299,24 +469,37 @@ def audience_for(kind: str, level: int, rules: CampaignRules) -> tuple[Audience,
 
 
 def recipients(
-    session: Session, audience: tuple[Audience, ...], unit: Unit, config: NotifyConfig
+    session: Session,
+    audience: tuple[Audience, ...],
+    unit: Unit,
+    config: NotifyConfig,
+    *,
+    supervisors: list[User] | None = None,
 ) -> list[Recipient]:
-    """The addresses of an audience on the configured channels, without duplicates."""
+    """The addresses of an audience on the configured channels, without duplicates; each with
+    its own delivery choice (the unit's for its contact, head and robot; a supervisor's own)."""
     out: list[Recipient] = []
+    own = unit.escalation_delivery
     if "unit_contact" in audience:
         if unit.contact_email:
-            out.append(Recipient("email", unit.contact_email))
+            out.append(Recipient("email", unit.contact_email, own))
         if unit.webhook_url:
-            out.append(Recipient(f"webhook_{unit.webhook_format}", unit.webhook_url))
+            out.append(Recipient(f"webhook_{unit.webhook_format}", unit.webhook_url, own))
     if "unit_head" in audience and unit.head_email:
-        out.append(Recipient("email", unit.head_email))
+        out.append(Recipient("email", unit.head_email, own))
     if "supervisors" in audience:
-        emails = session.exec(
-            select(User.email).where(
-                User.role == Role.supervisor, col(User.is_active), col(User.email).is_not(None)
+        if supervisors is None:
+            supervisors = list(
+                session.exec(
+                    select(User).where(
+                        User.role == Role.supervisor,
+                        col(User.is_active),
+                        col(User.email).is_not(None),
+                    )
+                ).all()
             )
-        ).all()
-        out += [Recipient("email", e) for e in sorted(e for e in emails if e)]
+        people = sorted((u for u in supervisors if u.email), key=lambda u: u.email or "")
+        out += [Recipient("email", u.email, u.escalation_delivery) for u in people]  # type: ignore[arg-type]
         if config.supervisor_webhook_url:
             out.append(
                 Recipient(
@@ -346,8 +529,8 @@ def compose(
     now: datetime,
 ) -> tuple[str, str]:
     """The Chinese title and body: the event, the item, the due date and how late it is."""
-    prefix = _prefix(timer, rules)
-    lateness = _lateness(timer, calendar, local_date(now))
+    prefix = prefix_of(timer, rules)
+    lateness = lateness_text(timer, calendar, local_date(now))
     escalated = timer.kind == deadlines.ESCALATION
     due = timer.deadline_on.isoformat()
     if timer.rule == deadlines.FEEDBACK_ANSWER:
@@ -355,7 +538,7 @@ def compose(
         title = f"{prefix}{unit.name}：意见建议{'逾期未办结' if escalated else '即将到期'}"
         content = item.content if len(item.content) <= 120 else item.content[:120] + "…"
         lines = [
-            f"贵单位“{event.theme}”政府开放日活动（{event.held_on or _when(event)} 开展）"
+            f"贵单位“{event.theme}”政府开放日活动（{event.held_on or when_of(event)} 开展）"
             f"收集的意见建议（编号 {item.id}）：",
             f"“{content}”",
             f"应于 {due} 前办结并反馈（{rules.feedback_answer_workdays}个工作日内），{lateness}。",
@@ -372,7 +555,7 @@ def compose(
     else:
         title = f"{prefix}{unit.name}：政府开放日活动未按期开展"
         lines = [
-            f"贵单位“{event.theme}”政府开放日活动计划于 {_when(event)} 开展，",
+            f"贵单位“{event.theme}”政府开放日活动计划于 {when_of(event)} 开展，",
             f"截至 {due} 尚未登记开展，{lateness}。",
             "请尽快开展活动，或在系统中办理改期。",
         ]
@@ -380,7 +563,7 @@ def compose(
     return title, "\n".join([f"{unit.name}：", "", *lines, "", signature])
 
 
-def _prefix(timer: Timer, rules: CampaignRules) -> str:
+def prefix_of(timer: Timer, rules: CampaignRules) -> str:
     """【提醒】, 【催办】, 【第2次催办】; a level the supervisors get says it is copied to them."""
     if timer.kind != deadlines.ESCALATION:
         return "【提醒】"
@@ -390,7 +573,7 @@ def _prefix(timer: Timer, rules: CampaignRules) -> str:
     return f"【{label}】"
 
 
-def _lateness(timer: Timer, calendar: WorkdayCalendar, today: date) -> str:
+def lateness_text(timer: Timer, calendar: WorkdayCalendar, today: date) -> str:
     """How far the deadline is: working days left, or working (and calendar) days late."""
     due = timer.deadline_on
     if timer.kind != deadlines.ESCALATION:
@@ -405,7 +588,7 @@ def _lateness(timer: Timer, calendar: WorkdayCalendar, today: date) -> str:
     return f"已逾期 {late_workdays} 个工作日（{late_days} 天）"
 
 
-def _when(event: Event) -> str:
+def when_of(event: Event) -> str:
     """The event's date as planned (its text, one day, or a window), its time and place."""
     if event.date_text:
         when = event.date_text

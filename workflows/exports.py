@@ -258,7 +258,7 @@ def _notifications(session: Session, f: Filters, now: datetime) -> Sheet:
         Notification.rule, Notification.kind, Notification.level, Notification.channel,
         Notification.recipient, Notification.title, Notification.state, Notification.attempts,
         Notification.sent_at, Notification.last_error,
-    ).join(Unit, Unit.id == Notification.unit_id)  # fmt: skip
+    ).outerjoin(Unit, Unit.id == Notification.unit_id)  # fmt: skip (digests have no unit)
     if f.unit_id is not None:
         stmt = stmt.where(Notification.unit_id == f.unit_id)
     if f.states:

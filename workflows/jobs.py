@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from models import OutboxMessage
@@ -34,3 +35,24 @@ def owe(
 def owe_delivery(session: Session, notification_id: int, now: datetime) -> OutboxMessage:
     """Owe the delivery of one notification."""
     return owe(session, DELIVER_ACTOR, [notification_id], now)
+
+
+def owe_deliveries(session: Session, notification_ids: list[int], now: datetime) -> list[int]:
+    """Owe the delivery of many notifications: one multi-row insert; returns the outbox ids."""
+    if not notification_ids:
+        return []
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    rows = [
+        {"actor": DELIVER_ACTOR, "args": [n], "dedupe_key": f"deliver:{n}", "created_at": now}
+        for n in notification_ids
+    ]
+    return list(session.execute(sa.insert(table).returning(table.c.id), rows).scalars())
+
+
+def owe_many(session: Session, actor: str, args: list[list[Any]], now: datetime) -> list[int]:
+    """Owe many messages to one actor: one multi-row insert; returns the outbox ids."""
+    if not args:
+        return []
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    rows = [{"actor": actor, "args": a, "dedupe_key": None, "created_at": now} for a in args]
+    return list(session.execute(sa.insert(table).returning(table.c.id), rows).scalars())

@@ -12,6 +12,8 @@ from workflows.scoring import ScoringRules
 from workflows.scoring import check as check_scoring
 
 Recipient = Literal["unit_contact", "unit_head", "supervisors"]
+Delivery = Literal["individual", "digest"]
+DELIVERIES: tuple[str, ...] = ("individual", "digest")
 
 
 class EscalationLevel(BaseModel):
@@ -55,6 +57,10 @@ class CampaignRules(BaseModel):
     summary_reminder_days_before: int = Field(default=1, ge=0)
     reminder_hour: int = Field(default=9, ge=0, le=23)
     escalations: list[EscalationLevel] = Field(default_factory=_default_ladder)
+    # Reminders and escalations one by one, or collected into one daily digest (催办汇总) per
+    # recipient at digest_hour local time; a unit or a supervisor account may override it.
+    escalation_delivery: Delivery = "individual"
+    digest_hour: int = Field(default=9, ge=0, le=23)
     # A unit may ask this many times per opinion for more time to answer (申请延期).
     extensions_per_item: int = Field(default=1, ge=0, le=10)
     # The overdue list also shows what falls due within this many days.

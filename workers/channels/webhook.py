@@ -38,6 +38,8 @@ TRANSIENT_ERRCODES: dict[str, frozenset[int]] = {
 }
 ROBOT_NAMES = {"json": "webhook 接收方", "wecom": "企业微信机器人", "dingtalk": "钉钉机器人"}
 WECOM_CONTENT_MAX_BYTES = 2048  # 企业微信 text.content limit, UTF-8 bytes
+WECOM_MARKDOWN_MAX_BYTES = 4096  # 企业微信 markdown.content limit, UTF-8 bytes
+DINGTALK_MARKDOWN_MAX_BYTES = 18000  # 钉钉 refuses a body over 20000 bytes; room for the rest
 
 
 def _json_default(value: Any) -> Any:
@@ -124,6 +126,13 @@ class WebhookChannel:
                 "body": message.body,
                 "data": message.data,
             }
+        if message.data.get("kind") == "digest":
+            # A digest's body is markdown already cut to the robot's limit (workflows/digests.py).
+            if self.format == "wecom":
+                content = _truncate_utf8(message.body, WECOM_MARKDOWN_MAX_BYTES)
+                return {"msgtype": "markdown", "markdown": {"content": content}}
+            text = _truncate_utf8(message.body, DINGTALK_MARKDOWN_MAX_BYTES)
+            return {"msgtype": "markdown", "markdown": {"title": message.subject, "text": text}}
         # The subject goes first: 钉钉 robots with a keyword filter look for it in the content.
         content = f"{message.subject}\n{message.body}"
         if self.format == "wecom":
