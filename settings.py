@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -17,9 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENDAY_", extra="ignore")
 
     database_url: str = Field(
-        default=f"sqlite:///{PROJECT_DIR / 'var' / 'openday.db'}",
-        description="SQLAlchemy URL; SQLite file under ./var/ by default, postgresql+psycopg://… "
-        "in production",
+        default="",
+        description="SQLAlchemy URL; unset: the SQLite file openday.db in var_dir; "
+        "postgresql+psycopg://… in production",
     )
     redis_url: str | None = Field(
         default=None,
@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         default="auto", description="'json', 'console', or 'auto' (console on a terminal)"
     )
     log_level: str = Field(default="INFO", description="Root log level")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        """No database URL: the SQLite file in var_dir (./var, or the image's volume)."""
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'openday.db'}"
+        return self
 
     @property
     def upload_dir(self) -> Path:

@@ -256,11 +256,13 @@ def _instructions() -> list[tuple[str, str]]:
 
 
 def test_dockerfile_is_multi_stage_slim_non_root_with_healthcheck_and_entrypoint() -> None:
-    """Builder + python:3.11-slim runtime, a non-root USER, a HEALTHCHECK, ENTRYPOINT openday."""
+    """Builder + runtime on the ARG BASE image (docker/build-base.sh: Debian's packages), a
+    non-root USER, a HEALTHCHECK, ENTRYPOINT openday."""
     instructions = _instructions()
     stages = [args for kw, args in instructions if kw == "FROM"]
     assert len(stages) >= 2, "multi-stage: a builder and a runtime"
-    assert stages[-1].split()[0] == "python:3.11-slim", "the runtime stage is python:3.11-slim"
+    assert "BASE=openday-base:bookworm" in [args for kw, args in instructions if kw == "ARG"]
+    assert stages[0].split()[0] == "${BASE}", "the base image is the BASE argument"
     assert any("--from=" in args for kw, args in instructions if kw == "COPY")
     runtime = instructions[max(i for i, (kw, _) in enumerate(instructions) if kw == "FROM") :]
     users = [args for kw, args in runtime if kw == "USER"]
