@@ -8,172 +8,79 @@ Without chromium (or playwright) the test skips, or fails when OPENDAY_REQUIRE_S
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import zlib
 from collections.abc import Iterator
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session
 
-from models import Campaign, Role, Unit, UnitKind
-from models.db import make_engine, migrate
-from tests.conftest import unavailable
+from models import Role, Unit, UnitKind
+from tests.browser_support import (  # noqa: F401 - ARGS … re-exported for older importers
+    ARGS,
+    CHROMIUM,
+    NOW,
+    ROOT,
+    SHOTS,
+    Watch,
+    chromium,
+    click,
+    free_port,
+    notice_campaign,
+    png,
+    require_browser,
+    seed,
+    serve,
+    settle,
+    shoot,
+    sign_in,
+    sign_out,
+)
 from workflows import event as flow
 from workflows.accounts import SYSTEM, create_user
-from workflows.rules import CampaignRules
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
-NOW = datetime.fromisoformat("2022-09-16T10:00:00+08:00")
+_free_port = free_port  # tests/test_public_browser.py imports it under this name
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _seed(url: str) -> None:
+def _fill(session: Session) -> None:
     """The notice's campaign, 区住建局 with today's event and a late one, two accounts."""
-    migrate(url)
-    engine = make_engine(url)
-    with Session(engine, expire_on_commit=False) as session:
-        campaign = Campaign(
-            doc_number="资雁府办发〔2022〕58号", title="关于开展“政府开放日”活动的通知",
-            issuing_office="资阳市雁江区人民政府办公室", starts_on=date(2022, 8, 22),
-            ends_on=date(2022, 9, 22), rules=CampaignRules().model_dump(), created_at=NOW,
+    campaign = notice_campaign(session)
+    unit = Unit(name="区住建局", kind=UnitKind.department, created_at=NOW)
+    session.add(unit)
+    session.flush()
+    for theme, day in (("参观老旧小区改造现场", date(2022, 9, 16)),
+                       ("城市管理政民恳谈会", date(2022, 9, 6))):  # fmt: skip
+        flow.create_event(
+            session, campaign=campaign, unit_id=unit.id, theme=theme, earliest=day,  # type: ignore[arg-type]
+            latest=day, actor=SYSTEM, now=NOW, location="雁江区某小区",
         )  # fmt: skip
-        unit = Unit(name="区住建局", kind=UnitKind.department, created_at=NOW)
-        session.add_all([campaign, unit])
-        session.flush()
-        for theme, day in (("参观老旧小区改造现场", date(2022, 9, 16)),
-                           ("城市管理政民恳谈会", date(2022, 9, 6))):  # fmt: skip
-            flow.create_event(
-                session, campaign=campaign, unit_id=unit.id, theme=theme, earliest=day,  # type: ignore[arg-type]
-                latest=day, actor=SYSTEM, now=NOW, location="雁江区某小区",
-            )  # fmt: skip
-        create_user(session, username="wang", role=Role.unit_staff, unit_name="区住建局",
-                    password="Kaifang-2022!", now=NOW, display_name="王经办")  # fmt: skip
-        create_user(session, username="li", role=Role.supervisor, password="Duban-2022!",
-                    now=NOW, display_name="李督查")  # fmt: skip
-        session.commit()
-    engine.dispose()
+    create_user(session, username="wang", role=Role.unit_staff, unit_name="区住建局",
+                password="Kaifang-2022!", now=NOW, display_name="王经办")  # fmt: skip
+    create_user(session, username="li", role=Role.supervisor, password="Duban-2022!",
+                now=NOW, display_name="李督查")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn serving api:app on a free port, a seeded SQLite file and the notice's day."""
-    if not Path(CHROMIUM).exists():
-        unavailable("chromium", f"{CHROMIUM} not found (apt-get install chromium fonts-noto-cjk)")
-    if not (ROOT / "node_modules" / "htmx.org").exists():
-        unavailable("npm packages", "node_modules missing (run make test, which runs npm ci)")
+    require_browser()
     folder = tmp_path_factory.mktemp("pages")
     url = f"sqlite:///{folder / 'openday.db'}"
-    _seed(url)
-    port = _free_port()
-    env = {**os.environ, "OPENDAY_DATABASE_URL": url, "OPENDAY_VAR_DIR": str(folder / "var"),
-           "OPENDAY_CLOCK_START": NOW.isoformat(), "OPENDAY_LOG_FORMAT": "json"}  # fmt: skip
-    env.pop("OPENDAY_BROKER_URL", None)
-    env.pop("OPENDAY_REDIS_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api:app", "--port", str(port), "--host", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(
-                "server did not start: " + proc.stderr.read().decode()[-2000:]
-                if proc.stderr
-                else ""
-            )
+    seed(url, _fill)
+    with serve(folder, url) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def browser(server: str) -> Iterator[Any]:
     """Debian's chromium under Playwright (no browser download)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright", "the playwright package is not installed")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def png(width: int = 64, height: int = 48) -> bytes:
-    """A small solid PNG, as a phone photo stands in."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (len(data).to_bytes(4, "big") + kind + data
-                + zlib.crc32(kind + data).to_bytes(4, "big"))  # fmt: skip
-
-    raw = b"".join(b"\x00" + b"\x2e\x8b\x57" * width for _ in range(height))
-    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))  # fmt: skip
+    with chromium() as launched:
+        yield launched
 
 
 def task(page: Any, title: str) -> Any:
     """The 办理 button of one stage in the event's task list."""
     return page.locator(".tasks li", has_text=title).get_by_role("link", name="办理")
-
-
-def settle(page: Any) -> None:
-    """Wait until htmx (hx-boost) has finished the request a click started, and its swap."""
-    page.wait_for_load_state()
-    # A locator wait, not wait_for_function: the pages' CSP forbids eval (issue 14).
-    busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling")
-    busy.first.wait_for(state="detached")
-
-
-def click(locator: Any) -> None:
-    """Click and wait for the boosted navigation to land."""
-    locator.click()
-    settle(locator.page)
-
-
-def shoot(page: Any, name: str) -> None:
-    """Full-page screenshots at desktop and phone width."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 360):
-        page.set_viewport_size({"width": width, "height": 900 if width > 400 else 760})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def sign_in(page: Any, base: str, username: str, password: str) -> None:
-    """Sign in by typing and clicking."""
-    page.goto(base + "/")
-    assert "/login" in page.url
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password)
-    click(page.get_by_role("button", name="登录"))
-    settle(page)
 
 
 def add_person(page: Any, name: str, category: str, invitation: str = "") -> None:
@@ -252,13 +159,7 @@ def test_staff_walk_and_supervisor_spot_check(server: str, browser: Any) -> None
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = context.new_page()
-    csp_violations: list[str] = []
-    page.on(
-        "console",
-        lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    offsite: list[str] = []
-    page.on("request", lambda r: offsite.append(r.url) if not r.url.startswith(server) else None)
+    watch = Watch(page, server)
     page.goto(server + "/login")
     shoot(page, "login")
     sign_in(page, server, "wang", "Kaifang-2022!")
@@ -271,8 +172,7 @@ def test_staff_walk_and_supervisor_spot_check(server: str, browser: Any) -> None
     click(page.get_by_role("link", name="历史记录 ›"))
     assert "报送总结" in page.content() and "wang" in page.content()
     shoot(page, "history")
-    click(page.get_by_role("button", name="退出"))
-    settle(page)
+    sign_out(page)
     sign_in(page, server, "li", "Duban-2022!")
     assert page.get_by_role("heading", name="督查看板").is_visible()
     assert "城市管理政民恳谈会" in page.locator("#overdue ~ .table-wrap").first.inner_text()
@@ -283,6 +183,5 @@ def test_staff_walk_and_supervisor_spot_check(server: str, browser: Any) -> None
     click(card.get_by_role("button", name="记录抽查结果"))
     settle(page)
     assert "已记录抽查结果" in page.content()
-    assert offsite == [], offsite
-    assert csp_violations == [], csp_violations
+    watch.assert_clean()
     context.close()
