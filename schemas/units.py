@@ -45,6 +45,11 @@ class UnitPatch(BaseModel):
         default=None, description="the unit's 企业微信 / 钉钉 group robot or a JSON webhook"
     )
     webhook_format: WebhookFormat | None = None
+    escalation_delivery: Literal["individual", "digest"] | None = Field(
+        default=None,
+        description="individual | digest (催办汇总 once a day) for the unit's contact, head and "
+        "robot; null: the campaign's setting",
+    )
 
 
 class UnitOut(BaseModel):
@@ -61,6 +66,7 @@ class UnitOut(BaseModel):
     head_phone: str | None
     head_email: str | None
     webhook_format: str
+    escalation_delivery: str | None = None
     has_webhook: bool = False
 
     @classmethod

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from models import Event, EventState, Notification, NotificationState, Role, Timer, Unit, User
-from tests.conftest import local
+from tests.conftest import HOUSING, Walker, local
 
 # The worker fixtures of test_deadlines (real actors on a clocked stub broker), by their names.
 from tests.test_deadlines import (  # noqa: F401
@@ -25,7 +25,7 @@ from tests.test_deadlines import (  # noqa: F401
 )
 from workers.channels import StubChannel, WebhookChannel
 from workers.scheduler import Scheduler
-from workflows import digests, notifications
+from workflows import digests, escalation, notifications
 from workflows.accounts import Actor
 from workflows.clock import FixedClock
 from workflows.demo import load_demo_campaign
@@ -244,3 +244,23 @@ def test_the_digest_day_is_the_next_digest_hour() -> None:
     assert digests.digest_key("email", "a@b", date(2023, 1, 11)) != digests.digest_key(
         "email", "a@c", date(2023, 1, 11)
     )
+
+
+def test_a_unit_chooses_how_it_hears_and_bad_choices_are_refused(walker: Walker) -> None:
+    unit_id = walker.world.units[HOUSING]
+    url, headers = f"/api/v1/units/{unit_id}", walker.world.headers["supervisor"]
+    r = walker.client.patch(url, json={"escalation_delivery": "digest"}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["escalation_delivery"] == "digest"
+    with walker.world.session() as s:
+        unit = s.get(Unit, unit_id)
+        assert unit is not None
+        unit.contact_email = "contact@zhujian.example"
+        to = escalation.recipients(
+            s, ("unit_contact",), unit, escalation.NotifyConfig(email_enabled=True)
+        )
+        assert [(r.channel, r.delivery) for r in to] == [("email", "digest"), ("log", None)]
+    r = walker.client.patch(url, json={"escalation_delivery": "weekly"}, headers=headers)
+    assert r.status_code == 422
+    r = walker.client.patch(url, json={"escalation_delivery": None}, headers=headers)
+    assert r.status_code == 200 and r.json()["escalation_delivery"] is None

@@ -55,6 +55,7 @@ FIELDS = [
     "head_email",
     "webhook_url",
     "webhook_format",
+    "escalation_delivery",
 ]
 
 
