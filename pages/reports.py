@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlmodel import col, select
 
 from models import Campaign
@@ -89,3 +89,11 @@ def assessment_xlsx(
     campaign_id = _int(request.query_params.get("campaign")) or 0
     data = assessment.assess(api._facts(session, user.actor, campaign_id, clock.now()))
     return api._xlsx(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
+
+
+@router.get("/board/report/summary.docx")
+def summary_docx(request: Request, user: UserDep, session: SessionDep, clock: ClockDep) -> Response:
+    """The district summary draft (总结报告) as .docx."""
+    campaign_id = _int(request.query_params.get("campaign")) or 0
+    upload_dir = request.app.state.settings.upload_dir
+    return api.summary_docx(session, user.actor, campaign_id, clock.now(), upload_dir)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -18,7 +18,7 @@ from schemas.reports import SampleIn, SampleOut
 from workflows import assessment, campaigns, evidence, exports, reports, sampling, scoring
 from workflows.accounts import Actor
 from workflows.clock import local_date
-from workflows.errors import NotFound
+from workflows.errors import Forbidden, NotFound
 from workflows.files import FileStore
 from workflows.rules import CampaignRules
 
@@ -177,6 +177,42 @@ def campaign_assessment_xlsx(
     """The ranking and the deductions, as two sheets."""
     data = assessment.assess(_facts(session, actor, campaign_id, clock.now()))
     return _xlsx(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def summary_docx(
+    session: Session, actor: Actor, campaign_id: int, now: datetime, upload_dir: Any
+) -> Response:
+    """The district summary draft (supervisors, admins, viewers: it covers every unit)."""
+    if not actor.sees_all_units:
+        raise Forbidden(
+            "supervisor_required",
+            "全区总结报告仅供区政府办人员下载",
+            "the district summary is for district-office accounts",
+        )
+    from workflows import summary_docx as draft
+
+    facts = reports.collect(session, campaign_id, now)
+    flagged = evidence.flagged_in_campaign(session, campaign_id, FileStore(upload_dir))
+    body = draft.build(facts, flagged, local_date(now))
+    stamp = local_date(now).strftime("%Y%m%d")
+    filename = f"总结报告-{campaign_id}-{stamp}.docx"
+    disposition = (
+        f'attachment; filename="summary-{campaign_id}-{stamp}.docx"; '
+        f"filename*=UTF-8''{quote(filename)}"
+    )
+    return Response(body, media_type=DOCX, headers={"Content-Disposition": disposition})
+
+
+@router.get("/campaigns/{campaign_id}/summary.docx", response_class=Response)
+def campaign_summary_docx(
+    campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> Any:
+    """A .docx draft of the district summary (总结报告): totals, the per-unit table, overdue and
+    late items, the ranking, evidence flags and two charts."""
+    return summary_docx(session, actor, campaign_id, clock.now(), settings.upload_dir)
 
 
 @router.get("/campaigns/{campaign_id}/scoring-rules")
