@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,11 @@ class Settings(BaseSettings):
     )
     track_limit_address: str = Field(
         default="120/hour", description="Receipt-code look-ups per client address (limits notation)"
+    )
+    sms_channel: Literal["log", "off"] = Field(
+        default="off",
+        description="SMS to registrants: `log` writes each message to the log with the phone "
+        "masked (no outside service); `off` sends none",
     )
     public_base_url: str | None = Field(
         default=None,

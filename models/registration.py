@@ -60,6 +60,7 @@ class Registration(SQLModel, table=True):
     phone_hash: str | None = Field(default=None, sa_type=sa.String(64), index=True)
     phone_last4: str | None = Field(default=None, sa_type=sa.String(4))
     id_enc: str | None = Field(default=None, sa_type=sa.Text)
+    email_enc: str | None = Field(default=None, sa_type=sa.Text)  # optional, for messages
     id_hash: str | None = Field(default=None, sa_type=sa.String(64), index=True)
     person_key: str | None = Field(default=None, sa_type=sa.String(64))
     decline_reason: str | None = Field(default=None, sa_type=sa.String(300))

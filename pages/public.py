@@ -90,6 +90,7 @@ def _registration_in(form: FormData, values: dict[str, Any]) -> RegistrationIn:
         district=values["district"],
         consent=values["consent"],
         id_number=values["id_number"] or None,
+        email=values["email"] or None,
         challenge_token=str(form.get("challenge_token", ""))[:200] or "-",
         challenge_answer=str(form.get("challenge_answer", "")).strip()[:10] or "-",
     )
@@ -101,7 +102,8 @@ def register(
 ) -> Response:
     """Register; the answer shows the confirmation code (never put in a URL)."""
     values: dict[str, Any] = {
-        k: str(form.get(k, "")).strip()[:60] for k in ("name", "phone", "id_number", "district")
+        k: str(form.get(k, "")).strip()[:110]
+        for k in ("name", "phone", "id_number", "district", "email")
     }
     values["consent"] = form.get("consent") == "1"
     k = api.keys(request)
@@ -109,7 +111,14 @@ def register(
         body = _registration_in(form, values)
         human_check.verify(k, body.challenge_token, body.challenge_answer, clock.now())
         api.limit_person(request, body.phone)
-        reg = flow.register(session, event_id, api.applicant(body), keys=k, now=clock.now())
+        reg = flow.register(
+            session,
+            event_id,
+            api.applicant(body),
+            keys=k,
+            now=clock.now(),
+            notify=api.notify(request),
+        )
         event, _ = flow.open_event(session, event_id)
         shown = api.registration_out(session, reg, event.theme, k)
         session.commit()
@@ -140,7 +149,14 @@ def _shown(request: Request, session: Any, form: FormData, action: str, now: Any
     try:
         api.limit_person(request, body.phone)
         if action == "cancel":
-            reg = flow.cancel(session, body.code, body.phone, keys=api.keys(request), now=now)
+            reg = flow.cancel(
+                session,
+                body.code,
+                body.phone,
+                keys=api.keys(request),
+                now=now,
+                notify=api.notify(request),
+            )
         else:
             reg = flow.find(session, body.code, body.phone, api.keys(request))
         event = session.get(Event, reg.event_id)

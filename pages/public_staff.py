@@ -24,7 +24,7 @@ from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep, SettingsDep
-from routes.public import keys
+from routes.public import keys, notify
 from routes.registrations import staff_out
 from settings import Settings
 from workflows import receipts
@@ -103,6 +103,7 @@ def registrations_confirm(
             expected_version=kit.version_of(form),
             actor=user.actor,
             now=clock.now(),
+            notify=notify(request),
         )
         name = reg.name
         session.commit()
@@ -133,6 +134,7 @@ def registrations_decline(
             reason=kit.text(form, "reason")[:300],
             actor=user.actor,
             now=clock.now(),
+            notify=notify(request),
         )
         session.commit()
     except DomainError as exc:

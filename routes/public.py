@@ -26,6 +26,7 @@ from schemas.public import (
     RegistrationOut,
 )
 from workflows import human_check, privacy, receipts
+from workflows import registrant_notices as notices
 from workflows import registration as flow
 from workflows.errors import DomainError
 from workflows.privacy import Keys
@@ -106,6 +107,11 @@ def registration_out(session: Session, reg: Registration, theme: str, k: Keys) -
     )
 
 
+def notify(request: Request) -> notices.Channels:
+    """The channels that reach registrants, from the app's settings."""
+    return notices.Channels.of(request.app.state.settings)
+
+
 def applicant(body: RegistrationIn) -> flow.Applicant:
     """The workflow's view of the form."""
     return flow.Applicant(
@@ -114,6 +120,7 @@ def applicant(body: RegistrationIn) -> flow.Applicant:
         district=body.district,
         consent=body.consent,
         id_number=body.id_number,
+        email=body.email,
     )
 
 
@@ -148,7 +155,9 @@ def register(
     k = keys(request)
     human_check.verify(k, body.challenge_token, body.challenge_answer, clock.now())
     limit_person(request, body.phone)
-    reg = flow.register(session, event_id, applicant(body), keys=k, now=clock.now())
+    reg = flow.register(
+        session, event_id, applicant(body), keys=k, now=clock.now(), notify=notify(request)
+    )
     event, _ = flow.open_event(session, event_id)
     result = registration_out(session, reg, event.theme, k)
     session.commit()
@@ -174,7 +183,14 @@ def cancel(
 ) -> RegistrationOut:
     """Cancel by code and phone; a held place goes to the first on the waiting list."""
     limit_person(request, body.phone)
-    reg = flow.cancel(session, body.code, body.phone, keys=keys(request), now=clock.now())
+    reg = flow.cancel(
+        session,
+        body.code,
+        body.phone,
+        keys=keys(request),
+        now=clock.now(),
+        notify=notify(request),
+    )
     result = registration_out(session, reg, _theme(session, reg), keys(request))
     session.commit()
     return result

@@ -16,7 +16,7 @@ from routes.deps import (
     load_event,
     load_event_for_write,
 )
-from routes.public import keys
+from routes.public import keys, notify
 from schemas.public import DeclineIn, StaffRegistrationOut
 from workflows import privacy
 from workflows import registration as flow
@@ -72,6 +72,7 @@ def confirm_registration(
         expected_version=expected_version,
         actor=actor,
         now=clock.now(),
+        notify=notify(request),
     )
     result = staff_out(session, reg, keys(request))
     session.commit()
@@ -91,7 +92,13 @@ def decline_registration(
     """Decline with a reason the person sees; a place held moves to the waiting list's first."""
     event = load_event_for_write(session, actor, event_id)
     reg = flow.decline(
-        session, event, registration_id, reason=body.reason, actor=actor, now=clock.now()
+        session,
+        event,
+        registration_id,
+        reason=body.reason,
+        actor=actor,
+        now=clock.now(),
+        notify=notify(request),
     )
     result = staff_out(session, reg, keys(request))
     session.commit()

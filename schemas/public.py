@@ -45,6 +45,9 @@ class RegistrationIn(BaseModel):
     phone: str = Field(min_length=11, max_length=20)
     id_number: str | None = Field(default=None, max_length=18)
     district: str = Field(min_length=1, max_length=50)
+    email: str | None = Field(
+        default=None, max_length=100, description="optional: messages by e-mail as well"
+    )
     consent: bool = Field(description="agrees to the privacy notice (/public/privacy)")
     challenge_token: str = Field(min_length=1, max_length=200)
     challenge_answer: str = Field(min_length=1, max_length=10)

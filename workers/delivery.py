@@ -9,7 +9,7 @@ mid-send leaves a lease that expires, after which the reconciler hands the row o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -28,6 +28,8 @@ from models import Notification, NotificationState
 from models.db import session_scope
 from workers.channels import LogChannel, Message, PermanentChannelError, TransientChannelError
 from workers.runtime import Runtime
+from workflows import registrant_notices
+from workflows.privacy import keys_from_settings
 
 log = structlog.get_logger("openday.delivery")
 
@@ -102,6 +104,14 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
         row.lease_until = now + timedelta(seconds=rt.settings.delivery_lease_seconds)
         attempts = row.attempts
         message = message_of(row)
+        erased = False
+        if message.recipient.startswith(registrant_notices.RECIPIENT_PREFIX):
+            # A registrant's phone or address, decrypted only now (the row never holds it).
+            address = registrant_notices.address_of(
+                session, message.recipient, message.channel, keys_from_settings(rt.settings)
+            )
+            erased = address is None
+            message = replace(message, recipient=address or "")
     channel = rt.channels.get(message.channel)
     error: str | None = None
     permanent = False
@@ -109,6 +119,8 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
     try:
         if channel is None:
             raise PermanentChannelError(f"channel {message.channel!r} is not configured")
+        if erased:
+            raise PermanentChannelError("报名人的联系方式已清除或不存在", code="recipient_erased")
         channel.send(message)
     except PermanentChannelError as exc:
         error, permanent = str(exc), True

@@ -13,7 +13,14 @@ from sqlalchemy.engine import Engine
 
 from models.db import make_engine
 from settings import Settings, get_settings
-from workers.channels import Channel, LogChannel, SmtpChannel, WebhookChannel
+from workers.channels import (
+    Channel,
+    LogChannel,
+    LogSmsGateway,
+    SmsChannel,
+    SmtpChannel,
+    WebhookChannel,
+)
 from workers.channels.webhook import WebhookFormat
 from workflows.clock import Clock, clock_from_setting
 from workflows.escalation import NotifyConfig
@@ -66,6 +73,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         )
     if settings.notify_log:
         channels["log"] = LogChannel()
+    if settings.sms_channel == "log":  # registrants' SMS: logged, phone masked; nothing sent
+        channels["sms"] = SmsChannel(LogSmsGateway())
     return channels
 
 

@@ -119,12 +119,13 @@ def export_person(reg: Registration, event: Event, keys: Keys) -> dict[str, Any]
         "name": reg.name,
         "phone": keys.decrypt(reg.phone_enc),
         "id_number": keys.decrypt(reg.id_enc),
+        "email": keys.decrypt(reg.email_enc),
         "district": reg.district,
         "consent_at": reg.consent_at.isoformat(),
         "registered_at": reg.created_at.isoformat(),
         "decline_reason": reg.decline_reason,
         "purged_at": reg.purged_at.isoformat() if reg.purged_at else None,
-        "stored_as": "phone and ID number encrypted (Fernet) with keyed hashes; shown masked",
+        "stored_as": "phone, ID number and e-mail encrypted (Fernet), keyed hashes; shown masked",
     }
 
 
@@ -133,7 +134,7 @@ def erase(reg: Registration, now: datetime) -> None:
     reg.name = PURGED_NAME
     reg.district = None
     reg.phone_enc = reg.phone_hash = reg.phone_last4 = None
-    reg.id_enc = reg.id_hash = reg.person_key = None
+    reg.id_enc = reg.id_hash = reg.person_key = reg.email_enc = None
     reg.purged_at = now
     reg.updated_at = now
 

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from models import Campaign, Event, EventState, Registration, RegistrationState, Unit
 from models.codes import normalize
 from workflows import audit, invitees
+from workflows import registrant_notices as notices
 from workflows.accounts import Actor
 from workflows.errors import Conflict, DomainError, NotFound
 from workflows.privacy import Keys
@@ -39,6 +40,7 @@ STATE_LABELS_ZH = {
 }
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _ID = re.compile(r"^\d{17}[\dX]$")
+_EMAIL = re.compile(r"^[^@\s,;<>\"()\[\]]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -52,6 +54,7 @@ class Applicant:
     district: str
     consent: bool
     id_number: str | None = None
+    email: str | None = None  # optional: messages about the registration by e-mail too
 
 
 def _invalid(code: str, field: str, zh: str, en: str) -> DomainError:
@@ -66,6 +69,18 @@ def clean_phone(text: str) -> str:
             "invalid_phone", "phone", "请填写 11 位手机号码", "enter an 11-digit mobile number"
         )
     return phone
+
+
+def clean_email(text: str | None) -> str | None:
+    """An optional single e-mail address (no display name, no list), or 422."""
+    email = (text or "").strip()
+    if not email:
+        return None
+    if len(email) > 100 or not _EMAIL.match(email):
+        raise _invalid(
+            "invalid_email", "email", "电子邮箱格式不正确", "the e-mail address is not valid"
+        )
+    return email
 
 
 def birthday_of(id_number: str) -> date:
@@ -213,13 +228,21 @@ def _check_once(session: Session, campaign_id: int, hashes: list[str]) -> None:
 
 
 def register(
-    session: Session, event_id: int, who: Applicant, *, keys: Keys, now: datetime
+    session: Session,
+    event_id: int,
+    who: Applicant,
+    *,
+    keys: Keys,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
 ) -> Registration:
-    """Register for a public place (or the waiting list once the places are taken)."""
+    """Register for a public place (or the waiting list once the places are taken); the
+    person is owed a message saying which, on the channels that reach them."""
     event, _ = open_event(session, event_id, lock=True)
     campaign = session.get(Campaign, event.campaign_id)
     rules = CampaignRules.of(campaign.rules if campaign else {})
     phone = clean_phone(who.phone)
+    email = clean_email(who.email)
     id_number = check_eligible(rules, event, who)
     phone_hash = keys.digest("phone", phone)
     id_hash = keys.digest("id", id_number) if id_number else None
@@ -236,6 +259,7 @@ def register(
         phone_hash=phone_hash,
         phone_last4=phone[-4:],
         id_enc=keys.encrypt(id_number) if id_number else None,
+        email_enc=keys.encrypt(email) if email else None,
         id_hash=id_hash,
         person_key=phone_hash if rules.public_once_per_campaign else None,
         consent_at=now,
@@ -248,6 +272,8 @@ def register(
             session.flush()
     except IntegrityError:
         raise _already() from None
+    kind = "waitlisted" if full else "registered"
+    notices.owe(session, reg, event, kind, notify, now, position=waitlist_position(session, reg))
     return reg
 
 
@@ -276,7 +302,7 @@ def find(
     return reg
 
 
-def _promote(session: Session, event: Event, now: datetime) -> None:
+def _promote(session: Session, event: Event, now: datetime, notify: notices.Channels) -> None:
     """A place came free: the first on the waiting list takes it."""
     session.flush()
     if taken(session, event.id) >= event.public_places:  # type: ignore[arg-type]
@@ -292,9 +318,18 @@ def _promote(session: Session, event: Event, now: datetime) -> None:
     if first is not None:
         first.state = RegistrationState.registered
         first.updated_at = now
+        notices.owe(session, first, event, "promoted", notify, now)
 
 
-def cancel(session: Session, code: str, phone: str, *, keys: Keys, now: datetime) -> Registration:
+def cancel(
+    session: Session,
+    code: str,
+    phone: str,
+    *,
+    keys: Keys,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
+) -> Registration:
     """The person cancels; a place they held goes to the first on the waiting list."""
     reg = find(session, code, phone, keys)
     event = session.exec(select(Event).where(Event.id == reg.event_id).with_for_update()).one()
@@ -309,8 +344,9 @@ def cancel(session: Session, code: str, phone: str, *, keys: Keys, now: datetime
     held_place = reg.state == RegistrationState.registered
     reg.state = RegistrationState.cancelled
     reg.updated_at = now
+    notices.owe(session, reg, event, "cancelled", notify, now)
     if held_place:
-        _promote(session, event, now)
+        _promote(session, event, now, notify)
     return reg
 
 
@@ -350,6 +386,7 @@ def confirm(
     expected_version: int,
     actor: Actor,
     now: datetime,
+    notify: notices.Channels = notices.NONE,
 ) -> Registration:
     """Confirm a registration: the person joins the invitee list (市民代表, 公开邀请)."""
     reg = staff_get(session, event, reg_id)
@@ -362,11 +399,19 @@ def confirm(
     reg.state = RegistrationState.confirmed
     reg.invitee_id = invitee.id
     reg.updated_at = now
+    notices.owe(session, reg, event, "confirmed", notify, now)
     return reg
 
 
 def decline(
-    session: Session, event: Event, reg_id: int, *, reason: str, actor: Actor, now: datetime
+    session: Session,
+    event: Event,
+    reg_id: int,
+    *,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
 ) -> Registration:
     """Decline a registration with a reason (shown to the person); its place moves on."""
     actor.require_write()
@@ -390,8 +435,9 @@ def decline(
         after={"state": reg.state, "reason": reg.decline_reason, "event_id": event.id},
         unit_id=event.unit_id,
     )
+    notices.owe(session, reg, event, "declined", notify, now)
     if held_place:
-        _promote(session, event, now)
+        _promote(session, event, now, notify)
     return reg
 
 

@@ -1,4 +1,5 @@
-"""Notification channels the escalation workers call: SMTP e-mail, webhooks, log, and a stub.
+"""Notification channels the workers call: SMTP e-mail, webhooks, SMS (a gateway interface with
+a log gateway), log, and a stub.
 
 Construction is explicit (no factory reading settings): the worker builds the channels it needs
 and looks them up by `Message.channel`.
@@ -15,6 +16,7 @@ from workers.channels.base import (
     mask_url,
 )
 from workers.channels.log_channel import LogChannel
+from workers.channels.sms import LogSmsGateway, SmsChannel, SmsGateway
 from workers.channels.smtp import SmtpChannel, message_id_for
 from workers.channels.stub import StubChannel
 from workers.channels.webhook import WebhookChannel
@@ -23,8 +25,11 @@ __all__ = [
     "Channel",
     "ChannelError",
     "LogChannel",
+    "LogSmsGateway",
     "Message",
     "PermanentChannelError",
+    "SmsChannel",
+    "SmsGateway",
     "SmtpChannel",
     "StubChannel",
     "TransientChannelError",
