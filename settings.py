@@ -118,13 +118,6 @@ class Settings(BaseSettings):
         description="SMS to registrants: `log` writes each message to the log with the phone "
         "masked (no outside service); `off` sends none",
     )
-    public_base_url: str | None = Field(
-        default=None,
-        pattern=r"^https?://[^\s?#]+$",
-        max_length=200,
-        description="The service's public address, e.g. https://kfr.example.gov.cn, for links "
-        "printed on receipt slips (QR codes); unset: the address the page was requested on",
-    )
     # --- notifications -----------------------------------------------------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server; unset disables e-mail")
     smtp_port: int = Field(default=25, description="SMTP port")
@@ -147,7 +140,8 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         max_length=300,
-        description="The service's address as people reach it; digests link to its board",
+        description="The service's address as people reach it; digests link to its board, "
+        "printed receipt slips (QR codes) to its /public/track",
     )
     delivery_max_attempts: int = Field(
         default=12,

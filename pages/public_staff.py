@@ -47,8 +47,8 @@ def qr_svg(url: str) -> str:
 
 
 def public_base(request: Request, settings: Settings) -> str:
-    """The public address printed links start with: the setting, else this request's."""
-    return settings.public_base_url or str(request.base_url).rstrip("/")
+    """The public address printed links start with (OPENDAY_PUBLIC_URL)."""
+    return settings.public_url.rstrip("/")
 
 
 # ---- 公开报名 (registrations of one event) ------------------------------------------------

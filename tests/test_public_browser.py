@@ -85,7 +85,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     port = _free_port()
     env = {**os.environ, "OPENDAY_DATABASE_URL": url, "OPENDAY_VAR_DIR": str(folder / "var"),
            "OPENDAY_CLOCK_START": NOW.isoformat(), "OPENDAY_LOG_FORMAT": "json",
-           "OPENDAY_RATELIMIT_URL": "memory://"}  # fmt: skip
+           "OPENDAY_RATELIMIT_URL": "memory://",
+           "OPENDAY_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
     env.pop("OPENDAY_BROKER_URL", None)
     env.pop("OPENDAY_REDIS_URL", None)
     log = folder / "server.log"

@@ -27,7 +27,7 @@ def settings(tmp_path: Path) -> Settings:
         var_dir=tmp_path / "var",
         database_url="sqlite://",
         ratelimit_url="memory://",
-        public_base_url=BASE,
+        public_url=BASE + "/",
     )
 
 
@@ -131,12 +131,10 @@ def test_receipt_slips_carry_the_code_and_a_qr_of_the_tracking_link(walker: Walk
     assert walker.client.get(f"/events/{eid}/receipts/999999").status_code == 404
 
 
-def test_slips_use_the_request_address_without_a_public_base_url(
-    walker: Walker, settings: Settings
-) -> None:
-    settings.public_base_url = None
+def test_slips_link_to_the_default_public_url(walker: Walker, settings: Settings) -> None:
+    settings.public_url = "http://127.0.0.1:8000"
     eid, items = _opinions(walker)
     sign_in(walker.client)
     page = walker.client.get(f"/events/{eid}/receipts/{items[0].id}")
     code = grouped(items[0].receipt_code)
-    assert f'data-url="http://testserver/public/track?code={code}"' in page.text
+    assert f'data-url="http://127.0.0.1:8000/public/track?code={code}"' in page.text
