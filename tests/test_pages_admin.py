@@ -4,19 +4,21 @@ own password, the schedule import's past-escalation confirmation and the calenda
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
 from models import ApiToken, CalendarYear, Event, FeedbackItem, User
-from tests.conftest import HOUSING, Walker, World
+from tests.conftest import HOUSING, Walker, World, local
 from tests.test_deadlines import _provisional_item
 from tests.test_pages import csrf_of, sign_in
 from tests.test_schedule_import import NOTICE
 from workflows.accounts import hash_password, verify_login
 from workflows.clock import FixedClock
+
+NOW_LOCAL = local(2022, 9, 16)
 
 
 def _password(world: World, username: str, password: str) -> None:
@@ -331,3 +333,43 @@ def test_calendar_upload_previews_then_lists_the_moved_deadlines(
     _as(client, world, "supervisor")
     assert client.get("/admin/calendar").status_code == 403
     assert "导入工作日安排" not in client.get("/admin").text
+
+
+def test_overdue_list_pages_by_keyset_cursor(client: TestClient, world: World) -> None:
+    """60 unheld events past their day: page one has 50 rows most late first, `after=` the
+    next 10, none twice; a cursor not handed out is a 422 page; staff see their unit only."""
+    from models import Campaign
+    from workflows import event as flow
+    from workflows.accounts import SYSTEM
+
+    with Session(world.engine) as session:
+        campaign = session.get(Campaign, world.campaign_id)
+        for n in range(60):
+            day = date(2022, 8, 22) + timedelta(days=n % 20)
+            unit = world.units[HOUSING] if n % 2 else world.units["石岭镇"]
+            flow.create_event(
+                session, campaign=campaign, unit_id=unit, theme=f"逾期活动{n:02d}",  # type: ignore[arg-type]
+                earliest=day, latest=day, actor=SYSTEM, now=FixedClock(NOW_LOCAL).now(),
+            )  # fmt: skip
+        session.commit()
+    _as(client, world, "supervisor")
+    first = client.get("/board/overdue")
+    assert first.status_code == 200
+    themes = re.findall(r'data-label="活动">(逾期活动\d+)<', first.text)
+    assert len(themes) == 50
+    next_link = re.search(r'id="next-page" href="([^"]+)"', first.text)
+    assert next_link
+    second = client.get(next_link.group(1).replace("&amp;", "&"))
+    more = re.findall(r'data-label="活动">(逾期活动\d+)<', second.text)
+    assert len(more) == 10 and not set(more) & set(themes)
+    assert 'id="next-page"' not in second.text
+    days = re.findall(r'data-label="应于">([^<]+)<', first.text)
+    assert (
+        days[0] == "2022年8月22日" and days[-1] == "2022年9月7日"
+    )  # 3 a day: 50 rows reach day 17
+    bad = client.get("/board/overdue?after=not-a-cursor")
+    assert bad.status_code == 422
+    client.cookies.clear()
+    sign_in(client)
+    mine = re.findall(r'data-label="单位">([^<]+)<', client.get("/board/overdue").text)
+    assert mine and set(mine) == {HOUSING}

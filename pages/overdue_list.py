@@ -1,0 +1,65 @@
+"""逾期清单, every page of it: the overdue list in deadline order (most late first), paged by
+keyset (`after=` the last row's cursor from workflows/overdue.py), so a page deep in a long list
+costs what the first one does. The board shows the first page; this page walks the rest."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, select
+
+from models import Unit
+from pages.auth import UserDep
+from pages.board import KINDS, PAGE
+from pages.render import PageRoute, render
+from routes.deps import ClockDep, SessionDep
+from workflows import overdue
+from workflows.clock import local_date
+from workflows.deadlines import load_calendar
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("/board/overdue")
+def overdue_page(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    unit: Annotated[str, Query(max_length=10)] = "",
+    kind: Annotated[str, Query(max_length=20)] = "",
+    after: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """One page of the overdue list (staff: their unit's), then a link to the next."""
+    now = clock.now()
+    unit_id = overdue.scope_for(
+        user.actor, int(unit) if unit.isdigit() and len(unit) < 10 else None
+    )
+    found = overdue.listing(
+        session,
+        now,
+        0,
+        unit_id,
+        kind if kind in KINDS else None,
+        PAGE,
+        after=after or None,
+        count=False,
+    )
+    calendar, today = load_calendar(session), local_date(now)
+    rows = [r for r in found.rows if r["overdue"]]
+    for r in rows:
+        r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
+    units = session.exec(select(Unit).order_by(col(Unit.name))).all() if user.is_supervisor else []
+    return render(
+        request,
+        "overdue.html",
+        rows=rows,
+        kinds=KINDS,
+        units=units,
+        unit=unit_id,
+        kind=kind if kind in KINDS else "",
+        after=after,
+        next_after=found.next_after if rows else None,
+    )
