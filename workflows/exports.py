@@ -253,12 +253,13 @@ def _overdue(session: Session, f: Filters, now: datetime) -> Sheet:
 
 
 def _notifications(session: Session, f: Filters, now: datetime) -> Sheet:
+    # An outer join: digests (催办汇总) belong to a recipient, not to a unit.
     stmt = sa.select(
         Notification.id, Notification.created_at, Notification.event_id, Unit.name,
         Notification.rule, Notification.kind, Notification.level, Notification.channel,
         Notification.recipient, Notification.title, Notification.state, Notification.attempts,
         Notification.sent_at, Notification.last_error,
-    ).outerjoin(Unit, Unit.id == Notification.unit_id)  # fmt: skip (digests have no unit)
+    ).outerjoin(Unit, Unit.id == Notification.unit_id)  # fmt: skip
     if f.unit_id is not None:
         stmt = stmt.where(Notification.unit_id == f.unit_id)
     if f.states:
