@@ -1,0 +1,230 @@
+"""The pages at scale: server time of each main page with 100,000 events on PostgreSQL, and
+what a first visit to each transfers.
+
+Run from the project root:
+
+    .venv/bin/python bench/pages.py [--events 100000] [--items-per-event 2] [--requests 200]
+
+A private PostgreSQL database is filled in plain SQL by bench/overdue.py's seeding (`--events`
+events over `--units` units in every stage, 1% not held by their day, 1% with the summary
+overdue, `--items-per-event` opinions each, 1% of them overdue), then a real `openday api`
+process serves it. Signed in through the session cookie (a token of the seeded accounts),
+each page is asked one request at a time (server time: request to last byte on loopback, after
+a warm-up), `--requests` times:
+
+- staff home `/` (one unit's events, staff of 20 units);
+- all events `/?all=1` (supervisor);
+- event page `/events/{id}` (random events);
+- the board `/board` (supervisor);
+- the overdue list `/board/overdue?after=…` at cursors 20–60 pages deep (keyset paging: the
+  cursors are collected by walking the list first).
+
+First load: each page's HTML and every stylesheet, script, icon and image it references on
+this server, fetched as a browser with an empty cache would (Accept-Encoding gzip, br), bytes
+counted as they come off the wire (compressed where the server compresses).
+
+Targets (issue 12): every page's p95 ≤ 50 ms; every first load ≤ 300 KB. Prints MET/MISSED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from _common import (  # first: puts the project root on sys.path
+    DEFAULT_PG,
+    DEFAULT_REDIS,
+    OPENDAY,
+    HttpConnection,
+    foreign_processes,
+    free_port,
+    fresh_database,
+    machine,
+    pct,
+    print_table,
+    private_redis,
+    server_versions,
+    service_env,
+    spawn,
+    stop,
+    verdict,
+    wait_http,
+)
+from _seed import connect, seed_world
+from overdue import seed as seed_overdue
+
+P95_MS = 50.0
+FIRST_LOAD_KB = 300.0
+COOKIE = "od_session"
+ASSET = re.compile(r'<(?:link|script|img)\b[^>]*\b(?:href|src)="(/[^"]*)"', re.I)
+NEXT = re.compile(r'id="next-page" href="([^"]+)"')
+
+
+async def time_pages(port: int, requests: list[tuple[str, str]]) -> list[float]:
+    """Milliseconds per request, one at a time, on one keep-alive connection per cookie."""
+    connections: dict[str, HttpConnection] = {}
+    out = []
+    try:
+        for token, path in requests:
+            conn = connections.get(token)
+            if conn is None:
+                conn = HttpConnection("127.0.0.1", port, {"Cookie": f"{COOKIE}={token}"})
+                connections[token] = conn
+            t0 = time.perf_counter()
+            status, body = await conn.request("GET", path)
+            out.append((time.perf_counter() - t0) * 1000)
+            if status != 200:
+                raise SystemExit(f"GET {path} answered {status}: {body[:300]!r}")
+    finally:
+        for conn in connections.values():
+            await conn.close()
+    return out
+
+
+def overdue_cursors(base: str, token: str, depth: int) -> list[str]:
+    """Walk the overdue list `depth` pages by its next links; the page URLs, in order."""
+    urls = ["/board/overdue"]
+    with httpx.Client(base_url=base, cookies={COOKIE: token}, timeout=30) as client:
+        while len(urls) < depth:
+            page = client.get(urls[-1])
+            found = NEXT.search(page.text)
+            if page.status_code != 200 or not found:
+                break
+            urls.append(found.group(1).replace("&amp;", "&"))
+    return urls
+
+
+def first_load(base: str, token: str, path: str) -> tuple[int, int, list[str]]:
+    """(bytes on the wire, requests, asset paths) of a first visit to `path`, empty cache."""
+    headers = {"Accept-Encoding": "gzip, br"}
+    with httpx.Client(base_url=base, cookies={COOKIE: token}, headers=headers) as client:
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.status_code)
+        total, count = page.num_bytes_downloaded, 1
+        assets = sorted(set(ASSET.findall(page.text)))
+        for asset in assets:
+            response = client.get(asset.replace("&amp;", "&"))
+            assert response.status_code == 200, (asset, response.status_code)
+            total += response.num_bytes_downloaded
+            count += 1
+    return total, count, assets
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Seed, serve, time every main page and weigh its first load; print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_PG, help="PostgreSQL server URL")
+    parser.add_argument("--redis", default=DEFAULT_REDIS, help="Redis server URL (no db)")
+    parser.add_argument("--redis-db", type=int, default=12, help="an empty Redis db number (12)")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--items-per-event", type=int, default=2)
+    parser.add_argument("--units", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (1)")
+    parser.add_argument("--depth", type=int, default=60, help="overdue pages walked (60)")
+    args = parser.parse_args(argv)
+    others = foreign_processes([])
+    for line in others:
+        print(f"warning: busy machine, another process runs: {line}", file=sys.stderr)
+    rng = random.Random(12)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="openday-bench-pages-") as tmp,
+        fresh_database(args.database_url) as url,
+        private_redis(args.redis, args.redis_db) as broker_url,
+    ):
+        t0 = time.perf_counter()
+        world = seed_world(url, args.units, staff_units=20)
+        with connect(url) as conn:
+            counts = seed_overdue(conn, world, args.events, args.items_per_event)
+            first_id, last_id = conn.execute("SELECT min(id), max(id) FROM event").fetchone()
+        seed_seconds = time.perf_counter() - t0
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = service_env(url, broker_url, Path(tmp) / "var")
+        api = spawn("api", [OPENDAY, "api", "--port", str(port), "--workers", str(args.workers)],
+                    env, Path(tmp))  # fmt: skip
+        sup = world.supervisor_token
+        staff = list(world.staff_tokens.values())
+        results: dict[str, list[float]] = {}
+        weights: dict[str, tuple[int, int, list[str]]] = {}
+        try:
+            wait_http(f"{base}/readyz", api)
+            overdue_urls = overdue_cursors(base, sup, args.depth)
+            deep = overdue_urls[min(20, len(overdue_urls) - 1) :]
+            n = args.requests
+            plan: dict[str, list[tuple[str, str]]] = {
+                "staff home /": [(rng.choice(staff), "/") for _ in range(n)],
+                "all events /?all=1": [(sup, "/?all=1") for _ in range(n)],
+                "event page /events/{id}": [
+                    (sup, f"/events/{rng.randint(first_id, last_id)}") for _ in range(n)
+                ],
+                "board /board": [(sup, "/board") for _ in range(n)],
+                f"overdue list, pages 21–{len(overdue_urls)}": [
+                    (sup, rng.choice(deep)) for _ in range(n)
+                ],
+            }
+            for label, requests in plan.items():
+                asyncio.run(time_pages(port, requests[:20]))  # warm-up
+                results[label] = asyncio.run(time_pages(port, requests))
+            for label, path in (
+                ("staff home /", "/"),
+                ("event page /events/{id}", f"/events/{first_id}"),
+                ("board /board", "/board"),
+                ("overdue list", deep[-1]),
+                ("sign-in /login", "/login"),
+            ):
+                token = staff[0] if label.startswith("staff") else sup
+                weights[label] = first_load(base, token, path)
+        finally:
+            stop(api)
+        versions_text = server_versions(url, broker_url)
+
+    rows = []
+    ok = True
+    for label, values in results.items():
+        p95 = pct(values, 95)
+        ok &= p95 <= P95_MS
+        rows.append(
+            [label, f"{pct(values, 50):.1f}", f"{p95:.1f}", f"{max(values):.1f}",
+             str(len(values)), verdict(p95 <= P95_MS)]
+        )  # fmt: skip
+    print_table(
+        f"page server time (ms), target p95 ≤ {P95_MS:.0f} ms",
+        ["page", "p50", "p95", "max", "n", "p95 target"],
+        rows,
+    )
+    weight_rows = []
+    for label, (size, requests, assets) in weights.items():
+        kb = size / 1024
+        ok &= kb <= FIRST_LOAD_KB
+        weight_rows.append(
+            [label, f"{kb:.1f}", str(requests), ", ".join(assets), verdict(kb <= FIRST_LOAD_KB)]
+        )
+    caption = (
+        f"{counts['events']:,} events, {counts['feedback items']:,} feedback items, "
+        f"{counts['items overdue']:,} overdue answers; {args.units} units; seeded in "
+        f"{seed_seconds:.0f} s; {args.workers} API worker(s); overdue list walked "
+        f"{len(overdue_urls)} pages by cursor\n"
+        f"all targets: {verdict(ok)}\n{machine()}; {versions_text}; other service/test "
+        f"processes at start: {len(others)}"
+    )
+    print_table(
+        f"first load (KB on the wire, empty cache), target ≤ {FIRST_LOAD_KB:.0f} KB",
+        ["page", "KB", "requests", "assets", "target"],
+        weight_rows,
+        caption,
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
