@@ -15,7 +15,7 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from models import (
     CalendarDay,
@@ -870,3 +870,45 @@ def test_loading_a_year_keeps_an_approved_extension(walker: Walker, clock) -> No
     item = walker.client.get(f"/api/v1/feedback/{item_id}", headers=h["housing"]).json()
     assert item["due_on"] == "2027-01-20"
     assert not any(t["provisional"] for t in item["timers"] if t["state"] == "pending")
+
+
+def test_a_batch_moves_every_open_opinion_overdue_once_with_its_audit_line(
+    walker: Walker, engine: Engine, clock, scheduler, workers
+) -> None:
+    """Three opinions due at once: one set-based move each (state, version, audit line, chain)."""
+    from workflows import audit
+
+    event, _ = walker.held_event()
+    r = walker.move(
+        event["id"],
+        "collect_feedback",
+        data={"items": [{"content": f"建议{n}"} for n in range(3)]},
+    )
+    assert r.status_code == 200, r.text
+    with Session(engine) as s:
+        before = {i.id: i.version for i in s.exec(select(FeedbackItem)).all()}
+    assert len(before) == 3
+    clock.set(local(2022, 10, 13, 0, 0, 1))
+    tick(scheduler, workers)
+    with Session(engine) as s:
+        items = s.exec(select(FeedbackItem)).all()
+        assert {i.state for i in items} == {"overdue"}
+        assert {i.id: i.version for i in items} == {k: v + 1 for k, v in before.items()}
+        assert all(i.overdue_since == i.due_at for i in items)
+        lines = s.exec(
+            select(TransitionLog).where(TransitionLog.trigger == "feedback.mark_overdue")
+        ).all()
+        assert sorted((t.feedback_item_id, t.version) for t in lines) == sorted(
+            (k, v + 1) for k, v in before.items()
+        )
+        assert {t.from_state for t in lines} == {"received"}
+        assert [report.broken for report in audit.verify(s)] == [None] * len(audit.CHAINED)
+    for _ in range(2):  # redelivered and re-passed: nothing moves twice
+        tick(scheduler, workers)
+    with Session(engine) as s:
+        count = s.exec(
+            select(func.count())
+            .select_from(TransitionLog)
+            .where(TransitionLog.trigger == "feedback.mark_overdue")
+        ).one()
+        assert count == 3

@@ -41,6 +41,7 @@ from models import (
     Role,
     Timer,
     TimerState,
+    TransitionLog,
     Unit,
     User,
 )
@@ -199,6 +200,7 @@ def handle_timers(
     skipped: list[int] = []
     rows: list[dict[str, Any]] = []
     levels: dict[tuple[type, int], list[int]] = defaultdict(list)
+    overdue: dict[int, FeedbackItem] = {}
     for timer in timers:
         assert timer.id is not None and timer.event_id is not None
         event = events[timer.event_id]
@@ -214,8 +216,7 @@ def handle_timers(
         subject: Event | FeedbackItem = item if item is not None else event
         if timer.kind == deadlines.ESCALATION:
             if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
-                # The guarded move with its audit line, one per opinion going overdue.
-                feedback.fire(session, item, "mark_overdue", actor=SYSTEM, now=now, system=True)
+                overdue[item.id] = item  # type: ignore[index]
             levels[(type(subject), timer.level)].append(subject.id)  # type: ignore[arg-type]
         else:
             levels[(type(subject), 0)].append(subject.id)  # type: ignore[arg-type]
@@ -246,6 +247,7 @@ def handle_timers(
             )
         done.append(timer.id)
         out.states[timer.id] = "done"
+    _mark_overdue(session, list(overdue.values()), now)
     _record_levels(session, levels, events, items, now)
     _owe(session, rows, now, out)
     _finish_timers(session, done, skipped, now)
@@ -296,6 +298,61 @@ class _BatchContext:
             supervisors=supervisors,
             calendar=deadlines.load_calendar(session),
         )
+
+
+def _mark_overdue(session: Session, items: list[FeedbackItem], now: datetime) -> None:
+    """The workers' `mark_overdue` move on every open opinion of the batch at once: one UPDATE
+    (state, overdue_since, version, as the feedback machine's move writes them) and their audit
+    lines in one flush (sealed into the hash chain in order, like any move's)."""
+    if not items:
+        return
+    table = FeedbackItem.__table__  # type: ignore[attr-defined]
+    source = [FeedbackState.received, FeedbackState.assigned]
+    if not all(feedback.WORKFLOW.machine.get_transitions("mark_overdue", s) for s in source):
+        raise AssertionError("the feedback machine no longer moves open opinions to overdue")
+    session.flush()
+    moved = {
+        r.id: r
+        for r in session.execute(
+            sa.update(table)
+            .where(table.c.id.in_([i.id for i in items]), table.c.state.in_(source))
+            .values(
+                state=FeedbackState.overdue,
+                overdue_since=sa.func.coalesce(table.c.due_at, now),
+                version=table.c.version + 1,
+                updated_at=now,
+            )
+            .returning(table.c.id, table.c.version, table.c.overdue_since)
+        )
+    }
+    lines = []
+    for item in sorted(items, key=lambda i: i.id or 0):
+        row = moved.get(item.id)
+        if row is None:
+            continue
+        lines.append(
+            TransitionLog(
+                event_id=item.event_id,
+                feedback_item_id=item.id,
+                trigger=feedback.WORKFLOW.audit_prefix + "mark_overdue",
+                from_state=item.state,
+                to_state=FeedbackState.overdue,
+                version=row.version,
+                actor_id=SYSTEM.id,
+                actor_name=SYSTEM.name,
+                at=now,
+                data={},
+            )
+        )
+        for key, value in (
+            ("state", FeedbackState.overdue),
+            ("version", row.version),
+            ("overdue_since", row.overdue_since),
+            ("updated_at", now),
+        ):
+            set_committed_value(item, key, value)
+    session.add_all(lines)
+    session.flush()
 
 
 def _record_levels(
