@@ -56,7 +56,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.engine = engine or make_engine(settings.database_url)
+    app.state.engine = engine or make_engine(settings.database_url.get_secret_value())
     app.state.clock = clock or clock_from_setting(settings.clock_start)
     app.state.broker = broker or make_broker(settings)
     app.state.metrics = StateCollector(app.state.engine, app.state.clock, app.state.broker)

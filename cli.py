@@ -200,7 +200,7 @@ def preflight(settings, host: str, port: int, *, allow_empty: bool) -> None:  # 
     try:
         check_var_dir(settings.var_dir)
         check_port(host, port)
-        check_database(settings.database_url, allow_empty=allow_empty)
+        check_database(settings.database_url.get_secret_value(), allow_empty=allow_empty)
     except StartupError as exc:
         raise _fail(exc.zh, exc.en, exc) from None
 
@@ -208,7 +208,7 @@ def preflight(settings, host: str, port: int, *, allow_empty: bool) -> None:  # 
 def _engine():  # noqa: ANN202 - SQLAlchemy Engine
     from models.db import make_engine
 
-    return make_engine(get_settings().database_url)
+    return make_engine(get_settings().database_url.get_secret_value())
 
 
 @app.command()
@@ -217,7 +217,7 @@ def migrate() -> None:
     from models.db import migrate as upgrade
 
     configure_logging()
-    upgrade(get_settings().database_url)
+    upgrade(get_settings().database_url.get_secret_value())
     console.print("[green]数据库已是最新结构 / database schema is up to date[/]")
 
 
@@ -262,7 +262,7 @@ def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id,
     from workflows.clock import SystemClock
     from workflows.demo import ensure_demo_logins, load_demo_campaign
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url.get_secret_value())
     engine = _engine()
     now = SystemClock().now()
     with session_scope(engine) as session:
@@ -726,8 +726,8 @@ def scheduler() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     waiter = (
-        PostgresWaiter(settings.database_url)
-        if settings.database_url.startswith("postgresql")
+        PostgresWaiter(settings.database_url.get_secret_value())
+        if settings.database_url.get_secret_value().startswith("postgresql")
         else LocalWaiter()
     )
     Scheduler(
@@ -796,7 +796,10 @@ def workdays(
         raise typer.Exit(2) from exc
     settings = get_settings()
     calendar = None
-    if not settings.is_sqlite or Path(settings.database_url.removeprefix("sqlite:///")).exists():
+    if (
+        not settings.is_sqlite
+        or Path(settings.database_url.get_secret_value().removeprefix("sqlite:///")).exists()
+    ):
         try:
             from models.db import session_scope
 

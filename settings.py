@@ -17,18 +17,22 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OPENDAY_", extra="ignore")
 
-    database_url: str = Field(
-        default="",
+    # URLs that can carry a password are SecretStr: repr, str and logs show '**********';
+    # the code that connects asks for .get_secret_value().
+    database_url: SecretStr = Field(
+        default=SecretStr(""),
         description="SQLAlchemy URL; unset: the SQLite file openday.db in var_dir; "
-        "postgresql+psycopg://… in production",
+        "postgresql+psycopg://… in production (never printed)",
     )
-    redis_url: str | None = Field(
+    redis_url: SecretStr | None = Field(
         default=None,
-        description="Redis URL for the dramatiq broker; unset means dramatiq's in-process broker",
+        description="Redis URL for the dramatiq broker; unset means dramatiq's in-process broker "
+        "(never printed)",
     )
-    broker_url: str | None = Field(
+    broker_url: SecretStr | None = Field(
         default=None,
-        description="dramatiq broker, redis://… or amqp://… (RabbitMQ); overrides redis_url",
+        description="dramatiq broker, redis://… or amqp://… (RabbitMQ); overrides redis_url "
+        "(never printed)",
     )
     host: str = Field(default="127.0.0.1", description="Address the API binds to")
     port: int = Field(
@@ -75,10 +79,11 @@ class Settings(BaseSettings):
         "scheduler's port instead)",
     )
     session_hours: int = Field(default=12, description="Lifetime of a password-login token")
-    ratelimit_url: str | None = Field(
+    ratelimit_url: SecretStr | None = Field(
         default=None,
-        description="Where sign-in failures are counted (limits storage URL); unset: the Redis "
-        "broker's URL when the broker is Redis, else memory:// (one process)",
+        description="Where sign-in failures and public requests are counted (limits storage "
+        "URL); unset: the Redis broker's URL when the broker is Redis, else memory:// (one "
+        "process); while Redis is down, this process's memory (never printed)",
     )
     login_limit_account: str = Field(
         default="10/15 minutes",
@@ -177,8 +182,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         """No database URL: the SQLite file in var_dir (./var, or the image's volume)."""
-        if not self.database_url:
-            self.database_url = f"sqlite:///{self.var_dir / 'openday.db'}"
+        if not self.database_url.get_secret_value():
+            self.database_url = SecretStr(f"sqlite:///{self.var_dir / 'openday.db'}")
         return self
 
     @property
@@ -187,22 +192,27 @@ class Settings(BaseSettings):
         return self.var_dir / "uploads"
 
     @property
-    def effective_broker_url(self) -> str | None:
+    def effective_broker_url(self) -> SecretStr | None:
         """The broker URL in use: OPENDAY_BROKER_URL, else OPENDAY_REDIS_URL, else in-process."""
-        return self.broker_url or self.redis_url
+        for url in (self.broker_url, self.redis_url):
+            if url is not None and url.get_secret_value():
+                return url
+        return None
 
     @property
-    def effective_ratelimit_url(self) -> str:
+    def effective_ratelimit_url(self) -> SecretStr:
         """OPENDAY_RATELIMIT_URL, else the broker's Redis, else this process's memory."""
-        if self.ratelimit_url:
+        if self.ratelimit_url is not None and self.ratelimit_url.get_secret_value():
             return self.ratelimit_url
-        broker = self.effective_broker_url or ""
-        return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+        broker = self.effective_broker_url
+        if broker is not None and broker.get_secret_value().startswith(("redis://", "rediss://")):
+            return broker
+        return SecretStr("memory://")
 
     @property
     def is_sqlite(self) -> bool:
         """True when the embedded SQLite database is in use."""
-        return self.database_url.startswith("sqlite")
+        return self.database_url.get_secret_value().startswith("sqlite")
 
 
 @lru_cache

@@ -22,9 +22,13 @@ def _configure(**kwargs: object) -> None:
     )
 
 
+def _settings_url() -> str:
+    return get_settings().database_url.get_secret_value()
+
+
 def run_offline() -> None:
     """Emit SQL without a database (alembic upgrade --sql)."""
-    _configure(url=config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+    _configure(url=config.get_main_option("sqlalchemy.url") or _settings_url())
     with context.begin_transaction():
         context.run_migrations()
 
@@ -37,7 +41,7 @@ def run_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
+    url = config.get_main_option("sqlalchemy.url") or _settings_url()
     engine = make_engine(url)
     with engine.connect() as conn:
         _configure(connection=conn)

@@ -52,7 +52,7 @@ def login_throttle(request: Request, settings: Settings) -> LoginThrottle:
     if throttle is None:
         engine = request.app.state.engine
         throttle = LoginThrottle(
-            settings.effective_ratelimit_url,
+            settings.effective_ratelimit_url.get_secret_value(),
             settings.login_limit_account,
             settings.login_limit_address,
             namespace=engine.url.render_as_string(hide_password=True),

@@ -116,6 +116,6 @@ def test_amqp_url_selects_rabbitmq_and_a_message_round_trips(rabbitmq_broker) ->
 def test_broker_url_wins_over_redis_url_and_bad_schemes_are_refused() -> None:
     """OPENDAY_BROKER_URL overrides OPENDAY_REDIS_URL; an unknown scheme is a clear error."""
     settings = Settings(broker_url="amqp://x", redis_url="redis://y")
-    assert settings.effective_broker_url == "amqp://x"
+    assert settings.effective_broker_url.get_secret_value() == "amqp://x"  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="unsupported broker URL scheme"):
         make_broker(Settings(broker_url="kafka://z"))

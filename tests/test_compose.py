@@ -318,8 +318,8 @@ def test_env_example_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) 
         assert "$" not in value, f"{key}: '$' would be interpolated by docker compose"
         monkeypatch.setenv(key, value)
     settings = Settings()
-    assert settings.effective_broker_url == "redis://redis:6379/0"
-    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert settings.effective_broker_url.get_secret_value() == "redis://redis:6379/0"  # type: ignore[union-attr]
+    assert settings.database_url.get_secret_value().startswith("postgresql+psycopg://")
     assert str(settings.var_dir) == "/var/lib/openday"
     assert settings.smtp_host == "mailsink" and settings.smtp_port == 1025
 

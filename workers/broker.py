@@ -20,7 +20,8 @@ from workers.middleware import LogContext
 def make_broker(settings: Settings | None = None) -> dramatiq.Broker:
     """A broker for the configured URL (not installed globally)."""
     settings = settings or get_settings()
-    url = settings.effective_broker_url
+    secret = settings.effective_broker_url
+    url = secret.get_secret_value() if secret is not None else None
     broker: dramatiq.Broker
     if not url:
         broker = StubBroker()

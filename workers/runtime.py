@@ -89,7 +89,7 @@ def runtime() -> Runtime:
         if _runtime is None:
             settings = get_settings()
             _runtime = Runtime(
-                engine=make_engine(settings.database_url),
+                engine=make_engine(settings.database_url.get_secret_value()),
                 clock=clock_from_setting(settings.clock_start),
                 settings=settings,
                 channels=build_channels(settings),

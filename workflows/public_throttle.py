@@ -67,7 +67,7 @@ class PublicThrottle:
 def from_settings(settings: object, namespace: str = "") -> PublicThrottle:
     """The throttle a Settings object describes."""
     return PublicThrottle(
-        settings.effective_ratelimit_url,  # type: ignore[attr-defined]
+        settings.effective_ratelimit_url.get_secret_value(),  # type: ignore[attr-defined]
         address=settings.public_limit_address,  # type: ignore[attr-defined]
         phone=settings.public_limit_phone,  # type: ignore[attr-defined]
         track=settings.track_limit_address,  # type: ignore[attr-defined]
