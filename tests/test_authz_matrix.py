@@ -73,6 +73,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/campaigns/{campaign_id}"): SUPERVISE,
     ("GET", "/api/v1/campaigns/{campaign_id}/assessment"): READ_ALL,
     ("GET", "/api/v1/campaigns/{campaign_id}/assessment.xlsx"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/evidence"): READ_ALL,
     ("GET", "/api/v1/campaigns/{campaign_id}/report"): READ_ALL,
     ("GET", "/api/v1/campaigns/{campaign_id}/report.xlsx"): READ_ALL,
     ("GET", "/api/v1/campaigns/{campaign_id}/samples"): OVERSEE,
@@ -84,6 +85,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/events"): "13A3AA",  # another unit's clerk may not plan for this unit
     ("GET", "/api/v1/events/{event_id}"): READ_OWN,
     ("PATCH", "/api/v1/events/{event_id}"): WRITE_OWN,
+    ("GET", "/api/v1/events/{event_id}/evidence"): READ_OWN,
     ("GET", "/api/v1/events/{event_id}/feedback"): READ_OWN,
     ("POST", "/api/v1/events/{event_id}/feedback"): WRITE_OWN,
     ("GET", "/api/v1/events/{event_id}/history"): READ_OWN,
