@@ -80,6 +80,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/campaigns/{campaign_id}/samples"): SUPERVISE,
     ("POST", "/api/v1/campaigns/{campaign_id}/schedule-imports"): SUPERVISE,
     ("GET", "/api/v1/campaigns/{campaign_id}/scoring-rules"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/summary.docx"): "1A33AA",  # district office
     ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): SUPERVISE,
     ("GET", "/api/v1/events"): READ_ALL,
     ("POST", "/api/v1/events"): "13A3AA",  # another unit's clerk may not plan for this unit
