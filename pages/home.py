@@ -16,11 +16,12 @@ from pages.auth import UserDep
 from pages.progress import STAGE_LABELS, Due, next_due
 from pages.render import PageRoute, redirect, render
 from routes.deps import ClockDep, SessionDep
+from workflows import paging
 from workflows.clock import local_date
 from workflows.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-LIMIT = 300
+PAGE = 50  # cards per page; further pages by keyset cursor (after=)
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,15 @@ def _answers_due(session: Session, event_ids: list[int]) -> dict[int, tuple[date
 
 
 def event_rows(
-    session: Session, user: Any, today: date, campaign_id: int | None, state: str | None
-) -> list[Row]:
-    """The caller's events (their unit's, or all for supervisors), most urgent first."""
+    session: Session,
+    user: Any,
+    today: date,
+    campaign_id: int | None,
+    state: str | None,
+    after: str | None = None,
+) -> tuple[list[Row], str | None]:
+    """One page of the caller's events (their unit's, or all for supervisors) in date order,
+    most urgent first within it, and the next page's cursor."""
     stmt = select(Event, Unit.name).join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
     if not user.actor.sees_all_units:
         stmt = stmt.where(Event.unit_id == user.actor.unit_id)
@@ -69,7 +76,14 @@ def event_rows(
         stmt = stmt.where(Event.campaign_id == campaign_id)
     if state:
         stmt = stmt.where(Event.state == state)
-    found = session.exec(stmt.order_by(col(Event.date_latest)).limit(LIMIT)).all()
+    page = paging.keyset_page(
+        lambda q: session.execute(q).all(),
+        stmt.order_by(col(Event.date_latest), col(Event.id)),
+        PAGE,
+        after,
+        name="home",
+    )
+    found = page.rows
     calendar = load_calendar(session)
     answers = _answers_due(session, [e.id for e, _ in found if e.id is not None])
     rows = []
@@ -84,7 +98,7 @@ def event_rows(
                 reminders=max(event.escalation_level, answer_level),
             )
         )
-    return sorted(rows, key=lambda r: r.sort_key)
+    return sorted(rows, key=lambda r: r.sort_key), page.next_after
 
 
 def _int(value: str | None) -> int | None:
@@ -106,7 +120,10 @@ def events_page(request: Request, user: Any, session: Session, clock: Any) -> HT
     if state not in STAGE_LABELS:
         state = None
     today = local_date(clock.now())
-    rows = event_rows(session, user, today, campaign_id, state)
+    after = request.query_params.get("after") or None
+    if after is not None and len(after) > 200:
+        after = None
+    rows, next_after = event_rows(session, user, today, campaign_id, state, after)
     campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
     return render(
         request,
@@ -117,4 +134,6 @@ def events_page(request: Request, user: Any, session: Session, clock: Any) -> HT
         campaign_id=campaign_id,
         state=state,
         today=today,
+        after=after,
+        next_after=next_after,
     )

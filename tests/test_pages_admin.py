@@ -335,9 +335,8 @@ def test_calendar_upload_previews_then_lists_the_moved_deadlines(
     assert "导入工作日安排" not in client.get("/admin").text
 
 
-def test_overdue_list_pages_by_keyset_cursor(client: TestClient, world: World) -> None:
-    """60 unheld events past their day: page one has 50 rows most late first, `after=` the
-    next 10, none twice; a cursor not handed out is a 422 page; staff see their unit only."""
+def _sixty_events(world: World) -> None:
+    """60 unheld events, three a day from 2022-08-22, alternately 石岭镇 and 区住建局."""
     from models import Campaign
     from workflows import event as flow
     from workflows.accounts import SYSTEM
@@ -352,6 +351,32 @@ def test_overdue_list_pages_by_keyset_cursor(client: TestClient, world: World) -
                 earliest=day, latest=day, actor=SYSTEM, now=FixedClock(NOW_LOCAL).now(),
             )  # fmt: skip
         session.commit()
+
+
+def test_all_events_page_pages_by_keyset_cursor(client: TestClient, world: World) -> None:
+    """全部活动 shows 50 cards, then the next 10 by `after=`; staff see only their 30."""
+    _sixty_events(world)
+    _as(client, world, "supervisor")
+    first = client.get("/?all=1")
+    cards = re.findall(r'<h2><a href="/events/(\d+)">', first.text)
+    assert len(cards) == 50
+    link = re.search(r'id="next-page" href="([^"]+)"', first.text)
+    assert link and "all=1" in link.group(1)
+    second = client.get(link.group(1).replace("&amp;", "&"))
+    more = re.findall(r'<h2><a href="/events/(\d+)">', second.text)
+    assert len(more) == 10 and not set(more) & set(cards)
+    assert client.get("/?all=1&after=bogus").status_code == 422
+    client.cookies.clear()
+    sign_in(client)
+    mine = client.get("/")
+    assert len(re.findall(r'<h2><a href="/events/(\d+)">', mine.text)) == 30
+    assert 'id="next-page"' not in mine.text
+
+
+def test_overdue_list_pages_by_keyset_cursor(client: TestClient, world: World) -> None:
+    """60 unheld events past their day: page one has 50 rows most late first, `after=` the
+    next 10, none twice; a cursor not handed out is a 422 page; staff see their unit only."""
+    _sixty_events(world)
     _as(client, world, "supervisor")
     first = client.get("/board/overdue")
     assert first.status_code == 200
