@@ -31,6 +31,7 @@ class UserOut(BaseModel):
     role: str
     unit_id: int | None
     email: str | None
+    escalation_delivery: str | None = None
     is_active: bool = True
     must_change_password: bool = Field(
         default=False, description="signed in with a one-time password: set a new one"
@@ -50,6 +51,11 @@ class MePatch(BaseModel):
         max_length=200,
         pattern=EMAIL_PATTERN,
         description="where escalations addressed to this account go",
+    )
+    escalation_delivery: Literal["individual", "digest"] | None = Field(
+        default=None,
+        description="individual | digest (催办汇总 once a day) for escalations to this account's "
+        "e-mail; null: the campaign's setting",
     )
 
 

@@ -264,3 +264,22 @@ def test_a_unit_chooses_how_it_hears_and_bad_choices_are_refused(walker: Walker)
     assert r.status_code == 422
     r = walker.client.patch(url, json={"escalation_delivery": None}, headers=headers)
     assert r.status_code == 200 and r.json()["escalation_delivery"] is None
+
+
+def test_a_supervisor_chooses_the_digest_for_their_own_e_mail(walker: Walker) -> None:
+    headers = walker.world.headers["supervisor"]
+    body = {"email": "duban@zfb.example", "escalation_delivery": "digest"}
+    r = walker.client.patch("/api/v1/me", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["escalation_delivery"] == "digest"
+    with walker.world.session() as s:
+        unit = s.get(Unit, walker.world.units[HOUSING])
+        assert unit is not None
+        to = escalation.recipients(
+            s, ("supervisors",), unit, escalation.NotifyConfig(email_enabled=True)
+        )
+        assert ("email", "duban@zfb.example", "digest") in [
+            (r.channel, r.address, r.delivery) for r in to
+        ]
+    r = walker.client.patch("/api/v1/me", json={"escalation_delivery": "hourly"}, headers=headers)
+    assert r.status_code == 422

@@ -564,12 +564,13 @@ def revoke_all_tokens(session: Session, actor: Actor, user_id: int, now: datetim
 # ---- one's own profile and tokens -----------------------------------------------------------
 
 # What a user may change of their own profile.
-PROFILE_FIELDS = {"display_name", "email"}
+PROFILE_FIELDS = {"display_name", "email", "escalation_delivery"}
 MAX_TOKEN_DAYS = 3650
 
 
 def update_profile(session: Session, actor: Actor, changes: dict[str, Any]) -> User:
-    """Change one's own display name or e-mail; viewers change nothing, their profile included."""
+    """Change one's own display name, e-mail or how escalations reach it (individual notices or
+    the daily digest); viewers change nothing, their profile included."""
     actor.require_write()
     user = load_account(session, actor.id)
     for key, value in changes.items():
