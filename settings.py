@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     track_limit_address: str = Field(
         default="120/hour", description="Receipt-code look-ups per client address (limits notation)"
     )
+    public_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long each API process reuses the rendered public calendar (page and "
+        "JSON; its own registration changes clear it at once); 0 renders every request",
+    )
     sms_channel: Literal["log", "off"] = Field(
         default="off",
         description="SMS to registrants: `log` writes each message to the log with the phone "

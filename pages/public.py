@@ -46,9 +46,18 @@ def _errors(exc: Exception) -> list[FieldError]:
 
 
 @router.get("")
-def calendar(request: Request, session: SessionDep, campaign_id: int | None = None) -> HTMLResponse:
-    """Events taking public registration, by date, with the places left."""
-    return render(request, "public/calendar.html", events=flow.public_events(session, campaign_id))
+def calendar(request: Request, session: SessionDep, campaign_id: int | None = None) -> Response:
+    """Events taking public registration, by date, with the places left. Each API process
+    reuses the page for OPENDAY_PUBLIC_CACHE_SECONDS (nothing in it is per visitor: no form,
+    no cookie); ETag."""
+    cache = api.calendar_cache(request)
+    entry = cache.get("page", campaign_id)
+    if entry is None:
+        page = render(
+            request, "public/calendar.html", events=flow.public_events(session, campaign_id)
+        )
+        entry = cache.put("page", campaign_id, bytes(page.body), "text/html; charset=utf-8")
+    return api.cached_answer(request, entry)
 
 
 def _event_page(
@@ -122,6 +131,7 @@ def register(
         event, _ = flow.open_event(session, event_id)
         shown = api.registration_out(session, reg, event.theme, k)
         session.commit()
+        api.calendar_cache(request).clear()
     except (DomainError, ValidationError) as exc:
         session.rollback()
         if isinstance(exc, DomainError) and exc.status in (404, 429):
@@ -171,6 +181,7 @@ def _shown(request: Request, session: Any, form: FormData, action: str, now: Any
             )
         shown = api.registration_out(session, reg, event.theme if event else "", api.keys(request))
         session.commit()
+        api.calendar_cache(request).clear()
     except DomainError as exc:
         if exc.status == 429:
             raise

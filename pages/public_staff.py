@@ -24,7 +24,7 @@ from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep, SettingsDep
-from routes.public import keys, notify
+from routes.public import calendar_cache, keys, notify
 from routes.registrations import staff_out
 from settings import Settings
 from workflows import receipts
@@ -107,6 +107,7 @@ def registrations_confirm(
         )
         name = reg.name
         session.commit()
+        calendar_cache(request).clear()
     except DomainError as exc:
         session.rollback()
         ev = kit.view(session, user, event_id)
@@ -137,6 +138,7 @@ def registrations_decline(
             notify=notify(request),
         )
         session.commit()
+        calendar_cache(request).clear()
     except DomainError as exc:
         session.rollback()
         ev = kit.view(session, user, event_id)

@@ -7,10 +7,15 @@ same helpers here and the same workflows.
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import TypeAdapter
 from sqlmodel import Session
 
 from models import Event, Registration
@@ -40,6 +45,69 @@ router = APIRouter(
 
 
 # ---- shared with pages/public.py -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A rendered answer, its validator and when it goes stale."""
+
+    body: bytes
+    media_type: str
+    etag: str
+    expires: float
+
+
+class CalendarCache:
+    """The rendered public calendar (page and JSON) per campaign, reused for a few seconds.
+
+    Per process: a registration change in this process clears it at once; one made in another
+    API process shows after at most `seconds` (the registration itself is always decided live,
+    under the event's lock). Answers carry an ETag and `Cache-Control: public, max-age`.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._entries: dict[tuple[str, int | None], Cached] = {}
+
+    def get(self, kind: str, campaign_id: int | None) -> Cached | None:
+        """A fresh entry, or None."""
+        found = self._entries.get((kind, campaign_id))
+        return found if found is not None and found.expires > self.clock() else None
+
+    def put(self, kind: str, campaign_id: int | None, body: bytes, media_type: str) -> Cached:
+        """Keep a rendered answer (not at all when caching is off)."""
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        entry = Cached(body, media_type, etag, self.clock() + self.seconds)
+        if self.seconds > 0:
+            if len(self._entries) > 1000:  # campaign ids come from the query string
+                self._entries.clear()
+            self._entries[(kind, campaign_id)] = entry
+        return entry
+
+    def clear(self) -> None:
+        """Forget everything (a registration changed the places taken)."""
+        self._entries.clear()
+
+
+def calendar_cache(request: Request) -> CalendarCache:
+    """The app's calendar cache, made on first use."""
+    found = getattr(request.app.state, "calendar_cache", None)
+    if found is None:
+        found = CalendarCache(request.app.state.settings.public_cache_seconds)
+        request.app.state.calendar_cache = found
+    return found  # type: ignore[no-any-return]
+
+
+def cached_answer(request: Request, entry: Cached) -> Response:
+    """The entry as an answer, or 304 when the client already holds it."""
+    headers = {
+        "ETag": entry.etag,
+        "Cache-Control": f"public, max-age={int(calendar_cache(request).seconds)}",
+    }
+    if request.headers.get("if-none-match") == entry.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(entry.body, media_type=entry.media_type, headers=headers)
 
 
 def keys(request: Request) -> Keys:
@@ -127,10 +195,21 @@ def applicant(body: RegistrationIn) -> flow.Applicant:
 # ---- routes --------------------------------------------------------------------------------
 
 
-@router.get("/events")
-def public_events(session: SessionDep, campaign_id: int | None = None) -> list[PublicEventOut]:
-    """Events taking public registration, by date, with the places left."""
-    return [event_out(*row) for row in flow.public_events(session, campaign_id)]
+@router.get("/events", response_model=list[PublicEventOut])
+def public_events(
+    request: Request, session: SessionDep, campaign_id: int | None = None
+) -> Response:
+    """Events taking public registration, by date, with the places left (each API process
+    reuses the answer for OPENDAY_PUBLIC_CACHE_SECONDS; ETag)."""
+    cache = calendar_cache(request)
+    entry = cache.get("json", campaign_id)
+    if entry is None:
+        rows = [event_out(*row) for row in flow.public_events(session, campaign_id)]
+        entry = cache.put("json", campaign_id, _EVENTS.dump_json(rows), "application/json")
+    return cached_answer(request, entry)
+
+
+_EVENTS = TypeAdapter(list[PublicEventOut])
 
 
 @router.get("/events/{event_id}")
@@ -161,6 +240,7 @@ def register(
     event, _ = flow.open_event(session, event_id)
     result = registration_out(session, reg, event.theme, k)
     session.commit()
+    calendar_cache(request).clear()
     return result
 
 
@@ -193,6 +273,7 @@ def cancel(
     )
     result = registration_out(session, reg, _theme(session, reg), keys(request))
     session.commit()
+    calendar_cache(request).clear()
     return result
 
 

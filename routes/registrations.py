@@ -16,7 +16,7 @@ from routes.deps import (
     load_event,
     load_event_for_write,
 )
-from routes.public import keys, notify
+from routes.public import calendar_cache, keys, notify
 from schemas.public import DeclineIn, StaffRegistrationOut
 from workflows import privacy
 from workflows import registration as flow
@@ -76,6 +76,7 @@ def confirm_registration(
     )
     result = staff_out(session, reg, keys(request))
     session.commit()
+    calendar_cache(request).clear()
     return result
 
 
@@ -102,4 +103,5 @@ def decline_registration(
     )
     result = staff_out(session, reg, keys(request))
     session.commit()
+    calendar_cache(request).clear()
     return result
