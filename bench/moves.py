@@ -12,8 +12,10 @@ each event's version from the previous answer — every request is a successful 
 
 Targets, measured in turn on the same events, same client, same worker count:
 
-- raw SQL: bench/raw_moves_app.py under uvicorn: SELECT … FOR UPDATE, UPDATE event, INSERT
-  transition_log, INSERT outbox, COMMIT — no auth, no ORM, no framework;
+- raw SQL: bench/raw_moves_app.py under uvicorn: the same work as the API's reschedule (token's
+  account, event + unit locked, campaign rules and window, the guards, calendar revision, timers
+  read and moved, version-checked UPDATE, hash-chained audit line, COMMIT) — no ORM, no
+  framework (bench/README.md lists both side by side);
 - API: `openday api --workers N`: bearer auth, unit scoping, version check, guards, the
   transitions machine, timers moved in the same transaction, NOTIFY, audit line, response;
 - API + scheduler: the same with `openday scheduler` running, LISTENing for the NOTIFY every
@@ -145,7 +147,11 @@ async def client_loop(
             day = events.next_day(eid)
             if kind == "raw":
                 path = f"/raw/events/{eid}/move"
-                body = {"expected_version": events.version[eid], "date": day.isoformat()}
+                body = {
+                    "expected_version": events.version[eid],
+                    "date": day.isoformat(),
+                    "reason": "基准测试：改期",
+                }
             else:
                 path = f"/api/v1/events/{eid}/transitions"
                 body = {
@@ -158,9 +164,7 @@ async def client_loop(
             done = time.perf_counter()
             answer = json.loads(payload)
             if status == 200:
-                events.version[eid] = (
-                    answer["version"] if kind == "raw" else answer["event"]["version"]
-                )
+                events.version[eid] = answer["event"]["version"]
                 events.day[eid] = day
                 if t_measure <= started and done <= t_end:
                     run.moves += 1
@@ -289,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_http(f"http://127.0.0.1:{raw_port}/healthz", raw)
             wait_http(f"http://127.0.0.1:{api_port}/readyz", api)
-            raw_owners = [(None, ids) for ids in owners_ids]
+            raw_owners = [(world.staff_tokens[uid], by_unit[uid]) for uid in world.unit_ids]
             api_owners = [(world.staff_tokens[uid], by_unit[uid]) for uid in world.unit_ids]
             if "raw" in targets:
                 runs.append(
@@ -305,10 +309,6 @@ def main(argv: list[str] | None = None) -> int:
                              args.warmup, args.seconds, [api])
                     )
                 )  # fmt: skip
-            with connect(url) as conn:
-                # The raw endpoint's outbox rows name no real actor: mark them relayed, or the
-                # scheduler would try to send them (and stop on ActorNotFound).
-                conn.execute("UPDATE outbox SET sent_at = now() WHERE actor = 'raw_bench'")
             scheduler = spawn("scheduler", [OPENDAY, "scheduler"], env, logdir)
             time.sleep(2)
             if not scheduler.alive():

@@ -1,38 +1,79 @@
-"""The ceiling for moves: a minimal ASGI app doing a move's writes in raw SQL, nothing else.
+"""The limit for moves: the same work as the API's `reschedule`, in raw SQL, with nothing else.
 
-    POST /raw/events/{id}/move   {"expected_version": 3, "date": "2026-12-30"}
+    POST /raw/events/{id}/move   Authorization: Bearer <token>
+                                 {"expected_version": 3, "date": "2026-12-30", "reason": "…"}
 
-One transaction: SELECT … FOR UPDATE the event, check the version, UPDATE the event (dates,
-version + 1), INSERT the audit line (transition_log, chained as the service chains it: the
-chain's advisory lock, its last hash, sha256), INSERT an outbox row, COMMIT; answers
-{"version": new}. No auth, no ORM, no framework: async psycopg with a small connection pool per
-process, under the same uvicorn[standard] (uvloop, httptools) and worker count as the real API.
+What it does per move is what `POST /api/v1/events/{id}/transitions` (trigger `reschedule`)
+does on PostgreSQL, statement for statement, in one transaction (bench/README.md lists both):
+
+1. the bearer token's account: SELECT api_token JOIN account by the token's SHA-256, checked
+   (revoked, expired, account disabled), the account's role and unit;
+2. the event and its unit's name, locked (`SELECT … FOR UPDATE OF event`), scoped to the
+   caller's unit (404 otherwise); the caller may write (viewers may not);
+3. the event's campaign: its rules (the escalation ladder) and its window;
+4. the move's checks in the service's order: version (409 `stale_version`), state (planned or
+   invited), then the guards — a reason, the new date not before today, inside the campaign's
+   window. `reschedule`'s guards count nothing (the invite and hold guards would count
+   invitees), so nothing is counted;
+5. the working-day calendar's revision (one query; the calendar itself is rebuilt only when
+   loaded data changed, as the service caches it) and the hold deadline's escalation ladder
+   from the campaign's rules;
+6. the event's hold timers (SELECT), then one UPDATE moving them to the new ladder;
+7. UPDATE event: dates, date_text, tentative, escalation level, version + 1, updated_at,
+   `WHERE version = expected` (the service's version counter);
+8. the audit line, hash-chained as workflows/audit.py chains it: the chain's advisory lock, the
+   chain's last (seq, row_hash), sha256 (`row_digest`, the service's own function), INSERT;
+9. NOTIFY the schedulers only when a moved timer falls due within the wake horizon (as the
+   service's wake hook; a date 30 days out sends none), and no outbox row — a reschedule owes no
+   message;
+10. COMMIT, and answer 200 with the event and the move as JSON (the fields the API answers).
+
+No framework, no ORM, no pydantic: async psycopg, a small pool of connections per process,
+under the same uvicorn[standard] (uvloop, httptools) and worker count as the real API. Pure
+domain arithmetic (the working-day calendar, the audit digest) is the service's own code.
 Run by bench/moves.py as `uvicorn raw_moves_app:app --app-dir bench --workers N`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models import TransitionLog  # noqa: E402 - the audit chain's digest, as the service's
 from workflows.audit import _LOCK_KEYS, GENESIS, row_digest  # noqa: E402
+from workflows.workdays import DayRule, WorkdayCalendar  # noqa: E402
 
 DSN = os.environ["BENCH_RAW_DSN"]
 POOL_SIZE = int(os.environ.get("BENCH_RAW_POOL", "10"))
 PATH = re.compile(r"^/raw/events/(\d+)/move$")
+LOCAL = ZoneInfo("Asia/Shanghai")
+WAKE_HORIZON = timedelta(seconds=60)
+ALL_UNITS = ("admin", "supervisor", "viewer")
+TRANSITION_LOG = TransitionLog.__table__  # type: ignore[attr-defined]
+STATE_LABELS = {"planned": "已计划", "invited": "已邀请"}
 
 _pool: asyncio.Queue[psycopg.AsyncConnection[Any]] | None = None
 _pool_lock = asyncio.Lock()
+_calendar: tuple[tuple[Any, ...], WorkdayCalendar] | None = None
+
+
+class Refused(Exception):
+    """An answer other than 200."""
+
+    def __init__(self, status: int, code: str, **details: Any) -> None:
+        super().__init__(code)
+        self.status, self.body = status, {"error": {"code": code, "details": details}}
 
 
 async def _connections() -> asyncio.Queue[psycopg.AsyncConnection[Any]]:
@@ -46,38 +87,130 @@ async def _connections() -> asyncio.Queue[psycopg.AsyncConnection[Any]]:
     return _pool
 
 
-async def move(event_id: int, expected: int, new_day: date) -> tuple[int, dict[str, Any]]:
-    """The move's writes in one transaction."""
+def end_of_local_day(day: date) -> datetime:
+    """Local midnight after `day`, in UTC (a deadline's moment)."""
+    return datetime.combine(day + timedelta(days=1), time(0), LOCAL).astimezone(UTC)
+
+
+async def calendar(conn: psycopg.AsyncConnection[Any]) -> WorkdayCalendar:
+    """The working-day calendar, rebuilt only when its revision changed (as the service)."""
+    global _calendar
+    cur = await conn.execute(
+        "SELECT (SELECT count(*) FROM calendar_day), (SELECT max(loaded_at) FROM calendar_day), "
+        "(SELECT count(*) FROM calendar_year), (SELECT max(loaded_at) FROM calendar_year)"
+    )
+    revision = tuple(await cur.fetchone() or ())
+    if _calendar is None or _calendar[0] != revision:
+        cur = await conn.execute("SELECT day, workday, source, reason FROM calendar_day")
+        days = [DayRule(*r) for r in await cur.fetchall()]
+        cur = await conn.execute("SELECT year FROM calendar_year")
+        years = [r[0] for r in await cur.fetchall()]
+        _calendar = (revision, WorkdayCalendar(loaded_days=days, complete_years=years))
+    return _calendar[1]
+
+
+async def move(
+    token: str, event_id: int, expected: int, new_day: date, reason: str
+) -> dict[str, Any]:
+    """The reschedule move, in one transaction."""
+    now = datetime.now(UTC)
+    today = now.astimezone(LOCAL).date()
     pool = await _connections()
     conn = await pool.get()
     try:
         async with conn.transaction():
+            # 1. the caller
             cur = await conn.execute(
-                "SELECT version, state, date_earliest, date_latest FROM event "
-                "WHERE id = %s FOR UPDATE",
+                "SELECT a.id, a.username, a.role, a.unit_id, a.is_active, t.revoked_at, "
+                "t.expires_at FROM api_token t JOIN account a ON a.id = t.user_id "
+                "WHERE t.token_hash = %s",
+                (hashlib.sha256(token.encode()).hexdigest(),),
+            )
+            who = await cur.fetchone()
+            if who is None or not who[4] or who[5] is not None or (who[6] and who[6] <= now):
+                raise Refused(401, "invalid_token")
+            actor_id, actor_name, role, actor_unit = who[:4]
+            # 2. the event, locked, scoped
+            cur = await conn.execute(
+                "SELECT e.id, e.campaign_id, e.unit_id, e.state, e.version, e.date_earliest, "
+                "e.date_latest, e.theme, e.seq, e.location, e.start_time, e.end_time, e.forms, "
+                "e.public_places, e.held_on, e.summary_due_on, e.last_notified_at, "
+                "e.created_at, u.name FROM event e JOIN unit u ON u.id = e.unit_id "
+                "WHERE e.id = %s FOR UPDATE OF e",
                 (event_id,),
             )
-            row = await cur.fetchone()
-            if row is None:
-                return 404, {"error": "event_not_found"}
-            version, state, old_earliest, old_latest = row
-            if version != expected:
-                return 409, {"error": "stale_version", "current_version": version}
-            await conn.execute(
-                "UPDATE event SET date_earliest = %s, date_latest = %s, version = version + 1, "
-                "updated_at = now() WHERE id = %s AND version = %s",
-                (new_day, new_day, event_id, version),
+            ev = await cur.fetchone()
+            if ev is None or (role not in ALL_UNITS and ev[2] != actor_unit):
+                raise Refused(404, "event_not_found")
+            if role == "viewer":
+                raise Refused(403, "read_only")
+            (_, campaign_id, unit_id, state, version, old_earliest, old_latest) = ev[:7]
+            # 3. the campaign
+            cur = await conn.execute(
+                "SELECT rules, starts_on, ends_on FROM campaign WHERE id = %s", (campaign_id,)
             )
-            audit = {
-                "old_earliest": old_earliest.isoformat(),
-                "old_latest": old_latest.isoformat(),
-                "new_earliest": new_day.isoformat(),
-                "new_latest": new_day.isoformat(),
-            }
+            rules, starts_on, ends_on = await cur.fetchone()  # type: ignore[misc]
+            # 4. version, state, guards
+            if version != expected:
+                raise Refused(409, "stale_version", current_version=version)
+            if state not in ("planned", "invited"):
+                raise Refused(409, "move_not_allowed", state=state)
+            violations = []
+            if not reason.strip():
+                violations.append("reason_required")
+            if new_day < today:
+                violations.append("reschedule_date_in_past")
+            if not (starts_on <= new_day and new_day <= ends_on) and role not in (
+                "admin",
+                "supervisor",
+            ):
+                violations.append("outside_campaign_window")
+            if violations:
+                raise Refused(409, violations[0], violations=violations)
+            # 5. the hold deadline's ladder
+            cal = await calendar(conn)
+            ladder = {}
+            for rung in rules.get("escalations", []):
+                if rung["after_workdays"]:
+                    later = cal.add_workdays(new_day, rung["after_workdays"])
+                    ladder[rung["level"]] = (end_of_local_day(later.day), later.provisional)
+                else:
+                    ladder[rung["level"]] = (end_of_local_day(new_day), False)
+            # 6. the timers
+            cur = await conn.execute(
+                "SELECT id, level FROM timer WHERE subject_type = 'event' AND subject_id = %s "
+                "AND rule = 'event_hold' AND kind = 'escalation'",
+                (event_id,),
+            )
+            moved = [
+                (tid, *ladder[level]) for tid, level in await cur.fetchall() if level in ladder
+            ]
+            await conn.cursor().executemany(
+                "UPDATE timer SET state = 'pending', fired_at = NULL, handled_at = NULL, "
+                "due_at = %s, deadline_on = %s, provisional = %s WHERE id = %s",
+                [(due, new_day, prov, tid) for tid, due, prov in moved],
+            )
+            # 7. the event
+            cur = await conn.execute(
+                "UPDATE event SET date_earliest = %s, date_latest = %s, date_text = NULL, "
+                "tentative = false, escalation_level = 0, version = version + 1, "
+                "updated_at = %s WHERE id = %s AND version = %s",
+                (new_day, new_day, now, event_id, version),
+            )
+            if cur.rowcount != 1:
+                raise Refused(409, "stale_version")
+            # 8. the audit line, chained
             line = {
                 "event_id": event_id, "feedback_item_id": None, "trigger": "reschedule",
-                "from_state": state, "to_state": state, "version": version + 1, "actor_id": None,
-                "actor_name": "raw", "at": datetime.now(UTC), "reason": "bench", "data": audit,
+                "from_state": state, "to_state": state, "version": version + 1,
+                "actor_id": actor_id, "actor_name": actor_name, "at": now,
+                "reason": reason.strip(),
+                "data": {
+                    "old_earliest": old_earliest.isoformat(),
+                    "old_latest": old_latest.isoformat(),
+                    "new_earliest": new_day.isoformat(),
+                    "new_latest": new_day.isoformat(),
+                },
             }  # fmt: skip
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEYS["transition_log"],))
             cur = await conn.execute(
@@ -85,21 +218,42 @@ async def move(event_id: int, expected: int, new_day: date) -> tuple[int, dict[s
             )
             tail = await cur.fetchone()
             line["seq"], prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)
-            digest = row_digest(TransitionLog.__table__, line, prev)  # type: ignore[attr-defined]
-            await conn.execute(
+            digest = row_digest(TRANSITION_LOG, line, prev)
+            cur = await conn.execute(
                 "INSERT INTO transition_log (event_id, trigger, from_state, to_state, version, "
                 "actor_id, actor_name, at, reason, data, seq, prev_hash, row_hash) "
-                "VALUES (%s, 'reschedule', %s, %s, %s, NULL, 'raw', %s, %s, %s, %s, %s, %s)",
+                "VALUES (%s, 'reschedule', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "RETURNING id",
                 (
-                    event_id, state, state, version + 1, line["at"], "bench", json.dumps(audit),
-                    line["seq"], prev, digest,
+                    event_id, state, state, version + 1, actor_id, actor_name, now,
+                    line["reason"], json.dumps(line["data"]), line["seq"], prev, digest,
                 ),
             )  # fmt: skip
-            await conn.execute(
-                "INSERT INTO outbox (actor, args, created_at) VALUES ('raw_bench', %s, now())",
-                (json.dumps([event_id]),),
-            )
-        return 200, {"id": event_id, "version": version + 1}
+            log_id = (await cur.fetchone())[0]  # type: ignore[index]
+            # 9. wake the schedulers only for a timer due soon
+            if any(due <= now + WAKE_HORIZON for _, due, _ in moved):
+                await conn.execute("NOTIFY openday_timers")
+        # 10. the answer
+        event = {
+            "id": event_id, "campaign_id": campaign_id, "unit_id": unit_id, "unit_name": ev[18],
+            "seq": ev[8], "theme": ev[7], "date_earliest": new_day.isoformat(),
+            "date_latest": new_day.isoformat(), "date_text": None, "tentative": False,
+            "location": ev[9], "start_time": ev[10] and ev[10].isoformat(),
+            "end_time": ev[11] and ev[11].isoformat(), "forms": ev[12],
+            "public_places": ev[13], "state": state, "state_label": STATE_LABELS.get(state, state),
+            "version": version + 1, "held_on": ev[14] and ev[14].isoformat(),
+            "summary_due_on": ev[15] and ev[15].isoformat(), "escalation_level": 0,
+            "last_notified_at": ev[16] and ev[16].isoformat(),
+            "allowed_triggers": ["invite", "reschedule", "cancel"] if state == "planned"
+            else ["hold", "reschedule", "cancel"],
+            "created_at": ev[17].isoformat(), "updated_at": now.isoformat(),
+        }  # fmt: skip
+        entry = {
+            "id": log_id, "trigger": "reschedule", "from_state": state, "to_state": state,
+            "version": version + 1, "actor_id": actor_id, "actor_name": actor_name,
+            "at": now.isoformat(), "reason": line["reason"], "data": line["data"],
+        }  # fmt: skip
+        return {"event": event, "move": entry}
     finally:
         pool.put_nowait(conn)
 
@@ -127,13 +281,27 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] == "/healthz":
         status, payload = 200, {"status": "ok"}
     elif match is None or scope["method"] != "POST":
-        status, payload = 404, {"error": "not_found"}
+        status, payload = 404, {"error": {"code": "not_found"}}
     else:
-        body = json.loads(await _body(receive))
-        status, payload = await move(
-            int(match.group(1)), int(body["expected_version"]), date.fromisoformat(body["date"])
-        )
-    data = json.dumps(payload).encode()
+        headers = dict(scope["headers"])
+        scheme, _, token = headers.get(b"authorization", b"").decode().partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token:
+                raise Refused(401, "not_authenticated")
+            body = json.loads(await _body(receive))
+            status, payload = (
+                200,
+                await move(
+                    token.strip(),
+                    int(match.group(1)),
+                    int(body["expected_version"]),
+                    date.fromisoformat(body["date"]),
+                    str(body.get("reason") or ""),
+                ),
+            )
+        except Refused as refused:
+            status, payload = refused.status, refused.body
+    data = json.dumps(payload, ensure_ascii=False).encode()
     await send(
         {
             "type": "http.response.start",
