@@ -15,7 +15,7 @@ from typing import Any
 
 import dramatiq
 import structlog
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from sqlalchemy.engine import Engine
 
 import pages
@@ -23,7 +23,7 @@ import routes
 from models.db import make_engine
 from routes import errors
 from routes.headers import SecurityHeaders
-from routes.limits import BodyLimit
+from routes.limits import ASGIApp, BodyLimit, Message, Receive, Scope, Send
 from routes.ranges import bounded_ints
 from schemas.common import ErrorOut
 from settings import Settings, configure_logging, get_settings
@@ -62,7 +62,7 @@ def create_app(
     app.state.metrics = StateCollector(app.state.engine, app.state.clock, app.state.broker)
     install_wake_hook()  # moves that arm a near timer wake the schedulers at commit
     errors.install(app)
-    app.middleware("http")(_request_context)
+    app.add_middleware(RequestContext)  # innermost of ours: ids and metrics per request
     for router in [*routes.OPS_ROUTERS, *routes.ROUTERS]:
         app.include_router(router)
     pages.install(app)
@@ -72,20 +72,46 @@ def create_app(
     return app
 
 
-async def _request_context(request: Request, call_next: Any) -> Response:
-    """Bind a request id to the logs, echo it, and count the request by route template."""
-    given = request.headers.get("x-request-id", "")
-    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=rid)
-    started = time.perf_counter()
-    response: Response = await call_next(request)
-    response.headers["X-Request-ID"] = rid
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    REQUESTS.labels(template, request.method, str(response.status_code)).inc()
-    REQUEST_SECONDS.labels(template, request.method).observe(time.perf_counter() - started)
-    return response
+class RequestContext:
+    """Bind a request id to the logs, echo it, and count the request by route template.
+
+    Pure ASGI (no BaseHTTPMiddleware: no extra task, no response wrapping per request).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for key, value in scope.get("headers", ()):
+            if key == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=rid)
+        started = time.perf_counter()
+        status = 500
+        rid_header = (b"x-request-id", rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"]
+                message["headers"] = [*headers, rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope.get("method", "")
+            REQUESTS.labels(template, method, str(status)).inc()
+            REQUEST_SECONDS.labels(template, method).observe(time.perf_counter() - started)
 
 
 _app: FastAPI | None = None

@@ -53,7 +53,7 @@ def _out_of_range(raw: str) -> bool:
     return not MIN_INT <= int(text) <= MAX_ID
 
 
-def bounded_ints(request: Request) -> None:
+async def bounded_ints(request: Request) -> None:
     """Refuse (422) integer path and query parameters outside the 64-bit range."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_
@@ -129,6 +130,24 @@ def authenticate_token(session: Session, token: str, now: datetime) -> User | No
     if api_token.expires_at is not None and api_token.expires_at <= now:
         return None
     return user
+
+
+def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None:
+    """The actor behind a live bearer token, or None: as authenticate_token, reading only the
+    columns an actor needs (no ORM rows: this runs on every API request)."""
+    row = session.execute(
+        sa.select(
+            User.id, User.username, User.role, User.unit_id, User.is_active,  # type: ignore[arg-type]
+            ApiToken.revoked_at, ApiToken.expires_at,  # type: ignore[arg-type]
+        )
+        .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()  # fmt: skip
+    if row is None or not row.is_active or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    return Actor(id=row.id, name=row.username, role=row.role, unit_id=row.unit_id)
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:
