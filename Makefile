@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # Front-end packages for the pages and offline /docs (htmx, swagger-ui-dist, redoc), from npm.
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: run test lint typecheck clean
+.PHONY: run test lint typecheck clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,7 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
+
+# Every service benchmark in turn on a quiet machine; regenerates BENCHMARKS.md (bench/run_all.py).
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
