@@ -176,6 +176,8 @@ def parse(result: Result) -> None:
         while (match := pattern.match(segment, pos)) is not None:
             result.targets.append(("target " + " ".join(match.group(1).split()), match.group(2)))
             pattern, pos = MORE, match.end()
+    for verdict in re.findall(r"all targets: (MET|MISSED)", flat):
+        result.targets.append(("all targets of the script", verdict))
     for name, parts in RSS.findall(flat):
         result.rss.append((name.strip(), [float(x) for x in parts.split("+") if x.strip()]))
 
