@@ -63,6 +63,12 @@ class Event(SQLModel, table=True):
             postgresql_where=sa.text(_HOLD_OPEN),
             sqlite_where=sa.text(_HOLD_OPEN),
         ),
+        # The pages' lists (issue 12): events in date order, paged by keyset (全部活动, a unit's);
+        # the board's funnel per campaign and stage; its spot-check queue by state, oldest first.
+        sa.Index("ix_event_date_latest_id", "date_latest", "id"),
+        sa.Index("ix_event_unit_date_latest_id", "unit_id", "date_latest", "id"),  # 我的活动
+        sa.Index("ix_event_campaign_state", "campaign_id", "state"),
+        sa.Index("ix_event_state_updated_at", "state", "updated_at"),
         # An imported row is identified by its unit and theme within the campaign, so importing
         # the same table twice (even after a reschedule) creates nothing new.
         sa.UniqueConstraint("campaign_id", "source_key", name="uq_event_campaign_source_key"),
