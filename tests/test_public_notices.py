@@ -18,6 +18,7 @@ from models import Campaign, Event, Notification, OutboxMessage, Registration
 from settings import Settings
 from tests.conftest import Walker, World, error_of, local
 from tests.test_channels import SinkHandler, free_port
+from tests.test_pages import csrf_of, sign_in
 from tests.test_public import ID_ADULT, PHONE, open_event, register
 from workers import delivery
 from workers.channels import (
@@ -254,3 +255,43 @@ def test_sms_channel_checks_the_number_and_hands_the_text_to_its_gateway() -> No
     with structlog.testing.capture_logs() as logs:
         SmsChannel(LogSmsGateway()).send(replace(message, body="请致电 13812345678 咨询"))
     assert logs[0]["recipient"] == "139****0001" and "13812345678" not in str(logs)
+
+
+def test_pages_owe_the_same_messages_as_the_api(
+    engine: Engine, walker: Walker, notify_settings: Settings
+) -> None:
+    """The citizen's form (with an e-mail address) and the staff page's confirm and cancel
+    owe their messages too; a bad address re-renders the form naming the field."""
+    client = walker.client
+    event = open_event(walker, places=1)
+
+    def filled(**extra: str) -> dict[str, str]:
+        page = client.get(f"/public/events/{event['id']}").text
+        question = page.split("验证题：")[1].split("<")[0]
+        digits = "零一二三四五六七八九十"
+        left, right = question.split("等于")[0].split("加")
+        return {
+            "csrf": page.split('name="csrf" value="')[1].split('"')[0],
+            "challenge_token": page.split('name="challenge_token" value="')[1].split('"')[0],
+            "challenge_answer": str(digits.index(left) + digits.index(right)),
+            "name": "王五", "phone": PHONE, "district": "雁江区", "consent": "1", **extra,
+        }  # fmt: skip
+
+    bad = client.post(f"/public/events/{event['id']}/register", data=filled(email="a@b"))
+    assert bad.status_code == 422 and "电子邮箱格式不正确" in bad.text
+    assert _notices(engine) == []
+    done = client.post(f"/public/events/{event['id']}/register", data=filled(email=EMAIL))
+    assert done.status_code == 201, done.text
+    assert [(n.kind, n.channel) for n in _notices(engine)] == [
+        ("registered", "sms"), ("registered", "email")]  # fmt: skip
+    sign_in(client)
+    staff_page = client.get(f"/events/{event['id']}/registrations").text
+    rid = staff_page.split('id="registration-')[1].split('"')[0]
+    version = staff_page.split('name="version" value="')[1].split('"')[0]
+    confirmed = client.post(
+        f"/events/{event['id']}/registrations/{rid}/confirm",
+        data={"csrf": csrf_of(staff_page), "version": version}, follow_redirects=False,
+    )  # fmt: skip
+    assert confirmed.status_code == 303
+    assert [(n.kind, n.channel) for n in _notices(engine)][2:] == [
+        ("confirmed", "sms"), ("confirmed", "email")]  # fmt: skip
