@@ -40,7 +40,7 @@ from workflows import overdue, xlsx_stream
 from workflows.clock import LOCAL_TZ
 from workflows.errors import NotFound
 
-BATCH = 2000
+BATCH = 500  # rows per keyset page: 2,000 held ~2.7 MB more at the peak, no faster
 CHUNK = 64 * 1024
 FORMATS = ("xlsx", "csv")
 EVENT_STATES_ZH = {
