@@ -55,6 +55,7 @@ def login_throttle(request: Request, settings: Settings) -> LoginThrottle:
             settings.effective_ratelimit_url.get_secret_value(),
             settings.login_limit_account,
             settings.login_limit_address,
+            clock=request.app.state.clock,
             namespace=engine.url.render_as_string(hide_password=True),
         )
         request.app.state.login_throttle = throttle

@@ -121,7 +121,9 @@ def throttle(request: Request) -> PublicThrottle:
     if found is None:
         engine = request.app.state.engine
         found = from_settings(
-            request.app.state.settings, engine.url.render_as_string(hide_password=True)
+            request.app.state.settings,
+            request.app.state.clock,
+            engine.url.render_as_string(hide_password=True),
         )
         request.app.state.public_throttle = found
     return found  # type: ignore[no-any-return]

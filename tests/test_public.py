@@ -270,7 +270,7 @@ def test_rate_limits_per_address_and_per_phone(
     )
     app = create_app(settings=settings, engine=engine, clock=clock)
     # Redis when the run has one (a fresh namespace: earlier runs' counters never leak in).
-    app.state.public_throttle = from_settings(settings, namespace=uuid.uuid4().hex)
+    app.state.public_throttle = from_settings(settings, clock, namespace=uuid.uuid4().hex)
     with TestClient(app) as client:
         walker = Walker(client, world)
         event = open_event(walker, places=9)

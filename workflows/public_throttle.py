@@ -1,24 +1,21 @@
 """Rate limits of the public pages: per client address and per phone number.
 
-Counted with the `limits` library where sign-in failures are (Redis in production, memory when
-embedded). Phone numbers are counted by their keyed hash, never in clear. A store that is down
-fails open, as sign-in throttling does, and says so in the log.
+Counted where sign-in failures are (Redis in production, memory when embedded), with the same
+sliding windows timed by the app's injected clock (workflows/throttle.py). Phone numbers are
+counted by their keyed hash, never in clear. While the store is down, counting goes on in this
+process's memory, with one warning per outage.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import time
 
-import structlog
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
+from workflows.clock import Clock
 from workflows.errors import DomainError
-
-log = structlog.get_logger("openday.throttle")
+from workflows.throttle import FallbackStore, SlidingWindows
 
 
 class TooManyRequests(DomainError):
@@ -38,12 +35,20 @@ class TooManyRequests(DomainError):
 
 
 class PublicThrottle:
-    """Moving-window limits: `address` and `phone` for registration, `track` for receipts."""
+    """Limits: `address` and `phone` for registration, `track` for receipts."""
 
     def __init__(
-        self, storage_url: str, *, address: str, phone: str, track: str, namespace: str = ""
+        self,
+        storage_url: str,
+        *,
+        address: str,
+        phone: str,
+        track: str,
+        clock: Clock,
+        namespace: str = "",
     ) -> None:
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        self.store = FallbackStore(storage_url, clock, "public_throttle")
+        self.windows = SlidingWindows(self.store, clock)
         self.items: dict[str, RateLimitItem] = {
             "address": parse(address),
             "phone": parse(phone),
@@ -52,24 +57,19 @@ class PublicThrottle:
         self.prefix = "openday-public-" + hashlib.sha256(namespace.encode()).hexdigest()[:12]
 
     def hit(self, kind: str, key: str) -> None:
-        """Count one request; refuse (429) once the window is spent."""
-        item = self.items[kind]
-        try:
-            if self.limiter.hit(item, f"{self.prefix}-{kind}", key):
-                return
-            reset = self.limiter.get_window_stats(item, f"{self.prefix}-{kind}", key).reset_time
-        except Exception as exc:  # noqa: BLE001 - store down: the pages keep working, say so
-            log.warning("public_throttle_unavailable", error=str(exc).splitlines()[0][:200])
-            return
-        raise TooManyRequests(max(1, math.ceil(reset - time.time())))
+        """Count one request; refuse (429) once the window is spent (a refusal is not counted)."""
+        waited = self.windows.acquire(self.items[kind], f"{self.prefix}-{kind}", key)
+        if waited is not None:
+            raise TooManyRequests(waited)
 
 
-def from_settings(settings: object, namespace: str = "") -> PublicThrottle:
-    """The throttle a Settings object describes."""
+def from_settings(settings: object, clock: Clock, namespace: str = "") -> PublicThrottle:
+    """The throttle a Settings object describes, timed by `clock` (the app's)."""
     return PublicThrottle(
         settings.effective_ratelimit_url.get_secret_value(),  # type: ignore[attr-defined]
         address=settings.public_limit_address,  # type: ignore[attr-defined]
         phone=settings.public_limit_phone,  # type: ignore[attr-defined]
         track=settings.track_limit_address,  # type: ignore[attr-defined]
+        clock=clock,
         namespace=namespace,
     )
