@@ -8,10 +8,13 @@ import io
 from datetime import date, datetime
 
 import openpyxl
+from sqlmodel import Session, func, select
 
+from models import ChangeLog, TransitionLog
 from tests.conftest import HOUSING, SHILING, Walker, World, local, tiny_jpeg
 from tests.test_reports_exports import _xlsx
 from tests.test_reports_pages import _supervisor
+from workflows import exports
 
 
 def _csv(walker: Walker, url: str, who: str, **params: object) -> list[dict[str, str]]:
@@ -129,3 +132,32 @@ def test_board_links_download_invitees_visits_and_audit(walker: Walker, world: W
     r = walker.client.get(f"/board/exports/invitees.xlsx?campaign={world.campaign_id}")
     rows = list(openpyxl.load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
     assert rows[0][0] == "人员编号" and len(rows) == 16 and rows[1][1] == event["id"]
+
+
+def test_keyset_pages_of_two_rows_give_the_same_lists(walker: Walker, clock, monkeypatch) -> None:
+    """Small pages cross page boundaries (the (time, id) keyset of the audit included)."""
+    for n in range(3):
+        clock.set(local(2022, 8, 30 + n % 2, 9))  # equal times across pages, ids break ties
+        walker.create_event(theme=f"活动{n}")
+    clock.set(local(2022, 9, 16, 10))
+    walker.held_event()
+    now = clock.now()
+
+    def lists() -> dict[str, list[tuple]]:
+        with Session(walker.world.engine) as session:
+            return {
+                kind: list(exports.sheet(session, kind, exports.Filters(), now).rows)
+                for kind in ("audit", "invitees", "events", "visits")
+            }
+
+    whole = lists()
+    monkeypatch.setattr(exports.keyset, "__defaults__", (2,))
+    monkeypatch.setattr(exports.keyset_by_time, "__defaults__", (2,))
+    paged = lists()
+    assert paged == whole
+    assert len(whole["audit"]) > 6 and len(whole["invitees"]) == 15 and len(whole["events"]) == 4
+    with Session(walker.world.engine) as session:
+        lines = session.exec(select(func.count()).select_from(TransitionLog)).one()
+        lines += session.exec(select(func.count()).select_from(ChangeLog)).one()
+    assert len(whole["audit"]) == lines  # every line once, none lost at a page boundary
+    assert [r[0] for r in whole["audit"]] == sorted(r[0] for r in whole["audit"])
