@@ -10,6 +10,7 @@ import os
 
 import dramatiq
 import structlog
+from dramatiq.errors import BrokerConnectionError
 from sqlalchemy.exc import OperationalError
 
 from models.db import session_scope
@@ -61,7 +62,12 @@ def handle_timers(timer_ids: list[int]) -> None:
             except Exception:  # logged; the reconciler re-drives it later
                 log.exception("timer_failed", timer_id=timer_id)
     if owed:
-        relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=owed)
+        try:
+            relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=owed)
+        except BrokerConnectionError:
+            # The timers are applied and committed; their outbox rows stay and the scheduler's
+            # relay sends them once the broker answers (the broker has logged the outage).
+            pass
 
 
 def _apply(rt: Runtime, timer_ids: list[int]) -> list[int]:

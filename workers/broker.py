@@ -1,6 +1,7 @@
 """The dramatiq broker, chosen by URL and installed before any actor module is imported.
 
-OPENDAY_BROKER_URL (or OPENDAY_REDIS_URL): `redis://…` gives dramatiq's Redis broker, `amqp://…`
+OPENDAY_BROKER_URL (or OPENDAY_REDIS_URL): `redis://…` gives dramatiq's Redis broker (with a
+socket timeout handled as a lost connection: workers/redis_broker.py), `amqp://…`
 its RabbitMQ broker; unset gives the in-process StubBroker, which `make run` drains with a
 worker thread in the same process (dramatiq issues #214, #543: set the broker first, then import
 actors).
@@ -15,6 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from settings import Settings, get_settings
 from workers.middleware import LogContext
+from workers.redis_broker import ResilientRedisBroker
 
 
 def make_broker(settings: Settings | None = None) -> dramatiq.Broker:
@@ -29,7 +31,8 @@ def make_broker(settings: Settings | None = None) -> dramatiq.Broker:
         # Publisher confirms: send() returns once RabbitMQ has the message, not before.
         broker = RabbitmqBroker(url=url, confirm_delivery=True)
     elif url.startswith(("redis://", "rediss://", "unix://")):
-        broker = RedisBroker(url=url)
+        # A Redis that stops answering is a lost connection, not a dramatiq bug (issue 894).
+        broker = ResilientRedisBroker(url=url)
     else:
         raise ValueError(f"unsupported broker URL scheme: {url.split(':', 1)[0]!r}")
     broker.add_middleware(LogContext())

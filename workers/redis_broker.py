@@ -1,0 +1,177 @@
+"""dramatiq's Redis broker, with a socket timeout treated as a lost connection.
+
+redis-py (since 6) gives every socket a 5 s timeout, and a Redis that stops answering (paused,
+a network partition) raises `redis.TimeoutError`, which is not a `redis.ConnectionError`.
+dramatiq's Redis consumer only turns the latter into its `ConnectionClosed` (dramatiq issue
+894), so during such an outage every ack became "You've found a bug in Dramatiq" with a
+traceback, the message stayed unacknowledged in the worker's acks set until the heartbeat
+timeout let another worker take it (~100 s), and the consumer restarted with a traceback each
+time. Here every broker call that times out or loses its connection raises `ConnectionClosed`,
+which dramatiq handles: the consumer restarts quietly, acks are retried until Redis answers.
+
+Each outage is logged once per process (a warning when the first call fails, an info line with
+its length when a call succeeds again). After an outage each consumer hands back at once, on
+its next poll, the messages its process holds in Redis's acks set but never received or has
+dropped (a fetch whose answer was lost, the prefetch cache of a consumer dramatiq restarted),
+instead of leaving them to the heartbeat timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+import structlog
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.errors import ConnectionClosed
+from dramatiq.message import Message
+
+log = structlog.get_logger("openday.broker")
+
+
+class ResilientRedisBroker(RedisBroker):
+    """A RedisBroker whose calls fail with ConnectionClosed on a timeout or a lost connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._state_lock = threading.Lock()
+        self._down_since: float | None = None
+        self.outages = 0  # outages this process has seen end (consumers sweep after each)
+        # Redis message ids a consumer of this process has handed to the worker and that are not
+        # yet acked, nacked or requeued, per queue: what the acks set may rightly hold.
+        self._held: defaultdict[str, set[str]] = defaultdict(set)
+
+    @property
+    def consumer_class(self) -> type[_RedisConsumer]:
+        return _SweepingConsumer
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        # dramatiq's consumer thread of this queue logs every failed ack and every consumer
+        # restart while Redis is away; the outage is reported once, here, instead.
+        logger = logging.getLogger(f"dramatiq.worker.ConsumerThread({queue_name})")
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+        return super().consume(queue_name, prefetch, timeout)
+
+    def _dispatch(self, command: str) -> Callable[..., Any]:
+        call = super()._dispatch(command)
+
+        def guarded(queue_name: str, *args: Any) -> Any:
+            try:
+                result = call(queue_name, *args)
+            except (redis.TimeoutError, redis.ConnectionError) as exc:
+                self._lost(command, exc)
+                raise ConnectionClosed(exc) from None
+            self._answered()
+            return result
+
+        return guarded
+
+    def _lost(self, command: str, exc: BaseException) -> None:
+        with self._state_lock:
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        log.warning(
+            "broker_connection_lost",
+            pid=os.getpid(),
+            command=command,
+            error=f"{type(exc).__name__}: {exc}",
+            note="retrying until Redis answers; unacknowledged messages are kept",
+        )
+
+    def _answered(self) -> None:
+        if self._down_since is None:  # the common case: no lock
+            return
+        with self._state_lock:
+            if self._down_since is None:
+                return
+            seconds = time.monotonic() - self._down_since
+            self._down_since = None
+            self.outages += 1
+        log.info("broker_connection_restored", pid=os.getpid(), seconds=round(seconds, 1))
+
+    def hold(self, queue_name: str, redis_id: str) -> None:
+        self._held[queue_name].add(redis_id)
+
+    def release(self, queue_name: str, redis_ids: Iterable[str]) -> None:
+        self._held[queue_name].difference_update(redis_ids)
+
+    def held(self, queue_name: str) -> set[str]:
+        return set(self._held[queue_name])
+
+    def acks_key(self, queue_name: str) -> str:
+        return f"{self.namespace}:__acks__.{self.broker_id}.{queue_name}"
+
+
+class _ConnectionNoise(logging.Filter):
+    """Drops dramatiq's per-message and per-restart lines about a lost broker connection."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        return not (
+            text.startswith("Consumer encountered a connection error")
+            or (text.startswith("Failed to post_process_message") and "connection error" in text)
+        )
+
+
+_QUIET = _ConnectionNoise()
+
+
+class _SweepingConsumer(_RedisConsumer):
+    """dramatiq's Redis consumer, keeping the broker's record of what it holds and handing back
+    orphaned messages after an outage."""
+
+    broker: ResilientRedisBroker
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._swept = -1  # a new consumer (dramatiq makes one after each outage) sweeps first
+
+    def __next__(self) -> MessageProxy | None:
+        if self._swept != self.broker.outages:
+            self._sweep()
+        message = super().__next__()
+        if message is not None:
+            self.broker.hold(self.queue_name, message.options["redis_message_id"])
+        return message
+
+    def ack(self, message: MessageProxy) -> None:
+        try:
+            super().ack(message)
+        finally:
+            self.broker.release(self.queue_name, [message.options["redis_message_id"]])
+
+    def nack(self, message: MessageProxy) -> None:
+        try:
+            super().nack(message)
+        finally:
+            self.broker.release(self.queue_name, [message.options["redis_message_id"]])
+
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
+        messages = list(messages)
+        super().requeue(messages)
+        self.broker.release(self.queue_name, [m.options["redis_message_id"] for m in messages])
+
+    def _sweep(self) -> None:
+        """Requeue what this process's acks set holds for the queue but nobody here handles."""
+        outages = self.broker.outages
+        try:
+            members = self.broker.client.smembers(self.broker.acks_key(self.queue_name))
+        except (redis.TimeoutError, redis.ConnectionError) as exc:
+            self.broker._lost("sweep", exc)
+            raise ConnectionClosed(exc) from None
+        cached = {Message.decode(data).options["redis_message_id"] for data in self.message_cache}
+        known = self.broker.held(self.queue_name) | cached
+        orphans = sorted(m.decode() for m in members if m.decode() not in known)
+        if orphans:
+            self.broker.do_requeue(self.queue_name, *orphans)
+            log.info("broker_messages_requeued", queue=self.queue_name, count=len(orphans))
+        self._swept = outages
