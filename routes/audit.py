@@ -20,6 +20,21 @@ def read_audit(
     entity: Annotated[Literal["event", "campaign", "unit", "account"] | None, Query()] = None,
 ) -> dict[str, Any]:
     """Newest first: event moves and edits, and changes to campaigns, units and accounts.
-    Supervisors read everything; unit staff their own unit's lines."""
-    items = audit.trail(session, actor, entity=entity, limit=pg.limit, offset=pg.offset)
-    return {"items": items, "limit": pg.limit, "offset": pg.offset}
+    Supervisors read everything; unit staff their own unit's lines. Walk it with `after=` the
+    previous page's `next_after`."""
+    info: dict[str, Any] = {}
+    items = audit.trail(
+        session,
+        actor,
+        entity=entity,
+        limit=pg.limit,
+        offset=pg.offset,
+        after=pg.after,
+        page_info=info,
+    )
+    return {
+        "items": items,
+        "limit": pg.limit,
+        "offset": pg.offset,
+        "next_after": info.get("next_after"),
+    }

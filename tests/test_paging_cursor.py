@@ -242,3 +242,28 @@ def test_overdue_bad_cursor_and_offset_compat(walker: Walker, engine) -> None:
     assert second["items"] == whole[3:6] and second["total"] == len(whole)
     rest = walker.client.get(f"/api/v1/overdue?limit=500&after={second['next_after']}", headers=h)
     assert rest.json()["items"] == whole[6:] and rest.json()["total"] is None
+
+
+def test_audit_trail_walks_by_cursor(walker: Walker) -> None:
+    """The merged audit trail (moves and change-log lines, newest first) walks by cursor with
+    every line once, in the one-page order; a cursor of another list is 422."""
+    _seed(walker)
+    h = walker.world.headers["supervisor"]
+    walker.client.post(
+        "/api/v1/units", json={"name": "新单位", "kind": "department"}, headers=h
+    )  # a change-log line among the moves
+    whole = walker.client.get("/api/v1/audit?limit=500", headers=h).json()
+    expected = [(i["source"], i["at"], i["action"], i["entity_id"]) for i in whole["items"]]
+    assert whole["next_after"] is None and {s for s, *_ in expected} == {"event", "change"}
+    seen, after = [], None
+    while True:
+        url = "/api/v1/audit?limit=3" + (f"&after={after}" if after else "")
+        page = walker.client.get(url, headers=h).json()
+        seen += [(i["source"], i["at"], i["action"], i["entity_id"]) for i in page["items"]]
+        after = page["next_after"]
+        if after is None:
+            break
+    assert seen == expected
+    events_cursor = walker.client.get("/api/v1/events?limit=1", headers=h).json()["next_after"]
+    r = walker.client.get(f"/api/v1/audit?after={events_cursor}", headers=h)
+    assert r.status_code == 422 and error_of(r)["code"] == "invalid_cursor"

@@ -89,6 +89,9 @@ def snapshot(row: Any, fields: set[str] | list[str]) -> dict[str, Any]:
     return {f: getattr(row, f) for f in fields}
 
 
+AUDIT_CURSOR = "audit.v1"
+
+
 def trail(
     session: Session,
     actor: Actor,
@@ -96,36 +99,54 @@ def trail(
     entity: str | None,
     limit: int,
     offset: int,
+    after: str | None = None,
+    page_info: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first: change-log lines and the edits and moves of events, as one list.
 
-    Supervisors, admins and viewers read everything; unit staff their own unit's lines.
+    Supervisors, admins and viewers read everything; unit staff their own unit's lines. The
+    order is (at, source, id), newest first; `after` (a cursor of this list) continues after a
+    row however deep it is, and `page_info["next_after"]` gets the next page's cursor.
     """
-    want = limit + offset
+    cursor = None
+    if after is not None:
+        from workflows import paging  # no import cycle: paging needs only errors
+
+        at, source, ident = paging.decode(AUDIT_CURSOR, after, [datetime, str, int])
+        if source not in ("change", "event") or ident < 1:
+            raise paging.BadCursor("wrong value type")
+        cursor = (at, source, ident)
+    want = limit + 1 + (0 if cursor else offset)
     changes = select(ChangeLog).order_by(col(ChangeLog.at).desc(), col(ChangeLog.id).desc())
     moves = (
         select(TransitionLog, Event.unit_id)
         .join(Event, Event.id == TransitionLog.event_id)  # type: ignore[arg-type]
         .order_by(col(TransitionLog.at).desc(), col(TransitionLog.id).desc())
     )
+    if cursor is not None:
+        changes = changes.where(*_before(cursor, "change", ChangeLog.at, ChangeLog.id))
+        moves = moves.where(*_before(cursor, "event", TransitionLog.at, TransitionLog.id))
     if not actor.sees_all_units:
         changes = changes.where(ChangeLog.unit_id == actor.unit_id)
         moves = moves.where(Event.unit_id == actor.unit_id)
-    sources: list[list[dict[str, Any]]] = []
+    sources: list[list[tuple[tuple[Any, str, int], dict[str, Any]]]] = []
     if entity in (None, "event"):
         sources.append(
             [
-                {
-                    "source": "event",
-                    "at": t.at,
-                    "actor_name": t.actor_name,
-                    "entity": "event",
-                    "entity_id": t.event_id,
-                    "unit_id": unit_id,
-                    "action": t.trigger,
-                    "before": {"state": t.from_state},
-                    "after": {"state": t.to_state, "version": t.version, **t.data},
-                }
+                (
+                    (t.at, "event", t.id),
+                    {
+                        "source": "event",
+                        "at": t.at,
+                        "actor_name": t.actor_name,
+                        "entity": "event",
+                        "entity_id": t.event_id,
+                        "unit_id": unit_id,
+                        "action": t.trigger,
+                        "before": {"state": t.from_state},
+                        "after": {"state": t.to_state, "version": t.version, **t.data},
+                    },
+                )
                 for t, unit_id in session.exec(moves.limit(want)).all()
             ]
         )
@@ -134,22 +155,42 @@ def trail(
             changes = changes.where(ChangeLog.entity == entity)
         sources.append(
             [
-                {
-                    "source": "change",
-                    "at": c.at,
-                    "actor_name": c.actor_name,
-                    "entity": c.entity,
-                    "entity_id": c.entity_id,
-                    "unit_id": c.unit_id,
-                    "action": c.action,
-                    "before": c.before,
-                    "after": c.after,
-                }
+                (
+                    (c.at, "change", c.id),
+                    {
+                        "source": "change",
+                        "at": c.at,
+                        "actor_name": c.actor_name,
+                        "entity": c.entity,
+                        "entity_id": c.entity_id,
+                        "unit_id": c.unit_id,
+                        "action": c.action,
+                        "before": c.before,
+                        "after": c.after,
+                    },
+                )
                 for c in session.exec(changes.limit(want)).all()
             ]
         )
-    merged = heapq.merge(*sources, key=lambda r: r["at"], reverse=True)
-    return list(merged)[offset : offset + limit]
+    merged = list(heapq.merge(*sources, key=lambda r: r[0], reverse=True))
+    start = 0 if cursor else offset
+    rows = merged[start : start + limit]
+    if page_info is not None:
+        from workflows import paging
+
+        more = len(merged) > start + limit and rows
+        page_info["next_after"] = paging.encode(AUDIT_CURSOR, rows[-1][0]) if more else None
+    return [row for _, row in rows]
+
+
+def _before(cursor: tuple[datetime, str, int], source: str, at: Any, ident: Any) -> list[Any]:
+    """Rows of `source` after the cursor in newest-first (at, source, id) order."""
+    c_at, c_source, c_id = cursor
+    if source < c_source:
+        return [col(at) <= c_at]
+    if source > c_source:
+        return [col(at) < c_at]
+    return [sa.tuple_(col(at), col(ident)) < sa.tuple_(sa.literal(c_at, at.type), c_id)]
 
 
 # ---- the hash chain ------------------------------------------------------------------------------
