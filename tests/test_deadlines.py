@@ -536,16 +536,28 @@ def test_transient_failures_retry_then_permanent_ones_are_recorded(
     channels["email"].fail_next(1)  # the first email hits a transient error
     scheduler.run_once()
     workers.drain()
-    assert len(workers.retries) == 1
-    retried = workers.retries[0]
+    # The failed one, and level 2 of the same item to the same recipient (the summary's two
+    # levels are both long due) waiting for it without spending an attempt.
+    assert len(workers.retries) == 2
+    retried, waiting = workers.retries
     with Session(engine) as s:
         row = s.get(Notification, retried)
         assert row is not None and (row.state, row.attempts) == ("pending", 1)
+        later = s.get(Notification, waiting)
+        assert later is not None and (later.state, later.attempts, later.level) == ("pending", 0, 2)
+        assert (later.subject_id, later.rule, later.recipient) == (
+            row.subject_id,
+            row.rule,
+            row.recipient,
+        )
     clock.advance(timedelta(minutes=1))  # dramatiq's retry, once its backoff has passed
     workers.drain()
     assert workers.retries == []
     with Session(engine) as s:
         assert s.get(Notification, retried).state == "sent"  # type: ignore[union-attr]
+        assert s.get(Notification, waiting).state == "sent"  # type: ignore[union-attr]
+    sent = [m.data["notification_id"] for m in channels["email"].sent]
+    assert sent.index(retried) < sent.index(waiting)
 
     clock.set(local(2022, 10, 20, 0, 0, 1))
     channels["email"].fail_next(10, permanent=True)
@@ -912,3 +924,53 @@ def test_a_batch_moves_every_open_opinion_overdue_once_with_its_audit_line(
             .where(TransitionLog.trigger == "feedback.mark_overdue")
         ).one()
         assert count == 3
+
+
+def test_level_two_never_overtakes_level_one_to_the_same_recipient(
+    walker: Walker, engine: Engine, clock, rt: Runtime, channels
+) -> None:
+    """Both levels owed at once (a backdated item): level 2's delivery waits for level 1's,
+    spending no attempt, and waits out level 1's backoff after a failure."""
+    from workers import delivery
+
+    event, _ = walker.held_event()
+    now = clock.now()
+    with Session(engine) as s:
+        unit_id = s.get(Event, event["id"]).unit_id  # type: ignore[union-attr]
+        rows = [
+            Notification(
+                key=f"order-test:{level}",
+                subject_type="event",
+                subject_id=event["id"],
+                event_id=event["id"],
+                unit_id=unit_id,
+                rule="event_hold",
+                kind="escalation",
+                level=level,
+                channel="email",
+                recipient="contact@zhujian.example",
+                title=f"level {level}",
+                body="",
+                created_at=now,
+            )
+            for level in (1, 2)
+        ]
+        s.add_all(rows)
+        s.commit()
+        first, second = rows[0].id, rows[1].id
+    with pytest.raises(delivery.RetryLater) as waited:
+        delivery.deliver(rt, second)  # type: ignore[arg-type]
+    assert waited.value.delay_ms == delivery.ORDER_WAIT_MS
+    channels["email"].fail_next(1)
+    with pytest.raises(delivery.RetryLater):
+        delivery.deliver(rt, first)  # type: ignore[arg-type]  # level 1 backs off 2 s
+    with pytest.raises(delivery.RetryLater) as waited:
+        delivery.deliver(rt, second)  # type: ignore[arg-type]
+    assert waited.value.delay_ms == 3000  # level 1's backoff, and a second
+    assert channels["email"].sent == []
+    clock.advance(timedelta(seconds=3))
+    assert delivery.deliver(rt, first).outcome == "sent"  # type: ignore[arg-type]
+    assert delivery.deliver(rt, second).outcome == "sent"  # type: ignore[arg-type]
+    assert [m.subject for m in channels["email"].sent] == ["level 1", "level 2"]
+    with Session(engine) as s:
+        assert s.get(Notification, second).attempts == 1  # type: ignore[union-attr]

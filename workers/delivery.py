@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.exc import OperationalError
-from sqlmodel import select
+from sqlmodel import Session, col, select
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -35,6 +36,8 @@ log = structlog.get_logger("openday.delivery")
 
 # Retries back off 1 s, 2 s, 4 s … up to this cap (the actor's max_backoff).
 RETRY_CAP_SECONDS = 600
+# How long a higher level waits for the lower one to the same recipient to go out first.
+ORDER_WAIT_MS = 2_000
 
 
 class RetryLater(Exception):
@@ -74,6 +77,33 @@ def message_of(row: Notification) -> Message:
     )
 
 
+def _lower_level_owed(session: Session, row: Notification, now: datetime) -> int | None:
+    """If a lower escalation level of the same item to the same recipient and channel is still
+    waiting to be sent (pending or being sent): how long to wait for it, in ms."""
+    lower = session.exec(
+        select(Notification.lease_until)
+        .where(
+            Notification.subject_type == row.subject_type,
+            Notification.subject_id == row.subject_id,
+            Notification.rule == row.rule,
+            Notification.kind == row.kind,
+            Notification.channel == row.channel,
+            Notification.recipient == row.recipient,
+            col(Notification.level) < row.level,
+            col(Notification.state).in_([NotificationState.pending, NotificationState.sending]),
+        )
+        .order_by(sa.nulls_last(col(Notification.lease_until).desc()))
+        .limit(1)
+    ).all()
+    if not lower:
+        return None
+    lease = lower[0]
+    if lease is None or lease <= now:
+        return ORDER_WAIT_MS
+    # The lower level is backing off after a failure (or being sent): until then, and a second.
+    return int((lease - now).total_seconds() * 1000) + 1000
+
+
 def deliver_inline(rt: Runtime, rows: Iterable[Notification], now: datetime) -> None:
     """Send notifications on channels that cannot fail or block (the log) in the caller's
     transaction, rather than through a second message and two more transactions each (the
@@ -99,6 +129,11 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
             return Delivery("already_failed", row.attempts)
         if row.state == NotificationState.sending and row.lease_until and row.lease_until > now:
             return Delivery("leased", row.attempts)
+        wait_ms = _lower_level_owed(session, row, now) if row.level > 1 else None
+        if wait_ms is not None:
+            # Both levels of a backdated item owed at once: level 2 never overtakes level 1 to
+            # the same recipient. No attempt is spent; dramatiq brings the message back.
+            raise RetryLater(notification_id, "a lower level is still owed", wait_ms)
         row.state = NotificationState.sending
         row.attempts += 1
         row.lease_until = now + timedelta(seconds=rt.settings.delivery_lease_seconds)
