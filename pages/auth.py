@@ -21,9 +21,11 @@ from starlette.datastructures import FormData
 
 from models import Unit, User
 from pages.render import FieldError, LoginRequired, PageRoute, errors_of, redirect, render
+from routes.accounts import login_throttle
 from routes.deps import ClockDep, SessionDep, SettingsDep
 from workflows.accounts import Actor, authenticate_token, issue_token, revoke_token, verify_login
 from workflows.errors import DomainError
+from workflows.throttle import TooManyAttempts
 
 SESSION_COOKIE = "od_session"
 PRE_COOKIE = "od_csrf"  # double-submit token of forms shown before signing in
@@ -142,16 +144,27 @@ def login(
         errors.append(FieldError("请输入用户名", "username"))
     if not password:
         errors.append(FieldError("请输入密码", "password"))
+    throttle = login_throttle(request, settings)  # the API's: one count for both doors
+    address = request.client.host if request.client else "unknown"
     try:
         if errors:
             raise _Incomplete()
-        user: User = verify_login(session, username, password)
+        throttle.check(username, address)
+        try:
+            user: User = verify_login(session, username, password)
+        except DomainError:
+            throttle.failed(username, address)
+            raise
     except (DomainError, _Incomplete) as exc:
         errors = errors or errors_of(exc)
         status = exc.status if isinstance(exc, DomainError) else 400
-        return render(
+        page = render(
             request, "login.html", status=status, errors=errors, next=target, username=username
         )
+        if isinstance(exc, TooManyAttempts):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    throttle.succeeded(username)
     hours = settings.session_hours
     session.commit()  # end the read (the password check) before the write: no write lock held
     token = issue_token(

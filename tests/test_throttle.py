@@ -249,3 +249,27 @@ def test_back_on_redis_when_it_returns(
         restarted.terminate()
         restarted.wait(10)
         direct.close()
+
+
+def test_the_sign_in_page_shares_the_api_throttle(
+    throttled_client: TestClient, clock: FixedClock, world: World
+) -> None:
+    """Failures through the page and the API count together; the page answers 429 with the
+    clock's Retry-After and the Chinese message, and signs in once the window allows."""
+    from tests.test_pages import csrf_of
+
+    client = throttled_client
+
+    def page_login(password: str) -> Any:
+        form = client.get("/login")
+        data = {"csrf": csrf_of(form.text), "username": "housing", "password": password}
+        return client.post("/login", data=data, follow_redirects=False)
+
+    assert [page_login("wrong-one").status_code for _ in range(5)] == [401] * 5
+    assert [_login(client, "housing", "wrong-two").status_code for _ in range(5)] == [401] * 5
+    refused = page_login("pw-housing")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "890"
+    assert "登录失败次数过多" in refused.text
+    assert _login(client, "housing", "pw-housing").status_code == 429
+    clock.advance(timedelta(seconds=890))
+    assert page_login("pw-housing").status_code == 303  # signed in, on to the start page
