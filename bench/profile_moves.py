@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         loop.close()
         print(
             f"the same with thread hops inlined, profiled: {inline_cpu / args.moves * 1000:.2f} ms "
-            "CPU per move (the profiler adds ~10%)\n"
+            "CPU per move (profiler overhead included)\n"
         )
         print(profiler.output_text(unicode=True, color=False, show_all=False))
         if args.html:
