@@ -3,8 +3,9 @@
 The engine: one already reachable (DOCKER_HOST or the default socket), else, as root with
 dockerd installed, a private dockerd this module starts (its own exec root, pid file and socket
 in a temporary folder; host networking only, no bridge, no iptables) and stops at the end. Its
-data root is kept in DATA_ROOT, so the Debian base image and the build's layers are reused
-between runs; a lock file keeps two test runs off that data root at once.
+data root is kept in DATA_ROOT (OPENDAY_TEST_DOCKER_ROOT overrides it), so the Debian base
+image and the build's layers are reused between runs; a lock file keeps two test runs off that
+data root at once.
 
 The build is docker/build.sh: the base from Debian's packages when missing (debootstrap + docker
 import), then the Dockerfile with host networking. The container runs against the machine's
@@ -157,6 +158,11 @@ def image(docker_env: dict[str, str]) -> str:
     """docker/build.sh: the Debian base when missing, then the service image."""
     started = time.monotonic()
     env = dict(docker_env, OPENDAY_BASE_IMAGE=BASE)
+    has_base = subprocess.run(
+        ["docker", "image", "inspect", BASE], env=env, capture_output=True, timeout=60
+    )
+    if has_base.returncode != 0 and (os.geteuid() != 0 or shutil.which("debootstrap") is None):
+        _no_engine(f"the base image {BASE} is missing, and making it needs root and debootstrap")
     done = subprocess.run(
         ["bash", str(PROJECT_DIR / "docker" / "build.sh"), IMAGE],
         cwd=PROJECT_DIR,
