@@ -4,8 +4,9 @@
     .venv/bin/python bench/run_all.py --only moves,overdue --no-write
     .venv/bin/python bench/run_all.py --force    # write BENCHMARKS.md even if disturbed (labelled)
 
-Before each benchmark the machine must be quiet: 1-minute load average at most `--max-load`
-(default half the CPU count: 1.0 on 2 CPUs), no other test/service process (pytest, openday,
+Before each benchmark (after waiting up to `--settle` seconds, 240, for the previous one's load
+to decay) the machine must be quiet: 1-minute load average at most `--max-load` (default half
+the CPU count: 1.0 on 2 CPUs), no other test/service process (pytest, openday,
 dramatiq, uvicorn, celery, playwright/chromium) and less than `--max-other` cores (0.15) busy over a
 3-second sample. While a benchmark runs, the machine's busy time is sampled every second and
 what the benchmark's own process tree, PostgreSQL and Redis used is subtracted: the rest is
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "overdue": ("bench/overdue.py", [], "overdue list pages (offset and cursor) vs bare SQL"),
     "timers": ("bench/timers.py", [], "timer lateness and the 10,000-deadline burst vs its floor"),
     "pages": ("bench/pages.py", [], "main pages' server time and first-load bytes, 100k events"),
+    "public": ("bench/public_calendar.py", [], "public calendar page rate vs a bare ASGI app"),
     "exports": ("bench/exports.py", [], "100k-event export and the 1,000-unit report"),
 }
 BUSY_WORDS = ("pytest", "openday", "dramatiq", "uvicorn", "celery", "playwright", "chromium")
@@ -105,10 +107,19 @@ def other_cores(seconds: float, own: list[int] | None = None) -> float:
     return max(0.0, ((b1 - b0) - (o1 - o0)) / (time.monotonic() - t0))
 
 
-def quiet_now() -> Quiet:
-    """Load average, other CPU over 3 s, other test/service processes."""
-    load = float(Path("/proc/loadavg").read_text().split()[0])
-    return Quiet(load, other_cores(3.0, process_tree(os.getpid())), busy_processes())
+def loadavg() -> float:
+    """The 1-minute load average."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def quiet_now(max_load: float, settle_seconds: float) -> Quiet:
+    """Load average, other CPU over 3 s, other test/service processes — after waiting up to
+    `settle_seconds` for the load average to fall below `max_load` (it decays over about a
+    minute after the previous benchmark's own load)."""
+    deadline = time.monotonic() + settle_seconds
+    while loadavg() > max_load and time.monotonic() < deadline:
+        time.sleep(5)
+    return Quiet(loadavg(), other_cores(3.0, process_tree(os.getpid())), busy_processes())
 
 
 @dataclass
@@ -182,11 +193,12 @@ def parse(result: Result) -> None:
         result.rss.append((name.strip(), [float(x) for x in parts.split("+") if x.strip()]))
 
 
-def run_one(name: str, python: str, extra: list[str]) -> Result:
+def run_one(name: str, python: str, extra: list[str], max_load: float, settle: float) -> Result:
     """Run one benchmark script, watching the machine meanwhile."""
     script, args, _ = BENCHMARKS[name]
     argv = [python, script, *args, *extra]
-    result = Result(name, " ".join([".venv/bin/python", script, *args, *extra]), quiet_now())
+    command = " ".join([".venv/bin/python", script, *args, *extra])
+    result = Result(name, command, quiet_now(max_load, settle))
     print(f"== {name}: {result.command}  ({result.before.describe()})", flush=True)
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -278,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     parser.add_argument("--max-load", type=float, default=0.5 * (os.cpu_count() or 1))
     parser.add_argument("--max-other", type=float, default=0.15, help="cores of other work")
+    parser.add_argument(
+        "--settle", type=float, default=240.0, help="seconds to wait for the load to fall"
+    )
     parser.add_argument("--rss-limit", type=float, default=150.0, help="MB per process")
     parser.add_argument("--force", action="store_true", help="write even when disturbed")
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -288,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     python = sys.executable
-    results = [run_one(name, python, []) for name in names]
+    results = [run_one(name, python, [], args.max_load, args.settle) for name in names]
     disturbed = any(r.disturbed(args.max_load, args.max_other) for r in results)
     text = report(results, args, disturbed)
     print("\n" + "\n".join(line for line in text.splitlines() if line.startswith("|")))
