@@ -16,8 +16,16 @@ READ_OPTION = "openday_read"
 
 
 def reading(engine: Engine) -> Engine:
-    """The engine for read-only work (GET requests, checking a password before the write)."""
-    return engine.execution_options(**{READ_OPTION: True})
+    """The engine for read-only work (GET requests, checking a password before the write).
+
+    One per engine, made once: per-engine caches (the working-day calendar) key on the engine
+    object, and a new option engine per request made every GET rebuild them.
+    """
+    found: Engine | None = getattr(engine, "_openday_reader", None)
+    if found is None:
+        found = engine.execution_options(**{READ_OPTION: True})
+        engine._openday_reader = found  # type: ignore[attr-defined]  # a cycle the GC collects
+    return found
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

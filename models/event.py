@@ -68,7 +68,7 @@ class Event(SQLModel, table=True):
         sa.Index("ix_event_date_latest_id", "date_latest", "id"),
         sa.Index("ix_event_unit_date_latest_id", "unit_id", "date_latest", "id"),  # 我的活动
         sa.Index("ix_event_campaign_state", "campaign_id", "state"),
-        sa.Index("ix_event_state_updated_at", "state", "updated_at"),
+        sa.Index("ix_event_state_updated_at_id", "state", "updated_at", "id"),  # spot-check queue
         # An imported row is identified by its unit and theme within the campaign, so importing
         # the same table twice (even after a reschedule) creates nothing new.
         sa.UniqueConstraint("campaign_id", "source_key", name="uq_event_campaign_source_key"),

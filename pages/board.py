@@ -4,9 +4,9 @@ the spot-check queue, for district-office supervisors."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func
@@ -28,9 +28,9 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep, SettingsDep
 from workflows import event as flow
-from workflows import evidence, extensions, notifications, overdue, visits
+from workflows import evidence, extensions, notifications, overdue, paging, visits
 from workflows.clock import local_date
-from workflows.deadlines import load_calendar
+from workflows.deadlines import end_of_local_day, load_calendar
 from workflows.errors import DomainError, Forbidden
 from workflows.files import FileStore
 
@@ -39,6 +39,8 @@ KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_ho
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 FUNNEL = [s for s in EventState if s != EventState.cancelled]
 PAGE = 50
+BOARD_QUEUE = 10  # spot-check cards on the board itself; /board/spot-checks pages the rest
+BACK = {"board": "/board#spot-checks", "queue": "/board/spot-checks"}
 
 
 def _require(user: PageUser) -> None:
@@ -65,15 +67,16 @@ def _funnel(session: Session, campaign_id: int | None) -> list[tuple[str, int]]:
     return list(reversed(out))
 
 
-def _overdue(session: Session, now: Any, filters: dict[str, Any]) -> tuple[list[dict], int]:
-    rows, total = overdue.page(session, now, 0, filters["unit"], filters["kind"], PAGE, 0)
+def _overdue(session: Session, now: Any, filters: dict[str, Any]) -> list[dict]:
+    found = overdue.listing(session, now, 0, filters["unit"], filters["kind"], PAGE, count=False)
+    rows = found.rows
     calendar, today = load_calendar(session), local_date(now)
     rows = [r for r in rows if r["overdue"]]
     if filters["level"] is not None:
         rows = [r for r in rows if r["escalation_level"] == filters["level"]]
     for r in rows:
         r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
-    return rows, total
+    return rows
 
 
 def _numbers(session: Session, now: Any, campaign_id: int | None) -> dict[str, int]:
@@ -83,8 +86,10 @@ def _numbers(session: Session, now: Any, campaign_id: int | None) -> dict[str, i
         has_event = has_event.where(Event.campaign_id == campaign_id)
     units = select(func.count()).select_from(Unit).where(has_event.exists())
     out = {"units": session.exec(units).one()}
-    for kind in KINDS:
-        out[kind] = overdue.page(session, now, 0, None, kind, 1, 0)[1]
+    today = local_date(now)
+    # Only the counts (what the overdue list counts for its total), no page of rows.
+    for source in overdue.statements(end_of_local_day(today), today, None, 1):
+        out[source.kind] = int(session.exec(source.count).one())
     return out
 
 
@@ -106,15 +111,12 @@ def board_page(
         "level": _int(q.get("level")),
     }
     now = clock.now()
-    rows, _ = _overdue(session, now, filters)
+    rows = _overdue(session, now, filters)
     funnel = _funnel(session, campaign_id)
-    queue = session.exec(
-        select(Event, Unit.name)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-        .where(Event.state == EventState.summary_submitted)
-        .order_by(col(Event.updated_at))
-        .limit(PAGE)
-    ).all()
+    queue = _queue(session, BOARD_QUEUE, None).rows
+    queue_total = session.exec(
+        select(func.count()).select_from(Event).where(Event.state == EventState.summary_submitted)
+    ).one()
     checks = evidence.check_events(
         session, [e.id for e, _ in queue], FileStore(request.app.state.settings.upload_dir)
     )
@@ -134,6 +136,7 @@ def board_page(
         funnel=funnel,
         top=max([n for _, n in funnel] + [1]),
         queue=queue,
+        queue_total=queue_total,
         checks=checks,
         failed=failed,
         kinds=KINDS,
@@ -158,8 +161,44 @@ def _checked(session: Session) -> list[tuple[Any, str]]:
             .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
             .where(Event.state == EventState.spot_checked)
             .order_by(col(Event.updated_at).desc())
-            .limit(PAGE)
+            .limit(BOARD_QUEUE * 2)
         ).all()
+    )
+
+
+def _queue(session: Session, limit: int, after: str | None) -> paging.KeysetPage:
+    """Events waiting for their spot check, the longest waiting first: (event, unit name)."""
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(Event.state == EventState.summary_submitted)
+        .order_by(col(Event.updated_at), col(Event.id))
+    )
+    return paging.keyset_page(lambda q: session.execute(q).all(), stmt, limit, after, name="spot")
+
+
+@router.get("/board/spot-checks")
+def spot_check_queue(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    after: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """Every event waiting for its spot check, a page at a time (the board shows the first few)."""
+    _require(user)
+    found = _queue(session, PAGE // 2, after or None)
+    checks = evidence.check_events(
+        session, [e.id for e, _ in found.rows], FileStore(request.app.state.settings.upload_dir)
+    )
+    return render(
+        request,
+        "spot_checks.html",
+        queue=found.rows,
+        checks=checks,
+        results=SPOT_RESULTS,
+        can_write=user.actor.is_supervisor,
+        after=after,
+        next_after=found.next_after,
     )
 
 
@@ -327,7 +366,9 @@ def spot_check(
         session.rollback()
         errs = errors_of(exc, {"result": f"result-{event_id}", "notes": f"notes-{event_id}"})
         return board_page(request, user, session, clock, errs)
-    return redirect("/board#spot-checks", f"已记录抽查结果：{ev.event.theme}")
+    return redirect(
+        BACK.get(str(form.get("back")), BACK["board"]), f"已记录抽查结果：{ev.event.theme}"
+    )
 
 
 @router.post("/board/rework/{event_id}")
@@ -359,7 +400,7 @@ def rework(
         session.rollback()
         errs = errors_of(exc, {"reasons": f"reasons-{event_id}"})
         return board_page(request, user, session, clock, errs)
-    return redirect("/board#spot-checks", f"已退回整改：{ev.event.theme}")
+    return redirect(BACK.get(str(form.get("back")), BACK["board"]), f"已退回整改：{ev.event.theme}")
 
 
 @router.post("/board/notifications/{notification_id}/retry")

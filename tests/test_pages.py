@@ -175,3 +175,62 @@ def test_supervisor_sends_a_summary_back_for_rework(walker: Walker, world: World
     )
     assert sent.status_code == 200 and "已退回整改" in sent.text
     assert walker.get(event["id"])["state"] == "feedback_collected"
+
+
+def test_board_shows_the_first_spot_checks_and_pages_the_rest(walker: Walker, world: World) -> None:
+    """The board carries the ten longest-waiting spot-check cards and the total; the queue page
+    walks all of them by cursor; a form sent from the queue page comes back to it."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlmodel import Session
+
+    from models import Event, User
+    from workflows.accounts import hash_password
+
+    ids = [walker.create_event(theme=f"抽查队列活动{n:02d}")["id"] for n in range(27)]
+    with Session(world.engine) as session:
+        for n, event_id in enumerate(ids):
+            event = session.get(Event, event_id)
+            assert event is not None
+            event.state = "summary_submitted"  # a listing test: the walk is covered elsewhere
+            event.held_on = date(2022, 9, 16)
+            event.updated_at = datetime(2022, 10, 1, tzinfo=UTC) + timedelta(hours=n)
+        user = session.get(User, world.user_ids["supervisor"])
+        assert user is not None
+        user.password_hash = hash_password("pw-super")
+        session.commit()
+    sign_in(walker.client, "supervisor", "pw-super")
+
+    board = walker.client.get("/board").text
+    shown = re.findall(r"抽查队列活动(\d\d)</a></h3>", board)
+    assert shown == [f"{n:02d}" for n in range(10)]
+    assert "待抽查 27 个" in board and 'href="/board/spot-checks"' in board
+
+    seen: list[str] = []
+    url = "/board/spot-checks"
+    for _ in range(5):
+        page = walker.client.get(url)
+        assert page.status_code == 200
+        seen += re.findall(r"抽查队列活动(\d\d)</a></h3>", page.text)
+        found = re.search(r'id="next-page" href="([^"]+)"', page.text)
+        if not found:
+            break
+        url = found.group(1).replace("&amp;", "&")
+    assert seen == [f"{n:02d}" for n in range(27)]
+
+    bad = walker.client.get("/board/spot-checks?after=not-a-cursor")
+    assert bad.status_code == 422 and "<html" in bad.text.lower()
+
+    page = walker.client.get("/board/spot-checks")
+    sent = walker.client.post(
+        f"/board/rework/{ids[0]}",
+        data={
+            "csrf": csrf_of(page.text),
+            "version": version_of(page.text),
+            "reasons": "缺少现场照片",
+            "back": "queue",
+        },
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    assert sent.headers["location"].startswith("/board/spot-checks?done=")

@@ -181,6 +181,32 @@ def test_workdays_between_oracle_2022_2025():
             assert CAL.workdays_between(start, end).count == expected, (start, end)
 
 
+def test_workdays_between_running_totals_agree_with_a_day_by_day_walk():
+    """The running-total shortcut (2000-2100) gives the count, provisional flag and missing
+    years a plain walk gives, on spans crossing loaded rules, guessed years and the range's
+    edges."""
+    import random
+
+    rules = [DayRule(D(2030, 5, 4), True, "x"), DayRule(D(2026, 12, 1), False, "y")]
+    cal = WorkdayCalendar(rules, [2030])
+    rng = random.Random(20261201)
+    for _ in range(400):
+        start = D(2000, 1, 1) + timedelta(days=rng.randint(-40, 36900))
+        end = start + timedelta(days=rng.randint(-3, 3000))
+        count, missing, day = 0, set(), start
+        while day < end:
+            day += timedelta(days=1)
+            if not cal.has_data(day.year):
+                missing.add(day.year)
+            count += cal.is_workday(day)
+        got = cal.workdays_between(start, end)
+        assert (got.count, got.missing_years, got.provisional) == (
+            count,
+            tuple(sorted(missing)),
+            bool(missing),
+        ), (start, end)
+
+
 # --- reminders and lateness ----------------------------------------------------------------------
 
 

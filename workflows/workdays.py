@@ -118,6 +118,10 @@ class WorkdayResult:
     count: int = 0  # working days counted (n for add/subtract, the answer for workdays_between)
 
 
+# workdays_between counts by running totals for days in this range (the dates moves accept).
+_PREFIX_FIRST, _PREFIX_END = date(2000, 1, 1), date(2101, 1, 1)
+
+
 def _as_date(value: date) -> date:
     """Drop the time of a datetime; dates pass through."""
     return value.date() if isinstance(value, datetime) else value
@@ -140,6 +144,7 @@ class WorkdayCalendar:
         for rule in loaded_days:
             self._loaded[_as_date(rule.day)] = rule.workday
         self._complete_years = frozenset(int(y) for y in complete_years)
+        self._prefix: list[int] = [0]  # see _prefix_upto
 
     def has_data(self, year: int) -> bool:
         """True when chinesecalendar covers the year or a loaded file published it in full."""
@@ -174,6 +179,14 @@ class WorkdayCalendar:
     def workdays_between(self, start: date, end: date) -> WorkdayResult:
         """Working days in (start, end], e.g. how late an answer is; 0 if end <= start."""
         start, end = _as_date(start), _as_date(end)
+        if _PREFIX_FIRST <= start < end < _PREFIX_END:
+            # A list of 50 overdue answers asks this 50 times with long spans: two lookups in
+            # the running count of working days instead of a walk day by day.
+            prefix = self._prefix_upto(end)
+            count = prefix[(end - _PREFIX_FIRST).days + 1] - prefix[(start - _PREFIX_FIRST).days + 1]
+            first = (start + timedelta(days=1)).year
+            missing_years = tuple(y for y in range(first, end.year + 1) if not self.has_data(y))
+            return WorkdayResult(end, bool(missing_years), missing_years, count)
         count = 0
         missing: set[int] = set()
         day = start
@@ -185,6 +198,23 @@ class WorkdayCalendar:
             if self._is_workday(day):
                 count += 1
         return WorkdayResult(end, bool(missing), tuple(sorted(missing)), count)
+
+    def _prefix_upto(self, day: date) -> list[int]:
+        """Working days in [_PREFIX_FIRST, _PREFIX_FIRST + i) at index i, grown to reach `day`
+        (the calendar never changes after it is built, so the counts stay true)."""
+        prefix = self._prefix
+        need = (day - _PREFIX_FIRST).days + 2
+        if len(prefix) < need:
+            current = _PREFIX_FIRST + timedelta(days=len(prefix) - 1)
+            one = timedelta(days=1)
+            running = prefix[-1]
+            # Grow a year at a time at least, so a date creeping forward costs one extension.
+            target = max(need, len(prefix) + 366)
+            while len(prefix) < target and current < _PREFIX_END:
+                running += self._is_workday(current)
+                prefix.append(running)
+                current += one
+        return prefix
 
     def _walk(self, origin: date, n: int, step: int) -> WorkdayResult:
         """Step one day at a time from origin until n working days have been passed."""
