@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -21,6 +24,30 @@ from workflows import audit
 from workflows.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
 
 _hasher = PasswordHasher()
+# Each Argon2 check holds 64 MiB for ~50 ms: a sign-in flood of N threads would hold N x 64 MiB
+# at once (384 MB measured with the API's thread pool). Two at a time per process keeps memory
+# flat; the others queue, which a throttled flood does anyway.
+ARGON2_AT_ONCE = 2
+ARGON2_WAIT_SECONDS = 30.0
+_argon2_slots = threading.BoundedSemaphore(ARGON2_AT_ONCE)
+
+
+@contextmanager
+def _argon2_slot() -> Iterator[None]:
+    """One of the process's Argon2 slots, or 503 when none frees up in time."""
+    if not _argon2_slots.acquire(timeout=ARGON2_WAIT_SECONDS):
+        raise DomainError(
+            "sign_in_busy",
+            "登录请求过多，请稍后再试",
+            "too many sign-ins at once, try again shortly",
+            status=503,
+        )
+    try:
+        yield
+    finally:
+        _argon2_slots.release()
+
+
 TOKEN_PREFIX = "od_"
 
 
@@ -82,7 +109,8 @@ SYSTEM = Actor(id=None, name="system", role=Role.admin, unit_id=None)
 
 def hash_password(password: str) -> str:
     """Argon2id hash of a password."""
-    return _hasher.hash(password)
+    with _argon2_slot():
+        return _hasher.hash(password)
 
 
 def hash_token(token: str) -> str:
@@ -247,7 +275,8 @@ def verify_login(session: Session, username: str, password: str) -> User:
     usable = user is not None and bool(user.password_hash) and user.is_active
     stored = user.password_hash if usable and user is not None else _dummy_hash()
     try:
-        ok = _hasher.verify(stored or _dummy_hash(), password) and usable
+        with _argon2_slot():
+            ok = _hasher.verify(stored or _dummy_hash(), password) and usable
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None:
@@ -276,7 +305,8 @@ def change_own_password(
     """
     user = load_account(session, actor.id)
     try:
-        ok = bool(user.password_hash) and _hasher.verify(user.password_hash or "", old_password)
+        with _argon2_slot():
+            ok = bool(user.password_hash) and _hasher.verify(user.password_hash or "", old_password)
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
