@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from models import Notification
+from models import Notification, NotificationState
 from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from schemas.common import Page
 from schemas.deadlines import NotificationOut
@@ -21,11 +21,11 @@ def list_notifications(
     actor: ActorDep,
     session: SessionDep,
     pg: PagingDep,
-    state: Annotated[Literal["pending", "sending", "sent", "failed"] | None, Query()] = None,
+    state: Annotated[NotificationState | None, Query()] = None,
     event_id: int | None = None,
 ) -> Page[NotificationOut]:
     """Reminders and escalations owed and sent; `state=failed` shows what could not be
-    delivered."""
+    delivered, `held` the digests waiting for their hour, `digested` the items inside them."""
     stmt = select(Notification).order_by(col(Notification.id).desc())
     if not actor.sees_all_units:
         stmt = stmt.where(Notification.unit_id == actor.unit_id)

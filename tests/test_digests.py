@@ -283,3 +283,13 @@ def test_a_supervisor_chooses_the_digest_for_their_own_e_mail(walker: Walker) ->
         ]
     r = walker.client.patch("/api/v1/me", json={"escalation_delivery": "hourly"}, headers=headers)
     assert r.status_code == 422
+
+
+def test_the_notification_list_filters_by_every_state(walker: Walker) -> None:
+    """Digest states are states of the list too; an unknown one is a 422 naming the field."""
+    headers = walker.world.headers["supervisor"]
+    for state in NotificationState:
+        r = walker.client.get("/api/v1/notifications", params={"state": state}, headers=headers)
+        assert r.status_code == 200, (state, r.text)
+    r = walker.client.get("/api/v1/notifications", params={"state": "lost"}, headers=headers)
+    assert r.status_code == 422 and "state" in r.text
