@@ -47,6 +47,7 @@ class ResilientRedisBroker(RedisBroker):
         # Redis message ids a consumer of this process has handed to the worker and that are not
         # yet acked, nacked or requeued, per queue: what the acks set may rightly hold.
         self._held: defaultdict[str, set[str]] = defaultdict(set)
+        self._consumed: set[str] = set()  # queues a consumer was made for in this process
 
     @property
     def consumer_class(self) -> type[_RedisConsumer]:
@@ -58,6 +59,15 @@ class ResilientRedisBroker(RedisBroker):
         logger = logging.getLogger(f"dramatiq.worker.ConsumerThread({queue_name})")
         if _QUIET not in logger.filters:
             logger.addFilter(_QUIET)
+        with self._state_lock:
+            restarted = queue_name in self._consumed
+            self._consumed.add(queue_name)
+            if restarted and queue_name.endswith(".DQ"):
+                # dramatiq's consumer thread drops its in-memory delay queue when its consumer
+                # fails with a connection error (the only reason it makes a new one here): the
+                # delayed messages it held are held by nobody now, so the new consumer's sweep
+                # hands them back to Redis instead of leaving them in the acks set.
+                self._held[queue_name].clear()
         return super().consume(queue_name, prefetch, timeout)
 
     def _dispatch(self, command: str) -> Callable[..., Any]:
