@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, create_engine, select
 
 # Execution option naming a read transaction: on SQLite it begins DEFERRED (a shared read of the
 # WAL snapshot, never the write lock); every other transaction begins IMMEDIATE.
@@ -103,3 +103,18 @@ def migrate(url: str) -> None:
     config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(config, "head")
+
+
+def lock_by_id(session: Session, model: Any, ids: Any, *where: Any) -> list[Any]:
+    """Rows of `model` with these ids (and `where`), locked FOR UPDATE in id order (so
+    concurrent lockers never deadlock) and read fresh, not from the session's identity map."""
+    id_column = model.id
+    return list(
+        session.exec(
+            select(model)
+            .where(id_column.in_(sorted(ids)), *where)
+            .order_by(id_column)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+    )

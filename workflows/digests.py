@@ -41,6 +41,7 @@ from models import (
     TimerState,
     Unit,
 )
+from models.db import lock_by_id
 from workflows import deadlines, jobs
 from workflows.clock import LOCAL_TZ, local_date
 
@@ -212,26 +213,11 @@ def send_due(session: Session, timer_ids: list[int], now: datetime, config: Noti
     from workflows.escalation import lateness_text, prefix_of, stale
 
     out = Sent()
-    timers = session.exec(
-        select(Timer)
-        .where(col(Timer.id).in_(sorted(timer_ids)), col(Timer.state) == TimerState.fired)
-        .order_by(col(Timer.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    timers = lock_by_id(session, Timer, timer_ids, col(Timer.state) == TimerState.fired)
     if not timers:
         return out
     digest_ids = sorted(t.subject_id for t in timers)
-    held = {
-        d.id: d
-        for d in session.exec(
-            select(Notification)
-            .where(col(Notification.id).in_(digest_ids))
-            .order_by(col(Notification.id))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
-    }
+    held = {d.id: d for d in lock_by_id(session, Notification, digest_ids)}
     items = session.exec(
         select(Notification)
         .where(

@@ -45,6 +45,7 @@ from models import (
     Unit,
     User,
 )
+from models.db import lock_by_id
 from workflows import deadlines, digests, feedback, jobs
 from workflows.accounts import SYSTEM
 from workflows.clock import local_date
@@ -160,36 +161,13 @@ def handle_timers(
         return out
     event_ids = sorted({p.event_id for p in peek if p.event_id is not None})
     item_ids = sorted({p.subject_id for p in peek if p.subject_type == "feedback_item"})
-    events = {
-        e.id: e
-        for e in session.exec(
-            select(Event)
-            .where(col(Event.id).in_(event_ids))
-            .order_by(col(Event.id))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
-    }
+    events = {e.id: e for e in lock_by_id(session, Event, event_ids)}
     items: dict[int | None, FeedbackItem] = {}
     if item_ids:
-        items = {
-            i.id: i
-            for i in session.exec(
-                select(FeedbackItem)
-                .where(col(FeedbackItem.id).in_(item_ids))
-                .order_by(col(FeedbackItem.id))
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            ).all()
-        }
+        items = {i.id: i for i in lock_by_id(session, FeedbackItem, item_ids)}
     # Still `fired` once we hold the subjects: anything handled meanwhile is left alone.
-    timers = session.exec(
-        select(Timer)
-        .where(col(Timer.id).in_([p.id for p in peek]), col(Timer.state) == TimerState.fired)
-        .order_by(col(Timer.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    fired = col(Timer.state) == TimerState.fired
+    timers = lock_by_id(session, Timer, [p.id for p in peek], fired)
     if not timers:
         return out
     # One subject's timers in order, lowest level first: when a reminder and both levels are
