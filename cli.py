@@ -858,16 +858,21 @@ def audit_verify() -> None:
         reports = audit.verify(session)
     for chain in reports:
         if chain.broken is None:
+            head = (
+                f"{chain.chains} chains (one per event), fingerprint of their heads"
+                if chain.table in audit.PER_EVENT
+                else f"head seq {chain.head_seq}"
+            )
             console.print(
-                f"完整 / intact: {chain.table} {chain.rows} rows, head seq {chain.head_seq} "
-                f"{chain.head_hash}",
+                f"完整 / intact: {chain.table} {chain.rows} rows, {head} {chain.head_hash}",
                 soft_wrap=True,
                 highlight=False,
             )
             continue
         b = chain.broken
+        where = f"event {b.event_id}, seq {b.seq}" if b.event_id is not None else f"seq {b.seq}"
         console.print(
-            f"[red]断链 / broken: {b.table} row id {b.row_id} (seq {b.seq}): {b.what} "
+            f"[red]断链 / broken: {b.table} row id {b.row_id} ({where}): {b.what} "
             f"expected {b.expected}, found {b.found}; {chain.rows} rows before it intact[/]",
             soft_wrap=True,
             highlight=False,

@@ -21,8 +21,9 @@ does on PostgreSQL, statement for statement, in one transaction (bench/README.md
 6. the event's hold timers (SELECT), then one UPDATE moving them to the new ladder;
 7. UPDATE event: dates, date_text, tentative, escalation level, version + 1, updated_at,
    `WHERE version = expected` (the service's version counter);
-8. the audit line, hash-chained as workflows/audit.py chains it: the chain's advisory lock, the
-   chain's last (seq, row_hash), sha256 (`row_digest`, the service's own function), INSERT;
+8. the audit line, hash-chained as workflows/audit.py chains it: the event's chain lock and the
+   chain's last (seq, row_hash) in one call (`openday_audit_tails`), sha256 (`row_digest`, the
+   service's own function), INSERT;
 9. NOTIFY the schedulers only when a moved timer falls due within the wake horizon (as the
    service's wake hook; a date 30 days out sends none), and no outbox row — a reschedule owes no
    message;
@@ -51,7 +52,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models import TransitionLog  # noqa: E402 - the audit chain's digest, as the service's
-from workflows.audit import _LOCK_KEYS, GENESIS, row_digest  # noqa: E402
+from workflows.audit import GENESIS, TAILS_FUNCTION, row_digest  # noqa: E402
 from workflows.workdays import DayRule, WorkdayCalendar  # noqa: E402
 
 DSN = os.environ["BENCH_RAW_DSN"]
@@ -212,9 +213,9 @@ async def move(
                     "new_latest": new_day.isoformat(),
                 },
             }  # fmt: skip
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEYS["transition_log"],))
-            cur = await conn.execute(
-                "SELECT seq, row_hash FROM transition_log ORDER BY seq DESC LIMIT 1"
+            cur = await conn.execute(  # the event's chain lock and its tail, one round trip
+                f"SELECT tail_seq, tail_hash FROM {TAILS_FUNCTION}(ARRAY[%s]::integer[])",
+                (event_id,),
             )
             tail = await cur.fetchone()
             line["seq"], prev = (tail[0] + 1, tail[1]) if tail else (1, GENESIS)

@@ -21,7 +21,8 @@ class TransitionLog(SQLModel, table=True):
     """
 
     __tablename__ = "transition_log"
-    __table_args__ = (sa.Index("ux_transition_log_seq", "seq", unique=True),)
+    # One hash chain per event (workflows/audit.py): seq counts 1, 2, 3… within an event.
+    __table_args__ = (sa.Index("ux_transition_log_event_seq", "event_id", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True)
@@ -37,7 +38,7 @@ class TransitionLog(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=sa.Text)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     # Tamper evidence (workflows/audit.py seals a row when it is flushed): the row's place in
-    # the table's hash chain, the previous row's hash, and sha256 over this row's content and
+    # its event's hash chain, the previous row's hash, and sha256 over this row's content and
     # that previous hash. `openday audit verify` recomputes the chain.
     seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=False)
     prev_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)

@@ -3,6 +3,7 @@ databases: UPDATE, DELETE and REPLACE/upsert are refused for every append-only t
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -71,28 +72,57 @@ def _some_history(walker: Walker) -> int:
 
 
 def _rows(engine: Engine, model: type) -> list:
+    """A table's rows in chain order: by event, then seq, for the transition log."""
+    order = (model.event_id, model.seq) if model is TransitionLog else (model.seq,)  # type: ignore[attr-defined]
     with Session(engine) as session:
-        return list(session.exec(select(model).order_by(model.seq)).all())  # type: ignore[attr-defined]
+        return list(session.exec(select(model).order_by(*order)).all())
+
+
+def _chains(rows: list) -> list[list]:
+    """Rows grouped into their chains: one per event for the transition log."""
+    chains: dict[object, list] = {}
+    for row in rows:
+        chains.setdefault(
+            getattr(row, "event_id", None) if isinstance(row, TransitionLog) else None, []
+        ).append(row)
+    return list(chains.values())
+
+
+def _fingerprint(moves: list) -> str:
+    """What verify reports for the transition log: sha256 over every event's head."""
+    lines = "".join(f"{c[-1].event_id}:{c[-1].seq}:{c[-1].row_hash}\n" for c in _chains(moves))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def test_every_audit_row_is_chained_and_verify_counts_them(walker: Walker, engine: Engine) -> None:
     _some_history(walker)
     moves, changes = _rows(engine, TransitionLog), _rows(engine, ChangeLog)
     assert len(moves) >= 6 and len(changes) >= 2
-    for rows in (moves, changes):
+    event_chains = _chains(moves)
+    assert len(event_chains) == len({m.event_id for m in moves}) >= 2
+    assert len(_chains(changes)) == 1
+    for rows in [*event_chains, changes]:
         assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
         assert rows[0].prev_hash == audit.GENESIS
         assert all(b.prev_hash == a.row_hash for a, b in zip(rows, rows[1:], strict=False))
     with Session(engine) as session:
         reports = {r.table: r for r in audit.verify(session)}
-    assert reports["transition_log"].rows == len(moves)
-    assert reports["transition_log"].head_hash == moves[-1].row_hash
+    assert (reports["transition_log"].rows, reports["transition_log"].chains) == (
+        len(moves),
+        len(event_chains),
+    )
+    assert reports["transition_log"].head_hash == _fingerprint(moves)
     assert reports["change_log"].rows == len(changes)
+    assert reports["change_log"].head_hash == changes[-1].row_hash
     assert all(r.broken is None for r in reports.values())
     done = _openday(engine, "verify")
     assert done.returncode == 0, done.stderr
-    assert f"intact: transition_log {len(moves)} rows" in done.stderr
-    assert f"intact: change_log {len(changes)} rows" in done.stderr
+    assert (
+        f"intact: transition_log {len(moves)} rows, {len(event_chains)} chains (one per event)"
+        in done.stderr
+    )
+    assert _fingerprint(moves) in done.stderr
+    assert f"intact: change_log {len(changes)} rows, head seq {len(changes)}" in done.stderr
 
 
 def test_a_row_changed_behind_its_back_is_named(walker: Walker, engine: Engine) -> None:
@@ -115,7 +145,8 @@ def test_a_row_changed_behind_its_back_is_named(walker: Walker, engine: Engine) 
     assert chain.rows == 2
     done = _openday(engine, "verify")
     assert done.returncode == 1
-    assert f"broken: transition_log row id {target.id} (seq 3): row_hash" in done.stderr
+    where = f"event {target.event_id}, seq {target.seq}"
+    assert f"broken: transition_log row id {target.id} ({where}): row_hash" in done.stderr
     assert f"found {target.row_hash}" in done.stderr
 
 
@@ -142,6 +173,7 @@ def test_a_rehashed_row_breaks_the_next_link(walker: Walker, engine: Engine) -> 
 def test_a_deleted_row_is_named_by_the_gap(walker: Walker, engine: Engine) -> None:
     _some_history(walker)
     rows = _rows(engine, TransitionLog)
+    assert rows[1].event_id == rows[2].event_id  # the held event's history: create, invite, …
     with _behind_its_back(engine, "transition_log") as conn:
         conn.execute(sa.text("DELETE FROM transition_log WHERE id = :id"), {"id": rows[1].id})
     with Session(engine) as session:
@@ -166,16 +198,17 @@ def test_imported_events_are_chained_too(walker: Walker, engine: Engine) -> None
     walker.create_event()
     rows = _rows(engine, TransitionLog)
     assert [r.trigger for r in rows] == ["create"] * 5
+    assert [r.seq for r in rows] == [1] * 5  # five events, five chains
     with Session(engine) as session:
         chain = audit.verify(session, [TransitionLog])[0]
-    assert (chain.rows, chain.broken) == (5, None)
+    assert (chain.rows, chain.chains, chain.broken) == (5, 5, None)
 
 
 @pytest.mark.postgresql
 def test_concurrent_moves_on_postgresql_make_one_chain(
     walker: Walker, engine: Engine, clock
 ) -> None:
-    """Sixteen threads move sixteen events at once: one unbroken chain, no fork, no gap."""
+    """Sixteen threads move sixteen events at once: sixteen unbroken chains, no fork, no gap."""
     ids = [walker.create_event()["id"] for _ in range(16)]
     start = threading.Barrier(len(ids))
     errors: list[BaseException] = []
@@ -203,7 +236,7 @@ def test_concurrent_moves_on_postgresql_make_one_chain(
     assert errors == []
     with Session(engine) as session:
         chain = audit.verify(session, [TransitionLog])[0]
-    assert (chain.rows, chain.broken) == (16 + 16 * 3, None)
+    assert (chain.rows, chain.chains, chain.broken) == (16 + 16 * 3, 16, None)
 
 
 # ---- append-only, on both databases ----------------------------------------------------------
@@ -273,27 +306,99 @@ def test_update_delete_and_replace_are_refused_on_every_append_only_table(
         assert all(r.broken is None for r in audit.verify(session))
 
 
-# ---- the migration chains what was there ---------------------------------------------------------
+# ---- the migrations chain what was there ------------------------------------------------------
+
+
+def _migration(name: str):  # noqa: ANN202 - a module loaded from its file
+    path = PROJECT_DIR / "migrations" / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_migration_backfill_chains_rows_as_the_service_does(
     walker: Walker, engine: Engine
 ) -> None:
-    """Migration 0010's backfill, run over rows whose chain columns were scrambled, gives every
-    row exactly the seq and hash the service gave it (and the chain verifies)."""
+    """Migration 0010's backfill (one chain per table) and then 0015's re-chaining (one per
+    event), run over rows whose chain columns were scrambled, give every row exactly the seq and
+    hash the service gave it (and the chains verify)."""
     _some_history(walker)
     original = {t: [(r.id, r.seq, r.row_hash) for r in _rows(engine, m)] for t, m in CHAINS}
-    spec = importlib.util.spec_from_file_location(
-        "migration_0010", PROJECT_DIR / "migrations" / "versions" / "0010_audit_hash_chain.py"
-    )
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    m0010, m0015 = _migration("0010_audit_hash_chain"), _migration("0015_audit_chain_per_event")
     for table, _ in CHAINS:
         with _behind_its_back(engine, table) as conn:
             conn.execute(sa.text(f"UPDATE {table} SET seq = -id, prev_hash = 'x', row_hash = 'y'"))
             with Operations.context(MigrationContext.configure(conn)):
-                migration._backfill(table)
+                m0010._backfill(table)
+                if table == "transition_log":
+                    one_chain = conn.execute(sa.text("SELECT seq FROM transition_log")).scalars()
+                    assert sorted(one_chain) == list(range(1, len(original[table]) + 1))
+                    m0015._check_single_chain()
+                    m0015._rechain(["event_id", "id"], per_event=True)
     assert {t: [(r.id, r.seq, r.row_hash) for r in _rows(engine, m)] for t, m in CHAINS} == original
     with Session(engine) as session:
         assert all(r.broken is None for r in audit.verify(session))
+
+
+def test_the_per_event_migration_refuses_to_rechain_a_broken_log(
+    walker: Walker, engine: Engine
+) -> None:
+    """Re-chaining a log someone rewrote would launder the change: 0015 stops and names it."""
+    _some_history(walker)
+    m0010, m0015 = _migration("0010_audit_hash_chain"), _migration("0015_audit_chain_per_event")
+    with _behind_its_back(engine, "transition_log") as conn:
+        with Operations.context(MigrationContext.configure(conn)):
+            m0010._backfill("transition_log")  # the log as it was before 0015: one chain
+        target = conn.execute(sa.text("SELECT id FROM transition_log WHERE seq = 4")).scalar_one()
+        conn.execute(
+            sa.text("UPDATE transition_log SET reason = 'rewritten' WHERE id = :id"), {"id": target}
+        )
+        with Operations.context(MigrationContext.configure(conn)):
+            with pytest.raises(RuntimeError, match=f"broken at row id {target} \\(seq 4\\)"):
+                m0015._check_single_chain()
+
+
+@pytest.mark.postgresql
+def test_two_appends_to_one_event_chain_wait_for_each_other(
+    walker: Walker, engine: Engine, clock
+) -> None:
+    """Without the event's row lock, a second writer of the same event's history waits on the
+    chain lock and then reads the first writer's row as the tail: no fork, no unique error."""
+    event_id = walker.create_event()["id"]
+    first_flushed, second_started = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def line(n: int) -> TransitionLog:
+        return TransitionLog(
+            event_id=event_id, trigger="note", from_state="planned", to_state="planned",
+            version=1, actor_name="测试", at=clock.now(), data={"n": n},
+        )  # fmt: skip
+
+    def second() -> None:
+        try:
+            first_flushed.wait(10)
+            with Session(engine) as s:
+                second_started.set()
+                audit.append(s, line(2))  # blocks on the chain lock until the first commits
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with Session(engine) as s:
+        audit.append(s, line(1))
+        first_flushed.set()
+        second_started.wait(10)
+        thread.join(0.5)
+        assert thread.is_alive()  # still waiting for the chain lock
+        s.commit()
+    thread.join(10)
+    assert errors == []
+    rows = [r for r in _rows(engine, TransitionLog) if r.event_id == event_id]
+    assert [r.data.get("n") for r in rows[-2:]] == [1, 2]
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    with Session(engine) as session:
+        assert audit.verify(session, [TransitionLog])[0].broken is None

@@ -3,15 +3,17 @@
 Event moves and edits of what hangs on an event are in the transition log (the event's
 history); everything else a person changes goes to the change log. Both are append-only
 (database triggers refuse UPDATE, DELETE and, on SQLite, REPLACE) and tamper-evident: each row
-carries `seq` (its place in its table's chain), `prev_hash` (the previous row's `row_hash`) and
+carries `seq` (its place in its chain), `prev_hash` (the previous row's `row_hash`) and
 `row_hash` = sha256(prev_hash + canonical JSON of the row's content), written in the row's own
 transaction. A row changed behind the database's back no longer matches its hash; a row removed
 or rehashed breaks the next row's link. `verify()` names the first broken link.
 
-Appending is serialised per table only for the moment of the append: on PostgreSQL a
-transaction-scoped advisory lock taken right before the audit INSERT (released at commit), so
-concurrent moves stay concurrent until their last statements; SQLite serialises writers anyway.
-The unique index on `seq` turns any append that skipped the lock into an error, never a fork.
+The change log is one chain; the transition log is one chain per event (an event's history is
+what a reader checks, and moves of different events then never queue behind one lock). Appending
+is serialised per chain, for the moment of the append only: on PostgreSQL a transaction-scoped
+advisory lock (per event, or the change log's one) taken right before the audit INSERT and
+released at commit; SQLite serialises writers anyway. The unique index on (event_id, seq), or on
+`seq` for the change log, turns any append that skipped the lock into an error, never a fork.
 """
 
 from __future__ import annotations
@@ -195,11 +197,21 @@ def _before(cursor: tuple[datetime, str, int], source: str, at: Any, ident: Any)
 
 # ---- the hash chain ------------------------------------------------------------------------------
 
-GENESIS = "0" * 64  # prev_hash of a table's first row
+GENESIS = "0" * 64  # prev_hash of a chain's first row
 CHAINED: tuple[type[Any], ...] = (TransitionLog, ChangeLog)
 _CHAIN_COLUMNS = ("seq", "prev_hash", "row_hash")
-# pg_advisory_xact_lock keys, one per chained table (any constant unique in this database).
-_LOCK_KEYS = {"transition_log": 0x6F70656E64617901, "change_log": 0x6F70656E64617902}
+# The change log is one chain. The transition log is one chain per event (the event's history,
+# keyed by event_id), so moves of different events never wait for one another; a move already
+# holds its event's row lock, and the per-event chain lock below costs it no extra wait.
+PER_EVENT = frozenset({"transition_log"})
+# pg_advisory_xact_lock keys: the change log's one chain (a bigint key), and the class of the
+# per-event chains (the (int4, int4) form: class, event id). Any constants unique in this database.
+_LOCK_KEYS = {"change_log": 0x6F70656E64617902}
+EVENT_CHAIN_LOCK_CLASS = 0x6F64
+# PostgreSQL function (migration 0015) that takes the chain locks of the given events in id order
+# and then reads each chain's last (seq, row_hash): one round trip, and its query runs with a
+# snapshot taken after the locks are held, so it always sees the previous holder's row.
+TAILS_FUNCTION = "openday_audit_tails"
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -246,25 +258,56 @@ def row_digest(table: sa.Table, row: dict[str, Any], prev_hash: str) -> str:
     return hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
 
 
-def _tail(connection: Connection, table: sa.Table) -> tuple[int, str]:
-    """Take the table's chain lock (PostgreSQL) and read the last (seq, row_hash)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[table.name]}
+def _chain_key(table: sa.Table, row: dict[str, Any]) -> int | None:
+    """Which chain of its table a row belongs to: its event, or the table's one chain (None)."""
+    return int(row["event_id"]) if table.name in PER_EVENT else None
+
+
+def _tails(
+    connection: Connection, table: sa.Table, keys: Iterable[int | None]
+) -> dict[int | None, tuple[int, str]]:
+    """Take these chains' locks (PostgreSQL) and read each one's last (seq, row_hash)."""
+    wanted = sorted({k for k in keys if k is not None})
+    postgres = connection.dialect.name == "postgresql"
+    if table.name not in PER_EVENT:
+        if postgres:
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[table.name]}
+            )
+        last = connection.execute(
+            sa.select(table.c.seq, table.c.row_hash).order_by(table.c.seq.desc()).limit(1)
+        ).first()
+        return {None: (0, GENESIS) if last is None else (int(last[0]), str(last[1]))}
+    if postgres:
+        found = connection.execute(
+            sa.text(f"SELECT * FROM {TAILS_FUNCTION}(CAST(:ids AS integer[]))"), {"ids": wanted}
+        ).all()
+    else:  # SQLite: one writer at a time, no lock to take
+        last = (
+            sa.select(table.c.event_id, sa.func.max(table.c.seq).label("seq"))
+            .where(table.c.event_id.in_(wanted))
+            .group_by(table.c.event_id)
+            .subquery()
         )
-    last = connection.execute(
-        sa.select(table.c.seq, table.c.row_hash).order_by(table.c.seq.desc()).limit(1)
-    ).first()
-    return (0, GENESIS) if last is None else (int(last[0]), str(last[1]))
+        found = connection.execute(
+            sa.select(table.c.event_id, table.c.seq, table.c.row_hash).join(
+                last, sa.and_(last.c.event_id == table.c.event_id, last.c.seq == table.c.seq)
+            )
+        ).all()
+    tails: dict[int | None, tuple[int, str]] = {k: (0, GENESIS) for k in wanted}
+    tails.update({int(e): (int(seq), str(digest)) for e, seq, digest in found})
+    return tails
 
 
 def _chain(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Give `rows` (in insert order) their seq, prev_hash and row_hash after the table's tail."""
-    seq, prev = _tail(connection, table)
-    for row in rows:
-        seq += 1
-        row["seq"], row["prev_hash"] = seq, prev
-        prev = row["row_hash"] = row_digest(table, row, prev)
+    """Give `rows` (in insert order) their seq, prev_hash and row_hash after their chains' tails."""
+    keys = [_chain_key(table, row) for row in rows]
+    tails = _tails(connection, table, keys)
+    for row, key in zip(rows, keys, strict=True):
+        seq, prev = tails[key]
+        row["seq"], row["prev_hash"] = seq + 1, prev
+        row["row_hash"] = row_digest(table, row, prev)
+        tails[key] = (seq + 1, row["row_hash"])
 
 
 def seal(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
@@ -275,7 +318,7 @@ def seal(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> 
 
 
 def append(session: Session, entry: Any) -> Any:
-    """Add one audit row and write it now, chained to its table's last row (the move path's
+    """Add one audit row and write it now, chained to its chain's last row (the move path's
     call: the chain lock is taken here, late in the move's transaction, and held to commit)."""
     session.add(entry)
     session.flush()
@@ -308,6 +351,7 @@ class BrokenLink:
 
     table: str
     row_id: int
+    event_id: int | None  # the chain (transition log: the event); None for the change log
     seq: int
     what: str  # seq | prev_hash | row_hash
     expected: str
@@ -316,28 +360,47 @@ class BrokenLink:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """One table's chain: how many rows were checked, its head, its first broken link."""
+    """One table's chains: rows checked, how many chains, their head, the first broken link.
+
+    `head_hash` is the change log's last row_hash; for the transition log (a chain per event) it
+    is a fingerprint of every event's head, sha256 over "event_id:seq:row_hash" lines in event
+    order, so one value written down today shows tomorrow whether any history was cut short.
+    """
 
     table: str
     rows: int
-    head_seq: int
+    chains: int
+    head_seq: int  # the change log's last seq; the transition log's rows in all chains
     head_hash: str
     broken: BrokenLink | None
 
 
 def _stored(connection: Connection, table: sa.Table, batch: int) -> Iterator[dict[str, Any]]:
     """Every row of the table in chain order, typed as the application reads it, streamed."""
-    query = sa.select(table).order_by(table.c.seq)
-    result = connection.execution_options(yield_per=batch).execute(query)
+    order = (table.c.event_id, table.c.seq) if table.name in PER_EVENT else (table.c.seq,)
+    result = connection.execution_options(yield_per=batch).execute(
+        sa.select(table).order_by(*order)
+    )
     for row in result.mappings():
         yield dict(row)
 
 
 def verify_table(connection: Connection, model: type[Any], batch: int = 2000) -> ChainReport:
-    """Walk one table's chain from its first row; stop at the first broken link."""
+    """Walk a table's chains from their first rows; stop at the first broken link."""
     table = _table(model)
-    expected_seq, prev, count = 1, GENESIS, 0
+    fingerprint = hashlib.sha256()
+    key: int | None = None
+    expected_seq, prev, count, chains = 1, GENESIS, 0, 0
+
+    def close_chain() -> None:
+        if chains:
+            fingerprint.update(f"{key}:{expected_seq - 1}:{prev}\n".encode())
+
     for row in _stored(connection, table, batch):
+        row_key = _chain_key(table, row)
+        if chains == 0 or row_key != key:
+            close_chain()
+            key, expected_seq, prev, chains = row_key, 1, GENESIS, chains + 1
         broken = None
         if row["seq"] != expected_seq:
             broken = ("seq", str(expected_seq), str(row["seq"]))
@@ -348,11 +411,14 @@ def verify_table(connection: Connection, model: type[Any], batch: int = 2000) ->
             if row["row_hash"] != digest:
                 broken = ("row_hash", digest, str(row["row_hash"]))
         if broken is not None:
-            link = BrokenLink(table.name, int(row["id"]), int(row["seq"] or 0), *broken)
-            return ChainReport(table.name, count, expected_seq - 1, prev, link)
+            link = BrokenLink(table.name, int(row["id"]), row_key, int(row["seq"] or 0), *broken)
+            return ChainReport(table.name, count, chains, count, prev, link)
         count += 1
         expected_seq, prev = expected_seq + 1, str(row["row_hash"])
-    return ChainReport(table.name, count, expected_seq - 1, prev, None)
+    if table.name not in PER_EVENT:
+        return ChainReport(table.name, count, chains, expected_seq - 1, prev, None)
+    close_chain()
+    return ChainReport(table.name, count, chains, count, fingerprint.hexdigest(), None)
 
 
 def verify(session: Session, models: Iterable[type[Any]] = CHAINED) -> list[ChainReport]:
