@@ -8,9 +8,13 @@ Before each benchmark (after waiting up to `--settle` seconds, 240, for the prev
 to decay) the machine must be quiet: 1-minute load average at most `--max-load` (default half
 the CPU count: 1.0 on 2 CPUs), no other test/service process (pytest, openday,
 dramatiq, uvicorn, celery, playwright/chromium) and less than `--max-other` cores (0.15) busy over a
-3-second sample. While a benchmark runs, the machine's busy time is sampled every second and
-what the benchmark's own process tree, PostgreSQL and Redis used is subtracted: the rest is
-"other CPU". A benchmark that started on a busy machine or saw more than `--max-other` cores of
+3-second sample. While a benchmark runs, every process's CPU time is sampled every second
+(`snapshot`, `attribute`): what the benchmark's process tree, this runner, Redis, PostgreSQL's
+own processes and the backends serving the tree's connections used is the benchmark's; the
+rest of the machine's busy time is "other CPU", and the foreign processes that used most of it
+are named. Processes that end between samples are found in their reaper's cutime (a backend
+in the postmaster's, a worker in its master's), so their past is not mistaken for other work.
+A benchmark that started on a busy machine or saw more than `--max-other` cores of
 other work on average is DISTURBED; then BENCHMARKS.md is not written (the report is printed,
 labelled), unless `--force`, which writes it with the label at the top.
 
@@ -32,10 +36,11 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from _common import ROOT, cmdline, cpu_busy_seconds, cpu_seconds, machine, process_tree
+from _common import ROOT, cmdline, machine, process_tree
 
 # name -> (script, arguments, what it measures)
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
@@ -47,7 +52,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "exports": ("bench/exports.py", [], "100k-event export and the 1,000-unit report"),
 }
 BUSY_WORDS = ("pytest", "openday", "dramatiq", "uvicorn", "celery", "playwright", "chromium")
-SHARED_SERVICES = ("postgres", "redis-server")
+SHARED_SERVICES = ("redis-server", "redis-rdb-bgsave", "redis-aof-rewrite")  # PostgreSQL: ours_in
 
 
 @dataclass
@@ -57,6 +62,7 @@ class Quiet:
     loadavg: float
     other_cores: float
     others: list[str]
+    foreign: list[str] = field(default_factory=list)  # busiest processes that are not ours
 
     def ok(self, max_load: float, max_other: float) -> bool:
         """Quiet enough to measure."""
@@ -65,6 +71,8 @@ class Quiet:
     def describe(self) -> str:
         """One line."""
         text = f"load average {self.loadavg:.2f}, other CPU {self.other_cores:.2f} cores"
+        if self.foreign:
+            text += f" (busiest: {'; '.join(self.foreign)})"
         if self.others:
             text += f", other processes: {'; '.join(self.others[:5])}"
         return text
@@ -86,25 +94,214 @@ def busy_processes() -> list[str]:
     return found
 
 
-def service_pids() -> list[int]:
-    """PostgreSQL and Redis server processes (shared services the benchmarks load)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                if (entry / "comm").read_text().strip() in SHARED_SERVICES:
-                    pids.append(int(entry.name))
-    return pids
+# --------------------------------------------------------------------------------------------
+# Who used the CPU: whole-machine snapshots of every process, compared pairwise
+# --------------------------------------------------------------------------------------------
+
+CLIENT_PORT = re.compile(r"\(([0-9]+)\)")  # `postgres: 15/main: user db 127.0.0.1(35008) idle`
+PARALLEL_OF = re.compile(r"parallel worker for PID ([0-9]+)")
 
 
-def other_cores(seconds: float, own: list[int] | None = None) -> float:
-    """Cores busy over `seconds` with work that is neither ours nor the shared services'."""
-    pids = (own or []) + service_pids()
-    b0, o0, t0 = cpu_busy_seconds(), cpu_seconds(pids), time.monotonic()
+@dataclass(frozen=True)
+class ProcSample:
+    """One process at one instant, from /proc/<pid>/stat (times in seconds)."""
+
+    pid: int
+    ppid: int
+    start: int  # starttime in ticks: with pid, the process's identity (pids are reused)
+    cpu: float  # utime + stime: all its threads, live and exited
+    reaped: float  # cutime + cstime: children it has waited for (their whole lives)
+    name: str  # comm, or the command line for PostgreSQL and foreign processes
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every process, the machine's busy time and which processes are the benchmark's."""
+
+    at: float  # time.monotonic()
+    busy: float  # user+nice+system+irq+softirq of all CPUs, seconds (steal is not work here)
+    procs: dict[int, ProcSample]
+    ours: frozenset[int]  # pids: the benchmark's trees and the shared services serving them
+
+
+@dataclass
+class Share:
+    """CPU between two snapshots: the machine's, the benchmark's, each foreign process's."""
+
+    seconds: float
+    busy: float  # CPU seconds
+    ours: float
+    foreign: dict[tuple[int, str], float]  # (pid, name) -> CPU seconds
+
+    @property
+    def other(self) -> float:
+        """Cores of work that is not the benchmark's (named processes and unattributed time:
+        interrupts taken on idle CPUs, foreign processes born and gone between samples)."""
+        return max(0.0, self.busy - self.ours) / self.seconds if self.seconds else 0.0
+
+
+def attribute(before: Snapshot, after: Snapshot) -> Share:
+    """Split the CPU used between two snapshots into the benchmark's and each foreign
+    process's.
+
+    A process alive in both counts its utime+stime growth; one born meanwhile counts in full.
+    A process that ended meanwhile is not in `after`: its last interval is found in its
+    parent's cutime+cstime, which grows by the child's whole life when the parent reaps it —
+    so the parent counts that growth minus what the child had already used at `before`
+    (never below zero: a child reaped by nobody we see, or not yet, is simply not counted,
+    instead of its whole past CPU being subtracted from the benchmark's). A process is ours
+    when it is ours in either snapshot (trees change: workers start, backends come and go).
+    """
+
+    def same(pid: int) -> bool:
+        old, new = before.procs.get(pid), after.procs.get(pid)
+        return old is not None and new is not None and old.start == new.start
+
+    ended: dict[int, float] = {}  # survivor pid -> CPU its ended descendants had at `before`
+    for pid, old in before.procs.items():
+        if same(pid):
+            continue
+        # Credit the nearest ancestor still alive: a child reaped by a parent that then ended
+        # itself and was reaped in turn reaches that ancestor's cutime inside its parent's.
+        up, hops = old.ppid, 0
+        while not same(up) and up in before.procs and hops < 64:
+            up, hops = before.procs[up].ppid, hops + 1
+        if same(up):
+            ended[up] = ended.get(up, 0.0) + old.cpu + old.reaped
+    ours_keys = {(pid, before.procs[pid].start) for pid in before.ours if pid in before.procs}
+    ours_keys |= {(pid, after.procs[pid].start) for pid in after.ours if pid in after.procs}
+    ours, foreign = 0.0, {}
+    for pid, new in after.procs.items():
+        if same(pid):
+            old = before.procs[pid]
+            used = (new.cpu - old.cpu) + max(0.0, new.reaped - old.reaped - ended.get(pid, 0.0))
+        else:
+            used = new.cpu + new.reaped
+        if (pid, new.start) in ours_keys:
+            ours += used
+        elif used > 0:
+            foreign[(pid, new.name)] = used
+    return Share(after.at - before.at, after.busy - before.busy, ours, foreign)
+
+
+def _read_proc(pid: int, tick: int) -> ProcSample | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    head, _, tail = raw.rpartition(")")
+    f = tail.split()
+    return ProcSample(
+        pid=pid,
+        ppid=int(f[1]),
+        start=int(f[19]),
+        cpu=(int(f[11]) + int(f[12])) / tick,
+        reaped=(int(f[13]) + int(f[14])) / tick,
+        name=head.partition("(")[2],
+    )
+
+
+def _machine_busy(tick: int) -> float:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / tick
+
+
+def _socket_ports(pids: Iterable[int]) -> set[int]:
+    """Local TCP ports of the sockets the processes hold (their client ends of connections)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                cols = line.split()
+                if len(cols) > 9 and cols[9] in inodes:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def descendants(procs: dict[int, ProcSample], roots: Iterable[int]) -> set[int]:
+    """The roots and every process below them (from the snapshot's parent pids)."""
+    children: dict[int, list[int]] = {}
+    for p in procs.values():
+        children.setdefault(p.ppid, []).append(p.pid)
+    tree: set[int] = set()
+    todo = [r for r in roots if r in procs]
+    while todo:
+        pid = todo.pop()
+        if pid not in tree:
+            tree.add(pid)
+            todo += children.get(pid, [])
+    return tree
+
+
+def ours_in(procs: dict[int, ProcSample], tree: set[int], client_ports: set[int],
+            cmdlines: dict[int, str]) -> frozenset[int]:  # fmt: skip
+    """The benchmark's tree plus the shared services serving it: Redis, PostgreSQL's own
+    processes (postmaster, checkpointer, WAL writer, autovacuum…) and the backends whose client
+    port is one of the tree's sockets (and their parallel workers). A backend serving anyone
+    else — another test suite, another benchmark — is foreign."""
+    ours = set(tree)
+    parallel: dict[int, int] = {}  # parallel worker pid -> leader pid
+    for p in procs.values():
+        if p.name in SHARED_SERVICES:
+            ours.add(p.pid)
+        elif p.name == "postgres":
+            line = cmdlines.get(p.pid, "")
+            port, leader = CLIENT_PORT.search(line), PARALLEL_OF.search(line)
+            if leader is not None:
+                parallel[p.pid] = int(leader.group(1))
+            elif port is None or int(port.group(1)) in client_ports:
+                ours.add(p.pid)
+    ours |= {pid for pid, leader in parallel.items() if leader in ours}
+    return frozenset(ours)
+
+
+def snapshot(roots: Iterable[int]) -> Snapshot:
+    """All processes now, and which are ours (the roots' trees and the services serving them);
+    foreign processes are named by their command line."""
+    tick = os.sysconf("SC_CLK_TCK")
+    at, busy = time.monotonic(), _machine_busy(tick)
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (p := _read_proc(int(entry), tick)) is not None:
+            procs[p.pid] = p
+    lines = {pid: cmdline(pid) for pid, p in procs.items() if p.name == "postgres"}
+    tree = descendants(procs, roots)
+    ours = ours_in(procs, tree, _socket_ports(tree), lines)
+    for pid, p in procs.items():
+        if pid not in ours:
+            text = lines.get(pid) or cmdline(pid)
+            if text and text != "?":
+                procs[pid] = replace(p, name=" ".join(text.split())[:80])
+    return Snapshot(at, busy, procs, ours)
+
+
+def other_cores(seconds: float, roots: list[int]) -> tuple[float, list[str]]:
+    """Cores of work that is not the roots' trees' nor the services' serving them, over
+    `seconds`, and the foreign processes that did most of it."""
+    first = snapshot(roots)
     time.sleep(seconds)
-    pids = (own or []) + service_pids()
-    b1, o1 = cpu_busy_seconds(), cpu_seconds(pids)
-    return max(0.0, ((b1 - b0) - (o1 - o0)) / (time.monotonic() - t0))
+    share = attribute(first, snapshot(roots))
+    return share.other, top_foreign(share.foreign, share.seconds)
+
+
+def top_foreign(foreign: dict[tuple[int, str], float], seconds: float, n: int = 5,
+                least: float = 0.01) -> list[str]:  # fmt: skip
+    """`pid name: 0.97 cores` for the foreign processes that used at least `least` cores."""
+    busiest = sorted(foreign.items(), key=lambda kv: -kv[1])[:n]
+    return [
+        f"{pid} {name}: {used / seconds:.2f} cores"
+        for (pid, name), used in busiest
+        if seconds and used / seconds >= least
+    ]
 
 
 def loadavg() -> float:
@@ -119,7 +316,8 @@ def quiet_now(max_load: float, settle_seconds: float) -> Quiet:
     deadline = time.monotonic() + settle_seconds
     while loadavg() > max_load and time.monotonic() < deadline:
         time.sleep(5)
-    return Quiet(loadavg(), other_cores(3.0, process_tree(os.getpid())), busy_processes())
+    cores, foreign = other_cores(3.0, [os.getpid()])
+    return Quiet(loadavg(), cores, busy_processes(), foreign)
 
 
 @dataclass
@@ -133,6 +331,7 @@ class Result:
     returncode: int = 0
     seconds: float = 0.0
     other_during: float = 0.0
+    foreign_during: list[str] = field(default_factory=list)  # busiest processes not ours
     others_seen: list[str] = field(default_factory=list)
     targets: list[tuple[str, str]] = field(default_factory=list)  # (line, MET/MISSED)
     rss: list[tuple[str, list[float]]] = field(default_factory=list)
@@ -147,28 +346,49 @@ class Result:
 
 
 class Watcher(threading.Thread):
-    """Samples other CPU (machine busy − the benchmark's tree − PostgreSQL/Redis) each second."""
+    """Every second a snapshot of all processes; each consecutive pair is split by
+    `attribute` into the benchmark's CPU (its tree, the runner, the services serving them) and
+    everyone else's, summed over the run."""
 
-    def __init__(self, root_pid: int) -> None:
+    def __init__(self, root_pid: int, interval: float = 1.0) -> None:
         super().__init__(daemon=True)
-        self.root_pid = root_pid
-        self.samples: list[float] = []
+        self.roots = [root_pid, os.getpid()]
+        self.interval = interval
+        self.seconds = self.busy = self.ours = 0.0
+        self.foreign: dict[tuple[int, str], float] = {}
         self.others: set[str] = set()
         self.stop_flag = threading.Event()
 
     def run(self) -> None:
-        while not self.stop_flag.is_set():
-            tree = process_tree(self.root_pid) + process_tree(os.getpid())
-            self.samples.append(other_cores(1.0, tree))
-            if len(self.samples) % 10 == 1:
-                self.others.update(busy_processes_outside(tree))
+        last, n = snapshot(self.roots), 0
+        while True:
+            stopping = self.stop_flag.wait(self.interval)
+            now = snapshot(self.roots)
+            self.add(attribute(last, now))
+            last, n = now, n + 1
+            if stopping:
+                return
+            if n % 10 == 1:
+                self.others.update(busy_processes_outside(now.ours))
+
+    def add(self, share: Share) -> None:
+        """Sum one interval in."""
+        self.seconds += share.seconds
+        self.busy += share.busy
+        self.ours += share.ours
+        for key, used in share.foreign.items():
+            self.foreign[key] = self.foreign.get(key, 0.0) + used
 
     def mean(self) -> float:
-        """Average other cores."""
-        return sum(self.samples) / len(self.samples) if self.samples else 0.0
+        """Average cores of work that was not the benchmark's."""
+        return max(0.0, self.busy - self.ours) / self.seconds if self.seconds else 0.0
+
+    def busiest(self) -> list[str]:
+        """The foreign processes that used the most CPU over the run."""
+        return top_foreign(self.foreign, self.seconds)
 
 
-def busy_processes_outside(tree: list[int]) -> list[str]:
+def busy_processes_outside(tree: Iterable[int]) -> list[str]:
     """busy_processes, not counting the benchmark's own tree."""
     own = {str(p) for p in tree}
     return [line for line in busy_processes() if line.split()[0] not in own]
@@ -212,6 +432,7 @@ def run_one(name: str, python: str, extra: list[str], max_load: float, settle: f
     result.output, result.returncode = out, proc.returncode
     result.seconds = time.monotonic() - started
     result.other_during, result.others_seen = watcher.mean(), sorted(watcher.others)
+    result.foreign_during = watcher.busiest()
     parse(result)
     print(out, flush=True)
     return result
@@ -273,6 +494,7 @@ def report(results: list[Result], args: argparse.Namespace, disturbed: bool) -> 
             "",
             f"{quiet}: before — {r.before.describe()}; during — other CPU "
             f"{r.other_during:.2f} cores on average"
+            + (f" (busiest: {'; '.join(r.foreign_during)})" if r.foreign_during else "")
             + (f", other processes seen: {'; '.join(r.others_seen[:5])}" if r.others_seen else "")
             + f"; took {r.seconds:.0f} s.",
             "",
