@@ -30,8 +30,14 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
 
 
 @pytest.fixture
-def broker_url() -> Iterator[str]:
-    """The machine's Redis, on a database number no other fault run holds, emptied."""
+def broker_url(fleet: Fleet) -> Iterator[str]:
+    """The machine's Redis, on a database number no other fault run holds, emptied.
+
+    The fleet is stopped before the database is emptied and released, whatever order the test
+    lists its fixtures in: a scheduler or worker still running after the flush writes
+    `dramatiq:__heartbeats__` again (every dramatiq broker call does), which left the database
+    to the next fault run and to the benchmarks (bench/timers.py, bench/exports.py: db 14) as
+    somebody else's data."""
     if not REDIS_URL:
         unavailable("Redis", "OPENDAY_REDIS_URL is not set")
     try:
@@ -39,7 +45,10 @@ def broker_url() -> Iterator[str]:
     except redis.RedisError as exc:
         unavailable("Redis", str(exc))
     with claimed_redis_db(REDIS_URL) as url:
-        yield url
+        try:
+            yield url
+        finally:
+            fleet.stop_all()
 
 
 @pytest.fixture
