@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -76,10 +77,11 @@ def private_redis(base: str, db: int) -> Iterator[str]:
 
     url = f"{base.rstrip('/')}/{db}"
     client = redis.Redis.from_url(url)
-    if client.dbsize():
+    if size := client.dbsize():
+        keys = sorted(k.decode(errors="replace") for k in itertools.islice(client.scan_iter(), 5))
         raise SystemExit(
-            f"Redis database {db} is not empty; pick a free one with --redis-db (refusing to "
-            "flush someone else's data)"
+            f"Redis database {db} is not empty ({size} keys: {', '.join(keys)}); pick a free one "
+            "with --redis-db (refusing to flush someone else's data)"
         )
     try:
         yield url
