@@ -356,6 +356,7 @@ class Watcher(threading.Thread):
         self.interval = interval
         self.seconds = self.busy = self.ours = 0.0
         self.foreign: dict[tuple[int, str], float] = {}
+        self.names: dict[int, tuple[int, str]] = {}  # pid -> its key in foreign
         self.others: set[str] = set()
         self.stop_flag = threading.Event()
 
@@ -376,7 +377,8 @@ class Watcher(threading.Thread):
         self.seconds += share.seconds
         self.busy += share.busy
         self.ours += share.ours
-        for key, used in share.foreign.items():
+        for (pid, name), used in share.foreign.items():
+            key = self.names.setdefault(pid, (pid, name))  # a backend's title shows its state
             self.foreign[key] = self.foreign.get(key, 0.0) + used
 
     def mean(self) -> float:
