@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models import Event, Unit
+from models import Campaign, Event, Unit
 from models.db import reading
 from schemas.common import MAX_ID, Paging
 from settings import Settings
@@ -164,24 +164,44 @@ def fetch_page(
 # ---- loading events with scoping: a unit's staff never learn of other units' events --------
 
 
-def load_event(session: Session, actor: Actor, event_id: int, *, lock: bool = False) -> Event:
+def load_event(
+    session: Session,
+    actor: Actor,
+    event_id: int,
+    *,
+    lock: bool = False,
+    with_campaign: bool = False,
+) -> Event:
     """An event the caller may see; locked FOR UPDATE on PostgreSQL when about to be changed.
 
     Its unit's name comes in the same query (kept in `session.info`), so answering with the
-    event after the commit needs no second round trip.
+    event after the commit needs no second round trip. `with_campaign` (a move: its rules are
+    the campaign's) brings the campaign row along too, into the session's identity map, so the
+    move's `session.get(Campaign, ...)` costs no statement of its own (the row is held in
+    `session.info` for the request: the identity map holds unchanged rows only weakly).
     """
-    stmt = (
-        select(Event, Unit.name)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-        .where(Event.id == event_id)
-    )
+    if with_campaign:
+        stmt = (
+            select(Event, Unit.name, Campaign)
+            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .join(Campaign, Campaign.id == Event.campaign_id)  # type: ignore[arg-type]
+            .where(Event.id == event_id)
+        )
+    else:
+        stmt = (
+            select(Event, Unit.name)
+            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .where(Event.id == event_id)
+        )
     if lock:
         stmt = stmt.with_for_update(of=Event)
     row = session.exec(stmt).first()
     if row is None or not actor.may_see_unit(row[0].unit_id):
         raise NotFound("event_not_found", f"活动 {event_id} 不存在", f"event {event_id} not found")
-    event, unit_name = row
+    event, unit_name = row[0], row[1]
     session.info.setdefault("unit_names", {})[event.unit_id] = unit_name
+    if with_campaign:
+        session.info.setdefault("campaigns", {})[event.campaign_id] = row[2]
     return event
 
 

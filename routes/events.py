@@ -166,7 +166,7 @@ def transition(
     """Move an event: invite, hold, collect_feedback, submit_summary, spot_check, reschedule,
     cancel. A refused move answers 409 (403 for role rules) naming every broken rule and the
     moves allowed now; nothing is written."""
-    event = load_event(session, actor, event_id, lock=True)
+    event = load_event(session, actor, event_id, lock=True, with_campaign=True)
     entry = flow.fire(
         session,
         event,
