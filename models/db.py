@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine, select
 
 # Execution option naming a read transaction: on SQLite it begins DEFERRED (a shared read of the
@@ -103,6 +103,18 @@ def migrate(url: str) -> None:
     config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(config, "head")
+
+
+def core_connection(session: Session) -> Connection:
+    """The session's connection, for a prebuilt Core statement on a hot path (no ORM layer:
+    building, keying and running an ORM select costs several times the round trip).
+
+    Flushes first when the session would autoflush before a query of its own, so the statement
+    sees what the session has pending just as `session.execute` would.
+    """
+    if session.autoflush:
+        session.flush()  # a no-op when nothing is pending
+    return session.connection()
 
 
 def lock_by_id(session: Session, model: Any, ids: Any, *where: Any) -> list[Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
@@ -39,6 +40,7 @@ from models import (
     TimerState,
     TransitionLog,
 )
+from models.db import core_connection
 from workflows.clock import LOCAL_TZ
 from workflows.rules import CampaignRules
 from workflows.workdays import DayRule, WorkdayCalendar, WorkdayResult
@@ -83,6 +85,16 @@ def _engine_of(session: Session) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
+# What tells a cached calendar is still current; built once (it runs on every move that counts
+# days) and executed on the session's connection, without the ORM layer.
+_CALENDAR_REVISION = sa.select(
+    select(func.count()).select_from(CalendarDay).scalar_subquery(),
+    select(func.max(CalendarDay.loaded_at)).scalar_subquery(),
+    select(func.count()).select_from(CalendarYear).scalar_subquery(),
+    select(func.max(CalendarYear.loaded_at)).scalar_subquery(),
+)
+
+
 def load_calendar(session: Session) -> WorkdayCalendar:
     """The working-day calendar: chinese-calendar's published years plus what admins loaded.
 
@@ -91,16 +103,7 @@ def load_calendar(session: Session) -> WorkdayCalendar:
     since.
     """
     engine = _engine_of(session)
-    revision = tuple(
-        session.exec(
-            select(
-                select(func.count()).select_from(CalendarDay).scalar_subquery(),
-                select(func.max(CalendarDay.loaded_at)).scalar_subquery(),
-                select(func.count()).select_from(CalendarYear).scalar_subquery(),
-                select(func.max(CalendarYear.loaded_at)).scalar_subquery(),
-            )
-        ).one()
-    )
+    revision = tuple(core_connection(session).execute(_CALENDAR_REVISION).one())
     with _calendar_lock:
         cached = _calendar_cache.get(engine)
     if cached is not None and cached[0] == revision:
@@ -226,46 +229,68 @@ def hold_deadline(event: Event, rules: CampaignRules, calendar: WorkdayCalendar)
     )
 
 
+_TIMER_KEY = ("subject_type", "subject_id", "rule", "kind", "level")  # uq_timer_subject_rule_level
+_arm_statements: dict[tuple[str, bool], Any] = {}
+
+
+def _arm_statement(dialect: str, rearm_fired: bool) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE of a deadline's timers (PostgreSQL and SQLite spell it
+    alike): a missing timer is created; an existing one moves to its new moment and is pending
+    again if it was pending or `rearm_fired`, else stays as it is. Built once per dialect."""
+    found = _arm_statements.get((dialect, rearm_fired))
+    if found is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(Timer.__table__)  # type: ignore[attr-defined]
+        table = Timer.__table__.c  # type: ignore[attr-defined]
+        found = stmt.on_conflict_do_update(
+            index_elements=list(_TIMER_KEY),
+            set_={
+                "state": TimerState.pending.value,
+                "fired_at": None,
+                "handled_at": None,
+                "due_at": stmt.excluded.due_at,
+                "deadline_on": stmt.excluded.deadline_on,
+                "provisional": stmt.excluded.provisional,
+            },
+            where=None if rearm_fired else table.state == TimerState.pending.value,
+        )
+        _arm_statements[(dialect, rearm_fired)] = found
+    return found
+
+
 def arm(session: Session, deadline: Deadline, now: datetime, *, rearm_fired: bool = False) -> None:
     """Create or move the deadline's timers in the caller's transaction.
 
     Pending timers move to their new moment; handled ones stay as they are unless `rearm_fired`
-    (a rescheduled event owes its escalations again for the new date).
+    (a rescheduled event owes its escalations again for the new date). One statement, whatever
+    exists already (every move that sets a deadline runs it).
     """
-    existing = {
-        (t.kind, t.level): t
-        for t in session.exec(
-            select(Timer).where(
-                Timer.subject_type == deadline.subject_type,
-                Timer.subject_id == deadline.subject_id,
-                Timer.rule == deadline.rule,
-            )
-        ).all()
-    }
-    for spec in deadline.timers:
-        timer = existing.get((spec.kind, spec.level))
-        if timer is None:
-            session.add(
-                Timer(
-                    rule=deadline.rule,
-                    kind=spec.kind,
-                    level=spec.level,
-                    subject_type=deadline.subject_type,
-                    subject_id=deadline.subject_id,
-                    event_id=deadline.event_id,
-                    deadline_on=deadline.deadline_on,
-                    due_at=spec.due_at,
-                    provisional=spec.provisional,
-                    created_at=now,
-                )
-            )
-            continue
-        if timer.state == TimerState.pending or rearm_fired:
-            timer.state = TimerState.pending
-            timer.fired_at = timer.handled_at = None
-            timer.due_at = spec.due_at
-            timer.deadline_on = deadline.deadline_on
-            timer.provisional = spec.provisional
+    if deadline.timers:
+        loaded = _loaded_timers(session, deadline)
+        if any(sa.inspect(t).modified for t in loaded):
+            session.flush()  # the statement below must not overtake changes made in memory
+        connection = core_connection(session)
+        connection.execute(
+            _arm_statement(connection.dialect.name, rearm_fired),
+            [
+                {
+                    "rule": deadline.rule,
+                    "kind": spec.kind,
+                    "level": spec.level,
+                    "subject_type": deadline.subject_type,
+                    "subject_id": deadline.subject_id,
+                    "event_id": deadline.event_id,
+                    "deadline_on": deadline.deadline_on,
+                    "due_at": spec.due_at,
+                    "provisional": spec.provisional,
+                    "state": TimerState.pending.value,
+                    "created_at": now,
+                }
+                for spec in deadline.timers
+            ],
+        )
+        for timer in loaded:  # wrote past the ORM: read them afresh at their next use
+            session.expire(timer)
     if any(spec.due_at <= now + WAKE_HORIZON for spec in deadline.timers):
         wake_schedulers(session)
     if deadline.provisional:
@@ -276,6 +301,19 @@ def arm(session: Session, deadline: Deadline, now: datetime, *, rearm_fired: boo
             subject_id=deadline.subject_id,
             deadline_on=deadline.deadline_on.isoformat(),
         )
+
+
+def _loaded_timers(session: Session, deadline: Deadline) -> list[Timer]:
+    """Timers of this deadline the session holds (few: sessions that arm timers rarely load
+    any)."""
+    return [
+        obj
+        for obj in session.identity_map.values()
+        if isinstance(obj, Timer)
+        and obj.subject_id == deadline.subject_id
+        and obj.subject_type == deadline.subject_type
+        and obj.rule == deadline.rule
+    ]
 
 
 def cancel(session: Session, *, subject_type: str, subject_ids: Iterable[int], rule: str) -> int:
