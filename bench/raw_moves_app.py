@@ -8,9 +8,9 @@ does on PostgreSQL, statement for statement, in one transaction (bench/README.md
 
 1. the bearer token's account: SELECT api_token JOIN account by the token's SHA-256, checked
    (revoked, expired, account disabled), the account's role and unit;
-2. the event and its unit's name, locked (`SELECT … FOR UPDATE OF event`), scoped to the
-   caller's unit (404 otherwise); the caller may write (viewers may not);
-3. the event's campaign: its rules (the escalation ladder) and its window;
+2. the event, its unit's name and (3.) its campaign's rules (the escalation ladder) and window,
+   in one statement, the event locked (`SELECT … FOR UPDATE OF event`), scoped to the caller's
+   unit (404 otherwise); the caller may write (viewers may not);
 4. the move's checks in the service's order: version (409 `stale_version`), state (planned or
    invited), then the guards — a reason, the new date not before today, inside the campaign's
    window. `reschedule`'s guards count nothing (the invite and hold guards would count
@@ -18,7 +18,8 @@ does on PostgreSQL, statement for statement, in one transaction (bench/README.md
 5. the working-day calendar's revision (one query; the calendar itself is rebuilt only when
    loaded data changed, as the service caches it) and the hold deadline's escalation ladder
    from the campaign's rules;
-6. the event's hold timers (SELECT), then one UPDATE moving them to the new ladder;
+6. the hold deadline's timers created or moved to the new ladder (and pending again) in one
+   `INSERT … ON CONFLICT DO UPDATE`;
 7. UPDATE event: dates, date_text, tentative, escalation level, version + 1, updated_at,
    `WHERE version = expected` (the service's version counter);
 8. the audit line, hash-chained as workflows/audit.py chains it: the event's chain lock and the
@@ -131,13 +132,14 @@ async def move(
             if who is None or not who[4] or who[5] is not None or (who[6] and who[6] <= now):
                 raise Refused(401, "invalid_token")
             actor_id, actor_name, role, actor_unit = who[:4]
-            # 2. the event, locked, scoped
+            # 2. the event, locked, scoped, with its unit's name and (3.) its campaign
             cur = await conn.execute(
                 "SELECT e.id, e.campaign_id, e.unit_id, e.state, e.version, e.date_earliest, "
                 "e.date_latest, e.theme, e.seq, e.location, e.start_time, e.end_time, e.forms, "
                 "e.public_places, e.held_on, e.summary_due_on, e.last_notified_at, "
-                "e.created_at, u.name FROM event e JOIN unit u ON u.id = e.unit_id "
-                "WHERE e.id = %s FOR UPDATE OF e",
+                "e.created_at, u.name, c.rules, c.starts_on, c.ends_on "
+                "FROM event e JOIN unit u ON u.id = e.unit_id "
+                "JOIN campaign c ON c.id = e.campaign_id WHERE e.id = %s FOR UPDATE OF e",
                 (event_id,),
             )
             ev = await cur.fetchone()
@@ -146,11 +148,7 @@ async def move(
             if role == "viewer":
                 raise Refused(403, "read_only")
             (_, campaign_id, unit_id, state, version, old_earliest, old_latest) = ev[:7]
-            # 3. the campaign
-            cur = await conn.execute(
-                "SELECT rules, starts_on, ends_on FROM campaign WHERE id = %s", (campaign_id,)
-            )
-            rules, starts_on, ends_on = await cur.fetchone()  # type: ignore[misc]
+            rules, starts_on, ends_on = ev[19:22]
             # 4. version, state, guards
             if version != expected:
                 raise Refused(409, "stale_version", current_version=version)
@@ -177,19 +175,17 @@ async def move(
                     ladder[rung["level"]] = (end_of_local_day(later.day), later.provisional)
                 else:
                     ladder[rung["level"]] = (end_of_local_day(new_day), False)
-            # 6. the timers
-            cur = await conn.execute(
-                "SELECT id, level FROM timer WHERE subject_type = 'event' AND subject_id = %s "
-                "AND rule = 'event_hold' AND kind = 'escalation'",
-                (event_id,),
-            )
-            moved = [
-                (tid, *ladder[level]) for tid, level in await cur.fetchall() if level in ladder
-            ]
+            # 6. the timers: created or moved (pending again) in one upsert
+            moved = [(level, due, prov) for level, (due, prov) in ladder.items()]
             await conn.cursor().executemany(
-                "UPDATE timer SET state = 'pending', fired_at = NULL, handled_at = NULL, "
-                "due_at = %s, deadline_on = %s, provisional = %s WHERE id = %s",
-                [(due, new_day, prov, tid) for tid, due, prov in moved],
+                "INSERT INTO timer (rule, kind, level, subject_type, subject_id, event_id, "
+                "deadline_on, due_at, provisional, state, created_at) "
+                "VALUES ('event_hold', 'escalation', %s, 'event', %s, %s, %s, %s, %s, "
+                "'pending', %s) ON CONFLICT (subject_type, subject_id, rule, kind, level) "
+                "DO UPDATE SET state = 'pending', fired_at = NULL, handled_at = NULL, "
+                "due_at = EXCLUDED.due_at, deadline_on = EXCLUDED.deadline_on, "
+                "provisional = EXCLUDED.provisional",
+                [(lv, event_id, event_id, new_day, due, prov, now) for lv, due, prov in moved],
             )
             # 7. the event
             cur = await conn.execute(
