@@ -13,7 +13,7 @@ import anyio.to_thread
 import structlog
 from fastapi import Depends, Query, Request, UploadFile
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, select
 
 from models import Campaign, Event, Unit
@@ -164,6 +164,28 @@ def fetch_page(
 # ---- loading events with scoping: a unit's staff never learn of other units' events --------
 
 
+def _event_query(lock: bool, with_campaign: bool) -> Any:
+    """The query load_event runs, built once per shape (building and keying a select costs
+    more than running it); the event id is its `event_id` parameter."""
+    key = (lock, with_campaign)
+    stmt = _EVENT_QUERIES.get(key)
+    if stmt is None:
+        entities: tuple[Any, ...] = (
+            (Event, Unit.name, Campaign) if with_campaign else (Event, Unit.name)
+        )
+        stmt = select(*entities).join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        if with_campaign:
+            stmt = stmt.join(Campaign, Campaign.id == Event.campaign_id)  # type: ignore[arg-type]
+        stmt = stmt.where(Event.id == bindparam("event_id"))
+        if lock:
+            stmt = stmt.with_for_update(of=Event)
+        _EVENT_QUERIES[key] = stmt
+    return stmt
+
+
+_EVENT_QUERIES: dict[tuple[bool, bool], Any] = {}
+
+
 def load_event(
     session: Session,
     actor: Actor,
@@ -180,22 +202,7 @@ def load_event(
     move's `session.get(Campaign, ...)` costs no statement of its own (the row is held in
     `session.info` for the request: the identity map holds unchanged rows only weakly).
     """
-    if with_campaign:
-        stmt = (
-            select(Event, Unit.name, Campaign)
-            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-            .join(Campaign, Campaign.id == Event.campaign_id)  # type: ignore[arg-type]
-            .where(Event.id == event_id)
-        )
-    else:
-        stmt = (
-            select(Event, Unit.name)
-            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-            .where(Event.id == event_id)
-        )
-    if lock:
-        stmt = stmt.with_for_update(of=Event)
-    row = session.exec(stmt).first()
+    row = session.execute(_event_query(lock, with_campaign), {"event_id": event_id}).first()
     if row is None or not actor.may_see_unit(row[0].unit_id):
         raise NotFound("event_not_found", f"活动 {event_id} 不存在", f"event {event_id} not found")
     event, unit_name = row[0], row[1]

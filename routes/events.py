@@ -49,17 +49,25 @@ def out(event: Event, name: str, actor: Actor) -> EventOut:
 def role_gate(workflow: Workflow) -> Any:
     """A dependency refusing a move the caller's role alone rules out (unknown trigger aside),
     before the move's payload is validated: a viewer or a staffer trying a supervisor's move
-    hears 403, not a complaint about the data they should not be sending."""
+    hears 403, not a complaint about the data they should not be sending. It answers the
+    caller, so a move route can take its actor from the gate (one dependency fewer to solve).
 
-    async def gate(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> None:
+    The body it reads is the one FastAPI already parsed (Starlette keeps `request.json()`)."""
+
+    async def gate(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         try:
             trigger = (await request.json()).get("trigger")
         except Exception:  # noqa: BLE001 - unreadable bodies are the validator's to explain
-            return
+            return actor
         if isinstance(trigger, str) and trigger in workflow.move_data:
             workflow.check_role(trigger, actor)
+        return actor
 
     return gate
+
+
+# The caller of an event move, past the role gate.
+MoverDep = Annotated[Actor, Depends(role_gate(flow.WORKFLOW))]
 
 
 @router.get("")
@@ -154,12 +162,11 @@ def patch_event(
     "/{event_id}/transitions",
     response_model=TransitionOut,
     responses={409: {"model": ErrorOut, "description": "move refused or stale version"}},
-    dependencies=[Depends(role_gate(flow.WORKFLOW))],
 )
 def transition(
     event_id: int,
     body: Annotated[EventTransitionIn, Body()],
-    actor: ActorDep,
+    actor: MoverDep,
     session: SessionDep,
     clock: ClockDep,
 ) -> Response:
