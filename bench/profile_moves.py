@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "CPU per move (profiler overhead included)\n"
         )
         if args.cprofile:
+            cprof.dump_stats("/tmp/profile_moves.pstats")  # for pstats' callers/callees
             stats = pstats.Stats(cprof).sort_stats("tottime")
             stats.print_stats(args.cprofile)
             stats.sort_stats("cumulative").print_stats(args.cprofile)
