@@ -20,6 +20,7 @@ from routes.deps import (
     fetch_page,
     load_event,
     load_event_for_write,
+    load_move_target,
     unit_name,
 )
 from schemas.common import ErrorOut, Page
@@ -173,7 +174,8 @@ def transition(
     """Move an event: invite, hold, collect_feedback, submit_summary, spot_check, reschedule,
     cancel. A refused move answers 409 (403 for role rules) naming every broken rule and the
     moves allowed now; nothing is written."""
-    event = load_event(session, actor, event_id, lock=True, with_campaign=True)
+    target = load_move_target(session, actor, event_id)
+    event = target.event
     entry = flow.fire(
         session,
         event,
@@ -183,6 +185,8 @@ def transition(
         now=clock.now(),
         reason=body.reason,
         data=body.data,
+        campaign=target.campaign,
+        calendar_revision=target.calendar_revision,
     )
     session.commit()
     MOVES.labels(entry.trigger, "ok").inc()

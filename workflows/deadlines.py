@@ -85,25 +85,29 @@ def _engine_of(session: Session) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
-# What tells a cached calendar is still current; built once (it runs on every move that counts
-# days) and executed on the session's connection, without the ORM layer.
-_CALENDAR_REVISION = sa.select(
+# What tells a cached calendar is still current: row counts and last load times. A query that
+# runs anyway at the start of a move may carry these columns and hand their values to
+# load_calendar (one round trip fewer); otherwise load_calendar reads them itself.
+CALENDAR_REVISION_COLUMNS = (
     select(func.count()).select_from(CalendarDay).scalar_subquery(),
     select(func.max(CalendarDay.loaded_at)).scalar_subquery(),
     select(func.count()).select_from(CalendarYear).scalar_subquery(),
     select(func.max(CalendarYear.loaded_at)).scalar_subquery(),
 )
+# Built once, run on the session's connection without the ORM layer.
+_CALENDAR_REVISION = sa.select(*CALENDAR_REVISION_COLUMNS)
 
 
-def load_calendar(session: Session) -> WorkdayCalendar:
+def load_calendar(session: Session, revision: tuple[Any, ...] | None = None) -> WorkdayCalendar:
     """The working-day calendar: chinese-calendar's published years plus what admins loaded.
 
     Built once per process and database, and reused while the loaded data is unchanged: one
     small query (row counts and last load times) tells whether any process loaded a calendar
-    since.
+    since. `revision`: the CALENDAR_REVISION_COLUMNS as read earlier in this transaction.
     """
     engine = _engine_of(session)
-    revision = tuple(core_connection(session).execute(_CALENDAR_REVISION).one())
+    if revision is None:
+        revision = tuple(core_connection(session).execute(_CALENDAR_REVISION).one())
     with _calendar_lock:
         cached = _calendar_cache.get(engine)
     if cached is not None and cached[0] == revision:

@@ -9,6 +9,7 @@ write lock, and the event's version column refuses a write based on a stale read
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,13 +171,14 @@ class Move:
     data: Any
     violations: list[Violation] = field(default_factory=list)
     audit: dict[str, Any] = field(default_factory=dict)
+    calendar_revision: tuple[Any, ...] | None = None  # read with the event (see fire)
     _calendar: WorkdayCalendar | None = None
 
     @property
     def calendar(self) -> WorkdayCalendar:
         """The working-day calendar, loaded once per move."""
         if self._calendar is None:
-            self._calendar = deadlines.load_calendar(self.session)
+            self._calendar = deadlines.load_calendar(self.session, self.calendar_revision)
         return self._calendar
 
     @property
@@ -763,6 +765,21 @@ def parse_move_data(trigger: str, data: dict[str, Any] | None) -> BaseModel:
     return WORKFLOW.parse(trigger, data)
 
 
+_rules_seen: dict[int | None, tuple[dict[str, Any], CampaignRules]] = {}
+
+
+def campaign_rules(campaign: Campaign) -> CampaignRules:
+    """The campaign's rules, validated once per stored value rather than on every move (the
+    rules are only read; a changed value, or another database's campaign, is validated anew)."""
+    stored = campaign.rules or {}
+    seen = _rules_seen.get(campaign.id)
+    if seen is not None and seen[0] == stored:
+        return seen[1]
+    rules = CampaignRules.of(stored)
+    _rules_seen[campaign.id] = (copy.deepcopy(stored), rules)
+    return rules
+
+
 def fire(
     session: Session,
     event: Event,
@@ -773,24 +790,29 @@ def fire(
     now: datetime,
     reason: str | None = None,
     data: BaseModel | dict[str, Any] | None = None,
+    campaign: Campaign | None = None,
+    calendar_revision: tuple[Any, ...] | None = None,
 ) -> TransitionLog:
     """Apply one move to an event already loaded (and locked) in `session`, with its audit line.
 
     Nothing is committed here: the caller owns the transaction (see workflows/machine.py).
+    A caller that read the event's campaign, or deadlines.CALENDAR_REVISION_COLUMNS, with the
+    event in this transaction passes them on, which spares the move a statement each.
     """
 
     def make_move(parsed: BaseModel) -> Move:
-        campaign = session.get(Campaign, event.campaign_id)
-        assert campaign is not None
+        found = campaign if campaign is not None else session.get(Campaign, event.campaign_id)
+        assert found is not None and found.id == event.campaign_id
         return Move(
             session=session,
             event=event,
-            campaign=campaign,
-            rules=CampaignRules.of(campaign.rules),
+            campaign=found,
+            rules=campaign_rules(found),
             actor=actor,
             now=now,
             reason=reason.strip() if reason else None,
             data=parsed,
+            calendar_revision=calendar_revision,
         )
 
     return machine.fire(
@@ -1020,7 +1042,7 @@ def invite_violations(
     list must still pass them)."""
     campaign = session.get(Campaign, event.campaign_id)
     assert campaign is not None
-    move = Move(session, event, campaign, CampaignRules.of(campaign.rules), actor, now, None, None)
+    move = Move(session, event, campaign, campaign_rules(campaign), actor, now, None, None)
     invitee_count_in_range(move)
     citizen_share_of_invitees(move)
     return move.violations
