@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from unittest import mock
 
 import dramatiq
 import pytest
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
+from dramatiq.middleware import Retries
 
 from settings import Settings
 from tests.conftest import REDIS_URL, unavailable
 from workers.broker import broker_reachable, make_broker
+from workers.redis_broker import PatientRetries, ResilientRedisBroker
 
 
 @pytest.fixture
@@ -119,3 +124,54 @@ def test_broker_url_wins_over_redis_url_and_bad_schemes_are_refused() -> None:
     assert settings.effective_broker_url.get_secret_value() == "amqp://x"  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="unsupported broker URL scheme"):
         make_broker(Settings(broker_url="kafka://z"))
+
+
+class _AwayThenBack:
+    """A broker whose enqueue fails as a paused Redis does, `away` times, then answers."""
+
+    def __init__(self, away: int) -> None:
+        self.away, self.enqueued = away, []
+        self.actor = dramatiq.Actor(lambda: None, actor_name="flaky", queue_name="default",
+                                    priority=0, broker=StubBroker(), options={})  # fmt: skip
+
+    def get_actor(self, name: str) -> dramatiq.Actor:
+        return self.actor
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> None:
+        if self.away:
+            self.away -= 1
+            raise ConnectionClosed(TimeoutError("Timeout reading from socket"))
+        self.enqueued.append((message.options["retries"], delay))
+
+
+def _failed_message() -> MessageProxy:
+    return MessageProxy(dramatiq.Message(queue_name="default", actor_name="flaky", args=(),
+                                         kwargs={}, options={}))  # fmt: skip
+
+
+def test_a_retry_waits_for_redis_to_answer_instead_of_being_lost() -> None:
+    """A message that fails while Redis is away: its retry is enqueued once Redis answers
+    (dramatiq's own Retries raised into "Unexpected failure in after_process_message")."""
+    slept: list[float] = []
+    broker, message = _AwayThenBack(away=3), _failed_message()
+    PatientRetries(sleep=slept.append).after_process_message(
+        broker, message, exception=RuntimeError("the database was away")
+    )
+    assert slept == [1, 1, 1]
+    assert [retries for retries, _ in broker.enqueued] == [1]  # counted once, not per try
+    assert broker.enqueued[0][1] > 0  # with dramatiq's backoff
+    assert not message.failed
+
+
+def test_a_retry_gives_up_after_its_patience() -> None:
+    clock = iter(range(0, 1000, 30))
+    broker = _AwayThenBack(away=100)
+    retries = PatientRetries(patience=60, sleep=lambda _s: None)
+    with mock.patch("time.monotonic", lambda: next(clock)), pytest.raises(ConnectionClosed):
+        retries.after_process_message(broker, _failed_message(), exception=RuntimeError("x"))
+    assert broker.enqueued == [] and broker.away < 100
+
+
+def test_the_redis_broker_uses_the_patient_retries() -> None:
+    broker = ResilientRedisBroker(url="redis://127.0.0.1:1/0")  # never connected to
+    assert [type(m) for m in broker.middleware if isinstance(m, Retries)] == [PatientRetries]

@@ -14,6 +14,11 @@ its length when a call succeeds again). After an outage each consumer hands back
 its next poll, the messages its process holds in Redis's acks set but never received or has
 dropped (a fetch whose answer was lost, the prefetch cache of a consumer dramatiq restarted),
 instead of leaving them to the heartbeat timeout.
+
+A message that fails while Redis is away is retried once Redis answers: dramatiq's Retries
+middleware re-enqueues it with backoff, and that enqueue waits here (up to
+`RETRY_ENQUEUE_PATIENCE`) instead of failing into "Unexpected failure in after_process_message"
+with the retry lost.
 """
 
 from __future__ import annotations
@@ -26,14 +31,67 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import dramatiq
 import redis
 import structlog
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.errors import ConnectionClosed
+from dramatiq.errors import BrokerConnectionError, ConnectionClosed
 from dramatiq.message import Message
+from dramatiq.middleware import Retries
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 log = structlog.get_logger("openday.broker")
+
+
+# How long a failed message's retry waits for Redis to answer before giving up (dramatiq then
+# logs the failure and the message stays in the acks set, handed back after the outage).
+RETRY_ENQUEUE_PATIENCE = 120.0
+
+
+class _PatientBroker:
+    """The broker as Retries sees it: an enqueue that fails on a lost connection is tried
+    again every second until Redis answers (each try is a fresh copy: no partial state)."""
+
+    def __init__(
+        self, broker: dramatiq.Broker, patience: float, sleep: Callable[[float], None]
+    ) -> None:
+        self._broker, self._patience, self._sleep = broker, patience, sleep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._broker, name)
+
+    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
+        for attempt in Retrying(
+            retry=retry_if_exception_type(BrokerConnectionError),
+            wait=wait_fixed(1),
+            stop=stop_after_delay(self._patience),
+            sleep=self._sleep,
+            reraise=True,
+        ):
+            with attempt:
+                return self._broker.enqueue(message, delay=delay)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+class PatientRetries(Retries):
+    """dramatiq's Retries, whose re-enqueue of a failed message waits out a Redis outage."""
+
+    def __init__(
+        self,
+        *,
+        patience: float = RETRY_ENQUEUE_PATIENCE,
+        sleep: Callable[[float], None] = time.sleep,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.patience, self.sleep = patience, sleep
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        patient = _PatientBroker(broker, self.patience, self.sleep)
+        super().after_process_message(patient, message, result=result, exception=exception)  # type: ignore[arg-type]
 
 
 class ResilientRedisBroker(RedisBroker):
@@ -41,6 +99,7 @@ class ResilientRedisBroker(RedisBroker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.middleware = [PatientRetries() if type(m) is Retries else m for m in self.middleware]
         self._state_lock = threading.Lock()
         self._down_since: float | None = None
         self.outages = 0  # outages this process has seen end (consumers sweep after each)
