@@ -8,16 +8,16 @@ does on PostgreSQL, statement for statement, in one transaction (bench/README.md
 
 1. the bearer token's account: SELECT api_token JOIN account by the token's SHA-256, checked
    (revoked, expired, account disabled), the account's role and unit;
-2. the event, its unit's name and (3.) its campaign's rules (the escalation ladder) and window,
-   in one statement, the event locked (`SELECT … FOR UPDATE OF event`), scoped to the caller's
-   unit (404 otherwise); the caller may write (viewers may not);
+2. the event, its unit's name, (3.) its campaign's rules (the escalation ladder) and window and
+   (5.) the working-day calendar's revision, in one statement, the event locked
+   (`SELECT … FOR UPDATE OF event`), scoped to the caller's unit (404 otherwise); the caller may
+   write (viewers may not);
 4. the move's checks in the service's order: version (409 `stale_version`), state (planned or
    invited), then the guards — a reason, the new date not before today, inside the campaign's
    window. `reschedule`'s guards count nothing (the invite and hold guards would count
    invitees), so nothing is counted;
-5. the working-day calendar's revision (one query; the calendar itself is rebuilt only when
-   loaded data changed, as the service caches it) and the hold deadline's escalation ladder
-   from the campaign's rules;
+5. the working-day calendar (rebuilt only when its revision changed, as the service caches it)
+   and the hold deadline's escalation ladder from the campaign's rules;
 6. the hold deadline's timers created or moved to the new ladder (and pending again) in one
    `INSERT … ON CONFLICT DO UPDATE`;
 7. UPDATE event: dates, date_text, tentative, escalation level, version + 1, updated_at,
@@ -94,14 +94,11 @@ def end_of_local_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), LOCAL).astimezone(UTC)
 
 
-async def calendar(conn: psycopg.AsyncConnection[Any]) -> WorkdayCalendar:
+async def calendar(
+    conn: psycopg.AsyncConnection[Any], revision: tuple[Any, ...]
+) -> WorkdayCalendar:
     """The working-day calendar, rebuilt only when its revision changed (as the service)."""
     global _calendar
-    cur = await conn.execute(
-        "SELECT (SELECT count(*) FROM calendar_day), (SELECT max(loaded_at) FROM calendar_day), "
-        "(SELECT count(*) FROM calendar_year), (SELECT max(loaded_at) FROM calendar_year)"
-    )
-    revision = tuple(await cur.fetchone() or ())
     if _calendar is None or _calendar[0] != revision:
         cur = await conn.execute("SELECT day, workday, source, reason FROM calendar_day")
         days = [DayRule(*r) for r in await cur.fetchall()]
@@ -132,12 +129,15 @@ async def move(
             if who is None or not who[4] or who[5] is not None or (who[6] and who[6] <= now):
                 raise Refused(401, "invalid_token")
             actor_id, actor_name, role, actor_unit = who[:4]
-            # 2. the event, locked, scoped, with its unit's name and (3.) its campaign
+            # 2. the event, locked, scoped, with its unit's name, (3.) its campaign and (5.) the
+            # calendar's revision
             cur = await conn.execute(
                 "SELECT e.id, e.campaign_id, e.unit_id, e.state, e.version, e.date_earliest, "
                 "e.date_latest, e.theme, e.seq, e.location, e.start_time, e.end_time, e.forms, "
                 "e.public_places, e.held_on, e.summary_due_on, e.last_notified_at, "
-                "e.created_at, u.name, c.rules, c.starts_on, c.ends_on "
+                "e.created_at, u.name, c.rules, c.starts_on, c.ends_on, "
+                "(SELECT count(*) FROM calendar_day), (SELECT max(loaded_at) FROM calendar_day), "
+                "(SELECT count(*) FROM calendar_year), (SELECT max(loaded_at) FROM calendar_year) "
                 "FROM event e JOIN unit u ON u.id = e.unit_id "
                 "JOIN campaign c ON c.id = e.campaign_id WHERE e.id = %s FOR UPDATE OF e",
                 (event_id,),
@@ -167,7 +167,7 @@ async def move(
             if violations:
                 raise Refused(409, violations[0], violations=violations)
             # 5. the hold deadline's ladder
-            cal = await calendar(conn)
+            cal = await calendar(conn, tuple(ev[22:26]))
             ladder = {}
             for rung in rules.get("escalations", []):
                 if rung["after_workdays"]:
