@@ -339,7 +339,6 @@ def api(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
 ) -> None:
     """Serve the HTTP API only (production: migrations run separately)."""
-    import uvicorn
 
     settings = get_settings()
     host = host or settings.host
@@ -349,14 +348,9 @@ def api(
     prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if prom_dir:  # prometheus_client's multiprocess mode needs the directory to exist
         Path(prom_dir).mkdir(parents=True, exist_ok=True)
-    uvicorn.run(
-        "api:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-    )
+    from serving import serve
+
+    serve("api:app", host, port, workers)
 
 
 def _accounts(action):  # noqa: ANN001, ANN202 - run action(session, now) as the CLI's admin

@@ -175,14 +175,28 @@ def stop(proc: Proc, timeout: float = 20) -> None:
         proc.popen.wait(5)
 
 
-def wait_http(url: str, proc: Proc, timeout: float = 60) -> None:
-    """Wait until GET url answers 200."""
+def _listening(port: int) -> int:
+    """How many sockets listen on this TCP port (one per worker under SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
+def wait_http(url: str, proc: Proc, timeout: float = 60, *, listeners: int = 1) -> None:
+    """Wait until GET url answers 200 and `listeners` sockets listen on its port (every worker
+    of `serving.serve` has its own: load started before the last one listens all lands on the
+    first)."""
     import httpx
 
+    port = httpx.URL(url).port or 80
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200 and _listening(port) >= listeners:
                 return
         except httpx.HTTPError:
             pass

@@ -265,18 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         raw_port, api_port = free_port(), free_port()
         raw = spawn(
             "raw",
-            [
-                str(Path(sys.executable).parent / "uvicorn"),
-                "raw_moves_app:app",
-                "--app-dir",
-                "bench",
-                "--port",
-                str(raw_port),
-                "--workers",
-                str(args.workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
+            [  # served as the API is (serving.serve: a socket per worker), without access log
+                sys.executable,
+                "-c",
+                "import sys; sys.path.insert(0, 'bench'); from serving import serve; "
+                f"serve('raw_moves_app:app', '127.0.0.1', {raw_port}, {args.workers}, "
+                "access_log=False, log_level='warning')",
             ],
             {**env, "BENCH_RAW_DSN": libpq_dsn(url)},
             logdir,
@@ -291,8 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[Run] = []
         peaks: list[Peak] = []
         try:
-            wait_http(f"http://127.0.0.1:{raw_port}/healthz", raw)
-            wait_http(f"http://127.0.0.1:{api_port}/readyz", api)
+            wait_http(f"http://127.0.0.1:{raw_port}/healthz", raw, listeners=args.workers)
+            wait_http(f"http://127.0.0.1:{api_port}/readyz", api, listeners=args.workers)
             raw_owners = [(world.staff_tokens[uid], by_unit[uid]) for uid in world.unit_ids]
             api_owners = [(world.staff_tokens[uid], by_unit[uid]) for uid in world.unit_ids]
             if "raw" in targets:

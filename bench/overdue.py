@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                     env, Path(tmp))  # fmt: skip
         results: dict[str, list[float]] = {}
         try:
-            wait_http(f"http://127.0.0.1:{port}/readyz", api)
+            wait_http(f"http://127.0.0.1:{port}/readyz", api, listeners=args.workers)
             staff_units = list(world.staff_tokens)
             sup_cursors = asyncio.run(walk(port, world.supervisor_token))
             staff_cursors = {u: asyncio.run(walk(port, world.staff_tokens[u])) for u in staff_units}

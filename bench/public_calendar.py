@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[Run] = []
         static = None
         try:
-            wait_http(f"http://127.0.0.1:{api_port}/readyz", api)
+            wait_http(f"http://127.0.0.1:{api_port}/readyz", api, listeners=args.workers)
             import httpx
 
             page = httpx.get(f"http://127.0.0.1:{api_port}/public", timeout=10)
