@@ -30,7 +30,7 @@ from settings import Settings, configure_logging, get_settings
 from workers.broker import make_broker
 from workers.metrics import REQUEST_SECONDS, REQUESTS, StateCollector
 from workers.wake import install_wake_hook
-from workflows.clock import Clock, clock_from_setting
+from workflows.kernel.clock import Clock, clock_from_setting
 
 # A caller's request id is kept only when short and plain; otherwise a fresh one is made.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -259,8 +259,8 @@ def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id,
     """Migrate, load the demo campaign and its two logins (credentials file in var/)."""
     from models.db import migrate as upgrade
     from models.db import session_scope
-    from workflows.clock import SystemClock
-    from workflows.demo import ensure_demo_logins, load_demo_campaign
+    from workflows.kernel.clock import SystemClock
+    from workflows.schedule.demo import ensure_demo_logins, load_demo_campaign
 
     upgrade(settings.database_url.get_secret_value())
     engine = _engine()
@@ -309,7 +309,7 @@ def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, t
     broker = install_broker(settings)  # in-process StubBroker unless OPENDAY_REDIS_URL is set
     import workers.actors  # noqa: F401 - declares the actors on that broker
     from workers.scheduler import LocalWaiter, Scheduler, dramatiq_sender
-    from workflows.clock import clock_from_setting
+    from workflows.kernel.clock import clock_from_setting
 
     stop = threading.Event()
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=200)
@@ -356,8 +356,8 @@ def api(
 def _accounts(action):  # noqa: ANN001, ANN202 - run action(session, now) as the CLI's admin
     """Run an account action in one transaction; a refusal is one bilingual line, exit 2."""
     from models.db import session_scope
-    from workflows.clock import SystemClock
-    from workflows.errors import DomainError
+    from workflows.kernel.clock import SystemClock
+    from workflows.kernel.errors import DomainError
 
     try:
         with session_scope(_engine()) as session:
@@ -383,9 +383,9 @@ def user_add(
 ) -> None:
     """Create an account: a one-time password (or --password) and an API token, each shown once;
     the token alone on the last line of standard output."""
-    from workflows.accounts import check_password_policy, create_user, generate_password
-    from workflows.accounts import issue_token as issue
-    from workflows.errors import DomainError
+    from workflows.accounts.service import check_password_policy, create_user, generate_password
+    from workflows.accounts.service import issue_token as issue
+    from workflows.kernel.errors import DomainError
 
     secret, one_time = None, True
     if password:
@@ -436,7 +436,8 @@ def user_list(
     from sqlmodel import select
 
     from models import Unit
-    from workflows.accounts import SYSTEM, list_users_query
+    from workflows.accounts.service import list_users_query
+    from workflows.kernel.visibility import SYSTEM
 
     def rows(session, now):  # noqa: ANN001, ANN202
         unit_id = None
@@ -459,7 +460,8 @@ def user_list(
 
 def _by_name(name: str, action):  # noqa: ANN001, ANN202 - action(session, actor, user_id, now)
     """The account action for a username, acted by the CLI's admin (SYSTEM)."""
-    from workflows.accounts import SYSTEM, find_user
+    from workflows.accounts.service import find_user
+    from workflows.kernel.visibility import SYSTEM
 
     return lambda session, now: action(session, SYSTEM, find_user(session, name).id, now)
 
@@ -470,7 +472,7 @@ UserName = Annotated[str, typer.Argument(help="username")]
 @user_app.command("disable")
 def user_disable(name: UserName) -> None:
     """Disable an account; every token of it is revoked."""
-    from workflows.accounts import set_active
+    from workflows.accounts.service import set_active
 
     _accounts(_by_name(name, lambda s, a, uid, now: set_active(s, a, uid, False, now)))
     console.print(f"已停用 / disabled {name}")
@@ -479,7 +481,7 @@ def user_disable(name: UserName) -> None:
 @user_app.command("enable")
 def user_enable(name: UserName) -> None:
     """Re-enable a disabled account."""
-    from workflows.accounts import set_active
+    from workflows.accounts.service import set_active
 
     _accounts(_by_name(name, lambda s, a, uid, now: set_active(s, a, uid, True, now)))
     console.print(f"已启用 / enabled {name}")
@@ -488,7 +490,7 @@ def user_enable(name: UserName) -> None:
 @user_app.command("reset-password")
 def user_reset_password(name: UserName) -> None:
     """A one-time password for an account (alone on the last line); its tokens are revoked."""
-    from workflows.accounts import reset_password
+    from workflows.accounts.service import reset_password
 
     secret = _accounts(_by_name(name, reset_password))
     console.print(
@@ -509,8 +511,8 @@ def user_set_role(
     from sqlmodel import select
 
     from models import Unit
-    from workflows.accounts import update_user
-    from workflows.errors import NotFound
+    from workflows.accounts.service import update_user
+    from workflows.kernel.errors import NotFound
 
     def change(session, actor, uid, now):  # noqa: ANN001, ANN202
         changes: dict[str, object] = {"role": role}
@@ -530,7 +532,7 @@ def user_set_role(
 @user_app.command("revoke-tokens")
 def user_revoke_tokens(name: UserName) -> None:
     """Revoke every session and API token of an account."""
-    from workflows.accounts import revoke_all_tokens
+    from workflows.accounts.service import revoke_all_tokens
 
     count = _accounts(_by_name(name, revoke_all_tokens))
     console.print(f"已注销 {count} 个令牌 / revoked {count} tokens of {name}")
@@ -556,11 +558,11 @@ def import_schedule(
     from models import Campaign
     from models.db import session_scope
     from workers.runtime import notify_config
-    from workflows.accounts import SYSTEM
-    from workflows.clock import clock_from_setting
-    from workflows.errors import DomainError
-    from workflows.schedule_import import ImportRefused, apply_import, plan_import
-    from workflows.schedule_tables import TableError, read_table
+    from workflows.kernel.clock import clock_from_setting
+    from workflows.kernel.errors import DomainError
+    from workflows.kernel.visibility import SYSTEM
+    from workflows.schedule.importer import ImportRefused, apply_import, plan_import
+    from workflows.schedule.tables import TableError, read_table
 
     try:
         table = read_table(file.read_bytes(), file.name)
@@ -648,8 +650,8 @@ def _print_report(report) -> None:  # noqa: ANN001 - ImportReport
 def demo() -> None:
     """Load the founding notice's demo campaign (idempotent)."""
     from models.db import session_scope
-    from workflows.clock import SystemClock
-    from workflows.demo import load_demo_campaign
+    from workflows.kernel.clock import SystemClock
+    from workflows.schedule.demo import load_demo_campaign
 
     with session_scope(_engine()) as session:
         campaign = load_demo_campaign(session, SystemClock().now())
@@ -706,7 +708,7 @@ def scheduler() -> None:
     import workers.actors  # noqa: F401 - declares the actors the relay sends to
     from workers.metrics import observe_fire
     from workers.scheduler import LocalWaiter, PostgresWaiter, Scheduler, dramatiq_sender
-    from workflows.clock import clock_from_setting
+    from workflows.kernel.clock import clock_from_setting
 
     if settings.scheduler_metrics_port:
         from prometheus_client import start_http_server
@@ -747,9 +749,9 @@ def calendar_load(
 ) -> None:
     """Load a published year or a local override (JSON/YAML); recompute provisional deadlines."""
     from models.db import session_scope
-    from workflows import work_calendar
-    from workflows.clock import SystemClock
-    from workflows.errors import DomainError
+    from workflows.kernel.clock import SystemClock
+    from workflows.kernel.errors import DomainError
+    from workflows.workdays import loader as work_calendar
 
     configure_logging()
     try:
@@ -781,7 +783,7 @@ def workdays(
     day); warns on stderr when it rests on a year without published data."""
     from datetime import date
 
-    from workflows.deadlines import load_calendar
+    from workflows.workdays.deadlines import load_calendar
 
     try:
         day = date.fromisoformat(start)
@@ -802,7 +804,7 @@ def workdays(
         except Exception:  # noqa: BLE001 - no database yet: published data only
             calendar = None
     if calendar is None:
-        from workflows.workdays import WorkdayCalendar
+        from workflows.workdays.days import WorkdayCalendar
 
         calendar = WorkdayCalendar()
     result = calendar.add_workdays(day, n)
@@ -823,7 +825,7 @@ app.add_typer(sample_app, name="sample")
 def sample_verify(draw_id: Annotated[int, typer.Argument(help="sample draw id")]) -> None:
     """Re-draw a recorded sample from its seed, population snapshot and method; exit 1 if the
     units differ."""
-    from workflows import sampling
+    from workflows.oversight import sampling
 
     result = _accounts(lambda session, _now: sampling.verify(session, draw_id))
     ids = ", ".join(map(str, result["recorded"]))
@@ -846,7 +848,7 @@ app.add_typer(audit_app, name="audit")
 def audit_verify() -> None:
     """Recompute every audit row's hash chain; name the first broken link, exit 1 if any."""
     from models.db import reading, session_scope
-    from workflows import audit
+    from workflows.kernel import audit
 
     with session_scope(reading(_engine())) as session:
         reports = audit.verify(session)
@@ -931,9 +933,9 @@ def unit_set(
 
     from models import Unit
     from schemas.units import UnitPatch
-    from workflows import units
-    from workflows.accounts import SYSTEM
-    from workflows.errors import NotFound
+    from workflows.accounts import units
+    from workflows.kernel.errors import NotFound
+    from workflows.kernel.visibility import SYSTEM
 
     given = {k: v for k, v in locals().items() if k not in ("name",) and v is not None}
     given = {k: v for k, v in given.items() if k in UnitPatch.model_fields}
@@ -975,8 +977,8 @@ def privacy_purge(
     """Erase registrants' personal data of campaigns that ended longer ago than the retention."""
     from models.db import session_scope
     from settings import get_settings
-    from workflows import privacy
-    from workflows.clock import LOCAL_TZ, SystemClock
+    from workflows.kernel.clock import LOCAL_TZ, SystemClock
+    from workflows.public import privacy
 
     days = get_settings().public_retention_days if retention_days is None else retention_days
     now = SystemClock().now()

@@ -14,8 +14,8 @@ from sqlmodel import Session
 import models  # noqa: F401 - registers tables
 from models import Campaign, Role, Unit, UnitKind
 from models.db import make_engine
-from workflows.accounts import create_user, issue_token
-from workflows.rules import CampaignRules
+from workflows.accounts.service import create_user, issue_token
+from workflows.campaign.rules import CampaignRules
 
 
 @dataclass

@@ -41,10 +41,10 @@ from sqlmodel import Session, func, select  # noqa: E402
 import models  # noqa: E402, F401 - registers tables
 from models import Campaign, Event  # noqa: E402
 from models.db import make_engine, migrate  # noqa: E402
-from workflows.accounts import SYSTEM  # noqa: E402
-from workflows.rules import CampaignRules  # noqa: E402
-from workflows.schedule_import import apply_import, plan_import  # noqa: E402
-from workflows.schedule_tables import read_table  # noqa: E402
+from workflows.campaign.rules import CampaignRules  # noqa: E402
+from workflows.kernel.visibility import SYSTEM  # noqa: E402
+from workflows.schedule.importer import apply_import, plan_import  # noqa: E402
+from workflows.schedule.tables import read_table  # noqa: E402
 
 HEADER = ["序号", "单位名称", "活动主题", "开展时间"]
 # Phrasings from the issue, all inside the campaign window 2022-08-22..2022-09-22.

@@ -64,9 +64,9 @@ from _common import (  # first: puts the project root on sys.path
 from _seed import World, connect, seed_world
 from sqlalchemy.dialects import postgresql
 
-from workflows import overdue as overdue_list
-from workflows.clock import SystemClock, local_date
-from workflows.deadlines import end_of_local_day
+from workflows.escalation import overdue as overdue_list
+from workflows.kernel.clock import SystemClock, local_date
+from workflows.workdays.deadlines import end_of_local_day
 
 LIMIT = 50
 PAGES = 20

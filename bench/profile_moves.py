@@ -32,7 +32,7 @@ from typing import Any
 from _common import DEFAULT_PG, fresh_database  # first: puts the project root on sys.path
 from _seed import connect, seed_events, seed_hold_timers, seed_invitees, seed_world
 
-from workflows.clock import SystemClock, local_date
+from workflows.kernel.clock import SystemClock, local_date
 
 
 async def call(app: Any, method: str, path: str, token: str, body: Any) -> tuple[int, bytes]:

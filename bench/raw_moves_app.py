@@ -53,8 +53,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models import TransitionLog  # noqa: E402 - the audit chain's digest, as the service's
-from workflows.audit import GENESIS, TAILS_FUNCTION, row_digest  # noqa: E402
-from workflows.workdays import DayRule, WorkdayCalendar  # noqa: E402
+from workflows.kernel.audit import GENESIS, TAILS_FUNCTION, row_digest  # noqa: E402
+from workflows.workdays.days import DayRule, WorkdayCalendar  # noqa: E402
 
 DSN = os.environ["BENCH_RAW_DSN"]
 POOL_SIZE = int(os.environ.get("BENCH_RAW_POOL", "10"))

@@ -64,7 +64,7 @@ from _common import (  # first: puts the project root on sys.path
 )
 from _seed import connect, seed_events, seed_world
 
-from workflows.clock import SystemClock, local_date
+from workflows.kernel.clock import SystemClock, local_date
 
 WORKER_ARGS = ["--processes", "2", "--threads", "8"]
 

@@ -20,8 +20,8 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep
 from schemas.accounts import UserIn, UserPatch
-from workflows import accounts
-from workflows.errors import DomainError
+from workflows.accounts import service as accounts
+from workflows.kernel.errors import DomainError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 50

@@ -18,13 +18,13 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import SessionDep
 from workers.runtime import notify_config
-from workflows import campaigns
-from workflows.archive_guard import ImportLimits
-from workflows.errors import DomainError
-from workflows.files import FileStore
-from workflows.rules import CampaignRules
-from workflows.schedule_import import ImportRefused, apply_import, plan_import
-from workflows.schedule_tables import read_table
+from workflows.campaign import service as campaigns
+from workflows.campaign.rules import CampaignRules
+from workflows.files.archive_guard import ImportLimits
+from workflows.files.store import FileStore
+from workflows.kernel.errors import DomainError
+from workflows.schedule.importer import ImportRefused, apply_import, plan_import
+from workflows.schedule.tables import read_table
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")

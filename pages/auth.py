@@ -23,9 +23,10 @@ from models import Unit, User
 from pages.render import FieldError, LoginRequired, PageRoute, errors_of, redirect, render
 from routes.accounts import login_throttle
 from routes.deps import ClockDep, SessionDep, SettingsDep
-from workflows.accounts import Actor, authenticate_token, issue_token, revoke_token, verify_login
-from workflows.errors import DomainError
-from workflows.throttle import TooManyAttempts
+from workflows.accounts.service import authenticate_token, issue_token, revoke_token, verify_login
+from workflows.accounts.throttle import TooManyAttempts
+from workflows.kernel.errors import DomainError
+from workflows.kernel.visibility import Actor
 
 SESSION_COOKIE = "od_session"
 PRE_COOKIE = "od_csrf"  # double-submit token of forms shown before signing in

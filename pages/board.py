@@ -27,12 +27,15 @@ from models import (
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep, SettingsDep
-from workflows import event as flow
-from workflows import evidence, extensions, notifications, overdue, paging, visits
-from workflows.clock import local_date
-from workflows.deadlines import end_of_local_day, load_calendar
-from workflows.errors import DomainError, Forbidden
-from workflows.files import FileStore
+from workflows.escalation import notifications, overdue
+from workflows.event import flow
+from workflows.feedback import extensions
+from workflows.files.store import FileStore
+from workflows.kernel import paging
+from workflows.kernel.clock import local_date
+from workflows.kernel.errors import DomainError, Forbidden
+from workflows.oversight import evidence, visits
+from workflows.workdays.deadlines import end_of_local_day, load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_hold": "活动开展"}

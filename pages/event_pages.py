@@ -28,12 +28,11 @@ from pages.auth import FormDep, UserDep
 from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
 from pages.render import FieldError, PageRoute, day_zh, errors_of, moment_zh, redirect, render
 from routes.deps import ClockDep, SessionDep
-from workflows import event as flow
-from workflows import feedback as feedback_flow
-from workflows import invitees
-from workflows.clock import local_date
-from workflows.deadlines import load_calendar
-from workflows.errors import DomainError
+from workflows.event import flow, invitees
+from workflows.feedback import machine as feedback_flow
+from workflows.kernel.clock import local_date
+from workflows.kernel.errors import DomainError
+from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

@@ -11,9 +11,9 @@ from starlette.datastructures import FormData
 from models import Campaign, Event, Invitee, InviteeCategory
 from pages.auth import PageUser
 from routes.deps import load_event, load_event_for_write, unit_name
-from workflows import invitees
-from workflows.errors import DomainError
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
+from workflows.event import invitees
+from workflows.kernel.errors import DomainError
 
 CATEGORY_LABELS = {
     InviteeCategory.npc_deputy: "人大代表",

@@ -16,9 +16,9 @@ from pages.auth import UserDep
 from pages.progress import STAGE_LABELS, Due, next_due
 from pages.render import PageRoute, redirect, render
 from routes.deps import ClockDep, SessionDep
-from workflows import paging
-from workflows.clock import local_date
-from workflows.deadlines import load_calendar
+from workflows.kernel import paging
+from workflows.kernel.clock import local_date
+from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE = 50  # cards per page; further pages by keyset cursor (after=)

@@ -15,9 +15,9 @@ from pages.auth import UserDep
 from pages.board import KINDS, PAGE
 from pages.render import PageRoute, render
 from routes.deps import ClockDep, SessionDep
-from workflows import overdue
-from workflows.clock import local_date
-from workflows.deadlines import load_calendar
+from workflows.escalation import overdue
+from workflows.kernel.clock import local_date
+from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from models import Event, EventState
-from workflows.workdays import WorkdayCalendar
+from workflows.workdays.days import WorkdayCalendar
 
 S = EventState
 

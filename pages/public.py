@@ -21,10 +21,10 @@ from pages.render import FieldError, PageRoute, errors_of, render
 from routes import public as api
 from routes.deps import ClockDep, SessionDep, SettingsDep
 from schemas.public import CodePhoneIn, RegistrationIn
-from workflows import human_check, privacy, receipts
-from workflows import registration as flow
-from workflows.errors import DomainError
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.errors import DomainError
+from workflows.public import human_check, privacy, receipts
+from workflows.public import registration as flow
 
 router = APIRouter(prefix="/public", route_class=PageRoute, include_in_schema=False)
 

@@ -27,9 +27,9 @@ from routes.deps import ClockDep, SessionDep, SettingsDep
 from routes.public import calendar_cache, keys, notify
 from routes.registrations import staff_out
 from settings import Settings
-from workflows import receipts
-from workflows import registration as flow
-from workflows.errors import DomainError
+from workflows.kernel.errors import DomainError
+from workflows.public import receipts
+from workflows.public import registration as flow
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

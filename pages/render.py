@@ -19,8 +19,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from pages.assets import TEMPLATES_DIR
-from workflows.clock import LOCAL_TZ
-from workflows.errors import DomainError, MoveRefused
+from workflows.kernel.clock import LOCAL_TZ
+from workflows.kernel.errors import DomainError, MoveRefused
 
 WEEKDAYS = "一二三四五六日"
 

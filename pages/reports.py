@@ -11,10 +11,11 @@ from pages.auth import UserDep
 from pages.render import PageRoute, render
 from routes import reports as api
 from routes.deps import ClockDep, SessionDep
-from workflows import assessment, evidence, exports, reports
-from workflows.clock import local_date
-from workflows.errors import Forbidden
-from workflows.files import FileStore
+from workflows.files.store import FileStore
+from workflows.kernel.clock import local_date
+from workflows.kernel.errors import Forbidden
+from workflows.oversight import evidence
+from workflows.reporting import assessment, exports, reports
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 

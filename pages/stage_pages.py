@@ -16,14 +16,15 @@ from pages.auth import FormDep, UserDep
 from pages.progress import due_of
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from routes.deps import ClockDep, SessionDep, SettingsDep
-from workflows import event as flow
-from workflows import extensions, summaries
-from workflows import feedback as feedback_flow
-from workflows.clock import local_date
-from workflows.deadlines import load_calendar
-from workflows.errors import DomainError, NotFound
-from workflows.files import FileStore
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
+from workflows.event import flow
+from workflows.event import summary as summaries
+from workflows.feedback import extensions
+from workflows.feedback import machine as feedback_flow
+from workflows.files.store import FileStore
+from workflows.kernel.clock import local_date
+from workflows.kernel.errors import DomainError, NotFound
+from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 REFUSALS = (DomainError, ValidationError)

@@ -20,9 +20,9 @@ from models import CalendarDay, CalendarYear, Event, Unit
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, errors_of, render
 from routes.deps import ClockDep, SessionDep
-from workflows import work_calendar
-from workflows.errors import DomainError
-from workflows.files import FileStore
+from workflows.files.store import FileStore
+from workflows.kernel.errors import DomainError
+from workflows.workdays import loader as work_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")

@@ -39,9 +39,9 @@ from schemas.accounts import (
 )
 from schemas.common import ErrorOut, Id, Page
 from settings import Settings
-from workflows import accounts
-from workflows.errors import DomainError
-from workflows.throttle import LoginThrottle, TooManyAttempts
+from workflows.accounts import service as accounts
+from workflows.accounts.throttle import LoginThrottle, TooManyAttempts
+from workflows.kernel.errors import DomainError
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Query, UploadFile
 from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, read_upload
 from schemas.common import EARLIEST_DATE, LATEST_DATE
 from schemas.deadlines import CalendarLoadOut, WorkdaysOut
-from workflows import work_calendar
-from workflows.deadlines import load_calendar
+from workflows.workdays import loader as work_calendar
+from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(prefix=API_PREFIX + "/calendar", tags=["deadlines"])
 MAX_CALENDAR_FILE = work_calendar.MAX_FILE_BYTES

@@ -26,10 +26,10 @@ from routes.errors import error_response, field_errors
 from schemas.campaigns import CampaignIn, CampaignOut, CampaignPatch
 from schemas.common import ErrorOut, Page
 from workers.runtime import notify_config
-from workflows import campaigns
-from workflows.archive_guard import ImportLimits
-from workflows.schedule_import import ImportRefused, apply_import, plan_import
-from workflows.schedule_tables import read_table
+from workflows.campaign import service as campaigns
+from workflows.files.archive_guard import ImportLimits
+from workflows.schedule.importer import ImportRefused, apply_import, plan_import
+from workflows.schedule.tables import read_table
 
 router = APIRouter(prefix=API_PREFIX + "/campaigns", tags=["campaigns"])
 log = structlog.get_logger("openday.api")

@@ -21,11 +21,12 @@ from models import Campaign, Event, Unit
 from models.db import reading
 from schemas.common import MAX_ID, Paging
 from settings import Settings
-from workflows import deadlines
-from workflows import paging as paging_flow
-from workflows.accounts import Actor, actor_for_token
-from workflows.clock import Clock
-from workflows.errors import DomainError, NotFound
+from workflows.accounts.service import actor_for_token
+from workflows.kernel import paging as paging_flow
+from workflows.kernel.clock import Clock
+from workflows.kernel.errors import DomainError, NotFound
+from workflows.kernel.visibility import Actor
+from workflows.workdays import deadlines
 
 API_PREFIX = "/api/v1"
 bearer = HTTPBearer(auto_error=False)

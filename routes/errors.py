@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
 from workers.metrics import MOVES
-from workflows.errors import DomainError, MoveRefused
+from workflows.kernel.errors import DomainError, MoveRefused
 
 log = structlog.get_logger("openday.api")
 

@@ -33,10 +33,11 @@ from schemas.events import (
     TransitionOut,
 )
 from workers.metrics import MOVES
-from workflows import campaigns, units
-from workflows import event as flow
-from workflows.accounts import Actor
-from workflows.machine import Workflow
+from workflows.accounts import units
+from workflows.campaign import service as campaigns
+from workflows.event import flow
+from workflows.kernel.machine import Workflow
+from workflows.kernel.visibility import Actor
 
 router = APIRouter(prefix=API_PREFIX + "/events", tags=["events"])
 log = structlog.get_logger("openday.api")

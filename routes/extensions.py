@@ -12,7 +12,7 @@ from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, f
 from routes.feedback import load_item
 from schemas.common import Page
 from schemas.extensions import DecisionIn, ExtensionIn, ExtensionOut
-from workflows import extensions
+from workflows.feedback import extensions
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
 

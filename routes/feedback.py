@@ -23,9 +23,9 @@ from routes.events import role_gate
 from schemas.common import Page
 from schemas.deadlines import TimerOut
 from schemas.feedback import FeedbackDetailOut, FeedbackIn, FeedbackOut, FeedbackTransitionIn
-from workflows import feedback as flow
-from workflows.accounts import Actor
-from workflows.errors import NotFound
+from workflows.feedback import machine as flow
+from workflows.kernel.errors import NotFound
+from workflows.kernel.visibility import Actor
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
 

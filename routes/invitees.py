@@ -22,7 +22,7 @@ from routes.deps import (
 )
 from schemas.common import Page
 from schemas.invitees import InviteeIn, InviteeOut, InviteePatch
-from workflows import invitees
+from workflows.event import invitees
 
 router = APIRouter(prefix=API_PREFIX + "/events/{event_id}/invitees", tags=["invitees"])
 

@@ -26,8 +26,8 @@ from typing import Any
 import anyio.to_thread
 from sqlmodel import Session
 
-from workflows.accounts import authenticate_token
-from workflows.clock import Clock
+from workflows.accounts.service import authenticate_token
+from workflows.kernel.clock import Clock
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -11,7 +11,7 @@ from models import Notification, NotificationState
 from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from schemas.common import Page
 from schemas.deadlines import NotificationOut
-from workflows import notifications
+from workflows.escalation import notifications
 
 router = APIRouter(prefix=API_PREFIX + "/notifications", tags=["deadlines"])
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Response
 from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
 from schemas.common import Page
 from schemas.deadlines import OverdueOut
-from workflows import extensions
-from workflows import overdue as overdue_list
+from workflows.escalation import overdue as overdue_list
+from workflows.feedback import extensions
 
 router = APIRouter(prefix=API_PREFIX, tags=["deadlines"])
 

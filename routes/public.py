@@ -30,12 +30,11 @@ from schemas.public import (
     RegistrationIn,
     RegistrationOut,
 )
-from workflows import human_check, privacy, receipts
-from workflows import registrant_notices as notices
-from workflows import registration as flow
-from workflows.errors import DomainError
-from workflows.privacy import Keys
-from workflows.public_throttle import PublicThrottle, from_settings
+from workflows.kernel.errors import DomainError
+from workflows.public import human_check, notices, privacy, receipts
+from workflows.public import registration as flow
+from workflows.public.privacy import Keys
+from workflows.public.throttle import PublicThrottle, from_settings
 
 router = APIRouter(
     prefix=API_PREFIX + "/public",

@@ -18,9 +18,9 @@ from routes.deps import (
 )
 from routes.public import calendar_cache, keys, notify
 from schemas.public import DeclineIn, StaffRegistrationOut
-from workflows import privacy
-from workflows import registration as flow
-from workflows.privacy import Keys
+from workflows.public import privacy
+from workflows.public import registration as flow
+from workflows.public.privacy import Keys
 
 router = APIRouter(prefix=API_PREFIX + "/events", tags=["registrations"])
 

@@ -15,12 +15,15 @@ from sqlmodel import Session, col, select
 from models import Campaign, SampleDraw
 from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep, load_event
 from schemas.reports import SampleIn, SampleOut
-from workflows import assessment, campaigns, evidence, exports, reports, sampling, scoring
-from workflows.accounts import Actor
-from workflows.clock import local_date
-from workflows.errors import Forbidden, NotFound
-from workflows.files import FileStore
-from workflows.rules import CampaignRules
+from workflows.campaign import scoring
+from workflows.campaign import service as campaigns
+from workflows.campaign.rules import CampaignRules
+from workflows.files.store import FileStore
+from workflows.kernel.clock import local_date
+from workflows.kernel.errors import Forbidden, NotFound
+from workflows.kernel.visibility import Actor
+from workflows.oversight import evidence, sampling
+from workflows.reporting import assessment, exports, reports
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"])
 NOTHING = -1  # a unit id no unit has: staff asking for another unit get an empty list
@@ -192,7 +195,7 @@ def summary_docx(
             "全区总结报告仅供区政府办人员下载",
             "the district summary is for district-office accounts",
         )
-    from workflows import summary_docx as draft
+    from workflows.reporting import summary_docx as draft
 
     facts = reports.collect(session, campaign_id, now)
     flagged = evidence.flagged_in_campaign(session, campaign_id, FileStore(upload_dir))

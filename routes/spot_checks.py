@@ -9,7 +9,7 @@ from models import Event, SpotCheck
 from routes.deps import API_PREFIX, ActorDep, PagingDep, SessionDep, fetch_page, load_event
 from schemas.common import Page
 from schemas.spot_checks import SpotCheckOut
-from workflows.errors import NotFound
+from workflows.kernel.errors import NotFound
 
 router = APIRouter(prefix=API_PREFIX, tags=["spot checks"])
 

@@ -19,8 +19,8 @@ from routes.deps import (
     read_upload,
 )
 from schemas.summaries import AttachmentOut, SummaryIn, SummaryOut
-from workflows import summaries
-from workflows.files import FileStore
+from workflows.event import summary as summaries
+from workflows.files.store import FileStore
 
 router = APIRouter(prefix=API_PREFIX + "/events/{event_id}/summary", tags=["summary"])
 

@@ -11,7 +11,7 @@ from models import Unit, UnitKind
 from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from schemas.common import Page
 from schemas.units import UnitIn, UnitOut, UnitPatch
-from workflows import units
+from workflows.accounts import units
 
 router = APIRouter(prefix=API_PREFIX + "/units", tags=["units"])
 

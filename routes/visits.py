@@ -21,8 +21,8 @@ from routes.deps import (
 )
 from schemas.common import Page
 from schemas.visits import VisitIn, VisitOut, VisitPhotoOut
-from workflows import visits
-from workflows.files import FileStore
+from workflows.files.store import FileStore
+from workflows.oversight import visits
 
 router = APIRouter(prefix=API_PREFIX, tags=["visits"])
 

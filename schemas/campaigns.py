@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.common import SaneDate, reject_null
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
 
 
 class CampaignIn(BaseModel):

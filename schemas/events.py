@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models import EventForm
 from schemas.common import MAX_ID, Id, SaneDate, reject_null
-from workflows import event as flow
+from workflows.event import flow
 
 
 class EventIn(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import MAX_ID, Id
 from schemas.deadlines import TimerOut
-from workflows import feedback as flow
+from workflows.feedback import machine as flow
 
 
 class FeedbackIn(BaseModel):

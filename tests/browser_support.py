@@ -26,7 +26,7 @@ from sqlmodel import Session
 from models import Campaign
 from models.db import make_engine, migrate
 from tests.conftest import unavailable
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

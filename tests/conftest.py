@@ -29,9 +29,9 @@ from api import create_app
 from models import Campaign, Role, Unit, UnitKind
 from models.db import make_engine, migrate
 from settings import Settings
-from workflows.accounts import create_user, issue_token
-from workflows.clock import FixedClock
-from workflows.rules import CampaignRules
+from workflows.accounts.service import create_user, issue_token
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import FixedClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REQUIRE_SERVICES = os.environ.get("OPENDAY_REQUIRE_SERVICES", "") in ("1", "true", "yes")

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from api import create_app
 from settings import Settings
 from tests.conftest import HOUSING, SHILING, World, error_of
-from workflows import accounts
-from workflows.clock import FixedClock
+from workflows.accounts import service as accounts
+from workflows.kernel.clock import FixedClock
 
 API = "/api/v1"
 

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from workflows import accounts
-from workflows.errors import DomainError
+from workflows.accounts import service as accounts
+from workflows.kernel.errors import DomainError
 
 
 class _Recorder:
@@ -36,9 +36,7 @@ def test_at_most_two_argon2_checks_run_at_once(monkeypatch: pytest.MonkeyPatch) 
     gate = threading.Event()
     recorder = _Recorder(gate)
     monkeypatch.setattr(accounts, "_hasher", recorder)
-    threads = [
-        threading.Thread(target=accounts.hash_password, args=(f"pw-{n}",)) for n in range(8)
-    ]
+    threads = [threading.Thread(target=accounts.hash_password, args=(f"pw-{n}",)) for n in range(8)]
     for thread in threads:
         thread.start()
     # Wait until the slots are taken (the others are queued on the semaphore), then let go.

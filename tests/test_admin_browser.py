@@ -35,7 +35,7 @@ from tests.browser_support import (
     sign_out,
 )
 from tests.test_schedule_import import NOTICE
-from workflows.accounts import create_user
+from workflows.accounts.service import create_user
 
 ADMIN_PASSWORD = "Guanli-2022!"
 

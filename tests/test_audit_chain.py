@@ -24,9 +24,9 @@ from sqlmodel import Session, SQLModel, select
 from models import ChangeLog, Event, SampleDraw, TransitionLog
 from settings import PROJECT_DIR
 from tests.conftest import Walker
-from workflows import audit
-from workflows import event as flow
-from workflows.accounts import SYSTEM
+from workflows.event import flow
+from workflows.kernel import audit
+from workflows.kernel.visibility import SYSTEM
 
 OPENDAY = str(Path(sys.executable).parent / "openday")
 APPEND_ONLY = ("transition_log", "change_log", "sample_draw")

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from models import Notification, User
 from tests.conftest import HOUSING, Walker, World, tiny_jpeg
 from tests.test_public import PHONE, form
-from workflows.accounts import create_user, hash_password, issue_token
+from workflows.accounts.service import create_user, hash_password, issue_token
 
 ROLES = ("anonymous", "viewer", "own", "other", "supervisor", "admin")
 USERS = {"viewer": "viewer", "own": "housing", "other": "shiling"}

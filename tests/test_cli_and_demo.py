@@ -17,10 +17,10 @@ from sqlmodel import Session, func, select
 from models import Event, Unit
 from settings import PROJECT_DIR
 from tests.conftest import tiny_jpeg
-from workflows.accounts import SYSTEM
-from workflows.demo import load_demo_campaign
-from workflows.schedule_import import plan_import
-from workflows.schedule_tables import read_table
+from workflows.kernel.visibility import SYSTEM
+from workflows.schedule.demo import load_demo_campaign
+from workflows.schedule.importer import plan_import
+from workflows.schedule.tables import read_table
 
 OPENDAY = str(Path(sys.executable).parent / "openday")
 NOTICE = Path(__file__).parent / "fixtures" / "yanjiang-2022-open-day-notice.txt"

@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 
 from models import Event, TransitionLog
 from tests.conftest import Walker, error_of
-from workflows import event as flow
-from workflows.accounts import SYSTEM
-from workflows.errors import MoveRefused
+from workflows.event import flow
+from workflows.kernel.errors import MoveRefused
+from workflows.kernel.visibility import SYSTEM
 
 
 def _moves(engine: Engine, event_id: int) -> list[TransitionLog]:

@@ -38,10 +38,10 @@ from workers.channels import StubChannel
 from workers.middleware import LogContext
 from workers.runtime import Runtime, set_runtime
 from workers.scheduler import Scheduler, dramatiq_sender
-from workflows.clock import Clock, FixedClock
-from workflows.jobs import DELIVER_ACTOR
-from workflows.rules import CampaignRules
-from workflows.workdays import WorkdayCalendar
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import Clock, FixedClock
+from workflows.kernel.jobs import DELIVER_ACTOR
+from workflows.workdays.days import WorkdayCalendar
 
 
 class ClockedStubBroker(StubBroker):
@@ -230,7 +230,7 @@ def _oracle_due(start: date, n: int) -> date:
 
 def test_answer_deadlines_of_every_demo_event_are_right_to_the_day(engine: Engine, clock) -> None:
     """Held on its date, every demo event's opinions are due on the 15th working day after."""
-    from workflows.demo import load_demo_campaign
+    from workflows.schedule.demo import load_demo_campaign
 
     cal = WorkdayCalendar()
     with Session(engine, expire_on_commit=False) as session:
@@ -311,7 +311,7 @@ def test_two_databases_in_one_process_never_share_a_calendar(
 ) -> None:
     """The calendar cache is per database: two databases whose loaded data look alike (same
     counts, same load time) still get their own working days."""
-    from workflows.deadlines import load_calendar
+    from workflows.workdays.deadlines import load_calendar
 
     engines = []
     for name, workday in (("a", True), ("b", False)):
@@ -770,7 +770,7 @@ def test_a_new_near_timer_wakes_a_sleeping_scheduler(engine: Engine, walker: Wal
     """
     from workers.scheduler import LocalWaiter, PostgresWaiter
     from workers.wake import install_wake_hook
-    from workflows.clock import SystemClock
+    from workflows.kernel.clock import SystemClock
 
     install_wake_hook()  # as every process running moves does at start-up
     fired: list[int] = []
@@ -888,7 +888,7 @@ def test_a_batch_moves_every_open_opinion_overdue_once_with_its_audit_line(
     walker: Walker, engine: Engine, clock, scheduler, workers
 ) -> None:
     """Three opinions due at once: one set-based move each (state, version, audit line, chain)."""
-    from workflows import audit
+    from workflows.kernel import audit
 
     event, _ = walker.held_event()
     r = walker.move(

@@ -25,11 +25,12 @@ from tests.test_deadlines import (  # noqa: F401
 )
 from workers.channels import StubChannel, WebhookChannel
 from workers.scheduler import Scheduler
-from workflows import digests, escalation, notifications
-from workflows.accounts import Actor
-from workflows.clock import FixedClock
-from workflows.demo import load_demo_campaign
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
+from workflows.escalation import digests, notifications
+from workflows.escalation import service as escalation
+from workflows.kernel.clock import FixedClock
+from workflows.kernel.visibility import Actor
+from workflows.schedule.demo import load_demo_campaign
 
 BOARD = "http://127.0.0.1:8000/board"
 

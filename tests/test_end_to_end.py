@@ -25,9 +25,9 @@ from sqlmodel import Session, select
 
 from models import Campaign, FeedbackItem, Notification, Role, Unit
 from tests.conftest import REDIS_URL, tiny_jpeg, unavailable
-from workflows.accounts import create_user, issue_token
-from workflows.clock import FixedClock
-from workflows.rules import CampaignRules
+from workflows.accounts.service import create_user, issue_token
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import FixedClock
 
 OPENDAY = str(Path(sys.executable).parent / "openday")
 

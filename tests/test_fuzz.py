@@ -17,9 +17,9 @@ from models import Campaign, Role, Unit, UnitKind
 from models.db import make_engine
 from settings import Settings
 from tests.conftest import local
-from workflows.accounts import create_user, issue_token
-from workflows.clock import FixedClock
-from workflows.rules import CampaignRules
+from workflows.accounts.service import create_user, issue_token
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import FixedClock
 
 HEADERS: dict[str, dict[str, str]] = {}
 

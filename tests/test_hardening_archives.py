@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Walker, World, error_of
-from workflows.archive_guard import ImportLimits
-from workflows.errors import InvalidData
-from workflows.schedule_tables import read_table
+from workflows.files.archive_guard import ImportLimits
+from workflows.kernel.errors import InvalidData
+from workflows.schedule.tables import read_table
 
 HEADER = ["序号", "单位名称", "活动主题", "开展时间"]
 

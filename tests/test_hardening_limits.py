@@ -14,7 +14,7 @@ from api import create_app
 from routes.limits import BodyLimit, route_kind
 from settings import Settings
 from tests.conftest import Walker, World, error_of
-from workflows.clock import FixedClock
+from workflows.kernel.clock import FixedClock
 
 
 def test_route_kinds() -> None:

@@ -31,7 +31,7 @@ from sqlmodel import Session
 from models import Role, Unit, UnitKind
 from tests.browser_support import NOW, free_port, notice_campaign, seed
 from tests.test_hardening_archives import _bomb_docx, _shared_strings_xlsx
-from workflows.accounts import create_user, issue_token
+from workflows.accounts.service import create_user, issue_token
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBES = 60

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Walker, World, error_of, tiny_jpeg
-from workflows.filetypes import clean_filename, detect, sniff
+from workflows.files.filetypes import clean_filename, detect, sniff
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

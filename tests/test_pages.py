@@ -114,7 +114,7 @@ def test_supervisor_lands_on_board(walker: Walker, world: World) -> None:
     from sqlmodel import Session
 
     from models import User
-    from workflows.accounts import hash_password
+    from workflows.accounts.service import hash_password
 
     with Session(world.engine) as session:
         user = session.get(User, world.user_ids["supervisor"])
@@ -142,7 +142,7 @@ def test_supervisor_sends_a_summary_back_for_rework(walker: Walker, world: World
     from sqlmodel import Session
 
     from models import User
-    from workflows.accounts import hash_password
+    from workflows.accounts.service import hash_password
 
     event, _ = walker.held_event()
     assert (
@@ -185,7 +185,7 @@ def test_board_shows_the_first_spot_checks_and_pages_the_rest(walker: Walker, wo
     from sqlmodel import Session
 
     from models import Event, User
-    from workflows.accounts import hash_password
+    from workflows.accounts.service import hash_password
 
     ids = [walker.create_event(theme=f"抽查队列活动{n:02d}")["id"] for n in range(27)]
     with Session(world.engine) as session:

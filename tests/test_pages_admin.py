@@ -15,8 +15,8 @@ from tests.conftest import HOUSING, Walker, World, local
 from tests.test_deadlines import _provisional_item
 from tests.test_pages import csrf_of, sign_in
 from tests.test_schedule_import import NOTICE
-from workflows.accounts import hash_password, verify_login
-from workflows.clock import FixedClock
+from workflows.accounts.service import hash_password, verify_login
+from workflows.kernel.clock import FixedClock
 
 NOW_LOCAL = local(2022, 9, 16)
 
@@ -338,8 +338,8 @@ def test_calendar_upload_previews_then_lists_the_moved_deadlines(
 def _sixty_events(world: World) -> None:
     """60 unheld events, three a day from 2022-08-22, alternately 石岭镇 and 区住建局."""
     from models import Campaign
-    from workflows import event as flow
-    from workflows.accounts import SYSTEM
+    from workflows.event import flow
+    from workflows.kernel.visibility import SYSTEM
 
     with Session(world.engine) as session:
         campaign = session.get(Campaign, world.campaign_id)

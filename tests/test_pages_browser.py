@@ -36,8 +36,9 @@ from tests.browser_support import (  # noqa: F401 - ARGS … re-exported for old
     sign_in,
     sign_out,
 )
-from workflows import event as flow
-from workflows.accounts import SYSTEM, create_user
+from workflows.accounts.service import create_user
+from workflows.event import flow
+from workflows.kernel.visibility import SYSTEM
 
 _free_port = free_port  # tests/test_public_browser.py imports it under this name
 

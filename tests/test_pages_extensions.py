@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from models import FeedbackItem, User
 from tests.conftest import Walker, World, local, tiny_jpeg
 from tests.test_pages import csrf_of, sign_in
-from workflows.accounts import hash_password
+from workflows.accounts.service import hash_password
 
 
 def test_extension_asked_on_the_opinion_page_and_approved_on_the_board(

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.conftest import SHILING, Walker, error_of
-from workflows import paging
+from workflows.kernel import paging
 
 
 def _seed(walker: Walker) -> list[int]:
@@ -161,7 +161,7 @@ def _overdue_world(walker: Walker, engine) -> None:
     from sqlmodel import Session
 
     from models import Event, FeedbackItem
-    from workflows.deadlines import end_of_local_day
+    from workflows.workdays.deadlines import end_of_local_day
 
     ids = [
         walker.create_event(

@@ -21,11 +21,11 @@ from models import Campaign, Event, Registration
 from models.codes import new_code, normalize
 from settings import Settings
 from tests.conftest import Walker, World, error_of
-from workflows import privacy
-from workflows import registration as flow
-from workflows.clock import FixedClock
-from workflows.privacy import Keys
-from workflows.public_throttle import from_settings
+from workflows.kernel.clock import FixedClock
+from workflows.public import privacy
+from workflows.public import registration as flow
+from workflows.public.privacy import Keys
+from workflows.public.throttle import from_settings
 
 PHONE = "13812345678"
 

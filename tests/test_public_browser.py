@@ -25,8 +25,8 @@ from models.codes import grouped
 from models.db import make_engine, migrate
 from tests.conftest import unavailable
 from tests.test_pages_browser import ARGS, CHROMIUM, NOW, ROOT, SHOTS, _free_port
-from workflows.accounts import create_user, issue_token
-from workflows.rules import CampaignRules
+from workflows.accounts.service import create_user, issue_token
+from workflows.campaign.rules import CampaignRules
 
 DIGITS = "零一二三四五六七八九十"
 PASSWORD = "Kaifang-2022!"

@@ -30,11 +30,10 @@ from workers.channels import (
 )
 from workers.runtime import Runtime, build_channels
 from workers.scheduler import Scheduler
-from workflows import privacy
-from workflows import registrant_notices as notices
-from workflows.clock import FixedClock
-from workflows.jobs import DELIVER_ACTOR
-from workflows.registrant_notices import Channels
+from workflows.kernel.clock import FixedClock
+from workflows.kernel.jobs import DELIVER_ACTOR
+from workflows.public import notices, privacy
+from workflows.public.notices import Channels
 
 
 def test_scheduler_purges_once_a_day_with_counts_and_nothing_personal(

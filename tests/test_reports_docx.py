@@ -10,7 +10,7 @@ import docx
 from tests.conftest import HOUSING, SHILING, Walker, World, error_of
 from tests.test_reports_assessment import _campaign_story
 from tests.test_reports_pages import _supervisor
-from workflows import summary_docx
+from workflows.reporting import summary_docx
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

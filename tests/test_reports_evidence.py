@@ -12,7 +12,7 @@ from PIL import ExifTags, Image
 
 from tests.conftest import Walker, World, error_of, local
 from tests.test_reports_pages import _supervisor
-from workflows.evidence import parse_exif_time
+from workflows.oversight.evidence import parse_exif_time
 
 DAY_HELD, DAY_BEFORE = "2022:09:16 10:05:00", "2022:09:15 16:00:00"
 

@@ -129,6 +129,6 @@ def test_unknown_export_or_campaign_is_404_with_a_code(walker: Walker) -> None:
 
 
 def test_local_times_in_sheets_are_shanghai_wall_clock() -> None:
-    from workflows.exports import local as to_local
+    from workflows.reporting.exports import local as to_local
 
     assert to_local(datetime(2022, 9, 16, 2, 0, tzinfo=UTC)) == datetime(2022, 9, 16, 10, 0)

@@ -14,7 +14,7 @@ from models import ChangeLog, TransitionLog
 from tests.conftest import HOUSING, SHILING, Walker, World, local, tiny_jpeg
 from tests.test_reports_exports import _xlsx
 from tests.test_reports_pages import _supervisor
-from workflows import exports
+from workflows.reporting import exports
 
 
 def _csv(walker: Walker, url: str, who: str, **params: object) -> list[dict[str, str]]:

@@ -21,7 +21,7 @@ def test_building_the_app_loads_no_document_or_imaging_library() -> None:
 
 
 def test_column_letters_match_excel() -> None:
-    from workflows.xlsx_stream import column_letter
+    from workflows.reporting.xlsx_stream import column_letter
 
     assert [column_letter(n) for n in (1, 26, 27, 52, 53, 702, 703, 16384)] == [
         "A", "Z", "AA", "AZ", "BA", "ZZ", "AAA", "XFD"

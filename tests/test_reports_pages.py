@@ -10,7 +10,7 @@ from sqlmodel import Session
 from models import User
 from tests.conftest import HOUSING, Walker, World, local
 from tests.test_pages import sign_in
-from workflows.accounts import hash_password
+from workflows.accounts.service import hash_password
 
 
 def _supervisor(walker: Walker, world: World) -> None:

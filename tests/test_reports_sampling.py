@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from models import Event, SampleDraw, Unit, UnitKind
 from tests.conftest import Walker, error_of
-from workflows import sampling
+from workflows.oversight import sampling
 
 
 def _units_with_events(engine: Engine, campaign_id: int, n: int, clock) -> list[int]:

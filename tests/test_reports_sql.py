@@ -32,9 +32,9 @@ from models import (
     UnitKind,
 )
 from tests.conftest import World
-from workflows import reports
-from workflows.clock import local_date
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import local_date
+from workflows.reporting import reports
 
 NOW = datetime(2022, 11, 1, 2, 0, tzinfo=UTC)
 FORMS = ["office_visit", "site_visit", "dialogue", "feedback"]

@@ -5,8 +5,8 @@ from datetime import date, time
 
 import pytest
 
-from workflows.errors import DomainError
-from workflows.schedule_dates import DateIssue, DatePhraseError, ParsedWhen, parse_when
+from workflows.kernel.errors import DomainError
+from workflows.schedule.dates import DateIssue, DatePhraseError, ParsedWhen, parse_when
 
 D = date
 

@@ -27,8 +27,8 @@ from sqlmodel import func, select
 from models import Campaign, Event, TransitionLog, Unit
 from settings import PROJECT_DIR
 from tests.conftest import HOUSING, SHILING, World, error_of
-from workflows.clock import FixedClock
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import FixedClock
 
 NOTICE = Path(__file__).parent / "fixtures" / "yanjiang-2022-open-day-notice.txt"
 SCHEDULE = PROJECT_DIR / "data" / "yanjiang-2022-schedule.csv"

@@ -9,9 +9,9 @@ import docx
 import openpyxl
 import pytest
 
-from workflows.errors import DomainError
-from workflows.schedule_dates import parse_when
-from workflows.schedule_tables import RawTable, TableError, infer_unit_kind, read_table
+from workflows.kernel.errors import DomainError
+from workflows.schedule.dates import parse_when
+from workflows.schedule.tables import RawTable, TableError, infer_unit_kind, read_table
 
 # A copy of ../shared/reference/yanjiang-2022-open-day-notice.txt, so the suite is self-contained.
 REFERENCE = Path(__file__).parent / "fixtures" / "yanjiang-2022-open-day-notice.txt"

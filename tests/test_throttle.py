@@ -20,10 +20,15 @@ from sqlalchemy.engine import Engine
 from api import create_app
 from settings import Settings
 from tests.conftest import REDIS_URL, REQUIRE_SERVICES, World
-from workflows import throttle as throttle_module
-from workflows.clock import FixedClock
-from workflows.public_throttle import PublicThrottle, TooManyRequests
-from workflows.throttle import PROBE_SECONDS, LoginThrottle, SlidingWindows, TooManyAttempts
+from workflows.accounts import throttle as throttle_module
+from workflows.accounts.throttle import (
+    PROBE_SECONDS,
+    LoginThrottle,
+    SlidingWindows,
+    TooManyAttempts,
+)
+from workflows.kernel.clock import FixedClock
+from workflows.public.throttle import PublicThrottle, TooManyRequests
 
 API = "/api/v1"
 # 2031-03-02 01:00:00 UTC is the start of a 15-minute bucket; 100 s into it.

@@ -8,8 +8,8 @@ import chinese_calendar
 import pytest
 import yaml
 
-from workflows.errors import DomainError
-from workflows.workdays import (
+from workflows.kernel.errors import DomainError
+from workflows.workdays.days import (
     CalendarDocument,
     CalendarFile,
     CalendarFileError,

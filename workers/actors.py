@@ -22,8 +22,8 @@ from workers.relay import relay
 from workers.runtime import Runtime, runtime
 from workers.scheduler import dramatiq_sender
 from workers.wake import install_wake_hook
-from workflows import escalation
-from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR
+from workflows.escalation import service as escalation
+from workflows.kernel.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR
 
 log = structlog.get_logger("openday.actors")
 configure_logging()  # in every dramatiq worker process, as the settings say

@@ -29,8 +29,8 @@ from models import Notification, NotificationState
 from models.db import session_scope
 from workers.channels import LogChannel, Message, PermanentChannelError, TransientChannelError
 from workers.runtime import Runtime
-from workflows import registrant_notices
-from workflows.privacy import keys_from_settings
+from workflows.public import notices as registrant_notices
+from workflows.public.privacy import keys_from_settings
 
 log = structlog.get_logger("openday.delivery")
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from models import Notification, Timer, TimerState
-from workflows.clock import Clock
+from workflows.kernel.clock import Clock
 
 log = structlog.get_logger("openday.metrics")
 

@@ -22,8 +22,8 @@ from workers.channels import (
     WebhookChannel,
 )
 from workers.channels.webhook import WebhookFormat
-from workflows.clock import Clock, clock_from_setting
-from workflows.escalation import NotifyConfig
+from workflows.escalation.service import NotifyConfig
+from workflows.kernel.clock import Clock, clock_from_setting
 
 WEBHOOK_FORMATS: tuple[WebhookFormat, ...] = ("json", "wecom", "dingtalk")
 

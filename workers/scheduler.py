@@ -32,9 +32,10 @@ from models import Notification, NotificationState, Timer, TimerState
 from models.db import session_scope
 from workers import wake
 from workers.relay import Send, relay
-from workflows import deadlines, privacy
-from workflows.clock import LOCAL_TZ, Clock
-from workflows.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe, owe_many
+from workflows.kernel.clock import LOCAL_TZ, Clock
+from workflows.kernel.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe, owe_many
+from workflows.public import privacy
+from workflows.workdays import deadlines
 
 log = structlog.get_logger("openday.scheduler")
 

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from workflows import deadlines
+from workflows.workdays import deadlines
 
 NOTIFY_CHANNEL = "openday_timers"
 # Set whenever a transaction of this process that changed timers commits: an in-process

@@ -2,4 +2,4 @@
 
 # Audit rows are sealed into their hash chain when flushed, wherever they are written: the
 # session hook lives in workflows.audit, so importing any workflow installs it.
-from workflows import audit as _audit  # noqa: E402,F401
+from workflows.kernel import audit as _audit  # noqa: E402,F401

@@ -50,9 +50,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code"),
     )
     with op.batch_alter_table("public_registration", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_public_registration_campaign_id", ["campaign_id"], unique=False
-        )
+        batch_op.create_index("ix_public_registration_campaign_id", ["campaign_id"], unique=False)
         batch_op.create_index(
             "ix_public_registration_event_state", ["event_id", "state", "id"], unique=False
         )

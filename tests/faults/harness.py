@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models import Campaign, Event, Notification, OutboxMessage, Timer, Unit
-from workflows.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 OPENDAY = str(Path(sys.executable).parent / "openday")

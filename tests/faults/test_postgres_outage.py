@@ -37,7 +37,7 @@ from tests.faults.harness import (
     settled,
     wait_until,
 )
-from workflows.accounts import create_user, issue_token
+from workflows.accounts.service import create_user, issue_token
 
 OUTAGE_SECONDS = 30
 ANSWER_WITHIN = 10.0  # seconds: "503, not a hang" (PostgreSQL connects time out after 5 s)

@@ -26,7 +26,7 @@ from workers.channels.base import (
     mask_recipient,
     mask_text,
 )
-from workflows.clock import LOCAL_TZ
+from workflows.kernel.clock import LOCAL_TZ
 
 DEFAULT_SENDER_NAME = "区政府办 政府开放日"
 KEY_HEADER = "X-OpenDay-Key"

@@ -1,0 +1,618 @@
+"""Accounts: password hashing, bearer tokens, and who may see or change what."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from models import ApiToken, Role, Unit, User
+from models.db import core_connection
+from workflows.kernel import audit
+from workflows.kernel.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
+from workflows.kernel.visibility import Actor
+
+_hasher = PasswordHasher()
+# Each Argon2 check holds 64 MiB for ~50 ms: a sign-in flood of N threads would hold N x 64 MiB
+# at once (384 MB measured with the API's thread pool). Two at a time per process keeps memory
+# flat; the others queue, which a throttled flood does anyway.
+ARGON2_AT_ONCE = 2
+ARGON2_WAIT_SECONDS = 30.0
+_argon2_slots = threading.BoundedSemaphore(ARGON2_AT_ONCE)
+
+
+@contextmanager
+def _argon2_slot() -> Iterator[None]:
+    """One of the process's Argon2 slots, or 503 when none frees up in time."""
+    if not _argon2_slots.acquire(timeout=ARGON2_WAIT_SECONDS):
+        raise DomainError(
+            "sign_in_busy",
+            "登录请求过多，请稍后再试",
+            "too many sign-ins at once, try again shortly",
+            status=503,
+        )
+    try:
+        yield
+    finally:
+        _argon2_slots.release()
+
+
+TOKEN_PREFIX = "od_"
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password."""
+    with _argon2_slot():
+        return _hasher.hash(password)
+
+
+def hash_token(token: str) -> str:
+    """Tokens are 256-bit random, so a plain SHA-256 is the right (and fast) lookup key."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    session: Session,
+    user: User,
+    *,
+    kind: str,
+    now: datetime,
+    name: str = "",
+    lifetime: timedelta | None = None,
+) -> str:
+    """Create a token for a user and return it; only its hash is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    assert user.id is not None
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            kind=kind,
+            name=name,
+            created_at=now,
+            expires_at=now + lifetime if lifetime else None,
+        )
+    )
+    return token
+
+
+def authenticate_token(session: Session, token: str, now: datetime) -> User | None:
+    """The active user a bearer token belongs to, or None."""
+    row = session.exec(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.revoked_at is not None or not user.is_active:
+        return None
+    if api_token.expires_at is not None and api_token.expires_at <= now:
+        return None
+    return user
+
+
+# Built once: run on every API request, where building and keying a fresh select cost more
+# than the round trip (executed on the session's connection: no ORM layer for seven columns).
+_ACTOR_BY_TOKEN_HASH = (
+    sa.select(
+        User.id, User.username, User.role, User.unit_id, User.is_active,  # type: ignore[arg-type]
+        ApiToken.revoked_at, ApiToken.expires_at,  # type: ignore[arg-type]
+    )
+    .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
+    .where(ApiToken.token_hash == sa.bindparam("token_hash"))
+)  # fmt: skip
+
+
+def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None:
+    """The actor behind a live bearer token, or None: as authenticate_token, reading only the
+    columns an actor needs (no ORM rows: this runs on every API request)."""
+    row = (
+        core_connection(session)
+        .execute(_ACTOR_BY_TOKEN_HASH, {"token_hash": hash_token(token)})
+        .first()
+    )
+    if row is None or not row.is_active or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    return Actor(id=row.id, name=row.username, role=row.role, unit_id=row.unit_id)
+
+
+def revoke_token(session: Session, token: str, now: datetime) -> None:
+    """Revoke a token (logout)."""
+    api_token = session.exec(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if api_token is not None and api_token.revoked_at is None:
+        api_token.revoked_at = now
+
+
+def revoke_user_tokens(
+    session: Session, user_id: int, now: datetime, *, keep: str | None = None
+) -> int:
+    """Revoke every live token of a user (all but the token `keep`); the number revoked."""
+    stmt = select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+    if keep is not None:
+        stmt = stmt.where(ApiToken.token_hash != hash_token(keep))
+    tokens = session.exec(stmt).all()
+    for token in tokens:
+        token.revoked_at = now
+    session.flush()
+    return len(tokens)
+
+
+# ---- passwords ------------------------------------------------------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of passwords refused whatever their length (lower-cased)."""
+    text = (Path(__file__).parent / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def check_password_policy(password: str, username: str) -> None:
+    """Refuse a password that is short, the username itself, or a common one (422)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidData(
+            "password_too_short",
+            f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符",
+            f"the password needs at least {MIN_PASSWORD_LENGTH} characters",
+            details={"min_length": MIN_PASSWORD_LENGTH},
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidData(
+            "password_too_long",
+            f"密码最多 {MAX_PASSWORD_LENGTH} 个字符",
+            f"the password may have at most {MAX_PASSWORD_LENGTH} characters",
+            details={"max_length": MAX_PASSWORD_LENGTH},
+        )
+    folded, name = password.lower(), username.lower()
+    if name and folded in (name, name[::-1]):
+        raise InvalidData(
+            "password_is_username",
+            "密码不能与用户名相同（或是用户名倒写）",
+            "the password must not be the username (or the username reversed)",
+        )
+    if folded in common_passwords() or len(set(password)) < 4:
+        raise InvalidData(
+            "password_too_common",
+            "密码过于常见或简单，请换一个不易猜到的密码",
+            "the password is too common or simple; choose one that is hard to guess",
+        )
+
+
+def generate_password() -> str:
+    """A one-time password: 16 URL-safe characters (96 bits), shown once."""
+    return secrets.token_urlsafe(12)
+
+
+def _set_password(user: User, password: str, now: datetime, *, one_time: bool) -> None:
+    check_password_policy(password, user.username)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    user.must_change_password = one_time
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash nobody's password matches: unknown users cost one Argon2 verify too."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_login(session: Session, username: str, password: str) -> User:
+    """The user for a username and password, or a 401 that does not say which was wrong.
+
+    Every attempt costs one Argon2 verification, against a dummy hash when the user is unknown,
+    disabled or has no password, so the answer's timing does not tell whether a username exists.
+    """
+    user = session.exec(select(User).where(User.username == username)).first()
+    usable = user is not None and bool(user.password_hash) and user.is_active
+    stored = user.password_hash if usable and user is not None else _dummy_hash()
+    try:
+        with _argon2_slot():
+            ok = _hasher.verify(stored or _dummy_hash(), password) and usable
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None:
+        raise DomainError(
+            "invalid_credentials",
+            "用户名或密码错误",
+            "wrong username or password",
+            status=401,
+        )
+    return user
+
+
+def change_own_password(
+    session: Session,
+    actor: Actor,
+    old_password: str,
+    new_password: str,
+    now: datetime,
+    *,
+    current_token: str | None = None,
+) -> int:
+    """Change one's own password (the old one required); revoke every other token of theirs.
+
+    Returns how many tokens were revoked. Viewers may do this too: it changes their credentials,
+    not the service's data.
+    """
+    user = load_account(session, actor.id)
+    try:
+        with _argon2_slot():
+            ok = bool(user.password_hash) and _hasher.verify(user.password_hash or "", old_password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        raise Forbidden(
+            "wrong_password", "原密码不正确", "the current password is wrong", status=403
+        )
+    if old_password == new_password:
+        raise InvalidData(
+            "password_unchanged",
+            "新密码不能与原密码相同",
+            "the new password must differ from the current one",
+        )
+    _set_password(user, new_password, now, one_time=False)
+    return revoke_user_tokens(session, user.id or 0, now, keep=current_token)
+
+
+# ---- creating and managing accounts ---------------------------------------------------------
+
+
+def _role(role: str) -> Role:
+    if role not in set(Role):
+        raise DomainError(
+            "invalid_role",
+            f"未知角色“{role}”，可选：{'、'.join(Role)}",
+            f"unknown role '{role}'; choose one of {', '.join(Role)}",
+            status=422,
+        )
+    return Role(role)
+
+
+def _unit_for_role(
+    session: Session, role: str, unit_id: int | None = None, unit_name: str | None = None
+) -> int | None:
+    """The unit id an account of `role` belongs to: required for staff, refused for others."""
+    given = unit_id is not None or bool(unit_name)
+    if role != Role.unit_staff:
+        if given:
+            raise DomainError(
+                "unit_not_allowed",
+                f"角色 {role} 不属于某个单位，不能指定单位（--unit / unit_id）",
+                f"role {role} is not tied to a unit; drop --unit / unit_id",
+                status=422,
+            )
+        return None
+    if not given:
+        raise DomainError(
+            "unit_required",
+            "单位工作人员账号必须指定所属单位（--unit / unit_id）",
+            "a unit_staff account needs its unit (--unit / unit_id)",
+            status=422,
+        )
+    if unit_id is not None:
+        unit = session.get(Unit, unit_id)
+        label = str(unit_id)
+    else:
+        unit = session.exec(select(Unit).where(Unit.name == unit_name)).first()
+        label = str(unit_name)
+    if unit is None:
+        raise NotFound("unit_not_found", f"单位“{label}”不存在", f"no unit named '{label}'")
+    return unit.id
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    role: str,
+    now: datetime,
+    unit_name: str | None = None,
+    unit_id: int | None = None,
+    password: str | None = None,
+    display_name: str = "",
+    email: str | None = None,
+    one_time: bool = False,
+    actor: Actor | None = None,
+) -> User:
+    """Create an account; unit staff must name their unit, other roles must not.
+
+    A given password must pass the policy; `one_time` marks it to be replaced at first sign-in.
+    With an `actor`, the caller must be allowed to hand out the role (supervisors: unit staff
+    and viewers only).
+    """
+    _role(role)
+    if actor is not None:
+        require_may_manage(actor, role)
+    unit = _unit_for_role(session, role, unit_id, unit_name)
+    if session.exec(select(User).where(User.username == username)).first() is not None:
+        raise Conflict(
+            "username_taken", f"用户名“{username}”已存在", f"username '{username}' exists"
+        )
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        unit_id=unit,
+        email=email,
+        created_at=now,
+    )
+    if password:
+        _set_password(user, password, now, one_time=one_time)
+    session.add(user)
+    session.flush()
+    if actor is not None:
+        _audit(session, actor, user, "create", now, {})
+    return user
+
+
+# Roles a supervisor may manage (and hand out); admins manage every role.
+SUPERVISOR_MANAGES = frozenset({Role.unit_staff, Role.viewer})
+
+
+def require_account_manager(actor: Actor) -> None:
+    """Refuse callers who may not manage accounts at all."""
+    if actor.role not in (Role.admin, Role.supervisor):
+        raise Forbidden(
+            "accounts_forbidden",
+            "仅管理员或区政府办督查人员可管理账号",
+            "only admins and district-office supervisors may manage accounts",
+        )
+
+
+def require_may_manage(actor: Actor, role: str) -> None:
+    """Refuse managing (or handing out) a role the caller may not (supervisors: staff, viewers)."""
+    require_account_manager(actor)
+    if actor.role == Role.supervisor and role not in SUPERVISOR_MANAGES:
+        raise Forbidden(
+            "role_not_manageable",
+            f"督查人员只能管理单位工作人员和只读账号，不能管理 {role} 账号",
+            f"supervisors manage unit_staff and viewer accounts only, not {role}",
+            details={"role": role},
+        )
+
+
+def load_account(session: Session, user_id: int | None) -> User:
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        raise NotFound("user_not_found", f"账号 {user_id} 不存在", f"account {user_id} not found")
+    return user
+
+
+def load_managed(session: Session, actor: Actor, user_id: int) -> User:
+    """An account the caller may manage, or 404/403."""
+    require_account_manager(actor)
+    user = load_account(session, user_id)
+    require_may_manage(actor, user.role)
+    return user
+
+
+def find_user(session: Session, username: str) -> User:
+    """An account by username (CLI), or 404."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound("user_not_found", f"账号“{username}”不存在", f"no account '{username}'")
+    return user
+
+
+def list_users_query(
+    actor: Actor,
+    *,
+    role: str | None = None,
+    unit_id: int | None = None,
+    active: bool | None = None,
+    q: str | None = None,
+) -> Any:
+    """The accounts the caller may list, filtered, ordered by id (admins and supervisors)."""
+    require_account_manager(actor)
+    stmt = select(User).order_by(col(User.id))
+    if role is not None:
+        stmt = stmt.where(User.role == _role(role))
+    if unit_id is not None:
+        stmt = stmt.where(User.unit_id == unit_id)
+    if active is not None:
+        stmt = stmt.where(User.is_active == active)
+    if q:
+        pattern = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(User.username).like(pattern),
+                func.lower(User.display_name).like(pattern),
+            )
+        )
+    return stmt
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.admin, User.is_active, User.id != user.id)
+    ).one()
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    if user.role == Role.admin and user.is_active and _other_active_admins(session, user) == 0:
+        raise Conflict(
+            "last_admin",
+            "这是最后一个启用的管理员账号，不能停用或降级",
+            "this is the last active admin account; it cannot be disabled or demoted",
+        )
+
+
+def _not_self(actor: Actor, user: User, what_zh: str, what_en: str) -> None:
+    if actor.id is not None and actor.id == user.id:
+        raise Conflict(
+            "own_account",
+            f"不能{what_zh}自己的账号，请由其他管理员操作",
+            f"you cannot {what_en} your own account; ask another admin",
+        )
+
+
+# What the audit line keeps of an account (never a password or token).
+ACCOUNT_FIELDS = ["username", "role", "unit_id", "display_name", "email", "is_active"]
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    user: User,
+    action: str,
+    now: datetime,
+    before: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor,
+        entity="account",
+        entity_id=user.id,
+        unit_id=user.unit_id,
+        action=action,
+        now=now,
+        before=before,
+        after=audit.snapshot(user, ACCOUNT_FIELDS)
+        if before is not None
+        else {"username": user.username},
+    )
+
+
+def update_user(
+    session: Session, actor: Actor, user_id: int, changes: dict[str, Any], now: datetime
+) -> User:
+    """Change an account's role, unit, display name or e-mail (role and unit checked together)."""
+    user = load_managed(session, actor, user_id)
+    before = audit.snapshot(user, ACCOUNT_FIELDS)
+    role = _role(changes.get("role") or user.role)
+    if "role" in changes or "unit_id" in changes:
+        if role != user.role:
+            _not_self(actor, user, "更改角色", "change the role of")
+            require_may_manage(actor, role)
+            if user.role == Role.admin:
+                _keep_an_admin(session, user)
+        unit_id = changes["unit_id"] if "unit_id" in changes else user.unit_id
+        if role != Role.unit_staff and "unit_id" not in changes:
+            unit_id = None  # leaving unit staff drops the unit
+        user.unit_id = _unit_for_role(session, role, unit_id)
+        user.role = role
+    for key in ("display_name", "email"):
+        if key in changes:
+            setattr(user, key, changes[key])
+    session.flush()
+    _audit(session, actor, user, "update", now, before)
+    return user
+
+
+def set_active(session: Session, actor: Actor, user_id: int, active: bool, now: datetime) -> User:
+    """Disable (revoking every token) or re-enable an account."""
+    user = load_managed(session, actor, user_id)
+    before = audit.snapshot(user, ACCOUNT_FIELDS)
+    if not active:
+        _not_self(actor, user, "停用", "disable")
+        _keep_an_admin(session, user)
+        if user.is_active:
+            user.disabled_at = now
+            revoke_user_tokens(session, user_id, now)
+    else:
+        user.disabled_at = None
+    user.is_active = active
+    session.flush()
+    _audit(session, actor, user, "enable" if active else "disable", now, before)
+    return user
+
+
+def reset_password(session: Session, actor: Actor, user_id: int, now: datetime) -> str:
+    """Give an account a one-time password (returned, shown once) and revoke its tokens."""
+    user = load_managed(session, actor, user_id)
+    password = generate_password()
+    while True:  # a random 16-character password passes the policy all but never; be sure
+        try:
+            _set_password(user, password, now, one_time=True)
+            break
+        except InvalidData:
+            password = generate_password()
+    revoke_user_tokens(session, user_id, now)
+    _audit(session, actor, user, "reset_password", now)
+    return password
+
+
+def revoke_all_tokens(session: Session, actor: Actor, user_id: int, now: datetime) -> int:
+    """Revoke every token of an account (its sessions end; it may sign in again)."""
+    user = load_managed(session, actor, user_id)
+    _audit(session, actor, user, "revoke_tokens", now)
+    return revoke_user_tokens(session, user_id, now)
+
+
+# ---- one's own profile and tokens -----------------------------------------------------------
+
+# What a user may change of their own profile.
+PROFILE_FIELDS = {"display_name", "email", "escalation_delivery"}
+MAX_TOKEN_DAYS = 3650
+
+
+def update_profile(session: Session, actor: Actor, changes: dict[str, Any]) -> User:
+    """Change one's own display name, e-mail or how escalations reach it (individual notices or
+    the daily digest); viewers change nothing, their profile included."""
+    actor.require_write()
+    user = load_account(session, actor.id)
+    for key, value in changes.items():
+        if key in PROFILE_FIELDS:
+            setattr(user, key, value)
+    session.flush()
+    return user
+
+
+def own_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    """The caller's tokens, newest first (revoked and expired ones included, so they can tell)."""
+    stmt = select(ApiToken).where(ApiToken.user_id == actor.id).order_by(col(ApiToken.id).desc())
+    return list(session.exec(stmt).all())
+
+
+def create_own_token(
+    session: Session, actor: Actor, name: str, now: datetime, expires_at: datetime | None
+) -> tuple[ApiToken, str]:
+    """A named API token for the caller, with an optional expiry; the token is returned once."""
+    if expires_at is not None and not now < expires_at <= now + timedelta(days=MAX_TOKEN_DAYS):
+        raise InvalidData(
+            "invalid_expiry",
+            f"过期时间须晚于现在、且不超过 {MAX_TOKEN_DAYS} 天",
+            f"the expiry must be in the future and at most {MAX_TOKEN_DAYS} days away",
+        )
+    user = load_account(session, actor.id)
+    lifetime = expires_at - now if expires_at is not None else None
+    token = issue_token(session, user, kind="api", now=now, name=name, lifetime=lifetime)
+    session.flush()
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).one()
+    return row, token
+
+
+def revoke_own_token(session: Session, actor: Actor, token_id: int, now: datetime) -> ApiToken:
+    """Revoke one of the caller's tokens (someone else's is 404)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != actor.id:
+        raise NotFound("token_not_found", f"令牌 {token_id} 不存在", f"token {token_id} not found")
+    if token.revoked_at is None:
+        token.revoked_at = now
+    session.flush()
+    return token

@@ -1,0 +1,91 @@
+"""Responsible units (责任单位) and their contacts, who receive reminders and escalations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from models import Unit
+from workflows.kernel import audit
+from workflows.kernel.errors import Conflict, Forbidden, NotFound
+from workflows.kernel.visibility import Actor
+
+
+def get(session: Session, unit_id: int) -> Unit:
+    """A unit, or 404."""
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("unit_not_found", f"单位 {unit_id} 不存在", f"unit {unit_id} not found")
+    return unit
+
+
+def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:
+    """Create a unit (supervisors and admins); names are unique."""
+    actor.require_supervisor()
+    name = fields["name"]
+    if session.exec(select(Unit).where(Unit.name == name)).first():
+        raise Conflict("unit_exists", f"单位“{name}”已存在", f"unit '{name}' exists")
+    unit = Unit(**fields, created_at=now)
+    session.add(unit)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="unit",
+        entity_id=unit.id,
+        unit_id=unit.id,
+        action="create",
+        now=now,
+        after=audit.snapshot(unit, FIELDS),
+    )
+    return unit
+
+
+# What the audit line keeps of a unit (who is told of its escalations decides who hears).
+FIELDS = [
+    "name",
+    "kind",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "head_name",
+    "head_phone",
+    "head_email",
+    "webhook_url",
+    "webhook_format",
+    "escalation_delivery",
+]
+
+
+def update(
+    session: Session, actor: Actor, unit_id: int, changes: dict[str, Any], now: datetime
+) -> Unit:
+    """Update a unit's contacts (its own staff, supervisors, admins); its kind only supervisors."""
+    actor.require_write()
+    unit = get(session, unit_id)
+    if not actor.sees_all_units and actor.unit_id != unit_id:
+        raise Forbidden(
+            "other_unit", "不能修改其他单位的信息", "cannot change another unit's details"
+        )
+    if "kind" in changes:
+        actor.require_supervisor()
+    if "webhook_format" in changes and changes["webhook_format"] is None:
+        del changes["webhook_format"]  # the format always has a value
+    before = audit.snapshot(unit, FIELDS)
+    for key, value in changes.items():
+        setattr(unit, key, value)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="unit",
+        entity_id=unit.id,
+        unit_id=unit.id,
+        action="update",
+        now=now,
+        before=before,
+        after=audit.snapshot(unit, FIELDS),
+    )
+    return unit

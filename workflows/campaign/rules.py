@@ -1,0 +1,127 @@
+"""Campaign rule settings, with the defaults of 资雁府办发〔2022〕58号."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from workflows.campaign.scoring import ScoringRules
+from workflows.campaign.scoring import check as check_scoring
+
+Recipient = Literal["unit_contact", "unit_head", "supervisors"]
+Delivery = Literal["individual", "digest"]
+DELIVERIES: tuple[str, ...] = ("individual", "digest")
+
+
+class EscalationLevel(BaseModel):
+    """One rung of the escalation ladder: when (working days after the deadline) and to whom."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: int = Field(ge=1)
+    after_workdays: int = Field(ge=0)
+    notify: list[Recipient] = Field(min_length=1)
+
+
+def _default_ladder() -> list[EscalationLevel]:
+    # At the deadline a 催办 to the unit's contact and head; five working days later a second
+    # notice copied to the district office's supervisors.
+    return [
+        EscalationLevel(level=1, after_workdays=0, notify=["unit_contact", "unit_head"]),
+        EscalationLevel(
+            level=2, after_workdays=5, notify=["unit_contact", "unit_head", "supervisors"]
+        ),
+    ]
+
+
+class CampaignRules(BaseModel):
+    """Every limit the event guards and deadline rules read; each one a campaign setting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # 四、开放对象: "原则上每个开放点15人左右" — about 15, as a settable range.
+    invitees_min: int = Field(default=10, ge=1)
+    invitees_max: int = Field(default=20, ge=1)
+    # "其中市民代表比例不低于三分之一", applied to the invitation list and to attendance.
+    citizen_share_min: str = Field(default="1/3", description="fraction, e.g. '1/3'")
+    attendees_min: int = Field(default=1, ge=1)
+    # 五(四): "在15个工作日内办结并及时反馈".
+    feedback_answer_workdays: int = Field(default=15, ge=1)
+    # 六(三): "于活动开展后三日内反馈区政府办".
+    summary_due_days: int = Field(default=3, ge=0)
+    summary_min_attachments: int = Field(default=1, ge=0)
+    # Reminders ahead of each deadline, at reminder_hour local time.
+    feedback_reminder_workdays_before: int = Field(default=3, ge=0)
+    summary_reminder_days_before: int = Field(default=1, ge=0)
+    reminder_hour: int = Field(default=9, ge=0, le=23)
+    escalations: list[EscalationLevel] = Field(default_factory=_default_ladder)
+    # Reminders and escalations one by one, or collected into one daily digest (催办汇总) per
+    # recipient at digest_hour local time; a unit or a supervisor account may override it.
+    escalation_delivery: Delivery = "individual"
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    # A unit may ask this many times per opinion for more time to answer (申请延期).
+    extensions_per_item: int = Field(default=1, ge=0, le=10)
+    # The overdue list also shows what falls due within this many days.
+    due_soon_days: int = Field(default=3, ge=0)
+    # Public registration (公开邀请报名): eligibility of citizens registering on /public.
+    public_min_age: int = Field(
+        default=18,
+        ge=0,
+        le=100,
+        description="age on the event's day, checked when an ID number is given",
+    )
+    public_districts: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="districts of residence accepted; empty: any",
+    )
+    public_once_per_campaign: bool = Field(
+        default=True, description="one active registration per person (phone or ID) per campaign"
+    )
+    # 政务公开考核: full marks and the points deducted per criterion (workflows/assessment.py).
+    scoring: ScoringRules = Field(default_factory=ScoringRules)
+
+    @field_validator("scoring", mode="before")
+    @classmethod
+    def _scoring(cls, value: Any) -> Any:
+        return check_scoring(value)
+
+    @field_validator("citizen_share_min")
+    @classmethod
+    def _fraction(cls, value: str) -> str:
+        share = Fraction(value)
+        if not 0 <= share <= 1:
+            raise ValueError("must be between 0 and 1")
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> CampaignRules:
+        if self.invitees_min > self.invitees_max:
+            raise ValueError("invitees_min must not exceed invitees_max")
+        levels = [e.level for e in self.escalations]
+        if levels != list(range(1, len(levels) + 1)):
+            raise ValueError("escalation levels must be numbered 1, 2, … in order")
+        waits = [e.after_workdays for e in self.escalations]
+        if waits != sorted(waits):
+            raise ValueError("escalation levels must not come earlier than the level before")
+        return self
+
+    @classmethod
+    def of(cls, stored: dict[str, Any] | None) -> CampaignRules:
+        """Rules from a campaign's stored JSON, defaults filling what is missing."""
+        return cls.model_validate(stored or {})
+
+    def citizens_needed(self, total: int) -> int:
+        """Fewest citizen representatives acceptable among `total` people (rounded up)."""
+        return math.ceil(Fraction(self.citizen_share_min) * total)
+
+    @property
+    def citizen_share_zh(self) -> str:
+        """The share in words, e.g. 三分之一 for 1/3."""
+        share = Fraction(self.citizen_share_min)
+        digits = "零一二三四五六七八九十"
+        if share.denominator <= 10 and share.numerator <= 10:
+            return f"{digits[share.denominator]}分之{digits[share.numerator]}"
+        return str(share)

@@ -1,0 +1,643 @@
+"""Escalation rules: applying fired timers, who gets each level, and what the message says.
+
+`handle_timers` runs inside a worker's transaction on a batch of timer ids, set-based: a fixed
+number of statements per batch, not per timer (DESIGN.md, issue 15). It locks the batch's events,
+then their feedback items, then the timers still `fired` (the one lock order everywhere, so a
+move on the same event queues behind it instead of deadlocking); a redelivered message finds the
+timers `done` and does nothing. Then per batch: the open opinions' overdue moves, one UPDATE per
+subject table and level for the escalation level, one multi-row INSERT … ON CONFLICT DO NOTHING
+of notifications (keys are unique, so even a second pass could not owe the same message twice),
+one of their outbox rows, one UPDATE per outcome for the timers. Recipients who take a daily
+digest get their items attached to it (workflows/digests.py) instead of a message each.
+
+Pure domain: the audience comes from the campaign's escalation ladder, the wording from its rules
+(answer window, summary days), and the service's channel settings arrive as a `NotifyConfig`.
+Sending is the workers' business: they deliver `inline` notifications (the log) themselves before
+committing and relay `outbox_ids` after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
+
+from models import (
+    OPEN_FEEDBACK_STATES,
+    Campaign,
+    Event,
+    EventState,
+    FeedbackItem,
+    FeedbackState,
+    Notification,
+    NotificationState,
+    Role,
+    Timer,
+    TimerState,
+    TransitionLog,
+    Unit,
+    User,
+)
+from models.db import lock_by_id
+from workflows.campaign.rules import CampaignRules
+from workflows.campaign.rules import Recipient as Audience
+from workflows.escalation import digests
+from workflows.feedback import machine as feedback
+from workflows.kernel import jobs
+from workflows.kernel.clock import local_date
+from workflows.kernel.visibility import SYSTEM
+from workflows.workdays import deadlines
+from workflows.workdays.days import WorkdayCalendar
+
+log = structlog.get_logger("openday.escalation")
+
+# Who gets an escalation when the campaign's ladder has no rung for its level.
+DEFAULT_AUDIENCE: tuple[Audience, ...] = ("unit_contact", "unit_head")
+# The channel the workers deliver while handling the timer, in the same transaction.
+INLINE_CHANNELS = frozenset({"log"})
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """The service's channel settings the recipient rule needs (plain values, from settings)."""
+
+    email_enabled: bool = False  # an SMTP server is configured
+    supervisor_webhook_url: str | None = None
+    supervisor_webhook_format: str = "json"
+    notify_log: bool = True
+    board_url: str = "http://127.0.0.1:8000/board"  # digests link to it
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where one copy goes, and how this recipient takes escalations if they chose."""
+
+    channel: str  # email | webhook_json | webhook_wecom | webhook_dingtalk | log
+    address: str
+    # individual | digest where the recipient is configured (unit, account); None: campaign's.
+    delivery: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What handling one timer did."""
+
+    state: str  # done | skipped | absent
+    reason: str
+    notifications: int
+    outbox_ids: tuple[int, ...]
+    # Notifications on INLINE_CHANNELS: the caller delivers them before it commits.
+    inline: tuple[Notification, ...] = ()
+
+
+@dataclass
+class BatchOutcome:
+    """What handling a batch of timers did."""
+
+    states: dict[int, str] = field(default_factory=dict)  # timer id → done | skipped | absent
+    reasons: dict[int, str] = field(default_factory=dict)  # why a timer was skipped
+    notifications: int = 0  # rows owed (individual, inline and digested)
+    digested: int = 0  # of which attached to a digest
+    digests_sent: int = 0  # digests composed and owed by digest timers of this batch
+    outbox_ids: list[int] = field(default_factory=list)
+    # Notifications on INLINE_CHANNELS (already recorded as sent): the caller writes them out
+    # before it commits.
+    inline: list[Notification] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        """How many timers of the batch ended in `state`."""
+        return sum(1 for s in self.states.values() if s == state)
+
+
+# --------------------------------------------------------------------------------------------
+# Applying fired timers, a batch at a time
+# --------------------------------------------------------------------------------------------
+
+
+def handle_timer(session: Session, timer_id: int, now: datetime, config: NotifyConfig) -> Outcome:
+    """Apply one fired timer (a batch of one); the caller delivers `inline`, commits, relays."""
+    batch = handle_timers(session, [timer_id], now, config)
+    state = batch.states.get(timer_id, "absent")
+    return Outcome(
+        state,
+        batch.reasons.get(timer_id, ""),
+        batch.notifications,
+        tuple(batch.outbox_ids),
+        tuple(batch.inline),
+    )
+
+
+def handle_timers(
+    session: Session, timer_ids: list[int], now: datetime, config: NotifyConfig
+) -> BatchOutcome:
+    """Apply a batch of fired timers once, set-based; the caller delivers `inline`, commits,
+    then relays `outbox_ids`."""
+    out = BatchOutcome()
+    ids = sorted(set(timer_ids))
+    if not ids:
+        return out
+    peek = session.execute(
+        sa.select(
+            col(Timer.id), col(Timer.rule), col(Timer.event_id), col(Timer.subject_type),
+            col(Timer.subject_id),
+        )
+        .where(col(Timer.id).in_(ids), col(Timer.state) == TimerState.fired)
+    ).all()  # fmt: skip
+    for timer_id in ids:
+        out.states[timer_id] = "absent"
+    digest_timer_ids = [p.id for p in peek if p.rule == digests.RULE]
+    if digest_timer_ids:
+        sent = digests.send_due(session, digest_timer_ids, now, config)
+        out.digests_sent = len(sent.owed)
+        out.outbox_ids += sent.outbox_ids
+        for timer_id in sent.handled:
+            out.states[timer_id] = "done"
+    peek = [p for p in peek if p.rule != digests.RULE]
+    if not peek:
+        return out
+    event_ids = sorted({p.event_id for p in peek if p.event_id is not None})
+    item_ids = sorted({p.subject_id for p in peek if p.subject_type == "feedback_item"})
+    events = {e.id: e for e in lock_by_id(session, Event, event_ids)}
+    items: dict[int | None, FeedbackItem] = {}
+    if item_ids:
+        items = {i.id: i for i in lock_by_id(session, FeedbackItem, item_ids)}
+    # Still `fired` once we hold the subjects: anything handled meanwhile is left alone.
+    fired = col(Timer.state) == TimerState.fired
+    timers = lock_by_id(session, Timer, [p.id for p in peek], fired)
+    if not timers:
+        return out
+    # One subject's timers in order, lowest level first: when a reminder and both levels are
+    # due at once (a backdated event), their notifications are owed (and relayed) in order.
+    timers = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
+    ctx = _BatchContext.load(session, events.values(), config)
+    done: list[int] = []
+    skipped: list[int] = []
+    rows: list[dict[str, Any]] = []
+    levels: dict[tuple[type, int], list[int]] = defaultdict(list)
+    overdue: dict[int, FeedbackItem] = {}
+    for timer in timers:
+        assert timer.id is not None and timer.event_id is not None
+        event = events[timer.event_id]
+        item = items.get(timer.subject_id) if timer.subject_type == "feedback_item" else None
+        skip = stale(timer, event, item, now)
+        if skip:
+            skipped.append(timer.id)
+            out.states[timer.id], out.reasons[timer.id] = "skipped", skip
+            log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
+            continue
+        campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
+        rules = ctx.rules[event.campaign_id]
+        subject: Event | FeedbackItem = item if item is not None else event
+        if timer.kind == deadlines.ESCALATION:
+            if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
+                overdue[item.id] = item  # type: ignore[index]
+            levels[(type(subject), timer.level)].append(subject.id)  # type: ignore[arg-type]
+        else:
+            levels[(type(subject), 0)].append(subject.id)  # type: ignore[arg-type]
+        title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, now)
+        for recipient in recipients(
+            session, audience_of(timer, rules), unit, config, supervisors=ctx.supervisors
+        ):
+            delivery = recipient.delivery or rules.escalation_delivery
+            if recipient.channel in INLINE_CHANNELS:
+                delivery = "individual"  # the log records every notice as it happens
+            rows.append(
+                {
+                    "key": notification_key(timer, recipient),
+                    "timer_id": timer.id,
+                    "subject_type": timer.subject_type,
+                    "subject_id": timer.subject_id,
+                    "event_id": event.id,
+                    "unit_id": unit.id,
+                    "rule": timer.rule,
+                    "kind": timer.kind,
+                    "level": timer.level,
+                    "channel": recipient.channel,
+                    "recipient": recipient.address,
+                    "title": title,
+                    "body": body,
+                    "_digest": (rules.digest_hour if delivery == "digest" else None),
+                }
+            )
+        done.append(timer.id)
+        out.states[timer.id] = "done"
+    _mark_overdue(session, list(overdue.values()), now)
+    _record_levels(session, levels, events, items, now)
+    _owe(session, rows, now, out)
+    _finish_timers(session, done, skipped, now)
+    if done or skipped:
+        log.info(
+            "timers_handled",
+            done=len(done),
+            skipped=len(skipped),
+            notifications=out.notifications,
+            digested=out.digested,
+        )
+    return out
+
+
+@dataclass
+class _BatchContext:
+    """What every timer of a batch reads, loaded once: campaigns, units, supervisors, days."""
+
+    campaigns: dict[int, Campaign]
+    rules: dict[int, CampaignRules]
+    units: dict[int, Unit]
+    supervisors: list[User]
+    calendar: WorkdayCalendar
+
+    @classmethod
+    def load(cls, session: Session, events: Any, config: NotifyConfig) -> _BatchContext:
+        events = list(events)
+        campaign_ids = sorted({e.campaign_id for e in events})
+        unit_ids = sorted({e.unit_id for e in events})
+        campaigns = {
+            c.id: c
+            for c in session.exec(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
+        }
+        units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids)))}
+        supervisors = list(
+            session.exec(
+                select(User)
+                .where(
+                    User.role == Role.supervisor, col(User.is_active), col(User.email).is_not(None)
+                )
+                .order_by(col(User.email))
+            ).all()
+        )
+        return cls(
+            campaigns=campaigns,  # type: ignore[arg-type]
+            rules={cid: CampaignRules.of(c.rules) for cid, c in campaigns.items()},  # type: ignore[misc]
+            units=units,  # type: ignore[arg-type]
+            supervisors=supervisors,
+            calendar=deadlines.load_calendar(session),
+        )
+
+
+def _mark_overdue(session: Session, items: list[FeedbackItem], now: datetime) -> None:
+    """The workers' `mark_overdue` move on every open opinion of the batch at once: one UPDATE
+    (state, overdue_since, version, as the feedback machine's move writes them) and their audit
+    lines in one flush (sealed into the hash chain in order, like any move's)."""
+    if not items:
+        return
+    table = FeedbackItem.__table__  # type: ignore[attr-defined]
+    source = [FeedbackState.received, FeedbackState.assigned]
+    if not all(feedback.WORKFLOW.machine.get_transitions("mark_overdue", s) for s in source):
+        raise AssertionError("the feedback machine no longer moves open opinions to overdue")
+    session.flush()
+    moved = {
+        r.id: r
+        for r in session.execute(
+            sa.update(table)
+            .where(table.c.id.in_([i.id for i in items]), table.c.state.in_(source))
+            .values(
+                state=FeedbackState.overdue,
+                overdue_since=sa.func.coalesce(table.c.due_at, now),
+                version=table.c.version + 1,
+                updated_at=now,
+            )
+            .returning(table.c.id, table.c.version, table.c.overdue_since)
+        )
+    }
+    lines = []
+    for item in sorted(items, key=lambda i: i.id or 0):
+        row = moved.get(item.id)
+        if row is None:
+            continue
+        lines.append(
+            TransitionLog(
+                event_id=item.event_id,
+                feedback_item_id=item.id,
+                trigger=feedback.WORKFLOW.audit_prefix + "mark_overdue",
+                from_state=item.state,
+                to_state=FeedbackState.overdue,
+                version=row.version,
+                actor_id=SYSTEM.id,
+                actor_name=SYSTEM.name,
+                at=now,
+                data={},
+            )
+        )
+        for key, value in (
+            ("state", FeedbackState.overdue),
+            ("version", row.version),
+            ("overdue_since", row.overdue_since),
+            ("updated_at", now),
+        ):
+            set_committed_value(item, key, value)
+    session.add_all(lines)
+    session.flush()
+
+
+def _record_levels(
+    session: Session,
+    levels: dict[tuple[type, int], list[int]],
+    events: dict[int | None, Event],
+    items: dict[int | None, FeedbackItem],
+    now: datetime,
+) -> None:
+    """The escalation level and last notice on each subject: one UPDATE per table and level.
+
+    Bookkeeping, not a person's change: written beside the row's version counter, so a clerk
+    who read the event before this escalation can still make their move (issue 10).
+    """
+    session.flush()  # the overdue moves first
+    for (table, level), ids in sorted(levels.items(), key=lambda kv: (kv[0][0].__name__, kv[0][1])):
+        values: dict[str, Any] = {"last_notified_at": now}
+        if level:
+            current = table.escalation_level  # type: ignore[attr-defined]
+            values["escalation_level"] = sa.case((current < level, level), else_=current)
+        session.execute(
+            sa.update(table)
+            .where(table.id.in_(sorted(set(ids))))  # type: ignore[attr-defined]
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        loaded: dict[int | None, Any] = events if table is Event else items  # type: ignore[assignment]
+        for subject_id in ids:
+            row = loaded.get(subject_id)
+            if row is None:
+                continue
+            set_committed_value(row, "last_notified_at", now)
+            if level:
+                set_committed_value(row, "escalation_level", max(row.escalation_level, level))
+
+
+def insert_ignoring_duplicates(session: Session, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for this session's database (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def _owe(session: Session, rows: list[dict[str, Any]], now: datetime, out: BatchOutcome) -> None:
+    """One multi-row insert of the batch's notifications (duplicate keys skipped), then one of
+    the outbox rows for those a worker must deliver."""
+    if not rows:
+        return
+    wants = {(r["channel"], r["recipient"]): r["_digest"] for r in rows if r["_digest"] is not None}
+    into = digests.attach(session, wants, now) if wants else {}
+    values: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row in rows:
+        if row["key"] in seen:
+            continue
+        seen.add(row["key"])
+        digest_id = into.get((row["channel"], row["recipient"])) if row["_digest"] else None
+        inline = row["channel"] in INLINE_CHANNELS
+        state = NotificationState.pending
+        if inline:
+            state = NotificationState.sent
+        elif digest_id is not None:
+            state = NotificationState.digested
+        values.append(
+            {
+                **{k: v for k, v in row.items() if not k.startswith("_")},
+                "state": state,
+                "attempts": 1 if inline else 0,
+                "sent_at": now if inline else None,
+                "created_at": now,
+                "digest_id": digest_id,
+            }
+        )
+    table = Notification.__table__  # type: ignore[attr-defined]
+    inserted = session.execute(
+        insert_ignoring_duplicates(session, table).returning(
+            table.c.id, table.c.key, table.c.state
+        ),
+        values,
+    ).all()
+    by_key = {v["key"]: v for v in values}
+    deliver: list[int] = []
+    for row_id, key, state in sorted(inserted, key=lambda r: r[0]):
+        out.notifications += 1
+        if state == NotificationState.pending:
+            deliver.append(row_id)
+        elif state == NotificationState.digested:
+            out.digested += 1
+        elif state == NotificationState.sent:
+            v = by_key[key]
+            out.inline.append(Notification(id=row_id, **{k: v[k] for k in _INLINE_FIELDS}))
+    out.outbox_ids += jobs.owe_deliveries(session, deliver, now)
+
+
+_INLINE_FIELDS = (
+    "key", "timer_id", "subject_type", "subject_id", "event_id", "unit_id", "rule", "kind",
+    "level", "channel", "recipient", "title", "body", "state", "attempts", "created_at",
+    "sent_at",
+)  # fmt: skip
+
+
+def _finish_timers(session: Session, done: list[int], skipped: list[int], now: datetime) -> None:
+    """One UPDATE per outcome: the batch's timers done or skipped."""
+    for state, ids in ((TimerState.done, done), (TimerState.skipped, skipped)):
+        if ids:
+            session.execute(
+                sa.update(Timer)
+                .where(col(Timer.id).in_(ids))
+                .values(state=state, handled_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def notification_key(timer: Timer, recipient: Recipient) -> str:
+    """The identity of one notification: subject, rule, level, deadline, channel, recipient."""
+    # The address is hashed: keys travel in headers and logs, and a robot URL carries a secret.
+    address = hashlib.sha256(recipient.address.encode()).hexdigest()[:16]
+    return (
+        f"{timer.subject_type}:{timer.subject_id}:{timer.rule}:{timer.kind}:{timer.level}:"
+        f"{timer.deadline_on.isoformat()}:{recipient.channel}:{address}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Staleness: why a fired timer no longer applies
+# --------------------------------------------------------------------------------------------
+
+
+def stale(timer: Timer, event: Event, item: FeedbackItem | None, now: datetime) -> str | None:
+    """Why this timer no longer applies (re-checked at the moment it is handled), if it doesn't."""
+    if event.state == EventState.cancelled:
+        return "event cancelled"
+    if timer.rule == deadlines.FEEDBACK_ANSWER:
+        assert item is not None
+        if item.state not in OPEN_FEEDBACK_STATES:
+            return f"feedback item {item.state}"
+        if timer.kind == deadlines.REMINDER and item.due_at is not None and now >= item.due_at:
+            return "reminder after the deadline"
+    elif timer.rule == deadlines.SUMMARY:
+        if event.state not in (EventState.held, EventState.feedback_collected):
+            return f"event {event.state}"
+        due = event.summary_due_at
+        if timer.kind == deadlines.REMINDER and due is not None and now >= due:
+            return "reminder after the deadline"
+    elif timer.rule == deadlines.EVENT_HOLD:
+        if event.state not in (EventState.planned, EventState.invited):
+            return f"event {event.state}"
+        if timer.deadline_on != event.date_latest:
+            return "event rescheduled"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Audience: who gets each level
+# --------------------------------------------------------------------------------------------
+
+
+def audience_of(timer: Timer, rules: CampaignRules) -> tuple[Audience, ...]:
+    """Who a timer's notice is for: reminders the unit's contact, escalations per the ladder."""
+    return audience_for(timer.kind, timer.level, rules)
+
+
+def audience_for(kind: str, level: int, rules: CampaignRules) -> tuple[Audience, ...]:
+    """Who a notice of this kind and level is for (also counted before a timer exists)."""
+    if kind == deadlines.REMINDER:
+        return ("unit_contact",)
+    rung = next((r for r in rules.escalations if r.level == level), None)
+    return tuple(rung.notify) if rung else DEFAULT_AUDIENCE
+
+
+def recipients(
+    session: Session,
+    audience: tuple[Audience, ...],
+    unit: Unit,
+    config: NotifyConfig,
+    *,
+    supervisors: list[User] | None = None,
+) -> list[Recipient]:
+    """The addresses of an audience on the configured channels, without duplicates; each with
+    its own delivery choice (the unit's for its contact, head and robot; a supervisor's own)."""
+    out: list[Recipient] = []
+    own = unit.escalation_delivery
+    if "unit_contact" in audience:
+        if unit.contact_email:
+            out.append(Recipient("email", unit.contact_email, own))
+        if unit.webhook_url:
+            out.append(Recipient(f"webhook_{unit.webhook_format}", unit.webhook_url, own))
+    if "unit_head" in audience and unit.head_email:
+        out.append(Recipient("email", unit.head_email, own))
+    if "supervisors" in audience:
+        if supervisors is None:
+            supervisors = list(
+                session.exec(
+                    select(User).where(
+                        User.role == Role.supervisor,
+                        col(User.is_active),
+                        col(User.email).is_not(None),
+                    )
+                ).all()
+            )
+        people = sorted((u for u in supervisors if u.email), key=lambda u: u.email or "")
+        out += [Recipient("email", u.email, u.escalation_delivery) for u in people]  # type: ignore[arg-type]
+        if config.supervisor_webhook_url:
+            out.append(
+                Recipient(
+                    f"webhook_{config.supervisor_webhook_format}", config.supervisor_webhook_url
+                )
+            )
+    if not config.email_enabled:
+        out = [r for r in out if r.channel != "email"]
+    if config.notify_log:
+        out.append(Recipient("log", f"unit:{unit.id}"))
+    return list(dict.fromkeys(out))
+
+
+# --------------------------------------------------------------------------------------------
+# Wording: the Chinese title and body
+# --------------------------------------------------------------------------------------------
+
+
+def compose(
+    timer: Timer,
+    event: Event,
+    unit: Unit,
+    item: FeedbackItem | None,
+    campaign: Campaign,
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+    now: datetime,
+) -> tuple[str, str]:
+    """The Chinese title and body: the event, the item, the due date and how late it is."""
+    prefix = prefix_of(timer, rules)
+    lateness = lateness_text(timer, calendar, local_date(now))
+    escalated = timer.kind == deadlines.ESCALATION
+    due = timer.deadline_on.isoformat()
+    if timer.rule == deadlines.FEEDBACK_ANSWER:
+        assert item is not None
+        title = f"{prefix}{unit.name}：意见建议{'逾期未办结' if escalated else '即将到期'}"
+        content = item.content if len(item.content) <= 120 else item.content[:120] + "…"
+        lines = [
+            f"贵单位“{event.theme}”政府开放日活动（{event.held_on or when_of(event)} 开展）"
+            f"收集的意见建议（编号 {item.id}）：",
+            f"“{content}”",
+            f"应于 {due} 前办结并反馈（{rules.feedback_answer_workdays}个工作日内），{lateness}。",
+            "请尽快办结，并在系统中登记答复。",
+        ]
+    elif timer.rule == deadlines.SUMMARY:
+        title = f"{prefix}{unit.name}：活动总结{'逾期未报送' if escalated else '即将到期'}"
+        lines = [
+            f"贵单位“{event.theme}”政府开放日活动已于 {event.held_on} 开展，",
+            f"活动总结（含图文资料）应于 {due} 前报送区政府办"
+            f"（活动开展后{rules.summary_due_days}日内），{lateness}。",
+            "请尽快在系统中提交活动总结。",
+        ]
+    else:
+        title = f"{prefix}{unit.name}：政府开放日活动未按期开展"
+        lines = [
+            f"贵单位“{event.theme}”政府开放日活动计划于 {when_of(event)} 开展，",
+            f"截至 {due} 尚未登记开展，{lateness}。",
+            "请尽快开展活动，或在系统中办理改期。",
+        ]
+    signature = f"—— {campaign.issuing_office}（{campaign.doc_number}）"
+    return title, "\n".join([f"{unit.name}：", "", *lines, "", signature])
+
+
+def prefix_of(timer: Timer, rules: CampaignRules) -> str:
+    """【提醒】, 【催办】, 【第2次催办】; a level the supervisors get says it is copied to them."""
+    if timer.kind != deadlines.ESCALATION:
+        return "【提醒】"
+    label = "催办" if timer.level == 1 else f"第{timer.level}次催办"
+    if "supervisors" in audience_of(timer, rules):
+        label += "·抄送区政府办"
+    return f"【{label}】"
+
+
+def lateness_text(timer: Timer, calendar: WorkdayCalendar, today: date) -> str:
+    """How far the deadline is: working days left, or working (and calendar) days late."""
+    due = timer.deadline_on
+    if timer.kind != deadlines.ESCALATION:
+        left = calendar.workdays_between(today, due).count
+        return f"距期限还有 {left} 个工作日"
+    # Count whole days gone by since the deadline passed (the end of the due day).
+    completed = today - timedelta(days=1)
+    late_days = (completed - due).days
+    if late_days <= 0:
+        return f"已于 {due.isoformat()} 到期"
+    late_workdays = calendar.workdays_between(due, completed).count
+    return f"已逾期 {late_workdays} 个工作日（{late_days} 天）"
+
+
+def when_of(event: Event) -> str:
+    """The event's date as planned (its text, one day, or a window), its time and place."""
+    if event.date_text:
+        when = event.date_text
+    elif event.date_earliest == event.date_latest:
+        when = event.date_earliest.isoformat()
+    else:
+        when = f"{event.date_earliest.isoformat()} 至 {event.date_latest.isoformat()}"
+    if event.start_time is not None and not event.date_text:
+        when += f" {event.start_time:%H:%M}"
+        if event.end_time is not None:
+            when += f"–{event.end_time:%H:%M}"
+    if event.location:
+        when += f"，地点：{event.location}"
+    return when

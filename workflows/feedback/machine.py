@@ -1,0 +1,253 @@
+"""The feedback-item workflow: received → assigned → answered → closed, and the timed overdue.
+
+Same pattern as the event machine: one module-level Machine fired on rows. `mark_overdue` is the
+workers' move when the answer deadline passes; answering late records by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+from transitions import EventData, Machine
+
+from models import Event, EventState, FeedbackItem, FeedbackState, TransitionLog
+from workflows.event import flow as event_flow
+from workflows.event import invitees
+from workflows.kernel import machine
+from workflows.kernel.clock import local_date
+from workflows.kernel.errors import Conflict, DomainError, Violation
+from workflows.kernel.visibility import Actor
+from workflows.workdays import deadlines
+
+F = FeedbackState
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignData(_Data):
+    """Who handles the opinion (a person or office of the unit)."""
+
+    assignee: str = Field(min_length=1, max_length=100)
+
+
+class AnswerData(_Data):
+    """The unit's answer given back to the person who raised the opinion."""
+
+    answer: str = Field(min_length=1, max_length=10000)
+
+
+class NoData(_Data):
+    """Moves without data."""
+
+
+MOVE_DATA: dict[str, type[_Data]] = {
+    "assign": AssignData,
+    "answer": AnswerData,
+    "close": NoData,
+    "mark_overdue": NoData,
+    "extend": NoData,
+}
+# The workers' overdue move, and the new deadline an approved extension brings: never sent
+# directly by people (extensions go through workflows/extensions.py).
+SYSTEM_TRIGGERS = {"mark_overdue", "extend"}
+
+
+@dataclass
+class ItemMove:
+    """Context of one feedback-item move."""
+
+    session: Session
+    item: FeedbackItem
+    actor: Actor
+    now: datetime
+    data: Any
+    audit: dict[str, Any] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+
+
+def _record_assignee(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    move.item.assignee = move.data.assignee
+    move.audit["assignee"] = move.data.assignee
+
+
+def _record_answer(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    item = move.item
+    item.answer = move.data.answer
+    item.answered_at = move.now
+    if item.due_on is not None and item.due_at is not None and move.now >= item.due_at:
+        calendar = deadlines.load_calendar(move.session)
+        late = calendar.workdays_between(item.due_on, local_date(move.now))
+        item.answered_late_workdays = late.count
+        move.audit["late_workdays"] = item.answered_late_workdays
+        move.audit["late_seconds"] = int((move.now - item.due_at).total_seconds())
+    else:
+        item.answered_late_workdays = 0
+    assert item.id is not None
+    deadlines.cancel(
+        move.session,
+        subject_type="feedback_item",
+        subject_ids=[item.id],
+        rule=deadlines.FEEDBACK_ANSWER,
+    )
+
+
+def _stamp_overdue(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    move.item.overdue_since = move.item.due_at or move.now
+
+
+def _clear_overdue(event_data: EventData) -> None:
+    move: ItemMove = event_data.kwargs["move"]
+    move.item.overdue_since = None
+    move.item.escalation_level = 0
+
+
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "assign", "source": [F.received, F.assigned], "dest": F.assigned,
+     "before": [_record_assignee]},
+    # Re-assigning an overdue opinion keeps it overdue.
+    {"trigger": "assign", "source": F.overdue, "dest": "=", "before": [_record_assignee]},
+    {"trigger": "mark_overdue", "source": [F.received, F.assigned], "dest": F.overdue,
+     "after": [_stamp_overdue]},
+    {"trigger": "answer", "source": [F.received, F.assigned, F.overdue], "dest": F.answered,
+     "before": [_record_answer]},
+    {"trigger": "close", "source": F.answered, "dest": F.closed},
+    # An approved extension: an overdue opinion is in hand again until its new date.
+    {"trigger": "extend", "source": F.overdue, "dest": F.assigned, "after": [_clear_overdue]},
+    {"trigger": "extend", "source": [F.received, F.assigned], "dest": "="},
+]  # fmt: skip
+
+MACHINE = Machine(
+    model=None,
+    states=[s.value for s in FeedbackState],
+    transitions=TRANSITIONS,
+    initial=F.received,
+    model_attribute="state",
+    auto_transitions=False,
+    send_event=True,
+)
+
+TRIGGERS = ["assign", "answer", "close", "mark_overdue", "extend"]
+
+TRIGGER_LABELS_ZH = {
+    "assign": "交办",
+    "answer": "答复",
+    "close": "办结",
+    "mark_overdue": "标记逾期",
+    "extend": "延期",
+}
+
+STATE_LABELS_ZH: dict[str, str] = {
+    F.received: "已收集",
+    F.assigned: "办理中",
+    F.overdue: "已逾期",
+    F.answered: "已答复",
+    F.closed: "已办结",
+}
+
+
+WORKFLOW = machine.Workflow(
+    machine=MACHINE,
+    triggers=TRIGGERS,
+    move_data=MOVE_DATA,
+    state_labels_zh=STATE_LABELS_ZH,
+    trigger_labels_zh=TRIGGER_LABELS_ZH,
+    what_zh="意见",
+    what_en="feedback item",
+    audit_prefix="feedback.",
+    system_triggers=frozenset(SYSTEM_TRIGGERS),
+)
+
+
+def allowed_triggers(state: str, actor: Actor | None = None) -> list[str]:
+    """Moves allowed from a state (the system-only overdue move is never offered to people)."""
+    return WORKFLOW.allowed(state, actor)
+
+
+def fire(
+    session: Session,
+    item: FeedbackItem,
+    trigger: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    expected_version: int | None = None,
+    data: BaseModel | dict[str, Any] | None = None,
+    system: bool = False,
+) -> TransitionLog:
+    """Apply a move to a (locked) feedback item and append its audit line; caller commits.
+
+    The same discipline as event moves (workflows/machine.py): people name the version they
+    saw; `system` moves (the workers' mark_overdue) act on what they just locked.
+    """
+    if expected_version is None and not system:
+        raise DomainError(
+            "expected_version_required",
+            "请提供意见的当前版本号（expected_version）",
+            "expected_version is required: the opinion's version you saw",
+            status=422,
+        )
+    return machine.fire(
+        session,
+        WORKFLOW,
+        item,
+        trigger,
+        expected_version=item.version if system and expected_version is None else expected_version,
+        actor=actor,
+        now=now,
+        make_move=lambda parsed: ItemMove(session, item, actor, now, parsed),
+        audit_ids={"event_id": item.event_id, "feedback_item_id": item.id},
+        data=data,
+        system=system,
+    )
+
+
+def record(
+    session: Session,
+    event: Event,
+    *,
+    content: str,
+    raised_by_invitee_id: int | None,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+) -> FeedbackItem:
+    """Record an opinion raised at a (locked) held event, before the collect_feedback move."""
+    if event.state != EventState.held:
+        raise Conflict(
+            "feedback_not_open",
+            f"活动状态为“{event_flow.STATE_LABELS_ZH[event.state]}”，只有已开展、尚未完成意见收集"
+            "的活动可以登记意见",
+            "opinions are recorded while the event is held and before collect_feedback",
+        )
+    event_flow.require_version(event, expected_version)
+    if raised_by_invitee_id is not None:
+        invitees.get(session, event, raised_by_invitee_id)
+    item = FeedbackItem(
+        event_id=event.id,  # type: ignore[arg-type]
+        unit_id=event.unit_id,
+        content=content,
+        raised_by_invitee_id=raised_by_invitee_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    event_flow.record_edit(
+        session,
+        event,
+        "feedback",
+        expected_version=expected_version,
+        actor=actor,
+        now=now,
+        data={"added": item.id},
+    )
+    return item

@@ -1,0 +1,144 @@
+"""Limits on what an imported file may unpack to, checked before any parser sees it.
+
+A .docx or .xlsx is a zip archive. Before python-docx or openpyxl opens one, its central
+directory is read (a few KB, nothing is decompressed) and refused when it holds too many
+members, when one member or all of them would unpack past the caps, or when a member's
+compression ratio is that of a zip bomb. The declared sizes are a real bound: Python's zipfile
+stops decompressing a member at its declared size (a member that lies fails its CRC check).
+
+Rows and cells of an import are capped while the rows are read (:func:`capped_rows`), so a
+table of a million rows stops at the cap instead of being read to the end.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from workflows.kernel.errors import InvalidData
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Caps of one import (settings: OPENDAY_ARCHIVE_* and OPENDAY_IMPORT_*)."""
+
+    max_members: int = 2000
+    max_unpacked_bytes: int = 64 * 1024 * 1024
+    max_member_bytes: int = 16 * 1024 * 1024
+    max_ratio: int = 100
+    max_rows: int = 5000
+    max_cells: int = 200_000
+
+    @classmethod
+    def of(cls, settings: Any) -> ImportLimits:
+        """The limits a Settings object names."""
+        return cls(
+            max_members=settings.archive_max_members,
+            max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+            max_member_bytes=settings.archive_max_member_bytes,
+            max_ratio=settings.archive_max_ratio,
+            max_rows=settings.import_max_rows,
+            max_cells=settings.import_max_cells,
+        )
+
+
+# A member this small may have any ratio (a few KB of repeated XML compresses very well).
+_RATIO_FREE_BYTES = 1024 * 1024
+
+
+def _refuse(code: str, zh: str, en: str, status: int, **details: Any) -> InvalidData:
+    return InvalidData(code, zh, en, status=status, details=details)
+
+
+def check_archive(data: bytes, filename: str, limits: ImportLimits) -> None:
+    """Refuse an archive that would unpack past the limits (422 or 413); read nothing else."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise _refuse(
+            "file_unreadable",
+            f"无法读取文件“{filename}”：不是有效的压缩文档",
+            f'cannot read "{filename}": not a valid zip-based document',
+            422,
+        ) from exc
+    if len(members) > limits.max_members:
+        raise _refuse(
+            "archive_too_many_members",
+            f"文件“{filename}”包含的部件过多（{len(members)} 个，上限 {limits.max_members}）",
+            f'"{filename}" holds too many parts ({len(members)}, limit {limits.max_members})',
+            422,
+            members=len(members),
+            limit=limits.max_members,
+        )
+    total = 0
+    for member in members:
+        _check_member(member, filename, limits)
+        total += member.file_size
+    if total > limits.max_unpacked_bytes:
+        raise _refuse(
+            "archive_too_large",
+            f"文件“{filename}”解压后过大（{total} 字节，上限 {limits.max_unpacked_bytes}）",
+            f'"{filename}" unpacks to {total} bytes (limit {limits.max_unpacked_bytes})',
+            413,
+            unpacked_bytes=total,
+            limit=limits.max_unpacked_bytes,
+        )
+
+
+def _check_member(member: zipfile.ZipInfo, filename: str, limits: ImportLimits) -> None:
+    size = member.file_size
+    if size > limits.max_member_bytes:
+        raise _refuse(
+            "archive_member_too_large",
+            f"文件“{filename}”中的“{member.filename}”解压后过大"
+            f"（{size} 字节，上限 {limits.max_member_bytes}）",
+            f'"{member.filename}" in "{filename}" unpacks to {size} bytes '
+            f"(limit {limits.max_member_bytes})",
+            413,
+            member=member.filename,
+            unpacked_bytes=size,
+            limit=limits.max_member_bytes,
+        )
+    ratio = size / max(member.compress_size, 1)
+    if size > _RATIO_FREE_BYTES and ratio > limits.max_ratio:
+        raise _refuse(
+            "archive_ratio_too_high",
+            f"文件“{filename}”中的“{member.filename}”压缩比异常（{ratio:.0f} 倍），疑似压缩炸弹",
+            f'"{member.filename}" in "{filename}" has a compression ratio of {ratio:.0f} '
+            f"(limit {limits.max_ratio}): refused as a likely zip bomb",
+            422,
+            member=member.filename,
+            ratio=round(ratio),
+            limit=limits.max_ratio,
+        )
+
+
+def capped_rows(
+    rows: Iterable[tuple[int, list[str]]], filename: str, limits: ImportLimits
+) -> Iterator[tuple[int, list[str]]]:
+    """Pass rows through, refusing (413) once the import passes its row or cell cap."""
+    count = cells = 0
+    for row in rows:
+        count += 1
+        cells += len(row[1])
+        if count > limits.max_rows:
+            raise _refuse(
+                "import_too_many_rows",
+                f"文件“{filename}”的行数超过上限（{limits.max_rows} 行）",
+                f'"{filename}" has more than {limits.max_rows} rows',
+                413,
+                limit=limits.max_rows,
+            )
+        if cells > limits.max_cells:
+            raise _refuse(
+                "import_too_many_cells",
+                f"文件“{filename}”的单元格数超过上限（{limits.max_cells} 个）",
+                f'"{filename}" has more than {limits.max_cells} cells',
+                413,
+                limit=limits.max_cells,
+            )
+        yield row

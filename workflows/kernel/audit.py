@@ -1,0 +1,425 @@
+"""Audit lines: recording them, chaining them by hash, verifying the chains, reading the trail.
+
+Event moves and edits of what hangs on an event are in the transition log (the event's
+history); everything else a person changes goes to the change log. Both are append-only
+(database triggers refuse UPDATE, DELETE and, on SQLite, REPLACE) and tamper-evident: each row
+carries `seq` (its place in its chain), `prev_hash` (the previous row's `row_hash`) and
+`row_hash` = sha256(prev_hash + canonical JSON of the row's content), written in the row's own
+transaction. A row changed behind the database's back no longer matches its hash; a row removed
+or rehashed breaks the next row's link. `verify()` names the first broken link.
+
+The change log is one chain; the transition log is one chain per event (an event's history is
+what a reader checks, and moves of different events then never queue behind one lock). Appending
+is serialised per chain, for the moment of the append only: on PostgreSQL a transaction-scoped
+advisory lock (per event, or the change log's one) taken right before the audit INSERT and
+released at commit; SQLite serialises writers anyway. The unique index on (event_id, seq), or on
+`seq` for the change log, turns any append that skipped the lock into an error, never a fork.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, col, select
+
+from models import ChangeLog, Event, TransitionLog
+from models.types import UTCDateTime
+from workflows.kernel.visibility import Actor
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON can hold it (dates and times as ISO text, enums as their value)."""
+    if isinstance(value, (date, datetime, time)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    *,
+    entity: str,
+    entity_id: int | None,
+    action: str,
+    now: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    unit_id: int | None = None,
+) -> ChangeLog:
+    """One audit line: who, when, what, before → after (only the fields that changed)."""
+    before, after = plain(before or {}), plain(after or {})
+    if before and after:
+        changed = {k for k in after if before.get(k) != after.get(k)}
+        before = {k: v for k, v in before.items() if k in changed}
+        after = {k: v for k, v in after.items() if k in changed}
+    line = ChangeLog(
+        at=now,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        entity=entity,
+        entity_id=entity_id,
+        unit_id=unit_id,
+        action=action,
+        before=before,
+        after=after,
+    )
+    session.add(line)  # chained when flushed (_seal_pending)
+    return line
+
+
+def snapshot(row: Any, fields: set[str] | list[str]) -> dict[str, Any]:
+    """The named fields of a row, for before/after."""
+    return {f: getattr(row, f) for f in fields}
+
+
+AUDIT_CURSOR = "audit.v1"
+
+
+def trail(
+    session: Session,
+    actor: Actor,
+    *,
+    entity: str | None,
+    limit: int,
+    offset: int,
+    after: str | None = None,
+    page_info: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first: change-log lines and the edits and moves of events, as one list.
+
+    Supervisors, admins and viewers read everything; unit staff their own unit's lines. The
+    order is (at, source, id), newest first; `after` (a cursor of this list) continues after a
+    row however deep it is, and `page_info["next_after"]` gets the next page's cursor.
+    """
+    cursor = None
+    if after is not None:
+        from workflows.kernel import paging  # no import cycle: paging needs only errors
+
+        at, source, ident = paging.decode(AUDIT_CURSOR, after, [datetime, str, int])
+        if source not in ("change", "event") or ident < 1:
+            raise paging.BadCursor("wrong value type")
+        cursor = (at, source, ident)
+    want = limit + 1 + (0 if cursor else offset)
+    changes = select(ChangeLog).order_by(col(ChangeLog.at).desc(), col(ChangeLog.id).desc())
+    moves = (
+        select(TransitionLog, Event.unit_id)
+        .join(Event, Event.id == TransitionLog.event_id)  # type: ignore[arg-type]
+        .order_by(col(TransitionLog.at).desc(), col(TransitionLog.id).desc())
+    )
+    if cursor is not None:
+        changes = changes.where(*_before(cursor, "change", ChangeLog.at, ChangeLog.id))
+        moves = moves.where(*_before(cursor, "event", TransitionLog.at, TransitionLog.id))
+    if not actor.sees_all_units:
+        changes = changes.where(ChangeLog.unit_id == actor.unit_id)
+        moves = moves.where(Event.unit_id == actor.unit_id)
+    sources: list[list[tuple[tuple[Any, str, int], dict[str, Any]]]] = []
+    if entity in (None, "event"):
+        sources.append(
+            [
+                (
+                    (t.at, "event", t.id),
+                    {
+                        "source": "event",
+                        "at": t.at,
+                        "actor_name": t.actor_name,
+                        "entity": "event",
+                        "entity_id": t.event_id,
+                        "unit_id": unit_id,
+                        "action": t.trigger,
+                        "before": {"state": t.from_state},
+                        "after": {"state": t.to_state, "version": t.version, **t.data},
+                    },
+                )
+                for t, unit_id in session.exec(moves.limit(want)).all()
+            ]
+        )
+    if entity != "event":
+        if entity is not None:
+            changes = changes.where(ChangeLog.entity == entity)
+        sources.append(
+            [
+                (
+                    (c.at, "change", c.id),
+                    {
+                        "source": "change",
+                        "at": c.at,
+                        "actor_name": c.actor_name,
+                        "entity": c.entity,
+                        "entity_id": c.entity_id,
+                        "unit_id": c.unit_id,
+                        "action": c.action,
+                        "before": c.before,
+                        "after": c.after,
+                    },
+                )
+                for c in session.exec(changes.limit(want)).all()
+            ]
+        )
+    merged = list(heapq.merge(*sources, key=lambda r: r[0], reverse=True))
+    start = 0 if cursor else offset
+    rows = merged[start : start + limit]
+    if page_info is not None:
+        from workflows.kernel import paging
+
+        more = len(merged) > start + limit and rows
+        page_info["next_after"] = paging.encode(AUDIT_CURSOR, rows[-1][0]) if more else None
+    return [row for _, row in rows]
+
+
+def _before(cursor: tuple[datetime, str, int], source: str, at: Any, ident: Any) -> list[Any]:
+    """Rows of `source` after the cursor in newest-first (at, source, id) order."""
+    c_at, c_source, c_id = cursor
+    if source < c_source:
+        return [col(at) <= c_at]
+    if source > c_source:
+        return [col(at) < c_at]
+    return [sa.tuple_(col(at), col(ident)) < sa.tuple_(sa.literal(c_at, at.type), c_id)]
+
+
+# ---- the hash chain ------------------------------------------------------------------------------
+
+GENESIS = "0" * 64  # prev_hash of a chain's first row
+CHAINED: tuple[type[Any], ...] = (TransitionLog, ChangeLog)
+_CHAIN_COLUMNS = ("seq", "prev_hash", "row_hash")
+# The change log is one chain. The transition log is one chain per event (the event's history,
+# keyed by event_id), so moves of different events never wait for one another; a move already
+# holds its event's row lock, and the per-event chain lock below costs it no extra wait.
+PER_EVENT = frozenset({"transition_log"})
+# pg_advisory_xact_lock keys: the change log's one chain (a bigint key), and the class of the
+# per-event chains (the (int4, int4) form: class, event id). Any constants unique in this database.
+_LOCK_KEYS = {"change_log": 0x6F70656E64617902}
+EVENT_CHAIN_LOCK_CLASS = 0x6F64
+# PostgreSQL function (migration 0015) that takes the chain locks of the given events in id order
+# and then reads each chain's last (seq, row_hash): one round trip, and its query runs with a
+# snapshot taken after the locks are held, so it always sees the previous holder's row.
+TAILS_FUNCTION = "openday_audit_tails"
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+# The fields a row's hash covers (a fixed list: a column added later is not silently hashed,
+# which would change every earlier row's digest).
+HASHED_FIELDS = {
+    "transition_log": (
+        "seq", "event_id", "feedback_item_id", "trigger", "from_state", "to_state", "version",
+        "actor_id", "actor_name", "at", "reason", "data",
+    ),
+    "change_log": (
+        "seq", "at", "actor_id", "actor_name", "entity", "entity_id", "unit_id", "action",
+        "before", "after",
+    ),
+}  # fmt: skip
+
+
+def _content_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    """The columns a row's hash covers."""
+    return [table.c[name] for name in HASHED_FIELDS[table.name]]
+
+
+def _canonical_value(column: sa.Column[Any], value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(column.type, UTCDateTime):
+        if value.tzinfo is None:  # as SQLite hands back a raw read: stored as naive UTC
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
+    if isinstance(column.type, sa.JSON):
+        # What the database will give back: JSON's own types (tuples as lists, keys as text).
+        return json.loads(json.dumps(value))
+    return value
+
+
+def row_digest(table: sa.Table, row: dict[str, Any], prev_hash: str) -> str:
+    """sha256 over the previous hash and the canonical JSON of the row's content (and table)."""
+    content = {c.name: _canonical_value(c, row.get(c.name)) for c in _content_columns(table)}
+    content["table"] = table.name
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
+
+
+def _chain_key(table: sa.Table, row: dict[str, Any]) -> int | None:
+    """Which chain of its table a row belongs to: its event, or the table's one chain (None)."""
+    return int(row["event_id"]) if table.name in PER_EVENT else None
+
+
+def _tails(
+    connection: Connection, table: sa.Table, keys: Iterable[int | None]
+) -> dict[int | None, tuple[int, str]]:
+    """Take these chains' locks (PostgreSQL) and read each one's last (seq, row_hash)."""
+    wanted = sorted({k for k in keys if k is not None})
+    postgres = connection.dialect.name == "postgresql"
+    if table.name not in PER_EVENT:
+        if postgres:
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[table.name]}
+            )
+        last = connection.execute(
+            sa.select(table.c.seq, table.c.row_hash).order_by(table.c.seq.desc()).limit(1)
+        ).first()
+        return {None: (0, GENESIS) if last is None else (int(last[0]), str(last[1]))}
+    if postgres:
+        found = connection.execute(
+            sa.text(f"SELECT * FROM {TAILS_FUNCTION}(CAST(:ids AS integer[]))"), {"ids": wanted}
+        ).all()
+    else:  # SQLite: one writer at a time, no lock to take
+        last = (
+            sa.select(table.c.event_id, sa.func.max(table.c.seq).label("seq"))
+            .where(table.c.event_id.in_(wanted))
+            .group_by(table.c.event_id)
+            .subquery()
+        )
+        found = connection.execute(
+            sa.select(table.c.event_id, table.c.seq, table.c.row_hash).join(
+                last, sa.and_(last.c.event_id == table.c.event_id, last.c.seq == table.c.seq)
+            )
+        ).all()
+    tails: dict[int | None, tuple[int, str]] = {k: (0, GENESIS) for k in wanted}
+    tails.update({int(e): (int(seq), str(digest)) for e, seq, digest in found})
+    return tails
+
+
+def _chain(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Give `rows` (in insert order) their seq, prev_hash and row_hash after their chains' tails."""
+    keys = [_chain_key(table, row) for row in rows]
+    tails = _tails(connection, table, keys)
+    for row, key in zip(rows, keys, strict=True):
+        seq, prev = tails[key]
+        row["seq"], row["prev_hash"] = seq + 1, prev
+        row["row_hash"] = row_digest(table, row, prev)
+        tails[key] = (seq + 1, row["row_hash"])
+
+
+def seal(session: Session, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """Chain rows about to be inserted with a Core INSERT (bulk paths), in the caller's
+    transaction; call it right before the INSERT. ORM-added rows are sealed at flush."""
+    session.flush()  # rows added through the ORM go first, so the tail read below is current
+    _chain(session.connection(), _table(model), rows)
+
+
+def append(session: Session, entry: Any) -> Any:
+    """Add one audit row and write it now, chained to its chain's last row (the move path's
+    call: the chain lock is taken here, late in the move's transaction, and held to commit)."""
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@sa_event.listens_for(OrmSession, "before_flush")
+def _seal_pending(session: OrmSession, _context: Any, _instances: Any) -> None:
+    """Every audit row added through the ORM is chained as it is flushed, in insert order."""
+    pending = [o for o in session.new if isinstance(o, CHAINED) and o.row_hash is None]
+    if not pending:
+        return
+    connection = session.connection()
+    for model in CHAINED:
+        objects = [o for o in pending if isinstance(o, model)]
+        if not objects:
+            continue
+        objects.sort(key=lambda o: sa.inspect(o).insert_order)
+        table = _table(model)
+        rows = [{name: getattr(o, name) for name in HASHED_FIELDS[table.name]} for o in objects]
+        _chain(connection, table, rows)
+        for obj, row in zip(objects, rows, strict=True):
+            for name in _CHAIN_COLUMNS:
+                setattr(obj, name, row[name])
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """The first row of a table whose chain does not hold."""
+
+    table: str
+    row_id: int
+    event_id: int | None  # the chain (transition log: the event); None for the change log
+    seq: int
+    what: str  # seq | prev_hash | row_hash
+    expected: str
+    found: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """One table's chains: rows checked, how many chains, their head, the first broken link.
+
+    `head_hash` is the change log's last row_hash; for the transition log (a chain per event) it
+    is a fingerprint of every event's head, sha256 over "event_id:seq:row_hash" lines in event
+    order, so one value written down today shows tomorrow whether any history was cut short.
+    """
+
+    table: str
+    rows: int
+    chains: int
+    head_seq: int  # the change log's last seq; the transition log's rows in all chains
+    head_hash: str
+    broken: BrokenLink | None
+
+
+def _stored(connection: Connection, table: sa.Table, batch: int) -> Iterator[dict[str, Any]]:
+    """Every row of the table in chain order, typed as the application reads it, streamed."""
+    order = (table.c.event_id, table.c.seq) if table.name in PER_EVENT else (table.c.seq,)
+    result = connection.execution_options(yield_per=batch).execute(
+        sa.select(table).order_by(*order)
+    )
+    for row in result.mappings():
+        yield dict(row)
+
+
+def verify_table(connection: Connection, model: type[Any], batch: int = 2000) -> ChainReport:
+    """Walk a table's chains from their first rows; stop at the first broken link."""
+    table = _table(model)
+    fingerprint = hashlib.sha256()
+    key: int | None = None
+    expected_seq, prev, count, chains = 1, GENESIS, 0, 0
+
+    def close_chain() -> None:
+        if chains:
+            fingerprint.update(f"{key}:{expected_seq - 1}:{prev}\n".encode())
+
+    for row in _stored(connection, table, batch):
+        row_key = _chain_key(table, row)
+        if chains == 0 or row_key != key:
+            close_chain()
+            key, expected_seq, prev, chains = row_key, 1, GENESIS, chains + 1
+        broken = None
+        if row["seq"] != expected_seq:
+            broken = ("seq", str(expected_seq), str(row["seq"]))
+        elif row["prev_hash"] != prev:
+            broken = ("prev_hash", prev, str(row["prev_hash"]))
+        else:
+            digest = row_digest(table, row, prev)
+            if row["row_hash"] != digest:
+                broken = ("row_hash", digest, str(row["row_hash"]))
+        if broken is not None:
+            link = BrokenLink(table.name, int(row["id"]), row_key, int(row["seq"] or 0), *broken)
+            return ChainReport(table.name, count, chains, count, prev, link)
+        count += 1
+        expected_seq, prev = expected_seq + 1, str(row["row_hash"])
+    if table.name not in PER_EVENT:
+        return ChainReport(table.name, count, chains, expected_seq - 1, prev, None)
+    close_chain()
+    return ChainReport(table.name, count, chains, count, fingerprint.hexdigest(), None)
+
+
+def verify(session: Session, models: Iterable[type[Any]] = CHAINED) -> list[ChainReport]:
+    """Every audit chain, checked row by row (read-only)."""
+    connection = session.connection()
+    return [verify_table(connection, model) for model in models]

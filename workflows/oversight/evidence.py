@@ -1,0 +1,240 @@
+"""Evidence checks on summaries (图文资料核验): flagged for the supervisor, never refused.
+
+For each summary photo:
+
+- `other_day`: its EXIF DateTimeOriginal (the camera's local wall-clock time) falls on another
+  day than the one the event was held;
+- `no_date`: it carries no DateTimeOriginal (or none that can be read);
+- `duplicate`: the same bytes (SHA-256, stored with every attachment) are a photo of another
+  event.
+
+Beside them: when the summary was submitted against its deadline. Photos are content-addressed,
+so what is read from a file is cached by its hash; Pillow is imported only here, when a check
+runs (the API process does not load it at start-up).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models import Attachment, Event, Summary, Unit
+from workflows.files.store import FileStore
+from workflows.kernel.clock import LOCAL_TZ
+
+FLAGS_ZH = {
+    "other_day": "拍摄日期与开展日期不符",
+    "no_date": "照片无拍摄日期",
+    "duplicate": "与其他活动的照片相同",
+}
+EXIF_IFD = 0x8769  # the Exif sub-IFD, where DateTimeOriginal lives
+DATE_TIME_ORIGINAL = 0x9003
+MAX_EVENTS = 5000  # one check covers at most this many events (a campaign's flagged list)
+
+
+@dataclass
+class Photo:
+    """One summary photo and what its check found."""
+
+    attachment_id: int
+    filename: str
+    taken_at: datetime | None
+    flags: list[str] = field(default_factory=list)
+    same_as: list[dict[str, int]] = field(default_factory=list)  # event_id, attachment_id
+
+
+@dataclass
+class EventEvidence:
+    """An event's photos, their flags, and its summary's submission against the deadline."""
+
+    event_id: int
+    unit_name: str
+    theme: str
+    held_on: date | None
+    submitted_at: datetime | None
+    due_at: datetime | None
+    due_on: date | None = None  # the deadline's day (due_at is the end of it)
+    photos: list[Photo] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return any(p.flags for p in self.photos)
+
+    @property
+    def late_hours(self) -> float | None:
+        """Hours the summary came in after its deadline (≤ 0: on time); None if unknown."""
+        if self.submitted_at is None or self.due_at is None:
+            return None
+        return round((self.submitted_at - self.due_at).total_seconds() / 3600, 1)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for p in self.photos:
+            for flag in p.flags:
+                out[flag] += 1
+        return dict(out)
+
+    def notes_zh(self) -> list[str]:
+        """What a supervisor reads beside the event, one line per finding."""
+        lines = []
+        for p in self.photos:
+            if "other_day" in p.flags and p.taken_at is not None:
+                lines.append(
+                    f"照片“{p.filename}”拍摄于 {p.taken_at:%Y-%m-%d %H:%M}，"
+                    f"活动开展于 {self.held_on.isoformat() if self.held_on else '（未登记）'}"
+                )
+            if "no_date" in p.flags:
+                lines.append(f"照片“{p.filename}”无拍摄日期")
+            if "duplicate" in p.flags:
+                events = "、".join(sorted({str(s["event_id"]) for s in p.same_as}))
+                lines.append(f"照片“{p.filename}”与活动 {events} 的照片相同")
+        return lines
+
+    def summary_zh(self) -> str:
+        """The summary's submission against its deadline, in words."""
+        due = f"{self.due_on.isoformat()} 当天" if self.due_on else _local(self.due_at)
+        if self.submitted_at is None:
+            return f"总结尚未报送（截止 {due}）" if due else "总结尚未报送"
+        text = f"总结报送于 {_local(self.submitted_at)}"
+        if due is None:
+            return text
+        late = self.late_hours or 0
+        return f"{text}，截止 {due}，" + (f"逾期 {late} 小时" if late > 0 else "按时")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "unit_name": self.unit_name,
+            "theme": self.theme,
+            "held_on": self.held_on,
+            "flagged": self.flagged,
+            "flag_counts": self.counts(),
+            "summary": {
+                "submitted_at": self.submitted_at,
+                "due_at": self.due_at,
+                "due_on": self.due_on,
+                "late_hours": self.late_hours,
+                "text": self.summary_zh(),
+            },
+            "photos": [
+                {
+                    "attachment_id": p.attachment_id,
+                    "filename": p.filename,
+                    "taken_at": p.taken_at,
+                    "flags": p.flags,
+                    "flags_zh": [FLAGS_ZH[f] for f in p.flags],
+                    "same_as": p.same_as,
+                }
+                for p in self.photos
+            ],
+            "notes": self.notes_zh(),
+        }
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def parse_exif_time(raw: Any) -> datetime | None:
+    """EXIF's 'YYYY:MM:DD HH:MM:SS' (sometimes NUL-padded) as a naive local time."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip("\x00 ").strip()
+    try:
+        return datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=8192)
+def taken_at(path: str, sha256: str) -> datetime | None:
+    """A photo's DateTimeOriginal, read from the file's header only (cached by content hash:
+    the same bytes always give the same answer)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            raw = exif.get_ifd(EXIF_IFD).get(DATE_TIME_ORIGINAL)
+    except Exception:  # an unreadable header is a photo without a date, not an error
+        return None
+    return parse_exif_time(raw)
+
+
+def check_events(
+    session: Session, event_ids: list[int], store: FileStore
+) -> dict[int, EventEvidence]:
+    """The evidence of each event (in `event_ids`' order) that exists."""
+    ids = list(dict.fromkeys(event_ids))[:MAX_EVENTS]
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(Event.id, Unit.name, Event.theme, Event.held_on, Event.summary_due_at,
+                  Event.summary_due_on, Summary.submitted_at)
+        .join(Unit, Unit.id == Event.unit_id)
+        .outerjoin(Summary, Summary.event_id == Event.id)
+        .where(Event.id.in_(ids))  # type: ignore[union-attr]
+    ).all()  # fmt: skip
+    found = {
+        r.id: EventEvidence(
+            r.id, r.name, r.theme, r.held_on, r.submitted_at, r.summary_due_at, r.summary_due_on
+        )
+        for r in rows
+    }
+    photos = session.execute(
+        sa.select(Attachment.id, Attachment.event_id, Attachment.filename, Attachment.sha256,
+                  Attachment.storage_key)
+        .where(Attachment.event_id.in_(ids), Attachment.kind == "photo")  # type: ignore[attr-defined]
+        .order_by(Attachment.event_id, Attachment.id)
+    ).all()  # fmt: skip
+    elsewhere: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    hashes = sorted({p.sha256 for p in photos})
+    for i in range(0, len(hashes), 500):
+        for r in session.execute(
+            sa.select(Attachment.sha256, Attachment.event_id, Attachment.id)
+            .where(Attachment.sha256.in_(hashes[i : i + 500]), Attachment.kind == "photo")  # type: ignore[attr-defined]
+            .order_by(Attachment.id)
+        ):  # fmt: skip
+            elsewhere[r.sha256].append((r.event_id, r.id))
+    for p in photos:
+        ev = found[p.event_id]
+        when = taken_at(str(Path(store.path(p.storage_key))), p.sha256)
+        photo = Photo(p.id, p.filename, when)
+        if when is None:
+            photo.flags.append("no_date")
+        elif ev.held_on is not None and when.date() != ev.held_on:
+            photo.flags.append("other_day")
+        photo.same_as = [
+            {"event_id": e, "attachment_id": a} for e, a in elsewhere[p.sha256] if e != p.event_id
+        ]
+        if photo.same_as:
+            photo.flags.append("duplicate")
+        ev.photos.append(photo)
+    return {i: found[i] for i in ids if i in found}
+
+
+def flagged_in_campaign(
+    session: Session, campaign_id: int, store: FileStore, *, unit_id: int | None = None
+) -> list[EventEvidence]:
+    """The campaign's events whose summary photos raise a flag, in event id order."""
+    stmt = (
+        sa.select(Attachment.event_id)
+        .join(Event, Event.id == Attachment.event_id)
+        .where(Event.campaign_id == campaign_id, Attachment.kind == "photo")
+        .distinct()
+        .order_by(Attachment.event_id)
+        .limit(MAX_EVENTS)
+    )
+    if unit_id is not None:
+        stmt = stmt.where(Event.unit_id == unit_id)
+    ids = list(session.execute(stmt).scalars())
+    return [ev for ev in check_events(session, ids, store).values() if ev.flagged]

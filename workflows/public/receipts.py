@@ -1,0 +1,144 @@
+"""Opinion receipts: what /public/track shows for a receipt code, and nothing personal.
+
+Every feedback item gets a random receipt code when recorded (models/codes.py: 45 random bits
+and a check character); whoever holds it sees the opinion, its unit and event, its status, its
+due date and, once answered, the answer. Never who raised it, the assignee or any staff name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlencode
+
+from sqlmodel import Session, col, select
+
+from models import Event, FeedbackItem, FeedbackState, Unit
+from models.codes import grouped, normalize
+from workflows.kernel.errors import NotFound
+
+STATUS_ZH = {
+    FeedbackState.received: "已受理，待办理",
+    FeedbackState.assigned: "办理中",
+    FeedbackState.overdue: "办理中（已超期，已督办）",
+    FeedbackState.answered: "已答复",
+    FeedbackState.closed: "已办结",
+}
+ANSWERED = (FeedbackState.answered, FeedbackState.closed)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The public view of one opinion."""
+
+    code: str
+    status: str
+    status_label: str
+    content: str
+    unit_name: str
+    event_theme: str
+    collected_on: date | None
+    due_on: date | None
+    due_provisional: bool
+    answered_on: date | None
+    answer: str | None
+
+
+def _missing() -> NotFound:
+    return NotFound(
+        "receipt_not_found",
+        "没有找到该回执码，请核对后重新输入",
+        "no opinion with this receipt code",
+    )
+
+
+def track(session: Session, code: str) -> Receipt:
+    """The opinion behind a receipt code, or 404 (a mistyped code fails its check character)."""
+    normal = normalize(code or "")
+    if normal is None:
+        raise _missing()
+    row = session.exec(
+        select(FeedbackItem, Event.theme, Unit.name)
+        .join(Event, Event.id == FeedbackItem.event_id)  # type: ignore[arg-type]
+        .join(Unit, Unit.id == FeedbackItem.unit_id)  # type: ignore[arg-type]
+        .where(FeedbackItem.receipt_code == normal)
+    ).first()
+    if row is None:
+        raise _missing()
+    item, theme, unit_name = row
+    answered = item.state in ANSWERED
+    return Receipt(
+        code=grouped(item.receipt_code),
+        status=item.state,
+        status_label=STATUS_ZH.get(FeedbackState(item.state), item.state),
+        content=item.content,
+        unit_name=unit_name,
+        event_theme=theme,
+        collected_on=item.collected_on,
+        due_on=item.due_on,
+        due_provisional=item.due_provisional,
+        answered_on=item.answered_at.date() if answered and item.answered_at else None,
+        answer=item.answer if answered else None,
+    )
+
+
+# ---- printable slips (staff): one per recorded opinion, with the tracking link --------------
+
+
+@dataclass(frozen=True)
+class Slip:
+    """What one printed receipt slip says: nothing about who raised the opinion."""
+
+    item_id: int
+    code: str
+    url: str
+    content: str
+    unit_name: str
+    event_theme: str
+    collected_on: date | None
+    due_on: date | None
+
+
+SLIP_CONTENT_CHARS = 60  # the opinion's first characters, so the holder recognises their slip
+
+
+def track_url(base_url: str, code: str) -> str:
+    """The public tracking page for a receipt code on the service's public address."""
+    return f"{base_url.rstrip('/')}/public/track?{urlencode({'code': grouped(code)})}"
+
+
+def slips(session: Session, event_id: int, base_url: str, item_id: int | None = None) -> list[Slip]:
+    """Slips for the event's opinions (or one of them) in the order recorded."""
+    stmt = (
+        select(FeedbackItem, Event.theme, Unit.name)
+        .join(Event, Event.id == FeedbackItem.event_id)  # type: ignore[arg-type]
+        .join(Unit, Unit.id == FeedbackItem.unit_id)  # type: ignore[arg-type]
+        .where(FeedbackItem.event_id == event_id)
+        .order_by(col(FeedbackItem.id))
+    )
+    if item_id is not None:
+        stmt = stmt.where(FeedbackItem.id == item_id)
+    out = []
+    for item, theme, unit_name in session.exec(stmt).all():
+        if not item.receipt_code:  # recorded before receipts existed: nothing to print
+            continue
+        text = " ".join(item.content.split())
+        if len(text) > SLIP_CONTENT_CHARS:
+            text = text[:SLIP_CONTENT_CHARS] + "…"
+        out.append(
+            Slip(
+                item_id=item.id,  # type: ignore[arg-type]
+                code=grouped(item.receipt_code),
+                url=track_url(base_url, item.receipt_code),
+                content=text,
+                unit_name=unit_name,
+                event_theme=theme,
+                collected_on=item.collected_on,
+                due_on=item.due_on,
+            )
+        )
+    if item_id is not None and not out:
+        raise NotFound(
+            "feedback_not_found", f"意见建议 {item_id} 不存在", f"opinion {item_id} not found"
+        )
+    return out

@@ -1,0 +1,450 @@
+"""Public registration for an event's public places (公开邀请): eligibility, first come first
+served up to the places, then a waiting list in arrival order; cancel and look up by code and
+phone; staff confirm (the person becomes an invitee: 市民代表, 公开邀请) or decline.
+
+Registrations for one event are serialised by a row lock on the event (FOR UPDATE on
+PostgreSQL; SQLite writers hold the database's write lock), so the count of places taken read
+under the lock is the truth: no over-booking. Locking does not bump the event's version, so a
+citizen registering never makes a clerk's next move stale.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models import Campaign, Event, EventState, Registration, RegistrationState, Unit
+from models.codes import normalize
+from workflows.campaign.rules import CampaignRules
+from workflows.event import invitees
+from workflows.kernel import audit
+from workflows.kernel.errors import Conflict, DomainError, NotFound
+from workflows.kernel.visibility import Actor
+from workflows.public import notices
+from workflows.public.privacy import Keys
+
+OPEN_STATES = (EventState.planned, EventState.invited)
+TAKING = (RegistrationState.registered, RegistrationState.confirmed)
+ACTIVE = (*TAKING, RegistrationState.waitlisted)
+STATE_LABELS_ZH = {
+    "registered": "已报名，待单位确认",
+    "waitlisted": "候补中",
+    "confirmed": "已确认参加",
+    "declined": "未获确认",
+    "cancelled": "已取消",
+}
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_ID = re.compile(r"^\d{17}[\dX]$")
+_EMAIL = re.compile(r"^[^@\s,;<>\"()\[\]]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """What a citizen types into the registration form (lengths bounded by the schema)."""
+
+    name: str
+    phone: str
+    district: str
+    consent: bool
+    id_number: str | None = None
+    email: str | None = None  # optional: messages about the registration by e-mail too
+
+
+def _invalid(code: str, field: str, zh: str, en: str) -> DomainError:
+    return DomainError(code, zh, en, status=422, details={"field": field})
+
+
+def clean_phone(text: str) -> str:
+    """A mainland mobile number without spaces or dashes, or 422."""
+    phone = re.sub(r"[\s-]", "", text or "").removeprefix("+86")
+    if not _PHONE.match(phone):
+        raise _invalid(
+            "invalid_phone", "phone", "请填写 11 位手机号码", "enter an 11-digit mobile number"
+        )
+    return phone
+
+
+def clean_email(text: str | None) -> str | None:
+    """An optional single e-mail address (no display name, no list), or 422."""
+    email = (text or "").strip()
+    if not email:
+        return None
+    if len(email) > 100 or not _EMAIL.match(email):
+        raise _invalid(
+            "invalid_email", "email", "电子邮箱格式不正确", "the e-mail address is not valid"
+        )
+    return email
+
+
+def birthday_of(id_number: str) -> date:
+    """The birthday in an 18-digit resident ID number whose check digit is right, or 422."""
+    number = id_number.strip().upper()
+    bad = _invalid(
+        "invalid_id_number", "id_number", "身份证号码不正确", "the ID number is not valid"
+    )
+    if not _ID.match(number):
+        raise bad
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != number[17]:
+        raise bad
+    try:
+        return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise bad from None
+
+
+def _age_on(birthday: date, day: date) -> int:
+    return day.year - birthday.year - ((day.month, day.day) < (birthday.month, birthday.day))
+
+
+def check_eligible(rules: CampaignRules, event: Event, who: Applicant) -> str | None:
+    """Consent, residence and age; the normalised ID number when one was given."""
+    if not who.consent:
+        raise _invalid(
+            "consent_required",
+            "consent",
+            "请阅读并同意个人信息处理说明",
+            "consent to the privacy notice is required",
+        )
+    if not who.name.strip():
+        raise _invalid("name_required", "name", "请填写姓名", "enter your name")
+    if rules.public_districts and who.district not in rules.public_districts:
+        raise _invalid(
+            "residence_not_eligible",
+            "district",
+            f"本次活动仅接受{'、'.join(rules.public_districts)}居民报名",
+            "this campaign accepts residents of the listed districts only",
+        )
+    if not who.district.strip():
+        raise _invalid("district_required", "district", "请填写居住地", "enter your district")
+    if not who.id_number or not who.id_number.strip():
+        return None
+    number = who.id_number.strip().upper()
+    if _age_on(birthday_of(number), event.date_earliest) < rules.public_min_age:
+        raise _invalid(
+            "too_young",
+            "id_number",
+            f"报名人须年满 {rules.public_min_age} 周岁",
+            f"registrants must be at least {rules.public_min_age}",
+        )
+    return number
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def taken(session: Session, event_id: int) -> int:
+    """Places taken: registered or confirmed."""
+    stmt = select(func.count()).where(
+        Registration.event_id == event_id, col(Registration.state).in_(TAKING)
+    )
+    return int(session.exec(stmt).one())
+
+
+def taken_by_event(session: Session, event_ids: list[int]) -> dict[int, int]:
+    """Places taken per event, in one query."""
+    if not event_ids:
+        return {}
+    stmt = (
+        select(Registration.event_id, func.count())
+        .where(col(Registration.event_id).in_(event_ids), col(Registration.state).in_(TAKING))
+        .group_by(Registration.event_id)
+    )
+    return {event_id: int(n) for event_id, n in session.exec(stmt).all()}
+
+
+def public_events(session: Session, campaign_id: int | None) -> list[tuple[Event, str, int]]:
+    """A campaign's events taking public registration, by date: (event, unit name, places left)."""
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(Event.public_places > 0, col(Event.state).in_(OPEN_STATES))
+        .order_by(col(Event.date_earliest), col(Event.start_time), col(Event.id))
+    )
+    if campaign_id is not None:
+        stmt = stmt.where(Event.campaign_id == campaign_id)
+    rows = session.exec(stmt).all()
+    counts = taken_by_event(session, [e.id for e, _ in rows])  # type: ignore[misc]
+    return [(e, name, max(0, e.public_places - counts.get(e.id, 0))) for e, name in rows]  # type: ignore[arg-type]
+
+
+def open_event(session: Session, event_id: int, *, lock: bool = False) -> tuple[Event, str]:
+    """An event taking public registration, with its unit's name; 404 otherwise."""
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(Event.id == event_id, Event.public_places > 0, col(Event.state).in_(OPEN_STATES))
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=Event)
+    row = session.exec(stmt).first()
+    if row is None:
+        raise NotFound(
+            "public_event_not_found",
+            "该活动不存在或未开放公开报名",
+            "no such event open to public registration",
+        )
+    return row[0], row[1]
+
+
+def waitlist_position(session: Session, reg: Registration) -> int | None:
+    """1 for the first in line; None when not waitlisted."""
+    if reg.state != RegistrationState.waitlisted:
+        return None
+    stmt = select(func.count()).where(
+        Registration.event_id == reg.event_id,
+        Registration.state == RegistrationState.waitlisted,
+        col(Registration.id) <= reg.id,
+    )
+    return int(session.exec(stmt).one())
+
+
+# ---- registering, looking up, cancelling -----------------------------------------------------
+
+
+def _already() -> Conflict:
+    return Conflict(
+        "already_registered",
+        "您在本次开放日活动中已有报名（每人限报一次），可凭确认码查询或取消后再报",
+        "this person already holds a registration in this campaign",
+    )
+
+
+def _check_once(session: Session, campaign_id: int, hashes: list[str]) -> None:
+    stmt = select(Registration.id).where(
+        Registration.campaign_id == campaign_id,
+        col(Registration.state).in_(ACTIVE),
+        (col(Registration.phone_hash).in_(hashes)) | (col(Registration.id_hash).in_(hashes)),
+    )
+    if session.exec(stmt).first() is not None:
+        raise _already()
+
+
+def register(
+    session: Session,
+    event_id: int,
+    who: Applicant,
+    *,
+    keys: Keys,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
+) -> Registration:
+    """Register for a public place (or the waiting list once the places are taken); the
+    person is owed a message saying which, on the channels that reach them."""
+    event, _ = open_event(session, event_id, lock=True)
+    campaign = session.get(Campaign, event.campaign_id)
+    rules = CampaignRules.of(campaign.rules if campaign else {})
+    phone = clean_phone(who.phone)
+    email = clean_email(who.email)
+    id_number = check_eligible(rules, event, who)
+    phone_hash = keys.digest("phone", phone)
+    id_hash = keys.digest("id", id_number) if id_number else None
+    if rules.public_once_per_campaign:
+        _check_once(session, event.campaign_id, [h for h in (phone_hash, id_hash) if h])
+    full = taken(session, event_id) >= event.public_places
+    reg = Registration(
+        event_id=event_id,
+        campaign_id=event.campaign_id,
+        state=RegistrationState.waitlisted if full else RegistrationState.registered,
+        name=who.name.strip(),
+        district=who.district.strip(),
+        phone_enc=keys.encrypt(phone),
+        phone_hash=phone_hash,
+        phone_last4=phone[-4:],
+        id_enc=keys.encrypt(id_number) if id_number else None,
+        email_enc=keys.encrypt(email) if email else None,
+        id_hash=id_hash,
+        person_key=phone_hash if rules.public_once_per_campaign else None,
+        consent_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(reg)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise _already() from None
+    kind = "waitlisted" if full else "registered"
+    notices.owe(session, reg, event, kind, notify, now, position=waitlist_position(session, reg))
+    return reg
+
+
+def find(
+    session: Session, code: str, phone: str, keys: Keys, *, lock: bool = False
+) -> Registration:
+    """A registration by its code and the phone it was made with (the same 404 for either)."""
+    normal = normalize(code or "")
+    missing = NotFound(
+        "registration_not_found",
+        "确认码或手机号码不正确",
+        "no registration with this code and phone number",
+    )
+    if normal is None:
+        raise missing
+    stmt = select(Registration).where(Registration.code == normal)
+    if lock:
+        stmt = stmt.with_for_update()
+    reg = session.exec(stmt).first()
+    try:
+        phone_hash = keys.digest("phone", clean_phone(phone))
+    except DomainError:
+        raise missing from None
+    if reg is None or reg.phone_hash is None or reg.phone_hash != phone_hash:
+        raise missing
+    return reg
+
+
+def _promote(session: Session, event: Event, now: datetime, notify: notices.Channels) -> None:
+    """A place came free: the first on the waiting list takes it."""
+    session.flush()
+    if taken(session, event.id) >= event.public_places:  # type: ignore[arg-type]
+        return
+    first = session.exec(
+        select(Registration)
+        .where(
+            Registration.event_id == event.id, Registration.state == RegistrationState.waitlisted
+        )
+        .order_by(col(Registration.id))
+        .limit(1)
+    ).first()
+    if first is not None:
+        first.state = RegistrationState.registered
+        first.updated_at = now
+        notices.owe(session, first, event, "promoted", notify, now)
+
+
+def cancel(
+    session: Session,
+    code: str,
+    phone: str,
+    *,
+    keys: Keys,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
+) -> Registration:
+    """The person cancels; a place they held goes to the first on the waiting list."""
+    reg = find(session, code, phone, keys)
+    event = session.exec(select(Event).where(Event.id == reg.event_id).with_for_update()).one()
+    session.refresh(reg)
+    if reg.state not in (RegistrationState.registered, RegistrationState.waitlisted):
+        raise Conflict(
+            "registration_not_cancellable",
+            f"报名状态为“{STATE_LABELS_ZH[reg.state]}”，不能在线取消"
+            + ("，请联系活动单位" if reg.state == RegistrationState.confirmed else ""),
+            f"a registration in state '{reg.state}' cannot be cancelled online",
+        )
+    held_place = reg.state == RegistrationState.registered
+    reg.state = RegistrationState.cancelled
+    reg.updated_at = now
+    notices.owe(session, reg, event, "cancelled", notify, now)
+    if held_place:
+        _promote(session, event, now, notify)
+    return reg
+
+
+# ---- staff: the list, confirm, decline -------------------------------------------------------
+
+
+def staff_get(session: Session, event: Event, reg_id: int) -> Registration:
+    """A registration of this event, or 404."""
+    reg = session.get(Registration, reg_id)
+    if reg is None or reg.event_id != event.id:
+        raise NotFound(
+            "registration_not_found", f"报名 {reg_id} 不存在", f"registration {reg_id} not found"
+        )
+    return reg
+
+
+def staff_list(session: Session, event: Event) -> list[Registration]:
+    """Every registration of the event in arrival order."""
+    stmt = select(Registration).where(Registration.event_id == event.id)
+    return list(session.exec(stmt.order_by(col(Registration.id))).all())
+
+
+def _require_state(reg: Registration, wanted: tuple[str, ...], move: str) -> None:
+    if reg.state not in wanted:
+        raise Conflict(
+            "registration_state",
+            f"报名状态为“{STATE_LABELS_ZH[reg.state]}”，不能{move}",
+            f"a registration in state '{reg.state}' cannot be {move}ed",
+        )
+
+
+def confirm(
+    session: Session,
+    event: Event,
+    reg_id: int,
+    *,
+    expected_version: int,
+    actor: Actor,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
+) -> Registration:
+    """Confirm a registration: the person joins the invitee list (市民代表, 公开邀请)."""
+    reg = staff_get(session, event, reg_id)
+    _require_state(reg, (RegistrationState.registered,), "确认")
+    person = {"name": reg.name, "category": "citizen", "invitation": "public"}
+    (invitee,) = invitees.add(
+        session, event, [person], expected_version=expected_version, actor=actor, now=now
+    )
+    session.flush()
+    reg.state = RegistrationState.confirmed
+    reg.invitee_id = invitee.id
+    reg.updated_at = now
+    notices.owe(session, reg, event, "confirmed", notify, now)
+    return reg
+
+
+def decline(
+    session: Session,
+    event: Event,
+    reg_id: int,
+    *,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
+) -> Registration:
+    """Decline a registration with a reason (shown to the person); its place moves on."""
+    actor.require_write()
+    reg = staff_get(session, event, reg_id)
+    _require_state(reg, (RegistrationState.registered, RegistrationState.waitlisted), "拒绝")
+    if not reason.strip():
+        raise _invalid("reason_required", "reason", "请填写原因", "a reason is required")
+    held_place = reg.state == RegistrationState.registered
+    before: dict[str, Any] = {"state": reg.state}
+    reg.state = RegistrationState.declined
+    reg.decline_reason = reason.strip()
+    reg.updated_at = now
+    audit.record(
+        session,
+        actor,
+        entity="public_registration",
+        entity_id=reg.id,
+        action="decline",
+        now=now,
+        before=before,
+        after={"state": reg.state, "reason": reg.decline_reason, "event_id": event.id},
+        unit_id=event.unit_id,
+    )
+    notices.owe(session, reg, event, "declined", notify, now)
+    if held_place:
+        _promote(session, event, now, notify)
+    return reg
+
+
+FORMS_ZH = {
+    "office_visit": "参观机关办公场所",
+    "site_visit": "现场参观考察",
+    "dialogue": "政民恳谈交流",
+    "feedback": "意见反馈",
+}

@@ -1,0 +1,475 @@
+# mypy: disable-error-code="arg-type,call-overload,union-attr,attr-defined,operator,misc"
+# (SQLModel types its columns as their Python values; the queries below use them as columns.)
+"""The campaign report per unit, and the facts it and the assessment read.
+
+`collect` reads a campaign with one aggregate query (GROUP BY unit) per source — events,
+invitees, opinions, extensions, summaries and their logs, spot checks, escalations — so the
+database does the counting and Python only sees a row per unit. The assessment also needs the
+records behind its deductions (event ids, opinion ids, log ids); `records=True` adds one
+filtered query per kind of deduction, which returns only the deviating records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from models import (
+    OPEN_FEEDBACK_STATES,
+    Campaign,
+    Event,
+    EventForm,
+    EventState,
+    ExtensionRequest,
+    FeedbackItem,
+    Invitee,
+    Notification,
+    SpotCheck,
+    Summary,
+    TransitionLog,
+    Unit,
+)
+from workflows.campaign import service as campaigns
+from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import local_date
+from workflows.reporting.exports import Column, Sheet
+
+HOLD_OPEN = (EventState.planned, EventState.invited)
+CATEGORIES = ("npc_deputy", "cppcc_member", "citizen")
+
+# Report columns: key, Chinese header (the page, the xlsx and the JSON share them).
+COLUMNS: list[tuple[str, str]] = [
+    ("events", "活动数"),
+    ("cancelled", "已取消"),
+    ("held", "已开展"),
+    ("held_on_time", "按期开展"),
+    ("held_late", "逾期开展"),
+    ("not_held_overdue", "逾期未开展"),
+    ("invitees", "邀请人数"),
+    ("npc_deputy", "人大代表"),
+    ("cppcc_member", "政协委员"),
+    ("citizen", "市民代表"),
+    ("citizen_targeted", "定向邀请"),
+    ("citizen_public", "公开邀请"),
+    ("attended", "出席人数"),
+    ("attended_citizens", "出席市民代表"),
+    ("form_office_visit", "参观机关办公场所"),
+    ("form_site_visit", "现场参观考察"),
+    ("form_dialogue", "政民恳谈交流"),
+    ("form_feedback", "意见反馈"),
+    ("opinions", "意见建议"),
+    ("answered", "已答复"),
+    ("answered_on_time", "按时答复"),
+    ("answered_late", "逾期答复"),
+    ("open_overdue", "逾期未答复"),
+    ("workdays_late", "累计超期工作日"),
+    ("extensions", "申请延期"),
+    ("extensions_approved", "批准延期"),
+    ("summaries", "已报送总结"),
+    ("summaries_on_time", "总结按时"),
+    ("summaries_late", "总结逾期"),
+    ("reworks", "退回整改"),
+    ("spot_satisfactory", "抽查合格"),
+    ("spot_needs_improvement", "抽查需整改"),
+    ("spot_unsatisfactory", "抽查不合格"),
+    ("escalations_level_1", "一级催办"),
+    ("escalations_level_2", "二级催办"),
+]
+
+
+@dataclass
+class UnitFacts:
+    """One unit's numbers and the records behind the ones the assessment deducts for."""
+
+    unit_id: int
+    unit_name: str
+    unit_kind: str
+    counts: Counter[str] = field(default_factory=Counter)
+    held_late: list[dict[str, Any]] = field(default_factory=list)
+    not_held: list[dict[str, Any]] = field(default_factory=list)
+    citizen_short: list[dict[str, Any]] = field(default_factory=list)
+    late_answers: list[dict[str, Any]] = field(default_factory=list)
+    open_overdue: list[dict[str, Any]] = field(default_factory=list)
+    late_summaries: list[dict[str, Any]] = field(default_factory=list)
+    reworks: list[dict[str, Any]] = field(default_factory=list)
+    spot_checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        """The report row: the unit and every column's number."""
+        out: dict[str, Any] = {
+            "unit_id": self.unit_id,
+            "unit_name": self.unit_name,
+            "unit_kind": self.unit_kind,
+        }
+        out.update({key: int(self.counts.get(key, 0)) for key, _ in COLUMNS})
+        return out
+
+
+@dataclass
+class Facts:
+    """A campaign's facts at `now`: per unit, in unit name order."""
+
+    campaign: Campaign
+    rules: CampaignRules
+    now: datetime
+    units: dict[int, UnitFacts]
+
+
+def collect(
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    *,
+    unit_id: int | None = None,
+    records: bool = True,
+) -> Facts:
+    """The counts per unit (and with `records`, the records the assessment deducts for), for
+    every unit with events in the campaign, or only `unit_id`'s."""
+    campaign = campaigns.get(session, campaign_id)
+    rules = CampaignRules.of(campaign.rules)
+    facts = Facts(campaign, rules, now, {})
+    scope = _Scope(campaign_id, unit_id)
+    _events(session, facts, scope, local_date(now))
+    if facts.units:
+        for count in (_invitees, _opinions, _extensions, _summaries, _spot_checks, _escalations):
+            count(session, facts, scope)
+        if records:
+            _records(session, facts, scope, local_date(now))
+    return facts
+
+
+@dataclass(frozen=True)
+class _Scope:
+    campaign_id: int
+    unit_id: int | None
+
+    def events(self, stmt: Any) -> Any:
+        """`stmt` (which joins or selects `event`) narrowed to the campaign and unit."""
+        stmt = stmt.where(Event.campaign_id == self.campaign_id)
+        return stmt if self.unit_id is None else stmt.where(Event.unit_id == self.unit_id)
+
+
+def _n(condition: Any) -> Any:
+    """COUNT of the group's rows meeting `condition` (portable: SUM of a CASE)."""
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _add(facts: Facts, unit_id: int, values: dict[str, Any]) -> None:
+    u = facts.units.get(unit_id)
+    if u is None:  # a record whose unit has no event in the campaign: not the report's
+        return
+    for key, n in values.items():
+        if n:
+            u.counts[key] += int(n)
+
+
+def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
+    live = Event.state != EventState.cancelled
+    held = sa.and_(live, Event.held_on.is_not(None))
+    forms = sa.cast(Event.forms, sa.Text)
+    stmt = scope.events(
+        sa.select(
+            Unit.id, Unit.name, Unit.kind,
+            _n(Event.state == EventState.cancelled).label("cancelled"),
+            _n(live).label("events"),
+            _n(held).label("held"),
+            _n(sa.and_(held, Event.held_on <= Event.date_latest)).label("held_on_time"),
+            _n(sa.and_(held, Event.held_on > Event.date_latest)).label("held_late"),
+            _n(sa.and_(Event.held_on.is_(None), Event.state.in_(HOLD_OPEN),
+                       Event.date_latest < today)).label("not_held_overdue"),
+            *(_n(sa.and_(live, forms.like(f'%"{f.value}"%'))).label(f"form_{f.value}")
+              for f in EventForm),
+        ).join(Unit, Unit.id == Event.unit_id)
+    ).group_by(Unit.id, Unit.name, Unit.kind).order_by(Unit.name, Unit.id)  # fmt: skip
+    for r in session.execute(stmt).mappings():
+        u = facts.units[r["id"]] = UnitFacts(r["id"], r["name"], r["kind"])
+        u.counts.update({k: int(v) for k, v in r.items() if k not in ("id", "name", "kind") and v})
+
+
+def _invitees(session: Session, facts: Facts, scope: _Scope) -> None:
+    citizen = Invitee.category == "citizen"
+    attended = Invitee.attended.is_(True)
+    stmt = scope.events(
+        sa.select(
+            Event.unit_id,
+            sa.func.count().label("invitees"),
+            *(_n(Invitee.category == c).label(c) for c in CATEGORIES),
+            _n(sa.and_(citizen, Invitee.invitation == "targeted")).label("citizen_targeted"),
+            _n(sa.and_(citizen, Invitee.invitation == "public")).label("citizen_public"),
+            _n(attended).label("attended"),
+            _n(sa.and_(attended, citizen)).label("attended_citizens"),
+        )
+        .join_from(Invitee, Event, Event.id == Invitee.event_id)
+        .where(Invitee.invited.is_(True))
+    ).group_by(Event.unit_id)  # fmt: skip
+    for r in session.execute(stmt).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
+    answered = FeedbackItem.answered_at.is_not(None)
+    late = sa.func.coalesce(FeedbackItem.answered_late_workdays, 0)
+    stmt = scope.events(
+        sa.select(
+            FeedbackItem.unit_id,
+            sa.func.count().label("opinions"),
+            _n(answered).label("answered"),
+            _n(sa.and_(answered, late > 0)).label("answered_late"),
+            _n(sa.and_(answered, late <= 0)).label("answered_on_time"),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((sa.and_(answered, late > 0), late), else_=0)), 0
+            ).label("workdays_late"),
+            _n(_open_overdue(facts.now)).label("open_overdue"),
+        ).join_from(FeedbackItem, Event, Event.id == FeedbackItem.event_id)
+    ).group_by(FeedbackItem.unit_id)
+    for r in session.execute(stmt).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _open_overdue(now: datetime) -> Any:
+    return sa.and_(
+        FeedbackItem.answered_at.is_(None),
+        FeedbackItem.state.in_(OPEN_FEEDBACK_STATES),
+        FeedbackItem.due_at.is_not(None),
+        FeedbackItem.due_at < now,
+    )
+
+
+def _extensions(session: Session, facts: Facts, scope: _Scope) -> None:
+    stmt = scope.events(
+        sa.select(
+            ExtensionRequest.unit_id,
+            sa.func.count().label("extensions"),
+            _n(ExtensionRequest.state == "approved").label("extensions_approved"),
+        ).join_from(ExtensionRequest, Event, Event.id == ExtensionRequest.event_id)
+    ).group_by(ExtensionRequest.unit_id)
+    for r in session.execute(stmt).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _late_seconds() -> Any:
+    """A summary log line's recorded lateness (seconds, 0 when absent)."""
+    return sa.func.coalesce(TransitionLog.data["late_seconds"].as_float(), 0)
+
+
+def _first_submissions(scope: _Scope) -> Any:
+    """The first submit_summary line of each event: on time or not is the first submission's,
+    as its log line recorded it (late when at least a whole second late)."""
+    first = (
+        scope.events(
+            sa.select(sa.func.min(TransitionLog.id).label("id"))
+            .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+            .where(TransitionLog.trigger == "submit_summary")
+        )
+        .group_by(TransitionLog.event_id)
+        .subquery()
+    )
+    return (
+        sa.select(TransitionLog.id, TransitionLog.event_id, Event.unit_id,
+                  _late_seconds().label("late"))
+        .join(first, first.c.id == TransitionLog.id)
+        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+    )  # fmt: skip
+
+
+def _summaries(session: Session, facts: Facts, scope: _Scope) -> None:
+    submitted = scope.events(
+        sa.select(Event.unit_id, sa.func.count())
+        .join_from(Summary, Event, Event.id == Summary.event_id)
+        .where(Summary.submitted_at.is_not(None))
+    ).group_by(Event.unit_id)
+    for unit_id, n in session.execute(submitted):
+        _add(facts, unit_id, {"summaries": n})
+    reworks = scope.events(
+        sa.select(Event.unit_id, sa.func.count())
+        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+        .where(TransitionLog.trigger == "return_for_rework")
+    ).group_by(Event.unit_id)
+    for unit_id, n in session.execute(reworks):
+        _add(facts, unit_id, {"reworks": n})
+    firsts = _first_submissions(scope).subquery()
+    on_time = sa.select(
+        firsts.c.unit_id,
+        _n(firsts.c.late >= 1).label("summaries_late"),
+        _n(firsts.c.late < 1).label("summaries_on_time"),
+    ).group_by(firsts.c.unit_id)
+    for r in session.execute(on_time).mappings():
+        _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _latest_spot_checks(scope: _Scope) -> Any:
+    """Each event's last round (the one that stands): its id, event, unit, round and result."""
+    ranked = scope.events(
+        sa.select(
+            SpotCheck.id, SpotCheck.event_id, Event.unit_id, SpotCheck.round, SpotCheck.result,
+            sa.func.row_number().over(
+                partition_by=SpotCheck.event_id,
+                order_by=(SpotCheck.round.desc(), SpotCheck.id.desc()),
+            ).label("nth"),
+        ).join_from(SpotCheck, Event, Event.id == SpotCheck.event_id)
+    ).subquery()  # fmt: skip
+    return sa.select(ranked).where(ranked.c.nth == 1)
+
+
+def _spot_checks(session: Session, facts: Facts, scope: _Scope) -> None:
+    latest = _latest_spot_checks(scope).subquery()
+    stmt = sa.select(latest.c.unit_id, latest.c.result, sa.func.count()).group_by(
+        latest.c.unit_id, latest.c.result
+    )
+    for unit_id, result, n in session.execute(stmt):
+        _add(facts, unit_id, {f"spot_{result}": n})
+
+
+def _escalations(session: Session, facts: Facts, scope: _Scope) -> None:
+    # One escalation per item, rule and level, however many channels and recipients it reached.
+    sent = scope.events(
+        sa.select(
+            Notification.unit_id, Notification.subject_type, Notification.subject_id,
+            Notification.rule, Notification.level,
+        )
+        .join_from(Notification, Event, Event.id == Notification.event_id)
+        .where(Notification.kind == "escalation")
+        .distinct()
+    ).subquery()  # fmt: skip
+    stmt = sa.select(sent.c.unit_id, sent.c.level, sa.func.count()).group_by(
+        sent.c.unit_id, sent.c.level
+    )
+    for unit_id, level, n in session.execute(stmt):
+        _add(facts, unit_id, {f"escalations_level_{level}": n})
+
+
+# ---- the records behind the assessment's deductions -------------------------------------------
+
+
+def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
+    """Only the deviating records, each kind in one filtered query, in id order."""
+    units = facts.units
+    live = Event.state != EventState.cancelled
+    late_held = scope.events(
+        sa.select(Event.unit_id, Event.id, Event.date_latest, Event.held_on).where(
+            live,
+            Event.held_on.is_not(None),
+            Event.held_on > Event.date_latest,
+        )
+    ).order_by(Event.id)
+    for r in session.execute(late_held):
+        units[r.unit_id].held_late.append(
+            {
+                "event_id": r.id,
+                "due_on": r.date_latest.isoformat(),
+                "held_on": r.held_on.isoformat(),
+            }  # fmt: skip
+        )
+    not_held = scope.events(
+        sa.select(Event.unit_id, Event.id, Event.date_latest).where(
+            Event.held_on.is_(None),
+            Event.state.in_(HOLD_OPEN),
+            Event.date_latest < today,
+        )
+    ).order_by(Event.id)
+    for r in session.execute(not_held):
+        units[r.unit_id].not_held.append({"event_id": r.id, "due_on": r.date_latest.isoformat()})
+    _citizen_short(session, facts, scope)
+    _opinion_records(session, facts, scope)
+    for r in session.execute(_first_submissions(scope).where(_late_seconds() >= 1)
+                             .order_by(TransitionLog.id)):  # fmt: skip
+        if r.unit_id in units:
+            units[r.unit_id].late_summaries.append(
+                {
+                    "event_id": r.event_id,
+                    "log_id": r.id,
+                    "late_hours": round(int(r.late) / 3600, 1),
+                }  # fmt: skip
+            )
+    reworks = scope.events(
+        sa.select(Event.unit_id, TransitionLog.id, TransitionLog.event_id)
+        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+        .where(TransitionLog.trigger == "return_for_rework")
+    ).order_by(TransitionLog.id)
+    for r in session.execute(reworks):
+        units[r.unit_id].reworks.append({"event_id": r.event_id, "log_id": r.id})
+    latest = _latest_spot_checks(scope).subquery()
+    for r in session.execute(sa.select(latest).order_by(latest.c.event_id)):
+        if r.unit_id in units:
+            units[r.unit_id].spot_checks.append(
+                {
+                    "event_id": r.event_id,
+                    "spot_check_id": r.id,
+                    "round": r.round,
+                    "result": r.result,
+                }  # fmt: skip
+            )
+
+
+def _citizen_short(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Events whose attending citizens fall short of the rules' share. With integer counts,
+    citizens < ceil(share × attended) exactly when citizens × den < num × attended."""
+    share = Fraction(facts.rules.citizen_share_min)
+    citizens = _n(Invitee.category == "citizen")
+    stmt = scope.events(
+        sa.select(Event.unit_id, Invitee.event_id, sa.func.count().label("attended"),
+                  citizens.label("citizens"))
+        .join_from(Invitee, Event, Event.id == Invitee.event_id)
+        .where(Invitee.invited.is_(True), Invitee.attended.is_(True))
+    ).group_by(Event.unit_id, Invitee.event_id).having(
+        citizens * share.denominator < sa.func.count() * share.numerator
+    ).order_by(Invitee.event_id)  # fmt: skip
+    for r in session.execute(stmt):
+        if r.unit_id in facts.units:
+            facts.units[r.unit_id].citizen_short.append(
+                {"event_id": r.event_id, "attended": int(r.attended),
+                 "citizens": int(r.citizens), "needed": facts.rules.citizens_needed(r.attended)}
+            )  # fmt: skip
+
+
+def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
+    late = sa.func.coalesce(FeedbackItem.answered_late_workdays, 0)
+    answered_late = sa.and_(FeedbackItem.answered_at.is_not(None), late > 0)
+    stmt = scope.events(
+        sa.select(FeedbackItem.id, FeedbackItem.event_id, FeedbackItem.unit_id,
+                  FeedbackItem.due_on, late.label("late"), answered_late.label("is_late"))
+        .join_from(FeedbackItem, Event, Event.id == FeedbackItem.event_id)
+        .where(sa.or_(answered_late, _open_overdue(facts.now)))
+    ).order_by(FeedbackItem.id)  # fmt: skip
+    for r in session.execute(stmt):
+        u = facts.units.get(r.unit_id)
+        if u is None:
+            continue
+        ref = {"item_id": r.id, "event_id": r.event_id,
+               "due_on": r.due_on.isoformat() if r.due_on else None}  # fmt: skip
+        if r.is_late:
+            u.late_answers.append({**ref, "workdays_late": int(r.late)})
+        else:
+            u.open_overdue.append(ref)
+
+
+def report(facts: Facts) -> dict[str, Any]:
+    """Rows per unit and the district's totals."""
+    rows = [u.row() for u in facts.units.values()]
+    totals = {key: sum(r[key] for r in rows) for key, _ in COLUMNS}
+    return {
+        "campaign_id": facts.campaign.id,
+        "campaign_title": facts.campaign.title,
+        "doc_number": facts.campaign.doc_number,
+        "as_of": facts.now,
+        "columns": [{"key": k, "label": label} for k, label in COLUMNS],
+        "units": rows,
+        "totals": totals,
+    }
+
+
+def sheet(data: dict[str, Any]) -> Sheet:
+    """The report as one sheet: a row per unit, then the district's totals."""
+    keys = [k for k, _ in COLUMNS]
+    columns = [Column("责任单位", 20)] + [
+        Column(label, max(8, 2 * len(label) + 2)) for _, label in COLUMNS
+    ]
+    rows = [[r["unit_name"], *(r[k] for k in keys)] for r in data["units"]]
+    rows.append(["全区合计", *(data["totals"][k] for k in keys)])
+    return Sheet("分单位情况", columns, rows, "report")

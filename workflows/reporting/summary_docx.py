@@ -1,0 +1,277 @@
+"""A .docx draft of the district summary (总结报告) of a campaign, for the office to edit.
+
+Headings, an introduction with the campaign's totals, the per-unit table, the overdue and late
+items, the assessment ranking, the evidence flags, and two charts drawn with matplotlib (Agg,
+no pyplot, so no global figure state) as PNG images. python-docx and matplotlib are imported
+here, inside the functions, only when a draft is generated: the API process does not carry them.
+
+Chinese labels need a CJK font: the first installed of CJK_FONTS (Debian: fonts-noto-cjk) is
+used; without one the charts fall back to English labels rather than show empty boxes.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+from workflows.oversight.evidence import EventEvidence
+from workflows.reporting.assessment import assess
+from workflows.reporting.reports import Facts, report
+
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "Noto Sans CJK JP",  # the same glyph set, first face of the Noto .ttc
+)
+CHART_UNITS = 20  # bars per chart: the units with the most to show
+TABLE_ROWS = 500  # overdue/late rows in the draft; the rest are in the overdue export
+UNIT_COLUMNS = [
+    ("events", "活动数"),
+    ("held", "已开展"),
+    ("held_on_time", "按期开展"),
+    ("invitees", "邀请人数"),
+    ("attended", "出席人数"),
+    ("opinions", "意见建议"),
+    ("answered_on_time", "按时答复"),
+    ("answered_late", "逾期答复"),
+    ("open_overdue", "逾期未答复"),
+    ("summaries_on_time", "总结按时"),
+    ("reworks", "退回整改"),
+]
+
+
+def cjk_font() -> str | None:
+    """The first installed CJK font matplotlib can use, or None."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+INTRO = (
+    "截至{today:%Y}年{today.month}月{today.day}日，全区 {units} 个责任单位共安排政府开放日活动 "
+    "{events} 场（另取消 {cancelled} 场），已开展 {held} 场，其中按期开展 {held_on_time} 场、"
+    "逾期开展 {held_late} 场，逾期未开展 {not_held_overdue} 场。共邀请 {invitees} 人（人大代表 "
+    "{npc_deputy} 人、政协委员 {cppcc_member} 人、市民代表 {citizen} 人，其中定向邀请 "
+    "{citizen_targeted} 人、公开邀请 {citizen_public} 人），实际出席 {attended} 人。收集意见建议 "
+    "{opinions} 条，已答复 {answered} 条，其中按时答复 {answered_on_time} 条、逾期答复 "
+    "{answered_late} 条（累计超期 {workdays_late} 个工作日），逾期未答复 {open_overdue} 条；"
+    "申请延期 {extensions} 件，批准 {extensions_approved} 件。报送活动总结 {summaries} 份，按时 "
+    "{summaries_on_time} 份、逾期 {summaries_late} 份，退回整改 {reworks} 次；抽查合格 "
+    "{spot_satisfactory} 个、需整改 {spot_needs_improvement} 个、不合格 {spot_unsatisfactory} 个。"
+)
+
+
+def intro(data: dict[str, Any], units: int, today: date) -> str:
+    """The introduction: the campaign's totals in one paragraph."""
+    return INTRO.format(**data["totals"], units=units, today=today)
+
+
+def late_items(facts: Facts) -> list[tuple[str, str, Any, Any, str]]:
+    """(unit, kind, event id, opinion id, what) for everything overdue or late."""
+    rows: list[tuple[str, str, Any, Any, str]] = []
+    for u in facts.units.values():
+        for r in u.not_held:
+            rows.append(
+                (u.unit_name, "活动未开展", r["event_id"], None, f"应于 {r['due_on']} 前开展")
+            )
+        for r in u.held_late:
+            rows.append((u.unit_name, "活动逾期开展", r["event_id"], None,
+                         f"应于 {r['due_on']} 前开展，实际 {r['held_on']}"))  # fmt: skip
+        for r in u.open_overdue:
+            rows.append((u.unit_name, "意见逾期未答复", r["event_id"], r["item_id"],
+                         f"应于 {r['due_on']} 前答复"))  # fmt: skip
+        for r in u.late_answers:
+            rows.append((u.unit_name, "意见逾期答复", r["event_id"], r["item_id"],
+                         f"逾期 {r['workdays_late']} 个工作日"))  # fmt: skip
+        for r in u.late_summaries:
+            rows.append((u.unit_name, "总结逾期报送", r["event_id"], None,
+                         f"逾期 {r['late_hours']} 小时"))  # fmt: skip
+    return rows
+
+
+def _bar_chart(
+    labels: list[str],
+    series: list[tuple[str, list[int], str]],
+    title: str,
+    font: str | None,
+) -> bytes:
+    """A horizontal stacked bar chart as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": families, "axes.unicode_minus": False}):
+        height = max(2.8, 0.35 * len(labels) + 1.6)
+        fig = Figure(figsize=(7.5, height), dpi=120)
+        ax = fig.add_subplot()
+        left = [0] * len(labels)
+        for name, values, color in series:
+            ax.barh(labels, values, left=left, label=name, color=color)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        ax.invert_yaxis()
+        ax.set_title(title)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(series),
+                  fontsize=8, frameon=False)  # fmt: skip
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format="png")
+    return out.getvalue()
+
+
+def charts(data: dict[str, Any], font: str | None) -> list[tuple[str, bytes]]:
+    """(caption, PNG) of the two charts: events held on time by unit, and overdue answers."""
+    zh = font is not None
+    rows = data["units"]
+    held = sorted(rows, key=lambda r: (-r["events"], r["unit_name"]))[:CHART_UNITS]
+    names = [r["unit_name"] if zh else f"Unit {r['unit_id']}" for r in held]
+    first = _bar_chart(
+        names,
+        [
+            ("按期开展" if zh else "held on time", [r["held_on_time"] for r in held], "#2e7d32"),
+            ("逾期开展" if zh else "held late", [r["held_late"] for r in held], "#f9a825"),
+            (
+                "逾期未开展" if zh else "not held, overdue",
+                [r["not_held_overdue"] for r in held],
+                "#c62828",
+            ),
+            (
+                "尚未到期" if zh else "not yet due",
+                [max(0, r["events"] - r["held"] - r["not_held_overdue"]) for r in held],
+                "#90a4ae",
+            ),
+        ],  # fmt: skip
+        "各单位活动开展情况" if zh else "Events by unit",
+        font,
+    )
+    late = [r for r in rows if r["answered_late"] or r["open_overdue"]]
+    late = sorted(late, key=lambda r: (-(r["answered_late"] + r["open_overdue"]), r["unit_name"]))
+    late = late[:CHART_UNITS]
+    second = _bar_chart(
+        [r["unit_name"] if zh else f"Unit {r['unit_id']}" for r in late] or ["—"],
+        [
+            (
+                "逾期答复" if zh else "answered late",
+                [r["answered_late"] for r in late] or [0],
+                "#f9a825",
+            ),
+            (
+                "逾期未答复" if zh else "unanswered, overdue",
+                [r["open_overdue"] for r in late] or [0],
+                "#c62828",
+            ),
+        ],  # fmt: skip
+        "各单位意见逾期答复情况" if zh else "Overdue answers by unit",
+        font,
+    )
+    return [
+        (f"图1 各单位活动开展情况（活动数最多的前 {CHART_UNITS} 个单位）", first),
+        (f"图2 各单位意见逾期答复情况（前 {CHART_UNITS} 个单位）", second),
+    ]
+
+
+def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
+    """The draft as .docx bytes."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, Pt
+
+    data = report(facts)
+    scores = assess(facts)
+    document = docx.Document()
+    normal = document.styles["Normal"]
+    normal.font.size = Pt(11)
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
+
+    campaign = facts.campaign
+    document.add_heading(f"{campaign.title}总结报告（草稿）", level=0)
+    meta = document.add_paragraph(f"依据：{campaign.doc_number} · 统计截至 {today.isoformat()}")
+    meta.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    document.add_heading("一、总体情况", level=1)
+    document.add_paragraph(intro(data, len(data["units"]), today))
+
+    document.add_heading("二、各单位开展情况", level=1)
+    header = ["责任单位"] + [label for _, label in UNIT_COLUMNS]
+    body = [[r["unit_name"], *(r[k] for k, _ in UNIT_COLUMNS)] for r in data["units"]]
+    body.append(["全区合计", *(data["totals"][k] for k, _ in UNIT_COLUMNS)])
+    _table(document, header, body)
+    font = cjk_font()
+    pictures = charts(data, font)
+    _picture(document, *pictures[0], Cm(16))
+
+    document.add_heading("三、逾期情况", level=1)
+    items = late_items(facts)
+    if items:
+        shown = items[:TABLE_ROWS]
+        _table(document, ["责任单位", "事项", "活动编号", "意见编号", "情况"], shown)
+        if len(items) > len(shown):
+            document.add_paragraph(
+                f"另有 {len(items) - len(shown)} 项未列出，详见导出的逾期清单与考核扣分明细。"
+            )
+    else:
+        document.add_paragraph("无逾期事项。")
+    _picture(document, *pictures[1], Cm(16))
+
+    document.add_heading("四、考核排名", level=1)
+    document.add_paragraph(f"满分 {scores['rules']['base_points']} 分，按活动批次的考核规则扣分。")
+    _table(
+        document,
+        ["排名", "责任单位", "得分", "扣分", "扣分项数"],
+        [
+            [s["rank"], s["unit_name"], s["score"], s["deducted"], len(s["deductions"])]
+            for s in scores["units"]
+        ],  # fmt: skip
+    )
+
+    document.add_heading("五、图文资料核验", level=1)
+    if flagged:
+        _table(
+            document,
+            ["活动编号", "责任单位", "活动主题", "发现", "总结报送"],
+            [
+                [ev.event_id, ev.unit_name, ev.theme, "；".join(ev.notes_zh()), ev.summary_zh()]
+                for ev in flagged
+            ],  # fmt: skip
+        )
+    else:
+        document.add_paragraph("未发现拍摄日期不符、无拍摄日期或重复使用的照片。")
+
+    document.add_heading("六、下一步工作", level=1)
+    document.add_paragraph("（请在此补充存在的问题和下一步工作安排。）")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _table(document: Any, header: list[str], rows: list[Any]) -> None:
+    table = document.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, header, strict=True):
+        cell.text = text
+        for run in cell.paragraphs[0].runs:
+            run.bold = True
+    for row in rows:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, row, strict=True):
+            cell.text = "" if value is None else str(value)
+
+
+def _picture(document: Any, caption: str, png: bytes, width: Any) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    document.add_picture(io.BytesIO(png), width=width)
+    document.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    note = document.add_paragraph(caption)
+    note.alignment = WD_ALIGN_PARAGRAPH.CENTER
