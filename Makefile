@@ -30,8 +30,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## Type-check every application package and module (the list is [tool.mypy] files in pyproject.toml).
 typecheck: $(STAMP)
-	$(BIN)/mypy workflows models
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
