@@ -18,8 +18,8 @@ from sqlmodel import Session, col, select
 from models import Role, Unit, User
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from routes.deps import ClockDep, SessionDep
 from schemas.accounts import UserIn, UserPatch
+from web.deps import ClockDep, SessionDep
 from workflows.accounts import service as accounts
 from workflows.kernel.errors import DomainError
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from models import Campaign, Unit
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from routes.deps import SessionDep
+from web.deps import SessionDep
 from workers.runtime import notify_config
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules

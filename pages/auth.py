@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from models import Unit, User
 from pages.render import FieldError, LoginRequired, PageRoute, errors_of, redirect, render
 from routes.accounts import login_throttle
-from routes.deps import ClockDep, SessionDep, SettingsDep
+from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.accounts.service import authenticate_token, issue_token, revoke_token, verify_login
 from workflows.accounts.throttle import TooManyAttempts
 from workflows.kernel.errors import DomainError

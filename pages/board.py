@@ -26,7 +26,7 @@ from models import (
 )
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from routes.deps import ClockDep, SessionDep, SettingsDep
+from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications, overdue
 from workflows.event import flow
 from workflows.feedback import extensions

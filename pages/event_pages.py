@@ -27,7 +27,7 @@ from pages import public_staff
 from pages.auth import FormDep, UserDep
 from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
 from pages.render import FieldError, PageRoute, day_zh, errors_of, moment_zh, redirect, render
-from routes.deps import ClockDep, SessionDep
+from web.deps import ClockDep, SessionDep
 from workflows.event import flow, invitees
 from workflows.feedback import machine as feedback_flow
 from workflows.kernel.clock import local_date

@@ -10,7 +10,7 @@ from starlette.datastructures import FormData
 
 from models import Campaign, Event, Invitee, InviteeCategory
 from pages.auth import PageUser
-from routes.deps import load_event, load_event_for_write, unit_name
+from web.loaders import load_event, load_event_for_write, unit_name
 from workflows.campaign.rules import CampaignRules
 from workflows.event import invitees
 from workflows.kernel.errors import DomainError

@@ -15,7 +15,7 @@ from models import OPEN_FEEDBACK_STATES, Campaign, Event, EventState, FeedbackIt
 from pages.auth import UserDep
 from pages.progress import STAGE_LABELS, Due, next_due
 from pages.render import PageRoute, redirect, render
-from routes.deps import ClockDep, SessionDep
+from web.deps import ClockDep, SessionDep
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
 from workflows.workdays.deadlines import load_calendar

@@ -14,7 +14,7 @@ from models import Unit
 from pages.auth import UserDep
 from pages.board import KINDS, PAGE
 from pages.render import PageRoute, render
-from routes.deps import ClockDep, SessionDep
+from web.deps import ClockDep, SessionDep
 from workflows.escalation import overdue
 from workflows.kernel.clock import local_date
 from workflows.workdays.deadlines import load_calendar

@@ -19,8 +19,8 @@ from models import Campaign, Event
 from pages.auth import check_csrf
 from pages.render import FieldError, PageRoute, errors_of, render
 from routes import public as api
-from routes.deps import ClockDep, SessionDep, SettingsDep
 from schemas.public import CodePhoneIn, RegistrationIn
+from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.errors import DomainError
 from workflows.public import human_check, privacy, receipts

@@ -10,7 +10,7 @@ from models import Campaign
 from pages.auth import UserDep
 from pages.render import PageRoute, render
 from routes import reports as api
-from routes.deps import ClockDep, SessionDep
+from web.deps import ClockDep, SessionDep
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden

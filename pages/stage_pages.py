@@ -15,7 +15,7 @@ from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.progress import due_of
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from routes.deps import ClockDep, SessionDep, SettingsDep
+from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
 from workflows.event import flow
 from workflows.event import summary as summaries

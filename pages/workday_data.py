@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from models import CalendarDay, CalendarYear, Event, Unit
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, errors_of, render
-from routes.deps import ClockDep, SessionDep
+from web.deps import ClockDep, SessionDep
 from workflows.files.store import FileStore
 from workflows.kernel.errors import DomainError
 from workflows.workdays import loader as work_calendar

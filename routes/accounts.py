@@ -9,16 +9,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from models import User
-from routes.deps import (
-    API_PREFIX,
-    ActorDep,
-    ClockDep,
-    CredentialsDep,
-    PagingDep,
-    SessionDep,
-    SettingsDep,
-    fetch_page,
-)
 from routes.errors import error_response
 from schemas.accounts import (
     LoginIn,
@@ -39,6 +29,16 @@ from schemas.accounts import (
 )
 from schemas.common import ErrorOut, Id, Page
 from settings import Settings
+from web.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    CredentialsDep,
+    PagingDep,
+    SessionDep,
+    SettingsDep,
+    fetch_page,
+)
 from workflows.accounts import service as accounts
 from workflows.accounts.throttle import LoginThrottle, TooManyAttempts
 from workflows.kernel.errors import DomainError

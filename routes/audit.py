@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from routes.deps import API_PREFIX, ActorDep, PagingDep, SessionDep
+from web.deps import API_PREFIX, ActorDep, PagingDep, SessionDep
 from workflows.kernel import audit
 
 router = APIRouter(prefix=API_PREFIX, tags=["audit"])

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, read_upload
 from schemas.common import EARLIEST_DATE, LATEST_DATE
 from schemas.deadlines import CalendarLoadOut, WorkdaysOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep
+from web.uploads import read_upload
 from workflows.workdays import loader as work_calendar
 from workflows.workdays.deadlines import load_calendar
 

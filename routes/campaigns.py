@@ -12,19 +12,11 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 
 from models import Campaign
-from routes.deps import (
-    API_PREFIX,
-    ActorDep,
-    ClockDep,
-    PagingDep,
-    SessionDep,
-    SettingsDep,
-    fetch_page,
-    read_upload,
-)
 from routes.errors import error_response, field_errors
 from schemas.campaigns import CampaignIn, CampaignOut, CampaignPatch
 from schemas.common import ErrorOut, Page
+from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, SettingsDep, fetch_page
+from web.uploads import read_upload
 from workers.runtime import notify_config
 from workflows.campaign import service as campaigns
 from workflows.files.archive_guard import ImportLimits

@@ -10,19 +10,6 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlmodel import col, select
 
 from models import Event, EventState, TransitionLog, Unit
-from routes.deps import (
-    API_PREFIX,
-    ActorDep,
-    ClockDep,
-    PagingDep,
-    SessionDep,
-    current_actor,
-    fetch_page,
-    load_event,
-    load_event_for_write,
-    load_move_target,
-    unit_name,
-)
 from schemas.common import ErrorOut, Page
 from schemas.events import (
     EventIn,
@@ -32,6 +19,16 @@ from schemas.events import (
     HistoryOut,
     TransitionOut,
 )
+from web.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    PagingDep,
+    SessionDep,
+    current_actor,
+    fetch_page,
+)
+from web.loaders import load_event, load_event_for_write, load_move_target, unit_name
 from workers.metrics import MOVES
 from workflows.accounts import units
 from workflows.campaign import service as campaigns

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from models import ExtensionRequest
-from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from routes.feedback import load_item
 from schemas.common import Page
 from schemas.extensions import DecisionIn, ExtensionIn, ExtensionOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from workflows.feedback import extensions
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])

@@ -8,7 +8,11 @@ from fastapi import APIRouter, Body, Depends
 from sqlmodel import Session, col, select
 
 from models import Event, FeedbackItem, Timer
-from routes.deps import (
+from routes.events import role_gate
+from schemas.common import Page
+from schemas.deadlines import TimerOut
+from schemas.feedback import FeedbackDetailOut, FeedbackIn, FeedbackOut, FeedbackTransitionIn
+from web.deps import (
     API_PREFIX,
     ActorDep,
     ClockDep,
@@ -16,13 +20,8 @@ from routes.deps import (
     PagingDep,
     SessionDep,
     fetch_page,
-    load_event,
-    load_event_for_write,
 )
-from routes.events import role_gate
-from schemas.common import Page
-from schemas.deadlines import TimerOut
-from schemas.feedback import FeedbackDetailOut, FeedbackIn, FeedbackOut, FeedbackTransitionIn
+from web.loaders import load_event, load_event_for_write
 from workflows.feedback import machine as flow
 from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor

@@ -9,7 +9,9 @@ from pydantic import Field
 from sqlmodel import col, select
 
 from models import Invitee
-from routes.deps import (
+from schemas.common import Page
+from schemas.invitees import InviteeIn, InviteeOut, InviteePatch
+from web.deps import (
     API_PREFIX,
     ActorDep,
     ClockDep,
@@ -17,11 +19,8 @@ from routes.deps import (
     PagingDep,
     SessionDep,
     fetch_page,
-    load_event,
-    load_event_for_write,
 )
-from schemas.common import Page
-from schemas.invitees import InviteeIn, InviteeOut, InviteePatch
+from web.loaders import load_event, load_event_for_write
 from workflows.event import invitees
 
 router = APIRouter(prefix=API_PREFIX + "/events/{event_id}/invitees", tags=["invitees"])

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from models import Notification, NotificationState
-from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from schemas.common import Page
 from schemas.deadlines import NotificationOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from workflows.escalation import notifications
 
 router = APIRouter(prefix=API_PREFIX + "/notifications", tags=["deadlines"])

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
 from schemas.common import Page
 from schemas.deadlines import OverdueOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
 from workflows.escalation import overdue as overdue_list
 from workflows.feedback import extensions
 

@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from models import Event, Registration
 from models.codes import grouped
-from routes.deps import API_PREFIX, ClockDep, SessionDep
 from schemas.common import ErrorOut
 from schemas.public import (
     ChallengeOut,
@@ -30,6 +29,7 @@ from schemas.public import (
     RegistrationIn,
     RegistrationOut,
 )
+from web.deps import API_PREFIX, ClockDep, SessionDep
 from workflows.kernel.errors import DomainError
 from workflows.public import human_check, notices, privacy, receipts
 from workflows.public import registration as flow

@@ -7,17 +7,10 @@ from sqlmodel import Session
 
 from models import Registration
 from models.codes import grouped
-from routes.deps import (
-    API_PREFIX,
-    ActorDep,
-    ClockDep,
-    ExpectedVersion,
-    SessionDep,
-    load_event,
-    load_event_for_write,
-)
 from routes.public import calendar_cache, keys, notify
 from schemas.public import DeclineIn, StaffRegistrationOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, ExpectedVersion, SessionDep
+from web.loaders import load_event, load_event_for_write
 from workflows.public import privacy
 from workflows.public import registration as flow
 from workflows.public.privacy import Keys

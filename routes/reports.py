@@ -13,8 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models import Campaign, SampleDraw
-from routes.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep, load_event
 from schemas.reports import SampleIn, SampleOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep
+from web.loaders import load_event
 from workflows.campaign import scoring
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 
 from models import Event, SpotCheck
-from routes.deps import API_PREFIX, ActorDep, PagingDep, SessionDep, fetch_page, load_event
 from schemas.common import Page
 from schemas.spot_checks import SpotCheckOut
+from web.deps import API_PREFIX, ActorDep, PagingDep, SessionDep, fetch_page
+from web.loaders import load_event
 from workflows.kernel.errors import NotFound
 
 router = APIRouter(prefix=API_PREFIX, tags=["spot checks"])

@@ -7,18 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, Response, UploadFile
 from fastapi.responses import FileResponse
 
-from routes.deps import (
-    API_PREFIX,
-    ActorDep,
-    ClockDep,
-    ExpectedVersion,
-    SessionDep,
-    SettingsDep,
-    load_event,
-    load_event_for_write,
-    read_upload,
-)
 from schemas.summaries import AttachmentOut, SummaryIn, SummaryOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, ExpectedVersion, SessionDep, SettingsDep
+from web.loaders import load_event, load_event_for_write
+from web.uploads import read_upload
 from workflows.event import summary as summaries
 from workflows.files.store import FileStore
 

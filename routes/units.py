@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
 from models import Unit, UnitKind
-from routes.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from schemas.common import Page
 from schemas.units import UnitIn, UnitOut, UnitPatch
+from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from workflows.accounts import units
 
 router = APIRouter(prefix=API_PREFIX + "/units", tags=["units"])

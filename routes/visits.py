@@ -8,19 +8,11 @@ from fastapi import APIRouter, File, UploadFile
 from sqlmodel import col, select
 
 from models import Event, SiteVisit
-from routes.deps import (
-    API_PREFIX,
-    ActorDep,
-    ClockDep,
-    PagingDep,
-    SessionDep,
-    SettingsDep,
-    fetch_page,
-    load_event,
-    read_upload,
-)
 from schemas.common import Page
 from schemas.visits import VisitIn, VisitOut, VisitPhotoOut
+from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, SettingsDep, fetch_page
+from web.loaders import load_event
+from web.uploads import read_upload
 from workflows.files.store import FileStore
 from workflows.oversight import visits
 

@@ -55,7 +55,7 @@ class Page(BaseModel, Generic[T]):
 
 class Paging(BaseModel):
     """limit/offset or limit/after (keyset cursor) of a page; `next_after` is set by the query
-    that fetched the page (routes/deps.fetch_page)."""
+    that fetched the page (web/deps.fetch_page)."""
 
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=MAX_ID)

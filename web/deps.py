@@ -1,32 +1,29 @@
-"""What routes depend on: the request's session and clock, the caller, paging, loading events.
+"""What routes and pages depend on: the request's session and clock, settings, the caller, paging.
 
-One request, one session, one transaction: routes that write call `session.commit()` once at
-the end; any error rolls everything back (the session dependency owns it).
+One request, one session, one transaction: routes and pages that write call `session.commit()`
+once at the end; any error rolls everything back (the session dependency owns it).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio.to_thread
 import structlog
-from fastapi import Depends, Query, Request, UploadFile
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, func
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models import Campaign, Event, Unit
 from models.db import reading
 from schemas.common import MAX_ID, Paging
 from settings import Settings
 from workflows.accounts.service import actor_for_token
 from workflows.kernel import paging as paging_flow
 from workflows.kernel.clock import Clock
-from workflows.kernel.errors import DomainError, NotFound
+from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
-from workflows.workdays import deadlines
 
 API_PREFIX = "/api/v1"
 bearer = HTTPBearer(auto_error=False)
@@ -164,88 +161,3 @@ def fetch_page(
     )
     pg.next_after = page.next_after
     return page.rows, total
-
-
-# ---- loading events with scoping: a unit's staff never learn of other units' events --------
-
-
-# The queries load_event and load_move_target run, built once (building and keying a select
-# costs more than running it); the event id is their `event_id` parameter.
-def _event_query(*extra: Any) -> Any:
-    return (
-        select(Event, Unit.name, *extra)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-        .where(Event.id == bindparam("event_id"))
-    )
-
-
-_EVENT = _event_query()
-_EVENT_LOCKED = _EVENT.with_for_update(of=Event)
-_MOVE_TARGET = (
-    _event_query(Campaign, *deadlines.CALENDAR_REVISION_COLUMNS)
-    .join(Campaign, Campaign.id == Event.campaign_id)  # type: ignore[arg-type]
-    .with_for_update(of=Event)
-)
-
-
-def _visible_event_row(session: Session, actor: Actor, event_id: int, stmt: Any) -> Any:
-    row = session.execute(stmt, {"event_id": event_id}).first()
-    if row is None or not actor.may_see_unit(row[0].unit_id):
-        raise NotFound("event_not_found", f"活动 {event_id} 不存在", f"event {event_id} not found")
-    session.info.setdefault("unit_names", {})[row[0].unit_id] = row[1]
-    return row
-
-
-def load_event(session: Session, actor: Actor, event_id: int, *, lock: bool = False) -> Event:
-    """An event the caller may see; locked FOR UPDATE on PostgreSQL when about to be changed.
-
-    Its unit's name comes in the same query (kept in `session.info`), so answering with the
-    event after the commit needs no second round trip.
-    """
-    row = _visible_event_row(session, actor, event_id, _EVENT_LOCKED if lock else _EVENT)
-    return row[0]  # type: ignore[no-any-return]
-
-
-@dataclass(frozen=True)
-class MoveTarget:
-    """An event about to be moved, with what the move reads besides: its campaign (the rules)
-    and the working-day calendar's revision, all from the one locking query."""
-
-    event: Event
-    campaign: Campaign
-    calendar_revision: tuple[Any, ...]
-
-
-def load_move_target(session: Session, actor: Actor, event_id: int) -> MoveTarget:
-    """As load_event(lock=True), for flow.fire: one statement instead of three."""
-    row = _visible_event_row(session, actor, event_id, _MOVE_TARGET)
-    return MoveTarget(row[0], row[2], tuple(row[3:]))
-
-
-def load_event_for_write(session: Session, actor: Actor, event_id: int) -> Event:
-    """As load_event, locked, and refused to read-only accounts."""
-    event = load_event(session, actor, event_id, lock=True)
-    actor.require_write()
-    return event
-
-
-def unit_name(session: Session, unit_id: int) -> str:
-    """A unit's name (cached on the session by load_event)."""
-    known = session.info.get("unit_names", {})
-    if unit_id in known:
-        return known[unit_id]  # type: ignore[no-any-return]
-    unit = session.get(Unit, unit_id)
-    return unit.name if unit else ""
-
-
-def read_upload(file: UploadFile, limit: int, code: str, what_zh: str, what_en: str) -> bytes:
-    """An uploaded file's bytes, refused with 413 past `limit`."""
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise DomainError(
-            code,
-            f"{what_zh}超过 {limit // (1024 * 1024)} MB 上限",
-            f"the {what_en} exceeds the {limit} byte limit",
-            status=413,
-        )
-    return data
