@@ -21,12 +21,12 @@ from sqlalchemy.engine import Engine
 import pages
 import routes
 from models.db import make_engine
-from routes import errors
-from routes.headers import SecurityHeaders
-from routes.limits import ASGIApp, BodyLimit, Message, Receive, Scope, Send
-from routes.ranges import bounded_ints
 from schemas.common import ErrorOut
 from settings import Settings, configure_logging, get_settings
+from web import errors
+from web.headers import SecurityHeaders
+from web.limits import ASGIApp, BodyLimit, Message, Receive, Scope, Send
+from web.ranges import bounded_ints
 from workers.broker import make_broker
 from workers.metrics import REQUEST_SECONDS, REQUESTS, StateCollector
 from workers.wake import install_wake_hook

@@ -1,16 +1,12 @@
-"""Sign-in for pages: a session cookie holding a session token, and CSRF tokens on every form.
+"""Sign-in for pages: a session cookie holding a session token, and CSRF checks on every form.
 
 The cookie carries a `kind="session"` token from workflows.accounts (HttpOnly, SameSite=Lax,
-expiring with OPENDAY_SESSION_HOURS); signing out revokes it. A signed-in form's CSRF token is
-derived from the session token (an attacker's page can read neither); the sign-in form itself
-uses a double-submit cookie.
+expiring with OPENDAY_SESSION_HOURS); signing out revokes it. The CSRF tokens themselves are
+web/csrf.py's (derived from the session token; the sign-in form uses a double-submit cookie).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -22,6 +18,7 @@ from starlette.datastructures import FormData
 from models import Unit, User
 from pages.render import FieldError, LoginRequired, PageRoute, errors_of, redirect, render
 from routes.accounts import login_throttle
+from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.accounts.service import authenticate_token, issue_token, revoke_token, verify_login
 from workflows.accounts.throttle import TooManyAttempts
@@ -29,8 +26,6 @@ from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
 
 SESSION_COOKIE = "od_session"
-PRE_COOKIE = "od_csrf"  # double-submit token of forms shown before signing in
-CSRF_FIELD = "csrf"
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -47,41 +42,6 @@ class PageUser:
     def is_supervisor(self) -> bool:
         """District-office supervisors and admins see the board."""
         return self.actor.is_supervisor or self.actor.role == "viewer"
-
-
-def _derive(session_token: str) -> str:
-    return hashlib.sha256(b"openday-csrf:" + session_token.encode()).hexdigest()[:40]
-
-
-def csrf_token(request: Request) -> str:
-    """The token this request's forms carry."""
-    session_token = getattr(request.state, "session_token", None)
-    if session_token:
-        return _derive(session_token)
-    pre = request.cookies.get(PRE_COOKIE) or getattr(request.state, "pre_token", None)
-    if not pre:
-        pre = secrets.token_urlsafe(24)
-        request.state.pre_token = pre
-        request.state.set_cookies = {PRE_COOKIE: pre}
-    return pre
-
-
-def _refuse_csrf() -> DomainError:
-    return DomainError(
-        "csrf_failed",
-        "表单已过期或来源无法确认，请返回上一页刷新后重新提交",
-        "the form's CSRF token is missing or wrong; reload the page and submit again",
-        status=403,
-    )
-
-
-def check_csrf(request: Request, form: FormData) -> None:
-    """Refuse a POST whose form token does not match the session (or the pre-login cookie)."""
-    given = str(form.get(CSRF_FIELD, ""))
-    session_token = getattr(request.state, "session_token", None)
-    expected = _derive(session_token) if session_token else request.cookies.get(PRE_COOKIE, "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise _refuse_csrf()
 
 
 def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUser:

@@ -24,6 +24,7 @@ from models import (
     SiteVisit,
     Unit,
 )
+from pages import eventkit as kit
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web.deps import ClockDep, SessionDep, SettingsDep
@@ -228,8 +229,6 @@ def record_visit(
     settings: SettingsDep,
 ) -> Response:
     """Record an on-site visit (现场走访) with its photos."""
-    from pages import eventkit as kit
-
     photos = [f for f in form.getlist("photos") if hasattr(f, "file") and f.filename]
     try:
         event_id = _int(str(form.get("event_id", "")))
@@ -346,8 +345,6 @@ def spot_check(
     clock: ClockDep,
 ) -> Response:
     """Record a spot check's result and notes (the spot_check move)."""
-    from pages import eventkit as kit
-
     ev = kit.view(session, user, event_id, write=True)
     data = {
         "result": kit.text(form, "result"),
@@ -384,8 +381,6 @@ def rework(
     clock: ClockDep,
 ) -> Response:
     """Send a submitted summary back for rework (return_for_rework), one reason per line."""
-    from pages import eventkit as kit
-
     ev = kit.view(session, user, event_id, write=True)
     reasons = [r.strip() for r in str(form.get("reasons", "")).splitlines() if r.strip()]
     try:

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from models import Campaign, Event
-from pages.auth import check_csrf
 from pages.render import FieldError, PageRoute, errors_of, render
 from routes import public as api
 from schemas.public import CodePhoneIn, RegistrationIn
+from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.errors import DomainError

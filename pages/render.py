@@ -19,6 +19,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from pages.assets import TEMPLATES_DIR
+from web.csrf import csrf_token
+from web.errors import problem_zh  # the API's wording of each field problem
 from workflows.kernel.clock import LOCAL_TZ
 from workflows.kernel.errors import DomainError, MoveRefused
 
@@ -97,8 +99,6 @@ def errors_of(exc: Exception, fields: dict[str, str] | None = None) -> list[Fiel
     if isinstance(exc, DomainError):
         return [FieldError(exc.message_zh, fields.get(exc.code, ""), exc.status)]
     if isinstance(exc, ValidationError):
-        from routes.errors import problem_zh  # the API's wording of each field problem
-
         out = []
         for err in exc.errors():
             name = str(err["loc"][-1]) if err["loc"] else ""
@@ -109,8 +109,6 @@ def errors_of(exc: Exception, fields: dict[str, str] | None = None) -> list[Fiel
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render a template with the signed-in person, CSRF token and flash message."""
-    from pages.auth import csrf_token
-
     context.setdefault("errors", [])
     context.setdefault("user", getattr(request.state, "page_user", None))
     context.setdefault("flash", request.query_params.get("done", ""))

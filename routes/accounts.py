@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from models import User
-from routes.errors import error_response
 from schemas.accounts import (
     LoginIn,
     LoginOut,
@@ -39,6 +38,7 @@ from web.deps import (
     SettingsDep,
     fetch_page,
 )
+from web.errors import error_response
 from workflows.accounts import service as accounts
 from workflows.accounts.throttle import LoginThrottle, TooManyAttempts
 from workflows.kernel.errors import DomainError

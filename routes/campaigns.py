@@ -12,10 +12,10 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 
 from models import Campaign
-from routes.errors import error_response, field_errors
 from schemas.campaigns import CampaignIn, CampaignOut, CampaignPatch
 from schemas.common import ErrorOut, Page
 from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, SettingsDep, fetch_page
+from web.errors import error_response, field_errors
 from web.uploads import read_upload
 from workers.runtime import notify_config
 from workflows.campaign import service as campaigns

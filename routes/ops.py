@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from routes.errors import error_response
+from web.errors import error_response
 from workers.broker import broker_reachable
 from workers.metrics import render
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from api import create_app
-from routes.limits import BodyLimit, route_kind
 from settings import Settings
 from tests.conftest import Walker, World, error_of
+from web.limits import BodyLimit, route_kind
 from workflows.kernel.clock import FixedClock
 
 

@@ -10,7 +10,7 @@ offline /docs and /redoc pages carry FastAPI's inline bootstrap script, so those
 
 from __future__ import annotations
 
-from routes.limits import ASGIApp, Message, Receive, Scope, Send
+from web.limits import ASGIApp, Message, Receive, Scope, Send
 
 _BASE = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
