@@ -17,9 +17,9 @@ from starlette.datastructures import FormData
 
 from models import Unit, User
 from pages.render import FieldError, LoginRequired, PageRoute, errors_of, redirect, render
-from routes.accounts import login_throttle
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
+from web.throttle import login_throttle
 from workflows.accounts.service import authenticate_token, issue_token, revoke_token, verify_login
 from workflows.accounts.throttle import TooManyAttempts
 from workflows.kernel.errors import DomainError

@@ -3,7 +3,7 @@ looking up or cancelling a registration, and tracking an opinion by its receipt 
 
 Large text, one column; no script at all (the CSP's default holds). Forms carry the
 double-submit CSRF token of the sign-in form. Every rule runs in workflows/, the same calls as
-the public JSON API (routes/public.py), with the same rate limits.
+the public JSON API (routes/public.py), with the same rate limits (web/public.py).
 """
 
 from __future__ import annotations
@@ -17,10 +17,20 @@ from starlette.datastructures import FormData
 
 from models import Campaign, Event
 from pages.render import FieldError, PageRoute, errors_of, render
-from routes import public as api
 from schemas.public import CodePhoneIn, RegistrationIn
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
+from web.presenters import registration_out
+from web.public import (
+    address,
+    applicant,
+    cached_answer,
+    calendar_cache,
+    keys,
+    limit_person,
+    notify,
+)
+from web.throttle import public_throttle
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.errors import DomainError
 from workflows.public import human_check, privacy, receipts
@@ -50,14 +60,14 @@ def calendar(request: Request, session: SessionDep, campaign_id: int | None = No
     """Events taking public registration, by date, with the places left. Each API process
     reuses the page for OPENDAY_PUBLIC_CACHE_SECONDS (nothing in it is per visitor: no form,
     no cookie); ETag."""
-    cache = api.calendar_cache(request)
+    cache = calendar_cache(request)
     entry = cache.get("page", campaign_id)
     if entry is None:
         page = render(
             request, "public/calendar.html", events=flow.public_events(session, campaign_id)
         )
         entry = cache.put("page", campaign_id, bytes(page.body), "text/html; charset=utf-8")
-    return api.cached_answer(request, entry)
+    return cached_answer(request, entry)
 
 
 def _event_page(
@@ -75,7 +85,7 @@ def _event_page(
         left=left,
         forms=[flow.FORMS_ZH.get(f, f) for f in event.forms],
         rules=campaign_rules,
-        challenge=human_check.new(api.keys(request), now),
+        challenge=human_check.new(keys(request), now),
         **context,
     )
 
@@ -115,23 +125,23 @@ def register(
         for k in ("name", "phone", "id_number", "district", "email")
     }
     values["consent"] = form.get("consent") == "1"
-    k = api.keys(request)
+    k = keys(request)
     try:
         body = _registration_in(form, values)
         human_check.verify(k, body.challenge_token, body.challenge_answer, clock.now())
-        api.limit_person(request, body.phone)
+        limit_person(request, body.phone)
         reg = flow.register(
             session,
             event_id,
-            api.applicant(body),
+            applicant(body),
             keys=k,
             now=clock.now(),
-            notify=api.notify(request),
+            notify=notify(request),
         )
         event, _ = flow.open_event(session, event_id)
-        shown = api.registration_out(session, reg, event.theme, k)
+        shown = registration_out(session, reg, event.theme, k)
         session.commit()
-        api.calendar_cache(request).clear()
+        calendar_cache(request).clear()
     except (DomainError, ValidationError) as exc:
         session.rollback()
         if isinstance(exc, DomainError) and exc.status in (404, 429):
@@ -157,21 +167,21 @@ def lookup_page(request: Request) -> HTMLResponse:
 def _shown(request: Request, session: Any, form: FormData, action: str, now: Any) -> Response:
     body = _code_phone(form)
     try:
-        api.limit_person(request, body.phone)
+        limit_person(request, body.phone)
         if action == "cancel":
             reg = flow.cancel(
                 session,
                 body.code,
                 body.phone,
-                keys=api.keys(request),
+                keys=keys(request),
                 now=now,
-                notify=api.notify(request),
+                notify=notify(request),
             )
         else:
-            reg = flow.find(session, body.code, body.phone, api.keys(request))
+            reg = flow.find(session, body.code, body.phone, keys(request))
         event = session.get(Event, reg.event_id)
         if action == "export":
-            data = privacy.export_person(reg, event, api.keys(request))
+            data = privacy.export_person(reg, event, keys(request))
             return JSONResponse(
                 data,
                 headers={
@@ -179,9 +189,9 @@ def _shown(request: Request, session: Any, form: FormData, action: str, now: Any
                     "Cache-Control": "no-store",
                 },
             )
-        shown = api.registration_out(session, reg, event.theme if event else "", api.keys(request))
+        shown = registration_out(session, reg, event.theme if event else "", keys(request))
         session.commit()
-        api.calendar_cache(request).clear()
+        calendar_cache(request).clear()
     except DomainError as exc:
         if exc.status == 429:
             raise
@@ -213,7 +223,7 @@ def track(request: Request, session: SessionDep, code: str = "") -> Response:
     """An opinion's status, due date and published answer by its receipt code."""
     if not code:
         return render(request, "public/track.html", code="")
-    api.throttle(request).hit("track", api.address(request))
+    public_throttle(request).hit("track", address(request))
     try:
         receipt = receipts.track(session, code[:40])
     except DomainError as exc:

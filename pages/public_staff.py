@@ -23,10 +23,10 @@ from models import Event, FeedbackItem, Registration
 from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from routes.public import calendar_cache, keys, notify
-from routes.registrations import staff_out
 from settings import Settings
 from web.deps import ClockDep, SessionDep, SettingsDep
+from web.presenters import staff_out
+from web.public import calendar_cache, keys, notify
 from workflows.kernel.errors import DomainError
 from workflows.public import receipts
 from workflows.public import registration as flow

@@ -27,7 +27,6 @@ from schemas.accounts import (
     UserPatch,
 )
 from schemas.common import ErrorOut, Id, Page
-from settings import Settings
 from web.deps import (
     API_PREFIX,
     ActorDep,
@@ -39,27 +38,12 @@ from web.deps import (
     fetch_page,
 )
 from web.errors import error_response
+from web.throttle import login_throttle
 from workflows.accounts import service as accounts
-from workflows.accounts.throttle import LoginThrottle, TooManyAttempts
+from workflows.accounts.throttle import TooManyAttempts
 from workflows.kernel.errors import DomainError
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
-
-
-def login_throttle(request: Request, settings: Settings) -> LoginThrottle:
-    """The app's sign-in throttle, made on first use; namespaced by the database it guards."""
-    throttle = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        engine = request.app.state.engine
-        throttle = LoginThrottle(
-            settings.effective_ratelimit_url.get_secret_value(),
-            settings.login_limit_account,
-            settings.login_limit_address,
-            clock=request.app.state.clock,
-            namespace=engine.url.render_as_string(hide_password=True),
-        )
-        request.app.state.login_throttle = throttle
-    return throttle
 
 
 def _too_many(exc: TooManyAttempts) -> JSONResponse:

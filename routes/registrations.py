@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from sqlmodel import Session
 
-from models import Registration
-from models.codes import grouped
-from routes.public import calendar_cache, keys, notify
 from schemas.public import DeclineIn, StaffRegistrationOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, ExpectedVersion, SessionDep
 from web.loaders import load_event, load_event_for_write
-from workflows.public import privacy
+from web.presenters import staff_out
+from web.public import calendar_cache, keys, notify
 from workflows.public import registration as flow
-from workflows.public.privacy import Keys
 
 router = APIRouter(prefix=API_PREFIX + "/events", tags=["registrations"])
-
-
-def staff_out(session: Session, reg: Registration, k: Keys) -> StaffRegistrationOut:
-    """A registration as the unit sees it: phone and ID masked."""
-    return StaffRegistrationOut(
-        id=reg.id,  # type: ignore[arg-type]
-        code=grouped(reg.code),
-        state=reg.state,
-        state_label=flow.STATE_LABELS_ZH[reg.state],
-        waitlist_position=flow.waitlist_position(session, reg),
-        name=reg.name,
-        phone_masked=privacy.mask_phone(k.decrypt(reg.phone_enc)),
-        id_number_masked=privacy.mask_id(k.decrypt(reg.id_enc)),
-        district=reg.district,
-        decline_reason=reg.decline_reason,
-        invitee_id=reg.invitee_id,
-        registered_at=reg.created_at,
-    )
 
 
 @router.get("/{event_id}/registrations")

@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import select
 
 from models import Event
-from routes.public import CalendarCache
 from settings import Settings
 from tests.conftest import Walker
 from tests.test_public import open_event, register
+from web.public import CalendarCache
 
 
 class Ticks:

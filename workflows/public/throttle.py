@@ -16,6 +16,8 @@ from limits import RateLimitItem, parse
 from workflows.accounts.throttle import FallbackStore, SlidingWindows
 from workflows.kernel.clock import Clock
 from workflows.kernel.errors import DomainError
+from workflows.public import registration
+from workflows.public.privacy import Keys
 
 
 class TooManyRequests(DomainError):
@@ -73,3 +75,14 @@ def from_settings(settings: object, clock: Clock, namespace: str = "") -> Public
         clock=clock,
         namespace=namespace,
     )
+
+
+def count_person(limiter: PublicThrottle, keys: Keys, address: str, phone: str) -> None:
+    """Count a registration, look-up or cancellation per client address and per phone number
+    (by its keyed hash; a phone the registration refuses still counts, as typed)."""
+    limiter.hit("address", address)
+    try:
+        phone = registration.clean_phone(phone)
+    except DomainError:
+        phone = phone.strip()  # the workflow refuses it; it still counts
+    limiter.hit("phone", keys.digest("phone", phone))
