@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from models import Unit
 from workflows.kernel import audit
-from workflows.kernel.errors import Conflict, Forbidden, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.errors import Conflict, NotFound
+from workflows.kernel.visibility import Actor, other_unit, require_visible
 
 
 def get(session: Session, unit_id: int) -> Unit:
@@ -65,10 +65,9 @@ def update(
     """Update a unit's contacts (its own staff, supervisors, admins); its kind only supervisors."""
     actor.require_write()
     unit = get(session, unit_id)
-    if not actor.sees_all_units and actor.unit_id != unit_id:
-        raise Forbidden(
-            "other_unit", "不能修改其他单位的信息", "cannot change another unit's details"
-        )
+    require_visible(
+        actor, unit_id, other_unit("不能修改其他单位的信息", "cannot change another unit's details")
+    )
     if "kind" in changes:
         actor.require_supervisor()
     if "webhook_format" in changes and changes["webhook_format"] is None:

@@ -278,13 +278,3 @@ def _hold_row(r: Any, now: datetime, today: date) -> dict[str, Any]:
     return _event_row("event_hold", r, r.date_latest, end_of_local_day(r.date_latest), now, today)
 
 
-NOTHING = -1  # a scope no unit has: staff asking about another unit see an empty list
-
-
-def scope_for(actor: Any, unit_id: int | None) -> int | None:
-    """The unit a caller's overdue list covers: staff only their own; None means every unit."""
-    if actor.sees_all_units:
-        return unit_id
-    if unit_id is not None and unit_id != actor.unit_id:
-        return NOTHING
-    return actor.unit_id  # type: ignore[no-any-return]

@@ -20,7 +20,7 @@ from workflows.campaign.rules import CampaignRules
 from workflows.feedback import machine as feedback
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, require_visible
 from workflows.workdays import deadlines
 
 
@@ -100,12 +100,16 @@ def get(session: Session, actor: Actor, request_id: int, *, lock: bool = False) 
     if lock:
         stmt = stmt.with_for_update()
     row = session.exec(stmt).first()
-    if row is None or not actor.may_see_unit(row.unit_id):
-        raise NotFound(
+    require_visible(
+        actor,
+        None if row is None else row.unit_id,
+        NotFound(
             "extension_not_found",
             f"延期申请 {request_id} 不存在",
             f"extension request {request_id} not found",
-        )
+        ),
+    )
+    assert row is not None
     return row
 
 

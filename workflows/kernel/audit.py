@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 
 from models import ChangeLog, Event, TransitionLog
 from models.types import UTCDateTime
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, visible
 
 
 def plain(value: Any) -> Any:
@@ -126,9 +126,8 @@ def trail(
     if cursor is not None:
         changes = changes.where(*_before(cursor, "change", ChangeLog.at, ChangeLog.id))
         moves = moves.where(*_before(cursor, "event", TransitionLog.at, TransitionLog.id))
-    if not actor.sees_all_units:
-        changes = changes.where(ChangeLog.unit_id == actor.unit_id)
-        moves = moves.where(Event.unit_id == actor.unit_id)
+    changes = visible(changes, actor, ChangeLog.unit_id)
+    moves = visible(moves, actor, Event.unit_id)
     sources: list[list[tuple[tuple[Any, str, int], dict[str, Any]]]] = []
     if entity in (None, "event"):
         sources.append(

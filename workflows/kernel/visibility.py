@@ -1,11 +1,20 @@
-"""Who is asking, and which units' rows they may see: the one visibility rule."""
+"""Who is asking, and which units' rows they may see: the one visibility rule.
+
+Admins, supervisors and viewers see every unit; unit staff see their own unit only. Every
+route, page and workflow asks this module: `visible` narrows a select, `scope` narrows a list
+filter, `require_visible` refuses one row. Nothing else compares a unit against the caller's.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from models import Role, User
-from workflows.kernel.errors import Forbidden
+from workflows.kernel.errors import DomainError, Forbidden
+
+NOTHING = -1
+"""A unit id no unit has: the scope of staff asking for another unit (their list is empty)."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,6 @@ class Actor:
         if not self.can_write:
             raise Forbidden("read_only", "只读账号不能修改数据", "this account is read-only")
 
-    def require_unit(self, unit_id: int, zh: str, en: str) -> None:
-        """Refuse acting for a unit the caller does not belong to (supervisors act for any)."""
-        if not self.may_see_unit(unit_id):
-            raise Forbidden("other_unit", zh, en)
-
     def require_supervisor(self) -> None:
         """Refuse callers who are not district-office supervisors or admins."""
         if not self.is_supervisor:
@@ -62,3 +66,48 @@ class Actor:
 
 
 SYSTEM = Actor(id=None, name="system", role=Role.admin, unit_id=None)
+
+
+class _Filterable(Protocol):
+    def where(self, *whereclause: Any) -> Any: ...
+
+
+S = TypeVar("S", bound=_Filterable)
+
+
+def scope(actor: Actor, requested_unit: int | None) -> int | None:
+    """The unit a list is narrowed to: None means every unit (callers who see all units and
+    asked for none); staff get their own unit, and `NOTHING` (an empty list) when they ask
+    for another one."""
+    if actor.sees_all_units:
+        return requested_unit
+    own = NOTHING if actor.unit_id is None else actor.unit_id
+    if requested_unit is not None and requested_unit != own:
+        return NOTHING
+    return own
+
+
+def visible(statement: S, actor: Actor, unit_column: Any) -> S:
+    """`statement` with the rows of the actor's own unit only (`unit_column` says where a row's
+    unit is), or unchanged for callers who see every unit."""
+    unit_id = scope(actor, None)
+    if unit_id is None:
+        return statement
+    return statement.where(unit_column == unit_id)  # type: ignore[no-any-return]
+
+
+def require_visible(actor: Actor, unit_id: int | None, refusal: DomainError) -> None:
+    """Raise `refusal` unless the actor may see the unit's rows.
+
+    `unit_id` None stands for a row that does not exist and is refused the same way, so a
+    unit's staff cannot tell another unit's row from a missing one. Reads refuse with the
+    row's own NotFound (404, e.g. `event_not_found`); acting for another unit with
+    `other_unit(...)` (403).
+    """
+    if unit_id is None or not actor.may_see_unit(unit_id):
+        raise refusal
+
+
+def other_unit(zh: str, en: str) -> Forbidden:
+    """The refusal of acting for a unit the caller does not belong to (403 `other_unit`)."""
+    return Forbidden("other_unit", zh, en)

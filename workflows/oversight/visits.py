@@ -13,7 +13,7 @@ from workflows.files import filetypes
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, require_visible
 
 
 def record(
@@ -51,11 +51,14 @@ def record(
 def get(session: Session, actor: Actor, visit_id: int) -> SiteVisit:
     """A visit the caller may see (its event's unit), or 404."""
     visit = session.get(SiteVisit, visit_id)
-    if visit is not None:
-        event = session.get(Event, visit.event_id)
-        if event is not None and actor.may_see_unit(event.unit_id):
-            return visit
-    raise NotFound("visit_not_found", f"走访记录 {visit_id} 不存在", f"visit {visit_id} not found")
+    event = session.get(Event, visit.event_id) if visit is not None else None
+    require_visible(
+        actor,
+        None if event is None else event.unit_id,
+        NotFound("visit_not_found", f"走访记录 {visit_id} 不存在", f"visit {visit_id} not found"),
+    )
+    assert visit is not None
+    return visit
 
 
 def add_photo(
