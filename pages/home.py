@@ -18,6 +18,7 @@ from pages.render import PageRoute, redirect, render
 from web.deps import ClockDep, SessionDep
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
+from workflows.kernel.visibility import visible
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -70,8 +71,7 @@ def event_rows(
     """One page of the caller's events (their unit's, or all for supervisors) in date order,
     most urgent first within it, and the next page's cursor."""
     stmt = select(Event, Unit.name).join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-    if not user.actor.sees_all_units:
-        stmt = stmt.where(Event.unit_id == user.actor.unit_id)
+    stmt = visible(stmt, user.actor, Event.unit_id)
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)
     if state:

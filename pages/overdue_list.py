@@ -17,6 +17,7 @@ from pages.render import PageRoute, render
 from web.deps import ClockDep, SessionDep
 from workflows.escalation import overdue
 from workflows.kernel.clock import local_date
+from workflows.kernel.visibility import scope
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -34,9 +35,7 @@ def overdue_page(
 ) -> HTMLResponse:
     """One page of the overdue list (staff: their unit's), then a link to the next."""
     now = clock.now()
-    unit_id = overdue.scope_for(
-        user.actor, int(unit) if unit.isdigit() and len(unit) < 10 else None
-    )
+    unit_id = scope(user.actor, int(unit) if unit.isdigit() and len(unit) < 10 else None)
     found = overdue.listing(
         session,
         now,

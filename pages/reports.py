@@ -14,6 +14,7 @@ from web.deps import ClockDep, SessionDep
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden
+from workflows.kernel.visibility import scope
 from workflows.oversight import evidence
 from workflows.reporting import assessment, exports, reports
 
@@ -34,7 +35,7 @@ def download(
     kind = q.get("kind") if q.get("kind") in exports.OVERDUE_KINDS_ZH else None
     filters = exports.Filters(
         campaign_id=_int(q.get("campaign")) if what != "overdue" else None,
-        unit_id=api.scoped_unit(user.actor, _int(q.get("unit"))),
+        unit_id=scope(user.actor, _int(q.get("unit"))),
         kind=kind,
         due_within_days=0 if what == "overdue" else 3,
     )

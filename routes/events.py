@@ -34,7 +34,7 @@ from workflows.accounts import units
 from workflows.campaign import service as campaigns
 from workflows.event import flow
 from workflows.kernel.machine import Workflow
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
 
 router = APIRouter(prefix=API_PREFIX + "/events", tags=["events"])
 log = structlog.get_logger("openday.api")
@@ -86,8 +86,7 @@ def list_events(
 ) -> Page[EventOut]:
     """Events the caller may see, filtered by campaign, unit, state(s) and date range."""
     stmt = select(Event, Unit.name).join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-    if not actor.sees_all_units:
-        stmt = stmt.where(Event.unit_id == actor.unit_id)
+    stmt = visible(stmt, actor, Event.unit_id)
     if campaign_id is not None:
         stmt = stmt.where(Event.campaign_id == campaign_id)
     if unit_id is not None:
@@ -106,8 +105,10 @@ def list_events(
 def create_event(body: EventIn, actor: ActorDep, session: SessionDep, clock: ClockDep) -> EventOut:
     """Plan an event (unit staff for their own unit; supervisors for any)."""
     actor.require_write()
-    actor.require_unit(
-        body.unit_id, "不能为其他单位创建活动", "cannot create an event for another unit"
+    require_visible(
+        actor,
+        body.unit_id,
+        other_unit("不能为其他单位创建活动", "cannot create an event for another unit"),
     )
     campaign = campaigns.get(session, body.campaign_id)
     unit = units.get(session, body.unit_id)

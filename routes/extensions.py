@@ -13,6 +13,7 @@ from schemas.common import Page
 from schemas.extensions import DecisionIn, ExtensionIn, ExtensionOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from workflows.feedback import extensions
+from workflows.kernel.visibility import visible
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
 
@@ -44,8 +45,7 @@ def list_extensions(
 ) -> Page[ExtensionOut]:
     """Extension requests, newest first (staff: their unit's)."""
     stmt = select(ExtensionRequest).order_by(col(ExtensionRequest.id).desc())
-    if not actor.sees_all_units:
-        stmt = stmt.where(ExtensionRequest.unit_id == actor.unit_id)
+    stmt = visible(stmt, actor, ExtensionRequest.unit_id)
     if state:
         stmt = stmt.where(ExtensionRequest.state == state)
     rows, total = fetch_page(session, stmt, pg)

@@ -24,7 +24,7 @@ from web.deps import (
 from web.loaders import load_event, load_event_for_write
 from workflows.feedback import machine as flow
 from workflows.kernel.errors import NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, require_visible
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
 
@@ -35,13 +35,16 @@ def load_item(session: Session, actor: Actor, item_id: int, *, lock: bool = Fals
     if lock:
         stmt = stmt.with_for_update()
     item = session.exec(stmt).first()
-    if item is not None:
-        event = session.get(Event, item.event_id)
-        if event is not None and actor.may_see_unit(event.unit_id):
-            return item
-    raise NotFound(
-        "feedback_not_found", f"意见建议 {item_id} 不存在", f"feedback item {item_id} not found"
+    event = session.get(Event, item.event_id) if item is not None else None
+    require_visible(
+        actor,
+        None if event is None else event.unit_id,
+        NotFound(
+            "feedback_not_found", f"意见建议 {item_id} 不存在", f"feedback item {item_id} not found"
+        ),
     )
+    assert item is not None
+    return item
 
 
 def detail(session: Session, item: FeedbackItem, actor: Actor) -> FeedbackDetailOut:

@@ -11,6 +11,7 @@ from schemas.deadlines import OverdueOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
 from workflows.escalation import overdue as overdue_list
 from workflows.feedback import extensions
+from workflows.kernel.visibility import NOTHING, scope
 
 router = APIRouter(prefix=API_PREFIX, tags=["deadlines"])
 
@@ -29,12 +30,12 @@ def overdue(
     list with `after=` the previous page's `next_after`."""
     if pg.after is not None:
         overdue_list.decode_cursor(pg.after)  # a bad cursor is 422 whatever the scope
-    scope = overdue_list.scope_for(actor, unit_id)
-    if scope is overdue_list.NOTHING:
+    narrowed = scope(actor, unit_id)
+    if narrowed == NOTHING:
         return _json(pg.page([], 0 if pg.after is None else None))
     window = 3 if due_within_days is None else due_within_days
     found = overdue_list.listing(
-        session, clock.now(), window, scope, kind, pg.limit, offset=pg.offset, after=pg.after
+        session, clock.now(), window, narrowed, kind, pg.limit, offset=pg.offset, after=pg.after
     )
     rows, total = found.rows, found.total
     pg.next_after = found.next_after

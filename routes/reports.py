@@ -22,12 +22,11 @@ from workflows.campaign.rules import CampaignRules
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, scope
 from workflows.oversight import evidence, sampling
 from workflows.reporting import assessment, exports, reports
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"])
-NOTHING = -1  # a unit id no unit has: staff asking for another unit get an empty list
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -40,15 +39,6 @@ def split_name(name: str) -> tuple[str, str]:
             f"no export '{name}'; kinds: {', '.join(exports.KINDS)}; formats: xlsx, csv",
         )
     return kind, fmt
-
-
-def scoped_unit(actor: Actor, unit_id: int | None) -> int | None:
-    """The unit a caller's export covers: staff only their own; None means every unit."""
-    if actor.sees_all_units:
-        return unit_id
-    if unit_id is not None and unit_id != actor.unit_id:
-        return NOTHING
-    return actor.unit_id
 
 
 def require_campaign(session: Session, campaign_id: int | None) -> Campaign | None:
@@ -110,7 +100,7 @@ def export(
     require_campaign(session, campaign_id)
     filters = exports.Filters(
         campaign_id=campaign_id,
-        unit_id=scoped_unit(actor, unit_id),
+        unit_id=scope(actor, unit_id),
         states=tuple(state or ()),
         event_id=event_id,
         kind=kind,
@@ -132,7 +122,7 @@ def _facts(
 ) -> reports.Facts:
     """The campaign's facts (with the records behind deductions when `records`); staff see
     their own unit's row only."""
-    unit_id = None if actor.sees_all_units else (actor.unit_id or NOTHING)
+    unit_id = scope(actor, None)
     return reports.collect(session, campaign_id, now, unit_id=unit_id, records=records)
 
 
@@ -267,7 +257,7 @@ def campaign_evidence(
 ) -> dict[str, Any]:
     """The campaign's events whose summary photos raise a flag (staff: their own unit's)."""
     campaigns.get(session, campaign_id)
-    unit_id = None if actor.sees_all_units else (actor.unit_id or NOTHING)
+    unit_id = scope(actor, None)
     flagged = evidence.flagged_in_campaign(
         session, campaign_id, FileStore(settings.upload_dir), unit_id=unit_id
     )

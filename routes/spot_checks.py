@@ -11,6 +11,7 @@ from schemas.spot_checks import SpotCheckOut
 from web.deps import API_PREFIX, ActorDep, PagingDep, SessionDep, fetch_page
 from web.loaders import load_event
 from workflows.kernel.errors import NotFound
+from workflows.kernel.visibility import visible
 
 router = APIRouter(prefix=API_PREFIX, tags=["spot checks"])
 
@@ -37,8 +38,7 @@ def list_spot_checks(
 ) -> Page[SpotCheckOut]:
     """Spot checks the caller may see, newest first."""
     stmt = select(SpotCheck).join(Event, Event.id == SpotCheck.event_id)  # type: ignore[arg-type]
-    if not actor.sees_all_units:
-        stmt = stmt.where(Event.unit_id == actor.unit_id)
+    stmt = visible(stmt, actor, Event.unit_id)
     if campaign_id is not None:
         stmt = stmt.where(Event.campaign_id == campaign_id)
     rows, total = fetch_page(session, stmt.order_by(col(SpotCheck.id).desc()), pg)

@@ -14,6 +14,7 @@ from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, Sett
 from web.loaders import load_event
 from web.uploads import read_upload
 from workflows.files.store import FileStore
+from workflows.kernel.visibility import visible
 from workflows.oversight import visits
 
 router = APIRouter(prefix=API_PREFIX, tags=["visits"])
@@ -49,8 +50,7 @@ def list_visits(
 ) -> Page[VisitOut]:
     """Visits the caller may see, newest first."""
     stmt = select(SiteVisit).join(Event, Event.id == SiteVisit.event_id)  # type: ignore[arg-type]
-    if not actor.sees_all_units:
-        stmt = stmt.where(Event.unit_id == actor.unit_id)
+    stmt = visible(stmt, actor, Event.unit_id)
     if event_id is not None:
         stmt = stmt.where(SiteVisit.event_id == event_id)
     rows, total = fetch_page(session, stmt.order_by(col(SiteVisit.id).desc()), pg)

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from models import Campaign, Event, Unit
 from workflows.kernel.errors import NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, require_visible
 from workflows.workdays import deadlines
 
 
@@ -36,8 +36,12 @@ _MOVE_TARGET = (
 
 def _visible_event_row(session: Session, actor: Actor, event_id: int, stmt: Any) -> Any:
     row = session.execute(stmt, {"event_id": event_id}).first()
-    if row is None or not actor.may_see_unit(row[0].unit_id):
-        raise NotFound("event_not_found", f"活动 {event_id} 不存在", f"event {event_id} not found")
+    require_visible(
+        actor,
+        None if row is None else row[0].unit_id,
+        NotFound("event_not_found", f"活动 {event_id} 不存在", f"event {event_id} not found"),
+    )
+    assert row is not None
     session.info.setdefault("unit_names", {})[row[0].unit_id] = row[1]
     return row
 

@@ -276,5 +276,3 @@ def _summary_row(r: Any, now: datetime, today: date) -> dict[str, Any]:
 
 def _hold_row(r: Any, now: datetime, today: date) -> dict[str, Any]:
     return _event_row("event_hold", r, r.date_latest, end_of_local_day(r.date_latest), now, today)
-
-
