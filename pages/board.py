@@ -27,6 +27,7 @@ from models import (
 from pages import eventkit as kit
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from web import moves
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications, overdue
 from workflows.event import flow
@@ -352,7 +353,7 @@ def spot_check(
         "site_visit": form.get("site_visit") == "yes",
     }
     try:
-        flow.fire(
+        entry = flow.fire(
             session,
             ev.event,
             "spot_check",
@@ -364,8 +365,10 @@ def spot_check(
         session.commit()
     except (DomainError, ValidationError) as exc:
         session.rollback()
+        moves.refused(exc, door="page")
         errs = errors_of(exc, {"result": f"result-{event_id}", "notes": f"notes-{event_id}"})
         return board_page(request, user, session, clock, errs)
+    moves.moved(entry, door="page")
     return redirect(
         BACK.get(str(form.get("back")), BACK["board"]), f"已记录抽查结果：{ev.event.theme}"
     )
@@ -384,7 +387,7 @@ def rework(
     ev = kit.view(session, user, event_id, write=True)
     reasons = [r.strip() for r in str(form.get("reasons", "")).splitlines() if r.strip()]
     try:
-        flow.fire(
+        entry = flow.fire(
             session,
             ev.event,
             "return_for_rework",
@@ -396,8 +399,10 @@ def rework(
         session.commit()
     except (DomainError, ValidationError) as exc:
         session.rollback()
+        moves.refused(exc, door="page")
         errs = errors_of(exc, {"reasons": f"reasons-{event_id}"})
         return board_page(request, user, session, clock, errs)
+    moves.moved(entry, door="page")
     return redirect(BACK.get(str(form.get("back")), BACK["board"]), f"已退回整改：{ev.event.theme}")
 
 

@@ -27,6 +27,7 @@ from pages import public_staff
 from pages.auth import FormDep, UserDep
 from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
 from pages.render import FieldError, PageRoute, day_zh, errors_of, moment_zh, redirect, render
+from web import moves
 from web.deps import ClockDep, SessionDep
 from workflows.event import flow, invitees
 from workflows.feedback import machine as feedback_flow
@@ -279,7 +280,7 @@ def invite_post(
     """Fire the invite move."""
     ev = kit.view(session, user, event_id, write=True)
     try:
-        flow.fire(
+        entry = flow.fire(
             session,
             ev.event,
             "invite",
@@ -290,7 +291,9 @@ def invite_post(
         session.commit()
     except (DomainError, ValidationError) as exc:
         session.rollback()
+        moves.refused(exc, door="page")
         return invite_check_page(
             request, session, kit.view(session, user, event_id), errors_of(exc)
         )
+    moves.moved(entry, door="page")
     return redirect(f"/events/{event_id}", "邀请已发出")

@@ -15,6 +15,7 @@ from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.progress import due_of
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from web import moves
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
 from workflows.event import flow
@@ -78,7 +79,7 @@ def hold_post(
     if kit.text(form, "held_on"):
         data["held_on"] = kit.text(form, "held_on")
     try:
-        flow.fire(
+        entry = flow.fire(
             session,
             ev.event,
             "hold",
@@ -90,8 +91,10 @@ def hold_post(
         session.commit()
     except REFUSALS as exc:
         session.rollback()
+        moves.refused(exc, door="page")
         ev = kit.view(session, user, event_id)
         return hold_page(request, session, ev, local_date(clock.now()), errors_of(exc))
+    moves.moved(entry, door="page")
     return redirect(f"/events/{event_id}", "已记录活动开展情况")
 
 
@@ -187,7 +190,7 @@ def feedback_collect(
     ev = kit.view(session, user, event_id, write=True)
     data = {"no_opinions": form.get("no_opinions") == "yes"}
     try:
-        flow.fire(
+        entry = flow.fire(
             session,
             ev.event,
             "collect_feedback",
@@ -199,7 +202,9 @@ def feedback_collect(
         session.commit()
     except REFUSALS as exc:
         session.rollback()
+        moves.refused(exc, door="page")
         return feedback_page(request, session, kit.view(session, user, event_id), errors_of(exc))
+    moves.moved(entry, door="page")
     return redirect(f"/events/{event_id}", "意见建议收集完毕，答复期限已开始计算")
 
 
@@ -226,7 +231,7 @@ def feedback_move(
             else {"answer": kit.text(form, "answer")}
         )
         item_version = kit.text(form, "item_version")
-        feedback_flow.fire(
+        entry = feedback_flow.fire(
             session,
             item,
             trigger,
@@ -238,12 +243,14 @@ def feedback_move(
         session.commit()
     except REFUSALS as exc:
         session.rollback()
+        moves.refused(exc, door="page")
         return feedback_page(
             request,
             session,
             kit.view(session, user, event_id),
             errors_of(exc, {"assignee": f"assignee-{item_id}", "answer": f"answer-{item_id}"}),
         )
+    moves.moved(entry, door="page")
     return redirect(
         f"/events/{event_id}/feedback", feedback_flow.TRIGGER_LABELS_ZH.get(trigger, "") + "成功"
     )
@@ -358,8 +365,9 @@ def summary_post(
         summaries.write_draft(
             session, ev.event, draft, expected_version=version, actor=user.actor, now=clock.now()
         )
+        entry = None
         if submit:
-            flow.fire(
+            entry = flow.fire(
                 session,
                 ev.event,
                 "submit_summary",
@@ -370,9 +378,11 @@ def summary_post(
         session.commit()
     except REFUSALS as exc:
         session.rollback()
+        moves.refused(exc, door="page")
         ev = kit.view(session, user, event_id)
         return summary_page(request, session, ev, local_date(clock.now()), errors_of(exc), draft)
-    if submit:
+    if entry is not None:
+        moves.moved(entry, door="page")
         return redirect(f"/events/{event_id}", "总结已报送区政府办")
     return redirect(f"/events/{event_id}/summary", "总结草稿已保存")
 

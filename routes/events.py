@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlmodel import col, select
 
@@ -19,6 +18,7 @@ from schemas.events import (
     HistoryOut,
     TransitionOut,
 )
+from web import moves
 from web.deps import (
     API_PREFIX,
     ActorDep,
@@ -29,7 +29,6 @@ from web.deps import (
     fetch_page,
 )
 from web.loaders import load_event, load_event_for_write, load_move_target, unit_name
-from workers.metrics import MOVES
 from workflows.accounts import units
 from workflows.campaign import service as campaigns
 from workflows.event import flow
@@ -37,7 +36,6 @@ from workflows.kernel.machine import Workflow
 from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
 
 router = APIRouter(prefix=API_PREFIX + "/events", tags=["events"])
-log = structlog.get_logger("openday.api")
 
 
 def out(event: Event, name: str, actor: Actor) -> EventOut:
@@ -188,15 +186,7 @@ def transition(
         calendar_revision=target.calendar_revision,
     )
     session.commit()
-    MOVES.labels(entry.trigger, "ok").inc()
-    log.info(
-        "event_moved",
-        event_id=event.id,
-        trigger=entry.trigger,
-        from_state=entry.from_state,
-        to_state=entry.to_state,
-        version=entry.version,
-    )
+    moves.moved(entry, door="api")
     answer = TransitionOut(
         event=out(event, unit_name(session, event.unit_id), actor),
         move=HistoryOut.model_validate(entry),

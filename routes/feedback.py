@@ -12,6 +12,7 @@ from routes.events import role_gate
 from schemas.common import Page
 from schemas.deadlines import TimerOut
 from schemas.feedback import FeedbackDetailOut, FeedbackIn, FeedbackOut, FeedbackTransitionIn
+from web import moves
 from web.deps import (
     API_PREFIX,
     ActorDep,
@@ -116,7 +117,7 @@ def feedback_transition(
 ) -> FeedbackDetailOut:
     """Move an opinion: assign (data.assignee), answer (data.answer), close."""
     item = load_item(session, actor, item_id, lock=True)
-    flow.fire(
+    entry = flow.fire(
         session,
         item,
         body.trigger,
@@ -126,4 +127,5 @@ def feedback_transition(
         data=body.data,
     )
     session.commit()
+    moves.moved(entry, door="api")
     return detail(session, item, actor)

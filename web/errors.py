@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
-from workers.metrics import MOVES
+from web import moves
 from workflows.kernel.errors import DomainError, MoveRefused
 
 log = structlog.get_logger("openday.api")
@@ -141,7 +141,7 @@ def _log_refusal(request: Request, exc: DomainError) -> None:
 
 async def _refused(request: Request, exc: MoveRefused) -> JSONResponse:
     _log_refusal(request, exc)
-    MOVES.labels(exc.details.get("trigger", "unknown"), "refused").inc()
+    moves.refused(exc, door="api")
     return error_response(
         exc.status,
         exc.code,
