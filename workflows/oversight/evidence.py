@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from models import Attachment, Event, Summary, Unit
 from workflows.files.store import FileStore
@@ -178,11 +179,11 @@ def check_events(
     if not ids:
         return {}
     rows = session.execute(
-        sa.select(Event.id, Unit.name, Event.theme, Event.held_on, Event.summary_due_at,
-                  Event.summary_due_on, Summary.submitted_at)
-        .join(Unit, Unit.id == Event.unit_id)
-        .outerjoin(Summary, Summary.event_id == Event.id)
-        .where(Event.id.in_(ids))  # type: ignore[union-attr]
+        sa.select(col(Event.id), col(Unit.name), col(Event.theme), col(Event.held_on),
+                  col(Event.summary_due_at), col(Event.summary_due_on), col(Summary.submitted_at))
+        .join(Unit, col(Unit.id) == Event.unit_id)
+        .outerjoin(Summary, col(Summary.event_id) == Event.id)
+        .where(col(Event.id).in_(ids))
     ).all()  # fmt: skip
     found = {
         r.id: EventEvidence(
@@ -191,18 +192,18 @@ def check_events(
         for r in rows
     }
     photos = session.execute(
-        sa.select(Attachment.id, Attachment.event_id, Attachment.filename, Attachment.sha256,
-                  Attachment.storage_key)
-        .where(Attachment.event_id.in_(ids), Attachment.kind == "photo")  # type: ignore[attr-defined]
-        .order_by(Attachment.event_id, Attachment.id)
+        sa.select(col(Attachment.id), col(Attachment.event_id), col(Attachment.filename),
+                  col(Attachment.sha256), col(Attachment.storage_key))
+        .where(col(Attachment.event_id).in_(ids), col(Attachment.kind) == "photo")
+        .order_by(col(Attachment.event_id), col(Attachment.id))
     ).all()  # fmt: skip
     elsewhere: dict[str, list[tuple[int, int]]] = defaultdict(list)
     hashes = sorted({p.sha256 for p in photos})
     for i in range(0, len(hashes), 500):
         for r in session.execute(
-            sa.select(Attachment.sha256, Attachment.event_id, Attachment.id)
-            .where(Attachment.sha256.in_(hashes[i : i + 500]), Attachment.kind == "photo")  # type: ignore[attr-defined]
-            .order_by(Attachment.id)
+            sa.select(col(Attachment.sha256), col(Attachment.event_id), col(Attachment.id))
+            .where(col(Attachment.sha256).in_(hashes[i : i + 500]), col(Attachment.kind) == "photo")
+            .order_by(col(Attachment.id))
         ):  # fmt: skip
             elsewhere[r.sha256].append((r.event_id, r.id))
     for p in photos:
@@ -227,14 +228,14 @@ def flagged_in_campaign(
 ) -> list[EventEvidence]:
     """The campaign's events whose summary photos raise a flag, in event id order."""
     stmt = (
-        sa.select(Attachment.event_id)
-        .join(Event, Event.id == Attachment.event_id)
-        .where(Event.campaign_id == campaign_id, Attachment.kind == "photo")
+        sa.select(col(Attachment.event_id))
+        .join(Event, col(Event.id) == Attachment.event_id)
+        .where(col(Event.campaign_id) == campaign_id, col(Attachment.kind) == "photo")
         .distinct()
-        .order_by(Attachment.event_id)
+        .order_by(col(Attachment.event_id))
         .limit(MAX_EVENTS)
     )
     if unit_id is not None:
-        stmt = stmt.where(Event.unit_id == unit_id)
+        stmt = stmt.where(col(Event.unit_id) == unit_id)
     ids = list(session.execute(stmt).scalars())
     return [ev for ev in check_events(session, ids, store).values() if ev.flagged]

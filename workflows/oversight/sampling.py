@@ -28,7 +28,7 @@ from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlmodel import Session, col
 
 from models import Event, EventState, SampleDraw, Unit
 from workflows.campaign import service as campaigns
@@ -40,11 +40,13 @@ METHOD = "sha256-rank-v1"
 
 def population(session: Session, campaign_id: int) -> list[dict[str, Any]]:
     """Units with events in the campaign that are not cancelled, in unit id order."""
-    live = sa.select(Event.unit_id).where(
-        Event.campaign_id == campaign_id, Event.state != EventState.cancelled
+    live = sa.select(col(Event.unit_id)).where(
+        col(Event.campaign_id) == campaign_id, col(Event.state) != EventState.cancelled
     )
     rows = session.execute(
-        sa.select(Unit.id, Unit.name, Unit.kind).where(Unit.id.in_(live)).order_by(Unit.id)  # type: ignore[union-attr]
+        sa.select(col(Unit.id), col(Unit.name), col(Unit.kind))
+        .where(col(Unit.id).in_(live))
+        .order_by(col(Unit.id))
     ).all()
     return [{"unit_id": r.id, "name": r.name, "kind": r.kind} for r in rows]
 

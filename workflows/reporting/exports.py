@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlmodel import Session, col
 
 from models import (
     OPEN_FEEDBACK_STATES,
@@ -156,20 +156,21 @@ def keyset(session: Session, stmt: Any, key: Any, batch: int = BATCH) -> Iterato
 
 def _events(session: Session, f: Filters, now: datetime) -> Sheet:
     stmt = sa.select(
-        Event.id, Unit.name, Event.theme, Event.date_earliest, Event.date_latest,
-        Event.date_text, Event.location, Event.forms, Event.state, Event.held_on,
-        Event.summary_due_on, Event.escalation_level, Event.created_at,
-    ).join(Unit, Unit.id == Event.unit_id)  # fmt: skip
+        col(Event.id), col(Unit.name), col(Event.theme), col(Event.date_earliest),
+        col(Event.date_latest), col(Event.date_text), col(Event.location), col(Event.forms),
+        col(Event.state), col(Event.held_on), col(Event.summary_due_on),
+        col(Event.escalation_level), col(Event.created_at),
+    ).join(Unit, col(Unit.id) == Event.unit_id)  # fmt: skip
     if f.campaign_id is not None:
-        stmt = stmt.where(Event.campaign_id == f.campaign_id)
+        stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
     if f.unit_id is not None:
-        stmt = stmt.where(Event.unit_id == f.unit_id)
+        stmt = stmt.where(col(Event.unit_id) == f.unit_id)
     if f.states:
-        stmt = stmt.where(Event.state.in_(f.states))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Event.state).in_(f.states))
     if f.date_from is not None:
-        stmt = stmt.where(Event.date_latest >= f.date_from)
+        stmt = stmt.where(col(Event.date_latest) >= f.date_from)
     if f.date_to is not None:
-        stmt = stmt.where(Event.date_earliest <= f.date_to)
+        stmt = stmt.where(col(Event.date_earliest) <= f.date_to)
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for r in keyset(session, stmt, Event.id):
@@ -191,22 +192,23 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
 
 def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
     stmt = sa.select(
-        FeedbackItem.id, FeedbackItem.event_id, Unit.name, Event.theme, FeedbackItem.content,
-        FeedbackItem.state, FeedbackItem.assignee, FeedbackItem.collected_on,
-        FeedbackItem.due_on, FeedbackItem.due_at, FeedbackItem.answered_at, FeedbackItem.answer,
-        FeedbackItem.answered_late_workdays, FeedbackItem.escalation_level,
+        col(FeedbackItem.id), col(FeedbackItem.event_id), col(Unit.name), col(Event.theme),
+        col(FeedbackItem.content), col(FeedbackItem.state), col(FeedbackItem.assignee),
+        col(FeedbackItem.collected_on), col(FeedbackItem.due_on), col(FeedbackItem.due_at),
+        col(FeedbackItem.answered_at), col(FeedbackItem.answer),
+        col(FeedbackItem.answered_late_workdays), col(FeedbackItem.escalation_level),
     )  # fmt: skip
-    stmt = stmt.join(Event, Event.id == FeedbackItem.event_id).join(
-        Unit, Unit.id == FeedbackItem.unit_id
+    stmt = stmt.join(Event, col(Event.id) == FeedbackItem.event_id).join(
+        Unit, col(Unit.id) == FeedbackItem.unit_id
     )
     if f.campaign_id is not None:
-        stmt = stmt.where(Event.campaign_id == f.campaign_id)
+        stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
     if f.unit_id is not None:
-        stmt = stmt.where(FeedbackItem.unit_id == f.unit_id)
+        stmt = stmt.where(col(FeedbackItem.unit_id) == f.unit_id)
     if f.states:
-        stmt = stmt.where(FeedbackItem.state.in_(f.states))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(FeedbackItem.state).in_(f.states))
     if f.event_id is not None:
-        stmt = stmt.where(FeedbackItem.event_id == f.event_id)
+        stmt = stmt.where(col(FeedbackItem.event_id) == f.event_id)
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for r in keyset(session, stmt, FeedbackItem.id):
@@ -256,20 +258,21 @@ def _overdue(session: Session, f: Filters, now: datetime) -> Sheet:
 def _notifications(session: Session, f: Filters, now: datetime) -> Sheet:
     # An outer join: digests (催办汇总) belong to a recipient, not to a unit.
     stmt = sa.select(
-        Notification.id, Notification.created_at, Notification.event_id, Unit.name,
-        Notification.rule, Notification.kind, Notification.level, Notification.channel,
-        Notification.recipient, Notification.title, Notification.state, Notification.attempts,
-        Notification.sent_at, Notification.last_error,
-    ).outerjoin(Unit, Unit.id == Notification.unit_id)  # fmt: skip
+        col(Notification.id), col(Notification.created_at), col(Notification.event_id),
+        col(Unit.name), col(Notification.rule), col(Notification.kind), col(Notification.level),
+        col(Notification.channel), col(Notification.recipient), col(Notification.title),
+        col(Notification.state), col(Notification.attempts), col(Notification.sent_at),
+        col(Notification.last_error),
+    ).outerjoin(Unit, col(Unit.id) == Notification.unit_id)  # fmt: skip
     if f.unit_id is not None:
-        stmt = stmt.where(Notification.unit_id == f.unit_id)
+        stmt = stmt.where(col(Notification.unit_id) == f.unit_id)
     if f.states:
-        stmt = stmt.where(Notification.state.in_(f.states))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Notification.state).in_(f.states))
     if f.event_id is not None:
-        stmt = stmt.where(Notification.event_id == f.event_id)
+        stmt = stmt.where(col(Notification.event_id) == f.event_id)
     if f.campaign_id is not None:
-        stmt = stmt.join(Event, Event.id == Notification.event_id).where(
-            Event.campaign_id == f.campaign_id
+        stmt = stmt.join(Event, col(Event.id) == Notification.event_id).where(
+            col(Event.campaign_id) == f.campaign_id
         )
 
     def rows() -> Iterator[tuple[Any, ...]]:
@@ -294,23 +297,23 @@ def _notifications(session: Session, f: Filters, now: datetime) -> Sheet:
 def _spot_checks(session: Session, f: Filters, now: datetime) -> Sheet:
     stmt = (
         sa.select(
-            SpotCheck.id,
-            SpotCheck.event_id,
-            Unit.name,
-            Event.theme,
-            SpotCheck.round,
-            SpotCheck.result,
-            SpotCheck.site_visit,
-            SpotCheck.notes,
-            SpotCheck.checked_at,
+            col(SpotCheck.id),
+            col(SpotCheck.event_id),
+            col(Unit.name),
+            col(Event.theme),
+            col(SpotCheck.round),
+            col(SpotCheck.result),
+            col(SpotCheck.site_visit),
+            col(SpotCheck.notes),
+            col(SpotCheck.checked_at),
         )  # fmt: skip
-        .join(Event, Event.id == SpotCheck.event_id)
-        .join(Unit, Unit.id == Event.unit_id)
+        .join(Event, col(Event.id) == SpotCheck.event_id)
+        .join(Unit, col(Unit.id) == Event.unit_id)
     )
     if f.campaign_id is not None:
-        stmt = stmt.where(Event.campaign_id == f.campaign_id)
+        stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
     if f.unit_id is not None:
-        stmt = stmt.where(Event.unit_id == f.unit_id)
+        stmt = stmt.where(col(Event.unit_id) == f.unit_id)
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for r in keyset(session, stmt, SpotCheck.id):
@@ -328,12 +331,13 @@ def _spot_checks(session: Session, f: Filters, now: datetime) -> Sheet:
 
 
 def _invitees(session: Session, f: Filters, now: datetime) -> Sheet:
-    stmt = sa.select(
-        Invitee.id, Invitee.event_id, Unit.name.label("unit_name"), Event.theme,
-        Invitee.name, Invitee.category, Invitee.invitation, Invitee.targeted_kind,
-        Invitee.organization, Invitee.phone, Invitee.invited, Invitee.attended,
-        Invitee.created_at,
-    ).join(Event, Event.id == Invitee.event_id).join(Unit, Unit.id == Event.unit_id)  # fmt: skip
+    stmt: Any = sa.select(
+        col(Invitee.id), col(Invitee.event_id), col(Unit.name).label("unit_name"), col(Event.theme),
+        col(Invitee.name), col(Invitee.category), col(Invitee.invitation),
+        col(Invitee.targeted_kind), col(Invitee.organization), col(Invitee.phone),
+        col(Invitee.invited), col(Invitee.attended), col(Invitee.created_at),
+    ).join(Event, col(Event.id) == Invitee.event_id)  # fmt: skip
+    stmt = stmt.join(Unit, col(Unit.id) == Event.unit_id)
     stmt = _event_scope(stmt, f)
 
     def rows() -> Iterator[tuple[Any, ...]]:
@@ -370,20 +374,21 @@ def _event_scope(stmt: Any, f: Filters) -> Any:
 def _visits(session: Session, f: Filters, now: datetime) -> Sheet:
     photos = (
         sa.select(sa.func.count())
-        .where(VisitPhoto.visit_id == SiteVisit.id)
+        .where(col(VisitPhoto.visit_id) == SiteVisit.id)
         .correlate(SiteVisit)
         .scalar_subquery()
     )
     stmt = sa.select(
-        SiteVisit.id, SiteVisit.event_id, Unit.name.label("unit_name"), Event.theme,
-        SiteVisit.visited_on, SiteVisit.people, SiteVisit.findings, photos.label("photos"),
-        SiteVisit.created_at,
-    ).join(Event, Event.id == SiteVisit.event_id).join(Unit, Unit.id == Event.unit_id)  # fmt: skip
+        col(SiteVisit.id), col(SiteVisit.event_id), col(Unit.name).label("unit_name"),
+        col(Event.theme), col(SiteVisit.visited_on), col(SiteVisit.people), col(SiteVisit.findings),
+        photos.label("photos"), col(SiteVisit.created_at),
+    ).join(Event, col(Event.id) == SiteVisit.event_id)  # fmt: skip
+    stmt = stmt.join(Unit, col(Unit.id) == Event.unit_id)
     stmt = _event_scope(stmt, f)
     if f.date_from is not None:
-        stmt = stmt.where(SiteVisit.visited_on >= f.date_from)
+        stmt = stmt.where(col(SiteVisit.visited_on) >= f.date_from)
     if f.date_to is not None:
-        stmt = stmt.where(SiteVisit.visited_on <= f.date_to)
+        stmt = stmt.where(col(SiteVisit.visited_on) <= f.date_to)
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for r in keyset(session, stmt, SiteVisit.id):
@@ -439,23 +444,25 @@ def _audit(session: Session, f: Filters, now: datetime) -> Sheet:
     """Event moves and edits (transition log) and other changes (change log), oldest first,
     merged by time."""
     moves = sa.select(
-        TransitionLog.at, TransitionLog.id, TransitionLog.actor_name, TransitionLog.event_id,
-        Unit.name.label("unit_name"), TransitionLog.trigger, TransitionLog.from_state,
-        TransitionLog.to_state, TransitionLog.reason, TransitionLog.data,
+        col(TransitionLog.at), col(TransitionLog.id), col(TransitionLog.actor_name),
+        col(TransitionLog.event_id), col(Unit.name).label("unit_name"), col(TransitionLog.trigger),
+        col(TransitionLog.from_state), col(TransitionLog.to_state), col(TransitionLog.reason),
+        col(TransitionLog.data),
     )  # fmt: skip
-    moves = moves.join(Event, Event.id == TransitionLog.event_id).join(
-        Unit, Unit.id == Event.unit_id
+    moves = moves.join(Event, col(Event.id) == TransitionLog.event_id).join(
+        Unit, col(Unit.id) == Event.unit_id
     )
     moves = _event_scope(moves, f)
     changes = sa.select(
-        ChangeLog.at, ChangeLog.id, ChangeLog.actor_name, ChangeLog.entity, ChangeLog.entity_id,
-        Unit.name.label("unit_name"), ChangeLog.action, ChangeLog.before, ChangeLog.after,
-    ).outerjoin(Unit, Unit.id == ChangeLog.unit_id)  # fmt: skip
+        col(ChangeLog.at), col(ChangeLog.id), col(ChangeLog.actor_name), col(ChangeLog.entity),
+        col(ChangeLog.entity_id), col(Unit.name).label("unit_name"), col(ChangeLog.action),
+        col(ChangeLog.before), col(ChangeLog.after),
+    ).outerjoin(Unit, col(Unit.id) == ChangeLog.unit_id)  # fmt: skip
     if f.unit_id is not None:
-        changes = changes.where(ChangeLog.unit_id == f.unit_id)
+        changes = changes.where(col(ChangeLog.unit_id) == f.unit_id)
     if f.campaign_id is not None:
         changes = changes.where(
-            ChangeLog.entity == "campaign", ChangeLog.entity_id == f.campaign_id
+            col(ChangeLog.entity) == "campaign", col(ChangeLog.entity_id) == f.campaign_id
         )
     moves = moves.where(*_day_bounds(TransitionLog.at, f))
     changes = changes.where(*_day_bounds(ChangeLog.at, f))
