@@ -109,11 +109,11 @@ def authenticate_token(session: Session, token: str, now: datetime) -> User | No
 # than the round trip (executed on the session's connection: no ORM layer for seven columns).
 _ACTOR_BY_TOKEN_HASH = (
     sa.select(
-        User.id, User.username, User.role, User.unit_id, User.is_active,  # type: ignore[arg-type]
-        ApiToken.revoked_at, ApiToken.expires_at,  # type: ignore[arg-type]
+        col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
+        col(ApiToken.revoked_at), col(ApiToken.expires_at),
     )
-    .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
-    .where(ApiToken.token_hash == sa.bindparam("token_hash"))
+    .join(User, col(User.id) == ApiToken.user_id)
+    .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
 )  # fmt: skip
 
 

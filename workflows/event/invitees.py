@@ -98,6 +98,7 @@ def add(
     """Add invitees to a (locked) event's list, all or nothing."""
     require_editable(event)
     require_version(event, expected_version)
+    assert event.id is not None
     added = []
     for index, fields in enumerate(people):
         try:

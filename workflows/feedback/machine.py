@@ -188,19 +188,21 @@ def fire(
     The same discipline as event moves (workflows/machine.py): people name the version they
     saw; `system` moves (the workers' mark_overdue) act on what they just locked.
     """
-    if expected_version is None and not system:
-        raise DomainError(
-            "expected_version_required",
-            "请提供意见的当前版本号（expected_version）",
-            "expected_version is required: the opinion's version you saw",
-            status=422,
-        )
+    if expected_version is None:
+        if not system:
+            raise DomainError(
+                "expected_version_required",
+                "请提供意见的当前版本号（expected_version）",
+                "expected_version is required: the opinion's version you saw",
+                status=422,
+            )
+        expected_version = item.version
     return machine.fire(
         session,
         WORKFLOW,
         item,
         trigger,
-        expected_version=item.version if system and expected_version is None else expected_version,
+        expected_version=expected_version,
         actor=actor,
         now=now,
         make_move=lambda parsed: ItemMove(session, item, actor, now, parsed),

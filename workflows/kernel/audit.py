@@ -128,7 +128,8 @@ def trail(
         moves = moves.where(*_before(cursor, "event", TransitionLog.at, TransitionLog.id))
     changes = visible(changes, actor, ChangeLog.unit_id)
     moves = visible(moves, actor, Event.unit_id)
-    sources: list[list[tuple[tuple[Any, str, int], dict[str, Any]]]] = []
+    # ((at, source, id), row): the key merges the trail; the models type ids as Optional.
+    sources: list[list[tuple[tuple[Any, str, int | None], dict[str, Any]]]] = []
     if entity in (None, "event"):
         sources.append(
             [
@@ -280,7 +281,7 @@ def _tails(
             sa.text(f"SELECT * FROM {TAILS_FUNCTION}(CAST(:ids AS integer[]))"), {"ids": wanted}
         ).all()
     else:  # SQLite: one writer at a time, no lock to take
-        last = (
+        latest = (
             sa.select(table.c.event_id, sa.func.max(table.c.seq).label("seq"))
             .where(table.c.event_id.in_(wanted))
             .group_by(table.c.event_id)
@@ -288,7 +289,7 @@ def _tails(
         )
         found = connection.execute(
             sa.select(table.c.event_id, table.c.seq, table.c.row_hash).join(
-                last, sa.and_(last.c.event_id == table.c.event_id, last.c.seq == table.c.seq)
+                latest, sa.and_(latest.c.event_id == table.c.event_id, latest.c.seq == table.c.seq)
             )
         ).all()
     tails: dict[int | None, tuple[int, str]] = {k: (0, GENESIS) for k in wanted}

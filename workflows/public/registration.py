@@ -156,7 +156,7 @@ def taken_by_event(session: Session, event_ids: list[int]) -> dict[int, int]:
     stmt = (
         select(Registration.event_id, func.count())
         .where(col(Registration.event_id).in_(event_ids), col(Registration.state).in_(TAKING))
-        .group_by(Registration.event_id)
+        .group_by(col(Registration.event_id))
     )
     return {event_id: int(n) for event_id, n in session.exec(stmt).all()}
 

@@ -90,7 +90,7 @@ def _occurrences(u: UnitFacts) -> list[tuple[str, dict[str, Any], str]]:
 def score_unit(u: UnitFacts, rules: ScoringRules) -> dict[str, Any]:
     """One unit's score: full marks less each deduction (capped per criterion), never below 0."""
     taken: dict[str, float] = {}
-    deductions = []
+    deductions: list[dict[str, Any]] = []
     for criterion, record, why in _occurrences(u):
         points = float(rules.deductions.get(criterion, 0))
         cap = rules.caps.get(criterion)

@@ -15,7 +15,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -113,7 +113,7 @@ class Sheet:
 
     title: str
     columns: list[Column]
-    rows: Iterable[tuple[Any, ...]]
+    rows: Iterable[Sequence[Any]]  # tuples or lists, iterated once
     filename: str = "export"
     meta: dict[str, Any] = field(default_factory=dict)
 

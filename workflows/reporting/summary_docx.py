@@ -108,6 +108,7 @@ def _bar_chart(
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
     with matplotlib.rc_context({"font.family": families, "axes.unicode_minus": False}):
@@ -122,7 +123,9 @@ def _bar_chart(
         ax.set_title(title)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=len(series),
                   fontsize=8, frameon=False)  # fmt: skip
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        locator = ax.xaxis.get_major_locator()  # the default AutoLocator is a MaxNLocator
+        if isinstance(locator, MaxNLocator):
+            locator.set_params(integer=True)
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="png")

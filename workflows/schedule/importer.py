@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
@@ -261,10 +262,14 @@ def _note_ignored_columns(table: RawTable, report: ImportReport) -> None:
 
 def _imported_keys(session: Session, campaign: Campaign) -> dict[str, Any]:
     """The campaign's events imported earlier, by source key: (id, earliest, latest, state)."""
-    rows = session.exec(
-        select(
-            Event.source_key, Event.id, Event.date_earliest, Event.date_latest, Event.state
-        ).where(Event.campaign_id == campaign.id, col(Event.source_key).is_not(None))
+    rows = session.execute(  # five columns: sqlmodel's select() is typed for at most four
+        sa.select(
+            col(Event.source_key),
+            col(Event.id),
+            col(Event.date_earliest),
+            col(Event.date_latest),
+            col(Event.state),
+        ).where(col(Event.campaign_id) == campaign.id, col(Event.source_key).is_not(None))
     ).all()
     return {key: (eid, earliest, latest, state) for key, eid, earliest, latest, state in rows}
 

@@ -468,7 +468,7 @@ class TimerChange:
     """One timer a recompute moved (or added): when it fired before, and when it fires now."""
 
     timer_id: int | None
-    event_id: int
+    event_id: int | None  # as on Timer; a recompute only moves event and opinion timers
     subject_type: str
     subject_id: int
     rule: str
@@ -600,7 +600,7 @@ def recompute_provisional(session: Session, now: datetime, actor_name: str) -> R
         old_due, old_flag = item.due_on, item.due_provisional
         # An approved extension's day was chosen by a person: keep it, re-derive only the ladder.
         extended = session.exec(
-            select(ExtensionRequest.new_due_on)
+            select(col(ExtensionRequest.new_due_on))
             .where(
                 ExtensionRequest.feedback_item_id == item.id,
                 ExtensionRequest.state == ExtensionState.approved,
