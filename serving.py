@@ -21,7 +21,12 @@ def serve(app: str, host: str, port: int, workers: int, **uvicorn_options: Any) 
     first accepts every pending connection: 16 keep-alive clients connecting at once all landed
     on one of two workers (measured with `ss`: 16/0, 16/0, 14/2), so the second core sat idle.
     """
-    options = {"host": host, "port": port, "log_config": None, "proxy_headers": True}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "proxy_headers": True,
+    }
     options.update(uvicorn_options)
     if workers <= 1:
         uvicorn.run(app, **options)
@@ -46,7 +51,7 @@ class _ReusePortSupervisor(Multiprocess):
     """uvicorn's supervisor (health checks, restarts, signals), except that each worker it
     starts gets a socket of its own: Multiprocess reads `self.sockets` once per new worker."""
 
-    @property  # type: ignore[override]
+    @property
     def sockets(self) -> list[socket.socket]:
         sock = _reuse_port_socket(self.config.host, self.config.port)
         self.__dict__.setdefault("_handed", []).append(sock)
