@@ -9,42 +9,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from models import (
-    Campaign,
-    Event,
-    EventState,
-    ExtensionRequest,
-    ExtensionState,
-    FeedbackItem,
-    Notification,
-    NotificationState,
-    SiteVisit,
-    Unit,
-)
 from pages import eventkit as kit
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web import moves
 from web.deps import ClockDep, SessionDep, SettingsDep
-from workflows.escalation import notifications, overdue
+from workflows.escalation import notifications
 from workflows.event import flow
 from workflows.feedback import extensions
 from workflows.files.store import FileStore
-from workflows.kernel import paging
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, Forbidden
 from workflows.oversight import evidence, visits
-from workflows.workdays.deadlines import end_of_local_day, load_calendar
+from workflows.reporting import board as board_data
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_hold": "活动开展"}
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
-FUNNEL = [s for s in EventState if s != EventState.cancelled]
-PAGE = 50
-BOARD_QUEUE = 10  # spot-check cards on the board itself; /board/spot-checks pages the rest
+PAGE = board_data.PAGE
 BACK = {"board": "/board#spot-checks", "queue": "/board/spot-checks"}
 
 
@@ -57,47 +41,6 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _funnel(session: Session, campaign_id: int | None) -> list[tuple[str, int]]:
-    stmt = select(Event.state, func.count()).group_by(col(Event.state))
-    if campaign_id:
-        stmt = stmt.where(Event.campaign_id == campaign_id)
-    counts = dict(session.exec(stmt).all())
-    # A funnel: every event that reached a stage counts for each stage before it too.
-    out, running = [], 0
-    for state in reversed(FUNNEL):
-        running += counts.get(state, 0)
-        out.append(
-            ("全部活动" if state == EventState.planned else flow.STATE_LABELS_ZH[state], running)
-        )
-    return list(reversed(out))
-
-
-def _overdue(session: Session, now: Any, filters: dict[str, Any]) -> list[dict]:
-    found = overdue.listing(session, now, 0, filters["unit"], filters["kind"], PAGE, count=False)
-    rows = found.rows
-    calendar, today = load_calendar(session), local_date(now)
-    rows = [r for r in rows if r["overdue"]]
-    if filters["level"] is not None:
-        rows = [r for r in rows if r["escalation_level"] == filters["level"]]
-    for r in rows:
-        r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
-    return rows
-
-
-def _numbers(session: Session, now: Any, campaign_id: int | None) -> dict[str, int]:
-    # Units with an event (in the campaign): one index probe per unit, not a scan of events.
-    has_event = select(Event.id).where(Event.unit_id == Unit.id)
-    if campaign_id:
-        has_event = has_event.where(Event.campaign_id == campaign_id)
-    units = select(func.count()).select_from(Unit).where(has_event.exists())
-    out = {"units": session.exec(units).one()}
-    today = local_date(now)
-    # Only the counts (what the overdue list counts for its total), no page of rows.
-    for source in overdue.statements(end_of_local_day(today), today, None, 1):
-        out[source.kind] = int(session.exec(source.count).one())
-    return out
-
-
 def board_page(
     request: Request,
     user: PageUser,
@@ -108,78 +51,39 @@ def board_page(
     """Render the board with the query's filters."""
     _require(user)
     q = request.query_params
-    campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
-    campaign_id = _int(q.get("campaign")) or (campaigns[0].id if campaigns else None)
-    filters = {
-        "unit": _int(q.get("unit")),
-        "kind": q.get("kind") if q.get("kind") in KINDS else None,
-        "level": _int(q.get("level")),
-    }
-    now = clock.now()
-    rows = _overdue(session, now, filters)
-    funnel = _funnel(session, campaign_id)
-    queue = _queue(session, BOARD_QUEUE, None).rows
-    queue_total = session.exec(
-        select(func.count()).select_from(Event).where(Event.state == EventState.summary_submitted)
-    ).one()
-    checks = evidence.check_events(
-        session, [e.id for e, _ in queue], FileStore(request.app.state.settings.upload_dir)
+    filters = board_data.OverdueFilters(
+        unit=_int(q.get("unit")),
+        kind=q.get("kind") if q.get("kind") in KINDS else None,
+        level=_int(q.get("level")),
     )
-    failed = session.exec(
-        select(Notification)
-        .where(Notification.state == NotificationState.failed)
-        .order_by(col(Notification.id).desc())
-        .limit(PAGE)
-    ).all()
+    now = clock.now()
+    store = FileStore(request.app.state.settings.upload_dir)
+    data = board_data.collect(session, now, store, _int(q.get("campaign")), filters)
     return render(
         request,
         "board.html",
-        campaigns=campaigns,
-        campaign_id=campaign_id,
-        filters=filters,
-        rows=rows,
-        funnel=funnel,
-        top=max([n for _, n in funnel] + [1]),
-        queue=queue,
-        queue_total=queue_total,
-        checks=checks,
-        failed=failed,
+        campaigns=data.campaigns,
+        campaign_id=data.campaign_id,
+        filters={"unit": filters.unit, "kind": filters.kind, "level": filters.level},
+        rows=data.rows,
+        funnel=data.funnel,
+        top=max([n for _, n in data.funnel] + [1]),
+        queue=data.queue,
+        queue_total=data.queue_total,
+        checks=data.checks,
+        failed=data.failed,
         kinds=KINDS,
         results=SPOT_RESULTS,
         errors=errors or [],
-        numbers=_numbers(session, now, campaign_id),
+        numbers=data.numbers,
         today=local_date(now),
-        units=session.exec(select(Unit).order_by(col(Unit.name))).all(),
+        units=data.units,
         can_write=user.actor.is_supervisor,
-        asked=_pending_extensions(session),
-        visits=_recent_visits(session),
-        visitable=[(e, name) for e, name in queue] + _checked(session),
+        asked=data.asked,
+        visits=data.visits,
+        visitable=data.visitable,
         today_iso=local_date(now).isoformat(),
     )
-
-
-def _checked(session: Session) -> list[tuple[Any, str]]:
-    """Events already spot-checked (a visit may follow the check)."""
-    return list(
-        session.exec(
-            select(Event, Unit.name)
-            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-            .where(Event.state == EventState.spot_checked)
-            .order_by(col(Event.updated_at).desc())
-            .limit(BOARD_QUEUE * 2)
-        ).all()
-    )
-
-
-def _queue(session: Session, limit: int, after: str | None) -> paging.KeysetPage:
-    """Events waiting for their spot check, the longest waiting first: (event, unit name)."""
-    stmt = (
-        select(Event, Unit.name)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-        .where(Event.state == EventState.summary_submitted)
-        .order_by(col(Event.updated_at), col(Event.id))
-    )
-    return paging.keyset_page(lambda q: session.execute(q).all(), stmt, limit, after, name="spot")
 
 
 @router.get("/board/spot-checks")
@@ -191,7 +95,7 @@ def spot_check_queue(
 ) -> HTMLResponse:
     """Every event waiting for its spot check, a page at a time (the board shows the first few)."""
     _require(user)
-    found = _queue(session, PAGE // 2, after or None)
+    found = board_data.spot_check_queue(session, PAGE // 2, after or None)
     checks = evidence.check_events(
         session, [e.id for e, _ in found.rows], FileStore(request.app.state.settings.upload_dir)
     )
@@ -204,19 +108,6 @@ def spot_check_queue(
         can_write=user.actor.is_supervisor,
         after=after,
         next_after=found.next_after,
-    )
-
-
-def _recent_visits(session: Session) -> list[tuple[Any, str, str]]:
-    """The latest on-site visits: visit, unit, theme."""
-    return list(
-        session.exec(
-            select(SiteVisit, Unit.name, Event.theme)
-            .join(Event, Event.id == SiteVisit.event_id)  # type: ignore[arg-type]
-            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
-            .order_by(col(SiteVisit.id).desc())
-            .limit(PAGE)
-        ).all()
     )
 
 
@@ -279,21 +170,6 @@ def record_visit(
         }
         return board_page(request, user, session, clock, errors_of(exc, fields))
     return redirect("/board#visits", f"已登记现场走访（{len(photos)} 张照片）")
-
-
-def _pending_extensions(session: Session) -> list[tuple[Any, str, str, str]]:
-    """Extension requests waiting for a decision: request, unit, theme, opinion."""
-    return list(
-        session.exec(
-            select(ExtensionRequest, Unit.name, Event.theme, FeedbackItem.content)
-            .join(Unit, Unit.id == ExtensionRequest.unit_id)  # type: ignore[arg-type]
-            .join(Event, Event.id == ExtensionRequest.event_id)  # type: ignore[arg-type]
-            .join(FeedbackItem, FeedbackItem.id == ExtensionRequest.feedback_item_id)  # type: ignore[arg-type]
-            .where(ExtensionRequest.state == ExtensionState.pending)
-            .order_by(col(ExtensionRequest.id))
-            .limit(PAGE)
-        ).all()
-    )
 
 
 @router.post("/board/extensions/{request_id}")

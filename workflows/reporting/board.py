@@ -1,0 +1,212 @@
+"""The supervisors' board (督查看板) as plain data: a campaign's stage funnel and numbers, the
+overdue list, the spot-check queue with its evidence checks, extension requests waiting for a
+decision, the latest on-site visits and failed notifications. pages/board.py renders it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models import (
+    Campaign,
+    Event,
+    EventState,
+    ExtensionRequest,
+    ExtensionState,
+    FeedbackItem,
+    Notification,
+    NotificationState,
+    SiteVisit,
+    Unit,
+)
+from workflows.escalation import overdue
+from workflows.event import flow
+from workflows.files.store import FileStore
+from workflows.kernel import paging
+from workflows.kernel.clock import local_date
+from workflows.oversight import evidence
+from workflows.workdays.deadlines import end_of_local_day, load_calendar
+
+FUNNEL = [s for s in EventState if s != EventState.cancelled]
+PAGE = 50
+BOARD_QUEUE = 10  # spot-check cards on the board itself; the queue page pages the rest
+
+
+@dataclass(frozen=True)
+class OverdueFilters:
+    """The board's filters of the overdue list: a unit, a kind of deadline, an escalation level."""
+
+    unit: int | None = None
+    kind: str | None = None
+    level: int | None = None
+
+
+@dataclass(frozen=True)
+class Board:
+    """Everything the board shows, read in one request."""
+
+    campaigns: list[Campaign]
+    campaign_id: int | None
+    rows: list[dict[str, Any]]
+    funnel: list[tuple[str, int]]
+    queue: list[tuple[Event, str]]
+    queue_total: int
+    checks: dict[int, evidence.EventEvidence]
+    failed: list[Notification]
+    numbers: dict[str, int]
+    units: list[Unit]
+    asked: list[tuple[ExtensionRequest, str, str, str]]
+    visits: list[tuple[SiteVisit, str, str]]
+    visitable: list[tuple[Event, str]]
+
+
+def collect(
+    session: Session,
+    now: datetime,
+    store: FileStore,
+    campaign_id: int | None,
+    filters: OverdueFilters,
+) -> Board:
+    """The board for `campaign_id` (the newest campaign when None) and the overdue filters."""
+    campaigns = list(session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all())
+    campaign_id = campaign_id or (campaigns[0].id if campaigns else None)
+    rows = overdue_rows(session, now, filters)
+    stages = funnel(session, campaign_id)
+    queue = list(spot_check_queue(session, BOARD_QUEUE, None).rows)
+    queue_total = waiting_for_check(session)
+    checks = evidence.check_events(session, [e.id for e, _ in queue], store)
+    failed = failed_notifications(session)
+    return Board(
+        campaigns=campaigns,
+        campaign_id=campaign_id,
+        rows=rows,
+        funnel=stages,
+        queue=queue,
+        queue_total=queue_total,
+        checks=checks,
+        failed=failed,
+        numbers=numbers(session, now, campaign_id),
+        units=list(session.exec(select(Unit).order_by(col(Unit.name))).all()),
+        asked=pending_extensions(session),
+        visits=recent_visits(session),
+        visitable=[(e, name) for e, name in queue] + checked_events(session),
+    )
+
+
+def funnel(session: Session, campaign_id: int | None) -> list[tuple[str, int]]:
+    """(stage label, events that reached it): every event counts for each stage before its own."""
+    stmt = select(Event.state, func.count()).group_by(col(Event.state))
+    if campaign_id:
+        stmt = stmt.where(Event.campaign_id == campaign_id)
+    counts = dict(session.exec(stmt).all())
+    out, running = [], 0
+    for state in reversed(FUNNEL):
+        running += counts.get(state, 0)
+        out.append(
+            ("全部活动" if state == EventState.planned else flow.STATE_LABELS_ZH[state], running)
+        )
+    return list(reversed(out))
+
+
+def overdue_rows(session: Session, now: datetime, filters: OverdueFilters) -> list[dict[str, Any]]:
+    """The first page of overdue items (not those merely due soon), with their working days
+    late."""
+    found = overdue.listing(session, now, 0, filters.unit, filters.kind, PAGE, count=False)
+    rows = found.rows
+    calendar, today = load_calendar(session), local_date(now)
+    rows = [r for r in rows if r["overdue"]]
+    if filters.level is not None:
+        rows = [r for r in rows if r["escalation_level"] == filters.level]
+    for r in rows:
+        r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
+    return rows
+
+
+def numbers(session: Session, now: datetime, campaign_id: int | None) -> dict[str, int]:
+    """Units with an event (in the campaign) and the count of overdue items of each kind."""
+    # Units with an event (in the campaign): one index probe per unit, not a scan of events.
+    has_event = select(Event.id).where(Event.unit_id == Unit.id)
+    if campaign_id:
+        has_event = has_event.where(Event.campaign_id == campaign_id)
+    units = select(func.count()).select_from(Unit).where(has_event.exists())
+    out = {"units": session.exec(units).one()}
+    today = local_date(now)
+    # Only the counts (what the overdue list counts for its total), no page of rows.
+    for source in overdue.statements(end_of_local_day(today), today, None, 1):
+        out[source.kind] = int(session.exec(source.count).one())
+    return out
+
+
+def spot_check_queue(session: Session, limit: int, after: str | None) -> paging.KeysetPage:
+    """Events waiting for their spot check, the longest waiting first: (event, unit name)."""
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(Event.state == EventState.summary_submitted)
+        .order_by(col(Event.updated_at), col(Event.id))
+    )
+    return paging.keyset_page(lambda q: session.execute(q).all(), stmt, limit, after, name="spot")
+
+
+def waiting_for_check(session: Session) -> int:
+    """How many events wait for their spot check."""
+    return session.exec(
+        select(func.count()).select_from(Event).where(Event.state == EventState.summary_submitted)
+    ).one()
+
+
+def failed_notifications(session: Session) -> list[Notification]:
+    """The latest notifications whose delivery failed."""
+    return list(
+        session.exec(
+            select(Notification)
+            .where(Notification.state == NotificationState.failed)
+            .order_by(col(Notification.id).desc())
+            .limit(PAGE)
+        ).all()
+    )
+
+
+def checked_events(session: Session) -> list[tuple[Event, str]]:
+    """Events already spot-checked (a visit may follow the check): (event, unit name)."""
+    return list(
+        session.exec(
+            select(Event, Unit.name)
+            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .where(Event.state == EventState.spot_checked)
+            .order_by(col(Event.updated_at).desc())
+            .limit(BOARD_QUEUE * 2)
+        ).all()
+    )
+
+
+def recent_visits(session: Session) -> list[tuple[SiteVisit, str, str]]:
+    """The latest on-site visits: visit, unit, theme."""
+    return list(
+        session.exec(
+            select(SiteVisit, Unit.name, Event.theme)
+            .join(Event, Event.id == SiteVisit.event_id)  # type: ignore[arg-type]
+            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .order_by(col(SiteVisit.id).desc())
+            .limit(PAGE)
+        ).all()
+    )
+
+
+def pending_extensions(session: Session) -> list[tuple[ExtensionRequest, str, str, str]]:
+    """Extension requests waiting for a decision: request, unit, theme, opinion."""
+    return list(
+        session.exec(
+            select(ExtensionRequest, Unit.name, Event.theme, FeedbackItem.content)
+            .join(Unit, Unit.id == ExtensionRequest.unit_id)  # type: ignore[arg-type]
+            .join(Event, Event.id == ExtensionRequest.event_id)  # type: ignore[arg-type]
+            .join(FeedbackItem, FeedbackItem.id == ExtensionRequest.feedback_item_id)  # type: ignore[arg-type]
+            .where(ExtensionRequest.state == ExtensionState.pending)
+            .order_by(col(ExtensionRequest.id))
+            .limit(PAGE)
+        ).all()
+    )
