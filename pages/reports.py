@@ -9,8 +9,9 @@ from sqlmodel import col, select
 from models import Campaign
 from pages.auth import UserDep
 from pages.render import PageRoute, render
-from routes import reports as api
+from web import downloads
 from web.deps import ClockDep, SessionDep
+from web.downloads import stream_export, xlsx_download
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden
@@ -30,7 +31,7 @@ def download(
     name: str, request: Request, user: UserDep, session: SessionDep, clock: ClockDep
 ) -> StreamingResponse:
     """A list as xlsx or CSV with the board's filters (campaign, unit, kind)."""
-    what, fmt = api.split_name(name)
+    what, fmt = exports.split_name(name)
     q = request.query_params
     kind = q.get("kind") if q.get("kind") in exports.OVERDUE_KINDS_ZH else None
     filters = exports.Filters(
@@ -40,7 +41,7 @@ def download(
         due_within_days=0 if what == "overdue" else 3,
     )
     session.rollback()
-    return api.stream_export(request.app.state.engine, what, fmt, filters, clock.now())
+    return stream_export(request.app.state.engine, what, fmt, filters, clock.now())
 
 
 @router.get("/board/report")
@@ -79,8 +80,10 @@ def report_xlsx(
 ) -> StreamingResponse:
     """The campaign report as xlsx (the signed-in person's scope)."""
     campaign_id = _int(request.query_params.get("campaign")) or 0
-    data = reports.report(api._facts(session, user.actor, campaign_id, clock.now(), records=False))
-    return api._xlsx(reports.sheet(data), f"report-{campaign_id}", clock.now())
+    data = reports.report(
+        reports.collect_for(session, user.actor, campaign_id, clock.now(), records=False)
+    )
+    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now())
 
 
 @router.get("/board/assessment.xlsx")
@@ -89,8 +92,8 @@ def assessment_xlsx(
 ) -> StreamingResponse:
     """The ranking and its deductions as xlsx."""
     campaign_id = _int(request.query_params.get("campaign")) or 0
-    data = assessment.assess(api._facts(session, user.actor, campaign_id, clock.now()))
-    return api._xlsx(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
+    data = assessment.assess(reports.collect_for(session, user.actor, campaign_id, clock.now()))
+    return xlsx_download(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
 
 
 @router.get("/board/report/summary.docx")
@@ -98,4 +101,4 @@ def summary_docx(request: Request, user: UserDep, session: SessionDep, clock: Cl
     """The district summary draft (总结报告) as .docx."""
     campaign_id = _int(request.query_params.get("campaign")) or 0
     upload_dir = request.app.state.settings.upload_dir
-    return api.summary_docx(session, user.actor, campaign_id, clock.now(), upload_dir)
+    return downloads.summary_docx(session, user.actor, campaign_id, clock.now(), upload_dir)

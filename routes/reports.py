@@ -2,43 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models import Campaign, SampleDraw
 from schemas.reports import SampleIn, SampleOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep
+from web.downloads import stream_export, summary_docx, xlsx_download
 from web.loaders import load_event
 from workflows.campaign import scoring
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.files.store import FileStore
-from workflows.kernel.clock import local_date
-from workflows.kernel.errors import Forbidden, NotFound
+from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor, scope
 from workflows.oversight import evidence, sampling
 from workflows.reporting import assessment, exports, reports
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"])
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """'events.xlsx' → ('events', 'xlsx'); unknown kinds or formats are 404."""
-    kind, _, fmt = name.rpartition(".")
-    if fmt not in exports.FORMATS or kind not in exports.KINDS:
-        raise NotFound(
-            "export_not_found",
-            f"没有“{name}”这项导出；可导出：{'、'.join(exports.KINDS)}，格式 xlsx 或 csv",
-            f"no export '{name}'; kinds: {', '.join(exports.KINDS)}; formats: xlsx, csv",
-        )
-    return kind, fmt
 
 
 def require_campaign(session: Session, campaign_id: int | None) -> Campaign | None:
@@ -53,27 +38,6 @@ def require_campaign(session: Session, campaign_id: int | None) -> Campaign | No
             f"campaign {campaign_id} not found",
         )
     return campaign
-
-
-def stream_export(
-    engine: Engine, kind: str, fmt: str, filters: exports.Filters, now: datetime
-) -> StreamingResponse:
-    """The export streamed from its own session (the request's may close before the body)."""
-
-    def body() -> Iterator[bytes]:
-        with Session(engine) as session:
-            sheet = exports.sheet(session, kind, filters, now)
-            yield from exports.chunks(sheet, fmt)
-
-    stamp = local_date(now).strftime("%Y%m%d")
-    title = exports.TITLES_ZH[kind]
-    filename = f"{title}-{stamp}.{fmt}"
-    disposition = (
-        f"attachment; filename=\"{kind}-{stamp}.{fmt}\"; filename*=UTF-8''{quote(filename)}"
-    )
-    return StreamingResponse(
-        body(), media_type=exports.MEDIA_TYPES[fmt], headers={"Content-Disposition": disposition}
-    )
 
 
 @router.get("/exports/{name}", response_class=StreamingResponse)
@@ -96,7 +60,7 @@ def export(
     `invitees`, `visits`, `audit` (event moves and the change log, oldest first), e.g.
     `/exports/overdue.xlsx`, with the list's filters (`date_from`/`date_to`: the event's dates,
     the visit's day or the audit line's day); staff get their own unit's rows."""
-    what, fmt = split_name(name)
+    what, fmt = exports.split_name(name)
     require_campaign(session, campaign_id)
     filters = exports.Filters(
         campaign_id=campaign_id,
@@ -117,25 +81,6 @@ def export(
 # ---- the campaign report and the assessment ---------------------------------------------------
 
 
-def _facts(
-    session: Session, actor: Actor, campaign_id: int, now: datetime, *, records: bool = True
-) -> reports.Facts:
-    """The campaign's facts (with the records behind deductions when `records`); staff see
-    their own unit's row only."""
-    unit_id = scope(actor, None)
-    return reports.collect(session, campaign_id, now, unit_id=unit_id, records=records)
-
-
-def _xlsx(sheets: Any, name: str, now: datetime) -> StreamingResponse:
-    stamp = local_date(now).strftime("%Y%m%d")
-    disposition = f'attachment; filename="{name}-{stamp}.xlsx"'
-    return StreamingResponse(
-        exports.xlsx_chunks(sheets),
-        media_type=exports.MEDIA_TYPES["xlsx"],
-        headers={"Content-Disposition": disposition},
-    )
-
-
 @router.get("/campaigns/{campaign_id}/report")
 def campaign_report(
     campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
@@ -143,7 +88,9 @@ def campaign_report(
     """Per unit: held on time, invitees by kind and mode, attendance, forms, opinions and
     answers on time, extensions, summaries on time, reworks, spot checks, escalations by level;
     and the district's totals."""
-    return reports.report(_facts(session, actor, campaign_id, clock.now(), records=False))
+    return reports.report(
+        reports.collect_for(session, actor, campaign_id, clock.now(), records=False)
+    )
 
 
 @router.get("/campaigns/{campaign_id}/report.xlsx", response_class=StreamingResponse)
@@ -151,8 +98,10 @@ def campaign_report_xlsx(
     campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> Any:
     """The campaign report as xlsx (a row per unit and the district's totals)."""
-    data = reports.report(_facts(session, actor, campaign_id, clock.now(), records=False))
-    return _xlsx(reports.sheet(data), f"report-{campaign_id}", clock.now())
+    data = reports.report(
+        reports.collect_for(session, actor, campaign_id, clock.now(), records=False)
+    )
+    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now())
 
 
 @router.get("/campaigns/{campaign_id}/assessment")
@@ -161,7 +110,7 @@ def campaign_assessment(
 ) -> dict[str, Any]:
     """Scores per unit from the campaign's scoring rules, ranked; every deduction names its
     record (event id, opinion id). Recomputed on every read."""
-    return assessment.assess(_facts(session, actor, campaign_id, clock.now()))
+    return assessment.assess(reports.collect_for(session, actor, campaign_id, clock.now()))
 
 
 @router.get("/campaigns/{campaign_id}/assessment.xlsx", response_class=StreamingResponse)
@@ -169,35 +118,8 @@ def campaign_assessment_xlsx(
     campaign_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> Any:
     """The ranking and the deductions, as two sheets."""
-    data = assessment.assess(_facts(session, actor, campaign_id, clock.now()))
-    return _xlsx(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
-
-
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
-def summary_docx(
-    session: Session, actor: Actor, campaign_id: int, now: datetime, upload_dir: Any
-) -> Response:
-    """The district summary draft (supervisors, admins, viewers: it covers every unit)."""
-    if not actor.sees_all_units:
-        raise Forbidden(
-            "supervisor_required",
-            "全区总结报告仅供区政府办人员下载",
-            "the district summary is for district-office accounts",
-        )
-    from workflows.reporting import summary_docx as draft
-
-    facts = reports.collect(session, campaign_id, now)
-    flagged = evidence.flagged_in_campaign(session, campaign_id, FileStore(upload_dir))
-    body = draft.build(facts, flagged, local_date(now))
-    stamp = local_date(now).strftime("%Y%m%d")
-    filename = f"总结报告-{campaign_id}-{stamp}.docx"
-    disposition = (
-        f'attachment; filename="summary-{campaign_id}-{stamp}.docx"; '
-        f"filename*=UTF-8''{quote(filename)}"
-    )
-    return Response(body, media_type=DOCX, headers={"Content-Disposition": disposition})
+    data = assessment.assess(reports.collect_for(session, actor, campaign_id, clock.now()))
+    return xlsx_download(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
 
 
 @router.get("/campaigns/{campaign_id}/summary.docx", response_class=Response)

@@ -590,3 +590,15 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'events.xlsx' → ('events', 'xlsx'); unknown kinds or formats are 404."""
+    kind, _, fmt = name.rpartition(".")
+    if fmt not in FORMATS or kind not in KINDS:
+        raise NotFound(
+            "export_not_found",
+            f"没有“{name}”这项导出；可导出：{'、'.join(KINDS)}，格式 xlsx 或 csv",
+            f"no export '{name}'; kinds: {', '.join(KINDS)}; formats: xlsx, csv",
+        )
+    return kind, fmt

@@ -38,6 +38,7 @@ from models import (
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.clock import local_date
+from workflows.kernel.visibility import Actor, scope
 from workflows.reporting.exports import Column, Sheet
 
 HOLD_OPEN = (EventState.planned, EventState.invited)
@@ -142,6 +143,14 @@ def collect(
         if records:
             _records(session, facts, scope, local_date(now))
     return facts
+
+
+def collect_for(
+    session: Session, actor: Actor, campaign_id: int, now: datetime, *, records: bool = True
+) -> Facts:
+    """The campaign's facts as `actor` may see them (with the records behind deductions when
+    `records`): staff see their own unit's row only."""
+    return collect(session, campaign_id, now, unit_id=scope(actor, None), records=records)
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,18 @@ used; without one the charts fall back to English labels rather than show empty 
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from workflows.oversight.evidence import EventEvidence
+from sqlalchemy.orm import Session
+
+from workflows.files.store import FileStore
+from workflows.kernel.clock import local_date
+from workflows.kernel.errors import Forbidden
+from workflows.kernel.visibility import Actor
+from workflows.oversight.evidence import EventEvidence, flagged_in_campaign
 from workflows.reporting.assessment import assess
-from workflows.reporting.reports import Facts, report
+from workflows.reporting.reports import Facts, collect, report
 
 CJK_FONTS = (
     "Noto Sans CJK SC",
@@ -181,6 +187,22 @@ def charts(data: dict[str, Any], font: str | None) -> list[tuple[str, bytes]]:
         (f"图1 各单位活动开展情况（活动数最多的前 {CHART_UNITS} 个单位）", first),
         (f"图2 各单位意见逾期答复情况（前 {CHART_UNITS} 个单位）", second),
     ]
+
+
+def district_draft(
+    session: Session, actor: Actor, campaign_id: int, now: datetime, store: FileStore
+) -> bytes:
+    """The district summary draft of a campaign (supervisors, admins, viewers: it covers every
+    unit), with the evidence flags of the summaries' photos."""
+    if not actor.sees_all_units:
+        raise Forbidden(
+            "supervisor_required",
+            "全区总结报告仅供区政府办人员下载",
+            "the district summary is for district-office accounts",
+        )
+    facts = collect(session, campaign_id, now)
+    flagged = flagged_in_campaign(session, campaign_id, store)
+    return build(facts, flagged, local_date(now))
 
 
 def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:

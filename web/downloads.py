@@ -1,0 +1,67 @@
+"""Downloads for routes and pages: list exports streamed from their own session, report and
+assessment workbooks, and the district summary draft, each with its file name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from workflows.files.store import FileStore
+from workflows.kernel.clock import local_date
+from workflows.kernel.visibility import Actor
+from workflows.reporting import exports
+from workflows.reporting.summary_docx import district_draft
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def stream_export(
+    engine: Engine, kind: str, fmt: str, filters: exports.Filters, now: datetime
+) -> StreamingResponse:
+    """The export streamed from its own session (the request's may close before the body)."""
+
+    def body() -> Iterator[bytes]:
+        with Session(engine) as session:
+            sheet = exports.sheet(session, kind, filters, now)
+            yield from exports.chunks(sheet, fmt)
+
+    stamp = local_date(now).strftime("%Y%m%d")
+    title = exports.TITLES_ZH[kind]
+    filename = f"{title}-{stamp}.{fmt}"
+    disposition = (
+        f"attachment; filename=\"{kind}-{stamp}.{fmt}\"; filename*=UTF-8''{quote(filename)}"
+    )
+    return StreamingResponse(
+        body(), media_type=exports.MEDIA_TYPES[fmt], headers={"Content-Disposition": disposition}
+    )
+
+
+def xlsx_download(sheets: Any, name: str, now: datetime) -> StreamingResponse:
+    """Sheets streamed as one workbook, named `name` and the local day."""
+    stamp = local_date(now).strftime("%Y%m%d")
+    disposition = f'attachment; filename="{name}-{stamp}.xlsx"'
+    return StreamingResponse(
+        exports.xlsx_chunks(sheets),
+        media_type=exports.MEDIA_TYPES["xlsx"],
+        headers={"Content-Disposition": disposition},
+    )
+
+
+def summary_docx(
+    session: Session, actor: Actor, campaign_id: int, now: datetime, upload_dir: Any
+) -> Response:
+    """The district summary draft (supervisors, admins, viewers: it covers every unit)."""
+    body = district_draft(session, actor, campaign_id, now, FileStore(upload_dir))
+    stamp = local_date(now).strftime("%Y%m%d")
+    filename = f"总结报告-{campaign_id}-{stamp}.docx"
+    disposition = (
+        f'attachment; filename="summary-{campaign_id}-{stamp}.docx"; '
+        f"filename*=UTF-8''{quote(filename)}"
+    )
+    return Response(body, media_type=DOCX, headers={"Content-Disposition": disposition})
