@@ -17,7 +17,7 @@ from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web import moves
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
-from workflows.event import flow
+from workflows.event import machine as event_machine
 from workflows.feedback import extensions
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
@@ -229,7 +229,7 @@ def spot_check(
         "site_visit": form.get("site_visit") == "yes",
     }
     try:
-        entry = flow.fire(
+        entry = event_machine.fire(
             session,
             ev.event,
             "spot_check",
@@ -263,7 +263,7 @@ def rework(
     ev = kit.view(session, user, event_id, write=True)
     reasons = [r.strip() for r in str(form.get("reasons", "")).splitlines() if r.strip()]
     try:
-        entry = flow.fire(
+        entry = event_machine.fire(
             session,
             ev.event,
             "return_for_rework",

@@ -1,8 +1,8 @@
 """活动详情: the event as a task list of its stages, its history, and the invitee stage.
 
 Each stage has its own page with one form (stage_pages.py holds the later stages). Moves go
-through workflows.event.fire; a refusal re-renders the page with an error summary in the API's
-own words.
+through workflows.event.machine.fire; a refusal re-renders the page with an error summary in
+the API's own words.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
 from pages.render import FieldError, PageRoute, day_zh, errors_of, moment_zh, redirect, render
 from web import moves
 from web.deps import ClockDep, SessionDep
-from workflows.event import flow, invitees
+from workflows.event import invitees
+from workflows.event import machine as event_machine
 from workflows.feedback import machine as feedback_flow
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
@@ -112,11 +113,11 @@ def history_page(
         .order_by(col(TransitionLog.id))
     ).all()
     labels = {
-        **flow.TRIGGER_LABELS_ZH,
+        **event_machine.TRIGGER_LABELS_ZH,
         "create": "创建活动",
         **{"feedback." + k: "意见" + v for k, v in feedback_flow.TRIGGER_LABELS_ZH.items()},
     }
-    states = {**flow.STATE_LABELS_ZH, **feedback_flow.STATE_LABELS_ZH}
+    states = {**event_machine.STATE_LABELS_ZH, **feedback_flow.STATE_LABELS_ZH}
     return render(request, "history.html", ev=ev, rows=rows, labels=labels, states=states)
 
 
@@ -280,7 +281,7 @@ def invite_post(
     """Fire the invite move."""
     ev = kit.view(session, user, event_id, write=True)
     try:
-        entry = flow.fire(
+        entry = event_machine.fire(
             session,
             ev.event,
             "invite",

@@ -18,7 +18,7 @@ from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web import moves
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
-from workflows.event import flow
+from workflows.event import machine as event_machine
 from workflows.event import summary as summaries
 from workflows.feedback import extensions
 from workflows.feedback import machine as feedback_flow
@@ -79,7 +79,7 @@ def hold_post(
     if kit.text(form, "held_on"):
         data["held_on"] = kit.text(form, "held_on")
     try:
-        entry = flow.fire(
+        entry = event_machine.fire(
             session,
             ev.event,
             "hold",
@@ -190,7 +190,7 @@ def feedback_collect(
     ev = kit.view(session, user, event_id, write=True)
     data = {"no_opinions": form.get("no_opinions") == "yes"}
     try:
-        entry = flow.fire(
+        entry = event_machine.fire(
             session,
             ev.event,
             "collect_feedback",
@@ -367,7 +367,7 @@ def summary_post(
         )
         entry = None
         if submit:
-            entry = flow.fire(
+            entry = event_machine.fire(
                 session,
                 ev.event,
                 "submit_summary",

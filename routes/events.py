@@ -31,7 +31,8 @@ from web.deps import (
 from web.loaders import load_event, load_event_for_write, load_move_target, unit_name
 from workflows.accounts import units
 from workflows.campaign import service as campaigns
-from workflows.event import flow
+from workflows.event import machine as event_machine
+from workflows.event import service as event_service
 from workflows.kernel.machine import Workflow
 from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
 
@@ -40,7 +41,7 @@ router = APIRouter(prefix=API_PREFIX + "/events", tags=["events"])
 
 def out(event: Event, name: str, actor: Actor) -> EventOut:
     """The API view of an event, with the moves this caller may try next."""
-    return EventOut.of(event, name, flow.allowed_triggers(event.state, actor))
+    return EventOut.of(event, name, event_machine.allowed_triggers(event.state, actor))
 
 
 def role_gate(workflow: Workflow) -> Any:
@@ -64,7 +65,7 @@ def role_gate(workflow: Workflow) -> Any:
 
 
 # The caller of an event move, past the role gate.
-MoverDep = Annotated[Actor, Depends(role_gate(flow.WORKFLOW))]
+MoverDep = Annotated[Actor, Depends(role_gate(event_machine.WORKFLOW))]
 
 
 @router.get("")
@@ -110,8 +111,8 @@ def create_event(body: EventIn, actor: ActorDep, session: SessionDep, clock: Clo
     )
     campaign = campaigns.get(session, body.campaign_id)
     unit = units.get(session, body.unit_id)
-    earliest, latest = flow.window_of(body.date, body.earliest, body.latest)
-    event = flow.plan(
+    earliest, latest = event_service.window_of(body.date, body.earliest, body.latest)
+    event = event_service.plan(
         session,
         campaign=campaign,
         unit_id=body.unit_id,
@@ -144,7 +145,7 @@ def patch_event(
     """Edit theme, location or forms (dates change only by the reschedule move)."""
     event = load_event_for_write(session, actor, event_id)
     changes = body.model_dump(exclude_unset=True, exclude={"expected_version"})
-    flow.edit(
+    event_service.edit(
         session,
         event,
         changes,
@@ -173,7 +174,7 @@ def transition(
     moves allowed now; nothing is written."""
     target = load_move_target(session, actor, event_id)
     event = target.event
-    entry = flow.fire(
+    entry = event_machine.fire(
         session,
         event,
         body.trigger,

@@ -3,7 +3,7 @@
 A move's body is one model per trigger in a discriminated union on `trigger`, so the OpenAPI
 document shows each move's `data` (attendance, opinions, spot-check result, new date, …) with its
 fields, types, allowed values and an example. The data models themselves are the workflow's
-(workflows/event.py), so the API and the rules validate with the same code.
+(workflows/event/data.py), so the API and the rules validate with the same code.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models import EventForm
 from schemas.common import MAX_ID, Id, SaneDate, reject_null
-from workflows.event import flow
+from workflows.event.data import (
+    CollectFeedbackData,
+    HoldData,
+    NoData,
+    RescheduleData,
+    ReworkData,
+    SpotCheckData,
+    SubmitSummaryData,
+)
+from workflows.event.machine import STATE_LABELS_ZH
 
 
 class EventIn(BaseModel):
@@ -97,7 +106,7 @@ class EventOut(BaseModel):
             {
                 **event.model_dump(),
                 "unit_name": unit_name,
-                "state_label": flow.STATE_LABELS_ZH.get(event.state, event.state),
+                "state_label": STATE_LABELS_ZH.get(event.state, event.state),
                 "allowed_triggers": allowed,
             }
         )
@@ -144,7 +153,7 @@ class InviteMove(_Move):
 
     model_config = _examples({"trigger": "invite", "expected_version": 3})
     trigger: Literal["invite"]
-    data: flow.NoData = Field(default_factory=flow.NoData)
+    data: NoData = Field(default_factory=NoData)
 
 
 class HoldMove(_Move):
@@ -159,7 +168,7 @@ class HoldMove(_Move):
         }
     )
     trigger: Literal["hold"]
-    data: flow.HoldData = Field(default_factory=flow.HoldData)
+    data: HoldData = Field(default_factory=HoldData)
 
 
 class CollectFeedbackMove(_Move):
@@ -176,7 +185,7 @@ class CollectFeedbackMove(_Move):
         {"trigger": "collect_feedback", "expected_version": 5, "data": {"no_opinions": True}},
     )
     trigger: Literal["collect_feedback"]
-    data: flow.CollectFeedbackData = Field(default_factory=flow.CollectFeedbackData)
+    data: CollectFeedbackData = Field(default_factory=CollectFeedbackData)
 
 
 class SubmitSummaryMove(_Move):
@@ -186,7 +195,7 @@ class SubmitSummaryMove(_Move):
         {"trigger": "submit_summary", "expected_version": 6, "data": {"text": "活动总结……"}}
     )
     trigger: Literal["submit_summary"]
-    data: flow.SubmitSummaryData = Field(default_factory=flow.SubmitSummaryData)
+    data: SubmitSummaryData = Field(default_factory=SubmitSummaryData)
 
 
 class SpotCheckMove(_Move):
@@ -200,7 +209,7 @@ class SpotCheckMove(_Move):
         }
     )
     trigger: Literal["spot_check"]
-    data: flow.SpotCheckData
+    data: SpotCheckData
 
 
 class RescheduleMove(_Move):
@@ -215,7 +224,7 @@ class RescheduleMove(_Move):
         }
     )
     trigger: Literal["reschedule"]
-    data: flow.RescheduleData
+    data: RescheduleData
 
 
 class CancelMove(_Move):
@@ -223,7 +232,7 @@ class CancelMove(_Move):
 
     model_config = _examples({"trigger": "cancel", "expected_version": 2, "reason": "单位工作调整"})
     trigger: Literal["cancel"]
-    data: flow.NoData = Field(default_factory=flow.NoData)
+    data: NoData = Field(default_factory=NoData)
 
 
 class ReturnForReworkMove(_Move):
@@ -237,7 +246,7 @@ class ReturnForReworkMove(_Move):
         }
     )
     trigger: Literal["return_for_rework"]
-    data: flow.ReworkData
+    data: ReworkData
 
 
 EventTransitionIn = Annotated[

@@ -24,7 +24,7 @@ from sqlmodel import Session, SQLModel, select
 from models import ChangeLog, Event, SampleDraw, TransitionLog
 from settings import PROJECT_DIR
 from tests.conftest import Walker
-from workflows.event import flow
+from workflows.event import machine as event_machine
 from workflows.kernel import audit
 from workflows.kernel.visibility import SYSTEM
 
@@ -220,7 +220,7 @@ def test_concurrent_moves_on_postgresql_make_one_chain(
                 with Session(engine) as s:
                     row = s.exec(select(Event).where(Event.id == event_id).with_for_update()).one()
                     day = date(2022, 9, 17 + n).isoformat()
-                    flow.fire(
+                    event_machine.fire(
                         s, row, "reschedule", expected_version=row.version, actor=SYSTEM,
                         now=clock.now(), reason=f"第{n}次", data={"date": day},
                     )  # fmt: skip

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from models import Event, TransitionLog
 from tests.conftest import Walker, error_of
-from workflows.event import flow
+from workflows.event import machine as event_machine
 from workflows.kernel.errors import MoveRefused
 from workflows.kernel.visibility import SYSTEM
 
@@ -36,7 +36,9 @@ def test_row_lock_makes_the_second_mover_see_the_first_move(
     eid = event["id"]
     a = Session(engine, expire_on_commit=False)
     row_a = a.exec(select(Event).where(Event.id == eid).with_for_update()).one()
-    flow.fire(a, row_a, "cancel", expected_version=1, actor=SYSTEM, now=clock.now(), reason="A")
+    event_machine.fire(
+        a, row_a, "cancel", expected_version=1, actor=SYSTEM, now=clock.now(), reason="A"
+    )
 
     outcome: dict[str, object] = {}
     b_started = threading.Event()
@@ -47,7 +49,7 @@ def test_row_lock_makes_the_second_mover_see_the_first_move(
             row_b = b.exec(select(Event).where(Event.id == eid).with_for_update()).one()
             outcome["b_saw_version"] = row_b.version
             try:
-                flow.fire(
+                event_machine.fire(
                     b,
                     row_b,
                     "reschedule",
@@ -86,10 +88,12 @@ def test_optimistic_version_check_without_a_lock(walker: Walker, engine: Engine,
         row_a = a.get(Event, eid)
         row_b = b.get(Event, eid)
         assert row_a is not None and row_b is not None
-        flow.fire(a, row_a, "cancel", expected_version=1, actor=SYSTEM, now=clock.now(), reason="A")
+        event_machine.fire(
+            a, row_a, "cancel", expected_version=1, actor=SYSTEM, now=clock.now(), reason="A"
+        )
         a.commit()
         with pytest.raises(StaleDataError):
-            flow.fire(
+            event_machine.fire(
                 b,
                 row_b,
                 "reschedule",

@@ -338,7 +338,7 @@ def test_calendar_upload_previews_then_lists_the_moved_deadlines(
 def _sixty_events(world: World) -> None:
     """60 unheld events, three a day from 2022-08-22, alternately 石岭镇 and 区住建局."""
     from models import Campaign
-    from workflows.event import flow
+    from workflows.event.service import create_event
     from workflows.kernel.visibility import SYSTEM
 
     with Session(world.engine) as session:
@@ -346,7 +346,7 @@ def _sixty_events(world: World) -> None:
         for n in range(60):
             day = date(2022, 8, 22) + timedelta(days=n % 20)
             unit = world.units[HOUSING] if n % 2 else world.units["石岭镇"]
-            flow.create_event(
+            create_event(
                 session, campaign=campaign, unit_id=unit, theme=f"逾期活动{n:02d}",  # type: ignore[arg-type]
                 earliest=day, latest=day, actor=SYSTEM, now=FixedClock(NOW_LOCAL).now(),
             )  # fmt: skip

@@ -37,7 +37,7 @@ from tests.browser_support import (  # noqa: F401 - ARGS … re-exported for old
     sign_out,
 )
 from workflows.accounts.service import create_user
-from workflows.event import flow
+from workflows.event.service import create_event
 from workflows.kernel.visibility import SYSTEM
 
 _free_port = free_port  # tests/test_public_browser.py imports it under this name
@@ -51,7 +51,7 @@ def _fill(session: Session) -> None:
     session.flush()
     for theme, day in (("参观老旧小区改造现场", date(2022, 9, 16)),
                        ("城市管理政民恳谈会", date(2022, 9, 6))):  # fmt: skip
-        flow.create_event(
+        create_event(
             session, campaign=campaign, unit_id=unit.id, theme=theme, earliest=day,  # type: ignore[arg-type]
             latest=day, actor=SYSTEM, now=NOW, location="雁江区某小区",
         )  # fmt: skip

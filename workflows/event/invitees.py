@@ -9,7 +9,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import Event, EventState, Invitee, InviteeCategory
-from workflows.event.flow import STATE_LABELS_ZH, invite_violations, record_edit, require_version
+from workflows.event.machine import STATE_LABELS_ZH
+from workflows.event.service import invite_violations, record_edit, require_version
 from workflows.kernel.errors import Conflict, DomainError, MoveRefused, NotFound
 from workflows.kernel.visibility import Actor
 

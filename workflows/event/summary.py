@@ -9,7 +9,8 @@ from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
 from models import Attachment, Event, EventState, Summary
-from workflows.event.flow import STATE_LABELS_ZH, record_edit, require_version
+from workflows.event.machine import STATE_LABELS_ZH
+from workflows.event.service import record_edit, require_version
 from workflows.files import filetypes
 from workflows.files.store import FileStore
 from workflows.kernel.errors import Conflict, DomainError, NotFound

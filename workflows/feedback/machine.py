@@ -15,8 +15,9 @@ from sqlmodel import Session
 from transitions import EventData, Machine
 
 from models import Event, EventState, FeedbackItem, FeedbackState, TransitionLog
-from workflows.event import flow as event_flow
 from workflows.event import invitees
+from workflows.event import machine as event_machine
+from workflows.event.service import record_edit, require_version
 from workflows.kernel import machine
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, Violation
@@ -226,11 +227,11 @@ def record(
     if event.state != EventState.held:
         raise Conflict(
             "feedback_not_open",
-            f"活动状态为“{event_flow.STATE_LABELS_ZH[event.state]}”，只有已开展、尚未完成意见收集"
+            f"活动状态为“{event_machine.STATE_LABELS_ZH[event.state]}”，只有已开展、尚未完成意见收集"
             "的活动可以登记意见",
             "opinions are recorded while the event is held and before collect_feedback",
         )
-    event_flow.require_version(event, expected_version)
+    require_version(event, expected_version)
     if raised_by_invitee_id is not None:
         invitees.get(session, event, raised_by_invitee_id)
     item = FeedbackItem(
@@ -243,7 +244,7 @@ def record(
     )
     session.add(item)
     session.flush()
-    event_flow.record_edit(
+    record_edit(
         session,
         event,
         "feedback",

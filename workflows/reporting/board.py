@@ -24,7 +24,7 @@ from models import (
     Unit,
 )
 from workflows.escalation import overdue
-from workflows.event import flow
+from workflows.event import machine as event_machine
 from workflows.files.store import FileStore
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
@@ -107,7 +107,10 @@ def funnel(session: Session, campaign_id: int | None) -> list[tuple[str, int]]:
     for state in reversed(FUNNEL):
         running += counts.get(state, 0)
         out.append(
-            ("全部活动" if state == EventState.planned else flow.STATE_LABELS_ZH[state], running)
+            (
+                "全部活动" if state == EventState.planned else event_machine.STATE_LABELS_ZH[state],
+                running,
+            )
         )
     return list(reversed(out))
 

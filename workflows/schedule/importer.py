@@ -20,6 +20,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models import Campaign, Event, EventState, Timer, TransitionLog, Unit
+from workflows.event import machine as event_machine
 from workflows.kernel import audit
 from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
@@ -496,8 +497,6 @@ def apply_import(
 
 def _reschedule_changed(session: Session, report: ImportReport, actor: Actor, now: datetime) -> int:
     """Apply each changed date as a reschedule move (reason: the import), with its guards."""
-    from workflows.event import flow as event_flow  # the event workflow imports nothing from here
-
     done = 0
     for planned in report.events:
         if planned.existing_event_id is None or planned.duplicate_of is not None:
@@ -506,7 +505,7 @@ def _reschedule_changed(session: Session, report: ImportReport, actor: Actor, no
             select(Event).where(Event.id == planned.existing_event_id).with_for_update()
         ).one()
         old = f"{planned.reschedule_from[0]}–{planned.reschedule_from[1]}"  # type: ignore[index]
-        event_flow.fire(
+        event_machine.fire(
             session,
             event,
             "reschedule",

@@ -1,0 +1,114 @@
+"""The data each move takes, validated before the machine runs (errors answer 422 naming a
+field), and the moves a reason is mandatory for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from models import SpotCheckResult
+
+
+class _MoveData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Dates a move may name: the service's reach (issue 14), so 9999-12-31 is a field error.
+Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
+
+
+class NoData(_MoveData):
+    """Moves that take nothing but the trigger (invite, cancel)."""
+
+
+class HoldData(_MoveData):
+    """The day the event really took place (default: today) and, optionally, attendance
+    (invitee id -> attended). A clerk may record the event days later: every clock that starts
+    at the event counts from `held_on`, not from the day it was recorded."""
+
+    held_on: Day | None = Field(
+        default=None, description="the day held; not in the future; default today"
+    )
+    attendance: dict[int, bool] = Field(default_factory=dict, max_length=1000)
+
+
+class NewFeedbackItem(BaseModel):
+    """One opinion recorded as the feedback is collected."""
+
+    model_config = ConfigDict(extra="forbid")
+    content: str = Field(min_length=1, max_length=5000)
+    raised_by_invitee_id: int | None = None
+
+
+class CollectFeedbackData(_MoveData):
+    """Opinions recorded with the move, or the explicit statement that there were none."""
+
+    items: list[NewFeedbackItem] = Field(default_factory=list, max_length=500)
+    no_opinions: bool = False
+    statement: str | None = Field(default=None, max_length=2000)
+
+
+class SubmitSummaryData(_MoveData):
+    """The summary text may be given with the move; attachments are uploaded beforehand."""
+
+    text: str | None = Field(default=None, max_length=50000)
+
+
+class SpotCheckData(_MoveData):
+    """The district office's finding."""
+
+    result: SpotCheckResult
+    notes: str = Field(default="", max_length=10000)
+    site_visit: bool = False
+
+
+class ReworkData(_MoveData):
+    """The district office sends a summary back: what is lacking, and by when to resubmit."""
+
+    reasons: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    ] = Field(
+        min_length=1, max_length=20, description="what the summary lacks, one point per entry"
+    )
+    due_on: Day | None = Field(
+        default=None,
+        description="new summary deadline; default: the campaign's summary days from today",
+    )
+
+
+class RescheduleData(_MoveData):
+    """A new day, or a new window [earliest, latest]."""
+
+    date: Day | None = None
+    earliest: Day | None = None
+    latest: Day | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RescheduleData:
+        if self.date is not None:
+            if self.earliest is not None or self.latest is not None:
+                raise ValueError("give either date, or earliest and latest, not both")
+            self.earliest = self.latest = self.date
+        if self.earliest is None or self.latest is None:
+            raise ValueError("give date, or both earliest and latest")
+        if self.latest < self.earliest:
+            raise ValueError("latest must not be before earliest")
+        return self
+
+
+MOVE_DATA: dict[str, type[_MoveData]] = {
+    "invite": NoData,
+    "hold": HoldData,
+    "collect_feedback": CollectFeedbackData,
+    "submit_summary": SubmitSummaryData,
+    "spot_check": SpotCheckData,
+    "reschedule": RescheduleData,
+    "cancel": NoData,
+    "return_for_rework": ReworkData,
+}
+
+# Moves a reason is mandatory for.
+REASON_REQUIRED = {"reschedule", "cancel"}
