@@ -1,2 +1,2 @@
-"""Reports for the district office: campaign facts per unit, the assessment, list
-exports (xlsx, CSV) with the streaming xlsx writer, and the .docx summary draft."""
+"""Reports for the district office: campaign facts per unit, the assessment, the supervisors'
+board, list exports (xlsx, CSV) with the streaming xlsx writer, and the .docx summary draft."""
