@@ -3,7 +3,6 @@ the spot-check queue, for district-office supervisors."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +13,9 @@ from sqlmodel import Session
 from pages import eventkit as kit
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from web import moves
+from schemas.extensions import DecisionIn
+from schemas.visits import VisitIn
+from web import forms, moves
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
 from workflows.event import machine as event_machine
@@ -30,6 +31,10 @@ KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_ho
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 PAGE = board_data.PAGE
 BACK = {"board": "/board#spot-checks", "queue": "/board/spot-checks"}
+# The Chinese names of the API models' fields, for the error summary.
+VISIT = {"visited_on": "走访日期", "people": "走访人员", "findings": "走访发现"}
+VISIT_MISSING = {"visited_on": "请填写走访日期", "people": "请填写走访人员"}
+DECISION = {"new_due_on": "批准延至", "note": "审批意见"}
 
 
 def _require(user: PageUser) -> None:
@@ -126,21 +131,14 @@ def record_visit(
         event_id = _int(str(form.get("event_id", "")))
         if event_id is None:
             raise DomainError("visit_event_missing", "请选择走访的活动", "", status=422)
-        day = str(form.get("visited_on", "") or "")
-        try:
-            visited_on = date.fromisoformat(day)
-        except ValueError:
-            raise DomainError("visit_date_invalid", "请填写走访日期", "", status=422) from None
-        people = str(form.get("people", "")).strip()[:500]
-        if not people:
-            raise DomainError("visit_people_missing", "请填写走访人员", "", status=422)
+        seen = forms.parse(VisitIn, form, labels=VISIT, missing=VISIT_MISSING)
         ev = kit.view(session, user, event_id)
         visit = visits.record(
             session,
             ev.event,
-            visited_on=visited_on,
-            people=people,
-            findings=str(form.get("findings", "")).strip()[:10000],
+            visited_on=seen.visited_on,
+            people=seen.people,
+            findings=seen.findings,
             actor=user.actor,
             now=clock.now(),
         )
@@ -163,9 +161,10 @@ def record_visit(
         session.rollback()
         fields = {
             "visit_event_missing": "visit-event",
-            "visit_date_invalid": "visit-date",
+            "visited_on": "visit-date",
             "visit_in_future": "visit-date",
-            "visit_people_missing": "visit-people",
+            "people": "visit-people",
+            "findings": "visit-findings",
             "photo_not_image": "visit-photos",
         }
         return board_page(request, user, session, clock, errors_of(exc, fields))
@@ -183,25 +182,28 @@ def decide_extension(
 ) -> Response:
     """Approve an extension with a new due date, or refuse it."""
     approve = form.get("decision") == "approve"
-    wanted = str(form.get("new_due_on", "") or "")
     try:
-        try:
-            new_due_on = date.fromisoformat(wanted) if wanted else None
-        except ValueError:
-            raise DomainError("date_invalid", "日期格式不正确", "", status=422) from None
+        decision = forms.parse(DecisionIn, form, labels=DECISION, approve=approve)
         extensions.decide(
             session,
             request_id,
-            approve=approve,
-            new_due_on=new_due_on,
-            note=str(form.get("note", "") or "")[:2000] or None,
+            approve=decision.approve,
+            new_due_on=decision.new_due_on,
+            note=decision.note,
             actor=user.actor,
             now=clock.now(),
         )
         session.commit()
     except DomainError as exc:
         session.rollback()
-        errs = errors_of(exc, {"extension_date_invalid": f"due-{request_id}"})
+        errs = errors_of(
+            exc,
+            {
+                "extension_date_invalid": f"due-{request_id}",
+                "new_due_on": f"due-{request_id}",
+                "note": f"note-{request_id}",
+            },
+        )
         return board_page(request, user, session, clock, errs)
     return redirect("/board#extensions", "已批准延期" if approve else "已驳回延期申请")
 

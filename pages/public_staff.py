@@ -23,7 +23,9 @@ from models import Event, FeedbackItem, Registration
 from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from schemas.public import DeclineIn
 from settings import Settings
+from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from web.presenters import staff_out
 from web.public import calendar_cache, keys, notify
@@ -128,11 +130,14 @@ def registrations_decline(
     """Decline one registration with a reason the person will see."""
     ev = kit.view(session, user, event_id, write=True)
     try:
+        declined = forms.parse(
+            DeclineIn, form, labels={"reason": "原因"}, missing={"reason": "请填写原因"}
+        )
         flow.decline(
             session,
             ev.event,
             registration_id,
-            reason=kit.text(form, "reason")[:300],
+            reason=declined.reason,
             actor=user.actor,
             now=clock.now(),
             notify=notify(request),
@@ -142,7 +147,8 @@ def registrations_decline(
     except DomainError as exc:
         session.rollback()
         ev = kit.view(session, user, event_id)
-        errors = errors_of(exc, {"reason_required": f"reason-{registration_id}"})
+        reason = f"reason-{registration_id}"
+        errors = errors_of(exc, {"reason_required": reason, "reason": reason})
         return registrations_page(request, session, ev, errors)
     return redirect(f"/events/{event_id}/registrations", "已告知报名人未获确认及原因")
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from pages.assets import TEMPLATES_DIR
 from web.csrf import csrf_token
 from web.errors import problem_zh  # the API's wording of each field problem
+from web.forms import FormInvalid
 from workflows.kernel.clock import LOCAL_TZ
 from workflows.kernel.errors import DomainError, MoveRefused
 
@@ -96,6 +97,8 @@ def errors_of(exc: Exception, fields: dict[str, str] | None = None) -> list[Fiel
         return [
             FieldError(v.message_zh, fields.get(v.code, ""), exc.status) for v in exc.violations
         ]
+    if isinstance(exc, FormInvalid):  # the API's model refused the form: one line per field
+        return [FieldError(zh, fields.get(name, name), exc.status) for name, zh in exc.problems]
     if isinstance(exc, DomainError):
         return [FieldError(exc.message_zh, fields.get(exc.code, ""), exc.status)]
     if isinstance(exc, ValidationError):

@@ -15,7 +15,9 @@ from pages import eventkit as kit
 from pages.auth import FormDep, UserDep
 from pages.progress import due_of
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
-from web import moves
+from schemas.extensions import ExtensionIn
+from schemas.feedback import FeedbackIn
+from web import forms, moves
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
 from workflows.event import machine as event_machine
@@ -29,6 +31,9 @@ from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 REFUSALS = (DomainError, ValidationError)
+# The Chinese names of the API models' fields, for the error summary.
+OPINION = {"content": "意见建议内容", "raised_by_invitee_id": "提出人"}
+EXTENSION = {"reason": "延期理由", "requested_due_on": "希望延至"}
 
 
 # ---- 2 开展活动 -------------------------------------------------------------------------------
@@ -155,16 +160,21 @@ def feedback_add(
     try:
         if not lines:
             raise DomainError("feedback_content_missing", "请填写意见建议内容", "", status=422)
+        by = int(raised) if raised.isdigit() else None
+        opinions = [
+            forms.parse(FeedbackIn, {}, labels=OPINION, content=line, raised_by_invitee_id=by)
+            for line in lines
+        ]
         version = kit.version_of(form)
-        for line in lines:
+        for opinion in opinions:
             feedback_flow.record(
                 session,
                 ev.event,
                 expected_version=version,
                 actor=user.actor,
-                content=line[:5000],
+                content=opinion.content,
                 now=clock.now(),
-                raised_by_invitee_id=int(raised) if raised.isdigit() else None,
+                raised_by_invitee_id=opinion.raised_by_invitee_id,
             )
             version = ev.event.version  # a workflow that bumps the version moved it on
         session.commit()
@@ -272,21 +282,20 @@ def feedback_extension(
     try:
         if item is None or item.event_id != event_id:
             raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
-        wanted = kit.text(form, "requested_due_on")
+        asked = forms.parse(
+            ExtensionIn, form, labels=EXTENSION, missing={"reason": "请说明申请延期的理由"}
+        )
         extensions.request(
             session,
             item,
-            reason=kit.text(form, "reason")[:2000]
-            or _missing("extension_reason_missing", "请说明申请延期的理由"),
-            requested_due_on=date.fromisoformat(wanted) if wanted else None,
+            reason=asked.reason,
+            requested_due_on=asked.requested_due_on,
             actor=user.actor,
             now=clock.now(),
         )
         session.commit()
-    except (*REFUSALS, ValueError) as exc:
+    except REFUSALS as exc:
         session.rollback()
-        if type(exc) is ValueError:  # the date field did not parse
-            exc = DomainError("date_invalid", "日期格式不正确", "", status=422)
         return feedback_page(
             request,
             session,
@@ -294,17 +303,13 @@ def feedback_extension(
             errors_of(
                 exc,
                 {
-                    "extension_reason_missing": f"reason-{item_id}",
+                    "reason": f"reason-{item_id}",
+                    "requested_due_on": f"due-{item_id}",
                     "extension_date_not_later": f"due-{item_id}",
-                    "date_invalid": f"due-{item_id}",
                 },
             ),
         )
     return redirect(f"/events/{event_id}/feedback", "延期申请已提交区政府办")
-
-
-def _missing(code: str, zh: str) -> str:
-    raise DomainError(code, zh, "", status=422)
 
 
 # ---- 4 报送总结 --------------------------------------------------------------------------------
