@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
 
 from models import Campaign, Unit
 from pages.auth import FormDep, PageUser, UserDep
@@ -81,7 +82,7 @@ def import_post(
     """Preview (dry run) an uploaded table, or import a previewed one."""
     upload = form.get("table")
     data, filename = b"", str(form.get("filename", ""))
-    if upload is not None and hasattr(upload, "file") and upload.filename:
+    if isinstance(upload, UploadFile) and upload.filename:
         limit = request.app.state.settings.upload_max_bytes
         data, filename = upload.file.read(limit + 1), upload.filename
     store = FileStore(request.app.state.settings.upload_dir)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
+from starlette.datastructures import UploadFile
 
 from pages import eventkit as kit
 from pages.auth import FormDep, PageUser, UserDep
@@ -126,7 +127,7 @@ def record_visit(
     settings: SettingsDep,
 ) -> Response:
     """Record an on-site visit (现场走访) with its photos."""
-    photos = [f for f in form.getlist("photos") if hasattr(f, "file") and f.filename]
+    photos = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename]
     try:
         event_id = _int(str(form.get("event_id", "")))
         if event_id is None:
@@ -149,7 +150,7 @@ def record_visit(
             visits.add_photo(
                 session,
                 visit,
-                filename=upload.filename,
+                filename=upload.filename or "",  # never empty: filtered above
                 content_type=upload.content_type or "application/octet-stream",
                 data=data,
                 store=FileStore(settings.upload_dir),

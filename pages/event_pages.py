@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from models import (
+    EventState,
     FeedbackItem,
     FeedbackState,
     InviteeCategory,
@@ -96,7 +97,7 @@ def event_page(
         "event.html",
         ev=ev,
         stages=stages,
-        stage_label=STAGE_LABELS[ev.event.state],
+        stage_label=STAGE_LABELS[EventState(ev.event.state)],
         public=public_staff.links(session, ev.event),
     )
 

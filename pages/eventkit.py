@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
@@ -102,7 +103,9 @@ def list_quota(session: Session, ev: EventView) -> Quota:
 def attendees(session: Session, event_id: int) -> int:
     """How many invitees attended."""
     stmt = select(func.count()).select_from(Invitee)
-    return session.exec(stmt.where(Invitee.event_id == event_id, col(Invitee.attended))).one()
+    # The column is nullable (typed bool | None); as a criterion NULL counts as not attended.
+    attended = cast(ColumnElement[bool], Invitee.attended)
+    return session.exec(stmt.where(Invitee.event_id == event_id, attended)).one()
 
 
 def version_of(form: FormData) -> int:

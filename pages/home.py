@@ -43,7 +43,7 @@ class Row:
         return (0 if self.due.overdue else 1, self.due.due_on, self.event.id)
 
 
-def _answers_due(session: Session, event_ids: list[int]) -> dict[int, tuple[date, int]]:
+def _answers_due(session: Session, event_ids: list[int]) -> dict[int, tuple[date | None, int]]:
     """Per event: the earliest open answer's due day and the highest reminder level sent."""
     if not event_ids:
         return {}

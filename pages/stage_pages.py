@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
 
 from models import Campaign, FeedbackItem
 from pages import eventkit as kit
@@ -404,7 +405,7 @@ def photos_post(
 ) -> Response:
     """Upload several photos or files at once."""
     limit = settings.upload_max_bytes
-    uploads = [f for f in form.getlist("photos") if hasattr(f, "file") and f.filename]
+    uploads = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename]
     ev = kit.view(session, user, event_id, write=True)
     try:
         if not uploads:
@@ -422,7 +423,7 @@ def photos_post(
             summaries.attach(
                 session,
                 ev.event,
-                filename=upload.filename,
+                filename=upload.filename or "",  # never empty: filtered above
                 content_type=upload.content_type or "application/octet-stream",
                 data=data,
                 store=FileStore(settings.upload_dir),

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
 
 from models import CalendarDay, CalendarYear, Event, Unit
 from pages.auth import FormDep, UserDep
@@ -64,7 +65,7 @@ def _page(
     )
 
 
-def _events(session: Session, ids: set[int]) -> dict[int, Any]:
+def _events(session: Session, ids: set[int | None]) -> dict[int | None, Any]:
     if not ids:
         return {}
     rows = session.exec(
@@ -98,7 +99,7 @@ def calendar_post(
         data = path.read_bytes() if path.is_file() else b""
     else:
         upload = form.get("file")
-        if upload is not None and hasattr(upload, "file") and upload.filename:
+        if isinstance(upload, UploadFile) and upload.filename:
             data = upload.file.read(work_calendar.MAX_FILE_BYTES + 1)
             # The suffix tells YAML from JSON; the rest of a name is not needed (nor trusted).
             filename = "calendar" + PurePath(upload.filename).suffix.lower()[:8]

@@ -155,14 +155,16 @@ async def _refused(request: Request, exc: MoveRefused) -> JSONResponse:
 
 async def _domain(request: Request, exc: DomainError) -> JSONResponse:
     _log_refusal(request, exc)
-    extra = {"report": exc.report} if getattr(exc, "report", None) is not None else {}
+    report = getattr(exc, "report", None)  # an import refused with its report (ImportRefused)
+    extra = {"report": report} if report is not None else {}
     response = error_response(
         exc.status, exc.code, exc.message_zh, exc.message_en, exc.details, **extra
     )
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
-    if getattr(exc, "retry_after", None):
-        response.headers["Retry-After"] = str(exc.retry_after)
+    retry_after = getattr(exc, "retry_after", None)  # the throttles' refusals
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
