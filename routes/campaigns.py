@@ -20,8 +20,8 @@ from web.uploads import read_upload
 from workers.runtime import notify_config
 from workflows.campaign import service as campaigns
 from workflows.files.archive_guard import ImportLimits
-from workflows.schedule.importer import ImportRefused, apply_import, plan_import
-from workflows.schedule.tables import read_table
+from workflows.schedule.importer import ImportRefused
+from workflows.schedule.service import import_schedule as import_schedule_file
 
 router = APIRouter(prefix=API_PREFIX + "/campaigns", tags=["campaigns"])
 log = structlog.get_logger("openday.api")
@@ -97,39 +97,27 @@ def import_schedule(
     422 `import_arms_past_escalations` unless `confirm_past_escalations=true`.
     """
     actor.require_supervisor()
-    campaign = campaigns.get(session, campaign_id)
+    campaigns.get(session, campaign_id)  # 404 before the upload is read
     data = read_upload(file, settings.upload_max_bytes, "file_too_large", "文件", "file")
-    notify = notify_config(settings)
-    report = plan_import(
-        session,
-        campaign,
-        read_table(data, file.filename or "upload", ImportLimits.of(settings)),
-        now=clock.now(),
-        notify=notify,
-    )
-    report.dry_run = dry_run
-    if dry_run:
-        return JSONResponse(jsonable_encoder(report.as_dict()))
     try:
-        apply_import(
+        report = import_schedule_file(
             session,
-            campaign,
-            report,
-            accept_warnings=accept_warnings,
+            campaign_id,
+            data,
+            file.filename or "upload",
             actor=actor,
             now=clock.now(),
+            notify=notify_config(settings),
+            limits=ImportLimits.of(settings),
+            dry_run=dry_run,
+            accept_warnings=accept_warnings,
             confirm_past_escalations=confirm_past_escalations,
-            notify=notify,
         )
     except ImportRefused as exc:
         session.rollback()
-        return error_response(
-            exc.status,
-            exc.code,
-            exc.message_zh,
-            exc.message_en,
-            report=jsonable_encoder(report.as_dict()),
-        )
+        return _refused(exc)
+    if dry_run:
+        return JSONResponse(jsonable_encoder(report.as_dict()))
     session.commit()
     log.info(
         "schedule_imported",
@@ -138,3 +126,9 @@ def import_schedule(
         created_units=report.created_units,
     )
     return JSONResponse(jsonable_encoder(report.as_dict()), status_code=201)
+
+
+def _refused(exc: ImportRefused) -> JSONResponse:
+    """The refusal's error answer, carrying the whole import report (`error.report`)."""
+    report = jsonable_encoder(exc.report.as_dict())
+    return error_response(exc.status, exc.code, exc.message_zh, exc.message_en, report=report)

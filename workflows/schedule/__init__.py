@@ -1,2 +1,2 @@
-"""The schedule table (活动安排表): reading it (tables), understanding its dates,
-importing it atomically (importer), and the embedded demo built from it."""
+"""The schedule table (活动安排表): reading it (tables), understanding its dates, importing it
+atomically (importer; service runs a whole import for the API and the CLI), and the demo."""
