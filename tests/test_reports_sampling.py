@@ -92,6 +92,7 @@ def test_cli_verify_reproduces_a_draw(
     walker: Walker, engine: Engine, clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import cli
+    from cli import shared
 
     cid, h = walker.world.campaign_id, walker.world.headers
     _units_with_events(engine, cid, 6, clock)
@@ -99,7 +100,7 @@ def test_cli_verify_reproduces_a_draw(
         f"/api/v1/campaigns/{cid}/samples", json={"count": 2}, headers=h["supervisor"]
     )
     draw_id = r.json()["id"]
-    monkeypatch.setattr(cli, "_engine", lambda: engine)
+    monkeypatch.setattr(shared, "open_engine", lambda: engine)
     result = CliRunner().invoke(cli.app, ["sample", "verify", str(draw_id)])
     assert result.exit_code == 0, result.output
     assert "reproduced" in result.output

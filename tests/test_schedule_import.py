@@ -755,6 +755,23 @@ def test_cli_refuses_broken_rows_and_unsupported_files(
     assert counts(world) == before
 
 
+def test_cli_dry_run_of_a_file_with_errors_exits_1(
+    engine: Engine, world: World, tmp_path: Path
+) -> None:
+    """--dry-run lists the errors and exits 1 (what the import would refuse); an unknown
+    campaign exits 2 naming it. Nothing is written either way."""
+    rows = [["1", "区审计局", "走进审计 开放共享", "9月15日"], ["2", "", "无单位的活动", "9月16日"]]
+    path, _ = make_file(tmp_path, "csv-gb18030", rows)
+    before = counts(world)
+    dry = _openday(engine, str(path), "--campaign", str(world.campaign_id), "--dry-run")
+    assert dry.returncode == 1, dry.stderr
+    assert "row 3: '单位名称' is blank" in dry.stderr and "1 errors, 0 warnings" in dry.stderr
+    nowhere = _openday(engine, str(path), "--campaign", str(world.campaign_id + 1000))
+    assert nowhere.returncode == 2
+    assert f"campaign {world.campaign_id + 1000} not found" in nowhere.stderr
+    assert counts(world) == before
+
+
 def test_imported_times_of_day_are_kept(client: TestClient, world: World, tmp_path: Path) -> None:
     """开展时间 with a clock time keeps it as the event's start (and end) time."""
     path = tmp_path / "times.csv"

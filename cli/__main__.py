@@ -1,0 +1,5 @@
+"""`python -m cli`: the same command tree as `openday`."""
+
+from cli import main
+
+main()

@@ -1,0 +1,233 @@
+"""Running the service: migrate, everything in one process (run), the API, workers, scheduler."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.checks import preflight
+from cli.shared import console, fail, open_engine
+from settings import configure_logging, get_settings
+
+
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    from models.db import migrate as upgrade
+
+    configure_logging()
+    upgrade(get_settings().database_url.get_secret_value())
+    console.print("[green]数据库已是最新结构 / database schema is up to date[/]")
+
+
+def run(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000, or PORT)")] = None,
+) -> None:
+    """Everything in one process with embedded defaults: migrate, load the demo, serve."""
+    import uvicorn
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    preflight(settings, host, port, allow_empty=True)
+    configure_logging(settings)
+    try:
+        campaign_id, logins = _prepare_demo(settings)
+    except Exception as exc:  # noqa: BLE001 - one line, the traceback with --debug
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise fail(
+            f"启动准备失败：{first}", f"could not prepare the service: {first}", exc
+        ) from exc
+    _banner(f"http://{host}:{port}", campaign_id, logins, settings.var_dir)
+    stop, threads, broker = _start_background(settings)
+    from api import create_app
+
+    # One broker for the API (readyz, metrics, retries) and the in-process worker that drains it.
+    web = create_app(settings, broker=broker)
+    try:
+        uvicorn.run(web, host=host, port=port, log_config=None, proxy_headers=True)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+
+
+def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id, logins)
+    """Migrate, load the demo campaign and its two logins (credentials file in var/)."""
+    from models.db import migrate as upgrade
+    from models.db import session_scope
+    from workflows.kernel.clock import SystemClock
+    from workflows.schedule.demo import ensure_demo_logins, load_demo_campaign
+
+    upgrade(settings.database_url.get_secret_value())
+    engine = open_engine()
+    now = SystemClock().now()
+    with session_scope(engine) as session:
+        campaign = load_demo_campaign(session, now)
+        logins = ensure_demo_logins(session, now, settings.var_dir / "demo-credentials.json")
+        campaign_id = campaign.id
+    engine.dispose()
+    return campaign_id, logins
+
+
+def _banner(base: str, campaign_id: int | None, logins, var_dir: Path) -> None:  # noqa: ANN001
+    """Short lines that fit a terminal; long commands are never wrapped (soft_wrap), and the
+    API tokens stay in the credentials file (the banner says where)."""
+    credentials = var_dir / "demo-credentials.json"
+    staff = next((x for x in logins if x.role == "unit_staff"), logins[-1])
+    body = f'{{"username":"{staff.username}","password":"{staff.password}"}}'
+    lines = [
+        "",
+        f"[bold]政府开放日服务 / Open Day service[/]  {base}   API 文档 / docs: {base}/docs",
+        f"演示活动 / demo campaign: {campaign_id}",
+        "演示账号 / demo logins (用户名 username · 密码 password · 角色 role):",
+        *(
+            f"  {x.username} · {x.password} · {x.role}" + (f" · {x.unit}" if x.unit else "")
+            for x in logins
+        ),
+        f"完整的 API 令牌只保存在 / full API tokens only in: {credentials}",
+        "登录 / sign in:",
+        f"  curl -s -X POST {base}/api/v1/auth/login "
+        f"-H 'content-type: application/json' -d '{body}'",
+        "",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)
+
+
+def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, threads, broker)
+    """The dramatiq worker and the scheduler, as threads of this process (embedded mode)."""
+    import threading
+
+    import dramatiq
+
+    from workers.broker import install_broker
+
+    broker = install_broker(settings)  # in-process StubBroker unless OPENDAY_REDIS_URL is set
+    import workers.actors  # noqa: F401 - declares the actors on that broker
+    from workers.scheduler import LocalWaiter, Scheduler, dramatiq_sender
+    from workflows.kernel.clock import clock_from_setting
+
+    stop = threading.Event()
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=200)
+    worker.start()
+    sched = Scheduler(
+        open_engine(),
+        dramatiq_sender(),
+        clock_from_setting(settings.clock_start),
+        batch=settings.scheduler_batch,
+        max_sleep=settings.scheduler_max_sleep,
+        stuck_after=timedelta(seconds=settings.redrive_after_seconds),
+        retention_days=settings.public_retention_days,
+    )
+    sched_thread = threading.Thread(
+        target=sched.run, args=(stop, LocalWaiter()), name="scheduler", daemon=True
+    )
+    sched_thread.start()
+    stopper = threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True)
+    stopper.start()
+    return stop, [sched_thread, stopper], broker
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the HTTP API only (production: migrations run separately)."""
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    preflight(settings, host, port, allow_empty=False)
+    configure_logging(settings)
+    prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if prom_dir:  # prometheus_client's multiprocess mode needs the directory to exist
+        Path(prom_dir).mkdir(parents=True, exist_ok=True)
+    from serving import serve
+
+    serve("api:app", host, port, workers)
+
+
+def worker(
+    processes: Annotated[int | None, typer.Option(help="worker processes")] = None,
+    threads: Annotated[int | None, typer.Option(help="threads per process")] = None,
+) -> None:
+    """Run dramatiq workers for the actors (broker from OPENDAY_BROKER_URL)."""
+    import os
+    import tempfile
+
+    settings = get_settings()
+    if not settings.effective_broker_url:
+        console.print(
+            "[red]未设置 OPENDAY_BROKER_URL / OPENDAY_REDIS_URL；嵌入模式下 `openday run` "
+            "已在进程内运行任务 / no broker URL is set; under `openday run` the workers run "
+            "in-process[/]"
+        )
+        raise typer.Exit(2)
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers.actors",
+        "--processes",
+        str(processes or settings.worker_processes),
+        "--threads",
+        str(threads or settings.worker_threads),
+        "--skip-logging",
+    ]
+    # dramatiq's Prometheus exporter (:9191, dramatiq_prom_port) in the worker master; every
+    # process writes its samples to one multiprocess directory.
+    os.environ["OPENDAY_WORKER_METRICS"] = "1"
+    prom_dir = os.environ.setdefault(
+        "dramatiq_prom_db", str(Path(tempfile.gettempdir()) / f"openday-worker-{os.getpid()}")
+    )
+    Path(prom_dir).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom_dir
+    os.execv(sys.executable, argv)  # dramatiq's own supervisor: signals, restarts, shutdown
+
+
+def scheduler() -> None:
+    """Run the scheduler: fire due timers, relay the outbox, re-drive stuck work."""
+    import signal
+    import threading
+
+    settings = get_settings()
+    configure_logging(settings)
+    import workers.actors  # noqa: F401 - declares the actors the relay sends to
+    from workers.metrics import observe_fire
+    from workers.scheduler import LocalWaiter, PostgresWaiter, Scheduler, dramatiq_sender
+    from workflows.kernel.clock import clock_from_setting
+
+    if settings.scheduler_metrics_port:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(settings.scheduler_metrics_port)
+        except OSError as exc:  # another scheduler on this host has the port: run without
+            console.print(f"[yellow]metrics port {settings.scheduler_metrics_port}: {exc}[/]")
+    engine = open_engine()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    waiter = (
+        PostgresWaiter(settings.database_url.get_secret_value())
+        if settings.database_url.get_secret_value().startswith("postgresql")
+        else LocalWaiter()
+    )
+    Scheduler(
+        engine,
+        dramatiq_sender(),
+        clock_from_setting(settings.clock_start),
+        batch=settings.scheduler_batch,
+        max_sleep=settings.scheduler_max_sleep,
+        stuck_after=timedelta(seconds=settings.redrive_after_seconds),
+        on_fire=observe_fire,
+        retention_days=settings.public_retention_days,
+    ).run(stop, waiter)
+    engine.dispose()

@@ -1,0 +1,182 @@
+"""`openday user …`: accounts, their roles, passwords and tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.shared import console, run_action
+
+user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="username")],
+    role: Annotated[str, typer.Option(help="admin | supervisor | unit_staff | viewer")],
+    unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
+    password: Annotated[
+        bool,
+        typer.Option("--password", help="choose the password (asked twice) instead of a one-time"),
+    ] = False,
+    display_name: Annotated[str, typer.Option(help="full name")] = "",
+    email: Annotated[
+        str | None, typer.Option(help="e-mail (supervisors receive level-2 escalations)")
+    ] = None,
+) -> None:
+    """Create an account: a one-time password (or --password) and an API token, each shown once;
+    the token alone on the last line of standard output."""
+    from workflows.accounts.service import check_password_policy, create_user, generate_password
+    from workflows.accounts.service import issue_token as issue
+    from workflows.kernel.errors import DomainError
+
+    secret, one_time = None, True
+    if password:
+        secret = typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+        one_time = False
+        try:
+            check_password_policy(secret, name)
+        except DomainError as exc:
+            console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]", soft_wrap=True)
+            raise typer.Exit(2) from exc
+    else:
+        secret = generate_password()
+
+    def add(session, now):  # noqa: ANN001, ANN202
+        user = create_user(
+            session,
+            username=name,
+            role=role,
+            unit_name=unit,
+            password=secret,
+            display_name=display_name,
+            email=email,
+            now=now,
+            one_time=one_time,
+        )
+        return issue(session, user, kind="api", now=now, name="cli")
+
+    token = run_action(add)
+    console.print(f"已创建账号 / created account {name} ({role}{', ' + unit if unit else ''})")
+    if one_time:
+        console.print(
+            f"一次性密码（只显示这一次，首次登录后请修改）/ one-time password (shown once, "
+            f"change it after signing in): {secret}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    console.print("API 令牌只显示这一次 / the API token is shown only once:")
+    print(token)
+
+
+@user_app.command("list")
+def user_list(
+    role: Annotated[str | None, typer.Option(help="only this role")] = None,
+    unit: Annotated[str | None, typer.Option(help="only this unit's staff (name)")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="only disabled accounts")] = False,
+) -> None:
+    """List accounts: id, username, role, unit, active, e-mail (tab-separated)."""
+    from sqlmodel import select
+
+    from models import Unit
+    from workflows.accounts.service import list_users_query
+    from workflows.kernel.visibility import SYSTEM
+
+    def rows(session, now):  # noqa: ANN001, ANN202
+        unit_id = None
+        if unit:
+            found = session.exec(select(Unit).where(Unit.name == unit)).first()
+            unit_id = found.id if found else -1
+        stmt = list_users_query(
+            SYSTEM, role=role, unit_id=unit_id, active=False if disabled else None
+        )
+        names = dict(session.exec(select(Unit.id, Unit.name)).all())
+        return [
+            (u.id, u.username, u.role, names.get(u.unit_id, "-"), u.is_active, u.email or "-")
+            for u in session.exec(stmt).all()
+        ]
+
+    print("id\tusername\trole\tunit\tactive\temail")
+    for row in run_action(rows):
+        print("\t".join(str(x) for x in row))
+
+
+def _by_name(name: str, action):  # noqa: ANN001, ANN202 - action(session, actor, user_id, now)
+    """The account action for a username, acted by the CLI's admin (SYSTEM)."""
+    from workflows.accounts.service import find_user
+    from workflows.kernel.visibility import SYSTEM
+
+    return lambda session, now: action(session, SYSTEM, find_user(session, name).id, now)
+
+
+UserName = Annotated[str, typer.Argument(help="username")]
+
+
+@user_app.command("disable")
+def user_disable(name: UserName) -> None:
+    """Disable an account; every token of it is revoked."""
+    from workflows.accounts.service import set_active
+
+    run_action(_by_name(name, lambda s, a, uid, now: set_active(s, a, uid, False, now)))
+    console.print(f"已停用 / disabled {name}")
+
+
+@user_app.command("enable")
+def user_enable(name: UserName) -> None:
+    """Re-enable a disabled account."""
+    from workflows.accounts.service import set_active
+
+    run_action(_by_name(name, lambda s, a, uid, now: set_active(s, a, uid, True, now)))
+    console.print(f"已启用 / enabled {name}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(name: UserName) -> None:
+    """A one-time password for an account (alone on the last line); its tokens are revoked."""
+    from workflows.accounts.service import reset_password
+
+    secret = run_action(_by_name(name, reset_password))
+    console.print(
+        f"已重置 {name} 的密码并注销其全部令牌；一次性密码只显示这一次 / password of {name} reset, "
+        "every token revoked; the one-time password is shown only once:",
+        soft_wrap=True,
+    )
+    print(secret)
+
+
+@user_app.command("set-role")
+def user_set_role(
+    name: UserName,
+    role: Annotated[str, typer.Argument(help="admin | supervisor | unit_staff | viewer")],
+    unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
+) -> None:
+    """Change an account's role (and unit: required for unit_staff, dropped otherwise)."""
+    from sqlmodel import select
+
+    from models import Unit
+    from workflows.accounts.service import update_user
+    from workflows.kernel.errors import NotFound
+
+    def change(session, actor, uid, now):  # noqa: ANN001, ANN202
+        changes: dict[str, object] = {"role": role}
+        if unit:
+            found = session.exec(select(Unit).where(Unit.name == unit)).first()
+            if found is None:
+                raise NotFound("unit_not_found", f"单位“{unit}”不存在", f"no unit named '{unit}'")
+            changes["unit_id"] = found.id
+        return update_user(session, actor, uid, changes, now)
+
+    run_action(_by_name(name, change))
+    console.print(
+        f"{name} 的角色已改为 / role of {name} set to {role}{', ' + unit if unit else ''}"
+    )
+
+
+@user_app.command("revoke-tokens")
+def user_revoke_tokens(name: UserName) -> None:
+    """Revoke every session and API token of an account."""
+    from workflows.accounts.service import revoke_all_tokens
+
+    count = run_action(_by_name(name, revoke_all_tokens))
+    console.print(f"已注销 {count} 个令牌 / revoked {count} tokens of {name}")
