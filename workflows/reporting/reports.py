@@ -1,5 +1,3 @@
-# mypy: disable-error-code="arg-type,call-overload,union-attr,attr-defined,operator,misc"
-# (SQLModel types its columns as their Python values; the queries below use them as columns.)
 """The campaign report per unit, and the facts it and the assessment read.
 
 `collect` reads a campaign with one aggregate query (GROUP BY unit) per source — events,
@@ -18,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlmodel import Session, col
 
 from models import (
     OPEN_FEEDBACK_STATES,
@@ -160,8 +158,8 @@ class _Scope:
 
     def events(self, stmt: Any) -> Any:
         """`stmt` (which joins or selects `event`) narrowed to the campaign and unit."""
-        stmt = stmt.where(Event.campaign_id == self.campaign_id)
-        return stmt if self.unit_id is None else stmt.where(Event.unit_id == self.unit_id)
+        stmt = stmt.where(col(Event.campaign_id) == self.campaign_id)
+        return stmt if self.unit_id is None else stmt.where(col(Event.unit_id) == self.unit_id)
 
 
 def _n(condition: Any) -> Any:
@@ -179,54 +177,56 @@ def _add(facts: Facts, unit_id: int, values: dict[str, Any]) -> None:
 
 
 def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
-    live = Event.state != EventState.cancelled
-    held = sa.and_(live, Event.held_on.is_not(None))
-    forms = sa.cast(Event.forms, sa.Text)
+    live = col(Event.state) != EventState.cancelled
+    held = sa.and_(live, col(Event.held_on).is_not(None))
+    forms = sa.cast(col(Event.forms), sa.Text)
     stmt = scope.events(
         sa.select(
-            Unit.id, Unit.name, Unit.kind,
-            _n(Event.state == EventState.cancelled).label("cancelled"),
+            col(Unit.id), col(Unit.name), col(Unit.kind),
+            _n(col(Event.state) == EventState.cancelled).label("cancelled"),
             _n(live).label("events"),
             _n(held).label("held"),
-            _n(sa.and_(held, Event.held_on <= Event.date_latest)).label("held_on_time"),
-            _n(sa.and_(held, Event.held_on > Event.date_latest)).label("held_late"),
-            _n(sa.and_(Event.held_on.is_(None), Event.state.in_(HOLD_OPEN),
-                       Event.date_latest < today)).label("not_held_overdue"),
+            _n(sa.and_(held, col(Event.held_on) <= Event.date_latest)).label("held_on_time"),
+            _n(sa.and_(held, col(Event.held_on) > Event.date_latest)).label("held_late"),
+            _n(sa.and_(col(Event.held_on).is_(None), col(Event.state).in_(HOLD_OPEN),
+                       col(Event.date_latest) < today)).label("not_held_overdue"),
             *(_n(sa.and_(live, forms.like(f'%"{f.value}"%'))).label(f"form_{f.value}")
               for f in EventForm),
-        ).join(Unit, Unit.id == Event.unit_id)
-    ).group_by(Unit.id, Unit.name, Unit.kind).order_by(Unit.name, Unit.id)  # fmt: skip
+        ).join(Unit, col(Unit.id) == Event.unit_id)
+    ).group_by(col(Unit.id), col(Unit.name), col(Unit.kind)).order_by(
+        col(Unit.name), col(Unit.id)
+    )  # fmt: skip
     for r in session.execute(stmt).mappings():
         u = facts.units[r["id"]] = UnitFacts(r["id"], r["name"], r["kind"])
         u.counts.update({k: int(v) for k, v in r.items() if k not in ("id", "name", "kind") and v})
 
 
 def _invitees(session: Session, facts: Facts, scope: _Scope) -> None:
-    citizen = Invitee.category == "citizen"
-    attended = Invitee.attended.is_(True)
+    citizen = col(Invitee.category) == "citizen"
+    attended = col(Invitee.attended).is_(True)
     stmt = scope.events(
         sa.select(
-            Event.unit_id,
+            col(Event.unit_id),
             sa.func.count().label("invitees"),
-            *(_n(Invitee.category == c).label(c) for c in CATEGORIES),
-            _n(sa.and_(citizen, Invitee.invitation == "targeted")).label("citizen_targeted"),
-            _n(sa.and_(citizen, Invitee.invitation == "public")).label("citizen_public"),
+            *(_n(col(Invitee.category) == c).label(c) for c in CATEGORIES),
+            _n(sa.and_(citizen, col(Invitee.invitation) == "targeted")).label("citizen_targeted"),
+            _n(sa.and_(citizen, col(Invitee.invitation) == "public")).label("citizen_public"),
             _n(attended).label("attended"),
             _n(sa.and_(attended, citizen)).label("attended_citizens"),
         )
-        .join_from(Invitee, Event, Event.id == Invitee.event_id)
-        .where(Invitee.invited.is_(True))
-    ).group_by(Event.unit_id)  # fmt: skip
+        .join_from(Invitee, Event, col(Event.id) == Invitee.event_id)
+        .where(col(Invitee.invited).is_(True))
+    ).group_by(col(Event.unit_id))  # fmt: skip
     for r in session.execute(stmt).mappings():
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
 
 
 def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
-    answered = FeedbackItem.answered_at.is_not(None)
-    late = sa.func.coalesce(FeedbackItem.answered_late_workdays, 0)
+    answered = col(FeedbackItem.answered_at).is_not(None)
+    late = sa.func.coalesce(col(FeedbackItem.answered_late_workdays), 0)
     stmt = scope.events(
         sa.select(
-            FeedbackItem.unit_id,
+            col(FeedbackItem.unit_id),
             sa.func.count().label("opinions"),
             _n(answered).label("answered"),
             _n(sa.and_(answered, late > 0)).label("answered_late"),
@@ -235,36 +235,36 @@ def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
                 sa.func.sum(sa.case((sa.and_(answered, late > 0), late), else_=0)), 0
             ).label("workdays_late"),
             _n(_open_overdue(facts.now)).label("open_overdue"),
-        ).join_from(FeedbackItem, Event, Event.id == FeedbackItem.event_id)
-    ).group_by(FeedbackItem.unit_id)
+        ).join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
+    ).group_by(col(FeedbackItem.unit_id))
     for r in session.execute(stmt).mappings():
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
 
 
 def _open_overdue(now: datetime) -> Any:
     return sa.and_(
-        FeedbackItem.answered_at.is_(None),
-        FeedbackItem.state.in_(OPEN_FEEDBACK_STATES),
-        FeedbackItem.due_at.is_not(None),
-        FeedbackItem.due_at < now,
+        col(FeedbackItem.answered_at).is_(None),
+        col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES),
+        col(FeedbackItem.due_at).is_not(None),
+        col(FeedbackItem.due_at) < now,
     )
 
 
 def _extensions(session: Session, facts: Facts, scope: _Scope) -> None:
     stmt = scope.events(
         sa.select(
-            ExtensionRequest.unit_id,
+            col(ExtensionRequest.unit_id),
             sa.func.count().label("extensions"),
-            _n(ExtensionRequest.state == "approved").label("extensions_approved"),
-        ).join_from(ExtensionRequest, Event, Event.id == ExtensionRequest.event_id)
-    ).group_by(ExtensionRequest.unit_id)
+            _n(col(ExtensionRequest.state) == "approved").label("extensions_approved"),
+        ).join_from(ExtensionRequest, Event, col(Event.id) == ExtensionRequest.event_id)
+    ).group_by(col(ExtensionRequest.unit_id))
     for r in session.execute(stmt).mappings():
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
 
 
 def _late_seconds() -> Any:
     """A summary log line's recorded lateness (seconds, 0 when absent)."""
-    return sa.func.coalesce(TransitionLog.data["late_seconds"].as_float(), 0)
+    return sa.func.coalesce(col(TransitionLog.data)["late_seconds"].as_float(), 0)
 
 
 def _first_submissions(scope: _Scope) -> Any:
@@ -272,34 +272,34 @@ def _first_submissions(scope: _Scope) -> Any:
     as its log line recorded it (late when at least a whole second late)."""
     first = (
         scope.events(
-            sa.select(sa.func.min(TransitionLog.id).label("id"))
-            .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
-            .where(TransitionLog.trigger == "submit_summary")
+            sa.select(sa.func.min(col(TransitionLog.id)).label("id"))
+            .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
+            .where(col(TransitionLog.trigger) == "submit_summary")
         )
-        .group_by(TransitionLog.event_id)
+        .group_by(col(TransitionLog.event_id))
         .subquery()
     )
     return (
-        sa.select(TransitionLog.id, TransitionLog.event_id, Event.unit_id,
+        sa.select(col(TransitionLog.id), col(TransitionLog.event_id), col(Event.unit_id),
                   _late_seconds().label("late"))
         .join(first, first.c.id == TransitionLog.id)
-        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
+        .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
     )  # fmt: skip
 
 
 def _summaries(session: Session, facts: Facts, scope: _Scope) -> None:
     submitted = scope.events(
-        sa.select(Event.unit_id, sa.func.count())
-        .join_from(Summary, Event, Event.id == Summary.event_id)
-        .where(Summary.submitted_at.is_not(None))
-    ).group_by(Event.unit_id)
+        sa.select(col(Event.unit_id), sa.func.count())
+        .join_from(Summary, Event, col(Event.id) == Summary.event_id)
+        .where(col(Summary.submitted_at).is_not(None))
+    ).group_by(col(Event.unit_id))
     for unit_id, n in session.execute(submitted):
         _add(facts, unit_id, {"summaries": n})
     reworks = scope.events(
-        sa.select(Event.unit_id, sa.func.count())
-        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
-        .where(TransitionLog.trigger == "return_for_rework")
-    ).group_by(Event.unit_id)
+        sa.select(col(Event.unit_id), sa.func.count())
+        .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
+        .where(col(TransitionLog.trigger) == "return_for_rework")
+    ).group_by(col(Event.unit_id))
     for unit_id, n in session.execute(reworks):
         _add(facts, unit_id, {"reworks": n})
     firsts = _first_submissions(scope).subquery()
@@ -316,12 +316,13 @@ def _latest_spot_checks(scope: _Scope) -> Any:
     """Each event's last round (the one that stands): its id, event, unit, round and result."""
     ranked = scope.events(
         sa.select(
-            SpotCheck.id, SpotCheck.event_id, Event.unit_id, SpotCheck.round, SpotCheck.result,
+            col(SpotCheck.id), col(SpotCheck.event_id), col(Event.unit_id), col(SpotCheck.round),
+            col(SpotCheck.result),
             sa.func.row_number().over(
-                partition_by=SpotCheck.event_id,
-                order_by=(SpotCheck.round.desc(), SpotCheck.id.desc()),
+                partition_by=col(SpotCheck.event_id),
+                order_by=(col(SpotCheck.round).desc(), col(SpotCheck.id).desc()),
             ).label("nth"),
-        ).join_from(SpotCheck, Event, Event.id == SpotCheck.event_id)
+        ).join_from(SpotCheck, Event, col(Event.id) == SpotCheck.event_id)
     ).subquery()  # fmt: skip
     return sa.select(ranked).where(ranked.c.nth == 1)
 
@@ -339,11 +340,11 @@ def _escalations(session: Session, facts: Facts, scope: _Scope) -> None:
     # One escalation per item, rule and level, however many channels and recipients it reached.
     sent = scope.events(
         sa.select(
-            Notification.unit_id, Notification.subject_type, Notification.subject_id,
-            Notification.rule, Notification.level,
+            col(Notification.unit_id), col(Notification.subject_type), col(Notification.subject_id),
+            col(Notification.rule), col(Notification.level),
         )
-        .join_from(Notification, Event, Event.id == Notification.event_id)
-        .where(Notification.kind == "escalation")
+        .join_from(Notification, Event, col(Event.id) == Notification.event_id)
+        .where(col(Notification.kind) == "escalation")
         .distinct()
     ).subquery()  # fmt: skip
     stmt = sa.select(sent.c.unit_id, sent.c.level, sa.func.count()).group_by(
@@ -359,14 +360,16 @@ def _escalations(session: Session, facts: Facts, scope: _Scope) -> None:
 def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
     """Only the deviating records, each kind in one filtered query, in id order."""
     units = facts.units
-    live = Event.state != EventState.cancelled
+    live = col(Event.state) != EventState.cancelled
     late_held = scope.events(
-        sa.select(Event.unit_id, Event.id, Event.date_latest, Event.held_on).where(
+        sa.select(
+            col(Event.unit_id), col(Event.id), col(Event.date_latest), col(Event.held_on)
+        ).where(
             live,
-            Event.held_on.is_not(None),
-            Event.held_on > Event.date_latest,
+            col(Event.held_on).is_not(None),
+            col(Event.held_on) > Event.date_latest,
         )
-    ).order_by(Event.id)
+    ).order_by(col(Event.id))
     for r in session.execute(late_held):
         units[r.unit_id].held_late.append(
             {
@@ -376,18 +379,18 @@ def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None
             }  # fmt: skip
         )
     not_held = scope.events(
-        sa.select(Event.unit_id, Event.id, Event.date_latest).where(
-            Event.held_on.is_(None),
-            Event.state.in_(HOLD_OPEN),
-            Event.date_latest < today,
+        sa.select(col(Event.unit_id), col(Event.id), col(Event.date_latest)).where(
+            col(Event.held_on).is_(None),
+            col(Event.state).in_(HOLD_OPEN),
+            col(Event.date_latest) < today,
         )
-    ).order_by(Event.id)
+    ).order_by(col(Event.id))
     for r in session.execute(not_held):
         units[r.unit_id].not_held.append({"event_id": r.id, "due_on": r.date_latest.isoformat()})
     _citizen_short(session, facts, scope)
     _opinion_records(session, facts, scope)
     for r in session.execute(_first_submissions(scope).where(_late_seconds() >= 1)
-                             .order_by(TransitionLog.id)):  # fmt: skip
+                             .order_by(col(TransitionLog.id))):  # fmt: skip
         if r.unit_id in units:
             units[r.unit_id].late_summaries.append(
                 {
@@ -397,10 +400,10 @@ def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None
                 }  # fmt: skip
             )
     reworks = scope.events(
-        sa.select(Event.unit_id, TransitionLog.id, TransitionLog.event_id)
-        .join_from(TransitionLog, Event, Event.id == TransitionLog.event_id)
-        .where(TransitionLog.trigger == "return_for_rework")
-    ).order_by(TransitionLog.id)
+        sa.select(col(Event.unit_id), col(TransitionLog.id), col(TransitionLog.event_id))
+        .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
+        .where(col(TransitionLog.trigger) == "return_for_rework")
+    ).order_by(col(TransitionLog.id))
     for r in session.execute(reworks):
         units[r.unit_id].reworks.append({"event_id": r.event_id, "log_id": r.id})
     latest = _latest_spot_checks(scope).subquery()
@@ -420,15 +423,15 @@ def _citizen_short(session: Session, facts: Facts, scope: _Scope) -> None:
     """Events whose attending citizens fall short of the rules' share. With integer counts,
     citizens < ceil(share × attended) exactly when citizens × den < num × attended."""
     share = Fraction(facts.rules.citizen_share_min)
-    citizens = _n(Invitee.category == "citizen")
+    citizens = _n(col(Invitee.category) == "citizen")
     stmt = scope.events(
-        sa.select(Event.unit_id, Invitee.event_id, sa.func.count().label("attended"),
+        sa.select(col(Event.unit_id), col(Invitee.event_id), sa.func.count().label("attended"),
                   citizens.label("citizens"))
-        .join_from(Invitee, Event, Event.id == Invitee.event_id)
-        .where(Invitee.invited.is_(True), Invitee.attended.is_(True))
-    ).group_by(Event.unit_id, Invitee.event_id).having(
+        .join_from(Invitee, Event, col(Event.id) == Invitee.event_id)
+        .where(col(Invitee.invited).is_(True), col(Invitee.attended).is_(True))
+    ).group_by(col(Event.unit_id), col(Invitee.event_id)).having(
         citizens * share.denominator < sa.func.count() * share.numerator
-    ).order_by(Invitee.event_id)  # fmt: skip
+    ).order_by(col(Invitee.event_id))  # fmt: skip
     for r in session.execute(stmt):
         if r.unit_id in facts.units:
             facts.units[r.unit_id].citizen_short.append(
@@ -438,14 +441,14 @@ def _citizen_short(session: Session, facts: Facts, scope: _Scope) -> None:
 
 
 def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
-    late = sa.func.coalesce(FeedbackItem.answered_late_workdays, 0)
-    answered_late = sa.and_(FeedbackItem.answered_at.is_not(None), late > 0)
+    late = sa.func.coalesce(col(FeedbackItem.answered_late_workdays), 0)
+    answered_late = sa.and_(col(FeedbackItem.answered_at).is_not(None), late > 0)
     stmt = scope.events(
-        sa.select(FeedbackItem.id, FeedbackItem.event_id, FeedbackItem.unit_id,
-                  FeedbackItem.due_on, late.label("late"), answered_late.label("is_late"))
-        .join_from(FeedbackItem, Event, Event.id == FeedbackItem.event_id)
+        sa.select(col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
+                  col(FeedbackItem.due_on), late.label("late"), answered_late.label("is_late"))
+        .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
         .where(sa.or_(answered_late, _open_overdue(facts.now)))
-    ).order_by(FeedbackItem.id)  # fmt: skip
+    ).order_by(col(FeedbackItem.id))  # fmt: skip
     for r in session.execute(stmt):
         u = facts.units.get(r.unit_id)
         if u is None:

@@ -15,7 +15,7 @@ import io
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlmodel import Session
 
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
