@@ -61,12 +61,12 @@ def _discard(session: Session) -> None:
 
 async def get_clock(request: Request) -> Clock:
     """The app's clock (tests install a FixedClock)."""
-    return request.app.state.clock  # type: ignore[no-any-return]
+    return request.app.state.clock
 
 
 async def get_settings(request: Request) -> Settings:
     """The app's settings."""
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

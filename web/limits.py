@@ -125,7 +125,7 @@ class BodyLimit:
             return s.upload_max_bytes * s.upload_max_files + MULTIPART_ROOM
         if kind in ("api_upload", "page_upload"):
             return s.upload_max_bytes + MULTIPART_ROOM
-        return s.json_max_bytes  # type: ignore[no-any-return]
+        return s.json_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):

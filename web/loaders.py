@@ -29,7 +29,7 @@ _EVENT = _event_query()
 _EVENT_LOCKED = _EVENT.with_for_update(of=Event)
 _MOVE_TARGET = (
     _event_query(Campaign, *deadlines.CALENDAR_REVISION_COLUMNS)
-    .join(Campaign, Campaign.id == Event.campaign_id)  # type: ignore[arg-type]
+    .join(Campaign, Campaign.id == Event.campaign_id)
     .with_for_update(of=Event)
 )
 
@@ -53,7 +53,7 @@ def load_event(session: Session, actor: Actor, event_id: int, *, lock: bool = Fa
     event after the commit needs no second round trip.
     """
     row = _visible_event_row(session, actor, event_id, _EVENT_LOCKED if lock else _EVENT)
-    return row[0]  # type: ignore[no-any-return]
+    return row[0]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,6 @@ def unit_name(session: Session, unit_id: int) -> str:
     """A unit's name (cached on the session by load_event)."""
     known = session.info.get("unit_names", {})
     if unit_id in known:
-        return known[unit_id]  # type: ignore[no-any-return]
+        return known[unit_id]
     unit = session.get(Unit, unit_id)
     return unit.name if unit else ""

@@ -73,7 +73,7 @@ def calendar_cache(request: Request) -> CalendarCache:
     if found is None:
         found = CalendarCache(request.app.state.settings.public_cache_seconds)
         request.app.state.calendar_cache = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def cached_answer(request: Request, entry: Cached) -> Response:

@@ -37,4 +37,4 @@ def public_throttle(request: Request) -> PublicThrottle:
             engine.url.render_as_string(hide_password=True),
         )
         request.app.state.public_throttle = found
-    return found  # type: ignore[no-any-return]
+    return found

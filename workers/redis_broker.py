@@ -91,7 +91,7 @@ class PatientRetries(Retries):
         self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: Any = None
     ) -> None:
         patient = _PatientBroker(broker, self.patience, self.sleep)
-        super().after_process_message(patient, message, result=result, exception=exception)  # type: ignore[arg-type]
+        super().after_process_message(patient, message, result=result, exception=exception)
 
 
 class ResilientRedisBroker(RedisBroker):

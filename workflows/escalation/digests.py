@@ -279,19 +279,19 @@ def send_due(session: Session, timer_ids: list[int], now: datetime, config: Noti
         )
     for timer in timers:
         digest = held.get(timer.subject_id)
-        out.handled.append(timer.id)  # type: ignore[arg-type]
+        out.handled.append(timer.id)
         if digest is None or digest.state != NotificationState.held:
             continue  # already on its way (a redelivered message)
-        listed = lines.get(digest.id, [])  # type: ignore[arg-type]
+        listed = lines.get(digest.id, [])
         if not listed:
             digest.state = NotificationState.withdrawn
-            out.withdrawn.append(digest.id)  # type: ignore[arg-type]
+            out.withdrawn.append(digest.id)
             continue
         digest.title, digest.body = compose(
             digest.channel, timer.deadline_on, listed, now, config.board_url
         )
         digest.state = NotificationState.pending
-        out.owed.append(digest.id)  # type: ignore[arg-type]
+        out.owed.append(digest.id)
     session.flush()
     out.outbox_ids = jobs.owe_deliveries(session, out.owed, now)
     session.execute(

@@ -360,7 +360,7 @@ def _record_levels(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        loaded: dict[int | None, Any] = events if table is Event else items  # type: ignore[assignment]
+        loaded: dict[int | None, Any] = events if table is Event else items
         for subject_id in ids:
             row = loaded.get(subject_id)
             if row is None:

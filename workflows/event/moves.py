@@ -105,7 +105,7 @@ def summary_of(move: Move) -> Summary | None:
 
 def held_day(move: Move) -> date:
     """hold: the day the event took place, as given with the move, else today."""
-    return move.data.held_on or move.today  # type: ignore[no-any-return]
+    return move.data.held_on or move.today
 
 
 def rework_due_on(move: Move) -> date:

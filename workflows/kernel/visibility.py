@@ -93,7 +93,7 @@ def visible(statement: S, actor: Actor, unit_column: Any) -> S:
     unit_id = scope(actor, None)
     if unit_id is None:
         return statement
-    return statement.where(unit_column == unit_id)  # type: ignore[no-any-return]
+    return statement.where(unit_column == unit_id)
 
 
 def require_visible(actor: Actor, unit_id: int | None, refusal: DomainError) -> None:

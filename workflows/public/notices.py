@@ -125,7 +125,7 @@ def owe(
             key=keys[channel],
             subject_type=SUBJECT_TYPE,
             subject_id=reg.id,  # type: ignore[arg-type]
-            event_id=event.id,  # type: ignore[arg-type]
+            event_id=event.id,
             unit_id=event.unit_id,
             rule=RULE,
             kind=kind,
