@@ -129,7 +129,12 @@ def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, t
         target=sched.run, args=(stop, LocalWaiter()), name="scheduler", daemon=True
     )
     sched_thread.start()
-    stopper = threading.Thread(target=lambda: (stop.wait(), worker.stop()), daemon=True)
+
+    def stop_worker() -> None:
+        stop.wait()
+        worker.stop()
+
+    stopper = threading.Thread(target=stop_worker, daemon=True)
     stopper.start()
     return stop, [sched_thread, stopper], broker
 

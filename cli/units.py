@@ -15,12 +15,12 @@ unit_app = typer.Typer(help="Units and the contacts who receive escalations.", n
 @unit_app.command("list")
 def unit_list() -> None:
     """Every unit with its contacts (who hears of its reminders and escalations)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from models import Unit
 
     def rows(session, _now):  # noqa: ANN001, ANN202
-        return session.exec(select(Unit).order_by(Unit.id)).all()
+        return session.exec(select(Unit).order_by(col(Unit.id))).all()
 
     table = Table(title="单位 / units")
     for column in (

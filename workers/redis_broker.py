@@ -29,7 +29,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import dramatiq
 import redis
@@ -233,7 +233,10 @@ class _SweepingConsumer(_RedisConsumer):
         """Requeue what this process's acks set holds for the queue but nobody here handles."""
         outages = self.broker.outages
         try:
-            members = self.broker.client.smembers(self.broker.acks_key(self.queue_name))
+            # dramatiq's client keeps replies as bytes (no decode_responses)
+            members = cast(
+                "set[bytes]", self.broker.client.smembers(self.broker.acks_key(self.queue_name))
+            )
         except (redis.TimeoutError, redis.ConnectionError) as exc:
             self.broker._lost("sweep", exc)
             raise ConnectionClosed(exc) from None
