@@ -28,6 +28,7 @@ from workers.scheduler import Scheduler
 from workflows.campaign.rules import CampaignRules
 from workflows.escalation import digests, notifications
 from workflows.escalation import service as escalation
+from workflows.escalation.batch import NotifyConfig
 from workflows.kernel.clock import FixedClock
 from workflows.kernel.visibility import Actor
 from workflows.schedule.demo import load_demo_campaign
@@ -257,9 +258,7 @@ def test_a_unit_chooses_how_it_hears_and_bad_choices_are_refused(walker: Walker)
         unit = s.get(Unit, unit_id)
         assert unit is not None
         unit.contact_email = "contact@zhujian.example"
-        to = escalation.recipients(
-            s, ("unit_contact",), unit, escalation.NotifyConfig(email_enabled=True)
-        )
+        to = escalation.recipients(s, ("unit_contact",), unit, NotifyConfig(email_enabled=True))
         assert [(r.channel, r.delivery) for r in to] == [("email", "digest"), ("log", None)]
     r = walker.client.patch(url, json={"escalation_delivery": "weekly"}, headers=headers)
     assert r.status_code == 422
@@ -276,9 +275,7 @@ def test_a_supervisor_chooses_the_digest_for_their_own_e_mail(walker: Walker) ->
     with walker.world.session() as s:
         unit = s.get(Unit, walker.world.units[HOUSING])
         assert unit is not None
-        to = escalation.recipients(
-            s, ("supervisors",), unit, escalation.NotifyConfig(email_enabled=True)
-        )
+        to = escalation.recipients(s, ("supervisors",), unit, NotifyConfig(email_enabled=True))
         assert ("email", "duban@zfb.example", "digest") in [
             (r.channel, r.address, r.delivery) for r in to
         ]

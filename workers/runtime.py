@@ -22,7 +22,7 @@ from workers.channels import (
     WebhookChannel,
 )
 from workers.channels.webhook import WebhookFormat
-from workflows.escalation.service import NotifyConfig
+from workflows.escalation.batch import NotifyConfig
 from workflows.kernel.clock import Clock, clock_from_setting
 
 WEBHOOK_FORMATS: tuple[WebhookFormat, ...] = ("json", "wecom", "dingtalk")

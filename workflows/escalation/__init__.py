@@ -1,2 +1,2 @@
-"""Escalation: applying fired timers and who gets each level (service), daily digests,
-the overdue list, and notifications owed and sent."""
+"""Escalation: applying fired timers and who gets each level (service), what a batch of timers
+shares (batch), daily digests, the overdue list, and notifications owed and sent."""

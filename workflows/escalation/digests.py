@@ -23,7 +23,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -42,12 +42,17 @@ from models import (
     Unit,
 )
 from models.db import lock_by_id
+from workflows.escalation.batch import (
+    BatchContext,
+    NotifyConfig,
+    insert_ignoring_duplicates,
+    lateness_text,
+    prefix_of,
+    stale,
+)
 from workflows.kernel import jobs
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.workdays import deadlines
-
-if TYPE_CHECKING:
-    from workflows.escalation.service import NotifyConfig
 
 log = structlog.get_logger("openday.digests")
 
@@ -94,8 +99,6 @@ def attach(
     `wants` maps each recipient to its digest hour. A digest already on its way (its hour came
     while this transaction waited) takes nothing more: the item goes into the next day's.
     """
-    from workflows.escalation.service import insert_ignoring_duplicates
-
     table = Notification.__table__  # type: ignore[attr-defined]
     pending = {who: (digest_day(now, hour), hour) for who, hour in wants.items()}
     found: dict[tuple[str, str], int] = {}
@@ -211,8 +214,6 @@ class Line:
 
 def send_due(session: Session, timer_ids: list[int], now: datetime, config: NotifyConfig) -> Sent:
     """Compose and owe the digests whose timers fired: set-based, a fixed number of queries."""
-    from workflows.escalation.service import lateness_text, prefix_of, stale
-
     out = Sent()
     timers = lock_by_id(session, Timer, timer_ids, col(Timer.state) == TimerState.fired)
     if not timers:
@@ -239,9 +240,7 @@ def send_due(session: Session, timer_ids: list[int], now: datetime, config: Noti
         session, FeedbackItem, {i.subject_id for i in items if i.subject_type == "feedback_item"}
     )
     units = _by_id(session, Unit, {i.unit_id for i in items})
-    from workflows.escalation.service import _BatchContext  # campaigns and their rules, once
-
-    ctx = _BatchContext.load(session, events.values(), config)
+    ctx = BatchContext.load(session, events.values(), config)  # campaigns, rules: once
     lines: dict[int, list[Line]] = defaultdict(list)
     gone: list[int] = []
     for item in items:

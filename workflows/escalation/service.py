@@ -8,7 +8,7 @@ timers `done` and does nothing. Then per batch: the open opinions' overdue moves
 subject table and level for the escalation level, one multi-row INSERT … ON CONFLICT DO NOTHING
 of notifications (keys are unique, so even a second pass could not owe the same message twice),
 one of their outbox rows, one UPDATE per outcome for the timers. Recipients who take a daily
-digest get their items attached to it (workflows/digests.py) instead of a message each.
+digest get their items attached to it (workflows/escalation/digests.py) instead of a message each.
 
 Pure domain: the audience comes from the campaign's escalation ladder, the wording from its rules
 (answer window, summary days), and the service's channel settings arrive as a `NotifyConfig`.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,10 +30,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from models import (
-    OPEN_FEEDBACK_STATES,
     Campaign,
     Event,
-    EventState,
     FeedbackItem,
     FeedbackState,
     Notification,
@@ -49,6 +47,15 @@ from models.db import lock_by_id
 from workflows.campaign.rules import CampaignRules
 from workflows.campaign.rules import Recipient as Audience
 from workflows.escalation import digests
+from workflows.escalation.batch import (
+    BatchContext,
+    NotifyConfig,
+    audience_of,
+    insert_ignoring_duplicates,
+    lateness_text,
+    prefix_of,
+    stale,
+)
 from workflows.feedback import machine as feedback
 from workflows.kernel import jobs
 from workflows.kernel.clock import local_date
@@ -58,21 +65,8 @@ from workflows.workdays.days import WorkdayCalendar
 
 log = structlog.get_logger("openday.escalation")
 
-# Who gets an escalation when the campaign's ladder has no rung for its level.
-DEFAULT_AUDIENCE: tuple[Audience, ...] = ("unit_contact", "unit_head")
 # The channel the workers deliver while handling the timer, in the same transaction.
 INLINE_CHANNELS = frozenset({"log"})
-
-
-@dataclass(frozen=True)
-class NotifyConfig:
-    """The service's channel settings the recipient rule needs (plain values, from settings)."""
-
-    email_enabled: bool = False  # an SMTP server is configured
-    supervisor_webhook_url: str | None = None
-    supervisor_webhook_format: str = "json"
-    notify_log: bool = True
-    board_url: str = "http://127.0.0.1:8000/board"  # digests link to it
 
 
 @dataclass(frozen=True)
@@ -176,7 +170,7 @@ def handle_timers(
     # One subject's timers in order, lowest level first: when a reminder and both levels are
     # due at once (a backdated event), their notifications are owed (and relayed) in order.
     timers = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
-    ctx = _BatchContext.load(session, events.values(), config)
+    ctx = BatchContext.load(session, events.values(), config)
     done: list[int] = []
     skipped: list[int] = []
     rows: list[dict[str, Any]] = []
@@ -241,44 +235,6 @@ def handle_timers(
             digested=out.digested,
         )
     return out
-
-
-@dataclass
-class _BatchContext:
-    """What every timer of a batch reads, loaded once: campaigns, units, supervisors, days."""
-
-    campaigns: dict[int, Campaign]
-    rules: dict[int, CampaignRules]
-    units: dict[int, Unit]
-    supervisors: list[User]
-    calendar: WorkdayCalendar
-
-    @classmethod
-    def load(cls, session: Session, events: Any, config: NotifyConfig) -> _BatchContext:
-        events = list(events)
-        campaign_ids = sorted({e.campaign_id for e in events})
-        unit_ids = sorted({e.unit_id for e in events})
-        campaigns = {
-            c.id: c
-            for c in session.exec(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
-        }
-        units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids)))}
-        supervisors = list(
-            session.exec(
-                select(User)
-                .where(
-                    User.role == Role.supervisor, col(User.is_active), col(User.email).is_not(None)
-                )
-                .order_by(col(User.email))
-            ).all()
-        )
-        return cls(
-            campaigns=campaigns,  # type: ignore[arg-type]
-            rules={cid: CampaignRules.of(c.rules) for cid, c in campaigns.items()},  # type: ignore[misc]
-            units=units,  # type: ignore[arg-type]
-            supervisors=supervisors,
-            calendar=deadlines.load_calendar(session),
-        )
 
 
 def _mark_overdue(session: Session, items: list[FeedbackItem], now: datetime) -> None:
@@ -370,15 +326,6 @@ def _record_levels(
                 set_committed_value(row, "escalation_level", max(row.escalation_level, level))
 
 
-def insert_ignoring_duplicates(session: Session, table: Any) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for this session's database (PostgreSQL or SQLite)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
 def _owe(session: Session, rows: list[dict[str, Any]], now: datetime, out: BatchOutcome) -> None:
     """One multi-row insert of the batch's notifications (duplicate keys skipped), then one of
     the outbox rows for those a worker must deliver."""
@@ -460,50 +407,8 @@ def notification_key(timer: Timer, recipient: Recipient) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Staleness: why a fired timer no longer applies
+# Recipients: the addresses an audience reaches on the configured channels
 # --------------------------------------------------------------------------------------------
-
-
-def stale(timer: Timer, event: Event, item: FeedbackItem | None, now: datetime) -> str | None:
-    """Why this timer no longer applies (re-checked at the moment it is handled), if it doesn't."""
-    if event.state == EventState.cancelled:
-        return "event cancelled"
-    if timer.rule == deadlines.FEEDBACK_ANSWER:
-        assert item is not None
-        if item.state not in OPEN_FEEDBACK_STATES:
-            return f"feedback item {item.state}"
-        if timer.kind == deadlines.REMINDER and item.due_at is not None and now >= item.due_at:
-            return "reminder after the deadline"
-    elif timer.rule == deadlines.SUMMARY:
-        if event.state not in (EventState.held, EventState.feedback_collected):
-            return f"event {event.state}"
-        due = event.summary_due_at
-        if timer.kind == deadlines.REMINDER and due is not None and now >= due:
-            return "reminder after the deadline"
-    elif timer.rule == deadlines.EVENT_HOLD:
-        if event.state not in (EventState.planned, EventState.invited):
-            return f"event {event.state}"
-        if timer.deadline_on != event.date_latest:
-            return "event rescheduled"
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# Audience: who gets each level
-# --------------------------------------------------------------------------------------------
-
-
-def audience_of(timer: Timer, rules: CampaignRules) -> tuple[Audience, ...]:
-    """Who a timer's notice is for: reminders the unit's contact, escalations per the ladder."""
-    return audience_for(timer.kind, timer.level, rules)
-
-
-def audience_for(kind: str, level: int, rules: CampaignRules) -> tuple[Audience, ...]:
-    """Who a notice of this kind and level is for (also counted before a timer exists)."""
-    if kind == deadlines.REMINDER:
-        return ("unit_contact",)
-    rung = next((r for r in rules.escalations if r.level == level), None)
-    return tuple(rung.notify) if rung else DEFAULT_AUDIENCE
 
 
 def recipients(
@@ -599,31 +504,6 @@ def compose(
         ]
     signature = f"—— {campaign.issuing_office}（{campaign.doc_number}）"
     return title, "\n".join([f"{unit.name}：", "", *lines, "", signature])
-
-
-def prefix_of(timer: Timer, rules: CampaignRules) -> str:
-    """【提醒】, 【催办】, 【第2次催办】; a level the supervisors get says it is copied to them."""
-    if timer.kind != deadlines.ESCALATION:
-        return "【提醒】"
-    label = "催办" if timer.level == 1 else f"第{timer.level}次催办"
-    if "supervisors" in audience_of(timer, rules):
-        label += "·抄送区政府办"
-    return f"【{label}】"
-
-
-def lateness_text(timer: Timer, calendar: WorkdayCalendar, today: date) -> str:
-    """How far the deadline is: working days left, or working (and calendar) days late."""
-    due = timer.deadline_on
-    if timer.kind != deadlines.ESCALATION:
-        left = calendar.workdays_between(today, due).count
-        return f"距期限还有 {left} 个工作日"
-    # Count whole days gone by since the deadline passed (the end of the due day).
-    completed = today - timedelta(days=1)
-    late_days = (completed - due).days
-    if late_days <= 0:
-        return f"已于 {due.isoformat()} 到期"
-    late_workdays = calendar.workdays_between(due, completed).count
-    return f"已逾期 {late_workdays} 个工作日（{late_days} 天）"
 
 
 def when_of(event: Event) -> str:

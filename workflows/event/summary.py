@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
-from models import Attachment, Event, EventState, Summary
+from models import Attachment, Event, EventState, Summary, VisitPhoto
 from workflows.event.machine import STATE_LABELS_ZH
 from workflows.event.service import record_edit, require_version
 from workflows.files import filetypes
@@ -130,8 +130,6 @@ def attach(
 
 def remove_unreferenced_after_commit(session: Session, store: FileStore, key: str) -> None:
     """Once this transaction commits, delete the stored file if no row refers to it any more."""
-    from models.visit import VisitPhoto
-
     engine = session.get_bind()
 
     def _after_commit(_: Session) -> None:

@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select
 
 from models import ChangeLog, Event, TransitionLog
 from models.types import UTCDateTime
+from workflows.kernel import paging
 from workflows.kernel.visibility import Actor, visible
 
 
@@ -110,8 +111,6 @@ def trail(
     """
     cursor = None
     if after is not None:
-        from workflows.kernel import paging  # no import cycle: paging needs only errors
-
         at, source, ident = paging.decode(AUDIT_CURSOR, after, [datetime, str, int])
         if source not in ("change", "event") or ident < 1:
             raise paging.BadCursor("wrong value type")
@@ -176,8 +175,6 @@ def trail(
     start = 0 if cursor else offset
     rows = merged[start : start + limit]
     if page_info is not None:
-        from workflows.kernel import paging
-
         more = len(merged) > start + limit and rows
         page_info["next_after"] = paging.encode(AUDIT_CURSOR, rows[-1][0]) if more else None
     return [row for _, row in rows]

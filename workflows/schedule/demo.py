@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from models import Campaign, Role, User
 from settings import PROJECT_DIR
-from workflows.accounts.service import create_user, issue_token
+from workflows.accounts.service import create_user, hash_password, issue_token
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.visibility import SYSTEM
 from workflows.schedule.importer import apply_import, plan_import
@@ -89,8 +89,6 @@ def ensure_demo_logins(session: Session, now: datetime, credentials: Path) -> li
                 session, username=username, role=role, unit_name=unit, password=password, now=now
             )
         else:
-            from workflows.accounts.service import hash_password
-
             user.password_hash = hash_password(password)
         token = issue_token(session, user, kind="api", now=now, name="demo")
         logins.append(DemoLogin(username, password, token, role.value, unit))

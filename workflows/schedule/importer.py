@@ -13,24 +13,23 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from models import Campaign, Event, EventState, Timer, TransitionLog, Unit
+from workflows.campaign.rules import CampaignRules
+from workflows.escalation import service as escalation
+from workflows.escalation.batch import NotifyConfig, audience_for
 from workflows.event import machine as event_machine
 from workflows.kernel import audit
 from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
-from workflows.workdays import deadlines
-
-if TYPE_CHECKING:
-    from workflows.escalation.service import NotifyConfig
-from workflows.campaign.rules import CampaignRules
 from workflows.schedule.dates import DatePhraseError, ParsedWhen, parse_when
 from workflows.schedule.tables import RawRow, RawTable, infer_unit_kind
+from workflows.workdays import deadlines
 
 REQUIRED = {"unit": "单位名称", "theme": "活动主题", "when": "开展时间"}
 # The longest cell each column's database field holds (models/unit.py, models/event.py);
@@ -191,10 +190,6 @@ def note_past_escalations(
     next pass, and each sends one notification per recipient (`escalation.recipients`, with the
     service's channel settings `notify`; without them, the log channel alone).
     """
-    from workflows.escalation import (
-        service as escalation,  # escalation imports the workflows this module feeds
-    )
-
     planned = _new_events(report)
     rules = CampaignRules.of(campaign.rules)
     rows = deadlines.hold_timer_rows(
@@ -205,7 +200,7 @@ def note_past_escalations(
         now,
     )
     units = {u.name: u for u in session.exec(select(Unit)).all()}
-    config = notify or escalation.NotifyConfig()
+    config = notify or NotifyConfig()
     audience_size: dict[tuple[str, int], int] = {}
     events, escalations, notifications = set(), 0, 0
     for row in rows:
@@ -219,7 +214,7 @@ def note_past_escalations(
             unit = units.get(event.unit_name) or Unit(
                 name=event.unit_name, kind=event.unit_kind, created_at=now
             )  # a new unit has no contacts yet: the log channel (and supervisors) only
-            audience = escalation.audience_for(row["kind"], row["level"], rules)
+            audience = audience_for(row["kind"], row["level"], rules)
             audience_size[key] = len(escalation.recipients(session, audience, unit, config))
         notifications += audience_size[key]
     report.past_events, report.past_escalations = len(events), escalations
