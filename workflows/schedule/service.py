@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from workflows.campaign import service as campaigns
+from workflows.escalation.batch import NotifyConfig
+from workflows.files.archive_guard import ImportLimits
 from workflows.kernel.visibility import Actor
 from workflows.schedule.importer import ImportReport, apply_import, plan_import
 from workflows.schedule.tables import read_table
-
-if TYPE_CHECKING:
-    from workflows.escalation.service import NotifyConfig
-    from workflows.files.archive_guard import ImportLimits
 
 
 def import_schedule(
