@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from models import Role, Unit, User
+from pages.attempt import attempt
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from schemas.accounts import UserIn, UserPatch
@@ -161,7 +162,7 @@ def account_create(
         k: str(form.get(k, "")).strip()[:300]
         for k in ("username", "display_name", "role", "unit_id", "email")
     }
-    try:
+    with attempt(session, explain=_refusal) as tried:
         body = UserIn(
             username=values["username"],
             role=values["role"],  # type: ignore[arg-type]
@@ -182,10 +183,8 @@ def account_create(
             one_time=True,
             actor=user.actor,
         )
-        session.commit()
-    except (DomainError, ValidationError) as exc:
-        session.rollback()
-        return _new_page(request, session, user, _refusal(exc), values)
+    if tried.errors:
+        return _new_page(request, session, user, tried.errors, values)
     return _secret_page(request, session, created, one_time, "账号已创建")
 
 
@@ -308,7 +307,7 @@ def password_change(
     if len(old) > accounts.MAX_PASSWORD_LENGTH:
         errors.append(FieldError("原密码不正确", "old_password", 403))
     if not errors:
-        try:
+        with attempt(session, explain=_refusal) as tried:
             revoked = accounts.change_own_password(
                 session,
                 user.actor,
@@ -317,9 +316,7 @@ def password_change(
                 clock.now(),
                 current_token=request.state.session_token,
             )
-            session.commit()
+        if not tried.errors:
             return redirect("/account/password", f"密码已修改；其他 {revoked} 个登录和令牌已失效")
-        except DomainError as exc:
-            session.rollback()
-            errors = _refusal(exc)
+        errors = tried.errors
     return render(request, "password.html", errors=errors)

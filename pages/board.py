@@ -7,16 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from pages import eventkit as kit
+from pages.attempt import attempt
 from pages.auth import FormDep, PageUser, UserDep
-from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from pages.render import FieldError, PageRoute, redirect, render
 from schemas.extensions import DecisionIn
 from schemas.visits import VisitIn
-from web import forms, moves
+from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
 from workflows.event import machine as event_machine
@@ -35,6 +35,14 @@ BACK = {"board": "/board#spot-checks", "queue": "/board/spot-checks"}
 # The Chinese names of the API models' fields, for the error summary.
 VISIT = {"visited_on": "走访日期", "people": "走访人员", "findings": "走访发现"}
 VISIT_MISSING = {"visited_on": "请填写走访日期", "people": "请填写走访人员"}
+VISIT_FIELDS = {
+    "visit_event_missing": "visit-event",
+    "visited_on": "visit-date",
+    "visit_in_future": "visit-date",
+    "people": "visit-people",
+    "findings": "visit-findings",
+    "photo_not_image": "visit-photos",
+}
 DECISION = {"new_due_on": "批准延至", "note": "审批意见"}
 
 
@@ -128,7 +136,7 @@ def record_visit(
 ) -> Response:
     """Record an on-site visit (现场走访) with its photos."""
     photos = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename]
-    try:
+    with attempt(session, VISIT_FIELDS) as tried:
         event_id = _int(str(form.get("event_id", "")))
         if event_id is None:
             raise DomainError("visit_event_missing", "请选择走访的活动", "", status=422)
@@ -157,18 +165,8 @@ def record_visit(
                 actor=user.actor,
                 now=clock.now(),
             )
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        fields = {
-            "visit_event_missing": "visit-event",
-            "visited_on": "visit-date",
-            "visit_in_future": "visit-date",
-            "people": "visit-people",
-            "findings": "visit-findings",
-            "photo_not_image": "visit-photos",
-        }
-        return board_page(request, user, session, clock, errors_of(exc, fields))
+    if tried.errors:
+        return board_page(request, user, session, clock, tried.errors)
     return redirect("/board#visits", f"已登记现场走访（{len(photos)} 张照片）")
 
 
@@ -183,7 +181,12 @@ def decide_extension(
 ) -> Response:
     """Approve an extension with a new due date, or refuse it."""
     approve = form.get("decision") == "approve"
-    try:
+    fields = {
+        "extension_date_invalid": f"due-{request_id}",
+        "new_due_on": f"due-{request_id}",
+        "note": f"note-{request_id}",
+    }
+    with attempt(session, fields) as tried:
         decision = forms.parse(DecisionIn, form, labels=DECISION, approve=approve)
         extensions.decide(
             session,
@@ -194,18 +197,8 @@ def decide_extension(
             actor=user.actor,
             now=clock.now(),
         )
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        errs = errors_of(
-            exc,
-            {
-                "extension_date_invalid": f"due-{request_id}",
-                "new_due_on": f"due-{request_id}",
-                "note": f"note-{request_id}",
-            },
-        )
-        return board_page(request, user, session, clock, errs)
+    if tried.errors:
+        return board_page(request, user, session, clock, tried.errors)
     return redirect("/board#extensions", "已批准延期" if approve else "已驳回延期申请")
 
 
@@ -231,23 +224,20 @@ def spot_check(
         "notes": kit.text(form, "notes"),
         "site_visit": form.get("site_visit") == "yes",
     }
-    try:
-        entry = event_machine.fire(
-            session,
-            ev.event,
-            "spot_check",
-            expected_version=kit.version_of(form),
-            actor=user.actor,
-            now=clock.now(),
-            data=data,
+    with attempt(session, {"result": f"result-{event_id}", "notes": f"notes-{event_id}"}) as tried:
+        tried.moved(
+            event_machine.fire(
+                session,
+                ev.event,
+                "spot_check",
+                expected_version=kit.version_of(form),
+                actor=user.actor,
+                now=clock.now(),
+                data=data,
+            )
         )
-        session.commit()
-    except (DomainError, ValidationError) as exc:
-        session.rollback()
-        moves.refused(exc, door="page")
-        errs = errors_of(exc, {"result": f"result-{event_id}", "notes": f"notes-{event_id}"})
-        return board_page(request, user, session, clock, errs)
-    moves.moved(entry, door="page")
+    if tried.errors:
+        return board_page(request, user, session, clock, tried.errors)
     return redirect(
         BACK.get(str(form.get("back")), BACK["board"]), f"已记录抽查结果：{ev.event.theme}"
     )
@@ -265,23 +255,20 @@ def rework(
     """Send a submitted summary back for rework (return_for_rework), one reason per line."""
     ev = kit.view(session, user, event_id, write=True)
     reasons = [r.strip() for r in str(form.get("reasons", "")).splitlines() if r.strip()]
-    try:
-        entry = event_machine.fire(
-            session,
-            ev.event,
-            "return_for_rework",
-            expected_version=kit.version_of(form),
-            actor=user.actor,
-            now=clock.now(),
-            data={"reasons": reasons},
+    with attempt(session, {"reasons": f"reasons-{event_id}"}) as tried:
+        tried.moved(
+            event_machine.fire(
+                session,
+                ev.event,
+                "return_for_rework",
+                expected_version=kit.version_of(form),
+                actor=user.actor,
+                now=clock.now(),
+                data={"reasons": reasons},
+            )
         )
-        session.commit()
-    except (DomainError, ValidationError) as exc:
-        session.rollback()
-        moves.refused(exc, door="page")
-        errs = errors_of(exc, {"reasons": f"reasons-{event_id}"})
-        return board_page(request, user, session, clock, errs)
-    moves.moved(entry, door="page")
+    if tried.errors:
+        return board_page(request, user, session, clock, tried.errors)
     return redirect(BACK.get(str(form.get("back")), BACK["board"]), f"已退回整改：{ev.event.theme}")
 
 
@@ -295,10 +282,8 @@ def retry(
     clock: ClockDep,
 ) -> Response:
     """Owe a failed notification's delivery again."""
-    try:
+    with attempt(session) as tried:
         notifications.retry_failed(session, user.actor, notification_id, clock.now())
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        return board_page(request, user, session, clock, errors_of(exc))
+    if tried.errors:
+        return board_page(request, user, session, clock, tried.errors)
     return redirect("/board#failed", "已重新发送")

@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from models import (
@@ -25,16 +24,17 @@ from models import (
 )
 from pages import eventkit as kit
 from pages import public_staff
+from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
 from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
-from pages.render import FieldError, PageRoute, day_zh, errors_of, moment_zh, redirect, render
-from web import moves
+from pages.render import FieldError, PageRoute, day_zh, moment_zh, redirect, render
+from schemas.invitees import InviteeIn
+from web import forms
 from web.deps import ClockDep, SessionDep
 from workflows.event import invitees
 from workflows.event import machine as event_machine
 from workflows.feedback import machine as feedback_flow
 from workflows.kernel.clock import local_date
-from workflows.kernel.errors import DomainError
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -173,16 +173,19 @@ def _person(form: Any) -> dict[str, Any]:
     return person
 
 
-def _check_person(person: dict[str, Any]) -> list[FieldError]:
-    """What the form itself lacks (the API's schema says the same: name and category)."""
-    errors = []
-    if not person["name"]:
-        errors.append(FieldError("请填写姓名", "name"))
-    elif len(person["name"]) > 50:
-        errors.append(FieldError("姓名最多 50 个字符", "name"))
-    if person["category"] not in kit.CATEGORY_LABELS:
-        errors.append(FieldError("请选择人员类别：人大代表、政协委员或市民代表", "category"))
-    return errors
+# The Chinese names of InviteeIn's fields, and what to say when one is left empty.
+PERSON = {
+    "name": "姓名",
+    "category": "人员类别",
+    "invitation": "邀请方式",
+    "targeted_kind": "定向邀请对象",
+    "organization": "工作单位或社区",
+    "phone": "联系电话",
+}
+PERSON_MISSING = {
+    "name": "请填写姓名",
+    "category": "请选择人员类别：人大代表、政协委员或市民代表",
+}
 
 
 @router.post("/events/{event_id}/invitees")
@@ -197,24 +200,20 @@ def invitees_add(
     """Add one person to the list."""
     ev = kit.view(session, user, event_id, write=True)
     person = _person(form)
-    errors = _check_person(person)
-    try:
-        if errors:
-            raise ValueError
+    with attempt(session) as tried:
+        checked = forms.parse(InviteeIn, person, labels=PERSON, missing=PERSON_MISSING)
         invitees.add(
             session,
             ev.event,
-            [person],
+            [checked.model_dump()],
             expected_version=kit.version_of(form),
             actor=user.actor,
             now=clock.now(),
         )
-        session.commit()
-    except (DomainError, ValueError) as exc:
-        session.rollback()
-        found = errors or errors_of(exc) if isinstance(exc, DomainError) else errors
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        return invitees_page(request, session, ev, found, {k: v or "" for k, v in person.items()})
+        values = {k: v or "" for k, v in person.items()}
+        return invitees_page(request, session, ev, tried.errors, values)
     return redirect(f"/events/{event_id}/invitees#add", f"已添加：{person['name']}")
 
 
@@ -230,7 +229,7 @@ def invitees_delete(
 ) -> Response:
     """Take one person off the list."""
     ev = kit.view(session, user, event_id, write=True)
-    try:
+    with attempt(session) as tried:
         invitees.remove(
             session,
             ev.event,
@@ -239,11 +238,9 @@ def invitees_delete(
             actor=user.actor,
             now=clock.now(),
         )
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        return invitees_page(request, session, ev, errors_of(exc))
+        return invitees_page(request, session, ev, tried.errors)
     return redirect(f"/events/{event_id}/invitees", "已从名单中移除")
 
 
@@ -281,21 +278,17 @@ def invite_post(
 ) -> Response:
     """Fire the invite move."""
     ev = kit.view(session, user, event_id, write=True)
-    try:
-        entry = event_machine.fire(
-            session,
-            ev.event,
-            "invite",
-            expected_version=kit.version_of(form),
-            actor=user.actor,
-            now=clock.now(),
+    with attempt(session) as tried:
+        tried.moved(
+            event_machine.fire(
+                session,
+                ev.event,
+                "invite",
+                expected_version=kit.version_of(form),
+                actor=user.actor,
+                now=clock.now(),
+            )
         )
-        session.commit()
-    except (DomainError, ValidationError) as exc:
-        session.rollback()
-        moves.refused(exc, door="page")
-        return invite_check_page(
-            request, session, kit.view(session, user, event_id), errors_of(exc)
-        )
-    moves.moved(entry, door="page")
+    if tried.errors:
+        return invite_check_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(f"/events/{event_id}", "邀请已发出")

@@ -21,15 +21,15 @@ from sqlmodel import Session, select
 
 from models import Event, FeedbackItem, Registration
 from pages import eventkit as kit
+from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
-from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from pages.render import FieldError, PageRoute, redirect, render
 from schemas.public import DeclineIn
 from settings import Settings
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from web.presenters import staff_out
 from web.public import calendar_cache, keys, notify
-from workflows.kernel.errors import DomainError
 from workflows.public import receipts
 from workflows.public import registration as flow
 
@@ -97,7 +97,7 @@ def registrations_confirm(
 ) -> Response:
     """Confirm one registration: the person joins the invitees (市民代表, 公开邀请)."""
     ev = kit.view(session, user, event_id, write=True)
-    try:
+    with attempt(session) as tried:
         reg = flow.confirm(
             session,
             ev.event,
@@ -107,14 +107,11 @@ def registrations_confirm(
             now=clock.now(),
             notify=notify(request),
         )
-        name = reg.name
-        session.commit()
-        calendar_cache(request).clear()
-    except DomainError as exc:
-        session.rollback()
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        return registrations_page(request, session, ev, errors_of(exc))
-    return redirect(f"/events/{event_id}/registrations", f"已确认 {name}，已加入邀请名单")
+        return registrations_page(request, session, ev, tried.errors)
+    calendar_cache(request).clear()
+    return redirect(f"/events/{event_id}/registrations", f"已确认 {reg.name}，已加入邀请名单")
 
 
 @router.post("/events/{event_id}/registrations/{registration_id}/decline")
@@ -129,7 +126,8 @@ def registrations_decline(
 ) -> Response:
     """Decline one registration with a reason the person will see."""
     ev = kit.view(session, user, event_id, write=True)
-    try:
+    reason = f"reason-{registration_id}"
+    with attempt(session, {"reason_required": reason, "reason": reason}) as tried:
         declined = forms.parse(
             DeclineIn, form, labels={"reason": "原因"}, missing={"reason": "请填写原因"}
         )
@@ -142,14 +140,10 @@ def registrations_decline(
             now=clock.now(),
             notify=notify(request),
         )
-        session.commit()
-        calendar_cache(request).clear()
-    except DomainError as exc:
-        session.rollback()
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        reason = f"reason-{registration_id}"
-        errors = errors_of(exc, {"reason_required": reason, "reason": reason})
-        return registrations_page(request, session, ev, errors)
+        return registrations_page(request, session, ev, tried.errors)
+    calendar_cache(request).clear()
     return redirect(f"/events/{event_id}/registrations", "已告知报名人未获确认及原因")
 
 

@@ -7,18 +7,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from models import Campaign, FeedbackItem
 from pages import eventkit as kit
+from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
 from pages.progress import due_of
-from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from pages.render import FieldError, PageRoute, redirect, render
 from schemas.extensions import ExtensionIn
 from schemas.feedback import FeedbackIn
-from web import forms, moves
+from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
 from workflows.event import machine as event_machine
@@ -31,7 +31,6 @@ from workflows.kernel.errors import DomainError, NotFound
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-REFUSALS = (DomainError, ValidationError)
 # The Chinese names of the API models' fields, for the error summary.
 OPINION = {"content": "意见建议内容", "raised_by_invitee_id": "提出人"}
 EXTENSION = {"reason": "延期理由", "requested_due_on": "希望延至"}
@@ -84,23 +83,21 @@ def hold_post(
     }
     if kit.text(form, "held_on"):
         data["held_on"] = kit.text(form, "held_on")
-    try:
-        entry = event_machine.fire(
-            session,
-            ev.event,
-            "hold",
-            expected_version=kit.version_of(form),
-            actor=user.actor,
-            now=clock.now(),
-            data=data,
+    with attempt(session) as tried:
+        tried.moved(
+            event_machine.fire(
+                session,
+                ev.event,
+                "hold",
+                expected_version=kit.version_of(form),
+                actor=user.actor,
+                now=clock.now(),
+                data=data,
+            )
         )
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
-        moves.refused(exc, door="page")
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        return hold_page(request, session, ev, local_date(clock.now()), errors_of(exc))
-    moves.moved(entry, door="page")
+        return hold_page(request, session, ev, local_date(clock.now()), tried.errors)
     return redirect(f"/events/{event_id}", "已记录活动开展情况")
 
 
@@ -158,7 +155,7 @@ def feedback_add(
     ev = kit.view(session, user, event_id, write=True)
     lines = [line.strip() for line in str(form.get("content", "")).splitlines() if line.strip()]
     raised = kit.text(form, "raised_by")
-    try:
+    with attempt(session, {"feedback_content_missing": "content"}) as tried:
         if not lines:
             raise DomainError("feedback_content_missing", "请填写意见建议内容", "", status=422)
         by = int(raised) if raised.isdigit() else None
@@ -178,13 +175,8 @@ def feedback_add(
                 raised_by_invitee_id=opinion.raised_by_invitee_id,
             )
             version = ev.event.version  # a workflow that bumps the version moved it on
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
-        ev = kit.view(session, user, event_id)
-        return feedback_page(
-            request, session, ev, errors_of(exc, {"feedback_content_missing": "content"})
-        )
+    if tried.errors:
+        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(f"/events/{event_id}/feedback", f"已登记 {len(lines)} 条意见建议")
 
 
@@ -200,22 +192,20 @@ def feedback_collect(
     """Fire collect_feedback (with the explicit no-opinions statement when ticked)."""
     ev = kit.view(session, user, event_id, write=True)
     data = {"no_opinions": form.get("no_opinions") == "yes"}
-    try:
-        entry = event_machine.fire(
-            session,
-            ev.event,
-            "collect_feedback",
-            expected_version=kit.version_of(form),
-            actor=user.actor,
-            now=clock.now(),
-            data=data,
+    with attempt(session) as tried:
+        tried.moved(
+            event_machine.fire(
+                session,
+                ev.event,
+                "collect_feedback",
+                expected_version=kit.version_of(form),
+                actor=user.actor,
+                now=clock.now(),
+                data=data,
+            )
         )
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
-        moves.refused(exc, door="page")
-        return feedback_page(request, session, kit.view(session, user, event_id), errors_of(exc))
-    moves.moved(entry, door="page")
+    if tried.errors:
+        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(f"/events/{event_id}", "意见建议收集完毕，答复期限已开始计算")
 
 
@@ -233,7 +223,8 @@ def feedback_move(
     kit.view(session, user, event_id, write=True)  # scoping: the item belongs to this event
     item = session.get(FeedbackItem, item_id)
     trigger = kit.text(form, "trigger")
-    try:
+    fields = {"assignee": f"assignee-{item_id}", "answer": f"answer-{item_id}"}
+    with attempt(session, fields) as tried:
         if item is None or item.event_id != event_id:
             raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
         data = (
@@ -242,26 +233,20 @@ def feedback_move(
             else {"answer": kit.text(form, "answer")}
         )
         item_version = kit.text(form, "item_version")
-        entry = feedback_flow.fire(
-            session,
-            item,
-            trigger,
-            actor=user.actor,
-            now=clock.now(),
-            data=data,
-            expected_version=int(item_version) if item_version.isdigit() else None,
+        version = int(item_version) if item_version.isdigit() else None
+        tried.moved(
+            feedback_flow.fire(
+                session,
+                item,
+                trigger,
+                actor=user.actor,
+                now=clock.now(),
+                data=data,
+                expected_version=version,
+            )
         )
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
-        moves.refused(exc, door="page")
-        return feedback_page(
-            request,
-            session,
-            kit.view(session, user, event_id),
-            errors_of(exc, {"assignee": f"assignee-{item_id}", "answer": f"answer-{item_id}"}),
-        )
-    moves.moved(entry, door="page")
+    if tried.errors:
+        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(
         f"/events/{event_id}/feedback", feedback_flow.TRIGGER_LABELS_ZH.get(trigger, "") + "成功"
     )
@@ -280,7 +265,12 @@ def feedback_extension(
     """Ask the district office for more time to answer one opinion."""
     kit.view(session, user, event_id, write=True)
     item = session.get(FeedbackItem, item_id)
-    try:
+    fields = {
+        "reason": f"reason-{item_id}",
+        "requested_due_on": f"due-{item_id}",
+        "extension_date_not_later": f"due-{item_id}",
+    }
+    with attempt(session, fields) as tried:
         if item is None or item.event_id != event_id:
             raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
         asked = forms.parse(
@@ -294,22 +284,8 @@ def feedback_extension(
             actor=user.actor,
             now=clock.now(),
         )
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
-        return feedback_page(
-            request,
-            session,
-            kit.view(session, user, event_id),
-            errors_of(
-                exc,
-                {
-                    "reason": f"reason-{item_id}",
-                    "requested_due_on": f"due-{item_id}",
-                    "extension_date_not_later": f"due-{item_id}",
-                },
-            ),
-        )
+    if tried.errors:
+        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(f"/events/{event_id}/feedback", "延期申请已提交区政府办")
 
 
@@ -366,29 +342,26 @@ def summary_post(
     ev = kit.view(session, user, event_id, write=True)
     draft = str(form.get("text", ""))
     submit = form.get("action") == "submit"
-    try:
+    with attempt(session) as tried:
         version = kit.version_of(form)
         summaries.write_draft(
             session, ev.event, draft, expected_version=version, actor=user.actor, now=clock.now()
         )
-        entry = None
         if submit:
-            entry = event_machine.fire(
-                session,
-                ev.event,
-                "submit_summary",
-                expected_version=ev.event.version,
-                actor=user.actor,
-                now=clock.now(),
+            tried.moved(
+                event_machine.fire(
+                    session,
+                    ev.event,
+                    "submit_summary",
+                    expected_version=ev.event.version,
+                    actor=user.actor,
+                    now=clock.now(),
+                )
             )
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
-        moves.refused(exc, door="page")
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        return summary_page(request, session, ev, local_date(clock.now()), errors_of(exc), draft)
-    if entry is not None:
-        moves.moved(entry, door="page")
+        return summary_page(request, session, ev, local_date(clock.now()), tried.errors, draft)
+    if submit:
         return redirect(f"/events/{event_id}", "总结已报送区政府办")
     return redirect(f"/events/{event_id}/summary", "总结草稿已保存")
 
@@ -407,7 +380,7 @@ def photos_post(
     limit = settings.upload_max_bytes
     uploads = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename]
     ev = kit.view(session, user, event_id, write=True)
-    try:
+    with attempt(session) as tried:
         if not uploads:
             raise DomainError("attachment_empty", "请选择要上传的照片或文件", "", status=422)
         version = kit.version_of(form)
@@ -432,11 +405,9 @@ def photos_post(
                 now=clock.now(),
             )
             version = ev.event.version
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        return summary_page(request, session, ev, local_date(clock.now()), errors_of(exc))
+        return summary_page(request, session, ev, local_date(clock.now()), tried.errors)
     return redirect(f"/events/{event_id}/summary#photos", f"已上传 {len(uploads)} 个文件")
 
 
@@ -453,7 +424,7 @@ def photo_delete(
 ) -> Response:
     """Remove a photo before the summary is submitted (its file too, once unreferenced)."""
     ev = kit.view(session, user, event_id, write=True)
-    try:
+    with attempt(session) as tried:
         summaries.detach(
             session,
             ev.event,
@@ -463,11 +434,9 @@ def photo_delete(
             now=clock.now(),
             store=FileStore(settings.upload_dir),
         )
-        session.commit()
-    except REFUSALS as exc:
-        session.rollback()
+    if tried.errors:
         ev = kit.view(session, user, event_id)
-        return summary_page(request, session, ev, local_date(clock.now()), errors_of(exc))
+        return summary_page(request, session, ev, local_date(clock.now()), tried.errors)
     return redirect(f"/events/{event_id}/summary#photos", "已删除")
 
 

@@ -77,3 +77,25 @@ def test_parse_reads_the_models_fields_and_names_what_it_refuses() -> None:
         ("reason", "请说明申请延期的理由"),
         ("requested_due_on", "希望延至：应为日期（如 2022-09-16）"),
     ]
+
+
+def test_the_invitee_form_is_the_apis_invitee(walker: Walker, world: World) -> None:
+    """The add-a-person form is parsed into InviteeIn: a name left empty keeps the page's own
+    sentence, an organization over the API's 200 characters is refused, and nothing is added."""
+    event = walker.create_event()
+    sign_in(walker.client)
+    page = walker.client.get(f"/events/{event['id']}/invitees")
+    form = {"csrf": csrf_of(page.text), "version": version_of(page.text), "category": "citizen"}
+    empty = walker.client.post(f"/events/{event['id']}/invitees", data={**form, "name": " "})
+    assert empty.status_code == 422
+    assert '<a href="#name">请填写姓名</a>' in empty.text
+    long = walker.client.post(
+        f"/events/{event['id']}/invitees",
+        data={**form, "name": "张三", "organization": "社" * 201},
+    )
+    assert long.status_code == 422
+    assert '<a href="#organization">工作单位或社区：最多 200 个字符</a>' in long.text
+    listed = walker.client.get(
+        f"/api/v1/events/{event['id']}/invitees", headers=world.headers["housing"]
+    )
+    assert listed.json()["total"] == 0
