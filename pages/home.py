@@ -70,7 +70,7 @@ def event_rows(
 ) -> tuple[list[Row], str | None]:
     """One page of the caller's events (their unit's, or all for supervisors) in date order,
     most urgent first within it, and the next page's cursor."""
-    stmt = select(Event, Unit.name).join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+    stmt = select(Event, col(Unit.name)).join(Unit, col(Unit.id) == Event.unit_id)
     stmt = visible(stmt, user.actor, Event.unit_id)
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)

@@ -70,7 +70,7 @@ def _events(session: Session, ids: set[int | None]) -> dict[int | None, Any]:
         return {}
     rows = session.exec(
         select(Event.id, Event.theme, Unit.name)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .join(Unit, col(Unit.id) == Event.unit_id)
         .where(col(Event.id).in_(ids))
     ).all()
     return {event_id: (theme, unit) for event_id, theme, unit in rows}

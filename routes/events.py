@@ -84,7 +84,7 @@ def list_events(
     ] = None,
 ) -> Page[EventOut]:
     """Events the caller may see, filtered by campaign, unit, state(s) and date range."""
-    stmt = select(Event, Unit.name).join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+    stmt = select(Event, col(Unit.name)).join(Unit, col(Unit.id) == Event.unit_id)
     stmt = visible(stmt, actor, Event.unit_id)
     if campaign_id is not None:
         stmt = stmt.where(Event.campaign_id == campaign_id)

@@ -37,7 +37,7 @@ def list_spot_checks(
     actor: ActorDep, session: SessionDep, pg: PagingDep, campaign_id: int | None = None
 ) -> Page[SpotCheckOut]:
     """Spot checks the caller may see, newest first."""
-    stmt = select(SpotCheck).join(Event, Event.id == SpotCheck.event_id)  # type: ignore[arg-type]
+    stmt = select(SpotCheck).join(Event, col(Event.id) == SpotCheck.event_id)
     stmt = visible(stmt, actor, Event.unit_id)
     if campaign_id is not None:
         stmt = stmt.where(Event.campaign_id == campaign_id)

@@ -49,7 +49,7 @@ def list_visits(
     actor: ActorDep, session: SessionDep, pg: PagingDep, event_id: int | None = None
 ) -> Page[VisitOut]:
     """Visits the caller may see, newest first."""
-    stmt = select(SiteVisit).join(Event, Event.id == SiteVisit.event_id)  # type: ignore[arg-type]
+    stmt = select(SiteVisit).join(Event, col(Event.id) == SiteVisit.event_id)
     stmt = visible(stmt, actor, Event.unit_id)
     if event_id is not None:
         stmt = stmt.where(SiteVisit.event_id == event_id)

@@ -92,7 +92,7 @@ def authenticate_token(session: Session, token: str, now: datetime) -> User | No
     """The active user a bearer token belongs to, or None."""
     row = session.exec(
         select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
+        .join(User, col(User.id) == ApiToken.user_id)
         .where(ApiToken.token_hash == hash_token(token))
     ).first()
     if row is None:

@@ -186,13 +186,13 @@ def statements(
     hold_page = hold_where + _hold_after(cursor)
     answers = (
         sa.select(  # type: ignore[call-overload]
-            FeedbackItem.id.label("item_id"),  # type: ignore[union-attr]
-            FeedbackItem.state.label("item_state"),  # type: ignore[attr-defined]
+            col(FeedbackItem.id).label("item_id"),
+            col(FeedbackItem.state).label("item_state"),
             FeedbackItem.due_on,
             FeedbackItem.due_at,
             FeedbackItem.due_provisional,
-            FeedbackItem.escalation_level.label("item_level"),  # type: ignore[attr-defined]
-            FeedbackItem.last_notified_at.label("item_notified"),  # type: ignore[union-attr]
+            col(FeedbackItem.escalation_level).label("item_level"),
+            col(FeedbackItem.last_notified_at).label("item_notified"),
             *EVENT_COLUMNS,
         )
         .join(Event, Event.id == FeedbackItem.event_id)

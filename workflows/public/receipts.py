@@ -59,8 +59,8 @@ def track(session: Session, code: str) -> Receipt:
         raise _missing()
     row = session.exec(
         select(FeedbackItem, Event.theme, Unit.name)
-        .join(Event, Event.id == FeedbackItem.event_id)  # type: ignore[arg-type]
-        .join(Unit, Unit.id == FeedbackItem.unit_id)  # type: ignore[arg-type]
+        .join(Event, col(Event.id) == FeedbackItem.event_id)
+        .join(Unit, col(Unit.id) == FeedbackItem.unit_id)
         .where(FeedbackItem.receipt_code == normal)
     ).first()
     if row is None:
@@ -111,8 +111,8 @@ def slips(session: Session, event_id: int, base_url: str, item_id: int | None = 
     """Slips for the event's opinions (or one of them) in the order recorded."""
     stmt = (
         select(FeedbackItem, Event.theme, Unit.name)
-        .join(Event, Event.id == FeedbackItem.event_id)  # type: ignore[arg-type]
-        .join(Unit, Unit.id == FeedbackItem.unit_id)  # type: ignore[arg-type]
+        .join(Event, col(Event.id) == FeedbackItem.event_id)
+        .join(Unit, col(Unit.id) == FeedbackItem.unit_id)
         .where(FeedbackItem.event_id == event_id)
         .order_by(col(FeedbackItem.id))
     )

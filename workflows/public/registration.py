@@ -165,7 +165,7 @@ def public_events(session: Session, campaign_id: int | None) -> list[tuple[Event
     """A campaign's events taking public registration, by date: (event, unit name, places left)."""
     stmt = (
         select(Event, Unit.name)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .join(Unit, col(Unit.id) == Event.unit_id)
         .where(Event.public_places > 0, col(Event.state).in_(OPEN_STATES))
         .order_by(col(Event.date_earliest), col(Event.start_time), col(Event.id))
     )
@@ -180,7 +180,7 @@ def open_event(session: Session, event_id: int, *, lock: bool = False) -> tuple[
     """An event taking public registration, with its unit's name; 404 otherwise."""
     stmt = (
         select(Event, Unit.name)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .join(Unit, col(Unit.id) == Event.unit_id)
         .where(Event.id == event_id, Event.public_places > 0, col(Event.state).in_(OPEN_STATES))
     )
     if lock:

@@ -148,7 +148,7 @@ def spot_check_queue(session: Session, limit: int, after: str | None) -> paging.
     """Events waiting for their spot check, the longest waiting first: (event, unit name)."""
     stmt = (
         select(Event, Unit.name)
-        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .join(Unit, col(Unit.id) == Event.unit_id)
         .where(Event.state == EventState.summary_submitted)
         .order_by(col(Event.updated_at), col(Event.id))
     )
@@ -179,7 +179,7 @@ def checked_events(session: Session) -> list[tuple[Event, str]]:
     return list(
         session.exec(
             select(Event, Unit.name)
-            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .join(Unit, col(Unit.id) == Event.unit_id)
             .where(Event.state == EventState.spot_checked)
             .order_by(col(Event.updated_at).desc())
             .limit(BOARD_QUEUE * 2)
@@ -192,8 +192,8 @@ def recent_visits(session: Session) -> list[tuple[SiteVisit, str, str]]:
     return list(
         session.exec(
             select(SiteVisit, Unit.name, Event.theme)
-            .join(Event, Event.id == SiteVisit.event_id)  # type: ignore[arg-type]
-            .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+            .join(Event, col(Event.id) == SiteVisit.event_id)
+            .join(Unit, col(Unit.id) == Event.unit_id)
             .order_by(col(SiteVisit.id).desc())
             .limit(PAGE)
         ).all()
@@ -205,9 +205,9 @@ def pending_extensions(session: Session) -> list[tuple[ExtensionRequest, str, st
     return list(
         session.exec(
             select(ExtensionRequest, Unit.name, Event.theme, FeedbackItem.content)
-            .join(Unit, Unit.id == ExtensionRequest.unit_id)  # type: ignore[arg-type]
-            .join(Event, Event.id == ExtensionRequest.event_id)  # type: ignore[arg-type]
-            .join(FeedbackItem, FeedbackItem.id == ExtensionRequest.feedback_item_id)  # type: ignore[arg-type]
+            .join(Unit, col(Unit.id) == ExtensionRequest.unit_id)
+            .join(Event, col(Event.id) == ExtensionRequest.event_id)
+            .join(FeedbackItem, col(FeedbackItem.id) == ExtensionRequest.feedback_item_id)
             .where(ExtensionRequest.state == ExtensionState.pending)
             .order_by(col(ExtensionRequest.id))
             .limit(PAGE)
