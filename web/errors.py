@@ -261,6 +261,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Map domain, validation, database and framework errors to the shared error body."""
+    # The ignores: Starlette types every handler as taking any Exception, so a handler for one
+    # exception class (what it is registered for) does not match its signature.
     app.add_exception_handler(MoveRefused, _refused)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
