@@ -17,7 +17,7 @@ Run from the project root:
    bench/noop_actor.py) is printed beside it for reference.
 2. `openday scheduler` and `openday worker --processes 2 --threads 8` are started (log channel
    only: no SMTP, no webhooks, OPENDAY_NOTIFY_LOG=true; campaign delivery `individual`, so no
-   digests: digests are counted separately, see tests/test_digests.py).
+   digests: digests are counted separately, see tests/escalation/test_digests.py).
 3. spread: `--spread` pending timers (rule event_hold, escalation level 1, each on its own real
    planned event whose date has passed) due evenly over `--spread-seconds`, starting 10 s ahead;
    inserted in SQL followed by the NOTIFY a move sends. Lateness per timer from the rows:

@@ -768,7 +768,7 @@ def claimed_redis_db(base_url: str) -> Iterator[str]:
     """A database number on the machine's Redis that no other fault run is using, emptied."""
     base = base_url.rsplit("/", 1)[0] if base_url.count("/") > 2 else base_url
     token = uuid.uuid4().hex
-    for db in (15, 14, 12, 10, 9, 8):  # 13: tests/test_end_to_end.py; 11: bench/
+    for db in (15, 14, 12, 10, 9, 8):  # 13: tests/deploy/test_end_to_end.py; 11: bench/
         url = f"{base}/{db}"
         client = redis.Redis.from_url(url)
         try:

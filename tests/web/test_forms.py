@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from models import ExtensionRequest, FeedbackItem
 from schemas.extensions import ExtensionIn
 from tests.conftest import Walker, World, error_of
-from tests.test_pages import csrf_of, sign_in, version_of
+from tests.pages.test_pages import csrf_of, sign_in, version_of
 from web.forms import FormInvalid, parse
 
 

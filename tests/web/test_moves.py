@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from models import FeedbackItem
 from tests.conftest import Walker, World
-from tests.test_pages import csrf_of, sign_in, version_of
+from tests.pages.test_pages import csrf_of, sign_in, version_of
 
 
 def moves_counted(trigger: str, outcome: str) -> float:

@@ -1,0 +1,102 @@
+"""The district summary draft (总结报告): generated .docx opened again with python-docx —
+headings, table cells and the two embedded chart images."""
+
+from __future__ import annotations
+
+import io
+
+import docx
+
+from tests.conftest import HOUSING, SHILING, Walker, World, error_of
+from tests.reporting.test_reports_assessment import _campaign_story
+from tests.pages.test_reports_pages import _supervisor
+from workflows.reporting import summary_docx
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _open(content: bytes) -> docx.document.Document:
+    return docx.Document(io.BytesIO(content))
+
+
+def _cells(table: docx.table.Table) -> list[list[str]]:
+    return [[c.text for c in row.cells] for row in table.rows]
+
+
+def test_summary_docx_has_headings_tables_and_two_charts(walker: Walker, clock) -> None:
+    story = _campaign_story(walker, clock)
+    cid, h = walker.world.campaign_id, walker.world.headers
+    r = walker.client.get(f"/api/v1/campaigns/{cid}/summary.docx", headers=h["supervisor"])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument")
+    assert "attachment" in r.headers["content-disposition"]
+    doc = _open(r.content)
+
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+    assert headings[0] == "关于开展“政府开放日”活动的通知总结报告（草稿）"
+    assert headings[1:] == [
+        "一、总体情况", "二、各单位开展情况", "三、逾期情况", "四、考核排名", "五、图文资料核验",
+        "六、下一步工作",
+    ]  # fmt: skip
+    intro = next(p.text for p in doc.paragraphs if p.text.startswith("截至"))
+    assert "全区 2 个责任单位" in intro and "活动 2 场" in intro and "逾期未答复 1 条" in intro
+
+    units, late, ranking = (_cells(t) for t in doc.tables[:3])
+    assert units[0][:3] == ["责任单位", "活动数", "已开展"]
+    by_unit = {row[0]: row for row in units[1:]}
+    assert by_unit[HOUSING][1:3] == ["1", "1"] and by_unit[SHILING][1:3] == ["1", "0"]
+    assert units[-1][0] == "全区合计" and units[-1][1] == "2"
+    assert late[0] == ["责任单位", "事项", "活动编号", "意见编号", "情况"]
+    assert [SHILING, "活动未开展"] in [row[:2] for row in late]
+    assert [HOUSING, "意见逾期未答复", str(story["event_id"]), str(story["open_item"])] in [
+        row[:4] for row in late
+    ]
+    assert [HOUSING, "意见逾期答复", str(story["event_id"]), str(story["late_item"])] in [
+        row[:4] for row in late
+    ]
+    assert ranking[0][:3] == ["排名", "责任单位", "得分"]
+    assert ranking[1][:3] == ["1", SHILING, "95.0"] and ranking[2][:2] == ["2", HOUSING]
+
+    assert len(doc.inline_shapes) == 2
+    images = [p for p in doc.part.package.parts if p.content_type == "image/png"]
+    assert len(images) == 2 and all(p.blob.startswith(PNG) for p in images)
+    captions = [p.text for p in doc.paragraphs if p.text.startswith("图")]
+    assert [c[:2] for c in captions] == ["图1", "图2"]
+
+
+def test_summary_docx_is_for_district_accounts_and_known_campaigns(walker: Walker) -> None:
+    h = walker.world.headers
+    cid = walker.world.campaign_id
+    r = walker.client.get(f"/api/v1/campaigns/{cid}/summary.docx", headers=h["housing"])
+    assert r.status_code == 403 and error_of(r)["code"] == "supervisor_required"
+    r = walker.client.get("/api/v1/campaigns/999/summary.docx", headers=h["supervisor"])
+    assert r.status_code == 404 and error_of(r)["code"] == "campaign_not_found"
+    r = walker.client.get(f"/api/v1/campaigns/{cid}/summary.docx", headers=h["viewer"])
+    assert r.status_code == 200 and len(_open(r.content).inline_shapes) == 2
+
+
+def test_report_page_links_the_draft(walker: Walker, world: World) -> None:
+    walker.create_event()
+    _supervisor(walker, world)
+    page = walker.client.get(f"/board/report?campaign={world.campaign_id}").text
+    link = f"/board/report/summary.docx?campaign={world.campaign_id}"
+    assert link in page
+    r = walker.client.get(link)
+    assert r.status_code == 200
+    assert _cells(_open(r.content).tables[0])[1][0] == HOUSING
+
+
+def test_charts_use_a_cjk_font_when_installed_and_fall_back_without(walker: Walker) -> None:
+    font = summary_docx.cjk_font()
+    installed = {
+        f.name for f in __import__("matplotlib.font_manager").font_manager.fontManager.ttflist
+    }
+    if "Noto Sans CJK SC" in installed:
+        assert font == "Noto Sans CJK SC"
+    data = {"units": [
+        {"unit_id": 1, "unit_name": "区住建局", "events": 3, "held": 2, "held_on_time": 1,
+         "held_late": 1, "not_held_overdue": 1, "answered_late": 2, "open_overdue": 1},
+    ]}  # fmt: skip
+    for chosen in (font, None):
+        pictures = summary_docx.charts(data, chosen)
+        assert len(pictures) == 2 and all(png.startswith(PNG) for _, png in pictures)

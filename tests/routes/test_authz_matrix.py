@@ -1,0 +1,443 @@
+"""Authorization matrix: every operation of the OpenAPI document × every kind of caller.
+
+The callers: anonymous, a viewer, a unit clerk on their own unit's records, a clerk of another
+unit on the same records, a supervisor, an admin. Every path id is a real seeded row of
+区住建局 (the clerk's own unit). The expected outcome of each cell comes from EXPECTED below:
+
+    A  allowed: past authorization (2xx, or a 409/422 the rules give), never 401/403/404/5xx
+    1  401 (who are you?)          3  403 (not for your role)
+    4  404 (another unit's record: its existence is not revealed)
+
+An operation the document lists without an entry in EXPECTED fails the test, so a new route
+needs its row here; an entry without an operation fails too.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from models import Notification, User
+from tests.conftest import HOUSING, Walker, World, tiny_jpeg
+from tests.public.test_public import PHONE, form
+from workflows.accounts.service import create_user, hash_password, issue_token
+
+ROLES = ("anonymous", "viewer", "own", "other", "supervisor", "admin")
+USERS = {"viewer": "viewer", "own": "housing", "other": "shiling"}
+USERS.update(supervisor="supervisor", admin="admin")
+PASSWORD = "matrix-Passw0rd-long"
+
+# Columns: anonymous, viewer, own-unit clerk, other-unit clerk, supervisor, admin.
+READ_ALL = "1AAAAA"  # every signed-in caller reads it (lists are scoped, not refused)
+READ_OWN = "1AA4AA"  # a unit's record: another unit's clerk gets 404
+WRITE_OWN = "13A4AA"  # the unit's clerk and supervisors write; viewers 403
+SUPERVISE = "1333AA"  # supervisors and admins only (the role alone decides: 403 for clerks)
+SUPERVISE_OWN = "1334AA"  # supervisors act on a unit's record (another unit's clerk: 404 first)
+OVERSEE = "1A44AA"  # sample draws: read by those who see every unit; clerks are told none exist
+ADMIN = "13333A"
+PUBLIC = "AAAAAA"
+SELF = "1AAAAA"  # one's own profile, password, tokens: every signed-in caller
+SELF_WRITE = "13AAAA"  # one's own profile: viewers are read-only
+
+EXPECTED: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): "111111",  # the metrics token, never an account's
+    ("POST", "/api/v1/auth/login"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): SELF,
+    ("GET", "/api/v1/me"): SELF,
+    ("PATCH", "/api/v1/me"): SELF_WRITE,
+    ("POST", "/api/v1/me/password"): SELF,
+    ("GET", "/api/v1/me/tokens"): SELF,
+    ("POST", "/api/v1/me/tokens"): SELF,
+    ("DELETE", "/api/v1/me/tokens/{token_id}"): SELF,
+    ("GET", "/api/v1/users"): "1333AA",
+    ("POST", "/api/v1/users"): "1333AA",
+    ("GET", "/api/v1/users/{user_id}"): "1333AA",
+    ("PATCH", "/api/v1/users/{user_id}"): "1333AA",
+    ("POST", "/api/v1/users/{user_id}/disable"): "1333AA",
+    ("POST", "/api/v1/users/{user_id}/enable"): "1333AA",
+    ("POST", "/api/v1/users/{user_id}/reset-password"): "1333AA",
+    ("POST", "/api/v1/users/{user_id}/revoke-tokens"): "1333AA",
+    ("GET", "/api/v1/audit"): READ_ALL,
+    ("POST", "/api/v1/calendar"): ADMIN,
+    ("GET", "/api/v1/calendar/workdays"): READ_ALL,
+    ("GET", "/api/v1/campaigns"): READ_ALL,
+    ("POST", "/api/v1/campaigns"): SUPERVISE,
+    ("GET", "/api/v1/campaigns/{campaign_id}"): READ_ALL,
+    ("PATCH", "/api/v1/campaigns/{campaign_id}"): SUPERVISE,
+    ("GET", "/api/v1/campaigns/{campaign_id}/assessment"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/assessment.xlsx"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/evidence"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/report"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/report.xlsx"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/samples"): OVERSEE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/samples"): SUPERVISE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/schedule-imports"): SUPERVISE,
+    ("GET", "/api/v1/campaigns/{campaign_id}/scoring-rules"): READ_ALL,
+    ("GET", "/api/v1/campaigns/{campaign_id}/summary.docx"): "1A33AA",  # district office
+    ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): SUPERVISE,
+    ("GET", "/api/v1/events"): READ_ALL,
+    ("POST", "/api/v1/events"): "13A3AA",  # another unit's clerk may not plan for this unit
+    ("GET", "/api/v1/events/{event_id}"): READ_OWN,
+    ("PATCH", "/api/v1/events/{event_id}"): WRITE_OWN,
+    ("GET", "/api/v1/events/{event_id}/evidence"): READ_OWN,
+    ("GET", "/api/v1/events/{event_id}/feedback"): READ_OWN,
+    ("POST", "/api/v1/events/{event_id}/feedback"): WRITE_OWN,
+    ("GET", "/api/v1/events/{event_id}/history"): READ_OWN,
+    ("GET", "/api/v1/events/{event_id}/invitees"): READ_OWN,
+    ("POST", "/api/v1/events/{event_id}/invitees"): WRITE_OWN,
+    ("DELETE", "/api/v1/events/{event_id}/invitees/{invitee_id}"): WRITE_OWN,
+    ("PATCH", "/api/v1/events/{event_id}/invitees/{invitee_id}"): WRITE_OWN,
+    ("GET", "/api/v1/events/{event_id}/registrations"): READ_OWN,
+    ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/confirm"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/decline"): WRITE_OWN,
+    ("GET", "/api/v1/events/{event_id}/spot-check"): READ_OWN,
+    ("GET", "/api/v1/events/{event_id}/summary"): READ_OWN,
+    ("PUT", "/api/v1/events/{event_id}/summary"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/summary/attachments"): WRITE_OWN,
+    ("DELETE", "/api/v1/events/{event_id}/summary/attachments/{attachment_id}"): WRITE_OWN,
+    ("GET", "/api/v1/events/{event_id}/summary/attachments/{attachment_id}"): READ_OWN,
+    ("POST", "/api/v1/events/{event_id}/transitions"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/visits"): SUPERVISE_OWN,
+    ("GET", "/api/v1/exports/{name}"): READ_ALL,
+    ("GET", "/api/v1/extensions"): READ_ALL,
+    ("POST", "/api/v1/extensions/{request_id}/decision"): SUPERVISE,
+    ("GET", "/api/v1/feedback/{item_id}"): READ_OWN,
+    ("POST", "/api/v1/feedback/{item_id}/extensions"): WRITE_OWN,
+    ("POST", "/api/v1/feedback/{item_id}/transitions"): WRITE_OWN,
+    ("GET", "/api/v1/notifications"): READ_ALL,
+    ("POST", "/api/v1/notifications/{notification_id}/retry"): SUPERVISE,
+    ("GET", "/api/v1/overdue"): READ_ALL,
+    ("GET", "/api/v1/public/challenge"): PUBLIC,
+    ("GET", "/api/v1/public/events"): PUBLIC,
+    ("GET", "/api/v1/public/events/{event_id}"): PUBLIC,
+    ("POST", "/api/v1/public/events/{event_id}/registrations"): PUBLIC,
+    ("GET", "/api/v1/public/receipts/{code}"): PUBLIC,
+    ("POST", "/api/v1/public/registrations/cancel"): PUBLIC,
+    ("POST", "/api/v1/public/registrations/export"): PUBLIC,
+    ("POST", "/api/v1/public/registrations/lookup"): PUBLIC,
+    ("GET", "/api/v1/samples/{sample_id}"): OVERSEE,
+    ("GET", "/api/v1/samples/{sample_id}/verify"): OVERSEE,
+    ("GET", "/api/v1/spot-checks"): READ_ALL,
+    ("GET", "/api/v1/units"): READ_ALL,
+    ("POST", "/api/v1/units"): SUPERVISE,
+    ("GET", "/api/v1/units/{unit_id}"): READ_ALL,
+    ("PATCH", "/api/v1/units/{unit_id}"): "13A3AA",  # a unit's own clerk keeps its contacts
+    ("GET", "/api/v1/visits"): READ_ALL,
+    ("POST", "/api/v1/visits/{visit_id}/photos"): SUPERVISE_OWN,
+}
+
+
+@dataclass
+class Seeded:
+    """Real rows of 区住建局 for every path parameter, and how to reach them."""
+
+    client: TestClient
+    world: World
+    ids: dict[str, Any]
+
+
+Request = dict[str, Any]  # params / json / files for TestClient.request
+
+
+def _body(method: str, path: str, s: Seeded, role: str) -> Request:
+    """A well-formed request for the operation, so only authorization can refuse it."""
+    v = s.ids["version"]
+    bodies: dict[tuple[str, str], Request] = {
+        ("POST", "/api/v1/auth/login"): {"json": {"username": "housing", "password": PASSWORD}},
+        ("PATCH", "/api/v1/me"): {"json": {"display_name": "改名"}},
+        ("POST", "/api/v1/me/password"): {
+            "json": {"old_password": PASSWORD, "new_password": PASSWORD}
+        },
+        ("POST", "/api/v1/me/tokens"): {"json": {"name": "脚本"}},
+        ("POST", "/api/v1/users"): {
+            "json": {"username": f"new-{role}", "role": "viewer", "display_name": "新"}
+        },
+        ("PATCH", "/api/v1/users/{user_id}"): {"json": {"display_name": "改"}},
+        ("POST", "/api/v1/calendar"): {
+            "files": {"file": ("c.yaml", b"source: t\nyears: []\n", "application/yaml")}
+        },
+        ("GET", "/api/v1/calendar/workdays"): {"params": {"start": "2022-09-16", "days": 3}},
+        ("POST", "/api/v1/campaigns"): {
+            "json": {
+                "doc_number": f"号{role}",
+                "title": "t",
+                "issuing_office": "o",
+                "starts_on": "2022-08-22",
+                "ends_on": "2022-09-22",
+            }
+        },  # fmt: skip
+        ("PATCH", "/api/v1/campaigns/{campaign_id}"): {"json": {"title": "新标题"}},
+        ("POST", "/api/v1/campaigns/{campaign_id}/samples"): {"json": {"count": 1}},
+        ("POST", "/api/v1/campaigns/{campaign_id}/schedule-imports"): {
+            "files": {"file": ("t.csv", "序号,单位名称,活动主题,开展时间\n".encode(), "text/csv")},
+            "params": {"dry_run": "true"},
+        },
+        ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): {"json": s.ids["scoring"]},
+        ("POST", "/api/v1/events"): {
+            "json": {
+                "campaign_id": s.world.campaign_id,
+                "unit_id": s.world.units[HOUSING],
+                "theme": "新活动",
+                "date": "2022-09-20",
+            }
+        },  # fmt: skip
+        ("PATCH", "/api/v1/events/{event_id}"): {
+            "json": {"expected_version": v, "theme": "改主题"}
+        },
+        ("POST", "/api/v1/events/{event_id}/feedback"): {
+            "json": {"content": "意见"},
+            "params": {"expected_version": v},
+        },
+        ("POST", "/api/v1/events/{event_id}/invitees"): {
+            "json": [{"name": "新代表", "category": "npc_deputy"}],
+            "params": {"expected_version": v},
+        },
+        ("DELETE", "/api/v1/events/{event_id}/invitees/{invitee_id}"): {
+            "params": {"expected_version": v}
+        },
+        ("PATCH", "/api/v1/events/{event_id}/invitees/{invitee_id}"): {
+            "json": {"name": "改名"},
+            "params": {"expected_version": v},
+        },
+        ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/confirm"): {
+            "params": {"expected_version": s.ids["public_version"]}
+        },
+        ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/decline"): {
+            "json": {"reason": "名额已满"}
+        },
+        ("PUT", "/api/v1/events/{event_id}/summary"): {
+            "json": {"text": "总结"},
+            "params": {"expected_version": v},
+        },
+        ("POST", "/api/v1/events/{event_id}/summary/attachments"): {
+            "files": {"file": ("p.jpg", tiny_jpeg(), "image/jpeg")},
+            "params": {"expected_version": v},
+        },
+        ("DELETE", "/api/v1/events/{event_id}/summary/attachments/{attachment_id}"): {
+            "params": {"expected_version": v}
+        },
+        ("POST", "/api/v1/events/{event_id}/transitions"): {
+            "json": {"trigger": "collect_feedback", "expected_version": v, "data": {}}
+        },
+        ("POST", "/api/v1/events/{event_id}/visits"): {
+            "json": {"visited_on": "2022-09-16", "people": "张三", "findings": "良好"}
+        },
+        ("POST", "/api/v1/extensions/{request_id}/decision"): {"json": {"approve": False}},
+        ("POST", "/api/v1/feedback/{item_id}/extensions"): {"json": {"reason": "人手不足"}},
+        ("POST", "/api/v1/feedback/{item_id}/transitions"): {
+            "json": {"trigger": "close", "expected_version": s.ids["item_version"]}
+        },
+        ("POST", "/api/v1/public/events/{event_id}/registrations"): {
+            "json": form(s.client, phone="13900000000")
+        },
+        ("POST", "/api/v1/public/registrations/cancel"): {
+            "json": {"code": s.ids["registration_code"], "phone": PHONE}
+        },
+        ("POST", "/api/v1/public/registrations/export"): {
+            "json": {"code": s.ids["registration_code"], "phone": PHONE}
+        },
+        ("POST", "/api/v1/public/registrations/lookup"): {
+            "json": {"code": s.ids["registration_code"], "phone": PHONE}
+        },
+        ("POST", "/api/v1/units"): {"json": {"name": f"新单位{role}"}},
+        ("PATCH", "/api/v1/units/{unit_id}"): {"json": {"contact_name": "王五"}},
+        ("POST", "/api/v1/visits/{visit_id}/photos"): {
+            "files": {"file": ("v.jpg", tiny_jpeg(), "image/jpeg")}
+        },
+    }
+    return bodies.get((method, path), {})
+
+
+def _path(path: str, s: Seeded, role: str) -> str:
+    ids = dict(s.ids)
+    if path.startswith("/api/v1/events/{event_id}/registrations"):
+        ids["event_id"] = ids["public_event_id"]
+    if path.startswith("/api/v1/public/events/{event_id}"):
+        ids["event_id"] = ids["public_event_id"]
+    ids["token_id"] = s.ids["tokens"]["viewer" if role == "anonymous" else role]
+    return path.format(**{k: v for k, v in ids.items() if isinstance(v, (int, str))})
+
+
+def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
+    """Through the API: an event of 区住建局 walked to spot_checked with an invitee, an opinion
+    with a pending extension, a summary photo and a visit; a second event open to the public
+    with one registration; a sample draw; a failed notification; a target account; one named
+    token per caller."""
+    client, world = walker.client, walker.world
+    h = world.headers
+    event, invitees = walker.held_event()
+    eid = event["id"]
+    moved = walker.move(eid, "collect_feedback", data={"items": [{"content": "建议公开资金明细"}]})
+    assert moved.status_code == 200, moved.text
+    item = client.get(f"/api/v1/events/{eid}/feedback", headers=h["housing"]).json()["items"][0]
+    attachment = walker.upload(eid)
+    assert attachment.status_code == 201, attachment.text
+    ext = client.post(
+        f"/api/v1/feedback/{item['id']}/extensions",
+        json={"reason": "需协调", "requested_due_on": "2022-10-28"},
+        headers=h["housing"],
+    )
+    assert ext.status_code == 201, ext.text
+    visit = client.post(
+        f"/api/v1/events/{eid}/visits",
+        json={"visited_on": "2022-09-16", "people": "区政府办", "findings": "良好"},
+        headers=h["supervisor"],
+    )
+    assert visit.status_code == 201, visit.text
+    submitted = walker.move(eid, "submit_summary", data={"text": "总结"})
+    assert submitted.status_code == 200, submitted.text
+    checked = walker.move(eid, "spot_check", who="supervisor", data={"result": "satisfactory"})
+    assert checked.status_code == 200, checked.text
+    public = walker.create_event(date="2022-09-20")
+    opened = client.patch(
+        f"/api/v1/events/{public['id']}",
+        json={"expected_version": public["version"], "public_places": 3},
+        headers=h["housing"],
+    )
+    assert opened.status_code == 200, opened.text
+    reg = client.post(f"/api/v1/public/events/{public['id']}/registrations", json=form(client))
+    assert reg.status_code == 201, reg.text
+    regs = client.get(f"/api/v1/events/{public['id']}/registrations", headers=h["housing"])
+    sample = client.post(
+        f"/api/v1/campaigns/{world.campaign_id}/samples", json={"count": 1}, headers=h["admin"]
+    )
+    assert sample.status_code == 201, sample.text
+    scoring = client.get(
+        f"/api/v1/campaigns/{world.campaign_id}/scoring-rules", headers=h["admin"]
+    ).json()
+    now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    with Session(engine, expire_on_commit=False) as session:
+        note = Notification(
+            key="authz-matrix", subject_type="event", subject_id=eid, event_id=eid,
+            unit_id=world.units[HOUSING], rule="event_hold", kind="escalation", level=1,
+            channel="email", recipient="a@b.example", title="t", body="b", state="failed",
+            created_at=now,
+        )  # fmt: skip
+        session.add(note)
+        for user_id in walker.world.user_ids.values():  # every caller can change a password
+            account = session.get(User, user_id)
+            assert account is not None
+            account.password_hash = _password_hash()
+        target = create_user(
+            session, username="target", role="unit_staff", unit_name=HOUSING, now=now
+        )
+        session.commit()
+    tokens = {}
+    for role, user in USERS.items():
+        made = client.post("/api/v1/me/tokens", json={"name": "待删"}, headers=h[user])
+        assert made.status_code == 201, made.text
+        tokens[role] = made.json()["id"]
+    return {
+        "event_id": eid,
+        "version": walker.get(eid, who="supervisor")["version"],
+        "invitee_id": invitees[0]["id"],
+        "item_id": item["id"],
+        "item_version": client.get(f"/api/v1/feedback/{item['id']}", headers=h["housing"]).json()[
+            "version"
+        ],
+        "attachment_id": attachment.json()["id"],
+        "request_id": ext.json()["id"],
+        "visit_id": visit.json()["id"],
+        "public_event_id": public["id"],
+        "public_version": opened.json()["version"],
+        "registration_id": regs.json()[0]["id"],
+        "sample_id": sample.json()["id"],
+        "scoring": scoring,
+        "notification_id": note.id,
+        "user_id": target.id,
+        "unit_id": world.units[HOUSING],
+        "campaign_id": world.campaign_id,
+        "name": "events.csv",
+        "registration_code": reg.json()["code"],
+        "code": item["receipt_code"],
+        "tokens": tokens,
+    }
+
+
+@pytest.fixture
+def settings(tmp_path):  # noqa: ANN001, ANN201
+    """Rate limits in memory, a metrics token (so /metrics exists and asks for it)."""
+    from settings import Settings
+
+    return Settings(
+        var_dir=tmp_path / "var", database_url="sqlite://", ratelimit_url="memory://",
+        metrics_token="metrics-secret-for-the-matrix",
+    )  # fmt: skip
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # Argon2 is slow on purpose: once per run
+
+
+def _fresh_token(engine, walker: Walker, role: str) -> dict[str, str]:  # noqa: ANN001
+    """A new token for the role's account: a logout, password change or revocation made by an
+    earlier request must not decide a later one."""
+    now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        user = session.get(User, walker.world.user_ids[USERS[role]])
+        assert user is not None
+        token = issue_token(session, user, kind="api", now=now)
+        session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _operations(client: TestClient) -> list[tuple[str, str]]:
+    document = client.get("/openapi.json").json()
+    return sorted(
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    )
+
+
+def _outcome(status: int) -> str:
+    return {401: "1", 403: "3", 404: "4"}.get(status, "A" if status < 500 else "5")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_answers_every_caller_as_the_table_says(
+    role: str, walker: Walker, engine
+) -> None:  # noqa: ANN001
+    client = walker.client
+    operations = _operations(client)
+    assert set(operations) == set(EXPECTED), (
+        "routes without a row in EXPECTED (add one)",
+        sorted(set(operations) - set(EXPECTED)),
+        "rows without a route",
+        sorted(set(EXPECTED) - set(operations)),
+    )
+    ids = _seed(walker, engine)
+    column = ROLES.index(role)
+    seeded = Seeded(client, walker.world, ids)
+    wrong: list[str] = []
+    for method, path in operations:
+        headers = {} if role == "anonymous" else _fresh_token(engine, walker, role)
+        request = _body(method, path, seeded, role)
+        response = client.request(method, _path(path, seeded, role), headers=headers, **request)
+        got, want = _outcome(response.status_code), EXPECTED[(method, path)][column]
+        if got != want:
+            wrong.append(
+                f"{method} {path}: want {want}, got {response.status_code} {response.text[:160]}"
+            )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_route_without_a_row_is_caught(client: TestClient) -> None:
+    """The completeness check sees a route the table does not know."""
+
+    @client.app.get("/api/v1/not-in-the-table")  # type: ignore[attr-defined,untyped-decorator]
+    def unlisted() -> dict[str, str]:
+        return {}
+
+    client.app.openapi_schema = None  # type: ignore[attr-defined]
+    missing = set(_operations(client)) - set(EXPECTED)
+    assert missing == {("GET", "/api/v1/not-in-the-table")}
