@@ -257,7 +257,8 @@ def test_twenty_wrong_passwords_get_429_while_others_sign_in(
     assert codes[:10] == [401] * 10 and codes[10:] == [429] * 10
     r = client.post(f"{API}/auth/login", json={"username": victim, "password": "Victim-Password-1"})
     # From the injected clock (02:00:00 UTC, a 15-minute bucket's start): this bucket's 900 s,
-    # then until its 10 failures weigh at most 9 in the next one (90 s); tests/accounts/test_throttle.py.
+    # then until its 10 failures weigh at most 9 in the next one (90 s);
+    # tests/accounts/test_throttle.py.
     assert r.status_code == 429 and r.headers["Retry-After"] == "990"
     # Unknown usernames are throttled alike, so a 429 does not reveal that an account exists.
     ghost = f"ghost{uuid.uuid4().hex[:6]}"

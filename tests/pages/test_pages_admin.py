@@ -12,9 +12,9 @@ from sqlmodel import Session, col, func, select
 
 from models import ApiToken, CalendarYear, Event, FeedbackItem, User
 from tests.conftest import HOUSING, Walker, World, local
-from tests.workdays.test_deadlines import _provisional_item
 from tests.pages.test_pages import csrf_of, sign_in
 from tests.schedule.test_schedule_import import NOTICE
+from tests.workdays.test_deadlines import _provisional_item
 from workflows.accounts.service import hash_password, verify_login
 from workflows.kernel.clock import FixedClock
 

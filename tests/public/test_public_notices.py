@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 from models import Campaign, Event, Notification, OutboxMessage, Registration
 from settings import Settings
 from tests.conftest import Walker, World, error_of, local
-from tests.workers.test_channels import SinkHandler, free_port
 from tests.pages.test_pages import csrf_of, sign_in
 from tests.public.test_public import ID_ADULT, PHONE, open_event, register
+from tests.workers.test_channels import SinkHandler, free_port
 from workers import delivery
 from workers.channels import (
     LogSmsGateway,

@@ -8,8 +8,8 @@ import io
 import docx
 
 from tests.conftest import HOUSING, SHILING, Walker, World, error_of
-from tests.reporting.test_reports_assessment import _campaign_story
 from tests.pages.test_reports_pages import _supervisor
+from tests.reporting.test_reports_assessment import _campaign_story
 from workflows.reporting import summary_docx
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -12,8 +12,8 @@ from sqlmodel import Session, func, select
 
 from models import ChangeLog, TransitionLog
 from tests.conftest import HOUSING, SHILING, Walker, World, local, tiny_jpeg
-from tests.reporting.test_reports_exports import _xlsx
 from tests.pages.test_reports_pages import _supervisor
+from tests.reporting.test_reports_exports import _xlsx
 from workflows.reporting import exports
 
 
