@@ -52,7 +52,7 @@ FROM deps AS builder
 
 # The project itself, installed *editable* on purpose: settings.PROJECT_DIR is the directory of
 # settings.py, and `openday migrate` finds alembic.ini and migrations/ there (models/db.py), the
-# demo campaign finds data/ there (workflows/demo.py), the pages find node_modules/ there. A
+# demo campaign finds data/ there (workflows/schedule/demo.py), the pages find node_modules/ there. A
 # regular install would copy settings.py into site-packages, away from those files. So /app
 # stays the source tree the venv points at.
 COPY . .

@@ -21,7 +21,7 @@ not throughput), after a warm-up, each `--requests` times:
   first page, counted, is what a cursor walk starts with);
 - bare page SQL: the three source queries the endpoint runs for the same cursor pages
   (feedback answers, summaries, unheld events, each after the cursor, ORDER BY deadline LIMIT
-  limit+1), compiled from workflows/overdue.py and sent with psycopg — no ORM, no HTTP;
+  limit+1), compiled from workflows/escalation/overdue.py and sent with psycopg — no ORM, no HTTP;
 - bare counts: the three COUNT(*) queries the endpoint adds for `total` on a first page.
 
 EXPLAIN (ANALYZE, BUFFERS) of the answers query and its count are written next to the table

@@ -21,7 +21,7 @@ class TransitionLog(SQLModel, table=True):
     """
 
     __tablename__ = "transition_log"
-    # One hash chain per event (workflows/audit.py): seq counts 1, 2, 3… within an event.
+    # One hash chain per event (workflows/kernel/audit.py): seq counts 1, 2, 3… within an event.
     __table_args__ = (sa.Index("ux_transition_log_event_seq", "event_id", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -37,7 +37,7 @@ class TransitionLog(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime)
     reason: str | None = Field(default=None, sa_type=sa.Text)
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
-    # Tamper evidence (workflows/audit.py seals a row when it is flushed): the row's place in
+    # Tamper evidence (workflows/kernel/audit.py seals a row when it is flushed): the row's place in
     # its event's hash chain, the previous row's hash, and sha256 over this row's content and
     # that previous hash. `openday audit verify` recomputes the chain.
     seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=False)

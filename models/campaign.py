@@ -20,6 +20,7 @@ class Campaign(SQLModel, table=True):
     issuing_office: str = Field(sa_type=sa.String(200))
     starts_on: date
     ends_on: date
-    # CampaignRules (workflows/rules.py) as JSON; missing keys fall back to the notice's defaults.
+    # CampaignRules (workflows/campaign/rules.py) as JSON; missing keys fall back to the notice's
+    # defaults.
     rules: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)

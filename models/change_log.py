@@ -31,7 +31,7 @@ class ChangeLog(SQLModel, table=True):
     action: str = Field(sa_type=sa.String(32))  # create | update | delete | …
     before: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     after: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
-    # Hash chain, as in the transition log (workflows/audit.py).
+    # Hash chain, as in the transition log (workflows/kernel/audit.py).
     seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=False)
     prev_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)
     row_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)

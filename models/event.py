@@ -12,7 +12,7 @@ from models.types import UTCDateTime
 
 
 class EventState(StrEnum):
-    """States of the event workflow (workflows/event.py holds the moves between them)."""
+    """States of the event workflow (workflows/event/machine.py holds the moves between them)."""
 
     planned = "planned"
     invited = "invited"

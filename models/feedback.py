@@ -13,7 +13,7 @@ from models.types import UTCDateTime
 
 
 class FeedbackState(StrEnum):
-    """States of a feedback item (workflows/feedback.py); answer within 15 working days."""
+    """States of a feedback item (workflows/feedback/machine.py); answer within 15 working days."""
 
     received = "received"
     assigned = "assigned"

@@ -14,7 +14,7 @@ from models.types import UTCDateTime
 class NotificationState(StrEnum):
     """pending → sending (leased by a worker) → sent; failed when retrying cannot help.
 
-    Digests (workflows/digests.py): an item for a recipient who takes a daily digest is
+    Digests (workflows/escalation/digests.py): an item for a recipient who takes a daily digest is
     `digested` (it travels inside its digest, never alone); the digest itself is `held` until
     its hour, then pending like any other; an item no longer open at that hour is `withdrawn`
     (and so is a digest left with nothing to say).

@@ -1,7 +1,7 @@
 """Public registration (公开邀请报名): a citizen asking for one of an event's public places.
 
 Phone and ID number are stored only encrypted (Fernet) beside keyed hashes (HMAC) that find the
-same person again without decrypting anything; workflows/privacy.py holds the keys.
+same person again without decrypting anything; workflows/public/privacy.py holds the keys.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from models.types import UTCDateTime
 
 
 class RegistrationState(StrEnum):
-    """Where a registration stands (workflows/registration.py moves it)."""
+    """Where a registration stands (workflows/public/registration.py moves it)."""
 
     registered = "registered"  # within the public places, waiting for the unit to confirm
     waitlisted = "waitlisted"  # over the places: waits in arrival order

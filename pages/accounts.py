@@ -1,4 +1,4 @@
-"""账号管理 and one's own password: pages over workflows/accounts.py.
+"""账号管理 and one's own password: pages over workflows/accounts/service.py.
 
 Admins manage every account, supervisors unit staff and viewers; every rule (who may manage
 whom, role and unit together, the last admin, one's own account, the password policy) is the

@@ -1,6 +1,6 @@
 """Sign-in for pages: a session cookie holding a session token, and CSRF checks on every form.
 
-The cookie carries a `kind="session"` token from workflows.accounts (HttpOnly, SameSite=Lax,
+The cookie carries a `kind="session"` token from workflows.accounts.service (HttpOnly, SameSite=Lax,
 expiring with OPENDAY_SESSION_HOURS); signing out revokes it. The CSRF tokens themselves are
 web/csrf.py's (derived from the session token; the sign-in form uses a double-submit cookie).
 """

@@ -1,5 +1,6 @@
 """逾期清单, every page of it: the overdue list in deadline order (most late first), paged by
-keyset (`after=` the last row's cursor from workflows/overdue.py), so a page deep in a long list
+keyset (`after=` the last row's cursor from workflows/escalation/overdue.py), so a page deep in a
+long list
 costs what the first one does. The board shows the first page; this page walks the rest."""
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ from workflows.workdays import deadlines
 
 log = structlog.get_logger("openday.scheduler")
 
-# One worker transaction handles this many fired timers, set-based (workflows/escalation.py):
+# One worker transaction handles this many fired timers, set-based
+# (workflows/escalation/service.py):
 # big enough that a burst is a few dozen statements per hundred timers, small enough that a
 # batch holds its events' locks for milliseconds.
 TIMERS_PER_MESSAGE = 100

@@ -1,4 +1,4 @@
-"""Tests for workflows.schedule_dates.parse_when."""
+"""Tests for workflows.schedule.dates.parse_when."""
 
 from dataclasses import FrozenInstanceError
 from datetime import date, time

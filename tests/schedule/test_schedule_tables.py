@@ -1,4 +1,4 @@
-"""Tests for workflows.schedule_tables (fixtures are generated in tmp_path, never committed)."""
+"""Tests for workflows.schedule.tables (fixtures are generated in tmp_path, never committed)."""
 
 import csv
 import io

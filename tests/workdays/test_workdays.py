@@ -1,4 +1,4 @@
-"""Tests for workflows.workdays: working-day counting and calendar files."""
+"""Tests for workflows.workdays.days: working-day counting and calendar files."""
 
 import json
 from bisect import bisect_left, bisect_right

@@ -127,7 +127,8 @@ class WebhookChannel:
                 "data": message.data,
             }
         if message.data.get("kind") == "digest":
-            # A digest's body is markdown already cut to the robot's limit (workflows/digests.py).
+            # A digest's body is markdown already cut to the robot's limit
+            # (workflows/escalation/digests.py).
             if self.format == "wecom":
                 content = _truncate_utf8(message.body, WECOM_MARKDOWN_MAX_BYTES)
                 return {"msgtype": "markdown", "markdown": {"content": content}}

@@ -80,7 +80,8 @@ class CampaignRules(BaseModel):
     public_once_per_campaign: bool = Field(
         default=True, description="one active registration per person (phone or ID) per campaign"
     )
-    # 政务公开考核: full marks and the points deducted per criterion (workflows/assessment.py).
+    # 政务公开考核: full marks and the points deducted per criterion
+    # (workflows/reporting/assessment.py).
     scoring: ScoringRules = Field(default_factory=ScoringRules)
 
     @field_validator("scoring", mode="before")

@@ -1,6 +1,7 @@
 """Scoring rules of the transparency assessment (政务公开考核), a campaign setting.
 
-Kept apart from workflows/assessment.py so that CampaignRules (workflows/rules.py) can hold them
+Kept apart from workflows/reporting/assessment.py so that CampaignRules
+(workflows/campaign/rules.py) can hold them
 without importing the report machinery.
 """
 

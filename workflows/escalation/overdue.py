@@ -5,8 +5,8 @@ answers, summaries owed, events not held), so a page stops after `offset + limit
 columns the list shows are fetched, and counts touch one table each (see BENCHMARKS.md).
 
 The list's order is (deadline, kind, id) — id of the feedback item for answers, of the event
-otherwise — so a page asked `after=` the last row's cursor (workflows/paging.py) reads `limit`
-rows from each source past that point, however deep it is (`listing`).
+otherwise — so a page asked `after=` the last row's cursor (workflows/kernel/paging.py) reads
+`limit` rows from each source past that point, however deep it is (`listing`).
 """
 
 from __future__ import annotations

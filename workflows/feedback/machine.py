@@ -55,7 +55,7 @@ MOVE_DATA: dict[str, type[_Data]] = {
     "extend": NoData,
 }
 # The workers' overdue move, and the new deadline an approved extension brings: never sent
-# directly by people (extensions go through workflows/extensions.py).
+# directly by people (extensions go through workflows/feedback/extensions.py).
 SYSTEM_TRIGGERS = {"mark_overdue", "extend"}
 
 
@@ -186,7 +186,7 @@ def fire(
 ) -> TransitionLog:
     """Apply a move to a (locked) feedback item and append its audit line; caller commits.
 
-    The same discipline as event moves (workflows/machine.py): people name the version they
+    The same discipline as event moves (workflows/kernel/machine.py): people name the version they
     saw; `system` moves (the workers' mark_overdue) act on what they just locked.
     """
     if expected_version is None:

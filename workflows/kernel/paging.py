@@ -12,8 +12,8 @@ Rules for the ordering: the last key is unique (an id), every key is NOT NULL. T
 in either direction; when all go the same way the condition is one row-value comparison (which
 PostgreSQL answers from a matching index), otherwise the equivalent OR chain.
 
-Used by web/deps.fetch_page (every list route), workflows/overdue.py and the pages' lists.
-"""
+Used by web/deps.fetch_page (every list route), workflows/escalation/overdue.py and the pages'
+lists. """
 
 from __future__ import annotations
 

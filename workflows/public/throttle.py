@@ -1,8 +1,8 @@
 """Rate limits of the public pages: per client address and per phone number.
 
 Counted where sign-in failures are (Redis in production, memory when embedded), with the same
-sliding windows timed by the app's injected clock (workflows/throttle.py). Phone numbers are
-counted by their keyed hash, never in clear. While the store is down, counting goes on in this
+sliding windows timed by the app's injected clock (workflows/accounts/throttle.py). Phone numbers
+are counted by their keyed hash, never in clear. While the store is down, counting goes on in this
 process's memory, with one warning per outage.
 """
 

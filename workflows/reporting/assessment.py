@@ -1,8 +1,8 @@
 """The transparency assessment (政务公开考核): a score per unit, every deduction traced.
 
-Scores are recomputed from the campaign's facts (workflows/reports.py) and its scoring rules
-(workflows/scoring.py) each time they are read, so changing the rules changes the scores at once
-and nothing stored can drift from the records.
+Scores are recomputed from the campaign's facts (workflows/reporting/reports.py) and its scoring
+rules (workflows/campaign/scoring.py) each time they are read, so changing the rules changes the
+scores at once and nothing stored can drift from the records.
 """
 
 from __future__ import annotations

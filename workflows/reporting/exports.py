@@ -3,8 +3,8 @@
 Each kind of list is a `Sheet`: its Chinese headers, column widths and a generator of rows. Rows
 come from keyset-paged queries over plain columns (no ORM identities pile up in the session),
 so a 100,000-event export holds one batch at a time. The xlsx is written row by row by
-workflows/xlsx_stream.py into a temporary file, then streamed; CSV is UTF-8 with a BOM, so Excel and
-WPS open it with the Chinese intact.
+workflows/reporting/xlsx_stream.py into a temporary file, then streamed; CSV is UTF-8 with a BOM,
+so Excel and WPS open it with the Chinese intact.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 :func:`read_table` accepts .docx, .xlsx, .csv and .txt (the plain-text layout of a notice, one
 table cell per tab-prefixed line) and returns a :class:`RawTable`: the header it found, each
 column mapped to a canonical key, and every data row as stripped text.  Nothing is interpreted
-beyond that; dates are parsed separately by :mod:`workflows.schedule_dates`.
+beyond that; dates are parsed separately by :mod:`workflows.schedule.dates`.
 """
 
 from __future__ import annotations
@@ -404,7 +404,7 @@ def read_table(data: bytes, filename: str, limits: ImportLimits | None = None) -
     """Read the schedule table from a .docx, .xlsx, .csv or .txt file's bytes.
 
     A .docx/.xlsx is checked against the archive limits before it is opened; rows and cells of
-    every format are capped while they are read (workflows/archive_guard.py).
+    every format are capped while they are read (workflows/files/archive_guard.py).
     """
     suffix = PurePath(filename).suffix.lower()
     if suffix not in (".docx", ".xlsx", ".csv", ".txt"):
