@@ -23,8 +23,8 @@ does on PostgreSQL, statement for statement, in one transaction (bench/README.md
 7. UPDATE event: dates, date_text, tentative, escalation level, version + 1, updated_at,
    `WHERE version = expected` (the service's version counter);
 8. the audit line, hash-chained as workflows/kernel/audit.py chains it: the event's chain lock
-   and the chain's last (seq, row_hash) in one call (`openday_audit_tails`), sha256 (`row_digest`, the
-   service's own function), INSERT;
+   and the chain's last (seq, row_hash) in one call (`openday_audit_tails`), sha256 (`row_digest`,
+   the service's own function), INSERT;
 9. NOTIFY the schedulers only when a moved timer falls due within the wake horizon (as the
    service's wake hook; a date 30 days out sends none), and no outbox row — a reschedule owes no
    message;

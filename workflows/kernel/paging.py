@@ -13,7 +13,7 @@ in either direction; when all go the same way the condition is one row-value com
 PostgreSQL answers from a matching index), otherwise the equivalent OR chain.
 
 Used by web/deps.fetch_page (every list route), workflows/escalation/overdue.py and the pages'
-lists. """
+lists."""
 
 from __future__ import annotations
 
