@@ -558,11 +558,25 @@ def xlsx_chunks(sheet: Sheet | list[Sheet]) -> Iterator[bytes]:
         os.unlink(path)
 
 
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Text that a spreadsheet would read as a formula, behind a single quote (OWASP's advice
+    for CSV injection): `=HYPERLINK(...)` becomes `'=HYPERLINK(...)`, shown as typed."""
+    return "'" + value if value.startswith(FORMULA_LEADS) else value
+
+
 def _text(value: Any) -> Any:
+    """One CSV cell. Only text is neutralised: every text column may carry citizen- or
+    staff-typed words, while numbers (ints, floats, decimals) and dates are the service's own
+    and stay numbers, so a negative count is still -3, not '-3."""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str):
+        return neutralise(value)
     return "" if value is None else value
 
 
