@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -96,6 +97,9 @@ class Event(SQLModel, table=True):
     state: str = Field(default=EventState.planned, sa_type=sa.String(32))
     version: int = Field(default=1, sa_column=_version_column)
     held_on: date | None = None
+    # Deviations recorded by moves in a rule's `flag` mode (workflows/event/flags.py); SQL NULL
+    # when there are none.
+    flags: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     # The deadline the event currently answers to: being held by date_latest, then the summary.
     summary_due_on: date | None = None
     summary_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

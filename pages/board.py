@@ -96,6 +96,7 @@ def board_page(
         asked=data.asked,
         visits=data.visits,
         visitable=data.visitable,
+        flagged=data.flagged,
         today_iso=local_date(now).isoformat(),
     )
 

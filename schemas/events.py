@@ -92,6 +92,11 @@ class EventOut(BaseModel):
     state_label: str
     version: int
     held_on: date | None
+    flags: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="deviations recorded instead of refused (rule, stage, badge, numbers, "
+        "the notice's sentence)",
+    )
     summary_due_on: date | None
     escalation_level: int
     last_notified_at: datetime | None
@@ -105,6 +110,7 @@ class EventOut(BaseModel):
         return cls.model_validate(
             {
                 **event.model_dump(),
+                "flags": event.flags or [],
                 "unit_name": unit_name,
                 "state_label": STATE_LABELS_ZH.get(event.state, event.state),
                 "allowed_triggers": allowed,

@@ -312,6 +312,16 @@ class Walker:
             f"/api/v1/events/{event_id}/transitions", json=body, headers=self.world.headers[who]
         )
 
+    def set_rule_modes(self, mode: str) -> None:
+        """Both rules the notice words 原则上 / 不低于 / 左右 (invitee count, citizens' share) in
+        `mode`: "refuse" or "flag" (the default)."""
+        response = self.client.patch(
+            f"/api/v1/campaigns/{self.world.campaign_id}",
+            json={"rules": {"invitee_count_mode": mode, "citizen_share_mode": mode}},
+            headers=self.world.headers["supervisor"],
+        )
+        assert response.status_code == 200, response.text
+
     def history(self, event_id: int) -> list[dict]:
         """The event's audit trail."""
         response = self.client.get(

@@ -96,7 +96,9 @@ def test_full_walk_planned_to_spot_checked(walker: Walker) -> None:
 
 
 def test_invite_refused_when_citizens_below_a_third(walker: Walker) -> None:
-    """citizens 4 of 15 → 409 naming the rule, the numbers and the moves still allowed."""
+    """In `refuse` mode, citizens 4 of 15 → 409 naming the rule, the numbers and the moves
+    still allowed (the default mode flags instead: tests/event/test_hold_flags.py)."""
+    walker.set_rule_modes("refuse")
     event = walker.create_event()
     walker.add_invitees(event["id"], citizens=4, deputies=11)
     event = walker.get(event["id"])
@@ -120,7 +122,9 @@ def test_invite_accepted_at_exactly_a_third(walker: Walker) -> None:
 
 
 def test_invite_refused_outside_the_size_range(walker: Walker) -> None:
-    """9 and 21 invitees fall outside the default 10–20; both rules reported together."""
+    """In `refuse` mode, 9 and 21 invitees fall outside the default 10–20; both rules reported
+    together."""
+    walker.set_rule_modes("refuse")
     small = walker.create_event()
     walker.add_invitees(small["id"], citizens=2, deputies=7)
     err = error_of(walker.move(small["id"], "invite"))
@@ -140,7 +144,14 @@ def test_invite_limits_are_campaign_settings(walker: Walker) -> None:
     """A campaign that allows 4–8 invitees with half citizens applies those limits instead."""
     r = walker.client.patch(
         f"/api/v1/campaigns/{walker.world.campaign_id}",
-        json={"rules": {"invitees_min": 4, "invitees_max": 8, "citizen_share_min": "1/2"}},
+        json={
+            "rules": {
+                "invitees_min": 4,
+                "invitees_max": 8,
+                "citizen_share_min": "1/2",
+                "citizen_share_mode": "refuse",
+            }
+        },
         headers=walker.world.headers["supervisor"],
     )
     assert r.status_code == 200, r.text
@@ -154,6 +165,7 @@ def test_invite_limits_are_campaign_settings(walker: Walker) -> None:
 
 def test_uninvited_people_do_not_count(walker: Walker) -> None:
     """People kept on the list with invited=false are not counted for the quota."""
+    walker.set_rule_modes("refuse")
     event = walker.create_event()
     people = walker.add_invitees(event["id"], citizens=5, deputies=10)
     r = walker.client.patch(
@@ -209,7 +221,8 @@ def test_hold_refused_when_nobody_came(walker: Walker) -> None:
 
 
 def test_hold_refused_when_too_few_citizens_attend(walker: Walker) -> None:
-    """Citizens must be a third of the attendees too: 3 of 13 is refused."""
+    """In `refuse` mode citizens must be a third of the attendees too: 3 of 13 is refused."""
+    walker.set_rule_modes("refuse")
     event, invitees = walker.invited_event()
     citizens = [i for i in invitees if i["category"] == "citizen"]
     attendance = {str(i["id"]): True for i in invitees}

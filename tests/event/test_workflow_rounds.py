@@ -53,7 +53,9 @@ def test_the_day_held_is_not_in_the_future_nor_early_without_a_reason(walker: Wa
 
 def test_after_invite_the_list_changes_only_within_the_quota(walker: Walker) -> None:
     """Ten more deputies after invite would break the citizen share: refused, nothing added;
-    a change that keeps the rules is accepted and bumps the version."""
+    a change that keeps the rules is accepted and bumps the version (rules in `refuse` mode;
+    in `flag` mode the change is kept and flagged: tests/event/test_hold_flags.py)."""
+    walker.set_rule_modes("refuse")
     event, _ = walker.invited_event(citizens=5, deputies=10)
     url = f"/api/v1/events/{event['id']}/invitees"
     h = walker.world.headers["housing"]

@@ -80,7 +80,9 @@ def test_login_post_without_cookie_token_is_refused(client: TestClient, world: W
 
 
 def test_refused_invite_shows_the_api_message_linked_to_the_list(walker: Walker) -> None:
-    """Inviting too few citizens shows the guard's own zh message in the error summary."""
+    """In `refuse` mode, inviting too few citizens shows the guard's own zh message in the
+    error summary."""
+    walker.set_rule_modes("refuse")
     event = walker.create_event()
     walker.add_invitees(event["id"], citizens=2, deputies=8)
     sign_in(walker.client)

@@ -44,8 +44,14 @@ _free_port = free_port  # tests/pages/test_public_browser.py imports it under th
 
 
 def _fill(session: Session) -> None:
-    """The notice's campaign, 区住建局 with today's event and a late one, two accounts."""
+    """The notice's campaign, 区住建局 with today's event and a late one, two accounts. The
+    walk shows a refused invite, so the campaign refuses deviations (the default flags them)."""
     campaign = notice_campaign(session)
+    campaign.rules = {
+        **(campaign.rules or {}),
+        "invitee_count_mode": "refuse",
+        "citizen_share_mode": "refuse",
+    }
     unit = Unit(name="区住建局", kind=UnitKind.department, created_at=NOW)
     session.add(unit)
     session.flush()

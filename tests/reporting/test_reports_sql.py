@@ -76,6 +76,12 @@ def _seed(world: World, rng: random.Random) -> None:
             held_on = None
             if state not in ("planned", "invited") and rng.random() < 0.9:
                 held_on = due + timedelta(days=rng.choice([-2, 0, 0, 1, 3]))
+            flags = [
+                {"rule": rule, "at": at, "badge": f"{rule}@{at}"}
+                for rule in ("invitee_count", "citizen_share")
+                for at in ("invite", "hold")
+                if rng.random() < 0.15
+            ]
             ev = Event(
                 campaign_id=campaign_id,
                 unit_id=rng.choice(units),
@@ -85,6 +91,7 @@ def _seed(world: World, rng: random.Random) -> None:
                 state=state,
                 held_on=held_on,
                 forms=rng.sample(FORMS, rng.randrange(0, 4)),
+                flags=flags or None,
                 created_at=t0,
                 updated_at=t0,
             )
@@ -236,6 +243,9 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
         c[e.unit_id]["events"] += 1
         for f in e.forms:
             c[e.unit_id][f"form_{f}"] += 1
+        for rule in sorted({f["rule"] for f in e.flags or []}):
+            c[e.unit_id][f"flag_{rule}"] += 1
+            rec[e.unit_id]["flagged"].append(e.id)
         if e.held_on is not None:
             c[e.unit_id]["held"] += 1
             late = e.held_on > e.date_latest
@@ -332,6 +342,7 @@ def _records(u: reports.UnitFacts) -> dict[str, list[int]]:
         "late_summaries": [r["log_id"] for r in u.late_summaries],
         "reworks": [r["log_id"] for r in u.reworks],
         "spot_checks": [r["spot_check_id"] for r in u.spot_checks],
+        "flagged": [r["event_id"] for r in u.flagged],
     }
     return {k: sorted(v) for k, v in got.items() if v}
 

@@ -12,6 +12,10 @@ from workflows.campaign.scoring import ScoringRules
 from workflows.campaign.scoring import check as check_scoring
 
 Recipient = Literal["unit_contact", "unit_head", "supervisors"]
+# A rule the notice words 原则上 / 不低于 / 左右: `refuse` the move, or record it and `flag` the
+# deviation (shown on the event, the board and the report, and deducted in the assessment).
+RuleMode = Literal["refuse", "flag"]
+RULE_MODES: tuple[str, ...] = ("refuse", "flag")
 Delivery = Literal["individual", "digest"]
 DELIVERIES: tuple[str, ...] = ("individual", "digest")
 
@@ -44,8 +48,17 @@ class CampaignRules(BaseModel):
     # 四、开放对象: "原则上每个开放点15人左右" — about 15, as a settable range.
     invitees_min: int = Field(default=10, ge=1)
     invitees_max: int = Field(default=20, ge=1)
+    invitee_count_mode: RuleMode = Field(
+        default="flag", description="a list outside the range: refuse the invite, or flag it"
+    )
     # "其中市民代表比例不低于三分之一", applied to the invitation list and to attendance.
     citizen_share_min: str = Field(default="1/3", description="fraction, e.g. '1/3'")
+    citizen_share_mode: RuleMode = Field(
+        default="flag",
+        description="citizens under the share (at invite and at hold): refuse, or flag it",
+    )
+    # A hold with nobody attending is refused whatever the modes: it records nothing that
+    # happened.
     attendees_min: int = Field(default=1, ge=1)
     # 五(四): "在15个工作日内办结并及时反馈".
     feedback_answer_workdays: int = Field(default=15, ge=1)
@@ -113,6 +126,11 @@ class CampaignRules(BaseModel):
     def of(cls, stored: dict[str, Any] | None) -> CampaignRules:
         """Rules from a campaign's stored JSON, defaults filling what is missing."""
         return cls.model_validate(stored or {})
+
+    def mode_of(self, rule: str) -> str:
+        """`refuse` or `flag` for a rule the notice words 原则上 / 不低于 / 左右."""
+        mode: str = getattr(self, f"{rule}_mode")
+        return mode
 
     def citizens_needed(self, total: int) -> int:
         """Fewest citizen representatives acceptable among `total` people (rounded up)."""

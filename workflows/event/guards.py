@@ -16,11 +16,14 @@ from workflows.kernel.errors import Violation
 
 
 def invitee_count_in_range(move: Move) -> None:
-    """invite: the list holds 'about 15' people — a settable range."""
+    """invite: the list holds 'about 15' people — a settable range (refused or flagged)."""
     total = count_invitees(move.session, Invitee.event_id == move.event.id, col(Invitee.invited))
     low, high = move.rules.invitees_min, move.rules.invitees_max
     if not low <= total <= high:
-        move.refuse(
+        move.deviate(
+            "invitee_count",
+            "invite",
+            f"邀请人数偏{'少' if total < low else '多'}（{total}人，应为{low}–{high}人）",
             "invitee_count_out_of_range",
             f"邀请人数 {total} 人，应在 {low}–{high} 人之间（通知要求每个开放点15人左右）",
             f"{total} invitees, need between {low} and {high} (the notice asks for about 15)",
@@ -31,7 +34,7 @@ def invitee_count_in_range(move: Move) -> None:
 
 
 def citizen_share_of_invitees(move: Move) -> None:
-    """invite: citizen representatives are at least a third of the list."""
+    """invite: citizen representatives are at least a third of the list (refused or flagged)."""
     ev = move.event.id
     total = count_invitees(move.session, Invitee.event_id == ev, col(Invitee.invited))
     citizens = count_invitees(
@@ -42,7 +45,10 @@ def citizen_share_of_invitees(move: Move) -> None:
     )
     need = move.rules.citizens_needed(total)
     if citizens < need:
-        move.refuse(
+        move.deviate(
+            "citizen_share",
+            "invite",
+            f"受邀市民代表比例不足（{citizens}/{total}）",
             "citizen_share_too_low",
             f"市民代表 {citizens} 人（共 {total} 人），不低于{move.rules.citizen_share_zh}"
             f"须至少 {need} 人",
@@ -87,7 +93,8 @@ def event_date_has_come(move: Move) -> None:
 
 
 def attendance_recorded(move: Move) -> None:
-    """hold: every invitee's attendance is recorded and enough people came."""
+    """hold: every invitee's attendance is recorded and enough people came (nobody attending
+    is refused whatever the rules' modes)."""
     ev = move.event.id
     unrecorded = count_invitees(
         move.session, Invitee.event_id == ev, col(Invitee.invited), col(Invitee.attended).is_(None)
@@ -112,7 +119,8 @@ def attendance_recorded(move: Move) -> None:
 
 
 def citizen_share_of_attendees(move: Move) -> None:
-    """hold: citizen representatives are at least a third of those who attended."""
+    """hold: citizen representatives are at least a third of those who attended (refused or
+    flagged)."""
     ev = move.event.id
     attended = count_invitees(move.session, Invitee.event_id == ev, col(Invitee.attended))
     citizens = count_invitees(
@@ -123,7 +131,10 @@ def citizen_share_of_attendees(move: Move) -> None:
     )
     need = move.rules.citizens_needed(attended)
     if attended and citizens < need:
-        move.refuse(
+        move.deviate(
+            "citizen_share",
+            "hold",
+            f"市民代表比例不足（{citizens}/{attended}）",
             "attendee_citizen_share_too_low",
             f"出席的市民代表 {citizens} 人（共 {attended} 人出席），不低于"
             f"{move.rules.citizen_share_zh}须至少 {need} 人",

@@ -9,8 +9,9 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import Event, EventState, Invitee, InviteeCategory
+from workflows.event import flags
 from workflows.event.machine import STATE_LABELS_ZH
-from workflows.event.service import invite_violations, record_edit, require_version
+from workflows.event.service import recheck_invite, record_edit, require_version
 from workflows.kernel.errors import Conflict, DomainError, MoveRefused, NotFound
 from workflows.kernel.visibility import Actor
 
@@ -76,15 +77,19 @@ def _public(invitee: Invitee) -> dict[str, Any]:
     }
 
 
-def _still_valid(session: Session, event: Event, actor: Actor, now: datetime) -> None:
+def _still_valid(session: Session, event: Event, actor: Actor, now: datetime) -> dict[str, Any]:
     """Once invitations are out the list is fixed: a change must pass the invite rules again
-    (or the event goes back to planned by rescheduling first)."""
+    (or the event goes back to planned by rescheduling first). In a rule's `flag` mode the
+    change is kept and the invite stage's flags recomputed: what the edit's audit line adds."""
     if event.state != EventState.invited:
-        return
+        return {}
     session.flush()
-    violations = invite_violations(session, event, actor, now)
-    if violations:
-        raise MoveRefused("edit_invitees", event.state, violations, [])
+    move = recheck_invite(session, event, actor, now)
+    if move.violations:
+        raise MoveRefused("edit_invitees", event.state, move.violations, [])
+    before = event.flags
+    event.flags = flags.replace(event.flags, "invite", move.flags)
+    return {} if event.flags == before else {"flags": move.flags}
 
 
 def add(
@@ -110,7 +115,7 @@ def add(
         invitee = Invitee(**fields, event_id=event.id, created_at=now)
         session.add(invitee)
         added.append(invitee)
-    _still_valid(session, event, actor, now)
+    flagged = _still_valid(session, event, actor, now)
     record_edit(
         session,
         event,
@@ -118,7 +123,7 @@ def add(
         expected_version=expected_version,
         actor=actor,
         now=now,
-        data={"added": [_public(i) for i in added]},
+        data={"added": [_public(i) for i in added], **flagged},
     )
     return added
 
@@ -147,7 +152,7 @@ def update(
     for key, value in changes.items():
         setattr(invitee, key, value)
     check_fields(invitee.category, invitee.invitation, invitee.targeted_kind)
-    _still_valid(session, event, actor, now)
+    flagged = _still_valid(session, event, actor, now)
     record_edit(
         session,
         event,
@@ -155,7 +160,7 @@ def update(
         expected_version=expected_version,
         actor=actor,
         now=now,
-        data={"before": before, "after": _public(invitee)},
+        data={"before": before, "after": _public(invitee), **flagged},
     )
     return invitee
 
@@ -175,7 +180,7 @@ def remove(
     invitee = get(session, event, invitee_id)
     removed = _public(invitee)
     session.delete(invitee)
-    _still_valid(session, event, actor, now)
+    flagged = _still_valid(session, event, actor, now)
     record_edit(
         session,
         event,
@@ -183,7 +188,7 @@ def remove(
         expected_version=expected_version,
         actor=actor,
         now=now,
-        data={"removed": [removed]},
+        data={"removed": [removed], **flagged},
     )
 
 

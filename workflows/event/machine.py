@@ -42,6 +42,7 @@ from workflows.event.moves import (
     mark_held,
     record_attendance,
     record_feedback_items,
+    record_flags,
     record_spot_check,
     send_back,
     stamp_collection,
@@ -62,6 +63,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "source": S.planned,
         "dest": S.invited,
         "conditions": [all_of(invitee_count_in_range, citizen_share_of_invitees)],
+        "after": [step(record_flags)],
     },
     {
         "trigger": "hold",
@@ -71,7 +73,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "conditions": [
             all_of(event_date_has_come, attendance_recorded, citizen_share_of_attendees)
         ],
-        "after": [step(mark_held)],
+        "after": [step(mark_held), step(record_flags)],
     },
     {
         "trigger": "collect_feedback",

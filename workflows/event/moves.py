@@ -18,6 +18,7 @@ from models import (
     Attachment,
     Campaign,
     Event,
+    EventState,
     FeedbackItem,
     Invitee,
     SpotCheck,
@@ -25,6 +26,7 @@ from models import (
     TransitionLog,
 )
 from workflows.campaign.rules import CampaignRules
+from workflows.event import flags
 from workflows.event.data import CollectFeedbackData, RescheduleData, SpotCheckData
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, Violation
@@ -47,6 +49,7 @@ class Move:
     data: Any
     violations: list[Violation] = field(default_factory=list)
     audit: dict[str, Any] = field(default_factory=dict)
+    flags: list[dict[str, Any]] = field(default_factory=list)
     calendar_revision: tuple[Any, ...] | None = None  # read with the event (see fire)
     _calendar: WorkdayCalendar | None = None
 
@@ -65,6 +68,16 @@ class Move:
     def refuse(self, code: str, zh: str, en: str, status: int = 409, **details: Any) -> None:
         """Record a broken rule; the move fails once every guard has had its say."""
         self.violations.append(Violation(code, zh, en, details, status))
+
+    def deviate(
+        self, rule: str, at: str, badge: str, code: str, zh: str, en: str, **details: Any
+    ) -> None:
+        """A deviation from a rule the notice words 原则上 / 不低于 / 左右: refused in the rule's
+        `refuse` mode, else recorded as a flag on the event (see record_flags)."""
+        if self.rules.mode_of(rule) == "refuse":
+            self.refuse(code, zh, en, **details)
+            return
+        self.flags.append(flags.flag(rule, at, badge, code, zh, en, details, self.now))
 
 
 Check = Callable[[Move], None]
@@ -159,6 +172,15 @@ def mark_held(move: Move) -> None:
         attendees=attended,
         summary_due_on=due.deadline_on.isoformat(),
     )
+
+
+def record_flags(move: Move) -> None:
+    """after(invite, hold): the deviations this move flagged replace the event's flags of the
+    same stage, and the audit line lists them."""
+    stage = "hold" if move.event.state == EventState.held else "invite"
+    move.event.flags = flags.replace(move.event.flags, stage, move.flags)
+    if move.flags:
+        move.audit["flags"] = move.flags
 
 
 def record_feedback_items(move: Move) -> None:

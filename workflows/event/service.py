@@ -194,17 +194,15 @@ def record_edit(
     return entry
 
 
-def invite_violations(
-    session: Session, event: Event, actor: Actor, now: datetime
-) -> list[Violation]:
+def recheck_invite(session: Session, event: Event, actor: Actor, now: datetime) -> Move:
     """The invite guards run on the event's current list (after invite, every change to the
-    list must still pass them)."""
+    list must still pass them): the move's violations (rules in `refuse` mode) and flags."""
     campaign = session.get(Campaign, event.campaign_id)
     assert campaign is not None
     move = Move(session, event, campaign, campaign_rules(campaign), actor, now, None, None)
     invitee_count_in_range(move)
     citizen_share_of_invitees(move)
-    return move.violations
+    return move
 
 
 # What an edit outside the machine may change (dates change only by the reschedule move).

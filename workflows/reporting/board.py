@@ -1,6 +1,7 @@
 """The supervisors' board (督查看板) as plain data: a campaign's stage funnel and numbers, the
 overdue list, the spot-check queue with its evidence checks, extension requests waiting for a
-decision, the latest on-site visits and failed notifications. pages/board.py renders it."""
+decision, the latest on-site visits, events with flagged deviations and failed notifications.
+pages/board.py renders it."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ class Board:
     asked: list[tuple[ExtensionRequest, str, str, str]]
     visits: list[tuple[SiteVisit, str, str]]
     visitable: list[tuple[Event, str]]
+    flagged: list[tuple[Event, str]]
 
 
 def collect(
@@ -94,6 +96,7 @@ def collect(
         asked=pending_extensions(session),
         visits=recent_visits(session),
         visitable=[(e, name) for e, name in queue] + checked_events(session),
+        flagged=flagged_events(session, campaign_id),
     )
 
 
@@ -172,6 +175,21 @@ def failed_notifications(session: Session) -> list[Notification]:
             .limit(PAGE)
         ).all()
     )
+
+
+def flagged_events(session: Session, campaign_id: int | None) -> list[tuple[Event, str]]:
+    """Events (of the campaign) whose record carries deviations flagged instead of refused,
+    the latest first: (event, unit name)."""
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, Unit.id == Event.unit_id)  # type: ignore[arg-type]
+        .where(col(Event.flags).is_not(None))
+        .order_by(col(Event.id).desc())
+        .limit(PAGE)
+    )
+    if campaign_id:
+        stmt = stmt.where(Event.campaign_id == campaign_id)
+    return list(session.exec(stmt).all())
 
 
 def checked_events(session: Session) -> list[tuple[Event, str]]:

@@ -37,6 +37,7 @@ from models import (
     VisitPhoto,
 )
 from workflows.escalation import overdue
+from workflows.event import flags
 from workflows.kernel.clock import LOCAL_TZ
 from workflows.kernel.errors import NotFound
 from workflows.reporting import xlsx_stream
@@ -159,7 +160,7 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
         col(Event.id), col(Unit.name), col(Event.theme), col(Event.date_earliest),
         col(Event.date_latest), col(Event.date_text), col(Event.location), col(Event.forms),
         col(Event.state), col(Event.held_on), col(Event.summary_due_on),
-        col(Event.escalation_level), col(Event.created_at),
+        col(Event.escalation_level), col(Event.created_at), col(Event.flags),
     ).join(Unit, col(Unit.id) == Event.unit_id)  # fmt: skip
     if f.campaign_id is not None:
         stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
@@ -178,7 +179,7 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
             yield (
                 r.id, r.name, r.theme, r.date_earliest, r.date_latest, r.date_text, r.location,
                 forms, EVENT_STATES_ZH.get(r.state, r.state), r.held_on, r.summary_due_on,
-                r.escalation_level, local(r.created_at),
+                r.escalation_level, local(r.created_at), flags.text(r.flags),
             )  # fmt: skip
 
     cols = [
@@ -186,6 +187,7 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
         Column("开始日期", 12), Column("截止日期", 12), Column("时间（原文）", 14),
         Column("地点", 24), Column("组织形式", 24), Column("状态", 12), Column("开展日期", 12),
         Column("总结截止日期", 14), Column("催办级别", 10), Column("创建时间", 20),
+        Column("偏差标记", 30),
     ]  # fmt: skip
     return Sheet("开放活动", cols, rows(), "events")
 

@@ -58,6 +58,8 @@ COLUMNS: list[tuple[str, str]] = [
     ("citizen_public", "公开邀请"),
     ("attended", "出席人数"),
     ("attended_citizens", "出席市民代表"),
+    ("flag_invitee_count", "邀请人数偏离"),
+    ("flag_citizen_share", "市民代表比例不足"),
     ("form_office_visit", "参观机关办公场所"),
     ("form_site_visit", "现场参观考察"),
     ("form_dialogue", "政民恳谈交流"),
@@ -93,6 +95,7 @@ class UnitFacts:
     held_late: list[dict[str, Any]] = field(default_factory=list)
     not_held: list[dict[str, Any]] = field(default_factory=list)
     citizen_short: list[dict[str, Any]] = field(default_factory=list)
+    flagged: list[dict[str, Any]] = field(default_factory=list)
     late_answers: list[dict[str, Any]] = field(default_factory=list)
     open_overdue: list[dict[str, Any]] = field(default_factory=list)
     late_summaries: list[dict[str, Any]] = field(default_factory=list)
@@ -136,7 +139,9 @@ def collect(
     scope = _Scope(campaign_id, unit_id)
     _events(session, facts, scope, local_date(now))
     if facts.units:
-        for count in (_invitees, _opinions, _extensions, _summaries, _spot_checks, _escalations):
+        for count in (
+            _invitees, _flags, _opinions, _extensions, _summaries, _spot_checks, _escalations
+        ):  # fmt: skip
             count(session, facts, scope)
         if records:
             _records(session, facts, scope, local_date(now))
@@ -219,6 +224,27 @@ def _invitees(session: Session, facts: Facts, scope: _Scope) -> None:
     ).group_by(col(Event.unit_id))  # fmt: skip
     for r in session.execute(stmt).mappings():
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _flags(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Events whose record carries flagged deviations (few): a count per unit and rule (an
+    event counts once per rule, whether flagged at invite, at hold or both), and each event's
+    flags for the assessment."""
+    stmt = scope.events(
+        sa.select(col(Event.unit_id), col(Event.id), col(Event.flags)).where(
+            col(Event.flags).is_not(None), col(Event.state) != EventState.cancelled
+        )
+    ).order_by(col(Event.id))
+    for r in session.execute(stmt):
+        u = facts.units.get(r.unit_id)
+        if u is None:
+            continue
+        by_rule: dict[str, list[dict[str, Any]]] = {}
+        for f in r.flags or []:
+            by_rule.setdefault(f["rule"], []).append(f)
+        for rule, found in by_rule.items():
+            u.counts[f"flag_{rule}"] += 1
+            u.flagged.append({"event_id": r.id, "rule": rule, "flags": found})
 
 
 def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
