@@ -26,6 +26,7 @@ from web.public import (
     applicant,
     cached_answer,
     calendar_cache,
+    check_human,
     keys,
     limit_person,
     notify,
@@ -128,7 +129,7 @@ def register(
     k = keys(request)
     try:
         body = _registration_in(form, values)
-        human_check.verify(k, body.challenge_token, body.challenge_answer, clock.now())
+        check_human(request, body.challenge_token, body.challenge_answer, clock.now())
         limit_person(request, body.phone)
         reg = flow.register(
             session,

@@ -31,6 +31,7 @@ from web.public import (
     applicant,
     cached_answer,
     calendar_cache,
+    check_human,
     keys,
     limit_person,
     notify,
@@ -83,7 +84,7 @@ def register(
 ) -> RegistrationOut:
     """Register (or join the waiting list); the answer carries the confirmation code."""
     k = keys(request)
-    human_check.verify(k, body.challenge_token, body.challenge_answer, clock.now())
+    check_human(request, body.challenge_token, body.challenge_answer, clock.now())
     limit_person(request, body.phone)
     reg = flow.register(
         session, event_id, applicant(body), keys=k, now=clock.now(), notify=notify(request)

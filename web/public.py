@@ -12,13 +12,14 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from schemas.public import RegistrationIn
 from web.throttle import public_throttle
-from workflows.public import notices, privacy
+from workflows.public import human_check, notices, privacy
 from workflows.public import registration as flow
 from workflows.public.privacy import Keys
 from workflows.public.throttle import count_person
@@ -101,6 +102,11 @@ def address(request: Request) -> str:
 def limit_person(request: Request, phone: str) -> None:
     """Count a registration, look-up or cancellation per address and per phone (hashed)."""
     count_person(public_throttle(request), keys(request), address(request), phone)
+
+
+def check_human(request: Request, token: str, answer: str, now: datetime) -> None:
+    """Refuse a forged, expired, reused or wrong answer to the human check (spends the token)."""
+    human_check.verify(keys(request), token, answer, now, public_throttle(request).first_use)
 
 
 def notify(request: Request) -> notices.Channels:

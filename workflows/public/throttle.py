@@ -64,6 +64,11 @@ class PublicThrottle:
         if waited is not None:
             raise TooManyRequests(waited)
 
+    def first_use(self, key: str, seconds: int) -> bool:
+        """Record `key` as used for `seconds`; True only the first time (a spent token)."""
+        used = self.store.run(lambda s: s.incr(f"{self.prefix}-used-{key}", seconds))
+        return used == 1
+
 
 def from_settings(settings: object, clock: Clock, namespace: str = "") -> PublicThrottle:
     """The throttle a Settings object describes, timed by `clock` (the app's)."""
