@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from models import User
 from tests.conftest import HOUSING, Walker, World, error_of
-from tests.test_pages import sign_in
+from tests.pages.test_pages import sign_in
 from workflows.accounts.service import hash_password
 from workflows.campaign import notice
 
