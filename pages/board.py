@@ -31,7 +31,11 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_hold": "活动开展"}
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 PAGE = board_data.PAGE
-BACK = {"board": "/board#spot-checks", "queue": "/board/spot-checks"}
+BACK = {
+    "board": "/board#spot-checks",
+    "queue": "/board/spot-checks",
+    "event": "/events/{id}/spot-check",  # the event's own spot-check page
+}
 # The Chinese names of the API models' fields, for the error summary.
 VISIT = {"visited_on": "走访日期", "people": "走访人员", "findings": "走访发现"}
 VISIT_MISSING = {"visited_on": "请填写走访日期", "people": "请填写走访人员"}
@@ -240,7 +244,8 @@ def spot_check(
     if tried.errors:
         return board_page(request, user, session, clock, tried.errors)
     return redirect(
-        BACK.get(str(form.get("back")), BACK["board"]), f"已记录抽查结果：{ev.event.theme}"
+        BACK.get(str(form.get("back")), BACK["board"]).format(id=event_id),
+        f"已记录抽查结果：{ev.event.theme}",
     )
 
 
@@ -270,7 +275,8 @@ def rework(
         )
     if tried.errors:
         return board_page(request, user, session, clock, tried.errors)
-    return redirect(BACK.get(str(form.get("back")), BACK["board"]), f"已退回整改：{ev.event.theme}")
+    back = BACK.get(str(form.get("back")), BACK["board"]).format(id=event_id)
+    return redirect(back, f"已退回整改：{ev.event.theme}")
 
 
 @router.post("/board/notifications/{notification_id}/retry")

@@ -20,7 +20,6 @@ from models import (
     InviteeCategory,
     SpotCheck,
     Summary,
-    TransitionLog,
 )
 from pages import eventkit as kit
 from pages import public_staff
@@ -31,9 +30,8 @@ from pages.render import FieldError, PageRoute, day_zh, moment_zh, redirect, ren
 from schemas.invitees import InviteeIn
 from web import forms
 from web.deps import ClockDep, SessionDep
-from workflows.event import invitees
+from workflows.event import history, invitees
 from workflows.event import machine as event_machine
-from workflows.feedback import machine as feedback_flow
 from workflows.kernel.clock import local_date
 from workflows.workdays.deadlines import load_calendar
 
@@ -88,6 +86,9 @@ def event_page(
     """The task list of an event's stages."""
     ev = kit.view(session, user, event_id)
     details = _details(session, ev, local_date(clock.now()))
+    returned = history.returned(session, [ev.event]).get(event_id)
+    if returned is not None:
+        details["summary"] = f"区政府办已退回整改，{details.get('summary', '')}"
     stages = [
         Stage(n, title, slug, stage_status(ev.event.state, n), details.get(slug, ""))
         for n, title, slug in STAGES
@@ -99,6 +100,7 @@ def event_page(
         stages=stages,
         stage_label=STAGE_LABELS[EventState(ev.event.state)],
         public=public_staff.links(session, ev.event),
+        returned=returned,
     )
 
 
@@ -106,20 +108,33 @@ def event_page(
 def history_page(
     request: Request, event_id: int, user: UserDep, session: SessionDep
 ) -> HTMLResponse:
-    """Every move and edit of the event: who, when, what."""
+    """Every move and edit of the event as a sentence: who did what, when."""
     ev = kit.view(session, user, event_id)
-    rows = session.exec(
-        select(TransitionLog)
-        .where(TransitionLog.event_id == event_id)
-        .order_by(col(TransitionLog.id))
-    ).all()
-    labels = {
-        **event_machine.TRIGGER_LABELS_ZH,
-        "create": "创建活动",
-        **{"feedback." + k: "意见" + v for k, v in feedback_flow.TRIGGER_LABELS_ZH.items()},
-    }
-    states = {**event_machine.STATE_LABELS_ZH, **feedback_flow.STATE_LABELS_ZH}
-    return render(request, "history.html", ev=ev, rows=rows, labels=labels, states=states)
+    return render(request, "history.html", ev=ev, lines=history.of_event(session, event_id))
+
+
+@router.get("/events/{event_id}/spot-check")
+def spot_check_page(
+    request: Request, event_id: int, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """区政府办抽查: every round's result and notes, who checked and when, every return for
+    rework; a supervisor finds the spot-check form here while the event waits for it."""
+    ev = kit.view(session, user, event_id)
+    waiting = ev.event.state == EventState.summary_submitted
+    return render(
+        request,
+        "spot_check.html",
+        ev=ev,
+        rounds=history.spot_rounds(session, event_id),
+        reworks=history.reworks(session, event_id),
+        waiting=waiting,
+        can_write=waiting and user.actor.is_supervisor,
+        event=ev.event,
+        unit_name=ev.unit_name,
+        checks={},
+        results=SPOT_RESULTS,
+        back="event",
+    )
 
 
 # ---- 1 邀请人员: add to a list, check your answers, invite ---------------------------------

@@ -16,6 +16,7 @@ from pages.auth import UserDep
 from pages.progress import STAGE_LABELS, Due, next_due
 from pages.render import PageRoute, redirect, render
 from web.deps import ClockDep, SessionDep
+from workflows.event import history
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import visible
@@ -34,6 +35,7 @@ class Row:
     stage: str
     due: Due | None
     reminders: int
+    returned: history.Returned | None = None
 
     @property
     def sort_key(self) -> tuple[Any, ...]:
@@ -86,6 +88,7 @@ def event_rows(
     found = page.rows
     calendar = load_calendar(session)
     answers = _answers_due(session, [e.id for e, _ in found if e.id is not None])
+    returned = history.returned(session, [e for e, _ in found])
     rows = []
     for event, unit_name in found:
         answer_due, answer_level = answers.get(event.id or 0, (None, 0))
@@ -93,9 +96,10 @@ def event_rows(
             Row(
                 event=event,
                 unit_name=unit_name,
-                stage=STAGE_LABELS[EventState(event.state)],
+                stage="退回整改" if event.id in returned else STAGE_LABELS[EventState(event.state)],
                 due=next_due(event, answer_due, today, calendar),
                 reminders=max(event.escalation_level, answer_level),
+                returned=returned.get(event.id or 0),
             )
         )
     return sorted(rows, key=lambda r: r.sort_key), page.next_after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -10,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
-from models import Campaign, FeedbackItem
+from models import Campaign, FeedbackItem, InviteeCategory
 from pages import eventkit as kit
 from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
@@ -21,16 +22,24 @@ from schemas.feedback import FeedbackIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
+from workflows.event import history
 from workflows.event import machine as event_machine
 from workflows.event import summary as summaries
+from workflows.event.service import require_version
 from workflows.feedback import extensions
 from workflows.feedback import machine as feedback_flow
+from workflows.files import filetypes
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, NotFound
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+# The summary's picker: photos (camera or gallery) and the document types a summary accepts.
+ATTACHMENT_ACCEPT = ",".join(
+    ["image/*", *sorted(filetypes.DOCUMENT_TYPES)]
+    + [".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx"]
+)
 # The Chinese names of the API models' fields, for the error summary.
 OPINION = {"content": "意见建议内容", "raised_by_invitee_id": "提出人"}
 EXTENSION = {"reason": "延期理由", "requested_due_on": "希望延至"}
@@ -39,22 +48,57 @@ EXTENSION = {"reason": "延期理由", "requested_due_on": "希望延至"}
 # ---- 2 开展活动 -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HoldAnswers:
+    """What the clerk put on the hold page: the day held and who attended (invitee ids)."""
+
+    held_on: str
+    attended: frozenset[int]
+
+    @classmethod
+    def of(cls, form: Any) -> HoldAnswers:
+        """The answers as posted (by the hold page, or carried by the check page)."""
+        ids = {int(v) for v in form.getlist("attended") if str(v).isdigit()}
+        return cls(kit.text(form, "held_on"), frozenset(ids))
+
+    @classmethod
+    def recorded(cls, people: list[Any]) -> HoldAnswers:
+        """Nothing chosen yet: only check-ins already recorded count as attended."""
+        return cls("", frozenset(p.id for p in people if p.attended is True))
+
+    def day(self) -> date:
+        """The day held, or a refusal naming the field."""
+        try:
+            return date.fromisoformat(self.held_on)
+        except ValueError:
+            raise DomainError(
+                "held_on_missing", "请填写实际开展日期", "give the day held", status=422
+            ) from None
+
+
+HOLD_FIELDS = {"held_on_missing": "held_on", "held_on_in_future": "held_on"}
+
+
 def hold_page(
     request: Request,
     session: Session,
     ev: kit.EventView,
     today: date,
     errors: list[FieldError] | None = None,
+    answers: HoldAnswers | None = None,
 ) -> HTMLResponse:
-    """The attendance checklist and the day held."""
+    """The day held and the attendance checklist, nothing pre-filled but check-ins."""
+    people = kit.invitee_list(session, ev.event.id or 0)
     return render(
         request,
         "hold.html",
         ev=ev,
-        people=kit.invitee_list(session, ev.event.id or 0),
+        people=people,
         categories=kit.CATEGORY_LABELS,
         errors=errors or [],
         today=today,
+        answers=answers or HoldAnswers.recorded(people),
+        checked_in=any(p.attended is True for p in people),
     )
 
 
@@ -66,6 +110,49 @@ def hold_get(
     return hold_page(request, session, kit.view(session, user, event_id), local_date(clock.now()))
 
 
+@router.post("/events/{event_id}/hold/check")
+def hold_check(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Check your answers before the hold is recorded (or back to the form to change them)."""
+    ev = kit.view(session, user, event_id)
+    answers, today = HoldAnswers.of(form), local_date(clock.now())
+    if form.get("action") == "back":
+        return hold_page(request, session, ev, today, answers=answers)
+    with attempt(session, HOLD_FIELDS) as tried:
+        held_on = answers.day()
+        if held_on > today:
+            raise DomainError(
+                "held_on_in_future",
+                f"实际开展日期 {held_on.isoformat()} 晚于今天，不能预先登记",
+                "the day held is after today",
+                status=422,
+            )
+    if tried.errors:
+        return hold_page(request, session, ev, today, tried.errors, answers)
+    people = kit.invitee_list(session, event_id)
+    came = [p for p in people if p.id in answers.attended]
+    citizens = sum(1 for p in came if p.category == InviteeCategory.citizen)
+    return render(
+        request,
+        "hold_check.html",
+        ev=ev,
+        answers=answers,
+        held_on=held_on,
+        came=came,
+        absent=[p for p in people if p.id not in answers.attended],
+        citizens=citizens,
+        needed=ev.rules.citizens_needed(len(came)),
+        minimum=ev.rules.attendees_min,
+        categories=kit.CATEGORY_LABELS,
+    )
+
+
 @router.post("/events/{event_id}/hold")
 def hold_post(
     request: Request,
@@ -75,15 +162,15 @@ def hold_post(
     session: SessionDep,
     clock: ClockDep,
 ) -> Response:
-    """Record attendance (every box ticked or not) and fire the hold move."""
+    """Record attendance (every box ticked or not) and the day held: the hold move."""
     ev = kit.view(session, user, event_id, write=True)
-    came = {str(v) for v in form.getlist("attended")}
-    data: dict[str, Any] = {
-        "attendance": {p.id: str(p.id) in came for p in kit.invitee_list(session, event_id)}
-    }
-    if kit.text(form, "held_on"):
-        data["held_on"] = kit.text(form, "held_on")
-    with attempt(session) as tried:
+    answers = HoldAnswers.of(form)
+    people = kit.invitee_list(session, event_id)
+    with attempt(session, HOLD_FIELDS) as tried:
+        data: dict[str, Any] = {
+            "attendance": {p.id: p.id in answers.attended for p in people},
+            "held_on": answers.day().isoformat(),
+        }
         tried.moved(
             event_machine.fire(
                 session,
@@ -97,7 +184,7 @@ def hold_post(
         )
     if tried.errors:
         ev = kit.view(session, user, event_id)
-        return hold_page(request, session, ev, local_date(clock.now()), tried.errors)
+        return hold_page(request, session, ev, local_date(clock.now()), tried.errors, answers)
     return redirect(f"/events/{event_id}", "已记录活动开展情况")
 
 
@@ -316,6 +403,8 @@ def summary_page(
         errors=errors or [],
         text=current.text if draft is None else draft,
         open=ev.event.state in summaries.OPEN,
+        returned=history.returned(session, [ev.event]).get(ev.event.id or 0),
+        accept=ATTACHMENT_ACCEPT,
     )
 
 
@@ -329,6 +418,43 @@ def summary_get(
     )
 
 
+def _uploads(form: Any) -> list[UploadFile]:
+    """The files chosen in the picker (an empty picker sends one nameless part)."""
+    return [f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename]
+
+
+def _attach(
+    session: Session,
+    ev: kit.EventView,
+    uploads: list[UploadFile],
+    settings: Any,
+    actor: Any,
+    now: Any,
+) -> None:
+    """Store each chosen file with the summary, each an edit of the event's current version."""
+    limit = settings.upload_max_bytes
+    for upload in uploads:
+        data = upload.file.read(limit + 1)
+        if len(data) > limit:
+            raise DomainError(
+                "attachment_too_large",
+                f"“{upload.filename}”超过 {limit // (1024 * 1024)} MB 上限",
+                "",
+                status=413,
+            )
+        summaries.attach(
+            session,
+            ev.event,
+            filename=upload.filename or "",  # never empty: filtered by _uploads
+            content_type=upload.content_type or "application/octet-stream",
+            data=data,
+            store=FileStore(settings.upload_dir),
+            expected_version=ev.event.version,
+            actor=actor,
+            now=now,
+        )
+
+
 @router.post("/events/{event_id}/summary")
 def summary_post(
     request: Request,
@@ -337,16 +463,20 @@ def summary_post(
     user: UserDep,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> Response:
-    """Save the draft text, or save it and submit the summary (submit_summary)."""
+    """Save the text and any chosen photos or files together (nothing typed is lost to an
+    upload), and submit the summary (submit_summary) when asked."""
     ev = kit.view(session, user, event_id, write=True)
     draft = str(form.get("text", ""))
+    uploads = _uploads(form)
     submit = form.get("action") == "submit"
     with attempt(session) as tried:
         version = kit.version_of(form)
         summaries.write_draft(
             session, ev.event, draft, expected_version=version, actor=user.actor, now=clock.now()
         )
+        _attach(session, ev, uploads, settings, user.actor, clock.now())
         if submit:
             tried.moved(
                 event_machine.fire(
@@ -363,7 +493,8 @@ def summary_post(
         return summary_page(request, session, ev, local_date(clock.now()), tried.errors, draft)
     if submit:
         return redirect(f"/events/{event_id}", "总结已报送区政府办")
-    return redirect(f"/events/{event_id}/summary", "总结草稿已保存")
+    saved = f"总结已保存，已上传 {len(uploads)} 个文件" if uploads else "总结草稿已保存"
+    return redirect(f"/events/{event_id}/summary", saved)
 
 
 @router.post("/events/{event_id}/summary/photos")
@@ -376,38 +507,29 @@ def photos_post(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Response:
-    """Upload several photos or files at once."""
-    limit = settings.upload_max_bytes
-    uploads = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and f.filename]
+    """Upload several photos or files at once (the text, if sent along, is saved too)."""
+    uploads = _uploads(form)
     ev = kit.view(session, user, event_id, write=True)
+    draft = form.get("text")
     with attempt(session) as tried:
         if not uploads:
             raise DomainError("attachment_empty", "请选择要上传的照片或文件", "", status=422)
         version = kit.version_of(form)
-        for upload in uploads:
-            data = upload.file.read(limit + 1)
-            if len(data) > limit:
-                raise DomainError(
-                    "attachment_too_large",
-                    f"“{upload.filename}”超过 {limit // (1024 * 1024)} MB 上限",
-                    "",
-                    status=413,
-                )
-            summaries.attach(
+        require_version(ev.event, version)
+        if draft is not None:
+            summaries.write_draft(
                 session,
                 ev.event,
-                filename=upload.filename or "",  # never empty: filtered above
-                content_type=upload.content_type or "application/octet-stream",
-                data=data,
-                store=FileStore(settings.upload_dir),
+                str(draft),
                 expected_version=version,
                 actor=user.actor,
                 now=clock.now(),
             )
-            version = ev.event.version
+        _attach(session, ev, uploads, settings, user.actor, clock.now())
     if tried.errors:
         ev = kit.view(session, user, event_id)
-        return summary_page(request, session, ev, local_date(clock.now()), tried.errors)
+        text = None if draft is None else str(draft)
+        return summary_page(request, session, ev, local_date(clock.now()), tried.errors, text)
     return redirect(f"/events/{event_id}/summary#photos", f"已上传 {len(uploads)} 个文件")
 
 

@@ -130,12 +130,29 @@ def walk_to_invited(page: Any, base: str) -> None:
     assert "邀请已发出" in page.content()
 
 
-def walk_to_submitted(page: Any) -> None:
-    """Hold, two opinions, collect, photo upload with thumbnail, summary submitted."""
+def record_hold(page: Any) -> None:
+    """开展活动 starts blank: the day typed, every box ticked by hand, then the check page."""
     click(task(page, "开展活动"))
+    day = page.get_by_label("实际开展日期")
+    assert day.input_value() == ""
+    boxes = page.locator("#attendance input[type=checkbox]")
+    assert boxes.count() == 12 and page.locator("#attendance input:checked").count() == 0
+    shoot(page, "hold")
+    day.fill("2022-09-16")
+    for i in range(boxes.count()):
+        boxes.nth(i).check()
+    click(page.get_by_role("button", name="下一步：核对"))
+    settle(page)
+    assert "2022年9月16日（星期五）" in page.content() and "12 人" in page.content()
+    shoot(page, "hold-check")
     click(page.get_by_role("button", name="确认活动已开展"))
     settle(page)
     assert "已记录活动开展情况" in page.content()
+
+
+def walk_to_submitted(page: Any) -> None:
+    """Hold, two opinions, collect, photos and text saved together, summary submitted."""
+    record_hold(page)
     click(task(page, "收集意见建议"))
     page.get_by_label("意见建议内容").fill("希望延长小区改造施工公示期\n建议增设无障碍坡道")
     click(page.get_by_role("button", name="登记"))
@@ -144,18 +161,18 @@ def walk_to_submitted(page: Any) -> None:
     click(page.get_by_role("button", name="意见建议收集完毕"))
     settle(page)
     click(task(page, "报送总结"))
-    page.get_by_label("选择照片（可多选，手机可直接拍照）").set_input_files(
+    text = "9月16日组织市民代表等12人参观老旧小区改造现场，收集意见2条。"
+    page.get_by_label("活动总结").fill(text)
+    page.get_by_label("添加照片或文件（可多选）").set_input_files(
         [{"name": "现场1.png", "mimeType": "image/png", "buffer": png()},
          {"name": "现场2.png", "mimeType": "image/png", "buffer": png(48, 64)}]
     )  # fmt: skip
-    click(page.get_by_role("button", name="上传"))
+    click(page.get_by_role("button", name="保存（文字和所选文件）"))
     settle(page)
     assert page.locator(".thumbs img").count() == 2
-    page.get_by_label("活动总结").fill(
-        "9月16日组织市民代表等12人参观老旧小区改造现场，收集意见2条。"
-    )
+    assert page.get_by_label("活动总结").input_value() == text  # nothing typed was lost
     shoot(page, "summary")
-    click(page.get_by_role("button", name="报送区政府办"))
+    click(page.get_by_role("button", name="保存并报送区政府办"))
     settle(page)
     assert "总结已报送区政府办" in page.content()
     assert "【待抽查】" in page.content()
@@ -177,7 +194,8 @@ def test_staff_walk_and_supervisor_spot_check(server: str, browser: Any) -> None
     walk_to_invited(page, server)
     walk_to_submitted(page)
     click(page.get_by_role("link", name="历史记录 ›"))
-    assert "报送总结" in page.content() and "wang" in page.content()
+    assert "向区政府办报送了总结" in page.content() and "王经办" in page.content()
+    assert "edit.invitees" not in page.content()
     shoot(page, "history")
     sign_out(page)
     sign_in(page, server, "li", "Duban-2022!")

@@ -1,0 +1,415 @@
+"""An event's history in words: each audit line of the transition log as one Chinese sentence
+(who, what, when), for the pages and the API alike, and the latest return for rework as a
+notice the clerk sees first.
+
+Nothing here writes; the lines were written by the machine (workflows/kernel/machine.py), the
+edits (workflows/event/service.record_edit), deadline recomputations and the overdue sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models import EventState, SpotCheck, TransitionLog, User
+from workflows.kernel.clock import LOCAL_TZ
+from workflows.kernel.visibility import SYSTEM
+
+WEEKDAYS = "一二三四五六日"
+CATEGORIES = {"npc_deputy": "人大代表", "cppcc_member": "政协委员", "citizen": "市民代表"}
+SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
+FORMS = {
+    "office_visit": "参观机关办公场所",
+    "site_visit": "现场参观考察",
+    "dialogue": "政民恳谈交流",
+    "feedback": "意见反馈",
+}
+EVENT_FIELDS = {
+    "theme": "活动主题",
+    "location": "活动地点",
+    "start_time": "开始时间",
+    "end_time": "结束时间",
+    "forms": "组织形式",
+    "public_places": "公开报名名额",
+}
+
+
+def day_zh(day: date | str | None, *, weekday: bool = True) -> str:
+    """2022年9月16日（星期五）; a stored ISO day is read first."""
+    if day is None or day == "":
+        return ""
+    if isinstance(day, str):
+        try:
+            day = date.fromisoformat(day[:10])
+        except ValueError:
+            return day
+    text = f"{day.year}年{day.month}月{day.day}日"
+    return text + (f"（星期{WEEKDAYS[day.weekday()]}）" if weekday else "")
+
+
+def moment_zh(moment: datetime) -> str:
+    """A stored UTC moment in Shanghai time, on one line: 2022年9月16日（星期五）14:30."""
+    local = moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment
+    return f"{day_zh(local.date())}{local:%H:%M}"
+
+
+def who_zh(name: str | None) -> str:
+    """The operator: the system's own moves say 系统."""
+    if not name or name == SYSTEM.name:
+        return "系统"
+    return name
+
+
+def people_zh(people: Iterable[Any]) -> str:
+    """Invitees as names: 张三（市民代表）、李四（人大代表）."""
+    out = []
+    for p in people:
+        if isinstance(p, dict):
+            category = CATEGORIES.get(str(p.get("category")), "")
+            out.append(f"{p.get('name', '')}（{category}）" if category else str(p.get("name", "")))
+        else:
+            out.append(str(p))
+    return "、".join(out)
+
+
+def value_zh(key: str, value: Any) -> str:
+    """One edited field's value in words."""
+    if value is None or value == "" or value == []:
+        return "（空）"
+    if key == "forms" and isinstance(value, list):
+        return "、".join(FORMS.get(str(v), str(v)) for v in value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One line of the history: when, who, and the sentence (which names who did what)."""
+
+    id: int | None
+    at: datetime
+    at_zh: str
+    who: str
+    sentence: str
+
+
+Sayer = Callable[[str, dict[str, Any], TransitionLog], str]
+
+
+def _create(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    earliest, latest = d.get("earliest"), d.get("latest")
+    when = day_zh(earliest) if earliest == latest else f"{day_zh(earliest)}至{day_zh(latest)}"
+    text = f"{who}创建了活动，计划于{when}开展"
+    if d.get("override_reason"):
+        text += f"（督查人员补录，理由：{d['override_reason']}）"
+    return text + "。"
+
+
+def _hold(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    text = f"{who}记录活动于{day_zh(d.get('held_on'))}开展"
+    if "attendees" in d:
+        text += f"，出席 {d['attendees']} 人"
+    late = d.get("late_days") or 0
+    if late:
+        text += f"，比计划最晚日期晚 {late} 天"
+    if d.get("summary_due_on"):
+        text += f"；总结应于{day_zh(d['summary_due_on'])}前报送"
+    return text + "。"
+
+
+def _collect(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    if d.get("no_opinions") and not d.get("feedback_items"):
+        text = f"{who}确认意见建议收集完毕：本次活动未收到意见建议"
+    else:
+        text = f"{who}确认意见建议收集完毕，共 {d.get('feedback_items', 0)} 条"
+    dues = [day_zh(a.get("due_on")) for a in d.get("answer_due") or [] if isinstance(a, dict)]
+    if dues:
+        text += f"，应于{'、'.join(dues)}前答复"
+    if d.get("statement"):
+        text += f"；说明：{d['statement']}"
+    return text + "。"
+
+
+def _submit(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    text = f"{who}向区政府办报送了总结"
+    if "attachments" in d:
+        text += f"，附照片或文件 {d['attachments']} 个"
+    if d.get("late_seconds"):
+        text += "（逾期报送）"
+    return text + "。"
+
+
+def _spot(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    result = SPOT_RESULTS.get(str(d.get("result")), "已记录")
+    text = f"{who}记录第 {d.get('round', 1)} 轮抽查结果：{result}"
+    if d.get("site_visit"):
+        text += "（已现场走访）"
+    return text + "。"
+
+
+def _rework(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    reasons = "；".join(str(r).rstrip("。；;") for r in d.get("reasons") or [])
+    text = f"{who}退回总结整改（第 {d.get('round', 2)} 轮报送）"
+    if reasons:
+        text += f"，理由：{reasons}"
+    if d.get("summary_due_on"):
+        text += f"；请于{day_zh(d['summary_due_on'])}前重新报送"
+    return text + "。"
+
+
+def _reschedule(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    def window(a: Any, b: Any) -> str:
+        return day_zh(a) if a == b else f"{day_zh(a)}至{day_zh(b)}"
+
+    old = window(d.get("old_earliest"), d.get("old_latest"))
+    new = window(d.get("new_earliest"), d.get("new_latest"))
+    return f"{who}将活动由{old}改期至{new}。"
+
+
+def _recompute(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    item = f"意见 {line.feedback_item_id} 的" if line.feedback_item_id else ""
+    old, new = day_zh(d.get("old_due_on")) or "未定", day_zh(d.get("new_due_on")) or "未定"
+    return f"工作日数据更新，{item}答复期限由{old}改为{new}。"
+
+
+def _edit_event(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    before, after = d.get("before") or {}, d.get("after") or {}
+    parts = [
+        f"{EVENT_FIELDS.get(k, '其他信息')}由“{value_zh(k, before.get(k))}”改为“{value_zh(k, v)}”"
+        for k, v in after.items()
+    ]
+    return f"{who}修改了活动信息：{'；'.join(parts)}。" if parts else f"{who}修改了活动信息。"
+
+
+def _edit_invitees(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    if d.get("added"):
+        return f"{who}添加了受邀人员：{people_zh(d['added'])}。"
+    if d.get("removed"):
+        return f"{who}从受邀名单中移除了：{people_zh(d['removed'])}。"
+    return f"{who}修改了受邀名单。"
+
+
+def _edit_invitee(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    after = d.get("after") or {}
+    return f"{who}修改了受邀人员{after.get('name', '')}的信息。"
+
+
+def _edit_attendance(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    parts = []
+    if d.get("now_attended"):
+        parts.append(f"{people_zh(d['now_attended'])}改为出席")
+    if d.get("now_absent"):
+        parts.append(f"{people_zh(d['now_absent'])}改为未出席")
+    text = f"{who}更正了出席情况：{'，'.join(parts) or '无变化'}"
+    if "attendees" in d:
+        text += f"，现出席 {d['attendees']} 人"
+    return text + "。"
+
+
+def _edit_attachment(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    name = d.get("filename", "")
+    if d.get("removed"):
+        return f"{who}删除了总结的照片或文件“{name}”。"
+    return f"{who}上传了总结的照片或文件“{name}”。"
+
+
+def _edit_summary(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    return f"{who}保存了总结草稿（{d.get('characters', 0)} 字）。"
+
+
+def _edit_feedback(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    return f"{who}登记了一条意见建议（意见 {d.get('added', '')}）。"
+
+
+def _item(line: TransitionLog) -> str:
+    return f"意见 {line.feedback_item_id}" if line.feedback_item_id else "意见"
+
+
+def _assign(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    return f"{who}将{_item(line)}交办给{d.get('assignee') or '承办人'}。"
+
+
+def _answer(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    late = d.get("late_workdays") or 0
+    return f"{who}答复了{_item(line)}" + (f"（逾期 {late} 个工作日）" if late else "") + "。"
+
+
+SAYERS: dict[str, Sayer] = {
+    "create": _create,
+    "invite": lambda who, d, line: f"{who}发出了邀请。",
+    "hold": _hold,
+    "collect_feedback": _collect,
+    "submit_summary": _submit,
+    "spot_check": _spot,
+    "return_for_rework": _rework,
+    "reschedule": _reschedule,
+    "cancel": lambda who, d, line: f"{who}取消了活动。",
+    "recompute_deadline": _recompute,
+    "edit.event": _edit_event,
+    "edit.invitees": _edit_invitees,
+    "edit.invitee": _edit_invitee,
+    "edit.attendance": _edit_attendance,
+    "edit.attachment": _edit_attachment,
+    "edit.summary": _edit_summary,
+    "edit.feedback": _edit_feedback,
+    "feedback.assign": _assign,
+    "feedback.answer": _answer,
+    "feedback.close": lambda who, d, line: f"{who}办结了{_item(line)}。",
+    "feedback.mark_overdue": lambda who, d, line: f"{_item(line)}已超过答复期限，标记为逾期。",
+    "feedback.extend": lambda who, d, line: f"{_item(line)}的延期申请已批准，答复期限延后。",
+}
+
+
+def sentence(line: TransitionLog, who: str | None = None) -> str:
+    """One audit line as a Chinese sentence naming who did what (and why, when a reason was
+    given); a kind of line not known here still reads as words, never as its code. `who` is
+    the person's display name when known (else the account name the line keeps)."""
+    who = who or who_zh(line.actor_name)
+    data = line.data or {}
+    say = SAYERS.get(line.trigger)
+    text = say(who, data, line) if say else f"{who}修改了活动记录。"
+    if line.reason and line.trigger != "recompute_deadline":
+        text = text.rstrip("。") + f"。理由：{line.reason.strip().rstrip('。')}。"
+    return text
+
+
+def present(
+    lines: Iterable[TransitionLog], names: dict[int, str] | None = None
+) -> list[HistoryLine]:
+    """The history as sentences, oldest first, a line repeated at the same minute shown once;
+    `names` gives accounts' display names by id."""
+    out: list[HistoryLine] = []
+    seen: set[tuple[str, str]] = set()
+    for line in lines:
+        at = moment_zh(line.at)
+        who = (names or {}).get(line.actor_id or 0) or who_zh(line.actor_name)
+        said = sentence(line, who)
+        if (at, said) in seen:
+            continue
+        seen.add((at, said))
+        out.append(HistoryLine(line.id, line.at, at, who, said))
+    return out
+
+
+def display_names(session: Session, lines: Iterable[TransitionLog]) -> dict[int, str]:
+    """The display names of the accounts that wrote `lines`."""
+    ids = {line.actor_id for line in lines if line.actor_id}
+    if not ids:
+        return {}
+    users = session.exec(select(User).where(col(User.id).in_(ids))).all()
+    return {u.id: u.display_name for u in users if u.id and u.display_name}
+
+
+def of_event(session: Session, event_id: int) -> list[HistoryLine]:
+    """An event's whole history in words."""
+    lines = session.exec(
+        select(TransitionLog)
+        .where(TransitionLog.event_id == event_id)
+        .order_by(col(TransitionLog.id))
+    ).all()
+    return present(lines, display_names(session, lines))
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A summary sent back for rework and not yet resubmitted: why, and by when."""
+
+    event_id: int
+    reasons: list[str]
+    due_on: date | None
+    round: int
+    at: datetime
+
+    @property
+    def reasons_zh(self) -> str:
+        """The reasons as sentences: 照片无拍摄日期。请补充活动现场照片。"""
+        return "".join(r.rstrip("。；;") + "。" for r in self.reasons)
+
+    @property
+    def due_zh(self) -> str:
+        """2026年12月9日（星期三）."""
+        return day_zh(self.due_on)
+
+
+def returned(session: Session, events: Iterable[Any]) -> dict[int, Returned]:
+    """For each event whose summary came back and waits to be resubmitted, the latest return."""
+    waiting = [e.id for e in events if e.state == EventState.feedback_collected and e.id]
+    if not waiting:
+        return {}
+    rows = session.exec(
+        select(TransitionLog)
+        .where(
+            col(TransitionLog.event_id).in_(waiting),
+            col(TransitionLog.trigger).in_(["return_for_rework", "submit_summary"]),
+        )
+        .order_by(col(TransitionLog.id))
+    ).all()
+    latest: dict[int, TransitionLog] = {}
+    for row in rows:
+        latest[row.event_id] = row
+    out = {}
+    for event_id, row in latest.items():
+        if row.trigger != "return_for_rework":
+            continue
+        d = row.data or {}
+        due = d.get("summary_due_on")
+        out[event_id] = Returned(
+            event_id,
+            [str(r) for r in d.get("reasons") or []],
+            date.fromisoformat(due) if due else None,
+            int(d.get("round") or 2),
+            row.at,
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class SpotRound:
+    """One round of the district office's spot check, as the event's people read it."""
+
+    round: int
+    result: str
+    result_zh: str
+    notes: str
+    site_visit: bool
+    who: str
+    at: datetime
+    at_zh: str
+
+
+def spot_rounds(session: Session, event_id: int) -> list[SpotRound]:
+    """Every spot check of an event, first round first, with who checked and when."""
+    rows = session.exec(
+        select(SpotCheck, User)
+        .join(User, col(User.id) == SpotCheck.checked_by, isouter=True)
+        .where(SpotCheck.event_id == event_id)
+        .order_by(col(SpotCheck.round), col(SpotCheck.id))
+    ).all()
+    return [
+        SpotRound(
+            check.round,
+            check.result,
+            SPOT_RESULTS.get(check.result, "已记录"),
+            check.notes,
+            check.site_visit,
+            (user.display_name or user.username) if user else "系统",
+            check.checked_at,
+            moment_zh(check.checked_at),
+        )
+        for check, user in rows
+    ]
+
+
+def reworks(session: Session, event_id: int) -> list[HistoryLine]:
+    """Every return for rework of an event, as sentences (reasons and the new due day)."""
+    lines = session.exec(
+        select(TransitionLog)
+        .where(TransitionLog.event_id == event_id, TransitionLog.trigger == "return_for_rework")
+        .order_by(col(TransitionLog.id))
+    ).all()
+    return present(lines, display_names(session, lines))
