@@ -149,6 +149,7 @@ def hold_check(
         citizens=citizens,
         needed=ev.rules.citizens_needed(len(came)),
         minimum=ev.rules.attendees_min,
+        share_refused=ev.rules.mode_of("citizen_share") == "refuse",
         categories=kit.CATEGORY_LABELS,
     )
 

@@ -149,6 +149,11 @@ def test_key_lines_say_what_happened() -> None:
     assert "理由：照片无拍摄日期；请补充活动现场照片" in rework
     assert "请于2026年12月9日（星期三）前重新报送" in rework
     assert say(line("cancel", {}, reason="场地不可用")) == "王经办取消了活动。理由：场地不可用。"
+    flagged = {
+        **SAMPLES["hold"],
+        "flags": [{"rule": "citizen_share", "badge": "市民代表比例不足（2/10）"}],
+    }
+    assert say(line("hold", flagged)).endswith("已照常登记并标记偏差：市民代表比例不足（2/10）。")
 
 
 def test_system_operator_time_on_one_line_and_no_line_twice() -> None:

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from models import User
 from tests.conftest import Walker, World, tiny_jpeg
-from tests.test_pages import csrf_of, sign_in, version_of
+from tests.pages.test_pages import csrf_of, sign_in, version_of
 from workflows.accounts.service import hash_password
 
 

@@ -275,6 +275,9 @@ def sentence(line: TransitionLog, who: str | None = None) -> str:
     text = say(who, data, line) if say else f"{who}修改了活动记录。"
     if line.reason and line.trigger != "recompute_deadline":
         text = text.rstrip("。") + f"。理由：{line.reason.strip().rstrip('。')}。"
+    badges = [str(f.get("badge", "")) for f in data.get("flags") or [] if isinstance(f, dict)]
+    if badges:
+        text += f"已照常登记并标记偏差：{'、'.join(badges)}。"
     return text
 
 
