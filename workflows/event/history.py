@@ -43,10 +43,11 @@ def day_zh(day: date | str | None, *, weekday: bool = True) -> str:
     if day is None or day == "":
         return ""
     if isinstance(day, str):
+        raw = day
         try:
-            day = date.fromisoformat(day[:10])
+            day = date.fromisoformat(raw[:10])
         except ValueError:
-            return day
+            return raw
     text = f"{day.year}年{day.month}月{day.day}日"
     return text + (f"（星期{WEEKDAYS[day.weekday()]}）" if weekday else "")
 
