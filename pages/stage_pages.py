@@ -573,5 +573,5 @@ def file_get(
     return FileResponse(
         FileStore(settings.upload_dir).path(attachment.storage_key),
         media_type=attachment.content_type,
-        filename=attachment.filename,
+        filename=summaries.download_name(attachment),
     )

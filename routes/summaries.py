@@ -84,7 +84,7 @@ def download_attachment(
     return FileResponse(
         FileStore(settings.upload_dir).path(attachment.storage_key),
         media_type=attachment.content_type,
-        filename=attachment.filename,
+        filename=summaries.download_name(attachment),
         content_disposition_type="attachment",
         headers={"X-Content-Type-Options": "nosniff"},
     )

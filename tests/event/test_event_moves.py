@@ -315,7 +315,7 @@ def test_submit_summary_needs_text_and_a_photo(walker: Walker) -> None:
     assert (
         error_of(walker.move(event["id"], "submit_summary"))["code"] == "summary_attachment_missing"
     )
-    assert walker.upload(event["id"], "report.pdf").status_code == 201
+    assert walker.upload(event["id"], "report.jpg").status_code == 201
     r = walker.move(event["id"], "submit_summary")
     assert r.status_code == 200, r.text
     summary = walker.client.get(

@@ -47,10 +47,10 @@ def test_hostile_uploads_are_refused(
 def test_served_with_detected_type_as_attachment(walker: Walker, world: World) -> None:
     event, _ = walker.held_event()
     # a PDF claimed as HTML is stored and served as a PDF
-    response = _upload(walker, event["id"], "报告\u202egpj.exe", PDF, "text/html")
+    response = _upload(walker, event["id"], "报告\u202efdp.pdf", PDF, "text/html")
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["filename"] == "报告gpj.exe"
+    assert body["filename"] == "报告fdp.pdf"
     assert body["content_type"] == "application/pdf" and body["kind"] == "file"
     got = walker.client.get(
         f"/api/v1/events/{event['id']}/summary/attachments/{body['id']}",

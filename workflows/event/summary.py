@@ -156,6 +156,13 @@ def get_attachment(session: Session, event: Event, attachment_id: int) -> Attach
     return attachment
 
 
+def download_name(attachment: Attachment) -> str:
+    """The name a summary file is served under, derived by the service, never the uploader's:
+    总结-<event id>-<attachment id>.<extension of the detected type>."""
+    ext = filetypes.served_extension(attachment.content_type, attachment.filename)
+    return f"总结-{attachment.event_id}-{attachment.id}.{ext}"
+
+
 def detach(
     session: Session,
     event: Event,
