@@ -83,7 +83,7 @@ def report_xlsx(
     data = reports.report(
         reports.collect_for(session, user.actor, campaign_id, clock.now(), records=False)
     )
-    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now())
+    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now(), "报表")
 
 
 @router.get("/board/assessment.xlsx")
@@ -93,7 +93,9 @@ def assessment_xlsx(
     """The ranking and its deductions as xlsx."""
     campaign_id = _int(request.query_params.get("campaign")) or 0
     data = assessment.assess(reports.collect_for(session, user.actor, campaign_id, clock.now()))
-    return xlsx_download(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
+    return xlsx_download(
+        assessment.sheets(data), f"assessment-{campaign_id}", clock.now(), "考核得分"
+    )
 
 
 @router.get("/board/report/summary.docx")

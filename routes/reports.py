@@ -101,7 +101,7 @@ def campaign_report_xlsx(
     data = reports.report(
         reports.collect_for(session, actor, campaign_id, clock.now(), records=False)
     )
-    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now())
+    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now(), "报表")
 
 
 @router.get("/campaigns/{campaign_id}/assessment")
@@ -119,7 +119,9 @@ def campaign_assessment_xlsx(
 ) -> Any:
     """The ranking and the deductions, as two sheets."""
     data = assessment.assess(reports.collect_for(session, actor, campaign_id, clock.now()))
-    return xlsx_download(assessment.sheets(data), f"assessment-{campaign_id}", clock.now())
+    return xlsx_download(
+        assessment.sheets(data), f"assessment-{campaign_id}", clock.now(), "考核得分"
+    )
 
 
 @router.get("/campaigns/{campaign_id}/summary.docx", response_class=Response)

@@ -33,23 +33,27 @@ def stream_export(
 
     stamp = local_date(now).strftime("%Y%m%d")
     title = exports.TITLES_ZH[kind]
-    filename = f"{title}-{stamp}.{fmt}"
-    disposition = (
-        f"attachment; filename=\"{kind}-{stamp}.{fmt}\"; filename*=UTF-8''{quote(filename)}"
-    )
+    disposition = attachment(f"{kind}-{stamp}.{fmt}", f"{title}-{stamp}.{fmt}")
     return StreamingResponse(
         body(), media_type=exports.MEDIA_TYPES[fmt], headers={"Content-Disposition": disposition}
     )
 
 
-def xlsx_download(sheets: Any, name: str, now: datetime) -> StreamingResponse:
-    """Sheets streamed as one workbook, named `name` and the local day."""
+def attachment(ascii_name: str, name: str) -> str:
+    """A `Content-Disposition` every browser saves: a plain ASCII `filename` for old clients and
+    the Chinese name as RFC 5987's `filename*` (UTF-8, percent-encoded), which browsers prefer."""
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def xlsx_download(sheets: Any, name: str, now: datetime, title: str = "") -> StreamingResponse:
+    """Sheets streamed as one workbook, named `name` (ASCII; `title` in Chinese) and the day."""
     stamp = local_date(now).strftime("%Y%m%d")
-    disposition = f'attachment; filename="{name}-{stamp}.xlsx"'
+    suffix = name.rpartition("-")[2] if title and "-" in name else ""
+    zh = f"{title}-{suffix}-{stamp}.xlsx" if suffix else f"{title or name}-{stamp}.xlsx"
     return StreamingResponse(
         exports.xlsx_chunks(sheets),
         media_type=exports.MEDIA_TYPES["xlsx"],
-        headers={"Content-Disposition": disposition},
+        headers={"Content-Disposition": attachment(f"{name}-{stamp}.xlsx", zh)},
     )
 
 
@@ -59,9 +63,7 @@ def summary_docx(
     """The district summary draft (supervisors, admins, viewers: it covers every unit)."""
     body = district_draft(session, actor, campaign_id, now, FileStore(upload_dir))
     stamp = local_date(now).strftime("%Y%m%d")
-    filename = f"总结报告-{campaign_id}-{stamp}.docx"
-    disposition = (
-        f'attachment; filename="summary-{campaign_id}-{stamp}.docx"; '
-        f"filename*=UTF-8''{quote(filename)}"
+    disposition = attachment(
+        f"summary-{campaign_id}-{stamp}.docx", f"总结报告-{campaign_id}-{stamp}.docx"
     )
     return Response(body, media_type=DOCX, headers={"Content-Disposition": disposition})
