@@ -149,11 +149,12 @@ class Settings(BaseSettings):
         default="json", description="json | wecom (企业微信) | dingtalk (钉钉)"
     )
     notify_log: bool = Field(default=True, description="Also write every notification to the log")
-    public_url: str = Field(
-        default="http://127.0.0.1:8000",
+    public_url: str | None = Field(
+        default=None,
         max_length=300,
         description="The service's address as people reach it; digests link to its board, "
-        "printed receipt slips (QR codes) to its /public/track",
+        "printed receipt slips (QR codes) to its /public/track. Unset: the address the service "
+        "serves (pages: the address the request came to; workers: http://HOST:PORT)",
     )
     delivery_max_attempts: int = Field(
         default=12,
@@ -215,6 +216,17 @@ class Settings(BaseSettings):
         if broker is not None and broker.get_secret_value().startswith(("redis://", "rediss://")):
             return broker
         return SecretStr("memory://")
+
+    @property
+    def public_base(self) -> str:
+        """OPENDAY_PUBLIC_URL without its trailing slash, else the address this service serves
+        (a wildcard bind address is reached on the loopback address)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -31,9 +34,8 @@ def run(
     """Everything in one process with embedded defaults: migrate, load the demo, serve."""
     import uvicorn
 
-    settings = get_settings()
-    host = host or settings.host
-    port = port or settings.port
+    settings = _served_settings(host, port)
+    host, port = settings.host, settings.port
     preflight(settings, host, port, allow_empty=True)
     configure_logging(settings)
     try:
@@ -43,22 +45,71 @@ def run(
         raise fail(
             f"启动准备失败：{first}", f"could not prepare the service: {first}", exc
         ) from exc
-    _banner(f"http://{host}:{port}", campaign_id, logins, settings.var_dir)
     stop, threads, broker = _start_background(settings)
     from api import create_app
 
     # One broker for the API (readyz, metrics, retries) and the in-process worker that drains it.
     web = create_app(settings, broker=broker)
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=host, port=port, log_config=None, proxy_headers=True)
+    )
+    base = settings.public_base
+    banner = QuietBanner(lambda: _banner(base, campaign_id, logins, settings.var_dir))
+    banner.watch(server)
     try:
-        uvicorn.run(web, host=host, port=port, log_config=None, proxy_headers=True)
+        server.run()
     finally:
         stop.set()
         for thread in threads:
             thread.join(10)
 
 
+def _served_settings(host: str | None, port: int | None):  # noqa: ANN202 - Settings
+    """The settings with the address given on the command line, so every part of this process
+    (pages, workers' links) knows the address the service really serves."""
+    if host:
+        os.environ["OPENDAY_HOST"] = host
+    if port:
+        os.environ["OPENDAY_PORT"] = str(port)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+class QuietBanner:
+    """Prints the demo's accounts once the start-up burst of log lines is over (the server is
+    up and nothing was logged for `quiet` seconds, or `longest` seconds passed), so the
+    passwords are the last thing on the screen rather than scrolled away (issue 24)."""
+
+    def __init__(self, show, quiet: float = 1.5, longest: float = 30.0) -> None:  # noqa: ANN001
+        self.show = show
+        self.quiet = quiet
+        self.longest = longest
+        self.last = time.monotonic()
+
+    def watch(self, server) -> threading.Thread:  # noqa: ANN001 - uvicorn.Server
+        """Stamp every log record; print from a daemon thread when the burst is over."""
+        stamp = logging.Handler()
+        stamp.emit = self._stamp  # type: ignore[method-assign]
+        logging.getLogger().addHandler(stamp)
+        thread = threading.Thread(target=self._wait, args=(server, stamp), daemon=True)
+        thread.start()
+        return thread
+
+    def _stamp(self, record: logging.LogRecord) -> None:
+        self.last = time.monotonic()
+
+    def _wait(self, server, stamp: logging.Handler) -> None:  # noqa: ANN001
+        started = time.monotonic()
+        while time.monotonic() - started < self.longest:
+            if server.started and time.monotonic() - self.last >= self.quiet:
+                break
+            time.sleep(0.1)
+        logging.getLogger().removeHandler(stamp)
+        self.show()
+
+
 def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id, logins)
-    """Migrate, load the demo campaign and its two logins (credentials file in var/)."""
+    """Migrate, load the demo campaign and its logins (credentials file in var/)."""
     from models.db import migrate as upgrade
     from models.db import session_scope
     from workflows.kernel.clock import SystemClock
@@ -77,7 +128,7 @@ def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id,
 
 def _banner(base: str, campaign_id: int | None, logins, var_dir: Path) -> None:  # noqa: ANN001
     """Short lines that fit a terminal; long commands are never wrapped (soft_wrap), and the
-    API tokens stay in the credentials file (the banner says where)."""
+    API tokens stay in the credentials file beside the passwords (the banner says where)."""
     credentials = var_dir / "demo-credentials.json"
     staff = next((x for x in logins if x.role == "unit_staff"), logins[-1])
     body = f'{{"username":"{staff.username}","password":"{staff.password}"}}'
@@ -90,7 +141,9 @@ def _banner(base: str, campaign_id: int | None, logins, var_dir: Path) -> None: 
             f"  {x.username} · {x.password} · {x.role}" + (f" · {x.unit}" if x.unit else "")
             for x in logins
         ),
-        f"完整的 API 令牌只保存在 / full API tokens only in: {credentials}",
+        f"密码和完整的 API 令牌保存在 / passwords and full API tokens in: {credentials}",
+        f"先打开 / start at: {base}/login  （经办人看“我的活动”，督查人员看“督查看板”，"
+        "管理员看“管理”）",
         "登录 / sign in:",
         f"  curl -s -X POST {base}/api/v1/auth/login "
         f"-H 'content-type: application/json' -d '{body}'",

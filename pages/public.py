@@ -33,6 +33,7 @@ from web.public import (
 )
 from web.throttle import public_throttle
 from workflows.campaign.rules import CampaignRules
+from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
 from workflows.public import human_check, privacy, receipts
 from workflows.public import registration as flow
@@ -57,17 +58,20 @@ def _errors(exc: Exception) -> list[FieldError]:
 
 
 @router.get("")
-def calendar(request: Request, session: SessionDep, campaign_id: int | None = None) -> Response:
-    """Events taking public registration, by date, with the places left. Each API process
-    reuses the page for OPENDAY_PUBLIC_CACHE_SECONDS (nothing in it is per visitor: no form,
-    no cookie); ETag."""
+def calendar(
+    request: Request, session: SessionDep, clock: ClockDep, campaign_id: int | None = None
+) -> Response:
+    """Events taking public registration whose day has not passed, by date, with the places
+    left. Each API process reuses the page for OPENDAY_PUBLIC_CACHE_SECONDS (nothing in it is
+    per visitor: no form, no cookie); ETag."""
     cache = calendar_cache(request)
-    entry = cache.get("page", campaign_id)
+    today = local_date(clock.now())
+    kind = f"page:{today.isoformat()}"  # a new day drops the events whose day has passed
+    entry = cache.get(kind, campaign_id)
     if entry is None:
-        page = render(
-            request, "public/calendar.html", events=flow.public_events(session, campaign_id)
-        )
-        entry = cache.put("page", campaign_id, bytes(page.body), "text/html; charset=utf-8")
+        events = flow.public_events(session, campaign_id, today)
+        page = render(request, "public/calendar.html", events=events)
+        entry = cache.put(kind, campaign_id, bytes(page.body), "text/html; charset=utf-8")
     return cached_answer(request, entry)
 
 
@@ -84,6 +88,7 @@ def _event_page(
         event=event,
         unit=unit,
         left=left,
+        passed=flow.passed(event, local_date(now)),
         forms=[flow.FORMS_ZH.get(f, f) for f in event.forms],
         rules=campaign_rules,
         challenge=human_check.new(keys(request), now),

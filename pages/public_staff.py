@@ -24,12 +24,15 @@ from pages import eventkit as kit
 from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, redirect, render
+from schemas.events import EventPatch
 from schemas.public import DeclineIn
 from settings import Settings
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from web.presenters import staff_out
 from web.public import calendar_cache, keys, notify
+from workflows.event import service as event_service
+from workflows.kernel.clock import Clock, local_date
 from workflows.public import receipts
 from workflows.public import registration as flow
 
@@ -49,8 +52,11 @@ def qr_svg(url: str) -> str:
 
 
 def public_base(request: Request, settings: Settings) -> str:
-    """The public address printed links start with (OPENDAY_PUBLIC_URL)."""
-    return settings.public_url.rstrip("/")
+    """The public address printed links start with: OPENDAY_PUBLIC_URL, else the address this
+    request reached the service at (its real host and port, behind a proxy its forwarded ones)."""
+    if settings.public_url:
+        return settings.public_base
+    return str(request.base_url).rstrip("/")
 
 
 # ---- 公开报名 (registrations of one event) ------------------------------------------------
@@ -60,12 +66,14 @@ def registrations_page(
     request: Request,
     session: Session,
     ev: kit.EventView,
+    clock: Clock,
     errors: list[FieldError] | None = None,
 ) -> HTMLResponse:
     """The event's registrations in arrival order with confirm and decline."""
     k = keys(request)
     rows = [staff_out(session, reg, k) for reg in flow.staff_list(session, ev.event)]
     left = max(0, ev.event.public_places - flow.taken(session, ev.event.id or 0))
+    today = local_date(clock.now())
     return render(
         request,
         "registrations.html",
@@ -73,16 +81,58 @@ def registrations_page(
         rows=rows,
         left=left,
         quota=kit.list_quota(session, ev),
+        rules=ev.rules,
+        on_calendar=flow.on_calendar(ev.event, today),
+        passed=flow.passed(ev.event, today),
+        open_stage=ev.event.state in flow.OPEN_STATES,
         errors=errors or [],
     )
 
 
 @router.get("/events/{event_id}/registrations")
 def registrations_get(
-    request: Request, event_id: int, user: UserDep, session: SessionDep
+    request: Request, event_id: int, user: UserDep, session: SessionDep, clock: ClockDep
 ) -> HTMLResponse:
-    """Who registered for the event's public places."""
-    return registrations_page(request, session, kit.view(session, user, event_id))
+    """Who registered for the event's public places, and the places themselves."""
+    return registrations_page(request, session, kit.view(session, user, event_id), clock)
+
+
+PLACES_LABELS = {"public_places": "公开名额", "expected_version": "版本号"}
+PLACES_MISSING = "请填写公开名额（填 0 表示不开放公开报名）"
+
+
+@router.post("/events/{event_id}/public-places")
+def public_places_post(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Open public registration with a number of places, change it, or close it (0)."""
+    ev = kit.view(session, user, event_id, write=True)
+    with attempt(session) as tried:
+        body = forms.parse(
+            EventPatch, form, labels=PLACES_LABELS, expected_version=kit.version_of(form)
+        )
+        if body.public_places is None:
+            raise forms.FormInvalid([("public_places", PLACES_MISSING)])
+        event_service.edit(
+            session,
+            ev.event,
+            {"public_places": body.public_places},
+            expected_version=body.expected_version,
+            actor=user.actor,
+            now=clock.now(),
+        )
+    if tried.errors:
+        ev = kit.view(session, user, event_id)
+        return registrations_page(request, session, ev, clock, tried.errors)
+    calendar_cache(request).clear()
+    places = body.public_places
+    said = f"已开放公开报名，名额 {places} 个" if places else "已关闭公开报名"
+    return redirect(f"/events/{event_id}/registrations", said)
 
 
 @router.post("/events/{event_id}/registrations/{registration_id}/confirm")
@@ -109,7 +159,7 @@ def registrations_confirm(
         )
     if tried.errors:
         ev = kit.view(session, user, event_id)
-        return registrations_page(request, session, ev, tried.errors)
+        return registrations_page(request, session, ev, clock, tried.errors)
     calendar_cache(request).clear()
     return redirect(f"/events/{event_id}/registrations", f"已确认 {reg.name}，已加入邀请名单")
 
@@ -142,7 +192,7 @@ def registrations_decline(
         )
     if tried.errors:
         ev = kit.view(session, user, event_id)
-        return registrations_page(request, session, ev, tried.errors)
+        return registrations_page(request, session, ev, clock, tried.errors)
     calendar_cache(request).clear()
     return redirect(f"/events/{event_id}/registrations", "已告知报名人未获确认及原因")
 

@@ -37,6 +37,7 @@ from web.public import (
     notify,
 )
 from web.throttle import public_throttle
+from workflows.kernel.clock import local_date
 from workflows.public import human_check, privacy, receipts
 from workflows.public import registration as flow
 
@@ -49,15 +50,17 @@ router = APIRouter(
 
 @router.get("/events", response_model=list[PublicEventOut])
 def public_events(
-    request: Request, session: SessionDep, campaign_id: int | None = None
+    request: Request, session: SessionDep, clock: ClockDep, campaign_id: int | None = None
 ) -> Response:
-    """Events taking public registration, by date, with the places left (each API process
-    reuses the answer for OPENDAY_PUBLIC_CACHE_SECONDS; ETag)."""
+    """Events taking public registration whose day has not passed, by date, with the places
+    left (each API process reuses the answer for OPENDAY_PUBLIC_CACHE_SECONDS; ETag)."""
     cache = calendar_cache(request)
-    entry = cache.get("json", campaign_id)
+    today = local_date(clock.now())
+    kind = f"json:{today.isoformat()}"  # a new day drops the events whose day has passed
+    entry = cache.get(kind, campaign_id)
     if entry is None:
-        rows = [event_out(*row) for row in flow.public_events(session, campaign_id)]
-        entry = cache.put("json", campaign_id, _EVENTS.dump_json(rows), "application/json")
+        rows = [event_out(*row) for row in flow.public_events(session, campaign_id, today)]
+        entry = cache.put(kind, campaign_id, _EVENTS.dump_json(rows), "application/json")
     return cached_answer(request, entry)
 
 

@@ -50,7 +50,7 @@ def notify_config(settings: Settings) -> NotifyConfig:
         supervisor_webhook_url=settings.supervisor_webhook_url,
         supervisor_webhook_format=settings.supervisor_webhook_format,
         notify_log=settings.notify_log,
-        board_url=settings.public_url.rstrip("/") + "/board",
+        board_url=settings.public_base + "/board",
     )
 
 

@@ -117,6 +117,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _banner_comes_after_the_burst(log: Path, logins: dict[str, dict], base: str) -> None:
+    """The demo's accounts (an admin too), with passwords, are printed after the start-up log
+    lines, where a newcomer still sees them (issue 24); the file keeps passwords and tokens."""
+    assert list(logins) == ["demo-admin", "demo-supervisor", "demo-staff"]
+    assert all(x["password"] and x["token"].startswith("od_") for x in logins.values())
+    deadline = time.monotonic() + 45
+    while "demo-admin · " not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        time.sleep(0.2)
+    lines = log.read_text(errors="replace").splitlines()
+    first = next(i for i, line in enumerate(lines) if "演示账号" in line)
+    started = next(i for i, line in enumerate(lines) if "Application startup complete" in line)
+    assert started < first  # it used to come before the scheduler's and uvicorn's lines
+    shown = "\n".join(lines[first:])
+    for name, login in logins.items():
+        assert f"{name} · {login['password']} · " in shown
+    assert f"{base}/login" in shown
+
+
 def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path) -> None:
     """`openday run` (what `make run` starts) on a fresh var dir: 39 events, a full walk."""
     port = _free_port()
@@ -147,6 +166,7 @@ def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path
             x["username"]: x
             for x in json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
         }
+        _banner_comes_after_the_burst(tmp_path / "run.log", logins, base)
         staff = httpx.Client(base_url=base, timeout=10)
         token = staff.post(
             "/api/v1/auth/login",

@@ -24,6 +24,7 @@ from models.codes import normalize
 from workflows.campaign.rules import CampaignRules
 from workflows.event import invitees
 from workflows.kernel import audit
+from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor
 from workflows.public import notices
@@ -161,12 +162,26 @@ def taken_by_event(session: Session, event_ids: list[int]) -> dict[int, int]:
     return {event_id: int(n) for event_id, n in session.exec(stmt).all()}
 
 
-def public_events(session: Session, campaign_id: int | None) -> list[tuple[Event, str, int]]:
-    """A campaign's events taking public registration, by date: (event, unit name, places left)."""
+def passed(event: Event, today: date) -> bool:
+    """The event's (last) day is before today (Asia/Shanghai): too late to register."""
+    return event.date_latest < today
+
+
+def on_calendar(event: Event, today: date) -> bool:
+    """Whether the public calendar offers the event today (places, stage and day)."""
+    return event.public_places > 0 and event.state in OPEN_STATES and not passed(event, today)
+
+
+def public_events(
+    session: Session, campaign_id: int | None, today: date
+) -> list[tuple[Event, str, int]]:
+    """A campaign's events taking public registration whose day has not passed, by date:
+    (event, unit name, places left)."""
     stmt = (
         select(Event, Unit.name)
         .join(Unit, col(Unit.id) == Event.unit_id)
         .where(Event.public_places > 0, col(Event.state).in_(OPEN_STATES))
+        .where(col(Event.date_latest) >= today)
         .order_by(col(Event.date_earliest), col(Event.start_time), col(Event.id))
     )
     if campaign_id is not None:
@@ -193,6 +208,16 @@ def open_event(session: Session, event_id: int, *, lock: bool = False) -> tuple[
             "no such event open to public registration",
         )
     return row[0], row[1]
+
+
+def refuse_passed(event: Event, today: date) -> None:
+    """Registration closes when the event's day has passed."""
+    if passed(event, today):
+        raise Conflict(
+            "registration_closed",
+            "该活动的日期已过，报名已截止",
+            "the event's day has passed; registration is closed",
+        )
 
 
 def waitlist_position(session: Session, reg: Registration) -> int | None:
@@ -240,6 +265,7 @@ def register(
     """Register for a public place (or the waiting list once the places are taken); the
     person is owed a message saying which, on the channels that reach them."""
     event, _ = open_event(session, event_id, lock=True)
+    refuse_passed(event, local_date(now))
     campaign = session.get(Campaign, event.campaign_id)
     rules = CampaignRules.of(campaign.rules if campaign else {})
     phone = clean_phone(who.phone)

@@ -1,4 +1,5 @@
-"""The embedded demo: the founding notice's campaign, its 39 events, and two demo accounts."""
+"""The embedded demo: the founding notice's campaign, its 39 events, and three demo accounts
+(an admin, a supervisor and a unit's staffer)."""
 
 from __future__ import annotations
 
@@ -69,19 +70,34 @@ def load_demo_campaign(session: Session, now: datetime) -> Campaign:
     return campaign
 
 
+# The demo's accounts, in the order `make run` prints them: who sets up, who supervises, who
+# runs event 14 (the admin exists so the admin pages can be tried, issue 24).
+DEMO_ACCOUNTS: tuple[tuple[str, Role, str | None], ...] = (
+    ("demo-admin", Role.admin, None),
+    ("demo-supervisor", Role.supervisor, None),
+    ("demo-staff", Role.unit_staff, DEMO_STAFF_UNIT),
+)
+
+
+def _saved_logins(session: Session, credentials: Path) -> list[DemoLogin] | None:
+    """The credentials file's logins when it lists every demo account and all still exist."""
+    if not credentials.exists():
+        return None
+    logins = [DemoLogin(**item) for item in json.loads(credentials.read_text(encoding="utf-8"))]
+    names = set(session.exec(select(User.username)).all())
+    wanted = [username for username, _, _ in DEMO_ACCOUNTS]
+    if [login.username for login in logins] == wanted and names.issuperset(wanted):
+        return logins
+    return None
+
+
 def ensure_demo_logins(session: Session, now: datetime, credentials: Path) -> list[DemoLogin]:
-    """Create the demo supervisor and unit staffer once; remember their credentials in var/."""
-    if credentials.exists():
-        saved = json.loads(credentials.read_text(encoding="utf-8"))
-        logins = [DemoLogin(**item) for item in saved]
-        names = {u for u in session.exec(select(User.username)).all()}
-        if all(login.username in names for login in logins):
-            return logins
+    """Create the demo accounts once; keep their passwords and API tokens in var/ (0600)."""
+    saved = _saved_logins(session, credentials)
+    if saved is not None:
+        return saved
     logins = []
-    for username, role, unit in (
-        ("demo-supervisor", Role.supervisor, None),
-        ("demo-staff", Role.unit_staff, DEMO_STAFF_UNIT),
-    ):
+    for username, role, unit in DEMO_ACCOUNTS:
         password = secrets.token_urlsafe(9)
         user = session.exec(select(User).where(User.username == username)).first()
         if user is None:
