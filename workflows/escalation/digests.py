@@ -234,6 +234,33 @@ def send_due(session: Session, timer_ids: list[int], now: datetime, config: Noti
             col(Notification.id),
         )
     ).all()
+    lines, gone = _lines_of(session, list(items), now, config)
+    if gone:
+        session.execute(
+            sa.update(Notification)
+            .where(col(Notification.id).in_(gone))
+            .values(state=NotificationState.withdrawn)
+            .execution_options(synchronize_session=False)
+        )
+    for timer in timers:
+        out.handled.append(timer.id)
+        _fill(held.get(timer.subject_id), timer, lines, now, config, out)
+    session.flush()
+    out.outbox_ids = jobs.owe_deliveries(session, out.owed, now)
+    session.execute(
+        sa.update(Timer)
+        .where(col(Timer.id).in_(out.handled))
+        .values(state=TimerState.done, handled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    log.info("digests_owed", digests=len(out.owed), withdrawn=len(out.withdrawn), items=len(items))
+    return out
+
+
+def _lines_of(
+    session: Session, items: list[Notification], now: datetime, config: NotifyConfig
+) -> tuple[dict[int, list[Line]], list[int]]:
+    """Each digest's lines, its items re-checked now, and the items that no longer apply."""
     item_timers = _by_id(session, Timer, {i.timer_id for i in items})
     events = _by_id(session, Event, {i.event_id for i in items})
     opinions = _by_id(
@@ -253,7 +280,6 @@ def send_due(session: Session, timer_ids: list[int], now: datetime, config: Noti
         if stale(timer, event, opinion, now):
             gone.append(item.id)  # type: ignore[arg-type]
             continue
-        rules = ctx.rules[event.campaign_id]
         what = RULE_ZH.get(item.rule, item.rule)
         if opinion is not None:
             what += f"（编号 {opinion.id}）"
@@ -264,43 +290,35 @@ def send_due(session: Session, timer_ids: list[int], now: datetime, config: Noti
                 what=what,
                 theme=event.theme,
                 due=timer.deadline_on,
-                level=prefix_of(timer, rules).strip("【】"),
+                level=prefix_of(timer, ctx.rules[event.campaign_id]).strip("【】"),
                 status=lateness_text(timer, ctx.calendar, local_date(now)),
                 overdue=timer.kind == deadlines.ESCALATION,
             )
         )
-    if gone:
-        session.execute(
-            sa.update(Notification)
-            .where(col(Notification.id).in_(gone))
-            .values(state=NotificationState.withdrawn)
-            .execution_options(synchronize_session=False)
-        )
-    for timer in timers:
-        digest = held.get(timer.subject_id)
-        out.handled.append(timer.id)
-        if digest is None or digest.state != NotificationState.held:
-            continue  # already on its way (a redelivered message)
-        listed = lines.get(digest.id, [])
-        if not listed:
-            digest.state = NotificationState.withdrawn
-            out.withdrawn.append(digest.id)
-            continue
-        digest.title, digest.body = compose(
-            digest.channel, timer.deadline_on, listed, now, config.board_url
-        )
-        digest.state = NotificationState.pending
-        out.owed.append(digest.id)
-    session.flush()
-    out.outbox_ids = jobs.owe_deliveries(session, out.owed, now)
-    session.execute(
-        sa.update(Timer)
-        .where(col(Timer.id).in_(out.handled))
-        .values(state=TimerState.done, handled_at=now)
-        .execution_options(synchronize_session=False)
+    return lines, gone
+
+
+def _fill(
+    digest: Notification | None,
+    timer: Timer,
+    lines: dict[int, list[Line]],
+    now: datetime,
+    config: NotifyConfig,
+    out: Sent,
+) -> None:
+    """A held digest gets its title and body and is owed, or is withdrawn with nothing to say."""
+    if digest is None or digest.state != NotificationState.held:
+        return  # already on its way (a redelivered message)
+    listed = lines.get(digest.id, [])  # type: ignore[arg-type]
+    if not listed:
+        digest.state = NotificationState.withdrawn
+        out.withdrawn.append(digest.id)  # type: ignore[arg-type]
+        return
+    digest.title, digest.body = compose(
+        digest.channel, timer.deadline_on, listed, now, config.board_url
     )
-    log.info("digests_owed", digests=len(out.owed), withdrawn=len(out.withdrawn), items=len(items))
-    return out
+    digest.state = NotificationState.pending
+    out.owed.append(digest.id)  # type: ignore[arg-type]
 
 
 def _by_id(session: Session, model: Any, ids: set[int | None]) -> dict[int, Any]:

@@ -184,6 +184,30 @@ def statements(
         cursor, "summary", col(Event.summary_due_at), col(Event.id)
     )
     hold_page = hold_where + _hold_after(cursor)
+    summaries = (
+        _events(summary_page, Event.summary_due_on, Event.summary_due_at)
+        .order_by(col(Event.summary_due_at), col(Event.id))
+        .limit(want)
+    )
+    holds = (
+        _events(hold_page, Event.date_latest)
+        .order_by(col(Event.date_latest), col(Event.id))
+        .limit(want)
+    )
+    return [
+        Source(
+            "feedback_answer",
+            _answers(answers_page, unit_id, want),
+            _count(FeedbackItem, answers_where),
+            _answer_row,
+        ),
+        Source("summary", summaries, _count(Event, summary_where), _summary_row),
+        Source("event_hold", holds, _count(Event, hold_where), _hold_row),
+    ]
+
+
+def _answers(where: list[Any], unit_id: int | None, want: int) -> Any:
+    """Open opinions due by the horizon, with their events' columns, soonest first."""
     answers = (
         sa.select(  # type: ignore[call-overload]
             col(FeedbackItem.id).label("item_id"),
@@ -197,38 +221,26 @@ def statements(
         )
         .join(Event, Event.id == FeedbackItem.event_id)
         .join(Unit, Unit.id == Event.unit_id)
-        .where(*answers_page)
+        .where(*where)
     )
     if unit_id is not None:
         # Ordering by the unit index's own columns lets the planner walk it in order.
         answers = answers.order_by(col(FeedbackItem.unit_id))
-    answers = answers.order_by(col(FeedbackItem.due_at), col(FeedbackItem.id)).limit(want)
+    return answers.order_by(col(FeedbackItem.due_at), col(FeedbackItem.id)).limit(want)
 
-    def events(where: list[Any], *extra: Any) -> Any:
-        return (
-            sa.select(*EVENT_COLUMNS, *extra)  # type: ignore[call-overload]
-            .join(Unit, Unit.id == Event.unit_id)
-            .where(*where)
-        )
 
-    def count(model: Any, where: list[Any]) -> Any:
-        return select(func.count()).select_from(model).where(*where)
-
-    summaries = (
-        events(summary_page, Event.summary_due_on, Event.summary_due_at)
-        .order_by(col(Event.summary_due_at), col(Event.id))
-        .limit(want)
+def _events(where: list[Any], *extra: Any) -> Any:
+    """Events (with their unit) matching `where`, with the event columns every row shows."""
+    return (
+        sa.select(*EVENT_COLUMNS, *extra)  # type: ignore[call-overload]
+        .join(Unit, Unit.id == Event.unit_id)
+        .where(*where)
     )
-    holds = (
-        events(hold_page, Event.date_latest)
-        .order_by(col(Event.date_latest), col(Event.id))
-        .limit(want)
-    )
-    return [
-        Source("feedback_answer", answers, count(FeedbackItem, answers_where), _answer_row),
-        Source("summary", summaries, count(Event, summary_where), _summary_row),
-        Source("event_hold", holds, count(Event, hold_where), _hold_row),
-    ]
+
+
+def _count(model: Any, where: list[Any]) -> Any:
+    """How many rows of `model` match `where` (a source's total)."""
+    return select(func.count()).select_from(model).where(*where)
 
 
 def _event_row(kind: str, r: Any, due_on: date, due_at: datetime, now: datetime, today: date,

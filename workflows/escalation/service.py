@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -146,6 +147,37 @@ def handle_timers(
     ).all()  # fmt: skip
     for timer_id in ids:
         out.states[timer_id] = "absent"
+    peek = _send_digests(session, peek, now, config, out)
+    if not peek:
+        return out
+    events, items, timers = _lock_batch(session, peek)
+    if not timers:
+        return out
+    work = _Work(BatchContext.load(session, events.values(), config), config, now)
+    for timer in timers:
+        assert timer.event_id is not None
+        event = events[timer.event_id]
+        item = items.get(timer.subject_id) if timer.subject_type == "feedback_item" else None
+        _apply(session, work, timer, event, item, out)
+    _mark_overdue(session, list(work.overdue.values()), now)
+    _record_levels(session, work.levels, events, items, now)
+    _owe(session, work.rows, now, out)
+    _finish_timers(session, work.done, work.skipped, now)
+    if work.done or work.skipped:
+        log.info(
+            "timers_handled",
+            done=len(work.done),
+            skipped=len(work.skipped),
+            notifications=out.notifications,
+            digested=out.digested,
+        )
+    return out
+
+
+def _send_digests(
+    session: Session, peek: Sequence[Any], now: datetime, config: NotifyConfig, out: BatchOutcome
+) -> list[Any]:
+    """Fire the batch's digest timers (workflows/escalation/digests.py); the other timers left."""
     digest_timer_ids = [p.id for p in peek if p.rule == digests.RULE]
     if digest_timer_ids:
         sent = digests.send_due(session, digest_timer_ids, now, config)
@@ -153,9 +185,13 @@ def handle_timers(
         out.outbox_ids += sent.outbox_ids
         for timer_id in sent.handled:
             out.states[timer_id] = "done"
-    peek = [p for p in peek if p.rule != digests.RULE]
-    if not peek:
-        return out
+    return [p for p in peek if p.rule != digests.RULE]
+
+
+def _lock_batch(
+    session: Session, peek: list[Any]
+) -> tuple[dict[int | None, Event], dict[int | None, FeedbackItem], list[Timer]]:
+    """Lock the batch's events, then their feedback items, then the timers still `fired`."""
     event_ids = sorted({p.event_id for p in peek if p.event_id is not None})
     item_ids = sorted({p.subject_id for p in peek if p.subject_type == "feedback_item"})
     events = {e.id: e for e in lock_by_id(session, Event, event_ids)}
@@ -165,76 +201,90 @@ def handle_timers(
     # Still `fired` once we hold the subjects: anything handled meanwhile is left alone.
     fired = col(Timer.state) == TimerState.fired
     timers = lock_by_id(session, Timer, [p.id for p in peek], fired)
-    if not timers:
-        return out
     # One subject's timers in order, lowest level first: when a reminder and both levels are
     # due at once (a backdated event), their notifications are owed (and relayed) in order.
     timers = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
-    ctx = BatchContext.load(session, events.values(), config)
-    done: list[int] = []
-    skipped: list[int] = []
-    rows: list[dict[str, Any]] = []
-    levels: dict[tuple[type, int], list[int]] = defaultdict(list)
-    overdue: dict[int, FeedbackItem] = {}
-    for timer in timers:
-        assert timer.id is not None and timer.event_id is not None
-        event = events[timer.event_id]
-        item = items.get(timer.subject_id) if timer.subject_type == "feedback_item" else None
-        skip = stale(timer, event, item, now)
-        if skip:
-            skipped.append(timer.id)
-            out.states[timer.id], out.reasons[timer.id] = "skipped", skip
-            log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
-            continue
-        campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
-        rules = ctx.rules[event.campaign_id]
-        subject: Event | FeedbackItem = item if item is not None else event
-        if timer.kind == deadlines.ESCALATION:
-            if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
-                overdue[item.id] = item  # type: ignore[index]
-            levels[(type(subject), timer.level)].append(subject.id)  # type: ignore[arg-type]
-        else:
-            levels[(type(subject), 0)].append(subject.id)  # type: ignore[arg-type]
-        title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, now)
-        for recipient in recipients(
-            session, audience_of(timer, rules), unit, config, supervisors=ctx.supervisors
-        ):
-            delivery = recipient.delivery or rules.escalation_delivery
-            if recipient.channel in INLINE_CHANNELS:
-                delivery = "individual"  # the log records every notice as it happens
-            rows.append(
-                {
-                    "key": notification_key(timer, recipient),
-                    "timer_id": timer.id,
-                    "subject_type": timer.subject_type,
-                    "subject_id": timer.subject_id,
-                    "event_id": event.id,
-                    "unit_id": unit.id,
-                    "rule": timer.rule,
-                    "kind": timer.kind,
-                    "level": timer.level,
-                    "channel": recipient.channel,
-                    "recipient": recipient.address,
-                    "title": title,
-                    "body": body,
-                    "_digest": (rules.digest_hour if delivery == "digest" else None),
-                }
-            )
-        done.append(timer.id)
-        out.states[timer.id] = "done"
-    _mark_overdue(session, list(overdue.values()), now)
-    _record_levels(session, levels, events, items, now)
-    _owe(session, rows, now, out)
-    _finish_timers(session, done, skipped, now)
-    if done or skipped:
-        log.info(
-            "timers_handled",
-            done=len(done),
-            skipped=len(skipped),
-            notifications=out.notifications,
-            digested=out.digested,
-        )
-    return out
+    return events, items, timers
+
+
+@dataclass
+class _Work:
+    """What applying a batch's timers collects before writing it set-based."""
+
+    ctx: BatchContext
+    config: NotifyConfig
+    now: datetime
+    done: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # notifications owed
+    levels: dict[tuple[type, int], list[int]] = field(default_factory=lambda: defaultdict(list))
+    overdue: dict[int, FeedbackItem] = field(default_factory=dict)
+
+
+def _apply(
+    session: Session,
+    work: _Work,
+    timer: Timer,
+    event: Event,
+    item: FeedbackItem | None,
+    out: BatchOutcome,
+) -> None:
+    """One timer of the batch: skipped if stale, else its level, overdue move and notices."""
+    assert timer.id is not None
+    skip = stale(timer, event, item, work.now)
+    if skip:
+        work.skipped.append(timer.id)
+        out.states[timer.id], out.reasons[timer.id] = "skipped", skip
+        log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
+        return
+    ctx = work.ctx
+    campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
+    rules = ctx.rules[event.campaign_id]
+    subject: Event | FeedbackItem = item if item is not None else event
+    if timer.kind == deadlines.ESCALATION:
+        if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
+            work.overdue[item.id] = item  # type: ignore[index]
+        work.levels[(type(subject), timer.level)].append(subject.id)  # type: ignore[arg-type]
+    else:
+        work.levels[(type(subject), 0)].append(subject.id)  # type: ignore[arg-type]
+    title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, work.now)
+    for recipient in recipients(
+        session, audience_of(timer, rules), unit, work.config, supervisors=ctx.supervisors
+    ):
+        work.rows.append(_notification_row(timer, event, unit, rules, recipient, title, body))
+    work.done.append(timer.id)
+    out.states[timer.id] = "done"
+
+
+def _notification_row(
+    timer: Timer,
+    event: Event,
+    unit: Unit,
+    rules: CampaignRules,
+    recipient: Recipient,
+    title: str,
+    body: str,
+) -> dict[str, Any]:
+    """The row one recipient's notice is owed as (`_digest`: its digest hour, if it takes one)."""
+    delivery = recipient.delivery or rules.escalation_delivery
+    if recipient.channel in INLINE_CHANNELS:
+        delivery = "individual"  # the log records every notice as it happens
+    return {
+        "key": notification_key(timer, recipient),
+        "timer_id": timer.id,
+        "subject_type": timer.subject_type,
+        "subject_id": timer.subject_id,
+        "event_id": event.id,
+        "unit_id": unit.id,
+        "rule": timer.rule,
+        "kind": timer.kind,
+        "level": timer.level,
+        "channel": recipient.channel,
+        "recipient": recipient.address,
+        "title": title,
+        "body": body,
+        "_digest": (rules.digest_hour if delivery == "digest" else None),
+    }
 
 
 def _mark_overdue(session: Session, items: list[FeedbackItem], now: datetime) -> None:

@@ -93,6 +93,10 @@ def snapshot(row: Any, fields: set[str] | list[str]) -> dict[str, Any]:
 AUDIT_CURSOR = "audit.v1"
 
 
+# ((at, source, id), row): the key merges the trail; the models type ids as Optional.
+_Keyed = tuple[tuple[Any, str, int | None], dict[str, Any]]
+
+
 def trail(
     session: Session,
     actor: Actor,
@@ -109,12 +113,7 @@ def trail(
     order is (at, source, id), newest first; `after` (a cursor of this list) continues after a
     row however deep it is, and `page_info["next_after"]` gets the next page's cursor.
     """
-    cursor = None
-    if after is not None:
-        at, source, ident = paging.decode(AUDIT_CURSOR, after, [datetime, str, int])
-        if source not in ("change", "event") or ident < 1:
-            raise paging.BadCursor("wrong value type")
-        cursor = (at, source, ident)
+    cursor = _cursor_of(after)
     want = limit + 1 + (0 if cursor else offset)
     changes = select(ChangeLog).order_by(col(ChangeLog.at).desc(), col(ChangeLog.id).desc())
     moves = (
@@ -127,50 +126,15 @@ def trail(
         moves = moves.where(*_before(cursor, "event", TransitionLog.at, TransitionLog.id))
     changes = visible(changes, actor, ChangeLog.unit_id)
     moves = visible(moves, actor, Event.unit_id)
-    # ((at, source, id), row): the key merges the trail; the models type ids as Optional.
-    sources: list[list[tuple[tuple[Any, str, int | None], dict[str, Any]]]] = []
+    sources: list[list[_Keyed]] = []
     if entity in (None, "event"):
         sources.append(
-            [
-                (
-                    (t.at, "event", t.id),
-                    {
-                        "source": "event",
-                        "at": t.at,
-                        "actor_name": t.actor_name,
-                        "entity": "event",
-                        "entity_id": t.event_id,
-                        "unit_id": unit_id,
-                        "action": t.trigger,
-                        "before": {"state": t.from_state},
-                        "after": {"state": t.to_state, "version": t.version, **t.data},
-                    },
-                )
-                for t, unit_id in session.exec(moves.limit(want)).all()
-            ]
+            [_move_line(t, unit_id) for t, unit_id in session.exec(moves.limit(want)).all()]
         )
     if entity != "event":
         if entity is not None:
             changes = changes.where(ChangeLog.entity == entity)
-        sources.append(
-            [
-                (
-                    (c.at, "change", c.id),
-                    {
-                        "source": "change",
-                        "at": c.at,
-                        "actor_name": c.actor_name,
-                        "entity": c.entity,
-                        "entity_id": c.entity_id,
-                        "unit_id": c.unit_id,
-                        "action": c.action,
-                        "before": c.before,
-                        "after": c.after,
-                    },
-                )
-                for c in session.exec(changes.limit(want)).all()
-            ]
-        )
+        sources.append([_change_line(c) for c in session.exec(changes.limit(want)).all()])
     merged = list(heapq.merge(*sources, key=lambda r: r[0], reverse=True))
     start = 0 if cursor else offset
     rows = merged[start : start + limit]
@@ -178,6 +142,52 @@ def trail(
         more = len(merged) > start + limit and rows
         page_info["next_after"] = paging.encode(AUDIT_CURSOR, rows[-1][0]) if more else None
     return [row for _, row in rows]
+
+
+def _cursor_of(after: str | None) -> tuple[datetime, str, int] | None:
+    """The (at, source, id) an `after` cursor of the trail names, if one is given."""
+    if after is None:
+        return None
+    at, source, ident = paging.decode(AUDIT_CURSOR, after, [datetime, str, int])
+    if source not in ("change", "event") or ident < 1:
+        raise paging.BadCursor("wrong value type")
+    return (at, source, ident)
+
+
+def _move_line(t: TransitionLog, unit_id: int) -> _Keyed:
+    """An event's move or edit as a trail line."""
+    return (
+        (t.at, "event", t.id),
+        {
+            "source": "event",
+            "at": t.at,
+            "actor_name": t.actor_name,
+            "entity": "event",
+            "entity_id": t.event_id,
+            "unit_id": unit_id,
+            "action": t.trigger,
+            "before": {"state": t.from_state},
+            "after": {"state": t.to_state, "version": t.version, **t.data},
+        },
+    )
+
+
+def _change_line(c: ChangeLog) -> _Keyed:
+    """A change-log line as a trail line."""
+    return (
+        (c.at, "change", c.id),
+        {
+            "source": "change",
+            "at": c.at,
+            "actor_name": c.actor_name,
+            "entity": c.entity,
+            "entity_id": c.entity_id,
+            "unit_id": c.unit_id,
+            "action": c.action,
+            "before": c.before,
+            "after": c.after,
+        },
+    )
 
 
 def _before(cursor: tuple[datetime, str, int], source: str, at: Any, ident: Any) -> list[Any]:

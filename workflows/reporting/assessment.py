@@ -19,9 +19,17 @@ SPOT_CRITERIA = {
 }
 
 
-def _occurrences(u: UnitFacts) -> list[tuple[str, dict[str, Any], str]]:
+Occurrence = tuple[str, dict[str, Any], str]  # (criterion, record, why in Chinese)
+
+
+def _occurrences(u: UnitFacts) -> list[Occurrence]:
     """(criterion, record, why in Chinese) for everything a unit may lose points for."""
-    out: list[tuple[str, dict[str, Any], str]] = []
+    return _event_occurrences(u) + _answer_occurrences(u) + _summary_occurrences(u)
+
+
+def _event_occurrences(u: UnitFacts) -> list[Occurrence]:
+    """Events held late or not at all, and too few citizens among those who came."""
+    out: list[Occurrence] = []
     for r in u.held_late:
         out.append(
             (
@@ -47,6 +55,12 @@ def _occurrences(u: UnitFacts) -> list[tuple[str, dict[str, Any], str]]:
                 f"应不少于 {r['needed']} 人",
             )
         )
+    return out
+
+
+def _answer_occurrences(u: UnitFacts) -> list[Occurrence]:
+    """Opinions answered late, and overdue ones still unanswered."""
+    out: list[Occurrence] = []
     for r in u.late_answers:
         out.append(
             (
@@ -64,6 +78,12 @@ def _occurrences(u: UnitFacts) -> list[tuple[str, dict[str, Any], str]]:
                 f"意见 {r['item_id']}（活动 {r['event_id']}）应于 {r['due_on']} 前答复，至今未答复",
             )
         )
+    return out
+
+
+def _summary_occurrences(u: UnitFacts) -> list[Occurrence]:
+    """Summaries submitted late or sent back, and spot checks that found fault."""
+    out: list[Occurrence] = []
     for r in u.late_summaries:
         out.append(
             (

@@ -237,7 +237,24 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
     _picture(document, *pictures[0], Cm(16))
 
     document.add_heading("三、逾期情况", level=1)
-    items = late_items(facts)
+    _overdue_section(document, late_items(facts))
+    _picture(document, *pictures[1], Cm(16))
+
+    document.add_heading("四、考核排名", level=1)
+    _ranking_section(document, scores)
+
+    document.add_heading("五、图文资料核验", level=1)
+    _evidence_section(document, flagged)
+
+    document.add_heading("六、下一步工作", level=1)
+    document.add_paragraph("（请在此补充存在的问题和下一步工作安排。）")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _overdue_section(document: Any, items: list[Any]) -> None:
+    """Section 三: the overdue items, the first TABLE_ROWS of them, and how many more."""
     if items:
         shown = items[:TABLE_ROWS]
         _table(document, ["责任单位", "事项", "活动编号", "意见编号", "情况"], shown)
@@ -247,9 +264,10 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
             )
     else:
         document.add_paragraph("无逾期事项。")
-    _picture(document, *pictures[1], Cm(16))
 
-    document.add_heading("四、考核排名", level=1)
+
+def _ranking_section(document: Any, scores: dict[str, Any]) -> None:
+    """Section 四: the units ranked by their assessment score."""
     document.add_paragraph(f"满分 {scores['rules']['base_points']} 分，按活动批次的考核规则扣分。")
     _table(
         document,
@@ -260,7 +278,9 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
         ],  # fmt: skip
     )
 
-    document.add_heading("五、图文资料核验", level=1)
+
+def _evidence_section(document: Any, flagged: list[EventEvidence]) -> None:
+    """Section 五: the events whose summary photos were flagged."""
     if flagged:
         _table(
             document,
@@ -272,12 +292,6 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
         )
     else:
         document.add_paragraph("未发现拍摄日期不符、无拍摄日期或重复使用的照片。")
-
-    document.add_heading("六、下一步工作", level=1)
-    document.add_paragraph("（请在此补充存在的问题和下一步工作安排。）")
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def _table(document: Any, header: list[str], rows: list[Any]) -> None:

@@ -569,17 +569,7 @@ def recompute_provisional(session: Session, now: datetime, actor_name: str) -> R
     """
     calendar = load_calendar(session)
     watch = _Watch()
-    rules_of: dict[int, CampaignRules] = {}
-
-    def rules_for(event_id: int) -> CampaignRules:
-        event = session.get(Event, event_id)
-        assert event is not None
-        if event.campaign_id not in rules_of:
-            campaign = session.get(Campaign, event.campaign_id)
-            assert campaign is not None
-            rules_of[event.campaign_id] = CampaignRules.of(campaign.rules)
-        return rules_of[event.campaign_id]
-
+    rules_for = _RulesOfEvents(session)
     changed = 0
     provisional_timers = session.exec(
         select(Timer).where(Timer.state == TimerState.pending, col(Timer.provisional))
@@ -597,40 +587,7 @@ def recompute_provisional(session: Session, now: datetime, actor_name: str) -> R
         item = session.get(FeedbackItem, item_id)
         if item is None or item.state not in OPEN_FEEDBACK_STATES:
             continue
-        old_due, old_flag = item.due_on, item.due_provisional
-        # An approved extension's day was chosen by a person: keep it, re-derive only the ladder.
-        extended = session.exec(
-            select(col(ExtensionRequest.new_due_on))
-            .where(
-                ExtensionRequest.feedback_item_id == item.id,
-                ExtensionRequest.state == ExtensionState.approved,
-            )
-            .order_by(col(ExtensionRequest.id).desc())
-        ).first()
-        old_timers = watch.before(session, "feedback_item", item_id)
-        arm_feedback_item(
-            session, item, rules_for(item.event_id), calendar, now, due_on=extended or None
-        )
-        watch.after(session, "feedback_item", item_id, old_timers)
-        session.add(
-            TransitionLog(
-                event_id=item.event_id,
-                feedback_item_id=item.id,
-                trigger="recompute_deadline",
-                from_state=item.state,
-                to_state=item.state,
-                version=item.version,
-                actor_name=actor_name,
-                at=now,
-                reason="工作日数据更新，重新计算办结期限",
-                data={
-                    "old_due_on": old_due.isoformat() if old_due else None,
-                    "new_due_on": item.due_on.isoformat() if item.due_on else None,
-                    "was_provisional": old_flag,
-                    "provisional": item.due_provisional,
-                },
-            )
-        )
+        _recompute_item(session, item, rules_for, calendar, now, actor_name, watch)
         changed += 1
     event_ids = {t.subject_id for t in provisional_timers if t.subject_type == "event"}
     for event_id in sorted(event_ids):
@@ -646,6 +603,70 @@ def recompute_provisional(session: Session, now: datetime, actor_name: str) -> R
         watch.after(session, "event", event_id, old_timers)
         changed += 1
     return Recomputed(changed, tuple(watch.moved))
+
+
+class _RulesOfEvents:
+    """An event's campaign rules, each campaign's validated once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rules_of: dict[int, CampaignRules] = {}
+
+    def __call__(self, event_id: int) -> CampaignRules:
+        event = self.session.get(Event, event_id)
+        assert event is not None
+        if event.campaign_id not in self.rules_of:
+            campaign = self.session.get(Campaign, event.campaign_id)
+            assert campaign is not None
+            self.rules_of[event.campaign_id] = CampaignRules.of(campaign.rules)
+        return self.rules_of[event.campaign_id]
+
+
+def _recompute_item(
+    session: Session,
+    item: FeedbackItem,
+    rules_for: _RulesOfEvents,
+    calendar: WorkdayCalendar,
+    now: datetime,
+    actor_name: str,
+    watch: _Watch,
+) -> None:
+    """Re-arm one open opinion's answer deadline and log the old and new due dates."""
+    assert item.id is not None
+    old_due, old_flag = item.due_on, item.due_provisional
+    # An approved extension's day was chosen by a person: keep it, re-derive only the ladder.
+    extended = session.exec(
+        select(col(ExtensionRequest.new_due_on))
+        .where(
+            ExtensionRequest.feedback_item_id == item.id,
+            ExtensionRequest.state == ExtensionState.approved,
+        )
+        .order_by(col(ExtensionRequest.id).desc())
+    ).first()
+    old_timers = watch.before(session, "feedback_item", item.id)
+    arm_feedback_item(
+        session, item, rules_for(item.event_id), calendar, now, due_on=extended or None
+    )
+    watch.after(session, "feedback_item", item.id, old_timers)
+    session.add(
+        TransitionLog(
+            event_id=item.event_id,
+            feedback_item_id=item.id,
+            trigger="recompute_deadline",
+            from_state=item.state,
+            to_state=item.state,
+            version=item.version,
+            actor_name=actor_name,
+            at=now,
+            reason="工作日数据更新，重新计算办结期限",
+            data={
+                "old_due_on": old_due.isoformat() if old_due else None,
+                "new_due_on": item.due_on.isoformat() if item.due_on else None,
+                "was_provisional": old_flag,
+                "provisional": item.due_provisional,
+            },
+        )
+    )
 
 
 def forget_calendar(session: Session) -> None:
