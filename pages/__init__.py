@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from pages import (
     accounts,
@@ -26,6 +27,7 @@ from pages import (
     workday_data,
 )
 from pages.assets import NODE_MODULES, STATIC_DIR
+from pages.render import http_error_page
 
 VENDOR = {
     "/assets/htmx": NODE_MODULES / "htmx.org" / "dist",
@@ -35,7 +37,9 @@ VENDOR = {
 
 
 def install(app: FastAPI) -> None:
-    """Mount pages, static assets and offline API docs on the app."""
+    """Mount pages, static assets and offline API docs on the app; unknown paths outside the
+    API answer the HTML error page."""
+    app.add_exception_handler(HTTPException, http_error_page)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for prefix, folder in VENDOR.items():
         # check_dir=False: the app still starts before `npm ci` ran; the asset then answers 404.

@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from pages.assets import TEMPLATES_DIR
 from web.csrf import csrf_token
-from web.errors import problem_zh  # the API's wording of each field problem
+from web.errors import http_error, http_words, problem_zh  # the API's wording
 from web.forms import FormInvalid
 from workflows.kernel.clock import LOCAL_TZ
 from workflows.kernel.errors import DomainError, MoveRefused
@@ -119,6 +120,10 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     if context["errors"] and status == 200:
         status = max(e.status for e in context["errors"])
     response = templates.TemplateResponse(request, name, context, status_code=status)
+    if request.method == "POST":
+        # A refused form re-rendered: htmx keeps the address of the page the form was on (a
+        # GET page) instead of pushing the POST's, so a reload shows that page, not a 405.
+        response.headers["HX-Push-Url"] = "false"
     for key, value in getattr(request.state, "set_cookies", {}).items():
         response.set_cookie(key, value, httponly=True, samesite="lax", path="/")
     return response
@@ -130,6 +135,26 @@ def redirect(url: str, done: str = "") -> RedirectResponse:
     if done:
         path += ("&" if "?" in path else "?") + "done=" + quote(done)
     return RedirectResponse(path + ("#" + fragment if fragment else ""), status_code=303)
+
+
+# Paths that answer JSON whatever happens: the API, its schema, and the operations endpoints.
+JSON_PATHS = ("/api/", "/openapi.json", "/healthz", "/readyz", "/metrics")
+PAGE_WORDS = {
+    404: "找不到您要打开的页面：地址可能有误，或该页面已不存在。请返回首页重新查找。",
+    405: "此地址不能直接打开（它只接收表单提交）。请返回上一页或首页。",
+}
+
+
+async def http_error_page(request: Request, exc: HTTPException) -> Response:
+    """An unknown path or a wrong method: the HTML error page for pages, JSON for the API."""
+    if request.url.path.startswith(JSON_PATHS):
+        return await http_error(request, exc)
+    code, zh, _ = http_words(exc)
+    message = PAGE_WORDS.get(exc.status_code, zh)
+    response = render(request, "error.html", status=exc.status_code, message=message, code=code)
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
 
 
 class LoginRequired(Exception):

@@ -224,8 +224,18 @@ _HTTP = {
 }
 
 
+def http_words(exc: HTTPException) -> tuple[str, str, str]:
+    """A framework error's code, Chinese and English message."""
+    return _HTTP.get(exc.status_code, ("http_error", "请求无法处理", str(exc.detail)))
+
+
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """A framework error (unknown path, wrong method) in the shared error body."""
+    return await _http(request, exc)
+
+
 async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-    code, zh, en = _HTTP.get(exc.status_code, ("http_error", "请求无法处理", str(exc.detail)))
+    code, zh, en = http_words(exc)
     response = error_response(exc.status_code, code, zh, en)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
