@@ -18,8 +18,8 @@ from models import EventForm
 from schemas.common import MAX_ID, Id, SaneDate, reject_null
 from workflows.event.data import (
     CollectFeedbackData,
+    EventNoData,
     HoldData,
-    NoData,
     RescheduleData,
     ReworkData,
     SpotCheckData,
@@ -159,7 +159,7 @@ class InviteMove(_Move):
 
     model_config = _examples({"trigger": "invite", "expected_version": 3})
     trigger: Literal["invite"]
-    data: NoData = Field(default_factory=NoData)
+    data: EventNoData = Field(default_factory=EventNoData)
 
 
 class HoldMove(_Move):
@@ -238,7 +238,7 @@ class CancelMove(_Move):
 
     model_config = _examples({"trigger": "cancel", "expected_version": 2, "reason": "单位工作调整"})
     trigger: Literal["cancel"]
-    data: NoData = Field(default_factory=NoData)
+    data: EventNoData = Field(default_factory=EventNoData)
 
 
 class ReturnForReworkMove(_Move):

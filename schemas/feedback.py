@@ -88,7 +88,7 @@ class CloseMove(_ItemMove):
 
     model_config = _examples({"trigger": "close", "expected_version": 3})
     trigger: Literal["close"]
-    data: flow.NoData = Field(default_factory=flow.NoData)
+    data: flow.OpinionNoData = Field(default_factory=flow.OpinionNoData)
 
 
 FeedbackTransitionIn = Annotated[

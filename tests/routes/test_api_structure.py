@@ -49,6 +49,15 @@ def test_openapi_documents_feedback_moves_as_a_tagged_union(walker: Walker) -> N
     assert "assignee" in spec["components"]["schemas"]["AssignData"]["properties"]
 
 
+def test_component_names_do_not_depend_on_the_code_layout(walker: Walker) -> None:
+    """Two models of one name made FastAPI name both after their module path
+    (`workflows__event__flow__NoData`), so moving a module renamed a public schema: every
+    component is named by its class alone."""
+    names = walker.client.get("/openapi.json").json()["components"]["schemas"]
+    assert [n for n in names if "__" in n and not n.startswith("Body_")] == []
+    assert {"EventNoData", "OpinionNoData"} <= set(names)
+
+
 def test_role_refusal_comes_before_payload_validation(walker: Walker) -> None:
     """A staffer's spot check with nonsense data hears 403 (role), not 422 (data)."""
     event = _submitted(walker)

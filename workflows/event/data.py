@@ -20,7 +20,7 @@ class _MoveData(BaseModel):
 Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
 
 
-class NoData(_MoveData):
+class EventNoData(_MoveData):
     """Moves that take nothing but the trigger (invite, cancel)."""
 
 
@@ -100,13 +100,13 @@ class RescheduleData(_MoveData):
 
 
 MOVE_DATA: dict[str, type[_MoveData]] = {
-    "invite": NoData,
+    "invite": EventNoData,
     "hold": HoldData,
     "collect_feedback": CollectFeedbackData,
     "submit_summary": SubmitSummaryData,
     "spot_check": SpotCheckData,
     "reschedule": RescheduleData,
-    "cancel": NoData,
+    "cancel": EventNoData,
     "return_for_rework": ReworkData,
 }
 

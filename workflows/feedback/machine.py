@@ -43,16 +43,16 @@ class AnswerData(_Data):
     answer: str = Field(min_length=1, max_length=10000)
 
 
-class NoData(_Data):
+class OpinionNoData(_Data):
     """Moves without data."""
 
 
 MOVE_DATA: dict[str, type[_Data]] = {
     "assign": AssignData,
     "answer": AnswerData,
-    "close": NoData,
-    "mark_overdue": NoData,
-    "extend": NoData,
+    "close": OpinionNoData,
+    "mark_overdue": OpinionNoData,
+    "extend": OpinionNoData,
 }
 # The workers' overdue move, and the new deadline an approved extension brings: never sent
 # directly by people (extensions go through workflows/feedback/extensions.py).
