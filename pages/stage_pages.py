@@ -22,7 +22,7 @@ from schemas.feedback import FeedbackIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
-from workflows.event import history
+from workflows.event import corrections, history
 from workflows.event import machine as event_machine
 from workflows.event import summary as summaries
 from workflows.event.service import require_version
@@ -87,7 +87,8 @@ def hold_page(
     errors: list[FieldError] | None = None,
     answers: HoldAnswers | None = None,
 ) -> HTMLResponse:
-    """The day held and the attendance checklist, nothing pre-filled but check-ins."""
+    """The day held and the attendance checklist, nothing pre-filled but check-ins; once held,
+    what was recorded with a 更改 link while corrections are open."""
     people = kit.invitee_list(session, ev.event.id or 0)
     return render(
         request,
@@ -99,6 +100,8 @@ def hold_page(
         today=today,
         answers=answers or HoldAnswers.recorded(people),
         checked_in=any(p.attended is True for p in people),
+        correction=corrections.window(session, ev.event, today),
+        supervisor=ev_actor(request).is_supervisor,
     )
 
 
@@ -187,6 +190,81 @@ def hold_post(
         ev = kit.view(session, user, event_id)
         return hold_page(request, session, ev, local_date(clock.now()), tried.errors, answers)
     return redirect(f"/events/{event_id}", "已记录活动开展情况")
+
+
+# ---- 2a 更正出席情况 ----------------------------------------------------------------------------
+
+
+def attendance_page(
+    request: Request,
+    session: Session,
+    ev: kit.EventView,
+    today: date,
+    errors: list[FieldError] | None = None,
+    answers: HoldAnswers | None = None,
+    reason: str = "",
+) -> HTMLResponse:
+    """The recorded attendance as a checklist to correct, with the reason asked for."""
+    people = kit.invitee_list(session, ev.event.id or 0)
+    return render(
+        request,
+        "attendance.html",
+        ev=ev,
+        people=people,
+        categories=kit.CATEGORY_LABELS,
+        errors=errors or [],
+        answers=answers or HoldAnswers.recorded(people),
+        reason=reason,
+        correction=corrections.window(session, ev.event, today),
+        supervisor=ev_actor(request).is_supervisor,
+    )
+
+
+@router.get("/events/{event_id}/attendance")
+def attendance_get(
+    request: Request, event_id: int, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """Correct who attended (更正出席情况)."""
+    ev = kit.view(session, user, event_id)
+    return attendance_page(request, session, ev, local_date(clock.now()))
+
+
+CORRECTION_FIELDS = {
+    "correction_reason_missing": "reason",
+    "correction_no_change": "attendance",
+    "too_few_attendees": "attendance",
+    "attendee_citizen_share_too_low": "attendance",
+}
+
+
+@router.post("/events/{event_id}/attendance")
+def attendance_post(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Record the correction with its reason (an audited edit of the event)."""
+    ev = kit.view(session, user, event_id, write=True)
+    answers, reason = HoldAnswers.of(form), kit.text(form, "reason")
+    people = kit.invitee_list(session, event_id)
+    with attempt(session, CORRECTION_FIELDS) as tried:
+        corrections.correct_attendance(
+            session,
+            ev.event,
+            {p.id: p.id in answers.attended for p in people if p.id is not None},
+            reason,
+            expected_version=kit.version_of(form),
+            actor=user.actor,
+            now=clock.now(),
+        )
+    if tried.errors:
+        ev = kit.view(session, user, event_id)
+        today = local_date(clock.now())
+        return attendance_page(request, session, ev, today, tried.errors, answers, reason)
+    return redirect(f"/events/{event_id}/hold", "已更正出席情况，更正记入历史记录")
 
 
 # ---- 3 收集意见建议 ---------------------------------------------------------------------------

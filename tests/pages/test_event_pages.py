@@ -147,3 +147,24 @@ def test_history_reads_as_sentences(walker: Walker) -> None:
     assert "添加了受邀人员：代表1（人大代表）" in html and "发出了邀请。" in html
     assert "edit.invitees" not in html and "late_days" not in html and "'category'" not in html
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日（星期.）\d\d:\d\d", html)
+
+
+def test_attendance_is_corrected_with_a_reason(walker: Walker) -> None:
+    """The held event's page offers 更改; a correction without a reason is refused; with one it
+    is recorded and the history tells it in words."""
+    event, invitees = walker.held_event()
+    eid = event["id"]
+    sign_in(walker.client)
+    hold = walker.client.get(f"/events/{eid}/hold").text
+    assert f'href="/events/{eid}/attendance"' in hold
+    page = walker.client.get(f"/events/{eid}/attendance")
+    ids = [str(i["id"]) for i in invitees][1:]
+    form = {"csrf": csrf_of(page.text), "version": version_of(page.text), "attended": ids}
+    refused = walker.client.post(f"/events/{eid}/attendance", data=form)
+    assert refused.status_code == 422 and '<a href="#reason">请填写更正理由</a>' in refused.text
+    done = walker.client.post(
+        f"/events/{eid}/attendance", data={**form, "reason": "漏记"}, follow_redirects=False
+    )
+    assert done.status_code == 303, done.text
+    html = walker.client.get(f"/events/{eid}/history").text
+    assert "更正了出席情况：代表1（人大代表）改为未出席，现出席 14 人。理由：漏记。" in html

@@ -65,6 +65,14 @@ class CampaignRules(BaseModel):
     # 六(三): "于活动开展后三日内反馈区政府办".
     summary_due_days: int = Field(default=3, ge=0)
     summary_min_attachments: int = Field(default=1, ge=0)
+    # Corrections (issue 24): a recorded attendance may be corrected by the unit within this
+    # many working days of recording the hold; later only by a supervisor.
+    correction_workdays: int = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="working days after a hold is recorded in which the unit may correct it",
+    )
     # Reminders ahead of each deadline, at reminder_hour local time.
     feedback_reminder_workdays_before: int = Field(default=3, ge=0)
     summary_reminder_days_before: int = Field(default=1, ge=0)

@@ -77,6 +77,11 @@ def _public(invitee: Invitee) -> dict[str, Any]:
     }
 
 
+def public_view(invitee: Invitee) -> dict[str, Any]:
+    """An invitee as audit lines keep it: id, name, category, invitation, invited, attended."""
+    return _public(invitee)
+
+
 def _still_valid(session: Session, event: Event, actor: Actor, now: datetime) -> dict[str, Any]:
     """Once invitations are out the list is fixed: a change must pass the invite rules again
     (or the event goes back to planned by rescheduling first). In a rule's `flag` mode the

@@ -169,6 +169,7 @@ def record_edit(
     actor: Actor,
     now: datetime,
     data: dict[str, Any] | None = None,
+    reason: str | None = None,
 ) -> TransitionLog:
     """A person's change to the event or what hangs on it (invitees, opinions, summary, files)
     outside the machine: checked against the version they saw, bumps it, and leaves an audit
@@ -187,6 +188,7 @@ def record_edit(
         actor_id=actor.id,
         actor_name=actor.name,
         at=now,
+        reason=reason,
         data=data or {},
     )
     session.add(entry)
