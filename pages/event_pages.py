@@ -90,7 +90,14 @@ def event_page(
     if returned is not None:
         details["summary"] = f"区政府办已退回整改，{details.get('summary', '')}"
     stages = [
-        Stage(n, title, slug, stage_status(ev.event.state, n), details.get(slug, ""))
+        Stage(
+            n,
+            title,
+            slug,
+            stage_status(ev.event.state, n),
+            details.get(slug, ""),
+            has_record=slug == "spot-check" and slug in details,
+        )
         for n, title, slug in STAGES
     ]
     return render(
@@ -98,7 +105,7 @@ def event_page(
         "event.html",
         ev=ev,
         stages=stages,
-        stage_label=STAGE_LABELS[EventState(ev.event.state)],
+        stage_label="退回整改" if returned else STAGE_LABELS[EventState(ev.event.state)],
         public=public_staff.links(session, ev.event),
         returned=returned,
     )

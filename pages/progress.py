@@ -96,6 +96,7 @@ class Stage:
     slug: str
     status: str  # 已完成 / 待办理 / 未开始 / 等待中 / 已取消
     detail: str = ""
+    has_record: bool = False  # something to look at already (an earlier spot-check round)
 
     @property
     def css(self) -> str:
@@ -111,7 +112,7 @@ class Stage:
         """The button word: 开始 / 办理 / 查看."""
         if self.status == "待办理":
             return "办理"
-        return "查看" if self.status in ("已完成", "等待中") else ""
+        return "查看" if self.status in ("已完成", "等待中") or self.has_record else ""
 
 
 ORDER = [S.planned, S.invited, S.held, S.feedback_collected, S.summary_submitted, S.spot_checked]

@@ -52,6 +52,7 @@ def test_returned_summary_shows_reasons_and_new_due_day(walker: Walker) -> None:
         assert "2026年12月30日（星期三）" in html, path
         assert "[" not in html.split("退回理由")[1][:80]
     assert "【退回整改】" in walker.client.get("/").text
+    assert "【退回整改】" in walker.client.get(f"/events/{eid}").text
     # Resubmitted: the banner goes.
     assert walker.move(eid, "submit_summary").status_code == 200
     assert "区政府办已退回总结" not in walker.client.get(f"/events/{eid}").text
