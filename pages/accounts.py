@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from models import Role, Unit, User
 from pages.attempt import attempt
@@ -22,6 +22,7 @@ from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from schemas.accounts import UserIn, UserPatch
 from web.deps import ClockDep, SessionDep
 from workflows.accounts import service as accounts
+from workflows.accounts import units as unit_list
 from workflows.kernel.errors import DomainError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -68,7 +69,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _units(session: Session) -> list[Unit]:
-    return list(session.exec(select(Unit).order_by(col(Unit.name))).all())
+    return unit_list.in_schedule_order(session)
 
 
 def _roles_for(user: PageUser) -> dict[str, str]:

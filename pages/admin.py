@@ -14,11 +14,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
-from models import Campaign, Unit
+from models import Campaign
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web.deps import SessionDep
 from workers.runtime import notify_config
+from workflows.accounts import units as unit_list
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.files.archive_guard import ImportLimits
@@ -39,7 +40,7 @@ def admin_home(request: Request, user: UserDep, session: SessionDep) -> HTMLResp
         request,
         "admin.html",
         campaigns=session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all(),
-        units=session.exec(select(Unit).order_by(col(Unit.name))).all(),
+        units=unit_list.in_schedule_order(session),
         rules=CampaignRules.of,
         defaults=CampaignRules(),
     )

@@ -48,8 +48,9 @@ class Quota:
 
     @property
     def share_ok(self) -> bool:
-        """Citizen representatives reach the campaign's share."""
-        return self.citizens >= self.citizens_needed
+        """Citizen representatives reach the campaign's share (never on an empty list: 0 of 0
+        is nothing to tick)."""
+        return self.total > 0 and self.citizens >= self.citizens_needed
 
     @property
     def count_zh(self) -> str:

@@ -9,13 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
 
-from models import Unit
 from pages.auth import UserDep
 from pages.board import KINDS, PAGE
 from pages.render import PageRoute, render
 from web.deps import ClockDep, SessionDep
+from workflows.accounts import units as unit_list
 from workflows.escalation import overdue
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import scope
@@ -51,7 +50,7 @@ def overdue_page(
     rows = [r for r in found.rows if r["overdue"]]
     for r in rows:
         r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
-    units = session.exec(select(Unit).order_by(col(Unit.name))).all() if user.is_supervisor else []
+    units = unit_list.in_schedule_order(session) if user.is_supervisor else []
     return render(
         request,
         "overdue.html",

@@ -224,11 +224,19 @@ def export(request: Request, form: FormDep, session: SessionDep, clock: ClockDep
     return _shown(request, session, form, "export", clock.now())
 
 
+TRACK_EMPTY = "请填写回执码：活动现场发放的回执上的 10 位码"
+
+
 @router.get("/track")
 def track(request: Request, session: SessionDep, code: str = "") -> Response:
-    """An opinion's status, due date and published answer by its receipt code."""
+    """An opinion's status, due date and published answer by its receipt code; the form sent
+    with no code says so (it used to come back blank, as if nothing happened)."""
+    code = code.strip()
     if not code:
-        return render(request, "public/track.html", code="")
+        if "code" not in request.query_params:
+            return render(request, "public/track.html", code="")
+        errors = [FieldError(TRACK_EMPTY, "code", 422)]
+        return render(request, "public/track.html", errors=errors, code="")
     public_throttle(request).hit("track", address(request))
     try:
         receipt = receipts.track(session, code[:40])

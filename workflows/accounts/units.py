@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
-from models import Unit
+from models import Event, Unit
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, NotFound
 from workflows.kernel.visibility import Actor, other_unit, require_visible
@@ -19,6 +20,23 @@ def get(session: Session, unit_id: int) -> Unit:
     if unit is None:
         raise NotFound("unit_not_found", f"单位 {unit_id} 不存在", f"unit {unit_id} not found")
     return unit
+
+
+def in_schedule_order(session: Session) -> list[Unit]:
+    """Every unit in the order of the schedule table (the lowest 序号 among its events), then
+    units without a numbered event in the order they were added. Drop-downs use it: a list
+    sorted by name would follow code points, which no Chinese reader expects (issue 24)."""
+    first = (
+        select(Event.unit_id, func.min(Event.seq).label("seq"))
+        .group_by(col(Event.unit_id))
+        .subquery()
+    )
+    stmt = (
+        select(Unit)
+        .outerjoin(first, first.c.unit_id == Unit.id)
+        .order_by(first.c.seq.is_(None), first.c.seq, col(Unit.id))
+    )
+    return list(session.exec(stmt).all())
 
 
 def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:

@@ -24,6 +24,7 @@ from models import (
     SiteVisit,
     Unit,
 )
+from workflows.accounts import units as unit_list
 from workflows.escalation import overdue
 from workflows.event import machine as event_machine
 from workflows.files.store import FileStore
@@ -92,7 +93,7 @@ def collect(
         checks=checks,
         failed=failed,
         numbers=numbers(session, now, campaign_id),
-        units=list(session.exec(select(Unit).order_by(col(Unit.name))).all()),
+        units=unit_list.in_schedule_order(session),
         asked=pending_extensions(session),
         visits=recent_visits(session),
         visitable=[(e, name) for e, name in queue] + checked_events(session),
