@@ -25,8 +25,8 @@ from workflows.campaign.rules import CampaignRules
 from workflows.files.archive_guard import ImportLimits
 from workflows.files.store import FileStore
 from workflows.kernel.errors import DomainError
-from workflows.schedule.importer import ImportRefused, apply_import, plan_import
-from workflows.schedule.tables import read_table
+from workflows.schedule.importer import ImportRefused
+from workflows.schedule.service import import_schedule
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
@@ -129,29 +129,24 @@ def _import_step(
     if len(data) > request.app.state.settings.upload_max_bytes:
         return import_page(request, session, campaign, [FieldError("文件过大", "table")])
     settings = request.app.state.settings
-    now, notify = request.app.state.clock.now(), notify_config(settings)
-    report = plan_import(
+    assert campaign.id is not None  # a loaded campaign
+    report = import_schedule(
         session,
-        campaign,
-        read_table(data, filename or "upload", ImportLimits.of(settings)),
-        now=now,
-        notify=notify,
+        campaign.id,
+        data,
+        filename or "upload",
+        actor=user.actor,
+        now=request.app.state.clock.now(),
+        notify=notify_config(settings),
+        limits=ImportLimits.of(settings),
+        dry_run=not confirm,
+        accept_warnings=form.get("accept") == "yes",
+        confirm_past_escalations=form.get("confirm_past") == "yes",
     )
     if not confirm:
-        report.dry_run = True
         return import_page(
             request, session, campaign, report=report, key=store.put(data).key, filename=filename
         )
-    apply_import(
-        session,
-        campaign,
-        report,
-        accept_warnings=form.get("accept") == "yes",
-        actor=user.actor,
-        now=now,
-        confirm_past_escalations=form.get("confirm_past") == "yes",
-        notify=notify,
-    )
     session.commit()
     return redirect(
         "/admin", f"已导入 {report.created_events} 个活动（新增单位 {report.created_units} 个）"
