@@ -287,7 +287,7 @@ def account_action(
 @router.get("/account/password")
 def password_page(request: Request, user: UserDep) -> HTMLResponse:
     """Change one's own password (every signed-in person, viewers too)."""
-    return render(request, "password.html")
+    return render(request, "password.html", must_change=user.actor.must_change_password)
 
 
 @router.post("/account/password")
@@ -320,4 +320,6 @@ def password_change(
         if not tried.errors:
             return redirect("/account/password", f"密码已修改；其他 {revoked} 个登录和令牌已失效")
         errors = tried.errors
-    return render(request, "password.html", errors=errors)
+    return render(
+        request, "password.html", errors=errors, must_change=user.actor.must_change_password
+    )

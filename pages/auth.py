@@ -16,7 +16,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from models import Unit, User
-from pages.render import FieldError, LoginRequired, PageRoute, errors_of, redirect, render
+from pages.render import (
+    PASSWORD_PAGE,
+    FieldError,
+    LoginRequired,
+    PageRoute,
+    PasswordChangeRequired,
+    errors_of,
+    redirect,
+    render,
+)
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
 from web.throttle import login_throttle
@@ -54,6 +63,8 @@ def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUse
     person = PageUser(Actor.of(user), user.display_name or user.username, unit.name if unit else "")
     request.state.session_token = token
     request.state.page_user = person
+    if user.must_change_password and request.url.path not in (PASSWORD_PAGE, "/logout"):
+        raise PasswordChangeRequired()
     return person
 
 
@@ -110,12 +121,9 @@ def login(
     try:
         if errors:
             raise _Incomplete()
-        throttle.check(username, address)
-        try:
-            user: User = verify_login(session, username, password)
-        except DomainError:
-            throttle.failed(username, address)
-            raise
+        user: User = throttle.sign_in(
+            username, address, lambda: verify_login(session, username, password)
+        )
     except (DomainError, _Incomplete) as exc:
         errors = errors or errors_of(exc)
         status = exc.status if isinstance(exc, DomainError) else 400
@@ -125,7 +133,6 @@ def login(
         if isinstance(exc, TooManyAttempts):
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
-    throttle.succeeded(username)
     hours = settings.session_hours
     session.commit()  # end the read (the password check) before the write: no write lock held
     token = issue_token(

@@ -161,6 +161,13 @@ class LoginRequired(Exception):
     """No valid session cookie: the page redirects to /login."""
 
 
+class PasswordChangeRequired(Exception):
+    """Signed in with a one-time password: every page but changing it redirects there."""
+
+
+PASSWORD_PAGE = "/account/password"
+
+
 class PageRoute(APIRoute):
     """An APIRoute whose failures are pages: sign-in redirect, or an HTML error page."""
 
@@ -170,7 +177,9 @@ class PageRoute(APIRoute):
 
         async def page_handler(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
+            except PasswordChangeRequired:
+                return RedirectResponse(PASSWORD_PAGE, status_code=303)
             except LoginRequired:
                 target = request.url.path
                 if request.url.query:
@@ -180,5 +189,9 @@ class PageRoute(APIRoute):
                 return render(
                     request, "error.html", status=exc.status, message=exc.message_zh, code=exc.code
                 )
+            if getattr(request.state, "page_user", None) is not None:
+                # A signed-in page shows someone's data: no browser or proxy keeps a copy.
+                response.headers.setdefault("Cache-Control", "no-store")
+            return response
 
         return page_handler

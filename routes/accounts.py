@@ -41,7 +41,6 @@ from web.errors import error_response
 from web.throttle import login_throttle
 from workflows.accounts import service as accounts
 from workflows.accounts.throttle import TooManyAttempts
-from workflows.kernel.errors import DomainError
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
 
@@ -60,15 +59,13 @@ def login(
     throttle = login_throttle(request, settings)
     address = request.client.host if request.client else "unknown"
     try:
-        throttle.check(body.username, address)
+        user = throttle.sign_in(
+            body.username,
+            address,
+            lambda: accounts.verify_login(session, body.username, body.password),
+        )
     except TooManyAttempts as exc:
         return _too_many(exc)
-    try:
-        user = accounts.verify_login(session, body.username, body.password)
-    except DomainError:
-        throttle.failed(body.username, address)
-        raise
-    throttle.succeeded(body.username)
     session.commit()  # end the read (the password check) before the write: no write lock held
     now = clock.now()
     lifetime = timedelta(hours=settings.session_hours)

@@ -32,6 +32,8 @@ bearer = HTTPBearer(auto_error=False)
 # Requests that only read, or check a password before one short write (the write then starts a
 # transaction of its own after a commit): on SQLite they never take the write lock.
 READ_PATHS = frozenset({API_PREFIX + "/auth/login", "/login"})
+# All an account signed in with a one-time password may do until it has changed it.
+PASSWORD_CHANGE_PATHS = frozenset({API_PREFIX + "/me/password", API_PREFIX + "/auth/logout"})
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -98,6 +100,13 @@ def current_actor(request: Request, session: SessionDep, credentials: Credential
         )
     structlog.contextvars.bind_contextvars(user=actor.name)
     request.state.actor = f"{actor.name} ({actor.role})"
+    if actor.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise DomainError(
+            "password_change_required",
+            "请先修改一次性密码（POST /api/v1/me/password），然后才能使用其他功能",
+            "change the one-time password first (POST /api/v1/me/password)",
+            status=403,
+        )
     return actor
 
 

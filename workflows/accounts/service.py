@@ -110,7 +110,7 @@ def authenticate_token(session: Session, token: str, now: datetime) -> User | No
 _ACTOR_BY_TOKEN_HASH = (
     sa.select(
         col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
-        col(ApiToken.revoked_at), col(ApiToken.expires_at),
+        col(User.must_change_password), col(ApiToken.revoked_at), col(ApiToken.expires_at),
     )
     .join(User, col(User.id) == ApiToken.user_id)
     .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
@@ -129,7 +129,13 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
-    return Actor(id=row.id, name=row.username, role=row.role, unit_id=row.unit_id)
+    return Actor(
+        id=row.id,
+        name=row.username,
+        role=row.role,
+        unit_id=row.unit_id,
+        must_change_password=bool(row.must_change_password),
+    )
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:

@@ -212,6 +212,28 @@ class LoginThrottle:
         for item, scope, key in self._keys(username, address):
             self.windows.count(item, scope, key)
 
+    def sign_in(self, username: str, address: str, verify: Callable[[], T]) -> T:
+        """Run `verify` (the password check) under the limits. A spent account counter refuses
+        before the password is checked (the per-account lockout); a spent address counter
+        refuses only a wrong password, so a correct one gets through: one person behind an
+        office NAT cannot lock everyone behind it out. Failures count against both."""
+        (account, account_scope, account_key), (per_address, scope, key) = self._keys(
+            username, address
+        )
+        waited = self.windows.test(account, account_scope, account_key)
+        if waited is not None:
+            raise TooManyAttempts(waited)
+        address_wait = self.windows.test(per_address, scope, key)
+        try:
+            result = verify()
+        except DomainError:
+            self.failed(username, address)
+            if address_wait is not None:
+                raise TooManyAttempts(address_wait) from None
+            raise
+        self.succeeded(username)
+        return result
+
     def succeeded(self, username: str) -> None:
         """A correct password clears the account's failures (not the address's)."""
         item, scope, key = self._keys(username, "")[0]

@@ -25,6 +25,8 @@ class Actor:
     name: str
     role: str
     unit_id: int | None
+    # Signed in with a one-time password: only changing it (or signing out) is allowed.
+    must_change_password: bool = False
 
     @property
     def sees_all_units(self) -> bool:
@@ -62,7 +64,13 @@ class Actor:
     @classmethod
     def of(cls, user: User) -> Actor:
         """The actor for a user row."""
-        return cls(id=user.id, name=user.username, role=user.role, unit_id=user.unit_id)
+        return cls(
+            id=user.id,
+            name=user.username,
+            role=user.role,
+            unit_id=user.unit_id,
+            must_change_password=bool(user.must_change_password),
+        )
 
 
 SYSTEM = Actor(id=None, name="system", role=Role.admin, unit_id=None)
