@@ -113,6 +113,12 @@ def hold_get(
     return hold_page(request, session, kit.view(session, user, event_id), local_date(clock.now()))
 
 
+@router.get("/events/{event_id}/hold/check")
+def hold_check_get(event_id: int, user: UserDep) -> Response:
+    """The check page answers a POST; reloaded or opened at its address, back to the form."""
+    return redirect(f"/events/{event_id}/hold")
+
+
 @router.post("/events/{event_id}/hold/check")
 def hold_check(
     request: Request,
