@@ -1,5 +1,6 @@
-"""README "Running as processes": its recipe, run as written (ports, database name and Redis
-database made private), delivers the escalation e-mails to the local SMTP sink, each once."""
+"""docs/operations.md "Running as processes" (linked from the README): its recipe, run as written
+(ports, database name and Redis database made private), delivers the escalation e-mails to the
+local SMTP sink, each once."""
 
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ def _free_port() -> int:
 
 
 def recipe() -> str:
-    """The README's recipe block."""
-    found = RECIPE.search((PROJECT_DIR / "README.md").read_text(encoding="utf-8"))
-    assert found, "README lost its process recipe block"
+    """The recipe block of docs/operations.md."""
+    found = RECIPE.search((PROJECT_DIR / "docs" / "operations.md").read_text(encoding="utf-8"))
+    assert found, "docs/operations.md lost its process recipe block"
     return found.group(1)
 
 
