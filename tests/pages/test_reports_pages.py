@@ -39,7 +39,8 @@ def test_board_links_download_the_overdue_list_and_the_report_page_renders(
     page = walker.client.get(f"/board/report?campaign={world.campaign_id}")
     assert page.status_code == 200
     assert "分单位情况" in page.text and "全区合计" in page.text and HOUSING in page.text
-    assert "活动未按期开展" in page.text  # the deduction, named on the page
+    assert "活动未开展 −40" in page.text  # the deduction, named on the page
+    assert "确保活动顺利完成" in page.text  # with the notice's sentence it comes from
     x = walker.client.get(f"/board/assessment.xlsx?campaign={world.campaign_id}")
     assert openpyxl.load_workbook(io.BytesIO(x.content)).sheetnames == ["考核得分", "扣分明细"]
 

@@ -93,10 +93,12 @@ def test_assessment_names_every_deduction_and_follows_rule_changes(walker: Walke
         ("rework", story["event_id"], None),
         ("spot_check_needs_improvement", story["event_id"], None),
     }
-    assert housing["score"] == 100 - 2 - 3 - 2 - 3 and housing["rank"] == 2
-    assert all(d["reason"] for d in housing["deductions"])
-    assert units[SHILING]["score"] == 95 and units[SHILING]["rank"] == 1
-    assert units[SHILING]["deductions"][0]["criterion"] == "event_not_held_on_time"
+    # Issue 25: not holding is the heaviest deduction. The old expectation (石岭镇, which never
+    # held, first with 95; 区住建局, which held and answered, second) rewarded not holding.
+    assert housing["score"] == 100 - 2 - 3 - 2 - 3 and housing["rank"] == 1
+    assert all(d["reason"] and d["source"] for d in housing["deductions"])
+    assert units[SHILING]["score"] == 60 and units[SHILING]["rank"] == 2
+    assert units[SHILING]["deductions"][0]["criterion"] == "event_not_held"
 
     r = walker.client.put(
         f"/api/v1/campaigns/{cid}/scoring-rules",
@@ -105,16 +107,19 @@ def test_assessment_names_every_deduction_and_follows_rule_changes(walker: Walke
     )
     assert r.status_code == 200, r.text
     again = walker.client.get(f"/api/v1/campaigns/{cid}/assessment", headers=h["supervisor"])
-    assert {u["unit_name"]: u["score"] for u in again.json()["units"]}[HOUSING] == 84
+    # The answers of one event cost at most 6 points (event_caps.answers): the late answer's
+    # 10 is capped to 6 and the unanswered one adds nothing more.
+    assert {u["unit_name"]: u["score"] for u in again.json()["units"]}[HOUSING] == 100 - 6 - 3
 
     x = walker.client.get(f"/api/v1/campaigns/{cid}/assessment.xlsx", headers=h["supervisor"])
     wb = openpyxl.load_workbook(io.BytesIO(x.content))
     assert wb.sheetnames == ["考核得分", "扣分明细"]
     ranking = [list(row) for row in wb["考核得分"].iter_rows(values_only=True)]
     assert ranking[0][:3] == ["排名", "责任单位", "满分"]
-    assert ranking[1][:2] == [1, SHILING]
+    assert ranking[1][:2] == [1, HOUSING]
     detail = [list(row) for row in wb["扣分明细"].iter_rows(values_only=True)]
-    assert any(row[4] == story["late_item"] and row[2] == 10 for row in detail[1:])
+    assert any(row[4] == story["late_item"] and row[2] == 6 for row in detail[1:])
+    assert all("15个工作日内办结" in row[6] for row in detail[1:] if row[4] is not None)
 
 
 def test_scoring_rules_are_validated_in_both_languages(walker: Walker) -> None:

@@ -55,7 +55,9 @@ def test_summary_docx_has_headings_tables_and_two_charts(walker: Walker, clock) 
         row[:4] for row in late
     ]
     assert ranking[0][:3] == ["排名", "责任单位", "得分"]
-    assert ranking[1][:3] == ["1", SHILING, "95.0"] and ranking[2][:2] == ["2", HOUSING]
+    # Issue 25: the unit that held ranks above the one that never held (not holding is the
+    # heaviest deduction); the old expectation had 石岭镇 first for not holding.
+    assert ranking[1][:3] == ["1", HOUSING, "90.0"] and ranking[2][:3] == ["2", SHILING, "60.0"]
 
     assert len(doc.inline_shapes) == 2
     images = [p for p in doc.part.package.parts if p.content_type == "image/png"]

@@ -32,7 +32,6 @@ from models import (
     UnitKind,
 )
 from tests.conftest import World
-from workflows.campaign.rules import CampaignRules
 from workflows.kernel.clock import local_date
 from workflows.reporting import reports
 
@@ -92,6 +91,7 @@ def _seed(world: World, rng: random.Random) -> None:
                 held_on=held_on,
                 forms=rng.sample(FORMS, rng.randrange(0, 4)),
                 flags=flags or None,
+                summary_due_at=t0 + timedelta(days=rng.choice([10, 90])) if held_on else None,
                 created_at=t0,
                 updated_at=t0,
             )
@@ -228,9 +228,12 @@ def _log(s: Session, ev: Event, trigger: str, at: datetime, data: dict[str, Any]
 
 def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[str, Any]]:
     """The report and records the plain way: every object loaded, counted in Python."""
-    rules = CampaignRules.of(s.get(Campaign, campaign_id).rules)  # type: ignore[union-attr]
     today = local_date(now)
     events = s.exec(select(Event).where(Event.campaign_id == campaign_id)).all()
+    submitted = {
+        t.event_id
+        for t in s.exec(select(TransitionLog).where(TransitionLog.trigger == "submit_summary"))
+    }
     ids = {e.id: e for e in events}
     out: dict[int, dict[str, Any]] = {}
     c: dict[int, Counter[str]] = defaultdict(Counter)
@@ -239,6 +242,8 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
         out[e.unit_id] = {}
         if e.state == "cancelled":
             c[e.unit_id]["cancelled"] += 1
+            if e.held_on is None and e.date_latest < today:
+                rec[e.unit_id]["not_held"].append(e.id)
             continue
         c[e.unit_id]["events"] += 1
         for f in e.forms:
@@ -255,7 +260,14 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
         elif e.state in ("planned", "invited") and e.date_latest < today:
             c[e.unit_id]["not_held_overdue"] += 1
             rec[e.unit_id]["not_held"].append(e.id)
-    attendance: dict[int, Counter[str]] = defaultdict(Counter)
+        if (
+            e.held_on is not None
+            and e.summary_due_at is not None
+            and e.summary_due_at < now
+            and e.id not in submitted
+        ):
+            c[e.unit_id]["summaries_missing"] += 1
+            rec[e.unit_id]["summary_missing"].append(e.id)
     for i in s.exec(select(Invitee)).all():
         e = ids.get(i.event_id)
         if e is None or not i.invited:
@@ -267,13 +279,8 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
             u[f"citizen_{i.invitation}"] += 1
         if i.attended:
             u["attended"] += 1
-            attendance[e.id]["all"] += 1
             if i.category == "citizen":
                 u["attended_citizens"] += 1
-                attendance[e.id]["citizens"] += 1
-    for eid, seen in attendance.items():
-        if seen["citizens"] < rules.citizens_needed(seen["all"]):
-            rec[ids[eid].unit_id]["citizen_short"].append(eid)
     for f in s.exec(select(FeedbackItem)).all():
         if f.event_id not in ids:
             continue
@@ -314,9 +321,10 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
     for sc in s.exec(select(SpotCheck).order_by(SpotCheck.round, SpotCheck.id)).all():  # type: ignore[arg-type]
         if sc.event_id in ids:
             latest[sc.event_id] = sc
+            if sc.result != "satisfactory":  # every round found lacking, not only the latest
+                rec[ids[sc.event_id].unit_id]["spot_checks"].append(sc.id)
     for eid, sc in latest.items():
         c[ids[eid].unit_id][f"spot_{sc.result}"] += 1
-        rec[ids[eid].unit_id]["spot_checks"].append(sc.id)
     seen_esc = {
         (n.unit_id, n.subject_type, n.subject_id, n.rule, n.level)
         for n in s.exec(select(Notification).where(Notification.kind == "escalation")).all()
@@ -336,7 +344,7 @@ def _records(u: reports.UnitFacts) -> dict[str, list[int]]:
     got = {
         "held_late": [r["event_id"] for r in u.held_late],
         "not_held": [r["event_id"] for r in u.not_held],
-        "citizen_short": [r["event_id"] for r in u.citizen_short],
+        "summary_missing": [r["event_id"] for r in u.summary_missing],
         "late_answers": [r["item_id"] for r in u.late_answers],
         "open_overdue": [r["item_id"] for r in u.open_overdue],
         "late_summaries": [r["log_id"] for r in u.late_summaries],

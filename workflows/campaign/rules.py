@@ -6,7 +6,14 @@ import math
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from workflows.campaign.scoring import ScoringRules
 from workflows.campaign.scoring import check as check_scoring
@@ -107,8 +114,9 @@ class CampaignRules(BaseModel):
 
     @field_validator("scoring", mode="before")
     @classmethod
-    def _scoring(cls, value: Any) -> Any:
-        return check_scoring(value)
+    def _scoring(cls, value: Any, info: ValidationInfo) -> Any:
+        # Written rules (context {"write": True}) must keep not holding the heaviest deduction.
+        return check_scoring(value, write=bool(info.context and info.context.get("write")))
 
     @field_validator("citizen_share_min")
     @classmethod

@@ -86,8 +86,10 @@ def update(
             )
     before = audit.snapshot(campaign, FIELDS)
     if "rules" in changes:
-        merged = {**CampaignRules.of(campaign.rules).model_dump(), **(changes.pop("rules") or {})}
-        campaign.rules = CampaignRules.model_validate(merged).model_dump()
+        given = changes.pop("rules") or {}
+        merged = {**CampaignRules.of(campaign.rules).model_dump(), **given}
+        context = {"write": "scoring" in given}
+        campaign.rules = CampaignRules.model_validate(merged, context=context).model_dump()
     for key, value in changes.items():
         setattr(campaign, key, value)
     check_window(campaign.starts_on, campaign.ends_on)

@@ -1,15 +1,19 @@
-"""The transparency assessment (政务公开考核): a score per unit, every deduction traced.
+"""The transparency assessment (政务公开考核): a score per unit, every deduction traced to its
+record and to the sentence of the notice it comes from.
 
 Scores are recomputed from the campaign's facts (workflows/reporting/reports.py) and its scoring
 rules (workflows/campaign/scoring.py) each time they are read, so changing the rules changes the
-scores at once and nothing stored can drift from the records.
+scores at once and nothing stored can drift from the records. Not holding an event costs more
+than anything a held event can cost (answers and rounds are capped per event), so a unit that
+held ranks above one that did not hold the same event.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from workflows.campaign.scoring import CRITERIA, ScoringRules
+from workflows.campaign.scoring import CRITERIA, GROUPS, ScoringRules
 from workflows.reporting.exports import Column, Sheet
 from workflows.reporting.reports import Facts, UnitFacts
 
@@ -17,119 +21,131 @@ SPOT_CRITERIA = {
     "needs_improvement": "spot_check_needs_improvement",
     "unsatisfactory": "spot_check_unsatisfactory",
 }
+FLAG_CRITERIA = {"citizen_share": "citizen_share_missed", "invitee_count": "invitee_count_off"}
+RESULT_ZH = {"needs_improvement": "需整改", "unsatisfactory": "不合格"}
+
+Record = dict[str, Any]
 
 
-Occurrence = tuple[str, dict[str, Any], str]  # (criterion, record, why in Chinese)
+def _not_held(r: Record) -> str:
+    cancelled = "已取消，" if r.get("cancelled") else ""
+    return f"活动 {r['event_id']} 应于 {r['due_on']} 前开展，{cancelled}未开展"
 
 
-def _occurrences(u: UnitFacts) -> list[Occurrence]:
+def _flagged(r: Record) -> str:
+    return f"活动 {r['event_id']}：" + "；".join(
+        f"{f.get('badge', '')}（{'开展时' if f.get('at') == 'hold' else '发出邀请时'}）"
+        for f in r["flags"]
+    )
+
+
+# (the facts' list, its criterion — fixed or read from the record, why in Chinese)
+OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] = [
+    ("not_held", lambda r: "event_not_held", _not_held),
+    (
+        "held_late",
+        lambda r: "event_not_held_on_time",
+        lambda r: f"活动 {r['event_id']} 应于 {r['due_on']} 前开展，实际 {r['held_on']}",
+    ),
+    ("flagged", lambda r: FLAG_CRITERIA[r["rule"]], _flagged),
+    (
+        "late_summaries",
+        lambda r: "late_summary",
+        lambda r: f"活动 {r['event_id']} 总结逾期 {r['late_hours']} 小时报送（日志 {r['log_id']}）",
+    ),
+    (
+        "summary_missing",
+        lambda r: "summary_missing",
+        lambda r: f"活动 {r['event_id']} 总结应于 {r['due_on']} 前报送，至今未报送",
+    ),
+    (
+        "late_answers",
+        lambda r: "late_answer",
+        lambda r: (
+            f"意见 {r['item_id']}（活动 {r['event_id']}）逾期 {r['workdays_late']} 个工作日答复"
+        ),
+    ),
+    (
+        "open_overdue",
+        lambda r: "unanswered_overdue",
+        lambda r: (
+            f"意见 {r['item_id']}（活动 {r['event_id']}）应于 {r['due_on']} 前答复，至今未答复"
+        ),
+    ),
+    (
+        "reworks",
+        lambda r: "rework",
+        lambda r: f"活动 {r['event_id']} 总结被退回整改（日志 {r['log_id']}）",
+    ),
+    (
+        "spot_checks",
+        lambda r: SPOT_CRITERIA[r["result"]],
+        lambda r: f"活动 {r['event_id']} 第 {r['round']} 轮抽查：{RESULT_ZH[r['result']]}",
+    ),
+]
+
+
+def _occurrences(u: UnitFacts) -> Iterator[tuple[str, Record, str]]:
     """(criterion, record, why in Chinese) for everything a unit may lose points for."""
-    return _event_occurrences(u) + _answer_occurrences(u) + _summary_occurrences(u)
+    for attribute, criterion_of, why in OCCURRENCES:
+        for record in getattr(u, attribute):
+            criterion = criterion_of(record)
+            if criterion in CRITERIA:
+                yield criterion, record, why(record)
 
 
-def _event_occurrences(u: UnitFacts) -> list[Occurrence]:
-    """Events held late or not at all, and too few citizens among those who came."""
-    out: list[Occurrence] = []
-    for r in u.held_late:
-        out.append(
-            (
-                "event_not_held_on_time",
-                r,
-                f"活动 {r['event_id']} 应于 {r['due_on']} 前开展，实际 {r['held_on']}",
-            )
-        )
-    for r in u.not_held:
-        out.append(
-            (
-                "event_not_held_on_time",
-                r,
-                f"活动 {r['event_id']} 应于 {r['due_on']} 前开展，至今未开展",
-            )
-        )
-    for r in u.citizen_short:
-        out.append(
-            (
-                "citizen_share_missed",
-                r,
-                f"活动 {r['event_id']} 出席 {r['attended']} 人，市民代表 {r['citizens']} 人，"
-                f"应不少于 {r['needed']} 人",
-            )
-        )
-    return out
+class _Ledger:
+    """Points taken so far, per criterion (the unit's caps) and per event and group (the
+    per-event caps)."""
+
+    def __init__(self, rules: ScoringRules) -> None:
+        self.rules = rules
+        self.by_criterion: dict[str, float] = {}
+        self.by_event: dict[tuple[str, Any], float] = {}
+
+    def take(self, criterion: str, event_id: Any) -> float:
+        """The points this occurrence costs once the caps are applied (0: nothing left)."""
+        points = float(self.rules.deductions.get(criterion, 0))
+        group = CRITERIA[criterion].group
+        if group is not None and group in self.rules.event_caps:
+            left = self.rules.event_caps[group] - self.by_event.get((group, event_id), 0.0)
+            points = min(points, left)
+        cap = self.rules.caps.get(criterion)
+        if cap is not None:
+            points = min(points, cap - self.by_criterion.get(criterion, 0.0))
+        points = max(0.0, points)
+        if points > 0:
+            self.by_criterion[criterion] = self.by_criterion.get(criterion, 0.0) + points
+            if group is not None:
+                key = (group, event_id)
+                self.by_event[key] = self.by_event.get(key, 0.0) + points
+        return points
 
 
-def _answer_occurrences(u: UnitFacts) -> list[Occurrence]:
-    """Opinions answered late, and overdue ones still unanswered."""
-    out: list[Occurrence] = []
-    for r in u.late_answers:
-        out.append(
-            (
-                "late_answer",
-                r,
-                f"意见 {r['item_id']}（活动 {r['event_id']}）逾期 {r['workdays_late']} "
-                "个工作日答复",
-            )
-        )
-    for r in u.open_overdue:
-        out.append(
-            (
-                "unanswered_overdue",
-                r,
-                f"意见 {r['item_id']}（活动 {r['event_id']}）应于 {r['due_on']} 前答复，至今未答复",
-            )
-        )
-    return out
-
-
-def _summary_occurrences(u: UnitFacts) -> list[Occurrence]:
-    """Summaries submitted late or sent back, and spot checks that found fault."""
-    out: list[Occurrence] = []
-    for r in u.late_summaries:
-        out.append(
-            (
-                "late_summary",
-                r,
-                f"活动 {r['event_id']} 总结逾期 {r['late_hours']} 小时报送（日志 {r['log_id']}）",
-            )
-        )
-    for r in u.reworks:
-        out.append(("rework", r, f"活动 {r['event_id']} 总结被退回整改（日志 {r['log_id']}）"))
-    for r in u.spot_checks:
-        criterion = SPOT_CRITERIA.get(r["result"])
-        if criterion:
-            out.append(
-                (
-                    criterion,
-                    r,
-                    f"活动 {r['event_id']} 第 {r['round']} 轮抽查：{CRITERIA[criterion][0]}",
-                )
-            )
-    return out
+def _deduction(criterion: str, points: float, record: Record, why: str) -> dict[str, Any]:
+    c = CRITERIA[criterion]
+    return {
+        "criterion": criterion,
+        "criterion_zh": c.label,
+        "points": points,
+        "event_id": record.get("event_id"),
+        "item_id": record.get("item_id"),
+        "record": record,
+        "reason": why,
+        "source": c.source.text,
+        "source_where": c.source.where,
+    }
 
 
 def score_unit(u: UnitFacts, rules: ScoringRules) -> dict[str, Any]:
-    """One unit's score: full marks less each deduction (capped per criterion), never below 0."""
-    taken: dict[str, float] = {}
-    deductions: list[dict[str, Any]] = []
+    """One unit's score: full marks less each deduction (capped per event and per unit), never
+    below 0."""
+    ledger = _Ledger(rules)
+    deductions = []
     for criterion, record, why in _occurrences(u):
-        points = float(rules.deductions.get(criterion, 0))
-        cap = rules.caps.get(criterion)
-        if cap is not None:
-            points = max(0.0, min(points, cap - taken.get(criterion, 0.0)))
-        if points <= 0:
-            continue
-        taken[criterion] = taken.get(criterion, 0.0) + points
-        deductions.append(
-            {
-                "criterion": criterion,
-                "criterion_zh": CRITERIA[criterion][0],
-                "points": points,
-                "event_id": record.get("event_id"),
-                "item_id": record.get("item_id"),
-                "record": record,
-                "reason": why,
-            }
-        )
+        points = ledger.take(criterion, record.get("event_id"))
+        if points > 0:
+            deductions.append(_deduction(criterion, points, record, why))
     lost = sum(d["points"] for d in deductions)
     return {
         "unit_id": u.unit_id,
@@ -139,6 +155,23 @@ def score_unit(u: UnitFacts, rules: ScoringRules) -> dict[str, Any]:
         "deducted": round(lost, 2),
         "score": round(max(0.0, rules.base_points - lost), 2),
         "deductions": deductions,
+    }
+
+
+def criteria(rules: ScoringRules) -> dict[str, dict[str, Any]]:
+    """Every criterion with its points, what it is counted per, its per-event cap and the
+    notice's sentence."""
+    return {
+        key: {
+            "label": c.label,
+            "per": c.per,
+            "points": rules.deductions.get(key, 0),
+            "group": c.group,
+            "event_cap": rules.event_caps.get(c.group) if c.group else None,
+            "source": c.source.text,
+            "source_where": c.source.where,
+        }
+        for key, c in CRITERIA.items()
     }
 
 
@@ -156,58 +189,31 @@ def assess(facts: Facts) -> dict[str, Any]:
         "campaign_id": facts.campaign.id,
         "as_of": facts.now,
         "rules": rules.model_dump(),
-        "criteria": {k: {"label": v[0], "per": v[1]} for k, v in CRITERIA.items()},
+        "criteria": criteria(rules),
+        "groups": {
+            g: {"label": label, "event_cap": rules.event_caps.get(g)} for g, label in GROUPS.items()
+        },  # fmt: skip
         "units": scores,
     }
 
 
 def sheets(data: dict[str, Any]) -> list[Sheet]:
-    """The ranking, and every deduction with the record it names."""
+    """The ranking, and every deduction with the record it names and the notice's sentence."""
     ranking = Sheet(
         "考核得分",
-        [
-            Column("排名", 6),
-            Column("责任单位", 20),
-            Column("满分", 8),
-            Column("扣分", 8),
-            Column("得分", 8),
-            Column("扣分项数", 10),
-        ],
-        [
-            [
-                s["rank"],
-                s["unit_name"],
-                s["base_points"],
-                s["deducted"],
-                s["score"],
-                len(s["deductions"]),
-            ]
-            for s in data["units"]
-        ],
+        [Column("排名", 6), Column("责任单位", 20), Column("满分", 8), Column("扣分", 8),
+         Column("得分", 8), Column("扣分项数", 10)],
+        [[s["rank"], s["unit_name"], s["base_points"], s["deducted"], s["score"],
+          len(s["deductions"])] for s in data["units"]],
         "assessment",
-    )
+    )  # fmt: skip
     detail = Sheet(
         "扣分明细",
-        [
-            Column("责任单位", 20),
-            Column("考核项", 20),
-            Column("扣分", 8),
-            Column("活动编号", 10),
-            Column("意见编号", 10),
-            Column("说明", 60),
-        ],
-        [
-            [
-                s["unit_name"],
-                d["criterion_zh"],
-                d["points"],
-                d["event_id"],
-                d["item_id"],
-                d["reason"],
-            ]
-            for s in data["units"]
-            for d in s["deductions"]
-        ],
+        [Column("责任单位", 20), Column("考核项", 20), Column("扣分", 8), Column("活动编号", 10),
+         Column("意见编号", 10), Column("说明", 60), Column("依据（通知原文）", 60)],
+        [[s["unit_name"], d["criterion_zh"], d["points"], d["event_id"], d["item_id"],
+          d["reason"], f"{d['source_where']}：{d['source']}"]
+         for s in data["units"] for d in s["deductions"]],
         "assessment",
-    )
+    )  # fmt: skip
     return [ranking, detail]

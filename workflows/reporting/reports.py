@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +28,7 @@ from models import (
     Invitee,
     Notification,
     SpotCheck,
+    SpotCheckResult,
     Summary,
     TransitionLog,
     Unit,
@@ -75,6 +75,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("summaries", "已报送总结"),
     ("summaries_on_time", "总结按时"),
     ("summaries_late", "总结逾期"),
+    ("summaries_missing", "总结逾期未报送"),
     ("reworks", "退回整改"),
     ("spot_satisfactory", "抽查合格"),
     ("spot_needs_improvement", "抽查需整改"),
@@ -94,11 +95,11 @@ class UnitFacts:
     counts: Counter[str] = field(default_factory=Counter)
     held_late: list[dict[str, Any]] = field(default_factory=list)
     not_held: list[dict[str, Any]] = field(default_factory=list)
-    citizen_short: list[dict[str, Any]] = field(default_factory=list)
     flagged: list[dict[str, Any]] = field(default_factory=list)
     late_answers: list[dict[str, Any]] = field(default_factory=list)
     open_overdue: list[dict[str, Any]] = field(default_factory=list)
     late_summaries: list[dict[str, Any]] = field(default_factory=list)
+    summary_missing: list[dict[str, Any]] = field(default_factory=list)
     reworks: list[dict[str, Any]] = field(default_factory=list)
     spot_checks: list[dict[str, Any]] = field(default_factory=list)
 
@@ -328,6 +329,11 @@ def _summaries(session: Session, facts: Facts, scope: _Scope) -> None:
     ).group_by(col(Event.unit_id))
     for unit_id, n in session.execute(reworks):
         _add(facts, unit_id, {"reworks": n})
+    missing = scope.events(
+        sa.select(col(Event.unit_id), sa.func.count()).where(_never_submitted(facts.now))
+    ).group_by(col(Event.unit_id))
+    for unit_id, n in session.execute(missing):
+        _add(facts, unit_id, {"summaries_missing": n})
     firsts = _first_submissions(scope).subquery()
     on_time = sa.select(
         firsts.c.unit_id,
@@ -385,46 +391,78 @@ def _escalations(session: Session, facts: Facts, scope: _Scope) -> None:
 
 def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
     """Only the deviating records, each kind in one filtered query, in id order."""
+    _hold_records(session, facts, scope, today)
+    _opinion_records(session, facts, scope)
+    _summary_records(session, facts, scope)
+    _round_records(session, facts, scope)
+
+
+def _hold_records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
+    """Events held after their last day; events whose last day has passed unheld — a
+    cancelled one included (cancelling does not make an event held)."""
     units = facts.units
-    live = col(Event.state) != EventState.cancelled
     late_held = scope.events(
-        sa.select(
-            col(Event.unit_id), col(Event.id), col(Event.date_latest), col(Event.held_on)
-        ).where(
-            live,
-            col(Event.held_on).is_not(None),
-            col(Event.held_on) > Event.date_latest,
-        )
-    ).order_by(col(Event.id))
+        sa.select(col(Event.unit_id), col(Event.id), col(Event.date_latest), col(Event.held_on))
+        .where(col(Event.state) != EventState.cancelled, col(Event.held_on).is_not(None),
+               col(Event.held_on) > Event.date_latest)
+    ).order_by(col(Event.id))  # fmt: skip
     for r in session.execute(late_held):
         units[r.unit_id].held_late.append(
-            {
-                "event_id": r.id,
-                "due_on": r.date_latest.isoformat(),
-                "held_on": r.held_on.isoformat(),
-            }  # fmt: skip
-        )
+            {"event_id": r.id, "due_on": r.date_latest.isoformat(),
+             "held_on": r.held_on.isoformat()}
+        )  # fmt: skip
     not_held = scope.events(
-        sa.select(col(Event.unit_id), col(Event.id), col(Event.date_latest)).where(
-            col(Event.held_on).is_(None),
-            col(Event.state).in_(HOLD_OPEN),
-            col(Event.date_latest) < today,
-        )
-    ).order_by(col(Event.id))
+        sa.select(col(Event.unit_id), col(Event.id), col(Event.date_latest), col(Event.state))
+        .where(col(Event.held_on).is_(None),
+               col(Event.state).in_((*HOLD_OPEN, EventState.cancelled)),
+               col(Event.date_latest) < today)
+    ).order_by(col(Event.id))  # fmt: skip
     for r in session.execute(not_held):
-        units[r.unit_id].not_held.append({"event_id": r.id, "due_on": r.date_latest.isoformat()})
-    _citizen_short(session, facts, scope)
-    _opinion_records(session, facts, scope)
-    for r in session.execute(_first_submissions(scope).where(_late_seconds() >= 1)
-                             .order_by(col(TransitionLog.id))):  # fmt: skip
+        units[r.unit_id].not_held.append(
+            {"event_id": r.id, "due_on": r.date_latest.isoformat(),
+             "cancelled": r.state == EventState.cancelled}
+        )  # fmt: skip
+
+
+def _never_submitted(now: datetime) -> Any:
+    """Held events whose summary was due before `now` and never submitted (no submit_summary
+    line at all: a summary sent back for rework was submitted, and late or not by its first)."""
+    submitted = sa.select(col(TransitionLog.id)).where(
+        col(TransitionLog.event_id) == Event.id, col(TransitionLog.trigger) == "submit_summary"
+    )
+    return sa.and_(
+        col(Event.state) != EventState.cancelled,
+        col(Event.held_on).is_not(None),
+        col(Event.summary_due_at).is_not(None),
+        col(Event.summary_due_at) < now,
+        ~submitted.exists(),
+    )
+
+
+def _summary_records(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Summaries first submitted late (the first submission's lateness), and summaries never
+    submitted past their due day."""
+    units = facts.units
+    late = _first_submissions(scope).where(_late_seconds() >= 1).order_by(col(TransitionLog.id))
+    for r in session.execute(late):
         if r.unit_id in units:
             units[r.unit_id].late_summaries.append(
-                {
-                    "event_id": r.event_id,
-                    "log_id": r.id,
-                    "late_hours": round(int(r.late) / 3600, 1),
-                }  # fmt: skip
-            )
+                {"event_id": r.event_id, "log_id": r.id,
+                 "late_hours": round(int(r.late) / 3600, 1)}
+            )  # fmt: skip
+    missing = scope.events(
+        sa.select(col(Event.unit_id), col(Event.id), col(Event.summary_due_on))
+        .where(_never_submitted(facts.now))
+    ).order_by(col(Event.id))  # fmt: skip
+    for r in session.execute(missing):
+        due = r.summary_due_on.isoformat() if r.summary_due_on else None
+        units[r.unit_id].summary_missing.append({"event_id": r.id, "due_on": due})
+
+
+def _round_records(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Every return for rework, and every spot-check round found lacking (not only the
+    latest round: a later satisfactory round does not undo an earlier finding)."""
+    units = facts.units
     reworks = scope.events(
         sa.select(col(Event.unit_id), col(TransitionLog.id), col(TransitionLog.event_id))
         .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
@@ -432,38 +470,17 @@ def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None
     ).order_by(col(TransitionLog.id))
     for r in session.execute(reworks):
         units[r.unit_id].reworks.append({"event_id": r.event_id, "log_id": r.id})
-    latest = _latest_spot_checks(scope).subquery()
-    for r in session.execute(sa.select(latest).order_by(latest.c.event_id)):
-        if r.unit_id in units:
-            units[r.unit_id].spot_checks.append(
-                {
-                    "event_id": r.event_id,
-                    "spot_check_id": r.id,
-                    "round": r.round,
-                    "result": r.result,
-                }  # fmt: skip
-            )
-
-
-def _citizen_short(session: Session, facts: Facts, scope: _Scope) -> None:
-    """Events whose attending citizens fall short of the rules' share. With integer counts,
-    citizens < ceil(share × attended) exactly when citizens × den < num × attended."""
-    share = Fraction(facts.rules.citizen_share_min)
-    citizens = _n(col(Invitee.category) == "citizen")
-    stmt = scope.events(
-        sa.select(col(Event.unit_id), col(Invitee.event_id), sa.func.count().label("attended"),
-                  citizens.label("citizens"))
-        .join_from(Invitee, Event, col(Event.id) == Invitee.event_id)
-        .where(col(Invitee.invited).is_(True), col(Invitee.attended).is_(True))
-    ).group_by(col(Event.unit_id), col(Invitee.event_id)).having(
-        citizens * share.denominator < sa.func.count() * share.numerator
-    ).order_by(col(Invitee.event_id))  # fmt: skip
-    for r in session.execute(stmt):
-        if r.unit_id in facts.units:
-            facts.units[r.unit_id].citizen_short.append(
-                {"event_id": r.event_id, "attended": int(r.attended),
-                 "citizens": int(r.citizens), "needed": facts.rules.citizens_needed(r.attended)}
-            )  # fmt: skip
+    lacking = scope.events(
+        sa.select(col(Event.unit_id), col(SpotCheck.id), col(SpotCheck.event_id),
+                  col(SpotCheck.round), col(SpotCheck.result))
+        .join_from(SpotCheck, Event, col(Event.id) == SpotCheck.event_id)
+        .where(col(SpotCheck.result) != SpotCheckResult.satisfactory)
+    ).order_by(col(SpotCheck.event_id), col(SpotCheck.round), col(SpotCheck.id))  # fmt: skip
+    for r in session.execute(lacking):
+        units[r.unit_id].spot_checks.append(
+            {"event_id": r.event_id, "spot_check_id": r.id, "round": r.round,
+             "result": r.result}
+        )  # fmt: skip
 
 
 def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
