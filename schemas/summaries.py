@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,11 +27,25 @@ class AttachmentOut(BaseModel):
     created_at: datetime
 
 
+class SubmissionOut(BaseModel):
+    """One submission of the summary: the first is judged against the original due day, a
+    resubmission after a return for rework against the rework's."""
+
+    round: int
+    submitted_at: datetime
+    due_on: date | None
+    due_at: datetime | None
+    late: bool
+    late_hours: float
+    log_id: int
+
+
 class SummaryOut(BaseModel):
-    """The summary: a draft until submit_summary."""
+    """The summary: a draft until submit_summary; every submission kept."""
 
     model_config = ConfigDict(from_attributes=True)
     event_id: int
     text: str
     submitted_at: datetime | None
     attachments: list[AttachmentOut]
+    submissions: list[SubmissionOut] = []

@@ -317,14 +317,11 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
             c[unit]["summaries_late" if late else "summaries_on_time"] += 1
             if late:
                 rec[unit]["late_summaries"].append(t.id)
-    latest: dict[int, SpotCheck] = {}
     for sc in s.exec(select(SpotCheck).order_by(SpotCheck.round, SpotCheck.id)).all():  # type: ignore[arg-type]
-        if sc.event_id in ids:
-            latest[sc.event_id] = sc
-            if sc.result != "satisfactory":  # every round found lacking, not only the latest
+        if sc.event_id in ids:  # every round, not only the latest
+            c[ids[sc.event_id].unit_id][f"spot_{sc.result}"] += 1
+            if sc.result != "satisfactory":
                 rec[ids[sc.event_id].unit_id]["spot_checks"].append(sc.id)
-    for eid, sc in latest.items():
-        c[ids[eid].unit_id][f"spot_{sc.result}"] += 1
     seen_esc = {
         (n.unit_id, n.subject_type, n.subject_id, n.rule, n.level)
         for n in s.exec(select(Notification).where(Notification.kind == "escalation")).all()

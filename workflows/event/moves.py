@@ -255,16 +255,25 @@ def write_summary_text(move: Move) -> None:
 
 
 def stamp_summary(move: Move) -> None:
-    """after(submit_summary): the summary is submitted now; note whether it was on time."""
+    """after(submit_summary): the summary is submitted now; the line keeps the round and the
+    deadline it answers to, and how late it came (workflows/event/submissions.py reads them)."""
     summary = summary_of(move)
     assert summary is not None and move.event.id is not None
     summary.submitted_at = move.now
     deadlines.cancel(
         move.session, subject_type="event", subject_ids=[move.event.id], rule=deadlines.SUMMARY
     )
+    earlier = move.session.exec(
+        select(func.count())
+        .select_from(TransitionLog)
+        .where(TransitionLog.event_id == move.event.id, TransitionLog.trigger == "submit_summary")
+    ).one()
+    move.audit["round"] = earlier + 1
     if move.event.summary_due_at is not None:
-        move.audit["late_seconds"] = max(
-            0, int((move.now - move.event.summary_due_at).total_seconds())
+        move.audit.update(
+            due_on=move.event.summary_due_on.isoformat() if move.event.summary_due_on else None,
+            due_at=move.event.summary_due_at.isoformat(),
+            late_seconds=max(0, int((move.now - move.event.summary_due_at).total_seconds())),
         )
     move.audit["attachments"] = move.session.exec(
         select(func.count()).select_from(Attachment).where(Attachment.event_id == move.event.id)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, col, select
 
 from models import Attachment, Event, EventState, Summary, VisitPhoto
+from workflows.event import submissions
 from workflows.event.machine import STATE_LABELS_ZH
 from workflows.event.service import record_edit, require_version
 from workflows.files import filetypes
@@ -27,6 +29,8 @@ class SummaryView:
     text: str
     submitted_at: datetime | None
     attachments: list[Attachment]
+    # Every submission (round, when, the deadline it answered to, how late), first first.
+    submissions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def require_open(event: Event) -> None:
@@ -50,6 +54,7 @@ def view(session: Session, event_id: int) -> SummaryView:
         text=summary.text if summary else "",
         submitted_at=summary.submitted_at if summary else None,
         attachments=list(attachments),
+        submissions=[s.as_dict() for s in submissions.of_event(session, event_id)],
     )
 
 

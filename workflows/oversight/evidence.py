@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from models import Attachment, Event, Summary, Unit
+from workflows.event import submissions
+from workflows.event.submissions import Submission
 from workflows.files.store import FileStore
 from workflows.kernel.clock import LOCAL_TZ
 
@@ -63,6 +65,9 @@ class EventEvidence:
     due_at: datetime | None
     due_on: date | None = None  # the deadline's day (due_at is the end of it)
     photos: list[Photo] = field(default_factory=list)
+    # Every submission, first round first: submitted_at and due_at above are the first's
+    # against the original due day, so a rework resubmitted in time leaves a late summary late.
+    submissions: list[Submission] = field(default_factory=list)
 
     @property
     def flagged(self) -> bool:
@@ -107,7 +112,8 @@ class EventEvidence:
         if due is None:
             return text
         late = self.late_hours or 0
-        return f"{text}，截止 {due}，" + (f"逾期 {late} 小时" if late > 0 else "按时")
+        text = f"{text}，截止 {due}，" + (f"逾期 {late} 小时" if late > 0 else "按时")
+        return text + "".join(_later_round_zh(s) for s in self.submissions[1:])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +129,7 @@ class EventEvidence:
                 "due_on": self.due_on,
                 "late_hours": self.late_hours,
                 "text": self.summary_zh(),
+                "submissions": [s.as_dict() for s in self.submissions],
             },
             "photos": [
                 {
@@ -171,6 +178,21 @@ def taken_at(path: str, sha256: str) -> datetime | None:
     return parse_exif_time(raw)
 
 
+def _later_round_zh(s: Submission) -> str:
+    """；第 2 轮（退回整改后）报送于 …，整改期限 2022-09-30 当天，按时."""
+    due = f"，整改期限 {s.due_on.isoformat()} 当天" if s.due_on else ""
+    late = f"逾期 {s.late_hours} 小时" if s.late else "按时"
+    return f"；第 {s.round} 轮（退回整改后）报送于 {_local(s.submitted_at)}{due}，{late}"
+
+
+def _first_submissions(session: Session, found: dict[int, EventEvidence]) -> None:
+    """Each event's submissions; its summary is judged by the first against the original day."""
+    for event_id, subs in submissions.history(session, found).items():
+        ev = found[event_id]
+        ev.submissions = subs
+        ev.submitted_at, ev.due_at, ev.due_on = subs[0].submitted_at, subs[0].due_at, subs[0].due_on
+
+
 def check_events(
     session: Session, event_ids: list[int], store: FileStore
 ) -> dict[int, EventEvidence]:
@@ -191,6 +213,7 @@ def check_events(
         )
         for r in rows
     }
+    _first_submissions(session, found)
     photos = session.execute(
         sa.select(col(Attachment.id), col(Attachment.event_id), col(Attachment.filename),
                   col(Attachment.sha256), col(Attachment.storage_key))

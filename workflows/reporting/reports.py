@@ -77,9 +77,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("summaries_late", "总结逾期"),
     ("summaries_missing", "总结逾期未报送"),
     ("reworks", "退回整改"),
-    ("spot_satisfactory", "抽查合格"),
-    ("spot_needs_improvement", "抽查需整改"),
-    ("spot_unsatisfactory", "抽查不合格"),
+    ("spot_satisfactory", "抽查合格（轮）"),
+    ("spot_needs_improvement", "抽查需整改（轮）"),
+    ("spot_unsatisfactory", "抽查不合格（轮）"),
     ("escalations_level_1", "一级催办"),
     ("escalations_level_2", "二级催办"),
 ]
@@ -344,26 +344,14 @@ def _summaries(session: Session, facts: Facts, scope: _Scope) -> None:
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
 
 
-def _latest_spot_checks(scope: _Scope) -> Any:
-    """Each event's last round (the one that stands): its id, event, unit, round and result."""
-    ranked = scope.events(
-        sa.select(
-            col(SpotCheck.id), col(SpotCheck.event_id), col(Event.unit_id), col(SpotCheck.round),
-            col(SpotCheck.result),
-            sa.func.row_number().over(
-                partition_by=col(SpotCheck.event_id),
-                order_by=(col(SpotCheck.round).desc(), col(SpotCheck.id).desc()),
-            ).label("nth"),
-        ).join_from(SpotCheck, Event, col(Event.id) == SpotCheck.event_id)
-    ).subquery()  # fmt: skip
-    return sa.select(ranked).where(ranked.c.nth == 1)
-
-
 def _spot_checks(session: Session, facts: Facts, scope: _Scope) -> None:
-    latest = _latest_spot_checks(scope).subquery()
-    stmt = sa.select(latest.c.unit_id, latest.c.result, sa.func.count()).group_by(
-        latest.c.unit_id, latest.c.result
-    )
+    """Every spot-check round by its result: a satisfactory later round does not erase an
+    earlier round found lacking."""
+    stmt = scope.events(
+        sa.select(col(Event.unit_id), col(SpotCheck.result), sa.func.count()).join_from(
+            SpotCheck, Event, col(Event.id) == SpotCheck.event_id
+        )
+    ).group_by(col(Event.unit_id), col(SpotCheck.result))
     for unit_id, result, n in session.execute(stmt):
         _add(facts, unit_id, {f"spot_{result}": n})
 

@@ -71,7 +71,7 @@ INTRO = (
     "{answered_late} 条（累计超期 {workdays_late} 个工作日），逾期未答复 {open_overdue} 条；"
     "申请延期 {extensions} 件，批准 {extensions_approved} 件。报送活动总结 {summaries} 份，按时 "
     "{summaries_on_time} 份、逾期 {summaries_late} 份，退回整改 {reworks} 次；抽查合格 "
-    "{spot_satisfactory} 个、需整改 {spot_needs_improvement} 个、不合格 {spot_unsatisfactory} 个。"
+    "{spot_satisfactory} 轮、需整改 {spot_needs_improvement} 轮、不合格 {spot_unsatisfactory} 轮。"
 )
 
 
@@ -85,9 +85,9 @@ def late_items(facts: Facts) -> list[tuple[str, str, Any, Any, str]]:
     rows: list[tuple[str, str, Any, Any, str]] = []
     for u in facts.units.values():
         for r in u.not_held:
-            rows.append(
-                (u.unit_name, "活动未开展", r["event_id"], None, f"应于 {r['due_on']} 前开展")
-            )
+            cancelled = "（已取消）" if r.get("cancelled") else ""
+            rows.append((u.unit_name, "活动未开展", r["event_id"], None,
+                         f"应于 {r['due_on']} 前开展{cancelled}"))  # fmt: skip
         for r in u.held_late:
             rows.append((u.unit_name, "活动逾期开展", r["event_id"], None,
                          f"应于 {r['due_on']} 前开展，实际 {r['held_on']}"))  # fmt: skip
@@ -99,7 +99,10 @@ def late_items(facts: Facts) -> list[tuple[str, str, Any, Any, str]]:
                          f"逾期 {r['workdays_late']} 个工作日"))  # fmt: skip
         for r in u.late_summaries:
             rows.append((u.unit_name, "总结逾期报送", r["event_id"], None,
-                         f"逾期 {r['late_hours']} 小时"))  # fmt: skip
+                         f"首次报送逾期 {r['late_hours']} 小时"))  # fmt: skip
+        for r in u.summary_missing:
+            rows.append((u.unit_name, "总结逾期未报送", r["event_id"], None,
+                         f"应于 {r['due_on']} 前报送"))  # fmt: skip
     return rows
 
 
