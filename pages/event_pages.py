@@ -51,7 +51,9 @@ def _details(session: Session, ev: kit.EventView, today: Any) -> dict[str, str]:
     """One line per stage saying where it stands."""
     event, out = ev.event, {}
     q = kit.list_quota(session, ev)
-    out["invitees"] = f"{q.count_zh}，{q.share_zh}"
+    out["invitees"] = (
+        f"{q.count_zh}，{q.share_zh}" if q.total else f"还没有添加人员（应为 {q.low}–{q.high} 人）"
+    )
     if event.held_on:
         came = kit.attendees(session, event.id or 0)
         out["hold"] = f"{day_zh(event.held_on)}开展，出席 {came} 人"

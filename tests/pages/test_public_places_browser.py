@@ -73,7 +73,13 @@ def test_clerk_opens_places_and_the_calendar_offers_only_coming_events(
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 360, "height": 760})
         sign_in(page, base, "wang", PASSWORD)
+        page.goto(f"{base}/events/{site['coming']}/invitees")
+        meter = page.inner_text("#invitee-list")
+        assert "名单还是空的" in meter and "✓" not in meter  # nothing to tick on an empty list
+        shoot(page, "invitees-empty")
         page.goto(f"{base}/events/{site['coming']}")
+        assert "公开报名：未开放" in page.inner_text("#registrations-link")
+        shoot(page, "event-public-closed")
         click(page.locator("#registrations-link"))
         assert "未开放" in page.inner_text("#calendar-status")
         page.get_by_label("公开名额").fill("4")

@@ -51,3 +51,5 @@ def test_an_empty_invitee_list_shows_no_tick(walker: Walker) -> None:
     meter = meter.split('id="invitee-list"')[1].split("</div>")[0]
     assert "✓" not in meter and "至少需要 0 人" not in meter
     assert "名单还是空的" in meter
+    task_list = walker.client.get(f"/events/{eid}").text
+    assert "还没有添加人员（应为 10–20 人）" in task_list and "至少需要 0 人" not in task_list
