@@ -23,6 +23,7 @@ from pages.assets import TEMPLATES_DIR
 from web.csrf import csrf_token
 from web.errors import http_error, http_words, problem_zh  # the API's wording
 from web.forms import FormInvalid
+from web.wording import label
 from workflows.kernel.clock import LOCAL_TZ
 from workflows.kernel.errors import DomainError, MoveRefused
 
@@ -106,7 +107,8 @@ def errors_of(exc: Exception, fields: dict[str, str] | None = None) -> list[Fiel
         out = []
         for err in exc.errors():
             name = str(err["loc"][-1]) if err["loc"] else ""
-            out.append(FieldError(f"{fields.get(name, name)}：{problem_zh(dict(err))}", name, 422))
+            text = f"{label(name)}：{problem_zh(dict(err))}"  # the label, not the input's id
+            out.append(FieldError(text, fields.get(name, name), 422))
         return out
     raise exc
 

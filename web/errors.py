@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
 from web import moves
+from web.wording import located, value_name
 from workflows.kernel.errors import DomainError, MoveRefused
 
 log = structlog.get_logger("openday.api")
@@ -49,6 +50,11 @@ def _choices(ctx: dict[str, Any]) -> str:
     return expected.replace(" or ", "、").replace(", ", "、").replace("'", "")
 
 
+def _choices_zh(ctx: dict[str, Any]) -> str:
+    """The allowed values by their Chinese names (合格、需整改、不合格)."""
+    return "、".join(value_name(v) for v in _choices(ctx).split("、"))
+
+
 def problem_zh(error: dict[str, Any]) -> str:
     """A field error's problem in Chinese, naming the allowed values or limits."""
     kind, ctx = error["type"], error.get("ctx") or {}
@@ -57,8 +63,8 @@ def problem_zh(error: dict[str, Any]) -> str:
         "extra_forbidden": "不允许的字段",
         "int_parsing": "应为整数",
         "int_type": "应为整数",
-        "bool_parsing": "应为 true 或 false",
-        "bool_type": "应为 true 或 false",
+        "bool_parsing": "应为“是”或“否”",
+        "bool_type": "应为“是”或“否”",
         "string_type": "应为文本",
         "date_from_datetime_parsing": "应为日期（如 2022-09-16）",
         "date_parsing": "应为日期（如 2022-09-16）",
@@ -67,14 +73,14 @@ def problem_zh(error: dict[str, Any]) -> str:
         "dict_type": "应为对象",
         "model_type": "应为对象",
         "json_invalid": "不是有效的 JSON",
-        "union_tag_not_found": "缺少 trigger（操作名称）",
+        "union_tag_not_found": "缺少操作名称",
     }
     if kind in simple:
         return simple[kind]
     if kind in ("enum", "literal_error"):
-        return f"应为以下之一：{_choices(ctx)}"
+        return f"应为以下之一：{_choices_zh(ctx)}"
     if kind == "union_tag_invalid":
-        return f"未知操作“{ctx.get('tag', '')}”，可选：{_choices(ctx)}"
+        return f"未知操作“{ctx.get('tag', '')}”，可选：{_choices_zh(ctx)}"
     if kind == "string_too_short":
         return f"至少 {ctx.get('min_length')} 个字符"
     if kind == "string_too_long":
@@ -99,12 +105,13 @@ def field_errors(
 ) -> JSONResponse:
     """422 naming every invalid field, in Chinese and English."""
     tag = body.get("trigger") if isinstance(body, dict) else None
-    fields = []
+    fields, labels = [], []  # labels: each field in Chinese words, for the message
     for e in errors:
         loc = [str(p) for p in (*prefix, *e["loc"])]
         # A tagged union puts the tag into the location (body.spot_check.data.result): drop it.
         if tag is not None and len(loc) > 1 and loc[0] == "body" and loc[1] == tag:
             del loc[1]
+        labels.append(located(loc))
         fields.append(
             {
                 "field": ".".join(loc),
@@ -119,11 +126,11 @@ def field_errors(
         return error_response(
             422,
             "unknown_trigger",
-            f"未知操作“{tag}”，可选：{'、'.join(known)}",
+            f"未知操作“{tag}”，可选：{'、'.join(value_name(k) for k in known)}",
             f"unknown trigger '{tag}'; known: {', '.join(known)}",
             {"known": known, "fields": fields},
         )
-    zh = "；".join(f"{f['field']}：{f['problem_zh']}" for f in fields)
+    zh = "；".join(f"{name}：{f['problem_zh']}" for name, f in zip(labels, fields, strict=True))
     return error_response(
         422,
         "validation_error",

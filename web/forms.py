@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from web.errors import problem_zh
+from web.wording import label
 from workflows.kernel.errors import DomainError
 
 M = TypeVar("M", bound=BaseModel)
@@ -72,5 +73,6 @@ def parse(
             if (missing or {}).get(field) and field not in given:
                 problems.append((field, (missing or {})[field]))
             else:
-                problems.append((field, f"{labels.get(field, field)}：{problem_zh(dict(err))}"))
+                name = labels.get(field) or label(field)
+                problems.append((field, f"{name}：{problem_zh(dict(err))}"))
         raise FormInvalid(problems) from None

@@ -355,14 +355,15 @@ def test_spot_check_refused_to_unit_staff(walker: Walker) -> None:
 
 
 def test_spot_check_result_is_validated(walker: Walker) -> None:
-    """An unknown result answers 422 naming body.data.result."""
+    """An unknown result answers 422 naming body.data.result (in words in the message)."""
     event = _submitted(walker)
     r = walker.move(event["id"], "spot_check", who="supervisor", data={"result": "great"})
     assert r.status_code == 422
     err = error_of(r)
     assert err["code"] == "validation_error"
     assert err["details"]["fields"][0]["field"] == "body.data.result"
-    assert "body.data.result" in err["message"]
+    assert "抽查结果：应为以下之一：合格、需整改、不合格" in err["message"]
+    assert "body.data.result" in err["message_en"]
 
 
 def test_viewer_cannot_move(walker: Walker) -> None:

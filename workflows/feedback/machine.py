@@ -193,7 +193,7 @@ def fire(
         if not system:
             raise DomainError(
                 "expected_version_required",
-                "请提供意见的当前版本号（expected_version）",
+                "请提供意见的当前版本号",
                 "expected_version is required: the opinion's version you saw",
                 status=422,
             )

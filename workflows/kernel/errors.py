@@ -38,12 +38,19 @@ def stale_version(what_zh: str, what_en: str, current: int, expected: int) -> Vi
 
 
 def move_not_allowed(
-    trigger: str, trigger_zh: str, state: str, state_zh: str, allowed: list[str]
+    trigger: str,
+    trigger_zh: str,
+    state: str,
+    state_zh: str,
+    allowed: list[str],
+    allowed_zh: list[str] | None = None,
 ) -> Violation:
-    """The refusal of a move the state machine has no transition for."""
+    """The refusal of a move the state machine has no transition for (the moves still allowed
+    named in Chinese by `allowed_zh`, in English by their triggers)."""
+    words = allowed if allowed_zh is None else allowed_zh
     return Violation(
         "move_not_allowed",
-        f"当前状态“{state_zh}”不能执行“{trigger_zh}”，可执行：{'、'.join(allowed) or '无'}",
+        f"当前状态“{state_zh}”不能执行“{trigger_zh}”，可执行：{'、'.join(words) or '无'}",
         f"'{trigger}' is not allowed from state '{state}'; allowed: {', '.join(allowed) or 'none'}",
     )
 

@@ -90,9 +90,10 @@ class Workflow:
         """
         known = self.public_triggers()
         if trigger not in self.move_data or (trigger in self.system_triggers and not system):
+            known_zh = "、".join(self.trigger_labels_zh.get(k, k) for k in known)
             raise DomainError(
                 "unknown_trigger",
-                f"未知操作“{trigger}”，可选：{'、'.join(known)}",
+                f"未知操作“{trigger}”，可选：{known_zh}",
                 f"unknown trigger '{trigger}'; known: {', '.join(known)}",
                 status=422,
                 details={"known": known},
@@ -133,6 +134,7 @@ class Workflow:
                 row.state,
                 self.state_labels_zh.get(row.state, row.state),
                 allowed,
+                [self.trigger_labels_zh.get(t, t) for t in allowed],
             )
             raise MoveRefused(trigger, row.state, [violation], allowed)
 
