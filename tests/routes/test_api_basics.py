@@ -86,7 +86,7 @@ def test_invalid_input_names_the_field(walker: Walker) -> None:
     err = error_of(r)
     fields = {f["field"] for f in err["details"]["fields"]}
     assert fields == {"body.theme", "body.date"}
-    assert "body.theme" in err["message"] and "body.date" in err["message_en"]
+    assert "活动主题：必填" in err["message"] and "body.date" in err["message_en"]
     r = walker.client.get("/api/v1/events?limit=0", headers=walker.world.headers["supervisor"])
     assert r.status_code == 422 and error_of(r)["details"]["fields"][0]["field"] == "query.limit"
 

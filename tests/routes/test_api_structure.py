@@ -74,8 +74,8 @@ def test_invalid_values_are_named_in_chinese_with_the_allowed_ones(walker: Walke
     r = walker.move(event["id"], "spot_check", who="supervisor", data={"result": "great"})
     err = error_of(r)
     assert r.status_code == 422 and err["code"] == "validation_error"
-    assert "body.data.result" in err["message"]
-    assert "应为以下之一" in err["message"] and "needs_improvement" in err["message"]
+    assert "抽查结果：应为以下之一：合格、需整改、不合格" in err["message"]  # words, not codes
+    assert "body.data.result" in err["message_en"]
     assert err["details"]["fields"][0]["problem_zh"].startswith("应为以下之一")
 
 
