@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024,
         description="Uncompressed size one member of a .docx/.xlsx may unpack to",
     )
+    archive_max_document_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        description="Uncompressed size of the part a parser holds whole (a .docx's "
+        "word/document.xml, an .xlsx's shared strings): parsing takes ~15 times its size",
+    )
     archive_max_ratio: int = Field(
         default=100, description="Largest compression ratio of one .docx/.xlsx member"
     )
@@ -92,6 +97,12 @@ class Settings(BaseSettings):
     login_limit_address: str = Field(
         default="100/15 minutes",
         description="Failed sign-ins allowed per client address (limits notation) before 429",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the audit hash chain (HMAC-SHA256), kept outside the database; "
+        "unset: a key generated once under var_dir as audit.key (keep it with the backups: "
+        "`openday audit verify` needs it)",
     )
     # --- public pages (citizens) ----------------------------------------------------------------
     privacy_key: SecretStr | None = Field(

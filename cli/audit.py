@@ -11,12 +11,14 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute every audit row's hash chain; name the first broken link, exit 1 if any."""
+    """Recompute every audit row's keyed hash chain and match every event to its chain; name
+    the first broken link and every event its chain does not account for, exit 1 if any."""
     from models.db import reading, session_scope
     from workflows.kernel import audit
 
     with session_scope(reading(open_engine())) as session:
         reports = audit.verify(session)
+        unmatched = audit.unmatched_events(session)
     for chain in reports:
         if chain.broken is None:
             head = (
@@ -38,5 +40,17 @@ def audit_verify() -> None:
             soft_wrap=True,
             highlight=False,
         )
-    if any(chain.broken is not None for chain in reports):
+    for event in unmatched:
+        found = (
+            "no history at all"
+            if event.chain_version is None
+            else f"its chain ends at version {event.chain_version}, state {event.chain_state}"
+        )
+        console.print(
+            f"[red]无对应记录 / unmatched: event {event.event_id} is at version "
+            f"{event.version}, state {event.state}, but {found}[/]",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if unmatched or any(chain.broken is not None for chain in reports):
         raise typer.Exit(1)

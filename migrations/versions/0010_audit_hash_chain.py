@@ -61,7 +61,8 @@ def _guards_on(table: str, unique: Sequence[str]) -> None:
 def _backfill(table_name: str) -> None:
     """Chain the rows already there, in id order, exactly as new rows are chained."""
     import models
-    from workflows.kernel.audit import GENESIS, HASHED_FIELDS, row_digest
+    from workflows.kernel.audit import GENESIS, HASHED_FIELDS
+    from workflows.kernel.audit import plain_digest as row_digest
 
     model = {"transition_log": models.TransitionLog, "change_log": models.ChangeLog}[table_name]
     table: sa.Table = model.__table__  # type: ignore[attr-defined]

@@ -73,7 +73,8 @@ def _pages(order: Sequence[str], columns: Sequence[str]) -> Iterator[list[dict[s
 
 def _check_single_chain() -> None:
     """The old chain (one for the table, in seq order) must hold before it is rewritten."""
-    from workflows.kernel.audit import GENESIS, HASHED_FIELDS, row_digest
+    from workflows.kernel.audit import GENESIS, HASHED_FIELDS
+    from workflows.kernel.audit import plain_digest as row_digest
 
     table, expected, prev = _table(), 1, GENESIS
     for page in _pages(["seq"], [*HASHED_FIELDS["transition_log"], "prev_hash", "row_hash"]):
@@ -91,7 +92,8 @@ def _check_single_chain() -> None:
 def _rechain(order: Sequence[str], per_event: bool) -> None:
     """Give every row its seq, prev_hash and row_hash again, chained in `order` (a unique key
     of columns this does not change, so the keyset pages stay put under the writes)."""
-    from workflows.kernel.audit import GENESIS, HASHED_FIELDS, row_digest
+    from workflows.kernel.audit import GENESIS, HASHED_FIELDS
+    from workflows.kernel.audit import plain_digest as row_digest
 
     table = _table()
     update = (

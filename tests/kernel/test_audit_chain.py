@@ -323,9 +323,9 @@ def _migration(name: str):  # noqa: ANN202 - a module loaded from its file
 def test_the_migration_backfill_chains_rows_as_the_service_does(
     walker: Walker, engine: Engine
 ) -> None:
-    """Migration 0010's backfill (one chain per table) and then 0015's re-chaining (one per
-    event), run over rows whose chain columns were scrambled, give every row exactly the seq and
-    hash the service gave it (and the chains verify)."""
+    """Migration 0010's backfill (one chain per table), 0015's re-chaining (one per event) and
+    0018's re-sealing under the key, run over rows whose chain columns were scrambled, give
+    every row exactly the seq and hash the service gave it (and the chains verify)."""
     _some_history(walker)
     original = {t: [(r.id, r.seq, r.row_hash) for r in _rows(engine, m)] for t, m in CHAINS}
     m0010, m0015 = _migration("0010_audit_hash_chain"), _migration("0015_audit_chain_per_event")
@@ -339,6 +339,10 @@ def test_the_migration_backfill_chains_rows_as_the_service_does(
                     assert sorted(one_chain) == list(range(1, len(original[table]) + 1))
                     m0015._check_single_chain()
                     m0015._rechain(["event_id", "id"], per_event=True)
+    m0018 = _migration("0018_audit_chain_keyed")
+    with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        assert m0018._check(audit.plain_digest, "unkeyed") > 0  # as 0010 and 0015 left them
+        m0018._reseal(audit.row_digest)  # 0018: the same chains, sealed under the key
     assert {t: [(r.id, r.seq, r.row_hash) for r in _rows(engine, m)] for t, m in CHAINS} == original
     with Session(engine) as session:
         assert all(r.broken is None for r in audit.verify(session))

@@ -6,6 +6,12 @@ members, when one member or all of them would unpack past the caps, or when a me
 compression ratio is that of a zip bomb. The declared sizes are a real bound: Python's zipfile
 stops decompressing a member at its declared size (a member that lies fails its CRC check).
 
+The part a parser builds a whole tree of (a .docx's word/document.xml; an .xlsx's shared strings,
+which openpyxl loads whole even when it streams the sheets) has a lower cap of its own:
+python-docx and lxml hold about 15 bytes per byte of it while parsing, and the process keeps
+that high-water mark afterwards, so a 16 MB document.xml cost ~235 MB per dry run. At 4 MB a
+parse peaks near 60 MB; a real schedule table (hundreds of rows, ~1–5 KB each) is far below it.
+
 Rows and cells of an import are capped while the rows are read (:func:`capped_rows`), so a
 table of a million rows stops at the cap instead of being read to the end.
 """
@@ -28,6 +34,7 @@ class ImportLimits:
     max_members: int = 2000
     max_unpacked_bytes: int = 64 * 1024 * 1024
     max_member_bytes: int = 16 * 1024 * 1024
+    max_document_bytes: int = 4 * 1024 * 1024
     max_ratio: int = 100
     max_rows: int = 5000
     max_cells: int = 200_000
@@ -39,12 +46,15 @@ class ImportLimits:
             max_members=settings.archive_max_members,
             max_unpacked_bytes=settings.archive_max_unpacked_bytes,
             max_member_bytes=settings.archive_max_member_bytes,
+            max_document_bytes=settings.archive_max_document_bytes,
             max_ratio=settings.archive_max_ratio,
             max_rows=settings.import_max_rows,
             max_cells=settings.import_max_cells,
         )
 
 
+# The parts parsed whole into a tree (python-docx, openpyxl's shared strings).
+DOCUMENT_PARTS = frozenset({"word/document.xml", "xl/sharedStrings.xml"})
 # A member this small may have any ratio (a few KB of repeated XML compresses very well).
 _RATIO_FREE_BYTES = 1024 * 1024
 
@@ -102,6 +112,18 @@ def _check_member(member: zipfile.ZipInfo, filename: str, limits: ImportLimits) 
             member=member.filename,
             unpacked_bytes=size,
             limit=limits.max_member_bytes,
+        )
+    if member.filename in DOCUMENT_PARTS and size > limits.max_document_bytes:
+        raise _refuse(
+            "archive_document_too_large",
+            f"文件“{filename}”的正文部分“{member.filename}”过大"
+            f"（解压后 {size} 字节，上限 {limits.max_document_bytes}）：请只保留日程表后重新上传",
+            f'the main part "{member.filename}" of "{filename}" unpacks to {size} bytes '
+            f"(limit {limits.max_document_bytes}): keep only the schedule table and upload again",
+            413,
+            member=member.filename,
+            unpacked_bytes=size,
+            limit=limits.max_document_bytes,
         )
     ratio = size / max(member.compress_size, 1)
     if size > _RATIO_FREE_BYTES and ratio > limits.max_ratio:

@@ -4,9 +4,14 @@ Event moves and edits of what hangs on an event are in the transition log (the e
 history); everything else a person changes goes to the change log. Both are append-only
 (database triggers refuse UPDATE, DELETE and, on SQLite, REPLACE) and tamper-evident: each row
 carries `seq` (its place in its chain), `prev_hash` (the previous row's `row_hash`) and
-`row_hash` = sha256(prev_hash + canonical JSON of the row's content), written in the row's own
-transaction. A row changed behind the database's back no longer matches its hash; a row removed
-or rehashed breaks the next row's link. `verify()` names the first broken link.
+`row_hash` = HMAC-SHA256(key, prev_hash + canonical JSON of the row's content), written in the
+row's own transaction. The key lives outside the database (OPENDAY_AUDIT_KEY, else var/audit.key,
+generated once), so whoever can rewrite rows cannot re-hash them: a row changed behind the
+database's back no longer matches its hash; a row removed or rehashed breaks the next row's link.
+`verify()` names the first broken link, and `unmatched_events()` the events whose version or
+state no chain accounts for (a whole history deleted leaves no broken link, only an event
+without one). Before migration 0018 the chains were unkeyed SHA-256 (`plain_digest`); 0018
+verified them so and re-sealed them under the key, recording the switch in the change log.
 
 The change log is one chain; the transition log is one chain per event (an event's history is
 what a reader checks, and moves of different events then never queue behind one lock). Appending
@@ -20,11 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import hmac
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,6 +44,7 @@ from sqlmodel import Session, col, select
 
 from models import ChangeLog, Event, TransitionLog
 from models.types import UTCDateTime
+from settings import Settings
 from workflows.kernel import paging
 from workflows.kernel.visibility import Actor, visible
 
@@ -255,12 +265,59 @@ def _canonical_value(column: sa.Column[Any], value: Any) -> Any:
     return value
 
 
-def row_digest(table: sa.Table, row: dict[str, Any], prev_hash: str) -> str:
-    """sha256 over the previous hash and the canonical JSON of the row's content (and table)."""
+KEY_FILE = "audit.key"
+_KEYS: dict[str, bytes] = {}
+
+
+def load_key(secret: str | None, var_dir: Path) -> bytes:
+    """The configured key, else var_dir/audit.key, generated once (atomically: a process that
+    loses the race reads the winner's key)."""
+    if secret:
+        return secret.encode()
+    path = var_dir / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_text().strip().encode()
+
+
+def chain_key() -> bytes:
+    """The process's audit key, from the settings (read once)."""
+    if "key" not in _KEYS:
+        settings = Settings()
+        secret = settings.audit_key.get_secret_value() if settings.audit_key else None
+        _KEYS["key"] = load_key(secret, settings.var_dir)
+    return _KEYS["key"]
+
+
+def _content_text(table: sa.Table, row: dict[str, Any], prev_hash: str) -> bytes:
     content = {c.name: _canonical_value(c, row.get(c.name)) for c in _content_columns(table)}
     content["table"] = table.name
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + text).encode("utf-8")).hexdigest()
+    return (prev_hash + text).encode("utf-8")
+
+
+def plain_digest(table: sa.Table, row: dict[str, Any], prev_hash: str) -> str:
+    """The unkeyed sha256 the chains used before migration 0018 (migrations check it)."""
+    return hashlib.sha256(_content_text(table, row, prev_hash)).hexdigest()
+
+
+def row_digest(
+    table: sa.Table, row: dict[str, Any], prev_hash: str, key: bytes | None = None
+) -> str:
+    """HMAC-SHA256 under the audit key (`key`, else the process's) over the previous hash and
+    the canonical JSON of the row's content (and table)."""
+    mac = hmac.new(key or chain_key(), _content_text(table, row, prev_hash), hashlib.sha256)
+    return mac.hexdigest()
 
 
 def _chain_key(table: sa.Table, row: dict[str, Any]) -> int | None:
@@ -390,8 +447,14 @@ def _stored(connection: Connection, table: sa.Table, batch: int) -> Iterator[dic
         yield dict(row)
 
 
-def verify_table(connection: Connection, model: type[Any], batch: int = 2000) -> ChainReport:
-    """Walk a table's chains from their first rows; stop at the first broken link."""
+def verify_table(
+    connection: Connection,
+    model: type[Any],
+    batch: int = 2000,
+    digest: Callable[[sa.Table, dict[str, Any], str], str] = row_digest,
+) -> ChainReport:
+    """Walk a table's chains from their first rows; stop at the first broken link. `digest`
+    is the keyed one; migration 0018 passes `plain_digest` to check the chains it re-seals."""
     table = _table(model)
     fingerprint = hashlib.sha256()
     key: int | None = None
@@ -412,9 +475,9 @@ def verify_table(connection: Connection, model: type[Any], batch: int = 2000) ->
         elif row["prev_hash"] != prev:
             broken = ("prev_hash", prev, str(row["prev_hash"]))
         else:
-            digest = row_digest(table, row, prev)
-            if row["row_hash"] != digest:
-                broken = ("row_hash", digest, str(row["row_hash"]))
+            computed = digest(table, row, prev)
+            if not hmac.compare_digest(str(row["row_hash"]), computed):
+                broken = ("row_hash", computed, str(row["row_hash"]))
         if broken is not None:
             link = BrokenLink(table.name, int(row["id"]), row_key, int(row["seq"] or 0), *broken)
             return ChainReport(table.name, count, chains, count, prev, link)
@@ -430,3 +493,56 @@ def verify(session: Session, models: Iterable[type[Any]] = CHAINED) -> list[Chai
     """Every audit chain, checked row by row (read-only)."""
     connection = session.connection()
     return [verify_table(connection, model) for model in models]
+
+
+CREATED_STATE = "planned"  # an event's state when created, before any line of its history
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """An event whose version or state its chain does not end on (or that has no chain)."""
+
+    event_id: int
+    version: int
+    state: str
+    chain_version: int | None  # None: no history at all
+    chain_state: str | None
+
+
+def unmatched_events(session: Session, batch: int = 2000) -> list[Unmatched]:
+    """Events whose current version and state no audit chain accounts for: every move and edit
+    writes a line carrying the event's new version and state, so an event's chain ends on them
+    (an event just created, planned at version 1, has none yet).
+    A history deleted whole (or cut short and re-linked) leaves no broken link to find, only
+    this mismatch."""
+    log = _table(TransitionLog)
+    last = (  # the event's own lines (a feedback item's moves carry the item's state)
+        sa.select(log.c.event_id, sa.func.max(log.c.seq).label("seq"))
+        .where(log.c.feedback_item_id.is_(None))
+        .group_by(log.c.event_id)
+        .subquery()
+    )
+    tail = (
+        sa.select(log.c.event_id, log.c.version, log.c.to_state)
+        .join(last, sa.and_(last.c.event_id == log.c.event_id, last.c.seq == log.c.seq))
+        .subquery()
+    )
+    stmt = (
+        sa.select(col(Event.id), col(Event.version), col(Event.state), tail.c.version,
+                  tail.c.to_state)
+        .outerjoin(tail, tail.c.event_id == col(Event.id))
+        .where(
+            sa.or_(
+                # No history is right only for an event as created: planned, version 1.
+                sa.and_(
+                    tail.c.event_id.is_(None),
+                    sa.or_(col(Event.version) != 1, col(Event.state) != CREATED_STATE),
+                ),
+                tail.c.version != col(Event.version),
+                tail.c.to_state != col(Event.state),
+            )
+        )
+        .order_by(col(Event.id))
+    )  # fmt: skip
+    rows = session.connection().execution_options(yield_per=batch).execute(stmt)
+    return [Unmatched(int(r[0]), int(r[1]), str(r[2]), r[3], r[4]) for r in rows]
