@@ -113,18 +113,6 @@ def _check_member(member: zipfile.ZipInfo, filename: str, limits: ImportLimits) 
             unpacked_bytes=size,
             limit=limits.max_member_bytes,
         )
-    if member.filename in DOCUMENT_PARTS and size > limits.max_document_bytes:
-        raise _refuse(
-            "archive_document_too_large",
-            f"文件“{filename}”的正文部分“{member.filename}”过大"
-            f"（解压后 {size} 字节，上限 {limits.max_document_bytes}）：请只保留日程表后重新上传",
-            f'the main part "{member.filename}" of "{filename}" unpacks to {size} bytes '
-            f"(limit {limits.max_document_bytes}): keep only the schedule table and upload again",
-            413,
-            member=member.filename,
-            unpacked_bytes=size,
-            limit=limits.max_document_bytes,
-        )
     ratio = size / max(member.compress_size, 1)
     if size > _RATIO_FREE_BYTES and ratio > limits.max_ratio:
         raise _refuse(
@@ -136,6 +124,18 @@ def _check_member(member: zipfile.ZipInfo, filename: str, limits: ImportLimits) 
             member=member.filename,
             ratio=round(ratio),
             limit=limits.max_ratio,
+        )
+    if member.filename in DOCUMENT_PARTS and size > limits.max_document_bytes:
+        raise _refuse(
+            "archive_document_too_large",
+            f"文件“{filename}”的正文部分“{member.filename}”过大"
+            f"（解压后 {size} 字节，上限 {limits.max_document_bytes}）：请只保留日程表后重新上传",
+            f'the main part "{member.filename}" of "{filename}" unpacks to {size} bytes '
+            f"(limit {limits.max_document_bytes}): keep only the schedule table and upload again",
+            413,
+            member=member.filename,
+            unpacked_bytes=size,
+            limit=limits.max_document_bytes,
         )
 
 
