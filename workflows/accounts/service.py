@@ -110,7 +110,8 @@ def authenticate_token(session: Session, token: str, now: datetime) -> User | No
 _ACTOR_BY_TOKEN_HASH = (
     sa.select(
         col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
-        col(User.must_change_password), col(ApiToken.revoked_at), col(ApiToken.expires_at),
+        col(User.must_change_password), col(ApiToken.kind), col(ApiToken.revoked_at),
+        col(ApiToken.expires_at),
     )
     .join(User, col(User.id) == ApiToken.user_id)
     .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
@@ -134,7 +135,9 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None
         name=row.username,
         role=row.role,
         unit_id=row.unit_id,
-        must_change_password=bool(row.must_change_password),
+        # Only a sign-in with the one-time password is held to changing it: a token an
+        # administrator issued on the command line was not obtained with that password.
+        must_change_password=bool(row.must_change_password) and row.kind == "session",
     )
 
 
