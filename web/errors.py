@@ -7,6 +7,7 @@ wrong method) and database trouble get the same shape instead of a bare `{"detai
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,8 +96,10 @@ def problem_zh(error: dict[str, Any]) -> str:
         return f"应不大于 {ctx.get('le', ctx.get('lt'))}"
     if kind == "string_pattern_mismatch":
         return "格式不正确"
-    if kind == "value_error":
-        return f"无效：{ctx.get('error', error.get('msg', ''))}"
+    if kind == "value_error":  # the validators word theirs "中文 / English": the Chinese half
+        said = str(ctx.get("error", error.get("msg", "")))
+        zh = said.split(" / ")[0]
+        return zh if re.search(r"[\u4e00-\u9fff]", zh) else "无效"
     return "无效"
 
 

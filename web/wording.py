@@ -44,6 +44,20 @@ FIELD_LABELS = {
     "unit_name": "责任单位", "username": "用户名", "visited_on": "走访日期",
     "webhook_format": "机器人消息格式", "webhook_url": "机器人地址", "answer": "答复内容",
     "file": "文件", "photos": "照片", "event_id": "活动", "version": "版本号",
+    # the campaign's rules
+    "invitees_min": "邀请人数下限", "invitees_max": "邀请人数上限",
+    "invitee_count_mode": "邀请人数不符时的处理", "citizen_share_min": "市民代表最低比例",
+    "citizen_share_mode": "市民代表比例不足时的处理", "attendees_min": "最少出席人数",
+    "feedback_answer_workdays": "意见答复时限（工作日）", "summary_due_days": "总结报送时限（天）",
+    "summary_min_attachments": "总结最少照片或文件数", "correction_workdays": "更正时限（工作日）",
+    "feedback_reminder_workdays_before": "意见答复提前提醒（工作日）",
+    "summary_reminder_days_before": "总结报送提前提醒（天）", "reminder_hour": "提醒时刻",
+    "escalations": "催办级别", "level": "级别", "after_workdays": "逾期工作日数",
+    "recipients": "催办对象", "digest_hour": "汇总发送时刻",
+    "extensions_per_item": "每条意见可延期次数",
+    "due_soon_days": "即将到期提示（天）", "public_min_age": "公开报名最低年龄",
+    "public_districts": "公开报名限定区县", "public_once_per_campaign": "每人每次活动限报一场",
+    "scoring": "考核计分规则",
 }  # fmt: skip
 
 # Every value a field may be limited to.
@@ -54,7 +68,8 @@ VALUE_NAMES = {
     "individual": "逐条发送", "digest": "汇总发送", "json": "通用 JSON", "wecom": "企业微信",
     "dingtalk": "钉钉", "unit_kind": "按单位类型", "town": "镇", "street_office": "街道办事处",
     "department": "区级部门", "institution": "事业单位", "window": "服务窗口", "other": "其他",
-    "true": "是", "false": "否",
+    "true": "是", "false": "否", "refuse": "拒绝", "flag": "记录并标记",
+    "unit_contact": "单位联系人", "unit_head": "单位负责人", "supervisors": "区政府办督查人员",
 }  # fmt: skip
 
 

@@ -135,8 +135,9 @@ def test_an_unknown_mode_is_a_422_naming_the_field(walker: Walker) -> None:
     err = error_of(r)
     [field] = err["details"]["fields"]
     assert field["field"] == "body.rules.citizen_share_mode"
-    assert "refuse" in field["problem"] and "refuse" in field["problem_zh"]
-    assert "citizen_share_mode" in err["message"] and "citizen_share_mode" in err["message_en"]
+    assert "refuse" in field["problem"] and "拒绝" in field["problem_zh"]
+    assert "市民代表比例不足时的处理：应为以下之一：拒绝、记录并标记" in err["message"]
+    assert "citizen_share_mode" in err["message_en"]
     rules = walker.client.get(
         f"/api/v1/campaigns/{walker.world.campaign_id}", headers=walker.world.headers["viewer"]
     ).json()["rules"]

@@ -88,7 +88,8 @@ def test_invitee_writes_need_the_current_version(walker: Walker) -> None:
     r = walker.client.post(url, json=body, params={"expected_version": 1}, headers=h)
     assert r.status_code == 409 and error_of(r)["code"] == "stale_version"
     r = walker.client.post(url, json=body, headers=h)
-    assert r.status_code == 422 and "expected_version" in error_of(r)["message"]
+    assert r.status_code == 422 and "expected_version" in error_of(r)["message_en"]
+    assert "版本号：必填" in error_of(r)["message"]
 
 
 def test_an_opinion_names_only_this_events_invitees(walker: Walker) -> None:

@@ -178,3 +178,15 @@ def test_the_apis_messages_use_the_same_words(walker: Walker, world: World) -> N
     assert "退回原因：至少 1 项" in no_reasons.json()["error"]["message"]
     assert "第 1 项的人员类别" in bad_person.json()["error"]["message"]
     assert "收集意见" in unknown.json()["error"]["message"]
+
+
+def test_a_validators_own_sentence_is_given_in_chinese(walker: Walker) -> None:
+    """A rule the model checks itself (a reschedule's dates) is worded in Chinese in `message`."""
+    event = walker.create_event()
+    r = walker.move(event["id"], "reschedule", reason="天气原因",
+                    data={"earliest": "2022-09-20", "latest": "2022-09-18"})  # fmt: skip
+    error = r.json()["error"]
+    assert r.status_code == 422, r.text
+    assert "最晚日期不能早于最早日期" in error["message"], error["message"]
+    assert "latest must not be before earliest" in error["message_en"]
+    assert leaks(error["message"]) == []

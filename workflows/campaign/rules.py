@@ -123,19 +123,24 @@ class CampaignRules(BaseModel):
     def _fraction(cls, value: str) -> str:
         share = Fraction(value)
         if not 0 <= share <= 1:
-            raise ValueError("must be between 0 and 1")
+            raise ValueError("应在 0 与 1 之间 / must be between 0 and 1")
         return value
 
     @model_validator(mode="after")
     def _range(self) -> CampaignRules:
         if self.invitees_min > self.invitees_max:
-            raise ValueError("invitees_min must not exceed invitees_max")
+            raise ValueError("邀请人数下限不能大于上限 / invitees_min must not exceed invitees_max")
         levels = [e.level for e in self.escalations]
         if levels != list(range(1, len(levels) + 1)):
-            raise ValueError("escalation levels must be numbered 1, 2, … in order")
+            raise ValueError(
+                "催办级别应依次编号 1、2、… / escalation levels must be numbered 1, 2, … in order"
+            )
         waits = [e.after_workdays for e in self.escalations]
         if waits != sorted(waits):
-            raise ValueError("escalation levels must not come earlier than the level before")
+            raise ValueError(
+                "后一级催办不能早于前一级 / "
+                "escalation levels must not come earlier than the level before"
+            )
         return self
 
     @classmethod

@@ -90,12 +90,17 @@ class RescheduleData(_MoveData):
     def _one_form(self) -> RescheduleData:
         if self.date is not None:
             if self.earliest is not None or self.latest is not None:
-                raise ValueError("give either date, or earliest and latest, not both")
+                raise ValueError(
+                    "请填写活动日期，或最早和最晚日期，不要同时填写 / "
+                    "give either date, or earliest and latest, not both"
+                )
             self.earliest = self.latest = self.date
         if self.earliest is None or self.latest is None:
-            raise ValueError("give date, or both earliest and latest")
+            raise ValueError(
+                "请填写活动日期，或同时填写最早和最晚日期 / give date, or both earliest and latest"
+            )
         if self.latest < self.earliest:
-            raise ValueError("latest must not be before earliest")
+            raise ValueError("最晚日期不能早于最早日期 / latest must not be before earliest")
         return self
 
 
