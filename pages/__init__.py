@@ -7,7 +7,8 @@ workflows/ directly; every rule runs there, once.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import anyio
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -27,7 +28,7 @@ from pages import (
     workday_data,
 )
 from pages.assets import NODE_MODULES, STATIC_DIR
-from pages.render import http_error_page
+from pages.render import JSON_PATHS, http_error_page
 
 VENDOR = {
     "/assets/htmx": NODE_MODULES / "htmx.org" / "dist",
@@ -36,10 +37,17 @@ VENDOR = {
 }
 
 
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """An unknown path or wrong method; a page's error page shows who is signed in."""
+    if not request.url.path.startswith(JSON_PATHS):
+        await anyio.to_thread.run_sync(auth.look_up_user, request)
+    return await http_error_page(request, exc)
+
+
 def install(app: FastAPI) -> None:
     """Mount pages, static assets and offline API docs on the app; unknown paths outside the
     API answer the HTML error page."""
-    app.add_exception_handler(HTTPException, http_error_page)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for prefix, folder in VENDOR.items():
         # check_dir=False: the app still starts before `npm ci` ran; the asset then answers 404.

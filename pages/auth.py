@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from models import Unit, User
@@ -69,6 +70,18 @@ def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUse
 
 
 UserDep = Annotated[PageUser, Depends(page_user)]
+
+
+def look_up_user(request: Request) -> None:
+    """Best effort, for pages outside a route (the error page of an unknown path): the person
+    behind the session cookie, if any, so the page shows the usual header."""
+    if not request.cookies.get(SESSION_COOKIE):
+        return
+    with Session(request.app.state.engine) as session:
+        try:
+            page_user(request, session, request.app.state.clock)
+        except (LoginRequired, PasswordChangeRequired, DomainError):
+            request.state.page_user = None
 
 
 async def posted_form(request: Request, _: UserDep) -> FormData:

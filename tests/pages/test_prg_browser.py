@@ -59,7 +59,8 @@ def test_a_refused_sign_in_then_reload_shows_the_sign_in_page(browser: Any, worl
 
 
 def test_unknown_page_paths_answer_the_html_error_page(browser: Any, world: World) -> None:
-    """An unknown path under the pages is the Chinese error page; under /api/v1 it is JSON."""
+    """An unknown path under the pages is the Chinese error page (with the signed-in header);
+    under /api/v1 it is JSON."""
     page = browser.new_page()
     sign_in(page, world.base, "wang", PASSWORD)
     for path in ("/no-such-page", f"/events/{world.event_id}/no-such-stage", "/board/nowhere"):
@@ -68,6 +69,7 @@ def test_unknown_page_paths_answer_the_html_error_page(browser: Any, world: Worl
         assert "text/html" in response.headers["content-type"], path
         assert "找不到您要打开的页面" in page.inner_text("main"), path
         assert page.get_by_role("link", name="返回首页").count() == 1
+        assert page.get_by_role("button", name="退出").count() == 1  # the signed-in header
     api = httpx.get(world.base + "/api/v1/no-such-thing")
     assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
     page.close()
