@@ -84,6 +84,14 @@ class Settings(BaseSettings):
         "scheduler's port instead)",
     )
     session_hours: int = Field(default=12, description="Lifetime of a password-login token")
+    api_token_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Lifetime of an API token, and the longest one may ask for (等保 level 3: "
+        "no credential lives for ever); tokens issued without an expiry before it get one "
+        "counted from their issue",
+    )
     ratelimit_url: SecretStr | None = Field(
         default=None,
         description="Where sign-in failures and public requests are counted (limits storage "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
 from cli.shared import console, run_action
+from settings import get_settings
 
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 
@@ -55,7 +57,8 @@ def user_add(
             now=now,
             one_time=one_time,
         )
-        return issue(session, user, kind="api", now=now, name="cli")
+        days = get_settings().api_token_days
+        return issue(session, user, kind="api", now=now, name="cli", lifetime=timedelta(days=days))
 
     token = run_action(add)
     console.print(f"已创建账号 / created account {name} ({role}{', ' + unit if unit else ''})")

@@ -57,3 +57,5 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the token was last used (to the LAST_USE_STEP), for its owner's and managers' lists.
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -128,10 +128,13 @@ def list_tokens(actor: ActorDep, session: SessionDep) -> list[TokenOut]:
 
 @router.post("/me/tokens", status_code=201)
 def create_token(
-    body: TokenIn, actor: ActorDep, session: SessionDep, clock: ClockDep
+    body: TokenIn, actor: ActorDep, session: SessionDep, clock: ClockDep, settings: SettingsDep
 ) -> TokenCreatedOut:
-    """A named API token with an optional expiry; the token is shown only in this answer."""
-    row, token = accounts.create_own_token(session, actor, body.name, clock.now(), body.expires_at)
+    """A named API token, expiring when asked or after OPENDAY_API_TOKEN_DAYS (never later);
+    the token is shown only in this answer."""
+    row, token = accounts.create_own_token(
+        session, actor, body.name, clock.now(), body.expires_at, settings.api_token_days
+    )
     session.commit()
     return TokenCreatedOut(**TokenOut.model_validate(row).model_dump(), token=token)
 
@@ -227,6 +230,12 @@ def reset_password(
     session.commit()
     user = accounts.load_account(session, user_id)
     return PasswordResetOut(user=UserOut.model_validate(user), one_time_password=password)
+
+
+@router.get("/users/{user_id}/tokens")
+def user_tokens(user_id: Id, actor: ActorDep, session: SessionDep) -> list[TokenOut]:
+    """An account's sessions and API tokens with their expiry and last use, newest first."""
+    return [TokenOut.model_validate(t) for t in accounts.tokens_of(session, actor, user_id)]
 
 
 @router.post("/users/{user_id}/revoke-tokens")

@@ -87,7 +87,9 @@ class TokenIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    expires_at: datetime | None = Field(default=None, description="unset: never expires")
+    expires_at: datetime | None = Field(
+        default=None, description="unset: OPENDAY_API_TOKEN_DAYS from now (30 days by default)"
+    )
 
 
 class TokenOut(BaseModel):
@@ -100,6 +102,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = None
 
 
 class TokenCreatedOut(TokenOut):

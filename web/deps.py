@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 import structlog
-from fastapi import Depends, Query, Request
+from fastapi import BackgroundTasks, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from models.db import reading
 from schemas.common import MAX_ID, Paging
 from settings import Settings
-from workflows.accounts.service import actor_for_token
+from workflows.accounts.service import note_use, token_use
 from workflows.kernel import paging as paging_flow
 from workflows.kernel.clock import Clock
 from workflows.kernel.errors import DomainError
@@ -77,7 +77,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def current_actor(request: Request, session: SessionDep, credentials: CredentialsDep) -> Actor:
+def current_actor(
+    request: Request, session: SessionDep, credentials: CredentialsDep, later: BackgroundTasks
+) -> Actor:
     """The caller behind the bearer token, or 401 (named on request.state for refusal logs).
 
     The clock is the app's (what get_clock answers), read directly: every API request resolves
@@ -90,14 +92,17 @@ def current_actor(request: Request, session: SessionDep, credentials: Credential
             "not authenticated: send an Authorization: Bearer token",
             status=401,
         )
-    actor = actor_for_token(session, credentials.credentials, clock.now())
-    if actor is None:
+    found = token_use(session, credentials.credentials, clock.now())
+    if found is None:
         raise DomainError(
             "invalid_token",
             "令牌无效、已过期或已注销",
             "the token is invalid, expired or revoked",
             status=401,
         )
+    actor, stale = found
+    if stale is not None:  # the token's last use, written after the answer (its own transaction)
+        later.add_task(note_use, request.app.state.engine, stale, clock.now())
     structlog.contextvars.bind_contextvars(user=actor.name)
     request.state.actor = f"{actor.name} ({actor.role})"
     if actor.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:

@@ -63,6 +63,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users/{user_id}/disable"): "1333AA",
     ("POST", "/api/v1/users/{user_id}/enable"): "1333AA",
     ("POST", "/api/v1/users/{user_id}/reset-password"): "1333AA",
+    ("GET", "/api/v1/users/{user_id}/tokens"): "1333AA",
     ("POST", "/api/v1/users/{user_id}/revoke-tokens"): "1333AA",
     ("GET", "/api/v1/audit"): READ_ALL,
     ("POST", "/api/v1/calendar"): ADMIN,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_
@@ -23,6 +24,8 @@ from models.db import core_connection
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
 from workflows.kernel.visibility import Actor
+
+log = structlog.get_logger("openday.accounts")
 
 _hasher = PasswordHasher()
 # Each Argon2 check holds 64 MiB for ~50 ms: a sign-in flood of N threads would hold N x 64 MiB
@@ -111,16 +114,26 @@ _ACTOR_BY_TOKEN_HASH = (
     sa.select(
         col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
         col(User.must_change_password), col(ApiToken.kind), col(ApiToken.revoked_at),
-        col(ApiToken.expires_at),
+        col(ApiToken.expires_at), col(ApiToken.id).label("token_id"), col(ApiToken.last_used_at),
     )
     .join(User, col(User.id) == ApiToken.user_id)
     .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
 )  # fmt: skip
 
 
+LAST_USE_STEP = timedelta(minutes=5)  # a token's last use is written at most this often
+
+
 def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None:
-    """The actor behind a live bearer token, or None: as authenticate_token, reading only the
-    columns an actor needs (no ORM rows: this runs on every API request)."""
+    """The actor behind a live bearer token, or None (see token_use)."""
+    found = token_use(session, token, now)
+    return found[0] if found else None
+
+
+def token_use(session: Session, token: str, now: datetime) -> tuple[Actor, int | None] | None:
+    """The actor behind a live bearer token and, when its recorded last use is older than
+    LAST_USE_STEP, the token's id (to note_use after the request), or None: as
+    authenticate_token, reading only the columns an actor needs (this runs on every request)."""
     row = (
         core_connection(session)
         .execute(_ACTOR_BY_TOKEN_HASH, {"token_hash": hash_token(token)})
@@ -130,7 +143,8 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
-    return Actor(
+    stale = row.last_used_at is None or row.last_used_at <= now - LAST_USE_STEP
+    actor = Actor(
         id=row.id,
         name=row.username,
         role=row.role,
@@ -139,6 +153,25 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None
         # administrator issued on the command line was not obtained with that password.
         must_change_password=bool(row.must_change_password) and row.kind == "session",
     )
+    return actor, (int(row.token_id) if stale else None)
+
+
+def note_use(engine: sa.engine.Engine, token_id: int, now: datetime) -> None:
+    """Record a token's use (its own short transaction, after the request: best effort, a
+    failure is logged and the request it counted is not affected)."""
+    table = ApiToken.__table__  # type: ignore[attr-defined]
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.update(table)
+                .where(
+                    table.c.id == token_id,
+                    or_(table.c.last_used_at.is_(None), table.c.last_used_at < now),
+                )
+                .values(last_used_at=now)
+            )
+    except sa.exc.SQLAlchemyError as exc:
+        log.warning("token_last_use_not_recorded", token_id=token_id, error=str(exc)[:200])
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:
@@ -599,21 +632,34 @@ def own_tokens(session: Session, actor: Actor) -> list[ApiToken]:
 
 
 def create_own_token(
-    session: Session, actor: Actor, name: str, now: datetime, expires_at: datetime | None
+    session: Session,
+    actor: Actor,
+    name: str,
+    now: datetime,
+    expires_at: datetime | None,
+    max_days: int = MAX_TOKEN_DAYS,
 ) -> tuple[ApiToken, str]:
-    """A named API token for the caller, with an optional expiry; the token is returned once."""
-    if expires_at is not None and not now < expires_at <= now + timedelta(days=MAX_TOKEN_DAYS):
+    """A named API token for the caller, expiring when asked or after `max_days` (the
+    OPENDAY_API_TOKEN_DAYS setting), never later; the token is returned once."""
+    if expires_at is not None and not now < expires_at <= now + timedelta(days=max_days):
         raise InvalidData(
             "invalid_expiry",
-            f"过期时间须晚于现在、且不超过 {MAX_TOKEN_DAYS} 天",
-            f"the expiry must be in the future and at most {MAX_TOKEN_DAYS} days away",
+            f"过期时间须晚于现在、且不超过 {max_days} 天",
+            f"the expiry must be in the future and at most {max_days} days away",
         )
     user = load_account(session, actor.id)
-    lifetime = expires_at - now if expires_at is not None else None
+    lifetime = expires_at - now if expires_at is not None else timedelta(days=max_days)
     token = issue_token(session, user, kind="api", now=now, name=name, lifetime=lifetime)
     session.flush()
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).one()
     return row, token
+
+
+def tokens_of(session: Session, actor: Actor, user_id: int) -> list[ApiToken]:
+    """An account's tokens as someone who manages it sees them, newest first (403/404)."""
+    load_managed(session, actor, user_id)
+    stmt = select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id).desc())
+    return list(session.exec(stmt).all())
 
 
 def revoke_own_token(session: Session, actor: Actor, token_id: int, now: datetime) -> ApiToken:

@@ -440,8 +440,10 @@ class ChainReport:
 def _stored(connection: Connection, table: sa.Table, batch: int) -> Iterator[dict[str, Any]]:
     """Every row of the table in chain order, typed as the application reads it, streamed."""
     order = (table.c.event_id, table.c.seq) if table.name in PER_EVENT else (table.c.seq,)
-    result = connection.execution_options(yield_per=batch).execute(
-        sa.select(table).order_by(*order)
+    # Options on the statement, not the connection: a connection's options stay on it (a
+    # migration's connection would then stream its later statements through a cursor).
+    result = connection.execute(
+        sa.select(table).order_by(*order).execution_options(yield_per=batch)
     )
     for row in result.mappings():
         yield dict(row)
@@ -544,5 +546,5 @@ def unmatched_events(session: Session, batch: int = 2000) -> list[Unmatched]:
         )
         .order_by(col(Event.id))
     )  # fmt: skip
-    rows = session.connection().execution_options(yield_per=batch).execute(stmt)
+    rows = session.connection().execute(stmt.execution_options(yield_per=batch))
     return [Unmatched(int(r[0]), int(r[1]), str(r[2]), r[3], r[4]) for r in rows]
