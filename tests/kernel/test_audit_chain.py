@@ -125,6 +125,19 @@ def test_every_audit_row_is_chained_and_verify_counts_them(walker: Walker, engin
     assert f"intact: change_log {len(changes)} rows, head seq {len(changes)}" in done.stderr
 
 
+def test_verify_leaves_its_connection_as_it_found_it(walker: Walker, engine: Engine) -> None:
+    """Streaming is asked for on verify's own statements: migration 0018 verifies on Alembic's
+    connection and then updates rows and alembic_version on it, which a connection left
+    streaming turned into `DECLARE … CURSOR FOR UPDATE` on PostgreSQL."""
+    _some_history(walker)
+    with engine.connect() as conn:
+        before = dict(conn.get_execution_options())
+        audit.verify_table(conn, TransitionLog)
+        audit.verify_table(conn, ChangeLog)
+        assert dict(conn.get_execution_options()) == before
+        conn.execute(sa.update(Event).where(Event.id == -1).values(version=Event.version))
+
+
 def test_a_row_changed_behind_its_back_is_named(walker: Walker, engine: Engine) -> None:
     _some_history(walker)
     target = _rows(engine, TransitionLog)[2]
