@@ -82,7 +82,7 @@ def _roles_for(user: PageUser) -> dict[str, str]:
 def _refusal(exc: Exception) -> list[FieldError]:
     """The error summary of a refusal: the workflow's (or the API schema's) wording."""
     if isinstance(exc, ValidationError):
-        return errors_of(exc, NAMES)  # "用户名：…", linked to the field
+        return errors_of(exc, labels=NAMES)  # "用户名：…", linked to the field
     return errors_of(exc, FIELDS)
 
 

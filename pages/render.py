@@ -92,8 +92,11 @@ FIELD_OF_CODE = {
 }
 
 
-def errors_of(exc: Exception, fields: dict[str, str] | None = None) -> list[FieldError]:
-    """The error-summary lines of a refusal, with the API's own Chinese wording."""
+def errors_of(
+    exc: Exception, fields: dict[str, str] | None = None, labels: dict[str, str] | None = None
+) -> list[FieldError]:
+    """The error-summary lines of a refusal, with the API's own Chinese wording (`fields`: the
+    input each code or field links to; `labels`: a page's own names for fields)."""
     fields = {**FIELD_OF_CODE, **(fields or {})}
     if isinstance(exc, MoveRefused) and exc.violations:
         return [
@@ -107,7 +110,8 @@ def errors_of(exc: Exception, fields: dict[str, str] | None = None) -> list[Fiel
         out = []
         for err in exc.errors():
             name = str(err["loc"][-1]) if err["loc"] else ""
-            text = f"{label(name)}：{problem_zh(dict(err))}"  # the label, not the input's id
+            named = (labels or {}).get(name) or label(name)  # the label, not the input's id
+            text = f"{named}：{problem_zh(dict(err))}"
             out.append(FieldError(text, fields.get(name, name), 422))
         return out
     raise exc
