@@ -71,6 +71,7 @@ class FieldError:
 
 # Which field a refusal is about, so the error summary links to it.
 FIELD_OF_CODE = {
+    "no_invitees": "invitee-list",
     "invitee_count_out_of_range": "invitee-list",
     "citizen_share_too_low": "invitee-list",
     "invitation_mode_required": "invitation",

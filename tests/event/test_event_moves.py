@@ -121,6 +121,15 @@ def test_invite_accepted_at_exactly_a_third(walker: Walker) -> None:
     assert walker.move(event["id"], "invite").status_code == 200
 
 
+def test_inviting_nobody_is_refused_in_every_mode(walker: Walker) -> None:
+    """The count rule flags by default (原则上15人左右), but an invitation of nobody records
+    nothing: refused, like a hold with no attendance."""
+    event = walker.create_event()
+    err = error_of(walker.move(event["id"], "invite"))
+    assert err["code"] == "no_invitees"
+    assert walker.get(event["id"])["state"] == "planned"
+
+
 def test_invite_refused_outside_the_size_range(walker: Walker) -> None:
     """In `refuse` mode, 9 and 21 invitees fall outside the default 10–20; both rules reported
     together."""

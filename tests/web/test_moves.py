@@ -43,7 +43,9 @@ def test_a_move_made_on_a_page_is_counted_and_logged(walker: Walker) -> None:
 
 
 def test_a_move_refused_on_a_page_is_counted_and_logged_as_refused(walker: Walker) -> None:
-    """Inviting too few on the page: nothing written, one refused invite counted and logged."""
+    """Inviting too few on the page (the rules in refuse mode): nothing written, one refused
+    invite counted and logged."""
+    walker.set_rule_modes("refuse")
     event = walker.create_event()
     walker.add_invitees(event["id"], citizens=2, deputies=8)
     sign_in(walker.client)
@@ -65,7 +67,8 @@ def test_a_move_refused_on_a_page_is_counted_and_logged_as_refused(walker: Walke
 
 
 def test_a_move_refused_through_the_api_is_counted_and_logged_as_refused(walker: Walker) -> None:
-    """The API's refusal takes the same path as the page's."""
+    """The API's refusal takes the same path as the page's (inviting nobody is refused in
+    every mode)."""
     event = walker.create_event()
     before = moves_counted("invite", "refused")
     with capture_logs() as logs:

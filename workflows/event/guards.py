@@ -19,7 +19,9 @@ def invitee_count_in_range(move: Move) -> None:
     """invite: the list holds 'about 15' people — a settable range (refused or flagged)."""
     total = count_invitees(move.session, Invitee.event_id == move.event.id, col(Invitee.invited))
     low, high = move.rules.invitees_min, move.rules.invitees_max
-    if not low <= total <= high:
+    if total == 0:  # an invitation of nobody records nothing: refused whatever the mode
+        move.refuse("no_invitees", "邀请名单为空，请先添加受邀人员", "the invitee list is empty")
+    elif not low <= total <= high:
         move.deviate(
             "invitee_count",
             "invite",
