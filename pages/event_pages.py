@@ -26,13 +26,14 @@ from pages import public_staff
 from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
 from pages.progress import STAGE_LABELS, Stage, due_of, stage_status
-from pages.render import FieldError, PageRoute, day_zh, moment_zh, redirect, render
+from pages.render import FieldError, PageRoute, redirect, render
 from schemas.invitees import InviteeIn
 from web import forms
 from web.deps import ClockDep, SessionDep
 from workflows.event import history, invitees
 from workflows.event import machine as event_machine
 from workflows.kernel.clock import local_date
+from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -58,14 +59,14 @@ def _details(session: Session, ev: kit.EventView, today: Any) -> dict[str, str]:
         came = kit.attendees(session, event.id or 0)
         out["hold"] = f"{day_zh(event.held_on)}开展，出席 {came} 人"
     elif event.state in ("planned", "invited"):
-        out["hold"] = f"应于{day_zh(event.date_latest, weekday=False)}前开展"
+        out["hold"] = f"应于{day_zh(event.date_latest)}前开展"
     items = session.exec(select(FeedbackItem).where(FeedbackItem.event_id == event.id)).all()
     if items:
         done = [i for i in items if i.state in (FeedbackState.answered, FeedbackState.closed)]
         open_due = sorted(i.due_on for i in items if i not in done and i.due_on)
         line = f"{len(items)} 条，{len(done)} 条已答复"
         if open_due:
-            first = day_zh(open_due[0], weekday=False, year=False)
+            first = day_zh(open_due[0])
             line += f"，{len(items) - len(done)} 条 {first}前答复"
         out["feedback"] = line
     summary = session.exec(select(Summary).where(Summary.event_id == event.id)).first()

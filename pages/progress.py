@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from models import Event, EventState
+from workflows.kernel.daywords import day_zh
 from workflows.workdays.days import WorkdayCalendar
 
 S = EventState
@@ -46,15 +47,15 @@ class Due:
 
     @property
     def words(self) -> str:
-        """还剩 1 个工作日（9月19日前） / 今天截止 / 已超 6 个工作日（应于9月19日）."""
+        """还剩 1 个工作日，2022年9月19日（星期一）前 / 今天截止 / 已超 6 个工作日，应于…."""
         if self.due_on is None:
             return ""
-        day = f"{self.due_on.month}月{self.due_on.day}日"
+        day = day_zh(self.due_on)
         if self.overdue:
-            return f"已超 {self.late_workdays} 个工作日（应于{day}）"
+            return f"已超 {self.late_workdays} 个工作日，应于{day}"
         if self.workdays_left == 0:
-            return f"今天截止（{day}）"
-        return f"还剩 {self.workdays_left} 个工作日（{day}前）"
+            return f"今天截止，{day}"
+        return f"还剩 {self.workdays_left} 个工作日，{day}前"
 
 
 def due_of(what: str, due_on: date | None, today: date, calendar: WorkdayCalendar) -> Due:

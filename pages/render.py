@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -24,40 +23,15 @@ from web.csrf import csrf_token
 from web.errors import http_error, http_words, problem_zh  # the API's wording
 from web.forms import FormInvalid
 from web.wording import label
-from workflows.kernel.clock import LOCAL_TZ
+from workflows.kernel.daywords import day_zh, hours_zh, moment_zh, window_zh
 from workflows.kernel.errors import DomainError, MoveRefused
-
-WEEKDAYS = "一二三四五六日"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 
-def day_zh(day: date | None, *, weekday: bool = True, year: bool = True) -> str:
-    """2022年9月16日（星期五）."""
-    if day is None:
-        return ""
-    text = f"{day.year}年" if year else ""
-    text += f"{day.month}月{day.day}日"
-    return text + (f"（星期{WEEKDAYS[day.weekday()]}）" if weekday else "")
-
-
-def window_zh(earliest: date, latest: date) -> str:
-    """One day, or a window such as 2022年9月11日至9月20日."""
-    if earliest == latest:
-        return day_zh(earliest)
-    return f"{day_zh(earliest, weekday=False)}至{day_zh(latest, weekday=False, year=False)}"
-
-
-def moment_zh(moment: datetime | None) -> str:
-    """A stored UTC moment in Shanghai time: 2022年9月16日 14:30."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(LOCAL_TZ)
-    return f"{day_zh(local.date(), weekday=False)} {local:%H:%M}"
-
-
+# One date format for every template (issue 24): 2022年9月16日（星期五）14:30.
 templates.env.filters.update(day_zh=day_zh, moment_zh=moment_zh)
-templates.env.globals.update(window_zh=window_zh)
+templates.env.globals.update(window_zh=window_zh, hours_zh=hours_zh)
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,10 @@ def test_every_submission_is_kept_and_the_first_decides(walker: Walker, clock) -
 
     evidence = walker.client.get(f"/api/v1/events/{eid}/evidence", headers=h).json()["summary"]
     assert evidence["late_hours"] == 154 and len(evidence["submissions"]) == 2
-    assert "截止 2022-09-19 当天，逾期 154.0 小时" in evidence["text"]
+    assert "截止 2022年9月19日（星期一）当天，逾期 154.0 小时" in evidence["text"]
     assert (
-        "第 2 轮（退回整改后）报送于 2022-09-28 10:00，整改期限 2022-10-10 当天，按时"
-        in (evidence["text"])
+        "第 2 轮（退回整改后）报送于 2022年9月28日（星期三）10:00，"
+        "整改期限 2022年10月10日（星期一）当天，按时" in (evidence["text"])
     )
 
 

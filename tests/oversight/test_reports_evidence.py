@@ -85,9 +85,11 @@ def test_photos_flagged_by_exif_day_missing_date_and_reuse(walker: Walker, clock
     }  # fmt: skip
     # Submitted 2022-09-16 10:00, due by the end of 2022-09-19 (3 working days): on time.
     assert body["summary"]["late_hours"] < 0
-    assert body["summary"]["text"].startswith("总结报送于 2022-09-16 10:00，截止 2022-09-19 当天")
+    assert body["summary"]["text"].startswith(
+        "总结报送于 2022年9月16日（星期五）10:00，截止 2022年9月19日（星期一）当天"
+    )
     assert body["summary"]["text"].endswith("按时")
-    assert any("前一天.jpg" in n and "2022-09-15 16:00" in n for n in body["notes"])
+    assert any("前一天.jpg" in n and "2022年9月15日（星期四）16:00" in n for n in body["notes"])
 
     other = walker.client.get(f"/api/v1/events/{ids['second']}/evidence", headers=h["housing"])
     assert other.json()["photos"][0]["flags"] == ["duplicate"]

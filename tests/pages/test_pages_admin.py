@@ -390,7 +390,7 @@ def test_overdue_list_pages_by_keyset_cursor(client: TestClient, world: World) -
     assert 'id="next-page"' not in second.text
     days = re.findall(r'data-label="应于">([^<]+)<', first.text)
     assert (
-        days[0] == "2022年8月22日" and days[-1] == "2022年9月7日"
+        days[0] == "2022年8月22日（星期一）" and days[-1] == "2022年9月7日（星期三）"
     )  # 3 a day: 50 rows reach day 17
     bad = client.get("/board/overdue?after=not-a-cursor")
     assert bad.status_code == 422

@@ -16,10 +16,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import EventState, SpotCheck, TransitionLog, User
-from workflows.kernel.clock import LOCAL_TZ
+from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.kernel.visibility import SYSTEM
 
-WEEKDAYS = "一二三四五六日"
 CATEGORIES = {"npc_deputy": "人大代表", "cppcc_member": "政协委员", "citizen": "市民代表"}
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 FORMS = {
@@ -36,26 +35,6 @@ EVENT_FIELDS = {
     "forms": "组织形式",
     "public_places": "公开报名名额",
 }
-
-
-def day_zh(day: date | str | None, *, weekday: bool = True) -> str:
-    """2022年9月16日（星期五）; a stored ISO day is read first."""
-    if day is None or day == "":
-        return ""
-    if isinstance(day, str):
-        raw = day
-        try:
-            day = date.fromisoformat(raw[:10])
-        except ValueError:
-            return raw
-    text = f"{day.year}年{day.month}月{day.day}日"
-    return text + (f"（星期{WEEKDAYS[day.weekday()]}）" if weekday else "")
-
-
-def moment_zh(moment: datetime) -> str:
-    """A stored UTC moment in Shanghai time, on one line: 2022年9月16日（星期五）14:30."""
-    local = moment.astimezone(LOCAL_TZ) if moment.tzinfo else moment
-    return f"{day_zh(local.date())}{local:%H:%M}"
 
 
 def who_zh(name: str | None) -> str:

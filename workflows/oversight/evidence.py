@@ -30,7 +30,7 @@ from models import Attachment, Event, Summary, Unit
 from workflows.event import submissions
 from workflows.event.submissions import Submission
 from workflows.files.store import FileStore
-from workflows.kernel.clock import LOCAL_TZ
+from workflows.kernel.daywords import day_zh, moment_zh
 
 FLAGS_ZH = {
     "other_day": "拍摄日期与开展日期不符",
@@ -93,8 +93,8 @@ class EventEvidence:
         for p in self.photos:
             if "other_day" in p.flags and p.taken_at is not None:
                 lines.append(
-                    f"照片“{p.filename}”拍摄于 {p.taken_at:%Y-%m-%d %H:%M}，"
-                    f"活动开展于 {self.held_on.isoformat() if self.held_on else '（未登记）'}"
+                    f"照片“{p.filename}”拍摄于 {moment_zh(p.taken_at)}，"
+                    f"活动开展于 {day_zh(self.held_on) if self.held_on else '（未登记）'}"
                 )
             if "no_date" in p.flags:
                 lines.append(f"照片“{p.filename}”无拍摄日期")
@@ -105,7 +105,7 @@ class EventEvidence:
 
     def summary_zh(self) -> str:
         """The summary's submission against its deadline, in words."""
-        due = f"{self.due_on.isoformat()} 当天" if self.due_on else _local(self.due_at)
+        due = f"{day_zh(self.due_on)}当天" if self.due_on else _local(self.due_at)
         if self.submitted_at is None:
             return f"总结尚未报送（截止 {due}）" if due else "总结尚未报送"
         text = f"总结报送于 {_local(self.submitted_at)}"
@@ -147,7 +147,7 @@ class EventEvidence:
 
 
 def _local(moment: datetime | None) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if moment else ""
+    return moment_zh(moment)
 
 
 def parse_exif_time(raw: Any) -> datetime | None:
@@ -179,8 +179,8 @@ def taken_at(path: str, sha256: str) -> datetime | None:
 
 
 def _later_round_zh(s: Submission) -> str:
-    """；第 2 轮（退回整改后）报送于 …，整改期限 2022-09-30 当天，按时."""
-    due = f"，整改期限 {s.due_on.isoformat()} 当天" if s.due_on else ""
+    """；第 2 轮（退回整改后）报送于 …，整改期限 2022年9月30日（星期五）当天，按时."""
+    due = f"，整改期限 {day_zh(s.due_on)}当天" if s.due_on else ""
     late = f"逾期 {s.late_hours} 小时" if s.late else "按时"
     return f"；第 {s.round} 轮（退回整改后）报送于 {_local(s.submitted_at)}{due}，{late}"
 

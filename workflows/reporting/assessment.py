@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from workflows.campaign.scoring import CRITERIA, GROUPS, ScoringRules
+from workflows.kernel.daywords import day_zh
 from workflows.reporting.exports import Column, Sheet
 from workflows.reporting.reports import Facts, UnitFacts
 
@@ -29,7 +30,7 @@ Record = dict[str, Any]
 
 def _not_held(r: Record) -> str:
     cancelled = "已取消，" if r.get("cancelled") else ""
-    return f"活动 {r['event_id']} 应于 {r['due_on']} 前开展，{cancelled}未开展"
+    return f"活动 {r['event_id']} 应于{day_zh(r['due_on'])}前开展，{cancelled}未开展"
 
 
 def _flagged(r: Record) -> str:
@@ -45,7 +46,9 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
     (
         "held_late",
         lambda r: "event_not_held_on_time",
-        lambda r: f"活动 {r['event_id']} 应于 {r['due_on']} 前开展，实际 {r['held_on']}",
+        lambda r: (
+            f"活动 {r['event_id']} 应于{day_zh(r['due_on'])}前开展，实际{day_zh(r['held_on'])}"
+        ),
     ),
     ("flagged", lambda r: FLAG_CRITERIA[r["rule"]], _flagged),
     (
@@ -56,7 +59,7 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
     (
         "summary_missing",
         lambda r: "summary_missing",
-        lambda r: f"活动 {r['event_id']} 总结应于 {r['due_on']} 前报送，至今未报送",
+        lambda r: f"活动 {r['event_id']} 总结应于{day_zh(r['due_on'])}前报送，至今未报送",
     ),
     (
         "late_answers",
@@ -69,7 +72,8 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
         "open_overdue",
         lambda r: "unanswered_overdue",
         lambda r: (
-            f"意见 {r['item_id']}（活动 {r['event_id']}）应于 {r['due_on']} 前答复，至今未答复"
+            f"意见 {r['item_id']}（活动 {r['event_id']}）"
+            f"应于{day_zh(r['due_on'])}前答复，至今未答复"
         ),
     ),
     (
