@@ -20,6 +20,7 @@ from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
 from workflows.event import machine as event_machine
+from workflows.event import search
 from workflows.feedback import extensions
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
@@ -29,6 +30,7 @@ from workflows.reporting import board as board_data
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 KINDS = {"feedback_answer": "意见答复", "summary": "总结报送", "event_hold": "活动开展"}
+LEVELS = {0: "未催办", 1: "1 级", 2: "2 级", 3: "3 级"}  # the 催办级别 filter's choices
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 PAGE = board_data.PAGE
 BACK = {
@@ -73,6 +75,7 @@ def board_page(
         unit=_int(q.get("unit")),
         kind=q.get("kind") if q.get("kind") in KINDS else None,
         level=_int(q.get("level")),
+        q=search.normalize(q.get("q")),
     )
     now = clock.now()
     store = FileStore(request.app.state.settings.upload_dir)
@@ -82,7 +85,7 @@ def board_page(
         "board.html",
         campaigns=data.campaigns,
         campaign_id=data.campaign_id,
-        filters={"unit": filters.unit, "kind": filters.kind, "level": filters.level},
+        filters=vars(filters),
         rows=data.rows,
         funnel=data.funnel,
         top=max([n for _, n in data.funnel] + [1]),
@@ -91,6 +94,7 @@ def board_page(
         checks=data.checks,
         failed=data.failed,
         kinds=KINDS,
+        levels=LEVELS,
         results=SPOT_RESULTS,
         errors=errors or [],
         numbers=data.numbers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -16,7 +17,7 @@ from pages.auth import UserDep
 from pages.progress import STAGE_LABELS, Due, next_due
 from pages.render import PageRoute, redirect, render
 from web.deps import ClockDep, SessionDep
-from workflows.event import history
+from workflows.event import history, search
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import visible
@@ -69,11 +70,16 @@ def event_rows(
     campaign_id: int | None,
     state: str | None,
     after: str | None = None,
+    q: str | None = None,
 ) -> tuple[list[Row], str | None]:
     """One page of the caller's events (their unit's, or all for supervisors) in date order,
-    most urgent first within it, and the next page's cursor."""
+    most urgent first within it, and the next page's cursor; `q` narrows it to events whose
+    theme or unit name contains it."""
     stmt = select(Event, col(Unit.name)).join(Unit, col(Unit.id) == Event.unit_id)
     stmt = visible(stmt, user.actor, Event.unit_id)
+    text = search.normalize(q)
+    if text is not None:
+        stmt = stmt.where(search.event_matches(text))
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)
     if state:
@@ -127,7 +133,9 @@ def events_page(request: Request, user: Any, session: Session, clock: Any) -> HT
     after = request.query_params.get("after") or None
     if after is not None and len(after) > 200:
         after = None
-    rows, next_after = event_rows(session, user, today, campaign_id, state, after)
+    q = search.normalize(request.query_params.get("q"))
+    rows, next_after = event_rows(session, user, today, campaign_id, state, after, q)
+    kept = {"all": "1" if user.is_supervisor else "", "campaign": campaign_id or "", "stage": state}
     campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
     return render(
         request,
@@ -137,6 +145,8 @@ def events_page(request: Request, user: Any, session: Session, clock: Any) -> HT
         stages=STAGE_LABELS,
         campaign_id=campaign_id,
         state=state,
+        q=q or "",
+        query=urlencode({k: v for k, v in {**kept, "q": q}.items() if v}),
         today=today,
         after=after,
         next_after=next_after,

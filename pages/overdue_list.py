@@ -6,16 +6,18 @@ costs what the first one does. The board shows the first page; this page walks t
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from pages.auth import UserDep
-from pages.board import KINDS, PAGE
+from pages.board import KINDS, LEVELS, PAGE
 from pages.render import PageRoute, render
 from web.deps import ClockDep, SessionDep
 from workflows.accounts import units as unit_list
 from workflows.escalation import overdue
+from workflows.event import search
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import scope
 from workflows.workdays.deadlines import load_calendar
@@ -31,11 +33,14 @@ def overdue_page(
     clock: ClockDep,
     unit: Annotated[str, Query(max_length=10)] = "",
     kind: Annotated[str, Query(max_length=20)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    level: Annotated[str, Query(max_length=2)] = "",
     after: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     """One page of the overdue list (staff: their unit's), then a link to the next."""
     now = clock.now()
     unit_id = scope(user.actor, int(unit) if unit.isdigit() and len(unit) < 10 else None)
+    narrow = overdue.Narrowing(search.normalize(q), int(level) if level.isdigit() else None)
     found = overdue.listing(
         session,
         now,
@@ -45,6 +50,7 @@ def overdue_page(
         PAGE,
         after=after or None,
         count=False,
+        narrow=narrow,
     )
     calendar, today = load_calendar(session), local_date(now)
     rows = [r for r in found.rows if r["overdue"]]
@@ -59,6 +65,13 @@ def overdue_page(
         units=units,
         unit=unit_id,
         kind=kind if kind in KINDS else "",
+        q=narrow.q or "",
+        level=narrow.level,
+        levels=LEVELS,
+        query=urlencode(
+            {"unit": unit_id or "", "kind": kind if kind in KINDS else "", "q": narrow.q or ""}
+            | ({"level": narrow.level} if narrow.level is not None else {})
+        ),
         after=after,
         next_after=found.next_after if rows else None,
     )

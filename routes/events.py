@@ -32,6 +32,7 @@ from web.loaders import load_event, load_event_for_write, load_move_target, unit
 from workflows.accounts import units
 from workflows.campaign import service as campaigns
 from workflows.event import machine as event_machine
+from workflows.event import search
 from workflows.event import service as event_service
 from workflows.kernel.machine import Workflow
 from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
@@ -82,8 +83,11 @@ def list_events(
     date_to: Annotated[
         date | None, Query(description="events whose window starts on or before")
     ] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text in the event's theme or unit's name")
+    ] = None,
 ) -> Page[EventOut]:
-    """Events the caller may see, filtered by campaign, unit, state(s) and date range."""
+    """Events the caller may see, filtered by campaign, unit, state(s), date range and text."""
     stmt = select(Event, col(Unit.name)).join(Unit, col(Unit.id) == Event.unit_id)
     stmt = visible(stmt, actor, Event.unit_id)
     if campaign_id is not None:
@@ -96,6 +100,8 @@ def list_events(
         stmt = stmt.where(Event.date_latest >= date_from)
     if date_to:
         stmt = stmt.where(Event.date_earliest <= date_to)
+    if (text := search.normalize(q)) is not None:
+        stmt = stmt.where(search.event_matches(text))
     rows, total = fetch_page(session, stmt.order_by(col(Event.date_earliest), col(Event.id)), pg)
     return pg.page([out(e, name, actor) for e, name in rows], total)
 

@@ -10,6 +10,7 @@ from schemas.common import Page
 from schemas.deadlines import OverdueOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
 from workflows.escalation import overdue as overdue_list
+from workflows.event import search
 from workflows.feedback import extensions
 from workflows.kernel.visibility import NOTHING, scope
 
@@ -25,6 +26,10 @@ def overdue(
     due_within_days: Annotated[int | None, Query(ge=0, le=60)] = None,
     unit_id: int | None = None,
     kind: Literal["feedback_answer", "summary", "event_hold"] | None = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="text in the event's theme or unit's name")
+    ] = None,
+    escalation_level: Annotated[int | None, Query(ge=0, le=9)] = None,
 ) -> Response:
     """What is overdue or falls due soon, most late first (default window: 3 days). Walk the
     list with `after=` the previous page's `next_after`."""
@@ -35,7 +40,15 @@ def overdue(
         return _json(pg.page([], 0 if pg.after is None else None))
     window = 3 if due_within_days is None else due_within_days
     found = overdue_list.listing(
-        session, clock.now(), window, narrowed, kind, pg.limit, offset=pg.offset, after=pg.after
+        session,
+        clock.now(),
+        window,
+        narrowed,
+        kind,
+        pg.limit,
+        offset=pg.offset,
+        after=pg.after,
+        narrow=overdue_list.Narrowing(search.normalize(q), escalation_level),
     )
     rows, total = found.rows, found.total
     pg.next_after = found.next_after

@@ -22,6 +22,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models import OPEN_FEEDBACK_STATES, Event, EventState, FeedbackItem, Unit
+from workflows.event import search
 from workflows.kernel import paging
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.workdays.deadlines import end_of_local_day
@@ -57,6 +58,16 @@ class Listing:
     next_after: str | None
 
 
+@dataclass(frozen=True)
+class Narrowing:
+    """Filters of the list beyond unit and kind: a text in the event's theme or unit's name,
+    an escalation level (催办级别). The `after=` cursor stays valid under them: the filters are
+    conditions of each source's query, so a filtered list pages as the whole one does."""
+
+    q: str | None = None
+    level: int | None = None
+
+
 def decode_cursor(after: str) -> tuple[datetime, str, int]:
     """The (deadline, kind, id) an `after` cursor of this list names, else BadCursor (422)."""
     due_at, kind, ident = paging.decode(CURSOR_TAG, after, [datetime, str, int])
@@ -76,6 +87,7 @@ def listing(
     offset: int = 0,
     after: str | None = None,
     count: bool | None = None,
+    narrow: Narrowing | None = None,
 ) -> Listing:
     """One page of everything due by the end of today + window_days, in (deadline, kind, id)
     order: after the cursor `after`, or past `offset` rows. Counted unless asked by cursor
@@ -88,7 +100,7 @@ def listing(
     sources: list[list[dict[str, Any]]] = []
     total = 0
     counting = cursor is None if count is None else count
-    for source in statements(horizon, last_day, unit_id, want, cursor):
+    for source in statements(horizon, last_day, unit_id, want, cursor, narrow):
         if kind not in (None, source.kind):
             continue
         if counting:
@@ -162,8 +174,10 @@ def statements(
     unit_id: int | None,
     want: int,
     cursor: tuple[datetime, str, int] | None = None,
+    narrow: Narrowing | None = None,
 ) -> list[Source]:
-    """The three sources' queries, after `cursor` when given (also run bare by bench/overdue.py)."""
+    """The three sources' queries, after `cursor` when given (also run bare by bench/overdue.py),
+    narrowed by `narrow`'s search and level."""
     answers_where: list[Any] = [
         col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES),
         col(FeedbackItem.due_at) <= horizon,
@@ -177,6 +191,7 @@ def statements(
         answers_where.append(FeedbackItem.unit_id == unit_id)
         summary_where.append(Event.unit_id == unit_id)
         hold_where.append(Event.unit_id == unit_id)
+    _narrow(narrow, answers_where, summary_where, hold_where)
     answers_page = answers_where + _after(
         cursor, "feedback_answer", col(FeedbackItem.due_at), col(FeedbackItem.id)
     )
@@ -204,6 +219,21 @@ def statements(
         Source("summary", summaries, _count(Event, summary_where), _summary_row),
         Source("event_hold", holds, _count(Event, hold_where), _hold_row),
     ]
+
+
+def _narrow(narrow: Narrowing | None, answers: list[Any], *events: list[Any]) -> None:
+    """Add the search and level conditions to the answers' and the events' conditions."""
+    if narrow is None:
+        return
+    text = search.normalize(narrow.q)
+    if text is not None:
+        answers.append(search.answer_matches(text))
+        for where in events:
+            where.append(search.event_matches(text))
+    if narrow.level is not None:
+        answers.append(FeedbackItem.escalation_level == narrow.level)
+        for where in events:
+            where.append(Event.escalation_level == narrow.level)
 
 
 def _answers(where: list[Any], unit_id: int | None, want: int) -> Any:

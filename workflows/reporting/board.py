@@ -40,11 +40,13 @@ BOARD_QUEUE = 10  # spot-check cards on the board itself; the queue page pages t
 
 @dataclass(frozen=True)
 class OverdueFilters:
-    """The board's filters of the overdue list: a unit, a kind of deadline, an escalation level."""
+    """The board's filters of the overdue list: a unit, a kind of deadline, an escalation level,
+    a text in the event's theme or its unit's name."""
 
     unit: int | None = None
     kind: str | None = None
     level: int | None = None
+    q: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,12 @@ def funnel(session: Session, campaign_id: int | None) -> list[tuple[str, int]]:
 def overdue_rows(session: Session, now: datetime, filters: OverdueFilters) -> list[dict[str, Any]]:
     """The first page of overdue items (not those merely due soon), with their working days
     late."""
-    found = overdue.listing(session, now, 0, filters.unit, filters.kind, PAGE, count=False)
-    rows = found.rows
+    narrow = overdue.Narrowing(q=filters.q, level=filters.level)
+    found = overdue.listing(
+        session, now, 0, filters.unit, filters.kind, PAGE, count=False, narrow=narrow
+    )
     calendar, today = load_calendar(session), local_date(now)
-    rows = [r for r in rows if r["overdue"]]
-    if filters.level is not None:
-        rows = [r for r in rows if r["escalation_level"] == filters.level]
+    rows = [r for r in found.rows if r["overdue"]]
     for r in rows:
         r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
     return rows
