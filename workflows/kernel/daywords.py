@@ -20,10 +20,11 @@ def day_zh(day: date | str | None) -> str:
     if isinstance(day, datetime):
         day = day.date()
     if isinstance(day, str):
+        raw = day
         try:
-            day = date.fromisoformat(day[:10])
+            day = date.fromisoformat(raw[:10])
         except ValueError:
-            return day
+            return raw
     return f"{day.year}年{day.month}月{day.day}日（星期{WEEKDAYS[day.weekday()]}）"
 
 
