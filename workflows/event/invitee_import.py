@@ -115,7 +115,7 @@ def parse(text: str) -> list[Row]:
     """Every non-empty line of `text` as a row (a header line starting 姓名 is skipped)."""
     if len(text) > MAX_TEXT:
         raise _too_many()
-    rows = []
+    rows: list[Row] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
