@@ -20,7 +20,6 @@ from workflows.escalation import overdue
 from workflows.event import search
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import scope
-from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -52,10 +51,8 @@ def overdue_page(
         count=False,
         narrow=narrow,
     )
-    calendar, today = load_calendar(session), local_date(now)
     rows = [r for r in found.rows if r["overdue"]]
-    for r in rows:
-        r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
+    overdue.count_workdays_late(session, rows, local_date(now))
     units = unit_list.in_schedule_order(session) if user.is_supervisor else []
     return render(
         request,

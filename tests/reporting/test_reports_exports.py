@@ -48,7 +48,8 @@ def test_overdue_list_as_xlsx_has_chinese_headers_real_dates_and_staff_scope(
     assert len(answers) == 2 and all(r[2] == event["id"] for r in answers)
     # The answer deadline is a real date cell: 15 working days after 2022-09-16.
     assert answers[0][5] == datetime(2022, 10, 12)
-    assert answers[0][6] == "已逾期" and answers[0][7] == 8
+    assert rows[0][7:9] == ["逾期工作日", "逾期自然日"]  # both counts, labelled (issue 24)
+    assert answers[0][6] == "已逾期" and (answers[0][7], answers[0][8]) == (6, 8)
     hold = next(r for r in body if r[1] == "活动开展")
     assert hold[0] == SHILING and hold[5] == datetime(2022, 9, 16)
 

@@ -25,7 +25,7 @@ from models import OPEN_FEEDBACK_STATES, Event, EventState, FeedbackItem, Unit
 from workflows.event import search
 from workflows.kernel import paging
 from workflows.kernel.clock import LOCAL_TZ, local_date
-from workflows.workdays.deadlines import end_of_local_day
+from workflows.workdays.deadlines import end_of_local_day, load_calendar
 
 SUMMARY_OPEN = (EventState.held, EventState.feedback_collected)
 HOLD_OPEN = (EventState.planned, EventState.invited)
@@ -126,6 +126,14 @@ def page(
     """One page by offset, and the total (the board and the exports)."""
     found = listing(session, now, window_days, unit_id, kind, limit, offset=offset, count=True)
     return found.rows, int(found.total or 0)
+
+
+def count_workdays_late(session: Session, rows: list[dict[str, Any]], today: date) -> None:
+    """Add each row's working days past its due day (`late_workdays`) beside its calendar days
+    (`late_days`): the one count the board, the overdue page and the exports all show."""
+    calendar = load_calendar(session)
+    for r in rows:
+        r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
 
 
 @dataclass(frozen=True)

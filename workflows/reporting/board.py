@@ -31,7 +31,7 @@ from workflows.files.store import FileStore
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
 from workflows.oversight import evidence
-from workflows.workdays.deadlines import end_of_local_day, load_calendar
+from workflows.workdays.deadlines import end_of_local_day
 
 FUNNEL = [s for s in EventState if s != EventState.cancelled]
 PAGE = 50
@@ -128,10 +128,8 @@ def overdue_rows(session: Session, now: datetime, filters: OverdueFilters) -> li
     found = overdue.listing(
         session, now, 0, filters.unit, filters.kind, PAGE, count=False, narrow=narrow
     )
-    calendar, today = load_calendar(session), local_date(now)
     rows = [r for r in found.rows if r["overdue"]]
-    for r in rows:
-        r["late_workdays"] = calendar.workdays_between(r["due_on"], today).count
+    overdue.count_workdays_late(session, rows, local_date(now))
     return rows
 
 

@@ -38,7 +38,7 @@ from models import (
 )
 from workflows.escalation import overdue
 from workflows.event import flags
-from workflows.kernel.clock import LOCAL_TZ
+from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.errors import NotFound
 from workflows.reporting import xlsx_stream
 
@@ -239,6 +239,7 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
 def _overdue(session: Session, f: Filters, now: datetime) -> Sheet:
     # The overdue list is bounded by what is open; it merges three sources in deadline order.
     found, total = overdue.page(session, now, f.due_within_days, f.unit_id, f.kind, 10**9, 0)
+    overdue.count_workdays_late(session, found, local_date(now))
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for r in found:
@@ -246,12 +247,14 @@ def _overdue(session: Session, f: Filters, now: datetime) -> Sheet:
                 r["unit_name"], OVERDUE_KINDS_ZH.get(r["kind"], r["kind"]), r["event_id"],
                 r["feedback_item_id"], r["theme"], r["due_on"],
                 "已逾期" if r["overdue"] else "即将到期",
-                max(0, r["late_days"]), r["escalation_level"], local(r["last_notified_at"]),
+                r["late_workdays"], max(0, r["late_days"]),
+                r["escalation_level"], local(r["last_notified_at"]),
             )  # fmt: skip
 
     cols = [
         Column("责任单位", 20), Column("事项", 10), Column("活动编号", 10), Column("意见编号", 10),
-        Column("活动主题", 40), Column("应于", 12), Column("状态", 10), Column("超期天数", 10),
+        Column("活动主题", 40), Column("应于", 12), Column("状态", 10),
+        Column("逾期工作日", 10), Column("逾期自然日", 10),
         Column("催办级别", 10), Column("最近催办时间", 20),
     ]  # fmt: skip
     return Sheet("逾期清单", cols, rows(), "overdue", {"total": total})
