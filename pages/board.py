@@ -88,7 +88,7 @@ def board_page(
         filters=vars(filters),
         rows=data.rows,
         funnel=data.funnel,
-        top=max([n for _, n in data.funnel] + [1]),
+        top=max([s.reached for s in data.funnel] + [1]),
         queue=data.queue,
         queue_total=data.queue_total,
         checks=data.checks,

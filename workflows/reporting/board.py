@@ -56,7 +56,7 @@ class Board:
     campaigns: list[Campaign]
     campaign_id: int | None
     rows: list[dict[str, Any]]
-    funnel: list[tuple[str, int]]
+    funnel: list[Stage]
     queue: list[tuple[Event, str]]
     queue_total: int
     checks: dict[int, evidence.EventEvidence]
@@ -103,21 +103,27 @@ def collect(
     )
 
 
-def funnel(session: Session, campaign_id: int | None) -> list[tuple[str, int]]:
-    """(stage label, events that reached it): every event counts for each stage before its own."""
+@dataclass(frozen=True)
+class Stage:
+    """One row of 各阶段活动数: events that reached the stage (cumulative) and those still in it."""
+
+    label: str
+    reached: int
+    here: int
+
+
+def funnel(session: Session, campaign_id: int | None) -> list[Stage]:
+    """Each stage from 已计划 on, with the events that reached it (an event counts for its own
+    stage and every one before it) and those that are in it now; cancelled events count nowhere."""
     stmt = select(Event.state, func.count()).group_by(col(Event.state))
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)
     counts = dict(session.exec(stmt).all())
     out, running = [], 0
     for state in reversed(FUNNEL):
-        running += counts.get(state, 0)
-        out.append(
-            (
-                "全部活动" if state == EventState.planned else event_machine.STATE_LABELS_ZH[state],
-                running,
-            )
-        )
+        here = counts.get(state, 0)
+        running += here
+        out.append(Stage(event_machine.STATE_LABELS_ZH[state], running, here))
     return list(reversed(out))
 
 
