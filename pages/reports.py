@@ -17,7 +17,7 @@ from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden
 from workflows.kernel.visibility import scope
 from workflows.oversight import evidence
-from workflows.reporting import assessment, exports, reports
+from workflows.reporting import assessment, exports, glance, reports
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -62,6 +62,8 @@ def report_page(
         report, scores = reports.report(facts), assessment.assess(facts)
         store = FileStore(request.app.state.settings.upload_dir)
         flagged = evidence.flagged_in_campaign(session, campaign_id, store)
+    q = request.query_params
+    order = glance.order_of(q.get("sort"), q.get("dir"))
     return render(
         request,
         "report.html",
@@ -69,6 +71,11 @@ def report_page(
         campaign_id=campaign_id,
         report=report,
         scores=scores,
+        figures=glance.figures(report["totals"]) if report else [],
+        chart=glance.chart(scores) if scores else [],
+        rows=glance.rows(report, scores, order) if report and scores else [],
+        groups=[(label, [(k, glance.LABELS[k]) for k in keys]) for label, keys in glance.GROUPS],
+        order=order,
         flagged=flagged,
         today=local_date(clock.now()),
     )
