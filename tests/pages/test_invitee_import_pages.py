@@ -64,3 +64,23 @@ def test_a_list_with_errors_is_shown_and_cannot_be_confirmed(walker: Walker) -> 
         f"/events/{eid}/invitees/bulk", data={"csrf": csrf_of(form), "text": "  "}
     )
     assert empty.status_code == 422 and "请粘贴名单" in empty.text
+
+
+def test_an_uploaded_csv_previews_like_a_paste(walker: Walker) -> None:
+    eid = walker.create_event()["id"]
+    sign_in(walker.client)
+    form = walker.client.get(f"/events/{eid}/invitees/bulk").text
+    data = "姓名,人员类别,邀请方式\n张三,市民代表,公开邀请\n李四,人大代表,\n".encode("gb18030")
+    preview = walker.client.post(
+        f"/events/{eid}/invitees/bulk",
+        data={"csrf": csrf_of(form)},
+        files={"file": ("名单.csv", data, "text/csv")},
+    )
+    assert preview.status_code == 200 and "确认添加 2 人" in preview.text
+    assert _count(walker, eid) == 0
+    wrong = walker.client.post(
+        f"/events/{eid}/invitees/bulk",
+        data={"csrf": csrf_of(form)},
+        files={"file": ("名单.pdf", b"%PDF", "application/pdf")},
+    )
+    assert wrong.status_code == 422 and "请上传 .xlsx 或 .csv 文件" in wrong.text
