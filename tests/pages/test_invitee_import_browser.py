@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -99,3 +100,20 @@ def test_search_on_all_events_and_the_overdue_list(site: str) -> None:
         rows = page.locator('td[data-label="活动"]').all_inner_texts()
         assert rows == ["走进不动产登记中心"]
         shoot(page, "overdue-search")
+
+
+def test_an_uploaded_csv_previews_in_the_browser(site: str, tmp_path: Path) -> None:
+    sheet = tmp_path / "名单.csv"
+    sheet.write_bytes("姓名,人员类别,邀请方式\n张三,市民代表,公开邀请\n李四,人大代表,\n".encode())
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 360, "height": 760})
+        sign_in(page, site, "wang", PASSWORD)
+        click(page.get_by_role("link", name="走进不动产登记中心", exact=True))
+        click(page.get_by_role("link", name="邀请人员").first)
+        click(page.get_by_role("link", name="批量添加（粘贴名单或上传表格）"))
+        page.locator("#file").set_input_files(sheet)
+        click(page.get_by_role("button", name="预览"))
+        assert page.locator("#bulk-preview tbody tr").count() == 2
+        assert "确认添加 2 人" in page.content()
+        page.reload()
+        assert "批量添加受邀人员" in page.content()  # the address is the GET page's, not a 405
