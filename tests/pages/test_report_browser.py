@@ -62,11 +62,11 @@ def test_report_board_and_home_at_desk_and_phone_width(world: World, browser: An
 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(world.base + "/board")
-    shoot(page, "board")
+    shoot(page, "board-overdue")
     context.close()
 
     clerk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     home = clerk.new_page()
     browser_sign_in(home, world.base, "wang", PASSWORD)
-    shoot(home, "home")
+    shoot(home, "home-overdue")
     clerk.close()
