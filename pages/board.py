@@ -4,6 +4,7 @@ the spot-check queue, for district-office supervisors."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -86,6 +87,7 @@ def board_page(
         campaigns=data.campaigns,
         campaign_id=data.campaign_id,
         filters=vars(filters),
+        overdue_query=urlencode({k: v for k, v in vars(filters).items() if v is not None}),
         rows=data.rows,
         funnel=data.funnel,
         top=max([s.reached for s in data.funnel] + [1]),

@@ -12,6 +12,7 @@ from pages.render import PageRoute, render
 from web import downloads
 from web.deps import ClockDep, SessionDep
 from web.downloads import stream_export, xlsx_download
+from workflows.event import search
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden
@@ -30,7 +31,8 @@ def _int(value: str | None) -> int | None:
 def download(
     name: str, request: Request, user: UserDep, session: SessionDep, clock: ClockDep
 ) -> StreamingResponse:
-    """A list as xlsx or CSV with the board's filters (campaign, unit, kind)."""
+    """A list as xlsx or CSV with the board's filters (campaign, unit, kind; for the overdue
+    list also the search and the 催办级别)."""
     what, fmt = exports.split_name(name)
     q = request.query_params
     kind = q.get("kind") if q.get("kind") in exports.OVERDUE_KINDS_ZH else None
@@ -39,6 +41,8 @@ def download(
         unit_id=scope(user.actor, _int(q.get("unit"))),
         kind=kind,
         due_within_days=0 if what == "overdue" else 3,
+        search=search.normalize(q.get("q")),
+        level=_int(q.get("level")),
     )
     session.rollback()
     return stream_export(request.app.state.engine, what, fmt, filters, clock.now())

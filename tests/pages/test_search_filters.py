@@ -113,3 +113,17 @@ def test_api_event_list_searches_like_the_page(client: TestClient, world: World)
     assert (
         client.get("/api/v1/events?q=%25", headers=world.headers["supervisor"]).json()["total"] == 1
     )
+
+
+def test_the_boards_overdue_export_keeps_the_search_and_level(
+    client: TestClient, world: World
+) -> None:
+    _events(world)
+    _as(client, world, "supervisor")
+    board = client.get("/board?q=环保&level=0").text
+    link = re.search(r'href="(/board/exports/overdue\.csv\?[^"]+)"', board)
+    assert link and "q=%E7%8E%AF%E4%BF%9D" in link.group(1) and "level=0" in link.group(1)
+    sheet = client.get(link.group(1).replace("&amp;", "&")).content.decode("utf-8-sig")
+    lines = [line for line in sheet.splitlines()[1:] if line.strip()]
+    assert len(lines) == 60 and all("环保" in line for line in lines)
+    assert "教育" not in sheet

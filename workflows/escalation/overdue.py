@@ -122,9 +122,12 @@ def page(
     kind: str | None,
     limit: int,
     offset: int,
+    narrow: Narrowing | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page by offset, and the total (the board and the exports)."""
-    found = listing(session, now, window_days, unit_id, kind, limit, offset=offset, count=True)
+    found = listing(
+        session, now, window_days, unit_id, kind, limit, offset=offset, count=True, narrow=narrow
+    )
     return found.rows, int(found.total or 0)
 
 

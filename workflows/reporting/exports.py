@@ -131,6 +131,8 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     due_within_days: int = 3
+    search: str | None = None  # the overdue list's text in theme or unit name
+    level: int | None = None  # the overdue list's 催办级别
 
 
 def local(value: datetime | None) -> datetime | None:
@@ -238,7 +240,10 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
 
 def _overdue(session: Session, f: Filters, now: datetime) -> Sheet:
     # The overdue list is bounded by what is open; it merges three sources in deadline order.
-    found, total = overdue.page(session, now, f.due_within_days, f.unit_id, f.kind, 10**9, 0)
+    narrow = overdue.Narrowing(f.search, f.level)
+    found, total = overdue.page(
+        session, now, f.due_within_days, f.unit_id, f.kind, 10**9, 0, narrow
+    )
     overdue.count_workdays_late(session, found, local_date(now))
 
     def rows() -> Iterator[tuple[Any, ...]]:
