@@ -235,7 +235,8 @@ def _run_stack(
         assert mail["To"] == "contact@zhujian.example"
         assert mail["Subject"].startswith("【催办】区住建局")
         text = mail.get_content()
-        assert "应于 2022-10-12 前办结" in text and "建议公开老旧小区改造资金明细" in text
+        assert "应于 2022年10月12日（星期三） 前办结" in text
+        assert "建议公开老旧小区改造资金明细" in text
         assert mail["X-OpenDay-Key"].startswith(f"feedback_item:{item['id']}:")
         engine = make_engine(url)
         with Session(engine) as s:

@@ -127,7 +127,7 @@ def test_the_39_overdue_demo_events_make_one_digest_per_recipient(
     assert len(mails) == 39  # 38 contacts and the supervisor: one message each
     assert all(n == 1 for n in by_recipient.values())
     supervisor = next(m for m in mails if m.recipient == "duban@zfb.example")
-    assert supervisor.subject == "【催办汇总】2023-01-11 共39项到期或逾期事项"
+    assert supervisor.subject == "【催办汇总】2023年1月11日（星期三） 共39项到期或逾期事项"
     assert supervisor.body.count("第2次催办·抄送区政府办") == 39
     assert BOARD in supervisor.body
     contact = next(m for m in mails if m.recipient == "contact5@unit.example")
@@ -227,7 +227,7 @@ def test_robot_digests_fit_their_limits_and_count_what_is_left_out() -> None:
         assert 0 < listed < 300
         assert f"其余 **{300 - listed}** 项未列出。" in body
         assert body.endswith(f"[登录督办看板查看全部]({BOARD})")
-        assert title == "【催办汇总】2023-01-11 共300项到期或逾期事项"
+        assert title == "【催办汇总】2023年1月11日（星期三） 共300项到期或逾期事项"
     # E-mail: a plain-text table with every item up to its cap.
     _, text = digests.compose("email", date(2023, 1, 11), lines[:3], now, BOARD)
     rows = [line for line in text.splitlines() if line.startswith("|")]
@@ -235,7 +235,7 @@ def test_robot_digests_fit_their_limits_and_count_what_is_left_out() -> None:
         "序号", "单位", "事项", "活动", "期限", "级别", "情况",
     ]  # fmt: skip
     assert rows[2].strip("|").split("|")[0].strip() == "1"
-    assert "已逾期 60 个工作日（90 天）" in rows[2] and "2022-10-12" in rows[2]
+    assert "已逾期 60 个工作日（90 天）" in rows[2] and "2022年10月12日（星期三）" in rows[2]
     assert text.count("区住房和城乡建设局") == 3 and "其余" not in text
 
 

@@ -68,6 +68,11 @@ def test_main_pages_write_every_date_with_its_year(walker: Walker, world: World,
         "task list": f"/events/{event['id']}",
         "late task list": f"/events/{late['id']}",
         "history": f"/events/{event['id']}/history",
+        "hold": f"/events/{event['id']}/hold",
+        "feedback": f"/events/{event['id']}/feedback",
+        "summary": f"/events/{event['id']}/summary",
+        "invitees": f"/events/{event['id']}/invitees",
+        "overdue (staff)": "/board/overdue",
     }
     found = {}
     for name, url in pages.items():

@@ -371,7 +371,7 @@ def test_overdue_opinion_escalates_once_per_level(
         "head@zhujian.example",
     ]
     assert all("【催办】区住建局" in m.subject for m in level1)
-    assert "应于 2022-10-12 前办结" in level1[0].body
+    assert "应于 2022年10月12日（星期三） 前办结" in level1[0].body
     with Session(engine) as s:
         item = s.get(FeedbackItem, item_id)
         assert item is not None

@@ -27,6 +27,7 @@ from models import (
 )
 from workflows.campaign.rules import CampaignRules
 from workflows.campaign.rules import Recipient as Audience
+from workflows.kernel.daywords import day_zh
 from workflows.workdays import deadlines
 from workflows.workdays.days import WorkdayCalendar
 
@@ -162,6 +163,6 @@ def lateness_text(timer: Timer, calendar: WorkdayCalendar, today: date) -> str:
     completed = today - timedelta(days=1)
     late_days = (completed - due).days
     if late_days <= 0:
-        return f"已于 {due.isoformat()} 到期"
+        return f"已于 {day_zh(due)} 到期"
     late_workdays = calendar.workdays_between(due, completed).count
     return f"已逾期 {late_workdays} 个工作日（{late_days} 天）"

@@ -52,6 +52,7 @@ from workflows.escalation.batch import (
 )
 from workflows.kernel import jobs
 from workflows.kernel.clock import LOCAL_TZ, local_date
+from workflows.kernel.daywords import day_zh
 from workflows.workdays import deadlines
 
 log = structlog.get_logger("openday.digests")
@@ -118,7 +119,7 @@ def attach(
                 "level": 0,
                 "channel": who[0],
                 "recipient": who[1],
-                "title": f"【催办汇总】{day.isoformat()}",
+                "title": f"【催办汇总】{day_zh(day)}",
                 "body": "",
                 "state": NotificationState.held,
                 "attempts": 0,
@@ -339,7 +340,7 @@ def compose(
     """The digest's Chinese title and body for its channel: markdown for 企业微信/钉钉 robots
     (within their limits), a plain-text table otherwise."""
     overdue = sum(1 for line in lines if line.overdue)
-    title = f"【催办汇总】{day.isoformat()} 共{len(lines)}项到期或逾期事项"
+    title = f"【催办汇总】{day_zh(day)} 共{len(lines)}项到期或逾期事项"
     if channel in MARKDOWN_MAX_BYTES:
         return title, markdown(title, lines, overdue, board_url, MARKDOWN_MAX_BYTES[channel])
     return title, plain(lines, overdue, now, board_url)
@@ -362,7 +363,7 @@ def plain(lines: list[Line], overdue: int, now: datetime, board_url: str) -> str
     for n, line in enumerate(shown, 1):
         theme = line.theme if len(line.theme) <= 24 else line.theme[:24] + "…"
         table.add_row(
-            str(n), line.unit, line.what, theme, line.due.isoformat(), line.level, line.status
+            str(n), line.unit, line.what, theme, day_zh(line.due), line.level, line.status
         )
     buffer = io.StringIO()
     Console(
@@ -398,7 +399,7 @@ def markdown(title: str, lines: list[Line], overdue: int, board_url: str, limit:
     for n, line in enumerate(lines, 1):
         theme = line.theme if len(line.theme) <= 30 else line.theme[:30] + "…"
         entry = (
-            f"{n}. **{line.unit}** {line.what} · {line.level} · 期限 {line.due.isoformat()}"
+            f"{n}. **{line.unit}** {line.what} · {line.level} · 期限 {day_zh(line.due)}"
             f" · {line.status}  \n   {theme}"
         )
         if size([*body, entry, *footer(len(lines) - n)]) > limit:

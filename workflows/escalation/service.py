@@ -60,6 +60,7 @@ from workflows.escalation.batch import (
 from workflows.feedback import machine as feedback
 from workflows.kernel import jobs
 from workflows.kernel.clock import local_date
+from workflows.kernel.daywords import day_zh, hours_zh, window_zh
 from workflows.kernel.visibility import SYSTEM
 from workflows.workdays import deadlines
 from workflows.workdays.days import WorkdayCalendar
@@ -525,13 +526,13 @@ def compose(
     prefix = prefix_of(timer, rules)
     lateness = lateness_text(timer, calendar, local_date(now))
     escalated = timer.kind == deadlines.ESCALATION
-    due = timer.deadline_on.isoformat()
+    due = day_zh(timer.deadline_on)
     if timer.rule == deadlines.FEEDBACK_ANSWER:
         assert item is not None
         title = f"{prefix}{unit.name}：意见建议{'逾期未办结' if escalated else '即将到期'}"
         content = item.content if len(item.content) <= 120 else item.content[:120] + "…"
         lines = [
-            f"贵单位“{event.theme}”政府开放日活动（{event.held_on or when_of(event)} 开展）"
+            f"贵单位“{event.theme}”政府开放日活动（{day_zh(event.held_on) or when_of(event)} 开展）"
             f"收集的意见建议（编号 {item.id}）：",
             f"“{content}”",
             f"应于 {due} 前办结并反馈（{rules.feedback_answer_workdays}个工作日内），{lateness}。",
@@ -540,7 +541,7 @@ def compose(
     elif timer.rule == deadlines.SUMMARY:
         title = f"{prefix}{unit.name}：活动总结{'逾期未报送' if escalated else '即将到期'}"
         lines = [
-            f"贵单位“{event.theme}”政府开放日活动已于 {event.held_on} 开展，",
+            f"贵单位“{event.theme}”政府开放日活动已于 {day_zh(event.held_on)} 开展，",
             f"活动总结（含图文资料）应于 {due} 前报送区政府办"
             f"（活动开展后{rules.summary_due_days}日内），{lateness}。",
             "请尽快在系统中提交活动总结。",
@@ -557,17 +558,9 @@ def compose(
 
 
 def when_of(event: Event) -> str:
-    """The event's date as planned (its text, one day, or a window), its time and place."""
-    if event.date_text:
-        when = event.date_text
-    elif event.date_earliest == event.date_latest:
-        when = event.date_earliest.isoformat()
-    else:
-        when = f"{event.date_earliest.isoformat()} 至 {event.date_latest.isoformat()}"
-    if event.start_time is not None and not event.date_text:
-        when += f" {event.start_time:%H:%M}"
-        if event.end_time is not None:
-            when += f"–{event.end_time:%H:%M}"
+    """The event's date as planned (one day or a window, with its year), its time and place."""
+    when = window_zh(event.date_earliest, event.date_latest)
+    when += hours_zh(event.start_time, event.end_time)
     if event.location:
         when += f"，地点：{event.location}"
     return when

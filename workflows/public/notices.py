@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from models import Event, Notification, Registration
 from models.codes import grouped
 from workflows.kernel import jobs
+from workflows.kernel.daywords import day_zh, hours_zh
 from workflows.public.privacy import Keys
 from workflows.workdays.deadlines import wake_schedulers
 
@@ -38,7 +39,6 @@ TITLES_ZH = {
     "declined": "报名未获确认",
     "cancelled": "报名已取消",
 }
-WEEKDAYS = "一二三四五六日"
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,7 @@ NONE = Channels()
 
 
 def _when_where(event: Event) -> str:
-    day = event.date_earliest
-    text = f"{day.month}月{day.day}日（星期{WEEKDAYS[day.weekday()]}）"
-    if event.start_time:
-        text += event.start_time.strftime("%H:%M")
+    text = day_zh(event.date_earliest) + hours_zh(event.start_time, None)
     return text + (f"，{event.location}" if event.location else "")
 
 
