@@ -13,7 +13,8 @@ def test_unit_contacts_are_validated_and_settable(walker: Walker) -> None:
     for bad in ("a@b.cn\r\nBcc: x@y.cn", "a@b.cn, c@d.cn", "王科长 <a@b.cn>", "no-at-sign"):
         r = walker.client.patch(url, json={"contact_email": bad}, headers=h)
         assert r.status_code == 422, bad
-        assert "body.contact_email" in error_of(r)["message"]
+        err = error_of(r)
+        assert "联系人邮箱" in err["message"] and "contact_email" in err["message_en"]
     r = walker.client.patch(
         url,
         json={
@@ -29,7 +30,8 @@ def test_unit_contacts_are_validated_and_settable(walker: Walker) -> None:
     assert unit["has_webhook"] is True and unit["webhook_format"] == "wecom"
     assert "SECRET" not in r.text
     r = walker.client.patch(url, json={"webhook_format": "telegram"}, headers=h)
-    assert r.status_code == 422 and "wecom" in error_of(r)["message"]
+    assert r.status_code == 422 and "企业微信" in error_of(r)["message"]
+    assert "wecom" in error_of(r)["message_en"]
 
 
 def test_writes_that_are_not_moves_leave_an_audit_line(walker: Walker) -> None:
