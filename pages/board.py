@@ -20,7 +20,6 @@ from schemas.visits import VisitIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
-from workflows.event import machine as event_machine
 from workflows.event import search
 from workflows.feedback import extensions
 from workflows.files.store import FileStore
@@ -236,17 +235,7 @@ def spot_check(
         "site_visit": form.get("site_visit") == "yes",
     }
     with attempt(session, {"result": f"result-{event_id}", "notes": f"notes-{event_id}"}) as tried:
-        tried.moved(
-            event_machine.fire(
-                session,
-                ev.event,
-                "spot_check",
-                expected_version=kit.version_of(form),
-                actor=user.actor,
-                now=clock.now(),
-                data=data,
-            )
-        )
+        tried.moved(kit.fire(session, ev, "spot_check", form, user, clock.now(), data))
     if tried.errors:
         return board_page(request, user, session, clock, tried.errors)
     return redirect(
@@ -269,14 +258,8 @@ def rework(
     reasons = [r.strip() for r in str(form.get("reasons", "")).splitlines() if r.strip()]
     with attempt(session, {"reasons": f"reasons-{event_id}"}) as tried:
         tried.moved(
-            event_machine.fire(
-                session,
-                ev.event,
-                "return_for_rework",
-                expected_version=kit.version_of(form),
-                actor=user.actor,
-                now=clock.now(),
-                data={"reasons": reasons},
+            kit.fire(
+                session, ev, "return_for_rework", form, user, clock.now(), {"reasons": reasons}
             )
         )
     if tried.errors:

@@ -31,7 +31,6 @@ from schemas.invitees import InviteeIn
 from web import forms
 from web.deps import ClockDep, SessionDep
 from workflows.event import history, invitees
-from workflows.event import machine as event_machine
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.workdays.deadlines import load_calendar
@@ -304,16 +303,7 @@ def invite_post(
     """Fire the invite move."""
     ev = kit.view(session, user, event_id, write=True)
     with attempt(session) as tried:
-        tried.moved(
-            event_machine.fire(
-                session,
-                ev.event,
-                "invite",
-                expected_version=kit.version_of(form),
-                actor=user.actor,
-                now=clock.now(),
-            )
-        )
+        tried.moved(kit.fire(session, ev, "invite", form, user, clock.now()))
     if tried.errors:
         return invite_check_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(f"/events/{event_id}", "邀请已发出")

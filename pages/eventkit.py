@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from models import Campaign, Event, Invitee, InviteeCategory
+from models import Campaign, Event, Invitee, InviteeCategory, TransitionLog
 from pages.auth import PageUser
 from web.loaders import load_event, load_event_for_write, unit_name
 from workflows.campaign.rules import CampaignRules
 from workflows.event import invitees
+from workflows.event import machine as event_machine
 from workflows.kernel.errors import DomainError
 
 CATEGORY_LABELS = {
@@ -120,6 +122,28 @@ def version_of(form: FormData) -> int:
             status=422,
         )
     return int(raw)
+
+
+def fire(
+    session: Session,
+    ev: EventView,
+    trigger: str,
+    form: FormData,
+    user: PageUser,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> TransitionLog:
+    """A stage page's move: the event machine's own `fire`, at the version the form was
+    rendered from, by the signed-in person."""
+    return event_machine.fire(
+        session,
+        ev.event,
+        trigger,
+        expected_version=version_of(form),
+        actor=user.actor,
+        now=now,
+        data=data,
+    )
 
 
 def text(form: FormData, name: str) -> str:

@@ -181,17 +181,7 @@ def hold_post(
             "attendance": {p.id: p.id in answers.attended for p in people},
             "held_on": answers.day().isoformat(),
         }
-        tried.moved(
-            event_machine.fire(
-                session,
-                ev.event,
-                "hold",
-                expected_version=kit.version_of(form),
-                actor=user.actor,
-                now=clock.now(),
-                data=data,
-            )
-        )
+        tried.moved(kit.fire(session, ev, "hold", form, user, clock.now(), data))
     if tried.errors:
         ev = kit.view(session, user, event_id)
         return hold_page(request, session, ev, local_date(clock.now()), tried.errors, answers)
@@ -365,17 +355,7 @@ def feedback_collect(
     ev = kit.view(session, user, event_id, write=True)
     data = {"no_opinions": form.get("no_opinions") == "yes"}
     with attempt(session) as tried:
-        tried.moved(
-            event_machine.fire(
-                session,
-                ev.event,
-                "collect_feedback",
-                expected_version=kit.version_of(form),
-                actor=user.actor,
-                now=clock.now(),
-                data=data,
-            )
-        )
+        tried.moved(kit.fire(session, ev, "collect_feedback", form, user, clock.now(), data))
     if tried.errors:
         return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(f"/events/{event_id}", "意见建议收集完毕，答复期限已开始计算")
