@@ -161,18 +161,39 @@ def note_use(engine: sa.engine.Engine, token_id: int, now: datetime) -> None:
     """Record a token's use (its own short transaction, after the request: best effort, a
     failure is logged and the request it counted is not affected)."""
     table = ApiToken.__table__  # type: ignore[attr-defined]
+    update = (
+        sa.update(table)
+        .where(
+            table.c.id == token_id,
+            or_(table.c.last_used_at.is_(None), table.c.last_used_at < now),
+        )
+        .values(last_used_at=now)
+    )
     try:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.update(table)
-                .where(
-                    table.c.id == token_id,
-                    or_(table.c.last_used_at.is_(None), table.c.last_used_at < now),
-                )
-                .values(last_used_at=now)
-            )
+        with engine.connect() as connection, _without_waiting(connection):
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                connection.execute(update)
     except sa.exc.SQLAlchemyError as exc:
         log.warning("token_last_use_not_recorded", token_id=token_id, error=str(exc)[:200])
+
+
+@contextmanager
+def _without_waiting(connection: sa.engine.Connection) -> Iterator[None]:
+    """On SQLite, give up at once when another connection holds the write lock (a last use
+    is not worth a request thread waiting out the 30 s busy timeout); as it was afterwards."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    before = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(before)}")
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:
