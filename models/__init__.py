@@ -4,7 +4,8 @@ from models.account import ApiToken, Role, User
 from models.audit import TransitionLog
 from models.campaign import Campaign
 from models.change_log import ChangeLog
-from models.event import Event, EventForm, EventState
+from models.correction import CorrectionRequest, CorrectionState
+from models.event import Event, EventForm, EventState, LeaderPost
 from models.extension import ExtensionRequest, ExtensionState
 from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
@@ -35,6 +36,8 @@ __all__ = [
     "Attachment",
     "Campaign",
     "ChangeLog",
+    "CorrectionRequest",
+    "CorrectionState",
     "ExtensionRequest",
     "ExtensionState",
     "SiteVisit",
@@ -42,6 +45,7 @@ __all__ = [
     "Event",
     "EventForm",
     "EventState",
+    "LeaderPost",
     "FeedbackItem",
     "FeedbackState",
     "InvitationMode",

@@ -33,6 +33,14 @@ class EventForm(StrEnum):
     feedback = "feedback"  # 意见反馈
 
 
+class LeaderPost(StrEnum):
+    """Who met the visitors (主要负责人或分管负责人主动与开放对象面对面沟通)."""
+
+    principal = "principal"  # 主要负责人
+    deputy = "deputy"  # 分管负责人
+    other = "other"  # 其他
+
+
 # SQLAlchemy's version counter: every UPDATE of an event row checks and bumps it, so a write based
 # on a stale read fails (StaleDataError) instead of silently overwriting another move.
 _version_column = sa.Column("version", sa.Integer, nullable=False)
@@ -96,7 +104,14 @@ class Event(SQLModel, table=True):
     public_places: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     state: str = Field(default=EventState.planned, sa_type=sa.String(32))
     version: int = Field(default=1, sa_column=_version_column)
-    held_on: date | None = None
+    held_on: date | None = None  # the (first) day held
+    # The last day held, for an event held over several days (9月15日至17日); the summary's
+    # clock runs from it. Equal to held_on for a one-day event.
+    held_until: date | None = None
+    # What the hold recorded (issue 25): the forms actually held (EventForm values; `forms` is
+    # what was planned) and who met the visitors ([{"name", "post"}], post: LeaderPost).
+    forms_held: list[str] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    met_by: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
     # Deviations recorded by moves in a rule's `flag` mode (workflows/event/flags.py); SQL NULL
     # when there are none.
     flags: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
