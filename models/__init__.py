@@ -8,6 +8,7 @@ from models.correction import CorrectionRequest, CorrectionState
 from models.event import Event, EventForm, EventState, LeaderPost
 from models.extension import ExtensionRequest, ExtensionState
 from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
+from models.inbox import InboxMessage
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
 from models.notification import Notification, NotificationState
 from models.outbox import OutboxMessage
@@ -48,6 +49,7 @@ __all__ = [
     "LeaderPost",
     "FeedbackItem",
     "FeedbackState",
+    "InboxMessage",
     "InvitationMode",
     "Invitee",
     "InviteeCategory",
