@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models.codes import new_code
 from models.types import UTCDateTime
 
 
@@ -47,6 +48,16 @@ class Invitee(SQLModel, table=True):
     targeted_kind: str | None = Field(default=None, sa_type=sa.String(32))
     organization: str | None = Field(default=None, sa_type=sa.String(200))
     phone: str | None = Field(default=None, sa_type=sa.String(32))
+    email: str | None = Field(default=None, sa_type=sa.String(200))
     invited: bool = True
     attended: bool | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Invitations (issue 27): the short code shown at the door (and in the QR code), the answer
+    # to the invitation (yes | no; by the signed link or taken by phone) and the check-in.
+    code: str | None = Field(
+        default_factory=new_code, sa_type=sa.String(12), unique=True, index=True, nullable=True
+    )
+    answer: str | None = Field(default=None, sa_type=sa.String(8))
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answer_via: str | None = Field(default=None, sa_type=sa.String(8))  # link | phone
+    checked_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -52,6 +52,7 @@ FIELD_LABELS = {
     "summary_min_attachments": "总结最少照片或文件数", "correction_workdays": "更正时限（工作日）",
     "feedback_reminder_workdays_before": "意见答复提前提醒（工作日）",
     "summary_reminder_days_before": "总结报送提前提醒（天）", "reminder_hour": "提醒时刻",
+    "reminder_days_before": "活动提前提醒参加人员（天）",
     "escalations": "催办级别", "level": "级别", "after_workdays": "逾期工作日数",
     "recipients": "催办对象", "digest_hour": "汇总发送时刻",
     "extensions_per_item": "每条意见可延期次数",

@@ -84,6 +84,9 @@ class CampaignRules(BaseModel):
     feedback_reminder_workdays_before: int = Field(default=3, ge=0)
     summary_reminder_days_before: int = Field(default=1, ge=0)
     reminder_hour: int = Field(default=9, ge=0, le=23)
+    # Invitees and confirmed registrants who said yes are reminded this many days before the day
+    # (issue 27), at reminder_hour; 0 reminds on the morning of the day itself.
+    reminder_days_before: int = Field(default=1, ge=0, le=14)
     escalations: list[EscalationLevel] = Field(default_factory=_default_ladder)
     # Reminders and escalations one by one, or collected into one daily digest (催办汇总) per
     # recipient at digest_hour local time; a unit or a supervisor account may override it.
