@@ -20,7 +20,7 @@ def test_inbox_table_comes_and_goes_with_its_migration(tmp_path: Path) -> None:
     config.set_main_option("sqlalchemy.url", url)
     engine = sa.create_engine(url)
     assert "inbox_message" in sa.inspect(engine).get_table_names()
-    command.downgrade(config, "0019")
+    command.downgrade(config, "0021")
     assert "inbox_message" not in sa.inspect(sa.create_engine(url)).get_table_names()
     command.upgrade(config, "head")
     indexes = {i["name"] for i in sa.inspect(sa.create_engine(url)).get_indexes("inbox_message")}
