@@ -140,3 +140,55 @@ def test_exif_time_parsing_is_strict() -> None:
     assert parse_exif_time("0000:00:00 00:00:00") is None
     assert parse_exif_time("    :  :     :  :  ") is None
     assert parse_exif_time(None) is None
+
+
+def zoned_jpeg(taken: str, *, original: str | None = None, plain: str | None = None) -> bytes:
+    """A JPEG whose DateTimeOriginal carries OffsetTimeOriginal and/or OffsetTime."""
+    out = io.BytesIO()
+    exif = Image.Exif()
+    ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    ifd[ExifTags.Base.DateTimeOriginal] = taken
+    if original is not None:
+        ifd[ExifTags.Base.OffsetTimeOriginal] = original
+    if plain is not None:
+        ifd[ExifTags.Base.OffsetTime] = plain
+    Image.new("RGB", (16, 12), (5, 6, 7)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_photo_dates_follow_the_exif_time_zone(walker: Walker, clock) -> None:
+    """Held 2022-09-16 (Shanghai). A camera set to UTC writes 2022:09:15 23:30 +00:00 for
+    07:30 Shanghai on the day: same day, not flagged. OffsetTime stands in when
+    OffsetTimeOriginal is missing; with neither, camera time is Shanghai time and the
+    evidence says so."""
+    event, _ = walker.held_event()
+    eid = event["id"]
+    late = "2022:09:15 23:30:00"
+    ids = {
+        "utc": _upload(walker, eid, "UTC相机.jpg", zoned_jpeg(late, original="+00:00")),
+        "plain": _upload(walker, eid, "仅OffsetTime.jpg", zoned_jpeg(late, plain="+00:00")),
+        "wins": _upload(
+            walker, eid, "两者.jpg",
+            zoned_jpeg("2022:09:16 23:30:00", original="+00:00", plain="+08:00"),
+        ),
+        "none": _upload(walker, eid, "无时区.jpg", zoned_jpeg(late)),
+    }  # fmt: skip
+    r = walker.client.get(
+        f"/api/v1/events/{eid}/evidence", headers=walker.world.headers["supervisor"]
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    photos = {p["attachment_id"]: p for p in body["photos"]}
+    assert photos[ids["utc"]]["flags"] == []
+    assert photos[ids["utc"]]["taken_at"].startswith("2022-09-16T07:30:00+08:00")
+    assert photos[ids["utc"]]["zone_assumed"] is False
+    assert photos[ids["plain"]]["flags"] == []
+    # OffsetTimeOriginal wins over OffsetTime: 23:30 UTC on the 16th is the 17th in Shanghai.
+    assert photos[ids["wins"]]["flags"] == ["other_day"]
+    assert photos[ids["none"]]["flags"] == ["other_day"]
+    assert photos[ids["none"]]["zone_assumed"] is True
+    assert photos[ids["none"]]["taken_at"].startswith("2022-09-15T23:30:00+08:00")
+    assert any("无时区.jpg" in n and "相机未记录时区，按北京时间计" in n for n in body["notes"]), (
+        body["notes"]
+    )
+    assert not any("UTC相机.jpg" in n for n in body["notes"])

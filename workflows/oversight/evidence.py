@@ -2,8 +2,9 @@
 
 For each summary photo:
 
-- `other_day`: its EXIF DateTimeOriginal (the camera's local wall-clock time) falls on another
-  day than the one the event was held;
+- `other_day`: its EXIF DateTimeOriginal falls, in Shanghai time, on another day than the one
+  the event was held. The camera's offset is read from OffsetTimeOriginal, else OffsetTime;
+  with neither, the camera's wall-clock time is taken as Shanghai time and the evidence says so;
 - `no_date`: it carries no DateTimeOriginal (or none that can be read);
 - `duplicate`: the same bytes (SHA-256, stored with every attachment) are a photo of another
   event.
@@ -16,9 +17,10 @@ runs (the API process does not load it at start-up).
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from models import Attachment, Event, Summary, Unit
 from workflows.event import submissions
 from workflows.event.submissions import Submission
 from workflows.files.store import FileStore
+from workflows.kernel.clock import LOCAL_TZ
 from workflows.kernel.daywords import day_zh, moment_zh
 
 FLAGS_ZH = {
@@ -39,6 +42,9 @@ FLAGS_ZH = {
 }
 EXIF_IFD = 0x8769  # the Exif sub-IFD, where DateTimeOriginal lives
 DATE_TIME_ORIGINAL = 0x9003
+OFFSET_TIME = 0x9010  # the offset of DateTime ("+08:00")
+OFFSET_TIME_ORIGINAL = 0x9011  # the offset of DateTimeOriginal
+ZONE_ASSUMED_ZH = "相机未记录时区，按北京时间计"
 MAX_EVENTS = 5000  # one check covers at most this many events (a campaign's flagged list)
 
 
@@ -48,8 +54,10 @@ class Photo:
 
     attachment_id: int
     filename: str
-    taken_at: datetime | None
+    taken_at: datetime | None  # aware, in Shanghai time
     flags: list[str] = field(default_factory=list)
+    # True when the photo carries no offset and its camera time was taken as Shanghai time.
+    zone_assumed: bool = False
     same_as: list[dict[str, int]] = field(default_factory=list)  # event_id, attachment_id
 
 
@@ -92,8 +100,9 @@ class EventEvidence:
         lines = []
         for p in self.photos:
             if "other_day" in p.flags and p.taken_at is not None:
+                assumed = f"（{ZONE_ASSUMED_ZH}）" if p.zone_assumed else ""
                 lines.append(
-                    f"照片“{p.filename}”拍摄于 {moment_zh(p.taken_at)}，"
+                    f"照片“{p.filename}”拍摄于 {moment_zh(p.taken_at)}{assumed}，"
                     f"活动开展于 {day_zh(self.held_on) if self.held_on else '（未登记）'}"
                 )
             if "no_date" in p.flags:
@@ -136,6 +145,7 @@ class EventEvidence:
                     "attachment_id": p.attachment_id,
                     "filename": p.filename,
                     "taken_at": p.taken_at,
+                    "zone_assumed": p.zone_assumed,
                     "flags": p.flags,
                     "flags_zh": [FLAGS_ZH[f] for f in p.flags],
                     "same_as": p.same_as,
@@ -163,19 +173,50 @@ def parse_exif_time(raw: Any) -> datetime | None:
         return None
 
 
+def parse_exif_offset(raw: Any) -> timezone | None:
+    """EXIF's OffsetTime* ('+08:00', '-05:30') as a fixed zone; None if absent or unreadable."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    if not isinstance(raw, str):
+        return None
+    m = re.fullmatch(r"([+-])(\d{2}):(\d{2})", raw.strip("\x00 ").strip())
+    if m is None or int(m.group(2)) > 14 or int(m.group(3)) >= 60:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    return timezone(timedelta(minutes=-minutes if m.group(1) == "-" else minutes))
+
+
+def local_taken_at(
+    raw_time: Any, raw_original: Any = None, raw_plain: Any = None
+) -> tuple[datetime | None, bool]:
+    """DateTimeOriginal in Shanghai time, with whether its zone was assumed: the offset comes
+    from OffsetTimeOriginal, else OffsetTime; with neither, camera time is Shanghai time."""
+    naive = parse_exif_time(raw_time)
+    if naive is None:
+        return None, False
+    zone = parse_exif_offset(raw_original) or parse_exif_offset(raw_plain)
+    if zone is None:
+        return naive.replace(tzinfo=LOCAL_TZ), True
+    return naive.replace(tzinfo=zone).astimezone(LOCAL_TZ), False
+
+
 @functools.lru_cache(maxsize=8192)
-def taken_at(path: str, sha256: str) -> datetime | None:
-    """A photo's DateTimeOriginal, read from the file's header only (cached by content hash:
-    the same bytes always give the same answer)."""
+def taken_at(path: str, sha256: str) -> tuple[datetime | None, bool]:
+    """A photo's DateTimeOriginal in Shanghai time and whether its zone was assumed, read from
+    the file's header only (cached by content hash: the same bytes always give the same answer)."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            exif = image.getexif()
-            raw = exif.get_ifd(EXIF_IFD).get(DATE_TIME_ORIGINAL)
+            ifd = image.getexif().get_ifd(EXIF_IFD)
+            raws = (
+                ifd.get(DATE_TIME_ORIGINAL),
+                ifd.get(OFFSET_TIME_ORIGINAL),
+                ifd.get(OFFSET_TIME),
+            )
     except Exception:  # an unreadable header is a photo without a date, not an error
-        return None
-    return parse_exif_time(raw)
+        return None, False
+    return local_taken_at(*raws)
 
 
 def _later_round_zh(s: Submission) -> str:
@@ -231,8 +272,8 @@ def check_events(
             elsewhere[r.sha256].append((r.event_id, r.id))
     for p in photos:
         ev = found[p.event_id]
-        when = taken_at(str(Path(store.path(p.storage_key))), p.sha256)
-        photo = Photo(p.id, p.filename, when)
+        when, assumed = taken_at(str(Path(store.path(p.storage_key))), p.sha256)
+        photo = Photo(p.id, p.filename, when, zone_assumed=assumed)
         if when is None:
             photo.flags.append("no_date")
         elif ev.held_on is not None and when.date() != ev.held_on:
