@@ -131,7 +131,9 @@ def test_the_39_overdue_demo_events_make_one_digest_per_recipient(
     assert supervisor.body.count("第2次催办·抄送区政府办") == 39
     assert BOARD in supervisor.body
     contact = next(m for m in mails if m.recipient == "contact5@unit.example")
-    assert "共2项" in contact.subject
+    # One event at two levels is one item listed on two lines: the subject counts items.
+    assert "共1项" in contact.subject, contact.subject
+    assert "有 1 项事项到期或逾期（其中逾期 1 项，即将到期 0 项）" in contact.body
     # The levels of one item stay in order: level 1 listed before level 2.
     first, second = contact.body.index("| 催办"), contact.body.index("| 第2次催办")
     assert first < second

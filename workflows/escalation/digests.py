@@ -211,6 +211,18 @@ class Line:
     level: str  # 提醒 | 催办 | 第2次催办
     status: str  # 已逾期 3 个工作日（5 天）
     overdue: bool
+    # The item the line is about (subject type, subject id, rule): one item owed at two levels
+    # is listed on two lines but counted once. None: the line is its own item.
+    item: tuple[str, int, str] | None = None
+
+
+def count_items(lines: list[Line]) -> tuple[int, int]:
+    """How many items the lines are about, and how many of those are overdue."""
+    items: dict[object, bool] = {}
+    for n, line in enumerate(lines):
+        key = line.item if line.item is not None else n
+        items[key] = items.get(key, False) or line.overdue
+    return len(items), sum(items.values())
 
 
 def send_due(session: Session, timer_ids: list[int], now: datetime, config: NotifyConfig) -> Sent:
@@ -294,6 +306,7 @@ def _lines_of(
                 level=prefix_of(timer, ctx.rules[event.campaign_id]).strip("【】"),
                 status=lateness_text(timer, ctx.calendar, local_date(now)),
                 overdue=timer.kind == deadlines.ESCALATION,
+                item=(item.subject_type, item.subject_id, item.rule),
             )
         )
     return lines, gone
@@ -339,8 +352,8 @@ def compose(
 ) -> tuple[str, str]:
     """The digest's Chinese title and body for its channel: markdown for 企业微信/钉钉 robots
     (within their limits), a plain-text table otherwise."""
-    overdue = sum(1 for line in lines if line.overdue)
-    title = f"【催办汇总】{day_zh(day)} 共{len(lines)}项到期或逾期事项"
+    count, overdue = count_items(lines)  # items, not lines: one line per item and level
+    title = f"【催办汇总】{day_zh(day)} 共{count}项到期或逾期事项"
     if channel in MARKDOWN_MAX_BYTES:
         return title, markdown(title, lines, overdue, board_url, MARKDOWN_MAX_BYTES[channel])
     return title, plain(lines, overdue, now, board_url)
@@ -371,7 +384,7 @@ def plain(lines: list[Line], overdue: int, now: datetime, board_url: str) -> str
         highlight=False, markup=False, legacy_windows=False,
     ).print(table)  # fmt: skip
     text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
-    parts = ["您好：", "", _intro(len(lines), overdue, now), "", text]
+    parts = ["您好：", "", _intro(count_items(lines)[0], overdue, now), "", text]
     if len(lines) > len(shown):
         parts += ["", f"其余 {len(lines) - len(shown)} 项未列出。"]
     parts += [
@@ -386,7 +399,8 @@ def plain(lines: list[Line], overdue: int, now: datetime, board_url: str) -> str
 def markdown(title: str, lines: list[Line], overdue: int, board_url: str, limit: int) -> str:
     """A robot's markdown: as many items as fit in `limit` UTF-8 bytes, then how many more and
     the link to the board."""
-    head = [f"### {title}", f"> 逾期 {overdue} 项，即将到期 {len(lines) - overdue} 项", ""]
+    count = count_items(lines)[0]
+    head = [f"### {title}", f"> 逾期 {overdue} 项，即将到期 {count - overdue} 项", ""]
     body: list[str] = []
 
     def footer(rest: int) -> list[str]:
