@@ -113,13 +113,14 @@ def _print_dry_run(report) -> None:  # noqa: ANN001 - ImportReport
         f"{errors} errors, {warnings} warnings"
     )
     if report.past_escalations:
+        from workflows.schedule.importer import past_sends
+
+        zh, en = past_sends(report)
         console.print(
-            f"[yellow]{report.past_events} 个活动的开展期限已过：导入将立即发出 "
-            f"{report.past_escalations} 次催办、共 {report.past_notifications} 条通知"
+            f"[yellow]{report.past_events} 个活动的开展期限已过：导入将{zh}"
             "（需加 --confirm-past-escalations）\n"
-            f"{report.past_events} events are past their date: importing sends "
-            f"{report.past_escalations} escalations ({report.past_notifications} "
-            "notifications) at once (needs --confirm-past-escalations)[/]"
+            f"{report.past_events} events are past their date: importing {en} "
+            "(needs --confirm-past-escalations)[/]"
         )
 
 

@@ -818,3 +818,49 @@ def test_a_reimported_row_with_a_new_date_is_a_reschedule(
             select(TransitionLog).where(TransitionLog.trigger == "reschedule")
         ).one()
     assert move.reason is not None and move.reason.startswith("重新导入日程表")
+
+
+def test_the_preview_counts_digests_apart_from_what_goes_out_at_once(
+    world: World, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Digest mode: a past event's escalations to a digest recipient wait for the digest hour.
+    区住建局 takes the campaign's digest, 石岭镇 chose notices one by one; both dated 9月1日,
+    so levels 1 and 2 are due at once. At once: 石岭镇's two e-mails and the log's four lines;
+    区住建局's two notices wait in one digest for 09:00."""
+    from workflows.escalation.batch import NotifyConfig
+    from workflows.kernel.visibility import SYSTEM
+    from workflows.schedule.importer import ImportRefused
+    from workflows.schedule.service import import_schedule
+
+    with world.session() as s:
+        campaign = s.get(Campaign, world.campaign_id)
+        assert campaign is not None
+        rules = CampaignRules.of(campaign.rules).model_copy(
+            update={"escalation_delivery": "digest"}
+        )
+        campaign.rules = rules.model_dump()
+        for name, delivery in ((HOUSING, None), (SHILING, "individual")):
+            unit = s.get(Unit, world.units[name])
+            assert unit is not None
+            unit.contact_email = f"{world.units[name]}@unit.example"
+            unit.escalation_delivery = delivery
+            s.add(unit)
+        s.add(campaign)
+        s.commit()
+    path, _ = make_file(
+        tmp_path,
+        "csv-utf8",
+        [["1", HOUSING, "走进住建", "9月1日"], ["2", SHILING, "走进石岭", "9月1日"]],
+    )
+    with world.session() as s:
+        report = import_schedule(
+            s, world.campaign_id, path.read_bytes(), path.name, actor=SYSTEM,
+            now=clock.now(), notify=NotifyConfig(email_enabled=True), dry_run=True,
+        )  # fmt: skip
+    assert (report.past_events, report.past_escalations) == (2, 4)
+    assert report.past_notifications == 6  # sent at once
+    assert (report.past_digested, report.past_digests, report.past_digest_hour) == (2, 1, 9)
+    refused = ImportRefused(report, "past_escalations")
+    assert "立即发出 4 次催办、共 6 条通知，另有 2 条通知并入 1 份催办汇总" in refused.message_zh
+    assert "09:00" in refused.message_zh
+    assert refused.details["past_digests"] == 1

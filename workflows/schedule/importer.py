@@ -99,7 +99,12 @@ class ImportReport:
     # escalation timers they would arm already due, and the notifications those would send.
     past_events: int = 0
     past_escalations: int = 0
-    past_notifications: int = 0
+    past_notifications: int = 0  # sent at once (one by one, and the log)
+    # In digest mode: the notices that would wait for the digest hour instead, and how many
+    # digests (one per recipient) they would wait in.
+    past_digested: int = 0
+    past_digests: int = 0
+    past_digest_hour: int = 9
 
     @property
     def errors(self) -> list[RowIssue]:
@@ -201,8 +206,9 @@ def note_past_escalations(
     )
     units = {u.name: u for u in session.exec(select(Unit)).all()}
     config = notify or NotifyConfig()
-    audience_size: dict[tuple[str, int], int] = {}
-    events, escalations, notifications = set(), 0, 0
+    audiences: dict[tuple[str, int], list[escalation.Recipient]] = {}
+    events, escalations, at_once, digested = set(), 0, 0, 0
+    waiting: set[tuple[str, str]] = set()  # (channel, address): one digest each
     for row in rows:
         if row["kind"] != deadlines.ESCALATION or row["due_at"] > now:
             continue
@@ -210,15 +216,29 @@ def note_past_escalations(
         events.add(row["subject_id"])
         escalations += 1
         key = (event.unit_name, row["level"])
-        if key not in audience_size:
+        if key not in audiences:
             unit = units.get(event.unit_name) or Unit(
                 name=event.unit_name, kind=event.unit_kind, created_at=now
             )  # a new unit has no contacts yet: the log channel (and supervisors) only
             audience = audience_for(row["kind"], row["level"], rules)
-            audience_size[key] = len(escalation.recipients(session, audience, unit, config))
-        notifications += audience_size[key]
+            audiences[key] = escalation.recipients(session, audience, unit, config)
+        for r in audiences[key]:
+            if _takes_digest(r, rules):
+                digested += 1
+                waiting.add((r.channel, r.address))
+            else:
+                at_once += 1
     report.past_events, report.past_escalations = len(events), escalations
-    report.past_notifications = notifications
+    report.past_notifications, report.past_digested = at_once, digested
+    report.past_digests, report.past_digest_hour = len(waiting), rules.digest_hour
+
+
+def _takes_digest(recipient: escalation.Recipient, rules: CampaignRules) -> bool:
+    """Whether a recipient's notice waits for the digest hour (as the escalating worker
+    decides it: the recipient's choice, else the campaign's; the log records at once)."""
+    if recipient.channel in escalation.INLINE_CHANNELS:
+        return False
+    return (recipient.delivery or rules.escalation_delivery) == "digest"
 
 
 def _note_ignored_columns(table: RawTable, report: ImportReport) -> None:
@@ -603,6 +623,24 @@ def _insert_events(
             progress(len(chunk))
 
 
+def past_sends(report: ImportReport) -> tuple[str, str]:
+    """What importing would send for past events, in Chinese and English: the notifications
+    going out at once, and in digest mode those waiting for the digest hour."""
+    zh = f"立即发出 {report.past_escalations} 次催办、共 {report.past_notifications} 条通知"
+    en = (
+        f"sends {report.past_escalations} escalations ({report.past_notifications} "
+        "notifications) at once"
+    )
+    if report.past_digested:
+        hour = f"{report.past_digest_hour:02d}:00"
+        zh += (
+            f"，另有 {report.past_digested} 条通知并入 {report.past_digests} 份催办汇总，"
+            f"于 {hour} 发出"
+        )
+        en += f", {report.past_digested} more wait in {report.past_digests} digests sent at {hour}"
+    return zh, en
+
+
 class ImportRefused(DomainError):
     """The import has errors, or warnings not accepted; nothing was written (HTTP 422).
 
@@ -617,6 +655,8 @@ class ImportRefused(DomainError):
         counts["past_events"] = report.past_events
         counts["past_escalations"] = report.past_escalations
         counts["past_notifications"] = report.past_notifications
+        counts["past_digested"] = report.past_digested
+        counts["past_digests"] = report.past_digests
         if why == "errors":
             super().__init__(
                 "import_has_errors",
@@ -625,15 +665,14 @@ class ImportRefused(DomainError):
                 details=counts,
             )
         elif why == "past_escalations":
+            zh, en = past_sends(report)
             super().__init__(
                 "import_arms_past_escalations",
-                f"导入后有 {report.past_events} 个活动的开展期限已过，将立即发出 "
-                f"{report.past_escalations} 次催办、共 {report.past_notifications} 条通知；"
+                f"导入后有 {report.past_events} 个活动的开展期限已过，将{zh}；"
                 "确认无误后请加 --confirm-past-escalations（API：confirm_past_escalations=true；"
                 "页面：勾选确认）再导入；未导入任何数据",
                 f"{report.past_events} events of this import are past their date: importing "
-                f"sends {report.past_escalations} escalations ({report.past_notifications} "
-                "notifications) at once; re-run with --confirm-past-escalations (API: "
+                f"{en}; re-run with --confirm-past-escalations (API: "
                 "confirm_past_escalations=true) to import anyway; nothing was imported",
                 details=counts,
             )
