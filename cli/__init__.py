@@ -1,5 +1,6 @@
 """The `openday` command: one subcommand per part of the service, gathered here from the
-command groups (serve, schedule, workdays, users, units, oversight, audit, privacy)."""
+command groups (serve, schedule, workdays, users, units, oversight, audit, privacy,
+backup)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import audit, oversight, privacy, schedule, serve, units, users, workdays
+from cli import audit, backup, oversight, privacy, schedule, serve, units, users, workdays
 from cli.shared import OPTIONS
 
 app = typer.Typer(
@@ -45,6 +46,8 @@ app.add_typer(oversight.sample_app, name="sample")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(units.unit_app, name="unit")
 app.add_typer(privacy.privacy_app, name="privacy")
+app.command()(backup.backup)
+app.command()(backup.restore)
 
 
 def main() -> None:
