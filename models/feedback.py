@@ -69,7 +69,13 @@ class FeedbackItem(SQLModel, table=True):
     answer: str | None = Field(default=None, sa_type=sa.Text)
     # The local day the opinion was collected; the 15 working days count from the day after.
     collected_on: date | None = None
+    # When the answer was typed in (answered_at) and the day it was given (answered_on, which a
+    # person states and lateness counts from), and who entered it (a back-dated entry names them).
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    answered_on: date | None = None
+    answered_by: str | None = Field(default=None, sa_type=sa.String(100))
+    # Added after the collect_feedback move (活动过程中收集，由本单位统一整理), until the summary.
+    added_late: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     due_on: date | None = None  # the 15th working day after collection
     due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # end of due_on, local
     due_provisional: bool = False

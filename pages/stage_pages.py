@@ -26,6 +26,7 @@ from workflows.event import corrections, history
 from workflows.event import machine as event_machine
 from workflows.event import summary as summaries
 from workflows.event.service import require_version
+from workflows.feedback import corrections as answer_corrections
 from workflows.feedback import extensions
 from workflows.feedback import machine as feedback_flow
 from workflows.files import filetypes
@@ -41,8 +42,13 @@ ATTACHMENT_ACCEPT = ",".join(
     + [".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx"]
 )
 # The Chinese names of the API models' fields, for the error summary.
-OPINION = {"content": "意见建议内容", "raised_by_invitee_id": "提出人"}
+OPINION = {
+    "content": "意见建议内容",
+    "raised_by_invitee_id": "提出人",
+    "received_on": "收到意见日期",
+}
 EXTENSION = {"reason": "延期理由", "requested_due_on": "希望延至"}
+CORRECTION = {"answer": "答复内容", "answered_on": "答复日期", "reason": "更正理由"}
 
 
 # ---- 2 开展活动 -------------------------------------------------------------------------------
@@ -267,9 +273,14 @@ def attendance_post(
 
 
 def feedback_page(
-    request: Request, session: Session, ev: kit.EventView, errors: list[FieldError] | None = None
+    request: Request,
+    session: Session,
+    ev: kit.EventView,
+    errors: list[FieldError] | None = None,
+    today: date | None = None,
 ) -> HTMLResponse:
-    """Opinions: add several, assign, answer; then state that collection is complete."""
+    """Opinions: add several, assign, answer (with the day given); then state that collection
+    is complete; after it, until the summary is submitted, add an opinion received late."""
     items = session.exec(
         select(FeedbackItem)
         .where(FeedbackItem.event_id == ev.event.id)
@@ -288,7 +299,19 @@ def feedback_page(
         errors=errors or [],
         labels=feedback_flow.STATE_LABELS_ZH,
         allowed={i.id: feedback_flow.allowed_triggers(i.state, ev_actor(request)) for i in items},
+        received={i.id: feedback_flow.received_on(session, i) for i in items},
+        backdated={i.id: _backdated(i) for i in items},
+        corrections=answer_corrections.windows(session, items, today) if today else {},
+        actor=ev_actor(request),
+        today=today,
     )
+
+
+def _backdated(item: FeedbackItem) -> bool:
+    """The answer was typed in after the day it was given (补录)."""
+    if item.answered_on is None or item.answered_at is None:
+        return False
+    return item.answered_on < local_date(item.answered_at)
 
 
 def ev_actor(request: Request) -> Any:
@@ -298,10 +321,11 @@ def ev_actor(request: Request) -> Any:
 
 @router.get("/events/{event_id}/feedback")
 def feedback_get(
-    request: Request, event_id: int, user: UserDep, session: SessionDep
+    request: Request, event_id: int, user: UserDep, session: SessionDep, clock: ClockDep
 ) -> HTMLResponse:
     """The opinions of an event."""
-    return feedback_page(request, session, kit.view(session, user, event_id))
+    today = local_date(clock.now())
+    return feedback_page(request, session, kit.view(session, user, event_id), today=today)
 
 
 @router.post("/events/{event_id}/feedback")
@@ -313,16 +337,29 @@ def feedback_add(
     session: SessionDep,
     clock: ClockDep,
 ) -> Response:
-    """Record opinions, one per line."""
+    """Record opinions, one per line (after collection: added late, with the day received)."""
     ev = kit.view(session, user, event_id, write=True)
     lines = [line.strip() for line in str(form.get("content", "")).splitlines() if line.strip()]
     raised = kit.text(form, "raised_by")
-    with attempt(session, {"feedback_content_missing": "content"}) as tried:
+    received = kit.text(form, "received_on")[:20] or None
+    codes = {
+        "feedback_content_missing": "content",
+        "received_on_before_held": "received_on",
+        "received_on_in_future": "received_on",
+    }
+    with attempt(session, codes) as tried:
         if not lines:
             raise DomainError("feedback_content_missing", "请填写意见建议内容", "", status=422)
         by = int(raised) if raised.isdigit() else None
         opinions = [
-            forms.parse(FeedbackIn, {}, labels=OPINION, content=line, raised_by_invitee_id=by)
+            forms.parse(
+                FeedbackIn,
+                {},
+                labels=OPINION,
+                content=line,
+                raised_by_invitee_id=by,
+                received_on=received,
+            )
             for line in lines
         ]
         version = kit.version_of(form)
@@ -335,11 +372,25 @@ def feedback_add(
                 content=opinion.content,
                 now=clock.now(),
                 raised_by_invitee_id=opinion.raised_by_invitee_id,
+                received_on=opinion.received_on,
             )
             version = ev.event.version  # a workflow that bumps the version moved it on
     if tried.errors:
-        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
+        return _feedback_again(request, session, user, event_id, clock, tried.errors)
     return redirect(f"/events/{event_id}/feedback", f"已登记 {len(lines)} 条意见建议")
+
+
+def _feedback_again(
+    request: Request,
+    session: Session,
+    user: Any,
+    event_id: int,
+    clock: Any,
+    errors: list[FieldError],
+) -> HTMLResponse:
+    """The opinions page again, with a refused form's errors."""
+    ev = kit.view(session, user, event_id)
+    return feedback_page(request, session, ev, errors, today=local_date(clock.now()))
 
 
 @router.post("/events/{event_id}/feedback/collect")
@@ -357,7 +408,7 @@ def feedback_collect(
     with attempt(session) as tried:
         tried.moved(kit.fire(session, ev, "collect_feedback", form, user, clock.now(), data))
     if tried.errors:
-        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
+        return _feedback_again(request, session, user, event_id, clock, tried.errors)
     return redirect(f"/events/{event_id}", "意见建议收集完毕，答复期限已开始计算")
 
 
@@ -371,19 +422,27 @@ def feedback_move(
     session: SessionDep,
     clock: ClockDep,
 ) -> Response:
-    """Assign or answer one opinion."""
+    """Assign or answer one opinion (an answer with the day it was given)."""
     kit.view(session, user, event_id, write=True)  # scoping: the item belongs to this event
     item = session.get(FeedbackItem, item_id)
     trigger = kit.text(form, "trigger")
-    fields = {"assignee": f"assignee-{item_id}", "answer": f"answer-{item_id}"}
+    fields = {
+        "assignee": f"assignee-{item_id}",
+        "answer": f"answer-{item_id}",
+        "answered_on": f"answered_on-{item_id}",
+        "answered_on_before_received": f"answered_on-{item_id}",
+        "answered_on_in_future": f"answered_on-{item_id}",
+    }
     with attempt(session, fields) as tried:
         if item is None or item.event_id != event_id:
             raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
-        data = (
+        data: dict[str, Any] = (
             {"assignee": kit.text(form, "assignee")}
             if trigger == "assign"
             else {"answer": kit.text(form, "answer")}
         )
+        if trigger == "answer":
+            data["answered_on"] = kit.text(form, "answered_on")[:20] or None
         item_version = kit.text(form, "item_version")
         version = int(item_version) if item_version.isdigit() else None
         tried.moved(
@@ -398,10 +457,55 @@ def feedback_move(
             )
         )
     if tried.errors:
-        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
+        return _feedback_again(request, session, user, event_id, clock, tried.errors)
     return redirect(
         f"/events/{event_id}/feedback", feedback_flow.TRIGGER_LABELS_ZH.get(trigger, "") + "成功"
     )
+
+
+@router.post("/events/{event_id}/feedback/{item_id}/correct")
+def feedback_correct(
+    request: Request,
+    event_id: int,
+    item_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Correct one answer's text or day, with the reason (workflows/feedback/corrections.py)."""
+    kit.view(session, user, event_id, write=True)
+    item = session.get(FeedbackItem, item_id)
+    prefix = f"fix-{item_id}-"
+    fields = {name: prefix + name for name in ("answer", "answered_on", "reason")} | {
+        "answered_on_before_received": prefix + "answered_on",
+        "answered_on_in_future": prefix + "answered_on",
+        "correction_reason_missing": prefix + "reason",
+        "correction_no_change": prefix + "answer",
+    }
+    with attempt(session, fields) as tried:
+        if item is None or item.event_id != event_id:
+            raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
+        change = forms.parse(
+            answer_corrections.AnswerCorrection,
+            {},
+            labels=CORRECTION,
+            answer=kit.text(form, "answer")[:10001] or None,
+            answered_on=kit.text(form, "answered_on")[:20] or None,
+            reason=kit.text(form, "reason")[:2001],
+        )
+        item_version = kit.text(form, "item_version")
+        answer_corrections.correct(
+            session,
+            item,
+            change,
+            expected_version=int(item_version) if item_version.isdigit() else 0,
+            actor=user.actor,
+            now=clock.now(),
+        )
+    if tried.errors:
+        return _feedback_again(request, session, user, event_id, clock, tried.errors)
+    return redirect(f"/events/{event_id}/feedback", "已更正答复，更正记入历史记录")
 
 
 @router.post("/events/{event_id}/feedback/{item_id}/extension")
@@ -437,7 +541,7 @@ def feedback_extension(
             now=clock.now(),
         )
     if tried.errors:
-        return feedback_page(request, session, kit.view(session, user, event_id), tried.errors)
+        return _feedback_again(request, session, user, event_id, clock, tried.errors)
     return redirect(f"/events/{event_id}/feedback", "延期申请已提交区政府办")
 
 

@@ -11,7 +11,13 @@ from models import Event, FeedbackItem, Timer
 from routes.events import role_gate
 from schemas.common import Page
 from schemas.deadlines import TimerOut
-from schemas.feedback import FeedbackDetailOut, FeedbackIn, FeedbackOut, FeedbackTransitionIn
+from schemas.feedback import (
+    AnswerCorrectionIn,
+    FeedbackDetailOut,
+    FeedbackIn,
+    FeedbackOut,
+    FeedbackTransitionIn,
+)
 from web import moves
 from web.deps import (
     API_PREFIX,
@@ -23,6 +29,7 @@ from web.deps import (
     fetch_page,
 )
 from web.loaders import load_event, load_event_for_write
+from workflows.feedback import corrections
 from workflows.feedback import machine as flow
 from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor, require_visible
@@ -86,13 +93,16 @@ def add_feedback(
     session: SessionDep,
     clock: ClockDep,
 ) -> FeedbackOut:
-    """Record an opinion raised at a held event (before the collect_feedback move)."""
+    """Record an opinion raised at a held event; after the collect_feedback move and until the
+    summary is submitted, an opinion added late with its day received (`received_on`) and its
+    own answer deadline."""
     event = load_event_for_write(session, actor, event_id)
     item = flow.record(
         session,
         event,
         content=body.content,
         raised_by_invitee_id=body.raised_by_invitee_id,
+        received_on=body.received_on,
         expected_version=expected_version,
         actor=actor,
         now=clock.now(),
@@ -115,7 +125,8 @@ def feedback_transition(
     session: SessionDep,
     clock: ClockDep,
 ) -> FeedbackDetailOut:
-    """Move an opinion: assign (data.assignee), answer (data.answer), close."""
+    """Move an opinion: assign (data.assignee), answer (data.answer, data.answered_on: the day
+    it was given, default today), close."""
     item = load_item(session, actor, item_id, lock=True)
     entry = flow.fire(
         session,
@@ -128,4 +139,31 @@ def feedback_transition(
     )
     session.commit()
     moves.moved(entry, door="api")
+    return detail(session, item, actor)
+
+
+@router.post("/feedback/{item_id}/answer-corrections")
+def correct_answer(
+    item_id: int,
+    body: AnswerCorrectionIn,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> FeedbackDetailOut:
+    """Correct an answer's text or the day it was given, with a reason: the unit within the
+    campaign's correction_workdays of typing it in, a supervisor any time (403
+    answer_correction_window_closed otherwise)."""
+    item = load_item(session, actor, item_id, lock=True)
+    change = corrections.AnswerCorrection.model_validate(
+        body.model_dump(exclude={"expected_version"})
+    )
+    corrections.correct(
+        session,
+        item,
+        change,
+        expected_version=body.expected_version,
+        actor=actor,
+        now=clock.now(),
+    )
+    session.commit()
     return detail(session, item, actor)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from schemas.common import MAX_ID, Id
 from schemas.deadlines import TimerOut
 from workflows.feedback import machine as flow
+from workflows.feedback.corrections import AnswerCorrection
+from workflows.kernel.clock import local_date
 
 
 class FeedbackIn(BaseModel):
@@ -18,6 +20,11 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content: str = Field(min_length=1, max_length=5000)
     raised_by_invitee_id: Id | None = None
+    received_on: date | None = Field(
+        default=None,
+        description="only for an opinion added after collect_feedback (until the summary is "
+        "submitted): the day it was received, from the first day held to today; default today",
+    )
 
 
 class FeedbackOut(BaseModel):
@@ -41,8 +48,24 @@ class FeedbackOut(BaseModel):
     overdue_since: datetime | None
     escalation_level: int
     last_notified_at: datetime | None
-    answered_at: datetime | None
+    answered_at: datetime | None = Field(description="when the answer was typed in")
+    answered_on: date | None = Field(
+        default=None, description="the day the answer was given; lateness counts from it"
+    )
+    answered_by: str | None = Field(default=None, description="who typed the answer in")
     answered_late_workdays: int | None
+    added_late: bool = Field(
+        default=False, description="added after collect_feedback, with its own day received"
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def backdated(self) -> bool:
+        """The answer was entered after the day it was given (补录)."""
+        if self.answered_on is None or self.answered_at is None:
+            return False
+        return self.answered_on < local_date(self.answered_at)
+
     created_at: datetime
 
 
@@ -77,7 +100,11 @@ class AnswerMove(_ItemMove):
     """答复: the answer given back to the person who raised it."""
 
     model_config = _examples(
-        {"trigger": "answer", "expected_version": 2, "data": {"answer": "已纳入明年改造计划"}}
+        {
+            "trigger": "answer",
+            "expected_version": 2,
+            "data": {"answer": "已纳入明年改造计划", "answered_on": "2022-09-20"},
+        }
     )
     trigger: Literal["answer"]
     data: flow.AnswerData
@@ -94,3 +121,19 @@ class CloseMove(_ItemMove):
 FeedbackTransitionIn = Annotated[
     AssignMove | AnswerMove | CloseMove, Field(discriminator="trigger")
 ]
+
+
+class AnswerCorrectionIn(AnswerCorrection):
+    """更正答复: the answer's text and/or the day it was given, with the reason. The unit within
+    the campaign's correction_workdays of typing the answer in; later a supervisor."""
+
+    model_config = _examples(
+        {
+            "expected_version": 3,
+            "answered_on": "2022-09-30",
+            "reason": "答复实际于9月30日当面告知，录入时日期填错",
+        }
+    )
+    expected_version: int = Field(
+        ge=1, le=MAX_ID, description="the opinion's version the caller saw"
+    )

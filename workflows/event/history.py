@@ -203,6 +203,14 @@ def _edit_summary(who: str, d: dict[str, Any], line: TransitionLog) -> str:
 
 
 def _edit_feedback(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    if d.get("late"):
+        text = (
+            f"{who}在意见收集完毕后补充登记了一条意见建议（意见 {d.get('added', '')}），"
+            f"收到日期为{day_zh(d.get('received_on'))}"
+        )
+        if d.get("due_on"):
+            text += f"，应于{day_zh(d['due_on'])}前答复"
+        return text + "。"
     return f"{who}登记了一条意见建议（意见 {d.get('added', '')}）。"
 
 
@@ -216,38 +224,33 @@ def _assign(who: str, d: dict[str, Any], line: TransitionLog) -> str:
 
 def _answer(who: str, d: dict[str, Any], line: TransitionLog) -> str:
     late = d.get("late_workdays") or 0
-    return f"{who}答复了{_item(line)}" + (f"（逾期 {late} 个工作日）" if late else "") + "。"
-
-
-def _rect_issue(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    text = f"{who}就第 {d.get('check_round', 1)} 轮抽查下发整改通知"
-    if d.get("notice"):
-        text += f"，整改要求：{str(d['notice']).rstrip('。')}"
-    return text + f"；请于{day_zh(d.get('due_on'))}前报送整改情况。"
-
-
-def _rect_report(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    text = f"{who}报送了整改情况"
-    if d.get("files"):
-        text += f"，附材料 {d['files']} 个"
-    if d.get("late"):
-        text += f"（逾期：应于{day_zh(d.get('due_on'))}前报送）"
+    text = f"{who}答复了{_item(line)}"
+    if d.get("backdated"):
+        text = (
+            f"{who}于{moment_zh(line.at)}补录了{_item(line)}的答复，"
+            f"答复日期为{day_zh(d.get('answered_on'))}"
+        )
+    text += f"（逾期 {late} 个工作日）" if late else ("（按时答复）" if d.get("backdated") else "")
     return text + "。"
 
 
-def _rect_back(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    reasons = str(d.get("reasons") or "").rstrip("。")
-    text = f"{who}退回了整改情况（第 {d.get('round', 2)} 次整改）"
-    if reasons:
-        text += f"，理由：{reasons}"
-    return text + f"；请于{day_zh(d.get('due_on'))}前重新报送。"
+def _correct_answer(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    before, after = d.get("before") or {}, d.get("after") or {}
+    parts = []
+    if before.get("answered_on") != after.get("answered_on"):
+        parts.append(
+            f"答复日期由{day_zh(before.get('answered_on'))}改为{day_zh(after.get('answered_on'))}"
+        )
+    if before.get("answer") != after.get("answer"):
+        parts.append(f"答复内容改为“{after.get('answer') or ''}”")
+    late = d.get("late_workdays") or 0
+    text = f"{who}更正了{_item(line)}的答复：{'，'.join(parts) or '无变化'}"
+    if "answered_on" in after and before.get("answered_on") != after.get("answered_on"):
+        text += f"，现逾期 {late} 个工作日" if late else "，现按时答复"
+    return text + "。"
 
 
 SAYERS: dict[str, Sayer] = {
-    "rectification.issue": _rect_issue,
-    "rectification.report": _rect_report,
-    "rectification.close": lambda who, d, line: f"{who}审核通过整改情况，整改通知已销号。",
-    "rectification.send_back": _rect_back,
     "create": _create,
     "invite": lambda who, d, line: f"{who}发出了邀请。",
     "hold": _hold,
@@ -267,6 +270,7 @@ SAYERS: dict[str, Sayer] = {
     "edit.feedback": _edit_feedback,
     "feedback.assign": _assign,
     "feedback.answer": _answer,
+    "feedback.correct_answer": _correct_answer,
     "feedback.close": lambda who, d, line: f"{who}办结了{_item(line)}。",
     "feedback.mark_overdue": lambda who, d, line: f"{_item(line)}已超过答复期限，标记为逾期。",
     "feedback.extend": lambda who, d, line: f"{_item(line)}的延期申请已批准，答复期限延后。",

@@ -7,7 +7,7 @@ workers' move when the answer deadline passes; answering late records by how muc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,11 +16,12 @@ from transitions import EventData, Machine
 
 from models import Event, EventState, FeedbackItem, FeedbackState, TransitionLog
 from workflows.event import invitees
-from workflows.event import machine as event_machine
 from workflows.event.service import record_edit, require_version
+from workflows.feedback import late
 from workflows.kernel import machine
 from workflows.kernel.clock import local_date
-from workflows.kernel.errors import Conflict, DomainError, Violation
+from workflows.kernel.daywords import day_zh
+from workflows.kernel.errors import DomainError, Violation
 from workflows.kernel.visibility import Actor
 from workflows.workdays import deadlines
 
@@ -38,9 +39,11 @@ class AssignData(_Data):
 
 
 class AnswerData(_Data):
-    """The unit's answer given back to the person who raised the opinion."""
+    """The unit's answer given back to the person who raised the opinion, and the day it was
+    given (default: today; lateness counts from this day, not from when it was typed)."""
 
     answer: str = Field(min_length=1, max_length=10000)
+    answered_on: date | None = None
 
 
 class OpinionNoData(_Data):
@@ -78,19 +81,72 @@ def _record_assignee(event_data: EventData) -> None:
     move.audit["assignee"] = move.data.assignee
 
 
+def received_on(session: Session, item: FeedbackItem) -> date:
+    """The day an opinion was received: its collection day, else the day its event was held,
+    else the day it was recorded."""
+    if item.collected_on is not None:
+        return item.collected_on
+    event = session.get(Event, item.event_id)
+    if event is not None and event.held_on is not None:
+        return event.held_on
+    return local_date(item.created_at)
+
+
+def check_answered_on(session: Session, item: FeedbackItem, given: date, today: date) -> None:
+    """The day an answer was given: never before the opinion was received, never after today
+    (422 naming the field; nothing is written)."""
+    received = received_on(session, item)
+    if given < received:
+        raise DomainError(
+            "answered_on_before_received",
+            f"答复日期（{day_zh(given)}）不能早于收到意见的日期（{day_zh(received)}）",
+            f"answered_on {given.isoformat()} is before the opinion was received "
+            f"({received.isoformat()})",
+            status=422,
+            details={"field": "answered_on", "received_on": received.isoformat()},
+        )
+    if given > today:
+        raise DomainError(
+            "answered_on_in_future",
+            f"答复日期（{day_zh(given)}）不能晚于今天（{day_zh(today)}）",
+            f"answered_on {given.isoformat()} is in the future (today is {today.isoformat()})",
+            status=422,
+            details={"field": "answered_on", "today": today.isoformat()},
+        )
+
+
+def late_workdays(session: Session, item: FeedbackItem, given: date) -> int:
+    """How many working days after its due day an answer given on `given` came (0: on time)."""
+    if item.due_on is None or given <= item.due_on:
+        return 0
+    return deadlines.load_calendar(session).workdays_between(item.due_on, given).count
+
+
+def answer_audit(item: FeedbackItem, today: date, now: datetime, actor: Actor) -> dict[str, Any]:
+    """What an answer's audit line says of its day: the day given and, when that is before the
+    day it was typed, that it is a back-dated entry (补录) with who entered it and when."""
+    assert item.answered_on is not None
+    out: dict[str, Any] = {"answered_on": item.answered_on.isoformat()}
+    if item.answered_on < today:
+        out.update(backdated=True, entered_by=actor.name, entered_at=now.isoformat())
+    return out
+
+
 def _record_answer(event_data: EventData) -> None:
+    """The answer move, the single place where answering happens (issue 26 hooks on it)."""
     move: ItemMove = event_data.kwargs["move"]
     item = move.item
+    today = local_date(move.now)
+    given = move.data.answered_on or today
+    check_answered_on(move.session, item, given, today)
     item.answer = move.data.answer
     item.answered_at = move.now
-    if item.due_on is not None and item.due_at is not None and move.now >= item.due_at:
-        calendar = deadlines.load_calendar(move.session)
-        late = calendar.workdays_between(item.due_on, local_date(move.now))
-        item.answered_late_workdays = late.count
+    item.answered_on = given
+    item.answered_by = move.actor.name[:100]
+    item.answered_late_workdays = late_workdays(move.session, item, given)
+    move.audit.update(answer_audit(item, today, move.now, move.actor))
+    if item.answered_late_workdays:
         move.audit["late_workdays"] = item.answered_late_workdays
-        move.audit["late_seconds"] = int((move.now - item.due_at).total_seconds())
-    else:
-        item.answered_late_workdays = 0
     assert item.id is not None
     deadlines.cancel(
         move.session,
@@ -222,18 +278,26 @@ def record(
     expected_version: int,
     actor: Actor,
     now: datetime,
+    received_on: date | None = None,
 ) -> FeedbackItem:
-    """Record an opinion raised at a (locked) held event, before the collect_feedback move."""
-    if event.state != EventState.held:
-        raise Conflict(
-            "feedback_not_open",
-            f"活动状态为“{event_machine.STATE_LABELS_ZH[event.state]}”，只有已开展、尚未完成意见收集"
-            "的活动可以登记意见",
-            "opinions are recorded while the event is held and before collect_feedback",
-        )
-    require_version(event, expected_version)
+    """Record an opinion raised at a (locked) event: while held, it waits for collect_feedback;
+    after it and until the summary is submitted, it is added late with the day it was received
+    and its own answer clock (workflows/feedback/late.py)."""
+    late.refuse_unless_open(event)
     if raised_by_invitee_id is not None:
         invitees.get(session, event, raised_by_invitee_id)
+    if event.state == EventState.feedback_collected:
+        return late.add_late(
+            session,
+            event,
+            content=content,
+            received_on=received_on,
+            raised_by_invitee_id=raised_by_invitee_id,
+            expected_version=expected_version,
+            actor=actor,
+            now=now,
+        )
+    require_version(event, expected_version)
     item = FeedbackItem(
         event_id=event.id,  # type: ignore[arg-type]
         unit_id=event.unit_id,

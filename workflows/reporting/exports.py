@@ -39,6 +39,7 @@ from models import (
 from workflows.escalation import overdue
 from workflows.event import flags
 from workflows.kernel.clock import LOCAL_TZ, local_date
+from workflows.kernel.daywords import moment_zh
 from workflows.kernel.errors import NotFound
 from workflows.reporting import xlsx_stream
 
@@ -199,8 +200,10 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
         col(FeedbackItem.id), col(FeedbackItem.event_id), col(Unit.name), col(Event.theme),
         col(FeedbackItem.content), col(FeedbackItem.state), col(FeedbackItem.assignee),
         col(FeedbackItem.collected_on), col(FeedbackItem.due_on), col(FeedbackItem.due_at),
-        col(FeedbackItem.answered_at), col(FeedbackItem.answer),
+        col(FeedbackItem.answered_at), col(FeedbackItem.answered_on),
+        col(FeedbackItem.answered_by), col(FeedbackItem.answer),
         col(FeedbackItem.answered_late_workdays), col(FeedbackItem.escalation_level),
+        col(FeedbackItem.added_late),
     )  # fmt: skip
     stmt = stmt.join(Event, col(Event.id) == FeedbackItem.event_id).join(
         Unit, col(Unit.id) == FeedbackItem.unit_id
@@ -223,19 +226,36 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
                 lateness = "按时答复"
             yield (
                 r.id, r.event_id, r.name, r.theme, r.content,
-                FEEDBACK_STATES_ZH.get(r.state, r.state), r.assignee, r.collected_on, r.due_on,
-                local(r.answered_at), r.answer, lateness, r.answered_late_workdays,
-                r.escalation_level,
+                FEEDBACK_STATES_ZH.get(r.state, r.state), r.assignee, r.collected_on,
+                "活动后补充收集" if r.added_late else "", r.due_on,
+                local(r.answered_at), r.answered_on, backdated_note(r), r.answer, lateness,
+                r.answered_late_workdays, r.escalation_level,
             )  # fmt: skip
 
     cols = [
         Column("意见编号", 10), Column("活动编号", 10), Column("责任单位", 20),
         Column("活动主题", 30), Column("意见内容", 40), Column("状态", 10), Column("承办人", 12),
-        Column("收集日期", 12), Column("答复期限", 12), Column("答复时间", 20),
+        Column("收集日期", 12), Column("收集方式", 14), Column("答复期限", 12),
+        Column("答复录入时间", 20), Column("答复日期", 12), Column("补录说明", 36),
         Column("答复内容", 40), Column("是否按时", 12), Column("超期工作日", 12),
         Column("催办级别", 10),
     ]  # fmt: skip
     return Sheet("意见建议", cols, rows(), "opinions")
+
+
+def opinions_sheet(session: Session, f: Filters, now: datetime) -> Sheet:
+    """The opinions list (意见建议): each opinion, its answer, the day given and its lateness."""
+    return _opinions(session, f, now)
+
+
+def backdated_note(r: Any) -> str:
+    """补录：张三于2022年10月20日（星期四）15:30录入 when an answer was typed in after the day
+    it was given; empty otherwise."""
+    if r.answered_on is None or r.answered_at is None:
+        return ""
+    if r.answered_on >= local_date(r.answered_at):
+        return ""
+    return f"补录：{r.answered_by or '（未记录）'}于{moment_zh(r.answered_at)}录入"
 
 
 def _overdue(session: Session, f: Filters, now: datetime) -> Sheet:
