@@ -12,6 +12,7 @@ from models.inbox import InboxMessage
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
 from models.notification import Notification, NotificationState
 from models.outbox import OutboxMessage
+from models.rectification import Rectification, RectificationFile, RectificationState
 from models.registration import ACTIVE_STATES, Registration, RegistrationState
 from models.sample import SampleDraw
 from models.spot_check import SpotCheck, SpotCheckResult
@@ -24,6 +25,9 @@ from models.work_calendar import CalendarDay, CalendarYear
 __all__ = [
     "ACTIVE_STATES",
     "OPEN_FEEDBACK_STATES",
+    "Rectification",
+    "RectificationFile",
+    "RectificationState",
     "Registration",
     "RegistrationState",
     "CalendarDay",

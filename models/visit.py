@@ -20,6 +20,10 @@ class SiteVisit(SQLModel, table=True):
     visited_on: date
     people: str = Field(sa_type=sa.String(500))
     findings: str = Field(default="", sa_type=sa.Text)
+    # The spot-check round this visit informed (optional), and whether its findings are a
+    # problem (counted in the report and deducted in the assessment).
+    spot_check_id: int | None = Field(default=None, foreign_key="spot_check.id", index=True)
+    problem: bool = False
     created_by: int | None = Field(default=None, foreign_key="account.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -13,6 +13,7 @@ class SpotCheckOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     event_id: int
+    round: int
     result: str
     site_visit: bool
     notes: str

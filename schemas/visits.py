@@ -16,6 +16,12 @@ class VisitIn(BaseModel):
         min_length=1, max_length=500, description="who went, e.g. 区政府办 张三、李四"
     )
     findings: str = Field(default="", max_length=10000)
+    spot_check_id: int | None = Field(
+        default=None, ge=1, description="the spot-check round (of this event) the visit informed"
+    )
+    problem: bool = Field(
+        default=False, description="the findings are a problem: reported and deducted"
+    )
 
 
 class VisitPhotoOut(BaseModel):
@@ -38,5 +44,7 @@ class VisitOut(BaseModel):
     visited_on: date
     people: str
     findings: str
+    spot_check_id: int | None = None
+    problem: bool = False
     created_at: datetime
     photos: list[VisitPhotoOut] = Field(default_factory=list)

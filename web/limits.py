@@ -44,6 +44,9 @@ _UPLOAD_ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/api/v1/campaigns/[^/]+/schedule-imports/?$"), "api_upload"),
     (re.compile(r"^/api/v1/calendar/?$"), "api_upload"),
     (re.compile(r"^/api/v1/visits/[^/]+/photos/?$"), "api_upload"),
+    (re.compile(r"^/api/v1/rectifications/[^/]+/files/?$"), "api_upload"),
+    # The rectification report form sends its text and files together.
+    (re.compile(r"^/events/[^/]+/rectifications/[^/]+/report/?$"), "page_photos"),
     # The summary page sends its text and photos as one form (issue 24), to either address.
     (re.compile(r"^/events/[^/]+/summary(/photos)?/?$"), "page_photos"),
     (re.compile(r"^/admin/campaigns/[^/]+/import/?$"), "page_upload"),

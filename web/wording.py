@@ -51,6 +51,8 @@ FIELD_LABELS = {
     "citizen_share_mode": "市民代表比例不足时的处理", "attendees_min": "最少出席人数",
     "feedback_answer_workdays": "意见答复时限（工作日）", "summary_due_days": "总结报送时限（天）",
     "summary_min_attachments": "总结最少照片或文件数", "correction_workdays": "更正时限（工作日）",
+    "rectification_workdays": "整改时限（工作日）", "notice": "整改要求", "report": "整改情况",
+    "problem": "是否发现问题", "spot_check_id": "抽查轮次",
     "feedback_reminder_workdays_before": "意见答复提前提醒（工作日）",
     "summary_reminder_days_before": "总结报送提前提醒（天）", "reminder_hour": "提醒时刻",
     "reminder_days_before": "活动提前提醒参加人员（天）",

@@ -25,6 +25,8 @@ from models import (
     FeedbackItem,
     Invitee,
     Notification,
+    Rectification,
+    SiteVisit,
     SpotCheck,
     Summary,
     TransitionLog,
@@ -164,14 +166,15 @@ def _seed_event(s: Session, rng: random.Random, ev: Event, t0: datetime) -> None
             if rng.random() < 0.4:
                 _log(s, ev, "return_for_rework", t0, {"reasons": ["补充"]})
     for rnd in range(1, rng.randrange(1, 4)):
-        s.add(
-            SpotCheck(
-                event_id=ev.id,
-                round=rnd,
-                checked_at=t0,  # type: ignore[arg-type]
-                result=rng.choice(["satisfactory", "needs_improvement", "unsatisfactory"]),
-            )
+        check = SpotCheck(
+            event_id=ev.id,
+            round=rnd,
+            checked_at=t0,  # type: ignore[arg-type]
+            result=rng.choice(["satisfactory", "needs_improvement", "unsatisfactory"]),
         )
+        s.add(check)
+        s.flush()
+        _oversight(s, ev, check, rng, t0)
     for level in range(1, rng.randrange(1, 4)):
         for channel in ("email", "webhook")[: rng.randrange(1, 3)]:
             s.add(
@@ -206,6 +209,40 @@ def _seed_event(s: Session, rng: random.Random, ev: Event, t0: datetime) -> None
             title="提醒",
             body="",
             created_at=t0,
+        )
+    )
+
+
+def _oversight(s: Session, ev: Event, check: SpotCheck, rng: random.Random, t0: datetime) -> None:
+    """A visit (maybe a problem) informing the round; a rectification on a lacking round:
+    open and overdue, open and not yet due, reported late, or closed on time."""
+    if rng.random() < 0.6:
+        s.add(
+            SiteVisit(
+                event_id=ev.id,  # type: ignore[arg-type]
+                visited_on=date(2022, 9, 20),
+                people="区政府办",
+                findings="发现",
+                spot_check_id=check.id if rng.random() < 0.7 else None,
+                problem=rng.random() < 0.5,
+                created_at=t0,
+            )
+        )
+    if check.result == "satisfactory" or rng.random() < 0.2:
+        return
+    due = rng.choice([NOW - timedelta(days=3), NOW + timedelta(days=3)])
+    state = rng.choice(["issued", "reported", "closed"])
+    s.add(
+        Rectification(
+            event_id=ev.id,  # type: ignore[arg-type]
+            unit_id=ev.unit_id,
+            spot_check_id=check.id,  # type: ignore[arg-type]
+            notice="整改",
+            state=state,
+            due_on=local_date(due),
+            due_at=due,
+            overdue=state != "issued" and rng.random() < 0.4,
+            issued_at=t0,
         )
     )
 
@@ -322,6 +359,19 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
             c[ids[sc.event_id].unit_id][f"spot_{sc.result}"] += 1
             if sc.result != "satisfactory":
                 rec[ids[sc.event_id].unit_id]["spot_checks"].append(sc.id)
+    for v in s.exec(select(SiteVisit).order_by(SiteVisit.id)).all():  # type: ignore[arg-type]
+        if v.event_id in ids:
+            c[ids[v.event_id].unit_id]["visits"] += 1
+            if v.problem:
+                c[ids[v.event_id].unit_id]["visit_problems"] += 1
+                rec[ids[v.event_id].unit_id]["visit_problems"].append(v.id)
+    for r in s.exec(select(Rectification).order_by(Rectification.id)).all():  # type: ignore[arg-type]
+        if r.event_id in ids:
+            c[r.unit_id]["rectifications"] += 1
+            c[r.unit_id]["rectifications_closed"] += r.state == "closed"
+            if r.overdue or (r.state == "issued" and r.due_at < now):
+                c[r.unit_id]["rectifications_overdue"] += 1
+                rec[r.unit_id]["rectifications_overdue"].append(r.id)
     seen_esc = {
         (n.unit_id, n.subject_type, n.subject_id, n.rule, n.level)
         for n in s.exec(select(Notification).where(Notification.kind == "escalation")).all()
@@ -348,6 +398,8 @@ def _records(u: reports.UnitFacts) -> dict[str, list[int]]:
         "reworks": [r["log_id"] for r in u.reworks],
         "spot_checks": [r["spot_check_id"] for r in u.spot_checks],
         "flagged": [r["event_id"] for r in u.flagged],
+        "visit_problems": [r["visit_id"] for r in u.visit_problems],
+        "rectifications_overdue": [r["rectification_id"] for r in u.rectifications_overdue],
     }
     return {k: sorted(v) for k, v in got.items() if v}
 

@@ -81,6 +81,14 @@ class CampaignRules(BaseModel):
         description="working days after a hold or an answer is recorded in which the unit may "
         "correct it",
     )
+    # 六（三）强化督查，严格问责: after a spot-check round found lacking, the unit reports its
+    # rectification within this many working days of the notice (and of each send-back).
+    rectification_workdays: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="working days a unit has to report its rectification (整改) after a notice",
+    )
     # Reminders ahead of each deadline, at reminder_hour local time.
     feedback_reminder_workdays_before: int = Field(default=3, ge=0)
     summary_reminder_days_before: int = Field(default=1, ge=0)

@@ -45,10 +45,14 @@ CRITERIA: dict[str, Criterion] = {
         "抽查需整改", "每轮抽查", notice.SPOT_CHECK, "rounds"
     ),
     "spot_check_unsatisfactory": Criterion("抽查不合格", "每轮抽查", notice.SPOT_CHECK, "rounds"),
+    # A visit whose findings are marked a problem, and a rectification not reported by its due
+    # day: what the oversight of one event found, capped with its rounds.
+    "visit_problem": Criterion("现场走访发现问题", "每次走访", notice.SPOT_CHECK, "rounds"),
+    "rectification_overdue": Criterion("整改逾期", "每份整改通知", notice.ACCOUNTABILITY, "rounds"),
 }
 
 # Groups of criteria counted per item or round, with their total capped per event.
-GROUPS: dict[str, str] = {"answers": "意见答复", "rounds": "总结退回与抽查"}
+GROUPS: dict[str, str] = {"answers": "意见答复", "rounds": "总结退回、抽查、走访与整改"}
 
 DEFAULT_DEDUCTIONS: dict[str, float] = {
     "event_not_held": 40,
@@ -62,6 +66,8 @@ DEFAULT_DEDUCTIONS: dict[str, float] = {
     "rework": 2,
     "spot_check_needs_improvement": 3,
     "spot_check_unsatisfactory": 10,
+    "visit_problem": 2,
+    "rectification_overdue": 3,
 }
 DEFAULT_EVENT_CAPS: dict[str, float] = {"answers": 6, "rounds": 12}
 # Criteria a held event cannot meet both of: the summary came late, or not at all.

@@ -20,6 +20,8 @@ from models import (
     Event,
     EventState,
     FeedbackItem,
+    Rectification,
+    RectificationState,
     Role,
     Timer,
     Unit,
@@ -96,12 +98,22 @@ def insert_ignoring_duplicates(session: Session, table: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def stale(timer: Timer, event: Event, item: FeedbackItem | None, now: datetime) -> str | None:
-    """Why this timer no longer applies (re-checked at the moment it is handled), if it doesn't."""
+def stale(
+    timer: Timer, event: Event, item: FeedbackItem | Rectification | None, now: datetime
+) -> str | None:
+    """Why this timer no longer applies (re-checked at the moment it is handled), if it doesn't.
+    `item`: the timer's opinion or rectification (None for an event's own timers)."""
     if event.state == EventState.cancelled:
         return "event cancelled"
-    if timer.rule == deadlines.FEEDBACK_ANSWER:
-        assert item is not None
+    if timer.rule == deadlines.RECTIFICATION:
+        if not isinstance(item, Rectification):
+            return "rectification not found"
+        if item.state != RectificationState.issued:
+            return f"rectification {item.state}"
+        if timer.deadline_on != item.due_on:
+            return "rectification due day moved"
+    elif timer.rule == deadlines.FEEDBACK_ANSWER:
+        assert isinstance(item, FeedbackItem)
         if item.state not in OPEN_FEEDBACK_STATES:
             return f"feedback item {item.state}"
         if timer.kind == deadlines.REMINDER and item.due_at is not None and now >= item.due_at:

@@ -37,6 +37,7 @@ from models import (
     FeedbackItem,
     Notification,
     NotificationState,
+    Rectification,
     Timer,
     TimerState,
     Unit,
@@ -71,6 +72,7 @@ RULE_ZH = {
     deadlines.EVENT_HOLD: "活动开展",
     deadlines.FEEDBACK_ANSWER: "意见办理",
     deadlines.SUMMARY: "活动总结",
+    deadlines.RECTIFICATION: "抽查整改",
 }
 
 
@@ -279,6 +281,9 @@ def _lines_of(
     opinions = _by_id(
         session, FeedbackItem, {i.subject_id for i in items if i.subject_type == "feedback_item"}
     )
+    rects = _by_id(
+        session, Rectification, {i.subject_id for i in items if i.subject_type == "rectification"}
+    )
     units = _by_id(session, Unit, {i.unit_id for i in items})
     ctx = BatchContext.load(session, events.values(), config)  # campaigns, rules: once
     lines: dict[int, list[Line]] = defaultdict(list)
@@ -287,10 +292,11 @@ def _lines_of(
         timer = item_timers.get(item.timer_id or 0)
         event = events.get(item.event_id or 0)
         opinion = opinions.get(item.subject_id) if item.subject_type == "feedback_item" else None
+        rect = rects.get(item.subject_id) if item.subject_type == "rectification" else None
         if timer is None or event is None:
             gone.append(item.id)  # type: ignore[arg-type]
             continue
-        if stale(timer, event, opinion, now):
+        if stale(timer, event, opinion or rect, now):
             gone.append(item.id)  # type: ignore[arg-type]
             continue
         what = RULE_ZH.get(item.rule, item.rule)

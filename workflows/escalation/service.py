@@ -37,6 +37,7 @@ from models import (
     FeedbackState,
     Notification,
     NotificationState,
+    Rectification,
     Role,
     Timer,
     TimerState,
@@ -151,17 +152,24 @@ def handle_timers(
     peek = _send_digests(session, peek, now, config, out)
     if not peek:
         return out
-    events, items, timers = _lock_batch(session, peek)
+    events, items, rects, timers = _lock_batch(session, peek)
     if not timers:
         return out
     work = _Work(BatchContext.load(session, events.values(), config), config, now)
     for timer in timers:
         assert timer.event_id is not None
         event = events[timer.event_id]
-        item = items.get(timer.subject_id) if timer.subject_type == "feedback_item" else None
+        item: FeedbackItem | Rectification | None = None
+        if timer.subject_type == "feedback_item":
+            item = items.get(timer.subject_id)
+        elif timer.subject_type == "rectification":
+            item = rects.get(timer.subject_id)
         _apply(session, work, timer, event, item, out)
     _mark_overdue(session, list(work.overdue.values()), now)
-    _record_levels(session, work.levels, events, items, now)
+    loaded: dict[type, dict[int | None, Any]] = {
+        Event: events, FeedbackItem: items, Rectification: rects,
+    }  # fmt: skip
+    _record_levels(session, work.levels, loaded, now)
     _owe(session, work.rows, now, out)
     _finish_timers(session, work.done, work.skipped, now)
     if work.done or work.skipped:
@@ -191,21 +199,31 @@ def _send_digests(
 
 def _lock_batch(
     session: Session, peek: list[Any]
-) -> tuple[dict[int | None, Event], dict[int | None, FeedbackItem], list[Timer]]:
-    """Lock the batch's events, then their feedback items, then the timers still `fired`."""
+) -> tuple[
+    dict[int | None, Event],
+    dict[int | None, FeedbackItem],
+    dict[int | None, Rectification],
+    list[Timer],
+]:
+    """Lock the batch's events, then their feedback items and rectifications, then the timers
+    still `fired`."""
     event_ids = sorted({p.event_id for p in peek if p.event_id is not None})
     item_ids = sorted({p.subject_id for p in peek if p.subject_type == "feedback_item"})
+    rect_ids = sorted({p.subject_id for p in peek if p.subject_type == "rectification"})
     events = {e.id: e for e in lock_by_id(session, Event, event_ids)}
     items: dict[int | None, FeedbackItem] = {}
     if item_ids:
         items = {i.id: i for i in lock_by_id(session, FeedbackItem, item_ids)}
+    rects: dict[int | None, Rectification] = {}
+    if rect_ids:
+        rects = {r.id: r for r in lock_by_id(session, Rectification, rect_ids)}
     # Still `fired` once we hold the subjects: anything handled meanwhile is left alone.
     fired = col(Timer.state) == TimerState.fired
     timers = lock_by_id(session, Timer, [p.id for p in peek], fired)
     # One subject's timers in order, lowest level first: when a reminder and both levels are
     # due at once (a backdated event), their notifications are owed (and relayed) in order.
     timers = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
-    return events, items, timers
+    return events, items, rects, timers
 
 
 @dataclass
@@ -227,7 +245,7 @@ def _apply(
     work: _Work,
     timer: Timer,
     event: Event,
-    item: FeedbackItem | None,
+    item: FeedbackItem | Rectification | None,
     out: BatchOutcome,
 ) -> None:
     """One timer of the batch: skipped if stale, else its level, overdue move and notices."""
@@ -241,9 +259,10 @@ def _apply(
     ctx = work.ctx
     campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
     rules = ctx.rules[event.campaign_id]
-    subject: Event | FeedbackItem = item if item is not None else event
+    subject: Event | FeedbackItem | Rectification = item if item is not None else event
     if timer.kind == deadlines.ESCALATION:
-        if item is not None and item.state in (FeedbackState.received, FeedbackState.assigned):
+        open_states = (FeedbackState.received, FeedbackState.assigned)
+        if isinstance(item, FeedbackItem) and item.state in open_states:
             work.overdue[item.id] = item  # type: ignore[index]
         work.levels[(type(subject), timer.level)].append(subject.id)  # type: ignore[arg-type]
     else:
@@ -346,11 +365,11 @@ def _mark_overdue(session: Session, items: list[FeedbackItem], now: datetime) ->
 def _record_levels(
     session: Session,
     levels: dict[tuple[type, int], list[int]],
-    events: dict[int | None, Event],
-    items: dict[int | None, FeedbackItem],
+    loaded_by_table: dict[type, dict[int | None, Any]],
     now: datetime,
 ) -> None:
-    """The escalation level and last notice on each subject: one UPDATE per table and level.
+    """The escalation level and last notice on each subject: one UPDATE per table and level
+    (an escalated rectification is also marked overdue, for the assessment).
 
     Bookkeeping, not a person's change: written beside the row's version counter, so a clerk
     who read the event before this escalation can still make their move (issue 10).
@@ -361,13 +380,15 @@ def _record_levels(
         if level:
             current = table.escalation_level  # type: ignore[attr-defined]
             values["escalation_level"] = sa.case((current < level, level), else_=current)
+            if table is Rectification:
+                values["overdue"] = True
         session.execute(
             sa.update(table)
             .where(table.id.in_(sorted(set(ids))))  # type: ignore[attr-defined]
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        loaded: dict[int | None, Any] = events if table is Event else items
+        loaded = loaded_by_table.get(table, {})
         for subject_id in ids:
             row = loaded.get(subject_id)
             if row is None:
@@ -375,6 +396,8 @@ def _record_levels(
             set_committed_value(row, "last_notified_at", now)
             if level:
                 set_committed_value(row, "escalation_level", max(row.escalation_level, level))
+                if table is Rectification:
+                    set_committed_value(row, "overdue", True)
 
 
 def _owe(session: Session, rows: list[dict[str, Any]], now: datetime, out: BatchOutcome) -> None:
@@ -516,7 +539,7 @@ def compose(
     timer: Timer,
     event: Event,
     unit: Unit,
-    item: FeedbackItem | None,
+    item: FeedbackItem | Rectification | None,
     campaign: Campaign,
     rules: CampaignRules,
     calendar: WorkdayCalendar,
@@ -527,8 +550,12 @@ def compose(
     lateness = lateness_text(timer, calendar, local_date(now))
     escalated = timer.kind == deadlines.ESCALATION
     due = day_zh(timer.deadline_on)
-    if timer.rule == deadlines.FEEDBACK_ANSWER:
-        assert item is not None
+    if timer.rule == deadlines.RECTIFICATION:
+        assert isinstance(item, Rectification)
+        lines = _rectification_lines(event, item, rules, due, lateness)
+        title = f"{prefix}{unit.name}：抽查整改{'逾期未报送' if escalated else '即将到期'}"
+    elif timer.rule == deadlines.FEEDBACK_ANSWER:
+        assert isinstance(item, FeedbackItem)
         title = f"{prefix}{unit.name}：意见建议{'逾期未办结' if escalated else '即将到期'}"
         content = item.content if len(item.content) <= 120 else item.content[:120] + "…"
         lines = [
@@ -555,6 +582,20 @@ def compose(
         ]
     signature = f"—— {campaign.issuing_office}（{campaign.doc_number}）"
     return title, "\n".join([f"{unit.name}：", "", *lines, "", signature])
+
+
+def _rectification_lines(
+    event: Event, rect: Rectification, rules: CampaignRules, due: str, lateness: str
+) -> list[str]:
+    """What an overdue rectification's notice says: the event, what to fix, the due day."""
+    notice = rect.notice if len(rect.notice) <= 120 else rect.notice[:120] + "…"
+    return [
+        f"贵单位“{event.theme}”政府开放日活动经区政府办抽查需整改（整改通知编号 {rect.id}）：",
+        f"“{notice}”",
+        f"整改情况应于 {due} 前报送区政府办（{rules.rectification_workdays}个工作日内），"
+        f"{lateness}。",
+        "请尽快整改，并在系统中报送整改情况。",
+    ]
 
 
 def when_of(event: Event) -> str:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from models import Event, SiteVisit, VisitPhoto
+from models import Event, SiteVisit, SpotCheck, VisitPhoto
 from workflows.event.summary import clean_filename
 from workflows.files import filetypes
 from workflows.files.store import FileStore
@@ -25,9 +25,31 @@ def record(
     findings: str,
     actor: Actor,
     now: datetime,
+    spot_check_id: int | None = None,
+    problem: bool = False,
 ) -> SiteVisit:
-    """A supervisor records a visit to an event; the day is not in the future."""
+    """A supervisor records a visit to an event; the day is not in the future. It may name
+    the spot-check round of the same event it informed, and mark its findings as a problem
+    (reported, and deducted in the assessment)."""
     actor.require_supervisor()
+    if spot_check_id is not None:
+        check = session.get(SpotCheck, spot_check_id)
+        if check is None or check.event_id != event.id:
+            raise DomainError(
+                "visit_round_invalid",
+                f"抽查轮次 {spot_check_id} 不是该活动的抽查记录",
+                f"spot check {spot_check_id} is not a round of event {event.id}",
+                status=422,
+                details={"field": "spot_check_id"},
+            )
+    if problem and not findings.strip():
+        raise DomainError(
+            "visit_problem_without_findings",
+            "标记“发现问题”时请填写走访发现",
+            "a visit marked as a problem needs its findings",
+            status=422,
+            details={"field": "findings"},
+        )
     if visited_on > local_date(now):
         raise DomainError(
             "visit_in_future",
@@ -40,6 +62,8 @@ def record(
         visited_on=visited_on,
         people=people,
         findings=findings,
+        spot_check_id=spot_check_id,
+        problem=problem,
         created_by=actor.id,
         created_at=now,
     )

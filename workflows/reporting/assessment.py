@@ -86,6 +86,24 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
         lambda r: SPOT_CRITERIA[r["result"]],
         lambda r: f"活动 {r['event_id']} 第 {r['round']} 轮抽查：{RESULT_ZH[r['result']]}",
     ),
+    (
+        "visit_problems",
+        lambda r: "visit_problem",
+        lambda r: (
+            f"活动 {r['event_id']} {day_zh(r['visited_on'])}现场走访发现问题"
+            + (f"（第 {r['round']} 轮抽查）" if r.get("round") else "")
+            + f"：{r['findings']}"
+        ),
+    ),
+    (
+        "rectifications_overdue",
+        lambda r: "rectification_overdue",
+        lambda r: (
+            f"活动 {r['event_id']} 第 {r['round']} 轮抽查的整改通知（编号 "
+            f"{r['rectification_id']}）应于{day_zh(r['due_on'])}前报送整改情况，"
+            + ("逾期报送" if r["reported"] else "至今未报送")
+        ),
+    ),
 ]
 
 

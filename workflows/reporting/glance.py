@@ -19,8 +19,10 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("意见", ("opinions", "answered", "answered_on_time", "answered_late", "open_overdue",
               "workdays_late", "extensions", "extensions_approved")),
     ("总结", ("summaries", "summaries_on_time", "summaries_late", "summaries_missing", "reworks")),
-    ("抽查与催办", ("spot_satisfactory", "spot_needs_improvement", "spot_unsatisfactory",
-                    "escalations_level_1", "escalations_level_2")),
+    ("抽查", ("spot_satisfactory", "spot_needs_improvement", "spot_unsatisfactory")),
+    ("走访与整改", ("visits", "visit_problems", "rectifications", "rectifications_closed",
+                    "rectifications_overdue")),
+    ("催办", ("escalations_level_1", "escalations_level_2")),
 ]  # fmt: skip
 LABELS = dict(COLUMNS)
 SORTABLE = {"unit_name", "score", *LABELS}

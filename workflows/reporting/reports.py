@@ -27,6 +27,9 @@ from models import (
     FeedbackItem,
     Invitee,
     Notification,
+    Rectification,
+    RectificationState,
+    SiteVisit,
     SpotCheck,
     SpotCheckResult,
     Summary,
@@ -80,6 +83,11 @@ COLUMNS: list[tuple[str, str]] = [
     ("spot_satisfactory", "抽查合格（轮）"),
     ("spot_needs_improvement", "抽查需整改（轮）"),
     ("spot_unsatisfactory", "抽查不合格（轮）"),
+    ("visits", "现场走访"),
+    ("visit_problems", "走访发现问题"),
+    ("rectifications", "整改通知"),
+    ("rectifications_closed", "整改已销号"),
+    ("rectifications_overdue", "整改逾期"),
     ("escalations_level_1", "一级催办"),
     ("escalations_level_2", "二级催办"),
 ]
@@ -102,6 +110,8 @@ class UnitFacts:
     summary_missing: list[dict[str, Any]] = field(default_factory=list)
     reworks: list[dict[str, Any]] = field(default_factory=list)
     spot_checks: list[dict[str, Any]] = field(default_factory=list)
+    visit_problems: list[dict[str, Any]] = field(default_factory=list)
+    rectifications_overdue: list[dict[str, Any]] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
         """The report row: the unit and every column's number."""
@@ -141,7 +151,8 @@ def collect(
     _events(session, facts, scope, local_date(now))
     if facts.units:
         for count in (
-            _invitees, _flags, _opinions, _extensions, _summaries, _spot_checks, _escalations
+            _invitees, _flags, _opinions, _extensions, _summaries, _spot_checks, _oversight,
+            _escalations,
         ):  # fmt: skip
             count(session, facts, scope)
         if records:
@@ -356,6 +367,36 @@ def _spot_checks(session: Session, facts: Facts, scope: _Scope) -> None:
         _add(facts, unit_id, {f"spot_{result}": n})
 
 
+def _rect_overdue(now: datetime) -> Any:
+    """A rectification reported late (or escalated), or still unreported past its due day."""
+    return sa.or_(
+        col(Rectification.overdue).is_(True),
+        sa.and_(col(Rectification.state) == RectificationState.issued,
+                col(Rectification.due_at) < now),
+    )  # fmt: skip
+
+
+def _oversight(session: Session, facts: Facts, scope: _Scope) -> None:
+    """On-site visits (and those whose findings are marked a problem), rectification notices,
+    those closed and those overdue."""
+    visits = scope.events(
+        sa.select(col(Event.unit_id), sa.func.count().label("visits"),
+                  _n(col(SiteVisit.problem).is_(True)).label("visit_problems"))
+        .join_from(SiteVisit, Event, col(Event.id) == SiteVisit.event_id)
+    ).group_by(col(Event.unit_id))  # fmt: skip
+    rects = scope.events(
+        sa.select(
+            col(Event.unit_id), sa.func.count().label("rectifications"),
+            _n(col(Rectification.state) == RectificationState.closed).label(
+                "rectifications_closed"),
+            _n(_rect_overdue(facts.now)).label("rectifications_overdue"),
+        ).join_from(Rectification, Event, col(Event.id) == Rectification.event_id)
+    ).group_by(col(Event.unit_id))  # fmt: skip
+    for stmt in (visits, rects):
+        for r in session.execute(stmt).mappings():
+            _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
 def _escalations(session: Session, facts: Facts, scope: _Scope) -> None:
     # One escalation per item, rule and level, however many channels and recipients it reached.
     sent = scope.events(
@@ -383,6 +424,38 @@ def _records(session: Session, facts: Facts, scope: _Scope, today: date) -> None
     _opinion_records(session, facts, scope)
     _summary_records(session, facts, scope)
     _round_records(session, facts, scope)
+    _oversight_records(session, facts, scope)
+
+
+def _oversight_records(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Visits whose findings are a problem (with the round they informed), and overdue
+    rectifications (with the round they follow)."""
+    units = facts.units
+    problems = scope.events(
+        sa.select(col(Event.unit_id), col(SiteVisit.id), col(SiteVisit.event_id),
+                  col(SiteVisit.visited_on), col(SiteVisit.findings), col(SpotCheck.round))
+        .join_from(SiteVisit, Event, col(Event.id) == SiteVisit.event_id)
+        .outerjoin(SpotCheck, col(SpotCheck.id) == SiteVisit.spot_check_id)
+        .where(col(SiteVisit.problem).is_(True))
+    ).order_by(col(SiteVisit.id))  # fmt: skip
+    for r in session.execute(problems):
+        findings = r.findings if len(r.findings) <= 60 else r.findings[:60] + "…"
+        units[r.unit_id].visit_problems.append(
+            {"event_id": r.event_id, "visit_id": r.id, "visited_on": r.visited_on.isoformat(),
+             "round": r.round, "findings": findings}
+        )  # fmt: skip
+    late = scope.events(
+        sa.select(col(Event.unit_id), col(Rectification.id), col(Rectification.event_id),
+                  col(Rectification.due_on), col(Rectification.state), col(SpotCheck.round))
+        .join_from(Rectification, Event, col(Event.id) == Rectification.event_id)
+        .join(SpotCheck, col(SpotCheck.id) == Rectification.spot_check_id)
+        .where(_rect_overdue(facts.now))
+    ).order_by(col(Rectification.id))  # fmt: skip
+    for r in session.execute(late):
+        units[r.unit_id].rectifications_overdue.append(
+            {"event_id": r.event_id, "rectification_id": r.id, "due_on": r.due_on.isoformat(),
+             "round": r.round, "reported": r.state != RectificationState.issued}
+        )  # fmt: skip
 
 
 def _hold_records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:

@@ -50,6 +50,7 @@ log = structlog.get_logger("openday.deadlines")
 FEEDBACK_ANSWER = "feedback_answer"
 SUMMARY = "summary"
 EVENT_HOLD = "event_hold"
+RECTIFICATION = "rectification"  # a rectification report (整改情况) after a notice
 REMINDER = "reminder"
 ESCALATION = "escalation"
 
@@ -230,6 +231,32 @@ def hold_deadline(event: Event, rules: CampaignRules, calendar: WorkdayCalendar)
         end_of_local_day(due_on),
         False,
         tuple(_ladder(due_on, rules, calendar)),
+    )
+
+
+def rectification_deadline(
+    subject_id: int,
+    event_id: int,
+    issued_on: date,
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+) -> Deadline:
+    """The rectification report within N working days of the notice (or of a send-back),
+    counting from the next day; no reminder, the escalation ladder after."""
+    due = calendar.add_workdays(issued_on, rules.rectification_workdays)
+    ladder = [
+        TimerSpec(t.kind, t.level, t.due_at, t.provisional or due.provisional)
+        for t in _ladder(due.day, rules, calendar)
+    ]
+    return Deadline(
+        RECTIFICATION,
+        "rectification",
+        subject_id,
+        event_id,
+        due.day,
+        end_of_local_day(due.day),
+        due.provisional,
+        tuple(ladder),
     )
 
 
