@@ -22,8 +22,9 @@ class SiteVisit(SQLModel, table=True):
     findings: str = Field(default="", sa_type=sa.Text)
     # The spot-check round this visit informed (optional), and whether its findings are a
     # problem (counted in the report and deducted in the assessment).
-    spot_check_id: int | None = Field(default=None, foreign_key="spot_check.id", index=True)
-    problem: bool = False
+    # (A plain reference: a database constraint would need a copy of this table on SQLite.)
+    spot_check_id: int | None = Field(default=None, index=True)
+    problem: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_by: int | None = Field(default=None, foreign_key="account.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
 

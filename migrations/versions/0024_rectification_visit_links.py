@@ -81,27 +81,22 @@ def upgrade() -> None:
             ["rectification_id"],
             unique=False,
         )
-    with op.batch_alter_table("site_visit", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("spot_check_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("problem", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch_op.create_foreign_key(
-            "fk_site_visit_spot_check_id", "spot_check", ["spot_check_id"], ["id"]
-        )
-        batch_op.create_index(
-            batch_op.f("ix_site_visit_spot_check_id"), ["spot_check_id"], unique=False
-        )
-    with op.batch_alter_table("site_visit", schema=None) as batch_op:
-        batch_op.alter_column("problem", server_default=None)
+    # Plain ALTER TABLE … ADD COLUMN on both databases: a batch copy of site_visit on SQLite
+    # would drop the table its photos refer to. The round is a plain reference (no database
+    # constraint: visits.record checks it is a round of the same event).
+    op.add_column("site_visit", sa.Column("spot_check_id", sa.Integer(), nullable=True))
+    op.add_column(
+        "site_visit",
+        sa.Column("problem", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.create_index(op.f("ix_site_visit_spot_check_id"), "site_visit", ["spot_check_id"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("site_visit", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_site_visit_spot_check_id"))
-        batch_op.drop_constraint("fk_site_visit_spot_check_id", type_="foreignkey")
-        batch_op.drop_column("problem")
-        batch_op.drop_column("spot_check_id")
+    op.drop_index(op.f("ix_site_visit_spot_check_id"), table_name="site_visit")
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35+): no copy of the table its photos refer to.
+    op.execute("ALTER TABLE site_visit DROP COLUMN problem")
+    op.execute("ALTER TABLE site_visit DROP COLUMN spot_check_id")
     with op.batch_alter_table("rectification_file", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_rectification_file_rectification_id"))
     op.drop_table("rectification_file")
