@@ -274,30 +274,6 @@ def _correct_answer(who: str, d: dict[str, Any], line: TransitionLog) -> str:
     return text + "。"
 
 
-def _rect_issue(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    text = f"{who}就第 {d.get('check_round', 1)} 轮抽查下发整改通知"
-    if d.get("notice"):
-        text += f"，整改要求：{str(d['notice']).rstrip('。')}"
-    return text + f"；请于{day_zh(d.get('due_on'))}前报送整改情况。"
-
-
-def _rect_report(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    text = f"{who}报送了整改情况"
-    if d.get("files"):
-        text += f"，附材料 {d['files']} 个"
-    if d.get("late"):
-        text += f"（逾期：应于{day_zh(d.get('due_on'))}前报送）"
-    return text + "。"
-
-
-def _rect_back(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    reasons = str(d.get("reasons") or "").rstrip("。")
-    text = f"{who}退回了整改情况（第 {d.get('round', 2)} 次整改）"
-    if reasons:
-        text += f"，理由：{reasons}"
-    return text + f"；请于{day_zh(d.get('due_on'))}前重新报送。"
-
-
 SAYERS: dict[str, Sayer] = {
     "rectification.issue": _rect_issue,
     "rectification.report": _rect_report,
