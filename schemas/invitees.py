@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from models import InvitationMode, InviteeCategory, TargetedKind
@@ -17,6 +19,9 @@ class InviteeIn(BaseModel):
     targeted_kind: TargetedKind | None = None
     organization: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(
+        default=None, max_length=200, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+    )
     invited: bool = True
 
 
@@ -30,6 +35,9 @@ class InviteePatch(BaseModel):
     targeted_kind: TargetedKind | None = None
     organization: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(
+        default=None, max_length=200, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+    )
     invited: bool | None = None
     attended: bool | None = None
 
@@ -46,5 +54,10 @@ class InviteeOut(BaseModel):
     targeted_kind: str | None
     organization: str | None
     phone: str | None
+    email: str | None = None
     invited: bool
     attended: bool | None
+    code: str | None = None  # the door code (issue 27)
+    answer: str | None = None  # yes | no
+    answer_via: str | None = None  # link | phone | signup
+    checked_in_at: datetime | None = None

@@ -29,6 +29,7 @@ from models import Notification, NotificationState
 from models.db import session_scope
 from workers.channels import LogChannel, Message, PermanentChannelError, TransientChannelError
 from workers.runtime import Runtime
+from workflows.event import invitations
 from workflows.public import notices as registrant_notices
 from workflows.public.privacy import keys_from_settings
 
@@ -114,6 +115,28 @@ def deliver_inline(rt: Runtime, rows: Iterable[Notification], now: datetime) -> 
         row.state, row.attempts, row.sent_at = NotificationState.sent, 1, now
 
 
+def _resolved(
+    session: Session, rt: Runtime, row: Notification, message: Message, now: datetime
+) -> tuple[Message, bool]:
+    """The message with a registrant's or invitee's phone or address, read only now (the row
+    never holds it), and an invitation's attachments (.ics, QR); True when the contact is gone."""
+    erased = False
+    for prefix, address_of in (
+        (registrant_notices.RECIPIENT_PREFIX, registrant_notices.address_of),
+        (invitations.RECIPIENT_PREFIX, invitations.address_of),
+    ):
+        if message.recipient.startswith(prefix):
+            address = address_of(
+                session, message.recipient, message.channel, keys_from_settings(rt.settings)
+            )
+            erased = address is None
+            message = replace(message, recipient=address or "")
+    files = invitations.attachments_for(session, row, now)
+    if files:
+        message = replace(message, data={**message.data, "attachments": files})
+    return message, erased
+
+
 def deliver(rt: Runtime, notification_id: int) -> Delivery:
     """Send one notification if it is still owed; raise RetryLater on a transient failure."""
     now = rt.clock.now()
@@ -139,14 +162,7 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
         row.lease_until = now + timedelta(seconds=rt.settings.delivery_lease_seconds)
         attempts = row.attempts
         message = message_of(row)
-        erased = False
-        if message.recipient.startswith(registrant_notices.RECIPIENT_PREFIX):
-            # A registrant's phone or address, decrypted only now (the row never holds it).
-            address = registrant_notices.address_of(
-                session, message.recipient, message.channel, keys_from_settings(rt.settings)
-            )
-            erased = address is None
-            message = replace(message, recipient=address or "")
+        message, erased = _resolved(session, rt, row, message, now)
     channel = rt.channels.get(message.channel)
     error: str | None = None
     permanent = False

@@ -664,3 +664,19 @@ def test_stub_channel_is_thread_safe() -> None:
 
     assert len(failures) == 100
     assert len(stub.sent) == 300 and len(stub.attempts) == 400
+
+
+def test_an_invitation_email_carries_its_ics_and_qr_code_as_attachments() -> None:
+    channel = SmtpChannel("127.0.0.1", 25, "kfr@zfb.example.gov.cn")
+    files = [
+        {"filename": "invitation.ics", "type": "text/calendar", "content": b"BEGIN:VCALENDAR"},
+        {"filename": "checkin-qr.png", "type": "image/png", "content": b"\x89PNG"},
+    ]
+    mail = channel.compose(
+        Message(key="invitee:1:invitation:2022-09-16:email", channel="email",
+                recipient="li@example.org", subject="邀请", body="正文",
+                data={"attachments": files})
+    )  # fmt: skip
+    parts = [(p.get_filename(), p.get_content_type()) for p in mail.iter_attachments()]
+    assert parts == [("invitation.ics", "text/calendar"), ("checkin-qr.png", "image/png")]
+    assert mail.get_body(("plain",)).get_content().strip() == "正文"  # type: ignore[union-attr]

@@ -179,6 +179,11 @@ class SmtpChannel:
         mail[KEY_HEADER] = message.key
         mail["Auto-Submitted"] = "auto-generated"
         mail.set_content(message.body, charset="utf-8", cte="base64")
+        for part in message.data.get("attachments") or []:  # an invitation's .ics and QR code
+            maintype, subtype = part["type"].split("/", 1)
+            mail.add_attachment(
+                part["content"], maintype=maintype, subtype=subtype, filename=part["filename"]
+            )
         return mail
 
     def send(self, message: Message) -> None:

@@ -58,6 +58,7 @@ from workflows.escalation.batch import (
     prefix_of,
     stale,
 )
+from workflows.event import invitations
 from workflows.feedback import machine as feedback
 from workflows.kernel import jobs
 from workflows.kernel.clock import local_date
@@ -150,6 +151,7 @@ def handle_timers(
     for timer_id in ids:
         out.states[timer_id] = "absent"
     peek = _send_digests(session, peek, now, config, out)
+    peek = _remind_attendees(session, peek, now, out)
     if not peek:
         return out
     events, items, rects, timers = _lock_batch(session, peek)
@@ -195,6 +197,17 @@ def _send_digests(
         for timer_id in sent.handled:
             out.states[timer_id] = "done"
     return [p for p in peek if p.rule != digests.RULE]
+
+
+def _remind_attendees(
+    session: Session, peek: list[Any], now: datetime, out: BatchOutcome
+) -> list[Any]:
+    """Fire the batch's attendee reminder timers (workflows/event/invitations.py): their
+    notifications go to invitees, not to units; the other timers are left."""
+    ids = [p.id for p in peek if p.rule == invitations.REMINDER_RULE]
+    if ids:
+        out.states.update(invitations.send_reminders(session, ids, now))
+    return [p for p in peek if p.rule != invitations.REMINDER_RULE]
 
 
 def _lock_batch(

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import Event, EventState, Invitee, InviteeCategory
-from workflows.event import flags
+from workflows.event import flags, invitations
 from workflows.event.machine import STATE_LABELS_ZH
 from workflows.event.service import recheck_invite, record_edit, require_version
 from workflows.kernel.errors import Conflict, DomainError, MoveRefused, NotFound
@@ -130,6 +130,8 @@ def add(
         now=now,
         data={"added": [_public(i) for i in added], **flagged},
     )
+    if event.state == EventState.invited:  # invitations are out: the newcomers are owed theirs
+        invitations.owe(session, event, [i for i in added if i.invited], "invitation", now)
     return added
 
 

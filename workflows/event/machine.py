@@ -45,6 +45,7 @@ from workflows.event.moves import (
     record_flags,
     record_spot_check,
     send_back,
+    send_invitations,
     stamp_collection,
     stamp_summary,
     step,
@@ -63,7 +64,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "source": S.planned,
         "dest": S.invited,
         "conditions": [all_of(invitee_count_in_range, citizen_share_of_invitees)],
-        "after": [step(record_flags)],
+        "after": [step(record_flags), step(send_invitations)],
     },
     {
         "trigger": "hold",

@@ -26,7 +26,7 @@ from models import (
     TransitionLog,
 )
 from workflows.campaign.rules import CampaignRules
-from workflows.event import flags
+from workflows.event import checkin, flags, invitations
 from workflows.event.data import CollectFeedbackData, RescheduleData, SpotCheckData
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, Violation
@@ -147,11 +147,14 @@ def record_attendance(move: Move) -> None:
             status=422,
             details={"invitee_ids": unknown},
         )
+    corrected = checkin.corrections(move.session, move.event, attendance)
     for invitee in invitees:
         assert invitee.id is not None
         invitee.attended = attendance[invitee.id]
     move.session.flush()
     move.audit["attendance_recorded"] = len(invitees)
+    if corrected:  # the clerk changed what check-ins said: marked in the hold's audit line
+        move.audit["attendance_corrected"] = corrected
 
 
 def mark_held(move: Move) -> None:
@@ -338,6 +341,21 @@ def apply_new_date(move: Move) -> None:
     ev.date_text = None
     ev.tentative = False
     deadlines.arm_hold(move.session, ev, move.rules, move.calendar, move.now, rearm_fired=True)
+    if ev.state == EventState.invited:
+        invitations.arm_reminder(move.session, ev, move.rules, move.now)
+
+
+def send_invitations(move: Move) -> None:
+    """after(invite): every invitee on the list is owed an invitation (issue 27) and the
+    day-before reminder is armed, in the move's transaction."""
+    people = list(
+        move.session.exec(
+            select(Invitee).where(Invitee.event_id == move.event.id, col(Invitee.invited))
+        )
+    )
+    owed = invitations.owe(move.session, move.event, people, "invitation", move.now)
+    move.audit["invitations_owed"] = len(owed)
+    invitations.arm_reminder(move.session, move.event, move.rules, move.now)
 
 
 def drop_timers(move: Move) -> None:

@@ -425,6 +425,9 @@ def confirm(
     session.flush()
     reg.state = RegistrationState.confirmed
     reg.invitee_id = invitee.id
+    # Registering said yes; the confirmation code is the code shown at the door (issue 27).
+    invitee.code, invitee.answer, invitee.answer_via = reg.code, "yes", "signup"
+    invitee.answered_at = now
     reg.updated_at = now
     notices.owe(session, reg, event, "confirmed", notify, now)
     return reg
