@@ -20,7 +20,7 @@ from schemas.visits import VisitIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
-from workflows.event import search
+from workflows.event import checkin, search
 from workflows.feedback import extensions
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
@@ -93,6 +93,7 @@ def board_page(
         queue=data.queue,
         queue_total=data.queue_total,
         checks=data.checks,
+        tallies=checkin.tallies(session, [e.id or 0 for e, _ in data.queue]),
         failed=data.failed,
         kinds=KINDS,
         levels=LEVELS,
@@ -128,6 +129,7 @@ def spot_check_queue(
         "spot_checks.html",
         queue=found.rows,
         checks=checks,
+        tallies=checkin.tallies(session, [e.id or 0 for e, _ in found.rows]),
         results=SPOT_RESULTS,
         can_write=user.actor.is_supervisor,
         after=after,

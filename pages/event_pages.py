@@ -30,7 +30,7 @@ from pages.render import FieldError, PageRoute, redirect, render
 from schemas.invitees import InviteeIn
 from web import forms
 from web.deps import ClockDep, SessionDep
-from workflows.event import history, invitees
+from workflows.event import checkin, history, invitations, invitees
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.workdays.deadlines import load_calendar
@@ -141,6 +141,7 @@ def spot_check_page(
         event=ev.event,
         unit_name=ev.unit_name,
         checks={},
+        tallies={ev.event.id: checkin.tally(session, event_id)},
         results=SPOT_RESULTS,
         back="event",
     )
@@ -156,12 +157,24 @@ def invitees_page(
     errors: list[FieldError] | None = None,
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """The add-to-a-list page with its live meter."""
+    """The add-to-a-list page with its live meter; once invitations are out, each person's way
+    of invitation, answer and check-in (issue 27)."""
+    people = kit.invitee_list(session, ev.event.id or 0)
+    ways = invitations.ways(session, people)
     return render(
         request,
         "invitees.html",
         ev=ev,
-        people=kit.invitee_list(session, ev.event.id or 0),
+        people=people,
+        sent=ev.event.state != EventState.planned,
+        ways={k: invitations.ways_zh(v) for k, v in ways.items()},
+        answers=invitations.ANSWERS_ZH,
+        vias=invitations.VIA_ZH,
+        answered={
+            "yes": sum(p.answer == "yes" for p in people),
+            "no": sum(p.answer == "no" for p in people),
+            "none": sum(p.answer is None for p in people),
+        },
         quota=kit.list_quota(session, ev),
         editable=ev.event.state in invitees.EDITABLE,
         errors=errors or [],
@@ -187,6 +200,7 @@ def _person(form: Any) -> dict[str, Any]:
         "category": category,
         "organization": kit.text(form, "organization") or None,
         "phone": kit.text(form, "phone") or None,
+        "email": kit.text(form, "email") or None,
         "invitation": None,
         "targeted_kind": None,
     }
@@ -205,6 +219,7 @@ PERSON = {
     "targeted_kind": "定向邀请对象",
     "organization": "工作单位或社区",
     "phone": "联系电话",
+    "email": "电子邮箱",
 }
 PERSON_MISSING = {
     "name": "请填写姓名",

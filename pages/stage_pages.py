@@ -22,7 +22,7 @@ from schemas.feedback import FeedbackIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
-from workflows.event import corrections, history
+from workflows.event import checkin, corrections, history
 from workflows.event import machine as event_machine
 from workflows.event import summary as summaries
 from workflows.event.service import require_version
@@ -68,9 +68,11 @@ class HoldAnswers:
         return cls(kit.text(form, "held_on"), frozenset(ids))
 
     @classmethod
-    def recorded(cls, people: list[Any]) -> HoldAnswers:
-        """Nothing chosen yet: only check-ins already recorded count as attended."""
-        return cls("", frozenset(p.id for p in people if p.attended is True))
+    def recorded(cls, people: list[Any], checked: dict[int, bool] | None = None) -> HoldAnswers:
+        """Nothing chosen yet: attendance already recorded and check-ins at the door (issue 27:
+        `checkin.prefill`) are ticked; the clerk may still change any box."""
+        ticked = {p.id for p in people if p.attended is True}
+        return cls("", frozenset(ticked | {i for i, came in (checked or {}).items() if came}))
 
     def day(self) -> date:
         """The day held, or a refusal naming the field."""
@@ -96,6 +98,7 @@ def hold_page(
     """The day held and the attendance checklist, nothing pre-filled but check-ins; once held,
     what was recorded with a 更改 link while corrections are open."""
     people = kit.invitee_list(session, ev.event.id or 0)
+    checked = checkin.prefill(session, ev.event)
     return render(
         request,
         "hold.html",
@@ -104,8 +107,9 @@ def hold_page(
         categories=kit.CATEGORY_LABELS,
         errors=errors or [],
         today=today,
-        answers=answers or HoldAnswers.recorded(people),
-        checked_in=any(p.attended is True for p in people),
+        answers=answers or HoldAnswers.recorded(people, checked),
+        checked_in=bool(checked) or any(p.attended is True for p in people),
+        checkins=checked,
         correction=corrections.window(session, ev.event, today),
         supervisor=ev_actor(request).is_supervisor,
     )
@@ -574,6 +578,7 @@ def summary_page(
         open=ev.event.state in summaries.OPEN,
         returned=history.returned(session, [ev.event]).get(ev.event.id or 0),
         accept=ATTACHMENT_ACCEPT,
+        tally=checkin.tally(session, ev.event.id or 0),
     )
 
 

@@ -427,3 +427,14 @@ def attachments_for(session: Session, row: Notification, now: datetime) -> list[
         {"filename": "invitation.ics", "type": "text/calendar", "content": ics},
         {"filename": "checkin-qr.png", "type": "image/png", "content": qr_png(invitee.code)},
     ]
+
+
+def ways(session: Session, invitees: list[Invitee]) -> dict[int, list[str]]:
+    """How each invitee is invited (sms, email or letter), as the channels stand now."""
+    on, reach = channels(), reach_of(session, invitees)
+    return {i.id: how_invited(reach[i.id], on) for i in invitees if i.id is not None}
+
+
+def ways_zh(found: list[str]) -> str:
+    """短信、电子邮件 / 信函."""
+    return "、".join(HOW_ZH.get(w, w) for w in found)
