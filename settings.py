@@ -112,6 +112,23 @@ class Settings(BaseSettings):
         "unset: a key generated once under var_dir as audit.key (keep it with the backups: "
         "`openday audit verify` needs it)",
     )
+    backup_hour: int | None = Field(
+        default=None,
+        ge=0,
+        le=23,
+        description="Local hour (Asia/Shanghai, 0-23) at which the scheduler takes the nightly "
+        "backup (`openday backup`); unset: no nightly backup",
+    )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Where backup archives go; unset: var_dir/backups",
+    )
+    backup_keep: int = Field(
+        default=7,
+        ge=1,
+        le=1000,
+        description="Nightly archives kept in backup_dir (older ones are deleted after a success)",
+    )
     # --- public pages (citizens) ----------------------------------------------------------------
     privacy_key: SecretStr | None = Field(
         default=None,
@@ -212,6 +229,11 @@ class Settings(BaseSettings):
         if not self.database_url.get_secret_value():
             self.database_url = SecretStr(f"sqlite:///{self.var_dir / 'openday.db'}")
         return self
+
+    @property
+    def backup_path(self) -> Path:
+        """Where backup archives go."""
+        return self.backup_dir or self.var_dir / "backups"
 
     @property
     def upload_dir(self) -> Path:

@@ -16,29 +16,30 @@ def backup(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="archive path (default: var/backups/openday-<UTC time>.tar)"
+            "--output",
+            "-o",
+            help="archive path (default: OPENDAY_BACKUP_DIR/openday-<UTC time>.tar)",
         ),
     ] = None,
 ) -> None:
     """Snapshot the database and the uploaded files, with a manifest, into one tar archive."""
-    from workflows.backup import snapshot
+    from cli.shared import open_engine
+    from workflows.backup import nightly, snapshot
     from workflows.kernel.clock import SystemClock
     from workflows.kernel.errors import DomainError
 
     settings = get_settings()
     now = SystemClock().now()
-    out = output or settings.var_dir / "backups" / snapshot.default_name(now)
+    out = output or settings.backup_path / snapshot.default_name(now)
+    engine = open_engine()
     try:
-        taken = snapshot.take(
-            settings.database_url.get_secret_value(),
-            settings.upload_dir,
-            out,
-            now=now,
-            settings=settings,
-        )
+        taken = nightly.take_recorded(engine, settings, now, out)
     except DomainError as exc:
         console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]", soft_wrap=True)
         raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    assert taken is not None  # no claim: never skipped
     manifest = taken.manifest
     rows = sum(manifest["row_counts"].values())
     console.print(

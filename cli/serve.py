@@ -177,6 +177,7 @@ def _start_background(settings):  # noqa: ANN001, ANN202 - Settings -> (Event, t
         max_sleep=settings.scheduler_max_sleep,
         stuck_after=timedelta(seconds=settings.redrive_after_seconds),
         retention_days=settings.public_retention_days,
+        backup_settings=settings,
     )
     sched_thread = threading.Thread(
         target=sched.run, args=(stop, LocalWaiter()), name="scheduler", daemon=True
@@ -287,5 +288,6 @@ def scheduler() -> None:
         stuck_after=timedelta(seconds=settings.redrive_after_seconds),
         on_fire=observe_fire,
         retention_days=settings.public_retention_days,
+        backup_settings=settings,
     ).run(stop, waiter)
     engine.dispose()

@@ -2,6 +2,7 @@
 
 from models.account import ApiToken, Role, User
 from models.audit import TransitionLog
+from models.backup_run import BackupRun
 from models.campaign import Campaign
 from models.change_log import ChangeLog
 from models.correction import CorrectionRequest, CorrectionState
@@ -39,6 +40,7 @@ __all__ = [
     "TimerState",
     "ApiToken",
     "Attachment",
+    "BackupRun",
     "Campaign",
     "ChangeLog",
     "CorrectionRequest",

@@ -26,7 +26,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """The database and the message broker answer."""
+    """The database and the message broker answer; the last backup is reported beside them."""
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -39,7 +39,22 @@ def readyz(request: Request) -> JSONResponse:
         return error_response(
             503, "broker_unavailable", "消息队列不可用", "the message broker is unreachable"
         )
-    return JSONResponse({"status": "ok", "database": "ok", "broker": "ok"})
+    return JSONResponse(
+        {"status": "ok", "database": "ok", "broker": "ok", "backup": backup_status(request)}
+    )
+
+
+def backup_status(request: Request) -> dict[str, object]:
+    """The last successful backup and whether it is stale (reported, never a reason to be
+    unready: an old backup does not stop the service from answering)."""
+    from workflows.backup import nightly
+
+    state = request.app.state
+    try:
+        return nightly.status(state.engine, state.clock.now(), state.settings.backup_hour)
+    except Exception as exc:  # noqa: BLE001 - the readiness answer never fails on it
+        log.warning("readyz_backup_status_unavailable", error=str(exc).splitlines()[0])
+        return {"state": "unknown", "last_success": None}
 
 
 @router.get("/metrics", response_class=Response)

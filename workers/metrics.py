@@ -82,6 +82,10 @@ class StateCollector(Collector):
             up.add_metric([], 0)
             yield up
         try:
+            yield from self._backups()
+        except Exception as exc:
+            log.warning("metrics_backups_unavailable", error=str(exc).splitlines()[0])
+        try:
             yield from self._queues()
         except Exception as exc:
             log.warning("metrics_broker_unavailable", error=str(exc).splitlines()[0])
@@ -130,6 +134,25 @@ class StateCollector(Collector):
         for channel, state, count in notes:
             by_state.add_metric([channel, state], count)
         yield by_state
+
+    def _backups(self) -> Iterator[Any]:
+        """The last successful and failed backups (0 when none) and the last archive's size."""
+        from workflows.backup import nightly
+
+        last = nightly.last_runs(self.engine)
+        for name, run, what in (
+            ("success", last.success, "Time of the last successful backup (0: none yet)."),
+            ("failure", last.failure, "Time of the last failed backup (0: none yet)."),
+        ):
+            gauge = GaugeMetricFamily(f"openday_backup_last_{name}_timestamp_seconds", what)
+            finished = run.finished_at if run is not None else None
+            gauge.add_metric([], finished.timestamp() if finished is not None else 0)
+            yield gauge
+        size = GaugeMetricFamily(
+            "openday_backup_last_size_bytes", "Size of the last successful backup archive."
+        )
+        size.add_metric([], (last.success.size_bytes or 0) if last.success is not None else 0)
+        yield size
 
     def _queues(self) -> Iterator[Any]:
         depth = GaugeMetricFamily(

@@ -32,6 +32,7 @@ from models import Notification, NotificationState, Timer, TimerState
 from models.db import session_scope
 from workers import wake
 from workers.relay import Send, relay
+from workflows.backup import nightly
 from workflows.kernel.clock import LOCAL_TZ, Clock
 from workflows.kernel.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe, owe_many
 from workflows.public import privacy
@@ -70,6 +71,7 @@ class Scheduler:
         stuck_after: timedelta = timedelta(seconds=60),
         on_fire: Callable[[float], None] | None = None,
         retention_days: int | None = None,
+        backup_settings: Any | None = None,
     ) -> None:
         self.engine = engine
         self.send = send
@@ -83,6 +85,11 @@ class Scheduler:
         # Registrants' data retention (OPENDAY_PUBLIC_RETENTION_DAYS): purged once a local day.
         self.retention_days = retention_days
         self._last_purge_day: date | None = None
+        # The nightly backup (OPENDAY_BACKUP_HOUR): in a thread of its own, so a long pg_dump
+        # never holds back the timers; claimed once a day in the database among schedulers.
+        self.backup_settings = backup_settings
+        self._last_backup_claim: str | None = None
+        self.backup_thread: threading.Thread | None = None
 
     def fire_due(self) -> int:
         """Claim up to `batch` due timers and owe handle_timers messages: one UPDATE … RETURNING
@@ -204,9 +211,36 @@ class Scheduler:
         self._last_purge_day = today
         return count
 
+    def backup_nightly(self) -> threading.Thread | None:
+        """Start today's nightly backup once its hour has come (not while one runs); the thread,
+        or None when none was started."""
+        if self.backup_settings is None:
+            return None
+        now = self.clock.now()
+        claim = nightly.nightly_claim(now, self.backup_settings.backup_hour)
+        running = self.backup_thread is not None and self.backup_thread.is_alive()
+        if claim is None or claim == self._last_backup_claim or running:
+            return None
+        self._last_backup_claim = claim
+        self.backup_thread = threading.Thread(
+            target=self._backup, args=(now,), name="nightly-backup", daemon=True
+        )
+        self.backup_thread.start()
+        return self.backup_thread
+
+    def _backup(self, now: datetime) -> None:
+        try:
+            taken = nightly.run_nightly(self.engine, self.backup_settings, now)
+        except Exception:  # recorded as failed; /readyz and /metrics show the last success
+            log.exception("nightly_backup_failed")
+            return
+        if taken is not None:
+            log.info("nightly_backup_taken", path=str(taken.path))
+
     def run_once(self) -> PassResult:
         """One pass: fire, relay, (now and then) reconcile; says how long to sleep."""
         self.purge_daily()
+        self.backup_nightly()
         fired = self.fire_due()
         relayed = 0
         while True:
