@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import models  # noqa: F401 - registers every table on SQLModel.metadata
@@ -33,20 +34,48 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_foreign_keys(conn: Connection, on: bool) -> None:
+    """SQLite rebuilds a table to alter it (batch mode: create, copy, DROP, rename); with
+    foreign keys enforced, the DROP of a table other rows refer to fails (a database with data,
+    e.g. feedback_item with its extension requests). SQLite's documented procedure: keys off for
+    the migration (the pragma only takes effect outside a transaction), checked at its end."""
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    """Refuse to commit a migration that left a reference to a missing row (SQLite)."""
+    if conn.dialect.name != "sqlite":
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"the migration left rows referring to missing rows: {broken[:5]}")
+
+
+def _migrate(conn: Connection) -> None:
+    _sqlite_foreign_keys(conn, on=False)
+    try:
+        _configure(connection=conn)
+        with context.begin_transaction():
+            context.run_migrations()
+            _check_foreign_keys(conn)
+    finally:
+        _sqlite_foreign_keys(conn, on=True)
+
+
 def run_online() -> None:
     """Migrate over a live connection (the caller's, when one is handed in)."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(connection)
         return
     url = config.get_main_option("sqlalchemy.url") or _settings_url()
     engine = make_engine(url)
     with engine.connect() as conn:
-        _configure(connection=conn)
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(conn)
     engine.dispose()
 
 
