@@ -22,9 +22,10 @@ from schemas.feedback import FeedbackIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.campaign.rules import CampaignRules
-from workflows.event import checkin, corrections, history
+from workflows.event import checkin, corrections, held, history
 from workflows.event import machine as event_machine
 from workflows.event import summary as summaries
+from workflows.event.data import HoldData
 from workflows.event.service import require_version
 from workflows.feedback import corrections as answer_corrections
 from workflows.feedback import extensions
@@ -56,16 +57,30 @@ CORRECTION = {"answer": "答复内容", "answered_on": "答复日期", "reason":
 
 @dataclass(frozen=True)
 class HoldAnswers:
-    """What the clerk put on the hold page: the day held and who attended (invitee ids)."""
+    """What the clerk put on the hold page: the first and last day held, the forms held, who
+    met the visitors (name, post; up to two rows) and who attended (invitee ids)."""
 
     held_on: str
     attended: frozenset[int]
+    held_until: str = ""
+    forms: tuple[str, ...] = ()
+    met_names: tuple[str, ...] = ("", "")
+    met_posts: tuple[str, ...] = ("", "")
 
     @classmethod
     def of(cls, form: Any) -> HoldAnswers:
         """The answers as posted (by the hold page, or carried by the check page)."""
         ids = {int(v) for v in form.getlist("attended") if str(v).isdigit()}
-        return cls(kit.text(form, "held_on"), frozenset(ids))
+        names = [str(v).strip()[:50] for v in form.getlist("met_name")][:2]
+        posts = [str(v).strip()[:20] for v in form.getlist("met_post")][:2]
+        return cls(
+            kit.text(form, "held_on"),
+            frozenset(ids),
+            kit.text(form, "held_until"),
+            tuple(str(v)[:20] for v in form.getlist("forms_held"))[:4],
+            tuple(names + [""] * (2 - len(names))),
+            tuple(posts + [""] * (2 - len(posts))),
+        )
 
     @classmethod
     def recorded(cls, people: list[Any], checked: dict[int, bool] | None = None) -> HoldAnswers:
@@ -83,8 +98,46 @@ class HoldAnswers:
                 "held_on_missing", "请填写实际开展日期", "give the day held", status=422
             ) from None
 
+    def last_day(self) -> date:
+        """The last day held: as given, else the first."""
+        if not self.held_until:
+            return self.day()
+        try:
+            return date.fromisoformat(self.held_until)
+        except ValueError:
+            raise DomainError(
+                "held_until_invalid",
+                "最后开展日期格式不正确",
+                "the last day held is not a date",
+                status=422,
+            ) from None
 
-HOLD_FIELDS = {"held_on_missing": "held_on", "held_on_in_future": "held_on"}
+    def met_by(self) -> list[dict[str, str]]:
+        """The rows filled in (a name or a post given)."""
+        rows = zip(self.met_names, self.met_posts, strict=True)
+        return [{"name": n, "post": p} for n, p in rows if n or p]
+
+    def data(self) -> dict[str, Any]:
+        """The hold move's data besides attendance."""
+        return {
+            "held_on": self.day().isoformat(),
+            "held_until": self.last_day().isoformat(),
+            "forms_held": list(self.forms),
+            "met_by": self.met_by(),
+        }
+
+
+HOLD_FIELDS = {
+    "held_on_missing": "held_on",
+    "held_on_in_future": "held_on",
+    "held_until_invalid": "held_until",
+    "held_until_before_held_on": "held_until",
+    "held_until_in_future": "held_until",
+    "forms_held_missing": "forms_held",
+    "leader_absent": "met_by",
+    "name": "met_by",
+    "post": "met_by",
+}
 
 
 def hold_page(
@@ -110,6 +163,10 @@ def hold_page(
         answers=answers or HoldAnswers.recorded(people, checked),
         checked_in=bool(checked) or any(p.attended is True for p in people),
         checkins=checked,
+        forms=held.FORM_LABELS_ZH,
+        posts=held.POST_LABELS_ZH,
+        leader_refused=ev.rules.mode_of("leader") == "refuse",
+        record=held.summary_of_event(ev.event),
         correction=corrections.window(session, ev.event, today),
         supervisor=ev_actor(request).is_supervisor,
     )
@@ -144,33 +201,66 @@ def hold_check(
     if form.get("action") == "back":
         return hold_page(request, session, ev, today, answers=answers)
     with attempt(session, HOLD_FIELDS) as tried:
-        held_on = answers.day()
-        if held_on > today:
-            raise DomainError(
-                "held_on_in_future",
-                f"实际开展日期 {held_on.isoformat()} 晚于今天，不能预先登记",
-                "the day held is after today",
-                status=422,
-            )
+        held_on, held_until = check_hold_answers(answers, today)
     if tried.errors:
         return hold_page(request, session, ev, today, tried.errors, answers)
     people = kit.invitee_list(session, event_id)
     came = [p for p in people if p.id in answers.attended]
-    citizens = sum(1 for p in came if p.category == InviteeCategory.citizen)
+    met_by = answers.met_by()
     return render(
         request,
         "hold_check.html",
         ev=ev,
         answers=answers,
-        held_on=held_on,
+        held_days=held.days_zh(held_on, held_until),
+        forms=[held.FORM_LABELS_ZH.get(f, f) for f in held.forms_in_order(list(answers.forms))],
+        met_by=[(p["name"], held.POST_LABELS_ZH.get(p["post"], p["post"])) for p in met_by],
+        leader=any(p["post"] in held.LEADERS for p in met_by),
+        leader_refused=ev.rules.mode_of("leader") == "refuse",
         came=came,
         absent=[p for p in people if p.id not in answers.attended],
-        citizens=citizens,
+        citizens=sum(1 for p in came if p.category == InviteeCategory.citizen),
         needed=ev.rules.citizens_needed(len(came)),
         minimum=ev.rules.attendees_min,
         share_refused=ev.rules.mode_of("citizen_share") == "refuse",
         categories=kit.CATEGORY_LABELS,
     )
+
+
+def check_hold_answers(answers: HoldAnswers, today: date) -> tuple[date, date]:
+    """What the check page can tell before the move: the days (given, in order, not in the
+    future), the forms (at least one) and the posts (known); else a refusal naming the field."""
+    held_on, held_until = answers.day(), answers.last_day()
+    if held_on > today:
+        raise DomainError(
+            "held_on_in_future",
+            f"实际开展日期 {held_on.isoformat()} 晚于今天，不能预先登记",
+            "the day held is after today",
+            status=422,
+        )
+    HoldData.model_validate({**answers.data(), "attendance": {}})
+    if held_until < held_on:
+        raise DomainError(
+            "held_until_before_held_on",
+            "最后开展日期早于开始开展日期",
+            "the last day held is before the first",
+            status=422,
+        )
+    if held_until > today:
+        raise DomainError(
+            "held_until_in_future",
+            "最后开展日期晚于今天，不能预先登记",
+            "the last day held is after today",
+            status=422,
+        )
+    if not answers.forms:
+        raise DomainError(
+            "forms_held_missing",
+            "实际开展形式：请至少选择一项（参观机关办公场所、现场参观考察、政民恳谈交流、意见反馈）",
+            "forms_held: give at least one form held",
+            status=422,
+        )
+    return held_on, held_until
 
 
 @router.post("/events/{event_id}/hold")
@@ -189,7 +279,7 @@ def hold_post(
     with attempt(session, HOLD_FIELDS) as tried:
         data: dict[str, Any] = {
             "attendance": {p.id: p.id in answers.attended for p in people},
-            "held_on": answers.day().isoformat(),
+            **answers.data(),
         }
         tried.moved(kit.fire(session, ev, "hold", form, user, clock.now(), data))
     if tried.errors:

@@ -92,6 +92,13 @@ class EventOut(BaseModel):
     state_label: str
     version: int
     held_on: date | None
+    held_until: date | None = Field(default=None, description="the last day held")
+    forms_held: list[str] | None = Field(
+        default=None, description="the forms actually held (null: held before they were recorded)"
+    )
+    met_by: list[dict[str, Any]] | None = Field(
+        default=None, description="who met the visitors: [{name, post}]"
+    )
     flags: list[dict[str, Any]] = Field(
         default_factory=list,
         description="deviations recorded instead of refused (rule, stage, badge, numbers, "
@@ -163,14 +170,21 @@ class InviteMove(_Move):
 
 
 class HoldMove(_Move):
-    """开展活动: the day it really took place (default today) and attendance (invitee id →
-    attended) may come with the move; a day before the planned one needs a reason."""
+    """开展活动: the day(s) it really took place (default today), the forms actually held (at
+    least one), who met the visitors (name and post) and attendance (invitee id → attended);
+    a day before the planned one needs a reason."""
 
     model_config = _examples(
         {
             "trigger": "hold",
             "expected_version": 4,
-            "data": {"held_on": "2022-09-16", "attendance": {"17": True, "18": False}},
+            "data": {
+                "held_on": "2022-09-15",
+                "held_until": "2022-09-17",
+                "forms_held": ["site_visit", "dialogue"],
+                "met_by": [{"name": "王局长", "post": "principal"}],
+                "attendance": {"17": True, "18": False},
+            },
         }
     )
     trigger: Literal["hold"]

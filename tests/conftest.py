@@ -300,7 +300,10 @@ class Walker:
         data: dict | None = None,
         reason: str | None = None,
     ) -> Any:
-        """POST a transition (expected version: the current one unless given)."""
+        """POST a transition (expected version: the current one unless given). A hold states,
+        unless the test says otherwise, what was held (HELD: a dialogue the head attended)."""
+        if trigger == "hold":
+            data = {**HELD, **(data or {})}
         if version is None:
             version = self.get(event_id, who="supervisor")["version"]
         body: dict[str, Any] = {"trigger": trigger, "expected_version": version}
@@ -359,6 +362,13 @@ class Walker:
             params=self.version_of(event_id),
             headers=self.world.headers[who],
         )
+
+
+# What a hold records besides attendance, unless a test gives its own (issue 25).
+HELD: dict[str, Any] = {
+    "forms_held": ["dialogue"],
+    "met_by": [{"name": "张主任", "post": "principal"}],
+}
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from workflows.reporting.exports import (
     EVENT_STATES_ZH,
     FORMS_ZH,
     INVITATIONS_ZH,
+    POSTS_ZH,
     SPOT_RESULTS_ZH,
     TARGETED_ZH,
 )
@@ -29,7 +30,9 @@ FIELD_LABELS = {
     "escalation_delivery": "催办送达方式", "exclude": "排除的活动", "expected_version": "版本号",
     "expires_at": "有效期至", "findings": "走访发现", "forms": "组织形式",
     "head_email": "负责人邮箱", "head_name": "负责人", "head_phone": "负责人电话",
-    "held_on": "开展日期", "id_number": "身份证号", "invitation": "邀请方式",
+    "held_on": "开展日期", "held_until": "最后开展日期", "forms_held": "实际开展形式",
+    "met_by": "面对面沟通人员", "post": "职务", "leader_mode": "无负责人出面时的处理",
+    "invitees": "受邀人员", "id_number": "身份证号", "invitation": "邀请方式",
     "invited": "是否邀请", "issuing_office": "发文单位", "items": "意见建议", "kind": "类别",
     "latest": "最晚日期", "location": "活动地点", "name": "姓名", "new_due_on": "新的答复期限",
     "new_password": "新密码", "no_opinions": "无意见建议", "note": "备注", "notes": "抽查意见",
@@ -67,7 +70,7 @@ FIELD_LABELS = {
 # Every value a field may be limited to.
 VALUE_NAMES = {
     **SPOT_RESULTS_ZH, **FORMS_ZH, **CATEGORIES_ZH, **INVITATIONS_ZH, **TARGETED_ZH,
-    **EVENT_STATES_ZH, **FEEDBACK_TRIGGERS, **EVENT_TRIGGERS,
+    **EVENT_STATES_ZH, **FEEDBACK_TRIGGERS, **EVENT_TRIGGERS, **POSTS_ZH,
     "admin": "管理员", "supervisor": "督查人员", "unit_staff": "单位经办人", "viewer": "只读用户",
     "individual": "逐条发送", "digest": "汇总发送", "json": "通用 JSON", "wecom": "企业微信",
     "dingtalk": "钉钉", "unit_kind": "按单位类型", "town": "镇", "street_office": "街道办事处",

@@ -36,14 +36,14 @@ def test_a_negative_deduction_or_cap_is_a_422_naming_the_field(walker: Walker) -
 
 
 def test_not_holding_must_stay_the_heaviest_deduction(walker: Walker) -> None:
-    """40 by default, above the 33 a held event can cost at most (5 held late, 3 + 2 flags,
+    """40 by default, above the 35 a held event can cost at most (5 held late, 3 + 2 + 2 flags,
     5 summary missing, 6 for answers, 12 for rounds); 30 would let a non-holder rank above."""
-    assert scoring.ScoringRules().held_ceiling() == 33
+    assert scoring.ScoringRules().held_ceiling() == 35
     err = _put(walker, {"deductions": {"event_not_held": 30}})
     [problem] = err["details"]["problems"]
     assert problem["field"] == "deductions.event_not_held"
-    assert "须高于一个已开展活动最多可扣的分数（33）" in problem["message"]
-    assert "must exceed the most a held event can cost (33)" in problem["message_en"]
+    assert "须高于一个已开展活动最多可扣的分数（35）" in problem["message"]
+    assert "must exceed the most a held event can cost (35)" in problem["message_en"]
     ok = walker.client.put(
         f"/api/v1/campaigns/{walker.world.campaign_id}/scoring-rules",
         json={"deductions": {"event_not_held": 30}, "event_caps": {"rounds": 6}},

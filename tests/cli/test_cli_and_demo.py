@@ -206,7 +206,15 @@ def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path
             and refused.json()["error"]["allowed_triggers"][0] == "invite"
         )
         move(staff, "invite")
-        move(staff, "hold", {"attendance": {str(i["id"]): True for i in invitees}})
+        move(
+            staff,
+            "hold",
+            {
+                "attendance": {str(i["id"]): True for i in invitees},
+                "forms_held": ["site_visit", "dialogue"],
+                "met_by": [{"name": "李局长", "post": "principal"}],
+            },
+        )
         move(staff, "collect_feedback", {"items": [{"content": "加快老旧小区加装电梯审批"}]})
         staff.post(
             f"/api/v1/events/{eid}/summary/attachments",

@@ -207,7 +207,14 @@ def _run_stack(
             assert r.status_code == 200, r.text
 
         move("invite")
-        move("hold", {"attendance": {str(i["id"]): True for i in invitees}})
+        move(
+            "hold",
+            {
+                "attendance": {str(i["id"]): True for i in invitees},
+                "forms_held": ["site_visit"],
+                "met_by": [{"name": "李局长", "post": "principal"}],
+            },
+        )
         move("collect_feedback", {"items": [{"content": "建议公开老旧小区改造资金明细"}]})
         client.post(
             f"/api/v1/events/{eid}/summary/attachments",

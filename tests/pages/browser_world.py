@@ -107,7 +107,8 @@ def walk(base: str, world: World) -> None:
     """Invite, hold, collect one opinion, submit the summary, spot-check it, visit it."""
     api = _Api(base, world)
     people = api.invite()
-    api.move("hold", held_on=NOW.date().isoformat(),
+    api.move("hold", held_on=NOW.date().isoformat(), forms_held=["site_visit", "dialogue"],
+             met_by=[{"name": "王局长", "post": "principal"}],
              attendance={str(p["id"]): True for p in people})  # fmt: skip
     api.move("collect_feedback", items=[{"content": "希望延长社区食堂营业时间"}])
     api.summary()

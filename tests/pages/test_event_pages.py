@@ -103,12 +103,25 @@ def test_hold_starts_blank_and_passes_a_check_page(walker: Walker) -> None:
     assert refused.status_code == 422
     assert '<a href="#held_on">请填写实际开展日期</a>' in refused.text
     assert refused.text.count("checked") == len(ids)  # what was ticked stays ticked
-    form = {"csrf": token, "version": version, "held_on": "2022-09-16", "attended": ids[:9]}
+    form = {
+        "csrf": token,
+        "version": version,
+        "held_on": "2022-09-16",
+        "attended": ids[:9],
+        "forms_held": ["dialogue"],
+        "met_name": ["王局长", ""],
+        "met_post": ["principal", ""],
+    }
+    no_form = walker.client.post(f"/events/{eid}/hold/check", data={**form, "forms_held": []})
+    assert no_form.status_code == 422 and '<a href="#forms_held">实际开展形式' in no_form.text
     check = walker.client.post(f"/events/{eid}/hold/check", data=form)
     assert "2022年9月16日（星期五）" in check.text and "9 人" in check.text
+    assert "政民恳谈交流" in check.text and "王局长（主要负责人）" in check.text
     assert walker.get(eid)["state"] == "invited"  # nothing written by the check page
     back = walker.client.post(f"/events/{eid}/hold/check", data={**form, "action": "back"})
-    assert 'value="2022-09-16"' in back.text and back.text.count("checked") == 9
+    assert 'value="2022-09-16"' in back.text
+    assert back.text.count("checked") == 9 + 1  # nine attendees and the form held
+    assert 'value="王局长"' in back.text and 'value="principal" selected' in back.text
     done = walker.client.post(f"/events/{eid}/hold", data=form, follow_redirects=False)
     assert done.status_code == 303, done.text
     assert walker.get(eid)["state"] == "held"

@@ -80,6 +80,9 @@ def hold_with_four_citizens(page: Any) -> None:
     event_page = page.url
     click(page.locator(".tasks li", has_text="开展活动").get_by_role("link", name="办理"))
     page.get_by_label("实际开展日期").fill("2022-09-16")
+    page.get_by_label("政民恳谈交流", exact=True).check()
+    page.locator("#met_name_0").fill("周局长")
+    page.locator("#met_post_0").select_option("deputy")
     boxes = page.locator("#attendance input[type=checkbox]")
     assert boxes.count() == 17
     for i in range(boxes.count()):

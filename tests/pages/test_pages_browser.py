@@ -130,6 +130,16 @@ def walk_to_invited(page: Any, base: str) -> None:
     assert "邀请已发出" in page.content()
 
 
+def what_was_held(page: Any, forms: tuple[str, ...] = ("现场参观考察",)) -> None:
+    """The forms held ticked and the head who met the visitors named, nothing pre-filled."""
+    assert page.locator("#forms_held input:checked").count() == 0
+    assert page.locator("#met_name_0").input_value() == ""
+    for name in forms:
+        page.get_by_label(name, exact=True).check()
+    page.locator("#met_name_0").fill("赵局长")
+    page.locator("#met_post_0").select_option("principal")
+
+
 def record_hold(page: Any) -> None:
     """开展活动 starts blank: the day typed, every box ticked by hand, then the check page."""
     click(task(page, "开展活动"))
@@ -139,6 +149,7 @@ def record_hold(page: Any) -> None:
     assert boxes.count() == 12 and page.locator("#attendance input:checked").count() == 0
     shoot(page, "hold")
     day.fill("2022-09-16")
+    what_was_held(page)
     for i in range(boxes.count()):
         boxes.nth(i).check()
     click(page.get_by_role("button", name="下一步：核对"))

@@ -79,7 +79,7 @@ def _seed(world: World, rng: random.Random) -> None:
                 held_on = due + timedelta(days=rng.choice([-2, 0, 0, 1, 3]))
             flags = [
                 {"rule": rule, "at": at, "badge": f"{rule}@{at}"}
-                for rule in ("invitee_count", "citizen_share")
+                for rule in ("invitee_count", "citizen_share", "leader")
                 for at in ("invite", "hold")
                 if rng.random() < 0.15
             ]
@@ -92,6 +92,8 @@ def _seed(world: World, rng: random.Random) -> None:
                 state=state,
                 held_on=held_on,
                 forms=rng.sample(FORMS, rng.randrange(0, 4)),
+                # the report counts the forms held (issue 25), which only a held event has
+                forms_held=rng.sample(FORMS, rng.randrange(1, 4)) if held_on else None,
                 flags=flags or None,
                 summary_due_at=t0 + timedelta(days=rng.choice([10, 90])) if held_on else None,
                 created_at=t0,
@@ -283,7 +285,7 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
                 rec[e.unit_id]["not_held"].append(e.id)
             continue
         c[e.unit_id]["events"] += 1
-        for f in e.forms:
+        for f in e.forms_held or [] if e.held_on is not None else []:
             c[e.unit_id][f"form_{f}"] += 1
         for rule in sorted({f["rule"] for f in e.flags or []}):
             c[e.unit_id][f"flag_{rule}"] += 1

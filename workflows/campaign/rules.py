@@ -64,6 +64,13 @@ class CampaignRules(BaseModel):
         default="flag",
         description="citizens under the share (at invite and at hold): refuse, or flag it",
     )
+    # 五(三): "主要负责人或分管负责人主动与开放对象进行面对面沟通交流" — a hold where neither
+    # leader met the visitors.
+    leader_mode: RuleMode = Field(
+        default="flag",
+        description="a hold without the principal or deputy head meeting the visitors: "
+        "refuse, or flag it",
+    )
     # A hold with nobody attending is refused whatever the modes: it records nothing that
     # happened.
     attendees_min: int = Field(default=1, ge=1)

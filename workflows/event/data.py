@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from models import SpotCheckResult
+from models import EventForm, LeaderPost, SpotCheckResult
 
 
 class _MoveData(BaseModel):
@@ -24,13 +24,31 @@ class EventNoData(_MoveData):
     """Moves that take nothing but the trigger (invite, cancel)."""
 
 
+class MetBy(BaseModel):
+    """Who met the visitors (主要负责人或分管负责人主动与开放对象面对面沟通): a name and a post."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    post: LeaderPost
+
+
 class HoldData(_MoveData):
-    """The day the event really took place (default: today) and, optionally, attendance
-    (invitee id -> attended). A clerk may record the event days later: every clock that starts
-    at the event counts from `held_on`, not from the day it was recorded."""
+    """The day(s) the event really took place (default: today), the forms actually held (at
+    least one of the notice's four), who met the visitors and, optionally, attendance (invitee
+    id -> attended). A clerk may record the event days later: lateness counts from `held_on`
+    (the first day), the summary's clock from `held_until` (the last day; default held_on)."""
 
     held_on: Day | None = Field(
-        default=None, description="the day held; not in the future; default today"
+        default=None, description="the (first) day held; not in the future; default today"
+    )
+    held_until: Day | None = Field(
+        default=None, description="the last day held, for an event held over several days"
+    )
+    forms_held: list[EventForm] = Field(
+        default_factory=list, max_length=4, description="the forms actually held; at least one"
+    )
+    met_by: list[MetBy] = Field(
+        default_factory=list, max_length=10, description="who met the visitors, with their post"
     )
     attendance: dict[int, bool] = Field(default_factory=dict, max_length=1000)
 

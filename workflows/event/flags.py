@@ -16,10 +16,12 @@ from workflows.campaign import notice
 SOURCES: dict[str, notice.Sentence] = {
     "invitee_count": notice.INVITEE_COUNT,
     "citizen_share": notice.CITIZEN_SHARE,
+    "leader": notice.LEADER,
 }
 RULE_LABELS_ZH: dict[str, str] = {
     "invitee_count": "邀请人数偏离",
     "citizen_share": "市民代表比例不足",
+    "leader": "无主要或分管负责人出面",
 }
 STAGE_LABELS_ZH: dict[str, str] = {"invite": "发出邀请时", "hold": "开展时"}
 

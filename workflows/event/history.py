@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import EventState, SpotCheck, TransitionLog, User
-from workflows.kernel.daywords import day_zh, moment_zh
+from workflows.kernel.daywords import day_zh, moment_zh, span_zh
 from workflows.kernel.visibility import SYSTEM
 
 CATEGORIES = {"npc_deputy": "人大代表", "cppcc_member": "政协委员", "citizen": "市民代表"}
@@ -27,6 +27,7 @@ FORMS = {
     "dialogue": "政民恳谈交流",
     "feedback": "意见反馈",
 }
+POSTS = {"principal": "主要负责人", "deputy": "分管负责人", "other": "其他"}
 EVENT_FIELDS = {
     "theme": "活动主题",
     "location": "活动地点",
@@ -90,8 +91,36 @@ def _create(who: str, d: dict[str, Any], line: TransitionLog) -> str:
     return text + "。"
 
 
+def days_held_zh(first: Any, last: Any) -> str:
+    """The day(s) held from stored ISO days: 2022年9月16日（星期五）, or 2022年9月15日至17日."""
+    try:
+        start, end = date.fromisoformat(str(first)), date.fromisoformat(str(last or first))
+    except ValueError:
+        return day_zh(first)
+    return span_zh(start, end)
+
+
+def forms_zh(forms: Iterable[Any]) -> str:
+    """Forms held in words: 现场参观考察、政民恳谈交流."""
+    return "、".join(FORMS.get(str(f), str(f)) for f in forms) or "（无）"
+
+
+def met_by_zh(people: Iterable[Any]) -> str:
+    """Who met the visitors: 王五（主要负责人）."""
+    out = [
+        f"{p.get('name', '')}（{POSTS.get(str(p.get('post')), '其他')}）"
+        for p in people
+        if isinstance(p, dict)
+    ]
+    return "、".join(out) or "（未登记）"
+
+
 def _hold(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    text = f"{who}记录活动于{day_zh(d.get('held_on'))}开展"
+    text = f"{who}记录活动于{days_held_zh(d.get('held_on'), d.get('held_until'))}开展"
+    if d.get("forms_held"):
+        text += f"，开展形式：{forms_zh(d['forms_held'])}"
+    if "met_by" in d:
+        text += f"，与开放对象面对面沟通：{met_by_zh(d['met_by'])}"
     if "attendees" in d:
         text += f"，出席 {d['attendees']} 人"
     late = d.get("late_days") or 0

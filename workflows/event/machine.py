@@ -34,6 +34,12 @@ from workflows.event.guards import (
     summary_has_attachment,
     summary_has_text,
 )
+from workflows.event.held import (
+    forms_held_recorded,
+    held_days_in_order,
+    leader_met_visitors,
+)
+from workflows.event.held import record as record_what_was_held
 from workflows.event.moves import (
     Move,
     all_of,
@@ -70,9 +76,16 @@ TRANSITIONS: list[dict[str, Any]] = [
         "trigger": "hold",
         "source": S.invited,
         "dest": S.held,
-        "prepare": [step(record_attendance)],
+        "prepare": [step(record_attendance), step(record_what_was_held)],
         "conditions": [
-            all_of(event_date_has_come, attendance_recorded, citizen_share_of_attendees)
+            all_of(
+                event_date_has_come,
+                held_days_in_order,
+                forms_held_recorded,
+                attendance_recorded,
+                citizen_share_of_attendees,
+                leader_met_visitors,
+            )
         ],
         "after": [step(mark_held), step(record_flags)],
     },

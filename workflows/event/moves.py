@@ -169,6 +169,9 @@ def mark_held(move: Move) -> None:
     due = deadlines.arm_summary(move.session, event, move.rules, move.calendar, move.now)
     move.audit.update(
         held_on=event.held_on.isoformat(),
+        held_until=(event.held_until or event.held_on).isoformat(),
+        forms_held=list(event.forms_held or []),
+        met_by=list(event.met_by or []),
         recorded_on=move.today.isoformat(),
         # Against the schedule: days after the last planned day (0 when on time).
         late_days=max(0, (event.held_on - event.date_latest).days),

@@ -50,3 +50,16 @@ def hours_zh(start: time | None, end: time | None) -> str:
     if start is None:
         return ""
     return f"{start:%H:%M}" + (f"–{end:%H:%M}" if end else "")
+
+
+def span_zh(first: date, last: date) -> str:
+    """Days held over a span, the shared year and month said once: 2022年9月15日至17日,
+    2022年9月30日至10月2日, 2022年12月31日至2023年1月1日; one day as day_zh."""
+    if last == first:
+        return day_zh(first)
+    head = f"{first.year}年{first.month}月{first.day}日"
+    if last.year != first.year:
+        return f"{head}至{last.year}年{last.month}月{last.day}日"
+    if last.month != first.month:
+        return f"{head}至{last.month}月{last.day}日"
+    return f"{head}至{last.day}日"

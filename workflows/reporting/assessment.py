@@ -22,7 +22,11 @@ SPOT_CRITERIA = {
     "needs_improvement": "spot_check_needs_improvement",
     "unsatisfactory": "spot_check_unsatisfactory",
 }
-FLAG_CRITERIA = {"citizen_share": "citizen_share_missed", "invitee_count": "invitee_count_off"}
+FLAG_CRITERIA = {
+    "citizen_share": "citizen_share_missed",
+    "invitee_count": "invitee_count_off",
+    "leader": "leader_absent",
+}
 RESULT_ZH = {"needs_improvement": "需整改", "unsatisfactory": "不合格"}
 
 Record = dict[str, Any]

@@ -37,7 +37,7 @@ from models import (
     VisitPhoto,
 )
 from workflows.escalation import overdue
-from workflows.event import flags
+from workflows.event import flags, held
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.daywords import moment_zh
 from workflows.kernel.errors import NotFound
@@ -68,6 +68,7 @@ FORMS_ZH = {
     "dialogue": "政民恳谈交流",
     "feedback": "意见反馈",
 }
+POSTS_ZH: dict[str, str] = dict(held.POST_LABELS_ZH)
 OVERDUE_KINDS_ZH = {"feedback_answer": "意见答复", "summary": "总结报送", "event_hold": "活动开展"}
 SPOT_RESULTS_ZH = {
     "satisfactory": "合格",
@@ -164,6 +165,7 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
         col(Event.date_latest), col(Event.date_text), col(Event.location), col(Event.forms),
         col(Event.state), col(Event.held_on), col(Event.summary_due_on),
         col(Event.escalation_level), col(Event.created_at), col(Event.flags),
+        col(Event.held_until), col(Event.forms_held), col(Event.met_by),
     ).join(Unit, col(Unit.id) == Event.unit_id)  # fmt: skip
     if f.campaign_id is not None:
         stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
@@ -182,7 +184,10 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
             yield (
                 r.id, r.name, r.theme, r.date_earliest, r.date_latest, r.date_text, r.location,
                 forms, EVENT_STATES_ZH.get(r.state, r.state), r.held_on, r.summary_due_on,
-                r.escalation_level, local(r.created_at), flags.text(r.flags),
+                r.escalation_level, local(r.created_at), flags.text(r.flags), r.held_until,
+                "、".join(FORMS_ZH.get(x, x) for x in (r.forms_held or [])),
+                "、".join(f"{p['name']}（{POSTS_ZH.get(p['post'], p['post'])}）"
+                         for p in r.met_by or []),
             )  # fmt: skip
 
     cols = [
@@ -190,7 +195,8 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
         Column("开始日期", 12), Column("截止日期", 12), Column("时间（原文）", 14),
         Column("地点", 24), Column("组织形式", 24), Column("状态", 12), Column("开展日期", 12),
         Column("总结截止日期", 14), Column("催办级别", 10), Column("创建时间", 20),
-        Column("偏差标记", 30),
+        Column("偏差标记", 30), Column("最后开展日期", 12), Column("实际开展形式", 24),
+        Column("面对面沟通人员", 30),
     ]  # fmt: skip
     return Sheet("开放活动", cols, rows(), "events")
 

@@ -67,6 +67,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("form_site_visit", "现场参观考察"),
     ("form_dialogue", "政民恳谈交流"),
     ("form_feedback", "意见反馈"),
+    ("flag_leader", "无负责人出面"),
     ("opinions", "意见建议"),
     ("answered", "已答复"),
     ("answered_on_time", "按时答复"),
@@ -196,7 +197,7 @@ def _add(facts: Facts, unit_id: int, values: dict[str, Any]) -> None:
 def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
     live = col(Event.state) != EventState.cancelled
     held = sa.and_(live, col(Event.held_on).is_not(None))
-    forms = sa.cast(col(Event.forms), sa.Text)
+    forms = sa.cast(col(Event.forms_held), sa.Text)  # the forms held, not those planned
     stmt = scope.events(
         sa.select(
             col(Unit.id), col(Unit.name), col(Unit.kind),
@@ -207,7 +208,7 @@ def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
             _n(sa.and_(held, col(Event.held_on) > Event.date_latest)).label("held_late"),
             _n(sa.and_(col(Event.held_on).is_(None), col(Event.state).in_(HOLD_OPEN),
                        col(Event.date_latest) < today)).label("not_held_overdue"),
-            *(_n(sa.and_(live, forms.like(f'%"{f.value}"%'))).label(f"form_{f.value}")
+            *(_n(sa.and_(held, forms.like(f'%"{f.value}"%'))).label(f"form_{f.value}")
               for f in EventForm),
         ).join(Unit, col(Unit.id) == Event.unit_id)
     ).group_by(col(Unit.id), col(Unit.name), col(Unit.kind)).order_by(

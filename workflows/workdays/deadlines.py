@@ -204,10 +204,11 @@ def feedback_deadline(
 def summary_deadline(
     event: Event, rules: CampaignRules, calendar: WorkdayCalendar, due_on: date | None = None
 ) -> Deadline:
-    """The summary within N calendar days after the day the event was held (or by `due_on`,
-    the new deadline a supervisor set when sending it back for rework)."""
+    """The summary within N calendar days after the (last) day the event was held (or by
+    `due_on`, the new deadline a supervisor set when sending it back for rework)."""
     assert event.held_on is not None and event.id is not None
-    due_on = due_on or event.held_on + timedelta(days=rules.summary_due_days)
+    last_day = event.held_until or event.held_on
+    due_on = due_on or last_day + timedelta(days=rules.summary_due_days)
     timers = []
     if rules.summary_reminder_days_before:
         remind_on = due_on - timedelta(days=rules.summary_reminder_days_before)
