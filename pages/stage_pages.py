@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
-from models import Campaign, FeedbackItem, InviteeCategory
+from models import Campaign, FeedbackItem, InviteeCategory, User
 from pages import eventkit as kit
 from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
@@ -372,9 +372,11 @@ def feedback_page(
     ev: kit.EventView,
     errors: list[FieldError] | None = None,
     today: date | None = None,
+    kept: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Opinions: add several, assign, answer (with the day given); then state that collection
-    is complete; after it, until the summary is submitted, add an opinion received late."""
+    is complete; after it, until the summary is submitted, add an opinion received late.
+    `kept`: what a refused form had typed, by input id, shown again."""
     items = session.exec(
         select(FeedbackItem)
         .where(FeedbackItem.event_id == ev.event.id)
@@ -398,7 +400,19 @@ def feedback_page(
         corrections=answer_corrections.windows(session, items, today) if today else {},
         actor=ev_actor(request),
         today=today,
+        kept=kept or {},
+        names=_display_names(session, {i.answered_by for i in items if i.answered_by}),
     )
+
+
+def _display_names(session: Session, usernames: set[str]) -> dict[str, str]:
+    """The display names of the accounts that typed answers in (username → name)."""
+    if not usernames:
+        return {}
+    rows = session.exec(
+        select(User.username, User.display_name).where(col(User.username).in_(usernames))
+    ).all()
+    return {username: name for username, name in rows if name}
 
 
 def _backdated(item: FeedbackItem) -> bool:
@@ -470,7 +484,8 @@ def feedback_add(
             )
             version = ev.event.version  # a workflow that bumps the version moved it on
     if tried.errors:
-        return _feedback_again(request, session, user, event_id, clock, tried.errors)
+        kept = {"content": "\n".join(lines), "received_on": received or ""}
+        return _feedback_again(request, session, user, event_id, clock, tried.errors, kept)
     return redirect(f"/events/{event_id}/feedback", f"已登记 {len(lines)} 条意见建议")
 
 
@@ -481,10 +496,11 @@ def _feedback_again(
     event_id: int,
     clock: Any,
     errors: list[FieldError],
+    kept: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """The opinions page again, with a refused form's errors."""
+    """The opinions page again, with a refused form's errors and what it had typed."""
     ev = kit.view(session, user, event_id)
-    return feedback_page(request, session, ev, errors, today=local_date(clock.now()))
+    return feedback_page(request, session, ev, errors, today=local_date(clock.now()), kept=kept)
 
 
 @router.post("/events/{event_id}/feedback/collect")
@@ -527,16 +543,16 @@ def feedback_move(
         "answered_on_before_received": f"answered_on-{item_id}",
         "answered_on_in_future": f"answered_on-{item_id}",
     }
+    data: dict[str, Any] = (
+        {"assignee": kit.text(form, "assignee")}
+        if trigger == "assign"
+        else {"answer": kit.text(form, "answer"), "answered_on": kit.text(form, "answered_on")}
+    )
+    if trigger == "answer":
+        data["answered_on"] = data["answered_on"][:20] or None
     with attempt(session, fields) as tried:
         if item is None or item.event_id != event_id:
             raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
-        data: dict[str, Any] = (
-            {"assignee": kit.text(form, "assignee")}
-            if trigger == "assign"
-            else {"answer": kit.text(form, "answer")}
-        )
-        if trigger == "answer":
-            data["answered_on"] = kit.text(form, "answered_on")[:20] or None
         item_version = kit.text(form, "item_version")
         version = int(item_version) if item_version.isdigit() else None
         tried.moved(
@@ -551,7 +567,8 @@ def feedback_move(
             )
         )
     if tried.errors:
-        return _feedback_again(request, session, user, event_id, clock, tried.errors)
+        kept = {fields[k]: str(v or "") for k, v in data.items() if k in fields}
+        return _feedback_again(request, session, user, event_id, clock, tried.errors, kept)
     return redirect(
         f"/events/{event_id}/feedback", feedback_flow.TRIGGER_LABELS_ZH.get(trigger, "") + "成功"
     )
@@ -598,7 +615,8 @@ def feedback_correct(
             now=clock.now(),
         )
     if tried.errors:
-        return _feedback_again(request, session, user, event_id, clock, tried.errors)
+        kept = {prefix + k: kit.text(form, k)[:10000] for k in ("answer", "answered_on", "reason")}
+        return _feedback_again(request, session, user, event_id, clock, tried.errors, kept)
     return redirect(f"/events/{event_id}/feedback", "已更正答复，更正记入历史记录")
 
 

@@ -69,7 +69,10 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
         "late_answers",
         lambda r: "late_answer",
         lambda r: (
-            f"意见 {r['item_id']}（活动 {r['event_id']}）逾期 {r['workdays_late']} 个工作日答复"
+            f"意见 {r['item_id']}（活动 {r['event_id']}）"
+            + (f"{day_zh(r['answered_on'])}答复，" if r.get("answered_on") else "")
+            + f"逾期 {r['workdays_late']} 个工作日"
+            + (f"（{r['backdated']}）" if r.get("backdated") else "")
         ),
     ),
     (

@@ -34,6 +34,7 @@ from models import (
     SpotCheck,
     TransitionLog,
     Unit,
+    User,
     VisitPhoto,
 )
 from workflows.escalation import overdue
@@ -209,10 +210,12 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
         col(FeedbackItem.answered_at), col(FeedbackItem.answered_on),
         col(FeedbackItem.answered_by), col(FeedbackItem.answer),
         col(FeedbackItem.answered_late_workdays), col(FeedbackItem.escalation_level),
-        col(FeedbackItem.added_late),
+        col(FeedbackItem.added_late), col(User.display_name).label("answered_by_name"),
     )  # fmt: skip
-    stmt = stmt.join(Event, col(Event.id) == FeedbackItem.event_id).join(
-        Unit, col(Unit.id) == FeedbackItem.unit_id
+    stmt = (
+        stmt.join(Event, col(Event.id) == FeedbackItem.event_id)
+        .join(Unit, col(Unit.id) == FeedbackItem.unit_id)
+        .outerjoin(User, col(User.username) == FeedbackItem.answered_by)
     )
     if f.campaign_id is not None:
         stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
@@ -261,7 +264,8 @@ def backdated_note(r: Any) -> str:
         return ""
     if r.answered_on >= local_date(r.answered_at):
         return ""
-    return f"补录：{r.answered_by or '（未记录）'}于{moment_zh(r.answered_at)}录入"
+    who = getattr(r, "answered_by_name", None) or r.answered_by or "（未记录）"
+    return f"补录：{who}于{moment_zh(r.answered_at)}录入"
 
 
 def _overdue(session: Session, f: Filters, now: datetime) -> Sheet:

@@ -40,7 +40,7 @@ from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import Actor, scope
-from workflows.reporting.exports import Column, Sheet
+from workflows.reporting.exports import Column, Sheet, backdated_note
 
 HOLD_OPEN = (EventState.planned, EventState.invited)
 CATEGORIES = ("npc_deputy", "cppcc_member", "citizen")
@@ -550,7 +550,9 @@ def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
     answered_late = sa.and_(col(FeedbackItem.answered_at).is_not(None), late > 0)
     stmt = scope.events(
         sa.select(col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
-                  col(FeedbackItem.due_on), late.label("late"), answered_late.label("is_late"))
+                  col(FeedbackItem.due_on), late.label("late"), answered_late.label("is_late"),
+                  col(FeedbackItem.answered_on), col(FeedbackItem.answered_at),
+                  col(FeedbackItem.answered_by))
         .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
         .where(sa.or_(answered_late, _open_overdue(facts.now)))
     ).order_by(col(FeedbackItem.id))  # fmt: skip
@@ -561,7 +563,11 @@ def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
         ref = {"item_id": r.id, "event_id": r.event_id,
                "due_on": r.due_on.isoformat() if r.due_on else None}  # fmt: skip
         if r.is_late:
-            u.late_answers.append({**ref, "workdays_late": int(r.late)})
+            u.late_answers.append(
+                {**ref, "workdays_late": int(r.late),
+                 "answered_on": r.answered_on.isoformat() if r.answered_on else None,
+                 "backdated": backdated_note(r)}
+            )  # fmt: skip
         else:
             u.open_overdue.append(ref)
 
