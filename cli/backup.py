@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.shared import console
-from settings import get_settings
+from settings import Settings, get_settings
 
 
 def backup(
@@ -56,6 +56,10 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="write over a database that already holds data")
     ] = False,
+    check_only: Annotated[
+        bool,
+        typer.Option("--check", help="only check the archive against this setup; write nothing"),
+    ] = False,
 ) -> None:
     """Restore a backup archive into the configured database and uploads folder; refuse a
     damaged or mismatched archive, or a non-empty database without --force."""
@@ -63,6 +67,9 @@ def restore(
     from workflows.kernel.errors import DomainError
 
     settings = get_settings()
+    if check_only:
+        _check(archive, settings)
+        return
     try:
         done = flow.restore(
             archive,
@@ -89,3 +96,27 @@ def restore(
             soft_wrap=True,
             highlight=False,
         )
+
+
+def _check(archive: Path, settings: Settings) -> None:
+    """`openday restore --check`: the archive's checks and its manifest in one line."""
+    from workflows.backup import restore as flow
+    from workflows.kernel.errors import DomainError
+
+    try:
+        manifest = flow.check(
+            archive,
+            settings.database_url.get_secret_value(),
+            settings.var_dir,
+            settings=settings,
+        )
+    except DomainError as exc:
+        console.print(f"[red]错误：{exc.message_zh} / error: {exc.message_en}[/]", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    console.print(
+        f"[green]备份完好 / archive intact[/]: taken {manifest['created_at']}, "
+        f"{manifest['backend']}, migration {manifest['migration_head']}, "
+        f"{sum(manifest['row_counts'].values())} rows, {len(manifest['files'])} files",
+        soft_wrap=True,
+        highlight=False,
+    )

@@ -144,3 +144,26 @@ def test_a_non_empty_database_needs_force(
     done = openday(["restore", "--force", str(archive)], url, settings.var_dir, monkeypatch)
     assert done.exit_code == 0, done.output
     assert flow.read_facts(url)["row_counts"]["event"] == before["event"] - 1
+
+
+def test_check_only_reads_the_archive_and_writes_nothing(
+    archive: Path,
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`openday restore --check`: intact → exit 0 with the manifest's summary, damaged → exit 2;
+    the target database is not touched either way."""
+    target = tmp_path / "never-written.db"
+    url = f"sqlite:///{target}" if engine.dialect.name == "sqlite" else url_of(engine)
+    before = flow.read_facts(url_of(engine))["row_counts"]
+    done = openday(["restore", "--check", str(archive)], url, settings.var_dir, monkeypatch)
+    assert done.exit_code == 0, done.output
+    assert "archive intact" in done.output and "migration" in done.output
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    done = openday(["restore", "--check", str(cut)], url, settings.var_dir, monkeypatch)
+    assert done.exit_code == 2 and "damaged" in done.output
+    assert not target.exists()
+    assert flow.read_facts(url_of(engine))["row_counts"] == before

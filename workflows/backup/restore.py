@@ -65,6 +65,17 @@ def restore(path: Path, url: str, uploads: Path, *, settings: Any, force: bool) 
     return Restored(manifest, after, placed, code_head)
 
 
+def check(path: Path, url: str, scratch: Path, *, settings: Any) -> dict[str, Any]:
+    """Every check a restore makes of the archive (members, hashes, backend, schema, keys),
+    writing nothing but a staging folder under `scratch` that is removed; the manifest."""
+    backend = backend_of(url)
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=".check-") as work:
+        manifest = unpack(path, Path(work)).manifest
+    check_compatible(manifest, backend, settings)
+    return manifest
+
+
 def known_revisions() -> tuple[set[str], str | None]:
     """Every migration this version has, and its head."""
     from alembic.config import Config
