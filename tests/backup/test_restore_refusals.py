@@ -167,3 +167,17 @@ def test_check_only_reads_the_archive_and_writes_nothing(
     assert done.exit_code == 2 and "damaged" in done.output
     assert not target.exists()
     assert flow.read_facts(url_of(engine))["row_counts"] == before
+
+
+def test_a_migrated_but_empty_database_is_restored_without_force(
+    archive: Path, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """`openday migrate` then `openday restore`: no row to lose, so no --force needed."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("one backend shows it; the PostgreSQL drill restores into a fresh database")
+    from models.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    migrate(url)
+    done = flow.restore(archive, url, tmp_path / "v" / "uploads", settings=settings, force=False)
+    assert done.facts["row_counts"] == done.manifest["row_counts"]

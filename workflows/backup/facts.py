@@ -64,8 +64,9 @@ def of_database(conn: Connection) -> dict[str, Any]:
 
 
 def is_empty(conn: Connection) -> bool:
-    """No table of the service holds a row and nothing was migrated."""
-    return migration_head(conn) is None and not any(row_counts(conn).values())
+    """No table of the service holds a row (a database only migrated is empty: a restore
+    replaces its schema with the archive's, and nothing is lost)."""
+    return not any(row_counts(conn).values())
 
 
 def key_fingerprints(settings: Any) -> dict[str, str]:
