@@ -64,6 +64,8 @@ def unit_set(
 
     from models import Unit
     from schemas.units import UnitPatch
+    from settings import get_settings
+    from workers.runtime import notify_config
     from workflows.accounts import units
     from workflows.kernel.errors import NotFound
     from workflows.kernel.visibility import SYSTEM
@@ -81,6 +83,7 @@ def unit_set(
         unit = session.exec(select(Unit).where(Unit.name == name)).first()
         if unit is None:
             raise NotFound("unit_not_found", f"单位“{name}”不存在", f"unit '{name}' not found")
-        return units.update(session, SYSTEM, unit.id, changes, now).name
+        notify = notify_config(get_settings())  # an address added hears the open items
+        return units.update(session, SYSTEM, unit.id, changes, now, notify).name
 
     console.print(f"已更新 / updated: {run_action(apply)}")

@@ -20,7 +20,8 @@ from pages.attempt import attempt
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from schemas.accounts import UserIn, UserPatch
-from web.deps import ClockDep, SessionDep
+from web.deps import ClockDep, SessionDep, SettingsDep
+from workers.runtime import notify_config
 from workflows.accounts import service as accounts
 from workflows.accounts import units as unit_list
 from workflows.kernel.errors import DomainError
@@ -156,7 +157,12 @@ def account_new(request: Request, user: UserDep, session: SessionDep) -> HTMLRes
 
 @router.post("/admin/accounts")
 def account_create(
-    request: Request, form: FormDep, user: UserDep, session: SessionDep, clock: ClockDep
+    request: Request,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> Response:
     """Create the account; the answer shows its one-time password, once."""
     values = {
@@ -183,6 +189,7 @@ def account_create(
             now=clock.now(),
             one_time=True,
             actor=user.actor,
+            notify=notify_config(settings),  # a staff account hears its unit's open items
         )
     if tried.errors:
         return _new_page(request, session, user, tried.errors, values)

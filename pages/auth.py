@@ -32,6 +32,7 @@ from web.deps import ClockDep, SessionDep, SettingsDep
 from web.throttle import login_throttle
 from workflows.accounts.service import authenticate_token, issue_token, revoke_token, verify_login
 from workflows.accounts.throttle import TooManyAttempts
+from workflows.inbox import service as inbox
 from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
 
@@ -47,6 +48,7 @@ class PageUser:
     actor: Actor
     display_name: str
     unit_name: str
+    unread: int = 0  # unread 站内信, shown in the header
 
     @property
     def is_supervisor(self) -> bool:
@@ -61,7 +63,12 @@ def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUse
     if user is None:
         raise LoginRequired()
     unit = session.get(Unit, user.unit_id) if user.unit_id else None
-    person = PageUser(Actor.of(user), user.display_name or user.username, unit.name if unit else "")
+    person = PageUser(
+        Actor.of(user),
+        user.display_name or user.username,
+        unit.name if unit else "",
+        inbox.unread_count(session, user.id),  # type: ignore[arg-type]
+    )
     request.state.session_token = token
     request.state.page_user = person
     if user.must_change_password and request.url.path not in (PASSWORD_PAGE, "/logout"):

@@ -39,6 +39,7 @@ from web.deps import (
 )
 from web.errors import error_response
 from web.throttle import login_throttle
+from workers.runtime import notify_config
 from workflows.accounts import service as accounts
 from workflows.accounts.throttle import TooManyAttempts
 
@@ -167,7 +168,9 @@ def list_users(
 
 
 @router.post("/users", status_code=201)
-def create_user(body: UserIn, actor: ActorDep, session: SessionDep, clock: ClockDep) -> Any:
+def create_user(
+    body: UserIn, actor: ActorDep, session: SessionDep, clock: ClockDep, settings: SettingsDep
+) -> Any:
     """Create an account; without a password a one-time password is returned, once."""
     accounts.require_may_manage(actor, body.role)
     one_time = accounts.generate_password() if body.password is None else None
@@ -182,6 +185,7 @@ def create_user(body: UserIn, actor: ActorDep, session: SessionDep, clock: Clock
         now=clock.now(),
         one_time=one_time is not None,
         actor=actor,
+        notify=notify_config(settings),  # a staff account hears its unit's open items
     )
     session.commit()
     return UserCreatedOut(**UserOut.model_validate(user).model_dump(), one_time_password=one_time)

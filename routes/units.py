@@ -10,7 +10,16 @@ from sqlmodel import col, select
 from models import Unit, UnitKind
 from schemas.common import Page
 from schemas.units import UnitIn, UnitOut, UnitPatch
-from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
+from web.deps import (
+    API_PREFIX,
+    ActorDep,
+    ClockDep,
+    PagingDep,
+    SessionDep,
+    SettingsDep,
+    fetch_page,
+)
+from workers.runtime import notify_config
 from workflows.accounts import units
 
 router = APIRouter(prefix=API_PREFIX + "/units", tags=["units"])
@@ -50,10 +59,17 @@ def get_unit(unit_id: int, actor: ActorDep, session: SessionDep) -> UnitOut:
 
 @router.patch("/{unit_id}")
 def patch_unit(
-    unit_id: int, body: UnitPatch, actor: ActorDep, session: SessionDep, clock: ClockDep
+    unit_id: int,
+    body: UnitPatch,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> UnitOut:
     """Update a unit's contacts, e-mails and robot webhook (its own staff, supervisors,
-    admins); escalations are addressed from these at the moment each one is sent."""
-    unit = units.update(session, actor, unit_id, body.model_dump(exclude_unset=True), clock.now())
+    admins); escalations are addressed from these at the moment each one is sent, and an
+    address added while items are open is sent those items at once."""
+    changes = body.model_dump(exclude_unset=True)
+    unit = units.update(session, actor, unit_id, changes, clock.now(), notify_config(settings))
     session.commit()
     return UnitOut.of(unit)

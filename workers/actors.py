@@ -88,7 +88,15 @@ def _apply(rt: Runtime, timer_ids: list[int]) -> list[int]:
 )
 def deliver_notification(notification_id: int) -> None:
     """Send one notification through its channel; transient failures retry with backoff."""
+    rt = runtime()
     try:
-        delivery.deliver(runtime(), notification_id)
+        done = delivery.deliver(rt, notification_id)
     except delivery.RetryLater as exc:
         raise dramatiq.Retry(str(exc), delay=exc.delay_ms) from exc
+    if done.follow:
+        # The higher levels that waited for this one go now, not after a retry's delay; if the
+        # broker is away the scheduler's relay sends them later.
+        try:
+            relay(rt.engine, dramatiq_sender(), rt.clock.now(), only_ids=done.follow)
+        except BrokerConnectionError:
+            pass

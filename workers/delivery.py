@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -30,6 +31,8 @@ from models.db import session_scope
 from workers.channels import LogChannel, Message, PermanentChannelError, TransientChannelError
 from workers.runtime import Runtime
 from workflows.event import invitations
+from workflows.inbox import service as inbox
+from workflows.kernel import jobs
 from workflows.public import notices as registrant_notices
 from workflows.public.privacy import keys_from_settings
 
@@ -55,6 +58,8 @@ class Delivery:
 
     outcome: str  # sent | failed | retry | already_sent | already_failed | leased | missing
     attempts: int = 0
+    # Outbox rows owed for the higher levels that waited for this one: the caller relays them.
+    follow: tuple[int, ...] = ()
 
 
 def message_of(row: Notification) -> Message:
@@ -78,18 +83,29 @@ def message_of(row: Notification) -> Message:
     )
 
 
+def _same_item_and_recipient(row: Notification) -> tuple[Any, ...]:
+    """Notifications of the same item, rule and kind to the same recipient on the same channel."""
+    return (
+        Notification.subject_type == row.subject_type,
+        Notification.subject_id == row.subject_id,
+        Notification.rule == row.rule,
+        Notification.kind == row.kind,
+        Notification.channel == row.channel,
+        Notification.recipient == row.recipient,
+    )
+
+
 def _lower_level_owed(session: Session, row: Notification, now: datetime) -> int | None:
     """If a lower escalation level of the same item to the same recipient and channel is still
-    waiting to be sent (pending or being sent): how long to wait for it, in ms."""
+    waiting to be sent (pending or being sent): how long to wait for it at most, in ms.
+
+    This wait is only the fallback: when the lower level's send is recorded, `_record` owes this
+    level's delivery again at once (`_wake_higher`), so it follows within seconds, not after the
+    lower level's send lease."""
     lower = session.exec(
         select(Notification.lease_until)
         .where(
-            Notification.subject_type == row.subject_type,
-            Notification.subject_id == row.subject_id,
-            Notification.rule == row.rule,
-            Notification.kind == row.kind,
-            Notification.channel == row.channel,
-            Notification.recipient == row.recipient,
+            *_same_item_and_recipient(row),
             col(Notification.level) < row.level,
             col(Notification.state).in_([NotificationState.pending, NotificationState.sending]),
         )
@@ -137,6 +153,37 @@ def _resolved(
     return message, erased
 
 
+def _wake_higher(session: Session, row: Notification, now: datetime) -> tuple[int, ...]:
+    """A level's send is settled (sent, or failed for good): owe again the deliveries of the
+    higher levels of the same item to the same recipient that wait for it, in this transaction.
+    A message that finds its row already sent does nothing, so a spare one is harmless."""
+    if row.kind != "escalation":
+        return ()
+    higher = session.exec(
+        select(Notification.id)
+        .where(
+            *_same_item_and_recipient(row),
+            col(Notification.level) > row.level,
+            Notification.state == NotificationState.pending,
+        )
+        .order_by(col(Notification.level))
+    ).all()
+    return tuple(jobs.owe_many(session, jobs.DELIVER_ACTOR, [[n] for n in higher], now))
+
+
+def _deliver_to_inbox(session: Session, row: Notification, now: datetime) -> Delivery:
+    """An inbox notification (a digest, a resend): its message is a row, written here."""
+    inbox.deliver(session, [row], now)
+    row.state, row.sent_at, row.lease_until, row.last_error = (
+        NotificationState.sent,
+        now,
+        None,
+        None,
+    )
+    row.attempts += 1
+    return Delivery("sent", row.attempts, _wake_higher(session, row, now))
+
+
 def deliver(rt: Runtime, notification_id: int) -> Delivery:
     """Send one notification if it is still owed; raise RetryLater on a transient failure."""
     now = rt.clock.now()
@@ -146,12 +193,12 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
         ).first()
         if row is None:
             return Delivery("missing")
-        if row.state == NotificationState.sent:
-            return Delivery("already_sent", row.attempts)
-        if row.state == NotificationState.failed:
-            return Delivery("already_failed", row.attempts)
+        if row.state in (NotificationState.sent, NotificationState.failed):
+            return Delivery(f"already_{row.state}", row.attempts)  # already_sent | already_failed
         if row.state == NotificationState.sending and row.lease_until and row.lease_until > now:
             return Delivery("leased", row.attempts)
+        if row.channel == inbox.INBOX:
+            return _deliver_to_inbox(session, row, now)
         wait_ms = _lower_level_owed(session, row, now) if row.level > 1 else None
         if wait_ms is not None:
             # Both levels of a backdated item owed at once: level 2 never overtakes level 1 to
@@ -217,10 +264,11 @@ def _record(
         if error is None:
             row.state, row.sent_at, row.last_error = NotificationState.sent, now, None
             log.info("notification_sent", notification_id=row.id, channel=row.channel)
-            return Delivery("sent", attempts)
+            return Delivery("sent", attempts, _wake_higher(session, row, now))
         row.last_error = error[:2000]
         if permanent or attempts >= rt.settings.delivery_max_attempts:
             row.state = NotificationState.failed
+            follow = _wake_higher(session, row, now)
             log.warning(
                 "notification_failed",
                 notification_id=row.id,
@@ -229,7 +277,7 @@ def _record(
                 permanent=permanent,
                 error=error,
             )
-            return Delivery("failed", attempts)
+            return Delivery("failed", attempts, follow)
         row.state = NotificationState.pending
         # Not before the retry is due: the reconciler leaves it alone until then (it re-drives
         # only rows whose lease lapsed), so an outage does not burn attempts faster.

@@ -11,7 +11,17 @@ from datetime import date, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from models import Event, EventState, Notification, NotificationState, Role, Timer, Unit, User
+from models import (
+    Event,
+    EventState,
+    InboxMessage,
+    Notification,
+    NotificationState,
+    Role,
+    Timer,
+    Unit,
+    User,
+)
 from tests.conftest import HOUSING, Walker, local
 
 # The worker fixtures of test_deadlines (real actors on a clocked stub broker), by their names.
@@ -106,8 +116,10 @@ def test_the_39_overdue_demo_events_make_one_digest_per_recipient(
         held = s.exec(
             select(Notification).where(Notification.state == NotificationState.held)
         ).all()
-        # 38 contacts + 13 robots (unit 0's robot follows its unit: one by one) + 1 supervisor.
-        assert len(held) == 38 + 12 + 1
+        # 38 contacts + 13 robots (unit 0's robot follows its unit: one by one) + 1 supervisor,
+        # whose inbox takes the digest too (the account chose it).
+        assert len(held) == 38 + 12 + 1 + 1
+        assert sum(1 for h in held if h.channel == "inbox") == 1
         assert len({h.key for h in held}) == len(held)
         digest_timers = s.exec(select(Timer).where(Timer.rule == digests.RULE)).all()
         assert {t.due_at for t in digest_timers} == {local(2023, 1, 11, 9)}
@@ -121,7 +133,7 @@ def test_the_39_overdue_demo_events_make_one_digest_per_recipient(
         assert s.exec(select(func.count()).select_from(Notification)).one() == before
 
     clock.set(local(2023, 1, 11, 9))
-    assert _settle(scheduler, workers) == 51
+    assert _settle(scheduler, workers) == 52
     mails = channels["email"].sent[2:]
     by_recipient = Counter(m.recipient for m in mails)
     assert len(mails) == 39  # 38 contacts and the supervisor: one message each
@@ -130,6 +142,10 @@ def test_the_39_overdue_demo_events_make_one_digest_per_recipient(
     assert supervisor.subject == "【催办汇总】2023年1月11日（星期三） 共39项到期或逾期事项"
     assert supervisor.body.count("第2次催办·抄送区政府办") == 39
     assert BOARD in supervisor.body
+    with Session(engine) as s:
+        (boxed,) = s.exec(select(InboxMessage)).all()
+        assert boxed.kind == "digest" and boxed.title == supervisor.subject
+        assert boxed.body.count("第2次催办·抄送区政府办") == 39
     contact = next(m for m in mails if m.recipient == "contact5@unit.example")
     # One event at two levels is one item listed on two lines: the subject counts items.
     assert "共1项" in contact.subject, contact.subject
@@ -176,9 +192,10 @@ def test_an_item_settled_before_the_digest_hour_is_withdrawn(
         withdrawn = s.exec(
             select(Notification).where(Notification.state == NotificationState.withdrawn)
         ).all()
-        # The contact's digest (nothing left) and its own two items, the supervisor's one item.
+        # The contact's digest (nothing left) and its own two items, the supervisor's one item
+        # (by e-mail and in the inbox).
         kinds = Counter(n.kind for n in withdrawn)
-        assert kinds == {"digest": 1, "escalation": 3}
+        assert kinds == {"digest": 1, "escalation": 4}
 
 
 def test_a_failed_digest_is_listed_and_can_be_sent_again(
@@ -261,7 +278,11 @@ def test_a_unit_chooses_how_it_hears_and_bad_choices_are_refused(walker: Walker)
         assert unit is not None
         unit.contact_email = "contact@zhujian.example"
         to = escalation.recipients(s, ("unit_contact",), unit, NotifyConfig(email_enabled=True))
-        assert [(r.channel, r.delivery) for r in to] == [("email", "digest"), ("log", None)]
+        assert [(r.channel, r.delivery) for r in to] == [
+            ("email", "digest"),
+            ("inbox", "digest"),  # the unit's staff account follows its unit
+            ("log", None),
+        ]
     r = walker.client.patch(url, json={"escalation_delivery": "weekly"}, headers=headers)
     assert r.status_code == 422
     r = walker.client.patch(url, json={"escalation_delivery": None}, headers=headers)

@@ -248,7 +248,7 @@ def test_import_page_asks_before_sending_past_escalations(
     """The preview says how many notifications go out at once; confirming needs the box."""
     _as(client, world, "supervisor")
     text, key = _preview(client, world)
-    assert "29 个活动的开展期限已过" in text and "共 42 条通知" in text
+    assert "29 个活动的开展期限已过" in text and "共 57 条通知" in text  # 15 to inboxes
     assert 'name="confirm_past"' in text
     data = {"csrf": csrf_of(text), "key": key, "filename": NOTICE.name, "action": "confirm"}
     data["accept"] = "yes"

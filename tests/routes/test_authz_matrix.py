@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from models import Notification, User
+from models import InboxMessage, Notification, User
 from tests.conftest import HOUSING, Walker, World, tiny_jpeg
 from tests.public.test_public import PHONE, form
 from workflows.accounts.service import create_user, hash_password, issue_token
@@ -114,6 +114,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/feedback/{item_id}/transitions"): WRITE_OWN,
     ("GET", "/api/v1/notifications"): READ_ALL,
     ("POST", "/api/v1/notifications/{notification_id}/retry"): SUPERVISE,
+    ("GET", "/api/v1/inbox"): SELF,
+    ("GET", "/api/v1/inbox/unread-count"): SELF,
+    ("POST", "/api/v1/inbox/read-all"): SELF,  # one's own inbox: read marks, not data
+    ("POST", "/api/v1/inbox/{message_id}/read"): "14A444",  # the clerk's own message only
     ("GET", "/api/v1/overdue"): READ_ALL,
     ("GET", "/api/v1/public/challenge"): PUBLIC,
     ("GET", "/api/v1/public/events"): PUBLIC,
@@ -322,6 +326,12 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
             created_at=now,
         )  # fmt: skip
         session.add(note)
+        session.flush()
+        message = InboxMessage(
+            user_id=world.user_ids["housing"], notification_id=note.id, kind="escalation",
+            title="t", body="b", link="/", created_at=now,
+        )  # fmt: skip
+        session.add(message)
         for user_id in walker.world.user_ids.values():  # every caller can change a password
             account = session.get(User, user_id)
             assert account is not None
@@ -352,6 +362,7 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         "sample_id": sample.json()["id"],
         "scoring": scoring,
         "notification_id": note.id,
+        "message_id": message.id,
         "user_id": target.id,
         "unit_id": world.units[HOUSING],
         "campaign_id": world.campaign_id,

@@ -253,7 +253,9 @@ def test_notice_text_is_refused_for_its_two_warnings_then_imports_39_events(
     # Level 1 at the end of each past day; level 2 five working days later (2022's 中秋 break
     # 9月10–12日 included), already due for the 13 events dated 9月7日 or earlier.
     assert past["past_escalations"] == 29 + 13
-    assert past["past_notifications"] == 42  # the log channel alone: no e-mail, no robots
+    # The log channel (42), and the inboxes: level 2 reaches the supervisor (13), both levels the
+    # staff account of the one unit that has one (2). No e-mail, no robots.
+    assert past["past_notifications"] == 42 + 13 + 2
     assert counts(world) == before
 
     done = upload(client, world, NOTICE, accept_warnings=True, confirm_past_escalations=True)
@@ -701,7 +703,7 @@ def test_cli_dry_run_prints_the_table_and_the_import_needs_accept_warnings(
         assert text in dry.stderr, text
     assert "outside the campaign window" in dry.stderr
     assert "would create 39 events and 37 units; 0 errors, 2 warnings" in dry.stderr
-    assert "importing sends 42 escalations (42 notifications) at once" in dry.stderr
+    assert "importing sends 42 escalations (57 notifications) at once" in dry.stderr  # inboxes
     assert counts(world) == before
 
     refused = _openday(engine, str(NOTICE), "--campaign", campaign)

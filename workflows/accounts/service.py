@@ -21,6 +21,8 @@ from sqlmodel import Session, col, select
 
 from models import ApiToken, Role, Unit, User
 from models.db import core_connection
+from workflows.escalation import service as escalation
+from workflows.escalation.batch import NotifyConfig
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
 from workflows.kernel.visibility import Actor
@@ -400,8 +402,12 @@ def create_user(
     email: str | None = None,
     one_time: bool = False,
     actor: Actor | None = None,
+    notify: NotifyConfig | None = None,
 ) -> User:
     """Create an account; unit staff must name their unit, other roles must not.
+
+    With `notify` (the service's channel settings) a new staff account's inbox gets its
+    unit's open items at once (workflows/escalation/service.py `owe_open`).
 
     A given password must pass the policy; `one_time` marks it to be replaced at first sign-in.
     With an `actor`, the caller must be allowed to hand out the role (supervisors: unit staff
@@ -429,6 +435,8 @@ def create_user(
     session.flush()
     if actor is not None:
         _audit(session, actor, user, "create", now, {})
+    if notify is not None and unit is not None and role == Role.unit_staff:
+        escalation.owe_open(session, unit, now, notify)
     return user
 
 

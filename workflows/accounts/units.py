@@ -9,6 +9,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models import Event, Unit
+from workflows.escalation import service as escalation
+from workflows.escalation.batch import NotifyConfig
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, NotFound
 from workflows.kernel.visibility import Actor, other_unit, require_visible
@@ -77,10 +79,23 @@ FIELDS = [
 ]
 
 
+# A unit gaining one of these while items are open owes it those items at once.
+ADDRESSES = ("contact_email", "head_email", "webhook_url")
+
+
 def update(
-    session: Session, actor: Actor, unit_id: int, changes: dict[str, Any], now: datetime
+    session: Session,
+    actor: Actor,
+    unit_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    notify: NotifyConfig | None = None,
 ) -> Unit:
-    """Update a unit's contacts (its own staff, supervisors, admins); its kind only supervisors."""
+    """Update a unit's contacts (its own staff, supervisors, admins); its kind only supervisors.
+
+    With `notify` (the service's channel settings), an address the unit gains while it has open
+    items is owed those items in the same transaction (workflows/escalation/service.py
+    `owe_open`), instead of hearing only the next level."""
     actor.require_write()
     unit = get(session, unit_id)
     require_visible(
@@ -105,4 +120,7 @@ def update(
         before=before,
         after=audit.snapshot(unit, FIELDS),
     )
+    gained = [k for k in ADDRESSES if changes.get(k) and changes[k] != before.get(k)]
+    if notify is not None and gained:
+        escalation.owe_open(session, unit_id, now, notify)
     return unit

@@ -7,7 +7,7 @@ its level and lateness.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,13 +22,13 @@ from models import (
     FeedbackItem,
     Rectification,
     RectificationState,
-    Role,
     Timer,
     Unit,
     User,
 )
 from workflows.campaign.rules import CampaignRules
 from workflows.campaign.rules import Recipient as Audience
+from workflows.inbox import service as inbox
 from workflows.kernel.daywords import day_zh
 from workflows.workdays import deadlines
 from workflows.workdays.days import WorkdayCalendar
@@ -55,8 +55,9 @@ class BatchContext:
     campaigns: dict[int, Campaign]
     rules: dict[int, CampaignRules]
     units: dict[int, Unit]
-    supervisors: list[User]
+    supervisors: list[User]  # every active supervisor (their inboxes; e-mail where given)
     calendar: WorkdayCalendar
+    staff: dict[int, list[User]] = field(default_factory=dict)  # unit id → its staff accounts
 
     @classmethod
     def load(cls, session: Session, events: Any, config: NotifyConfig) -> BatchContext:
@@ -68,21 +69,14 @@ class BatchContext:
             for c in session.exec(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
         }
         units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids)))}
-        supervisors = list(
-            session.exec(
-                select(User)
-                .where(
-                    User.role == Role.supervisor, col(User.is_active), col(User.email).is_not(None)
-                )
-                .order_by(col(User.email))
-            ).all()
-        )
+        supervisors = inbox.supervisors(session)
         return cls(
             campaigns=campaigns,  # type: ignore[arg-type]
             rules={cid: CampaignRules.of(c.rules) for cid, c in campaigns.items()},  # type: ignore[misc]
             units=units,  # type: ignore[arg-type]
             supervisors=supervisors,
             calendar=deadlines.load_calendar(session),
+            staff=inbox.staff_by_unit(session, unit_ids),
         )
 
 

@@ -38,7 +38,6 @@ from models import (
     Notification,
     NotificationState,
     Rectification,
-    Role,
     Timer,
     TimerState,
     TransitionLog,
@@ -60,12 +59,14 @@ from workflows.escalation.batch import (
 )
 from workflows.event import invitations
 from workflows.feedback import machine as feedback
+from workflows.inbox import service as inbox
 from workflows.kernel import jobs
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, hours_zh, window_zh
 from workflows.kernel.visibility import SYSTEM
 from workflows.workdays import deadlines
 from workflows.workdays.days import WorkdayCalendar
+from workflows.workdays.deadlines import wake_schedulers
 
 log = structlog.get_logger("openday.escalation")
 
@@ -77,7 +78,7 @@ INLINE_CHANNELS = frozenset({"log"})
 class Recipient:
     """Where one copy goes, and how this recipient takes escalations if they chose."""
 
-    channel: str  # email | webhook_json | webhook_wecom | webhook_dingtalk | log
+    channel: str  # email | webhook_json | webhook_wecom | webhook_dingtalk | inbox | log
     address: str
     # individual | digest where the recipient is configured (unit, account); None: campaign's.
     delivery: str | None = field(default=None, compare=False)
@@ -269,9 +270,6 @@ def _apply(
         out.states[timer.id], out.reasons[timer.id] = "skipped", skip
         log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
         return
-    ctx = work.ctx
-    campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
-    rules = ctx.rules[event.campaign_id]
     subject: Event | FeedbackItem | Rectification = item if item is not None else event
     if timer.kind == deadlines.ESCALATION:
         open_states = (FeedbackState.received, FeedbackState.assigned)
@@ -280,13 +278,93 @@ def _apply(
         work.levels[(type(subject), timer.level)].append(subject.id)  # type: ignore[arg-type]
     else:
         work.levels[(type(subject), 0)].append(subject.id)  # type: ignore[arg-type]
-    title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, work.now)
-    for recipient in recipients(
-        session, audience_of(timer, rules), unit, work.config, supervisors=ctx.supervisors
-    ):
-        work.rows.append(_notification_row(timer, event, unit, rules, recipient, title, body))
+    _owe_notices(session, work, timer, event, item)
     work.done.append(timer.id)
     out.states[timer.id] = "done"
+
+
+def _owe_notices(
+    session: Session,
+    work: _Work,
+    timer: Timer,
+    event: Event,
+    item: FeedbackItem | Rectification | None,
+) -> None:
+    """The timer's notice, one row per recipient its level reaches now."""
+    ctx = work.ctx
+    campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
+    rules = ctx.rules[event.campaign_id]
+    title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, work.now)
+    for recipient in recipients(
+        session,
+        audience_of(timer, rules),
+        unit,
+        work.config,
+        supervisors=ctx.supervisors,
+        staff=ctx.staff.get(event.unit_id, []),
+    ):
+        work.rows.append(_notification_row(timer, event, unit, rules, recipient, title, body))
+
+
+def owe_open(session: Session, unit_id: int, now: datetime, config: NotifyConfig) -> BatchOutcome:
+    """A unit's items still open, owed to whoever their level reaches now: called when the unit
+    gains a contact, an address, a robot or a staff account while items are open, so the new
+    recipient hears them at once rather than at the next level. Each open item's latest notice
+    (its current level) is composed again; the recipients who had it already are skipped by
+    its unique key, so calling this twice owes nothing twice. The caller delivers `inline`."""
+    out = BatchOutcome()
+    handled = session.exec(
+        select(Timer)
+        .join(Event, col(Event.id) == Timer.event_id)
+        .where(
+            Event.unit_id == unit_id,
+            Timer.state == TimerState.done,
+            col(Timer.kind).in_([deadlines.REMINDER, deadlines.ESCALATION]),
+        )
+    ).all()
+    latest: dict[tuple[str, int, str], Timer] = {}
+    for t in sorted(handled, key=lambda t: (t.kind == deadlines.ESCALATION, t.level, t.id)):
+        latest[(t.subject_type, t.subject_id, t.rule)] = t
+    if not latest:
+        return out
+    peek = [_Peek(t) for t in latest.values()]
+    events, items, rects, _ = _lock_batch(session, peek)
+    work = _Work(BatchContext.load(session, events.values(), config), config, now)
+    subjects: dict[str, dict[int | None, Any]] = {"feedback_item": items, "rectification": rects}
+    for timer in sorted(latest.values(), key=lambda t: (t.subject_type, t.subject_id, t.rule)):
+        event = events[timer.event_id]
+        item = subjects.get(timer.subject_type, {}).get(timer.subject_id)
+        if stale(timer, event, item, now) is None:
+            _owe_notices(session, work, timer, event, item)
+    _owe(session, work.rows, now, out)
+    if out.outbox_ids:
+        wake_schedulers(session)  # the relay hands the deliveries out at once
+    if out.notifications:
+        log.info("open_items_owed", unit_id=unit_id, notifications=out.notifications)
+    return out
+
+
+@dataclass(frozen=True)
+class _Peek:
+    """A handled timer as `_lock_batch` reads a fired one."""
+
+    timer: Timer
+
+    @property
+    def id(self) -> int | None:
+        return self.timer.id
+
+    @property
+    def event_id(self) -> int | None:
+        return self.timer.event_id
+
+    @property
+    def subject_type(self) -> str:
+        return self.timer.subject_type
+
+    @property
+    def subject_id(self) -> int:
+        return self.timer.subject_id
 
 
 def _notification_row(
@@ -426,8 +504,13 @@ def _owe(session: Session, rows: list[dict[str, Any]], now: datetime, out: Batch
         if row["key"] in seen:
             continue
         seen.add(row["key"])
-        digest_id = into.get((row["channel"], row["recipient"])) if row["_digest"] else None
-        inline = row["channel"] in INLINE_CHANNELS
+        digest_id = (
+            into.get((row["channel"], row["recipient"])) if row["_digest"] is not None else None
+        )
+        # The log, and an inbox taking items one by one: delivered in this transaction.
+        inline = row["channel"] in INLINE_CHANNELS or (
+            row["channel"] == inbox.INBOX and digest_id is None
+        )
         state = NotificationState.pending
         if inline:
             state = NotificationState.sent
@@ -452,15 +535,19 @@ def _owe(session: Session, rows: list[dict[str, Any]], now: datetime, out: Batch
     ).all()
     by_key = {v["key"]: v for v in values}
     deliver: list[int] = []
+    boxed: list[dict[str, Any]] = []
     for row_id, key, state in sorted(inserted, key=lambda r: r[0]):
         out.notifications += 1
+        v = by_key[key]
         if state == NotificationState.pending:
             deliver.append(row_id)
         elif state == NotificationState.digested:
             out.digested += 1
+        elif v["channel"] == inbox.INBOX:
+            boxed.append({**v, "id": row_id})
         elif state == NotificationState.sent:
-            v = by_key[key]
             out.inline.append(Notification(id=row_id, **{k: v[k] for k in _INLINE_FIELDS}))
+    inbox.deliver(session, boxed, now)
     out.outbox_ids += jobs.owe_deliveries(session, deliver, now)
 
 
@@ -505,11 +592,19 @@ def recipients(
     config: NotifyConfig,
     *,
     supervisors: list[User] | None = None,
+    staff: list[User] | None = None,
 ) -> list[Recipient]:
     """The addresses of an audience on the configured channels, without duplicates; each with
-    its own delivery choice (the unit's for its contact, head and robot; a supervisor's own)."""
+    its own delivery choice (the unit's for its contact, head and robot; an account's own).
+
+    Every level reaches the inbox of each staff account it concerns: the unit's staff when it
+    is addressed to the unit (its contact or head), every active supervisor when it is copied to
+    the district office. What is addressed to the office goes to the office's own robot
+    (OPENDAY_SUPERVISOR_WEBHOOK_URL) and the supervisors' addresses, never to a unit's robot.
+    """
     out: list[Recipient] = []
     own = unit.escalation_delivery
+    to_unit = "unit_contact" in audience or "unit_head" in audience
     if "unit_contact" in audience:
         if unit.contact_email:
             out.append(Recipient("email", unit.contact_email, own))
@@ -517,17 +612,13 @@ def recipients(
             out.append(Recipient(f"webhook_{unit.webhook_format}", unit.webhook_url, own))
     if "unit_head" in audience and unit.head_email:
         out.append(Recipient("email", unit.head_email, own))
+    if to_unit:
+        if staff is None:
+            staff = inbox.staff_by_unit(session, [unit.id]).get(unit.id, [])  # type: ignore[arg-type,list-item]
+        out += [_inbox_of(u, own) for u in staff]
     if "supervisors" in audience:
         if supervisors is None:
-            supervisors = list(
-                session.exec(
-                    select(User).where(
-                        User.role == Role.supervisor,
-                        col(User.is_active),
-                        col(User.email).is_not(None),
-                    )
-                ).all()
-            )
+            supervisors = inbox.supervisors(session)
         people = sorted((u for u in supervisors if u.email), key=lambda u: u.email or "")
         out += [Recipient("email", u.email, u.escalation_delivery) for u in people]  # type: ignore[arg-type]
         if config.supervisor_webhook_url:
@@ -536,11 +627,17 @@ def recipients(
                     f"webhook_{config.supervisor_webhook_format}", config.supervisor_webhook_url
                 )
             )
+        out += [_inbox_of(u, None) for u in supervisors]
     if not config.email_enabled:
         out = [r for r in out if r.channel != "email"]
     if config.notify_log:
         out.append(Recipient("log", f"unit:{unit.id}"))
     return list(dict.fromkeys(out))
+
+
+def _inbox_of(user: User, fallback: str | None) -> Recipient:
+    """An account's inbox, taking items one by one or in its daily digest as it chose."""
+    return Recipient(inbox.INBOX, inbox.address(user.id), user.escalation_delivery or fallback)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""What each kind of notification is called in the inbox, whom a posted one reaches, and where
+its message links to.
+
+A new kind of notification needs one line in `KINDS` (its Chinese label, its audience when it is
+posted with `workflows.inbox.service.post`, and its link). Escalations and reminders take their
+audience from the campaign's ladder instead (workflows/escalation/service.py `recipients`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+# Who a posted message reaches: every active staff account of the item's unit, every active
+# district supervisor (区政府办), or both.
+Audience = Literal["unit_staff", "supervisors"]
+
+
+class Subject(Protocol):
+    """What a link is made from: the notification's subject, event and rule."""
+
+    subject_type: str
+    subject_id: int
+    event_id: int | None
+    rule: str
+
+
+def item_link(n: Subject) -> str:
+    """The page of the item: an opinion on its event's feedback page, a summary's page, else
+    the event."""
+    if n.event_id is None:
+        return "/inbox"
+    if n.subject_type == "feedback_item":
+        return f"/events/{n.event_id}/feedback#item-{n.subject_id}"
+    if n.rule == "summary":
+        return f"/events/{n.event_id}/summary"
+    return f"/events/{n.event_id}"
+
+
+def overdue_link(_: Subject) -> str:
+    """A digest lists many items: the overdue list."""
+    return "/board/overdue"
+
+
+def extension_link(n: Subject) -> str:
+    """A request for more time, where a supervisor decides it."""
+    return f"/board/extensions/{n.subject_id}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of notification as the inbox shows it."""
+
+    label: str  # the Chinese name in the inbox's kind filter
+    audience: tuple[Audience, ...]  # whom `post` delivers it to
+    link: Callable[[Subject], str]
+
+
+KINDS: dict[str, Kind] = {
+    "reminder": Kind("到期提醒", ("unit_staff",), item_link),
+    "escalation": Kind("逾期催办", ("unit_staff",), item_link),
+    "digest": Kind("催办汇总", ("unit_staff", "supervisors"), overdue_link),
+    "ext_request": Kind("延期申请", ("supervisors",), extension_link),
+    "ext_decision": Kind("延期审批结果", ("unit_staff",), item_link),
+    "rework": Kind("退回补正", ("unit_staff",), item_link),
+}
+
+
+def kind_of(name: str) -> Kind:
+    """A kind's entry; one not listed yet still reaches the inbox, linking to its item."""
+    return KINDS.get(name) or Kind(name, ("unit_staff",), item_link)
+
+
+def kind_label(name: str) -> str:
+    """The Chinese name of a kind."""
+    return kind_of(name).label
