@@ -45,6 +45,7 @@ def run(
         raise fail(
             f"启动准备失败：{first}", f"could not prepare the service: {first}", exc
         ) from exc
+    warn_unreached(settings)
     stop, threads, broker = _start_background(settings)
     from api import create_app
 
@@ -126,6 +127,39 @@ def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id,
     return campaign_id, logins
 
 
+def warn_unreached(settings, engine=None) -> None:  # noqa: ANN001 - Settings, Engine
+    """One warning line per escalation level that reaches nobody outside the in-app inbox
+    (on `engine`, else the configured database)."""
+    import structlog
+
+    from models.db import session_scope
+    from workers.runtime import notify_config
+    from workflows.escalation.reach import inbox_only_levels
+
+    log = structlog.get_logger("openday.escalation")
+    own = engine is None
+    engine = engine or open_engine()
+    try:
+        with session_scope(engine) as session:
+            unreached = inbox_only_levels(session, notify_config(settings))
+    except Exception as exc:  # noqa: BLE001 - a schema not migrated yet: nothing to say
+        log.debug("escalation_reach_unknown", error=str(exc).splitlines()[0][:200])
+        return
+    finally:
+        if own:
+            engine.dispose()
+    for u in unreached:
+        log.warning(
+            "escalation_level_inbox_only",
+            escalation_level=u.level,
+            audience=list(u.audience),
+            campaigns=list(u.campaigns),
+            message=f"第{u.level}级催办除站内信外没有收件人（未配置邮件服务器、群机器人或邮箱）",
+            message_en=f"escalation level {u.level} reaches nobody outside the in-app inbox "
+            "(no SMTP, robot or address configured)",
+        )
+
+
 def _banner(base: str, campaign_id: int | None, logins, var_dir: Path) -> None:  # noqa: ANN001
     """Short lines that fit a terminal; long commands are never wrapped (soft_wrap), and the
     API tokens stay in the credentials file beside the passwords (the banner says where)."""
@@ -205,6 +239,7 @@ def api(
     port = port or settings.port
     preflight(settings, host, port, allow_empty=False)
     configure_logging(settings)
+    warn_unreached(settings)
     prom_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if prom_dir:  # prometheus_client's multiprocess mode needs the directory to exist
         Path(prom_dir).mkdir(parents=True, exist_ok=True)

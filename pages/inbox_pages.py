@@ -18,7 +18,7 @@ from workflows.inbox.kinds import kind_label
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
-PAGE = 30
+PAGE = 20
 SHOWS = {"unread": "未读", "all": "全部"}
 
 

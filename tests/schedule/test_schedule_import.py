@@ -860,9 +860,11 @@ def test_the_preview_counts_digests_apart_from_what_goes_out_at_once(
             now=clock.now(), notify=NotifyConfig(email_enabled=True), dry_run=True,
         )  # fmt: skip
     assert (report.past_events, report.past_escalations) == (2, 4)
-    assert report.past_notifications == 6  # sent at once
-    assert (report.past_digested, report.past_digests, report.past_digest_hour) == (2, 1, 9)
+    # At once: 石岭镇's two e-mails, the log's four lines, its staff's two inbox items. In
+    # digests: 区住建局's contact (2) and staff inbox (2), the supervisor's inbox (level 2 of each).
+    assert report.past_notifications == 8
+    assert (report.past_digested, report.past_digests, report.past_digest_hour) == (6, 3, 9)
     refused = ImportRefused(report, "past_escalations")
-    assert "立即发出 4 次催办、共 6 条通知，另有 2 条通知并入 1 份催办汇总" in refused.message_zh
+    assert "立即发出 4 次催办、共 8 条通知，另有 6 条通知并入 3 份催办汇总" in refused.message_zh
     assert "09:00" in refused.message_zh
-    assert refused.details["past_digests"] == 1
+    assert refused.details["past_digests"] == 3
