@@ -155,3 +155,14 @@ def test_the_exports_say_the_day_given_and_who_back_dated_it(walker: Walker, clo
     assert str(row["答复日期"]) == "2022-10-10"
     assert row["是否按时"] == "按时答复"
     assert row["补录说明"] == "补录：housing于2022年10月20日（星期四）15:30录入"
+
+
+def test_the_public_receipt_shows_the_day_given(walker: Walker, clock) -> None:
+    """/public/receipts shows answered_on, not the UTC date of when it was typed in (07:30 in
+    Shanghai is still the day before in UTC)."""
+    _, item_id = one_opinion(walker)
+    clock.set(local(2022, 10, 20, 7, 30))
+    assert answer(walker, item_id, answered_on="2022-10-10").status_code == 200
+    code = item_of(walker, item_id)["receipt_code"]
+    seen = walker.client.get(f"/api/v1/public/receipts/{code}").json()
+    assert seen["answered_on"] == "2022-10-10"

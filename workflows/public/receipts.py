@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from models import Event, FeedbackItem, FeedbackState, Unit
 from models.codes import grouped, normalize
+from workflows.kernel.clock import local_date
 from workflows.kernel.errors import NotFound
 
 STATUS_ZH = {
@@ -77,9 +78,17 @@ def track(session: Session, code: str) -> Receipt:
         collected_on=item.collected_on,
         due_on=item.due_on,
         due_provisional=item.due_provisional,
-        answered_on=item.answered_at.date() if answered and item.answered_at else None,
+        answered_on=answered_day(item) if answered else None,
         answer=item.answer if answered else None,
     )
+
+
+def answered_day(item: FeedbackItem) -> date | None:
+    """The day the answer was given (answered_on), else the Shanghai day it was typed in (the
+    UTC date of answered_at is the day before for answers typed before 08:00)."""
+    if item.answered_on is not None:
+        return item.answered_on
+    return local_date(item.answered_at) if item.answered_at else None
 
 
 # ---- printable slips (staff): one per recorded opinion, with the tracking link --------------
