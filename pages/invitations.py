@@ -175,7 +175,7 @@ def check_in_post(
         return redirect(f"/events/{event_id}/check-in", scan.message)
     ev = kit.view(session, user, event_id)
     error = FieldError(scan.message, "code", 409 if scan.code != "code_invalid" else 422)
-    return _check_in_page(request, session, ev, errors=[error], typed=form.get("code", ""))
+    return _check_in_page(request, session, ev, errors=[error])  # the input empty for the next scan
 
 
 @router.post("/events/{event_id}/invitees/{invitee_id}/answer")
