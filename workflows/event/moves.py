@@ -28,7 +28,9 @@ from models import (
 from workflows.campaign.rules import CampaignRules
 from workflows.event import checkin, flags, invitations
 from workflows.event.data import CollectFeedbackData, RescheduleData, SpotCheckData
+from workflows.inbox import service as inbox
 from workflows.kernel.clock import local_date
+from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import DomainError, Violation
 from workflows.kernel.visibility import Actor
 from workflows.workdays import deadlines
@@ -327,6 +329,13 @@ def send_back(move: Move) -> None:
         summary_due_on=due.deadline_on.isoformat(),
         round=rounds + 2,
     )
+    reasons = "\n".join(f"{n}. {r}" for n, r in enumerate(move.data.reasons, 1))
+    inbox.post(
+        move.session, "rework", subject_type="event", subject_id=move.event.id,  # type: ignore[arg-type]
+        event_id=move.event.id, unit_id=move.event.unit_id, now=move.now, round=str(rounds + 2),
+        title=f"【总结退回整改】“{move.event.theme}”请于 {day_zh(due.deadline_on)} 前重新报送",
+        body=f"区政府办抽查后退回了活动总结，请按以下意见修改后重新报送：\n{reasons}",
+    )  # fmt: skip
 
 
 def apply_new_date(move: Move) -> None:

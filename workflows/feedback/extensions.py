@@ -18,7 +18,9 @@ from models import (
 )
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import machine as feedback
+from workflows.inbox import service as inbox
 from workflows.kernel.clock import local_date
+from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor, require_visible
 from workflows.workdays import deadlines
@@ -90,8 +92,22 @@ def request(
         requested_at=now,
     )
     session.add(row)
-    session.flush()
+    _tell_request(session, row, item, now)
     return row
+
+
+def _tell_request(
+    session: Session, row: ExtensionRequest, item: FeedbackItem, now: datetime
+) -> None:
+    """The supervisors hear of the request in their inbox."""
+    session.flush()
+    wanted = f"，希望延至 {day_zh(row.requested_due_on)}" if row.requested_due_on else ""
+    inbox.post(
+        session, "ext_request", subject_type="extension", subject_id=row.id,  # type: ignore[arg-type]
+        event_id=item.event_id, unit_id=item.unit_id, now=now,
+        title=f"【延期申请】意见（编号 {item.id}）原定 {day_zh(item.due_on)} 前答复{wanted}",
+        body=f"申请理由：{row.reason}\n\n意见内容：{item.content}",
+    )  # fmt: skip
 
 
 def get(session: Session, actor: Actor, request_id: int, *, lock: bool = False) -> ExtensionRequest:
@@ -136,6 +152,7 @@ def decide(
     if not approve:
         row.state = ExtensionState.refused
         session.flush()
+        _tell_decision(session, row, now)
         return row
     due = new_due_on or row.requested_due_on
     if due is None or due <= row.old_due_on or due < local_date(now):
@@ -157,7 +174,22 @@ def decide(
     )
     row.state, row.new_due_on = ExtensionState.approved, due
     session.flush()
+    _tell_decision(session, row, now)
     return row
+
+
+def _tell_decision(session: Session, row: ExtensionRequest, now: datetime) -> None:
+    """The unit's staff hear the decision in their inbox."""
+    what = f"意见（编号 {row.feedback_item_id}）"
+    if row.state == ExtensionState.approved:
+        title = f"【延期申请已批准】{what}延至 {day_zh(row.new_due_on)}"
+    else:
+        title = f"【延期申请未批准】{what}仍应于 {day_zh(row.old_due_on)} 前答复"
+    inbox.post(
+        session, "ext_decision", subject_type="feedback_item", subject_id=row.feedback_item_id,
+        event_id=row.event_id, unit_id=row.unit_id, now=now, round=str(row.id), title=title,
+        body=f"审批意见：{row.decision_note or '（无）'}\n申请理由：{row.reason}",
+    )  # fmt: skip
 
 
 def pending_for(session: Session, item_ids: list[int]) -> dict[int, str]:

@@ -43,9 +43,14 @@ def overdue_link(_: Subject) -> str:
     return "/board/overdue"
 
 
-def extension_link(n: Subject) -> str:
-    """A request for more time, where a supervisor decides it."""
-    return f"/board/extensions/{n.subject_id}"
+def extension_link(_: Subject) -> str:
+    """A request for more time, where a supervisor decides it: the board's list."""
+    return "/board#extensions"
+
+
+def summary_link(n: Subject) -> str:
+    """A summary sent back: its page."""
+    return f"/events/{n.event_id}/summary" if n.event_id is not None else "/inbox"
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ KINDS: dict[str, Kind] = {
     "digest": Kind("催办汇总", ("unit_staff", "supervisors"), overdue_link),
     "ext_request": Kind("延期申请", ("supervisors",), extension_link),
     "ext_decision": Kind("延期审批结果", ("unit_staff",), item_link),
-    "rework": Kind("退回补正", ("unit_staff",), item_link),
+    "rework": Kind("总结退回整改", ("unit_staff",), summary_link),
 }
 
 
