@@ -39,7 +39,10 @@ BACK = {
     "event": "/events/{id}/spot-check",  # the event's own spot-check page
 }
 # The Chinese names of the API models' fields, for the error summary.
-VISIT = {"visited_on": "走访日期", "people": "走访人员", "findings": "走访发现"}
+VISIT = {
+    "visited_on": "走访日期", "people": "走访人员", "findings": "走访发现",
+    "spot_check_id": "关联的抽查轮次", "problem": "发现问题",
+}  # fmt: skip
 VISIT_MISSING = {"visited_on": "请填写走访日期", "people": "请填写走访人员"}
 VISIT_FIELDS = {
     "visit_event_missing": "visit-event",
@@ -48,6 +51,8 @@ VISIT_FIELDS = {
     "people": "visit-people",
     "findings": "visit-findings",
     "photo_not_image": "visit-photos",
+    "visit_round_invalid": "visit-round",
+    "visit_problem_without_findings": "visit-findings",
 }
 DECISION = {"new_due_on": "批准延至", "note": "审批意见"}
 
@@ -107,6 +112,8 @@ def board_page(
         visits=data.visits,
         visitable=data.visitable,
         flagged=data.flagged,
+        rectifications_overdue=data.rectifications_overdue,
+        visit_rounds=data.visit_rounds,
         today_iso=local_date(now).isoformat(),
     )
 
@@ -162,6 +169,8 @@ def record_visit(
             findings=seen.findings,
             actor=user.actor,
             now=clock.now(),
+            spot_check_id=seen.spot_check_id,
+            problem=seen.problem,
         )
         for upload in photos:
             data = upload.file.read(settings.upload_max_bytes + 1)

@@ -30,9 +30,10 @@ from pages.render import FieldError, PageRoute, redirect, render
 from schemas.invitees import InviteeIn
 from web import forms
 from web.deps import ClockDep, SessionDep
-from workflows.event import checkin, history, invitations, invitees
+from workflows.event import history, invitations, invitees
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
+from workflows.oversight import rectification as rectify
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -78,6 +79,13 @@ def _details(session: Session, ev: kit.EventView, today: Any) -> dict[str, str]:
     ).first()
     if check:
         out["spot-check"] = f"抽查结果：{SPOT_RESULTS.get(check.result, check.result)}"
+        open_rect = [r for r in rectify.of_event(session, event.id or 0).values()
+                     if r.state != rectify.S.closed]  # fmt: skip
+        if open_rect:
+            r = open_rect[0]
+            out["spot-check"] += f"；整改通知{rectify.STATES_ZH[rectify.S(r.state)]}" + (
+                f"，应于{day_zh(r.due_on)}前报送整改情况" if r.state == rectify.S.issued else ""
+            )
     return out
 
 
@@ -120,31 +128,6 @@ def history_page(
     """Every move and edit of the event as a sentence: who did what, when."""
     ev = kit.view(session, user, event_id)
     return render(request, "history.html", ev=ev, lines=history.of_event(session, event_id))
-
-
-@router.get("/events/{event_id}/spot-check")
-def spot_check_page(
-    request: Request, event_id: int, user: UserDep, session: SessionDep
-) -> HTMLResponse:
-    """区政府办抽查: every round's result and notes, who checked and when, every return for
-    rework; a supervisor finds the spot-check form here while the event waits for it."""
-    ev = kit.view(session, user, event_id)
-    waiting = ev.event.state == EventState.summary_submitted
-    return render(
-        request,
-        "spot_check.html",
-        ev=ev,
-        rounds=history.spot_rounds(session, event_id),
-        reworks=history.reworks(session, event_id),
-        waiting=waiting,
-        can_write=waiting and user.actor.is_supervisor,
-        event=ev.event,
-        unit_name=ev.unit_name,
-        checks={},
-        tallies={ev.event.id: checkin.tally(session, event_id)},
-        results=SPOT_RESULTS,
-        back="event",
-    )
 
 
 # ---- 1 邀请人员: add to a list, check your answers, invite ---------------------------------

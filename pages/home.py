@@ -12,7 +12,16 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models import OPEN_FEEDBACK_STATES, Campaign, Event, EventState, FeedbackItem, Unit
+from models import (
+    OPEN_FEEDBACK_STATES,
+    Campaign,
+    Event,
+    EventState,
+    FeedbackItem,
+    Rectification,
+    RectificationState,
+    Unit,
+)
 from pages.auth import UserDep
 from pages.progress import STAGE_LABELS, Due, next_due
 from pages.render import PageRoute, redirect, render
@@ -37,6 +46,7 @@ class Row:
     due: Due | None
     reminders: int
     returned: history.Returned | None = None
+    rectify: Rectification | None = None  # an open rectification notice (待整改)
 
     @property
     def sort_key(self) -> tuple[Any, ...]:
@@ -61,6 +71,19 @@ def _answers_due(session: Session, event_ids: list[int]) -> dict[int, tuple[date
         .group_by(col(FeedbackItem.event_id))
     ).all()
     return {r[0]: (r[1], r[2] or 0) for r in rows}
+
+
+def _open_rectifications(session: Session, event_ids: list[int]) -> dict[int, Rectification]:
+    """Per event: its open rectification notice due first (waiting for the unit's report)."""
+    if not event_ids:
+        return {}
+    rows = session.exec(
+        select(Rectification)
+        .where(col(Rectification.event_id).in_(event_ids))
+        .where(Rectification.state == RectificationState.issued)
+        .order_by(col(Rectification.due_on).desc())
+    ).all()
+    return {r.event_id: r for r in rows}  # the earliest due wins (last written)
 
 
 def event_rows(
@@ -95,17 +118,24 @@ def event_rows(
     calendar = load_calendar(session)
     answers = _answers_due(session, [e.id for e, _ in found if e.id is not None])
     returned = history.returned(session, [e for e, _ in found])
+    rectify = _open_rectifications(session, [e.id for e, _ in found if e.id is not None])
     rows = []
     for event, unit_name in found:
         answer_due, answer_level = answers.get(event.id or 0, (None, 0))
+        rect = rectify.get(event.id or 0)
+        stage = STAGE_LABELS[EventState(event.state)]
+        stage = "退回整改" if event.id in returned else ("待整改" if rect else stage)
         rows.append(
             Row(
                 event=event,
                 unit_name=unit_name,
-                stage="退回整改" if event.id in returned else STAGE_LABELS[EventState(event.state)],
-                due=next_due(event, answer_due, today, calendar),
-                reminders=max(event.escalation_level, answer_level),
+                stage=stage,
+                due=next_due(event, answer_due, today, calendar, rect.due_on if rect else None),
+                reminders=max(
+                    event.escalation_level, answer_level, rect.escalation_level if rect else 0
+                ),
                 returned=returned.get(event.id or 0),
+                rectify=rect,
             )
         )
     return sorted(rows, key=lambda r: r.sort_key), page.next_after

@@ -72,10 +72,17 @@ def due_of(what: str, due_on: date | None, today: date, calendar: WorkdayCalenda
 
 
 def next_due(
-    event: Event, answer_due: date | None, today: date, calendar: WorkdayCalendar
+    event: Event,
+    answer_due: date | None,
+    today: date,
+    calendar: WorkdayCalendar,
+    rectify_due: date | None = None,
 ) -> Due | None:
-    """The most pressing deadline of an event, or None when nothing is owed."""
+    """The most pressing deadline of an event (`rectify_due`: an open rectification's), or
+    None when nothing is owed."""
     candidates: list[tuple[str, date]] = []
+    if rectify_due is not None and event.state != S.cancelled:
+        candidates.append(("报送整改情况", rectify_due))
     if event.state in (S.planned, S.invited):
         candidates.append((NEXT_STEP[S(event.state)][0], event.date_latest))
     elif event.state in (S.held, S.feedback_collected) and event.summary_due_on:

@@ -1,4 +1,4 @@
-"""Scores that follow the notice (issue 25): thirteen hand-made units, each with one event and
+"""Scores that follow the notice (issue 25): fifteen hand-made units, each with one event and
 one story, scored by the real report and assessment code under the default rules, in the order
 the notice wants — a unit that did everything on time first, and every unit that held above
 every unit that did not hold its event at all."""
@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import Session
 
 from models import (
     Event,
     FeedbackItem,
+    Rectification,
+    SiteVisit,
     SpotCheck,
     Summary,
     TransitionLog,
@@ -43,6 +46,8 @@ class Story:
     unanswered: int = 0  # opinions open past their due day
     rounds: list[str] = field(default_factory=lambda: ["satisfactory"])  # spot-check results
     reworks: int = 0
+    visit_problems: int = 0  # on-site visits (linked to the first round) that found a problem
+    rectification_overdue: bool = False  # the first round's rectification, unreported past due
 
 
 NOT_HELD = {"held_late_days": None, "summary_late_seconds": None, "answers_late": [], "rounds": []}
@@ -73,8 +78,18 @@ UNITS: dict[str, tuple[Story, float]] = {
             unanswered=2,
             rounds=["unsatisfactory", "unsatisfactory", "needs_improvement"],
             reworks=2,
+            visit_problems=2,  # within the rounds' cap, already reached: nothing more
+            rectification_overdue=True,
         ),
         100 - 5 - 2 - 3 - 2 - 6 - 12,
+    ),
+    "卯 走访发现问题（关联第 1 轮抽查）": (
+        Story(rounds=["needs_improvement"], visit_problems=1),
+        100 - 3 - 2,
+    ),
+    "辰 不合格，整改逾期未报送": (
+        Story(rounds=["unsatisfactory"], rectification_overdue=True),
+        100 - 12,  # 10 + 3, capped with the event's rounds at 12
     ),
     "子 未开展": (Story(state="planned", **NOT_HELD), 60),  # type: ignore[arg-type]
     "丑 已取消（取消不等于开展）": (Story(state="cancelled", **NOT_HELD), 60),  # type: ignore[arg-type]
@@ -159,10 +174,25 @@ def _summary_and_rounds(s: Session, ev: Event, story: Story) -> None:
     late = story.summary_late_seconds
     _log(s, ev, "submit_summary", {"late_seconds": late} if late else {})
     for n, result in enumerate(story.rounds, start=1):
-        s.add(SpotCheck(event_id=ev.id, round=n, result=result, checked_at=T0))  # type: ignore[arg-type]
+        check = SpotCheck(event_id=ev.id, round=n, result=result, checked_at=T0)  # type: ignore[arg-type]
+        s.add(check)
+        s.flush()
+        if n == 1:
+            _oversight(s, ev, check, story)
         if n <= story.reworks:
             _log(s, ev, "return_for_rework", {"reasons": ["补充"]})
             _log(s, ev, "submit_summary", {"late_seconds": 0})
+
+
+def _oversight(s: Session, ev: Event, check: SpotCheck, story: Story) -> None:
+    for _ in range(story.visit_problems):
+        s.add(SiteVisit(event_id=ev.id, visited_on=DAY, people="区政府办", findings="无公开栏",  # type: ignore[arg-type]
+                        spot_check_id=check.id, problem=True, created_at=T0))  # fmt: skip
+    if story.rectification_overdue:
+        due = datetime(2022, 10, 10, 15, 59, tzinfo=UTC)
+        s.add(Rectification(event_id=ev.id, unit_id=ev.unit_id, spot_check_id=check.id,  # type: ignore[arg-type]
+                            notice="整改", due_on=due.date(), due_at=due,
+                            issued_at=T0))  # fmt: skip
 
 
 def _seed(world: World) -> dict[str, int]:
@@ -234,6 +264,12 @@ def test_every_deduction_names_its_record_and_the_notice(world: World) -> None:
     assert "三日内反馈区政府办1329室" in missing[0]["source"]
     share = units["丁 出席市民代表比例不足"]["deductions"][0]
     assert "市民代表比例不足（4/15）" in share["reason"] and "不低于三分之一" in share["source"]
+    visit = units["卯 走访发现问题（关联第 1 轮抽查）"]["deductions"]
+    assert [(d["criterion"], d["points"]) for d in visit][-1] == ("visit_problem", 2)
+    assert "第 1 轮抽查" in visit[-1]["reason"] and "现场走访" in visit[-1]["source"]
+    late = units["辰 不合格，整改逾期未报送"]["deductions"]
+    assert [(d["criterion"], d["points"]) for d in late][-1] == ("rectification_overdue", 2)
+    assert "至今未报送" in late[-1]["reason"] and late[-1]["source"] == "强化督查，严格问责。"
     criteria = scores["criteria"]
     assert criteria["event_not_held"]["points"] == 40 and criteria["late_answer"]["event_cap"] == 6
     assert all(c["source"] for c in criteria.values())
@@ -248,4 +284,18 @@ def test_the_report_counts_what_the_assessment_deducts(world: World) -> None:
     assert rows["乙 邀请人数偏离"]["flag_invitee_count"] == 1
     assert rows["丁 出席市民代表比例不足"]["flag_citizen_share"] == 1
     assert rows["丑 已取消（取消不等于开展）"]["cancelled"] == 1
+    assert rows["卯 走访发现问题（关联第 1 轮抽查）"]["visit_problems"] == 1
+    assert rows["辰 不合格，整改逾期未报送"]["rectifications_overdue"] == 1
     assert len(ids) >= 12
+
+
+def test_a_rounds_cap_that_would_let_not_holding_pay_is_refused() -> None:
+    """Visit problems and overdue rectifications are capped with the event's rounds: a cap
+    that lets a held event cost more than not holding is refused (422), naming the rule."""
+    from workflows.campaign import scoring
+    from workflows.kernel.errors import InvalidData
+
+    with pytest.raises(InvalidData) as refused:
+        scoring.validate({"event_caps": {"rounds": 30}})
+    assert refused.value.status == 422 and "活动未开展" in refused.value.message_zh
+    assert scoring.validate({"deductions": {"visit_problem": 5, "rectification_overdue": 8}})

@@ -452,6 +452,7 @@ class SpotRound:
     who: str
     at: datetime
     at_zh: str
+    id: int | None = None  # the spot check's id (a rectification names it)
 
 
 def spot_rounds(session: Session, event_id: int) -> list[SpotRound]:
@@ -472,6 +473,7 @@ def spot_rounds(session: Session, event_id: int) -> list[SpotRound]:
             (user.display_name or user.username) if user else "系统",
             check.checked_at,
             moment_zh(check.checked_at),
+            check.id,
         )
         for check, user in rows
     ]

@@ -45,7 +45,7 @@ REASONS_MAX = 2000
 FILES_MAX = 20
 
 
-def _not_found(rect_id: int) -> NotFound:
+def not_found(rect_id: int) -> NotFound:
     return NotFound(
         "rectification_not_found",
         f"整改通知 {rect_id} 不存在",
@@ -56,7 +56,7 @@ def _not_found(rect_id: int) -> NotFound:
 def get(session: Session, actor: Actor, rect_id: int) -> Rectification:
     """A rectification the caller may see (its unit's), or 404."""
     rect = session.get(Rectification, rect_id)
-    require_visible(actor, None if rect is None else rect.unit_id, _not_found(rect_id))
+    require_visible(actor, None if rect is None else rect.unit_id, not_found(rect_id))
     assert rect is not None
     return rect
 

@@ -21,7 +21,10 @@ from models import (
     FeedbackItem,
     Notification,
     NotificationState,
+    Rectification,
+    RectificationState,
     SiteVisit,
+    SpotCheck,
     Unit,
 )
 from workflows.accounts import units as unit_list
@@ -67,6 +70,8 @@ class Board:
     visits: list[tuple[SiteVisit, str, str]]
     visitable: list[tuple[Event, str]]
     flagged: list[tuple[Event, str]]
+    rectifications_overdue: list[tuple[Rectification, Event, str]]
+    visit_rounds: list[tuple[SpotCheck, Event, str]]
 
 
 def collect(
@@ -85,6 +90,7 @@ def collect(
     queue_total = waiting_for_check(session)
     checks = evidence.check_events(session, [e.id for e, _ in queue], store)
     failed = failed_notifications(session)
+    visitable = [(e, name) for e, name in queue] + checked_events(session)
     return Board(
         campaigns=campaigns,
         campaign_id=campaign_id,
@@ -98,8 +104,43 @@ def collect(
         units=unit_list.in_schedule_order(session),
         asked=pending_extensions(session),
         visits=recent_visits(session),
-        visitable=[(e, name) for e, name in queue] + checked_events(session),
+        visitable=visitable,
         flagged=flagged_events(session, campaign_id),
+        rectifications_overdue=overdue_rectifications(session, now, campaign_id),
+        visit_rounds=rounds_of(session, [e.id for e, _ in visitable if e.id is not None]),
+    )
+
+
+def overdue_rectifications(
+    session: Session, now: datetime, campaign_id: int | None
+) -> list[tuple[Rectification, Event, str]]:
+    """Rectifications past their due day with no report, the longest overdue first:
+    (rectification, event, unit name)."""
+    stmt = (
+        select(Rectification, Event, Unit.name)
+        .join(Event, col(Event.id) == Rectification.event_id)
+        .join(Unit, col(Unit.id) == Rectification.unit_id)
+        .where(Rectification.state == RectificationState.issued, col(Rectification.due_at) < now)
+        .order_by(col(Rectification.due_at), col(Rectification.id))
+        .limit(PAGE)
+    )
+    if campaign_id:
+        stmt = stmt.where(Event.campaign_id == campaign_id)
+    return list(session.exec(stmt).all())
+
+
+def rounds_of(session: Session, event_ids: list[int]) -> list[tuple[SpotCheck, Event, str]]:
+    """The spot-check rounds of some events (a visit may name the one it informed)."""
+    if not event_ids:
+        return []
+    return list(
+        session.exec(
+            select(SpotCheck, Event, Unit.name)
+            .join(Event, col(Event.id) == SpotCheck.event_id)
+            .join(Unit, col(Unit.id) == Event.unit_id)
+            .where(col(SpotCheck.event_id).in_(event_ids))
+            .order_by(col(SpotCheck.event_id), col(SpotCheck.round))
+        ).all()
     )
 
 
