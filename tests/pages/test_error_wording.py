@@ -97,7 +97,8 @@ def _path(route: str, ids: dict[str, Any], world: World) -> str:
     values = {"event_id": event, "item_id": ids["item"], "invitee_id": ids["invitee"],
               "request_id": 1, "registration_id": 1, "attachment_id": 1, "notification_id": 1,
               "account_id": world.user_ids["viewer"], "action": "role",
-              "campaign_id": world.campaign_id, "rectification_id": 1}  # fmt: skip
+              "campaign_id": world.campaign_id, "rectification_id": 1,
+              "token": "x" * 20}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), route)
 
 
