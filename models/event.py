@@ -95,6 +95,9 @@ class Event(SQLModel, table=True):
     date_latest: date
     date_text: str | None = Field(default=None, sa_type=sa.String(100))
     tentative: bool = False
+    # An event planned over several days (9月16日、17日) runs from date_earliest to this, its
+    # last day (equal to date_latest); NULL: one day within [date_earliest, date_latest].
+    planned_until: date | None = None
     location: str | None = Field(default=None, sa_type=sa.String(300))
     # Local (Asia/Shanghai) time of day, when the schedule gives one (14:30–17:00, 上午10:00).
     start_time: time | None = None

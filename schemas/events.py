@@ -83,6 +83,9 @@ class EventOut(BaseModel):
     date_latest: date
     date_text: str | None
     tentative: bool
+    planned_until: date | None = Field(
+        default=None, description="the last day of an event planned over several days"
+    )
     location: str | None
     start_time: dt.time | None
     end_time: dt.time | None

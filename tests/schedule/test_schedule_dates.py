@@ -314,3 +314,61 @@ def test_dates_in_chinese_numerals_parse() -> None:
     assert parse_when("十月一日", 2022).earliest == date(2022, 10, 1)
     with pytest.raises(DatePhraseError):
         parse_when("九月三十一日", 2022)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("9月16日、17日", D(2022, 9, 16), D(2022, 9, 17)),
+        ("9月16、17日", D(2022, 9, 16), D(2022, 9, 17)),
+        ("9月16日,17日", D(2022, 9, 16), D(2022, 9, 17)),
+        ("9月16日（星期五）、17日（星期六）", D(2022, 9, 16), D(2022, 9, 17)),
+        ("9月30日、10月1日", D(2022, 9, 30), D(2022, 10, 1)),
+        ("9月15日、16日、17日", D(2022, 9, 15), D(2022, 9, 17)),
+        ("9月16日、17日上午9:00", D(2022, 9, 16), D(2022, 9, 17)),
+    ],
+)
+def test_listed_days_are_one_event_over_several_days(text, first, last):
+    """'9月16日、17日' names the days of one event held over both: precision 'multiday'."""
+    when = parse_when(text, 2022)
+    assert (when.earliest, when.latest, when.precision) == (first, last, "multiday")
+    assert not when.tentative and when.warnings == ()
+
+
+def test_listed_days_must_be_days_in_order():
+    for text in ("9月上旬、中旬", "9月17日、16日", "9月16日、17日、17日", "9月16日、18日"):
+        with pytest.raises(DatePhraseError):
+            parse_when(text, 2022)
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("9月初", D(2022, 9, 1), D(2022, 9, 10)),
+        ("9月底", D(2022, 9, 21), D(2022, 9, 30)),
+        ("9月末", D(2022, 9, 21), D(2022, 9, 30)),
+        ("2月底", D(2022, 2, 21), D(2022, 2, 28)),
+        ("2023年1月初", D(2023, 1, 1), D(2023, 1, 10)),
+    ],
+)
+def test_start_and_end_of_a_month_are_tentative_dekads(text, first, last):
+    """初 is 上旬 and 底/末 下旬, marked 暂定: the office named no day."""
+    when = parse_when(text, 2022)
+    assert (when.earliest, when.latest, when.precision) == (first, last, "dekad")
+    assert when.tentative is True
+
+
+@pytest.mark.parametrize("year", [2022, 2025])
+def test_a_slashed_day_without_a_year_takes_the_default_year(year):
+    when = parse_when("9/16", year)
+    assert (when.earliest, when.latest, when.precision) == (D(year, 9, 16), D(year, 9, 16), "day")
+    assert parse_when("9/15-9/17", year).latest == D(year, 9, 17)
+
+
+@pytest.mark.parametrize("text", ["第三季度", "三季度", "2022年第3季度", "Q3"])
+def test_a_quarter_is_refused_with_its_own_message(text):
+    with pytest.raises(DatePhraseError) as caught:
+        parse_when(text, 2022)
+    assert caught.value.code == "date_quarter"
+    assert "季度" in caught.value.message_zh and "旬" in caught.value.message_zh
+    assert "quarter" in caught.value.message_en

@@ -868,3 +868,56 @@ def test_the_preview_counts_digests_apart_from_what_goes_out_at_once(
     assert "立即发出 4 次催办、共 8 条通知，另有 6 条通知并入 3 份催办汇总" in refused.message_zh
     assert "09:00" in refused.message_zh
     assert refused.details["past_digests"] == 3
+
+
+def test_the_phrasings_offices_use_preview_and_import(
+    client: TestClient, world: World, tmp_path: Path
+) -> None:
+    """9月16日、17日 and 9月16、17日 become an event over both days (planned first and last day);
+    9月初 / 9月底 / 9月末 a 上旬 / 下旬 window marked 暂定; 9/16 a day in the campaign's year.
+    A quarter is refused with a message naming its row while the other rows still preview."""
+    rows = [
+        ["1", "区审计局", "两天的活动", "9月16日、17日"],
+        ["2", "区水务局", "两天的活动", "9月16、17日"],
+        ["3", "区财政局", "月初的活动", "9月初"],
+        ["4", "区税务局", "月底的活动", "9月底"],
+        ["5", "区统计局", "月末的活动", "9月末"],
+        ["6", "区商务局", "斜线日期", "9/16"],
+        ["7", "区民政局", "一个季度", "第三季度"],
+    ]
+    path, first = make_file(tmp_path, "csv-utf8", rows)
+    before = counts(world)
+    report = upload(client, world, path, dry_run=True).json()
+    quarter_row = first + 6
+    assert [(i["row"], i["code"]) for i in report["issues"] if i["severity"] == "error"] == [
+        (quarter_row, "date_quarter")
+    ]
+    error = next(i for i in report["issues"] if i["code"] == "date_quarter")
+    assert error["message"].startswith(f"第 {quarter_row} 行“开展时间”：“第三季度”是季度")
+    planned = {e["unit_name"]: e for e in report["events"]}
+    assert len(planned) == 6  # every other row previews
+    assert (planned["区审计局"]["earliest"], planned["区审计局"]["latest"]) == (
+        "2022-09-16", "2022-09-17",
+    )  # fmt: skip
+    assert planned["区审计局"]["planned_until"] == "2022-09-17"
+    assert planned["区水务局"]["planned_until"] == "2022-09-17"
+    assert (planned["区财政局"]["earliest"], planned["区财政局"]["latest"]) == (
+        "2022-09-01", "2022-09-10",
+    )  # fmt: skip
+    assert planned["区财政局"]["tentative"] and planned["区财政局"]["planned_until"] is None
+    for unit in ("区税务局", "区统计局"):
+        assert (planned[unit]["earliest"], planned[unit]["latest"]) == ("2022-09-21", "2022-09-30")
+        assert planned[unit]["tentative"]
+    assert planned["区商务局"]["earliest"] == planned["区商务局"]["latest"] == "2022-09-16"
+    assert counts(world) == before
+
+    path, _ = make_file(tmp_path, "csv-utf8", rows[:6], name="无季度")
+    done = upload(client, world, path, accept_warnings=True)
+    assert done.status_code == 201, done.text
+    stored = events_by_unit(world)
+    audit = stored["区审计局"]
+    assert (audit.date_earliest, audit.date_latest) == (date(2022, 9, 16), date(2022, 9, 17))
+    assert audit.planned_until == date(2022, 9, 17)
+    assert stored["区税务局"].tentative and stored["区税务局"].planned_until is None
+    shown = client.get(f"/api/v1/events/{audit.id}", headers=world.headers["supervisor"]).json()
+    assert shown["planned_until"] == "2022-09-17"

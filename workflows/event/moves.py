@@ -352,6 +352,7 @@ def apply_new_date(move: Move) -> None:
     ev.date_earliest, ev.date_latest = data.earliest, data.latest
     ev.date_text = None
     ev.tentative = False
+    ev.planned_until = None  # the new dates are a window; an import sets its days after
     deadlines.arm_hold(move.session, ev, move.rules, move.calendar, move.now, rearm_fired=True)
     if ev.state == EventState.invited:
         invitations.arm_reminder(move.session, ev, move.rules, move.now)

@@ -1,8 +1,11 @@
 """Parse the free-text "开展时间" (when) cell of an Open Day schedule table.
 
 Offices write dates in many shapes: ``9月16日``, ``2022年9月16日（星期五）``, ``9月中旬``,
-``9月15日—16日``, ``9月30日至10月2日``, ``2026年3-6月``, ``9月16日下午3:00（暂定）``, or the
-ISO strings our spreadsheet reader produces (``2022-09-16``).  :func:`parse_when` turns one such
+``9月15日—16日``, ``9月30日至10月2日``, ``2026年3-6月``, ``9月16日下午3:00（暂定）``, the days of
+one event held over several days (``9月16日、17日``, ``9月16、17日``), the start or end of a month
+(``9月初``, ``9月底``, ``9月末``: a 上旬 or 下旬 window marked tentative), ``9/16``, or the
+ISO strings our spreadsheet reader produces (``2022-09-16``). A quarter (``第三季度``) is refused
+with its own message: it is no date an office can be chased by.  :func:`parse_when` turns one such
 phrase into a :class:`ParsedWhen` with an inclusive date window, or raises
 :class:`DatePhraseError` with a stable code and a bilingual message.
 """
@@ -42,7 +45,9 @@ class ParsedWhen:
     tentative: bool
     start_time: time | None
     end_time: time | None
-    precision: str  # "day" | "days" | "dekad" | "month" | "months"
+    # "day" | "days" | "dekad" | "month" | "months"; "multiday": the listed days of one event
+    # held over several days (9月16日、17日), earliest its first day and latest its last.
+    precision: str
     warnings: tuple[DateIssue, ...]
 
 
@@ -80,6 +85,18 @@ _WEEKDAY_ZH = "一二三四五六日"
 # Numeric dates rewritten into the 年月日 form: "2022-09-16", "2022/9/16", "2022.9.16", then "9.16".
 _ISO_DATE_RE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
 _DOTTED_DATE_RE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})(?![\d.])")
+# "9/16" (no year; "2022/9/16" is taken by _ISO_DATE_RE first): in the default year.
+_SLASHED_DATE_RE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])")
+
+# "9月初", "9月底", "9月末": the month's 上旬 or 下旬, tentative (no day was named).
+_MONTH_PART_RE = re.compile(r"(\d{1,2}月)(初|底|末)(?!\d)")
+_MONTH_PART_DEKAD = {"初": "上旬", "底": "下旬", "末": "下旬"}
+
+# The days of one event held over several days: "9月16日、17日", "9月16、17日".
+_LIST_SEP_RE = re.compile(r"[、,]")
+
+# A quarter ("第三季度", "2022年第3季度", "Q3"): refused with its own message.
+_QUARTER_RE = re.compile(r"季度|^(?:\d{4}年)?Q[1-4]$", re.IGNORECASE)
 
 # Any other parenthesised remark, e.g. "(视天气情况)": ignored with a warning.
 _NOTE_RE = re.compile(r"\(([^()]*)\)")
@@ -281,6 +298,16 @@ def parse_when(text: str, default_year: int) -> ParsedWhen:
     if not original:
         raise DatePhraseError("date_empty", "日期为空", "date is empty")
     s, tentative, start_time, end_time, warnings = _simplify(original)
+    if _QUARTER_RE.search(s):
+        raise DatePhraseError(
+            "date_quarter",
+            f"“{original}”是季度，不是开展日期：请填写具体日期（如9月16日）或旬（如9月中旬）",
+            f'"{original}" is a quarter, not a date to hold an event by: give a day '
+            "(9月16日) or a third of a month (9月中旬)",
+        )
+    if _LIST_SEP_RE.search(s):
+        first, last = _listed_days(s, default_year, original, warnings)
+        return ParsedWhen(first, last, tentative, start_time, end_time, "multiday", tuple(warnings))
 
     segments = _RANGE_SPLIT_RE.split(s)
     if len(segments) > 2:
@@ -348,7 +375,44 @@ def _simplify(original: str) -> tuple[str, bool, time | None, time | None, list[
     s = _NOTE_RE.sub("", s)
     s = _FILLER_RE.sub("", s)
     s = _DOTTED_DATE_RE.sub(r"\1月\2日", s)
-    return s, bool(tentative), start_time, end_time, warnings
+    s = _SLASHED_DATE_RE.sub(r"\1月\2日", s)
+    s, approximate = _MONTH_PART_RE.subn(lambda m: m.group(1) + _MONTH_PART_DEKAD[m.group(2)], s)
+    return s, bool(tentative or approximate), start_time, end_time, warnings
+
+
+def _listed_days(
+    s: str, default_year: int, original: str, warnings: list[DateIssue]
+) -> tuple[date, date]:
+    """The first and last of the listed days of one event ("9月16日、17日", "9月16、17日"):
+    each a day, in order, one after another, the month and year carried from the day before."""
+    days: list[date] = []
+    year, month = default_year, None
+    for segment in _LIST_SEP_RE.split(s):
+        p = _parse_point(segment, original)
+        if p.bare is not None:
+            p.day, p.bare = p.bare, None  # "16" in "9月16、17日"
+        if p.day is None or p.dekad is not None:
+            raise _unparseable(original, "列出的须是日期", "listed items must be days")
+        if p.month is not None and month is not None and p.month < month and p.year is None:
+            year += 1  # "12月31日、1月1日"
+        year, month = p.year or year, p.month or month
+        p.year, p.month = year, month
+        day, _, _ = _bounds(p, original)
+        if days and day <= days[-1]:
+            raise DatePhraseError(
+                "date_range_reversed",
+                f"“{original}”中列出的日期须由早到晚、不重复",
+                f'the days listed in "{original}" must be in order, without repeats',
+            )
+        if days and (day - days[-1]).days > 1:  # two events, or one with a gap: ask
+            raise _unparseable(
+                original, "列出的须是一个活动连续开展的几天", "listed days must follow each other"
+            )
+        issue = _check_weekday(p, day, "day", original)
+        if issue is not None:
+            warnings.append(issue)
+        days.append(day)
+    return days[0], days[-1]
 
 
 def _window(

@@ -77,6 +77,8 @@ class PlannedEvent:
     # An event imported earlier whose dates this table changes: applied as a reschedule.
     existing_event_id: int | None = None
     reschedule_from: tuple[date, date] | None = None
+    # The last day of an event over several days (9月16日、17日): its first day is `earliest`.
+    planned_until: date | None = None
 
 
 @dataclass
@@ -382,6 +384,7 @@ def _plan_row(raw: RawRow, campaign: Campaign, issues: list[RowIssue]) -> Planne
         exists=False,
         start_time=when.start_time,
         end_time=when.end_time,
+        planned_until=when.latest if when.precision == "multiday" else None,
     )
 
 
@@ -531,6 +534,7 @@ def _reschedule_changed(session: Session, report: ImportReport, actor: Actor, no
             f"{planned.earliest}–{planned.latest}",
             data={"earliest": planned.earliest, "latest": planned.latest},
         )
+        event.planned_until = planned.planned_until  # the row's days, after the move's window
         done += 1
     return done
 
@@ -565,6 +569,7 @@ def _event_values(
         "date_latest": planned.latest,
         "date_text": planned.date_text,
         "tentative": planned.tentative,
+        "planned_until": planned.planned_until,
         "location": planned.location,
         "start_time": planned.start_time,
         "end_time": planned.end_time,
