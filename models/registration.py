@@ -64,6 +64,8 @@ class Registration(SQLModel, table=True):
     id_hash: str | None = Field(default=None, sa_type=sa.String(64), index=True)
     person_key: str | None = Field(default=None, sa_type=sa.String(64))
     decline_reason: str | None = Field(default=None, sa_type=sa.String(300))
+    # A declined person may not register for the event again until the unit lifts that.
+    decline_lifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     invitee_id: int | None = Field(default=None, foreign_key="invitee.id")
     consent_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)

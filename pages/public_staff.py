@@ -197,6 +197,28 @@ def registrations_decline(
     return redirect(f"/events/{event_id}/registrations", "已告知报名人未获确认及原因")
 
 
+@router.post("/events/{event_id}/registrations/{registration_id}/lift-decline")
+def registrations_lift_decline(
+    request: Request,
+    event_id: int,
+    registration_id: int,
+    _: FormDep,  # the CSRF check
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Let a declined person register for this event again (audited)."""
+    ev = kit.view(session, user, event_id, write=True)
+    with attempt(session) as tried:
+        reg = flow.lift_decline(
+            session, ev.event, registration_id, actor=user.actor, now=clock.now()
+        )
+    if tried.errors:
+        ev = kit.view(session, user, event_id)
+        return registrations_page(request, session, ev, clock, tried.errors)
+    return redirect(f"/events/{event_id}/registrations", f"{reg.name} 可以再次报名本活动")
+
+
 # ---- 意见回执 (printable slips) -------------------------------------------------------------
 
 

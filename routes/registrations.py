@@ -1,4 +1,5 @@
-"""Staff side of public registration: an event's registrations, confirm, decline."""
+"""Staff side of public registration: an event's registrations, confirm, decline, and lifting
+a decline (the person may register for the event again)."""
 
 from __future__ import annotations
 
@@ -75,4 +76,21 @@ def decline_registration(
     result = staff_out(session, reg, keys(request))
     session.commit()
     calendar_cache(request).clear()
+    return result
+
+
+@router.post("/{event_id}/registrations/{registration_id}/lift-decline")
+def lift_decline(
+    event_id: int,
+    registration_id: int,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> StaffRegistrationOut:
+    """Let a declined person register for this event again (audited); 409 otherwise."""
+    event = load_event_for_write(session, actor, event_id)
+    reg = flow.lift_decline(session, event, registration_id, actor=actor, now=clock.now())
+    result = staff_out(session, reg, keys(request))
+    session.commit()
     return result

@@ -89,6 +89,8 @@ class StaffRegistrationOut(BaseModel):
     id_number_masked: str
     district: str | None
     decline_reason: str | None
+    # When the unit let a declined person register for the event again; None: not lifted.
+    decline_lifted_at: dt.datetime | None = None
     invitee_id: int | None
     registered_at: dt.datetime
 

@@ -53,13 +53,14 @@ def staff_out(session: Session, reg: Registration, k: Keys) -> StaffRegistration
         id=reg.id,  # type: ignore[arg-type]
         code=grouped(reg.code),
         state=reg.state,
-        state_label=flow.STATE_LABELS_ZH[reg.state],
+        state_label=flow.state_label(reg),
         waitlist_position=flow.waitlist_position(session, reg),
         name=reg.name,
         phone_masked=privacy.mask_phone(k.decrypt(reg.phone_enc)),
         id_number_masked=privacy.mask_id(k.decrypt(reg.id_enc)),
         district=reg.district,
         decline_reason=reg.decline_reason,
+        decline_lifted_at=reg.decline_lifted_at,
         invitee_id=reg.invitee_id,
         registered_at=reg.created_at,
     )

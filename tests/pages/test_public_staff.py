@@ -85,6 +85,18 @@ def test_registrations_page_masks_orders_confirms_and_declines(walker: Walker) -
     assert declined.status_code == 200 and "原因：名额已满足本次活动需要" in declined.text
     assert "候补第" not in declined.text  # 市民2 moved up from the waiting list
     assert declined.text.count("确认参加<span") == 1
+    # The declined person cannot register for the event again until the unit lifts that.
+    assert register(client, eid, phone="13900000001").status_code == 409
+    lift = f'action="/events/{eid}/registrations/{rows[1]}/lift-decline"'
+    assert lift in declined.text and "允许再次报名" in declined.text
+    lifted = client.post(
+        f"/events/{eid}/registrations/{rows[1]}/lift-decline",
+        data={"csrf": csrf_of(declined.text)},
+        follow_redirects=True,
+    )
+    assert lifted.status_code == 200 and "市民1 可以再次报名本活动" in lifted.text
+    assert "未获确认（已允许再次报名）" in lifted.text and lift not in lifted.text
+    assert register(client, eid, phone="13900000001").status_code == 201
 
 
 def test_registrations_and_slips_of_another_unit_are_404(walker: Walker) -> None:

@@ -413,3 +413,59 @@ def test_pages_register_look_up_and_track_without_script(walker: Walker) -> None
     assert "已报名，待单位确认" in found.text and "取消报名" in found.text
     missing = client.get("/public/track", params={"code": "AAAAAAAAAA"})
     assert missing.status_code == 404 and "没有找到该回执码" in missing.text
+
+
+def test_a_declined_person_cannot_register_again_until_staff_lift_it(
+    walker: Walker, world: World
+) -> None:
+    """Declined for an event, the same phone (or ID number) is refused for that event with a
+    stable code; another event is not affected. The unit lifts the block (audited), and the
+    person may register again."""
+    from models import ChangeLog
+
+    client, headers = walker.client, world.headers["housing"]
+    event = open_event(walker, places=3)
+    other = open_event(walker, places=3, theme="另一个活动")
+    with world.session() as s:  # one registration per campaign would hide the point
+        campaign = s.get(Campaign, world.campaign_id)
+        assert campaign is not None
+        campaign.rules = {**campaign.rules, "public_once_per_campaign": False}
+        s.add(campaign)
+        s.commit()
+    first = register(client, event["id"], id_number=ID_ADULT)
+    assert first.status_code == 201, first.text
+    reg_id = client.get(f"/api/v1/events/{event['id']}/registrations", headers=headers).json()[0][
+        "id"
+    ]
+    declined = client.post(
+        f"/api/v1/events/{event['id']}/registrations/{reg_id}/decline",
+        json={"reason": "不符合条件"},
+        headers=headers,
+    )
+    assert declined.status_code == 200, declined.text
+    again = register(client, event["id"])
+    assert again.status_code == 409, again.text
+    error = error_of(again)
+    assert error["code"] == "registration_declined"
+    assert "未获确认" in error["message"] and "不能再次报名" in error["message"]
+    by_id = register(client, event["id"], phone="13900000001", id_number=ID_ADULT)
+    assert by_id.status_code == 409 and error_of(by_id)["code"] == "registration_declined"
+    assert register(client, other["id"]).status_code == 201  # another event: fine
+
+    lift = f"/api/v1/events/{event['id']}/registrations/{reg_id}/lift-decline"
+    refused = client.post(lift, headers=world.headers["shiling"])
+    assert refused.status_code == 404  # another unit's staff
+    lifted = client.post(lift, headers=headers)
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["state"] == "declined" and lifted.json()["decline_lifted_at"]
+    twice = client.post(lift, headers=headers)
+    assert twice.status_code == 409 and error_of(twice)["code"] == "registration_state"
+    with world.session() as s:
+        line = s.exec(
+            select(ChangeLog).where(
+                ChangeLog.entity == "public_registration", ChangeLog.action == "lift_decline"
+            )
+        ).one()
+        assert line.entity_id == reg_id and line.actor_name
+    back = register(client, event["id"])
+    assert back.status_code == 201, back.text

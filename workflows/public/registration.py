@@ -1,6 +1,8 @@
 """Public registration for an event's public places (公开邀请): eligibility, first come first
 served up to the places, then a waiting list in arrival order; cancel and look up by code and
-phone; staff confirm (the person becomes an invitee: 市民代表, 公开邀请) or decline.
+phone; staff confirm (the person becomes an invitee: 市民代表, 公开邀请) or decline. A declined
+person (the same phone or ID number) cannot register for that event again until the unit lifts
+the block (`lift_decline`, audited).
 
 Registrations for one event are serialised by a row lock on the event (FOR UPDATE on
 PostgreSQL; SQLite writers hold the database's write lock), so the count of places taken read
@@ -253,6 +255,22 @@ def _check_once(session: Session, campaign_id: int, hashes: list[str]) -> None:
         raise _already()
 
 
+def _check_not_declined(session: Session, event_id: int, hashes: list[str]) -> None:
+    """A person the unit declined for this event is refused, unless the unit lifted it."""
+    stmt = select(Registration.id).where(
+        Registration.event_id == event_id,
+        Registration.state == RegistrationState.declined,
+        col(Registration.decline_lifted_at).is_(None),
+        (col(Registration.phone_hash).in_(hashes)) | (col(Registration.id_hash).in_(hashes)),
+    )
+    if session.exec(stmt).first() is not None:
+        raise Conflict(
+            "registration_declined",
+            "您在本活动的报名未获确认，不能再次报名；如有疑问请联系活动单位",
+            "this person's registration for this event was declined; the unit can lift that",
+        )
+
+
 def register(
     session: Session,
     event_id: int,
@@ -273,6 +291,7 @@ def register(
     id_number = check_eligible(rules, event, who)
     phone_hash = keys.digest("phone", phone)
     id_hash = keys.digest("id", id_number) if id_number else None
+    _check_not_declined(session, event_id, [h for h in (phone_hash, id_hash) if h])
     if rules.public_once_per_campaign:
         _check_once(session, event.campaign_id, [h for h in (phone_hash, id_hash) if h])
     full = taken(session, event_id) >= event.public_places
@@ -469,6 +488,43 @@ def decline(
     if held_place:
         _promote(session, event, now, notify)
     return reg
+
+
+def lift_decline(
+    session: Session, event: Event, reg_id: int, *, actor: Actor, now: datetime
+) -> Registration:
+    """Let a declined person register for the event again (audited); the registration stays
+    declined, with its reason."""
+    actor.require_write()
+    reg = staff_get(session, event, reg_id)
+    if reg.state != RegistrationState.declined or reg.decline_lifted_at is not None:
+        raise Conflict(
+            "registration_state",
+            f"报名状态为“{state_label(reg)}”，不需要解除",
+            f"a registration in state '{reg.state}' has no block to lift",
+        )
+    reg.decline_lifted_at = now
+    reg.updated_at = now
+    audit.record(
+        session,
+        actor,
+        entity="public_registration",
+        entity_id=reg.id,
+        action="lift_decline",
+        now=now,
+        before={"decline_lifted_at": None},
+        after={"decline_lifted_at": now, "event_id": event.id},
+        unit_id=event.unit_id,
+    )
+    return reg
+
+
+def state_label(reg: Registration) -> str:
+    """The registration's state in words, for staff."""
+    label = STATE_LABELS_ZH[reg.state]
+    if reg.state == RegistrationState.declined and reg.decline_lifted_at is not None:
+        label += "（已允许再次报名）"
+    return label
 
 
 FORMS_ZH = {
