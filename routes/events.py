@@ -31,6 +31,7 @@ from web.deps import (
 from web.loaders import load_event, load_event_for_write, load_move_target, unit_name
 from workflows.accounts import units
 from workflows.campaign import service as campaigns
+from workflows.event import history as history_words
 from workflows.event import machine as event_machine
 from workflows.event import search
 from workflows.event import service as event_service
@@ -196,7 +197,9 @@ def transition(
     moves.moved(entry, door="api")
     answer = TransitionOut(
         event=out(event, unit_name(session, event.unit_id), actor),
-        move=HistoryOut.model_validate(entry),
+        move=HistoryOut.of(
+            entry, history_words.in_words(entry, history_words.display_names(session, [entry]))
+        ),
     )
     # Serialised once here (the model was just built and validated): no second validation of
     # the response by the framework on the hot path.
@@ -205,11 +208,13 @@ def transition(
 
 @router.get("/{event_id}/history")
 def history(event_id: int, actor: ActorDep, session: SessionDep) -> list[HistoryOut]:
-    """Every move of the event, oldest first."""
+    """Every move of the event, oldest first: the structured fields and, beside them, the line
+    in words as the history page shows it (`at_zh`, `who`, `sentence`)."""
     load_event(session, actor, event_id)
     rows = session.exec(
         select(TransitionLog)
         .where(TransitionLog.event_id == event_id)
         .order_by(col(TransitionLog.id))
     ).all()
-    return [HistoryOut.model_validate(r) for r in rows]
+    names = history_words.display_names(session, rows)
+    return [HistoryOut.of(r, history_words.in_words(r, names)) for r in rows]

@@ -142,6 +142,17 @@ class HistoryOut(BaseModel):
     at: datetime
     reason: str | None
     data: dict[str, Any]
+    # The line in words, as the history page shows it (workflows/event/history.py).
+    at_zh: str = Field(default="", description="the time in words: 2022年9月16日（星期五）14:30")
+    who: str = Field(default="", description="who, by display name (系统 for the service)")
+    sentence: str = Field(default="", description="what happened, one Chinese sentence")
+
+    @classmethod
+    def of(cls, line: Any, words: Any) -> HistoryOut:
+        """From an audit line and its words (`history.in_words`)."""
+        out = cls.model_validate(line)
+        out.at_zh, out.who, out.sentence = words.at_zh, words.who, words.sentence
+        return out
 
 
 class TransitionOut(BaseModel):

@@ -179,3 +179,25 @@ def test_an_unknown_kind_still_reads_as_words() -> None:
     """A line written by a future workflow is never shown as its code."""
     said = history.sentence(line("edit.something_new", {"x": 1}))
     assert not FORBIDDEN.search(said), said
+
+
+def test_the_api_history_carries_the_sentence_beside_the_fields(walker: Any) -> None:
+    """GET /api/v1/events/{id}/history: each line its structured fields and, beside them, the
+    sentence the history page shows, the time in words and who; a move's answer too."""
+    event, _ = walker.held_event()
+    r = walker.client.get(
+        f"/api/v1/events/{event['id']}/history", headers=walker.world.headers["housing"]
+    )
+    assert r.status_code == 200, r.text
+    rows = r.json()
+    assert [x["trigger"] for x in rows][:1] == ["create"]
+    for row in rows:
+        said = row["sentence"].replace(row["who"], "")  # test accounts have no display name
+        assert said and not FORBIDDEN.search(said), row
+        assert row["at_zh"].startswith("20") and "年" in row["at_zh"]
+        assert row["who"]
+    hold = next(x for x in rows if x["trigger"] == "hold")
+    assert "开展" in hold["sentence"] and hold["data"]  # the fields stay
+    moved = walker.move(event["id"], "collect_feedback", data={"items": [{"content": "建议"}]})
+    assert moved.status_code == 200, moved.text
+    assert "意见" in moved.json()["move"]["sentence"]

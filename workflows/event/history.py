@@ -358,14 +358,18 @@ def present(
     out: list[HistoryLine] = []
     seen: set[tuple[str, str]] = set()
     for line in lines:
-        at = moment_zh(line.at)
-        who = (names or {}).get(line.actor_id or 0) or who_zh(line.actor_name)
-        said = sentence(line, who)
-        if (at, said) in seen:
+        words = in_words(line, names)
+        if (words.at_zh, words.sentence) in seen:
             continue
-        seen.add((at, said))
-        out.append(HistoryLine(line.id, line.at, at, who, said))
+        seen.add((words.at_zh, words.sentence))
+        out.append(words)
     return out
+
+
+def in_words(line: TransitionLog, names: dict[int, str] | None = None) -> HistoryLine:
+    """One audit line in words: its time, who (display name by id from `names`), the sentence."""
+    who = (names or {}).get(line.actor_id or 0) or who_zh(line.actor_name)
+    return HistoryLine(line.id, line.at, moment_zh(line.at), who, sentence(line, who))
 
 
 def display_names(session: Session, lines: Iterable[TransitionLog]) -> dict[int, str]:
