@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 
 from tests.conftest import HOUSING, SHILING, Walker, error_of, local
+from workflows.reporting import reports
 
 
 def _campaign_story(walker: Walker, clock) -> dict:
@@ -74,9 +76,25 @@ def test_report_per_unit_and_district_totals(walker: Walker, clock) -> None:
     assert x.status_code == 200
     ws = openpyxl.load_workbook(io.BytesIO(x.content)).active
     table = [list(row) for row in ws.iter_rows(values_only=True)]
-    assert table[0][:3] == ["责任单位", "活动数", "已取消"]
+    # Two header rows grouped like the report page: 责任单位 over both, each group's label
+    # merged over its columns, the columns' labels below.
+    assert table[0][:3] == ["责任单位", "开展", None]
+    assert table[1][:3] == [None, "活动数", "已取消"]
+    merged = {str(r) for r in ws.merged_cells.ranges}
+    assert "A1:A2" in merged and "B1:G1" in merged  # 开展: 6 columns
+    groups = [(label, len(keys)) for label, keys in reports.COLUMN_GROUPS]
+    assert sum(n for _, n in groups) == len(reports.COLUMNS)  # every column in one group
+    keys = [k for _, group in reports.COLUMN_GROUPS for k in group]
+    assert sorted(keys) == sorted(k for k, _ in reports.COLUMNS)
+    column = 2
+    for label, n in groups:
+        first, last = get_column_letter(column), get_column_letter(column + n - 1)
+        assert table[0][column - 1] == label
+        assert (f"{first}1:{last}1" in merged) == (n > 1), label
+        column += n
+    assert table[1][1:] == [dict(reports.COLUMNS)[k] for k in keys]
     assert table[-1][0] == "全区合计" and table[-1][1] == 2
-    assert ws.freeze_panes == "A2"
+    assert ws.freeze_panes == "B3"
 
 
 def test_assessment_names_every_deduction_and_follows_rule_changes(walker: Walker, clock) -> None:

@@ -120,6 +120,9 @@ class Sheet:
     rows: Iterable[Sequence[Any]]  # tuples or lists, iterated once
     filename: str = "export"
     meta: dict[str, Any] = field(default_factory=dict)
+    # Grouped headers (xlsx): (label, how many columns) in order, covering every column; the
+    # label is merged over its columns above their headers; None: the header spans both rows.
+    groups: list[tuple[str | None, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -579,7 +582,13 @@ def write_xlsx(sheet: Sheet | list[Sheet], target: Any) -> None:
     xlsx_stream.write(
         target,
         [
-            (one.title, [c.header for c in one.columns], [c.width for c in one.columns], one.rows)
+            xlsx_stream.SheetSpec(
+                one.title,
+                [c.header for c in one.columns],
+                [c.width for c in one.columns],
+                one.rows,
+                one.groups,
+            )
             for one in (sheet if isinstance(sheet, list) else [sheet])
         ],
     )

@@ -7,24 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from workflows.reporting.reports import COLUMNS
+from workflows.reporting.reports import COLUMN_GROUPS, COLUMNS
 
 # The table's grouped headers: (group label, the columns under it, in COLUMNS order).
-GROUPS: list[tuple[str, tuple[str, ...]]] = [
-    ("开展", ("events", "cancelled", "held", "held_on_time", "held_late", "not_held_overdue")),
-    ("邀请与出席", ("invitees", "npc_deputy", "cppcc_member", "citizen", "citizen_targeted",
-                    "citizen_public", "attended", "attended_citizens", "flag_invitee_count",
-                    "flag_citizen_share")),
-    ("实际开展形式", ("form_office_visit", "form_site_visit", "form_dialogue", "form_feedback",
-                      "flag_leader")),
-    ("意见", ("opinions", "answered", "answered_on_time", "answered_late", "open_overdue",
-              "workdays_late", "extensions", "extensions_approved")),
-    ("总结", ("summaries", "summaries_on_time", "summaries_late", "summaries_missing", "reworks")),
-    ("抽查", ("spot_satisfactory", "spot_needs_improvement", "spot_unsatisfactory")),
-    ("走访与整改", ("visits", "visit_problems", "rectifications", "rectifications_closed",
-                    "rectifications_overdue")),
-    ("催办", ("escalations_level_1", "escalations_level_2")),
-]  # fmt: skip
+GROUPS = COLUMN_GROUPS  # the table's header groups, shared with the xlsx
 LABELS = dict(COLUMNS)
 SORTABLE = {"unit_name", "score", *LABELS}
 

@@ -92,6 +92,22 @@ COLUMNS: list[tuple[str, str]] = [
     ("escalations_level_1", "一级催办"),
     ("escalations_level_2", "二级催办"),
 ]
+# The columns in groups, in COLUMNS' order: the report page's and the xlsx's two header rows.
+COLUMN_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("开展", ("events", "cancelled", "held", "held_on_time", "held_late", "not_held_overdue")),
+    ("邀请与出席", ("invitees", "npc_deputy", "cppcc_member", "citizen", "citizen_targeted",
+                    "citizen_public", "attended", "attended_citizens", "flag_invitee_count",
+                    "flag_citizen_share")),
+    ("实际开展形式", ("form_office_visit", "form_site_visit", "form_dialogue", "form_feedback",
+                      "flag_leader")),
+    ("意见", ("opinions", "answered", "answered_on_time", "answered_late", "open_overdue",
+              "workdays_late", "extensions", "extensions_approved")),
+    ("总结", ("summaries", "summaries_on_time", "summaries_late", "summaries_missing", "reworks")),
+    ("抽查", ("spot_satisfactory", "spot_needs_improvement", "spot_unsatisfactory")),
+    ("走访与整改", ("visits", "visit_problems", "rectifications", "rectifications_closed",
+                    "rectifications_overdue")),
+    ("催办", ("escalations_level_1", "escalations_level_2")),
+]  # fmt: skip
 
 
 @dataclass
@@ -588,11 +604,15 @@ def report(facts: Facts) -> dict[str, Any]:
 
 
 def sheet(data: dict[str, Any]) -> Sheet:
-    """The report as one sheet: a row per unit, then the district's totals."""
-    keys = [k for k, _ in COLUMNS]
+    """The report as one sheet: a row per unit, then the district's totals; the columns in
+    their groups' order, under the groups' labels."""
+    labels = dict(COLUMNS)
+    keys = [k for _, group in COLUMN_GROUPS for k in group]
     columns = [Column("责任单位", 20)] + [
-        Column(label, max(8, 2 * len(label) + 2)) for _, label in COLUMNS
+        Column(labels[k], max(8, 2 * len(labels[k]) + 2)) for k in keys
     ]
     rows = [[r["unit_name"], *(r[k] for k in keys)] for r in data["units"]]
     rows.append(["全区合计", *(data["totals"][k] for k in keys)])
-    return Sheet("分单位情况", columns, rows, "report")
+    groups: list[tuple[str | None, int]] = [(None, 1)]  # 责任单位 spans both header rows
+    groups += [(label, len(group)) for label, group in COLUMN_GROUPS]
+    return Sheet("分单位情况", columns, rows, "report", groups=groups)

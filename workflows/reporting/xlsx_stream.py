@@ -3,7 +3,8 @@
 openpyxl's write-only mode builds a cell object per value and managed ~30,000 cells a second
 here, so a 100,000-event list (1.3 million cells) took over 30 s. This writer emits the sheet XML
 straight into the zip, row by row (constant memory), with the few things a list needs: a bold
-frozen header row, column widths, inline strings, numbers, booleans, and dates and times as
+frozen header row (or two, grouped: a group's label merged over its columns, as the report page
+shows them), column widths, inline strings, numbers, booleans, and dates and times as
 real Excel dates (serial numbers with a date format). The files open in Excel, WPS and openpyxl
 (the tests read them back with openpyxl).
 """
@@ -14,7 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape
 
 EPOCH = datetime(1899, 12, 30)
@@ -62,6 +63,18 @@ STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+
+
+class SheetSpec(NamedTuple):
+    """One sheet: its title, headers, column widths, rows (iterated once) and, for two grouped
+    header rows, (label, span) groups covering every column (label None: the header spans
+    both rows)."""
+
+    title: str
+    headers: Sequence[str]
+    widths: Sequence[int]
+    rows: Iterable
+    groups: Sequence[tuple[str | None, int]] | None = None
 
 
 def _workbook(titles: Sequence[str]) -> tuple[str, str]:
@@ -119,40 +132,74 @@ def column_letter(n: int) -> str:
     return letters
 
 
-def _write_sheet(out: Any, headers: Sequence[str], widths: Sequence[int], rows: Iterable) -> None:
+def _header_cell(ref: str, text: str) -> str:
+    return f'<c r="{ref}" s="{STYLE_HEADER}" t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+
+
+def _header_rows(
+    letters: Sequence[str], headers: Sequence[str], groups: Sequence[tuple[str | None, int]] | None
+) -> tuple[str, list[str]]:
+    """The header rows' XML and the ranges to merge: one row, or a group row above the
+    columns' row (a group's label merged across its columns, an ungrouped header down both)."""
+    if not groups:
+        cells = "".join(_header_cell(f"{x}1", h) for x, h in zip(letters, headers, strict=True))
+        return f'<row r="1">{cells}</row>', []
+    if sum(span for _, span in groups) != len(headers):
+        raise ValueError("header groups must cover every column")
+    top, below, merges, at = [], [], [], 0
+    for label, span in groups:
+        first, last = letters[at], letters[at + span - 1]
+        pairs = list(zip(letters[at : at + span], headers[at : at + span], strict=True))
+        if label is None:  # each header of the span down both rows
+            for x, h in pairs:
+                top.append(_header_cell(f"{x}1", h))
+                merges.append(f"{x}1:{x}2")
+        else:
+            top.append(_header_cell(f"{first}1", label))
+            below += [_header_cell(f"{x}2", h) for x, h in pairs]
+            if span > 1:
+                merges.append(f"{first}1:{last}1")
+        at += span
+    return f'<row r="1">{"".join(top)}</row><row r="2">{"".join(below)}</row>', merges
+
+
+def _write_sheet(out: Any, spec: SheetSpec) -> None:
+    headers, widths, rows = spec.headers, spec.widths, spec.rows
     letters = [column_letter(i) for i in range(1, len(headers) + 1)]
     cols = "".join(
         f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
         for i, w in enumerate(widths, start=1)
     )
-    head = "".join(
-        f'<c r="{letter}1" s="{STYLE_HEADER}" t="inlineStr"><is><t>{escape(h)}</t></is></c>'
-        for letter, h in zip(letters, headers, strict=True)
+    head, merges = _header_rows(letters, headers, spec.groups)
+    # Grouped: two header rows frozen, and the first column (the unit) beside the scroll.
+    pane = (
+        '<pane xSplit="1" ySplit="2" topLeftCell="B3" activePane="bottomRight" state="frozen"/>'
+        if spec.groups
+        else '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
     )
     out.write(
         (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
-            'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
-            f'<cols>{cols}</cols><sheetData><row r="1">{head}</row>'
+            f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
+            f"<cols>{cols}</cols><sheetData>{head}"
         ).encode()
     )
     buffer: list[str] = []
-    for n, row in enumerate(rows, start=2):
+    for n, row in enumerate(rows, start=3 if spec.groups else 2):
         cells = "".join(_cell(f"{letter}{n}", v) for letter, v in zip(letters, row, strict=False))
         buffer.append(f'<row r="{n}">{cells}</row>')
         if len(buffer) >= 500:
             out.write("".join(buffer).encode())
             buffer.clear()
-    out.write(("".join(buffer) + "</sheetData></worksheet>").encode())
+    merged = "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+    tail = f'<mergeCells count="{len(merges)}">{merged}</mergeCells>' if merges else ""
+    out.write(("".join(buffer) + f"</sheetData>{tail}</worksheet>").encode())
 
 
-def write(
-    target: Any, sheets: Sequence[tuple[str, Sequence[str], Sequence[int], Iterable]]
-) -> None:
-    """Write (title, headers, widths, rows) sheets as one workbook to a path or binary file."""
-    titles = [s[0] for s in sheets]
+def write(target: Any, sheets: Sequence[SheetSpec]) -> None:
+    """Write sheets as one workbook to a path or binary file."""
+    titles = [s.title for s in sheets]
     workbook, rels = _workbook(titles)
     overrides = "".join(SHEET_TYPE.format(n=i) for i in range(1, len(sheets) + 1))
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
@@ -161,6 +208,6 @@ def write(
         zf.writestr("xl/workbook.xml", workbook)
         zf.writestr("xl/_rels/workbook.xml.rels", rels)
         zf.writestr("xl/styles.xml", STYLES)
-        for i, (_, headers, widths, rows) in enumerate(sheets, start=1):
+        for i, spec in enumerate(sheets, start=1):
             with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as out:
-                _write_sheet(out, headers, widths, rows)
+                _write_sheet(out, spec)
