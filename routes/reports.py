@@ -17,6 +17,7 @@ from web.loaders import load_event
 from workflows.campaign import scoring
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
+from workflows.event import search
 from workflows.files.store import FileStore
 from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor, scope
@@ -55,11 +56,19 @@ def export(
     date_from: date | None = None,
     date_to: date | None = None,
     due_within_days: Annotated[int, Query(ge=0, le=60)] = 3,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="overdue: text in the event's theme or unit's name"),
+    ] = None,
+    level: Annotated[
+        int | None, Query(ge=0, le=9, description="overdue: the escalation level (催办级别)")
+    ] = None,
 ) -> Any:
     """A list as xlsx or CSV: `events`, `opinions`, `overdue`, `notifications`, `spot-checks`,
     `invitees`, `visits`, `audit` (event moves and the change log, oldest first), e.g.
     `/exports/overdue.xlsx`, with the list's filters (`date_from`/`date_to`: the event's dates,
-    the visit's day or the audit line's day); staff get their own unit's rows."""
+    the visit's day or the audit line's day; `q` and `level` narrow the overdue list as on the
+    board and in `GET /overdue`); staff get their own unit's rows."""
     what, fmt = exports.split_name(name)
     require_campaign(session, campaign_id)
     filters = exports.Filters(
@@ -71,6 +80,8 @@ def export(
         date_from=date_from,
         date_to=date_to,
         due_within_days=due_within_days,
+        search=search.normalize(q),
+        level=level,
     )
     # Like every GET, nothing of this request's session is kept; ending its transaction now
     # frees SQLite's lock for the export's own session.

@@ -5,9 +5,11 @@ through a search; LIKE wildcards in what is typed are taken literally."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date, timedelta
 
+import openpyxl
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -127,3 +129,30 @@ def test_the_boards_overdue_export_keeps_the_search_and_level(
     lines = [line for line in sheet.splitlines()[1:] if line.strip()]
     assert len(lines) == 60 and all("环保" in line for line in lines)
     assert "教育" not in sheet
+
+
+def test_the_api_overdue_export_takes_q_and_level_like_the_board(
+    client: TestClient, world: World
+) -> None:
+    """/api/v1/exports/overdue.{xlsx,csv} narrow by `q` (theme or unit name) and `level`
+    (催办级别) as the board's export and the overdue list do; bad values are 422."""
+    _events(world)
+    h = world.headers["supervisor"]
+    _as(client, world, "supervisor")
+    board = client.get("/board/exports/overdue.csv", params={"q": "环保", "level": 0})
+    expected = board.content.decode("utf-8-sig")
+    r = client.get("/api/v1/exports/overdue.csv", params={"q": "环保", "level": 0}, headers=h)
+    assert r.status_code == 200, r.text
+    sheet = r.content.decode("utf-8-sig")
+    lines = [line for line in sheet.splitlines()[1:] if line.strip()]
+    assert len(lines) == 60 and all("环保" in line for line in lines) and "教育" not in sheet
+    assert sheet == expected
+    x = client.get("/api/v1/exports/overdue.xlsx", params={"q": "环保", "level": 0}, headers=h)
+    rows = list(openpyxl.load_workbook(io.BytesIO(x.content)).active.iter_rows(values_only=True))
+    assert len(rows) == 61 and all("环保" in str(row[4]) for row in rows[1:])
+    none = client.get("/api/v1/exports/overdue.csv", params={"level": 2}, headers=h)
+    assert [x for x in none.content.decode("utf-8-sig").splitlines()[1:] if x.strip()] == []
+    bad = client.get("/api/v1/exports/overdue.csv", params={"level": "高"}, headers=h)
+    assert bad.status_code == 422
+    long = client.get("/api/v1/exports/overdue.csv", params={"q": "环" * 201}, headers=h)
+    assert long.status_code == 422
