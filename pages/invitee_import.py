@@ -42,12 +42,27 @@ def bulk_page(
         text=text,
         rows=rows,
         bad=[e for r in rows or [] for e in r.errors],
+        tally=_tally(rows or []),
         quota=quota,
         editable=ev.event.state in invitees.EDITABLE,
         errors=errors or [],
         categories=kit.CATEGORY_LABELS,
         invitations=kit.INVITATION_LABELS,
         limit=invitee_import.MAX_ROWS,
+    )
+
+
+def _tally(rows: list[invitee_import.Row]) -> str:
+    """The preview's summary line: 15 人：人大代表 5 人、政协委员 2 人、市民代表 8 人."""
+    read = [r.person for r in rows if r.person and not r.errors]
+    counts = [
+        (label, sum(1 for p in read if p.get("category") == category))
+        for category, label in kit.CATEGORY_LABELS.items()
+    ]
+    said = "、".join(f"{label} {n} 人" for label, n in counts if n)
+    wrong = sum(1 for r in rows if r.errors)
+    return (
+        f"{len(read)} 人" + (f"：{said}" if said else "") + (f"；{wrong} 行有误" if wrong else "")
     )
 
 

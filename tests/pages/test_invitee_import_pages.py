@@ -31,6 +31,8 @@ def test_paste_preview_then_confirm_adds_fifteen(walker: Walker) -> None:
     assert preview.status_code == 200
     assert "确认添加 15 人" in preview.text and "共 15 人（应为 10–20 人）" in preview.text
     assert "✓ 市民代表 8 人" in preview.text
+    assert "15 人：人大代表 7 人、市民代表 8 人" in preview.text
+    assert preview.text.count('<li class="bulk-row') == 15
     assert _count(walker, eid) == 0
     before = len(walker.history(eid))
     done = walker.client.post(
