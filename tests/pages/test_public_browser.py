@@ -204,3 +204,46 @@ def test_citizen_registers_staff_confirms_and_opinion_is_tracked(site: dict[str,
         _shoot(page, "track")
         browser.close()
     assert "13812345678" not in site["log"].read_text(errors="replace")
+
+
+def test_staff_decline_then_let_the_person_register_again(site: dict[str, Any]) -> None:
+    """A declined person is refused for the event until the unit clicks 允许再次报名."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright", "the playwright package is not installed")
+    base, eid = site["base"], site["event"]
+
+    def register() -> httpx.Response:
+        challenge = httpx.get(f"{base}/api/v1/public/challenge").json()
+        left, right = challenge["question"].split("等于")[0].split("加")
+        answer = str(DIGITS.index(left) + DIGITS.index(right))
+        body = {"name": "钱七", "phone": "13900000002", "district": "雁江区", "consent": True,
+                "challenge_token": challenge["token"], "challenge_answer": answer}  # fmt: skip
+        return httpx.post(f"{base}/api/v1/public/events/{eid}/registrations", json=body)
+
+    assert register().status_code == 201
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        staff = browser.new_page(viewport={"width": 360, "height": 800})
+        staff.goto(base + "/login")
+        staff.fill("#username", "wang")
+        staff.fill("#password", PASSWORD)
+        staff.click("button[type=submit]")
+        staff.wait_for_url(lambda url: "/login" not in url)
+        staff.goto(f"{base}/events/{eid}/registrations")
+        row = staff.locator(".registrations li", has_text="钱七")
+        row.locator("summary").click()
+        row.locator("textarea").fill("本次名额已满足活动需要")
+        row.get_by_role("button", name="不予确认").click()
+        staff.wait_for_selector("text=已告知报名人未获确认及原因")
+        assert register().status_code == 409
+        row = staff.locator(".registrations li", has_text="钱七")
+        assert "原因：本次名额已满足活动需要" in row.inner_text()
+        _shoot(staff, "registrations-declined")
+        staff.set_viewport_size({"width": 360, "height": 800})
+        row.get_by_role("button", name="允许再次报名").click()
+        staff.wait_for_selector("text=钱七 可以再次报名本活动")
+        assert "已允许再次报名" in staff.locator(".registrations li", has_text="钱七").inner_text()
+        browser.close()
+    assert register().status_code == 201
