@@ -153,6 +153,7 @@ def invitees_page(
         ways={k: invitations.ways_zh(v) for k, v in ways.items()},
         answers=invitations.ANSWERS_ZH,
         vias=invitations.VIA_ZH,
+        short=_share_after_answers(people, ev),
         answered={
             "yes": sum(p.answer == "yes" for p in people),
             "no": sum(p.answer == "no" for p in people),
@@ -165,6 +166,19 @@ def invitees_page(
         categories=kit.CATEGORY_LABELS,
         invitations=kit.INVITATION_LABELS,
         targeted=kit.TARGETED_LABELS,
+    )
+
+
+def _share_after_answers(people: list[Any], ev: kit.EventView) -> dict[str, int] | None:
+    """The citizens' share among those who did not say 不参加, when it falls below the rule
+    (shown to the clerk so a replacement is found before the day)."""
+    coming = [p for p in people if p.invited and p.answer != "no"]
+    citizens = sum(p.category == InviteeCategory.citizen for p in coming)
+    needed = ev.rules.citizens_needed(len(coming))
+    return (
+        {"coming": len(coming), "citizens": citizens, "needed": needed}
+        if citizens < needed
+        else None
     )
 
 

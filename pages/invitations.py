@@ -26,8 +26,10 @@ from pages.event_pages import invitees_page
 from pages.public import FormDep as PublicFormDep
 from pages.render import FieldError, PageRoute, redirect, render
 from web.deps import ClockDep, SessionDep
+from web.public import notify
 from workflows.event import checkin, icsfiles, invitations
 from workflows.kernel.errors import DomainError, NotFound
+from workflows.public import registration
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -93,6 +95,8 @@ def answer_post(
         invitations.answer(
             session, invitee, event, value, via="link", actor=invitations.INVITEE_ACTOR, now=now
         )
+        if value == "no":  # a confirmed registrant's place goes to the waiting list
+            registration.drop_out(session, event, invitee.id or 0, now=now, notify=notify(request))
     if tried.errors:
         return _answer_page(request, session, token, invitee, event, errors=tried.errors)
     words = invitations.ANSWERS_ZH[value]
@@ -197,6 +201,10 @@ def phone_answer(
         invitations.answer(
             session, person, ev.event, value, via="phone", actor=user.actor, now=clock.now()
         )
+        if value == "no":
+            registration.drop_out(
+                session, ev.event, invitee_id, now=clock.now(), notify=notify(request)
+            )
     if tried.errors:
         return invitees_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(

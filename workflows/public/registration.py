@@ -28,7 +28,7 @@ from workflows.event import invitees
 from workflows.kernel import audit
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import SYSTEM, Actor
 from workflows.public import notices
 from workflows.public.privacy import Keys
 
@@ -393,6 +393,37 @@ def cancel(
     notices.owe(session, reg, event, "cancelled", notify, now)
     if held_place:
         _promote(session, event, now, notify)
+    return reg
+
+
+def drop_out(
+    session: Session,
+    event: Event,
+    invitee_id: int,
+    *,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
+) -> Registration | None:
+    """A confirmed registrant said 不参加 to their invitation (issue 27): their registration is
+    cancelled (audited, and they are told) and the place goes to the first on the waiting list,
+    who is told and waits for the unit to confirm them. None when the invitee did not come from
+    a confirmed registration."""
+    reg = session.exec(
+        select(Registration).where(
+            Registration.invitee_id == invitee_id,
+            Registration.state == RegistrationState.confirmed,
+        )
+    ).first()
+    if reg is None:
+        return None
+    reg.state, reg.updated_at = RegistrationState.cancelled, now
+    audit.record(
+        session, SYSTEM, entity="public_registration", entity_id=reg.id, action="drop_out",
+        now=now, before={"state": RegistrationState.confirmed}, unit_id=event.unit_id,
+        after={"state": reg.state, "event_id": event.id, "reason": "invitation answered no"},
+    )  # fmt: skip
+    notices.owe(session, reg, event, "cancelled", notify, now)
+    _promote(session, event, now, notify)
     return reg
 
 
