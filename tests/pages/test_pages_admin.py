@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, func, select
 
-from models import ApiToken, CalendarYear, Event, FeedbackItem, User
+from models import ApiToken, CalendarYear, Campaign, Event, FeedbackItem, User
 from tests.conftest import HOUSING, Walker, World, local
 from tests.pages.test_pages import csrf_of, sign_in
 from tests.schedule.test_schedule_import import NOTICE
@@ -398,3 +398,22 @@ def test_overdue_list_pages_by_keyset_cursor(client: TestClient, world: World) -
     sign_in(client)
     mine = re.findall(r'data-label="单位">([^<]+)<', client.get("/board/overdue").text)
     assert mine and set(mine) == {HOUSING}
+
+
+def test_import_preview_counts_the_digests_apart(client: TestClient, world: World) -> None:
+    """In digest mode the preview says what goes out at once and what waits for 09:00."""
+    with Session(world.engine) as session:
+        campaign = session.get(Campaign, world.campaign_id)
+        assert campaign is not None
+        campaign.rules = {**campaign.rules, "escalation_delivery": "digest"}
+        session.add(campaign)
+        session.commit()
+    _as(client, world, "supervisor")
+    text, _ = _preview(client, world)
+    said = re.search(
+        r"导入后将立即发出 (\d+) 次催办，共 (\d+) 条通知[^；]*；"
+        r"另有 (\d+) 条通知并入 (\d+) 份催办汇总，于 09:00 发出",
+        text,
+    )
+    assert said, text[text.find("past-escalations") :][:600]
+    assert int(said.group(3)) > 0 and int(said.group(4)) > 0
