@@ -4,6 +4,7 @@ from models.account import ApiToken, Role, User
 from models.audit import TransitionLog
 from models.backup_run import BackupRun
 from models.campaign import Campaign
+from models.cancellation import CancellationRequest, CancellationState
 from models.change_log import ChangeLog
 from models.correction import CorrectionRequest, CorrectionState
 from models.event import Event, EventForm, EventState, LeaderPost
@@ -42,6 +43,8 @@ __all__ = [
     "Attachment",
     "BackupRun",
     "Campaign",
+    "CancellationRequest",
+    "CancellationState",
     "ChangeLog",
     "CorrectionRequest",
     "CorrectionState",

@@ -20,7 +20,7 @@ from schemas.visits import VisitIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
-from workflows.event import checkin, search
+from workflows.event import cancellation, checkin, search
 from workflows.feedback import extensions
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
@@ -115,6 +115,7 @@ def board_page(
         rectifications_overdue=data.rectifications_overdue,
         visit_rounds=data.visit_rounds,
         today_iso=local_date(now).isoformat(),
+        cancel_waiting=len(cancellation.waiting(session, user.actor)),
     )
 
 

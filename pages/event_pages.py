@@ -30,7 +30,7 @@ from pages.render import FieldError, PageRoute, redirect, render
 from schemas.invitees import InviteeIn
 from web import forms
 from web.deps import ClockDep, SessionDep
-from workflows.event import history, invitations, invitees
+from workflows.event import cancellation, history, invitations, invitees
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.oversight import rectification as rectify
@@ -118,6 +118,8 @@ def event_page(
         stage_label="退回整改" if returned else STAGE_LABELS[EventState(ev.event.state)],
         public=public_staff.links(session, ev.event),
         returned=returned,
+        cancel=cancellation.latest_of(session, event_id),
+        cancel_open=ev.event.state in cancellation.OPEN_STATES,
     )
 
 

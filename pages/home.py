@@ -26,7 +26,7 @@ from pages.auth import UserDep
 from pages.progress import STAGE_LABELS, Due, next_due
 from pages.render import PageRoute, redirect, render
 from web.deps import ClockDep, SessionDep
-from workflows.event import history, search
+from workflows.event import cancellation, history, search
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import visible
@@ -47,6 +47,7 @@ class Row:
     reminders: int
     returned: history.Returned | None = None
     rectify: Rectification | None = None  # an open rectification notice (待整改)
+    cancel_asked: bool = False  # 取消申请待审批
 
     @property
     def sort_key(self) -> tuple[Any, ...]:
@@ -119,6 +120,7 @@ def event_rows(
     answers = _answers_due(session, [e.id for e, _ in found if e.id is not None])
     returned = history.returned(session, [e for e, _ in found])
     rectify = _open_rectifications(session, [e.id for e, _ in found if e.id is not None])
+    asked = cancellation.pending_of(session, [e.id for e, _ in found if e.id is not None])
     rows = []
     for event, unit_name in found:
         answer_due, answer_level = answers.get(event.id or 0, (None, 0))
@@ -136,6 +138,7 @@ def event_rows(
                 ),
                 returned=returned.get(event.id or 0),
                 rectify=rect,
+                cancel_asked=event.id in asked,
             )
         )
     return sorted(rows, key=lambda r: r.sort_key), page.next_after

@@ -94,7 +94,7 @@ def report_xlsx(
     data = reports.report(
         reports.collect_for(session, user.actor, campaign_id, clock.now(), records=False)
     )
-    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now(), "报表")
+    return xlsx_download(reports.sheets(data), f"report-{campaign_id}", clock.now(), "报表")
 
 
 @router.get("/board/assessment.xlsx")

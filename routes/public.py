@@ -68,10 +68,12 @@ _EVENTS = TypeAdapter(list[PublicEventOut])
 
 
 @router.get("/events/{event_id}")
-def public_event(event_id: int, session: SessionDep) -> PublicEventOut:
-    """One event taking public registration."""
+def public_event(event_id: int, session: SessionDep, clock: ClockDep) -> PublicEventOut:
+    """One event taking public registration; once its (last) day has passed it says
+    registration is closed (`registration_open` false, no places left)."""
     event, unit_name = flow.open_event(session, event_id)
-    return event_out(event, unit_name, max(0, event.public_places - flow.taken(session, event_id)))
+    left = max(0, event.public_places - flow.taken(session, event_id))
+    return event_out(event, unit_name, left, passed=flow.passed(event, local_date(clock.now())))
 
 
 @router.get("/challenge")

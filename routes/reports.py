@@ -112,7 +112,7 @@ def campaign_report_xlsx(
     data = reports.report(
         reports.collect_for(session, actor, campaign_id, clock.now(), records=False)
     )
-    return xlsx_download(reports.sheet(data), f"report-{campaign_id}", clock.now(), "报表")
+    return xlsx_download(reports.sheets(data), f"report-{campaign_id}", clock.now(), "报表")
 
 
 @router.get("/campaigns/{campaign_id}/assessment")

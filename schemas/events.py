@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from models import EventForm
 from schemas.common import MAX_ID, Id, SaneDate, reject_null
 from workflows.event.data import (
+    CancelData,
     CollectFeedbackData,
     EventNoData,
     HoldData,
@@ -262,11 +263,20 @@ class RescheduleMove(_Move):
 
 
 class CancelMove(_Move):
-    """取消: before the event is held, with a reason."""
+    """取消 (supervisors): before the event is held, with a reason; optionally 不计扣分 (not
+    counted as not held) with its reason. Unit staff ask instead:
+    POST /events/{id}/cancellation-requests."""
 
-    model_config = _examples({"trigger": "cancel", "expected_version": 2, "reason": "单位工作调整"})
+    model_config = _examples(
+        {
+            "trigger": "cancel",
+            "expected_version": 2,
+            "reason": "区政府办统一调整",
+            "data": {"exempt": True, "exempt_reason": "区里统一调整活动安排"},
+        }
+    )
     trigger: Literal["cancel"]
-    data: EventNoData = Field(default_factory=EventNoData)
+    data: CancelData = Field(default_factory=CancelData)
 
 
 class ReturnForReworkMove(_Move):

@@ -27,7 +27,13 @@ class PublicEventOut(BaseModel):
     forms: list[str]
     forms_zh: list[str]
     public_places: int
-    places_left: int
+    places_left: int = Field(description="places still open; 0 once registration has closed")
+    registration_open: bool = Field(
+        default=True, description="false once the event's (last) day has passed"
+    )
+    registration_status_zh: str = Field(
+        default="可报名", description="可报名 / 名额已满 / 报名已截止…"
+    )
 
 
 class ChallengeOut(BaseModel):

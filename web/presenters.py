@@ -16,8 +16,9 @@ from workflows.public import registration as flow
 from workflows.public.privacy import Keys
 
 
-def event_out(event: Event, unit_name: str, left: int) -> PublicEventOut:
-    """An event as citizens see it."""
+def event_out(event: Event, unit_name: str, left: int, *, passed: bool = False) -> PublicEventOut:
+    """An event as citizens see it; one whose day has passed is closed, with no places left."""
+    status = "报名已截止（活动日期已过）" if passed else ("可报名" if left else "名额已满，可候补")
     return PublicEventOut(
         **event.model_dump(
             include={
@@ -27,7 +28,9 @@ def event_out(event: Event, unit_name: str, left: int) -> PublicEventOut:
         ),
         unit_name=unit_name,
         forms_zh=[flow.FORMS_ZH.get(f, f) for f in event.forms],
-        places_left=left,
+        places_left=0 if passed else left,
+        registration_open=not passed,
+        registration_status_zh=status,
     )  # fmt: skip
 
 

@@ -48,6 +48,7 @@ FIELD_LABELS = {
     "webhook_format": "机器人消息格式", "webhook_url": "机器人地址", "answer": "答复内容",
     "file": "文件", "photos": "照片", "event_id": "活动", "version": "版本号",
     "answered_on": "答复日期", "received_on": "收到意见日期",
+    "exempt": "不计扣分", "exempt_reason": "不计扣分理由",
     # the campaign's rules
     "invitees_min": "邀请人数下限", "invitees_max": "邀请人数上限",
     "invitee_count_mode": "邀请人数不符时的处理", "citizen_share_min": "市民代表最低比例",

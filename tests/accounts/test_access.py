@@ -99,7 +99,12 @@ def test_staff_cannot_touch_another_units_event(walker: Walker) -> None:
         c.patch(f"/api/v1/events/{eid}", json={"expected_version": 1, "theme": "改"}, headers=h),
         c.post(
             f"/api/v1/events/{eid}/transitions",
-            json={"trigger": "cancel", "expected_version": 1, "reason": "越权"},
+            json={
+                "trigger": "reschedule",
+                "expected_version": 1,
+                "reason": "越权",
+                "data": {"date": "2022-09-20"},
+            },
             headers=h,
         ),
         c.put(

@@ -118,7 +118,7 @@ def test_concurrent_api_moves_exactly_one_wins(walker: Walker, engine: Engine) -
         r = walker.client.post(
             f"/api/v1/events/{eid}/transitions",
             json={"trigger": "cancel", "expected_version": 1, "reason": f"客户端{i}"},
-            headers=walker.world.headers["housing"],
+            headers=walker.world.headers["supervisor"],
         )
         return r.status_code, (error_of(r)["code"] if r.status_code != 200 else None)
 

@@ -110,7 +110,7 @@ def test_invite_refused_when_citizens_below_a_third(walker: Walker) -> None:
     assert "市民代表 4 人（共 15 人）" in err["message"] and "至少 5 人" in err["message"]
     assert "citizens 4 of 15, need at least 5" in err["message_en"]
     assert err["violations"][0]["details"] == {"citizens": 4, "total": 15, "needed": 5}
-    assert err["allowed_triggers"] == ["invite", "reschedule", "cancel"]
+    assert err["allowed_triggers"] == ["invite", "reschedule"]  # staff ask to cancel instead
     _state_and_history_unchanged(walker, event, before)
 
 
@@ -425,8 +425,10 @@ def test_reschedule_data_must_name_a_date(walker: Walker) -> None:
 def test_cancel_needs_a_reason_and_ends_the_workflow(walker: Walker) -> None:
     """Cancel without reason is refused; after cancelling no move is allowed."""
     event = walker.create_event()
-    assert error_of(walker.move(event["id"], "cancel"))["code"] == "reason_required"
-    r = walker.move(event["id"], "cancel", reason="单位工作调整")
+    assert (
+        error_of(walker.move(event["id"], "cancel", who="supervisor"))["code"] == "reason_required"
+    )
+    r = walker.move(event["id"], "cancel", who="supervisor", reason="单位工作调整")
     assert r.status_code == 200 and r.json()["event"]["state"] == "cancelled"
     err = error_of(walker.move(event["id"], "invite"))
     assert err["code"] == "move_not_allowed" and err["allowed_triggers"] == []
@@ -435,7 +437,7 @@ def test_cancel_needs_a_reason_and_ends_the_workflow(walker: Walker) -> None:
 def test_cancel_refused_once_held(walker: Walker) -> None:
     """A held event can no longer be cancelled or rescheduled."""
     event, _ = walker.held_event()
-    err = error_of(walker.move(event["id"], "cancel", reason="x"))
+    err = error_of(walker.move(event["id"], "cancel", who="supervisor", reason="x"))
     assert err["code"] == "move_not_allowed"
     assert err["allowed_triggers"] == ["collect_feedback"]
     assert "已开展" in err["message"]
@@ -445,13 +447,14 @@ def test_cancel_refused_once_held(walker: Walker) -> None:
 
 
 def test_move_not_allowed_from_state_lists_the_allowed_ones(walker: Walker) -> None:
-    """hold from planned → 409 move_not_allowed with invite/reschedule/cancel allowed."""
+    """hold from planned → 409 move_not_allowed with invite/reschedule allowed (cancelling is
+    a supervisor's move; unit staff ask for it: tests/event/test_cancellation.py)."""
     event = walker.create_event()
     r = walker.move(event["id"], "hold")
     assert r.status_code == 409
     err = error_of(r)
     assert err["code"] == "move_not_allowed"
-    assert err["allowed_triggers"] == ["invite", "reschedule", "cancel"]
+    assert err["allowed_triggers"] == ["invite", "reschedule"]  # staff ask to cancel instead
     assert "'hold' is not allowed from state 'planned'" in err["message_en"]
 
 
@@ -487,7 +490,7 @@ def test_unknown_trigger_is_422(walker: Walker) -> None:
 def test_move_data_with_unknown_fields_is_422(walker: Walker) -> None:
     """Extra keys in the move's data are named, not silently dropped."""
     event = walker.create_event()
-    r = walker.move(event["id"], "cancel", data={"why": "x"}, reason="x")
+    r = walker.move(event["id"], "cancel", who="supervisor", data={"why": "x"}, reason="x")
     assert r.status_code == 422
     assert error_of(r)["details"]["fields"][0]["field"] == "body.data.why"
 

@@ -63,7 +63,9 @@ def _some_history(walker: Walker) -> int:
     event, _ = walker.held_event()
     walker.move(event["id"], "collect_feedback", data={"no_opinions": True})
     other = walker.create_event()
-    assert walker.move(other["id"], "cancel", reason="场地改造").status_code == 200
+    assert (
+        walker.move(other["id"], "cancel", who="supervisor", reason="场地改造").status_code == 200
+    )
     headers = walker.world.headers["admin"]
     for name in ("jia", "yi"):
         body = {"username": f"viewer-{name}", "role": "viewer", "display_name": name}

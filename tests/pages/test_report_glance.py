@@ -52,7 +52,7 @@ def test_report_shows_figures_and_chart_before_a_sortable_grouped_table(
     assert "<script" not in html[html.index("<main") :]
     at = [html.index(s) for s in ('class="numbers"', 'class="chart"', 'class="report"')]
     assert at == sorted(at), "figures, then chart, then the table"
-    assert "按期开展" in html and 'scope="colgroup" colspan="6" class="group">开展<' in html
+    assert "按期开展" in html and 'scope="colgroup" colspan="8" class="group">开展<' in html
     link = re.search(r'href="(/board/report\?[^"]*sort=score[^"]*)"', html)
     assert link
     best_first = walker.client.get(link.group(1).replace("&amp;", "&")).text

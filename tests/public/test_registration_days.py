@@ -71,3 +71,22 @@ def test_the_page_of_a_past_event_says_registration_closed_and_refuses_a_post(
     refused = client.post(f"/public/events/{event['id']}/register", data=body)
     assert refused.status_code == 409
     assert "该活动的日期已过，报名已截止" in refused.text
+
+
+def test_the_public_json_of_a_past_event_says_registration_closed(
+    walker: Walker, clock: FixedClock
+) -> None:
+    """GET /public/events/{id} on the event's day offers its places; the next day (Shanghai)
+    it says registration is closed and leaves no places, instead of presenting it as open."""
+    event = open_event(walker, places=3)
+    url = f"/api/v1/public/events/{event['id']}"
+    clock.set(local(2022, 9, 16, 23, 30))
+    on_the_day = walker.client.get(url).json()
+    assert on_the_day["registration_open"] is True and on_the_day["places_left"] == 3
+    assert on_the_day["registration_status_zh"] == "可报名"
+    clock.set(local(2022, 9, 17, 0, 30))
+    after = walker.client.get(url)
+    assert after.status_code == 200
+    body = after.json()
+    assert body["registration_open"] is False and body["places_left"] == 0
+    assert body["registration_status_zh"] == "报名已截止（活动日期已过）"

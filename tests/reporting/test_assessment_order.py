@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from models import (
+    CancellationRequest,
     Event,
     FeedbackItem,
     Rectification,
@@ -48,6 +49,7 @@ class Story:
     reworks: int = 0
     visit_problems: int = 0  # on-site visits (linked to the first round) that found a problem
     rectification_overdue: bool = False  # the first round's rectification, unreported past due
+    exempt: bool | None = None  # a cancelled event's approval: 不计扣分 (True) or counted
 
 
 NOT_HELD = {"held_late_days": None, "summary_late_seconds": None, "answers_late": [], "rounds": []}
@@ -93,6 +95,14 @@ UNITS: dict[str, tuple[Story, float]] = {
     ),
     "子 未开展": (Story(state="planned", **NOT_HELD), 60),  # type: ignore[arg-type]
     "丑 已取消（取消不等于开展）": (Story(state="cancelled", **NOT_HELD), 60),  # type: ignore[arg-type]
+    "巳 申请取消经批准，计扣分": (
+        Story(state="cancelled", exempt=False, **NOT_HELD),  # type: ignore[arg-type]
+        60,
+    ),
+    "午 申请取消经批准不计扣分": (
+        Story(state="cancelled", exempt=True, **NOT_HELD),  # type: ignore[arg-type]
+        100,
+    ),
     "寅 邀请人数偏离且未开展": (
         Story(state="invited", flags=[COUNT], **NOT_HELD),  # type: ignore[arg-type]
         58,
@@ -205,6 +215,21 @@ def _seed(world: World) -> dict[str, int]:
             assert unit.id is not None
             ids[name] = unit.id
             ev = _event(s, world, unit.id, story)
+            if story.exempt is not None:
+                s.add(
+                    CancellationRequest(
+                        event_id=ev.id,  # type: ignore[arg-type]
+                        unit_id=unit.id,
+                        reason="场地改造无法使用",
+                        state="approved",
+                        requested_by_name="经办人",
+                        requested_at=T0,
+                        decided_by_name="督查人员",
+                        decided_at=T0,
+                        exempt=story.exempt,
+                        exempt_reason="上级统一停办" if story.exempt else None,
+                    )
+                )
             _opinions(s, ev, story)
             _summary_and_rounds(s, ev, story)
         s.commit()
@@ -224,9 +249,15 @@ def test_thirteen_units_rank_as_the_notice_wants(world: World) -> None:
     assert order == expected
     first = got["甲 全部按时"]
     assert first["rank"] == 1 and first["deductions"] == []
-    assert [u["rank"] for u in scores["units"]].count(1) == 1  # first alone
+    # first alone, but for the cancellation a supervisor exempted (as if never planned)
+    firsts = [u["unit_name"] for u in scores["units"] if u["rank"] == 1]
+    assert sorted(firsts) == sorted(["甲 全部按时", "午 申请取消经批准不计扣分"])
     held = [u for name, u in got.items() if UNITS[name][0].held_late_days is not None]
-    unheld = [u for name, u in got.items() if UNITS[name][0].held_late_days is None]
+    unheld = [
+        u
+        for name, u in got.items()
+        if UNITS[name][0].held_late_days is None and not UNITS[name][0].exempt
+    ]
     assert min(u["score"] for u in held) > max(u["score"] for u in unheld)
     assert max(u["rank"] for u in held) < min(u["rank"] for u in unheld)
 
@@ -259,6 +290,17 @@ def test_every_deduction_names_its_record_and_the_notice(world: World) -> None:
         ("rework", None),
         ("spot_check_unsatisfactory", 1),
     ]
+    counted = units["巳 申请取消经批准，计扣分"]
+    assert [d["criterion"] for d in counted["deductions"]] == ["event_not_held"]
+    assert "理由：场地改造无法使用" in counted["deductions"][0]["reason"]
+    assert counted["waived"] == []
+    exempt = units["午 申请取消经批准不计扣分"]
+    assert exempt["deductions"] == [] and exempt["score"] == 100
+    assert [(w["criterion"], w["points"]) for w in exempt["waived"]] == [("event_not_held", 0)]
+    assert "不计扣分：上级统一停办" in exempt["waived"][0]["reason"]
+    detail = assessment.sheets(scores)[1]
+    rows = [r for r in detail.rows if r[0] == "午 申请取消经批准不计扣分"]
+    assert [(r[1], r[2]) for r in rows] == [("活动未开展", 0)] and "不计扣分" in rows[0][5]
     missing = units["庚 总结逾期未报送"]["deductions"]
     assert [d["criterion"] for d in missing] == ["summary_missing"]
     assert "三日内反馈区政府办1329室" in missing[0]["source"]
@@ -286,6 +328,16 @@ def test_the_report_counts_what_the_assessment_deducts(world: World) -> None:
     assert rows["丑 已取消（取消不等于开展）"]["cancelled"] == 1
     assert rows["卯 走访发现问题（关联第 1 轮抽查）"]["visit_problems"] == 1
     assert rows["辰 不合格，整改逾期未报送"]["rectifications_overdue"] == 1
+    # A counted cancellation is 逾期未开展 (and due); an exempt one is neither.
+    counted, exempt = rows["巳 申请取消经批准，计扣分"], rows["午 申请取消经批准不计扣分"]
+    assert (counted["cancelled"], counted["cancelled_exempt"]) == (1, 0)
+    assert (counted["not_held_overdue"], counted["due"], counted["events"]) == (1, 1, 1)
+    assert (exempt["cancelled"], exempt["cancelled_exempt"]) == (1, 1)
+    assert (exempt["not_held_overdue"], exempt["due"], exempt["events"]) == (0, 0, 1)
+    listed = {c["unit_name"]: c for c in report["cancellations"]}
+    assert listed["午 申请取消经批准不计扣分"]["exempt_reason"] == "上级统一停办"
+    assert listed["巳 申请取消经批准，计扣分"]["reason"] == "场地改造无法使用"
+    assert rows["甲 全部按时"]["due"] == 1 and rows["甲 全部按时"]["held_on_time"] == 1
     assert len(ids) >= 12
 
 
@@ -299,3 +351,26 @@ def test_a_rounds_cap_that_would_let_not_holding_pay_is_refused() -> None:
         scoring.validate({"event_caps": {"rounds": 30}})
     assert refused.value.status == 422 and "活动未开展" in refused.value.message_zh
     assert scoring.validate({"deductions": {"visit_problem": 5, "rectification_overdue": 8}})
+
+
+def test_held_on_time_counts_against_the_events_already_due(world: World) -> None:
+    """按期开展 is held on time out of the events already due: one planned for later is not yet
+    due (neither counted against the unit nor in the denominator)."""
+    from workflows.reporting import glance
+
+    with world.session() as s:
+        unit = Unit(name="未 一场已开展、一场未到期", kind=UnitKind.department, created_at=T0)
+        s.add(unit)
+        s.flush()
+        assert unit.id is not None
+        _event(s, world, unit.id, Story())
+        later = _event(s, world, unit.id, Story(state="planned", **NOT_HELD))  # type: ignore[arg-type]
+        later.date_earliest = later.date_latest = NOW.date() + timedelta(days=30)
+        s.commit()
+    with world.session() as s:
+        report = reports.report(reports.collect(s, world.campaign_id, NOW))
+    row = report["units"][0]
+    assert (row["events"], row["due"], row["held_on_time"], row["not_held_overdue"]) == (2, 1, 1, 0)
+    first = glance.figures(report["totals"])[0]
+    assert (first.label, first.value, first.alert) == ("按期开展", "1/1", False)
+    assert any("尚未到期的活动不计入" in n["note"] for n in report["notes"])

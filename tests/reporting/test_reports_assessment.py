@@ -79,9 +79,9 @@ def test_report_per_unit_and_district_totals(walker: Walker, clock) -> None:
     # Two header rows grouped like the report page: 责任单位 over both, each group's label
     # merged over its columns, the columns' labels below.
     assert table[0][:3] == ["责任单位", "开展", None]
-    assert table[1][:3] == [None, "活动数", "已取消"]
+    assert table[1][:5] == [None, "活动数", "已到期", "已取消", "取消不计扣分"]
     merged = {str(r) for r in ws.merged_cells.ranges}
-    assert "A1:A2" in merged and "B1:G1" in merged  # 开展: 6 columns
+    assert "A1:A2" in merged and "B1:I1" in merged  # 开展: 8 columns
     groups = [(label, len(keys)) for label, keys in reports.COLUMN_GROUPS]
     assert sum(n for _, n in groups) == len(reports.COLUMNS)  # every column in one group
     keys = [k for _, group in reports.COLUMN_GROUPS for k in group]

@@ -35,8 +35,8 @@ def test_summary_docx_has_headings_tables_and_two_charts(walker: Walker, clock) 
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
     assert headings[0] == "关于开展“政府开放日”活动的通知总结报告（草稿）"
     assert headings[1:] == [
-        "一、总体情况", "二、各单位开展情况", "三、逾期情况", "四、考核排名", "五、图文资料核验",
-        "六、下一步工作",
+        "一、总体情况", "二、各单位开展情况", "三、逾期情况", "已取消的活动", "四、考核排名",
+        "五、图文资料核验", "六、下一步工作",
     ]  # fmt: skip
     intro = next(p.text for p in doc.paragraphs if p.text.startswith("截至"))
     assert "全区 2 个责任单位" in intro and "活动 2 场" in intro and "逾期未答复 1 条" in intro

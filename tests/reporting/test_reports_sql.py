@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from models import (
     OPEN_FEEDBACK_STATES,
     Campaign,
+    CancellationRequest,
     Event,
     ExtensionRequest,
     FeedbackItem,
@@ -101,6 +102,18 @@ def _seed(world: World, rng: random.Random) -> None:
             )
             s.add(ev)
             s.flush()
+            if state == "cancelled":  # every other cancellation exempt (不计扣分)
+                s.add(
+                    CancellationRequest(
+                        event_id=ev.id,  # type: ignore[arg-type]
+                        unit_id=ev.unit_id,
+                        reason="场地不可用了",
+                        state="approved",
+                        requested_at=t0,
+                        exempt=i % 2 == 0,
+                        exempt_reason="不可抗力原因" if i % 2 == 0 else None,
+                    )
+                )
             _seed_event(s, rng, ev, t0)
         s.commit()
 
@@ -277,14 +290,23 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
     out: dict[int, dict[str, Any]] = {}
     c: dict[int, Counter[str]] = defaultdict(Counter)
     rec: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    exempt = {
+        r.event_id
+        for r in s.exec(select(CancellationRequest)).all()
+        if r.state == "approved" and r.exempt
+    }
     for e in events:
         out[e.unit_id] = {}
+        c[e.unit_id]["events"] += 1
         if e.state == "cancelled":
             c[e.unit_id]["cancelled"] += 1
-            if e.held_on is None and e.date_latest < today:
+            if e.id in exempt:
+                c[e.unit_id]["cancelled_exempt"] += 1
+            elif e.held_on is None and e.date_latest < today:
+                c[e.unit_id]["not_held_overdue"] += 1
+                c[e.unit_id]["due"] += 1
                 rec[e.unit_id]["not_held"].append(e.id)
             continue
-        c[e.unit_id]["events"] += 1
         for f in e.forms_held or [] if e.held_on is not None else []:
             c[e.unit_id][f"form_{f}"] += 1
         for rule in sorted({f["rule"] for f in e.flags or []}):
@@ -292,12 +314,14 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
             rec[e.unit_id]["flagged"].append(e.id)
         if e.held_on is not None:
             c[e.unit_id]["held"] += 1
+            c[e.unit_id]["due"] += 1
             late = e.held_on > e.date_latest
             c[e.unit_id]["held_late" if late else "held_on_time"] += 1
             if late:
                 rec[e.unit_id]["held_late"].append(e.id)
         elif e.state in ("planned", "invited") and e.date_latest < today:
             c[e.unit_id]["not_held_overdue"] += 1
+            c[e.unit_id]["due"] += 1
             rec[e.unit_id]["not_held"].append(e.id)
         if (
             e.held_on is not None

@@ -237,7 +237,7 @@ def test_metrics_expose_requests_moves_timers_and_notifications(walker: Walker, 
 
     event = walker.create_event()
     walker.move(event["id"], "invite")  # refused: no invitees
-    walker.move(event["id"], "cancel", reason="测试")
+    walker.move(event["id"], "cancel", who="supervisor", reason="测试")
     clock.advance(timedelta(days=2))  # the hold deadline (end of 09-16) has passed
     settings = walker.client.app.state.settings  # type: ignore[attr-defined]
     assert walker.client.get("/metrics").status_code == 404  # no token set: no metrics

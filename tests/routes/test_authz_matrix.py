@@ -108,6 +108,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/events/{event_id}/visits"): SUPERVISE_OWN,
     ("GET", "/api/v1/exports/{name}"): READ_ALL,
     ("GET", "/api/v1/extensions"): READ_ALL,
+    ("POST", "/api/v1/events/{event_id}/cancellation-requests"): WRITE_OWN,
+    ("GET", "/api/v1/cancellation-requests"): READ_ALL,
+    ("GET", "/api/v1/cancellation-requests/{cancellation_id}"): READ_OWN,
+    ("POST", "/api/v1/cancellation-requests/{cancellation_id}/decision"): SUPERVISE,
+    ("POST", "/api/v1/cancellation-requests/{cancellation_id}/exemption"): SUPERVISE,
     ("POST", "/api/v1/extensions/{request_id}/decision"): SUPERVISE,
     ("GET", "/api/v1/feedback/{item_id}"): READ_OWN,
     ("POST", "/api/v1/feedback/{item_id}/extensions"): WRITE_OWN,
@@ -235,6 +240,17 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
             "json": {"visited_on": "2022-09-16", "people": "张三", "findings": "良好"}
         },
         ("POST", "/api/v1/extensions/{request_id}/decision"): {"json": {"approve": False}},
+        # the seeded event is spot-checked (409 for the request); the seeded request is pending
+        # (422 for a refusal without its reason, 409 for an exemption)
+        ("POST", "/api/v1/events/{event_id}/cancellation-requests"): {
+            "json": {"reason": "场地改造无法使用"}
+        },
+        ("POST", "/api/v1/cancellation-requests/{cancellation_id}/decision"): {
+            "json": {"approve": False}
+        },
+        ("POST", "/api/v1/cancellation-requests/{cancellation_id}/exemption"): {
+            "json": {"exempt": True, "reason": "不可抗力原因"}
+        },
         ("POST", "/api/v1/feedback/{item_id}/extensions"): {"json": {"reason": "人手不足"}},
         ("POST", "/api/v1/feedback/{item_id}/transitions"): {
             "json": {"trigger": "close", "expected_version": s.ids["item_version"]}
@@ -307,6 +323,12 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         headers=h["housing"],
     )
     assert opened.status_code == 200, opened.text
+    asked = client.post(
+        f"/api/v1/events/{public['id']}/cancellation-requests",
+        json={"reason": "场地改造无法使用"},
+        headers=h["housing"],
+    )
+    assert asked.status_code == 201, asked.text
     reg = client.post(f"/api/v1/public/events/{public['id']}/registrations", json=form(client))
     assert reg.status_code == 201, reg.text
     regs = client.get(f"/api/v1/events/{public['id']}/registrations", headers=h["housing"])
@@ -355,6 +377,7 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         ],
         "attachment_id": attachment.json()["id"],
         "request_id": ext.json()["id"],
+        "cancellation_id": asked.json()["id"],
         "visit_id": visit.json()["id"],
         "public_event_id": public["id"],
         "public_version": opened.json()["version"],

@@ -302,7 +302,7 @@ def test_reschedule_moves_the_hold_timers_and_cancel_drops_them(
     moved = _timers(engine, rule="event_hold")
     assert [t.id for t in moved] == [t.id for t in first]
     assert moved[0].due_at == local(2022, 9, 23, 0) and moved[0].deadline_on == date(2022, 9, 22)
-    walker.move(event["id"], "cancel", reason="取消")
+    walker.move(event["id"], "cancel", who="supervisor", reason="取消")
     assert {t.state for t in _timers(engine, rule="event_hold")} == {"cancelled"}
 
 

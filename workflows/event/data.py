@@ -21,7 +21,33 @@ Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))
 
 
 class EventNoData(_MoveData):
-    """Moves that take nothing but the trigger (invite, cancel)."""
+    """Moves that take nothing but the trigger (invite)."""
+
+
+# A cancellation's reasons (the request's, a refusal's, a waiver's): at least this many
+# characters, so "取消" alone is not a reason.
+CANCEL_REASON_MIN = 5
+
+
+class CancelData(_MoveData):
+    """取消 (supervisors): the decision's note and whether the cancellation is exempt from the
+    assessment (不计扣分, with its reason). The reason for cancelling is the move's `reason`."""
+
+    note: str | None = Field(default=None, max_length=2000, description="审批意见")
+    exempt: bool = Field(default=False, description="不计扣分: not counted as not held")
+    exempt_reason: str | None = Field(
+        default=None, max_length=2000, description="why it is exempt; required with exempt"
+    )
+
+    @model_validator(mode="after")
+    def _exempt_has_reason(self) -> CancelData:
+        if self.exempt and len((self.exempt_reason or "").strip()) < CANCEL_REASON_MIN:
+            raise ValueError(
+                f"不计扣分理由：标记不计扣分须说明理由（至少 {CANCEL_REASON_MIN} 个字） / "
+                f"exempt_reason: an exemption needs a reason of at least {CANCEL_REASON_MIN} "
+                "characters"
+            )
+        return self
 
 
 class MetBy(BaseModel):
@@ -129,7 +155,7 @@ MOVE_DATA: dict[str, type[_MoveData]] = {
     "submit_summary": SubmitSummaryData,
     "spot_check": SpotCheckData,
     "reschedule": RescheduleData,
-    "cancel": EventNoData,
+    "cancel": CancelData,
     "return_for_rework": ReworkData,
 }
 

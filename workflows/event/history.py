@@ -180,6 +180,27 @@ def _reschedule(who: str, d: dict[str, Any], line: TransitionLog) -> str:
     return f"{who}将活动由{old}改期至{new}。"
 
 
+def _cancel(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    if d.get("direct", True):  # a supervisor's own cancellation (and every line before 0020)
+        text = f"{who}取消了活动"
+    else:
+        text = f"{who}批准了{who_zh(d.get('requested_by'))}的取消申请"
+        if line.reason:
+            text += f"（申请理由：{line.reason.strip().rstrip('。')}）"
+        text += "，活动已取消"
+    if d.get("note"):
+        text += f"；审批意见：{str(d['note']).rstrip('。')}"
+    if d.get("exempt"):
+        text += f"；经批准不计扣分，理由：{str(d.get('exempt_reason') or '').rstrip('。')}"
+    return text + "。"
+
+
+def _cancel_exempt(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    if d.get("exempt"):
+        return f"{who}将已批准的取消标记为不计扣分。"
+    return f"{who}撤销了取消的不计扣分标记，按未开展计扣分。"
+
+
 def _recompute(who: str, d: dict[str, Any], line: TransitionLog) -> str:
     item = f"意见 {line.feedback_item_id} 的" if line.feedback_item_id else ""
     old, new = day_zh(d.get("old_due_on")) or "未定", day_zh(d.get("new_due_on")) or "未定"
@@ -316,7 +337,12 @@ SAYERS: dict[str, Sayer] = {
     "spot_check": _spot,
     "return_for_rework": _rework,
     "reschedule": _reschedule,
-    "cancel": lambda who, d, line: f"{who}取消了活动。",
+    "cancel": _cancel,
+    "cancel_request": lambda who, d, line: f"{who}申请取消活动，待区政府办审批。",
+    "cancel_refused": lambda who, d, line: (
+        f"{who}不予批准{who_zh(d.get('requested_by'))}的取消申请，活动照常进行。"
+    ),
+    "cancel_exempt": _cancel_exempt,
     "recompute_deadline": _recompute,
     "edit.event": _edit_event,
     "edit.invitees": _edit_invitees,
@@ -334,6 +360,15 @@ SAYERS: dict[str, Sayer] = {
 }
 
 
+# Lines whose sentence says the reason itself (or has none to say).
+_REASON_SAID = frozenset({"recompute_deadline"})
+
+
+def _approval(line: TransitionLog) -> bool:
+    """An approved cancellation request: its reason is the requester's, said as such."""
+    return line.trigger == "cancel" and not (line.data or {}).get("direct", True)
+
+
 def sentence(line: TransitionLog, who: str | None = None) -> str:
     """One audit line as a Chinese sentence naming who did what (and why, when a reason was
     given); a kind of line not known here still reads as words, never as its code. `who` is
@@ -342,7 +377,7 @@ def sentence(line: TransitionLog, who: str | None = None) -> str:
     data = line.data or {}
     say = SAYERS.get(line.trigger)
     text = say(who, data, line) if say else f"{who}修改了活动记录。"
-    if line.reason and line.trigger != "recompute_deadline":
+    if line.reason and line.trigger not in _REASON_SAID and not _approval(line):
         text = text.rstrip("。") + f"。理由：{line.reason.strip().rstrip('。')}。"
     badges = [str(f.get("badge", "")) for f in data.get("flags") or [] if isinstance(f, dict)]
     if badges:

@@ -52,6 +52,7 @@ from workflows.event.moves import (
     record_spot_check,
     send_back,
     send_invitations,
+    settle_cancellation,
     stamp_collection,
     stamp_summary,
     step,
@@ -130,7 +131,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "source": [S.planned, S.invited],
         "dest": S.cancelled,
         "conditions": [all_of(reason_given)],
-        "after": [step(drop_timers)],
+        "after": [step(drop_timers), step(settle_cancellation)],
     },
 ]
 
@@ -145,7 +146,8 @@ MACHINE = Machine(
 )
 
 TRIGGERS: list[str] = [t["trigger"] for t in TRANSITIONS]
-SUPERVISOR_TRIGGERS = frozenset({"spot_check", "return_for_rework"})
+# Unit staff ask to cancel (workflows/event/cancellation.py); a supervisor cancels.
+SUPERVISOR_TRIGGERS = frozenset({"spot_check", "return_for_rework", "cancel"})
 
 
 def allowed_triggers(state: str, actor: Actor | None = None) -> list[str]:

@@ -17,6 +17,8 @@ from transitions import EventData
 from models import (
     Attachment,
     Campaign,
+    CancellationRequest,
+    CancellationState,
     Event,
     EventState,
     FeedbackItem,
@@ -27,7 +29,7 @@ from models import (
 )
 from workflows.campaign.rules import CampaignRules
 from workflows.event import checkin, flags, invitations
-from workflows.event.data import CollectFeedbackData, RescheduleData, SpotCheckData
+from workflows.event.data import CancelData, CollectFeedbackData, RescheduleData, SpotCheckData
 from workflows.inbox import service as inbox
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
@@ -374,3 +376,47 @@ def send_invitations(move: Move) -> None:
 def drop_timers(move: Move) -> None:
     """after(cancel): a cancelled event owes no reminders or escalations."""
     deadlines.cancel_event_timers(move.session, move.event)
+
+
+def settle_cancellation(move: Move) -> None:
+    """after(cancel): the supervisor's cancellation settles the event's pending request (it is
+    approved), or is recorded as a direct one; either way the report keeps its reason and
+    whether it is exempt from the assessment (workflows/event/cancellation.py asks and refuses).
+    """
+    data: CancelData = move.data
+    row = move.session.exec(
+        select(CancellationRequest)
+        .where(
+            CancellationRequest.event_id == move.event.id,
+            CancellationRequest.state == CancellationState.pending,
+        )
+        .with_for_update()
+    ).first()
+    if row is None:
+        row = CancellationRequest(
+            event_id=move.event.id,  # type: ignore[arg-type]
+            unit_id=move.event.unit_id,
+            reason=move.reason or "",
+            direct=True,
+            requested_by=move.actor.id,
+            requested_by_name=move.actor.name,
+            requested_at=move.now,
+        )
+        move.session.add(row)
+    row.state = CancellationState.approved
+    row.decided_by, row.decided_by_name, row.decided_at = move.actor.id, move.actor.name, move.now
+    row.decision_note = (data.note or "").strip() or None
+    if data.exempt:
+        row.exempt, row.exempt_reason = True, (data.exempt_reason or "").strip()
+        row.exempt_by_name, row.exempt_at = move.actor.name, move.now
+    move.session.flush([row])  # its id for the line; the event is written once, by fire()
+    move.audit.update(
+        request_id=row.id,
+        direct=row.direct,
+        requested_by=row.requested_by_name,
+        requested_at=row.requested_at.isoformat(),
+        request_reason=row.reason,
+        note=row.decision_note,
+        exempt=row.exempt,
+        exempt_reason=row.exempt_reason,
+    )

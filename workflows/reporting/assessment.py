@@ -33,7 +33,10 @@ Record = dict[str, Any]
 
 
 def _not_held(r: Record) -> str:
-    cancelled = "已取消，" if r.get("cancelled") else ""
+    cancelled = ""
+    if r.get("cancelled"):
+        why = r.get("cancel_reason")
+        cancelled = f"已取消（理由：{why}；取消等同未开展），" if why else "已取消，"
     return f"活动 {r['event_id']} 应于{day_zh(r['due_on'])}前开展，{cancelled}未开展"
 
 
@@ -166,9 +169,33 @@ def _deduction(criterion: str, points: float, record: Record, why: str) -> dict[
     }
 
 
+def waivers(u: UnitFacts) -> list[dict[str, Any]]:
+    """Cancellations a supervisor exempted (不计扣分): shown where the not-held deduction would
+    be, with the reason instead of the points."""
+    c = CRITERIA["event_not_held"]
+    return [
+        {
+            "criterion": "event_not_held",
+            "criterion_zh": c.label,
+            "points": 0,
+            "event_id": r["event_id"],
+            "item_id": None,
+            "record": r,
+            "reason": (
+                f"活动 {r['event_id']} 已取消（理由：{r['reason']}），"
+                f"经区政府办批准不计扣分：{r['exempt_reason'] or ''}"
+            ),
+            "source": c.source.text,
+            "source_where": c.source.where,
+        }
+        for r in u.cancellations
+        if r["exempt"]
+    ]
+
+
 def score_unit(u: UnitFacts, rules: ScoringRules) -> dict[str, Any]:
     """One unit's score: full marks less each deduction (capped per event and per unit), never
-    below 0."""
+    below 0; exempt cancellations listed in `waived`, costing nothing."""
     ledger = _Ledger(rules)
     deductions = []
     for criterion, record, why in _occurrences(u):
@@ -184,6 +211,7 @@ def score_unit(u: UnitFacts, rules: ScoringRules) -> dict[str, Any]:
         "deducted": round(lost, 2),
         "score": round(max(0.0, rules.base_points - lost), 2),
         "deductions": deductions,
+        "waived": waivers(u),
     }
 
 
@@ -242,7 +270,7 @@ def sheets(data: dict[str, Any]) -> list[Sheet]:
          Column("意见编号", 10), Column("说明", 60), Column("依据（通知原文）", 60)],
         [[s["unit_name"], d["criterion_zh"], d["points"], d["event_id"], d["item_id"],
           d["reason"], f"{d['source_where']}：{d['source']}"]
-         for s in data["units"] for d in s["deductions"]],
+         for s in data["units"] for d in [*s["deductions"], *s.get("waived", [])]],
         "assessment",
     )  # fmt: skip
     return [ranking, detail]

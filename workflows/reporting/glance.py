@@ -48,8 +48,10 @@ def _share(part: int, whole: int) -> str:
 
 
 def figures(totals: dict[str, int]) -> list[Figure]:
-    """The campaign's key figures, first on the page."""
-    due = totals["events"] - totals["cancelled"]
+    """The campaign's key figures, first on the page. 按期开展 counts against the events already
+    due (held, or past their last day unheld — a cancellation counted as not held included),
+    not those still ahead."""
+    due = totals["due"]
     held = totals["held_on_time"]
     late_summaries = totals["summaries_late"] + totals["summaries_missing"]
     return [

@@ -20,6 +20,8 @@ from sqlmodel import Session, col
 from models import (
     OPEN_FEEDBACK_STATES,
     Campaign,
+    CancellationRequest,
+    CancellationState,
     Event,
     EventForm,
     EventState,
@@ -45,10 +47,13 @@ from workflows.reporting.exports import Column, Sheet, backdated_note
 HOLD_OPEN = (EventState.planned, EventState.invited)
 CATEGORIES = ("npc_deputy", "cppcc_member", "citizen")
 
-# Report columns: key, Chinese header (the page, the xlsx and the JSON share them).
+# Report columns: key, Chinese header (the page, the xlsx and the JSON share them). How the
+# 开展 columns read cancelled events is said in NOTES (the page shows them under the table).
 COLUMNS: list[tuple[str, str]] = [
     ("events", "活动数"),
+    ("due", "已到期"),
     ("cancelled", "已取消"),
+    ("cancelled_exempt", "取消不计扣分"),
     ("held", "已开展"),
     ("held_on_time", "按期开展"),
     ("held_late", "逾期开展"),
@@ -94,7 +99,8 @@ COLUMNS: list[tuple[str, str]] = [
 ]
 # The columns in groups, in COLUMNS' order: the report page's and the xlsx's two header rows.
 COLUMN_GROUPS: list[tuple[str, tuple[str, ...]]] = [
-    ("开展", ("events", "cancelled", "held", "held_on_time", "held_late", "not_held_overdue")),
+    ("开展", ("events", "due", "cancelled", "cancelled_exempt", "held", "held_on_time",
+              "held_late", "not_held_overdue")),
     ("邀请与出席", ("invitees", "npc_deputy", "cppcc_member", "citizen", "citizen_targeted",
                     "citizen_public", "attended", "attended_citizens", "flag_invitee_count",
                     "flag_citizen_share")),
@@ -107,6 +113,17 @@ COLUMN_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("走访与整改", ("visits", "visit_problems", "rectifications", "rectifications_closed",
                     "rectifications_overdue")),
     ("催办", ("escalations_level_1", "escalations_level_2")),
+]  # fmt: skip
+
+
+NOTES: list[tuple[str, str]] = [
+    ("活动数", "该单位的全部活动，含已取消的。"),
+    ("已到期", "已开展的活动，加上最晚开展日期已过的活动（含已取消的，经批准不计扣分的除外）；"
+               "“按期开展”的比例以此为分母，尚未到期的活动不计入。"),
+    ("已取消", "经区政府办批准（或由区政府办直接）取消的活动，理由见“已取消的活动”。"),
+    ("取消不计扣分", "已取消且经区政府办批准不计扣分的活动，不计入“逾期未开展”，考核不扣分。"),
+    ("逾期未开展", "最晚开展日期已过仍未开展的活动，含已取消而计扣分的（取消等同未开展）；"
+                 "与考核“活动未开展”的扣分一一对应。"),
 ]  # fmt: skip
 
 
@@ -129,6 +146,7 @@ class UnitFacts:
     spot_checks: list[dict[str, Any]] = field(default_factory=list)
     visit_problems: list[dict[str, Any]] = field(default_factory=list)
     rectifications_overdue: list[dict[str, Any]] = field(default_factory=list)
+    cancellations: list[dict[str, Any]] = field(default_factory=list)  # approved, any date
 
     def row(self) -> dict[str, Any]:
         """The report row: the unit and every column's number."""
@@ -169,7 +187,7 @@ def collect(
     if facts.units:
         for count in (
             _invitees, _flags, _opinions, _extensions, _summaries, _spot_checks, _oversight,
-            _escalations,
+            _escalations, _cancellations,
         ):  # fmt: skip
             count(session, facts, scope)
         if records:
@@ -210,20 +228,46 @@ def _add(facts: Facts, unit_id: int, values: dict[str, Any]) -> None:
             u.counts[key] += int(n)
 
 
+def _exempt() -> Any:
+    """The event's cancellation was approved 不计扣分 (exempt from "not held")."""
+    return (
+        sa.select(col(CancellationRequest.id))
+        .where(
+            col(CancellationRequest.event_id) == Event.id,
+            col(CancellationRequest.state) == CancellationState.approved,
+            col(CancellationRequest.exempt).is_(True),
+        )
+        .exists()
+    )
+
+
+def _not_held_due(today: date) -> Any:
+    """Events whose last day has passed unheld: still open, or cancelled and not exempt
+    (cancelling costs what not holding costs unless a supervisor exempted it)."""
+    cancelled = col(Event.state) == EventState.cancelled
+    return sa.and_(
+        col(Event.held_on).is_(None),
+        col(Event.date_latest) < today,
+        sa.or_(col(Event.state).in_(HOLD_OPEN), sa.and_(cancelled, ~_exempt())),
+    )
+
+
 def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
     live = col(Event.state) != EventState.cancelled
+    cancelled = col(Event.state) == EventState.cancelled
     held = sa.and_(live, col(Event.held_on).is_not(None))
     forms = sa.cast(col(Event.forms_held), sa.Text)  # the forms held, not those planned
     stmt = scope.events(
         sa.select(
             col(Unit.id), col(Unit.name), col(Unit.kind),
-            _n(col(Event.state) == EventState.cancelled).label("cancelled"),
-            _n(live).label("events"),
+            sa.func.count().label("events"),
+            _n(sa.or_(held, _not_held_due(today))).label("due"),
+            _n(cancelled).label("cancelled"),
+            _n(sa.and_(cancelled, _exempt())).label("cancelled_exempt"),
             _n(held).label("held"),
             _n(sa.and_(held, col(Event.held_on) <= Event.date_latest)).label("held_on_time"),
             _n(sa.and_(held, col(Event.held_on) > Event.date_latest)).label("held_late"),
-            _n(sa.and_(col(Event.held_on).is_(None), col(Event.state).in_(HOLD_OPEN),
-                       col(Event.date_latest) < today)).label("not_held_overdue"),
+            _n(_not_held_due(today)).label("not_held_overdue"),
             *(_n(sa.and_(held, forms.like(f'%"{f.value}"%'))).label(f"form_{f.value}")
               for f in EventForm),
         ).join(Unit, col(Unit.id) == Event.unit_id)
@@ -414,6 +458,35 @@ def _oversight(session: Session, facts: Facts, scope: _Scope) -> None:
             _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
 
 
+def _cancellations(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Every approved cancellation with its reason, who asked and who decided, and whether it
+    is exempt (few rows: the report lists them all)."""
+    stmt = scope.events(
+        sa.select(
+            col(CancellationRequest.unit_id), col(CancellationRequest.event_id),
+            col(Event.theme), col(Event.date_latest), col(CancellationRequest.reason),
+            col(CancellationRequest.direct), col(CancellationRequest.requested_by_name),
+            col(CancellationRequest.decided_by_name), col(CancellationRequest.decided_at),
+            col(CancellationRequest.decision_note), col(CancellationRequest.exempt),
+            col(CancellationRequest.exempt_reason),
+        )
+        .join_from(CancellationRequest, Event, col(Event.id) == CancellationRequest.event_id)
+        .where(col(CancellationRequest.state) == CancellationState.approved,
+               col(Event.state) == EventState.cancelled)
+    ).order_by(col(CancellationRequest.event_id))  # fmt: skip
+    for r in session.execute(stmt):
+        u = facts.units.get(r.unit_id)
+        if u is None:
+            continue
+        u.cancellations.append(
+            {"event_id": r.event_id, "theme": r.theme, "due_on": r.date_latest.isoformat(),
+             "reason": r.reason, "direct": r.direct, "requested_by": r.requested_by_name,
+             "decided_by": r.decided_by_name, "decided_at": r.decided_at,
+             "note": r.decision_note, "exempt": bool(r.exempt),
+             "exempt_reason": r.exempt_reason}
+        )  # fmt: skip
+
+
 def _escalations(session: Session, facts: Facts, scope: _Scope) -> None:
     # One escalation per item, rule and level, however many channels and recipients it reached.
     sent = scope.events(
@@ -477,7 +550,8 @@ def _oversight_records(session: Session, facts: Facts, scope: _Scope) -> None:
 
 def _hold_records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
     """Events held after their last day; events whose last day has passed unheld — a
-    cancelled one included (cancelling does not make an event held)."""
+    cancelled one included (cancelling does not make an event held) unless a supervisor
+    exempted its cancellation (不计扣分)."""
     units = facts.units
     late_held = scope.events(
         sa.select(col(Event.unit_id), col(Event.id), col(Event.date_latest), col(Event.held_on))
@@ -491,14 +565,14 @@ def _hold_records(session: Session, facts: Facts, scope: _Scope, today: date) ->
         )  # fmt: skip
     not_held = scope.events(
         sa.select(col(Event.unit_id), col(Event.id), col(Event.date_latest), col(Event.state))
-        .where(col(Event.held_on).is_(None),
-               col(Event.state).in_((*HOLD_OPEN, EventState.cancelled)),
-               col(Event.date_latest) < today)
+        .where(_not_held_due(today))
     ).order_by(col(Event.id))  # fmt: skip
     for r in session.execute(not_held):
-        units[r.unit_id].not_held.append(
+        u = units[r.unit_id]
+        why = next((c["reason"] for c in u.cancellations if c["event_id"] == r.id), None)
+        u.not_held.append(
             {"event_id": r.id, "due_on": r.date_latest.isoformat(),
-             "cancelled": r.state == EventState.cancelled}
+             "cancelled": r.state == EventState.cancelled, "cancel_reason": why}
         )  # fmt: skip
 
 
@@ -598,9 +672,37 @@ def report(facts: Facts) -> dict[str, Any]:
         "doc_number": facts.campaign.doc_number,
         "as_of": facts.now,
         "columns": [{"key": k, "label": label} for k, label in COLUMNS],
+        "notes": [{"label": label, "note": note} for label, note in NOTES],
         "units": rows,
         "totals": totals,
+        "cancellations": [
+            {"unit_id": u.unit_id, "unit_name": u.unit_name, **c}
+            for u in facts.units.values()
+            for c in u.cancellations
+        ],
     }
+
+
+def cancellation_zh(c: dict[str, Any]) -> str:
+    """Whether a cancellation counts in the assessment, in words."""
+    if c["exempt"]:
+        return f"不计扣分（{c['exempt_reason'] or ''}）"
+    return "按未开展计扣分"
+
+
+def sheets(data: dict[str, Any]) -> list[Sheet]:
+    """The report, and every approved cancellation with its reason and how it counts."""
+    cancelled = Sheet(
+        "已取消的活动",
+        [Column("责任单位", 20), Column("活动编号", 10), Column("活动主题", 30),
+         Column("应开展日期", 12), Column("取消理由", 40), Column("申请人", 12),
+         Column("批准人", 12), Column("考核", 30)],
+        [[c["unit_name"], c["event_id"], c["theme"], c["due_on"], c["reason"],
+          "（区政府办直接取消）" if c["direct"] else c["requested_by"], c["decided_by"],
+          cancellation_zh(c)] for c in data.get("cancellations", [])],
+        "report",
+    )  # fmt: skip
+    return [sheet(data), cancelled]
 
 
 def sheet(data: dict[str, Any]) -> Sheet:

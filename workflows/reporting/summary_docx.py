@@ -23,7 +23,7 @@ from workflows.kernel.errors import Forbidden
 from workflows.kernel.visibility import Actor
 from workflows.oversight.evidence import EventEvidence, flagged_in_campaign
 from workflows.reporting.assessment import assess
-from workflows.reporting.reports import Facts, collect, report
+from workflows.reporting.reports import Facts, cancellation_zh, collect, report
 
 CJK_FONTS = (
     "Noto Sans CJK SC",
@@ -63,7 +63,8 @@ def cjk_font() -> str | None:
 
 INTRO = (
     "截至{today:%Y}年{today.month}月{today.day}日，全区 {units} 个责任单位共安排政府开放日活动 "
-    "{events} 场（另取消 {cancelled} 场），已开展 {held} 场，其中按期开展 {held_on_time} 场、"
+    "{events} 场（其中经批准取消 {cancelled} 场，取消不计扣分 {cancelled_exempt} 场），已到期 "
+    "{due} 场，已开展 {held} 场，其中按期开展 {held_on_time} 场、"
     "逾期开展 {held_late} 场，逾期未开展 {not_held_overdue} 场。共邀请 {invitees} 人（人大代表 "
     "{npc_deputy} 人、政协委员 {cppcc_member} 人、市民代表 {citizen} 人，其中定向邀请 "
     "{citizen_targeted} 人、公开邀请 {citizen_public} 人），实际出席 {attended} 人。收集意见建议 "
@@ -85,7 +86,11 @@ def late_items(facts: Facts) -> list[tuple[str, str, Any, Any, str]]:
     rows: list[tuple[str, str, Any, Any, str]] = []
     for u in facts.units.values():
         for r in u.not_held:
-            cancelled = "（已取消）" if r.get("cancelled") else ""
+            cancelled = (
+                f"（已取消，理由：{r.get('cancel_reason') or '未说明'}；取消计扣分）"
+                if r.get("cancelled")
+                else ""
+            )
             rows.append((u.unit_name, "活动未开展", r["event_id"], None,
                          f"应于 {r['due_on']} 前开展{cancelled}"))  # fmt: skip
         for r in u.held_late:
@@ -158,7 +163,7 @@ def charts(data: dict[str, Any], font: str | None) -> list[tuple[str, bytes]]:
                 "#c62828",
             ),
             (
-                "尚未到期" if zh else "not yet due",
+                "尚未到期或取消不计扣分" if zh else "not yet due, or cancelled and exempt",
                 [max(0, r["events"] - r["held"] - r["not_held_overdue"]) for r in held],
                 "#90a4ae",
             ),
@@ -242,6 +247,7 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
     document.add_heading("三、逾期情况", level=1)
     _overdue_section(document, late_items(facts))
     _picture(document, *pictures[1], Cm(16))
+    _cancelled_section(document, data["cancellations"])
 
     document.add_heading("四、考核排名", level=1)
     _ranking_section(document, scores)
@@ -267,6 +273,20 @@ def _overdue_section(document: Any, items: list[Any]) -> None:
             )
     else:
         document.add_paragraph("无逾期事项。")
+
+
+def _cancelled_section(document: Any, cancellations: list[dict[str, Any]]) -> None:
+    """Section 三, continued: every approved cancellation, its reason and how it counts."""
+    document.add_heading("已取消的活动", level=2)
+    if not cancellations:
+        document.add_paragraph("无取消的活动。")
+        return
+    _table(
+        document,
+        ["责任单位", "活动编号", "活动主题", "取消理由", "考核"],
+        [[c["unit_name"], c["event_id"], c["theme"], c["reason"], cancellation_zh(c)]
+         for c in cancellations],
+    )  # fmt: skip
 
 
 def _ranking_section(document: Any, scores: dict[str, Any]) -> None:
