@@ -28,6 +28,7 @@ from models import (
 )
 from workflows.event import machine
 from workflows.event.data import CANCEL_REASON_MIN
+from workflows.event.moves import shown_name
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor, require_visible, visible
@@ -106,7 +107,7 @@ def request(
         unit_id=event.unit_id,
         reason=text,
         requested_by=actor.id,
-        requested_by_name=actor.name,
+        requested_by_name=shown_name(session, actor),
         requested_at=now,
     )
     session.add(row)
@@ -166,7 +167,8 @@ def decide(
     if not approve:
         text = _reason(note, "note", "不予批准的理由", "不予批准的理由")
         row.state = CancellationState.refused
-        row.decided_by, row.decided_by_name, row.decided_at = actor.id, actor.name, now
+        row.decided_by, row.decided_at = actor.id, now
+        row.decided_by_name = shown_name(session, actor)
         row.decision_note = text
         session.flush()
         data = {"request_id": row.id, "requested_by": row.requested_by_name}
@@ -217,7 +219,7 @@ def set_exempt(
             "the cancellation is already " + ("exempt" if exempt else "counted"),
         )
     row.exempt, row.exempt_reason = exempt, text
-    row.exempt_by_name, row.exempt_at = actor.name, now
+    row.exempt_by_name, row.exempt_at = shown_name(session, actor), now
     session.flush()
     event = _locked_event(session, row.event_id)
     _line(

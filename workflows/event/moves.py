@@ -26,6 +26,7 @@ from models import (
     SpotCheck,
     Summary,
     TransitionLog,
+    User,
 )
 from workflows.campaign.rules import CampaignRules
 from workflows.event import checkin, flags, invitations
@@ -374,8 +375,21 @@ def send_invitations(move: Move) -> None:
 
 
 def drop_timers(move: Move) -> None:
-    """after(cancel): a cancelled event owes no reminders or escalations."""
+    """after(cancel): a cancelled event owes no reminders or escalations (nor the invitees'
+    day-before reminder)."""
     deadlines.cancel_event_timers(move.session, move.event)
+    deadlines.cancel(
+        move.session,
+        subject_type="event",
+        subject_ids=[move.event.id],  # type: ignore[list-item]
+        rule=invitations.REMINDER_RULE,
+    )
+
+
+def shown_name(session: Session, actor: Actor) -> str:
+    """The name a person goes by on pages and in the history (display name, else account)."""
+    user = session.get(User, actor.id) if actor.id is not None else None
+    return (user.display_name if user is not None else "") or actor.name
 
 
 def settle_cancellation(move: Move) -> None:
@@ -399,16 +413,17 @@ def settle_cancellation(move: Move) -> None:
             reason=move.reason or "",
             direct=True,
             requested_by=move.actor.id,
-            requested_by_name=move.actor.name,
+            requested_by_name=shown_name(move.session, move.actor),
             requested_at=move.now,
         )
         move.session.add(row)
     row.state = CancellationState.approved
-    row.decided_by, row.decided_by_name, row.decided_at = move.actor.id, move.actor.name, move.now
+    name = shown_name(move.session, move.actor)
+    row.decided_by, row.decided_by_name, row.decided_at = move.actor.id, name, move.now
     row.decision_note = (data.note or "").strip() or None
     if data.exempt:
         row.exempt, row.exempt_reason = True, (data.exempt_reason or "").strip()
-        row.exempt_by_name, row.exempt_at = move.actor.name, move.now
+        row.exempt_by_name, row.exempt_at = name, move.now
     move.session.flush([row])  # its id for the line; the event is written once, by fire()
     move.audit.update(
         request_id=row.id,
