@@ -59,6 +59,11 @@ MAY_GROW = {"change_log": "migrations record what they did (0018: the audit key 
 INTENDED_CHANGES = {
     "spot_unsatisfactory": "every spot-check round stays in the report (issue 25): an event "
     "found lacking, returned and then found satisfactory counts its first round too",
+    "events": "活动数 counts every event of the unit, a cancelled one included (issue 25: the "
+    "report read '0 events, 1 cancelled')",
+    "not_held_overdue": "an approved cancellation (the release's direct ones are backfilled as "
+    "approved and counted) costs what not holding costs: 逾期未开展 counts it once its day has "
+    "passed, as the assessment always deducted it (issue 25)",
 }
 
 
