@@ -103,7 +103,9 @@ def approve(page: Any, server: str) -> None:
     click(card.get_by_role("button", name="批准取消"))
     settle(page)
     assert "已批准取消" in page.content()
-    assert "不计扣分：施工安全原因，经核实属实" in page.locator("#decided + .table-wrap").inner_text()
+    assert (
+        "不计扣分：施工安全原因，经核实属实" in page.locator("#decided + .table-wrap").inner_text()
+    )
 
 
 def test_a_clerk_asks_and_a_supervisor_approves_exempt(server: str, browser: Any) -> None:
