@@ -227,7 +227,7 @@ def test_a_supervisor_cancels_directly_and_it_is_recorded(walker: Walker) -> Non
 def test_the_upgrade_records_every_earlier_cancellation_from_its_audit_line(
     walker: Walker, engine: Any
 ) -> None:
-    """Events cancelled before revision 0026 get an approved, direct, counted cancellation with
+    """Events cancelled before revision 0028 get an approved, direct, counted cancellation with
     the reason, who and when of their `cancel` line."""
     import importlib.util
 
@@ -240,17 +240,17 @@ def test_the_upgrade_records_every_earlier_cancellation_from_its_audit_line(
     assert (
         walker.move(event["id"], "cancel", who="supervisor", reason="场地改造中").status_code == 200
     )
-    with walker.world.session() as s:  # as before 0026: the move left no request row
+    with walker.world.session() as s:  # as before 0028: the move left no request row
         for row in s.exec(select(CancellationRequest)).all():
             s.delete(row)
         s.commit()
-    path = PROJECT_DIR / "migrations" / "versions" / "0026_cancellation_requests.py"
-    spec = importlib.util.spec_from_file_location("m0026", path)
+    path = PROJECT_DIR / "migrations" / "versions" / "0028_cancellation_requests.py"
+    spec = importlib.util.spec_from_file_location("m0028", path)
     assert spec and spec.loader
-    m0026 = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(m0026)
+    m0028 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m0028)
     with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
-        m0026._backfill()
+        m0028._backfill()
     with walker.world.session() as s:
         rows = s.exec(select(CancellationRequest)).all()
     assert [

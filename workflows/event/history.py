@@ -181,7 +181,7 @@ def _reschedule(who: str, d: dict[str, Any], line: TransitionLog) -> str:
 
 
 def _cancel(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    if d.get("direct", True):  # a supervisor's own cancellation (and every line before 0026)
+    if d.get("direct", True):  # a supervisor's own cancellation (and every line before 0028)
         text = f"{who}取消了活动"
     else:
         text = f"{who}批准了{who_zh(d.get('requested_by'))}的取消申请"

@@ -1,7 +1,7 @@
 """cancellation requests (issue 25)
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-06 20:05:00
 
 Cancelling becomes a request a supervisor decides. Every event cancelled before this revision
@@ -16,8 +16,8 @@ from alembic import op
 
 import models.types
 
-revision: str = "0026"
-down_revision: str | None = "0025"
+revision: str = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
