@@ -16,6 +16,7 @@ from models import (
     Invitee,
     Notification,
     OutboxMessage,
+    Registration,
     Timer,
     TimerState,
 )
@@ -26,6 +27,7 @@ from workflows.escalation.batch import NotifyConfig
 from workflows.event import checkin, icsfiles, invitations
 from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import SYSTEM
+from workflows.public import registration
 from workflows.public.notices import Channels
 
 
@@ -228,3 +230,32 @@ def test_the_ics_has_the_local_time_zone_and_the_feed_lists_public_events(
         files = invitations.attachments_for(s, row, clock.now())
         assert [f["type"] for f in files] == ["text/calendar", "image/png"]
         assert files[1]["content"].startswith(b"\x89PNG")
+
+
+def test_a_registration_confirmation_email_carries_the_ics_and_qr(
+    walker: Walker, world: World, clock: FixedClock
+) -> None:
+    event, _ = _invited(walker)
+    now = clock.now()
+    with world.session() as s:
+        ev = s.get(Event, event["id"])
+        assert ev is not None
+        ev.public_places = 1
+        reg = Registration(
+            event_id=ev.id, campaign_id=ev.campaign_id, name="报名人", state="registered",
+            consent_at=now, created_at=now, updated_at=now, email_enc="x",
+        )  # fmt: skip
+        s.add(reg)
+        s.commit()
+        registration.confirm(s, ev, reg.id, expected_version=ev.version, actor=SYSTEM, now=now)  # type: ignore[arg-type]
+        row = Notification(
+            key="k", subject_type="registration", subject_id=reg.id, event_id=ev.id,  # type: ignore[arg-type]
+            unit_id=ev.unit_id, rule="registration", kind="confirmed", channel="email",
+            recipient=f"registration:{reg.id}", title="t", body="b", created_at=now,
+        )  # fmt: skip
+        files = invitations.attachments_for(s, row, now)
+        assert [f["filename"] for f in files] == ["invitation.ics", "checkin-qr.png"]
+        cal = icalendar.Calendar.from_ical(files[0]["content"])
+        assert grouped(reg.code) in str(cal.walk("VEVENT")[0]["description"])
+        row.kind = "registered"  # only the confirmation carries them
+        assert invitations.attachments_for(s, row, now) == []
