@@ -154,3 +154,11 @@ def test_an_address_or_account_added_while_items_are_open_hears_them(
     assert r.status_code == 201, r.text
     (heard,) = _box(engine, r.json()["id"])
     assert heard.level == 1 and heard.title.startswith("【催办】")
+    # A supervisor added later hears what is copied to the office (here only the summary's
+    # level 2: the opinion is at level 1, the unit's alone).
+    body = {"username": "newsup", "role": "supervisor", "email": "s@zfb.example"}
+    r = walker.client.post("/api/v1/users", json=body, headers=h["admin"])
+    assert r.status_code == 201, r.text
+    with Session(engine) as s:
+        boxed = s.exec(select(InboxMessage).where(InboxMessage.user_id == r.json()["id"])).all()
+        assert [(m.level, m.link.endswith("/summary")) for m in boxed] == [(2, True)]

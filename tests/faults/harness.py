@@ -518,6 +518,20 @@ def check_exactly_once(
     )
 
 
+def order_delays(sink: WebhookSink, seeded: Seeded) -> list[float]:
+    """Seconds from each event's level 1 reaching the sink to its level 2 (first arrivals):
+    negative would be level 2 overtaking level 1; a minute would be level 2 waiting out level
+    1's send lease instead of following its recorded send (issue 26)."""
+    first: dict[str, float] = {}
+    for post in sink.snapshot():
+        first.setdefault(post.key, post.at)
+    arrived: dict[int, dict[int, float]] = {}
+    for key, (event_id, level) in seeded.owed.items():
+        if key in first:
+            arrived.setdefault(event_id, {})[level] = first[key]
+    return [at[2] - at[1] for at in arrived.values() if 1 in at and 2 in at]
+
+
 def assert_exactly_once(verdict: Verdict, *, allow_explained_replays: bool = False) -> None:
     """Every owed one delivered, nothing else, none twice (bar kill-explained replays)."""
     assert not verdict.lost, verdict.summary()

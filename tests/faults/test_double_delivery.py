@@ -16,6 +16,7 @@ from tests.faults.harness import (
     WebhookSink,
     assert_exactly_once,
     check_exactly_once,
+    order_delays,
     report,
     seed_hold_escalations,
     service_env,
@@ -74,4 +75,9 @@ def test_every_message_delivered_twice_sends_each_notification_once(
     assert originals.get("deliver_notification", 0) >= len(seeded.owed), originals
     assert originals.get("handle_timers", 0) > 0, originals
     assert_exactly_once(verdict)
+    # Level 2 of each event never before its level 1, and within seconds of it rather than
+    # after level 1's 60 s send lease (issue 26).
+    delays = sorted(order_delays(sink, seeded))
+    assert len(delays) == len(seeded.event_ids) and delays[0] >= 0, delays[:5]
+    assert delays[-1] < 45, delays[-5:]
     assert scheduler.alive() and worker.alive(), fleet.logs()

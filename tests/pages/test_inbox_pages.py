@@ -79,7 +79,7 @@ def test_the_api_lists_with_a_cursor_and_marks_read(
     _post_messages(world, clock.now())
     h = world.headers["housing"]
     first = client.get("/api/v1/inbox", params={"limit": 2}, headers=h).json()
-    assert [m["kind_label"] for m in first["items"]][:1] == ["退回补正"]
+    assert [m["kind_label"] for m in first["items"]][:1] == ["总结退回整改"]
     assert first["next_after"]
     rest = client.get(
         "/api/v1/inbox", params={"limit": 2, "after": first["next_after"]}, headers=h

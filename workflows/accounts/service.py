@@ -407,7 +407,8 @@ def create_user(
     """Create an account; unit staff must name their unit, other roles must not.
 
     With `notify` (the service's channel settings) a new staff account's inbox gets its
-    unit's open items at once (workflows/escalation/service.py `owe_open`).
+    unit's open items at once, a new supervisor's every open item copied to the office
+    (workflows/escalation/service.py `owe_open`).
 
     A given password must pass the policy; `one_time` marks it to be replaced at first sign-in.
     With an `actor`, the caller must be allowed to hand out the role (supervisors: unit staff
@@ -435,8 +436,8 @@ def create_user(
     session.flush()
     if actor is not None:
         _audit(session, actor, user, "create", now, {})
-    if notify is not None and unit is not None and role == Role.unit_staff:
-        escalation.owe_open(session, unit, now, notify)
+    if notify is not None and role in (Role.unit_staff, Role.supervisor):
+        escalation.owe_open(session, unit, now, notify)  # a supervisor: every unit's
     return user
 
 

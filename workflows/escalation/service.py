@@ -306,22 +306,27 @@ def _owe_notices(
         work.rows.append(_notification_row(timer, event, unit, rules, recipient, title, body))
 
 
-def owe_open(session: Session, unit_id: int, now: datetime, config: NotifyConfig) -> BatchOutcome:
+def owe_open(
+    session: Session, unit_id: int | None, now: datetime, config: NotifyConfig
+) -> BatchOutcome:
     """A unit's items still open, owed to whoever their level reaches now: called when the unit
     gains a contact, an address, a robot or a staff account while items are open, so the new
     recipient hears them at once rather than at the next level. Each open item's latest notice
     (its current level) is composed again; the recipients who had it already are skipped by
-    its unique key, so calling this twice owes nothing twice. The caller delivers `inline`."""
+    its unique key, so calling this twice owes nothing twice. `unit_id` None: every unit's (a
+    new supervisor). The caller delivers `inline`."""
     out = BatchOutcome()
-    handled = session.exec(
+    stmt = (
         select(Timer)
         .join(Event, col(Event.id) == Timer.event_id)
         .where(
-            Event.unit_id == unit_id,
             Timer.state == TimerState.done,
             col(Timer.kind).in_([deadlines.REMINDER, deadlines.ESCALATION]),
         )
-    ).all()
+    )
+    if unit_id is not None:
+        stmt = stmt.where(Event.unit_id == unit_id)
+    handled = session.exec(stmt).all()
     latest: dict[tuple[str, int, str], Timer] = {}
     for t in sorted(handled, key=lambda t: (t.kind == deadlines.ESCALATION, t.level, t.id)):
         latest[(t.subject_type, t.subject_id, t.rule)] = t
