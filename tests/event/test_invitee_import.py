@@ -17,19 +17,21 @@ LIST = """姓名,人员类别,邀请方式,工作单位,电话
 李四\t人大代表\t\t区人大
 王五，政协委员，，
 孙八, 市民代表, 定向邀请, 某某单位, 139-0000-1111
+周九 人大代表 区人大 zhou@example.org
 """
 
 
 def test_separators_are_tolerated_and_a_header_is_skipped() -> None:
     rows = bulk.parse(LIST)
-    assert [r.line for r in rows] == [2, 3, 4, 5] and not any(r.errors for r in rows)
+    assert [r.line for r in rows] == [2, 3, 4, 5, 6] and not any(r.errors for r in rows)
     people = [r.person for r in rows]
     assert people[0] == {"name": "张三", "category": "citizen", "invitation": "public",
                          "targeted_kind": None, "organization": "幸福社区",
-                         "phone": "13800000000"}  # fmt: skip
+                         "phone": "13800000000", "email": None}  # fmt: skip
     assert people[1]["category"] == "npc_deputy" and people[1]["organization"] == "区人大"
     assert people[2]["category"] == "cppcc_member" and people[2]["invitation"] is None
     assert people[3]["invitation"] == "targeted" and people[3]["phone"] == "139-0000-1111"
+    assert people[4]["email"] == "zhou@example.org" and people[4]["organization"] == "区人大"
 
 
 def test_each_error_names_its_row_and_field_in_chinese() -> None:

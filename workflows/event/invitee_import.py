@@ -3,7 +3,8 @@ into rows the invitee workflow adds in one go (workflows/event/invitees.py `add`
 versions and the audit line are those of adding one by one).
 
 A line holds: name, kind (人大代表 / 政协委员 / 市民代表), for citizens the invitation mode
-(定向邀请 / 公开邀请), then optionally the organisation and the phone. Tabs, commas (, ，、),
+(定向邀请 / 公开邀请), then optionally the organisation, the phone and the e-mail address (for
+the invitation, issue 27). Tabs, commas (, ，、),
 semicolons and spaces separate the fields. Nothing here writes: `parse` says what each line
 would add and what is wrong with it, `quota_with` what the list would then count."""
 
@@ -34,10 +35,12 @@ FIELD_LABELS = {
     "invitation": "邀请方式",
     "organization": "工作单位或社区",
     "phone": "联系电话",
+    "email": "电子邮箱",
 }
 _DELIMITED = re.compile(r"[\t,，、;；]")
 _SEPARATORS = re.compile(r"\s*[\t,，、;；]\s*")
 _PHONE = re.compile(r"^\+?[\d\-— ]{7,20}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass
@@ -83,7 +86,8 @@ def _person(cells: list[str]) -> tuple[dict[str, Any], list[str]]:
     if mode is not None or (rest and rest[0] in ("", "-", "—")):
         rest = rest[1:]
     phone = next((c for c in rest if _PHONE.match(c)), None)
-    organization = " ".join(c for c in rest if c and c != phone) or None
+    email = next((c for c in rest if _EMAIL.match(c)), None)  # for the invitation (issue 27)
+    organization = " ".join(c for c in rest if c and c not in (phone, email)) or None
     person = {
         "name": name,
         "category": category,
@@ -91,6 +95,7 @@ def _person(cells: list[str]) -> tuple[dict[str, Any], list[str]]:
         "targeted_kind": None,
         "organization": organization,
         "phone": phone.replace(" ", "") if phone else None,
+        "email": email,
     }
     if category == InviteeCategory.citizen and mode is None:
         problems.append("邀请方式：市民代表须注明定向邀请或公开邀请")
@@ -99,7 +104,7 @@ def _person(cells: list[str]) -> tuple[dict[str, Any], list[str]]:
     return person, problems
 
 
-LENGTHS = {"name": 50, "organization": 200, "phone": 32}  # as the API's InviteeIn allows
+LENGTHS = {"name": 50, "organization": 200, "phone": 32, "email": 200}  # as InviteeIn allows
 
 
 def _validated(person: dict[str, Any]) -> list[str]:
