@@ -9,12 +9,18 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import Notification, Rectification, Timer, TimerState, TransitionLog
+from models import InboxMessage, Notification, Rectification, Timer, TimerState, TransitionLog
 from tests.conftest import SHILING, Walker, error_of, local, tiny_jpeg
 from workers.scheduler import Scheduler
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
 from workflows.event import history
+
+
+def _box(walker: Walker, who: str) -> list[InboxMessage]:
+    with Session(walker.world.engine) as s:
+        stmt = select(InboxMessage).where(InboxMessage.user_id == walker.world.user_ids[who])
+        return list(s.exec(stmt.order_by(col(InboxMessage.id))).all())
 
 
 def _checked(walker: Walker, result: str = "unsatisfactory", notes: str = "照片与活动不符") -> Any:
@@ -83,6 +89,13 @@ def test_notice_report_close(walker: Walker, clock) -> None:
     assert said[1] == "housing报送了整改情况，附材料 1 个。"
     assert "销号" in said[2]
     assert timers and all(t.state == TimerState.cancelled for t in timers)
+    # The notice and the decision reach the unit's inbox, the report the supervisors'.
+    unit_box = [(m.kind, m.link) for m in _box(walker, "housing")]
+    link = f"/events/{eid}/spot-check#rectification-{rid}"
+    assert unit_box == [("rect_notice", link), ("rect_decision", link)]
+    assert [m.kind for m in _box(walker, "supervisor")] == ["rect_report"]
+    assert "2022年9月30日" in _box(walker, "housing")[0].title
+    assert _box(walker, "shiling") == []
     # The event's own version and state still end its chain (the audit's check).
     event = walker.get(eid, who="supervisor")
     assert lines[-1].version == event["version"] and lines[-1].to_state == event["state"]
@@ -159,12 +172,17 @@ def test_an_overdue_rectification_escalates_and_costs_points(walker: Walker, clo
         s.commit()
         rect = s.get(Rectification, rid)
         notes = s.exec(
-            select(Notification).where(Notification.subject_type == "rectification")
+            select(Notification).where(
+                Notification.subject_type == "rectification", Notification.kind == "escalation"
+            )
         ).all()
     assert out.count("done") >= 1
     assert rect is not None and rect.escalation_level == 1 and rect.overdue
     assert notes and all(n.rule == "rectification" for n in notes)
     assert "抽查整改逾期未报送" in notes[0].title and "2022年9月30日" in notes[0].body
+    # The same escalation reaches the unit's staff in their inbox, linking to the notice.
+    escalated = [m for m in _box(walker, "housing") if m.kind == "escalation"]
+    assert escalated and escalated[0].link == f"/events/{eid}/spot-check#rectification-{rid}"
     r = walker.client.get(
         f"/api/v1/campaigns/{walker.world.campaign_id}/assessment",
         headers=walker.world.headers["supervisor"],

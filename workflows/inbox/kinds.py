@@ -33,6 +33,8 @@ def item_link(n: Subject) -> str:
         return "/inbox"
     if n.subject_type == "feedback_item":
         return f"/events/{n.event_id}/feedback#item-{n.subject_id}"
+    if n.subject_type == "rectification":
+        return rectification_link(n)
     if n.rule == "summary":
         return f"/events/{n.event_id}/summary"
     return f"/events/{n.event_id}"
@@ -46,6 +48,13 @@ def overdue_link(_: Subject) -> str:
 def extension_link(_: Subject) -> str:
     """A request for more time, where a supervisor decides it: the board's list."""
     return "/board#extensions"
+
+
+def rectification_link(n: Subject) -> str:
+    """A rectification (整改): its notice, report and decision on the spot-check page."""
+    if n.event_id is None:
+        return "/inbox"
+    return f"/events/{n.event_id}/spot-check#rectification-{n.subject_id}"
 
 
 def summary_link(n: Subject) -> str:
@@ -69,6 +78,9 @@ KINDS: dict[str, Kind] = {
     "ext_request": Kind("延期申请", ("supervisors",), extension_link),
     "ext_decision": Kind("延期审批结果", ("unit_staff",), item_link),
     "rework": Kind("总结退回整改", ("unit_staff",), summary_link),
+    "rect_notice": Kind("整改通知", ("unit_staff",), rectification_link),
+    "rect_report": Kind("整改情况待审核", ("supervisors",), rectification_link),
+    "rect_decision": Kind("整改审核结果", ("unit_staff",), rectification_link),
 }
 
 

@@ -32,8 +32,10 @@ from workflows.campaign.rules import CampaignRules
 from workflows.event.summary import clean_filename
 from workflows.files import filetypes
 from workflows.files.store import FileStore
+from workflows.inbox import service as inbox
 from workflows.kernel import audit
 from workflows.kernel.clock import local_date
+from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
 from workflows.workdays import deadlines
@@ -129,6 +131,24 @@ def _log(
     session.flush()
 
 
+def _tell(
+    session: Session,
+    kind: str,
+    event: Event,
+    rect: Rectification,
+    title: str,
+    body: str,
+    now: datetime,
+    round: str,
+) -> None:
+    """The move's message in the inbox (workflows/inbox/kinds.py names who gets `kind`)."""
+    inbox.post(
+        session, kind, subject_type="rectification", subject_id=rect.id,  # type: ignore[arg-type]
+        event_id=event.id, unit_id=rect.unit_id, now=now, round=round,
+        title=title, body=body,
+    )  # fmt: skip
+
+
 def _arm(session: Session, event: Event, rect: Rectification, now: datetime, rearm: bool) -> None:
     """Count the due day from today and arm its escalation timers."""
     assert rect.id is not None and event.id is not None
@@ -187,6 +207,10 @@ def issue(
     _arm(session, event, rect, now, rearm=False)
     _log(session, event, rect, "issue", None, actor, now,
          {"notice": text, "due_on": rect.due_on, "check_round": check.round})  # fmt: skip
+    _tell(session, "rect_notice", event, rect,
+          f"【整改通知】“{event.theme}”请于 {day_zh(rect.due_on)} 前报送整改情况",
+          f"区政府办第 {check.round} 轮抽查后下发整改通知，整改要求：\n{text}",
+          now, "1")  # fmt: skip
     return rect
 
 
@@ -218,6 +242,9 @@ def report(
     files = len(files_of(session, [rect_id]).get(rect_id, []))
     _log(session, event, rect, "report", S.issued, actor, now,
          {"late": late, "due_on": rect.due_on, "files": files})  # fmt: skip
+    _tell(session, "rect_report", event, rect,
+          f"【整改情况待审核】“{event.theme}”已报送整改情况" + ("（逾期）" if late else ""),
+          body, now, str(rect.round))  # fmt: skip
     return rect
 
 
@@ -238,6 +265,8 @@ def close(session: Session, rect_id: int, *, actor: Actor, now: datetime) -> Rec
     rect.state, rect.closed_at, rect.closed_by = S.closed, now, actor.id
     rect.version += 1
     _log(session, event, rect, "close", S.reported, actor, now, {})
+    _tell(session, "rect_decision", event, rect, f"【整改审核结果】“{event.theme}”整改通知已销号",
+          "区政府办审核通过了贵单位报送的整改情况，整改通知已销号。", now, "closed")  # fmt: skip
     return rect
 
 
@@ -255,6 +284,9 @@ def send_back(
     _arm(session, event, rect, now, rearm=True)
     _log(session, event, rect, "send_back", S.reported, actor, now,
          {"reasons": why, "due_on": rect.due_on})  # fmt: skip
+    _tell(session, "rect_decision", event, rect,
+          f"【整改情况退回】“{event.theme}”请于 {day_zh(rect.due_on)} 前重新报送整改情况",
+          f"退回原因：{why}\n\n整改要求：{rect.notice}", now, str(rect.round))  # fmt: skip
     return rect
 
 
