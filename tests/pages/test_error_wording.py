@@ -36,6 +36,7 @@ NO_INPUT = {
     "/events/{event_id}/summary/photos/{attachment_id}/delete",
     "/events/{event_id}/registrations/{registration_id}/confirm",
     "/inbox/read-all",
+    "/inbox/{message_id}/read",
 }
 JUNK = {name: "x-1" for name in (
     "result", "notes", "reasons", "due_on", "answer", "content", "category", "invitation",
