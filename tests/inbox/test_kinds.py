@@ -71,6 +71,27 @@ def test_a_summary_sent_back_reaches_the_unit_staff_each_round(walker: Walker) -
     assert "第2次：补充说明" in told[1].body and told[0].title.startswith("【总结退回整改】")
 
 
+def test_links_lead_to_each_item() -> None:
+    from dataclasses import dataclass
+
+    from workflows.inbox.kinds import item_link
+
+    @dataclass
+    class N:
+        subject_type: str
+        subject_id: int
+        event_id: int | None
+        rule: str
+
+    assert item_link(N("feedback_item", 4, 2, "feedback_answer")) == "/events/2/feedback#item-4"
+    assert item_link(N("event", 2, 2, "summary")) == "/events/2/summary"
+    assert item_link(N("rectification", 7, 2, "rectification")) == (
+        "/events/2/spot-check#rectification-7"
+    )
+    assert item_link(N("event", 2, 2, "event_hold")) == "/events/2"
+    assert item_link(N("digest", 9, None, "digest")) == "/inbox"
+
+
 def test_every_kind_has_a_label_and_a_new_one_still_arrives() -> None:
     assert all(k.label and k.audience for k in KINDS.values())
     assert len({k.label for k in KINDS.values()}) == len(KINDS)
