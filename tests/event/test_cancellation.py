@@ -256,3 +256,31 @@ def test_the_upgrade_records_every_earlier_cancellation_from_its_audit_line(
     assert [
         (r.event_id, r.reason, r.state, r.direct, r.exempt, r.requested_by_name) for r in rows
     ] == [(event["id"], "场地改造中", "approved", True, False, "supervisor")]
+
+
+def test_the_request_and_each_decision_reach_the_inbox(walker: Walker) -> None:
+    """The supervisors hear of a request in their inbox; the unit's staff hear of a refusal
+    (with its reason) and of an approval (with how it counts)."""
+    from models import InboxMessage
+
+    def box(who: str) -> list[tuple[str, str]]:
+        with walker.world.session() as s:
+            rows = s.exec(
+                select(InboxMessage)
+                .where(InboxMessage.user_id == walker.world.user_ids[who])
+                .order_by(InboxMessage.id)  # type: ignore[arg-type]
+            ).all()
+            return [(m.kind, m.title + "\n" + m.body) for m in rows]
+
+    event = walker.create_event()
+    first = _ask(walker, event["id"]).json()
+    assert [k for k, _ in box("supervisor")] == ["cancel_request"]
+    assert "场地改造无法使用" in box("supervisor")[0][1]
+    assert box("shiling") == []  # another unit's staff hear nothing
+    _decide(walker, first["id"], approve=False, note="请按计划开展活动")
+    second = _ask(walker, event["id"], "场地仍然无法使用").json()
+    _decide(walker, second["id"], approve=True, exempt=True, exempt_reason="上级统一停办活动")
+    said = box("housing")
+    assert [k for k, _ in said] == ["cancel_decision", "cancel_decision"]
+    assert "未批准" in said[0][1] and "请按计划开展活动" in said[0][1]
+    assert "已批准" in said[1][1] and "不计扣分（上级统一停办活动）" in said[1][1]

@@ -29,7 +29,9 @@ from models import (
 from workflows.event import machine
 from workflows.event.data import CANCEL_REASON_MIN
 from workflows.event.moves import shown_name
+from workflows.inbox import service as inbox
 from workflows.kernel import audit
+from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor, require_visible, visible
 
@@ -113,6 +115,12 @@ def request(
     session.add(row)
     session.flush()
     _line(session, event, "cancel_request", actor, now, text, {"request_id": row.id})
+    inbox.post(
+        session, "cancel_request", subject_type="cancellation", subject_id=row.id,  # type: ignore[arg-type]
+        event_id=event.id, unit_id=event.unit_id, now=now,
+        title=f"【取消申请】{event.theme}（应于{day_zh(event.date_latest)}前开展）",
+        body=f"申请人：{row.requested_by_name}\n取消理由：{text}",
+    )  # fmt: skip
     return row
 
 
@@ -173,6 +181,12 @@ def decide(
         session.flush()
         data = {"request_id": row.id, "requested_by": row.requested_by_name}
         _line(session, event, "cancel_refused", actor, now, text, data)
+        inbox.post(
+            session, "cancel_decision", subject_type="event", subject_id=event.id,  # type: ignore[arg-type]
+            event_id=event.id, unit_id=event.unit_id, now=now, round=str(row.id),
+            title=f"【取消申请未批准】{event.theme}：活动照常进行",
+            body=f"不予批准的理由：{text}\n申请理由：{row.reason}",
+        )  # fmt: skip
         return row
     if exempt:
         exempt_reason = _reason(exempt_reason, "exempt_reason", "不计扣分理由", "不计扣分的理由")

@@ -425,6 +425,14 @@ def settle_cancellation(move: Move) -> None:
         row.exempt, row.exempt_reason = True, (data.exempt_reason or "").strip()
         row.exempt_by_name, row.exempt_at = name, move.now
     move.session.flush([row])  # its id for the line; the event is written once, by fire()
+    exempt = f"\n考核：不计扣分（{row.exempt_reason}）" if row.exempt else "\n考核：按未开展计扣分"
+    said = "【活动已由区政府办取消】" if row.direct else "【取消申请已批准】"
+    inbox.post(
+        move.session, "cancel_decision", subject_type="event", subject_id=move.event.id,  # type: ignore[arg-type]
+        event_id=move.event.id, unit_id=move.event.unit_id, now=move.now, round=str(row.id),
+        title=said + move.event.theme,
+        body=f"取消理由：{row.reason}\n审批意见：{row.decision_note or '（无）'}{exempt}",
+    )  # fmt: skip
     move.audit.update(
         request_id=row.id,
         direct=row.direct,

@@ -57,6 +57,11 @@ def rectification_link(n: Subject) -> str:
     return f"/events/{n.event_id}/spot-check#rectification-{n.subject_id}"
 
 
+def cancellation_link(_: Subject) -> str:
+    """A request to cancel an event, where a supervisor decides it: the queue."""
+    return "/board/cancellations"
+
+
 def summary_link(n: Subject) -> str:
     """A summary sent back: its page."""
     return f"/events/{n.event_id}/summary" if n.event_id is not None else "/inbox"
@@ -81,6 +86,8 @@ KINDS: dict[str, Kind] = {
     "rect_notice": Kind("整改通知", ("unit_staff",), rectification_link),
     "rect_report": Kind("整改情况待审核", ("supervisors",), rectification_link),
     "rect_decision": Kind("整改审核结果", ("unit_staff",), rectification_link),
+    "cancel_request": Kind("取消申请", ("supervisors",), cancellation_link),
+    "cancel_decision": Kind("取消审批结果", ("unit_staff",), item_link),
 }
 
 
