@@ -230,4 +230,9 @@ def test_visits_linked_to_a_round_reach_report_and_assessment(walker: Walker) ->
     found = [d for d in housing["deductions"] if d["criterion"] == "visit_problem"]
     assert len(found) == 1 and "第 1 轮抽查" in found[0]["reason"]
     assert "现场走访" in found[0]["source"] and found[0]["points"] == 2
+    export = walker.client.get(
+        "/api/v1/exports/visits.csv", headers=walker.world.headers["supervisor"]
+    ).content.decode("utf-8-sig")
+    linked = [line for line in export.splitlines() if "现场无公开栏" in line]
+    assert len(linked) == 1 and ",是,第 1 轮," in linked[0]
     assert SHILING

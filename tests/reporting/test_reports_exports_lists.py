@@ -73,6 +73,7 @@ def test_visits_export_counts_photos_and_is_scoped(walker: Walker, clock) -> Non
     row = dict(zip(rows[0], rows[1], strict=True))
     assert row["走访编号"] == visit_id and row["走访日期"] == datetime(2022, 9, 19)
     assert row["走访人员"] == "区政府办 张三" and row["照片数"] == 2
+    assert (row["发现问题"], row["关联抽查"]) == ("否", None)  # an empty cell
     assert _csv(walker, "/api/v1/exports/visits.csv", "shiling") == []
     assert [r["走访发现"] for r in _csv(walker, "/api/v1/exports/visits.csv", "housing")] == [
         "现场整洁"

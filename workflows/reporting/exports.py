@@ -424,9 +424,11 @@ def _visits(session: Session, f: Filters, now: datetime) -> Sheet:
     stmt = sa.select(
         col(SiteVisit.id), col(SiteVisit.event_id), col(Unit.name).label("unit_name"),
         col(Event.theme), col(SiteVisit.visited_on), col(SiteVisit.people), col(SiteVisit.findings),
+        col(SiteVisit.problem), col(SpotCheck.round).label("check_round"),
         photos.label("photos"), col(SiteVisit.created_at),
     ).join(Event, col(Event.id) == SiteVisit.event_id)  # fmt: skip
     stmt = stmt.join(Unit, col(Unit.id) == Event.unit_id)
+    stmt = stmt.outerjoin(SpotCheck, col(SpotCheck.id) == SiteVisit.spot_check_id)
     stmt = _event_scope(stmt, f)
     if f.date_from is not None:
         stmt = stmt.where(col(SiteVisit.visited_on) >= f.date_from)
@@ -437,13 +439,15 @@ def _visits(session: Session, f: Filters, now: datetime) -> Sheet:
         for r in keyset(session, stmt, SiteVisit.id):
             yield (
                 r.id, r.event_id, r.unit_name, r.theme, r.visited_on, r.people,
-                r.findings, r.photos, local(r.created_at),
+                r.findings, "是" if r.problem else "否",
+                f"第 {r.check_round} 轮" if r.check_round else None, r.photos, local(r.created_at),
             )  # fmt: skip
 
     cols = [
         Column("走访编号", 10), Column("活动编号", 10), Column("责任单位", 20),
         Column("活动主题", 30), Column("走访日期", 12), Column("走访人员", 24),
-        Column("走访发现", 50), Column("照片数", 8), Column("登记时间", 20),
+        Column("走访发现", 50), Column("发现问题", 10), Column("关联抽查", 10),
+        Column("照片数", 8), Column("登记时间", 20),
     ]  # fmt: skip
     return Sheet("现场走访", cols, rows(), "visits")
 
