@@ -33,6 +33,7 @@ from web.deps import ClockDep, SessionDep
 from workflows.event import cancellation, history, invitations, invitees
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
+from workflows.oversight import correction_requests
 from workflows.oversight import rectification as rectify
 from workflows.workdays.deadlines import load_calendar
 
@@ -120,6 +121,7 @@ def event_page(
         returned=returned,
         cancel=cancellation.latest_of(session, event_id),
         cancel_open=ev.event.state in cancellation.OPEN_STATES,
+        correction_requests=correction_requests.of_event(session, ev.event),
     )
 
 

@@ -34,6 +34,7 @@ from workflows.files import filetypes
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, NotFound
+from workflows.oversight import correction_requests
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -167,6 +168,7 @@ def hold_page(
         posts=held.POST_LABELS_ZH,
         leader_refused=ev.rules.mode_of("leader") == "refuse",
         record=held.summary_of_event(ev.event),
+        requests=correction_requests.of_event(session, ev.event),
         correction=corrections.window(session, ev.event, today),
         supervisor=ev_actor(request).is_supervisor,
     )

@@ -78,6 +78,31 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "edit.invitees": {"added": [PERSON, CITIZEN]},
     "edit.invitee": {"before": PERSON, "after": {**PERSON, "name": "张三丰"}},
     "edit.attendance": {"now_attended": [PERSON], "now_absent": [CITIZEN], "attendees": 13},
+    "edit.hold": {
+        "before": {
+            "held_on": "2022-09-16",
+            "held_until": "2022-09-16",
+            "forms_held": ["dialogue"],
+            "met_by": [],
+        },
+        "after": {
+            "held_on": "2022-09-15",
+            "held_until": "2022-09-17",
+            "forms_held": ["site_visit", "dialogue"],
+            "met_by": [{"name": "王局长", "post": "principal"}],
+        },
+        "summary_due_on": "2022-09-20",
+        "request_id": 3,
+        "requested_by": "李经办",
+    },  # fmt: skip
+    "edit.hold_invitees": {
+        "changed": [{"before": PERSON, "after": {**PERSON, "name": "张叁"}}],
+        "added": [CITIZEN],
+        "removed": [],
+        "attendees": 15,
+    },
+    "edit.correction_request": {"request_id": 3, "kind": "hold"},
+    "edit.correction_refused": {"request_id": 3, "kind": "attendance", "note": "签到表不支持"},
     "edit.attachment": {"added": 3, "filename": "现场1.jpg", "size": 1024},
     "edit.summary": {"characters": 120},
     "edit.feedback": {"added": 5},
@@ -143,6 +168,26 @@ def test_each_line_reads_as_a_chinese_sentence(trigger: str) -> None:
     assert not FORBIDDEN.search(re.sub("“[^”]*”", "", said)), said  # a file's own name may
     if not trigger.startswith(("recompute", "feedback.mark", "feedback.extend")):
         assert said.startswith("王经办"), said
+
+
+def test_hold_corrections_and_requests_say_what_changed() -> None:
+    """A corrected hold names each part before and after, the request it applies and who
+    asked; the invitee list's corrections name people."""
+    say = history.sentence
+    assert say(line("edit.hold", SAMPLES["edit.hold"])) == (
+        "王经办（批准李经办的更正申请）更正了开展情况："
+        "开展日期由“2022年9月16日（星期五）”改为“2022年9月15日至17日”；"
+        "开展形式由“政民恳谈交流”改为“现场参观考察、政民恳谈交流”；"
+        "面对面沟通的负责人由“（未登记）”改为“王局长（主要负责人）”；"
+        "总结报送期限改为2022年9月20日（星期二）。"
+    )
+    invitees = say(line("edit.hold_invitees", SAMPLES["edit.hold_invitees"]))
+    assert invitees == (
+        "王经办更正了受邀名单：张三（人大代表）改为张叁（人大代表）；补充李四（市民代表），"
+        "现出席 15 人。"
+    )
+    refused = say(line("edit.correction_refused", SAMPLES["edit.correction_refused"]))
+    assert refused == "王经办未批准出席情况更正申请（第 3 号），说明：签到表不支持。"
 
 
 def test_key_lines_say_what_happened() -> None:

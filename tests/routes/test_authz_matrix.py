@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from models import InboxMessage, Notification, User
+from models import CorrectionRequest, InboxMessage, Notification, User
 from tests.conftest import HOUSING, Walker, World, tiny_jpeg
 from tests.public.test_public import PHONE, form
 from workflows.accounts.service import create_user, hash_password, issue_token
@@ -113,6 +113,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/cancellation-requests/{cancellation_id}"): READ_OWN,
     ("POST", "/api/v1/cancellation-requests/{cancellation_id}/decision"): SUPERVISE,
     ("POST", "/api/v1/cancellation-requests/{cancellation_id}/exemption"): SUPERVISE,
+    ("POST", "/api/v1/events/{event_id}/corrections"): WRITE_OWN,
+    # a late clerk asks; supervisors (and admins) correct directly instead: 403
+    ("POST", "/api/v1/events/{event_id}/correction-requests"): "13A433",
+    ("GET", "/api/v1/events/{event_id}/correction-requests"): READ_OWN,
+    ("GET", "/api/v1/correction-requests"): READ_ALL,
+    ("POST", "/api/v1/correction-requests/{request_id}/decision"): SUPERVISE,
     ("POST", "/api/v1/extensions/{request_id}/decision"): SUPERVISE,
     ("GET", "/api/v1/feedback/{item_id}"): READ_OWN,
     ("POST", "/api/v1/feedback/{item_id}/extensions"): WRITE_OWN,
@@ -251,6 +257,18 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         ("POST", "/api/v1/cancellation-requests/{cancellation_id}/exemption"): {
             "json": {"exempt": True, "reason": "不可抗力原因"}
         },
+        ("POST", "/api/v1/correction-requests/{request_id}/decision"): {"json": {"approve": False}},
+        ("POST", "/api/v1/events/{event_id}/corrections"): {
+            "json": {
+                "kind": "hold",
+                "payload": {"forms_held": ["site_visit"]},
+                "reason": "漏记",
+                "expected_version": v,
+            }
+        },  # fmt: skip
+        ("POST", "/api/v1/events/{event_id}/correction-requests"): {
+            "json": {"kind": "hold", "payload": {"forms_held": ["site_visit"]}, "reason": "漏记"}
+        },
         ("POST", "/api/v1/feedback/{item_id}/extensions"): {"json": {"reason": "人手不足"}},
         ("POST", "/api/v1/feedback/{item_id}/transitions"): {
             "json": {"trigger": "close", "expected_version": s.ids["item_version"]}
@@ -282,6 +300,8 @@ def _path(path: str, s: Seeded, role: str) -> str:
         ids["event_id"] = ids["public_event_id"]
     if path.startswith("/api/v1/public/events/{event_id}"):
         ids["event_id"] = ids["public_event_id"]
+    if path.startswith("/api/v1/correction-requests/"):
+        ids["request_id"] = ids["correction_request_id"]
     ids["token_id"] = s.ids["tokens"]["viewer" if role == "anonymous" else role]
     return path.format(**{k: v for k, v in ids.items() if isinstance(v, (int, str))})
 
@@ -354,6 +374,11 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
             title="t", body="b", link="/", created_at=now,
         )  # fmt: skip
         session.add(message)
+        correction = CorrectionRequest(
+            event_id=eid, unit_id=world.units[HOUSING], kind="hold",
+            payload={"forms_held": ["site_visit"]}, reason="漏记", requested_at=now,
+        )  # fmt: skip
+        session.add(correction)
         for user_id in walker.world.user_ids.values():  # every caller can change a password
             account = session.get(User, user_id)
             assert account is not None
@@ -378,6 +403,7 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         "attachment_id": attachment.json()["id"],
         "request_id": ext.json()["id"],
         "cancellation_id": asked.json()["id"],
+        "correction_request_id": correction.id,
         "visit_id": visit.json()["id"],
         "public_event_id": public["id"],
         "public_version": opened.json()["version"],

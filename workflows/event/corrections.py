@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from models import Campaign, Event, EventState, Invitee, TransitionLog
-from workflows.event import flags
 from workflows.event.guards import attendance_recorded, citizen_share_of_attendees
 from workflows.event.invitees import public_view
 from workflows.event.machine import campaign_rules
@@ -75,18 +75,14 @@ def correct_attendance(
     expected_version: int,
     actor: Actor,
     now: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> TransitionLog:
-    """Correct who attended a held event (every invitee named: attended or not), with why."""
+    """Correct who attended a held event (every invitee named: attended or not), with why
+    (`extra`: what the audit line adds, e.g. the approved request it applies)."""
     require_version(event, expected_version)
     actor.require_write()
     _may_correct(session, event, actor, now)
-    if not reason.strip():
-        raise DomainError(
-            "correction_reason_missing",
-            "请填写更正理由",
-            "give the reason for the correction",
-            status=422,
-        )
+    require_reason(reason)
     people = session.exec(select(Invitee).where(Invitee.event_id == event.id)).all()
     came = [p for p in people if p.attended is not True and attendance.get(p.id or 0) is True]
     left = [p for p in people if p.attended is True and attendance.get(p.id or 0) is False]
@@ -117,8 +113,26 @@ def correct_attendance(
             "now_absent": [public_view(p) for p in left],
             "attendees": attendees,
             **flagged,
+            **(extra or {}),
         },
     )
+
+
+def require_reason(reason: str) -> None:
+    """Every correction says why (422 naming 更正理由)."""
+    if not reason.strip():
+        raise DomainError(
+            "correction_reason_missing",
+            "请填写更正理由",
+            "reason: give the reason for the correction",
+            status=422,
+            details={"field": "reason"},
+        )
+
+
+def require_correctable(session: Session, event: Event, actor: Actor, now: datetime) -> None:
+    """Refuse a correction of an event with no hold, or the unit's after its working days."""
+    _may_correct(session, event, actor, now)
 
 
 def _may_correct(session: Session, event: Event, actor: Actor, now: datetime) -> None:
@@ -149,5 +163,6 @@ def _recheck(session: Session, event: Event, actor: Actor, now: datetime) -> dic
     if move.violations:
         raise MoveRefused("correct_attendance", event.state, move.violations, [])
     before = event.flags
-    event.flags = flags.replace(event.flags, "hold", move.flags)
+    kept = [f for f in event.flags or [] if not (f.get("at") == "hold" and f["rule"] != "leader")]
+    event.flags = (kept + move.flags) or None
     return {} if event.flags == before else {"flags": move.flags}

@@ -235,9 +235,75 @@ def _edit_attendance(who: str, d: dict[str, Any], line: TransitionLog) -> str:
         parts.append(f"{people_zh(d['now_attended'])}改为出席")
     if d.get("now_absent"):
         parts.append(f"{people_zh(d['now_absent'])}改为未出席")
-    text = f"{who}更正了出席情况：{'，'.join(parts) or '无变化'}"
+    text = f"{who}{_approved(d)}更正了出席情况：{'，'.join(parts) or '无变化'}"
     if "attendees" in d:
         text += f"，现出席 {d['attendees']} 人"
+    return text + "。"
+
+
+def _hold_record_zh(record: dict[str, Any]) -> dict[str, str]:
+    return {
+        "held_on": days_held_zh(record.get("held_on"), record.get("held_until")),
+        "forms_held": forms_zh(record.get("forms_held") or []),
+        "met_by": met_by_zh(record.get("met_by") or []),
+    }
+
+
+HOLD_PARTS = {"held_on": "开展日期", "forms_held": "开展形式", "met_by": "面对面沟通的负责人"}
+
+
+def _approved(d: dict[str, Any]) -> str:
+    if not d.get("request_id"):
+        return ""
+    return f"（批准{d.get('requested_by') or '经办人'}的更正申请）"
+
+
+def _edit_hold(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    before = _hold_record_zh(d.get("before") or {})
+    after = _hold_record_zh(d.get("after") or {})
+    parts = [
+        f"{label}由“{before[key]}”改为“{after[key]}”"
+        for key, label in HOLD_PARTS.items()
+        if before[key] != after[key]
+    ]
+    text = f"{who}{_approved(d)}更正了开展情况：{'；'.join(parts) or '无变化'}"
+    if d.get("summary_due_on"):
+        text += f"；总结报送期限改为{day_zh(d['summary_due_on'])}"
+    return text + "。"
+
+
+def _edit_hold_invitees(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    parts = []
+    for c in d.get("changed") or []:
+        parts.append(f"{people_zh([c.get('before', {})])}改为{people_zh([c.get('after', {})])}")
+    if d.get("added"):
+        parts.append(f"补充{people_zh(d['added'])}")
+    if d.get("removed"):
+        parts.append(f"移出{people_zh(d['removed'])}")
+    text = f"{who}{_approved(d)}更正了受邀名单：{'；'.join(parts) or '无变化'}"
+    if "attendees" in d:
+        text += f"，现出席 {d['attendees']} 人"
+    return text + "。"
+
+
+REQUEST_KINDS = {
+    "attendance": "出席情况",
+    "hold": "开展情况",
+    "invitees": "受邀名单",
+    "answer": "答复",
+}
+
+
+def _request(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    kind = REQUEST_KINDS.get(str(d.get("kind")), "记录")
+    return f"{who}提交了{kind}更正申请（第 {d.get('request_id', '')} 号），等待区政府办审批。"
+
+
+def _request_refused(who: str, d: dict[str, Any], line: TransitionLog) -> str:
+    kind = REQUEST_KINDS.get(str(d.get("kind")), "记录")
+    text = f"{who}未批准{kind}更正申请（第 {d.get('request_id', '')} 号）"
+    if d.get("note"):
+        text += f"，说明：{str(d['note']).rstrip('。')}"
     return text + "。"
 
 
@@ -348,6 +414,10 @@ SAYERS: dict[str, Sayer] = {
     "edit.invitees": _edit_invitees,
     "edit.invitee": _edit_invitee,
     "edit.attendance": _edit_attendance,
+    "edit.hold": _edit_hold,
+    "edit.hold_invitees": _edit_hold_invitees,
+    "edit.correction_request": _request,
+    "edit.correction_refused": _request_refused,
     "edit.attachment": _edit_attachment,
     "edit.summary": _edit_summary,
     "edit.feedback": _edit_feedback,
