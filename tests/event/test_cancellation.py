@@ -284,3 +284,24 @@ def test_the_request_and_each_decision_reach_the_inbox(walker: Walker) -> None:
     assert [k for k, _ in said] == ["cancel_decision", "cancel_decision"]
     assert "未批准" in said[0][1] and "请按计划开展活动" in said[0][1]
     assert "已批准" in said[1][1] and "不计扣分（上级统一停办活动）" in said[1][1]
+
+
+def test_the_events_export_says_why_and_how_a_cancellation_counts(walker: Walker) -> None:
+    """The events list (CSV) gives an approved cancellation's reason and whether it counts."""
+    import csv
+    import io
+
+    counted, exempt, goes_on = walker.create_event(), walker.create_event(), walker.create_event()
+    _decide(walker, _ask(walker, counted["id"]).json()["id"], approve=True)
+    asked = _ask(walker, exempt["id"], "上级通知统一停办").json()
+    _decide(walker, asked["id"], approve=True, exempt=True, exempt_reason="疫情防控要求停办")
+    _decide(walker, _ask(walker, goes_on["id"]).json()["id"], approve=False, note="请按计划开展")
+    r = walker.client.get(f"{API}/exports/events.csv", headers=walker.world.headers["supervisor"])
+    assert r.status_code == 200, r.text
+    rows = {row["活动编号"]: row for row in csv.DictReader(io.StringIO(r.text.lstrip("\ufeff")))}
+    assert (rows[str(counted["id"])]["取消理由"], rows[str(counted["id"])]["取消的考核认定"]) == (
+        "场地改造无法使用",
+        "按未开展计扣分",
+    )
+    assert rows[str(exempt["id"])]["取消的考核认定"] == "不计扣分（疫情防控要求停办）"
+    assert rows[str(goes_on["id"])]["取消理由"] == "" and len(rows) == 3

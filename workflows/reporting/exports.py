@@ -25,6 +25,8 @@ from sqlmodel import Session, col
 
 from models import (
     OPEN_FEEDBACK_STATES,
+    CancellationRequest,
+    CancellationState,
     ChangeLog,
     Event,
     FeedbackItem,
@@ -170,7 +172,14 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
         col(Event.state), col(Event.held_on), col(Event.summary_due_on),
         col(Event.escalation_level), col(Event.created_at), col(Event.flags),
         col(Event.held_until), col(Event.forms_held), col(Event.met_by),
-    ).join(Unit, col(Unit.id) == Event.unit_id)  # fmt: skip
+        col(CancellationRequest.reason).label("cancel_reason"),
+        col(CancellationRequest.exempt).label("cancel_exempt"),
+        col(CancellationRequest.exempt_reason).label("cancel_exempt_reason"),
+    ).join(Unit, col(Unit.id) == Event.unit_id).outerjoin(
+        CancellationRequest,
+        sa.and_(col(CancellationRequest.event_id) == Event.id,
+                col(CancellationRequest.state) == CancellationState.approved),
+    )  # fmt: skip
     if f.campaign_id is not None:
         stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
     if f.unit_id is not None:
@@ -192,6 +201,7 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
                 "、".join(FORMS_ZH.get(x, x) for x in (r.forms_held or [])),
                 "、".join(f"{p['name']}（{POSTS_ZH.get(p['post'], p['post'])}）"
                          for p in r.met_by or []),
+                r.cancel_reason or "", _cancel_counts(r),
             )  # fmt: skip
 
     cols = [
@@ -200,9 +210,16 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
         Column("地点", 24), Column("组织形式", 24), Column("状态", 12), Column("开展日期", 12),
         Column("总结截止日期", 14), Column("催办级别", 10), Column("创建时间", 20),
         Column("偏差标记", 30), Column("最后开展日期", 12), Column("实际开展形式", 24),
-        Column("面对面沟通人员", 30),
+        Column("面对面沟通人员", 30), Column("取消理由", 30), Column("取消的考核认定", 30),
     ]  # fmt: skip
     return Sheet("开放活动", cols, rows(), "events")
+
+
+def _cancel_counts(r: Any) -> str:
+    """How an approved cancellation counts in the assessment ("" for an event not cancelled)."""
+    if r.cancel_reason is None:
+        return ""
+    return f"不计扣分（{r.cancel_exempt_reason or ''}）" if r.cancel_exempt else "按未开展计扣分"
 
 
 def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
