@@ -329,6 +329,7 @@ def attendance_get(
 
 CORRECTION_FIELDS = {
     "correction_reason_missing": "reason",
+    "correction_request_pending": "reason",
     "correction_no_change": "attendance",
     "too_few_attendees": "attendance",
     "attendee_citizen_share_too_low": "attendance",
@@ -348,20 +349,28 @@ def attendance_post(
     ev = kit.view(session, user, event_id, write=True)
     answers, reason = HoldAnswers.of(form), kit.text(form, "reason")
     people = kit.invitee_list(session, event_id)
+    attendance = {p.id: p.id in answers.attended for p in people if p.id is not None}
+    late_clerk = (
+        not user.actor.is_supervisor
+        and not corrections.window(session, ev.event, local_date(clock.now())).unit_may
+    )
     with attempt(session, CORRECTION_FIELDS) as tried:
-        corrections.correct_attendance(
-            session,
-            ev.event,
-            {p.id: p.id in answers.attended for p in people if p.id is not None},
-            reason,
-            expected_version=kit.version_of(form),
-            actor=user.actor,
-            now=clock.now(),
-        )
+        if late_clerk:  # past the unit's days: the same change, as a request to approve
+            correction_requests.submit(
+                session, ev.event, "attendance", {"attendance": attendance}, reason,
+                actor=user.actor, now=clock.now(),
+            )  # fmt: skip
+        else:
+            corrections.correct_attendance(
+                session, ev.event, attendance, reason, expected_version=kit.version_of(form),
+                actor=user.actor, now=clock.now(),
+            )  # fmt: skip
     if tried.errors:
         ev = kit.view(session, user, event_id)
         today = local_date(clock.now())
         return attendance_page(request, session, ev, today, tried.errors, answers, reason)
+    if late_clerk:
+        return redirect(f"/events/{event_id}/hold", "已提交更正申请，等待区政府办审批")
     return redirect(f"/events/{event_id}/hold", "已更正出席情况，更正记入历史记录")
 
 

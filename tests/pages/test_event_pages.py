@@ -5,6 +5,7 @@ text and photos are one form, and the history reads as sentences."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -182,3 +183,28 @@ def test_attendance_is_corrected_with_a_reason(walker: Walker) -> None:
     assert done.status_code == 303, done.text
     html = walker.client.get(f"/events/{eid}/history").text
     assert "更正了出席情况：代表1（人大代表）改为未出席，现出席 14 人。理由：漏记。" in html
+
+
+def test_a_late_attendance_correction_becomes_a_request(walker: Walker, clock) -> None:
+    """Past the unit's correction days the attendance form sends a request; nothing changes
+    until a supervisor approves, and the hold page shows it pending."""
+    event, invitees = walker.held_event()
+    eid = event["id"]
+    clock.advance(timedelta(days=14))
+    sign_in(walker.client)
+    hold = walker.client.get(f"/events/{eid}/hold").text
+    assert "申请更正" in hold
+    page = walker.client.get(f"/events/{eid}/attendance")
+    assert "提交更正申请" in page.text and "本单位更正期限已于" in page.text
+    ids = [str(i["id"]) for i in invitees][1:]
+    form = {"csrf": csrf_of(page.text), "version": version_of(page.text), "attended": ids,
+            "reason": "代表1因公未到"}  # fmt: skip
+    done = walker.client.post(f"/events/{eid}/attendance", data=form, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    html = walker.client.get(f"/events/{eid}/hold").text
+    assert "出席情况更正" in html and "等待区政府办审批" in html
+    pending = walker.client.get(
+        "/api/v1/correction-requests?state=pending", headers=walker.world.headers["supervisor"]
+    ).json()["items"]
+    assert [p["kind"] for p in pending] == ["attendance"]
+    assert sum(pending[0]["payload"]["attendance"].values()) == len(ids)
