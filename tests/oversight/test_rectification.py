@@ -236,3 +236,16 @@ def test_visits_linked_to_a_round_reach_report_and_assessment(walker: Walker) ->
     linked = [line for line in export.splitlines() if "现场无公开栏" in line]
     assert len(linked) == 1 and ",是,第 1 轮," in linked[0]
     assert SHILING
+
+
+def test_the_due_day_follows_the_campaign_rule(walker: Walker) -> None:
+    """rectification_workdays is a campaign rule: refused out of range in words, and a notice
+    issued after a change counts the new number of working days."""
+    path = f"/api/v1/campaigns/{walker.world.campaign_id}"
+    h = walker.world.headers["supervisor"]
+    bad = walker.client.patch(path, json={"rules": {"rectification_workdays": 0}}, headers=h)
+    assert bad.status_code == 422 and "整改时限（工作日）" in error_of(bad)["message"]
+    ok = walker.client.patch(path, json={"rules": {"rectification_workdays": 5}}, headers=h)
+    assert ok.status_code == 200, ok.text
+    _, check_id = _checked(walker)
+    assert _issue(walker, check_id)["due_on"] == "2022-09-23"  # 9-16 + 5 working days
