@@ -202,8 +202,9 @@ def _decided(session: Session, user: PageUser) -> list[tuple[CancellationRequest
 def queue_page(
     request: Request, session: Session, user: PageUser, errors: list[FieldError] | None = None
 ) -> HTMLResponse:
-    """The supervisors' queue: every pending request, then approved cancellations."""
-    if not user.actor.is_supervisor:
+    """The supervisors' queue: every pending request, then approved cancellations (viewers of
+    the board read it without the forms)."""
+    if not user.is_supervisor:
         raise Forbidden("supervisor_required", "仅区政府办督查人员可审批取消申请", "")
     waiting = cancellation.waiting(session, user.actor)
     dates = {
@@ -218,6 +219,7 @@ def queue_page(
         status=422 if errors else 200,
         waiting=[(r, theme, unit, dates.get(r.event_id)) for r, theme, unit in waiting],
         decided=_decided(session, user),
+        can_decide=user.actor.is_supervisor,
         errors=errors or [],
         minimum=CANCEL_REASON_MIN,
     )

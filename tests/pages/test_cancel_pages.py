@@ -103,10 +103,26 @@ def test_request_refusal_then_approval_through_the_pages(walker: Walker, world: 
     assert "不予批准" in history.text and "批准了" in history.text
 
 
-def test_staff_cannot_open_the_queue_and_viewers_see_no_cancel_link(
+def test_staff_cannot_open_the_queue_and_viewers_read_it_without_forms(
     walker: Walker, world: World
 ) -> None:
-    """The queue is the supervisors'; staff get 403."""
-    walker.create_event()
+    """The queue is the supervisors'; staff get 403; a viewer (who reads the board) reads it
+    without the decision forms."""
+    event = walker.create_event()
+    walker.client.post(
+        f"/api/v1/events/{event['id']}/cancellation-requests",
+        json={"reason": "场地改造无法使用"},
+        headers=world.headers["housing"],
+    )
     sign_in(walker.client)
     assert walker.client.get("/board/cancellations").status_code == 403
+    with Session(world.engine) as session:
+        user = session.get(User, world.user_ids["viewer"])
+        assert user is not None
+        user.password_hash = hash_password("pw-viewer")
+        session.commit()
+    walker.client.cookies.clear()
+    sign_in(walker.client, "viewer", "pw-viewer")
+    page = walker.client.get("/board/cancellations")
+    assert page.status_code == 200 and "场地改造无法使用" in page.text
+    assert ">批准取消<" not in page.text and 'action="/board/cancellations/' not in page.text
