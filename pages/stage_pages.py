@@ -412,6 +412,11 @@ def feedback_page(
         actor=ev_actor(request),
         today=today,
         kept=kept or {},
+        requests=[
+            r
+            for r in correction_requests.of_event(session, ev.event)
+            if r.kind == "answer" and r.state != "approved"
+        ],
         names=_display_names(session, {i.answered_by for i in items if i.answered_by}),
     )
 
@@ -595,8 +600,9 @@ def feedback_correct(
     session: SessionDep,
     clock: ClockDep,
 ) -> Response:
-    """Correct one answer's text or day, with the reason (workflows/feedback/corrections.py)."""
-    kit.view(session, user, event_id, write=True)
+    """Correct one answer's text or day, with the reason (workflows/feedback/corrections.py);
+    a clerk past the unit's days sends it as a correction request for a supervisor to approve."""
+    ev = kit.view(session, user, event_id, write=True)
     item = session.get(FeedbackItem, item_id)
     prefix = f"fix-{item_id}-"
     fields = {name: prefix + name for name in ("answer", "answered_on", "reason")} | {
@@ -605,6 +611,7 @@ def feedback_correct(
         "correction_reason_missing": prefix + "reason",
         "correction_no_change": prefix + "answer",
     }
+    late = late_clerk(session, user.actor, item, clock.now())
     with attempt(session, fields) as tried:
         if item is None or item.event_id != event_id:
             raise NotFound("feedback_not_found", f"意见建议 {item_id} 不存在", "")
@@ -616,19 +623,32 @@ def feedback_correct(
             answered_on=kit.text(form, "answered_on")[:20] or None,
             reason=kit.text(form, "reason")[:2001],
         )
-        item_version = kit.text(form, "item_version")
-        answer_corrections.correct(
-            session,
-            item,
-            change,
-            expected_version=int(item_version) if item_version.isdigit() else 0,
-            actor=user.actor,
-            now=clock.now(),
-        )
+        if late:
+            asked = change.model_dump(exclude={"reason"}, mode="json")
+            correction_requests.submit(
+                session, ev.event, "answer", {"feedback_item_id": item_id, **asked},
+                change.reason, actor=user.actor, now=clock.now(),
+            )  # fmt: skip
+        else:
+            item_version = kit.text(form, "item_version")
+            answer_corrections.correct(
+                session, item, change, actor=user.actor, now=clock.now(),
+                expected_version=int(item_version) if item_version.isdigit() else 0,
+            )  # fmt: skip
     if tried.errors:
         kept = {prefix + k: kit.text(form, k)[:10000] for k in ("answer", "answered_on", "reason")}
         return _feedback_again(request, session, user, event_id, clock, tried.errors, kept)
+    if late:
+        return redirect(f"/events/{event_id}/feedback", "已提交更正申请，等待区政府办审批")
     return redirect(f"/events/{event_id}/feedback", "已更正答复，更正记入历史记录")
+
+
+def late_clerk(session: Session, actor: Any, item: FeedbackItem | None, now: Any) -> bool:
+    """A clerk past the unit's days to correct this answer: the change goes in as a request."""
+    if item is None or actor.is_supervisor:
+        return False
+    found = answer_corrections.window(session, item, local_date(now))
+    return found.open and not found.unit_may
 
 
 @router.post("/events/{event_id}/feedback/{item_id}/extension")

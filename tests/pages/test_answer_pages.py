@@ -8,7 +8,7 @@ import re
 
 from sqlmodel import select
 
-from models import FeedbackItem
+from models import CorrectionRequest, FeedbackItem
 from tests.conftest import Walker, local
 from tests.feedback.test_answered_on import answer, one_opinion
 from tests.pages.test_event_pages import supervisor_password
@@ -75,9 +75,30 @@ def test_an_answer_is_corrected_on_the_page_then_only_by_the_supervisor(
     sign_in(walker.client)  # the session does not last a week
     page = walker.client.get(f"/events/{event_id}/feedback").text
     assert "本单位更正答复的期限已于2022年10月24日（星期一）结束" in page
-    assert f"/feedback/{item_id}/correct" not in page
+    assert "提交更正申请" in page  # past its days the clerk asks
+    form = {"csrf": csrf_of(page), "item_version": item_version(page, item_id)}
+    r = walker.client.post(
+        url, data={**form, "answer": "已修复", "answered_on": "2022-10-10", "reason": "实为10日"}
+    )
+    assert r.status_code == 200 and "已提交更正申请，等待区政府办审批" in r.text
+    assert "等待区政府办审批" in r.text and "答复日期：2022年10月11日" in r.text  # not yet
+    with walker.world.session() as s:
+        request = s.exec(select(CorrectionRequest)).one()
+        assert request.kind == "answer" and request.state == "pending"
+        assert request.payload == {
+            "feedback_item_id": item_id, "answer": "已修复", "answered_on": "2022-10-10"
+        }  # fmt: skip
     supervisor_password(walker.world)
     walker.client.cookies.clear()
     sign_in(walker.client, "supervisor", "pw-super")
     page = walker.client.get(f"/events/{event_id}/feedback").text
-    assert f"/feedback/{item_id}/correct" in page
+    assert f"/feedback/{item_id}/correct" in page and "保存更正" in page
+    listing = walker.client.get("/corrections").text
+    r = walker.client.post(
+        f"/corrections/{request.id}", data={"csrf": csrf_of(listing), "action": "approve"}
+    )
+    assert r.status_code == 200 and "已批准，更正已生效" in r.text
+    page = walker.client.get(f"/events/{event_id}/feedback").text
+    assert "答复日期：2022年10月10日（星期一） · 按时答复" in page
+    history = walker.client.get(f"/events/{event_id}/history").text
+    assert "（批准housing的更正申请）更正了意见" in history and "理由：实为10日。" in history

@@ -384,7 +384,7 @@ def _correct_answer(who: str, d: dict[str, Any], line: TransitionLog) -> str:
     if before.get("answer") != after.get("answer"):
         parts.append(f"答复内容改为“{after.get('answer') or ''}”")
     late = d.get("late_workdays") or 0
-    text = f"{who}更正了{_item(line)}的答复：{'，'.join(parts) or '无变化'}"
+    text = f"{who}{_approved(d)}更正了{_item(line)}的答复：{'，'.join(parts) or '无变化'}"
     if "answered_on" in after and before.get("answered_on") != after.get("answered_on"):
         text += f"，现逾期 {late} 个工作日" if late else "，现按时答复"
     return text + "。"

@@ -9,9 +9,9 @@ lateness is counted again from it, so the report and the assessment follow the c
 Each correction bumps the opinion's version and leaves one audit line `feedback.correct_answer`
 (who, when, why, before → after), which the event's history tells as a Chinese sentence.
 
-`apply` takes the change as a plain payload ({"answer": ..., "answered_on": "YYYY-MM-DD"}), the
-shape a late clerk's correction request (models/correction.py, kind "answer") would carry for a
-supervisor to approve: the request mechanism calls `apply` with the supervisor as actor.
+Past the unit's days a clerk sends the change as a correction request of kind "answer"
+(workflows/oversight/correction_requests.py); a supervisor's approval calls `apply` with the
+supervisor as actor and the request's id and asker as `extra`.
 """
 
 from __future__ import annotations
@@ -91,8 +91,9 @@ def _may_correct(session: Session, item: FeedbackItem, actor: Actor, today: date
         until = day_zh(found.unit_until)
         raise Forbidden(
             "answer_correction_window_closed",
-            f"本单位可更正答复的期限已于{until}结束，请联系区政府办更正",
-            f"the unit could correct the answer until {found.unit_until}; ask the district office",
+            f"本单位可更正答复的期限已于{until}结束，请提交更正申请，由区政府办审批",
+            f"the unit could correct the answer until {found.unit_until}; send a correction "
+            "request (kind answer) for the district office to approve",
             details={"unit_until": found.unit_until.isoformat() if found.unit_until else None},
         )
 
@@ -116,18 +117,17 @@ def correct(
 
 
 def apply(
-    session: Session, item: FeedbackItem, change: AnswerCorrection, *, actor: Actor, now: datetime
+    session: Session,
+    item: FeedbackItem,
+    change: AnswerCorrection,
+    *,
+    actor: Actor,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> TransitionLog:
-    """Apply a correction (already allowed) and write its audit line; the caller commits."""
-    reason = change.reason.strip()
-    if not reason:
-        raise DomainError(
-            "correction_reason_missing",
-            "请填写更正理由",
-            "give the reason for the correction",
-            status=422,
-            details={"field": "reason"},
-        )
+    """Apply a correction (already allowed) and write its audit line; the caller commits.
+    `extra`: what the audit line also says (an approved request: its id, who asked, when)."""
+    reason = _reason(change)
     before = _answer_of(item)
     today = local_date(now)
     if change.answered_on is not None:
@@ -155,6 +155,7 @@ def apply(
     }
     if after["answered_on"] != before["answered_on"]:
         data.update(answer_audit(item, today, now, actor))
+    data.update(extra or {})
     entry = TransitionLog(
         event_id=item.event_id,
         feedback_item_id=item.id,
@@ -169,6 +170,19 @@ def apply(
         data=data,
     )
     return audit.append(session, entry)
+
+
+def _reason(change: AnswerCorrection) -> str:
+    reason = change.reason.strip()
+    if not reason:
+        raise DomainError(
+            "correction_reason_missing",
+            "请填写更正理由",
+            "give the reason for the correction",
+            status=422,
+            details={"field": "reason"},
+        )
+    return reason
 
 
 def _answer_of(item: FeedbackItem) -> dict[str, Any]:

@@ -271,7 +271,7 @@ def _answer(
     change = answer_corrections.AnswerCorrection(
         answer=fix.answer, answered_on=fix.answered_on, reason=reason
     )
-    return answer_corrections.apply(session, item, change, actor=actor, now=now)
+    return answer_corrections.apply(session, item, change, actor=actor, now=now, extra=extra)
 
 
 APPLY: dict[str, Apply] = {
