@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from models import CorrectionRequest, CorrectionState, Event, FeedbackItem, TransitionLog, User
 from models.db import lock_by_id
-from workflows.event import corrections, history, record_corrections
+from workflows.event import corrections, held, history, record_corrections
 from workflows.event.service import record_edit
 from workflows.feedback import corrections as answer_corrections
 from workflows.kernel.clock import local_date
@@ -82,11 +82,39 @@ def check_payload(kind: str, payload: Any) -> BaseModel:
         where = ".".join(str(p) for p in err["loc"]) or "payload"
         raise DomainError(
             "correction_payload_invalid",
-            f"更正内容（{KINDS_ZH[kind]}）有误：{where}",
+            f"更正内容（{KINDS_ZH[kind]}）有误：{_where_zh(err['loc'])}{_problem_zh(err)}",
             f"payload: {where}: {err['msg']}",
             status=422,
             details={"field": f"payload.{where}"},
         ) from None
+
+
+FIELDS_ZH = {
+    "held_on": "实际开展日期", "held_until": "最后开展日期", "forms_held": "实际开展形式",
+    "met_by": "面对面沟通的负责人", "name": "姓名", "post": "职务", "attendance": "出席情况",
+    "change": "更正的人员", "add": "补充的人员", "remove": "移出的人员", "category": "人员类别",
+    "invitation": "邀请方式", "attended": "是否出席", "id": "人员", "feedback_item_id": "意见",
+    "answer": "答复内容", "answered_on": "答复日期",
+}  # fmt: skip
+CATEGORIES_ZH = {"npc_deputy": "人大代表", "cppcc_member": "政协委员", "citizen": "市民代表"}
+VALUES_ZH = {**held.FORM_LABELS_ZH, **held.POST_LABELS_ZH, **CATEGORIES_ZH}
+
+
+def _where_zh(loc: Any) -> str:
+    words = [f"第 {int(p) + 1} 项" if str(p).isdigit() else FIELDS_ZH.get(str(p), "内容")
+             for p in loc]  # fmt: skip
+    return "的".join(words) or "更正内容"
+
+
+def _problem_zh(err: Any) -> str:
+    if err["type"] == "enum":
+        allowed = [VALUES_ZH.get(v, "其他") for v in VALUES_ZH if f"'{v}'" in str(err.get("ctx"))]
+        return "：应为以下之一：" + "、".join(allowed)
+    if err["type"] in ("date_from_datetime_parsing", "date_parsing", "date_type"):
+        return "：日期格式不正确"
+    if err["type"] == "missing":
+        return "：必填"
+    return "：取值无效"
 
 
 def submit(
