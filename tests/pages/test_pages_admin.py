@@ -417,3 +417,14 @@ def test_import_preview_counts_the_digests_apart(client: TestClient, world: Worl
     )
     assert said, text[text.find("past-escalations") :][:600]
     assert int(said.group(3)) > 0 and int(said.group(4)) > 0
+
+
+def test_the_rules_page_shows_the_leader_rule_with_its_sentence(
+    client: TestClient, world: World
+) -> None:
+    """管理 says how a hold without either leader is treated, and the notice's sentence."""
+    _as(client, world, "supervisor")
+    html = client.get("/admin").text
+    assert "没有主要负责人或分管负责人时照常登记，标记偏差并计入考核" in html
+    assert "主要负责人或分管负责人主动与开放对象进行面对面沟通交流。" in html
+    assert "个工作日内由本单位直接更正，之后提交更正申请，由区政府办审批" in html
