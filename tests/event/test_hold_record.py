@@ -153,3 +153,28 @@ def test_the_report_counts_forms_held_and_the_assessment_deducts_a_missing_leade
     )
     assert assessed.status_code == 200, assessed.text
     assert "leader_absent" in assessed.text and "无主要或分管负责人面对面沟通" in assessed.text
+
+
+def test_the_events_export_gives_what_was_held(walker: Walker) -> None:
+    """The events list (xlsx) has the last day held, the forms held and who met the visitors,
+    in words, and the leader flag among the deviations."""
+    import io
+
+    import openpyxl
+
+    event, attendance = _invited(walker)
+    walker.move(
+        event["id"],
+        "hold",
+        data={"attendance": attendance, "forms_held": ["site_visit", "feedback"],
+              "met_by": [{"name": "李科长", "post": "other"}]},
+    )  # fmt: skip
+    r = walker.client.get("/api/v1/exports/events.xlsx", headers=walker.world.headers["supervisor"])
+    assert r.status_code == 200, r.text
+    rows = list(openpyxl.load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))
+    header = list(rows[0])
+    row = next(dict(zip(header, x, strict=True)) for x in rows[1:] if x[0] == event["id"])
+    assert row["实际开展形式"] == "现场参观考察、意见反馈"
+    assert row["面对面沟通人员"] == "李科长（其他）"
+    assert "无主要或分管负责人出面" in row["偏差标记"]
+    assert str(row["最后开展日期"])[:10] == "2022-09-16"
