@@ -205,3 +205,93 @@ def decide_post(
     if tried.errors:
         return list_page(request, session, tried.errors)
     return redirect("/corrections", "已批准，更正已生效" if approve else "已不予批准")
+
+
+# ---- 更正受邀名单 (after the hold) --------------------------------------------------------
+
+
+def invitees_payload(form: Any, people: list[Any]) -> dict[str, Any]:
+    """The list's corrections as the form has them: names and kinds changed, rows ticked to
+    take off, and one person added (a name given)."""
+    change, remove = [], []
+    for p in people:
+        name = kit.text(form, f"name-{p.id}")[:50] or p.name
+        category = kit.text(form, f"category-{p.id}")[:20] or p.category
+        if form.get(f"remove-{p.id}"):
+            remove.append(p.id)
+        elif name != p.name or category != p.category:
+            change.append({"id": p.id, "name": name, "category": category})
+    out: dict[str, Any] = {"change": change, "remove": remove, "add": []}
+    new_name = kit.text(form, "new_name")[:50]
+    if new_name:
+        out["add"].append({"name": new_name, "category": kit.text(form, "new_category")[:20],
+                           "attended": bool(form.get("new_attended"))})  # fmt: skip
+    return out
+
+
+def invitees_page(
+    request: Request,
+    session: Session,
+    ev: kit.EventView,
+    today: date,
+    errors: list[FieldError] | None = None,
+    reason: str = "",
+) -> HTMLResponse:
+    """The held event's list as a form: names, kinds, take off, add one, the reason."""
+    actor = request.state.page_user.actor
+    window = corrections.window(session, ev.event, today)
+    return render(
+        request,
+        "invitee_correction.html",
+        ev=ev,
+        people=[p for p in kit.invitee_list(session, ev.event.id or 0) if p.invited],
+        categories=kit.CATEGORY_LABELS,
+        errors=errors or [],
+        reason=reason,
+        correction=window,
+        asks=not actor.is_supervisor and not window.unit_may,
+    )
+
+
+@router.get("/events/{event_id}/invitee-correction")
+def invitees_get(
+    request: Request, event_id: int, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """更正受邀名单 after the hold."""
+    ev = kit.view(session, user, event_id)
+    return invitees_page(request, session, ev, local_date(clock.now()))
+
+
+@router.post("/events/{event_id}/invitee-correction")
+def invitees_post(
+    request: Request,
+    event_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+) -> Response:
+    """Correct the list directly, or (a clerk past the unit's days) ask."""
+    ev = kit.view(session, user, event_id, write=True)
+    now, reason = clock.now(), kit.text(form, "reason")[:2000]
+    payload = invitees_payload(form, [p for p in kit.invitee_list(session, event_id) if p.invited])
+    late = (
+        not user.actor.is_supervisor
+        and not corrections.window(session, ev.event, local_date(now)).unit_may
+    )
+    with attempt(session, {**FIELDS, "correction_payload_invalid": "people"}) as tried:
+        if late:
+            requests.submit(session, ev.event, "invitees", payload, reason, actor=user.actor,
+                            now=now)  # fmt: skip
+        else:
+            fix = requests.check_payload("invitees", payload)
+            assert isinstance(fix, record_corrections.InviteesFix)
+            record_corrections.correct_invitees(
+                session, ev.event, fix, reason, expected_version=kit.version_of(form),
+                actor=user.actor, now=now,
+            )  # fmt: skip
+    if tried.errors:
+        ev = kit.view(session, user, event_id)
+        return invitees_page(request, session, ev, local_date(now), tried.errors, reason)
+    done = "已提交更正申请，等待区政府办审批" if late else "已更正受邀名单，更正记入历史记录"
+    return redirect(f"/events/{event_id}/hold", done)

@@ -208,3 +208,27 @@ def test_a_late_attendance_correction_becomes_a_request(walker: Walker, clock) -
     ).json()["items"]
     assert [p["kind"] for p in pending] == ["attendance"]
     assert sum(pending[0]["payload"]["attendance"].values()) == len(ids)
+
+
+def test_the_invitee_list_is_corrected_after_the_hold(walker: Walker) -> None:
+    """更正受邀名单: a name fixed and a person added, with a reason; the history names them."""
+    event, invitees = walker.held_event()
+    eid = event["id"]
+    sign_in(walker.client)
+    assert (
+        f'href="/events/{eid}/invitee-correction"' in walker.client.get(f"/events/{eid}/hold").text
+    )
+    page = walker.client.get(f"/events/{eid}/invitee-correction")
+    first = invitees[0]
+    form = {"csrf": csrf_of(page.text), "version": version_of(page.text),
+            f"name-{first['id']}": "代表壹", "new_name": "市民补", "new_category": "citizen",
+            "new_attended": "1"}  # fmt: skip
+    refused = walker.client.post(f"/events/{eid}/invitee-correction", data=form)
+    assert refused.status_code == 422 and "请填写更正理由" in refused.text
+    done = walker.client.post(
+        f"/events/{eid}/invitee-correction", data={**form, "reason": "签到表核对"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert done.status_code == 303, done.text
+    html = walker.client.get(f"/events/{eid}/history").text
+    assert "更正了受邀名单：代表1（人大代表）改为代表壹（人大代表）；补充市民补（市民代表）" in html

@@ -114,6 +114,9 @@ def _problem_zh(err: Any) -> str:
         return "：日期格式不正确"
     if err["type"] == "missing":
         return "：必填"
+    if err["type"] == "value_error":
+        said = str(err.get("msg", "")).removeprefix("Value error, ").split(" / ")[0]
+        return f"：{said}" if said and not said.isascii() else "：取值无效"
     return "：取值无效"
 
 
