@@ -20,9 +20,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from models import CorrectionRequest, InboxMessage, Notification, User
+from models import (
+    CorrectionRequest,
+    InboxMessage,
+    Notification,
+    Rectification,
+    SpotCheck,
+    User,
+)
 from tests.conftest import HOUSING, Walker, World, tiny_jpeg
 from tests.public.test_public import PHONE, form
 from workflows.accounts.service import create_user, hash_password, issue_token
@@ -125,6 +132,16 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/feedback/{item_id}/transitions"): WRITE_OWN,
     ("GET", "/api/v1/notifications"): READ_ALL,
     ("POST", "/api/v1/notifications/{notification_id}/retry"): SUPERVISE,
+    ("POST", "/api/v1/spot-checks/{check_id}/rectification"): SUPERVISE,
+    ("GET", "/api/v1/rectifications"): READ_ALL,
+    ("GET", "/api/v1/events/{event_id}/rectifications"): READ_OWN,
+    ("GET", "/api/v1/rectifications/{rect_id}"): READ_OWN,
+    ("POST", "/api/v1/rectifications/{rect_id}/report"): "13A433",  # the unit reports,
+    ("POST", "/api/v1/rectifications/{rect_id}/files"): "13A433",
+    ("POST", "/api/v1/rectifications/{rect_id}/close"): SUPERVISE,
+    ("POST", "/api/v1/rectifications/{rect_id}/send-back"): SUPERVISE,
+    ("POST", "/api/v1/feedback/{item_id}/answer-corrections"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/lift-decline"): WRITE_OWN,
     ("GET", "/api/v1/inbox"): SELF,
     ("GET", "/api/v1/inbox/unread-count"): SELF,
     ("POST", "/api/v1/inbox/read-all"): SELF,  # one's own inbox: read marks, not data
@@ -270,6 +287,17 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
             "json": {"kind": "hold", "payload": {"forms_held": ["site_visit"]}, "reason": "漏记"}
         },
         ("POST", "/api/v1/feedback/{item_id}/extensions"): {"json": {"reason": "人手不足"}},
+        # the seeded rectification hangs on a satisfactory round, issued (409 for a second
+        # notice; report, close and send-back pass authorization and meet the rules)
+        ("POST", "/api/v1/spot-checks/{check_id}/rectification"): {"json": {"notice": "补充照片"}},
+        ("POST", "/api/v1/rectifications/{rect_id}/report"): {"json": {"report": "已整改"}},
+        ("POST", "/api/v1/rectifications/{rect_id}/files"): {
+            "files": {"file": ("r.jpg", tiny_jpeg(), "image/jpeg")}
+        },
+        ("POST", "/api/v1/rectifications/{rect_id}/send-back"): {"json": {"reasons": "材料不全"}},
+        ("POST", "/api/v1/feedback/{item_id}/answer-corrections"): {
+            "json": {"answer": "更正后的答复", "reason": "笔误", "expected_version": 1}
+        },
         ("POST", "/api/v1/feedback/{item_id}/transitions"): {
             "json": {"trigger": "close", "expected_version": s.ids["item_version"]}
         },
@@ -379,6 +407,12 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
             payload={"forms_held": ["site_visit"]}, reason="漏记", requested_at=now,
         )  # fmt: skip
         session.add(correction)
+        check = session.exec(select(SpotCheck).where(SpotCheck.event_id == eid)).one()
+        rect = Rectification(
+            event_id=eid, unit_id=world.units[HOUSING], spot_check_id=check.id, notice="补充照片",
+            due_on=now.date(), due_at=now, issued_at=now,
+        )  # fmt: skip
+        session.add(rect)
         for user_id in walker.world.user_ids.values():  # every caller can change a password
             account = session.get(User, user_id)
             assert account is not None
@@ -404,6 +438,8 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         "request_id": ext.json()["id"],
         "cancellation_id": asked.json()["id"],
         "correction_request_id": correction.id,
+        "check_id": check.id,
+        "rect_id": rect.id,
         "visit_id": visit.json()["id"],
         "public_event_id": public["id"],
         "public_version": opened.json()["version"],

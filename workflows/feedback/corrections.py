@@ -107,11 +107,12 @@ def correct(
     actor: Actor,
     now: datetime,
 ) -> TransitionLog:
-    """Correct a (locked) opinion's answer: the unit within its days, a supervisor any time."""
+    """Correct a (locked) opinion's answer: the unit within its days, a supervisor any time.
+    The role comes first (a viewer is told 403, not that the version moved)."""
+    actor.require_write()
     if item.version != expected_version:
         stale = stale_version("意见", "feedback item", item.version, expected_version)
         raise Conflict(stale.code, stale.message_zh, stale.message_en, details=stale.details)
-    actor.require_write()
     _may_correct(session, item, actor, local_date(now))
     return apply(session, item, change, actor=actor, now=now)
 
