@@ -4,9 +4,12 @@ headings, table cells and the two embedded chart images."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, date, datetime
 
 import docx
+from sqlmodel import select
 
+from models import Event, Rectification, SiteVisit, SpotCheck
 from tests.conftest import HOUSING, SHILING, Walker, World, error_of
 from tests.pages.test_reports_pages import _supervisor
 from tests.reporting.test_reports_assessment import _campaign_story
@@ -36,7 +39,8 @@ def test_summary_docx_has_headings_tables_and_two_charts(walker: Walker, clock) 
     assert headings[0] == "关于开展“政府开放日”活动的通知总结报告（草稿）"
     assert headings[1:] == [
         "一、总体情况", "二、各单位开展情况", "三、逾期情况", "已取消的活动", "四、考核排名",
-        "五、图文资料核验", "六、下一步工作",
+        "五、图文资料核验", "六、现场走访与整改", "整改情况", "现场走访发现的问题",
+        "七、下一步工作",
     ]  # fmt: skip
     intro = next(p.text for p in doc.paragraphs if p.text.startswith("截至"))
     assert "全区 2 个责任单位" in intro and "活动 2 场" in intro and "逾期未答复 1 条" in intro
@@ -64,6 +68,47 @@ def test_summary_docx_has_headings_tables_and_two_charts(walker: Walker, clock) 
     assert len(images) == 2 and all(p.blob.startswith(PNG) for p in images)
     captions = [p.text for p in doc.paragraphs if p.text.startswith("图")]
     assert [c[:2] for c in captions] == ["图1", "图2"]
+
+
+def test_summary_docx_lists_rectifications_and_visit_problems(walker: Walker, clock) -> None:
+    """Issue 25: every rectification (unit, round, due day, state, overdue) and each on-site
+    visit whose findings are marked a problem have their own tables in section 六."""
+    story = _campaign_story(walker, clock)
+    eid = story["event_id"]
+    with walker.world.session() as s:
+        check = s.exec(select(SpotCheck).where(SpotCheck.event_id == eid)).one()
+        unit = s.exec(select(Event.unit_id).where(Event.id == eid)).one()
+        due = datetime(2022, 10, 18, 15, 59, tzinfo=UTC)  # before the story's clock: overdue
+        s.add(Rectification(event_id=eid, unit_id=unit, spot_check_id=check.id,  # type: ignore[arg-type]
+                            notice="补充公开栏", due_on=due.date(), due_at=due,
+                            issued_at=datetime(2022, 10, 12, 2, tzinfo=UTC)))  # fmt: skip
+        s.add(SiteVisit(event_id=eid, visited_on=date(2022, 10, 11), people="区政府办",  # type: ignore[arg-type]
+                        findings="无公开栏", spot_check_id=check.id, problem=True,
+                        created_at=datetime(2022, 10, 11, 2, tzinfo=UTC)))  # fmt: skip
+        s.add(SiteVisit(event_id=eid, visited_on=date(2022, 10, 12), people="区政府办",  # type: ignore[arg-type]
+                        findings="一切正常", problem=False,
+                        created_at=datetime(2022, 10, 12, 2, tzinfo=UTC)))  # fmt: skip
+        s.commit()
+    cid, h = walker.world.campaign_id, walker.world.headers
+    doc = _open(
+        walker.client.get(f"/api/v1/campaigns/{cid}/summary.docx", headers=h["supervisor"]).content
+    )
+    tables = [_cells(t) for t in doc.tables]
+    rects = next(t for t in tables if t[0][0] == "责任单位" and "整改期限" in t[0])
+    assert rects[0] == [
+        "责任单位",
+        "整改编号",
+        "活动编号",
+        "抽查轮次",
+        "整改期限",
+        "状态",
+        "是否逾期",
+    ]
+    assert [row[:1] + row[2:] for row in rects[1:]] == [
+        [HOUSING, str(eid), "第 1 轮", "2022-10-18", "待整改", "逾期"]
+    ]
+    problems = next(t for t in tables if t[0][-1] == "发现的问题")
+    assert problems[1:] == [[HOUSING, str(eid), "2022-10-11", "第 1 轮", "无公开栏"]]
 
 
 def test_summary_docx_is_for_district_accounts_and_known_campaigns(walker: Walker) -> None:

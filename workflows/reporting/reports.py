@@ -146,6 +146,7 @@ class UnitFacts:
     spot_checks: list[dict[str, Any]] = field(default_factory=list)
     visit_problems: list[dict[str, Any]] = field(default_factory=list)
     rectifications_overdue: list[dict[str, Any]] = field(default_factory=list)
+    rectifications: list[dict[str, Any]] = field(default_factory=list)  # every notice, any state
     cancellations: list[dict[str, Any]] = field(default_factory=list)  # approved, any date
 
     def row(self) -> dict[str, Any]:
@@ -534,18 +535,21 @@ def _oversight_records(session: Session, facts: Facts, scope: _Scope) -> None:
             {"event_id": r.event_id, "visit_id": r.id, "visited_on": r.visited_on.isoformat(),
              "round": r.round, "findings": findings}
         )  # fmt: skip
-    late = scope.events(
+    overdue = _rect_overdue(facts.now)
+    rects = scope.events(
         sa.select(col(Event.unit_id), col(Rectification.id), col(Rectification.event_id),
-                  col(Rectification.due_on), col(Rectification.state), col(SpotCheck.round))
+                  col(Rectification.due_on), col(Rectification.state), col(SpotCheck.round),
+                  sa.case((overdue, True), else_=False).label("overdue"))
         .join_from(Rectification, Event, col(Event.id) == Rectification.event_id)
         .join(SpotCheck, col(SpotCheck.id) == Rectification.spot_check_id)
-        .where(_rect_overdue(facts.now))
     ).order_by(col(Rectification.id))  # fmt: skip
-    for r in session.execute(late):
-        units[r.unit_id].rectifications_overdue.append(
-            {"event_id": r.event_id, "rectification_id": r.id, "due_on": r.due_on.isoformat(),
-             "round": r.round, "reported": r.state != RectificationState.issued}
-        )  # fmt: skip
+    for r in session.execute(rects):
+        row = {"event_id": r.event_id, "rectification_id": r.id, "due_on": r.due_on.isoformat(),
+               "round": r.round, "reported": r.state != RectificationState.issued}  # fmt: skip
+        units[r.unit_id].rectifications.append({**row, "state": str(r.state),
+                                                "overdue": bool(r.overdue)})  # fmt: skip
+        if r.overdue:
+            units[r.unit_id].rectifications_overdue.append(row)
 
 
 def _hold_records(session: Session, facts: Facts, scope: _Scope, today: date) -> None:

@@ -1,9 +1,10 @@
 """A .docx draft of the district summary (总结报告) of a campaign, for the office to edit.
 
 Headings, an introduction with the campaign's totals, the per-unit table, the overdue and late
-items, the assessment ranking, the evidence flags, and two charts drawn with matplotlib (Agg,
-no pyplot, so no global figure state) as PNG images. python-docx and matplotlib are imported
-here, inside the functions, only when a draft is generated: the API process does not carry them.
+items, the assessment ranking, the evidence flags, the rectifications and the on-site visits'
+problems, and two charts drawn with matplotlib (Agg, no pyplot, so no global figure state) as
+PNG images. python-docx and matplotlib are imported here, inside the functions, only when a
+draft is generated: the API process does not carry them.
 
 Chinese labels need a CJK font: the first installed of CJK_FONTS (Debian: fonts-noto-cjk) is
 used; without one the charts fall back to English labels rather than show empty boxes.
@@ -255,7 +256,10 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
     document.add_heading("五、图文资料核验", level=1)
     _evidence_section(document, flagged)
 
-    document.add_heading("六、下一步工作", level=1)
+    document.add_heading("六、现场走访与整改", level=1)
+    _oversight_section(document, facts)
+
+    document.add_heading("七、下一步工作", level=1)
     document.add_paragraph("（请在此补充存在的问题和下一步工作安排。）")
     out = io.BytesIO()
     document.save(out)
@@ -315,6 +319,38 @@ def _evidence_section(document: Any, flagged: list[EventEvidence]) -> None:
         )
     else:
         document.add_paragraph("未发现拍摄日期不符、无拍摄日期或重复使用的照片。")
+
+
+RECT_STATE_ZH = {"issued": "待整改", "reported": "待审核", "closed": "已销号"}
+
+
+def _oversight_section(document: Any, facts: Facts) -> None:
+    """Section 六: every rectification notice, and the on-site visits whose findings are a
+    problem."""
+    document.add_heading("整改情况", level=2)
+    rects = [(u.unit_name, r) for u in facts.units.values() for r in u.rectifications]
+    if rects:
+        _table(
+            document,
+            ["责任单位", "整改编号", "活动编号", "抽查轮次", "整改期限", "状态", "是否逾期"],
+            [[name, r["rectification_id"], r["event_id"], f"第 {r['round']} 轮", r["due_on"],
+              RECT_STATE_ZH.get(r["state"], r["state"]), "逾期" if r["overdue"] else "否"]
+             for name, r in rects],
+        )  # fmt: skip
+    else:
+        document.add_paragraph("无整改通知。")
+    document.add_heading("现场走访发现的问题", level=2)
+    problems = [(u.unit_name, r) for u in facts.units.values() for r in u.visit_problems]
+    if problems:
+        _table(
+            document,
+            ["责任单位", "活动编号", "走访日期", "抽查轮次", "发现的问题"],
+            [[name, r["event_id"], r["visited_on"],
+              f"第 {r['round']} 轮" if r.get("round") else "", r["findings"]]
+             for name, r in problems],
+        )  # fmt: skip
+    else:
+        document.add_paragraph("现场走访未发现问题。")
 
 
 def _table(document: Any, header: list[str], rows: list[Any]) -> None:
