@@ -6,10 +6,11 @@ the same page with its errors."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
@@ -20,6 +21,7 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.progress import Due, due_of
 from pages.render import FieldError, PageRoute, redirect, render
 from web.deps import ClockDep, SessionDep, SettingsDep
+from web.downloads import attachment
 from workflows.event import checkin, history
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
@@ -102,6 +104,29 @@ def _of_event(session: Session, user: PageUser, event_id: int, rectification_id:
     rect = rectify.get(session, user.actor, rectification_id)
     if rect.event_id != event_id:
         raise rectify.not_found(rectification_id)
+
+
+@router.get("/events/{event_id}/rectifications/{rectification_id}/files/{file_id}")
+def file_get(
+    event_id: int,
+    rectification_id: int,
+    file_id: int,
+    user: UserDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> FileResponse:
+    """A file of the unit's rectification report: the unit's own and the district office's
+    accounts; 404 for any other unit."""
+    _of_event(session, user, event_id, rectification_id)
+    row = rectify.get_file(session, user.actor, rectification_id, file_id)
+    suffix = PurePosixPath(row.filename).suffix.lstrip(".")
+    ext = "".join(c for c in suffix if c.isascii() and c.isalnum()) or "bin"
+    ascii_name = f"rectification-{rectification_id}-{file_id}.{ext}"
+    return FileResponse(
+        FileStore(settings.upload_dir).path(row.storage_key),
+        media_type=row.content_type,
+        headers={"Content-Disposition": attachment(ascii_name, row.filename)},
+    )
 
 
 def _back(event_id: int) -> str:

@@ -1,11 +1,13 @@
 """问责 in a real browser (issue 25): a supervisor issues a rectification notice on a round found
 lacking, the board lists another unit's overdue one, the clerk sees the notice and its due day on
-her home page and reports with a photo, the supervisor closes it. Screenshots at 1280 and 360."""
+her home page and reports with a photo, the supervisor downloads it and closes it. Screenshots at
+1280 and 360."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,6 +151,11 @@ def test_notice_report_close_round_trip(server: str, browser: Any, tmp_path: Any
     page.goto(spot_page)
     settle(page)
     shoot(page, "rectification-review")
+    with page.expect_download() as info:  # the report's file, downloaded where it is listed
+        page.get_by_role("link", name="整改现场.png").click()
+    assert info.value.suggested_filename == "整改现场.png"
+    assert Path(info.value.path()).read_bytes() == photo.read_bytes()
+    assert page.url == spot_page
     click(page.get_by_role("button", name="审核通过，销号"))
     assert "整改通知已销号" in page.content() and "【已销号】" in page.content()
     page.goto(server + "/events/1/history")

@@ -91,3 +91,56 @@ def test_issue_on_the_page_and_refusals_in_words(walker: Walker, world: World) -
         data={"csrf": csrf_of(spot.text), "report": ""},
     )
     assert 'href="#report-' in blank.text and "请填写整改情况" in blank.text
+
+
+def _as(walker: Walker, world: World, username: str) -> None:
+    with Session(world.engine) as session:
+        user = session.get(User, world.user_ids[username])
+        assert user is not None
+        user.password_hash = hash_password(f"pw-{username}")
+        session.commit()
+    walker.client.cookies.clear()
+    sign_in(walker.client, username, f"pw-{username}")
+
+
+def test_report_files_download_for_the_unit_and_supervisors_only(
+    walker: Walker, world: World
+) -> None:
+    """Issue 25: a file of the report is a download link on the spot-check page (RFC 5987 name)
+    for the unit and the district office; another unit is told 404."""
+    eid, check_id = _checked(walker, "unsatisfactory")
+    _supervisor(walker, world)
+    page = walker.client.get(f"/events/{eid}/spot-check")
+    issued = walker.client.post(
+        f"/events/{eid}/rectifications",
+        data={"csrf": csrf_of(page.text), "check_id": str(check_id), "notice": "补照片"},
+    )
+    assert "已下发整改通知" in issued.text
+    rid = walker.client.get("/api/v1/rectifications", headers=world.headers["supervisor"]).json()[
+        "items"
+    ][0]["id"]
+    walker.client.cookies.clear()
+    sign_in(walker.client)
+    spot = walker.client.get(f"/events/{eid}/spot-check")
+    body = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    done = walker.client.post(
+        f"/events/{eid}/rectifications/{rid}/report",
+        data={"csrf": csrf_of(spot.text), "report": "已补充"},
+        files={"files": ("整改说明.pdf", body, "application/pdf")},
+    )
+    assert "已报送整改情况" in done.text, done.text
+    fid = int(done.text.split(f"/rectifications/{rid}/files/")[1].split('"')[0])
+    href = f"/events/{eid}/rectifications/{rid}/files/{fid}"
+    assert f'<a href="{href}" download hx-boost="false">整改说明.pdf</a>' in done.text
+    mine = walker.client.get(href)
+    assert mine.status_code == 200 and mine.content == body
+    disposition = mine.headers["content-disposition"]
+    assert disposition.startswith("attachment;") and f"rectification-{rid}-{fid}.pdf" in disposition
+    assert "filename*=UTF-8''%E6%95%B4%E6%94%B9%E8%AF%B4%E6%98%8E.pdf" in disposition
+    assert (
+        walker.client.get(f"/events/{eid}/rectifications/{rid}/files/{fid + 1}").status_code == 404
+    )
+    _supervisor(walker, world)
+    assert walker.client.get(href).content == body
+    _as(walker, world, "shiling")
+    assert walker.client.get(href).status_code == 404

@@ -351,6 +351,20 @@ def files_of(session: Session, rect_ids: list[int]) -> dict[int, list[Rectificat
     return out
 
 
+def get_file(session: Session, actor: Actor, rect_id: int, file_id: int) -> RectificationFile:
+    """A file of a rectification's report, for its unit and the district office; 404 for
+    another unit, or a file of another rectification."""
+    get(session, actor, rect_id)
+    row = session.get(RectificationFile, file_id)
+    if row is None or row.rectification_id != rect_id:
+        raise NotFound(
+            "rectification_file_not_found",
+            f"整改材料 {file_id} 不存在",
+            f"rectification file {file_id} not found",
+        )
+    return row
+
+
 def of_event(session: Session, event_id: int) -> dict[int, Rectification]:
     """An event's rectifications, by the spot-check round they follow."""
     rows = session.exec(
