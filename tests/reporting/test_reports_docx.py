@@ -38,8 +38,8 @@ def test_summary_docx_has_headings_tables_and_two_charts(walker: Walker, clock) 
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
     assert headings[0] == "关于开展“政府开放日”活动的通知总结报告（草稿）"
     assert headings[1:] == [
-        "一、总体情况", "二、各单位开展情况", "三、逾期情况", "已取消的活动", "四、考核排名",
-        "五、图文资料核验", "六、现场走访与整改", "整改情况", "现场走访发现的问题",
+        "一、总体情况", "二、各单位开展情况", "三、逾期情况", "已取消的活动", "补录的答复",
+        "四、考核排名", "五、图文资料核验", "六、现场走访与整改", "整改情况", "现场走访发现的问题",
         "七、下一步工作",
     ]  # fmt: skip
     intro = next(p.text for p in doc.paragraphs if p.text.startswith("截至"))
@@ -109,6 +109,39 @@ def test_summary_docx_lists_rectifications_and_visit_problems(walker: Walker, cl
     ]
     problems = next(t for t in tables if t[0][-1] == "发现的问题")
     assert problems[1:] == [[HOUSING, str(eid), "2022-10-11", "第 1 轮", "无公开栏"]]
+
+
+def test_backdated_answers_are_counted_and_listed(walker: Walker, clock) -> None:
+    """Issue 25: an answer typed in on 20 October for a reply given on 18 October counts in the
+    unit's 补录答复 and is listed in the draft with who typed it and when."""
+    story = _campaign_story(walker, clock)
+    h = walker.world.headers
+    item = walker.client.get(f"/api/v1/feedback/{story['open_item']}", headers=h["housing"]).json()
+    r = walker.client.post(
+        f"/api/v1/feedback/{story['open_item']}/transitions",
+        json={"trigger": "answer", "expected_version": item["version"],
+              "data": {"answer": "已电话答复", "answered_on": "2022-10-18"}},
+        headers=h["housing"],
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    cid = walker.world.campaign_id
+    rows = walker.client.get(f"/api/v1/campaigns/{cid}/report", headers=h["supervisor"]).json()
+    by_name = {row["unit_name"]: row for row in rows["units"]}
+    assert by_name[HOUSING]["answered_backdated"] == 1  # the other answer was typed the same day
+    assert by_name[SHILING]["answered_backdated"] == 0
+    doc = _open(
+        walker.client.get(f"/api/v1/campaigns/{cid}/summary.docx", headers=h["supervisor"]).content
+    )
+    tables = [_cells(t) for t in doc.tables]
+    assert "补录答复" in tables[0][0]
+    listed = next(t for t in tables if t[0][-1] == "录入时间")
+    assert listed[0] == ["责任单位", "意见编号", "答复日期", "录入人", "录入时间"]
+    assert len(listed) == 2 and listed[1][:3] == [
+        HOUSING,
+        str(story["open_item"]),
+        "2022年10月18日（星期二）",
+    ]
+    assert listed[1][3] and listed[1][4].startswith("2022年10月20日（星期四）10:00")
 
 
 def test_summary_docx_is_for_district_accounts_and_known_campaigns(walker: Walker) -> None:

@@ -137,6 +137,13 @@ def _seed_event(s: Session, rng: random.Random, ev: Event, t0: datetime) -> None
     for k in range(rng.randrange(0, 4)):
         answered = rng.random() < 0.5
         due_at = NOW + timedelta(days=rng.choice([-5, -1, 2]))
+        # Typed at 02:00 or 18:00 UTC (10:00, or 02:00 the next local day); given that local
+        # day, a day before it (补录), or the UTC day (补录 only when typed at 18:00 UTC).
+        answered_at = t0 + timedelta(days=20, hours=rng.choice([2, 18]))
+        answered_on = rng.choice(
+            [None, local_date(answered_at), local_date(answered_at) - timedelta(days=1),
+             answered_at.date()]
+        )  # fmt: skip
         item = FeedbackItem(
             event_id=ev.id,
             unit_id=ev.unit_id,
@@ -144,7 +151,9 @@ def _seed_event(s: Session, rng: random.Random, ev: Event, t0: datetime) -> None
             state=rng.choice(["answered", "closed"])
             if answered
             else rng.choice(["received", "assigned", "overdue"]),
-            answered_at=t0 + timedelta(days=20) if answered else None,
+            answered_at=answered_at if answered else None,
+            answered_on=answered_on if answered else None,
+            answered_by="录入员" if answered else None,
             answered_late_workdays=rng.choice([None, 0, 2, 5]) if answered else None,
             due_on=due_at.date(),
             due_at=due_at,
@@ -354,6 +363,9 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
             late = f.answered_late_workdays or 0
             u["answered_late" if late > 0 else "answered_on_time"] += 1
             u["workdays_late"] += max(late, 0)
+            if f.answered_on is not None and f.answered_on < local_date(f.answered_at):
+                u["answered_backdated"] += 1
+                rec[f.unit_id]["backdated_answers"].append(f.id)
             if late > 0:
                 rec[f.unit_id]["late_answers"].append(f.id)
         elif f.state in OPEN_FEEDBACK_STATES and f.due_at is not None and now > f.due_at:
@@ -420,6 +432,7 @@ def _records(u: reports.UnitFacts) -> dict[str, list[int]]:
         "summary_missing": [r["event_id"] for r in u.summary_missing],
         "late_answers": [r["item_id"] for r in u.late_answers],
         "open_overdue": [r["item_id"] for r in u.open_overdue],
+        "backdated_answers": [r["item_id"] for r in u.backdated_answers],
         "late_summaries": [r["log_id"] for r in u.late_summaries],
         "reworks": [r["log_id"] for r in u.reworks],
         "spot_checks": [r["spot_check_id"] for r in u.spot_checks],

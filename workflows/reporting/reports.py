@@ -40,7 +40,7 @@ from models import (
 )
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
-from workflows.kernel.clock import local_date
+from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.visibility import Actor, scope
 from workflows.reporting.exports import Column, Sheet, backdated_note
 
@@ -78,6 +78,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("answered_on_time", "按时答复"),
     ("answered_late", "逾期答复"),
     ("open_overdue", "逾期未答复"),
+    ("answered_backdated", "补录答复"),
     ("workdays_late", "累计超期工作日"),
     ("extensions", "申请延期"),
     ("extensions_approved", "批准延期"),
@@ -107,7 +108,7 @@ COLUMN_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("实际开展形式", ("form_office_visit", "form_site_visit", "form_dialogue", "form_feedback",
                       "flag_leader")),
     ("意见", ("opinions", "answered", "answered_on_time", "answered_late", "open_overdue",
-              "workdays_late", "extensions", "extensions_approved")),
+              "answered_backdated", "workdays_late", "extensions", "extensions_approved")),
     ("总结", ("summaries", "summaries_on_time", "summaries_late", "summaries_missing", "reworks")),
     ("抽查", ("spot_satisfactory", "spot_needs_improvement", "spot_unsatisfactory")),
     ("走访与整改", ("visits", "visit_problems", "rectifications", "rectifications_closed",
@@ -124,6 +125,8 @@ NOTES: list[tuple[str, str]] = [
     ("取消不计扣分", "已取消且经区政府办批准不计扣分的活动，不计入“逾期未开展”，考核不扣分。"),
     ("逾期未开展", "最晚开展日期已过仍未开展的活动，含已取消而计扣分的（取消等同未开展）；"
                  "与考核“活动未开展”的扣分一一对应。"),
+    ("补录答复", "答复日期早于录入系统当天的答复（事后补录），"
+               "录入人和录入时间见总结报告与意见清单。"),
 ]  # fmt: skip
 
 
@@ -139,6 +142,7 @@ class UnitFacts:
     not_held: list[dict[str, Any]] = field(default_factory=list)
     flagged: list[dict[str, Any]] = field(default_factory=list)
     late_answers: list[dict[str, Any]] = field(default_factory=list)
+    backdated_answers: list[dict[str, Any]] = field(default_factory=list)
     open_overdue: list[dict[str, Any]] = field(default_factory=list)
     late_summaries: list[dict[str, Any]] = field(default_factory=list)
     summary_missing: list[dict[str, Any]] = field(default_factory=list)
@@ -335,10 +339,23 @@ def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
                 sa.func.sum(sa.case((sa.and_(answered, late > 0), late), else_=0)), 0
             ).label("workdays_late"),
             _n(_open_overdue(facts.now)).label("open_overdue"),
+            _n(_backdated(session)).label("answered_backdated"),
         ).join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
     ).group_by(col(FeedbackItem.unit_id))
     for r in session.execute(stmt).mappings():
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+
+
+def _backdated(session: Session) -> Any:
+    """An answer typed in after the local day it was given (补录): answered_on before the local
+    (Asia/Shanghai, no daylight saving) day of answered_at."""
+    at = col(FeedbackItem.answered_at)
+    if session.get_bind().dialect.name == "postgresql":
+        typed_on: Any = sa.cast(sa.func.timezone(LOCAL_TZ.key, at), sa.Date)
+    else:  # SQLite keeps naive UTC text; its date() shifts it to the local day
+        typed_on = sa.func.date(at, "+8 hours")
+    answered_on = col(FeedbackItem.answered_on)
+    return sa.and_(at.is_not(None), answered_on.is_not(None), answered_on < typed_on)
 
 
 def _open_overdue(now: datetime) -> Any:
@@ -664,6 +681,25 @@ def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
             )  # fmt: skip
         else:
             u.open_overdue.append(ref)
+    _backdated_records(session, facts, scope)
+
+
+def _backdated_records(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Answers entered after the day they were given: who typed them in and when."""
+    stmt = scope.events(
+        sa.select(col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
+                  col(FeedbackItem.answered_on), col(FeedbackItem.answered_at),
+                  col(FeedbackItem.answered_by))
+        .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
+        .where(_backdated(session))
+    ).order_by(col(FeedbackItem.id))  # fmt: skip
+    for r in session.execute(stmt):
+        u = facts.units.get(r.unit_id)
+        if u is not None:
+            u.backdated_answers.append(
+                {"item_id": r.id, "event_id": r.event_id, "answered_on": r.answered_on,
+                 "answered_by": r.answered_by or "（未记录）", "answered_at": r.answered_at}
+            )  # fmt: skip
 
 
 def report(facts: Facts) -> dict[str, Any]:

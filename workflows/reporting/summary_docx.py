@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
+from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.kernel.errors import Forbidden
 from workflows.kernel.visibility import Actor
 from workflows.oversight.evidence import EventEvidence, flagged_in_campaign
@@ -49,6 +50,7 @@ UNIT_COLUMNS = [
     ("answered_on_time", "按时答复"),
     ("answered_late", "逾期答复"),
     ("open_overdue", "逾期未答复"),
+    ("answered_backdated", "补录答复"),
     ("summaries_on_time", "总结按时"),
     ("reworks", "退回整改"),
 ]
@@ -249,6 +251,7 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
     _overdue_section(document, late_items(facts))
     _picture(document, *pictures[1], Cm(16))
     _cancelled_section(document, data["cancellations"])
+    _backdated_section(document, facts)
 
     document.add_heading("四、考核排名", level=1)
     _ranking_section(document, scores)
@@ -291,6 +294,23 @@ def _cancelled_section(document: Any, cancellations: list[dict[str, Any]]) -> No
         [[c["unit_name"], c["event_id"], c["theme"], c["reason"], cancellation_zh(c)]
          for c in cancellations],
     )  # fmt: skip
+
+
+def _backdated_section(document: Any, facts: Facts) -> None:
+    """Section 三, continued: answers entered after the day they were given — who typed them in
+    and when."""
+    document.add_heading("补录的答复", level=2)
+    rows = [
+        [u.unit_name, r["item_id"], day_zh(r["answered_on"]), r["answered_by"],
+         moment_zh(r["answered_at"])]
+        for u in facts.units.values() for r in u.backdated_answers
+    ]  # fmt: skip
+    if not rows:
+        document.add_paragraph("无补录的答复。")
+        return
+    _table(document, ["责任单位", "意见编号", "答复日期", "录入人", "录入时间"], rows[:TABLE_ROWS])
+    if len(rows) > TABLE_ROWS:
+        document.add_paragraph(f"另有 {len(rows) - TABLE_ROWS} 条未列出，详见导出的意见清单。")
 
 
 def _ranking_section(document: Any, scores: dict[str, Any]) -> None:
