@@ -26,6 +26,7 @@ from workflows.event import checkin, history
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
+from workflows.kernel.visibility import is_own_unit
 from workflows.oversight import rectification as rectify
 from workflows.workdays.deadlines import load_calendar
 
@@ -84,7 +85,7 @@ def spot_check_view(
         dues=_dues(rects, today, session),
         states=rectify.STATES_ZH,
         is_supervisor=user.actor.is_supervisor,
-        own_unit=user.actor.can_write and user.actor.unit_id == ev.event.unit_id,
+        own_unit=user.actor.can_write and is_own_unit(user.actor, ev.event.unit_id),
         errors=errors or [],
     )
 

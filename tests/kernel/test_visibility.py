@@ -20,7 +20,9 @@ from workflows.kernel.visibility import (
     NOTHING,
     SYSTEM,
     Actor,
+    is_own_unit,
     other_unit,
+    require_own_unit,
     require_visible,
     scope,
     visible,
@@ -357,3 +359,19 @@ def test_the_walk_catches_a_hand_written_unit_check(snippet: str) -> None:
 @pytest.mark.parametrize("snippet", LEFT_ALONE.values(), ids=LEFT_ALONE.keys())
 def test_the_walk_leaves_legitimate_code_alone(snippet: str) -> None:
     assert hand_written_unit_checks(snippet) == []
+
+
+# ---- the unit's own acts -----------------------------------------------------------------------
+
+
+def test_only_the_units_own_staff_act_as_the_unit() -> None:
+    assert is_own_unit(STAFF, 7)
+    assert not is_own_unit(STAFF, 8)
+    assert not is_own_unit(STAFF, None)
+    assert not is_own_unit(UNITLESS_STAFF, None)
+    for actor in ALL_UNITS:  # district accounts see every unit but do not act as one
+        assert not is_own_unit(actor, 7)
+    refusal = other_unit("只能由本单位办理", "only the unit itself")
+    require_own_unit(STAFF, 7, refusal)
+    with pytest.raises(Forbidden):
+        require_own_unit(SUPERVISOR, 7, refusal)

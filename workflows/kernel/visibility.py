@@ -116,6 +116,18 @@ def require_visible(actor: Actor, unit_id: int | None, refusal: DomainError) -> 
         raise refusal
 
 
+def is_own_unit(actor: Actor, unit_id: int | None) -> bool:
+    """Whether the actor is staff of that very unit: what only the unit itself does (report a
+    rectification, ask for a correction) is not done by district accounts that see every unit."""
+    return unit_id is not None and not actor.sees_all_units and actor.unit_id == unit_id
+
+
+def require_own_unit(actor: Actor, unit_id: int | None, refusal: DomainError) -> None:
+    """Raise `refusal` unless the actor is staff of that very unit (see is_own_unit)."""
+    if not is_own_unit(actor, unit_id):
+        raise refusal
+
+
 def other_unit(zh: str, en: str) -> Forbidden:
     """The refusal of acting for a unit the caller does not belong to (403 `other_unit`)."""
     return Forbidden("other_unit", zh, en)

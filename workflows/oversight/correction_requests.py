@@ -26,7 +26,13 @@ from workflows.event.service import record_edit
 from workflows.feedback import corrections as answer_corrections
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, NotFound
-from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
+from workflows.kernel.visibility import (
+    Actor,
+    other_unit,
+    require_own_unit,
+    require_visible,
+    visible,
+)
 
 KINDS_ZH = {"attendance": "出席情况", "hold": "开展情况", "invitees": "受邀名单", "answer": "答复"}
 
@@ -132,11 +138,14 @@ def submit(
 ) -> CorrectionRequest:
     """A clerk's request to correct the event's record after the unit's correction days."""
     actor.require_write()
-    if not actor.may_see_unit(event.unit_id) or actor.is_supervisor:
-        raise other_unit(
+    require_own_unit(
+        actor,
+        event.unit_id,
+        other_unit(
             "只能为本单位的活动提交更正申请（督查人员可直接更正）",
             "only the event's own unit may ask for a correction (supervisors correct directly)",
-        )
+        ),
+    )
     corrections.require_reason(reason)
     check_payload(kind, payload)
     found = corrections.window(session, event, local_date(now))

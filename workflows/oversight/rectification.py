@@ -37,7 +37,13 @@ from workflows.kernel import audit
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
-from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
+from workflows.kernel.visibility import (
+    Actor,
+    other_unit,
+    require_own_unit,
+    require_visible,
+    visible,
+)
 from workflows.workdays import deadlines
 
 S = RectificationState
@@ -220,11 +226,14 @@ def report(
     """The unit's rectification report (整改情况); late when after the due day."""
     actor.require_write()
     event, rect = _locked(session, actor, rect_id)
-    if actor.unit_id != rect.unit_id:
-        raise other_unit(
+    require_own_unit(
+        actor,
+        rect.unit_id,
+        other_unit(
             "只有被通知整改的责任单位可以报送整改情况",
             "only the unit the notice went to may report its rectification",
-        )
+        ),
+    )
     if rect.state != S.issued:
         raise Conflict(
             "rectification_not_open",
@@ -303,11 +312,14 @@ def add_file(
     """A photo or file for the report, while the unit is still to report."""
     actor.require_write()
     _event, rect = _locked(session, actor, rect_id)
-    if actor.unit_id != rect.unit_id:
-        raise other_unit(
+    require_own_unit(
+        actor,
+        rect.unit_id,
+        other_unit(
             "只有被通知整改的责任单位可以上传整改材料",
             "only the unit the notice went to may add files",
-        )
+        ),
+    )
     if rect.state != S.issued:
         raise Conflict(
             "rectification_not_open", "整改情况已报送，不能再上传材料", "the report is already in"
