@@ -40,6 +40,7 @@ from sqlalchemy.engine import Engine
 
 from models import Campaign, Event, Notification, OutboxMessage, Timer, Unit
 from workflows.campaign.rules import CampaignRules
+from workflows.inbox.service import INBOX
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 OPENDAY = str(Path(sys.executable).parent / "openday")
@@ -389,6 +390,9 @@ class Verdict:
     db_missing: list[str]
     db_extra: list[str]
     handle_timer_messages: dict[int, int] = field(default_factory=dict)
+    # Rows of the in-app inbox channel (issue 26): written with the item, never posted to the
+    # sink, so they are counted apart (one per level-2 item and supervisor account).
+    inbox_rows: int = 0
 
     def summary(self) -> str:
         """One paragraph for assertion messages and the report."""
@@ -398,12 +402,14 @@ class Verdict:
             f" replays {len(self.replays)} (unexplained {len(self.unexplained_replays)}:"
             f" {dict(list(self.unexplained_replays.items())[:5])}); timers"
             f" {self.timer_states}; notifications {self.notification_states}; notification rows"
-            f" missing {len(self.db_missing)} extra {len(self.db_extra)}"
+            f" missing {len(self.db_missing)} extra {len(self.db_extra)}; inbox rows"
+            f" {self.inbox_rows}"
         )
 
 
 def db_states(engine: Engine, seeded: Seeded) -> tuple[dict[str, int], dict[str, int]]:
-    """Timer states of the seeded timers, and notification states of their events."""
+    """Timer states of the seeded timers, and notification states of their events (the
+    channels that post to the sink; the inbox's rows are Verdict.inbox_rows)."""
     timer_table = Timer.__table__  # type: ignore[attr-defined]
     notification_table = Notification.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
@@ -418,6 +424,7 @@ def db_states(engine: Engine, seeded: Seeded) -> tuple[dict[str, int], dict[str,
             conn.execute(
                 sa.select(notification_table.c.state, sa.func.count())
                 .where(notification_table.c.event_id.in_(seeded.event_ids))
+                .where(notification_table.c.channel != INBOX)  # counted apart (inbox_rows)
                 .group_by(notification_table.c.state)
             ).all()
         )
@@ -473,8 +480,11 @@ def check_exactly_once(
                 notification_table.c.key,
                 notification_table.c.state,
                 notification_table.c.attempts,
+                notification_table.c.channel,
             ).where(notification_table.c.event_id.in_(seeded.event_ids))
         ).all()
+        inbox_rows = [r for r in rows if r.channel == INBOX]
+        rows = [r for r in rows if r.channel != INBOX]
         outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
         handle_msgs = Counter(
             timer_id
@@ -515,6 +525,7 @@ def check_exactly_once(
         db_missing=sorted(owed - db_keys),
         db_extra=sorted(db_keys - owed),
         handle_timer_messages={t: handle_msgs.get(t, 0) for t in seeded.timer_ids},
+        inbox_rows=len(inbox_rows),
     )
 
 

@@ -194,6 +194,9 @@ def test_postgres_stopped_for_30_seconds(
         assert after["status"] == 200, after
         assert alive_during == {"api": True, "scheduler": True, "worker": 1}, alive_during
         assert_exactly_once(verdict)
+        # the one supervisor (duban) is copied every level-2 item in the inbox, once each
+        level_two = sum(1 for _event, level in seeded.owed.values() if level == 2)
+        assert verdict.inbox_rows == level_two, verdict.summary()
         assert api.alive() and scheduler.alive(), fleet.logs()
         assert worker.starts == 1, f"the worker had to be restarted: {worker.exits}"
         assert log_events(scheduler.log, "scheduler_database_unavailable"), "no back-off logged"
