@@ -30,7 +30,8 @@ from pages.render import (
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
 from web.throttle import login_throttle
-from workflows.accounts.service import authenticate_token, issue_token, revoke_token, verify_login
+from workflows.accounts.service import authenticate_token, revoke_token, verify_login
+from workflows.accounts.signin import start_session
 from workflows.accounts.throttle import TooManyAttempts
 from workflows.inbox import service as inbox
 from workflows.kernel.errors import DomainError
@@ -153,18 +154,29 @@ def login(
         if isinstance(exc, TooManyAttempts):
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
-    hours = settings.session_hours
     session.commit()  # end the read (the password check) before the write: no write lock held
-    token = issue_token(
-        session,
-        user,
-        kind="session",
-        now=clock.now(),
-        name="页面登录",
-        lifetime=timedelta(hours=hours),
+    return begin_session(request, session, user, clock, settings, target, method="password")
+
+
+def begin_session(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    clock: ClockDep,
+    settings: SettingsDep,
+    target: str,
+    *,
+    method: str,
+) -> Response:
+    """Sign `user` in on this browser, who has just proved who they are by `method`
+    ("password", "oidc"): the one door every page sign-in ends at (the second factor and the
+    sign-in audit hook in here), setting the session cookie and going to `target`."""
+    hours = settings.session_hours
+    token = start_session(
+        session, user, clock.now(), lifetime=timedelta(hours=hours), method=method
     )
     session.commit()
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

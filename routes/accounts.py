@@ -41,6 +41,7 @@ from web.errors import error_response
 from web.throttle import login_throttle
 from workers.runtime import notify_config
 from workflows.accounts import service as accounts
+from workflows.accounts.signin import start_session
 from workflows.accounts.throttle import TooManyAttempts
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
@@ -70,7 +71,7 @@ def login(
     session.commit()  # end the read (the password check) before the write: no write lock held
     now = clock.now()
     lifetime = timedelta(hours=settings.session_hours)
-    token = accounts.issue_token(session, user, kind="session", now=now, lifetime=lifetime)
+    token = start_session(session, user, now, lifetime=lifetime, method="password", name="")
     session.commit()
     return LoginOut(token=token, expires_at=now + lifetime, user=UserOut.model_validate(user))
 
