@@ -103,8 +103,17 @@ FormDep = Annotated[FormData, Depends(posted_form)]
 
 
 def safe_next(target: str) -> str:
-    """Only paths on this site are followed after signing in."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only paths on this site are followed after signing in: one leading slash, no backslash
+    (browsers read `/\\host` as `//host`), no control characters, no scheme."""
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+        or len(target) > 2000
+    ):
+        return "/"
+    return target
 
 
 @router.get("/login")
