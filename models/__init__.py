@@ -3,7 +3,7 @@
 from models.account import ApiToken, Role, User
 from models.audit import TransitionLog
 from models.backup_run import BackupRun
-from models.campaign import Campaign
+from models.campaign import Campaign, CampaignUnit
 from models.cancellation import CancellationRequest, CancellationState
 from models.change_log import ChangeLog
 from models.correction import CorrectionRequest, CorrectionState
@@ -43,6 +43,7 @@ __all__ = [
     "Attachment",
     "BackupRun",
     "Campaign",
+    "CampaignUnit",
     "CancellationRequest",
     "CancellationState",
     "ChangeLog",

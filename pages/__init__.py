@@ -32,6 +32,7 @@ from pages import (
     reports,
     stage_pages,
     workday_data,
+    yearly_pages,
 )
 from pages.assets import NODE_MODULES, STATIC_DIR
 from pages.render import JSON_PATHS, http_error_page
@@ -74,6 +75,7 @@ def install(app: FastAPI) -> None:
         inbox_pages,
         reports,
         admin,
+        yearly_pages,
         accounts,
         workday_data,
         public,

@@ -50,6 +50,9 @@ class CampaignOut(BaseModel):
     ends_on: date
     rules: CampaignRules
     created_at: datetime
+    # Set once next year's campaign was copied from this one: read-only from then on.
+    closed_at: datetime | None = None
+    copied_from_id: int | None = None
 
     @classmethod
     def of(cls, campaign: Any) -> CampaignOut:

@@ -90,6 +90,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/campaigns/{campaign_id}/scoring-rules"): READ_ALL,
     ("GET", "/api/v1/campaigns/{campaign_id}/summary.docx"): "1A33AA",  # district office
     ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): SUPERVISE,
+    ("GET", "/api/v1/campaigns/{campaign_id}/rollover"): SUPERVISE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/rollover"): SUPERVISE,
+    ("GET", "/api/v1/campaigns/{campaign_id}/units"): READ_ALL,
+    ("PATCH", "/api/v1/campaigns/{campaign_id}/units/{unit_id}"): SUPERVISE,
     ("GET", "/api/v1/events"): READ_ALL,
     ("POST", "/api/v1/events"): "13A3AA",  # another unit's clerk may not plan for this unit
     ("GET", "/api/v1/events/{event_id}"): READ_OWN,
@@ -213,6 +217,20 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
             "params": {"dry_run": "true"},
         },
         ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): {"json": s.ids["scoring"]},
+        # a copy into the campaign's own year (422, nothing written: the campaign stays open);
+        # a roster edit after the campaign opened (409)
+        ("POST", "/api/v1/campaigns/{campaign_id}/rollover"): {
+            "json": {
+                "doc_number": f"新号{role}",
+                "title": "t",
+                "issuing_office": "o",
+                "starts_on": "2022-08-22",
+                "ends_on": "2022-09-22",
+            }
+        },  # fmt: skip
+        ("PATCH", "/api/v1/campaigns/{campaign_id}/units/{unit_id}"): {
+            "json": {"contact_name": "王五"}
+        },
         ("POST", "/api/v1/events"): {
             "json": {
                 "campaign_id": s.world.campaign_id,

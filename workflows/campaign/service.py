@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import Campaign
+from workflows.campaign.closure import require_open
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, NotFound
@@ -75,6 +76,7 @@ def update(
     """
     actor.require_supervisor()
     campaign = get(session, campaign_id)
+    require_open(campaign)
     for key in ("starts_on", "ends_on"):
         if key in changes and changes[key] is None:
             raise DomainError(

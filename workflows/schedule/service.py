@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from workflows.campaign import service as campaigns
+from workflows.campaign.closure import require_open
 from workflows.escalation.batch import NotifyConfig
 from workflows.files.archive_guard import ImportLimits
 from workflows.kernel.visibility import Actor
@@ -45,6 +46,7 @@ def import_schedule(
     """
     table = read_table(data, filename, limits)
     campaign = campaigns.get(session, campaign_id)
+    require_open(campaign)  # last year's campaign is read-only (issue 30)
     report = plan_import(session, campaign, table, now=now, notify=notify)
     report.dry_run = dry_run
     if on_plan is not None:

@@ -1,0 +1,163 @@
+"""管理 › 复制为下一年度: next year's campaign from last year's, and its roster of units
+(issue 30). Pages call workflows/campaign/rollover.py; every rule runs there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from models import Campaign, EventForm
+from pages.auth import FormDep, UserDep
+from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from schemas.rollover import RolloverIn, RosterEntryPatch
+from web.deps import SessionDep
+from web.forms import FormInvalid, parse
+from workers.runtime import notify_config
+from workflows.campaign import rollover
+from workflows.campaign import service as campaigns
+from workflows.event.held import FORM_LABELS_ZH as FORM_LABELS
+from workflows.kernel.errors import DomainError
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+LABELS = {
+    "doc_number": "文号",
+    "title": "标题",
+    "issuing_office": "发文单位",
+    "starts_on": "开始日期",
+    "ends_on": "结束日期",
+    "unit_ids": "责任单位",
+    "contact_name": "联系人",
+    "contact_phone": "联系电话",
+    "contact_email": "联系人邮箱",
+    "head_name": "负责人",
+    "head_phone": "负责人电话",
+    "head_email": "负责人邮箱",
+    "webhook_url": "群机器人地址",
+    "webhook_format": "群机器人类型",
+    "forms": "组织形式",
+}
+FIELDS = {
+    "campaign_year_taken": "starts_on",
+    "rollover_year_not_later": "starts_on",
+    "campaign_window_reversed": "ends_on",
+    "campaign_exists": "doc_number",
+    "rollover_unit_unknown": "units",
+}
+
+
+def _copy_page(
+    request: Request,
+    session: Session,
+    source_id: int,
+    errors: list[FieldError] | None = None,
+    form: Any = None,
+) -> HTMLResponse:
+    plan = rollover.plan(session, source_id)
+    values = {**plan.fields, **({k: form.get(k) for k in plan.fields} if form else {})}
+    chosen = {int(u) for u in map(str, form.getlist("unit")) if u.isdigit()} if form else None
+    return render(
+        request,
+        "rollover.html",
+        plan=plan,
+        values=values,
+        chosen=chosen,
+        errors=errors or [],
+        forms=FORM_LABELS,
+    )
+
+
+@router.get("/admin/campaigns/{campaign_id}/rollover")
+def rollover_get(
+    request: Request, campaign_id: int, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """The copy's form: the new document number, title and window, the units carried."""
+    user.actor.require_supervisor()
+    return _copy_page(request, session, campaign_id)
+
+
+@router.post("/admin/campaigns/{campaign_id}/rollover")
+def rollover_post(
+    request: Request, campaign_id: int, form: FormDep, user: UserDep, session: SessionDep
+) -> Response:
+    """Create next year's campaign and close this one; then its roster, to edit."""
+    user.actor.require_supervisor()
+    units = [int(u) for u in map(str, form.getlist("unit")) if u.isdigit()]
+    try:
+        body = parse(RolloverIn, form, labels=LABELS, unit_ids=units)
+        fields = body.model_dump(exclude={"unit_ids"})
+        now = request.app.state.clock.now()
+        campaign = rollover.copy(session, user.actor, campaign_id, fields, now, body.unit_ids)
+    except (FormInvalid, DomainError) as exc:
+        session.rollback()
+        return _copy_page(request, session, campaign_id, errors_of(exc, FIELDS), form)
+    session.commit()
+    return redirect(
+        f"/admin/campaigns/{campaign.id}/units",
+        f"已创建“{campaign.title}”，上一年度活动已转为只读；开始前可修改各单位的联系人和组织形式",
+    )
+
+
+def _roster_page(
+    request: Request,
+    session: Session,
+    campaign: Campaign,
+    errors: list[FieldError] | None = None,
+) -> HTMLResponse:
+    now = request.app.state.clock.now()
+    editable = campaign.closed_at is None and not rollover.has_opened(campaign, now)
+    source = campaigns.get(session, campaign.copied_from_id) if campaign.copied_from_id else None
+    return render(
+        request,
+        "roster.html",
+        campaign=campaign,
+        source=source,
+        entries=rollover.roster(session, campaign),
+        editable=editable,
+        forms=FORM_LABELS,
+        all_forms=[f.value for f in EventForm],
+        errors=errors or [],
+    )
+
+
+@router.get("/admin/campaigns/{campaign_id}/units")
+def roster_get(
+    request: Request, campaign_id: int, user: UserDep, session: SessionDep
+) -> HTMLResponse:
+    """A campaign's units with that year's contacts, robot and forms."""
+    user.actor.require_supervisor()
+    return _roster_page(request, session, campaigns.get(session, campaign_id))
+
+
+@router.post("/admin/campaigns/{campaign_id}/units/{unit_id}")
+def roster_post(
+    request: Request,
+    campaign_id: int,
+    unit_id: int,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+) -> Response:
+    """Change one unit's contacts, robot or forms before the campaign opens."""
+    user.actor.require_supervisor()
+    settings = request.app.state.settings
+    try:
+        body = parse(RosterEntryPatch, form, labels=LABELS, forms=form.getlist("forms"))
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        for key in rollover.CONTACTS:  # a field emptied on the form clears it
+            if key != "webhook_format" and key not in changes and key in form:
+                changes[key] = None
+        now = request.app.state.clock.now()
+        rollover.edit_entry(
+            session, user.actor, campaign_id, unit_id, changes, now, notify_config(settings)
+        )
+    except (FormInvalid, DomainError) as exc:
+        session.rollback()
+        campaign = campaigns.get(session, campaign_id)
+        prefixed = [FieldError(e.message, f"u{unit_id}", e.status) for e in errors_of(exc)]
+        return _roster_page(request, session, campaign, prefixed)
+    session.commit()
+    return redirect(f"/admin/campaigns/{campaign_id}/units#u{unit_id}", "已保存")
