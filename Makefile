@@ -3,15 +3,25 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Every Python package pinned with its hashes (`make lock` writes both from pyproject.toml):
+# requirements.lock the runtime's (the Docker image), requirements-test.lock that plus the test
+# extra (make run / make test). .ci/check_lock.py refuses a lock that disagrees with pyproject.toml.
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
+UV_VERSION = $(shell sed -n 's/.*"uv==\([^"]*\)".*/\1/p' pyproject.toml)
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
 # Front-end packages for the pages and offline /docs (htmx, swagger-ui-dist, redoc), from npm.
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: run test lint typecheck clean bench
+.PHONY: run test lint typecheck clean bench lock
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions (pip checks every hash), then the project itself without resolving.
+$(STAMP): pyproject.toml $(LOCK) $(TEST_LOCK)
+	$(PYTHON) .ci/check_lock.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
@@ -33,6 +43,17 @@ lint: $(STAMP)
 ## Type-check every application package and module (the list is [tool.mypy] files in pyproject.toml).
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## Re-resolve both locks from pyproject.toml after changing its dependencies (needs PyPI); the
+## versions already locked are kept where pyproject still allows them, `make lock UPGRADE=1` takes
+## the newest of everything. Commit pyproject.toml, requirements.lock and requirements-test.lock.
+lock:
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	[ -x $(BIN)/uv ] && $(BIN)/uv --version | grep -qF ' $(UV_VERSION)' \
+		|| $(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(UV_COMPILE) -o $(LOCK)
+	$(UV_COMPILE) --extra test -c $(LOCK) -o $(TEST_LOCK)
+	$(PYTHON) .ci/check_lock.py --stamp
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
