@@ -27,9 +27,21 @@ RUN set -eu; \
         --shell /usr/sbin/nologin openday; \
     install -d -o openday -g openday -m 0750 /var/lib/openday
 
+# pg_dump and pg_restore for `openday backup` / `openday restore` on PostgreSQL (workflows/backup/),
+# by hand (`docker compose exec api openday backup …`) or nightly in the scheduler. Debian
+# bookworm's client is PostgreSQL 15's, and pg_dump refuses a newer server, so the compose file's
+# database is postgres:15 too. docker/build-base.sh includes the client; an older base gets it here.
+RUN set -eu; \
+    if ! command -v pg_dump >/dev/null || ! command -v pg_restore >/dev/null; then \
+        apt-get update -q; \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-client; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi; \
+    pg_dump --version
+
 # ---- deps: a virtualenv holding the dependencies ----------------------------------------------
 # Its own stage so docker/build.sh can tag it (openday-deps:cache): the layers survive pruning
-# of dangling images and are rebuilt only when pyproject.toml changes.
+# of dangling images and are rebuilt only when requirements.lock changes.
 FROM base AS deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -37,15 +49,16 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 
-# Dependencies first, in their own layer: rebuilt only when pyproject.toml changes.
+# Dependencies first, in their own layer: rebuilt only when requirements.lock changes. That is
+# the runtime's lock (`make lock` writes it from pyproject.toml): every package at its pinned
+# version, each file checked against its sha256, so every build installs the same program.
 # docker/build-ca.crt (optional, git-ignored): the CA bundle of a network that inspects TLS, which
 # docker/build.sh copies from the host so pip can reach PyPI. It lives in this stage only; the
 # runtime stage copies /opt/venv and /app, never /tmp/build.
-COPY pyproject.toml docker/build-ca.cr[t] /tmp/build/
+COPY requirements.lock docker/build-ca.cr[t] /tmp/build/
 RUN set -eu; \
     if [ -f /tmp/build/build-ca.crt ]; then export PIP_CERT=/tmp/build/build-ca.crt; fi; \
-    python -c "import tomllib; deps = tomllib.load(open('/tmp/build/pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" > /tmp/build/requirements.txt; \
-    pip install -q -r /tmp/build/requirements.txt
+    pip install -q --require-hashes -r /tmp/build/requirements.lock
 
 # ---- builder: the project on top of the dependencies --------------------------------------------
 FROM deps AS builder

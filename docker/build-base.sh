@@ -38,9 +38,10 @@ root=$work/rootfs
 
 echo "build-base: debootstrap $suite from $mirror"
 # minbase: essential packages and apt only. python3-venv brings ensurepip (pip for the venv);
-# ca-certificates and tzdata: TLS to mail servers and webhooks, Asia/Shanghai for dates.
+# ca-certificates and tzdata: TLS to mail servers and webhooks, Asia/Shanghai for dates;
+# postgresql-client: pg_dump / pg_restore for `openday backup` and `openday restore`.
 debootstrap --variant=minbase --components=main \
-  --include=python3,python3-venv,ca-certificates,tzdata \
+  --include=python3,python3-venv,ca-certificates,tzdata,postgresql-client \
   "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
@@ -56,6 +57,6 @@ echo "build-base: importing as $tag"
 tar --numeric-owner --xattrs -C "$root" -c . | docker import \
   --change 'ENV LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'CMD ["bash"]' \
-  --message "Debian $suite minbase + python3 (debootstrap from $mirror)" \
+  --message "Debian $suite minbase + python3, postgresql-client (debootstrap from $mirror)" \
   - "$tag" >/dev/null
 docker image inspect --format 'build-base: {{.RepoTags}} {{.Size}} bytes' "$tag"

@@ -11,7 +11,8 @@ The build is docker/build.sh: the base from Debian's packages when missing (debo
 import), then the Dockerfile with host networking. The container runs against the machine's
 PostgreSQL (a database of its own, through the host network) when OPENDAY_DATABASE_URL points at
 one, else on SQLite in a volume. Checked: /healthz, /readyz and the npm assets answer, the
-process runs as the image's non-root user, and every log line is a JSON object.
+process runs as the image's non-root user, `openday backup` writes an archive in the container
+(pg_dump is in the image), and every log line is a JSON object.
 
 No engine: skipped with the reason; with OPENDAY_REQUIRE_SERVICES=1, as root with dockerd
 installed, a failure to start one fails instead.
@@ -266,6 +267,16 @@ def test_image_serves_as_non_root_with_json_logs(
         leftovers = _docker(env, "exec", name, "sh", "-c",
                             "ls -d /tmp/build /app/docker 2>/dev/null; true")  # fmt: skip
         assert leftovers.strip() == ""
+
+        # Backups run inside the container: pg_dump / pg_restore are in the image (Debian's
+        # postgresql-client, the server's major version here), and `openday backup` writes its
+        # archive into the volume on either backend (PostgreSQL through pg_dump).
+        assert _docker(env, "exec", name, "pg_dump", "--version").startswith("pg_dump (PostgreSQL)")
+        assert _docker(env, "exec", name, "pg_restore", "--version").startswith("pg_restore")
+        archive = "/var/lib/openday/backups/docker-test.tar"
+        written = _docker(env, "exec", name, "openday", "backup", "--output", archive, timeout=300)
+        assert written.strip().splitlines()[-1] == archive, written
+        _docker(env, "exec", name, "test", "-s", archive)
 
         # Logs: one JSON object a line, with level, event and timestamp.
         lines = [line for line in _logs(env, name).splitlines() if line.strip()]
