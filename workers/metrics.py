@@ -29,12 +29,14 @@ from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from models import Notification, Timer, TimerState
+from models import Notification, NotificationState, Timer, TimerState
 from workflows.kernel.clock import Clock
 
 log = structlog.get_logger("openday.metrics")
 
 QUEUES = ("timers", "notifications")
+# Owed and not yet sent: the outbox's age is the oldest of these (held digests wait on purpose).
+UNSENT = (NotificationState.pending, NotificationState.sending)
 
 REQUESTS = Counter(
     "openday_http_requests_total",
@@ -105,6 +107,11 @@ class StateCollector(Collector):
                     Notification.channel, Notification.state
                 )
             ).all()
+            unsent = session.exec(
+                select(Notification.channel, func.min(Notification.created_at))
+                .where(col(Notification.state).in_(UNSENT))
+                .group_by(Notification.channel)
+            ).all()
         up = GaugeMetricFamily("openday_database_up", "Database reachable at scrape time.")
         up.add_metric([], 1)
         yield up
@@ -134,6 +141,14 @@ class StateCollector(Collector):
         for channel, state, count in notes:
             by_state.add_metric([channel, state], count)
         yield by_state
+        outbox = GaugeMetricFamily(
+            "openday_notifications_oldest_unsent_seconds",
+            "Age of the oldest notification owed but not sent (pending or sending), by channel.",
+            labels=["channel"],
+        )
+        for channel, created in unsent:
+            outbox.add_metric([channel], max(0.0, (now - created).total_seconds()))
+        yield outbox
 
     def _backups(self) -> Iterator[Any]:
         """The last successful and failed backups (0 when none) and the last archive's size."""
