@@ -24,11 +24,15 @@ class RegistrationState(StrEnum):
     confirmed = "confirmed"  # the unit confirmed: an invitee (市民代表, 公开邀请)
     declined = "declined"  # the unit declined, with a reason
     cancelled = "cancelled"  # the person cancelled
+    # A place came free: the first waiting is offered it until offer_until (issue 27), holding
+    # the place meanwhile; accepting makes them `registered`, no answer in time `lapsed`.
+    offered = "offered"
+    lapsed = "lapsed"  # offered a place and did not answer in time: the next one is offered
 
 
 # States holding a person's one registration per campaign, or a place.
-ACTIVE_STATES = ("registered", "waitlisted", "confirmed")
-_ACTIVE = "state IN ('registered', 'waitlisted', 'confirmed') AND person_key IS NOT NULL"
+ACTIVE_STATES = ("registered", "waitlisted", "confirmed", "offered")
+_ACTIVE = "state IN ('registered', 'waitlisted', 'confirmed', 'offered') AND person_key IS NOT NULL"
 
 
 class Registration(SQLModel, table=True):
@@ -67,6 +71,8 @@ class Registration(SQLModel, table=True):
     # A declined person may not register for the event again until the unit lifts that.
     decline_lifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     invitee_id: int | None = Field(default=None, foreign_key="invitee.id")
+    # While `offered`: the end of the answer window (the campaign's waitlist_offer_hours).
+    offer_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     consent_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -127,6 +127,15 @@ class CampaignRules(BaseModel):
     public_once_per_campaign: bool = Field(
         default=True, description="one active registration per person (phone or ID) per campaign"
     )
+    # A place that comes free is offered to the first on the waiting list, who has this many
+    # hours to accept through a signed link (never past the event's start); then the next
+    # (issue 27).
+    waitlist_offer_hours: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="hours the first on the waiting list has to accept a place that came free",
+    )
     # 政务公开考核: full marks and the points deducted per criterion
     # (workflows/reporting/assessment.py).
     scoring: ScoringRules = Field(default_factory=ScoringRules)
