@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session
 
-from models import Campaign, Event, Invitee, Unit
+from models import Campaign, Event, Invitee, Registration, Unit
 from models.codes import grouped
 from pages import eventkit as kit
 from pages.attempt import attempt
@@ -29,7 +29,7 @@ from web.deps import ClockDep, SessionDep
 from web.public import notify
 from workflows.event import checkin, icsfiles, invitations
 from workflows.kernel.errors import DomainError, NotFound
-from workflows.public import registration
+from workflows.public import offers, registration
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -101,6 +101,61 @@ def answer_post(
         return _answer_page(request, session, token, invitee, event, errors=tried.errors)
     words = invitations.ANSWERS_ZH[value]
     return redirect(f"/public/invitations/{token}", f"已收到您的答复：{words}")
+
+
+# ---- public: a waiting-list offer ----------------------------------------------------------
+
+
+def _open_offer(session: Session, token: str, now: Any) -> Registration:
+    """The registration behind an offer link; a refusal is audited in its own transaction."""
+    try:
+        return offers.open_link(session, token, now)
+    except DomainError as exc:
+        session.rollback()
+        offers.record_refusal(session, token, exc, now)
+        session.commit()
+        raise
+
+
+def _offer_page(
+    request: Request, session: Session, token: str, reg: Registration, **extra: Any
+) -> HTMLResponse:
+    event = session.get(Event, reg.event_id)
+    unit = session.get(Unit, event.unit_id) if event else None
+    return render(
+        request,
+        "public/offer.html",
+        token=token,
+        reg=reg,
+        event=event,
+        unit_name=unit.name if unit else "",
+        code=grouped(reg.code),
+        state_label=registration.state_label(reg),
+        answers=offers.ANSWERS_ZH,
+        **extra,
+    )
+
+
+@router.get("/public/offers/{token}")
+def offer_get(token: str, request: Request, session: SessionDep, clock: ClockDep) -> Response:
+    """A place came free: the event, the answer window, 接受 / 放弃."""
+    reg = _open_offer(session, token[:300], clock.now())
+    return _offer_page(request, session, token, reg)
+
+
+@router.post("/public/offers/{token}")
+def offer_post(
+    token: str, request: Request, form: PublicFormDep, session: SessionDep, clock: ClockDep
+) -> Response:
+    """Accept or decline the offered place (audited); back to the page, answered."""
+    now = clock.now()
+    reg = _open_offer(session, token[:300], now)
+    value = str(form.get("answer", ""))[:10]
+    with attempt(session, fields={"answer": "答复"}) as tried:
+        registration.answer_offer(session, token[:300], value, now=now, notify=notify(request))
+    if tried.errors:
+        return _offer_page(request, session, token, reg, errors=tried.errors)
+    return redirect(f"/public/offers/{token}", f"已收到您的答复：{offers.ANSWERS_ZH[value]}")
 
 
 @router.get("/public/invitations/{token}/invitation.ics")
@@ -192,15 +247,21 @@ def phone_answer(
     session: SessionDep,
     clock: ClockDep,
 ) -> Response:
-    """An answer the clerk took by phone (audited under the clerk's name)."""
+    """An answer the clerk took by phone (audited under the clerk's name). A 不参加 that takes
+    the citizens' share below the rule is shown first (仍然登记 records it, flagged)."""
     ev = kit.view(session, user, event_id, write=True)
     value = str(form.get("answer", ""))[:10]
+    confirmed = form.get("confirm_share_below") == "1"
+    person = kit_invitee(session, ev.event, invitee_id)
+    short = invitations.share_if_no(session, person, ev.event) if value == "no" else None
+    if short is not None and not confirmed and ev.event.state in ("planned", "invited"):
+        return render(request, "answer_check.html", ev=ev, person=person, short=short)
     with attempt(session, fields={"answer": "答复"}) as tried:
         user.actor.require_write()
-        person = kit_invitee(session, ev.event, invitee_id)
         invitations.answer(
-            session, person, ev.event, value, via="phone", actor=user.actor, now=clock.now()
-        )
+            session, person, ev.event, value, via="phone", actor=user.actor, now=clock.now(),
+            confirm_share_below=confirmed,
+        )  # fmt: skip
         if value == "no":
             registration.drop_out(
                 session, ev.event, invitee_id, now=clock.now(), notify=notify(request)
@@ -209,7 +270,8 @@ def phone_answer(
         return invitees_page(request, session, kit.view(session, user, event_id), tried.errors)
     return redirect(
         f"/events/{event_id}/invitees#p{invitee_id}",
-        f"已登记电话答复：{invitations.ANSWERS_ZH[value]}",
+        f"已登记电话答复：{invitations.ANSWERS_ZH[value]}"
+        + ("（市民代表比例低于要求，已标记）" if short is not None else ""),
     )
 
 

@@ -80,6 +80,8 @@ class RegistrationOut(BaseModel):
     phone_masked: str
     decline_reason: str | None
     registered_at: dt.datetime
+    # While offered a place that came free (issue 27): the end of the answer window.
+    offer_until: dt.datetime | None = None
 
 
 class StaffRegistrationOut(BaseModel):
@@ -97,6 +99,8 @@ class StaffRegistrationOut(BaseModel):
     decline_reason: str | None
     # When the unit let a declined person register for the event again; None: not lifted.
     decline_lifted_at: dt.datetime | None = None
+    # While offered a place that came free (issue 27): the end of the answer window.
+    offer_until: dt.datetime | None = None
     invitee_id: int | None
     registered_at: dt.datetime
 

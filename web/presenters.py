@@ -47,6 +47,7 @@ def registration_out(session: Session, reg: Registration, theme: str, k: Keys) -
         phone_masked=privacy.mask_phone(k.decrypt(reg.phone_enc)),
         decline_reason=reg.decline_reason,
         registered_at=reg.created_at,
+        offer_until=reg.offer_until if reg.state == "offered" else None,
     )
 
 
@@ -64,6 +65,7 @@ def staff_out(session: Session, reg: Registration, k: Keys) -> StaffRegistration
         district=reg.district,
         decline_reason=reg.decline_reason,
         decline_lifted_at=reg.decline_lifted_at,
+        offer_until=reg.offer_until if reg.state == "offered" else None,
         invitee_id=reg.invitee_id,
         registered_at=reg.created_at,
     )

@@ -11,33 +11,14 @@ from models import ChangeLog, Event, Invitee, Registration
 from tests.conftest import FixedClock, Walker
 from tests.event.test_invitations import _invited
 from tests.pages.test_pages import csrf_of, sign_in
+from tests.public.test_waitlist_offers import _waiting_list
 from workflows.event import invitations
-from workflows.kernel.visibility import SYSTEM
-from workflows.public import registration as flow
 
 
 def _registrations(walker: Walker, event_id: int, clock: FixedClock) -> list[int]:
     """Two places: one registration confirmed (an invitee now), one taking the second place,
     one waiting."""
-    now = clock.now()
-    with Session(walker.world.engine, expire_on_commit=False) as s:
-        event = s.get(Event, event_id)
-        assert event is not None
-        event.public_places = 2
-        s.flush()
-        ids = []
-        for n, state in enumerate(("registered", "registered", "waitlisted")):
-            reg = Registration(
-                event_id=event_id, campaign_id=event.campaign_id, name=f"报名{n}", state=state,
-                consent_at=now, created_at=now, updated_at=now,
-            )  # fmt: skip
-            s.add(reg)
-            s.flush()
-            ids.append(reg.id)
-        s.commit()
-        flow.confirm(s, event, ids[0], expected_version=event.version, actor=SYSTEM, now=now)
-        s.commit()
-    return ids  # type: ignore[return-value]
+    return _waiting_list(walker, event_id, clock, ("registered", "registered", "waitlisted"))
 
 
 def test_a_confirmed_registrant_saying_no_promotes_the_first_waiting(
@@ -55,7 +36,7 @@ def test_a_confirmed_registrant_saying_no_promotes_the_first_waiting(
     assert done.status_code == 200 and "已收到您的答复：不参加" in done.text
     with Session(walker.world.engine) as s:
         assert s.get(Registration, confirmed).state == "cancelled"  # type: ignore[union-attr]
-        assert s.get(Registration, waiting).state == "registered"  # type: ignore[union-attr]
+        assert s.get(Registration, waiting).state == "offered"  # type: ignore[union-attr]
         line = s.exec(select(ChangeLog).where(ChangeLog.action == "drop_out")).one()
         assert line.entity_id == confirmed
 
@@ -70,7 +51,7 @@ def test_the_list_warns_when_citizens_saying_no_take_the_share_below_the_rule(
     citizen = next(p for p in people if p["category"] == "citizen")
     walker.client.post(
         f"/events/{event['id']}/invitees/{citizen['id']}/answer",
-        data={"csrf": csrf_of(listing), "answer": "no"},
+        data={"csrf": csrf_of(listing), "answer": "no", "confirm_share_below": "1"},
     )
     listing = walker.client.get(f"/events/{event['id']}/invitees").text
     warning = re.search(r'id="share-warning">([^<]+)<', listing)

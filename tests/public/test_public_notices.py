@@ -139,7 +139,7 @@ def test_registrants_are_told_each_change_by_sms_and_email(
         f"/api/v1/events/{eid}/registrations/{rows[a.json()['code']]}/decline",
         json={"reason": "本场活动限本小区居民参加"}, headers=staff,
     )  # fmt: skip
-    assert declined.status_code == 200  # B is promoted to the place
+    assert declined.status_code == 200  # B is offered the place (the clerk confirms it)
     version = client.get(f"/api/v1/events/{eid}", headers=staff).json()["version"]
     confirmed = client.post(
         f"/api/v1/events/{eid}/registrations/{rows[b.json()['code']]}/confirm",
@@ -159,7 +159,7 @@ def test_registrants_are_told_each_change_by_sms_and_email(
     assert by_reg == {
         ra: [("registered", "sms"), ("registered", "email"), ("declined", "sms"),
              ("declined", "email")],
-        rb: [("waitlisted", "sms"), ("promoted", "sms"), ("confirmed", "sms")],
+        rb: [("waitlisted", "sms"), ("offered", "sms"), ("confirmed", "sms")],
         rc: [("waitlisted", "sms"), ("cancelled", "sms")],
     }  # fmt: skip
     # Nothing personal in the rows: no phone, address, name or ID number; one outbox row each.

@@ -64,6 +64,7 @@ from workflows.kernel import jobs
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, hours_zh, window_zh
 from workflows.kernel.visibility import SYSTEM
+from workflows.public import offers, registration
 from workflows.workdays import deadlines
 from workflows.workdays.days import WorkdayCalendar
 from workflows.workdays.deadlines import wake_schedulers
@@ -153,6 +154,7 @@ def handle_timers(
         out.states[timer_id] = "absent"
     peek = _send_digests(session, peek, now, config, out)
     peek = _remind_attendees(session, peek, now, out)
+    peek = _lapse_offers(session, peek, now, out)
     if not peek:
         return out
     events, items, rects, timers = _lock_batch(session, peek)
@@ -209,6 +211,15 @@ def _remind_attendees(
     if ids:
         out.states.update(invitations.send_reminders(session, ids, now))
     return [p for p in peek if p.rule != invitations.REMINDER_RULE]
+
+
+def _lapse_offers(session: Session, peek: list[Any], now: datetime, out: BatchOutcome) -> list[Any]:
+    """Fire the batch's waiting-list offer timers (workflows/public/registration.py): an
+    offer not answered in time lapses and the next waiting is offered; the rest are left."""
+    ids = [p.id for p in peek if p.rule == offers.RULE]
+    if ids:
+        out.states.update(registration.lapse_offers(session, ids, now))
+    return [p for p in peek if p.rule != offers.RULE]
 
 
 def _lock_batch(

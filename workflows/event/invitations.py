@@ -29,9 +29,11 @@ import structlog
 from sqlmodel import Session, col, select
 
 from models import (
+    Campaign,
     Event,
     EventState,
     Invitee,
+    InviteeCategory,
     Notification,
     Registration,
     Timer,
@@ -40,6 +42,7 @@ from models import (
 )
 from models.codes import grouped
 from settings import get_settings
+from workflows.campaign.rules import CampaignRules
 from workflows.event import icsfiles
 from workflows.kernel import audit, jobs
 from workflows.kernel.audit import chain_key
@@ -83,6 +86,11 @@ def _link_key() -> bytes:
 def expires_at(event: Event) -> datetime:
     """An answer link works until the end of the event's last day (Asia/Shanghai)."""
     return end_of_local_day(event.date_latest)
+
+
+def sign(body: str) -> str:
+    """The link signature of `body` (each kind of link prefixes its own body)."""
+    return _sign(body)
 
 
 def _sign(body: str) -> str:
@@ -170,6 +178,63 @@ def record_refusal(session: Session, token: str, exc: DomainError, now: datetime
 # ---- answering -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ShareShort:
+    """The citizens among those still coming, below the campaign's share rule."""
+
+    coming: int
+    citizens: int
+    needed: int
+
+    def as_dict(self) -> dict[str, int]:
+        """For an audit line and an error's details."""
+        return {"coming": self.coming, "citizens": self.citizens, "needed": self.needed}
+
+
+def share_short(
+    session: Session, event: Event, *, saying_no: int | None = None
+) -> ShareShort | None:
+    """The citizens' share among invitees not answering 不参加 (and, with `saying_no`, were
+    that invitee to say it) when it falls below the campaign's rule; None when it holds."""
+    people = session.exec(
+        select(Invitee.id, Invitee.category, Invitee.answer).where(
+            Invitee.event_id == event.id, col(Invitee.invited)
+        )
+    ).all()
+    coming = [c for i, c, a in people if a != "no" and i != saying_no]
+    citizens = sum(c == InviteeCategory.citizen for c in coming)
+    campaign = session.get(Campaign, event.campaign_id)
+    needed = CampaignRules.of(campaign.rules if campaign else {}).citizens_needed(len(coming))
+    return ShareShort(len(coming), citizens, needed) if citizens < needed else None
+
+
+def share_if_no(session: Session, invitee: Invitee, event: Event) -> ShareShort | None:
+    """Where the citizens' share would stand were this citizen to say 不参加 now, when below
+    the rule; None when it holds (or the answer would not lower it)."""
+    if invitee.answer == "no" or invitee.category != InviteeCategory.citizen:
+        return None
+    return share_short(session, event, saying_no=invitee.id)
+
+
+def _share_flag(
+    session: Session, invitee: Invitee, event: Event, value: str, via: str, confirmed: bool
+) -> ShareShort | None:
+    """A 不参加 that takes the citizens' share below the rule: a clerk entering it is asked to
+    confirm first (409 citizens_share_below; `confirm_share_below` records it, flagged); the
+    invitee's own answer by the link is never refused, only flagged."""
+    short = share_if_no(session, invitee, event) if value == "no" else None
+    if short is not None and via == "phone" and not confirmed:
+        raise Conflict(
+            "citizens_share_below",
+            f"登记后预计出席 {short.coming} 人，其中市民代表 {short.citizens} 人，低于市民代表"
+            f"比例要求（至少 {short.needed} 人）。如确认登记，请选择“仍然登记”",
+            "this answer takes the citizens' share of those coming below the campaign's rule; "
+            "send confirm_share_below to record it anyway (flagged)",
+            details={"field": "confirm_share_below", **short.as_dict()},
+        )
+    return short
+
+
 def answer(
     session: Session,
     invitee: Invitee,
@@ -179,9 +244,11 @@ def answer(
     via: str,
     actor: Actor,
     now: datetime,
+    confirm_share_below: bool = False,
 ) -> Invitee:
     """Record 参加 (yes) or 不参加 (no), by the link or taken by phone; audited. A person may
-    change their mind until the event is held; the last answer counts."""
+    change their mind until the event is held; the last answer counts. A 不参加 that takes the
+    citizens' share below the rule is flagged in the audit line (see _share_flag)."""
     if value not in ANSWERS_ZH:
         raise DomainError(
             "answer_invalid",
@@ -196,19 +263,17 @@ def answer(
             "活动已举办或已取消，不能再答复邀请",
             "the event is no longer open for answers",
         )
+    short = _share_flag(session, invitee, event, value, via, confirm_share_below)
     before = {"answer": invitee.answer, "answer_via": invitee.answer_via}
     invitee.answer, invitee.answer_via, invitee.answered_at = value, via, now
+    after: dict[str, Any] = {"answer": value, "answer_via": via, "event_id": event.id}
+    if short is not None:
+        after["flags"] = ["citizens_share_below"]
+        after["share"] = short.as_dict()
     audit.record(
-        session,
-        actor,
-        entity="invitee",
-        entity_id=invitee.id,
-        action="answer",
-        now=now,
-        before=before,
-        after={"answer": value, "answer_via": via, "event_id": event.id},
-        unit_id=event.unit_id,
-    )
+        session, actor, entity="invitee", entity_id=invitee.id, action="answer", now=now,
+        before=before, after=after, unit_id=event.unit_id,
+    )  # fmt: skip
     log.info("invitation_answered", invitee_id=invitee.id, answer=value, via=via)
     return invitee
 

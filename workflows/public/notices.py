@@ -1,5 +1,7 @@
-"""Messages to registrants about their registration: registered, waitlisted, promoted from the
-waiting list, confirmed, declined (with the reason) and cancelled.
+"""Messages to registrants about their registration: registered, waitlisted, offered a place
+that came free (with the link to accept and the window's end), promoted (accepted), lapsed (no
+answer in time), confirmed (with the invitation's answer link), declined (with the reason) and
+cancelled.
 
 Each is a Notification row per channel (`sms` when the SMS channel is on, `email` when SMTP is
 configured and the person gave an address) with its outbox row, written in the transaction of
@@ -21,7 +23,7 @@ from sqlmodel import Session, select
 from models import Event, Notification, Registration
 from models.codes import grouped
 from workflows.kernel import jobs
-from workflows.kernel.daywords import day_zh, hours_zh
+from workflows.kernel.daywords import day_zh, hours_zh, moment_zh
 from workflows.public.privacy import Keys
 from workflows.workdays.deadlines import wake_schedulers
 
@@ -30,11 +32,16 @@ log = structlog.get_logger("openday.registrant_notices")
 SUBJECT_TYPE = "registration"
 RULE = "registration"
 RECIPIENT_PREFIX = "registration:"
-KINDS = ("registered", "waitlisted", "promoted", "confirmed", "declined", "cancelled")
+KINDS = (
+    "registered", "waitlisted", "offered", "promoted", "lapsed", "confirmed", "declined",
+    "cancelled",
+)  # fmt: skip
 TITLES_ZH = {
     "registered": "报名成功，待单位确认",
     "waitlisted": "名额已满，已进入候补",
+    "offered": "候补递补名额，请答复",
     "promoted": "已从候补递补到名额",
+    "lapsed": "递补名额未答复，已失效",
     "confirmed": "报名已确认",
     "declined": "报名未获确认",
     "cancelled": "报名已取消",
@@ -62,17 +69,29 @@ def _when_where(event: Event) -> str:
     return text + (f"，{event.location}" if event.location else "")
 
 
-def compose(kind: str, reg: Registration, event: Event, position: int | None = None) -> str:
-    """The message text: the event, what happened, the code. Never a name, phone or ID."""
+def compose(
+    kind: str,
+    reg: Registration,
+    event: Event,
+    position: int | None = None,
+    link: str | None = None,
+) -> str:
+    """The message text: the event, what happened, the code, and for an offer or a
+    confirmation the link to answer. Never a name, phone or ID."""
     theme, code = f"“{event.theme}”", grouped(reg.code)
+    answer = f"如不能参加，请点击链接答复：{link}" if link else ""
     texts = {
         "registered": f"您已报名{theme}（{_when_where(event)}），确认码 {code}。"
         "单位确认后将再通知您；凭确认码和手机号可查询或取消报名。",
         "waitlisted": f"您报名的{theme}公开名额已满，您在候补名单第 {position or 1} 位，"
         f"确认码 {code}。有名额空出时按顺序递补并通知您。",
-        "promoted": f"您候补的{theme}已递补到名额，等待单位确认，确认码 {code}。",
-        "confirmed": f"您报名的{theme}已确认参加。请于{_when_where(event)}准时参加，"
+        "offered": f"您候补的{theme}（{_when_where(event)}）有名额空出，请于"
+        f"{moment_zh(reg.offer_until)}前点击链接答复是否接受：{link} 逾时未答复将递补给下一位。"
         f"确认码 {code}。",
+        "promoted": f"您候补的{theme}已递补到名额，等待单位确认，确认码 {code}。",
+        "lapsed": f"您候补的{theme}递补名额未在时限内答复，已递补给下一位（确认码 {code}）。",
+        "confirmed": f"您报名的{theme}已确认参加。请于{_when_where(event)}准时参加，"
+        f"确认码 {code}。{answer}",
         "declined": f"很抱歉，您报名的{theme}未获确认（确认码 {code}）。"
         f"原因：{reg.decline_reason or '未说明'}",
         "cancelled": f"您已取消{theme}的报名（确认码 {code}）。",
@@ -94,6 +113,7 @@ def owe(
     now: datetime,
     *,
     position: int | None = None,
+    link: str | None = None,
 ) -> list[Notification]:
     """Owe the registrant a message of `kind` on each channel that reaches them (idempotent)."""
     assert kind in KINDS, kind
@@ -113,7 +133,7 @@ def owe(
             )
         ).all()
     )
-    body = compose(kind, reg, event, position)
+    body = compose(kind, reg, event, position, link)
     created = []
     for channel in wanted:
         if keys[channel] in existing:

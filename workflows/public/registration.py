@@ -21,19 +21,29 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models import Campaign, Event, EventState, Registration, RegistrationState, Unit
+from models import (
+    Campaign,
+    Event,
+    EventState,
+    Registration,
+    RegistrationState,
+    Timer,
+    TimerState,
+    Unit,
+)
 from models.codes import normalize
 from workflows.campaign.rules import CampaignRules
-from workflows.event import invitees
+from workflows.event import invitations, invitees
 from workflows.kernel import audit
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import SYSTEM, Actor
-from workflows.public import notices
+from workflows.public import notices, offers
 from workflows.public.privacy import Keys
 
 OPEN_STATES = (EventState.planned, EventState.invited)
-TAKING = (RegistrationState.registered, RegistrationState.confirmed)
+# An offered place is held for its answer window (workflows/public/offers.py).
+TAKING = (RegistrationState.registered, RegistrationState.confirmed, RegistrationState.offered)
 ACTIVE = (*TAKING, RegistrationState.waitlisted)
 STATE_LABELS_ZH = {
     "registered": "已报名，待单位确认",
@@ -41,6 +51,8 @@ STATE_LABELS_ZH = {
     "confirmed": "已确认参加",
     "declined": "未获确认",
     "cancelled": "已取消",
+    "offered": "有名额空出，待本人答复是否递补",
+    "lapsed": "递补名额未按时答复，已失效",
 }
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _ID = re.compile(r"^\d{17}[\dX]$")
@@ -348,11 +360,21 @@ def find(
     return reg
 
 
-def _promote(session: Session, event: Event, now: datetime, notify: notices.Channels) -> None:
-    """A place came free: the first on the waiting list takes it."""
+def _rules_of(session: Session, event: Event) -> CampaignRules:
+    campaign = session.get(Campaign, event.campaign_id)
+    return CampaignRules.of(campaign.rules if campaign else {})
+
+
+def _promote(
+    session: Session, event: Event, now: datetime, notify: notices.Channels, reason: str
+) -> Registration | None:
+    """A place came free: the first on the waiting list is offered it for the campaign's
+    answer window (offers.make), unless the event no longer takes people."""
     session.flush()
+    if event.state not in OPEN_STATES or passed(event, local_date(now)):
+        return None
     if taken(session, event.id) >= event.public_places:  # type: ignore[arg-type]
-        return
+        return None
     first = session.exec(
         select(Registration)
         .where(
@@ -361,10 +383,16 @@ def _promote(session: Session, event: Event, now: datetime, notify: notices.Chan
         .order_by(col(Registration.id))
         .limit(1)
     ).first()
-    if first is not None:
-        first.state = RegistrationState.registered
-        first.updated_at = now
-        notices.owe(session, first, event, "promoted", notify, now)
+    if first is None:
+        return None
+    return offers.make(session, first, event, _rules_of(session, event), now, notify, reason=reason)
+
+
+_CANCELLABLE = (
+    RegistrationState.registered,
+    RegistrationState.waitlisted,
+    RegistrationState.offered,
+)
 
 
 def cancel(
@@ -380,19 +408,21 @@ def cancel(
     reg = find(session, code, phone, keys)
     event = session.exec(select(Event).where(Event.id == reg.event_id).with_for_update()).one()
     session.refresh(reg)
-    if reg.state not in (RegistrationState.registered, RegistrationState.waitlisted):
+    if reg.state not in _CANCELLABLE:
         raise Conflict(
             "registration_not_cancellable",
             f"报名状态为“{STATE_LABELS_ZH[reg.state]}”，不能在线取消"
             + ("，请联系活动单位" if reg.state == RegistrationState.confirmed else ""),
             f"a registration in state '{reg.state}' cannot be cancelled online",
         )
-    held_place = reg.state == RegistrationState.registered
+    held_place = reg.state != RegistrationState.waitlisted
+    if reg.state == RegistrationState.offered:
+        offers.disarm(session, reg)
     reg.state = RegistrationState.cancelled
     reg.updated_at = now
     notices.owe(session, reg, event, "cancelled", notify, now)
     if held_place:
-        _promote(session, event, now, notify)
+        _promote(session, event, now, notify, "cancelled")
     return reg
 
 
@@ -405,9 +435,9 @@ def drop_out(
     notify: notices.Channels = notices.NONE,
 ) -> Registration | None:
     """A confirmed registrant said 不参加 to their invitation (issue 27): their registration is
-    cancelled (audited, and they are told) and the place goes to the first on the waiting list,
-    who is told and waits for the unit to confirm them. None when the invitee did not come from
-    a confirmed registration."""
+    cancelled (audited, and they are told) and the place is offered to the first on the waiting
+    list for the answer window (then the next). None when the invitee did not come from a
+    confirmed registration."""
     reg = session.exec(
         select(Registration).where(
             Registration.invitee_id == invitee_id,
@@ -423,8 +453,84 @@ def drop_out(
         after={"state": reg.state, "event_id": event.id, "reason": "invitation answered no"},
     )  # fmt: skip
     notices.owe(session, reg, event, "cancelled", notify, now)
-    _promote(session, event, now, notify)
+    _promote(session, event, now, notify, "confirmed registrant dropped out")
     return reg
+
+
+# ---- waiting-list offers: answered by the link, or lapsed by their timer -------------------
+
+
+def answer_offer(
+    session: Session,
+    token: str,
+    value: str,
+    *,
+    now: datetime,
+    notify: notices.Channels = notices.NONE,
+) -> Registration:
+    """The offered person accepts (the place is theirs, for the unit to confirm) or declines
+    (cancelled; the next waiting is offered it). Audited; the window's timer is cancelled."""
+    if value not in offers.ANSWERS_ZH:
+        raise _invalid(
+            "answer_invalid", "answer", "答复只能是：接受（accept）、放弃（decline）",
+            "answer must be one of: accept, decline",
+        )  # fmt: skip
+    reg = offers.open_link(session, token, now)
+    event = session.exec(select(Event).where(Event.id == reg.event_id).with_for_update()).one()
+    session.refresh(reg)
+    offers.check_answerable(reg, token, now)
+    offers.disarm(session, reg)
+    before = {"state": reg.state}
+    accepted = value == "accept"
+    reg.state = RegistrationState.registered if accepted else RegistrationState.cancelled
+    reg.updated_at = now
+    audit.record(
+        session, offers.OFFER_ACTOR, entity="public_registration", entity_id=reg.id,
+        action=f"offer_{value}", now=now, before=before, unit_id=event.unit_id,
+        after={"state": reg.state, "event_id": event.id},
+    )  # fmt: skip
+    notices.owe(session, reg, event, "promoted" if accepted else "cancelled", notify, now)
+    if not accepted:
+        _promote(session, event, now, notify, "offer declined")
+    return reg
+
+
+def lapse_offers(session: Session, timer_ids: list[int], now: datetime) -> dict[int, str]:
+    """Handle fired offer timers: an offer still open past its window lapses (audited, the
+    person told) and the place is offered to the next waiting; an offer answered meanwhile is
+    skipped. Each timer is handled under its event's row lock."""
+    states: dict[int, str] = {}
+    notify = invitations.channels()
+    timers = session.exec(
+        select(Timer).where(col(Timer.id).in_(timer_ids), Timer.state == TimerState.fired)
+    ).all()
+    for timer in timers:
+        event = session.exec(select(Event).where(Event.id == timer.event_id).with_for_update())
+        ev = event.first()
+        reg = session.get(Registration, timer.subject_id)
+        if reg is not None:
+            session.refresh(reg)
+        due = (
+            ev is not None
+            and reg is not None
+            and reg.state == RegistrationState.offered
+            and reg.offer_until is not None
+            and reg.offer_until <= now
+        )
+        if due:
+            assert ev is not None and reg is not None
+            reg.state, reg.updated_at = RegistrationState.lapsed, now
+            audit.record(
+                session, SYSTEM, entity="public_registration", entity_id=reg.id,
+                action="offer_lapse", now=now, before={"state": RegistrationState.offered},
+                after={"state": reg.state, "event_id": ev.id}, unit_id=ev.unit_id,
+            )  # fmt: skip
+            notices.owe(session, reg, ev, "lapsed", notify, now)
+            _promote(session, ev, now, notify, "previous offer lapsed")
+        timer.state = TimerState.done if due else TimerState.skipped
+        timer.handled_at = now
+        states[timer.id] = timer.state  # type: ignore[index]
+    return states
 
 
 # ---- staff: the list, confirm, decline -------------------------------------------------------
@@ -465,9 +571,13 @@ def confirm(
     now: datetime,
     notify: notices.Channels = notices.NONE,
 ) -> Registration:
-    """Confirm a registration: the person joins the invitee list (市民代表, 公开邀请)."""
+    """Confirm a registration: the person joins the invitee list (市民代表, 公开邀请). An offered
+    place may be confirmed too (the person accepted by phone); its window ends there. The
+    confirmation carries the invitation's answer link, so a person who cannot come says so."""
     reg = staff_get(session, event, reg_id)
-    _require_state(reg, (RegistrationState.registered,), "确认")
+    _require_state(reg, (RegistrationState.registered, RegistrationState.offered), "确认")
+    if reg.state == RegistrationState.offered:
+        offers.disarm(session, reg)
     person = {"name": reg.name, "category": "citizen", "invitation": "public"}
     (invitee,) = invitees.add(
         session, event, [person], expected_version=expected_version, actor=actor, now=now
@@ -479,7 +589,8 @@ def confirm(
     invitee.code, invitee.answer, invitee.answer_via = reg.code, "yes", "signup"
     invitee.answered_at = now
     reg.updated_at = now
-    notices.owe(session, reg, event, "confirmed", notify, now)
+    link = invitations.answer_url(invitee, event)
+    notices.owe(session, reg, event, "confirmed", notify, now, link=link)
     return reg
 
 
@@ -496,10 +607,12 @@ def decline(
     """Decline a registration with a reason (shown to the person); its place moves on."""
     actor.require_write()
     reg = staff_get(session, event, reg_id)
-    _require_state(reg, (RegistrationState.registered, RegistrationState.waitlisted), "拒绝")
+    _require_state(reg, _CANCELLABLE, "拒绝")
     if not reason.strip():
         raise _invalid("reason_required", "reason", "请填写原因", "a reason is required")
-    held_place = reg.state == RegistrationState.registered
+    held_place = reg.state != RegistrationState.waitlisted
+    if reg.state == RegistrationState.offered:
+        offers.disarm(session, reg)
     before: dict[str, Any] = {"state": reg.state}
     reg.state = RegistrationState.declined
     reg.decline_reason = reason.strip()
@@ -517,7 +630,7 @@ def decline(
     )
     notices.owe(session, reg, event, "declined", notify, now)
     if held_place:
-        _promote(session, event, now, notify)
+        _promote(session, event, now, notify, "declined by the unit")
     return reg
 
 
