@@ -51,7 +51,7 @@ STATE_LABELS_ZH = {
     "confirmed": "已确认参加",
     "declined": "未获确认",
     "cancelled": "已取消",
-    "offered": "有名额空出，待本人答复是否递补",
+    "offered": "已通知递补，待答复",
     "lapsed": "递补名额未按时答复，已失效",
 }
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
