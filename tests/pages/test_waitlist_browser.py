@@ -106,8 +106,8 @@ def _confirm(page: Any, name: str) -> None:
 
 def test_a_drop_out_offers_the_place_and_the_next_accepts_at_360(site: dict[str, Any]) -> None:
     base, eid, url = site["base"], site["event"], site["url"]
-    states = [_register(base, eid, name, phone)["state"] for name, phone in
-              (("赵一", "13900000001"), ("钱二", "13900000002"), ("孙三", "13900000003"))]  # fmt: skip
+    people = (("赵一", "13900000001"), ("钱二", "13900000002"), ("孙三", "13900000003"))
+    states = [_register(base, eid, name, phone)["state"] for name, phone in people]
     assert states == ["registered", "waitlisted", "waitlisted"]
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 360, "height": 760})
