@@ -16,6 +16,7 @@ from models.notification import Notification, NotificationState
 from models.outbox import OutboxMessage
 from models.rectification import Rectification, RectificationFile, RectificationState
 from models.registration import ACTIVE_STATES, Registration, RegistrationState
+from models.reply import AppealState, OpinionReply, Rating
 from models.sample import SampleDraw
 from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
@@ -30,6 +31,9 @@ __all__ = [
     "Rectification",
     "RectificationFile",
     "RectificationState",
+    "AppealState",
+    "OpinionReply",
+    "Rating",
     "Registration",
     "RegistrationState",
     "CalendarDay",

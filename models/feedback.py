@@ -74,6 +74,10 @@ class FeedbackItem(SQLModel, table=True):
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     answered_on: date | None = None
     answered_by: str | None = Field(default=None, sa_type=sa.String(100))
+    # When the person who raised it was told the answer (SMS or e-mail sent, letter posted; at
+    # once when nobody is identified): the 15 working days are met then, not when typed (issue
+    # 26). Unset while answered and not yet told, and again when a 不满意 reopens it.
+    told_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Added after the collect_feedback move (活动过程中收集，由本单位统一整理), until the summary.
     added_late: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     due_on: date | None = None  # the 15th working day after collection

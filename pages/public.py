@@ -29,10 +29,13 @@ from web.public import (
     check_human,
     keys,
     limit_person,
+    limit_rating,
     notify,
 )
 from web.throttle import public_throttle
 from workflows.campaign.rules import CampaignRules
+from workflows.feedback import satisfaction
+from workflows.feedback.satisfaction import RatingIn
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
 from workflows.public import human_check, privacy, receipts
@@ -244,6 +247,39 @@ def track(request: Request, session: SessionDep, code: str = "") -> Response:
         errors = [FieldError(exc.message_zh, "code", exc.status)]
         return render(request, "public/track.html", errors=errors, code=code[:20])
     return render(request, "public/track.html", receipt=receipt, code=receipt.code)
+
+
+@router.post("/track/rate")
+def track_rate(request: Request, form: FormDep, session: SessionDep, clock: ClockDep) -> Response:
+    """Rate an answer (回访): the receipt code and the phone on record, throttled like look-ups;
+    a refusal shows the tracking page again with its error, nothing written."""
+    code, phone = str(form.get("code", ""))[:40], str(form.get("phone", ""))[:32]
+    limit_rating(request, phone)
+    try:
+        data = RatingIn(
+            rating=str(form.get("rating", "")),  # type: ignore[arg-type]
+            comment=str(form.get("comment", ""))[:2000] or None,
+            public_consent=form.get("public_consent") == "yes",
+        )
+        satisfaction.rate_public(session, code, phone, data, keys(request), clock.now())
+        session.commit()
+    except (DomainError, ValidationError) as exc:
+        session.rollback()
+        errors = _rating_errors(exc)
+        try:
+            receipt = receipts.track(session, code)
+        except DomainError:
+            return render(request, "public/track.html", errors=errors, code=code[:20])
+        return render(request, "public/track.html", errors=errors, receipt=receipt, code=code[:20])
+    return render(request, "public/track.html", receipt=receipts.track(session, code), code=code)
+
+
+def _rating_errors(exc: Exception) -> list[FieldError]:
+    if isinstance(exc, ValidationError):
+        return [FieldError("请选择满意、基本满意或不满意", "rating", 422)]
+    assert isinstance(exc, DomainError)
+    field = "phone" if exc.code == "receipt_phone_mismatch" else "rating"
+    return [FieldError(exc.message_zh, field, exc.status)]
 
 
 @router.get("/privacy")

@@ -28,7 +28,7 @@ from workflows.event import summary as summaries
 from workflows.event.data import HoldData
 from workflows.event.service import require_version
 from workflows.feedback import corrections as answer_corrections
-from workflows.feedback import extensions
+from workflows.feedback import extensions, replies, satisfaction
 from workflows.feedback import machine as feedback_flow
 from workflows.files import filetypes
 from workflows.files.store import FileStore
@@ -418,6 +418,10 @@ def feedback_page(
             if r.kind == "answer" and r.state != "approved"
         ],
         names=_display_names(session, {i.answered_by for i in items if i.answered_by}),
+        rounds=replies.for_items(session, [i.id for i in items if i.id is not None]),
+        how_zh=replies.HOW_ZH,
+        rating_zh=satisfaction.RATING_ZH,
+        appeal_zh=satisfaction.APPEAL_ZH,
     )
 
 

@@ -6,7 +6,7 @@ Every text field is bounded; nothing here carries a phone or ID number back in c
 from __future__ import annotations
 
 import datetime as dt
-from datetime import date
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,3 +126,13 @@ class ReceiptOut(BaseModel):
     due_provisional: bool
     answered_on: date | None
     answer: str | None
+    told_at: datetime | None = Field(
+        default=None, description="when the answer reached the person (issue 26)"
+    )
+    told_via: str | None = Field(default=None, description="how: 短信 / 电子邮件 / 信函 …")
+    rating: str | None = Field(default=None, description="satisfied | basically | dissatisfied")
+    rating_label: str | None = None
+    rated_at: datetime | None = None
+    can_rate: bool = Field(default=False, description="the answer may be rated now")
+    reopened: bool = Field(default=False, description="不满意 reopened it: due_on is the new day")
+    appeal: str | None = None

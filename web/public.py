@@ -99,6 +99,13 @@ def address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def limit_rating(request: Request, phone: str) -> None:
+    """Count a rating from the tracking page like a receipt look-up, and per phone (hashed)."""
+    limiter = public_throttle(request)
+    limiter.hit("track", address(request))
+    limiter.hit("phone", keys(request).digest("phone", phone.strip()[:32]))
+
+
 def limit_person(request: Request, phone: str) -> None:
     """Count a registration, look-up or cancellation per address and per phone (hashed)."""
     count_person(public_throttle(request), keys(request), address(request), phone)

@@ -31,6 +31,7 @@ from models.db import session_scope
 from workers.channels import LogChannel, Message, PermanentChannelError, TransientChannelError
 from workers.runtime import Runtime
 from workflows.event import invitations
+from workflows.feedback import replies
 from workflows.inbox import service as inbox
 from workflows.kernel import jobs
 from workflows.public import notices as registrant_notices
@@ -263,11 +264,13 @@ def _record(
         row.lease_until = None
         if error is None:
             row.state, row.sent_at, row.last_error = NotificationState.sent, now, None
+            replies.on_sent(session, row, now)  # an answer reaching its citizen meets the clock
             log.info("notification_sent", notification_id=row.id, channel=row.channel)
             return Delivery("sent", attempts, _wake_higher(session, row, now))
         row.last_error = error[:2000]
         if permanent or attempts >= rt.settings.delivery_max_attempts:
             row.state = NotificationState.failed
+            replies.on_failed(session, row)  # nothing else reaches the citizen: a letter
             follow = _wake_higher(session, row, now)
             log.warning(
                 "notification_failed",

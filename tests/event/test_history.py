@@ -120,6 +120,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "feedback.close": {},
     "feedback.mark_overdue": {},
     "feedback.extend": {},
+    "feedback.reopen": {},
+    "feedback.restore": {},
 }
 # What a sentence may never show: field names, enum values, Python reprs, the system account.
 FORBIDDEN = re.compile(r"[A-Za-z_]{3,}|[{}\[\]'\"]|True|False|None")
@@ -166,7 +168,9 @@ def test_each_line_reads_as_a_chinese_sentence(trigger: str) -> None:
     said = history.sentence(line(trigger, SAMPLES[trigger], feedback_item_id=5))
     assert said.endswith("。"), said
     assert not FORBIDDEN.search(re.sub("“[^”]*”", "", said)), said  # a file's own name may
-    if not trigger.startswith(("recompute", "feedback.mark", "feedback.extend")):
+    system = ("recompute", "feedback.mark", "feedback.extend", "feedback.reopen",
+              "feedback.restore")  # fmt: skip
+    if not trigger.startswith(system):
         assert said.startswith("王经办"), said
 
 

@@ -155,6 +155,7 @@ def _opinions(s: Session, ev: Event, story: Story) -> None:
                 content=f"意见{n}",
                 state="closed",
                 answered_at=due + timedelta(days=late),
+                told_at=due + timedelta(days=late),  # the answer reached the person (issue 26)
                 answered_late_workdays=late,
                 due_on=due.date(),
                 due_at=due,

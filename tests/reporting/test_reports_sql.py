@@ -155,6 +155,8 @@ def _seed_event(s: Session, rng: random.Random, ev: Event, t0: datetime) -> None
             answered_on=answered_on if answered else None,
             answered_by="录入员" if answered else None,
             answered_late_workdays=rng.choice([None, 0, 2, 5]) if answered else None,
+            # Issue 26: most answers reached their person an hour later, some not yet.
+            told_at=answered_at + timedelta(hours=1) if answered and rng.random() < 0.8 else None,
             due_on=due_at.date(),
             due_at=due_at,
             created_at=t0,
@@ -359,18 +361,22 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
         u = c[f.unit_id]
         u["opinions"] += 1
         if f.answered_at is not None:
+            if f.answered_on is not None and f.answered_on < local_date(f.answered_at):
+                u["answered_backdated"] += 1
+                rec[f.unit_id]["backdated_answers"].append(f.id)
+        if f.told_at is not None:  # answered counts when the answer reached the person
             u["answered"] += 1
             late = f.answered_late_workdays or 0
             u["answered_late" if late > 0 else "answered_on_time"] += 1
             u["workdays_late"] += max(late, 0)
-            if f.answered_on is not None and f.answered_on < local_date(f.answered_at):
-                u["answered_backdated"] += 1
-                rec[f.unit_id]["backdated_answers"].append(f.id)
             if late > 0:
                 rec[f.unit_id]["late_answers"].append(f.id)
-        elif f.state in OPEN_FEEDBACK_STATES and f.due_at is not None and now > f.due_at:
-            u["open_overdue"] += 1
-            rec[f.unit_id]["open_overdue"].append(f.id)
+        else:
+            u["answered_not_told"] += f.answered_at is not None
+            waiting = (*OPEN_FEEDBACK_STATES, "answered")
+            if f.state in waiting and f.due_at is not None and now > f.due_at:
+                u["open_overdue"] += 1
+                rec[f.unit_id]["open_overdue"].append(f.id)
     for x in s.exec(select(ExtensionRequest)).all():
         if x.event_id in ids:
             c[x.unit_id]["extensions"] += 1

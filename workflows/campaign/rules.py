@@ -110,6 +110,14 @@ class CampaignRules(BaseModel):
     digest_hour: int = Field(default=9, ge=0, le=23)
     # A unit may ask this many times per opinion for more time to answer (申请延期).
     extensions_per_item: int = Field(default=1, ge=0, le=10)
+    # 回访 (issue 26): a 不满意 rating reopens the opinion (重办) with a new clock of this many
+    # working days, counted from the day after the rating.
+    reopen_workdays: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="working days to answer again after a 不满意 rating reopens an opinion",
+    )
     # The overdue list also shows what falls due within this many days.
     due_soon_days: int = Field(default=3, ge=0)
     # Public registration (公开邀请报名): eligibility of citizens registering on /public.

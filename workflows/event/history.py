@@ -427,6 +427,8 @@ SAYERS: dict[str, Sayer] = {
     "feedback.close": lambda who, d, line: f"{who}办结了{_item(line)}。",
     "feedback.mark_overdue": lambda who, d, line: f"{_item(line)}已超过答复期限，标记为逾期。",
     "feedback.extend": lambda who, d, line: f"{_item(line)}的延期申请已批准，答复期限延后。",
+    "feedback.reopen": lambda who, d, line: f"提出人对{_item(line)}的答复不满意，转回重新办理。",
+    "feedback.restore": lambda who, d, line: f"{_item(line)}的申诉成立，恢复原答复。",
 }
 
 

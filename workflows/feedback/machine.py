@@ -17,7 +17,7 @@ from transitions import EventData, Machine
 from models import Event, EventState, FeedbackItem, FeedbackState, TransitionLog
 from workflows.event import invitees
 from workflows.event.service import record_edit, require_version
-from workflows.feedback import late
+from workflows.feedback import late, replies
 from workflows.kernel import machine
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
@@ -56,10 +56,14 @@ MOVE_DATA: dict[str, type[_Data]] = {
     "close": OpinionNoData,
     "mark_overdue": OpinionNoData,
     "extend": OpinionNoData,
+    "reopen": OpinionNoData,
+    "restore": OpinionNoData,
 }
 # The workers' overdue move, and the new deadline an approved extension brings: never sent
-# directly by people (extensions go through workflows/feedback/extensions.py).
-SYSTEM_TRIGGERS = {"mark_overdue", "extend"}
+# directly by people (extensions go through workflows/feedback/extensions.py). A 不满意 rating
+# reopens an answered opinion, and an upheld appeal restores its answer
+# (workflows/feedback/satisfaction.py).
+SYSTEM_TRIGGERS = {"mark_overdue", "extend", "reopen", "restore"}
 
 
 @dataclass
@@ -154,6 +158,11 @@ def _record_answer(event_data: EventData) -> None:
         subject_ids=[item.id],
         rule=deadlines.FEEDBACK_ANSWER,
     )
+    # Tell the person who raised it (SMS, e-mail or a letter); the clock is met when they are.
+    reply = replies.on_answer(move.session, item, move.now)
+    move.audit["tell"] = replies.ways(reply)
+    if item.told_at is None:
+        move.audit.pop("late_workdays", None)
 
 
 def _stamp_overdue(event_data: EventData) -> None:
@@ -180,6 +189,9 @@ TRANSITIONS: list[dict[str, Any]] = [
     # An approved extension: an overdue opinion is in hand again until its new date.
     {"trigger": "extend", "source": F.overdue, "dest": F.assigned, "after": [_clear_overdue]},
     {"trigger": "extend", "source": [F.received, F.assigned], "dest": "="},
+    # 不满意 → 重办: in hand again with a new clock; an upheld appeal (申诉) gives the answer back.
+    {"trigger": "reopen", "source": F.answered, "dest": F.assigned},
+    {"trigger": "restore", "source": [F.received, F.assigned, F.overdue], "dest": F.answered},
 ]  # fmt: skip
 
 MACHINE = Machine(
@@ -192,7 +204,7 @@ MACHINE = Machine(
     send_event=True,
 )
 
-TRIGGERS = ["assign", "answer", "close", "mark_overdue", "extend"]
+TRIGGERS = ["assign", "answer", "close", "mark_overdue", "extend", "reopen", "restore"]
 
 TRIGGER_LABELS_ZH = {
     "assign": "交办",
@@ -200,6 +212,8 @@ TRIGGER_LABELS_ZH = {
     "close": "办结",
     "mark_overdue": "标记逾期",
     "extend": "延期",
+    "reopen": "不满意重办",
+    "restore": "申诉成立，恢复答复",
 }
 
 STATE_LABELS_ZH: dict[str, str] = {

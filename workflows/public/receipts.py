@@ -8,12 +8,12 @@ due date and, once answered, the answer. Never who raised it, the assignee or an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlencode
 
 from sqlmodel import Session, col, select
 
-from models import Event, FeedbackItem, FeedbackState, Unit
+from models import Event, FeedbackItem, FeedbackState, OpinionReply, Unit
 from models.codes import grouped, normalize
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import NotFound
@@ -22,7 +22,7 @@ STATUS_ZH = {
     FeedbackState.received: "已受理，待办理",
     FeedbackState.assigned: "办理中",
     FeedbackState.overdue: "办理中（已超期，已督办）",
-    FeedbackState.answered: "已答复",
+    FeedbackState.answered: "已答复",  # "答复已送达" / "已答复，正在送达" by told_at
     FeedbackState.closed: "已办结",
 }
 ANSWERED = (FeedbackState.answered, FeedbackState.closed)
@@ -43,6 +43,30 @@ class Receipt:
     due_provisional: bool
     answered_on: date | None
     answer: str | None
+    # Issue 26: when and how the answer reached the person, their rating, and a reopening.
+    told_at: datetime | None = None
+    told_via: str | None = None
+    rating: str | None = None
+    rating_label: str | None = None
+    rated_at: datetime | None = None
+    can_rate: bool = False
+    reopened: bool = False
+    appeal: str | None = None
+
+
+RATING_ZH = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+TOLD_VIA_ZH = {
+    "sms": "短信",
+    "email": "电子邮件",
+    "letter": "信函",
+    "none": "查询页面",
+    "given": "当面或电话",
+}
+APPEAL_ZH = {
+    "pending": "承办单位已申诉，待区政府办审核",
+    "upheld": "申诉成立",
+    "rejected": "申诉不成立",
+}
 
 
 def _missing() -> NotFound:
@@ -68,10 +92,23 @@ def track(session: Session, code: str) -> Receipt:
         raise _missing()
     item, theme, unit_name = row
     answered = item.state in ANSWERED
+    rounds = list(
+        session.exec(
+            select(OpinionReply)
+            .where(OpinionReply.feedback_item_id == item.id)
+            .order_by(col(OpinionReply.round).desc())
+            .limit(1)
+        )
+    )
+    current = rounds[0] if rounds and answered else None
+    rated = rounds[0] if rounds and rounds[0].rating else None
+    label = STATUS_ZH.get(FeedbackState(item.state), item.state)
+    if answered and item.told_at is None:
+        label = "已答复，正在送达"
     return Receipt(
         code=grouped(item.receipt_code),
         status=item.state,
-        status_label=STATUS_ZH.get(FeedbackState(item.state), item.state),
+        status_label=label,
         content=item.content,
         unit_name=unit_name,
         event_theme=theme,
@@ -80,6 +117,16 @@ def track(session: Session, code: str) -> Receipt:
         due_provisional=item.due_provisional,
         answered_on=answered_day(item) if answered else None,
         answer=item.answer if answered else None,
+        told_at=item.told_at if answered else None,
+        told_via=TOLD_VIA_ZH.get(current.told_via or "") if current and item.told_at else None,
+        rating=rated.rating if rated else None,
+        rating_label=RATING_ZH.get(rated.rating or "") if rated else None,
+        rated_at=rated.rated_at if rated else None,
+        can_rate=bool(
+            current and item.told_at and not current.rating and item.raised_by_invitee_id
+        ),
+        reopened=not answered and bool(rated and rated.rating == "dissatisfied"),
+        appeal=APPEAL_ZH.get(rated.appeal_state or "") if rated else None,
     )
 
 

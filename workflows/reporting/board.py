@@ -19,6 +19,7 @@ from models import (
     ExtensionRequest,
     ExtensionState,
     FeedbackItem,
+    FeedbackState,
     Notification,
     NotificationState,
     Rectification,
@@ -192,7 +193,22 @@ def numbers(session: Session, now: datetime, campaign_id: int | None) -> dict[st
     # Only the counts (what the overdue list counts for its total), no page of rows.
     for source in overdue.statements(end_of_local_day(today), today, None, 1):
         out[source.kind] = int(session.exec(source.count).one())
+    out["answered_not_told"] = answered_not_told(session, campaign_id)
     return out
+
+
+def answered_not_told(session: Session, campaign_id: int | None) -> int:
+    """Opinions answered whose answer has not reached the person yet (issue 26)."""
+    stmt = (
+        select(func.count())
+        .select_from(FeedbackItem)
+        .where(FeedbackItem.state == FeedbackState.answered, col(FeedbackItem.told_at).is_(None))
+    )
+    if campaign_id:
+        stmt = stmt.join(Event, col(Event.id) == FeedbackItem.event_id).where(
+            Event.campaign_id == campaign_id
+        )
+    return int(session.exec(stmt).one())
 
 
 def spot_check_queue(session: Session, limit: int, after: str | None) -> paging.KeysetPage:

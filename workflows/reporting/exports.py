@@ -231,6 +231,7 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
         col(FeedbackItem.answered_by), col(FeedbackItem.answer),
         col(FeedbackItem.answered_late_workdays), col(FeedbackItem.escalation_level),
         col(FeedbackItem.added_late), col(User.display_name).label("answered_by_name"),
+        col(FeedbackItem.told_at),
     )  # fmt: skip
     stmt = (
         stmt.join(Event, col(Event.id) == FeedbackItem.event_id)
@@ -251,6 +252,9 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
             open_late = r.state in OPEN_FEEDBACK_STATES and r.due_at is not None and now > r.due_at
             late = r.answered_late_workdays or 0
             lateness = "逾期未答复" if open_late else ("逾期答复" if late > 0 else "")
+            if r.answered_at is not None and r.told_at is None:  # issue 26: typed, not told
+                late_now = r.due_at is not None and now > r.due_at
+                lateness = "逾期未送达" if late_now else "已答复未送达"
             if r.state not in OPEN_FEEDBACK_STATES and not lateness:
                 lateness = "按时答复"
             yield (
@@ -258,7 +262,7 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
                 FEEDBACK_STATES_ZH.get(r.state, r.state), r.assignee, r.collected_on,
                 "活动后补充收集" if r.added_late else "", r.due_on,
                 local(r.answered_at), r.answered_on, backdated_note(r), r.answer, lateness,
-                r.answered_late_workdays, r.escalation_level,
+                r.answered_late_workdays, r.escalation_level, local(r.told_at),
             )  # fmt: skip
 
     cols = [
@@ -267,7 +271,7 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
         Column("收集日期", 12), Column("收集方式", 14), Column("答复期限", 12),
         Column("答复录入时间", 20), Column("答复日期", 12), Column("补录说明", 36),
         Column("答复内容", 40), Column("是否按时", 12), Column("超期工作日", 12),
-        Column("催办级别", 10),
+        Column("催办级别", 10), Column("答复送达时间", 20),
     ]  # fmt: skip
     return Sheet("意见建议", cols, rows(), "opinions")
 

@@ -27,6 +27,7 @@ from models import (
     EventState,
     ExtensionRequest,
     FeedbackItem,
+    FeedbackState,
     Invitee,
     Notification,
     Rectification,
@@ -75,6 +76,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("flag_leader", "无负责人出面"),
     ("opinions", "意见建议"),
     ("answered", "已答复"),
+    ("answered_not_told", "已答复未送达"),
     ("answered_on_time", "按时答复"),
     ("answered_late", "逾期答复"),
     ("open_overdue", "逾期未答复"),
@@ -107,8 +109,9 @@ COLUMN_GROUPS: list[tuple[str, tuple[str, ...]]] = [
                     "flag_citizen_share")),
     ("实际开展形式", ("form_office_visit", "form_site_visit", "form_dialogue", "form_feedback",
                       "flag_leader")),
-    ("意见", ("opinions", "answered", "answered_on_time", "answered_late", "open_overdue",
-              "answered_backdated", "workdays_late", "extensions", "extensions_approved")),
+    ("意见", ("opinions", "answered", "answered_not_told", "answered_on_time", "answered_late",
+              "open_overdue", "answered_backdated", "workdays_late", "extensions",
+              "extensions_approved")),
     ("总结", ("summaries", "summaries_on_time", "summaries_late", "summaries_missing", "reworks")),
     ("抽查", ("spot_satisfactory", "spot_needs_improvement", "spot_unsatisfactory")),
     ("走访与整改", ("visits", "visit_problems", "rectifications", "rectifications_closed",
@@ -127,6 +130,8 @@ NOTES: list[tuple[str, str]] = [
                  "与考核“活动未开展”的扣分一一对应。"),
     ("补录答复", "答复日期早于录入系统当天的答复（事后补录），"
                "录入人和录入时间见总结报告与意见清单。"),
+    ("已答复", "答复已送达提出人（短信、邮件发出或答复信寄出；无署名的意见录入即公开）；"
+             "15 个工作日按送达之日计算。“已答复未送达”是已录入答复、尚未送达的意见。"),
 ]  # fmt: skip
 
 
@@ -326,13 +331,16 @@ def _flags(session: Session, facts: Facts, scope: _Scope) -> None:
 
 
 def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
-    answered = col(FeedbackItem.answered_at).is_not(None)
+    # An answer counts when it reached the person (issue 26), not when it was typed.
+    answered = col(FeedbackItem.told_at).is_not(None)
     late = sa.func.coalesce(col(FeedbackItem.answered_late_workdays), 0)
+    not_told = sa.and_(col(FeedbackItem.answered_at).is_not(None), ~answered)
     stmt = scope.events(
         sa.select(
             col(FeedbackItem.unit_id),
             sa.func.count().label("opinions"),
             _n(answered).label("answered"),
+            _n(not_told).label("answered_not_told"),
             _n(sa.and_(answered, late > 0)).label("answered_late"),
             _n(sa.and_(answered, late <= 0)).label("answered_on_time"),
             sa.func.coalesce(
@@ -359,9 +367,10 @@ def _backdated(session: Session) -> Any:
 
 
 def _open_overdue(now: datetime) -> Any:
+    """Past its due day and the answer not yet with the person (typed or not: issue 26)."""
     return sa.and_(
-        col(FeedbackItem.answered_at).is_(None),
-        col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES),
+        col(FeedbackItem.told_at).is_(None),
+        col(FeedbackItem.state).in_([*OPEN_FEEDBACK_STATES, FeedbackState.answered]),
         col(FeedbackItem.due_at).is_not(None),
         col(FeedbackItem.due_at) < now,
     )
@@ -658,7 +667,7 @@ def _round_records(session: Session, facts: Facts, scope: _Scope) -> None:
 
 def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
     late = sa.func.coalesce(col(FeedbackItem.answered_late_workdays), 0)
-    answered_late = sa.and_(col(FeedbackItem.answered_at).is_not(None), late > 0)
+    answered_late = sa.and_(col(FeedbackItem.told_at).is_not(None), late > 0)
     stmt = scope.events(
         sa.select(col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
                   col(FeedbackItem.due_on), late.label("late"), answered_late.label("is_late"),
