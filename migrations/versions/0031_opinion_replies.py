@@ -1,7 +1,7 @@
 """opinion replies: telling the person, satisfaction, appeals (issue 26)
 
-Revision ID: 0030
-Revises: 0029
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-06 23:30:00
 
 `opinion_reply` holds one row per answer round of an opinion: how the person who raised it is
@@ -17,8 +17,8 @@ from alembic import op
 
 import models.types
 
-revision: str = "0030"
-down_revision: str | None = "0029"
+revision: str = "0031"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
