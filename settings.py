@@ -92,6 +92,54 @@ class Settings(BaseSettings):
         "no credential lives for ever); tokens issued without an expiry before it get one "
         "counted from their issue",
     )
+    # --- 等保 level 3: second factor, passwords, lockout, sessions (docs/security.md) -----------
+    totp_required_roles: str = Field(
+        default="admin,system_admin,security_admin,audit_admin",
+        max_length=200,
+        description="Roles (comma-separated) that must use a second factor (TOTP) to sign in on "
+        "the pages; others may enrol on 账号安全. Empty: nobody is required to",
+    )
+    totp_issuer: str = Field(
+        default="政府开放日", max_length=60, description="Issuer name an authenticator app shows"
+    )
+    password_min_length: int = Field(
+        default=10, ge=8, le=64, description="Shortest password accepted"
+    )
+    password_min_classes: int = Field(
+        default=3,
+        ge=1,
+        le=4,
+        description="Character classes a password needs (lower case, upper case, digits, others)",
+    )
+    password_max_age_days: int = Field(
+        default=90,
+        ge=0,
+        le=3650,
+        description="Days a password lives before it must be changed at sign-in; 0: no expiry",
+    )
+    password_warn_days: int = Field(
+        default=14, ge=0, le=90, description="Days before expiry the pages start warning"
+    )
+    password_history: int = Field(
+        default=5, ge=0, le=24, description="Earlier passwords a new one may not repeat"
+    )
+    lockout_failures: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="Wrong passwords or codes in a row that lock an account (on top of the "
+        "throttle); 0: no lockout",
+    )
+    lockout_minutes: int = Field(
+        default=30, ge=1, le=1440, description="How long a locked account stays locked"
+    )
+    session_idle_minutes: int = Field(
+        default=30,
+        ge=0,
+        le=1440,
+        description="A page session unused this long ends (OPENDAY_SESSION_HOURS is its "
+        "absolute lifetime); 0: no idle timeout",
+    )
     ratelimit_url: SecretStr | None = Field(
         default=None,
         description="Where sign-in failures and public requests are counted (limits storage "

@@ -1,6 +1,6 @@
 """Every table of the service; importing this package registers them all on SQLModel.metadata."""
 
-from models.account import ApiToken, Role, User
+from models.account import ApiToken, PasswordHistory, RecoveryCode, Role, User
 from models.audit import TransitionLog
 from models.backup_run import BackupRun
 from models.campaign import Campaign, CampaignUnit
@@ -44,6 +44,8 @@ __all__ = [
     "Timer",
     "TimerState",
     "ApiToken",
+    "PasswordHistory",
+    "RecoveryCode",
     "Attachment",
     "BackupRun",
     "Campaign",

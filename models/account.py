@@ -42,6 +42,39 @@ class User(SQLModel, table=True):
     )
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Second factor (TOTP, RFC 6238): the secret encrypted with the personal-data key; enabled
+    # once a code from it was confirmed; the last time step accepted (a code is used once).
+    totp_secret_enc: str | None = Field(default=None, sa_type=sa.String(255))
+    totp_enabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # 等保: the previous sign-in, shown after the next one; failures in a row and the lockout.
+    last_sign_in_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_sign_in_address: str | None = Field(default=None, sa_type=sa.String(64))
+    failed_sign_ins: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time recovery code of the second factor; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="account.id", index=True)
+    code_hash: str = Field(sa_type=sa.String(64))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PasswordHistory(SQLModel, table=True):
+    """An earlier password's hash (Argon2id), so the last few are not reused."""
+
+    __tablename__ = "password_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="account.id", index=True)
+    password_hash: str = Field(sa_type=sa.String(255))
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ApiToken(SQLModel, table=True):
@@ -59,3 +92,5 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When the token was last used (to the LAST_USE_STEP), for its owner's and managers' lists.
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The address a session was signed in from (its owner's list of sessions shows it).
+    address: str | None = Field(default=None, sa_type=sa.String(64))

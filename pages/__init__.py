@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from pages import (
+    account_security,
     accounts,
     admin,
     apidocs,
@@ -31,6 +32,7 @@ from pages import (
     rectify_pages,
     reply_pages,
     reports,
+    second_factor,
     stage_pages,
     workday_data,
     yearly_pages,
@@ -63,6 +65,7 @@ def install(app: FastAPI) -> None:
     for module in (
         apidocs,
         auth,
+        second_factor,
         home,
         event_pages,
         rectify_pages,
@@ -79,6 +82,7 @@ def install(app: FastAPI) -> None:
         admin,
         yearly_pages,
         accounts,
+        account_security,
         workday_data,
         public,
         public_staff,

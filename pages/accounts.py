@@ -292,14 +292,26 @@ def account_action(
 
 
 @router.get("/account/password")
-def password_page(request: Request, user: UserDep) -> HTMLResponse:
+def password_page(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
     """Change one's own password (every signed-in person, viewers too)."""
-    return render(request, "password.html", must_change=user.actor.must_change_password)
+    return render(request, "password.html", must_change=user.actor.must_change_password,
+                  expired=_expired(session, user))  # fmt: skip
+
+
+def _expired(session: SessionDep, user: UserDep) -> bool:
+    """Held to changing the password because it is too old (not a one-time password)."""
+    account = session.get(User, user.actor.id)
+    return user.actor.must_change_password and not (account and account.must_change_password)
 
 
 @router.post("/account/password")
 def password_change(
-    request: Request, form: FormDep, user: UserDep, session: SessionDep, clock: ClockDep
+    request: Request,
+    form: FormDep,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> Response:
     """The old password required; every other session and token of one's own is revoked."""
     old = str(form.get("old_password", ""))
@@ -323,10 +335,10 @@ def password_change(
                 new,
                 clock.now(),
                 current_token=request.state.session_token,
+                policy=accounts.PasswordPolicy.of(settings),
             )
         if not tried.errors:
             return redirect("/account/password", f"密码已修改；其他 {revoked} 个登录和令牌已失效")
         errors = tried.errors
-    return render(
-        request, "password.html", errors=errors, must_change=user.actor.must_change_password
-    )
+    must_change, expired = user.actor.must_change_password, _expired(session, user)
+    return render(request, "password.html", errors=errors, must_change=must_change, expired=expired)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,14 +31,30 @@ from pages.render import (
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
 from web.throttle import login_throttle
-from workflows.accounts.service import authenticate_token, revoke_token, verify_login
-from workflows.accounts.signin import start_session
+from workflows.accounts import second_factor
+from workflows.accounts.service import (
+    PENDING_LIFETIME,
+    SessionRules,
+    note_use,
+    token_use,
+)
+from workflows.accounts.signin import (
+    Lockout,
+    password_sign_in,
+    pending_session,
+    previous_sign_in,
+    sign_out,
+    start_session,
+)
 from workflows.accounts.throttle import TooManyAttempts
 from workflows.inbox import service as inbox
+from workflows.kernel.daywords import moment_zh
 from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
 
 SESSION_COOKIE = "od_session"
+PENDING_COOKIE = "od_pending"  # half-way through signing in: the second step's token
+SECOND_STEP = "/login/second-factor"
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -58,21 +75,27 @@ class PageUser:
 
 
 def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUser:
-    """The person behind the session cookie; otherwise the page redirects to /login."""
+    """The person behind the session cookie; otherwise the page redirects to /login (also
+    once the session has gone unused past OPENDAY_SESSION_IDLE_MINUTES)."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    user = authenticate_token(session, token, clock.now()) if token else None
-    if user is None:
+    now = clock.now()
+    found = token_use(session, token, now, SessionRules.of(request.app.state.settings))
+    user = session.get(User, found[0].id) if token and found else None
+    if found is None or user is None:
         raise LoginRequired()
+    actor, stale = found
+    if stale is not None:  # the session's last use (its idle clock), in its own transaction
+        note_use(request.app.state.engine, stale, now)
     unit = session.get(Unit, user.unit_id) if user.unit_id else None
     person = PageUser(
-        Actor.of(user),
+        actor,
         user.display_name or user.username,
         unit.name if unit else "",
         inbox.unread_count(session, user.id),  # type: ignore[arg-type]
     )
     request.state.session_token = token
     request.state.page_user = person
-    if user.must_change_password and request.url.path not in (PASSWORD_PAGE, "/logout"):
+    if actor.must_change_password and request.url.path not in (PASSWORD_PAGE, "/logout"):
         raise PasswordChangeRequired()
     return person
 
@@ -147,14 +170,20 @@ def login(
     if not password:
         errors.append(FieldError("请输入密码", "password"))
     throttle = login_throttle(request, settings)  # the API's: one count for both doors
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     try:
         if errors:
             raise _Incomplete()
         user: User = throttle.sign_in(
-            username, address, lambda: verify_login(session, username, password)
-        )
+            username,
+            address,
+            lambda: password_sign_in(
+                session, username, password, clock.now(), address=address,
+                lockout=Lockout.of(settings),
+            ),
+        )  # fmt: skip
     except (DomainError, _Incomplete) as exc:
+        session.commit()  # the failure's audit line and count
         errors = errors or errors_of(exc)
         status = exc.status if isinstance(exc, DomainError) else 400
         page = render(
@@ -165,6 +194,11 @@ def login(
         return page
     session.commit()  # end the read (the password check) before the write: no write lock held
     return begin_session(request, session, user, clock, settings, target, method="password")
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from, as sign-in records it."""
+    return request.client.host if request.client else "unknown"
 
 
 def begin_session(
@@ -178,24 +212,59 @@ def begin_session(
     method: str,
 ) -> Response:
     """Sign `user` in on this browser, who has just proved who they are by `method`
-    ("password", "oidc"): the one door every page sign-in ends at (the second factor and the
-    sign-in audit hook in here), setting the session cookie and going to `target`."""
+    ("password", "oidc"): the one door every page sign-in ends at. An account with a second
+    factor, or whose role needs one, goes to the second step first (pages.second_factor, which
+    ends in open_session); others get their session at once."""
+    roles = second_factor.required_roles(settings.totp_required_roles)
+    if second_factor.is_enrolled(user) or second_factor.is_required(user, roles):
+        token = pending_session(session, user, clock.now(), method=method)
+        session.commit()
+        response = RedirectResponse(
+            SECOND_STEP + "?next=" + quote(safe_next(target)), status_code=303
+        )
+        _cookie(request, response, PENDING_COOKIE, token, int(PENDING_LIFETIME.total_seconds()))
+        return response
+    return open_session(request, session, user, clock, settings, target, method=method)
+
+
+def open_session(
+    request: Request,
+    session: Session,
+    user: User,
+    clock: ClockDep,
+    settings: SettingsDep,
+    target: str,
+    *,
+    method: str,
+) -> Response:
+    """Start the session (every factor given), set its cookie and go to `target`, saying
+    when and where the account last signed in."""
     hours = settings.session_hours
     token = start_session(
-        session, user, clock.now(), lifetime=timedelta(hours=hours), method=method
-    )
+        session, user, clock.now(), lifetime=timedelta(hours=hours), method=method,
+        address=client_address(request),
+    )  # fmt: skip
     session.commit()
-    response = RedirectResponse(safe_next(target), status_code=303)
+    before = previous_sign_in(session, user.id or 0)
+    note = "欢迎登录；这是该账号的首次登录"
+    if before is not None:
+        note = f"上次登录：{moment_zh(before.created_at)}，来自 {before.address or '未知地址'}"
+    response = redirect(safe_next(target), note)
+    _cookie(request, response, SESSION_COOKIE, token, hours * 3600)
+    response.delete_cookie(PENDING_COOKIE, path="/")
+    return response
+
+
+def _cookie(request: Request, response: Response, name: str, value: str, seconds: int) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=hours * 3600,
+        name,
+        value,
+        max_age=seconds,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
         path="/",
     )
-    return response
 
 
 class _Incomplete(Exception):
@@ -205,7 +274,7 @@ class _Incomplete(Exception):
 @router.post("/logout")
 def logout(request: Request, _: FormDep, session: SessionDep, clock: ClockDep) -> Response:
     """Revoke the session token and clear the cookie."""
-    revoke_token(session, request.state.session_token, clock.now())
+    sign_out(session, request.state.session_token, clock.now())
     session.commit()
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")

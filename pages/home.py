@@ -152,7 +152,7 @@ def _int(value: str | None) -> int | None:
 def home(request: Request, user: UserDep, session: SessionDep, clock: ClockDep) -> Response:
     """Staff land on their events; supervisors on the board."""
     if user.is_supervisor and not request.query_params.get("all"):
-        return redirect("/board")
+        return redirect("/board", request.query_params.get("done", "")[:200])  # the note goes on
     return events_page(request, user, session, clock)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -40,9 +40,11 @@ from web.deps import (
 from web.errors import error_response
 from web.throttle import login_throttle
 from workers.runtime import notify_config
+from workflows.accounts import second_factor, signin
 from workflows.accounts import service as accounts
-from workflows.accounts.signin import start_session
 from workflows.accounts.throttle import TooManyAttempts
+from workflows.kernel.errors import DomainError
+from workflows.public import privacy
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
 
@@ -60,20 +62,65 @@ def login(
     """Exchange a username and password for a session token (failures throttled: 429)."""
     throttle = login_throttle(request, settings)
     address = request.client.host if request.client else "unknown"
+    now = clock.now()
     try:
         user = throttle.sign_in(
             body.username,
             address,
-            lambda: accounts.verify_login(session, body.username, body.password),
-        )
+            lambda: signin.password_sign_in(
+                session, body.username, body.password, now, address=address,
+                lockout=signin.Lockout.of(settings),
+            ),
+        )  # fmt: skip
+        _second_factor(session, user, body.code, now, settings, address)
     except TooManyAttempts as exc:
+        session.commit()
         return _too_many(exc)
+    except DomainError:
+        session.commit()  # the failure's audit line and count
+        raise
     session.commit()  # end the read (the password check) before the write: no write lock held
-    now = clock.now()
     lifetime = timedelta(hours=settings.session_hours)
-    token = start_session(session, user, now, lifetime=lifetime, method="password", name="")
+    token = signin.start_session(
+        session, user, now, lifetime=lifetime, method="password", name="", address=address
+    )
     session.commit()
     return LoginOut(token=token, expires_at=now + lifetime, user=UserOut.model_validate(user))
+
+
+def _second_factor(
+    session: SessionDep,
+    user: User,
+    code: str | None,
+    now: datetime,
+    settings: SettingsDep,
+    address: str,
+) -> None:
+    """The API's sign-in asks for the same second factor as the pages' (in `code`)."""
+    roles = second_factor.required_roles(settings.totp_required_roles)
+    if second_factor.is_enrolled(user):
+        if not code:
+            raise DomainError(
+                "second_factor_needed",
+                "该账号已启用两步验证，请同时提供验证码（code）",
+                "this account uses a second factor: send its code in `code`",
+                status=401,
+            )
+        try:
+            second_factor.check_code(session, user, privacy.keys_from_settings(settings), code, now)
+        except DomainError:
+            lockout = signin.Lockout.of(settings)
+            signin.record_failure(
+                session, user.username, now, address=address, lockout=lockout, what="totp"
+            )
+            raise
+    elif second_factor.is_required(user, roles):
+        raise DomainError(
+            "second_factor_enrolment_needed",
+            "您的角色必须使用两步验证：请先在页面登录并完成两步验证设置",
+            "your role needs a second factor: sign in on the pages once to enrol",
+            status=403,
+        )
 
 
 @router.post("/auth/logout", status_code=204)
@@ -82,7 +129,7 @@ def logout(
 ) -> Response:
     """Revoke the token used for this request."""
     assert credentials is not None
-    accounts.revoke_token(session, credentials.credentials, clock.now())
+    signin.sign_out(session, credentials.credentials, clock.now())
     session.commit()
     return Response(status_code=204)
 
@@ -108,8 +155,10 @@ def change_password(
     session: SessionDep,
     clock: ClockDep,
     credentials: CredentialsDep,
+    settings: SettingsDep,
 ) -> PasswordChangeOut:
-    """Change one's own password; every other session and API token of one's own is revoked."""
+    """Change one's own password (the 等保 policy: length, classes, not one of the last few);
+    every other session and API token of one's own is revoked."""
     revoked = accounts.change_own_password(
         session,
         actor,
@@ -117,6 +166,7 @@ def change_password(
         body.new_password,
         clock.now(),
         current_token=credentials.credentials if credentials else None,
+        policy=accounts.PasswordPolicy.of(settings),
     )
     session.commit()
     return PasswordChangeOut(revoked_tokens=revoked)

@@ -15,10 +15,12 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
 
 
 class LoginIn(BaseModel):
-    """A username and password."""
+    """A username and password, and the second factor's code where the account has one or its
+    role needs one (a 6-digit TOTP code or a recovery code)."""
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
+    code: str | None = Field(default=None, max_length=32)
 
 
 class UserOut(BaseModel):

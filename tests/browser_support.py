@@ -83,7 +83,8 @@ def serve(folder: Path, url: str, **env_extra: str) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "OPENDAY_DATABASE_URL": url, "OPENDAY_VAR_DIR": str(folder / "var"),
            "OPENDAY_CLOCK_START": NOW.isoformat(), "OPENDAY_LOG_FORMAT": "json",
-           "OPENDAY_RATELIMIT_URL": "memory://", **env_extra}  # fmt: skip
+           "OPENDAY_RATELIMIT_URL": "memory://", "OPENDAY_TOTP_REQUIRED_ROLES": "",
+           **env_extra}  # fmt: skip
     env.pop("OPENDAY_BROKER_URL", None)
     env.pop("OPENDAY_REDIS_URL", None)
     log = folder / "server.log"

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from models.db import reading
 from schemas.common import MAX_ID, Paging
 from settings import Settings
-from workflows.accounts.service import note_use, token_use
+from workflows.accounts.service import SessionRules, note_use, token_use
 from workflows.kernel import paging as paging_flow
 from workflows.kernel.clock import Clock
 from workflows.kernel.errors import DomainError
@@ -92,7 +92,8 @@ def current_actor(
             "not authenticated: send an Authorization: Bearer token",
             status=401,
         )
-    found = token_use(session, credentials.credentials, clock.now())
+    rules = SessionRules.of(request.app.state.settings)
+    found = token_use(session, credentials.credentials, clock.now(), rules)
     if found is None:
         raise DomainError(
             "invalid_token",

@@ -96,7 +96,10 @@ def clock() -> FixedClock:  # overrides conftest's: a moment far from the wall c
 def throttled_client(engine: Engine, clock: FixedClock, tmp_path: Any) -> Iterator[TestClient]:
     """The API with its throttle on the run's Redis when there is one, else memory."""
     settings = Settings(
-        var_dir=tmp_path / "var", database_url="sqlite://", redis_url=REDIS_URL or None
+        var_dir=tmp_path / "var",
+        database_url="sqlite://",
+        redis_url=REDIS_URL or None,
+        lockout_failures=0,  # the throttle alone (the account lockout: test_security_rules.py)
     )
     app = create_app(settings=settings, engine=engine, clock=clock)
     with TestClient(app, client=(f"192.0.2.{uuid.uuid4().hex[:8]}", 1)) as client:

@@ -112,7 +112,7 @@ def test_hostile_requests_get_fast_4xx_and_others_keep_their_latency(tmp_path: P
         tokens["boss"] = issue_token(session, boss, kind="api", now=NOW)
         create_user(
             session, username="clerk", role=Role.unit_staff, unit_name="区住建局",
-            password="correct-horse-battery", now=NOW,
+            password="Correct-horse-battery", now=NOW,
         )  # fmt: skip
 
     seed(url, fill)

@@ -7,6 +7,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from models import ApiToken, Role, Unit, User
+from models import ApiToken, PasswordHistory, Role, Unit, User
 from models.db import core_connection
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
@@ -55,6 +56,10 @@ def _argon2_slot() -> Iterator[None]:
 
 
 TOKEN_PREFIX = "od_"
+# The kind of token a password (or portal) sign-in holds until its second factor is given: it
+# opens nothing but the second step (pending_user), and lives PENDING_LIFETIME.
+PENDING = "pending"
+PENDING_LIFETIME = timedelta(minutes=10)
 
 
 def hash_password(password: str) -> str:
@@ -105,9 +110,28 @@ def authenticate_token(session: Session, token: str, now: datetime) -> User | No
     api_token, user = row
     if api_token.revoked_at is not None or not user.is_active:
         return None
+    if api_token.kind == PENDING:  # half-way through signing in: good for the second step only
+        return None
     if api_token.expires_at is not None and api_token.expires_at <= now:
         return None
     return user
+
+
+def pending_user(session: Session, token: str, now: datetime) -> tuple[User, ApiToken] | None:
+    """The account (and its token) half-way through signing in, before its second factor."""
+    row = session.exec(
+        select(ApiToken, User)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.kind == PENDING)
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.revoked_at is not None or not user.is_active:
+        return None
+    if api_token.expires_at is None or api_token.expires_at <= now:
+        return None
+    return user, api_token
 
 
 # Built once: run on every API request, where building and keying a fresh select cost more
@@ -118,6 +142,7 @@ _ACTOR_BY_TOKEN_HASH: sa.Select[*tuple[Any, ...]] = (
         col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
         col(User.must_change_password), col(ApiToken.kind), col(ApiToken.revoked_at),
         col(ApiToken.expires_at), col(ApiToken.id).label("token_id"), col(ApiToken.last_used_at),
+        col(ApiToken.created_at), col(User.password_changed_at),
     )
     .join(User, col(User.id) == ApiToken.user_id)
     .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
@@ -133,20 +158,56 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None
     return found[0] if found else None
 
 
-def token_use(session: Session, token: str, now: datetime) -> tuple[Actor, int | None] | None:
+@dataclass(frozen=True)
+class SessionRules:
+    """The 等保 rules a session is held to (settings OPENDAY_SESSION_IDLE_MINUTES and
+    OPENDAY_PASSWORD_MAX_AGE_DAYS; 0 turns either off). API tokens (kind "api") have neither:
+    their lifetime is their own."""
+
+    idle_minutes: int = 0
+    password_max_age_days: int = 0
+
+    @classmethod
+    def of(cls, settings: Any) -> SessionRules:
+        """The rules the service's settings ask for."""
+        return cls(settings.session_idle_minutes, settings.password_max_age_days)
+
+    def idle(self, kind: str, used: datetime | None, created: datetime, now: datetime) -> bool:
+        """Whether a session has gone unused for longer than the idle timeout."""
+        if kind != "session" or self.idle_minutes <= 0:
+            return False
+        return (used or created) <= now - timedelta(minutes=self.idle_minutes)
+
+    def password_expired(self, changed: datetime | None, now: datetime) -> bool:
+        """Whether a password is older than its maximum age."""
+        if self.password_max_age_days <= 0 or changed is None:
+            return False
+        return changed <= now - timedelta(days=self.password_max_age_days)
+
+
+NO_RULES = SessionRules()
+
+
+def token_use(
+    session: Session, token: str, now: datetime, rules: SessionRules = NO_RULES
+) -> tuple[Actor, int | None] | None:
     """The actor behind a live bearer token and, when its recorded last use is older than
     LAST_USE_STEP, the token's id (to note_use after the request), or None: as
-    authenticate_token, reading only the columns an actor needs (this runs on every request)."""
+    authenticate_token, reading only the columns an actor needs (this runs on every request).
+    A session idle past `rules` is over; one whose password has expired may only change it."""
     row = (
         core_connection(session)
         .execute(_ACTOR_BY_TOKEN_HASH, {"token_hash": hash_token(token)})
         .first()
     )
-    if row is None or not row.is_active or row.revoked_at is not None:
+    if row is None or not row.is_active or row.revoked_at is not None or row.kind == PENDING:
         return None
     if row.expires_at is not None and row.expires_at <= now:
         return None
+    if rules.idle(row.kind, row.last_used_at, row.created_at, now):
+        return None
     stale = row.last_used_at is None or row.last_used_at <= now - LAST_USE_STEP
+    expired = row.kind == "session" and rules.password_expired(row.password_changed_at, now)
     actor = Actor(
         id=row.id,
         name=row.username,
@@ -154,7 +215,7 @@ def token_use(session: Session, token: str, now: datetime) -> tuple[Actor, int |
         unit_id=row.unit_id,
         # Only a sign-in with the one-time password is held to changing it: a token an
         # administrator issued on the command line was not obtained with that password.
-        must_change_password=bool(row.must_change_password) and row.kind == "session",
+        must_change_password=(bool(row.must_change_password) or expired) and row.kind == "session",
     )
     return actor, (int(row.token_id) if stale else None)
 
@@ -227,6 +288,27 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
 
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """What a new password must be (等保 level 3; settings OPENDAY_PASSWORD_MIN_LENGTH,
+    OPENDAY_PASSWORD_MIN_CLASSES, OPENDAY_PASSWORD_HISTORY): long enough, of enough character
+    classes, not common, not the username, and none of the last `history` passwords."""
+
+    min_length: int = MIN_PASSWORD_LENGTH
+    min_classes: int = 3
+    history: int = 5
+
+    @classmethod
+    def of(cls, settings: Any) -> PasswordPolicy:
+        """The policy the service's settings ask for."""
+        return cls(
+            settings.password_min_length, settings.password_min_classes, settings.password_history
+        )
+
+
+LEVEL_3 = PasswordPolicy()
+
+
 @cache
 def common_passwords() -> frozenset[str]:
     """The bundled list of passwords refused whatever their length (lower-cased)."""
@@ -236,14 +318,27 @@ def common_passwords() -> frozenset[str]:
     )
 
 
-def check_password_policy(password: str, username: str) -> None:
-    """Refuse a password that is short, the username itself, or a common one (422)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
+def character_classes(password: str) -> int:
+    """How many of lower case, upper case, digits and other characters a password uses."""
+    return sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+
+
+def check_password_policy(password: str, username: str, policy: PasswordPolicy = LEVEL_3) -> None:
+    """Refuse a password that is short, of too few character classes, the username itself, or
+    a common one (422)."""
+    if len(password) < policy.min_length:
         raise InvalidData(
             "password_too_short",
-            f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符",
-            f"the password needs at least {MIN_PASSWORD_LENGTH} characters",
-            details={"min_length": MIN_PASSWORD_LENGTH},
+            f"密码至少需要 {policy.min_length} 个字符",
+            f"the password needs at least {policy.min_length} characters",
+            details={"min_length": policy.min_length},
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidData(
@@ -251,6 +346,14 @@ def check_password_policy(password: str, username: str) -> None:
             f"密码最多 {MAX_PASSWORD_LENGTH} 个字符",
             f"the password may have at most {MAX_PASSWORD_LENGTH} characters",
             details={"max_length": MAX_PASSWORD_LENGTH},
+        )
+    if character_classes(password) < policy.min_classes:
+        raise InvalidData(
+            "password_too_few_classes",
+            f"密码须包含小写字母、大写字母、数字、其他符号中的至少 {policy.min_classes} 类",
+            f"the password needs at least {policy.min_classes} of: lower case, upper case, "
+            "digits, other characters",
+            details={"min_classes": policy.min_classes},
         )
     folded, name = password.lower(), username.lower()
     if name and folded in (name, name[::-1]):
@@ -268,12 +371,54 @@ def check_password_policy(password: str, username: str) -> None:
 
 
 def generate_password() -> str:
-    """A one-time password: 16 URL-safe characters (96 bits), shown once."""
-    return secrets.token_urlsafe(12)
+    """A one-time password: 16 URL-safe characters (96 bits) of at least three classes."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if character_classes(password) >= 3:
+            return password
 
 
-def _set_password(user: User, password: str, now: datetime, *, one_time: bool) -> None:
-    check_password_policy(password, user.username)
+def _reused(session: Session, user: User, password: str, policy: PasswordPolicy) -> bool:
+    """Whether `password` is the current one or one of the last `policy.history` before it."""
+    if policy.history <= 0 or user.id is None:
+        return False
+    earlier = session.exec(
+        select(PasswordHistory.password_hash)
+        .where(PasswordHistory.user_id == user.id)
+        .order_by(col(PasswordHistory.id).desc())
+        .limit(policy.history - 1)
+    ).all()
+    for stored in [user.password_hash, *earlier]:
+        try:
+            with _argon2_slot():
+                if stored and _hasher.verify(stored, password):
+                    return True
+        except (VerificationError, InvalidHashError):
+            continue
+    return False
+
+
+def _set_password(
+    user: User,
+    password: str,
+    now: datetime,
+    *,
+    one_time: bool,
+    session: Session | None = None,
+    policy: PasswordPolicy = LEVEL_3,
+) -> None:
+    check_password_policy(password, user.username, policy)
+    if session is not None and not one_time and _reused(session, user, password, policy):
+        raise InvalidData(
+            "password_reused",
+            f"新密码不能与最近 {policy.history} 次使用过的密码相同",
+            f"the new password must differ from the last {policy.history} passwords",
+            details={"history": policy.history},
+        )
+    if session is not None and user.id is not None and user.password_hash:
+        session.add(
+            PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now)
+        )
     user.password_hash = hash_password(password)
     user.password_changed_at = now
     user.must_change_password = one_time
@@ -317,6 +462,7 @@ def change_own_password(
     now: datetime,
     *,
     current_token: str | None = None,
+    policy: PasswordPolicy = LEVEL_3,
 ) -> int:
     """Change one's own password (the old one required); revoke every other token of theirs.
 
@@ -339,7 +485,7 @@ def change_own_password(
             "新密码不能与原密码相同",
             "the new password must differ from the current one",
         )
-    _set_password(user, new_password, now, one_time=False)
+    _set_password(user, new_password, now, one_time=False, session=session, policy=policy)
     return revoke_user_tokens(session, user.id or 0, now, keep=current_token)
 
 
@@ -621,7 +767,7 @@ def reset_password(session: Session, actor: Actor, user_id: int, now: datetime) 
     password = generate_password()
     while True:  # a random 16-character password passes the policy all but never; be sure
         try:
-            _set_password(user, password, now, one_time=True)
+            _set_password(user, password, now, one_time=True, session=session)
             break
         except InvalidData:
             password = generate_password()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from sqlmodel import Session, select
 
 from models import Campaign, Role, User
 from settings import PROJECT_DIR
-from workflows.accounts.service import create_user, hash_password, issue_token
+from workflows.accounts.service import create_user, generate_password, hash_password, issue_token
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.visibility import SYSTEM
 from workflows.schedule.importer import apply_import, plan_import
@@ -98,7 +97,7 @@ def ensure_demo_logins(session: Session, now: datetime, credentials: Path) -> li
         return saved
     logins = []
     for username, role, unit in DEMO_ACCOUNTS:
-        password = secrets.token_urlsafe(9)
+        password = generate_password()
         user = session.exec(select(User).where(User.username == username)).first()
         if user is None:
             user = create_user(
