@@ -76,8 +76,8 @@ def test_every_pin_has_hashes_and_every_pyproject_pin_is_locked_as_is() -> None:
     ("file", "old", "new", "expected"),
     [
         # a dependency added to pyproject.toml without `make lock`
-        ("pyproject.toml", '"pyyaml>=6.0",', '"pyyaml>=6.0",\n    "pyotp==2.9.0",',
-         "pyotp (==2.9.0) is in pyproject.toml, not in requirements.lock"),
+        ("pyproject.toml", '"pyyaml>=6.0",', '"pyyaml>=6.0",\n    "qrcode==8.2",',
+         "qrcode (==8.2) is in pyproject.toml, not in requirements.lock"),
         # a pin pyproject no longer allows
         ("pyproject.toml", '"ruff==0.17.6"', '"ruff==0.17.7"',
          "requirements-test.lock pins ruff==0.17.6, pyproject.toml asks ==0.17.7"),
