@@ -1,7 +1,7 @@
 """second factor, sign-in record, lockout, password history (issue 29)
 
-Revision ID: 0031
-Revises: 0030
+Revision ID: 0032
+Revises: 0031
 Create Date: 2026-12-06 23:20:00
 
 Accounts get a TOTP second factor (secret encrypted with the personal-data key, the last step
@@ -18,8 +18,8 @@ from alembic import op
 
 from models.types import UTCDateTime
 
-revision: str = "0031"
-down_revision: str | None = "0030"
+revision: str = "0032"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
