@@ -6,20 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from markupsafe import Markup
+from sqlmodel import Session, col, select
 
 from models import Campaign, EventForm
 from pages.auth import FormDep, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from schemas.rollover import RolloverIn, RosterEntryPatch
-from web.deps import SessionDep
+from web.deps import ClockDep, SessionDep
+from web.downloads import xlsx_download
 from web.forms import FormInvalid, parse
 from workers.runtime import notify_config
 from workflows.campaign import rollover
 from workflows.campaign import service as campaigns
 from workflows.event.held import FORM_LABELS_ZH as FORM_LABELS
-from workflows.kernel.errors import DomainError
+from workflows.kernel.errors import DomainError, Forbidden
+from workflows.reporting import yearly, yearly_chart
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -161,3 +164,44 @@ def roster_post(
         return _roster_page(request, session, campaign, prefixed)
     session.commit()
     return redirect(f"/admin/campaigns/{campaign_id}/units#u{unit_id}", "已保存")
+
+
+def _campaign_param(request: Request) -> int | None:
+    value = request.query_params.get("campaign", "")
+    return int(value) if value.isdigit() else None
+
+
+@router.get("/board/yearly")
+def yearly_page(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """逐年对比: each unit and the district, this year against earlier years, with charts."""
+    if not user.is_supervisor:
+        raise Forbidden("supervisor_required", "仅区政府办督查人员可查看逐年对比", "")
+    campaign_id = _campaign_param(request)
+    data = yearly.compare(session, user.actor, clock.now(), campaign_id)
+    years = [y["year"] for y in data["years"]]
+    span = f"{years[0]}—{years[-1]}年" if years else ""
+    return render(
+        request,
+        "yearly.html",
+        data=data,
+        years=years,
+        campaigns=session.exec(select(Campaign).order_by(col(Campaign.starts_on).desc())).all(),
+        campaign_id=campaign_id,
+        metrics=yearly.METRICS,
+        trend_zh=yearly.TREND_ZH,
+        score_chart=Markup(yearly_chart.score_changes(data["units"], "各单位考核得分变化")),
+        district_chart=Markup(
+            yearly_chart.district_shares(data["district"], f"全区{span}按期开展率与按时答复率")
+        ),
+    )
+
+
+@router.get("/board/yearly.xlsx")
+def yearly_xlsx(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> StreamingResponse:
+    """The comparison as xlsx (the signed-in person's scope)."""
+    data = yearly.compare(session, user.actor, clock.now(), _campaign_param(request))
+    return xlsx_download([yearly.sheet(data)], "year-over-year", clock.now(), "逐年对比")

@@ -27,6 +27,7 @@ from routes import (
     summaries,
     units,
     visits,
+    yearly,
 )
 
 ROUTERS = [
@@ -52,6 +53,7 @@ ROUTERS = [
     inbox.router,
     calendar_days.router,
     reports.router,
+    yearly.router,
     visits.router,
     public.router,
 ]

@@ -95,6 +95,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/campaigns/{campaign_id}/units"): READ_ALL,
     ("PATCH", "/api/v1/campaigns/{campaign_id}/units/{unit_id}"): SUPERVISE,
     ("GET", "/api/v1/events"): READ_ALL,
+    ("GET", "/api/v1/reports/year-over-year"): READ_ALL,  # staff: their own unit's rows
+    ("GET", "/api/v1/reports/year-over-year.xlsx"): READ_ALL,
     ("POST", "/api/v1/events"): "13A3AA",  # another unit's clerk may not plan for this unit
     ("GET", "/api/v1/events/{event_id}"): READ_OWN,
     ("PATCH", "/api/v1/events/{event_id}"): WRITE_OWN,
