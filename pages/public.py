@@ -266,11 +266,13 @@ def track_rate(request: Request, form: FormDep, session: SessionDep, clock: Cloc
     except (DomainError, ValidationError) as exc:
         session.rollback()
         errors = _rating_errors(exc)
+        kept = {k: str(form.get(k, ""))[:2000] for k in ("rating", "comment", "public_consent")}
         try:
             receipt = receipts.track(session, code)
         except DomainError:
             return render(request, "public/track.html", errors=errors, code=code[:20])
-        return render(request, "public/track.html", errors=errors, receipt=receipt, code=code[:20])
+        page: dict[str, Any] = {"receipt": receipt, "code": code[:20], "kept": kept}
+        return render(request, "public/track.html", errors=errors, **page)
     return render(request, "public/track.html", receipt=receipts.track(session, code), code=code)
 
 
