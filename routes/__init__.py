@@ -14,6 +14,7 @@ from routes import (
     feedback,
     inbox,
     invitees,
+    notice_imports,
     notifications,
     ops,
     overdue,
@@ -33,6 +34,7 @@ from routes import (
 ROUTERS = [
     accounts.router,
     audit.router,
+    notice_imports.router,
     campaigns.router,
     rollover.router,
     units.router,

@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/campaigns/{campaign_id}/samples"): OVERSEE,
     ("POST", "/api/v1/campaigns/{campaign_id}/samples"): SUPERVISE,
     ("POST", "/api/v1/campaigns/{campaign_id}/schedule-imports"): SUPERVISE,
+    ("POST", "/api/v1/campaigns/notice-imports"): SUPERVISE,
     ("GET", "/api/v1/campaigns/{campaign_id}/scoring-rules"): READ_ALL,
     ("GET", "/api/v1/campaigns/{campaign_id}/summary.docx"): "1A33AA",  # district office
     ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): SUPERVISE,
@@ -226,6 +227,13 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         ("POST", "/api/v1/campaigns/{campaign_id}/samples"): {"json": {"count": 1}},
         ("POST", "/api/v1/campaigns/{campaign_id}/schedule-imports"): {
             "files": {"file": ("t.csv", "序号,单位名称,活动主题,开展时间\n".encode(), "text/csv")},
+            "params": {"dry_run": "true"},
+        },
+        ("POST", "/api/v1/campaigns/notice-imports"): {
+            "data": {
+                "text": "资雁府办发〔2023〕9号\n一、活动时间：2023年9月1日至9月30日\n"
+                "原则上每个开放点15人左右，其中市民代表比例不低于三分之一。"
+            },
             "params": {"dry_run": "true"},
         },
         ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): {"json": s.ids["scoring"]},

@@ -78,6 +78,13 @@ class CampaignRules(BaseModel):
     feedback_answer_workdays: int = Field(default=15, ge=1)
     # 六(三): "于活动开展后三日内反馈区政府办".
     summary_due_days: int = Field(default=3, ge=0)
+    # ... "反馈区政府办1329室": where the summary goes, as the notice names it (issue 30).
+    summary_recipient: str = Field(
+        default="区政府办1329室",
+        min_length=1,
+        max_length=100,
+        description="where the notice sends the summary (shown to units)",
+    )
     summary_min_attachments: int = Field(default=1, ge=0)
     # Corrections (issue 24): a recorded attendance may be corrected by the unit within this
     # many working days of recording the hold; later only by a supervisor.

@@ -1,0 +1,451 @@
+"""From an uploaded or pasted notice to the campaign it describes (issue 30).
+
+Read the notice (.docx through the archive guard, or text), parse it
+(workflows/campaign/notice_import.py), and answer a :class:`NoticePreview`: the values the
+campaign would get, each beside the sentence it came from, the gaps the supervisor fills, the
+campaigns it would clash with, and the schedule table found in it. Nothing is written until
+:func:`create_from_notice`, which takes the supervisor's values (as edited on the preview) and
+creates the campaign with an audit line that keeps every sentence the rules were read from.
+The schedule table then goes through the existing import (workflows/schedule/service.py).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from pathlib import PurePath
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from models import Campaign
+from workflows.campaign import notice_words as words
+from workflows.campaign import service as campaigns
+from workflows.campaign.notice_import import (
+    Invitees,
+    NoticeDraft,
+    check_values,
+    form_of,
+    parse_notice,
+)
+from workflows.campaign.rules import CampaignRules
+from workflows.files.archive_guard import ImportLimits, check_archive
+from workflows.kernel import audit
+from workflows.kernel.errors import Conflict, InvalidData
+from workflows.kernel.visibility import Actor
+from workflows.schedule.tables import read_table
+
+# A notice is a few pages; its text (the schedule table included) stays far below this.
+NOTICE_MAX_CHARS = 100_000
+NOTICE_FORMATS = (".docx", ".txt")
+
+# The values a campaign gets from a notice, as the preview's form names them, with their labels.
+VALUE_LABELS: dict[str, str] = {
+    "doc_number": "文号",
+    "issuing_office": "发文机关",
+    "title": "标题",
+    "starts_on": "活动开始日期",
+    "ends_on": "活动结束日期",
+    "invitees_min": "每个开放点邀请人数下限",
+    "invitees_max": "每个开放点邀请人数上限",
+    "citizen_share_min": "市民代表比例下限",
+    "feedback_answer_workdays": "意见建议办结时限（工作日）",
+    "summary_due_days": "活动总结报送时限（日）",
+    "summary_recipient": "总结报送对象",
+}
+# Values a campaign cannot be created without; the rules fall back to the notice's defaults.
+REQUIRED_VALUES = ("doc_number", "issuing_office", "title", "starts_on", "ends_on")
+# Which finding of the draft fills which value (the preview cites the finding's sentence).
+FINDING_OF_VALUE = {
+    "doc_number": "doc_number",
+    "issuing_office": "issuing_office",
+    "title": "title",
+    "starts_on": "window",
+    "ends_on": "window",
+    "invitees_min": "invitees",
+    "invitees_max": "invitees",
+    "citizen_share_min": "citizen_share",
+    "feedback_answer_workdays": "answer",
+    "summary_due_days": "summary",
+    "summary_recipient": "summary_recipient",
+}
+_INTS = ("invitees_min", "invitees_max", "feedback_answer_workdays", "summary_due_days")
+
+
+def _refuse(code: str, zh: str, en: str, status: int = 422, **details: Any) -> InvalidData:
+    return InvalidData(code, zh, en, status=status, details=details)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _docx_text(data: bytes, filename: str) -> str:
+    """The document's paragraphs and tables in order; a table cell per tab-prefixed line (the
+    layout of the reference notice's text, which the schedule reader also knows)."""
+    import docx  # python-docx, as the schedule reader uses it
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises assorted zip/XML/package errors
+        raise _refuse(
+            "file_unreadable",
+            f"无法读取文件“{filename}”：不是有效的 .docx 文件",
+            f'cannot read "{filename}": not a valid .docx file',
+        ) from exc
+    lines: list[str] = []
+    for child in document.element.body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            lines.append("".join(t.text or "" for t in child.iter() if t.tag.endswith("}t")))
+        elif tag == "tbl":
+            for row in child.iter():
+                if row.tag.endswith("}tr"):
+                    cells = [c for c in row.iterchildren() if c.tag.endswith("}tc")]
+                    for cell in cells:
+                        text = "".join(t.text or "" for t in cell.iter() if t.tag.endswith("}t"))
+                        lines.append("\t" + text.strip())
+                    lines.append("")
+    return "\n".join(lines)
+
+
+def _decode(data: bytes, filename: str) -> str:
+    for codec in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise _refuse(
+        "encoding_unknown",
+        f"无法识别“{filename}”的文字编码（支持 UTF-8 和 GB18030）",
+        f'cannot decode "{filename}" (UTF-8 and GB18030 are supported)',
+    )
+
+
+def read_notice(data: bytes, filename: str, limits: ImportLimits) -> str:
+    """The text of a notice uploaded as .docx (checked by the archive guard first) or .txt."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix not in NOTICE_FORMATS:
+        raise _refuse(
+            "format_unsupported",
+            f"不支持的文件格式“{suffix or filename}”，请上传 .docx 或 .txt 文件，或粘贴通知全文",
+            f'unsupported file format "{suffix or filename}"; upload a .docx or .txt file '
+            "or paste the notice's text",
+        )
+    if not data.strip():
+        raise _refuse("file_empty", f"文件“{filename}”是空的", f'file "{filename}" is empty')
+    if suffix == ".docx":
+        check_archive(data, filename, limits)
+        return _docx_text(data, filename)
+    return _decode(data, filename)
+
+
+def check_text(text: str) -> str:
+    """Pasted or read text within the size limit, and not blank."""
+    if not text.strip():
+        raise _refuse(
+            "notice_missing",
+            "请上传通知文件或粘贴通知全文",
+            "upload the notice or paste its text",
+        )
+    if len(text) > NOTICE_MAX_CHARS:
+        raise _refuse(
+            "notice_too_long",
+            f"通知全文超过 {NOTICE_MAX_CHARS} 字上限",
+            f"the notice's text exceeds {NOTICE_MAX_CHARS} characters",
+            status=413,
+            limit=NOTICE_MAX_CHARS,
+        )
+    return text
+
+
+# --- the preview -------------------------------------------------------------------------------
+
+
+@dataclass
+class NoticePreview:
+    """What importing the notice would create; nothing of it is written."""
+
+    draft: NoticeDraft
+    values: dict[str, str]  # the form's values: the draft's, or the supervisor's edits
+    conflicts: list[Conflict] = field(default_factory=list)
+    schedule_rows: int | None = None  # rows of the attached schedule table, None: no table
+    schedule_problem: str = ""
+
+    @property
+    def missing(self) -> list[str]:
+        """Required values still blank."""
+        return [key for key in REQUIRED_VALUES if not self.values.get(key)]
+
+    @property
+    def unfound(self) -> list[str]:
+        """Values the notice did not say (filled from the defaults or left blank)."""
+        return [k for k, f in FINDING_OF_VALUE.items() if not self.draft.get(f).found]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The preview for the JSON API."""
+        return {
+            "values": self.values,
+            "rules": [_finding_dict(self, key) for key in VALUE_LABELS],
+            "forms": _forms_dict(self.draft),
+            "issued_on": self.draft.value("issued_on"),
+            "schedule": {
+                "title": self.draft.value("schedule"),
+                "rows": self.schedule_rows,
+                "problem": self.schedule_problem,
+            },
+            "missing": self.missing,
+            "not_in_notice": self.unfound,
+            "conflicts": [c.code for c in self.conflicts],
+        }
+
+
+def _finding_dict(preview: NoticePreview, key: str) -> dict[str, Any]:
+    finding = preview.draft.get(FINDING_OF_VALUE[key])
+    return {
+        "field": key,
+        "label": VALUE_LABELS[key],
+        "value": preview.values.get(key, ""),
+        "found": finding.found,
+        "where": finding.where,
+        "sentence": finding.sentence,
+        "note": finding.note,
+    }
+
+
+def _forms_dict(draft: NoticeDraft) -> list[dict[str, Any]]:
+    names = draft.value("forms") or []
+    return [{"name": name, "form": form_of(name)} for name in names]
+
+
+def values_of(draft: NoticeDraft) -> dict[str, str]:
+    """The draft's values as the preview's form shows them; the defaults where it is silent."""
+    defaults = CampaignRules()
+    out = {key: str(draft.value(key) or "") for key in ("doc_number", "issuing_office", "title")}
+    window = draft.value("window")
+    out["starts_on"] = window[0].isoformat() if window else ""
+    out["ends_on"] = window[1].isoformat() if window else ""
+    invitees = draft.value("invitees")
+    out["invitees_min"] = str(invitees.minimum if invitees else defaults.invitees_min)
+    out["invitees_max"] = str(invitees.maximum if invitees else defaults.invitees_max)
+    share = draft.value("citizen_share")
+    out["citizen_share_min"] = str(share) if share is not None else defaults.citizen_share_min
+    answer = draft.value("answer")
+    out["feedback_answer_workdays"] = str(answer or defaults.feedback_answer_workdays)
+    summary = draft.value("summary")
+    out["summary_due_days"] = str(summary if summary is not None else defaults.summary_due_days)
+    out["summary_recipient"] = draft.value("summary_recipient") or defaults.summary_recipient
+    return out
+
+
+def preview(
+    session: Session,
+    text: str,
+    limits: ImportLimits,
+    *,
+    source: bytes | None = None,
+    filename: str = "notice.txt",
+    edits: Mapping[str, Any] | None = None,
+) -> NoticePreview:
+    """Parse the notice and show what it would create; `edits` replace the draft's values.
+
+    Raises `notice_not_recognised` for a text that is no open-day notice; contradictions are
+    raised by :func:`checked_values` at confirmation and shown as conflicts here.
+    """
+    draft = parse_notice(check_text(text))
+    values = values_of(draft)
+    for key in VALUE_LABELS:
+        if edits is not None and key in edits:
+            values[key] = str(edits[key] or "").strip()[:200]
+    result = NoticePreview(draft, values)
+    result.conflicts = _clashes(session, values)
+    try:
+        table = read_table(source or text.encode("utf-8"), filename, limits)
+        result.schedule_rows = len(table.rows)
+    except InvalidData as exc:
+        result.schedule_problem = exc.message_zh
+    return result
+
+
+# --- confirming --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoticeValues:
+    """The checked values a campaign is created with."""
+
+    fields: dict[str, Any]
+    rules: CampaignRules
+
+
+def _int(key: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise _refuse(
+            "notice_value_invalid",
+            f"{VALUE_LABELS[key]}应为整数（现为“{text}”）",
+            f"{key} must be a whole number (got '{text}')",
+            field=key,
+        ) from None
+
+
+def _date(key: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        day = words.full_date(text)
+        if day is None:
+            raise _refuse(
+                "notice_value_invalid",
+                f"{VALUE_LABELS[key]}应为日期，如 2023-10-08（现为“{text}”）",
+                f"{key} must be a date such as 2023-10-08 (got '{text}')",
+                field=key,
+            ) from None
+        return day
+
+
+def _share(text: str) -> Fraction:
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        found = words.share(text)
+        if found is None:
+            raise _refuse(
+                "notice_value_invalid",
+                f"市民代表比例应为分数，如 1/3 或 三分之一（现为“{text}”）",
+                f"citizen_share_min must be a fraction such as 1/3 (got '{text}')",
+                field="citizen_share_min",
+            ) from None
+        return found
+
+
+def checked_values(values: Mapping[str, Any]) -> NoticeValues:
+    """The supervisor's values, refused when blank where required or contradicting each other."""
+    given = {key: str(values.get(key) or "").strip() for key in VALUE_LABELS}
+    missing = [key for key in REQUIRED_VALUES if not given[key]]
+    if missing:
+        names = "、".join(VALUE_LABELS[key] for key in missing)
+        raise _refuse(
+            "notice_fields_missing",
+            f"请填写通知中未找到的内容：{names}",
+            "fill in what the notice does not say: " + ", ".join(missing),
+            fields=missing,
+        )
+    starts_on, ends_on = _date("starts_on", given["starts_on"]), _date("ends_on", given["ends_on"])
+    numbers = {key: _int(key, given[key]) for key in _INTS if given[key]}
+    share = _share(given["citizen_share_min"]) if given["citizen_share_min"] else None
+    invitees = None
+    if "invitees_min" in numbers and "invitees_max" in numbers:
+        invitees = (numbers["invitees_min"], numbers["invitees_max"])
+    check_values(starts_on, ends_on, share, invitees)
+    rules: dict[str, Any] = dict(numbers)
+    if share is not None:
+        rules["citizen_share_min"] = str(share)
+    if given["summary_recipient"]:
+        rules["summary_recipient"] = given["summary_recipient"][:100]
+    fields: dict[str, Any] = {k: given[k][:200] for k in ("doc_number", "issuing_office", "title")}
+    fields["doc_number"] = fields["doc_number"][:64]
+    fields.update(starts_on=starts_on, ends_on=ends_on)
+    return NoticeValues(fields, _rules(rules))
+
+
+def _rules(rules: dict[str, Any]) -> CampaignRules:
+    """The campaign's rules, a value the rules refuse (0 days, 0 people) named in the refusal."""
+    try:
+        return CampaignRules.model_validate(rules)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else ""
+        label = VALUE_LABELS.get(key, key)
+        raise _refuse(
+            "notice_value_invalid",
+            f"{label}的值不可用（{rules.get(key, '')}）",
+            f"{key or 'rules'}: {first['msg']}",
+            field=key,
+        ) from None
+
+
+def _clashes(session: Session, values: Mapping[str, Any]) -> list[Conflict]:
+    """Campaigns the new one would clash with: its 文号, or a window overlapping its own or
+    starting in its year."""
+    out: list[Conflict] = []
+    doc = str(values.get("doc_number") or "")
+    if doc and session.exec(select(Campaign).where(Campaign.doc_number == doc)).first():
+        out.append(
+            Conflict(
+                "campaign_exists",
+                f"文号“{doc}”的活动已存在",
+                f"a campaign with document number '{doc}' exists",
+            )
+        )
+    try:
+        starts_on = _date("starts_on", str(values.get("starts_on") or ""))
+        ends_on = _date("ends_on", str(values.get("ends_on") or ""))
+    except InvalidData:
+        return out
+    for other in session.exec(select(Campaign).order_by(col(Campaign.id))).all():
+        overlaps = other.starts_on <= ends_on and starts_on <= other.ends_on
+        if overlaps or other.starts_on.year == starts_on.year:
+            out.append(_year_taken(other, starts_on.year))
+            break
+    return out
+
+
+def _year_taken(other: Campaign, year: int) -> Conflict:
+    return Conflict(
+        "campaign_exists_for_year",
+        f"{year}年已有活动“{other.doc_number}”（{other.starts_on} 至 {other.ends_on}），"
+        "与本通知的活动时间重叠或同年",
+        f"a campaign for {year} exists: '{other.doc_number}' ({other.starts_on} to "
+        f"{other.ends_on}) overlaps this notice's window or starts in the same year",
+        details={"campaign_id": other.id},
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A finding's value as the audit line's JSON holds it."""
+    if isinstance(value, Fraction):
+        return str(value)
+    if isinstance(value, Invitees):
+        return {"min": value.minimum, "max": value.maximum, "wording": value.wording}
+    return value
+
+
+def create_from_notice(
+    session: Session,
+    actor: Actor,
+    values: Mapping[str, Any],
+    draft: NoticeDraft,
+    now: datetime,
+    source: dict[str, Any] | None = None,
+) -> Campaign:
+    """Create the campaign the supervisor confirmed; its audit line keeps the notice's sentences.
+
+    Refused (nothing written) while a required value is blank, values contradict each other,
+    or a campaign exists with its 文号, its window or its year.
+    """
+    actor.require_supervisor()
+    checked = checked_values(values)
+    clashes = _clashes(session, checked.fields)
+    if clashes:
+        raise clashes[0]
+    campaign = campaigns.create(session, actor, checked.fields, checked.rules, now)
+    cited = {
+        f.key: {"value": _plain(f.value), "where": f.where, "sentence": f.sentence}
+        for f in draft.ordered()
+        if f.found
+    }
+    audit.record(
+        session,
+        actor,
+        entity="campaign",
+        entity_id=campaign.id,
+        action="import_notice",
+        now=now,
+        after={"notice": cited, "source": source or {}},
+    )
+    return campaign
