@@ -1,0 +1,221 @@
+"""从通知新建活动 (issue 30): upload the notice (.docx / .txt) or paste its text, see the campaign
+it would create — each rule beside the sentence it came from, what the notice does not say marked
+for the supervisor to fill — then confirm; the schedule table attached to the notice then goes
+through the existing import preview (pages/admin.py). Nothing is written before 确认创建活动.
+
+The notice waits in the upload store (content-addressed) between the preview and the
+confirmation, as the schedule import's table does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+from starlette.datastructures import FormData, UploadFile
+
+from pages.admin import import_page
+from pages.auth import FormDep, UserDep
+from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from web.deps import SessionDep
+from workers.runtime import notify_config
+from workflows.campaign import notice_campaign as notice
+from workflows.campaign import service as campaigns
+from workflows.files.archive_guard import ImportLimits
+from workflows.files.store import FileStore
+from workflows.kernel.errors import DomainError
+from workflows.schedule.service import import_schedule
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+_KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
+_FILENAME = re.compile(r"^[^/\\]{1,120}\.(docx|txt)$", re.IGNORECASE)
+# The preview's rows: the finding cited, and the form's inputs it fills.
+ROWS: list[tuple[str, list[str]]] = [
+    ("doc_number", ["doc_number"]),
+    ("issuing_office", ["issuing_office"]),
+    ("title", ["title"]),
+    ("window", ["starts_on", "ends_on"]),
+    ("invitees", ["invitees_min", "invitees_max"]),
+    ("citizen_share", ["citizen_share_min"]),
+    ("answer", ["feedback_answer_workdays"]),
+    ("summary", ["summary_due_days"]),
+    ("summary_recipient", ["summary_recipient"]),
+]
+# Refusals and the input their error-summary line links to.
+FIELDS = {
+    "notice_window_reversed": "starts_on",
+    "notice_window_invalid": "starts_on",
+    "notice_share_above_one": "citizen_share_min",
+    "notice_invitees_reversed": "invitees_min",
+    "campaign_exists": "doc_number",
+    "campaign_exists_for_year": "starts_on",
+}
+
+
+def notice_page(
+    request: Request,
+    preview: notice.NoticePreview | None = None,
+    errors: list[FieldError] | None = None,
+    key: str = "",
+    filename: str = "",
+    text: str = "",
+) -> HTMLResponse:
+    """The upload/paste form, or the preview of the campaign with the confirm button."""
+    status = max([e.status for e in errors or []] + [200])
+    return render(
+        request,
+        "notice_import.html",
+        status=status,
+        preview=preview,
+        errors=errors or [],
+        rows=ROWS,
+        labels=notice.VALUE_LABELS,
+        key=key,
+        filename=filename,
+        text=text,
+        max_chars=notice.NOTICE_MAX_CHARS,
+    )
+
+
+@router.get("/admin/notice-import")
+def notice_form(request: Request, user: UserDep) -> HTMLResponse:
+    """Choose the notice or paste its text."""
+    user.actor.require_supervisor()
+    return notice_page(request)
+
+
+@router.post("/admin/notice-import")
+def notice_post(request: Request, form: FormDep, user: UserDep, session: SessionDep) -> Response:
+    """Preview a notice, or create the previewed campaign."""
+    user.actor.require_supervisor()
+    store = FileStore(request.app.state.settings.upload_dir)
+    if form.get("action") == "confirm":
+        return _confirm(request, form, user.actor, session, store)
+    try:
+        data, filename = _source(request, form)
+        text = _text(request, data, filename)
+        preview = notice.preview(session, text, _limits(request), source=data, filename=filename)
+    except DomainError as exc:
+        pasted = str(form.get("text", ""))[: notice.NOTICE_MAX_CHARS]
+        return notice_page(request, errors=errors_of(exc, {"": "notice"}), text=pasted)
+    key = store.put(data).key
+    return notice_page(request, preview, _clash_errors(preview), key=key, filename=filename)
+
+
+def _limits(request: Request) -> ImportLimits:
+    return ImportLimits.of(request.app.state.settings)
+
+
+def _source(request: Request, form: FormData) -> tuple[bytes, str]:
+    """The uploaded file's bytes and name, or the pasted text as a .txt file."""
+    limit = request.app.state.settings.upload_max_bytes
+    upload = form.get("notice")
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = upload.file.read(limit + 1)
+        if len(data) > limit:
+            raise DomainError(
+                "file_too_large",
+                f"文件超过 {limit // (1024 * 1024)} MB 上限",
+                f"the file exceeds the {limit} byte limit",
+                status=413,
+            )
+        return data, upload.filename
+    pasted = str(form.get("text", ""))
+    notice.check_text(pasted)
+    return pasted.encode("utf-8"), "notice.txt"
+
+
+def _text(request: Request, data: bytes, filename: str) -> str:
+    return notice.read_notice(data, filename, _limits(request))
+
+
+def _errors(exc: DomainError) -> list[FieldError]:
+    """The refusal's lines, each linked to the input it is about."""
+    if exc.code == "notice_fields_missing":
+        return [
+            FieldError(f"请填写{notice.VALUE_LABELS[key]}（通知中未找到）", key, exc.status)
+            for key in exc.details.get("fields", [])
+        ]
+    if exc.code == "notice_value_invalid":
+        return errors_of(exc, {exc.code: str(exc.details.get("field", ""))})
+    return errors_of(exc, FIELDS)
+
+
+def _clash_errors(preview: notice.NoticePreview) -> list[FieldError]:
+    return [e for c in preview.conflicts for e in errors_of(c, FIELDS)]
+
+
+def _confirm(
+    request: Request, form: FormData, actor: Any, session: Session, store: FileStore
+) -> Response:
+    """Create the campaign with the preview's (edited) values; the preview again if refused."""
+    key, filename = str(form.get("key", "")), str(form.get("filename", ""))
+    if not (_KEY.match(key) and _FILENAME.match(filename) and store.path(key).exists()):
+        error = FieldError("预览已失效，请重新上传通知", "notice", 422)
+        return notice_page(request, errors=[error])
+    data = store.path(key).read_bytes()
+    edits = {k: form.get(k, "") for k in notice.VALUE_LABELS}
+    try:
+        text = _text(request, data, filename)
+        preview = notice.preview(
+            session, text, _limits(request), source=data, filename=filename, edits=edits
+        )
+    except DomainError as exc:
+        return notice_page(request, errors=errors_of(exc, {"": "notice"}))
+    try:
+        campaign = notice.create_from_notice(
+            session,
+            actor,
+            preview.values,
+            preview.draft,
+            request.app.state.clock.now(),
+            source={"filename": filename, "key": key},
+        )
+    except DomainError as exc:
+        session.rollback()
+        return notice_page(request, preview, _errors(exc), key=key, filename=filename)
+    session.commit()
+    done = f"已创建活动“{campaign.doc_number}”"
+    if preview.schedule_rows:
+        url = f"/admin/campaigns/{campaign.id}/notice-schedule?key={key}&filename={quote(filename)}"
+        return redirect(url, done + "，请核对通知所附日程表的导入预览")
+    return redirect(f"/admin/campaigns/{campaign.id}/import", done + "，请上传日程表")
+
+
+@router.get("/admin/campaigns/{campaign_id}/notice-schedule")
+def notice_schedule(
+    request: Request,
+    campaign_id: int,
+    user: UserDep,
+    session: SessionDep,
+    key: str = "",
+    filename: str = "",
+) -> HTMLResponse:
+    """The schedule table attached to the notice, through the schedule import's own preview."""
+    user.actor.require_supervisor()
+    campaign = campaigns.get(session, campaign_id)
+    store = FileStore(request.app.state.settings.upload_dir)
+    if not (_KEY.match(key) and _FILENAME.match(filename) and store.path(key).exists()):
+        return import_page(request, session, campaign)
+    settings = request.app.state.settings
+    try:
+        report = import_schedule(
+            session,
+            campaign_id,
+            store.path(key).read_bytes(),
+            filename,
+            actor=user.actor,
+            now=request.app.state.clock.now(),
+            notify=notify_config(settings),
+            limits=ImportLimits.of(settings),
+            dry_run=True,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return import_page(request, session, campaign, errors_of(exc, {"": "table"}))
+    session.rollback()  # a dry run: nothing to keep
+    return import_page(request, session, campaign, report=report, key=key, filename=filename)
