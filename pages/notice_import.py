@@ -52,7 +52,7 @@ FIELDS = {
     "notice_share_above_one": "citizen_share_min",
     "notice_invitees_reversed": "invitees_min",
     "campaign_exists": "doc_number",
-    "campaign_exists_for_year": "starts_on",
+    "campaign_year_taken": "starts_on",
 }
 
 

@@ -84,7 +84,7 @@ def test_a_dry_run_shows_every_rule_with_its_sentence_and_writes_nothing(walker:
     ]
     assert body["schedule"]["rows"] == 39
     assert body["missing"] == [] and body["not_in_notice"] == []
-    assert body["conflicts"] == ["campaign_exists", "campaign_exists_for_year"]
+    assert body["conflicts"] == ["campaign_exists", "campaign_year_taken"]
     assert _campaigns(walker) == 1
 
 
@@ -151,7 +151,7 @@ def test_what_the_notice_does_not_say_is_filled_by_the_supervisor(walker: Walker
             NOTICE_2022,
             {"doc_number": "资雁府办发〔2022〕99号"},
             409,
-            "campaign_exists_for_year",
+            "campaign_year_taken",
             ["2022年"],
         ),
         (NOTICE_2023, {"citizen_share_min": "二分之三"}, 422, "notice_share_above_one", ["3/2"]),

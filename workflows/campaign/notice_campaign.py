@@ -397,7 +397,7 @@ def _clashes(session: Session, values: Mapping[str, Any]) -> list[Conflict]:
 
 def _year_taken(other: Campaign, year: int) -> Conflict:
     return Conflict(
-        "campaign_exists_for_year",
+        "campaign_year_taken",
         f"{year}年已有活动“{other.doc_number}”（{other.starts_on} 至 {other.ends_on}），"
         "与本通知的活动时间重叠或同年",
         f"a campaign for {year} exists: '{other.doc_number}' ({other.starts_on} to "
