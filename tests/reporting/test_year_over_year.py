@@ -10,7 +10,7 @@ from typing import Any
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from models import FeedbackItem
+from models import FeedbackItem, User
 from tests.conftest import HOUSING, SHILING, Walker, local
 from workers.scheduler import Scheduler
 from workflows.escalation import service as escalation
@@ -139,7 +139,8 @@ def test_the_page_shows_the_trend_and_charts_and_the_xlsx(
 ) -> None:
     """逐年对比 for supervisors: who improved and fell back, two inline SVG charts (nothing
     fetched, names escaped), the table and its xlsx; unit staff are refused."""
-    from tests.pages.test_pages_admin import _as
+    from tests.pages.test_pages import sign_in
+    from tests.pages.test_pages_admin import _as, _password
 
     _build_two_years(walker, clock)
     client = walker.client
@@ -152,5 +153,13 @@ def test_the_page_shows_the_trend_and_charts_and_the_xlsx(
     assert "-35 分" in page.text and "+33 分" in page.text
     xlsx = client.get("/board/yearly.xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
-    _as(client, walker.world, "housing")
-    assert client.get("/board/yearly").status_code == 403
+    client.cookies.clear()  # signed out
+    _password(walker.world, "housing", "Zhujian-Passw0rd-2023!")
+    with Session(walker.world.engine) as s:  # changed today: not expired (等保 password age)
+        user = s.get(User, walker.world.user_ids["housing"])
+        assert user is not None
+        user.password_changed_at = clock.now()
+        s.commit()
+    sign_in(client, "housing", "Zhujian-Passw0rd-2023!")
+    refused = client.get("/board/yearly", follow_redirects=False)
+    assert refused.status_code == 403
