@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,22 @@ def test_a_broken_or_foreign_file_is_refused(walker: Walker) -> None:
     assert r.status_code == 422
     assert error_of(r)["code"] == "notice_not_recognised"
     assert "活动时间" in error_of(r)["message"]
+    assert _campaigns(walker) == 1
+
+
+def test_an_oversized_upload_or_a_docx_bomb_is_refused(walker: Walker) -> None:
+    """Past OPENDAY_UPLOAD_MAX_BYTES: 413 while streaming; a .docx whose document part would
+    unpack past the archive guard's caps: refused before python-docx opens it."""
+    limit = walker.client.app.state.settings.upload_max_bytes  # type: ignore[attr-defined]
+    r = _post(walker, docx=b"PK" + b"0" * (limit + 100 * 1024))
+    assert r.status_code == 413 and error_of(r)["code"] == "body_too_large"
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:t>" + "通" * 3_000_000 + "</w:t>")
+    r = _post(walker, docx=bomb.getvalue())
+    assert r.status_code in (413, 422), r.text
+    assert error_of(r)["code"] in ("archive_ratio_too_high", "archive_document_too_large")
     assert _campaigns(walker) == 1
 
 
