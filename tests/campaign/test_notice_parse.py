@@ -4,6 +4,7 @@ that is no notice, a reversed window and a share above one are refused with stab
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -12,7 +13,12 @@ import pytest
 
 from tests.campaign import notice_variants as v
 from workflows.campaign import notice_words as words
-from workflows.campaign.notice_import import check_draft, form_of, parse_notice
+from workflows.campaign.notice_import import (
+    SENTENCE_MAX_CHARS,
+    check_draft,
+    form_of,
+    parse_notice,
+)
 from workflows.kernel.errors import InvalidData
 
 # The shared reference notice, as the repository keeps it.
@@ -314,3 +320,25 @@ def test_periods(text: str, days: int, workdays: bool) -> None:
 def test_windows(text: str, start: date, end: date) -> None:
     found = words.window(text, 2023)
     assert found is not None and (found.starts_on, found.ends_on) == (start, end)
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        "活动总结于三日内" + "报" * 99_000,
+        "市民代表" + "一" * 99_000,
+        "意见建议办结" + "一" * 99_000,
+    ],
+)
+def test_a_long_hostile_text_is_read_in_bounded_time(filler: str) -> None:
+    """A 100,000-character sentence (the text limit) is cut to SENTENCE_MAX_CHARS before any
+    search: a lazy scan over it took minutes (quadratic); bounded, it is well under a second."""
+    text = "资雁府办发〔2023〕1号\n一、活动时间：2023年9月1日至9月30日\n" + filler + "。\n"
+    started = time.perf_counter()
+    try:
+        draft = parse_notice(text)
+    except InvalidData:
+        draft = None
+    assert time.perf_counter() - started < 20  # minutes before the cap; ~0.2 s with it
+    for finding in draft.ordered() if draft else []:
+        assert len(finding.sentence) <= SENTENCE_MAX_CHARS + 60

@@ -103,6 +103,7 @@ class NoticeDraft:
 
 # --- the text ----------------------------------------------------------------------------------
 
+SENTENCE_MAX_CHARS = 500
 _HEADING = re.compile(r"^(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）)")
 _ARTIFACT = re.compile(r"\[bookmark:[^\]]*\]|窗体顶端|窗体底端")
 
@@ -140,8 +141,8 @@ def _sentences(lines: list[str]) -> list[_Sentence]:
             sub = heading.group(0)
         where = section + sub if sub and section else section or sub
         for part in re.findall(r"[^。；;！!]+[。；;！!]?", line):
-            if part.strip():
-                out.append(_Sentence(part.strip(), where, index))
+            if part.strip():  # a real sentence is far shorter; the cap bounds every search
+                out.append(_Sentence(part.strip()[:SENTENCE_MAX_CHARS], where, index))
     return out
 
 
@@ -195,8 +196,8 @@ def _office_above(lines: list[str], index: int) -> str:
 def _signature(lines: list[str], draft: NoticeDraft) -> None:
     """The signing date (a line that is only a date) and the office signed above it."""
     for index, line in enumerate(lines[: _body_end(lines)]):
-        day = words.full_date(line)
-        if day is None or len(line) > 14:
+        day = words.full_date(line) if len(line) <= 14 else None
+        if day is None:
             continue
         draft.findings["issued_on"] = _found("issued_on", day, _Sentence(line, "落款", index))
         above = next((x for x in reversed(lines[:index]) if x), "")
@@ -345,7 +346,7 @@ def _summary(sentences: list[_Sentence], draft: NoticeDraft) -> None:
     draft.findings["summary"] = _found("summary", period.days, sentence, note)
     rest = rest.rstrip("。；;")
     to = re.search(
-        r"(?:报送|提交|反馈|送|报)[^，。；;]*?(?:至|到|给)\s*([^，。；;（(]{2,30})", rest
+        r"(?:报送|提交|反馈|送|报)[^，。；;]{0,20}?(?:至|到|给)\s*([^，。；;（(]{2,30})", rest
     )
     found = to or _RECIPIENT.search(rest)
     if found:

@@ -18,7 +18,9 @@ _DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
 _DIGITS.update({"六": 6, "七": 7, "八": 8, "九": 9})
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 # A number as notices write it: Arabic digits (ASCII or full width) or Chinese numerals.
-NUMBER = r"(?:[0-9０-９]+|[〇零一二两三四五六七八九十百千]+)"
+NUMBER = (
+    r"(?:[0-9０-９]{1,9}|[〇零一二两三四五六七八九十百千]{1,9})"  # bounded: no backtracking runs
+)
 
 
 def number(text: str) -> int | None:
