@@ -3,6 +3,7 @@
 from models.account import ApiToken, PasswordHistory, RecoveryCode, Role, User
 from models.audit import TransitionLog
 from models.backup_run import BackupRun
+from models.bulletin import Bulletin
 from models.campaign import Campaign, CampaignUnit
 from models.cancellation import CancellationRequest, CancellationState
 from models.change_log import ChangeLog
@@ -21,6 +22,7 @@ from models.sample import SampleDraw
 from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
 from models.timer import Timer, TimerState
+from models.transfer import OPEN_TRANSFER_STATES, FeedbackTransfer, TransferState
 from models.unit import Unit, UnitKind
 from models.visit import SiteVisit, VisitPhoto
 from models.work_calendar import CalendarDay, CalendarYear
@@ -48,6 +50,7 @@ __all__ = [
     "RecoveryCode",
     "Attachment",
     "BackupRun",
+    "Bulletin",
     "Campaign",
     "CampaignUnit",
     "CancellationRequest",
@@ -64,6 +67,9 @@ __all__ = [
     "EventState",
     "LeaderPost",
     "FeedbackItem",
+    "FeedbackTransfer",
+    "OPEN_TRANSFER_STATES",
+    "TransferState",
     "FeedbackState",
     "InboxMessage",
     "InvitationMode",

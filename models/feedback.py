@@ -57,7 +57,8 @@ class FeedbackItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event.id", index=True)
-    unit_id: int = Field(foreign_key="unit.id")  # the event's unit, copied for scoped lists
+    # The unit holding the opinion: the event's unit, or the unit it was transferred to (转办).
+    unit_id: int = Field(foreign_key="unit.id")
     content: str = Field(sa_type=sa.Text)
     # The receipt code given to whoever raised it: /public/track shows status and answer by it.
     receipt_code: str | None = Field(
@@ -86,6 +87,11 @@ class FeedbackItem(SQLModel, table=True):
     overdue_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     answered_late_workdays: int | None = None
     escalation_level: int = 0
+    # 签收: the holding unit signs for the opinion by sign_due_on (a campaign rule's working
+    # days) or it is escalated; a transfer (models/transfer.py) asks the receiving unit anew.
+    sign_due_on: date | None = None
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    signed_by: str | None = Field(default=None, sa_type=sa.String(100))
     last_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version: int = Field(default=1, sa_column=_version_column)
     created_at: datetime = Field(sa_type=UTCDateTime)

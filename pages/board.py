@@ -22,6 +22,7 @@ from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.escalation import notifications
 from workflows.event import cancellation, checkin, search
 from workflows.feedback import extensions
+from workflows.feedback.lamps import Lamps
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, Forbidden
@@ -93,6 +94,7 @@ def board_page(
         filters=vars(filters),
         overdue_query=urlencode({k: v for k, v in vars(filters).items() if v is not None}),
         rows=data.rows,
+        lamps=Lamps(session, local_date(now)),
         funnel=data.funnel,
         top=max([s.reached for s in data.funnel] + [1]),
         queue=data.queue,

@@ -13,8 +13,10 @@ from models import InboxMessage
 from pages.auth import FormDep, UserDep
 from pages.render import PageRoute, redirect, render
 from web.deps import ClockDep, SessionDep
+from workflows.feedback import lamps
 from workflows.inbox import service as inbox
 from workflows.inbox.kinds import kind_label
+from workflows.kernel.clock import local_date
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -27,6 +29,7 @@ def inbox_page(
     request: Request,
     user: UserDep,
     session: SessionDep,
+    clock: ClockDep,
     show: Annotated[str, Query(max_length=10)] = "unread",
     kind: Annotated[str, Query(max_length=16)] = "",
     after: Annotated[str, Query(max_length=19)] = "",
@@ -53,6 +56,7 @@ def inbox_page(
         query=urlencode({"show": show, "kind": kind}),
         next_after=rows[-1].id if more and rows else None,
         kind_label=kind_label,
+        lamps=lamps.of_messages(session, rows, local_date(clock.now())),
     )
 
 

@@ -18,6 +18,7 @@ from web.deps import ClockDep, SessionDep
 from workflows.accounts import units as unit_list
 from workflows.escalation import overdue
 from workflows.event import search
+from workflows.feedback.lamps import Lamps
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import scope
 
@@ -58,6 +59,7 @@ def overdue_page(
         request,
         "overdue.html",
         rows=rows,
+        lamps=Lamps(session, local_date(now)),
         kinds=KINDS,
         units=units,
         unit=unit_id,

@@ -30,6 +30,7 @@ from workflows.event.service import require_version
 from workflows.feedback import corrections as answer_corrections
 from workflows.feedback import extensions, replies, satisfaction
 from workflows.feedback import machine as feedback_flow
+from workflows.feedback.lamps import Lamps
 from workflows.files import filetypes
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
@@ -422,6 +423,7 @@ def feedback_page(
         how_zh=replies.HOW_ZH,
         rating_zh=satisfaction.RATING_ZH,
         appeal_zh=satisfaction.APPEAL_ZH,
+        lamps=Lamps(session, today or local_date(ev.event.updated_at)),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from routes import (
     accounts,
     audit,
+    bulletins,
     calendar_days,
     campaigns,
     cancellations,
@@ -26,6 +27,7 @@ from routes import (
     rollover,
     spot_checks,
     summaries,
+    transfers,
     units,
     visits,
     yearly,
@@ -46,6 +48,7 @@ ROUTERS = [
     extensions.router,
     replies.router,
     replies.public_router,
+    transfers.router,
     corrections.router,
     summaries.router,
     spot_checks.router,
@@ -56,6 +59,7 @@ ROUTERS = [
     calendar_days.router,
     reports.router,
     yearly.router,
+    bulletins.router,
     visits.router,
     public.router,
 ]

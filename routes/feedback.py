@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 from sqlmodel import Session, col, select
 
-from models import Event, FeedbackItem, Timer
+from models import FeedbackItem, Timer
 from routes.events import role_gate
 from schemas.common import Page
 from schemas.deadlines import TimerOut
@@ -18,7 +18,7 @@ from schemas.feedback import (
     FeedbackOut,
     FeedbackTransitionIn,
 )
-from web import moves
+from web import loaders, moves
 from web.deps import (
     API_PREFIX,
     ActorDep,
@@ -31,28 +31,14 @@ from web.deps import (
 from web.loaders import load_event, load_event_for_write
 from workflows.feedback import corrections
 from workflows.feedback import machine as flow
-from workflows.kernel.errors import NotFound
-from workflows.kernel.visibility import Actor, require_visible
+from workflows.kernel.visibility import Actor
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
 
 
 def load_item(session: Session, actor: Actor, item_id: int, *, lock: bool = False) -> FeedbackItem:
     """An opinion the caller may see (locked when about to change), or 404."""
-    stmt = select(FeedbackItem).where(FeedbackItem.id == item_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    item = session.exec(stmt).first()
-    event = session.get(Event, item.event_id) if item is not None else None
-    require_visible(
-        actor,
-        None if event is None else event.unit_id,
-        NotFound(
-            "feedback_not_found", f"意见建议 {item_id} 不存在", f"feedback item {item_id} not found"
-        ),
-    )
-    assert item is not None
-    return item
+    return loaders.load_item(session, actor, item_id, lock=lock)
 
 
 def detail(session: Session, item: FeedbackItem, actor: Actor) -> FeedbackDetailOut:

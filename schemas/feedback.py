@@ -57,6 +57,10 @@ class FeedbackOut(BaseModel):
     added_late: bool = Field(
         default=False, description="added after collect_feedback, with its own day received"
     )
+    unit_id: int = Field(description="the unit holding the opinion (the one it was transferred to)")
+    sign_due_on: date | None = Field(default=None, description="the last day to sign for it")
+    signed_at: datetime | None = Field(default=None, description="when the holder signed for it")
+    signed_by: str | None = Field(default=None, description="who signed for it")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

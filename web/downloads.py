@@ -12,10 +12,11 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from models import Campaign
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import Actor
-from workflows.reporting import exports
+from workflows.reporting import bulletin, exports
 from workflows.reporting.summary_docx import district_draft
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -67,3 +68,19 @@ def summary_docx(
         f"summary-{campaign_id}-{stamp}.docx", f"总结报告-{campaign_id}-{stamp}.docx"
     )
     return Response(body, media_type=DOCX, headers={"Content-Disposition": disposition})
+
+
+def bulletin_download(session: Session, actor: Actor, bulletin_id: int, fmt: str) -> Response:
+    """A weekly 通报 as .docx or .xlsx (those who see every unit: supervisors, admins, viewers;
+    a unit's staff 403 `bulletin_forbidden`)."""
+    bulletin.require_overview(actor)
+    b = bulletin.get(session, bulletin_id)
+    campaign = session.get(Campaign, b.campaign_id)
+    assert campaign is not None
+    week = b.week_start.strftime("%Y%m%d")
+    if fmt == "docx":
+        body, media = bulletin.docx(b, campaign), DOCX
+    else:
+        body, media = bulletin.xlsx(b, campaign), exports.MEDIA_TYPES["xlsx"]
+    disposition = attachment(f"bulletin-{week}.{fmt}", f"每周通报-{week}.{fmt}")
+    return Response(body, media_type=media, headers={"Content-Disposition": disposition})

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
-from models import Campaign, Event, Unit
+from models import Campaign, Event, FeedbackItem, Unit
 from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor, require_visible
 from workflows.workdays import deadlines
@@ -86,3 +86,25 @@ def unit_name(session: Session, unit_id: int) -> str:
         return known[unit_id]
     unit = session.get(Unit, unit_id)
     return unit.name if unit else ""
+
+
+def load_item(session: Session, actor: Actor, item_id: int, *, lock: bool = False) -> FeedbackItem:
+    """An opinion the caller may see (locked when about to change), or 404: seen by its
+    event's unit and by the unit holding it (one it was transferred to)."""
+    stmt = select(FeedbackItem).where(FeedbackItem.id == item_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    item = session.exec(stmt).first()
+    event = session.get(Event, item.event_id) if item is not None else None
+    unit_id = None if event is None else event.unit_id
+    if item is not None and actor.may_see_unit(item.unit_id):
+        unit_id = item.unit_id
+    require_visible(
+        actor,
+        unit_id,
+        NotFound(
+            "feedback_not_found", f"意见建议 {item_id} 不存在", f"feedback item {item_id} not found"
+        ),
+    )
+    assert item is not None
+    return item

@@ -36,6 +36,7 @@ from workflows.backup import nightly
 from workflows.kernel.clock import LOCAL_TZ, Clock
 from workflows.kernel.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe, owe_many
 from workflows.public import privacy
+from workflows.reporting import bulletin
 from workflows.workdays import deadlines
 
 log = structlog.get_logger("openday.scheduler")
@@ -55,6 +56,9 @@ class PassResult:
     relayed: int
     redriven: int
     sleep: float
+
+
+BULLETIN_EVERY = timedelta(minutes=5)
 
 
 class Scheduler:
@@ -90,6 +94,9 @@ class Scheduler:
         self.backup_settings = backup_settings
         self._last_backup_claim: str | None = None
         self.backup_thread: threading.Thread | None = None
+        # The weekly 通报 (workflows/reporting/bulletin.py): looked for at most every
+        # BULLETIN_EVERY; made once per campaign and week in the database among schedulers.
+        self._last_bulletin_check: datetime | None = None
 
     def fire_due(self) -> int:
         """Claim up to `batch` due timers and owe handle_timers messages: one UPDATE … RETURNING
@@ -211,6 +218,24 @@ class Scheduler:
         self._last_purge_day = today
         return count
 
+    def bulletin_weekly(self) -> int:
+        """Make the weekly 通报 that are due (each campaign's weekday and hour) and deliver them
+        to the supervisors' inboxes; how many were made. Never holds back the timers."""
+        now = self.clock.now()
+        last = self._last_bulletin_check
+        if last is not None and now - last < BULLETIN_EVERY:
+            return 0
+        self._last_bulletin_check = now
+        try:
+            with session_scope(self.engine) as session:
+                made = [(b.id, b.campaign_id) for b in bulletin.make_due(session, now)]
+        except Exception:  # tried again at the next check
+            log.exception("bulletin_failed")
+            return 0
+        for bulletin_id, campaign_id in made:
+            log.info("bulletin_made", bulletin_id=bulletin_id, campaign_id=campaign_id)
+        return len(made)
+
     def backup_nightly(self) -> threading.Thread | None:
         """Start today's nightly backup once its hour has come (not while one runs); the thread,
         or None when none was started."""
@@ -241,6 +266,7 @@ class Scheduler:
         """One pass: fire, relay, (now and then) reconcile; says how long to sleep."""
         self.purge_daily()
         self.backup_nightly()
+        self.bulletin_weekly()
         fired = self.fire_due()
         relayed = 0
         while True:

@@ -34,7 +34,9 @@ def timers_of(walker: Walker, item_id: int) -> list[Timer]:
         return list(
             s.exec(
                 select(Timer).where(
-                    Timer.subject_type == "feedback_item", Timer.subject_id == item_id
+                    Timer.subject_type == "feedback_item",
+                    Timer.subject_id == item_id,
+                    Timer.rule == "feedback_answer",
                 )
             ).all()
         )

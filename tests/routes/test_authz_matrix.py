@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from models import (
+    Bulletin,
     CorrectionRequest,
     InboxMessage,
     Notification,
@@ -144,6 +145,18 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/feedback/{item_id}/appeal"): "13A433",  # only the unit itself appeals
     ("POST", "/api/v1/feedback/{item_id}/appeal/decision"): SUPERVISE,
     ("POST", "/api/v1/feedback/{item_id}/transitions"): WRITE_OWN,
+    # 签收 and 转办 (issue 26): only the holding unit signs for it; the receiving unit sends a
+    # transfer back; supervisors decide (the role alone: 403 before the item is looked up)
+    ("POST", "/api/v1/feedback/{item_id}/sign"): "13A433",
+    ("POST", "/api/v1/feedback/{item_id}/transfers"): WRITE_OWN,
+    ("GET", "/api/v1/feedback/{item_id}/transfers"): READ_OWN,
+    ("POST", "/api/v1/feedback/{item_id}/transfer/send-back"): "13A433",
+    ("POST", "/api/v1/feedback/{item_id}/transfer/decision"): SUPERVISE,
+    ("GET", "/api/v1/transfers"): READ_ALL,
+    # the weekly 通报 ranks every unit: those who see every unit (a unit's clerk 403)
+    ("GET", "/api/v1/bulletins"): "1A33AA",
+    ("GET", "/api/v1/bulletins/{bulletin_id}"): "1A33AA",
+    ("GET", "/api/v1/bulletins/{bulletin_id}/{fmt}"): "1A33AA",
     ("GET", "/api/v1/notifications"): READ_ALL,
     ("POST", "/api/v1/notifications/{notification_id}/retry"): SUPERVISE,
     ("POST", "/api/v1/spot-checks/{check_id}/rectification"): SUPERVISE,
@@ -331,6 +344,16 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         ("POST", "/api/v1/public/receipts/{code}/rating"): {
             "json": {"phone": PHONE, "rating": "satisfied"}
         },
+        # a stale version (409) for the holder's sign-for; a transfer to the unit itself
+        # (422); no transfer to send back or decide (409): nothing changes the seeded opinion
+        ("POST", "/api/v1/feedback/{item_id}/sign"): {"json": {"expected_version": 0}},
+        ("POST", "/api/v1/feedback/{item_id}/transfers"): {
+            "json": {"to_unit_id": s.ids["unit_id"], "reason": "不属本单位", "expected_version": 0}
+        },
+        ("POST", "/api/v1/feedback/{item_id}/transfer/send-back"): {
+            "json": {"reason": "不属本单位"}
+        },
+        ("POST", "/api/v1/feedback/{item_id}/transfer/decision"): {"json": {"outcome": "sender"}},
         # the seeded rectification hangs on a satisfactory round, issued (409 for a second
         # notice; report, close and send-back pass authorization and meet the rules)
         ("POST", "/api/v1/spot-checks/{check_id}/rectification"): {"json": {"notice": "补充照片"}},
@@ -457,6 +480,11 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
             due_on=now.date(), due_at=now, issued_at=now,
         )  # fmt: skip
         session.add(rect)
+        bulletin = Bulletin(
+            campaign_id=world.campaign_id, week_start=now.date(), as_of=now.date(), made_at=now,
+            rows=[],
+        )  # fmt: skip
+        session.add(bulletin)
         for user_id in walker.world.user_ids.values():  # every caller can change a password
             account = session.get(User, user_id)
             assert account is not None
@@ -494,6 +522,8 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         "message_id": message.id,
         "user_id": target.id,
         "unit_id": world.units[HOUSING],
+        "bulletin_id": bulletin.id,
+        "fmt": "docx",
         "campaign_id": world.campaign_id,
         "name": "events.csv",
         "registration_code": reg.json()["code"],

@@ -186,7 +186,9 @@ def _contacts(walker: Walker) -> None:
         s.commit()
 
 
-def _collected_with_one_opinion(walker: Walker) -> tuple[dict, int]:
+def _collected_with_one_opinion(walker: Walker, *, sign: bool = True) -> tuple[dict, int]:
+    """An opinion collected at an event held 09-16; signed for (签收) by the unit at once unless
+    `sign` is False (its sign-for escalation is tested in tests/feedback/test_transfers.py)."""
     event, _ = walker.held_event()
     r = walker.move(
         event["id"], "collect_feedback", data={"items": [{"content": "建议公开改造资金明细"}]}
@@ -194,6 +196,13 @@ def _collected_with_one_opinion(walker: Walker) -> tuple[dict, int]:
     assert r.status_code == 200, r.text
     with walker.world.session() as s:
         item = s.exec(select(FeedbackItem)).one()
+    if sign:
+        signed = walker.client.post(
+            f"/api/v1/feedback/{item.id}/sign",
+            json={"expected_version": item.version},
+            headers=walker.world.headers["housing"],
+        )
+        assert signed.status_code == 200, signed.text
     return r.json()["event"], item.id  # type: ignore[return-value]
 
 
@@ -258,7 +267,7 @@ def test_collecting_feedback_arms_reminder_and_ladder(walker: Walker, engine: En
         assert item is not None
         assert item.due_on == date(2022, 10, 12) and not item.due_provisional
         assert item.due_at == datetime(2022, 10, 12, 16, 0, tzinfo=UTC)
-    timers = _timers(engine, subject_type="feedback_item")
+    timers = _timers(engine, subject_type="feedback_item", rule="feedback_answer")
     assert [(t.kind, t.level, t.due_at.astimezone(local(2022, 1, 1).tzinfo)) for t in timers] == [
         ("reminder", 0, local(2022, 10, 9, 9)),
         ("escalation", 1, local(2022, 10, 13, 0)),
@@ -268,7 +277,8 @@ def test_collecting_feedback_arms_reminder_and_ladder(walker: Walker, engine: En
         f"/api/v1/feedback/{item_id}", headers=walker.world.headers["housing"]
     ).json()
     assert feedback["due_on"] == "2022-10-12" and feedback["due_provisional"] is False
-    assert [t["level"] for t in feedback["timers"]] == [0, 1, 2]
+    answer = [t["level"] for t in feedback["timers"] if t["rule"] == "feedback_answer"]
+    assert answer == [0, 1, 2]
 
 
 def test_hold_arms_the_summary_deadline_and_submitting_cancels_it(
@@ -751,7 +761,7 @@ def test_rules_drive_the_ladder(engine: Engine, walker: Walker) -> None:
     )
     assert r.status_code == 200, r.text
     _collected_with_one_opinion(walker)
-    timers = _timers(engine, subject_type="feedback_item")
+    timers = _timers(engine, subject_type="feedback_item", rule="feedback_answer")
     assert [(t.kind, t.level, t.due_at) for t in timers] == [
         ("escalation", 1, local(2022, 10, 15, 0))  # 2 working days after 10-12: 10-14
     ]

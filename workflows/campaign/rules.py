@@ -103,6 +103,30 @@ class CampaignRules(BaseModel):
         le=60,
         description="working days a unit has to report its rectification (整改) after a notice",
     )
+    # 签收 (issue 26): the unit holding an opinion signs for it within this many working days
+    # of receiving it (or of a transfer to it), else it is escalated to the unit (level 1).
+    sign_workdays: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="working days a unit has to sign for (签收) an opinion it holds",
+    )
+    # Lamps (红黄绿灯): an open opinion with at most lamp_red_workdays working days left (or
+    # overdue) is red, with at most lamp_yellow_workdays yellow, else green.
+    lamp_red_workdays: int = Field(default=1, ge=0, le=30)
+    lamp_yellow_workdays: int = Field(default=5, ge=0, le=60)
+    # The weekly 通报: a unit ranked last this many times in a row is marked for 约谈.
+    bulletin_interview_after: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="times in a row a unit ranks last in the weekly 通报 before it is marked "
+        "for 约谈",
+    )
+    # The weekly 通报 is made on this weekday (0 Monday … 6 Sunday) from this local hour on,
+    # covering the week before, and delivered to the supervisors' inboxes.
+    bulletin_weekday: int = Field(default=0, ge=0, le=6)
+    bulletin_hour: int = Field(default=9, ge=0, le=23)
     # Reminders ahead of each deadline, at reminder_hour local time.
     feedback_reminder_workdays_before: int = Field(default=3, ge=0)
     summary_reminder_days_before: int = Field(default=1, ge=0)
@@ -171,6 +195,10 @@ class CampaignRules(BaseModel):
 
     @model_validator(mode="after")
     def _range(self) -> CampaignRules:
+        if self.lamp_red_workdays > self.lamp_yellow_workdays:
+            raise ValueError(
+                "红灯阈值不能大于黄灯阈值 / lamp_red_workdays must not exceed lamp_yellow_workdays"
+            )
         if self.invitees_min > self.invitees_max:
             raise ValueError("邀请人数下限不能大于上限 / invitees_min must not exceed invitees_max")
         levels = [e.level for e in self.escalations]

@@ -60,10 +60,13 @@ class BatchContext:
     staff: dict[int, list[User]] = field(default_factory=dict)  # unit id → its staff accounts
 
     @classmethod
-    def load(cls, session: Session, events: Any, config: NotifyConfig) -> BatchContext:
+    def load(
+        cls, session: Session, events: Any, config: NotifyConfig, holders: Any = ()
+    ) -> BatchContext:
+        """`holders`: more unit ids to load (the units opinions were transferred to)."""
         events = list(events)
         campaign_ids = sorted({e.campaign_id for e in events})
-        unit_ids = sorted({e.unit_id for e in events})
+        unit_ids = sorted({e.unit_id for e in events} | set(holders))
         campaigns = {
             c.id: c
             for c in session.exec(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
@@ -106,6 +109,14 @@ def stale(
             return f"rectification {item.state}"
         if timer.deadline_on != item.due_on:
             return "rectification due day moved"
+    elif timer.rule == deadlines.FEEDBACK_SIGN:
+        assert isinstance(item, FeedbackItem)
+        if item.state not in OPEN_FEEDBACK_STATES:
+            return f"feedback item {item.state}"
+        if item.signed_at is not None:
+            return "signed for"
+        if timer.deadline_on != item.sign_due_on:
+            return "sign-for day moved"
     elif timer.rule == deadlines.FEEDBACK_ANSWER:
         assert isinstance(item, FeedbackItem)
         if item.state not in OPEN_FEEDBACK_STATES:

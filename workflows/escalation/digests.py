@@ -71,6 +71,7 @@ PLAIN_MAX_ITEMS = 500
 RULE_ZH = {
     deadlines.EVENT_HOLD: "活动开展",
     deadlines.FEEDBACK_ANSWER: "意见办理",
+    deadlines.FEEDBACK_SIGN: "意见签收",
     deadlines.SUMMARY: "活动总结",
     deadlines.RECTIFICATION: "抽查整改",
 }

@@ -160,7 +160,8 @@ def handle_timers(
     events, items, rects, timers = _lock_batch(session, peek)
     if not timers:
         return out
-    work = _Work(BatchContext.load(session, events.values(), config), config, now)
+    holders = {i.unit_id for i in items.values()}
+    work = _Work(BatchContext.load(session, events.values(), config, holders), config, now)
     for timer in timers:
         assert timer.event_id is not None
         event = events[timer.event_id]
@@ -282,7 +283,9 @@ def _apply(
         log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
         return
     subject: Event | FeedbackItem | Rectification = item if item is not None else event
-    if timer.kind == deadlines.ESCALATION:
+    if timer.rule == deadlines.FEEDBACK_SIGN:
+        pass  # an unsigned opinion is told to its unit: no overdue move, no answer level
+    elif timer.kind == deadlines.ESCALATION:
         open_states = (FeedbackState.received, FeedbackState.assigned)
         if isinstance(item, FeedbackItem) and item.state in open_states:
             work.overdue[item.id] = item  # type: ignore[index]
@@ -303,7 +306,9 @@ def _owe_notices(
 ) -> None:
     """The timer's notice, one row per recipient its level reaches now."""
     ctx = work.ctx
-    campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[event.unit_id]
+    # An opinion's notices go to the unit holding it (the one it was transferred to).
+    unit_id = item.unit_id if isinstance(item, FeedbackItem) else event.unit_id
+    campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[unit_id]
     rules = ctx.rules[event.campaign_id]
     title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, work.now)
     for recipient in recipients(
@@ -312,7 +317,7 @@ def _owe_notices(
         unit,
         work.config,
         supervisors=ctx.supervisors,
-        staff=ctx.staff.get(event.unit_id, []),
+        staff=ctx.staff.get(unit_id, []),
     ):
         work.rows.append(_notification_row(timer, event, unit, rules, recipient, title, body))
 
@@ -345,7 +350,8 @@ def owe_open(
         return out
     peek = [_Peek(t) for t in latest.values()]
     events, items, rects, _ = _lock_batch(session, peek)
-    work = _Work(BatchContext.load(session, events.values(), config), config, now)
+    holders = {i.unit_id for i in items.values()}
+    work = _Work(BatchContext.load(session, events.values(), config, holders), config, now)
     subjects: dict[str, dict[int | None, Any]] = {"feedback_item": items, "rectification": rects}
     for timer in sorted(latest.values(), key=lambda t: (t.subject_type, t.subject_id, t.rule)):
         event = events[timer.event_id]
@@ -680,6 +686,10 @@ def compose(
         assert isinstance(item, Rectification)
         lines = _rectification_lines(event, item, rules, due, lateness)
         title = f"{prefix}{unit.name}：抽查整改{'逾期未报送' if escalated else '即将到期'}"
+    elif timer.rule == deadlines.FEEDBACK_SIGN:
+        assert isinstance(item, FeedbackItem)
+        title = f"{prefix}{unit.name}：意见建议逾期未签收"
+        lines = _sign_lines(event, item, rules, due)
     elif timer.rule == deadlines.FEEDBACK_ANSWER:
         assert isinstance(item, FeedbackItem)
         title = f"{prefix}{unit.name}：意见建议{'逾期未办结' if escalated else '即将到期'}"
@@ -708,6 +718,17 @@ def compose(
         ]
     signature = f"—— {campaign.issuing_office}（{campaign.doc_number}）"
     return title, "\n".join([f"{unit.name}：", "", *lines, "", signature])
+
+
+def _sign_lines(event: Event, item: FeedbackItem, rules: CampaignRules, due: str) -> list[str]:
+    """What an unsigned opinion's notice says: sign for it, or transfer it with a reason."""
+    content = item.content if len(item.content) <= 120 else item.content[:120] + "…"
+    return [
+        f"“{event.theme}”政府开放日活动收集的意见建议（编号 {item.id}）：",
+        f"“{content}”",
+        f"应于 {due} 前签收（{rules.sign_workdays}个工作日内），至今未签收。",
+        "请尽快在系统中签收；不属于贵单位职责的，请注明理由转办。",
+    ]
 
 
 def _rectification_lines(

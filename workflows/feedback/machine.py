@@ -152,12 +152,10 @@ def _record_answer(event_data: EventData) -> None:
     if item.answered_late_workdays:
         move.audit["late_workdays"] = item.answered_late_workdays
     assert item.id is not None
-    deadlines.cancel(
-        move.session,
-        subject_type="feedback_item",
-        subject_ids=[item.id],
-        rule=deadlines.FEEDBACK_ANSWER,
-    )
+    for rule in (deadlines.FEEDBACK_ANSWER, deadlines.FEEDBACK_SIGN):  # answered: nothing owed
+        deadlines.cancel(
+            move.session, subject_type="feedback_item", subject_ids=[item.id], rule=rule
+        )
     # Tell the person who raised it (SMS, e-mail or a letter); the clock is met when they are.
     reply = replies.on_answer(move.session, item, move.now)
     move.audit["tell"] = replies.ways(reply)

@@ -31,6 +31,8 @@ def item_link(n: Subject) -> str:
     the event."""
     if n.event_id is None:
         return "/inbox"
+    if n.subject_type == "feedback_item" and n.rule == "feedback_sign":
+        return opinion_link(n)  # signed for on its own page (the holder may be another unit)
     if n.subject_type == "feedback_item":
         return f"/events/{n.event_id}/feedback#item-{n.subject_id}"
     if n.subject_type == "rectification":
@@ -67,6 +69,17 @@ def summary_link(n: Subject) -> str:
     return f"/events/{n.event_id}/summary" if n.event_id is not None else "/inbox"
 
 
+def opinion_link(n: Subject) -> str:
+    """An opinion's own page, where it is signed for, transferred, sent back or decided (the
+    unit it was transferred to cannot see the event's pages)."""
+    return f"/feedback/{n.subject_id}"
+
+
+def bulletin_link(n: Subject) -> str:
+    """A weekly 通报: its page, with the .docx and .xlsx downloads."""
+    return f"/bulletins/{n.subject_id}"
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of notification as the inbox shows it."""
@@ -88,6 +101,10 @@ KINDS: dict[str, Kind] = {
     "rect_decision": Kind("整改审核结果", ("unit_staff",), rectification_link),
     "cancel_request": Kind("取消申请", ("supervisors",), cancellation_link),
     "cancel_decision": Kind("取消审批结果", ("unit_staff",), item_link),
+    "transfer": Kind("转办", ("unit_staff",), opinion_link),
+    "transfer_dispute": Kind("转办退回待裁定", ("supervisors",), opinion_link),
+    "transfer_decided": Kind("转办裁定结果", ("unit_staff",), opinion_link),
+    "bulletin": Kind("每周通报", ("supervisors",), bulletin_link),
 }
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from models import Event, FeedbackItem, FeedbackState, OpinionReply, Unit
 from models.codes import grouped, normalize
+from workflows.feedback import transfer
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import NotFound
 
@@ -67,6 +68,8 @@ APPEAL_ZH = {
     "upheld": "申诉成立",
     "rejected": "申诉不成立",
 }
+    # Sign-for and transfers in plain words (unit names only): (local day, text).
+    steps: tuple[tuple[date, str], ...] = ()
 
 
 def _missing() -> NotFound:
@@ -127,6 +130,9 @@ def track(session: Session, code: str) -> Receipt:
         ),
         reopened=not answered and bool(rated and rated.rating == "dissatisfied"),
         appeal=APPEAL_ZH.get(rated.appeal_state or "") if rated else None,
+        steps=tuple(
+            (local_date(s.at), s.text) for s in transfer.steps(session, item.id or 0, public=True)
+        ),
     )
 
 

@@ -48,6 +48,7 @@ from workflows.workdays.days import DayRule, WorkdayCalendar, WorkdayResult
 log = structlog.get_logger("openday.deadlines")
 
 FEEDBACK_ANSWER = "feedback_answer"
+FEEDBACK_SIGN = "feedback_sign"  # 签收: the holding unit signs for an opinion (issue 26)
 SUMMARY = "summary"
 EVENT_HOLD = "event_hold"
 RECTIFICATION = "rectification"  # a rectification report (整改情况) after a notice
@@ -406,6 +407,37 @@ def arm_feedback_item(
     item.due_at = deadline.due_at
     item.due_provisional = deadline.provisional
     arm(session, deadline, now, rearm_fired=moved)
+    if item.signed_at is None and item.sign_due_on is None and item.collected_on is not None:
+        arm_sign(session, item, item.collected_on, rules, calendar, now)
+    return deadline
+
+
+def arm_sign(
+    session: Session,
+    item: FeedbackItem,
+    start: date,
+    rules: CampaignRules,
+    calendar: WorkdayCalendar,
+    now: datetime,
+) -> Deadline:
+    """The holding unit signs for (签收) the opinion within the rule's working days of `start`
+    (the day it was received, or transferred), counting from the next day; unsigned at the end
+    of that day it is escalated to the unit (one escalation, level 1 of the ladder's audience).
+    A new start (a transfer) owes its notice again."""
+    assert item.id is not None
+    due = calendar.add_workdays(start, rules.sign_workdays)
+    deadline = Deadline(
+        FEEDBACK_SIGN,
+        "feedback_item",
+        item.id,
+        item.event_id,
+        due.day,
+        end_of_local_day(due.day),
+        due.provisional,
+        (TimerSpec(ESCALATION, 1, end_of_local_day(due.day), due.provisional),),
+    )
+    item.sign_due_on = due.day
+    arm(session, deadline, now, rearm_fired=True)
     return deadline
 
 
@@ -483,12 +515,13 @@ def cancel_event_timers(session: Session, event: Event) -> None:
     for rule in (EVENT_HOLD, SUMMARY):
         cancel(session, subject_type="event", subject_ids=[event.id], rule=rule)
     item_ids = session.exec(select(FeedbackItem.id).where(FeedbackItem.event_id == event.id)).all()
-    cancel(
-        session,
-        subject_type="feedback_item",
-        subject_ids=[i for i in item_ids if i is not None],
-        rule=FEEDBACK_ANSWER,
-    )
+    for rule in (FEEDBACK_ANSWER, FEEDBACK_SIGN):
+        cancel(
+            session,
+            subject_type="feedback_item",
+            subject_ids=[i for i in item_ids if i is not None],
+            rule=rule,
+        )
 
 
 @dataclass(frozen=True)
