@@ -232,6 +232,13 @@ class Settings(BaseSettings):
     supervisor_webhook_format: str = Field(
         default="json", description="json | wecom (企业微信) | dingtalk (钉钉)"
     )
+    office_email: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="District office (区政府办) mailbox: what is copied to the office (level 2) is "
+        "also e-mailed here (needs OPENDAY_SMTP_HOST)",
+    )
     notify_log: bool = Field(default=True, description="Also write every notification to the log")
     public_url: str | None = Field(
         default=None,

@@ -49,6 +49,7 @@ def notify_config(settings: Settings) -> NotifyConfig:
         email_enabled=bool(settings.smtp_host),
         supervisor_webhook_url=settings.supervisor_webhook_url,
         supervisor_webhook_format=settings.supervisor_webhook_format,
+        office_email=settings.office_email,
         notify_log=settings.notify_log,
         board_url=settings.public_base + "/board",
     )

@@ -44,6 +44,7 @@ class NotifyConfig:
     email_enabled: bool = False  # an SMTP server is configured
     supervisor_webhook_url: str | None = None
     supervisor_webhook_format: str = "json"
+    office_email: str | None = None  # the district office's mailbox (OPENDAY_OFFICE_EMAIL)
     notify_log: bool = True
     board_url: str = "http://127.0.0.1:8000/board"  # digests link to it
 

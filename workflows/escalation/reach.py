@@ -31,6 +31,7 @@ def inbox_only_levels(session: Session, config: NotifyConfig) -> list[Unreached]
         "unit_contact": any(u.webhook_url or (mail and u.contact_email) for u in units),
         "unit_head": mail and any(u.head_email for u in units),
         "supervisors": bool(config.supervisor_webhook_url)
+        or bool(mail and config.office_email)
         or (
             mail
             and session.exec(

@@ -643,6 +643,8 @@ def recipients(
             supervisors = inbox.supervisors(session)
         people = sorted((u for u in supervisors if u.email), key=lambda u: u.email or "")
         out += [Recipient("email", u.email, u.escalation_delivery) for u in people]  # type: ignore[arg-type]
+        if config.office_email:
+            out.append(Recipient("email", config.office_email))
         if config.supervisor_webhook_url:
             out.append(
                 Recipient(
