@@ -63,7 +63,7 @@ def item_page(
         event=event,
         units=units,
         state_label=feedback_flow.STATE_LABELS_ZH.get(item.state, item.state),
-        steps=flow.steps(session, item.id),
+        steps=flow.steps(session, item),
         history=flow.history(session, item.id),
         pending=pending,
         can_sign=is_open and holder and item.signed_at is None

@@ -72,7 +72,7 @@ def item_transfers(item_id: int, actor: ActorDep, session: SessionDep) -> Transf
     assert item.id is not None
     return TransfersOut(
         items=[TransferOut.model_validate(t) for t in flow.history(session, item.id)],
-        steps=[StepOut(at=s.at, text=s.text) for s in flow.steps(session, item.id)],
+        steps=[StepOut(at=s.at, text=s.text) for s in flow.steps(session, item)],
     )
 
 

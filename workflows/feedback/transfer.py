@@ -421,13 +421,14 @@ class Step:
     text: str
 
 
-def steps(session: Session, item_id: int, *, public: bool = False) -> list[Step]:
+def steps(session: Session, item: FeedbackItem, *, public: bool = False) -> list[Step]:
     """The opinion's sign-for and transfer steps in order. `public`: unit names only, never a
-    person's name or a reason (the tracking page)."""
+    person's name or a reason (the tracking page). Read through the event's index."""
     lines = session.exec(
         select(TransitionLog)
         .where(
-            TransitionLog.feedback_item_id == item_id,
+            TransitionLog.event_id == item.event_id,
+            TransitionLog.feedback_item_id == item.id,
             col(TransitionLog.trigger).in_(TRIGGERS),
         )
         .order_by(col(TransitionLog.at), col(TransitionLog.id))

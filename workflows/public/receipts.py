@@ -131,7 +131,7 @@ def track(session: Session, code: str) -> Receipt:
         reopened=not answered and bool(rated and rated.rating == "dissatisfied"),
         appeal=APPEAL_ZH.get(rated.appeal_state or "") if rated else None,
         steps=tuple(
-            (local_date(s.at), s.text) for s in transfer.steps(session, item.id or 0, public=True)
+            (local_date(s.at), s.text) for s in transfer.steps(session, item, public=True)
         ),
     )
 
