@@ -33,6 +33,8 @@ from models import (
 )
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import machine as feedback
+from workflows.feedback import steps as steps_words
+from workflows.feedback.steps import DECIDE, SEND_BACK, SIGN, TRANSFER
 from workflows.inbox import service as inbox
 from workflows.kernel import audit
 from workflows.kernel.clock import local_date
@@ -41,11 +43,8 @@ from workflows.kernel.errors import Conflict, DomainError, Forbidden, stale_vers
 from workflows.kernel.visibility import Actor, is_own_unit
 from workflows.workdays import deadlines
 
-SIGN = "feedback.sign"
-TRANSFER = "feedback.transfer"
-SEND_BACK = "feedback.transfer_back"
-DECIDE = "feedback.transfer_decide"
-TRIGGERS = (SIGN, TRANSFER, SEND_BACK, DECIDE)
+Step = steps_words.Step
+steps = steps_words.steps
 REASON_MAX = 1000
 
 Outcome = Literal["receiver", "sender"]  # who handles a disputed opinion
@@ -406,53 +405,3 @@ def _extend(session: Session, item: FeedbackItem, due: date, actor: Actor, now: 
     deadlines.arm_feedback_item(
         session, item, rules, deadlines.load_calendar(session), now, due_on=due
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Plain words: every step of an opinion, for the staff page and the tracking page
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of an opinion's handling, in plain Chinese words."""
-
-    at: datetime
-    text: str
-
-
-def steps(session: Session, item: FeedbackItem, *, public: bool = False) -> list[Step]:
-    """The opinion's sign-for and transfer steps in order. `public`: unit names only, never a
-    person's name or a reason (the tracking page). Read through the event's index."""
-    lines = session.exec(
-        select(TransitionLog)
-        .where(
-            TransitionLog.event_id == item.event_id,
-            TransitionLog.feedback_item_id == item.id,
-            col(TransitionLog.trigger).in_(TRIGGERS),
-        )
-        .order_by(col(TransitionLog.at), col(TransitionLog.id))
-    ).all()
-    return [Step(t.at, words(t, public=public)) for t in lines]
-
-
-def words(line: TransitionLog, *, public: bool = False) -> str:
-    """One audit line in plain words."""
-    d = line.data or {}
-    why = "" if public or not line.reason else f"，理由：{line.reason}"
-    who = "" if public else f"（{line.actor_name}）"
-    if line.trigger == SIGN:
-        late = "（超过签收期限）" if d.get("late") else ""
-        return f"{d.get('unit', '')}签收{late}{who}"
-    if line.trigger == TRANSFER:
-        due = d.get("sign_due_on")
-        when = f"，请于 {day_zh(date.fromisoformat(due))}前签收" if due and due != "None" else ""
-        return f"{d.get('from_unit', '')}转办至{d.get('to_unit', '')}{why}{when}{who}"
-    if line.trigger == SEND_BACK:
-        wait = "，等待区政府办裁定"
-        return f"{d.get('to_unit', '')}退回{d.get('from_unit', '')}{why}{wait}{who}"
-    extended = ""
-    if d.get("new_due_on"):
-        extended = f"，答复期限延至 {day_zh(date.fromisoformat(d['new_due_on']))}"
-    note = "" if public or not line.reason else f"，裁定意见：{line.reason}"
-    return f"区政府办裁定由{d.get('unit', '')}办理{extended}{note}{who}"

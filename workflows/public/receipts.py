@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from models import Event, FeedbackItem, FeedbackState, OpinionReply, Unit
 from models.codes import grouped, normalize
-from workflows.feedback import transfer
+from workflows.feedback import steps as transfer_steps
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import NotFound
 
@@ -53,6 +53,8 @@ class Receipt:
     can_rate: bool = False
     reopened: bool = False
     appeal: str | None = None
+    # Sign-for and transfers in plain words (unit names only): (local day, text).
+    steps: tuple[tuple[date, str], ...] = ()
 
 
 RATING_ZH = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
@@ -68,8 +70,6 @@ APPEAL_ZH = {
     "upheld": "申诉成立",
     "rejected": "申诉不成立",
 }
-    # Sign-for and transfers in plain words (unit names only): (local day, text).
-    steps: tuple[tuple[date, str], ...] = ()
 
 
 def _missing() -> NotFound:
@@ -131,7 +131,7 @@ def track(session: Session, code: str) -> Receipt:
         reopened=not answered and bool(rated and rated.rating == "dissatisfied"),
         appeal=APPEAL_ZH.get(rated.appeal_state or "") if rated else None,
         steps=tuple(
-            (local_date(s.at), s.text) for s in transfer.steps(session, item, public=True)
+            (local_date(s.at), s.text) for s in transfer_steps.steps(session, item, public=True)
         ),
     )
 
