@@ -429,6 +429,21 @@ SAYERS: dict[str, Sayer] = {
     "feedback.extend": lambda who, d, line: f"{_item(line)}的延期申请已批准，答复期限延后。",
     "feedback.reopen": lambda who, d, line: f"提出人对{_item(line)}的答复不满意，转回重新办理。",
     "feedback.restore": lambda who, d, line: f"{_item(line)}的申诉成立，恢复原答复。",
+    "feedback.sign": lambda who, d, line: (
+        f"{who}代表{d.get('unit', '本单位')}签收了{_item(line)}"
+        + ("（超过签收期限）。" if d.get("late") else "。")
+    ),
+    "feedback.transfer": lambda who, d, line: (
+        f"{who}将{_item(line)}由{d.get('from_unit', '')}转办至{d.get('to_unit', '')}。"
+    ),
+    "feedback.transfer_back": lambda who, d, line: (
+        f"{who}代表{d.get('to_unit', '')}将{_item(line)}退回{d.get('from_unit', '')}，"
+        "待区政府办裁定。"
+    ),
+    "feedback.transfer_decide": lambda who, d, line: (
+        f"{who}裁定{_item(line)}由{d.get('unit', '')}办理"
+        + (f"，答复期限延至{d['new_due_on']}。" if d.get("new_due_on") else "。")
+    ),
 }
 
 
