@@ -11,6 +11,7 @@ from models.correction import CorrectionRequest, CorrectionState
 from models.event import Event, EventForm, EventState, LeaderPost
 from models.extension import ExtensionRequest, ExtensionState
 from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
+from models.identity import IdentityLink, IdentitySignIn
 from models.inbox import InboxMessage
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
 from models.notification import Notification, NotificationState
@@ -48,6 +49,8 @@ __all__ = [
     "ApiToken",
     "PasswordHistory",
     "RecoveryCode",
+    "IdentityLink",
+    "IdentitySignIn",
     "Attachment",
     "BackupRun",
     "Bulletin",
