@@ -177,6 +177,48 @@ class Settings(BaseSettings):
         le=1000,
         description="Nightly archives kept in backup_dir (older ones are deleted after a success)",
     )
+    # --- unified sign-in (统一身份认证, OpenID Connect; docs/identity.md) ------------------------
+    oidc_issuer: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Issuer URL of the OpenID provider (its /.well-known/openid-configuration "
+        "is read); unset: no unified sign-in. https only, except on a loopback address",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, max_length=200, description="This service's client id at the provider"
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Client secret (never printed; prefer OPENDAY_OIDC_CLIENT_SECRET_FILE)",
+    )
+    oidc_client_secret_file: Path | None = Field(
+        default=None,
+        description="File holding the client secret (a mounted secret); read at start-up",
+    )
+    oidc_claim: str = Field(
+        default="sub",
+        max_length=100,
+        description="ID-token claim an administrator links to an account (sub, "
+        "preferred_username, a staff number claim…); a sign-in with no link is refused",
+    )
+    oidc_scopes: str = Field(
+        default="openid profile", max_length=300, description="Scopes asked for"
+    )
+    oidc_label: str = Field(
+        default="统一身份认证登录", max_length=50, description="The sign-in page's button"
+    )
+    oidc_leeway_seconds: int = Field(
+        default=60, ge=0, le=300, description="Clock skew allowed on ID-token exp/iat/nbf"
+    )
+    oidc_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Time allowed for each call to the provider"
+    )
+    password_off_roles: str = Field(
+        default="",
+        max_length=200,
+        description="Comma-separated roles whose local passwords are refused (they sign in "
+        "through the unified identity service only), e.g. `admin,supervisor`; empty: none",
+    )
     # --- public pages (citizens) ----------------------------------------------------------------
     privacy_key: SecretStr | None = Field(
         default=None,
@@ -323,6 +365,20 @@ class Settings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def oidc_secret(self) -> str:
+        """The OpenID client secret: OPENDAY_OIDC_CLIENT_SECRET, else the secret file's text."""
+        if self.oidc_client_secret is not None and self.oidc_client_secret.get_secret_value():
+            return self.oidc_client_secret.get_secret_value()
+        if self.oidc_client_secret_file is not None:
+            return self.oidc_client_secret_file.read_text(encoding="utf-8").strip()
+        return ""
+
+    @property
+    def password_off(self) -> frozenset[str]:
+        """Roles whose local passwords are switched off."""
+        return frozenset(r.strip() for r in self.password_off_roles.split(",") if r.strip())
 
     @property
     def is_sqlite(self) -> bool:
