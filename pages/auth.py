@@ -30,8 +30,10 @@ from pages.render import (
 )
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
+from web.identity import SSO_COOKIE, single_logout_url
 from web.throttle import login_throttle
 from workflows.accounts import second_factor
+from workflows.accounts.identity.policy import require_password_allowed
 from workflows.accounts.service import (
     PENDING_LIFETIME,
     SessionRules,
@@ -182,6 +184,7 @@ def login(
                 lockout=Lockout.of(settings),
             ),
         )  # fmt: skip
+        require_password_allowed(user, settings.password_off)
     except (DomainError, _Incomplete) as exc:
         session.commit()  # the failure's audit line and count
         errors = errors or errors_of(exc)
@@ -276,6 +279,7 @@ def logout(request: Request, _: FormDep, session: SessionDep, clock: ClockDep) -
     """Revoke the session token and clear the cookie."""
     sign_out(session, request.state.session_token, clock.now())
     session.commit()
-    response = redirect("/login")
+    response = redirect(single_logout_url(request) or "/login")  # the provider's, after SSO
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SSO_COOKIE, path="/")
     return response

@@ -13,6 +13,7 @@ from routes import (
     events,
     extensions,
     feedback,
+    identity_links,
     inbox,
     invitees,
     notice_imports,
@@ -35,6 +36,7 @@ from routes import (
 
 ROUTERS = [
     accounts.router,
+    identity_links.router,
     audit.router,
     notice_imports.router,
     campaigns.router,

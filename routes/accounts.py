@@ -42,6 +42,7 @@ from web.throttle import login_throttle
 from workers.runtime import notify_config
 from workflows.accounts import second_factor, signin
 from workflows.accounts import service as accounts
+from workflows.accounts.identity.policy import require_password_allowed
 from workflows.accounts.throttle import TooManyAttempts
 from workflows.kernel.errors import DomainError
 from workflows.public import privacy
@@ -72,6 +73,7 @@ def login(
                 lockout=signin.Lockout.of(settings),
             ),
         )  # fmt: skip
+        require_password_allowed(user, settings.password_off)
         _second_factor(session, user, body.code, now, settings, address)
     except TooManyAttempts as exc:
         session.commit()

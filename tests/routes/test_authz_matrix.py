@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from models import (
     Bulletin,
     CorrectionRequest,
+    IdentityLink,
     InboxMessage,
     Notification,
     Rectification,
@@ -73,6 +74,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users/{user_id}/reset-password"): "1333AA",
     ("GET", "/api/v1/users/{user_id}/tokens"): "1333AA",
     ("POST", "/api/v1/users/{user_id}/revoke-tokens"): "1333AA",
+    ("GET", "/api/v1/users/{user_id}/identities"): "1333AA",
+    ("POST", "/api/v1/users/{user_id}/identities"): "1333AA",  # 409 without an issuer: past authz
+    ("DELETE", "/api/v1/users/{user_id}/identities/{link_id}"): "1333AA",
     ("GET", "/api/v1/audit"): READ_ALL,
     ("POST", "/api/v1/calendar"): ADMIN,
     ("GET", "/api/v1/calendar/workdays"): READ_ALL,
@@ -223,6 +227,7 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
             "json": {"username": f"new-{role}", "role": "viewer", "display_name": "新"}
         },
         ("PATCH", "/api/v1/users/{user_id}"): {"json": {"display_name": "改"}},
+        ("POST", "/api/v1/users/{user_id}/identities"): {"json": {"subject": "someone"}},
         ("POST", "/api/v1/calendar"): {
             "files": {"file": ("c.yaml", b"source: t\nyears: []\n", "application/yaml")}
         },
@@ -492,6 +497,12 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         target = create_user(
             session, username="target", role="unit_staff", unit_name=HOUSING, now=now
         )
+        session.flush()
+        link = IdentityLink(
+            provider="https://idp.example", subject="target", user_id=target.id,
+            linked_by_name="admin", linked_at=now,
+        )  # fmt: skip
+        session.add(link)
         session.commit()
     tokens = {}
     for role, user in USERS.items():
@@ -521,6 +532,7 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         "notification_id": note.id,
         "message_id": message.id,
         "user_id": target.id,
+        "link_id": link.id,
         "unit_id": world.units[HOUSING],
         "bulletin_id": bulletin.id,
         "fmt": "docx",
