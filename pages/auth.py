@@ -25,12 +25,11 @@ from pages.render import (
     PageRoute,
     PasswordChangeRequired,
     errors_of,
-    redirect,
     render,
 )
+from pages.sso_logout import after_logout
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
-from web.identity import SSO_COOKIE, single_logout_url
 from web.throttle import login_throttle
 from workflows.accounts import second_factor
 from workflows.accounts.identity.policy import require_password_allowed
@@ -279,7 +278,6 @@ def logout(request: Request, _: FormDep, session: SessionDep, clock: ClockDep) -
     """Revoke the session token and clear the cookie."""
     sign_out(session, request.state.session_token, clock.now())
     session.commit()
-    response = redirect(single_logout_url(request) or "/login")  # the provider's, after SSO
+    response = after_logout(request)  # /login, or on to the provider's logout after SSO
     response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(SSO_COOKIE, path="/")
     return response

@@ -109,9 +109,10 @@ def test_sign_in_and_single_logout(sso: Any, provider: LocalProvider, engine: En
     assert home.status_code == 200 and "退出" in home.text
     assert _audit_codes(engine)[-1] == ("sso_sign_in", "housing")
     out = client.post("/logout", data={"csrf": csrf_of(home.text)}, follow_redirects=False)
-    assert out.status_code == 303
-    assert out.headers["location"].startswith(provider.issuer + "/session/end?client_id=")
-    assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Flogin" in out.headers["location"]
+    assert out.status_code == 200 and "已退出本系统" in out.text
+    onward = out.headers["refresh"].removeprefix("0; url=")
+    assert onward.startswith(provider.issuer + "/session/end?client_id=")
+    assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Flogin" in onward
     assert client.get("/", follow_redirects=False).status_code == 303  # signed out here
 
 
