@@ -127,12 +127,12 @@ def test_the_script_refuses_with_one_line_that_says_how_to_refresh(copy: Path) -
     shutil.copy(PROJECT_DIR / ".ci/check_lock.py", copy / ".ci/check_lock.py")
     script = [sys.executable, str(copy / ".ci/check_lock.py")]
     assert subprocess.run(script, capture_output=True, text=True).returncode == 0
-    _edit(copy / "pyproject.toml", '"tenacity>=8.3",', '"tenacity>=8.3",\n    "Authlib==1.6.0",')
+    _edit(copy / "pyproject.toml", '"tenacity>=8.3",', '"tenacity>=8.3",\n    "zxcvbn==4.5.0",')
     before = {name: (copy / name).read_bytes() for name in FILES}
     done = subprocess.run(script, capture_output=True, text=True)
     assert done.returncode == 1 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert "authlib (==1.6.0) is in pyproject.toml, not in requirements.lock" in done.stderr
+    assert "zxcvbn (==4.5.0) is in pyproject.toml, not in requirements.lock" in done.stderr
     assert "run `make lock`" in done.stderr
     assert before == {name: (copy / name).read_bytes() for name in FILES}  # nothing written
 
