@@ -1,7 +1,7 @@
 """unified sign-in: identity links and sign-ins under way (issue 29)
 
-Revision ID: 0032
-Revises: 0031
+Revision ID: 0033
+Revises: 0032
 Create Date: 2026-12-06 23:30:00
 
 OpenID Connect (and later CAS) sign-in: `identity_link` says which outside identity is which
@@ -16,8 +16,8 @@ from alembic import op
 
 import models.types
 
-revision: str = "0032"
-down_revision: str | None = "0031"
+revision: str = "0033"
+down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
