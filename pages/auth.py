@@ -25,6 +25,7 @@ from pages.render import (
     PageRoute,
     PasswordChangeRequired,
     errors_of,
+    redirect,
     render,
 )
 from pages.sso_logout import after_logout
