@@ -104,7 +104,8 @@ def test_sign_in_and_single_logout(sso: Any, provider: LocalProvider, engine: En
     assert "统一身份认证登录" in client.get("/login").text
     callback = provider.authorize(_to_provider(client, "/inbox"))
     response = client.get(callback, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/inbox"
+    assert response.status_code == 303
+    assert httpx.URL(response.headers["location"]).path == "/inbox"
     home = client.get("/")
     assert home.status_code == 200 and "退出" in home.text
     assert _audit_codes(engine)[-1] == ("sso_sign_in", "housing")
@@ -120,7 +121,8 @@ def test_foreign_next_goes_home(sso: Any, provider: LocalProvider) -> None:
     """`next=` pointing at another site is replaced by this service's home page."""
     client, _, _ = sso
     callback = provider.authorize(_to_provider(client, "https://evil.example/"))
-    assert client.get(callback, follow_redirects=False).headers["location"] == "/"
+    location = client.get(callback, follow_redirects=False).headers["location"]
+    assert location.startswith("/") and httpx.URL(location).path == "/"
 
 
 def test_identity_without_link_is_refused(
