@@ -1,7 +1,7 @@
 """unified sign-in: identity links and sign-ins under way (issue 29)
 
-Revision ID: 0033
-Revises: 0032
+Revision ID: 0035
+Revises: 0034
 Create Date: 2026-12-06 23:30:00
 
 OpenID Connect (and later CAS) sign-in: `identity_link` says which outside identity is which
@@ -16,8 +16,8 @@ from alembic import op
 
 import models.types
 
-revision: str = "0033"
-down_revision: str | None = "0032"
+revision: str = "0035"
+down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
