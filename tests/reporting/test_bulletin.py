@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models import Bulletin, InboxMessage
+from models import Bulletin, InboxMessage, OpinionReply
 from tests.conftest import SHILING, Walker, local
 from tests.workdays import test_deadlines as _deadlines
 from tests.workdays.test_deadlines import Workers, tick
@@ -120,3 +120,26 @@ def test_last_three_times_in_a_row_is_marked_for_an_interview(
     )
     text = "\n".join(p.text for p in Document(io.BytesIO(r.content)).paragraphs)
     assert "石岭镇 列入约谈。" in text
+
+
+def test_satisfaction_joins_the_score_of_units_whose_answers_were_rated(
+    walker: Walker, engine: Engine, clock, scheduler, workers: Workers
+) -> None:
+    """区住建局's answer rated 不满意 before the week ended: its satisfaction is 0%, its score
+    (100 + 100 + 0) × ⅓ ≈ 66.7; 石岭镇 has no rating (“—”), its score from the two rates."""
+    _two_units(walker)
+    with Session(engine) as s:
+        reply = s.exec(select(OpinionReply)).one()
+        reply.rating, reply.rated_at = "dissatisfied", local(2022, 9, 22, 10)
+        s.add(reply)
+        s.commit()
+    clock.set(local(2022, 9, 26, 9, 30))
+    tick(scheduler, workers)
+    (b,) = _bulletins(engine)
+    seen = [(r["unit_name"], r["satisfaction"], r["score"]) for r in b.rows]
+    assert seen == [("区住建局", 0.0, 66.7), ("石岭镇", None, 50.0)]
+    r = walker.client.get(f"/api/v1/bulletins/{b.id}/xlsx", headers=walker.world.headers["admin"])
+    rows = [
+        [c.value for c in row] for row in load_workbook(io.BytesIO(r.content)).active.iter_rows()
+    ]
+    assert [row[8] for row in rows[1:]] == ["0.0%", "—"]

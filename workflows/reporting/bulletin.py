@@ -6,7 +6,8 @@ and downloads (.docx with python-docx, .xlsx with openpyxl); a unit ranked last 
 
 The numbers are the campaign report's (workflows/reporting/reports.py `collect`, counted at the
 end of the day before it is made): a rate is 100% when nothing was due. Score = 50 × the on-time
-holding rate + 50 × the on-time answer rate (+ satisfaction when `SATISFACTION` is installed);
+holding rate + 50 × the on-time answer rate; for a unit whose answers were rated (回访), the
+satisfaction rate joins them at equal weight (the three rates scaled to 100);
 ranked by score, then fewer overdue items, then name. Units with a full score and nothing overdue
 are never "last".
 """
@@ -19,9 +20,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from models import Bulletin, Campaign
+from models import Bulletin, Campaign, Event, FeedbackItem, OpinionReply
 from workflows.campaign.rules import CampaignRules
 from workflows.inbox import service as inbox
 from workflows.kernel.clock import LOCAL_TZ, local_date
@@ -31,11 +32,35 @@ from workflows.kernel.visibility import Actor
 from workflows.reporting import reports
 from workflows.workdays.deadlines import end_of_local_day
 
-# The hook for 回访 satisfaction (issue 26, the answers-back work): a function giving, per unit
-# id, the share (0–1) of rated answers that were 满意 or 基本满意 for a campaign up to a moment.
-# None: not counted (the 通报 shows “—” and the score stays out of it).
 SatisfactionHook = Callable[[Session, int, datetime], dict[int, float]]
-SATISFACTION: SatisfactionHook | None = None
+
+
+def satisfaction(session: Session, campaign_id: int, moment: datetime) -> dict[int, float]:
+    """回访: per unit, the share (0–1) of its answers rated by `moment` that were 满意 or 基本满意
+    (the rating each answer round holds now); units with no rating are left out (shown “—”,
+    their score from the two rates alone). One grouped query."""
+    rows = session.exec(
+        select(col(OpinionReply.unit_id), col(OpinionReply.rating), func.count())
+        .join(FeedbackItem, col(FeedbackItem.id) == OpinionReply.feedback_item_id)
+        .join(Event, col(Event.id) == FeedbackItem.event_id)
+        .where(
+            Event.campaign_id == campaign_id,
+            col(OpinionReply.rating).is_not(None),
+            col(OpinionReply.rated_at) <= moment,
+        )
+        .group_by(col(OpinionReply.unit_id), col(OpinionReply.rating))
+    ).all()
+    rated: dict[int, list[int]] = {}
+    for unit_id, rating, n in rows:
+        counts = rated.setdefault(unit_id, [0, 0])
+        counts[1] += n
+        if rating in ("satisfied", "basically"):
+            counts[0] += n
+    return {unit_id: good / total for unit_id, (good, total) in rated.items() if total}
+
+
+# The satisfaction each unit's score takes in (None: left out of every score).
+SATISFACTION: SatisfactionHook | None = satisfaction
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("rank", "名次"),
