@@ -248,3 +248,53 @@ def test_an_upheld_appeal_gives_the_answer_back_and_a_rejected_one_keeps_it_reop
             select(Timer).where(Timer.subject_id == ids["sms"], Timer.state == "pending")
         ).all()
         assert pending == []
+
+
+def test_satisfaction_counts_per_unit_in_the_report_the_export_and_the_assessment(
+    walker: Walker, engine: Engine, clock, scheduler, workers: Workers
+) -> None:
+    """满意 on one answer, 不满意 on another: the report counts both (满意率 50%), the opinions
+    export names each rating, and the assessment deducts `dissatisfied` (1 point by default)
+    with the opinion and the comment; an upheld appeal takes the deduction back."""
+    ids = opinions(walker)
+    clock.set(local(2022, 10, 10, 10))
+    assert answer(walker, ids["sms"]).status_code == 200
+    assert answer(walker, ids["none"]).status_code == 200
+    tick(scheduler, workers)
+    h, sup = walker.world.headers["housing"], walker.world.headers["supervisor"]
+    for item_id, rating in ((ids["sms"], "dissatisfied"), (ids["none"], "satisfied")):
+        r = walker.client.post(
+            f"/api/v1/feedback/{item_id}/rating",
+            json={"rating": rating, "comment": "仍未解决" if rating == "dissatisfied" else None},
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+    campaign = walker.world.campaign_id
+
+    def unit_row() -> dict[str, Any]:
+        report = walker.client.get(f"/api/v1/campaigns/{campaign}/report", headers=sup).json()
+        return next(u for u in report["units"] if u["unit_name"] == "区住建局")
+
+    def deductions() -> list[dict[str, Any]]:
+        scores = walker.client.get(f"/api/v1/campaigns/{campaign}/assessment", headers=sup)
+        unit = next(u for u in scores.json()["units"] if u["unit_name"] == "区住建局")
+        return [d for d in unit["deductions"] if d["criterion"] == "dissatisfied"]
+
+    row = unit_row()
+    assert (row["rated"], row["rated_satisfied"], row["rated_dissatisfied"]) == (2, 1, 1)
+    (deducted,) = deductions()
+    assert deducted["points"] == 1 and "仍未解决" in str(deducted)
+    export = walker.client.get(
+        "/api/v1/exports/opinions.csv", params={"campaign_id": campaign}, headers=sup
+    )
+    assert export.status_code == 200, export.text
+    assert "回访评价" in export.text and "不满意" in export.text and "满意" in export.text
+    assert walker.client.post(
+        f"/api/v1/feedback/{ids['sms']}/appeal", json={"reason": "已按规划答复"}, headers=h
+    ).status_code == 200
+    assert walker.client.post(
+        f"/api/v1/feedback/{ids['sms']}/appeal/decision", json={"uphold": True}, headers=sup
+    ).status_code == 200
+    row = unit_row()
+    assert (row["rated_dissatisfied"], row["rated_upheld"]) == (0, 1)
+    assert deductions() == []

@@ -26,6 +26,7 @@ from models import (
     FeedbackItem,
     Invitee,
     Notification,
+    OpinionReply,
     Rectification,
     SiteVisit,
     SpotCheck,
@@ -164,6 +165,15 @@ def _seed_event(s: Session, rng: random.Random, ev: Event, t0: datetime) -> None
         )
         s.add(item)
         s.flush()
+        if item.told_at is not None and rng.random() < 0.7:  # 回访 (issue 26)
+            s.add(
+                OpinionReply(
+                    feedback_item_id=item.id, unit_id=ev.unit_id, round=1, answer="答复",  # type: ignore[arg-type]
+                    how="sms", rating=rng.choice(["satisfied", "basically", "dissatisfied"]),
+                    appeal_state=rng.choice([None, "pending", "upheld", "rejected"]),
+                    created_at=t0,
+                )
+            )  # fmt: skip
         if rng.random() < 0.4:
             s.add(
                 ExtensionRequest(
@@ -377,6 +387,14 @@ def _recompute(s: Session, campaign_id: int, now: datetime) -> dict[int, dict[st
             if f.state in waiting and f.due_at is not None and now > f.due_at:
                 u["open_overdue"] += 1
                 rec[f.unit_id]["open_overdue"].append(f.id)
+    for o in s.exec(select(OpinionReply)).all():
+        f = s.get(FeedbackItem, o.feedback_item_id)
+        if f is None or f.event_id not in ids or o.rating is None:
+            continue
+        c[o.unit_id]["rated"] += 1
+        key = {"satisfied": "rated_satisfied", "basically": "rated_basically"}.get(o.rating)
+        upheld = o.appeal_state == "upheld"
+        c[o.unit_id][key or ("rated_upheld" if upheld else "rated_dissatisfied")] += 1
     for x in s.exec(select(ExtensionRequest)).all():
         if x.event_id in ids:
             c[x.unit_id]["extensions"] += 1

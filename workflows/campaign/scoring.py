@@ -41,6 +41,8 @@ CRITERIA: dict[str, Criterion] = {
     "summary_missing": Criterion("总结逾期未报送", "每个活动", notice.SUMMARY),
     "late_answer": Criterion("意见逾期答复", "每条意见", notice.ANSWERS, "answers"),
     "unanswered_overdue": Criterion("意见逾期未答复", "每条意见", notice.ANSWERS, "answers"),
+    # 回访 (issue 26): an answer the person rated 不满意, unless a supervisor upheld the appeal.
+    "dissatisfied": Criterion("回访不满意", "每次评价", notice.ANSWERS, "answers"),
     "rework": Criterion("总结被退回整改", "每次退回", notice.SPOT_CHECK, "rounds"),
     "spot_check_needs_improvement": Criterion(
         "抽查需整改", "每轮抽查", notice.SPOT_CHECK, "rounds"
@@ -65,6 +67,7 @@ DEFAULT_DEDUCTIONS: dict[str, float] = {
     "summary_missing": 5,
     "late_answer": 2,
     "unanswered_overdue": 3,
+    "dissatisfied": 1,
     "rework": 2,
     "spot_check_needs_improvement": 3,
     "spot_check_unsatisfactory": 10,

@@ -87,6 +87,14 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
         ),
     ),
     (
+        "dissatisfied",
+        lambda r: "dissatisfied",
+        lambda r: (
+            f"意见 {r['item_id']}（活动 {r['event_id']}）第 {r['round']} 次答复回访不满意"
+            + (f"：“{r['comment']}”" if r.get("comment") else "")
+        ),
+    ),
+    (
         "reworks",
         lambda r: "rework",
         lambda r: f"活动 {r['event_id']} 总结被退回整改（日志 {r['log_id']}）",

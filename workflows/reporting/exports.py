@@ -32,6 +32,7 @@ from models import (
     FeedbackItem,
     Invitee,
     Notification,
+    OpinionReply,
     SiteVisit,
     SpotCheck,
     TransitionLog,
@@ -231,7 +232,7 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
         col(FeedbackItem.answered_by), col(FeedbackItem.answer),
         col(FeedbackItem.answered_late_workdays), col(FeedbackItem.escalation_level),
         col(FeedbackItem.added_late), col(User.display_name).label("answered_by_name"),
-        col(FeedbackItem.told_at),
+        col(FeedbackItem.told_at), _latest_rating().label("rating"),
     )  # fmt: skip
     stmt = (
         stmt.join(Event, col(Event.id) == FeedbackItem.event_id)
@@ -263,6 +264,7 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
                 "活动后补充收集" if r.added_late else "", r.due_on,
                 local(r.answered_at), r.answered_on, backdated_note(r), r.answer, lateness,
                 r.answered_late_workdays, r.escalation_level, local(r.told_at),
+                RATINGS_ZH.get(r.rating or "", ""),
             )  # fmt: skip
 
     cols = [
@@ -271,9 +273,26 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
         Column("收集日期", 12), Column("收集方式", 14), Column("答复期限", 12),
         Column("答复录入时间", 20), Column("答复日期", 12), Column("补录说明", 36),
         Column("答复内容", 40), Column("是否按时", 12), Column("超期工作日", 12),
-        Column("催办级别", 10), Column("答复送达时间", 20),
+        Column("催办级别", 10), Column("答复送达时间", 20), Column("回访评价", 10),
     ]  # fmt: skip
     return Sheet("意见建议", cols, rows(), "opinions")
+
+
+RATINGS_ZH = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+
+
+def _latest_rating() -> Any:
+    """The rating of the opinion's latest rated answer (回访, issue 26)."""
+    return (
+        sa.select(col(OpinionReply.rating))
+        .where(
+            col(OpinionReply.feedback_item_id) == col(FeedbackItem.id),
+            col(OpinionReply.rating).is_not(None),
+        )
+        .order_by(col(OpinionReply.round).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def opinions_sheet(session: Session, f: Filters, now: datetime) -> Sheet:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.reporting.ratings import satisfaction_share
 from workflows.reporting.reports import COLUMN_GROUPS, COLUMNS
 
 # The table's grouped headers: (group label, the columns under it, in COLUMNS order).
@@ -59,6 +60,7 @@ def figures(totals: dict[str, int]) -> list[Figure]:
         Figure("逾期未开展", str(totals["not_held_overdue"]), totals["not_held_overdue"] > 0),
         Figure("按时答复", _share(totals["answered_on_time"], totals["answered"])),
         Figure("逾期未答复", str(totals["open_overdue"]), totals["open_overdue"] > 0),
+        Figure("满意率", satisfaction_share(totals), totals.get("rated_dissatisfied", 0) > 0),
         Figure("总结逾期", str(late_summaries), late_summaries > 0),
         Figure("退回整改", str(totals["reworks"])),
     ]

@@ -43,6 +43,7 @@ from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.visibility import Actor, scope
+from workflows.reporting import ratings
 from workflows.reporting.exports import Column, Sheet, backdated_note
 
 HOLD_OPEN = (EventState.planned, EventState.invited)
@@ -84,6 +85,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("workdays_late", "累计超期工作日"),
     ("extensions", "申请延期"),
     ("extensions_approved", "批准延期"),
+    *ratings.COLUMNS,
     ("summaries", "已报送总结"),
     ("summaries_on_time", "总结按时"),
     ("summaries_late", "总结逾期"),
@@ -112,6 +114,7 @@ COLUMN_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("意见", ("opinions", "answered", "answered_not_told", "answered_on_time", "answered_late",
               "open_overdue", "answered_backdated", "workdays_late", "extensions",
               "extensions_approved")),
+    ("回访满意度", tuple(k for k, _ in ratings.COLUMNS)),
     ("总结", ("summaries", "summaries_on_time", "summaries_late", "summaries_missing", "reworks")),
     ("抽查", ("spot_satisfactory", "spot_needs_improvement", "spot_unsatisfactory")),
     ("走访与整改", ("visits", "visit_problems", "rectifications", "rectifications_closed",
@@ -130,6 +133,8 @@ NOTES: list[tuple[str, str]] = [
                  "与考核“活动未开展”的扣分一一对应。"),
     ("补录答复", "答复日期早于录入系统当天的答复（事后补录），"
                "录入人和录入时间见总结报告与意见清单。"),
+    ("回访评价", "提出人在查询页面或经电话回访对答复的评价；“不满意”的意见转回重新办理，"
+               "经区政府办认定申诉成立的不计入“不满意”，另列“不满意申诉成立”。"),
     ("已答复", "答复已送达提出人（短信、邮件发出或答复信寄出；无署名的意见录入即公开）；"
              "15 个工作日按送达之日计算。“已答复未送达”是已录入答复、尚未送达的意见。"),
 ]  # fmt: skip
@@ -155,6 +160,7 @@ class UnitFacts:
     spot_checks: list[dict[str, Any]] = field(default_factory=list)
     visit_problems: list[dict[str, Any]] = field(default_factory=list)
     rectifications_overdue: list[dict[str, Any]] = field(default_factory=list)
+    dissatisfied: list[dict[str, Any]] = field(default_factory=list)  # 不满意 that stand
     rectifications: list[dict[str, Any]] = field(default_factory=list)  # every notice, any state
     cancellations: list[dict[str, Any]] = field(default_factory=list)  # approved, any date
 
@@ -197,7 +203,7 @@ def collect(
     if facts.units:
         for count in (
             _invitees, _flags, _opinions, _extensions, _summaries, _spot_checks, _oversight,
-            _escalations, _cancellations,
+            _escalations, _cancellations, _ratings,
         ):  # fmt: skip
             count(session, facts, scope)
         if records:
@@ -374,6 +380,16 @@ def _open_overdue(now: datetime) -> Any:
         col(FeedbackItem.due_at).is_not(None),
         col(FeedbackItem.due_at) < now,
     )
+
+
+def _ratings(session: Session, facts: Facts, scope: _Scope) -> None:
+    """回访: ratings per unit, and the 不满意 that stand (issue 26)."""
+    rated = ratings.of_campaign(session, scope.campaign_id, scope.unit_id)
+    for unit_id, values in ratings.counts(rated).items():
+        _add(facts, unit_id, values)
+    for unit_id, found in ratings.dissatisfied_records(rated).items():
+        if unit_id in facts.units:
+            facts.units[unit_id].dissatisfied.extend(found)
 
 
 def _extensions(session: Session, facts: Facts, scope: _Scope) -> None:
