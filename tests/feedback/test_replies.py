@@ -289,12 +289,18 @@ def test_satisfaction_counts_per_unit_in_the_report_the_export_and_the_assessmen
     )
     assert export.status_code == 200, export.text
     assert "回访评价" in export.text and "不满意" in export.text and "满意" in export.text
-    assert walker.client.post(
-        f"/api/v1/feedback/{ids['sms']}/appeal", json={"reason": "已按规划答复"}, headers=h
-    ).status_code == 200
-    assert walker.client.post(
-        f"/api/v1/feedback/{ids['sms']}/appeal/decision", json={"uphold": True}, headers=sup
-    ).status_code == 200
+    assert (
+        walker.client.post(
+            f"/api/v1/feedback/{ids['sms']}/appeal", json={"reason": "已按规划答复"}, headers=h
+        ).status_code
+        == 200
+    )
+    assert (
+        walker.client.post(
+            f"/api/v1/feedback/{ids['sms']}/appeal/decision", json={"uphold": True}, headers=sup
+        ).status_code
+        == 200
+    )
     row = unit_row()
     assert (row["rated_dissatisfied"], row["rated_upheld"]) == (0, 1)
     assert deductions() == []
