@@ -18,6 +18,11 @@ class Role(StrEnum):
     supervisor = "supervisor"  # 区政府办: every unit's events, spot checks
     unit_staff = "unit_staff"  # their own unit's events only
     viewer = "viewer"  # read-only, every unit
+    # 三员分立 (等保 level 3): administrator powers split three ways; no account holds two (one
+    # role per account), the last active one of each cannot be disabled or demoted.
+    system_admin = "system_admin"  # settings, working-day calendar, imports, units
+    security_admin = "security_admin"  # accounts, roles, sessions
+    audit_admin = "audit_admin"  # reads and exports the audit, runs verify; changes nothing
 
 
 class User(SQLModel, table=True):

@@ -33,6 +33,9 @@ ROLE_LABELS = {
     "supervisor": "区政府办督查人员",
     "unit_staff": "单位工作人员",
     "viewer": "只读账号",
+    "system_admin": "系统管理员",
+    "security_admin": "安全管理员",
+    "audit_admin": "审计管理员",
 }
 STATUS_LABELS = {"active": "启用中", "disabled": "已停用"}
 # Which field of the account forms a refusal is about, for the error summary's links.
@@ -75,7 +78,7 @@ def _units(session: Session) -> list[Unit]:
 
 def _roles_for(user: PageUser) -> dict[str, str]:
     """The roles this person may hand out (the workflow refuses any other anyway)."""
-    if user.actor.role == Role.admin:
+    if user.actor.role in (Role.admin, Role.security_admin):
         return ROLE_LABELS
     return {k: v for k, v in ROLE_LABELS.items() if k in accounts.SUPERVISOR_MANAGES}
 

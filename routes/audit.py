@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from web.deps import API_PREFIX, ActorDep, PagingDep, SessionDep
+from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep
+from workflows.accounts import duties
 from workflows.kernel import audit
 
 router = APIRouter(prefix=API_PREFIX, tags=["audit"])
@@ -17,11 +18,15 @@ def read_audit(
     actor: ActorDep,
     session: SessionDep,
     pg: PagingDep,
+    clock: ClockDep,
     entity: Annotated[Literal["event", "campaign", "unit", "account"] | None, Query()] = None,
 ) -> dict[str, Any]:
     """Newest first: event moves and edits, and changes to campaigns, units and accounts.
     Supervisors read everything; unit staff their own unit's lines. Walk it with `after=` the
     previous page's `next_after`."""
+    if actor.role in duties.ADMINISTRATOR_ROLES:  # 三员分立: the audit administrator's duty
+        duties.require(session, actor, duties.Duty.audit_read, clock.now())
+        session.commit()  # an administrator's reading is itself an audit line
     info: dict[str, Any] = {}
     items = audit.trail(
         session,

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.common import Id
 
-RoleName = Literal["admin", "supervisor", "unit_staff", "viewer"]
+RoleName = Literal[
+    "admin", "supervisor", "unit_staff", "viewer", "system_admin", "security_admin", "audit_admin"
+]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
 

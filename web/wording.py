@@ -73,6 +73,7 @@ VALUE_NAMES = {
     **SPOT_RESULTS_ZH, **FORMS_ZH, **CATEGORIES_ZH, **INVITATIONS_ZH, **TARGETED_ZH,
     **EVENT_STATES_ZH, **FEEDBACK_TRIGGERS, **EVENT_TRIGGERS, **POSTS_ZH,
     "admin": "管理员", "supervisor": "督查人员", "unit_staff": "单位经办人", "viewer": "只读用户",
+    "system_admin": "系统管理员", "security_admin": "安全管理员", "audit_admin": "审计管理员",
     "individual": "逐条发送", "digest": "汇总发送", "json": "通用 JSON", "wecom": "企业微信",
     "dingtalk": "钉钉", "unit_kind": "按单位类型", "town": "镇", "street_office": "街道办事处",
     "department": "区级部门", "institution": "事业单位", "window": "服务窗口", "other": "其他",

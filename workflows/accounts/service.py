@@ -347,14 +347,6 @@ def check_password_policy(password: str, username: str, policy: PasswordPolicy =
             f"the password may have at most {MAX_PASSWORD_LENGTH} characters",
             details={"max_length": MAX_PASSWORD_LENGTH},
         )
-    if character_classes(password) < policy.min_classes:
-        raise InvalidData(
-            "password_too_few_classes",
-            f"密码须包含小写字母、大写字母、数字、其他符号中的至少 {policy.min_classes} 类",
-            f"the password needs at least {policy.min_classes} of: lower case, upper case, "
-            "digits, other characters",
-            details={"min_classes": policy.min_classes},
-        )
     folded, name = password.lower(), username.lower()
     if name and folded in (name, name[::-1]):
         raise InvalidData(
@@ -367,6 +359,14 @@ def check_password_policy(password: str, username: str, policy: PasswordPolicy =
             "password_too_common",
             "密码过于常见或简单，请换一个不易猜到的密码",
             "the password is too common or simple; choose one that is hard to guess",
+        )
+    if character_classes(password) < policy.min_classes:
+        raise InvalidData(
+            "password_too_few_classes",
+            f"密码须包含小写字母、大写字母、数字、其他符号中的至少 {policy.min_classes} 类",
+            f"the password needs at least {policy.min_classes} of: lower case, upper case, "
+            "digits, other characters",
+            details={"min_classes": policy.min_classes},
         )
 
 
@@ -593,7 +593,7 @@ SUPERVISOR_MANAGES = frozenset({Role.unit_staff, Role.viewer})
 
 def require_account_manager(actor: Actor) -> None:
     """Refuse callers who may not manage accounts at all."""
-    if actor.role not in (Role.admin, Role.supervisor):
+    if actor.role not in (Role.admin, Role.supervisor, Role.security_admin):
         raise Forbidden(
             "accounts_forbidden",
             "仅管理员或区政府办督查人员可管理账号",
@@ -664,20 +664,41 @@ def list_users_query(
     return stmt
 
 
-def _other_active_admins(session: Session, user: User) -> int:
+KEEP_ONE_OF = frozenset({Role.admin, Role.system_admin, Role.security_admin, Role.audit_admin})
+
+
+def _other_active(session: Session, user: User) -> int:
     return session.exec(
         select(func.count())
         .select_from(User)
-        .where(User.role == Role.admin, User.is_active, User.id != user.id)
+        .where(User.role == user.role, User.is_active, User.id != user.id)
     ).one()
 
 
 def _keep_an_admin(session: Session, user: User) -> None:
-    if user.role == Role.admin and user.is_active and _other_active_admins(session, user) == 0:
+    """The last active account of an administrator role is never disabled or demoted."""
+    if user.role in KEEP_ONE_OF and user.is_active and _other_active(session, user) == 0:
         raise Conflict(
             "last_admin",
-            "这是最后一个启用的管理员账号，不能停用或降级",
-            "this is the last active admin account; it cannot be disabled or demoted",
+            "这是最后一个启用的该类管理员账号（管理员/系统/安全/审计管理员），不能停用或降级",
+            f"this is the last active {user.role} account; it cannot be disabled or demoted",
+            details={"role": user.role},
+        )
+
+
+SPLIT_ROLES = frozenset({Role.system_admin, Role.security_admin, Role.audit_admin})
+
+
+def _one_duty(old: str, new: str) -> None:
+    """三员分立: an account that held one administrator duty never takes another (it would
+    have held two); a new account is made for the other duty."""
+    if old in SPLIT_ROLES and new in SPLIT_ROLES:
+        raise Conflict(
+            "two_administrator_roles",
+            "三员分立：同一账号不能先后担任两种管理员角色，请为该职责另建账号",
+            "separation of duties: one account never holds two administrator roles; "
+            "create another account for that duty",
+            details={"from": old, "to": new},
         )
 
 
@@ -727,9 +748,9 @@ def update_user(
     if "role" in changes or "unit_id" in changes:
         if role != user.role:
             _not_self(actor, user, "更改角色", "change the role of")
+            _one_duty(user.role, role)
             require_may_manage(actor, role)
-            if user.role == Role.admin:
-                _keep_an_admin(session, user)
+            _keep_an_admin(session, user)
         unit_id = changes["unit_id"] if "unit_id" in changes else user.unit_id
         if role != Role.unit_staff and "unit_id" not in changes:
             unit_id = None  # leaving unit staff drops the unit

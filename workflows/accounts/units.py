@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models import Event, Unit
+from models import Event, Role, Unit
+from workflows.accounts import duties
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
 from workflows.kernel import audit
@@ -41,9 +42,18 @@ def in_schedule_order(session: Session) -> list[Unit]:
     return list(session.exec(stmt).all())
 
 
-def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:
-    """Create a unit (supervisors and admins); names are unique."""
+def _require_units(session: Session, actor: Actor, now: datetime) -> None:
+    """Supervisors (the district office) manage units, and so does the system administrator
+    (三员分立: units are a system duty); the other administrators do not."""
+    if actor.role == Role.system_admin:
+        duties.require(session, actor, duties.Duty.units, now)
+        return
     actor.require_supervisor()
+
+
+def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:
+    """Create a unit (supervisors, admins and the system administrator); names are unique."""
+    _require_units(session, actor, now)
     name = fields["name"]
     if session.exec(select(Unit).where(Unit.name == name)).first():
         raise Conflict("unit_exists", f"单位“{name}”已存在", f"unit '{name}' exists")
@@ -102,7 +112,7 @@ def update(
         actor, unit_id, other_unit("不能修改其他单位的信息", "cannot change another unit's details")
     )
     if "kind" in changes:
-        actor.require_supervisor()
+        _require_units(session, actor, now)
     if "webhook_format" in changes and changes["webhook_format"] is None:
         del changes["webhook_format"]  # the format always has a value
     before = audit.snapshot(unit, FIELDS)

@@ -31,12 +31,15 @@ class Actor:
     @property
     def sees_all_units(self) -> bool:
         """Admins, supervisors and viewers see every unit; staff only their own."""
-        return self.role in (Role.admin, Role.supervisor, Role.viewer)
+        return self.role in (
+            Role.admin, Role.supervisor, Role.viewer,
+            Role.system_admin, Role.security_admin, Role.audit_admin,
+        )  # fmt: skip
 
     @property
     def can_write(self) -> bool:
-        """Viewers are read-only."""
-        return self.role != Role.viewer
+        """Viewers and audit administrators are read-only."""
+        return self.role not in (Role.viewer, Role.audit_admin)
 
     @property
     def is_supervisor(self) -> bool:

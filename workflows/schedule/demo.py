@@ -75,6 +75,10 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str | None], ...] = (
     ("demo-admin", Role.admin, None),
     ("demo-supervisor", Role.supervisor, None),
     ("demo-staff", Role.unit_staff, DEMO_STAFF_UNIT),
+    # 三员分立: the three administrators (each enrols a second factor at its first sign-in).
+    ("demo-system", Role.system_admin, None),
+    ("demo-security", Role.security_admin, None),
+    ("demo-audit", Role.audit_admin, None),
 )
 
 

@@ -10,6 +10,7 @@ import structlog
 from sqlmodel import Session, col
 
 from models import CalendarDay, CalendarYear
+from workflows.accounts import duties
 from workflows.kernel.errors import Forbidden
 from workflows.kernel.visibility import Actor
 from workflows.workdays.days import parse_calendar_file
@@ -35,9 +36,12 @@ class LoadResult:
 
 
 def require_loader(actor: Actor) -> None:
-    """Only admins load working-day data (it moves every unit's deadlines)."""
-    if actor.role != "admin":
-        raise Forbidden("admin_required", "仅管理员可以导入工作日安排", "admins only")
+    """Only the system administrator (and the legacy admin) loads working-day data (it moves
+    every unit's deadlines; 三员分立: the calendar is a system duty)."""
+    if not duties.may(actor.role, duties.Duty.calendar):
+        raise Forbidden(
+            "admin_required", "仅系统管理员可以导入工作日安排", "system administrators only"
+        )
 
 
 def load_file(

@@ -1,0 +1,76 @@
+"""Separation of administrator duties (三员分立, 等保 level 3): which administrator role may do
+which administrator action, and the audit line each of their actions leaves.
+
+    system administrator    settings, the working-day calendar, imports, units
+    security administrator  accounts, roles, sessions
+    audit administrator     reads and exports the audit, runs verify; changes nothing
+
+One role per account, so no account holds two. The legacy `admin` role (before the split)
+keeps every duty until it is mapped onto one of the three. The matrix test
+(tests/accounts/test_duties.py) runs each role against each duty.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from models import Role
+from workflows.kernel import audit
+from workflows.kernel.errors import Forbidden
+from workflows.kernel.visibility import Actor
+
+
+class Duty(StrEnum):
+    """An administrator action."""
+
+    settings = "settings"
+    calendar = "calendar"
+    imports = "imports"
+    units = "units"
+    accounts = "accounts"
+    roles = "roles"
+    sessions = "sessions"
+    audit_read = "audit_read"
+    audit_export = "audit_export"
+    audit_verify = "audit_verify"
+
+
+HOLDER: dict[Duty, Role] = {
+    Duty.settings: Role.system_admin,
+    Duty.calendar: Role.system_admin,
+    Duty.imports: Role.system_admin,
+    Duty.units: Role.system_admin,
+    Duty.accounts: Role.security_admin,
+    Duty.roles: Role.security_admin,
+    Duty.sessions: Role.security_admin,
+    Duty.audit_read: Role.audit_admin,
+    Duty.audit_export: Role.audit_admin,
+    Duty.audit_verify: Role.audit_admin,
+}
+ADMINISTRATOR_ROLES = frozenset({Role.system_admin, Role.security_admin, Role.audit_admin})
+NAMES_ZH = {Role.system_admin: "系统管理员", Role.security_admin: "安全管理员",
+            Role.audit_admin: "审计管理员"}  # fmt: skip
+
+
+def may(role: str, duty: Duty) -> bool:
+    """Whether an account of `role` may do `duty` (the legacy admin: every duty)."""
+    return role == HOLDER[duty] or role == Role.admin
+
+
+def require(session: Session | None, actor: Actor, duty: Duty, now: datetime) -> None:
+    """Refuse a duty the caller's role does not hold (403 `separation_of_duties`); an
+    administrator's permitted action is recorded in the audit (with a session)."""
+    if not may(actor.role, duty):
+        holder = HOLDER[duty]
+        raise Forbidden(
+            "separation_of_duties",
+            f"三员分立：此操作只能由{NAMES_ZH[holder]}执行",
+            f"separation of duties: only a {holder} may do this",
+            details={"duty": str(duty), "holder": str(holder)},
+        )
+    if session is not None and actor.role in ADMINISTRATOR_ROLES:
+        audit.record(session, actor, entity="account", entity_id=actor.id, action=f"duty_{duty}",
+                     now=now, after={"role": actor.role})  # fmt: skip
