@@ -38,6 +38,7 @@ from workflows.feedback import satisfaction
 from workflows.feedback.satisfaction import RatingIn
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
+from workflows.public import heard as public_heard
 from workflows.public import human_check, privacy, receipts
 from workflows.public import registration as flow
 
@@ -247,6 +248,13 @@ def track(request: Request, session: SessionDep, code: str = "") -> Response:
         errors = [FieldError(exc.message_zh, "code", exc.status)]
         return render(request, "public/track.html", errors=errors, code=code[:20])
     return render(request, "public/track.html", receipt=receipt, code=receipt.code)
+
+
+@router.get("/campaigns/{campaign_id}/heard")
+def heard(request: Request, campaign_id: int, session: SessionDep) -> Response:
+    """What was heard and what was done: the campaign's opinions and their answers (an answer
+    only with its person's consent), never a name, phone or ID."""
+    return render(request, "public/heard.html", page=public_heard.of_campaign(session, campaign_id))
 
 
 @router.post("/track/rate")

@@ -304,3 +304,29 @@ def test_satisfaction_counts_per_unit_in_the_report_the_export_and_the_assessmen
     row = unit_row()
     assert (row["rated_dissatisfied"], row["rated_upheld"]) == (0, 1)
     assert deductions() == []
+
+
+def test_the_public_page_shows_what_was_heard_and_an_answer_only_with_consent(
+    walker: Walker, engine: Engine, clock, scheduler, workers: Workers
+) -> None:
+    """The campaign's public page lists every opinion with its state and rating; the answer
+    whose person consented is shown, the other is not; never a name or a phone."""
+    ids = opinions(walker)
+    clock.set(local(2022, 10, 10, 10))
+    assert answer(walker, ids["sms"], "已更换路灯").status_code == 200
+    assert answer(walker, ids["none"], "食堂延长至晚八点").status_code == 200
+    tick(scheduler, workers)
+    rated = walker.client.post(
+        f"/api/v1/public/receipts/{ids['code']}/rating",
+        json={"phone": PHONE, "rating": "satisfied", "public_consent": True},
+    )
+    assert rated.status_code == 200, rated.text
+    page = walker.client.get(f"/public/campaigns/{walker.world.campaign_id}/heard")
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert "建议增设路灯" in text and "建议公开资金明细" in text and "希望延长食堂营业时间" in text
+    assert "已更换路灯" in text and "提出人评价：满意" in text  # consented
+    assert "食堂延长至晚八点" not in text  # nobody consented
+    assert "共 3 条意见建议，已答复 2 条，其中按时答复 2 条" in text
+    assert PHONE not in text and "市民0" not in text and "代表0" not in text
+    assert walker.client.get("/public/campaigns/999/heard").status_code == 404

@@ -68,7 +68,7 @@ def _fill(session: Session) -> None:
     )
     create_user(session, username="wang", role=Role.unit_staff, unit_name="区住建局",
                 password="Kaifang-2022!", now=NOW, display_name="王经办")  # fmt: skip
-    SEEDED.update(event_id=event.id, code=grouped(item.receipt_code))
+    SEEDED.update(event_id=event.id, code=grouped(item.receipt_code), campaign_id=campaign.id)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +136,11 @@ def test_staff_answers_the_citizen_rates_dissatisfied_and_it_reopens(
         "不满意" in said and "已转回承办单位重新办理，将于 2022年10月24日（星期一） 前答复" in said
     )
     shoot(public, "track-rated")
+    public.goto(f"{server}/public/campaigns/{SEEDED['campaign_id']}/heard")
+    heard = public.locator("main").inner_text()
+    assert "小区路灯不亮" in heard and "提出人评价：不满意" in heard and "李市民" not in heard
+    assert "已更换路灯" not in heard  # the person did not consent to publish the answer
+    shoot(public, "public-heard")
     page.reload()
     item = page.locator("ol.opinions > li").first
     text = item.inner_text()

@@ -1,0 +1,81 @@
+"""What was heard and what was done (issue 26): a public page per campaign listing the opinions
+collected, by unit, with their state, whether the answer reached the person and on time, the
+rating, and the answer itself only when the person consented (when rating). Never a name, a
+phone, an ID number, an assignee or a staff name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from models import Campaign, Event, FeedbackItem, FeedbackState, OpinionReply, Unit
+from workflows.kernel.errors import NotFound
+
+LIMIT = 500  # opinions on the page, newest events first
+RATING_ZH = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One opinion as the public sees it."""
+
+    unit_name: str
+    event_theme: str
+    content: str
+    done: bool
+    on_time: bool | None
+    answered_on: date | None
+    rating: str | None
+    answer: str | None  # only with the person's consent
+
+
+@dataclass(frozen=True)
+class HeardPage:
+    """The campaign and its opinions; the counts at the top."""
+
+    campaign: Campaign
+    rows: list[Heard]
+    total: int
+    done: int
+    on_time: int
+
+
+def of_campaign(session: Session, campaign_id: int) -> HeardPage:
+    """The campaign's opinions for the public page (404 for an unknown campaign)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign_not_found", "没有找到该活动", f"campaign {campaign_id} not found")
+    found = session.exec(
+        select(FeedbackItem, Event.theme, Unit.name)
+        .join(Event, col(Event.id) == FeedbackItem.event_id)
+        .join(Unit, col(Unit.id) == FeedbackItem.unit_id)
+        .where(Event.campaign_id == campaign_id)
+        .order_by(col(Unit.name), col(FeedbackItem.id))
+        .limit(LIMIT)
+    ).all()
+    latest: dict[int, OpinionReply] = {}
+    for r in session.exec(
+        select(OpinionReply)
+        .where(col(OpinionReply.feedback_item_id).in_([i.id for i, _, _ in found]))
+        .order_by(col(OpinionReply.round))
+    ):
+        latest[r.feedback_item_id] = r
+    rows = []
+    for item, theme, unit_name in found:
+        reply = latest.get(item.id)  # type: ignore[arg-type]
+        done = item.state in (FeedbackState.answered, FeedbackState.closed) and bool(item.told_at)
+        rows.append(
+            Heard(
+                unit_name=unit_name, event_theme=theme, content=item.content, done=done,
+                on_time=(not item.answered_late_workdays) if done else None,
+                answered_on=item.answered_on if done else None,
+                rating=RATING_ZH.get(reply.rating or "") if reply else None,
+                answer=item.answer if done and reply and reply.public_consent else None,
+            )
+        )  # fmt: skip
+    return HeardPage(
+        campaign=campaign, rows=rows, total=len(rows), done=sum(r.done for r in rows),
+        on_time=sum(bool(r.on_time) for r in rows),
+    )  # fmt: skip
