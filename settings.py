@@ -244,6 +244,14 @@ class Settings(BaseSettings):
     track_limit_address: str = Field(
         default="120/hour", description="Receipt-code look-ups per client address (limits notation)"
     )
+    link_refusal_audit_seconds: int = Field(
+        default=600,
+        ge=1,
+        le=86_400,
+        description="Refused answer links (forged, expired, unknown) from one client address are "
+        "audited once per this many seconds; the rest are counted and the count goes into the "
+        "next window's audit line",
+    )
     public_cache_seconds: float = Field(
         default=5.0,
         ge=0,

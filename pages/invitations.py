@@ -25,10 +25,11 @@ from pages.auth import FormDep, UserDep
 from pages.event_pages import invitees_page
 from pages.public import FormDep as PublicFormDep
 from pages.render import FieldError, PageRoute, redirect, render
+from web import links
 from web.deps import ClockDep, SessionDep
 from web.public import notify
 from workflows.event import checkin, icsfiles, invitations
-from workflows.kernel.errors import DomainError, NotFound
+from workflows.kernel.errors import NotFound
 from workflows.public import offers, registration
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -44,17 +45,6 @@ def qr_svg(code: str) -> Markup:
 
 
 # ---- public: the answer page ---------------------------------------------------------------
-
-
-def _open(session: Session, token: str, now: object) -> tuple[Invitee, Event]:
-    """The invitation behind a link; a refusal is audited in its own transaction."""
-    try:
-        return invitations.open_link(session, token, now)  # type: ignore[arg-type]
-    except DomainError as exc:
-        session.rollback()
-        invitations.record_refusal(session, token, exc, now)  # type: ignore[arg-type]
-        session.commit()
-        raise
 
 
 def _answer_page(
@@ -79,7 +69,7 @@ def _answer_page(
 @router.get("/public/invitations/{token}")
 def answer_get(token: str, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     """The invitation: the event, the door code with its QR code, 参加 / 不参加, the .ics."""
-    invitee, event = _open(session, token[:300], clock.now())
+    invitee, event = links.open_invitation(request, session, token, clock.now())
     return _answer_page(request, session, token, invitee, event)
 
 
@@ -89,7 +79,7 @@ def answer_post(
 ) -> Response:
     """Record the answer given through the link (audited); back to the page, answered."""
     now = clock.now()
-    invitee, event = _open(session, token[:300], now)
+    invitee, event = links.open_invitation(request, session, token, now)
     value = str(form.get("answer", ""))[:10]
     with attempt(session, fields={"answer": "答复"}) as tried:
         invitations.answer(
@@ -104,17 +94,6 @@ def answer_post(
 
 
 # ---- public: a waiting-list offer ----------------------------------------------------------
-
-
-def _open_offer(session: Session, token: str, now: Any) -> Registration:
-    """The registration behind an offer link; a refusal is audited in its own transaction."""
-    try:
-        return offers.open_link(session, token, now)
-    except DomainError as exc:
-        session.rollback()
-        offers.record_refusal(session, token, exc, now)
-        session.commit()
-        raise
 
 
 def _offer_page(
@@ -139,7 +118,7 @@ def _offer_page(
 @router.get("/public/offers/{token}")
 def offer_get(token: str, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     """A place came free: the event, the answer window, 接受 / 放弃."""
-    reg = _open_offer(session, token[:300], clock.now())
+    reg = links.open_offer(request, session, token, clock.now())
     return _offer_page(request, session, token, reg)
 
 
@@ -149,7 +128,7 @@ def offer_post(
 ) -> Response:
     """Accept or decline the offered place (audited); back to the page, answered."""
     now = clock.now()
-    reg = _open_offer(session, token[:300], now)
+    reg = links.open_offer(request, session, token, now)
     value = str(form.get("answer", ""))[:10]
     with attempt(session, fields={"answer": "答复"}) as tried:
         registration.answer_offer(session, token[:300], value, now=now, notify=notify(request))
@@ -159,9 +138,9 @@ def offer_post(
 
 
 @router.get("/public/invitations/{token}/invitation.ics")
-def answer_ics(token: str, session: SessionDep, clock: ClockDep) -> Response:
+def answer_ics(token: str, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     """The invitation's calendar file."""
-    invitee, event = _open(session, token[:300], clock.now())
+    invitee, event = links.open_invitation(request, session, token, clock.now())
     unit = session.get(Unit, event.unit_id)
     data = icsfiles.event_file(
         event,

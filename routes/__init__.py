@@ -15,6 +15,7 @@ from routes import (
     feedback,
     identity_links,
     inbox,
+    invitations,
     invitees,
     notice_imports,
     notifications,
@@ -45,6 +46,7 @@ ROUTERS = [
     events.router,
     cancellations.router,
     invitees.router,
+    invitations.staff,
     registrations.router,
     feedback.router,
     extensions.router,
@@ -64,5 +66,6 @@ ROUTERS = [
     bulletins.router,
     visits.router,
     public.router,
+    invitations.public,
 ]
 OPS_ROUTERS = [ops.router]

@@ -198,7 +198,7 @@ def test_the_window_never_runs_past_the_events_start(walker: Walker, clock: Fixe
     assert _state(walker, first).offer_until == local(2022, 9, 16, 14, 30)
 
 
-def test_forged_and_other_links_are_refused_and_audited(walker: Walker, clock: FixedClock) -> None:
+def test_forged_and_other_links_are_refused_and_audited_once(walker: Walker, clock: FixedClock) -> None:
     event, _ = _invited(walker, date="2022-09-20")
     confirmed, first, _ = _waiting_list(walker, event["id"], clock)
     _drop_out(walker, event["id"], confirmed, clock)
@@ -215,9 +215,8 @@ def test_forged_and_other_links_are_refused_and_audited(walker: Walker, clock: F
         codes: list[Any] = s.exec(
             select(ChangeLog.after).where(ChangeLog.entity == "offer_link")
         ).all()
-    assert [c["code"] for c in codes] == [
-        "offer_link_forged", "offer_link_invalid", "offer_link_invalid",
-    ]  # fmt: skip
+    # One line per client address and window (web/links.py): the rest are counted.
+    assert [c["code"] for c in codes] == ["offer_link_forged"]
 
 
 def test_the_clerk_confirms_a_no_that_takes_citizens_below_the_share(

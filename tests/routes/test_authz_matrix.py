@@ -25,16 +25,21 @@ from sqlmodel import Session, select
 from models import (
     Bulletin,
     CorrectionRequest,
+    Event,
     IdentityLink,
     InboxMessage,
+    Invitee,
     Notification,
     Rectification,
+    Registration,
     SpotCheck,
     User,
 )
 from tests.conftest import HOUSING, Walker, World, tiny_jpeg
 from tests.public.test_public import PHONE, form
 from workflows.accounts.service import create_user, hash_password, issue_token
+from workflows.event import invitations
+from workflows.public import offers
 
 ROLES = ("anonymous", "viewer", "own", "other", "supervisor", "admin")
 USERS = {"viewer": "viewer", "own": "housing", "other": "shiling"}
@@ -114,6 +119,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/events/{event_id}/invitees"): WRITE_OWN,
     ("DELETE", "/api/v1/events/{event_id}/invitees/{invitee_id}"): WRITE_OWN,
     ("PATCH", "/api/v1/events/{event_id}/invitees/{invitee_id}"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/invitees/{invitee_id}/answer"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/check-ins"): WRITE_OWN,
+    ("GET", "/api/v1/events/{event_id}/check-ins"): READ_OWN,
+    ("GET", "/api/v1/public/invitations/{token}"): PUBLIC,  # the signed link is the credential
+    ("POST", "/api/v1/public/invitations/{token}/answer"): PUBLIC,
+    ("GET", "/api/v1/public/offers/{token}"): PUBLIC,
+    ("POST", "/api/v1/public/offers/{token}/answer"): PUBLIC,
     ("GET", "/api/v1/events/{event_id}/registrations"): READ_OWN,
     ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/confirm"): WRITE_OWN,
     ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/decline"): WRITE_OWN,
@@ -385,6 +397,13 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         ("POST", "/api/v1/public/registrations/lookup"): {
             "json": {"code": s.ids["registration_code"], "phone": PHONE}
         },
+        # the seeded event is spot-checked: answers and check-ins pass authorization, then 409
+        ("POST", "/api/v1/events/{event_id}/invitees/{invitee_id}/answer"): {
+            "json": {"answer": "yes"}
+        },
+        ("POST", "/api/v1/events/{event_id}/check-ins"): {"json": {"code": "AB3DE-FG7HJ"}},
+        ("POST", "/api/v1/public/invitations/{token}/answer"): {"json": {"answer": "yes"}},
+        ("POST", "/api/v1/public/offers/{token}/answer"): {"json": {"answer": "accept"}},
         ("POST", "/api/v1/units"): {"json": {"name": f"新单位{role}"}},
         ("PATCH", "/api/v1/units/{unit_id}"): {"json": {"contact_name": "王五"}},
         ("POST", "/api/v1/visits/{visit_id}/photos"): {
@@ -403,6 +422,10 @@ def _path(path: str, s: Seeded, role: str) -> str:
     if path.startswith("/api/v1/correction-requests/"):
         ids["request_id"] = ids["correction_request_id"]
     ids["token_id"] = s.ids["tokens"]["viewer" if role == "anonymous" else role]
+    if path.startswith("/api/v1/public/invitations/"):
+        ids["token"] = ids["invitation_token"]
+    if path.startswith("/api/v1/public/offers/"):
+        ids["token"] = ids["offer_token"]
     return path.format(**{k: v for k, v in ids.items() if isinstance(v, (int, str))})
 
 
@@ -504,6 +527,13 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         )  # fmt: skip
         session.add(link)
         session.commit()
+        links = {
+            "invitation_token": invitations.token_for(
+                session.get(Invitee, invitees[0]["id"]),  # type: ignore[arg-type]
+                session.get(Event, eid),  # type: ignore[arg-type]
+            ),
+            "offer_token": offers.token_for(session.get(Registration, regs.json()[0]["id"])),  # type: ignore[arg-type]
+        }
     tokens = {}
     for role, user in USERS.items():
         made = client.post("/api/v1/me/tokens", json={"name": "待删"}, headers=h[user])
@@ -524,6 +554,7 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         "check_id": check.id,
         "rect_id": rect.id,
         "visit_id": visit.json()["id"],
+        **links,
         "public_event_id": public["id"],
         "public_version": opened.json()["version"],
         "registration_id": regs.json()[0]["id"],

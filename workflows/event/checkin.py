@@ -21,6 +21,7 @@ from models.codes import grouped, normalize
 from workflows.kernel import audit
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.daywords import window_zh
+from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
 
 CODE_CHARS = 40  # what the input takes (a code is 10 characters, 11 grouped)
@@ -37,6 +38,27 @@ class Scan:
     name: str | None = None
     invitee_id: int | None = None
     at: datetime | None = None
+
+
+# The English of each refusal (the API's message_en) and its HTTP status.
+REFUSALS_EN = {
+    "code_invalid": ("not a door code: 10 letters and digits, e.g. AB3DE-FG7HJ", 422),
+    "code_unknown": ("no invitee of this event has this code", 404),
+    "other_event": ("this code belongs to another event", 409),
+    "already": ("already checked in; not counted twice", 409),
+    "too_early": ("the event has not started; no check-in before its day", 409),
+    "too_late": ("the event's day has passed; check-in is closed", 409),
+    "not_open": ("the event is not invited or its hold is recorded; check-in is closed", 409),
+}
+
+
+def refusal_error(scan: Scan) -> DomainError:
+    """A refused scan as the API's error: its stable code, Chinese and English, and status."""
+    en, status = REFUSALS_EN[scan.code]
+    details: dict[str, object] = {"field": "code"}
+    if scan.invitee_id is not None:
+        details["invitee_id"] = scan.invitee_id
+    return DomainError(f"check_in_{scan.code}", scan.message, en, status=status, details=details)
 
 
 def _at(moment: datetime | None) -> str:

@@ -162,17 +162,34 @@ def open_link(session: Session, token: str, now: datetime) -> tuple[Invitee, Eve
     return invitee, event
 
 
-def record_refusal(session: Session, token: str, exc: DomainError, now: datetime) -> None:
-    """Audit a refused link (the caller commits it in a transaction of its own)."""
+def audit_refusal(
+    session: Session,
+    actor: Actor,
+    entity: str,
+    token: str,
+    exc: DomainError,
+    now: datetime,
+    *,
+    source: str | None = None,
+    refused_before: int = 0,
+) -> None:
+    """Audit a refused answer link (the caller commits it in a transaction of its own).
+    `source`: a keyed hash of the client's address; `refused_before`: how many refusals from
+    it the throttle counted in the window before, its one audited line included
+    (web/links.py)."""
+    after: dict[str, Any] = {"code": exc.code, "link": token[:60]}
+    if source is not None:
+        after.update(source=source, refused_before=refused_before)
     audit.record(
-        session,
-        INVITEE_ACTOR,
-        entity="invitation_link",
-        entity_id=None,
-        action="refused",
-        now=now,
-        after={"code": exc.code, "link": token[:60]},
+        session, actor, entity=entity, entity_id=None, action="refused", now=now, after=after
     )
+
+
+def record_refusal(
+    session: Session, token: str, exc: DomainError, now: datetime, **throttled: Any
+) -> None:
+    """Audit a refused invitation link (see audit_refusal)."""
+    audit_refusal(session, INVITEE_ACTOR, "invitation_link", token, exc, now, **throttled)
 
 
 # ---- answering -----------------------------------------------------------------------------

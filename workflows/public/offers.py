@@ -127,12 +127,11 @@ def check_answerable(reg: Registration, token: str, now: datetime) -> None:
         )
 
 
-def record_refusal(session: Session, token: str, exc: DomainError, now: datetime) -> None:
-    """Audit a refused offer link (the caller commits it in a transaction of its own)."""
-    audit.record(
-        session, OFFER_ACTOR, entity="offer_link", entity_id=None, action="refused", now=now,
-        after={"code": exc.code, "link": token[:60]},
-    )  # fmt: skip
+def record_refusal(
+    session: Session, token: str, exc: DomainError, now: datetime, **throttled: Any
+) -> None:
+    """Audit a refused offer link (see invitations.audit_refusal)."""
+    invitations.audit_refusal(session, OFFER_ACTOR, "offer_link", token, exc, now, **throttled)
 
 
 def arm(session: Session, reg: Registration, event: Event, now: datetime) -> None:

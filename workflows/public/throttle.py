@@ -49,6 +49,7 @@ class PublicThrottle:
         clock: Clock,
         namespace: str = "",
     ) -> None:
+        self.clock = clock
         self.store = FallbackStore(storage_url, clock, "public_throttle")
         self.windows = SlidingWindows(self.store, clock)
         self.items: dict[str, RateLimitItem] = {
@@ -63,6 +64,17 @@ class PublicThrottle:
         waited = self.windows.acquire(self.items[kind], f"{self.prefix}-{kind}", key)
         if waited is not None:
             raise TooManyRequests(waited)
+
+    def refusal(self, kind: str, source: str, seconds: int) -> tuple[int, int]:
+        """Count one refused link of `kind` from `source` in the current fixed window of
+        `seconds`: (its number in this window, the count of the window before, read only for
+        the first of a window). The audit writes a line for the first only."""
+        slot = int(self.clock.now().timestamp()) // seconds
+        key = f"{self.prefix}-refused-{kind}-{source}"
+        count = int(self.store.run(lambda s: s.incr(f"{key}-{slot}", seconds * 2)))
+        if count != 1:
+            return count, 0
+        return count, int(self.store.run(lambda s: s.get(f"{key}-{slot - 1}")) or 0)
 
     def first_use(self, key: str, seconds: int) -> bool:
         """Record `key` as used for `seconds`; True only the first time (a spent token)."""
