@@ -198,7 +198,9 @@ def test_the_window_never_runs_past_the_events_start(walker: Walker, clock: Fixe
     assert _state(walker, first).offer_until == local(2022, 9, 16, 14, 30)
 
 
-def test_forged_and_other_links_are_refused_and_audited_once(walker: Walker, clock: FixedClock) -> None:
+def test_forged_and_other_links_are_refused_and_audited_once(
+    walker: Walker, clock: FixedClock
+) -> None:
     event, _ = _invited(walker, date="2022-09-20")
     confirmed, first, _ = _waiting_list(walker, event["id"], clock)
     _drop_out(walker, event["id"], confirmed, clock)
