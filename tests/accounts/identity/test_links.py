@@ -9,10 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from models import ChangeLog
+from models import ChangeLog, User
 from settings import Settings
 from tests.conftest import World, error_of
-from tests.pages.test_pages import csrf_of
+from tests.pages.test_pages import csrf_of, sign_in
+from workflows.accounts.service import hash_password
 
 ISSUER = "https://idp.gov.example"
 
@@ -27,6 +28,7 @@ def settings(tmp_path: Path) -> Settings:
         oidc_issuer=ISSUER,
         oidc_client_id="openday",
         password_off_roles="unit_staff, viewer",
+        totp_required_roles="",
     )
 
 
@@ -102,3 +104,35 @@ def test_password_off_for_a_role(client: TestClient, world: World) -> None:
     assert refused.status_code == 403 and "须通过统一身份认证登录" in refused.text
     api = client.post("/api/v1/auth/login", json={"username": "housing", "password": "pw-housing"})
     assert api.status_code == 403 and error_of(api)["code"] == "password_sign_in_off"
+
+
+def test_admin_links_on_the_page(client: TestClient, world: World) -> None:
+    """The account page leads to 统一身份认证关联: a typed identity is linked, a taken one is
+    refused beside its field, and 解除关联 removes it."""
+    with Session(world.engine) as session:
+        admin = session.get(User, world.user_ids["admin"])
+        assert admin is not None
+        admin.password_hash = hash_password("Admin-Passw0rd-long")
+        session.add(admin)
+        session.commit()
+    sign_in(client, "admin", "Admin-Passw0rd-long")
+    uid = world.user_ids["housing"]
+    assert f'href="/admin/identities/{uid}"' in client.get(f"/admin/accounts/{uid}").text
+    page = client.get(f"/admin/identities/{uid}")
+    assert page.status_code == 200 and "尚未关联统一身份认证账号" in page.text
+    done = client.post(
+        f"/admin/identities/{uid}", data={"csrf": csrf_of(page.text), "subject": "alice"}
+    )
+    assert done.status_code == 200 and "<code>alice</code>" in done.text
+    other = world.user_ids["shiling"]
+    taken = client.post(
+        f"/admin/identities/{other}", data={"csrf": csrf_of(done.text), "subject": "alice"}
+    )
+    assert taken.status_code == 409 and "已关联到账号" in taken.text
+    link_id = client.get(f"/api/v1/users/{uid}/identities", headers=world.headers["admin"]).json()[
+        0
+    ]["id"]
+    gone = client.post(
+        f"/admin/identities/{uid}/{link_id}/unlink", data={"csrf": csrf_of(done.text)}
+    )
+    assert gone.status_code == 200 and "尚未关联统一身份认证账号" in gone.text
