@@ -24,7 +24,7 @@ from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
 from models.timer import Timer, TimerState
 from models.transfer import OPEN_TRANSFER_STATES, FeedbackTransfer, TransferState
-from models.unit import Unit, UnitKind
+from models.unit import Unit, UnitKind, UnitName
 from models.visit import SiteVisit, VisitPhoto
 from models.work_calendar import CalendarDay, CalendarYear
 
@@ -87,5 +87,6 @@ __all__ = [
     "TransitionLog",
     "Unit",
     "UnitKind",
+    "UnitName",
     "User",
 ]

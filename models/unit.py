@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -40,4 +40,25 @@ class Unit(SQLModel, table=True):
     # How the contact, head and robot get escalations: individual | digest; unset: the campaign's
     # `escalation_delivery` setting.
     escalation_delivery: str | None = Field(default=None, sa_type=sa.String(16))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    # A unit merged into another (issue 30) keeps its id and its records; from `merged_on` its
+    # work is the other unit's, and the year-over-year report counts both as that unit.
+    merged_into_id: int | None = Field(default=None, foreign_key="unit.id")
+    merged_on: date | None = None
+
+
+class UnitName(SQLModel, table=True):
+    """A name a unit had before it was renamed: valid until (not including) `valid_until`.
+
+    The unit's id is its stable identity; `unit.name` is its name today. A report of a campaign
+    shows each unit under the name it had when the campaign started (issue 30).
+    """
+
+    __tablename__ = "unit_name"
+    __table_args__ = (sa.Index("ix_unit_name_unit_until", "unit_id", "valid_until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    name: str = Field(sa_type=sa.String(100))
+    valid_until: date
     created_at: datetime = Field(sa_type=UTCDateTime)

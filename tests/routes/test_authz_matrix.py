@@ -207,6 +207,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/units"): READ_ALL,
     ("POST", "/api/v1/units"): SUPERVISE,
     ("GET", "/api/v1/units/{unit_id}"): READ_ALL,
+    ("POST", "/api/v1/units/{unit_id}/rename"): SUPERVISE,
+    ("POST", "/api/v1/units/{unit_id}/merge"): SUPERVISE,
     ("PATCH", "/api/v1/units/{unit_id}"): "13A3AA",  # a unit's own clerk keeps its contacts
     ("GET", "/api/v1/visits"): READ_ALL,
     ("POST", "/api/v1/visits/{visit_id}/photos"): SUPERVISE_OWN,
@@ -406,6 +408,11 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         ("POST", "/api/v1/public/offers/{token}/answer"): {"json": {"answer": "accept"}},
         ("POST", "/api/v1/units"): {"json": {"name": f"新单位{role}"}},
         ("PATCH", "/api/v1/units/{unit_id}"): {"json": {"contact_name": "王五"}},
+        # the unit's own name (422) and a merge into itself (422): nothing written
+        ("POST", "/api/v1/units/{unit_id}/rename"): {"json": {"name": HOUSING, "on": "2023-01-01"}},
+        ("POST", "/api/v1/units/{unit_id}/merge"): {
+            "json": {"into_unit_id": s.ids["unit_id"], "on": "2023-01-01"}
+        },
         ("POST", "/api/v1/visits/{visit_id}/photos"): {
             "files": {"file": ("v.jpg", tiny_jpeg(), "image/jpeg")}
         },

@@ -39,6 +39,7 @@ from models import (
     TransitionLog,
     Unit,
 )
+from workflows.accounts import unit_history
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.clock import LOCAL_TZ, local_date
@@ -200,6 +201,9 @@ def collect(
     facts = Facts(campaign, rules, now, {})
     scope = _Scope(campaign_id, unit_id)
     _events(session, facts, scope, local_date(now))
+    # Each unit under the name it had when the campaign started (issue 30).
+    for unit_id, name in unit_history.names_on(session, facts.units, campaign.starts_on).items():
+        facts.units[unit_id].unit_name = name
     if facts.units:
         for count in (
             _invitees, _flags, _opinions, _extensions, _summaries, _spot_checks, _oversight,

@@ -10,6 +10,8 @@ with several campaigns in one year the latest counts.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import Campaign
+from workflows.accounts import unit_history
 from workflows.campaign import service as campaigns
 from workflows.kernel.visibility import Actor, scope
 from workflows.reporting import assessment, reports
@@ -56,7 +59,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def figures(counts: dict[str, int], score: float | None) -> dict[str, Any]:
+def figures(counts: Mapping[str, int], score: float | None) -> dict[str, Any]:
     """A unit's (or the district's) compared figures from its report row and score."""
     answers_due = counts["answered"] + counts["open_overdue"]
     return {
@@ -90,20 +93,29 @@ def campaigns_by_year(
     return [by_year[y] for y in sorted(by_year)][-max_years:]
 
 
-def _year(session: Session, campaign: Campaign, now: datetime, unit_id: int | None) -> Any:
-    """One year's rows: (year, campaign, {unit_id: (name, figures)}, district figures)."""
+def _year(
+    session: Session, campaign: Campaign, now: datetime, unit_id: int | None, merged: dict[int, int]
+) -> Any:
+    """One year's rows: (year, campaign, {unit_id: (name, figures)}, district figures). A unit
+    since merged into another counts as that one (`merged`): their counts add up, their scores
+    average, and the row names each under the name it had that year."""
     assert campaign.id is not None
     facts = reports.collect(session, campaign.id, now, unit_id=unit_id)
     rules = facts.rules.scoring
-    units: dict[int, tuple[str, dict[str, Any]]] = {}
-    scores = []
+    parts: dict[int, list[tuple[str, Counter[str], float]]] = {}
     for u in facts.units.values():
         score = assessment.score_unit(u, rules)["score"]
-        scores.append(score)
-        units[u.unit_id] = (u.unit_name, figures(u.row(), score))
+        counts = Counter({k: v for k, v in u.row().items() if isinstance(v, int)})
+        parts.setdefault(merged.get(u.unit_id, u.unit_id), []).append((u.unit_name, counts, score))
+    units: dict[int, tuple[str, dict[str, Any]]] = {}
+    for key, rows in parts.items():
+        counts = sum((c for _, c, _ in rows), Counter())
+        mean = round(sum(s for _, _, s in rows) / len(rows), 2)
+        units[key] = ("、".join(n for n, _, _ in rows), figures(counts, mean))
+    scores = [s for rows in parts.values() for _, _, s in rows]
     totals = reports.report(facts)["totals"]
-    mean = round(sum(scores) / len(scores), 2) if scores else None
-    return campaign.starts_on.year, campaign, units, figures(totals, mean)
+    district = round(sum(scores) / len(scores), 2) if scores else None
+    return campaign.starts_on.year, campaign, units, figures(totals, district)
 
 
 def trend(previous: float | None, latest: float | None) -> str:
@@ -173,8 +185,10 @@ def compare(
 ) -> dict[str, Any]:
     """The year-over-year comparison as `actor` may see it (staff: their own unit's rows)."""
     unit_id = scope(actor, None)
+    merged = unit_history.survivors(session)
     years = [
-        _year(session, c, now, unit_id) for c in campaigns_by_year(session, campaign_id, max_years)
+        _year(session, c, now, unit_id, merged)
+        for c in campaigns_by_year(session, campaign_id, max_years)
     ]
     units = _unit_rows(years)
     units.sort(key=lambda u: -(u["change"]["score"]["delta"] or 0))
