@@ -1,7 +1,7 @@
 """units keep their history: dated names and merges (issue 30)
 
-Revision ID: 0036
-Revises: 0035
+Revision ID: 0037
+Revises: 0036
 Create Date: 2026-12-07 00:15:00
 
 `unit_name` keeps each name a unit had before a rename, valid until the day of the rename, so a
@@ -17,8 +17,8 @@ from alembic import op
 
 import models.types
 
-revision: str = "0036"
-down_revision: str | None = "0035"
+revision: str = "0037"
+down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
