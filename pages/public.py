@@ -35,7 +35,6 @@ from web.public import (
 from web.throttle import public_throttle
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import satisfaction
-from workflows.feedback.satisfaction import RatingIn
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
 from workflows.public import heard as public_heard
@@ -264,9 +263,9 @@ def track_rate(request: Request, form: FormDep, session: SessionDep, clock: Cloc
     code, phone = str(form.get("code", ""))[:40], str(form.get("phone", ""))[:32]
     limit_rating(request, phone)
     try:
-        data = RatingIn(
-            rating=str(form.get("rating", "")),  # type: ignore[arg-type]
-            comment=str(form.get("comment", ""))[:2000] or None,
+        data = satisfaction.rating_from_form(
+            str(form.get("rating", "")),
+            str(form.get("comment", "")),
             public_consent=form.get("public_consent") == "yes",
         )
         satisfaction.rate_public(session, code, phone, data, keys(request), clock.now())

@@ -105,9 +105,8 @@ def rating(
     """Record a rating the unit took by phone (回访)."""
 
     def act() -> Any:
-        data = satisfaction.RatingIn(
-            rating=str(form.get("rating", "")),  # type: ignore[arg-type]
-            comment=str(form.get("comment", ""))[:2000] or None,
+        data = satisfaction.rating_from_form(
+            str(form.get("rating", "")), str(form.get("comment", ""))
         )
         return satisfaction.rate_by_phone(session, user.actor, item_id, data, clock.now())
 

@@ -101,7 +101,8 @@ def _path(route: str, ids: dict[str, Any], world: World) -> str:
               "request_id": 1, "registration_id": 1, "attachment_id": 1, "notification_id": 1,
               "account_id": world.user_ids["viewer"], "action": "role",
               "campaign_id": world.campaign_id, "rectification_id": 1,
-              "token": "x" * 20, "message_id": 1, "token_id": 1}  # fmt: skip
+              "token": "x" * 20, "message_id": 1, "token_id": 1,
+              "unit_id": next(iter(world.units.values())), "link_id": 1}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), route)
 
 

@@ -59,6 +59,26 @@ class RatingIn(BaseModel):
     public_consent: bool = False
 
 
+def rating_from_form(
+    rating: str, comment: str | None = None, public_consent: bool = False
+) -> RatingIn:
+    """A rating typed into a page form: an unknown choice is 422 `rating_invalid` in words a
+    person reads (the model's own message would name the field and its English values)."""
+    if rating not in RATING_ZH:
+        raise DomainError(
+            "rating_invalid",
+            "请选择评价：满意、基本满意或不满意",
+            "choose a rating: satisfied, basically satisfied or dissatisfied",
+            status=422,
+            details={"field": "rating"},
+        )
+    return RatingIn(
+        rating=rating,  # type: ignore[arg-type]
+        comment=(comment or "")[:2000] or None,
+        public_consent=public_consent,
+    )
+
+
 class AppealIn(BaseModel):
     """The unit's reason to contest a 不满意 rating."""
 
