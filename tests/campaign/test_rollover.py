@@ -152,3 +152,21 @@ def test_roster_is_editable_until_the_campaign_opens(walker: Walker, clock: Fixe
         f"/api/v1/campaigns/{new['id']}/units/999999", json={"contact_name": "x"}, headers=sup
     )
     assert unknown.status_code == 409  # opened: nothing on the roster changes any more
+
+
+def test_copy_waits_while_an_opinion_is_owed_an_answer(walker: Walker) -> None:
+    """Closing would strand an unanswered opinion (read-only, timers cancelled): the copy is
+    refused with how many are owed, and nothing is written or closed."""
+    client, world = walker.client, walker.world
+    event, _ = walker.held_event()
+    walker.move(event["id"], "collect_feedback", data={"items": [{"content": "路灯不亮"}]})
+    before = _campaigns(world)
+
+    refused = _copy(client, world)
+
+    assert refused.status_code == 409, refused.text
+    assert error_of(refused)["code"] == "campaign_has_open_opinions"
+    assert "1 条意见未答复" in error_of(refused)["message"]
+    assert _campaigns(world) == before
+    old = client.get(f"/api/v1/campaigns/{world.campaign_id}", headers=world.headers["viewer"])
+    assert old.json()["closed_at"] is None

@@ -15,7 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models import Campaign, CampaignUnit, Event, Timer, TimerState, Unit
+from models import (
+    OPEN_FEEDBACK_STATES,
+    Campaign,
+    CampaignUnit,
+    Event,
+    FeedbackItem,
+    Timer,
+    TimerState,
+    Unit,
+)
 from workflows.accounts import units as unit_records
 from workflows.campaign import service as campaigns
 from workflows.campaign.closure import require_open
@@ -134,6 +143,27 @@ def _check_target(session: Session, source: Campaign, starts_on: date) -> None:
         )
 
 
+def _check_nothing_owed(session: Session, source: Campaign) -> None:
+    """Closing makes every record read-only and cancels the timers, so an opinion still owed an
+    answer would be stranded unanswered and unescalated: refuse the copy until each is answered
+    (409 `campaign_has_open_opinions`, with how many and where)."""
+    owed = session.exec(
+        select(FeedbackItem.id, Event.id)
+        .join(Event, col(Event.id) == FeedbackItem.event_id)
+        .where(Event.campaign_id == source.id, col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES))
+    ).all()
+    if owed:
+        events = sorted({event_id for _, event_id in owed})
+        raise Conflict(
+            "campaign_has_open_opinions",
+            f"“{source.title}”还有 {len(owed)} 条意见未答复（涉及 {len(events)} 场活动），"
+            "须全部答复后才能转入下一年度",
+            f"{len(owed)} opinions of the source campaign are still unanswered "
+            f"({len(events)} events); answer them before copying into next year",
+            details={"open_opinions": len(owed), "event_ids": events[:50]},
+        )
+
+
 def _chosen(entries: list[Entry], unit_ids: list[int] | None) -> list[Entry]:
     """The entries to copy: all, or those named (each must be on the source's roster)."""
     if unit_ids is None:
@@ -167,6 +197,7 @@ def copy(
     actor.require_supervisor()
     source = campaigns.get(session, source_id)
     require_open(source)
+    _check_nothing_owed(session, source)
     campaigns.check_window(fields["starts_on"], fields["ends_on"])
     _check_target(session, source, fields["starts_on"])
     entries = _chosen(roster(session, source), unit_ids)
