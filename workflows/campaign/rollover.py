@@ -153,7 +153,7 @@ def _check_nothing_owed(session: Session, source: Campaign) -> None:
         .where(Event.campaign_id == source.id, col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES))
     ).all()
     if owed:
-        events = sorted({event_id for _, event_id in owed})
+        events = sorted({event_id for _, event_id in owed if event_id is not None})
         raise Conflict(
             "campaign_has_open_opinions",
             f"“{source.title}”还有 {len(owed)} 条意见未答复（涉及 {len(events)} 场活动），"
