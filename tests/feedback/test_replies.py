@@ -330,3 +330,40 @@ def test_the_public_page_shows_what_was_heard_and_an_answer_only_with_consent(
     assert "共 3 条意见建议，已答复 2 条，其中按时答复 2 条" in text
     assert PHONE not in text and "市民0" not in text and "代表0" not in text
     assert walker.client.get("/public/campaigns/999/heard").status_code == 404
+
+
+def test_an_answer_not_yet_told_still_escalates_until_the_letter_is_posted(
+    walker: Walker, engine: Engine, clock, scheduler, workers: Workers
+) -> None:
+    """Typed before the due day but never posted, the deputy's answer is still owed: its
+    deadline passes and the unit is pressed (催办) like any unanswered opinion; once the letter
+    is marked posted, nothing more fires for it."""
+    ids = opinions(walker)
+    clock.set(local(2022, 10, 11, 10))
+    assert answer(walker, ids["letter"], "资金明细已在官网公开").status_code == 200
+    assert answer(walker, ids["none"]).status_code == 200
+
+    def pressed(item_id: int) -> list[Notification]:
+        with Session(engine) as s:
+            return list(
+                s.exec(
+                    select(Notification).where(
+                        Notification.subject_type == "feedback_item",
+                        Notification.subject_id == item_id,
+                        Notification.rule == "feedback_answer",
+                        col(Notification.level) >= 1,
+                    )
+                ).all()
+            )
+
+    clock.set(local(2022, 10, 14, 10))  # two working days past the due day (10-12)
+    tick(scheduler, workers)
+    assert pressed(ids["letter"]), "an answer nobody was told escalates"
+    assert pressed(ids["none"]) == []  # told when typed (nobody to tell): nothing owed
+    h = walker.world.headers["housing"]
+    posted = walker.client.post(f"/api/v1/feedback/{ids['letter']}/letter-posted", headers=h)
+    assert posted.status_code == 200, posted.text
+    before = len(pressed(ids["letter"]))
+    clock.set(local(2022, 11, 30, 10))
+    tick(scheduler, workers)
+    assert len(pressed(ids["letter"])) == before

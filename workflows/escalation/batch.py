@@ -20,6 +20,7 @@ from models import (
     Event,
     EventState,
     FeedbackItem,
+    FeedbackState,
     Rectification,
     RectificationState,
     Timer,
@@ -120,7 +121,8 @@ def stale(
             return "sign-for day moved"
     elif timer.rule == deadlines.FEEDBACK_ANSWER:
         assert isinstance(item, FeedbackItem)
-        if item.state not in OPEN_FEEDBACK_STATES:
+        untold = item.state == FeedbackState.answered and item.told_at is None
+        if item.state not in OPEN_FEEDBACK_STATES and not untold:
             return f"feedback item {item.state}"
         if timer.kind == deadlines.REMINDER and item.due_at is not None and now >= item.due_at:
             return "reminder after the deadline"

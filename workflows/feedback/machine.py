@@ -152,15 +152,21 @@ def _record_answer(event_data: EventData) -> None:
     if item.answered_late_workdays:
         move.audit["late_workdays"] = item.answered_late_workdays
     assert item.id is not None
-    for rule in (deadlines.FEEDBACK_ANSWER, deadlines.FEEDBACK_SIGN):  # answered: nothing owed
-        deadlines.cancel(
-            move.session, subject_type="feedback_item", subject_ids=[item.id], rule=rule
-        )
     # Tell the person who raised it (SMS, e-mail or a letter); the clock is met when they are.
     reply = replies.on_answer(move.session, item, move.now)
     move.audit["tell"] = replies.ways(reply)
     if item.told_at is None:
         move.audit.pop("late_workdays", None)
+    # Signing for it is moot once answered; the answer's own reminders and escalations stay
+    # until the person is told (a text not yet sent, a letter not yet posted is still owed;
+    # the timers re-check `told_at` when they fire).
+    owed_done = [deadlines.FEEDBACK_SIGN]
+    if item.told_at is not None:
+        owed_done.append(deadlines.FEEDBACK_ANSWER)
+    for rule in owed_done:
+        deadlines.cancel(
+            move.session, subject_type="feedback_item", subject_ids=[item.id], rule=rule
+        )
 
 
 def _stamp_overdue(event_data: EventData) -> None:
