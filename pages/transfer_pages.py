@@ -23,7 +23,7 @@ from workflows.feedback import transfer as flow
 from workflows.feedback.lamps import Lamps
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
-from workflows.kernel.visibility import Actor, is_own_unit, scope
+from workflows.kernel.visibility import Actor, is_own_unit, scope, sees_unit
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -74,7 +74,7 @@ def item_page(
         and pending.state == TransferState.pending and is_own_unit(actor, pending.to_unit_id),
         can_decide=is_open and pending is not None
         and pending.state == TransferState.returned and actor.is_supervisor,
-        sees_event=event is not None and actor.may_see_unit(event.unit_id),
+        sees_event=event is not None and sees_unit(actor, event.unit_id),
         errors=errors or [],
         kept=kept or {},
     )  # fmt: skip
@@ -136,7 +136,7 @@ def transfer_post(
     # The unit that sent it may no longer see it (an opinion of another unit's event).
     moved = session.get(FeedbackItem, item_id)
     event = session.get(Event, moved.event_id) if moved else None
-    if event is not None and user.actor.may_see_unit(event.unit_id):
+    if event is not None and sees_unit(user.actor, event.unit_id):
         return redirect(f"/feedback/{item_id}", "已转办，等待接收单位签收")
     return redirect("/transfers", "已转办，等待接收单位签收")
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from models import Campaign, Event, FeedbackItem, Unit
 from workflows.kernel.errors import NotFound
-from workflows.kernel.visibility import Actor, require_visible
+from workflows.kernel.visibility import Actor, require_visible, sees_unit
 from workflows.workdays import deadlines
 
 
@@ -97,7 +97,7 @@ def load_item(session: Session, actor: Actor, item_id: int, *, lock: bool = Fals
     item = session.exec(stmt).first()
     event = session.get(Event, item.event_id) if item is not None else None
     unit_id = None if event is None else event.unit_id
-    if item is not None and actor.may_see_unit(item.unit_id):
+    if item is not None and sees_unit(actor, item.unit_id):
         unit_id = item.unit_id
     require_visible(
         actor,

@@ -34,7 +34,7 @@ from workflows.event import invitations
 from workflows.kernel import audit, jobs
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, NotFound
-from workflows.kernel.visibility import Actor, other_unit, require_visible
+from workflows.kernel.visibility import Actor, other_unit, require_visible, scope
 from workflows.public import notices
 from workflows.public.receipts import TOLD_VIA_ZH, track_url
 from workflows.workdays import deadlines
@@ -294,10 +294,9 @@ def letters_owed(session: Session, actor: Actor, unit_id: int | None = None) -> 
         )
         .order_by(col(OpinionReply.id))
     )
-    if not actor.sees_all_units:
-        stmt = stmt.where(OpinionReply.unit_id == (actor.unit_id or -1))
-    elif unit_id is not None:
-        stmt = stmt.where(OpinionReply.unit_id == unit_id)
+    narrowed = scope(actor, unit_id)  # staff: their own unit; district accounts: as asked
+    if narrowed is not None:
+        stmt = stmt.where(OpinionReply.unit_id == narrowed)
     return list(session.exec(stmt).all())
 
 

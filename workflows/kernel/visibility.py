@@ -119,6 +119,12 @@ def require_visible(actor: Actor, unit_id: int | None, refusal: DomainError) -> 
         raise refusal
 
 
+def sees_unit(actor: Actor, unit_id: int | None) -> bool:
+    """Whether the actor may read the unit's rows (`unit_id` None: no row, so no): for a page
+    choosing what to show or where to go next, where require_visible would refuse."""
+    return unit_id is not None and actor.may_see_unit(unit_id)
+
+
 def is_own_unit(actor: Actor, unit_id: int | None) -> bool:
     """Whether the actor is staff of that very unit: what only the unit itself does (report a
     rectification, ask for a correction) is not done by district accounts that see every unit."""
