@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from models import ApiToken, User
@@ -31,6 +33,8 @@ from workflows.kernel import audit
 from workflows.kernel.daywords import moment_zh
 from workflows.kernel.errors import DomainError, NotFound
 from workflows.kernel.visibility import Actor
+
+log = structlog.get_logger("openday.accounts")
 
 # How the person proved who they are, as the session records it.
 METHODS = frozenset({"password", "oidc"})
@@ -110,9 +114,24 @@ def password_sign_in(
     except DomainError as exc:
         if exc.code == "account_locked":
             raise
-        record_failure(session, username, now, address=address, lockout=lockout)
+        _try_record_failure(session, username, now, address=address, lockout=lockout)
         raise
     return user
+
+
+def _try_record_failure(
+    session: Session, username: str, now: datetime, *, address: str, lockout: Lockout
+) -> None:
+    """Record a failure in a savepoint. When the database cannot take the write at once
+    (SQLite's write lock held by another writer: the password check reads on a deferred
+    connection), the 401 still goes out at once and the failure is only logged: a wrong
+    password must never wait for, or fail on, the lock (the throttle still counts it)."""
+    try:
+        with session.begin_nested():
+            record_failure(session, username, now, address=address, lockout=lockout)
+    except OperationalError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else ""
+        log.warning("sign_in_failure_not_recorded", username=username[:64], error=reason)
 
 
 def pending_session(session: Session, user: User, now: datetime, *, method: str) -> str:
