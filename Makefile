@@ -34,9 +34,13 @@ $(NODE_STAMP): package.json package-lock.json
 run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/openday run
 
-## Run the test suite (PostgreSQL and Redis too when OPENDAY_DATABASE_URL / OPENDAY_REDIS_URL are set).
+## Run the test suite (PostgreSQL and Redis too when OPENDAY_DATABASE_URL / OPENDAY_REDIS_URL are set)
+## in parallel: TEST_JOBS workers (pytest-xdist; `auto` is one per CPU), each with its own
+## databases, a test file never split between two (tests/conftest.py: SERIAL_GROUPS).
+## The slowest tests are listed at the end. `make test TEST_JOBS=0` runs in one process.
+TEST_JOBS ?= auto
 test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -112,6 +112,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql: needs PostgreSQL (row locks, real races)")
 
 
+# Serial groups under `make test`'s parallel run (pytest-xdist, --dist loadgroup): every test file
+# runs whole on one worker (its module fixtures start once; a file's tests may share a Redis
+# database, a port or a browser), and the files listed here share one worker between them, one
+# after another, because they stop, pause or flood servers and time the recovery.
+SERIAL_GROUPS = {"tests/faults/": "faults"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its xdist group: its file, or its serial group (see SERIAL_GROUPS)."""
+    root = Path(str(config.rootpath))
+    for item in items:
+        path = Path(str(item.path)).relative_to(root).as_posix()
+        group = next((g for prefix, g in SERIAL_GROUPS.items() if path.startswith(prefix)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run database tests on both backends; `@pytest.mark.postgresql` ones on PostgreSQL only."""
     if "engine" in metafunc.fixturenames:
