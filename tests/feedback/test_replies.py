@@ -367,3 +367,35 @@ def test_an_answer_not_yet_told_still_escalates_until_the_letter_is_posted(
     clock.set(local(2022, 11, 30, 10))
     tick(scheduler, workers)
     assert len(pressed(ids["letter"])) == before
+
+
+def test_a_corrected_answer_day_counts_from_the_day_the_person_was_told(
+    walker: Walker, engine: Engine, clock
+) -> None:
+    """A letter posted on 10-17 (3 working days late) stays late when the unit corrects the
+    answer's day to 10-10: the person was told when it was posted. The anonymous opinion, told at
+    once, follows its corrected day (typed 10-17, late; given 10-10, on time). An answer not yet
+    told has no lateness to count until it is."""
+    ids = opinions(walker)
+    clock.set(local(2022, 10, 17, 10))
+    h = walker.world.headers["housing"]
+    for key in ("letter", "none", "sms"):
+        assert answer(walker, ids[key]).status_code == 200
+    posted = walker.client.post(f"/api/v1/feedback/{ids['letter']}/letter-posted", headers=h)
+    assert posted.status_code == 200, posted.text
+    assert item(engine, ids["none"]).answered_late_workdays == 3
+
+    def correct(item_id: int) -> dict[str, Any]:
+        version = walker.client.get(f"/api/v1/feedback/{item_id}", headers=h).json()["version"]
+        r = walker.client.post(
+            f"/api/v1/feedback/{item_id}/answer-corrections",
+            json={"expected_version": version, "answered_on": "2022-10-10", "reason": "日期录错"},
+            headers=h,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert correct(ids["letter"])["answered_late_workdays"] == 3
+    assert correct(ids["none"])["answered_late_workdays"] == 0
+    assert correct(ids["sms"])["answered_late_workdays"] is None
+    assert item(engine, ids["sms"]).told_at is None

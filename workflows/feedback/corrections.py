@@ -27,7 +27,8 @@ from sqlmodel import Session
 
 from models import Campaign, Event, FeedbackItem, FeedbackState, TransitionLog
 from workflows.event.machine import campaign_rules
-from workflows.feedback.machine import answer_audit, check_answered_on, late_workdays
+from workflows.feedback import replies
+from workflows.feedback.machine import answer_audit, check_answered_on
 from workflows.kernel import audit
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
@@ -145,7 +146,10 @@ def apply(
             status=422,
         )
     assert item.answered_on is not None
-    item.answered_late_workdays = late_workdays(session, item, item.answered_on)
+    # The clock is met when the person is told (issue 26): a corrected day counts again from the
+    # day they were told, which is the corrected day only where the answer was told at once.
+    told = replies.told_on(session, item)
+    item.answered_late_workdays = None if told is None else replies.late_on(session, item, told)
     item.updated_at = now
     flag_modified(item, "updated_at")
     session.flush()  # bumps the version

@@ -71,6 +71,18 @@ def late_on(session: Session, item: FeedbackItem, day: date) -> int:
     return deadlines.load_calendar(session).workdays_between(item.due_on, day).count
 
 
+def told_on(session: Session, item: FeedbackItem) -> date | None:
+    """The day the person was told the current answer (None: not yet): the day the answer was
+    given when it was told at once (nobody to reach, or typed in after the day it was given),
+    else the day the first message went out or the letter was posted, never before the answer."""
+    if item.told_at is None or item.answered_on is None:
+        return None
+    reply = latest(session, item.id) if item.id is not None else None
+    if reply is None or reply.told_at is None or reply.told_via in ("none", "given"):
+        return item.answered_on
+    return max(item.answered_on, local_date(reply.told_at))
+
+
 def compose(item: FeedbackItem, event: Event, unit_name: str, base_url: str) -> str:
     """The message: the unit, the event, the opinion's start, the answer and the tracking link."""
     opinion = " ".join(item.content.split())
