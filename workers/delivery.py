@@ -270,7 +270,7 @@ def _record(
         row.last_error = error[:2000]
         if permanent or attempts >= rt.settings.delivery_max_attempts:
             row.state = NotificationState.failed
-            replies.on_failed(session, row)  # nothing else reaches the citizen: a letter
+            replies.on_failed(session, row, now)  # nothing else reaches the citizen: a letter
             follow = _wake_higher(session, row, now)
             log.warning(
                 "notification_failed",

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models import ChangeLog, FeedbackItem, Notification, OpinionReply, Timer
+from models import ChangeLog, FeedbackItem, InboxMessage, Notification, OpinionReply, Timer
 from tests.conftest import Walker, error_of, local
 from tests.workdays import test_deadlines as _deadlines
 from tests.workdays.test_deadlines import Workers, tick
@@ -399,3 +399,45 @@ def test_a_corrected_answer_day_counts_from_the_day_the_person_was_told(
     assert correct(ids["none"])["answered_late_workdays"] == 0
     assert correct(ids["sms"])["answered_late_workdays"] is None
     assert item(engine, ids["sms"]).told_at is None
+
+
+def test_a_letter_to_post_reaches_the_unit_staff_inbox_once(
+    walker: Walker, engine: Engine, clock
+) -> None:
+    """The deputy with neither phone nor e-mail: the unit's staff find 答复函待寄送 in their inbox
+    (站内信) linking to its row on the 答复待送达 list, once; the anonymous opinion owes no letter.
+    When the citizen's only SMS fails for good, the letter owed instead is announced alike."""
+    from workers.delivery import replies as delivery_replies
+    from workflows.inbox.kinds import kind_of
+
+    ids = opinions(walker)
+    clock.set(local(2022, 10, 11, 10))
+    for key in ("letter", "none", "sms"):
+        assert answer(walker, ids[key]).status_code == 200
+
+    def letters_in(who: str) -> list[InboxMessage]:
+        with Session(engine) as s:
+            stmt = select(InboxMessage).where(
+                InboxMessage.user_id == walker.world.user_ids[who],
+                InboxMessage.kind == "reply_letter",
+            )
+            return list(s.exec(stmt).all())
+
+    (owed,) = letters_in("housing")
+    assert owed.link == f"/replies#not-told-{ids['letter']}" and "答复函" in owed.title
+    assert "建议公开资金明细" in owed.title and "2022-10-12" in owed.body
+    assert kind_of("reply_letter").label == "答复函待寄送"
+    assert letters_in("shiling") == [] and letters_in("supervisor") == []
+    with Session(engine) as s:
+        sms = s.exec(
+            select(Notification).where(
+                Notification.channel == "sms", Notification.rule == delivery_replies.RULE
+            )
+        ).one()
+        sms.state = "failed"
+        delivery_replies.on_failed(s, sms, local(2022, 10, 11, 11))
+        delivery_replies.on_failed(s, sms, local(2022, 10, 11, 12))  # redelivered: nothing twice
+        s.commit()
+    assert sorted(m.link for m in letters_in("housing")) == sorted(
+        f"/replies#not-told-{ids[k]}" for k in ("letter", "sms")
+    )

@@ -31,6 +31,7 @@ from models import (
     Unit,
 )
 from workflows.event import invitations
+from workflows.inbox import service as inbox
 from workflows.kernel import audit, jobs
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, NotFound
@@ -132,6 +133,8 @@ def on_answer(
     ).scalar_one()  # fmt: skip
     reply = session.get(OpinionReply, reply_id)
     assert reply is not None
+    if "letter" in how:
+        owe_letter(session, item, reply.round, now)
     given = item.answered_on or local_date(now)
     if how == ["none"]:
         told(session, item, reply, now, via="none", day=given)
@@ -209,7 +212,25 @@ def on_sent(session: Session, row: Notification, now: datetime) -> None:
     log.info("reply_told", feedback_item_id=item.id, channel=row.channel)
 
 
-def on_failed(session: Session, row: Notification) -> None:
+def owe_letter(session: Session, item: FeedbackItem, round: int, now: datetime) -> None:
+    """Tell the unit's staff in their inbox (站内信) that a reply letter waits to be printed and
+    posted: nothing else reaches the person, and the answer's clock runs until it is posted.
+    Once per opinion and answer round (the inbox key), in the caller's transaction."""
+    assert item.id is not None
+    opinion = " ".join(item.content.split())
+    opinion = opinion if len(opinion) <= 30 else opinion[:30] + "…"
+    due = f"，答复期限{item.due_on.isoformat()}" if item.due_on else ""
+    inbox.post(
+        session, "reply_letter", subject_type="feedback_item", subject_id=item.id,
+        event_id=item.event_id, unit_id=item.unit_id,
+        title=f"答复函待打印寄送：{opinion}",
+        body=f"意见“{opinion}”的提出人无法通过短信或电子邮件收到答复，请打印答复函寄出，"
+        f"并在“答复待送达”中标记已寄出（寄出之日计为答复送达{due}）。",
+        now=now, round=str(round),
+    )  # fmt: skip
+
+
+def on_failed(session: Session, row: Notification, now: datetime | None = None) -> None:
     """A reply message failed for good: when no other message of its round can still reach the
     person, the unit is owed a printed letter instead."""
     if row.rule != RULE or row.subject_type != SUBJECT_TYPE:
@@ -231,6 +252,9 @@ def on_failed(session: Session, row: Notification) -> None:
     ).one()
     if not others:
         reply.how = ",".join([*ways(reply), "letter"])
+        item = session.get(FeedbackItem, reply.feedback_item_id)
+        if item is not None:
+            owe_letter(session, item, reply.round, now or row.created_at)
         log.info("reply_letter_owed", feedback_item_id=reply.feedback_item_id)
 
 

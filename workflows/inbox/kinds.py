@@ -75,6 +75,11 @@ def opinion_link(n: Subject) -> str:
     return f"/feedback/{n.subject_id}"
 
 
+def letter_link(n: Subject) -> str:
+    """A reply letter to print and post: its row on the 答复待送达 list (print, mark posted)."""
+    return f"/replies#not-told-{n.subject_id}"
+
+
 def bulletin_link(n: Subject) -> str:
     """A weekly 通报: its page, with the .docx and .xlsx downloads."""
     return f"/bulletins/{n.subject_id}"
@@ -105,6 +110,7 @@ KINDS: dict[str, Kind] = {
     "transfer_dispute": Kind("转办退回待裁定", ("supervisors",), opinion_link),
     "transfer_decided": Kind("转办裁定结果", ("unit_staff",), opinion_link),
     "bulletin": Kind("每周通报", ("supervisors",), bulletin_link),
+    "reply_letter": Kind("答复函待寄送", ("unit_staff",), letter_link),
 }
 
 
