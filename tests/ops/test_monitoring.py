@@ -1,6 +1,7 @@
 """Monitoring in the repository (docker/monitoring/): the compose file's `monitoring` profile
-validates and provisions Prometheus and Grafana from these files, promtool accepts the alert rules
-(where Debian's prometheus package provides it), and every metric the rules and the dashboard name
+validates and provisions Prometheus, Alertmanager and Grafana from these files, promtool accepts
+the alert rules and amtool the rendered Alertmanager configuration (where Debian's prometheus and
+prometheus-alertmanager packages provide them), and every metric the rules and the dashboard name
 is one the service really exports on /metrics — so a renamed metric breaks here, not silently on a
 dashboard. Images are named in the compose file, never pulled here."""
 
@@ -33,6 +34,9 @@ from workflows.kernel.clock import FixedClock
 MONITORING = PROJECT_DIR / "docker" / "monitoring"
 RULES = MONITORING / "alerts.yml"
 PROMETHEUS = MONITORING / "prometheus.yml"
+ALERTMANAGER = MONITORING / "alertmanager.yml"
+RENDER = MONITORING / "alertmanager-render.sh"
+MONITORS = ("prometheus", "alertmanager", "grafana")
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "openday.json"
 _METRIC = re.compile(r"\bopenday_[a-z0-9_]+\b")
 _TYPE = re.compile(r"^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) ", re.M)
@@ -68,7 +72,7 @@ def test_the_monitoring_profile_validates_and_provisions_from_the_repository(
     tmp_path: Path,
 ) -> None:
     services = _resolved_compose(tmp_path)["services"]
-    for name in ("prometheus", "grafana"):
+    for name in MONITORS:
         svc = services[name]
         assert svc["profiles"] == ["monitoring"], name
         image, _, tag = svc["image"].rpartition(":")
@@ -81,10 +85,15 @@ def test_the_monitoring_profile_validates_and_provisions_from_the_repository(
                 assert in_repo.exists(), f"{name} mounts {in_repo}, which is missing"
     # The app services do not depend on monitoring: the default profile starts without it.
     others = [svc for svc in services.values() if svc.get("profiles") != ["monitoring"]]
-    assert all({"prometheus", "grafana"}.isdisjoint(svc.get("depends_on", {})) for svc in others)
+    assert all(set(MONITORS).isdisjoint(svc.get("depends_on", {})) for svc in others)
     mounts = " ".join(services["prometheus"]["volumes"])
     assert "docker/monitoring/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
     assert "docker/monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    alertmanager = " ".join(services["alertmanager"]["volumes"])
+    assert (
+        "docker/monitoring/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro" in alertmanager
+    )
+    assert "docker/monitoring/alertmanager-render.sh:/etc/alertmanager/render.sh:ro" in alertmanager
     grafana = " ".join(services["grafana"]["volumes"])
     assert "docker/monitoring/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     provider = yaml.safe_load(
@@ -157,6 +166,129 @@ def test_promtool_accepts_the_rules_and_the_config() -> None:
         text=True,
     )
     assert config.returncode == 0, config.stdout + config.stderr
+
+
+def _render(out_dir: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """alertmanager-render.sh as the container runs it, with only these ALERTMANAGER_* set
+    (webhook_url=… is ALERTMANAGER_WEBHOOK_URL); it writes out_dir/alertmanager.yml."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTMANAGER_")}
+    env.update({f"ALERTMANAGER_{name.upper()}": value for name, value in settings.items()})
+    argv = ["sh", str(RENDER), str(ALERTMANAGER), str(out_dir / "alertmanager.yml")]
+    return subprocess.run(argv, env=env, capture_output=True, text=True)
+
+
+def test_alertmanager_sends_where_the_environment_says(tmp_path: Path) -> None:
+    url = 'https://robot.example.org/send?key=a&to=b|c"d\\e'  # quoting and sed's specials
+    done = _render(tmp_path, webhook_url=url)
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load((tmp_path / "alertmanager.yml").read_text())
+    assert config["receivers"] == [
+        {"name": "operators", "webhook_configs": [{"url": url, "send_resolved": True}]}
+    ]
+    assert "smtp_smarthost" not in config["global"]
+    assert not (tmp_path / "smtp-password").exists()
+
+    done = _render(
+        tmp_path, email_to="ops@example.org", smtp_smarthost="mail.example.org:587",
+        smtp_from="alerts@example.org", smtp_username="alerts", smtp_password="s3cret&|x",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "alertmanager.yml").read_text()
+    assert "s3cret" not in text  # the password only in its own file
+    password = tmp_path / "smtp-password"
+    assert password.read_text() == "s3cret&|x" and password.stat().st_mode & 0o077 == 0
+    config = yaml.safe_load(text)
+    assert config["receivers"] == [
+        {"name": "operators", "email_configs": [{"to": "ops@example.org", "send_resolved": True}]}
+    ]
+    assert config["global"] == {
+        "resolve_timeout": "5m", "smtp_smarthost": "mail.example.org:587",
+        "smtp_from": "alerts@example.org", "smtp_require_tls": True,
+        "smtp_auth_username": "alerts", "smtp_auth_password_file": str(password),
+    }  # fmt: skip
+    # Every route ends at the one receiver; the inhibition names real alerts.
+    assert {r["receiver"] for r in [config["route"], *config["route"]["routes"]]} == {"operators"}
+    names = {rule["alert"] for rule in _rules()}
+    for rule in config["inhibit_rules"]:
+        for matcher in rule["source_matchers"]:
+            inhibiting = re.fullmatch(r'alertname=~"([A-Za-z|]+)"', matcher)
+            assert inhibiting and set(inhibiting.group(1).split("|")) <= names, matcher
+
+
+@pytest.mark.parametrize(
+    ("settings", "complaint"),
+    [
+        ({}, "set ALERTMANAGER_WEBHOOK_URL or ALERTMANAGER_EMAIL_TO"),
+        ({"webhook_url": "robot.example.org/send"}, "must be an http(s) URL"),
+        ({"email_to": "ops@example.org", "smtp_from": "a@example.org"}, "SMTP_SMARTHOST"),
+        (
+            {
+                "email_to": "o@example.org",
+                "smtp_smarthost": "m:25",
+                "smtp_from": "a@example.org",
+                "smtp_username": "alerts",
+            },
+            "ALERTMANAGER_SMTP_USERNAME is set without ALERTMANAGER_SMTP_PASSWORD",
+        ),  # fmt: skip
+        ({"webhook_url": "https://x.example", "smtp_require_tls": "yes"}, "true or false"),
+    ],
+)
+def test_alertmanager_refuses_to_start_without_a_usable_receiver(
+    tmp_path: Path, settings: dict[str, str], complaint: str
+) -> None:
+    done = _render(tmp_path, **settings)
+    assert done.returncode == 1
+    assert done.stderr.startswith("alertmanager: ") and done.stderr.count("\n") == 1
+    assert complaint in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_prometheus_sends_alerts_to_the_compose_alertmanager() -> None:
+    compose = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text(encoding="utf-8"))
+    alertmanager = compose["services"]["alertmanager"]
+    config = yaml.safe_load(PROMETHEUS.read_text(encoding="utf-8"))
+    (target,) = [
+        t for a in config["alerting"]["alertmanagers"] for c in a["static_configs"]
+        for t in c["targets"]
+    ]  # fmt: skip
+    host, _, port = target.partition(":")
+    assert host == "alertmanager" and any(p.endswith(f":{port}") for p in alertmanager["ports"])
+    command = " ".join(alertmanager["command"])
+    assert "/etc/alertmanager/render.sh /etc/alertmanager/alertmanager.yml" in command
+    # Every setting the render script reads is passed through from .env.
+    settings = set(re.findall(r"ALERTMANAGER_[A-Z_]+", RENDER.read_text()))
+    assert settings == set(alertmanager["environment"])
+
+
+def test_amtool_accepts_the_rendered_configuration(tmp_path: Path) -> None:
+    """With the compose file's defaults (the mail sink) and each kind of receiver; where amtool
+    is installed (Debian's prometheus-alertmanager package; .ci/run takes it from the .deb)."""
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool not installed (Debian's prometheus-alertmanager; .ci/run extracts it)")
+    (tmp_path / "compose").mkdir()
+    environment = _resolved_compose(tmp_path / "compose")["services"]["alertmanager"]["environment"]
+    defaults = {k.removeprefix("ALERTMANAGER_").lower(): v for k, v in environment.items() if v}
+    cases = [
+        {"webhook_url": "https://robot.example.org/hook?key=k&x=1"},
+        {"email_to": "ops@example.org"},
+        {"webhook_url": "http://relay:8080/", "email_to": "a@example.org, b@example.org",
+         "smtp_username": "alerts", "smtp_password": "p", "smtp_require_tls": "true"},
+    ]  # fmt: skip
+    for i, case in enumerate(cases):
+        out = tmp_path / str(i)
+        out.mkdir()
+        done = _render(out, **{**defaults, **case})
+        assert done.returncode == 0, done.stderr
+        config = str(out / "alertmanager.yml")
+        check = subprocess.run([amtool, "check-config", config], capture_output=True, text=True)
+        assert check.returncode == 0 and "SUCCESS" in check.stdout, check.stdout + check.stderr
+        routed = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={config}",
+             "severity=critical", "alertname=OpendayTimersLate"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert routed.stdout.strip() == "operators", routed.stdout + routed.stderr
 
 
 class _Redis:
