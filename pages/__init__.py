@@ -39,6 +39,7 @@ from pages import (
     second_factor,
     stage_pages,
     transfer_pages,
+    unit_pages,
     workday_data,
     yearly_pages,
 )
@@ -89,6 +90,7 @@ def install(app: FastAPI) -> None:
         reports,
         admin,
         yearly_pages,
+        unit_pages,
         notice_import,
         accounts,
         identity_links,

@@ -4,13 +4,21 @@ joined in the year-over-year report, while its own records stay its own."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+
+from models import Role
 from tests.conftest import HOUSING, SHILING, Walker, error_of
 from tests.reporting.test_year_over_year import _build_two_years
+from workflows.accounts import unit_history
 from workflows.kernel.clock import FixedClock
+from workflows.kernel.errors import Forbidden
+from workflows.kernel.visibility import Actor
 
 NEW_NAME = "区住房和城乡建设局"
+NOW = datetime(2023, 1, 5, 2, 0, tzinfo=UTC)
 
 
 def _post(walker: Walker, path: str, body: dict[str, Any]) -> Any:
@@ -78,7 +86,7 @@ def test_a_merged_unit_counts_as_the_unit_it_joined(walker: Walker, clock: Fixed
 
 def test_bad_renames_and_merges_are_refused(walker: Walker) -> None:
     """Another unit's name (409), the same name (422), a merge into itself (422), a second
-    merge (422); nothing written."""
+    merge (422), a day not after the current name's (422); each with its own code."""
     w = walker.world
     housing, shiling = w.units[HOUSING], w.units[SHILING]
     taken = _post(walker, f"{housing}/rename", {"name": SHILING, "on": "2023-01-01"})
@@ -86,15 +94,39 @@ def test_bad_renames_and_merges_are_refused(walker: Walker) -> None:
     itself = _post(walker, f"{housing}/merge", {"into_unit_id": housing, "on": "2023-01-01"})
     assert taken.status_code == 409 and error_of(taken)["code"] == "unit_exists"
     assert same.status_code == 422 and error_of(same)["code"] == "unit_name_unchanged"
-    assert itself.status_code == 422 and error_of(itself)["code"] == "unit_merge_invalid"
+    assert itself.status_code == 422 and error_of(itself)["code"] == "unit_merge_into_itself"
     assert (
         _post(walker, f"{shiling}/merge", {"into_unit_id": housing, "on": "2023-01-01"}).status_code
         == 200
     )
     again = _post(walker, f"{shiling}/merge", {"into_unit_id": housing, "on": "2023-02-01"})
-    assert again.status_code == 422
+    assert again.status_code == 422 and error_of(again)["code"] == "unit_already_merged"
+    onto = _post(walker, f"{housing}/merge", {"into_unit_id": shiling, "on": "2023-02-01"})
+    assert onto.status_code == 422 and error_of(onto)["code"] == "unit_merge_target_merged"
+    assert _post(walker, f"{housing}/rename", {"name": NEW_NAME, "on": "2023-03-01"}).is_success
+    for day in ("2023-03-01", "2023-02-28"):
+        early = _post(walker, f"{housing}/rename", {"name": "区住建委", "on": day})
+        assert early.status_code == 422
+        assert error_of(early)["code"] == "unit_date_before_current_name"
+        assert error_of(early)["details"]["field"] == "on"
     staff = walker.client.post(
         f"/api/v1/units/{housing}/rename", json={"name": "x", "on": "2023-01-01"},
         headers=w.headers["housing"],
     )  # fmt: skip
     assert staff.status_code == 403
+
+
+def test_the_system_administrator_may_rename_and_is_audited(walker: Walker) -> None:
+    """三员分立: units are the system administrator's duty; the security administrator's not."""
+    w = walker.world
+    with w.session() as session:
+        system = Actor(id=None, name="sys", role=Role.system_admin, unit_id=None)
+        security = Actor(id=None, name="sec", role=Role.security_admin, unit_id=None)
+        unit = unit_history.rename(session, system, w.units[HOUSING], NEW_NAME, date(2023, 1, 1),
+                                   NOW)  # fmt: skip
+        assert unit.name == NEW_NAME
+        with pytest.raises(Forbidden):
+            unit_history.merge(session, security, w.units[SHILING], w.units[HOUSING],
+                               date(2023, 1, 1), NOW)  # fmt: skip
+        actions = [c.action for c in unit_history.changes(session, w.units[HOUSING])]
+        assert actions == ["rename"]

@@ -42,9 +42,10 @@ def in_schedule_order(session: Session) -> list[Unit]:
     return list(session.exec(stmt).all())
 
 
-def _require_units(session: Session, actor: Actor, now: datetime) -> None:
+def require_units(session: Session | None, actor: Actor, now: datetime) -> None:
     """Supervisors (the district office) manage units, and so does the system administrator
-    (三员分立: units are a system duty); the other administrators do not."""
+    (三员分立: units are a system duty); the other administrators do not. Without a session
+    (a page only looking) the system administrator's duty leaves no audit line."""
     if actor.role == Role.system_admin:
         duties.require(session, actor, duties.Duty.units, now)
         return
@@ -53,7 +54,7 @@ def _require_units(session: Session, actor: Actor, now: datetime) -> None:
 
 def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:
     """Create a unit (supervisors, admins and the system administrator); names are unique."""
-    _require_units(session, actor, now)
+    require_units(session, actor, now)
     name = fields["name"]
     if session.exec(select(Unit).where(Unit.name == name)).first():
         raise Conflict("unit_exists", f"单位“{name}”已存在", f"unit '{name}' exists")
@@ -112,7 +113,7 @@ def update(
         actor, unit_id, other_unit("不能修改其他单位的信息", "cannot change another unit's details")
     )
     if "kind" in changes:
-        _require_units(session, actor, now)
+        require_units(session, actor, now)
     if "webhook_format" in changes and changes["webhook_format"] is None:
         del changes["webhook_format"]  # the format always has a value
     before = audit.snapshot(unit, FIELDS)
