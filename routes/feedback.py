@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 from sqlmodel import Session, col, select
 
-from models import FeedbackItem, Timer
+from models import Event, FeedbackItem, Timer
 from routes.events import role_gate
 from schemas.common import Page
 from schemas.deadlines import TimerOut
@@ -29,8 +30,9 @@ from web.deps import (
     fetch_page,
 )
 from web.loaders import load_event, load_event_for_write
-from workflows.feedback import corrections
+from workflows.feedback import corrections, lamps
 from workflows.feedback import machine as flow
+from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import Actor
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
@@ -41,8 +43,14 @@ def load_item(session: Session, actor: Actor, item_id: int, *, lock: bool = Fals
     return loaders.load_item(session, actor, item_id, lock=lock)
 
 
-def detail(session: Session, item: FeedbackItem, actor: Actor) -> FeedbackDetailOut:
-    """An opinion with its allowed moves and timers."""
+def _lamp(session: Session, item: FeedbackItem, today: date) -> dict[str, object] | None:
+    event = session.get(Event, item.event_id)
+    shown = lamps.of_item(lamps.Lamps(session, today), item, event.campaign_id if event else None)
+    return lamps.as_dict(shown)
+
+
+def detail(session: Session, item: FeedbackItem, actor: Actor, now: datetime) -> FeedbackDetailOut:
+    """An opinion with its allowed moves, timers and lamp."""
     timers = session.exec(
         select(Timer)
         .where(Timer.subject_type == "feedback_item", Timer.subject_id == item.id)
@@ -53,21 +61,34 @@ def detail(session: Session, item: FeedbackItem, actor: Actor) -> FeedbackDetail
             **item.model_dump(),
             "allowed_triggers": flow.allowed_triggers(item.state, actor),
             "timers": [TimerOut.model_validate(t) for t in timers],
+            "lamp": _lamp(session, item, local_date(now)),
         }
     )
 
 
 @router.get("/events/{event_id}/feedback")
 def list_feedback(
-    event_id: int, actor: ActorDep, session: SessionDep, pg: PagingDep
+    event_id: int, actor: ActorDep, session: SessionDep, pg: PagingDep, clock: ClockDep
 ) -> Page[FeedbackOut]:
-    """The opinions collected at an event."""
-    load_event(session, actor, event_id)
+    """The opinions collected at an event, each open one with its lamp (红黄绿灯)."""
+    event = load_event(session, actor, event_id)
     stmt = (
         select(FeedbackItem).where(FeedbackItem.event_id == event_id).order_by(col(FeedbackItem.id))
     )
     rows, total = fetch_page(session, stmt, pg)
-    return pg.page([FeedbackOut.model_validate(f) for f in rows], total)
+    shown = lamps.Lamps(session, local_date(clock.now()))
+    return pg.page(
+        [
+            FeedbackOut.model_validate(
+                {
+                    **f.model_dump(),
+                    "lamp": lamps.as_dict(lamps.of_item(shown, f, event.campaign_id)),
+                }
+            )
+            for f in rows
+        ],
+        total,
+    )
 
 
 @router.post("/events/{event_id}/feedback", status_code=201)
@@ -98,9 +119,11 @@ def add_feedback(
 
 
 @router.get("/feedback/{item_id}")
-def get_feedback(item_id: int, actor: ActorDep, session: SessionDep) -> FeedbackDetailOut:
-    """One opinion: its answer deadline, escalation level and timers."""
-    return detail(session, load_item(session, actor, item_id), actor)
+def get_feedback(
+    item_id: int, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> FeedbackDetailOut:
+    """One opinion: its answer deadline, lamp (红黄绿灯), escalation level and timers."""
+    return detail(session, load_item(session, actor, item_id), actor, clock.now())
 
 
 @router.post("/feedback/{item_id}/transitions", dependencies=[Depends(role_gate(flow.WORKFLOW))])
@@ -125,7 +148,7 @@ def feedback_transition(
     )
     session.commit()
     moves.moved(entry, door="api")
-    return detail(session, item, actor)
+    return detail(session, item, actor, clock.now())
 
 
 @router.post("/feedback/{item_id}/answer-corrections")
@@ -152,4 +175,4 @@ def correct_answer(
         now=clock.now(),
     )
     session.commit()
-    return detail(session, item, actor)
+    return detail(session, item, actor, clock.now())

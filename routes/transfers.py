@@ -42,7 +42,7 @@ def sign_for(
     )
     session.commit()
     moves.moved(entry, door="api")
-    return detail(session, item, actor)
+    return detail(session, item, actor, clock.now())
 
 
 @router.post("/feedback/{item_id}/transfers", status_code=201)

@@ -27,6 +27,15 @@ class FeedbackIn(BaseModel):
     )
 
 
+class LampOut(BaseModel):
+    """红黄绿灯: how close an open opinion is to its due day, by the campaign's thresholds."""
+
+    lamp: Literal["red", "yellow", "green"]
+    label: str = Field(description="红灯 / 黄灯 / 绿灯")
+    workdays_left: int = Field(description="working days to the due day; negative: late")
+    words: str = Field(description="what the lamp means, as the pages say it")
+
+
 class FeedbackOut(BaseModel):
     """An opinion and what became of it."""
 
@@ -61,6 +70,11 @@ class FeedbackOut(BaseModel):
     sign_due_on: date | None = Field(default=None, description="the last day to sign for it")
     signed_at: datetime | None = Field(default=None, description="when the holder signed for it")
     signed_by: str | None = Field(default=None, description="who signed for it")
+    lamp: LampOut | None = Field(
+        default=None,
+        description="the lamp of an opinion still open (the campaign's lamp_red_workdays and "
+        "lamp_yellow_workdays, seen today); null once answered or closed",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -51,3 +51,28 @@ def test_pages_show_the_lamp_without_a_query_per_row(walker: Walker, engine: Eng
     assert 'class="lamp lamp-red"' in listed.text and f'href="/feedback/{item_id}"' in listed.text
     with Session(engine):
         assert sum("FROM campaign" in s for s in statements) <= 1
+
+
+def test_the_json_api_gives_each_open_opinion_its_lamp(walker: Walker, clock) -> None:
+    """Due 2022-10-12: on 09-30 yellow with five working days left, in the event's list and the
+    opinion's own answer; once answered the lamp is gone (null)."""
+    event, item_id = _collected_with_one_opinion(walker, sign=False)
+    h = walker.world.headers["housing"]
+    clock.set(local(2022, 9, 30, 9))
+    listed = walker.client.get(f"/api/v1/events/{event['id']}/feedback", headers=h)
+    assert listed.status_code == 200, listed.text
+    (row,) = listed.json()["items"]
+    assert row["lamp"] == {
+        "lamp": "yellow", "label": "黄灯", "workdays_left": 5, "words": "黄灯：剩余 5 个工作日",
+    }  # fmt: skip
+    clock.set(local(2022, 10, 14, 9))
+    one = walker.client.get(f"/api/v1/feedback/{item_id}", headers=h).json()
+    assert (one["lamp"]["lamp"], one["lamp"]["workdays_left"]) == ("red", -2)
+    answered = walker.client.post(
+        f"/api/v1/feedback/{item_id}/transitions",
+        json={"trigger": "answer", "expected_version": one["version"],
+              "data": {"answer": "已处理"}},
+        headers=h,
+    )  # fmt: skip
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["lamp"] is None

@@ -110,3 +110,18 @@ def of_messages(session: Session, messages: list[InboxMessage], today: date) -> 
         if shown is not None and m.id is not None:
             out[m.id] = shown
     return out
+
+
+def of_item(lamps: Lamps, item: FeedbackItem, campaign_id: int | None) -> Shown | None:
+    """The lamp of one opinion, if it is still open."""
+    if item.state not in OPEN_FEEDBACK_STATES:
+        return None
+    return lamps.of(item.due_on, campaign_id)
+
+
+def as_dict(shown: Shown | None) -> dict[str, object] | None:
+    """A lamp as the JSON API gives it."""
+    if shown is None:
+        return None
+    return {"lamp": shown.lamp, "label": shown.label, "workdays_left": shown.left,
+            "words": shown.words}  # fmt: skip
