@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
+MIN_AUDIT_RETENTION_DAYS = 180  # 网络安全法 第二十一条: network logs kept no less than six months
 
 
 class Settings(BaseSettings):
@@ -159,6 +160,18 @@ class Settings(BaseSettings):
         description="Key of the audit hash chain (HMAC-SHA256), kept outside the database; "
         "unset: a key generated once under var_dir as audit.key (keep it with the backups: "
         "`openday audit verify` needs it)",
+    )
+    audit_retention_days: int = Field(
+        default=180,
+        description="Days an audit line is kept at least (网络安全法 第二十一条: six months; "
+        "values under 180 are refused); `openday audit archive` exports older lines to a "
+        "verifiable archive before it removes them",
+    )
+    crypto: Literal["standard", "sm"] = Field(
+        default="standard",
+        description="Cryptographic profile for new data: `standard` (audit chain HMAC-SHA256, "
+        "personal data Fernet) or `sm` (国密: HMAC-SM3 and SM4-GCM). Each stored hash and "
+        "ciphertext names its algorithm, so old rows still verify and decrypt after a switch",
     )
     backup_hour: int | None = Field(
         default=None,
@@ -327,6 +340,18 @@ class Settings(BaseSettings):
         default="auto", description="'json', 'console', or 'auto' (console on a terminal)"
     )
     log_level: str = Field(default="INFO", description="Root log level")
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _six_months_at_least(cls, value: int) -> int:
+        """等保 level 3 / 网络安全法 第二十一条: audit lines are kept at least six months."""
+        if value < MIN_AUDIT_RETENTION_DAYS:
+            raise ValueError(
+                f"OPENDAY_AUDIT_RETENTION_DAYS={value}: 审计记录至少保留 "
+                f"{MIN_AUDIT_RETENTION_DAYS} 天 / audit lines must be kept at least "
+                f"{MIN_AUDIT_RETENTION_DAYS} days"
+            )
+        return value
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -4,8 +4,9 @@ Event moves and edits of what hangs on an event are in the transition log (the e
 history); everything else a person changes goes to the change log. Both are append-only
 (database triggers refuse UPDATE, DELETE and, on SQLite, REPLACE) and tamper-evident: each row
 carries `seq` (its place in its chain), `prev_hash` (the previous row's `row_hash`) and
-`row_hash` = HMAC-SHA256(key, prev_hash + canonical JSON of the row's content), written in the
-row's own transaction. The key lives outside the database (OPENDAY_AUDIT_KEY, else var/audit.key,
+`row_hash` = HMAC(key, prev_hash + canonical JSON of the row's content), written in the
+row's own transaction: HMAC-SHA256, or HMAC-SM3 under the 国密 profile (OPENDAY_CRYPTO=sm), the
+stored hash naming which (`mac`), so a chain verifies across a switch of profile. The key lives outside the database (OPENDAY_AUDIT_KEY, else var/audit.key,
 generated once), so whoever can rewrite rows cannot re-hash them: a row changed behind the
 database's back no longer matches its hash; a row removed or rehashed breaks the next row's link.
 `verify()` names the first broken link, and `unmatched_events()` the events whose version or
@@ -23,6 +24,7 @@ released at commit; SQLite serialises writers anyway. The unique index on (event
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import heapq
 import hmac
@@ -37,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as OrmSession
@@ -299,11 +303,52 @@ def chain_key() -> bytes:
     return _KEYS["key"]
 
 
+# The chain's MACs. A row's hash says which made it: 64 hex digits are HMAC-SHA256 (every row
+# before the 国密 profile existed), "sm3:" + unpadded base64url is HMAC-SM3 (GB/T 32905), so a
+# deployment switches OPENDAY_CRYPTO and its old rows still verify; the column stays 64 wide.
+SHA256 = "hmac-sha256"
+SM3 = "hmac-sm3"
+SM3_TAG = "sm3:"
+_ALGORITHMS: dict[str, str] = {}
+
+
+def chain_algorithm() -> str:
+    """The MAC new rows get: HMAC-SM3 under OPENDAY_CRYPTO=sm, else HMAC-SHA256 (read once)."""
+    if "new" not in _ALGORITHMS:
+        _ALGORITHMS["new"] = SM3 if Settings().crypto == "sm" else SHA256
+    return _ALGORITHMS["new"]
+
+
+def algorithm_of(row_hash: str) -> str:
+    """Which MAC made a stored hash (its tag)."""
+    return SM3 if row_hash.startswith(SM3_TAG) else SHA256
+
+
+def mac(key: bytes, text: bytes, algorithm: str) -> str:
+    """A tagged MAC of `text` (see SM3_TAG)."""
+    if algorithm == SM3:
+        signer = crypto_hmac.HMAC(key, hashes.SM3())
+        signer.update(text)
+        return SM3_TAG + base64.urlsafe_b64encode(signer.finalize()).rstrip(b"=").decode()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
+
+
 def _content_text(table: sa.Table, row: dict[str, Any], prev_hash: str) -> bytes:
     content = {c.name: _canonical_value(c, row.get(c.name)) for c in _content_columns(table)}
-    content["table"] = table.name
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_text(table.name, content, prev_hash)
+
+
+def canonical_text(table_name: str, content: dict[str, Any], prev_hash: str) -> bytes:
+    """What a row's MAC covers: the previous hash, then its canonical content as JSON."""
+    text = json.dumps(
+        {**content, "table": table_name}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return (prev_hash + text).encode("utf-8")
+
+
+def canonical_content(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    """A row's hashed fields as JSON holds them (what an archive stores)."""
+    return {c.name: _canonical_value(c, row.get(c.name)) for c in _content_columns(table)}
 
 
 def plain_digest(table: sa.Table, row: dict[str, Any], prev_hash: str) -> str:
@@ -312,12 +357,21 @@ def plain_digest(table: sa.Table, row: dict[str, Any], prev_hash: str) -> str:
 
 
 def row_digest(
-    table: sa.Table, row: dict[str, Any], prev_hash: str, key: bytes | None = None
+    table: sa.Table,
+    row: dict[str, Any],
+    prev_hash: str,
+    key: bytes | None = None,
+    algorithm: str | None = None,
 ) -> str:
-    """HMAC-SHA256 under the audit key (`key`, else the process's) over the previous hash and
-    the canonical JSON of the row's content (and table)."""
-    mac = hmac.new(key or chain_key(), _content_text(table, row, prev_hash), hashlib.sha256)
-    return mac.hexdigest()
+    """The keyed MAC (`algorithm`, else the profile's: HMAC-SHA256 or HMAC-SM3) under the audit
+    key (`key`, else the process's) over the previous hash and the row's canonical JSON."""
+    text = _content_text(table, row, prev_hash)
+    return mac(key or chain_key(), text, algorithm or chain_algorithm())
+
+
+def stored_digest(table: sa.Table, row: dict[str, Any], prev_hash: str) -> str:
+    """The MAC a stored row should carry, by the algorithm its own hash names."""
+    return row_digest(table, row, prev_hash, algorithm=algorithm_of(str(row["row_hash"])))
 
 
 def _chain_key(table: sa.Table, row: dict[str, Any]) -> int | None:
@@ -453,7 +507,7 @@ def verify_table(
     connection: Connection,
     model: type[Any],
     batch: int = 2000,
-    digest: Callable[[sa.Table, dict[str, Any], str], str] = row_digest,
+    digest: Callable[[sa.Table, dict[str, Any], str], str] = stored_digest,
 ) -> ChainReport:
     """Walk a table's chains from their first rows; stop at the first broken link. `digest`
     is the keyed one; migration 0018 passes `plain_digest` to check the chains it re-seals."""

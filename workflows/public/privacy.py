@@ -1,13 +1,21 @@
 """Registrants' personal data (PIPL): encryption, keyed hashes, masking, export and purge.
 
-Phone and ID numbers are stored only as Fernet ciphertext beside an HMAC-SHA256 of the
-normalised value (finds the same person again without decrypting) and, for the phone, its last
-four digits for masking. Nothing here logs a number. The key comes from OPENDAY_PRIVACY_KEY;
-without it a development key is generated once as var/privacy.key (0600).
+Phone and ID numbers are stored only as ciphertext beside an HMAC-SHA256 of the normalised
+value (finds the same person again without decrypting) and, for the phone, its last four digits
+for masking. Nothing here logs a number. The key comes from OPENDAY_PRIVACY_KEY; without it a
+development key is generated once as var/privacy.key (0600).
+
+The ciphertext names its algorithm: a Fernet token (AES-128-CBC + HMAC-SHA256, the `standard`
+profile) or "sm4gcm:" + base64url(nonce, ciphertext, tag) under the 国密 profile
+(OPENDAY_CRYPTO=sm: SM4-GCM, its 128-bit key derived from the same secret with SM3). New values
+are written under the configured profile; either kind is read under both, so a deployment can
+switch without losing what it stored before.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -17,7 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlmodel import Session, col, select
 
 from models import Campaign, Event, Registration
@@ -28,29 +39,75 @@ log = structlog.get_logger("openday.privacy")
 PURGED_NAME = "（已清除）"
 
 
+SM4_TAG = "sm4gcm:"
+_SM4_AAD = b"openday-personal-data"  # binds a ciphertext to this use
+_NONCE, _TAG = 12, 16
+
+
+def _sm3(data: bytes) -> bytes:
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(data)
+    return digest.finalize()
+
+
 @dataclass(frozen=True)
 class Keys:
-    """The encryption key and the hashing key derived from it."""
+    """The encryption keys (Fernet, SM4) and the hashing key, all derived from one secret."""
 
     fernet: Fernet
     mac_key: bytes
+    sm4_key: bytes = b""
+    profile: str = "standard"  # which cipher new values get: standard (Fernet) | sm (SM4-GCM)
 
     @classmethod
-    def of(cls, key: bytes) -> Keys:
-        """Keys from one Fernet key (the HMAC key is derived, never the same bytes)."""
-        return cls(Fernet(key), hashlib.sha256(b"openday-person-hash:" + key).digest())
+    def of(cls, key: bytes, profile: str = "standard") -> Keys:
+        """Keys from one Fernet key (the HMAC and SM4 keys are derived, never the same bytes)."""
+        return cls(
+            Fernet(key),
+            hashlib.sha256(b"openday-person-hash:" + key).digest(),
+            _sm3(b"openday-sm4-key:" + key)[:16],
+            profile,
+        )
+
+    @property
+    def algorithm(self) -> str:
+        """What new ciphertext is (for the algorithm inventory)."""
+        return "SM4-GCM" if self.profile == "sm" else "Fernet (AES-128-CBC + HMAC-SHA256)"
 
     def encrypt(self, value: str) -> str:
-        """Ciphertext of a value."""
-        return self.fernet.encrypt(value.encode()).decode()
+        """Ciphertext of a value, under the profile's cipher (its text says which)."""
+        if self.profile != "sm":
+            return self.fernet.encrypt(value.encode()).decode()
+        nonce = os.urandom(_NONCE)
+        encryptor = Cipher(algorithms.SM4(self.sm4_key), modes.GCM(nonce)).encryptor()
+        encryptor.authenticate_additional_data(_SM4_AAD)
+        sealed = encryptor.update(value.encode()) + encryptor.finalize()
+        return SM4_TAG + base64.urlsafe_b64encode(nonce + sealed + encryptor.tag).decode()
 
     def decrypt(self, token: str | None) -> str | None:
-        """The value back (None when purged or unreadable with this key)."""
+        """The value back, whichever cipher made it (None when purged or unreadable)."""
         if not token:
             return None
+        if token.startswith(SM4_TAG):
+            return self._sm4_open(token[len(SM4_TAG) :])
         try:
             return self.fernet.decrypt(token.encode()).decode()
         except InvalidToken:
+            return None
+
+    def _sm4_open(self, text: str) -> str | None:
+        try:
+            raw = base64.urlsafe_b64decode(text.encode())
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) < _NONCE + _TAG:
+            return None
+        nonce, sealed, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
+        decryptor = Cipher(algorithms.SM4(self.sm4_key), modes.GCM(nonce, tag)).decryptor()
+        decryptor.authenticate_additional_data(_SM4_AAD)
+        try:
+            return (decryptor.update(sealed) + decryptor.finalize()).decode()
+        except (InvalidTag, UnicodeDecodeError):
             return None
 
     def digest(self, kind: str, value: str) -> str:
@@ -63,11 +120,11 @@ def dev_key_path(var_dir: Path) -> Path:
     return var_dir / "privacy.key"
 
 
-def load_keys(secret: str | None, var_dir: Path) -> Keys:
+def load_keys(secret: str | None, var_dir: Path, profile: str = "standard") -> Keys:
     """The configured key, else the development key under var_dir (generated on first use)."""
     if secret:
         try:
-            return Keys.of(secret.encode())
+            return Keys.of(secret.encode(), profile)
         except ValueError as exc:
             raise ValueError("OPENDAY_PRIVACY_KEY is not a Fernet key (urlsafe base64)") from exc
     path = dev_key_path(var_dir)
@@ -77,18 +134,19 @@ def load_keys(secret: str | None, var_dir: Path) -> Keys:
         with os.fdopen(fd, "wb") as handle:
             handle.write(Fernet.generate_key())
         log.warning("privacy_dev_key_generated", path=str(path))
-    return Keys.of(path.read_bytes().strip())
+    return Keys.of(path.read_bytes().strip(), profile)
 
 
-_CACHE: dict[tuple[str | None, str], Keys] = {}
+_CACHE: dict[tuple[str | None, str, str], Keys] = {}
 
 
 def keys_from_settings(settings: Any) -> Keys:
     """Keys for a Settings object (the key file is read once per process)."""
     secret = settings.privacy_key.get_secret_value() if settings.privacy_key else None
-    where = (secret, str(settings.var_dir))
+    profile = getattr(settings, "crypto", "standard")
+    where = (secret, str(settings.var_dir), profile)
     if where not in _CACHE:
-        _CACHE[where] = load_keys(secret, settings.var_dir)
+        _CACHE[where] = load_keys(secret, settings.var_dir, profile)
     return _CACHE[where]
 
 
@@ -125,7 +183,8 @@ def export_person(reg: Registration, event: Event, keys: Keys) -> dict[str, Any]
         "registered_at": reg.created_at.isoformat(),
         "decline_reason": reg.decline_reason,
         "purged_at": reg.purged_at.isoformat() if reg.purged_at else None,
-        "stored_as": "phone, ID number and e-mail encrypted (Fernet), keyed hashes; shown masked",
+        "stored_as": f"phone, ID number and e-mail encrypted ({keys.algorithm}), keyed hashes; "
+        "shown masked",
     }
 
 
