@@ -1,7 +1,7 @@
 """Every table of the service; importing this package registers them all on SQLModel.metadata."""
 
 from models.account import ApiToken, PasswordHistory, RecoveryCode, Role, User
-from models.audit import TransitionLog
+from models.audit import AuditAnchor, TransitionLog
 from models.backup_run import BackupRun
 from models.bulletin import Bulletin
 from models.campaign import Campaign, CampaignUnit
@@ -52,6 +52,7 @@ __all__ = [
     "IdentityLink",
     "IdentitySignIn",
     "Attachment",
+    "AuditAnchor",
     "BackupRun",
     "Bulletin",
     "Campaign",

@@ -43,3 +43,28 @@ class TransitionLog(SQLModel, table=True):
     seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=False)
     prev_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)
     row_hash: str | None = Field(default=None, sa_type=sa.String(64), nullable=False)
+
+
+class AuditAnchor(SQLModel, table=True):
+    """Where an audit chain resumes after its archived beginning was removed.
+
+    `openday audit archive` writes the lines older than the retention to a verifiable archive,
+    then writes one anchor per chain it shortens (the last removed row's seq and hash) and only
+    then removes those rows: the append-only triggers let a DELETE through only for rows at or
+    below their chain's anchor. `openday audit verify` resumes each chain from its anchor; the
+    anchor's own MAC (under the audit key) shows it was written by the service. Append-only too.
+    """
+
+    __tablename__ = "audit_anchor"
+    __table_args__ = (sa.Index("ix_audit_anchor_chain", "table_name", "event_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    table_name: str = Field(sa_type=sa.String(32))  # transition_log | change_log
+    event_id: int | None = None  # the transition log's chain; None: the change log's one chain
+    seq: int = Field(sa_type=sa.BigInteger)  # the last removed row: the chain resumes at seq + 1
+    row_hash: str = Field(sa_type=sa.String(64))  # its hash, the next row's prev_hash
+    cutoff: datetime = Field(sa_type=UTCDateTime)  # every removed row was older than this
+    archive_name: str = Field(sa_type=sa.String(200))
+    archive_sha256: str = Field(sa_type=sa.String(64))
+    at: datetime = Field(sa_type=UTCDateTime)
+    anchor_hash: str = Field(sa_type=sa.String(64))  # MAC over the fields above

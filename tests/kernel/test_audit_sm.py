@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models import ChangeLog, TransitionLog
-from tests.conftest import Walker
 from settings import PROJECT_DIR
+from tests.conftest import Walker
 from tests.kernel.test_audit_chain import _behind_its_back, _rows, _some_history
 from workflows.kernel import audit
 

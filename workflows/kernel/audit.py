@@ -6,9 +6,11 @@ history); everything else a person changes goes to the change log. Both are appe
 carries `seq` (its place in its chain), `prev_hash` (the previous row's `row_hash`) and
 `row_hash` = HMAC(key, prev_hash + canonical JSON of the row's content), written in the
 row's own transaction: HMAC-SHA256, or HMAC-SM3 under the 国密 profile (OPENDAY_CRYPTO=sm), the
-stored hash naming which (`mac`), so a chain verifies across a switch of profile. The key lives outside the database (OPENDAY_AUDIT_KEY, else var/audit.key,
-generated once), so whoever can rewrite rows cannot re-hash them: a row changed behind the
-database's back no longer matches its hash; a row removed or rehashed breaks the next row's link.
+stored hash naming which (`mac`), so a chain verifies across a switch of profile. The key lives
+outside the database (OPENDAY_AUDIT_KEY, else var/audit.key, generated once), so whoever can
+rewrite rows cannot re-hash them: a row changed behind the database's back no longer matches its
+hash; a row removed or rehashed breaks the next row's link. Lines older than the retention may
+be archived and removed (audit_archive.py): the chain then resumes from its MAC'd anchor.
 `verify()` names the first broken link, and `unmatched_events()` the events whose version or
 state no chain accounts for (a whole history deleted leaves no broken link, only an event
 without one). Before migration 0018 the chains were unkeyed SHA-256 (`plain_digest`); 0018
@@ -46,7 +48,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from models import ChangeLog, Event, TransitionLog
+from models import AuditAnchor, ChangeLog, Event, TransitionLog
 from models.types import UTCDateTime
 from settings import Settings
 from workflows.kernel import paging
@@ -489,6 +491,45 @@ class ChainReport:
     head_seq: int  # the change log's last seq; the transition log's rows in all chains
     head_hash: str
     broken: BrokenLink | None
+    anchored: int = 0  # chains resumed from an anchor (their archived beginning removed)
+
+
+ANCHOR_FIELDS = ("table_name", "event_id", "seq", "row_hash", "cutoff", "archive_name",
+                 "archive_sha256", "at")  # fmt: skip
+
+
+def anchor_mac(anchor: dict[str, Any], algorithm: str | None = None) -> str:
+    """The MAC an anchor carries: over its fields, under the audit key."""
+    table = _table(AuditAnchor)
+    content = {name: _canonical_value(table.c[name], anchor.get(name)) for name in ANCHOR_FIELDS}
+    text = canonical_text("audit_anchor", content, "")
+    return mac(chain_key(), text, algorithm or chain_algorithm())
+
+
+def anchors(connection: Connection, table_name: str) -> dict[int | None, dict[str, Any]]:
+    """Each chain's latest anchor (highest seq) in a table; none before migration 0038."""
+    if not sa.inspect(connection).has_table("audit_anchor"):
+        return {}
+    table = _table(AuditAnchor)
+    found: dict[int | None, dict[str, Any]] = {}
+    rows = connection.execute(
+        sa.select(table).where(table.c.table_name == table_name).order_by(table.c.seq)
+    )
+    for row in rows.mappings():
+        found[row["event_id"]] = dict(row)
+    return found
+
+
+def _bad_anchor(table_name: str, found: dict[int | None, dict[str, Any]]) -> BrokenLink | None:
+    """The first anchor whose MAC does not hold (one written behind the service's back)."""
+    for key, anchor in found.items():
+        stored = str(anchor["anchor_hash"])
+        expected = anchor_mac(anchor, algorithm_of(stored))
+        if not hmac.compare_digest(stored, expected):
+            return BrokenLink(
+                table_name, int(anchor["id"]), key, int(anchor["seq"]), "anchor", expected, stored
+            )
+    return None
 
 
 def _stored(connection: Connection, table: sa.Table, batch: int) -> Iterator[dict[str, Any]]:
@@ -509,12 +550,17 @@ def verify_table(
     batch: int = 2000,
     digest: Callable[[sa.Table, dict[str, Any], str], str] = stored_digest,
 ) -> ChainReport:
-    """Walk a table's chains from their first rows; stop at the first broken link. `digest`
-    is the keyed one; migration 0018 passes `plain_digest` to check the chains it re-seals."""
+    """Walk a table's chains from their first rows, or from their anchors where an archive
+    removed their beginning; stop at the first broken link. `digest` is the keyed one;
+    migration 0018 passes `plain_digest` to check the chains it re-seals."""
     table = _table(model)
     fingerprint = hashlib.sha256()
     key: int | None = None
-    expected_seq, prev, count, chains = 1, GENESIS, 0, 0
+    expected_seq, prev, count, chains, resumed = 1, GENESIS, 0, 0, 0
+    found = anchors(connection, table.name)
+    bad = _bad_anchor(table.name, found)
+    if bad is not None:
+        return ChainReport(table.name, 0, 0, 0, GENESIS, bad)
 
     def close_chain() -> None:
         if chains:
@@ -525,6 +571,10 @@ def verify_table(
         if chains == 0 or row_key != key:
             close_chain()
             key, expected_seq, prev, chains = row_key, 1, GENESIS, chains + 1
+            anchor = found.get(row_key)
+            if anchor is not None and row["seq"] != 1:  # resumes after its archived beginning
+                expected_seq, prev = int(anchor["seq"]) + 1, str(anchor["row_hash"])
+                resumed += 1
         broken = None
         if row["seq"] != expected_seq:
             broken = ("seq", str(expected_seq), str(row["seq"]))
@@ -536,13 +586,13 @@ def verify_table(
                 broken = ("row_hash", computed, str(row["row_hash"]))
         if broken is not None:
             link = BrokenLink(table.name, int(row["id"]), row_key, int(row["seq"] or 0), *broken)
-            return ChainReport(table.name, count, chains, count, prev, link)
+            return ChainReport(table.name, count, chains, count, prev, link, resumed)
         count += 1
         expected_seq, prev = expected_seq + 1, str(row["row_hash"])
     if table.name not in PER_EVENT:
-        return ChainReport(table.name, count, chains, expected_seq - 1, prev, None)
+        return ChainReport(table.name, count, chains, expected_seq - 1, prev, None, resumed)
     close_chain()
-    return ChainReport(table.name, count, chains, count, fingerprint.hexdigest(), None)
+    return ChainReport(table.name, count, chains, count, fingerprint.hexdigest(), None, resumed)
 
 
 def verify(session: Session, models: Iterable[type[Any]] = CHAINED) -> list[ChainReport]:
