@@ -11,6 +11,7 @@ from models.correction import CorrectionRequest, CorrectionState
 from models.event import Event, EventForm, EventState, LeaderPost
 from models.extension import ExtensionRequest, ExtensionState
 from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
+from models.filing import EventFiling, FilingKind, FilingState
 from models.identity import IdentityLink, IdentitySignIn
 from models.inbox import InboxMessage
 from models.invitee import InvitationMode, Invitee, InviteeCategory, TargetedKind
@@ -58,6 +59,9 @@ __all__ = [
     "Campaign",
     "CampaignUnit",
     "CancellationRequest",
+    "EventFiling",
+    "FilingKind",
+    "FilingState",
     "CancellationState",
     "ChangeLog",
     "CorrectionRequest",

@@ -73,7 +73,7 @@ def notice_page(
         preview=preview,
         errors=errors or [],
         rows=ROWS,
-        labels=notice.VALUE_LABELS,
+        labels={**notice.VALUE_LABELS, **notice.SWITCH_VALUE_LABELS},
         key=key,
         filename=filename,
         text=text,
@@ -158,7 +158,7 @@ def _confirm(
         error = FieldError("预览已失效，请重新上传通知", "notice", 422)
         return notice_page(request, errors=[error])
     data = store.path(key).read_bytes()
-    edits = {k: form.get(k, "") for k in notice.VALUE_LABELS}
+    edits = {k: form.get(k, "") for k in [*notice.VALUE_LABELS, *notice.SWITCH_VALUE_LABELS]}
     try:
         text = _text(request, data, filename)
         preview = notice.preview(

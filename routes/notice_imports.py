@@ -28,11 +28,12 @@ def _edits(values: str | None) -> dict[str, Any] | None:
         parsed = json.loads(values)
     except ValueError:
         parsed = None
-    if not isinstance(parsed, dict) or set(parsed) - set(notice.VALUE_LABELS):
+    known = [*notice.VALUE_LABELS, *notice.SWITCH_VALUE_LABELS]
+    if not isinstance(parsed, dict) or set(parsed) - set(known):
         raise InvalidData(
             "notice_values_invalid",
-            "values 应为 JSON 对象，键为：" + "、".join(notice.VALUE_LABELS),
-            "values must be a JSON object with keys among: " + ", ".join(notice.VALUE_LABELS),
+            "values 应为 JSON 对象，键为：" + "、".join(known),
+            "values must be a JSON object with keys among: " + ", ".join(known),
             status=422,
         )
     return {key: "" if value is None else str(value) for key, value in parsed.items()}

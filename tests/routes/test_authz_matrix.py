@@ -144,6 +144,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/cancellation-requests/{cancellation_id}"): READ_OWN,
     ("POST", "/api/v1/cancellation-requests/{cancellation_id}/decision"): SUPERVISE,
     ("POST", "/api/v1/cancellation-requests/{cancellation_id}/exemption"): SUPERVISE,
+    ("GET", "/api/v1/events/{event_id}/filings"): READ_OWN,
+    ("PUT", "/api/v1/events/{event_id}/filings/plan"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/filings/plan/decision"): SUPERVISE_OWN,
+    ("POST", "/api/v1/events/{event_id}/filings/announcement"): WRITE_OWN,
+    ("POST", "/api/v1/events/{event_id}/filings/representatives"): WRITE_OWN,
     ("POST", "/api/v1/events/{event_id}/corrections"): WRITE_OWN,
     # a late clerk asks; supervisors (and admins) correct directly instead: 403
     ("POST", "/api/v1/events/{event_id}/correction-requests"): "13A433",
@@ -314,6 +319,15 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         },
         ("POST", "/api/v1/events/{event_id}/registrations/{registration_id}/decline"): {
             "json": {"reason": "名额已满"}
+        },
+        # the seeded campaign asks no filings: 409 plan_not_required / plan_not_submitted,
+        # 409 announcement_no_places, 422 representatives_none — past authorization
+        ("PUT", "/api/v1/events/{event_id}/filings/plan"): {
+            "json": {"text": "活动方案：参观小区改造现场"}
+        },
+        ("POST", "/api/v1/events/{event_id}/filings/plan/decision"): {"json": {"approve": True}},
+        ("POST", "/api/v1/events/{event_id}/filings/announcement"): {
+            "json": {"how_to_register": "电话报名"}
         },
         ("PUT", "/api/v1/events/{event_id}/summary"): {
             "json": {"text": "总结"},

@@ -26,8 +26,10 @@ from models import Campaign
 from workflows.campaign import notice_words as words
 from workflows.campaign import service as campaigns
 from workflows.campaign.notice_import import (
+    SWITCH_LABELS,
     Invitees,
     NoticeDraft,
+    Switch,
     check_values,
     form_of,
     parse_notice,
@@ -73,6 +75,32 @@ FINDING_OF_VALUE = {
     "summary_due_days": "summary",
     "summary_recipient": "summary_recipient",
 }
+# The switched-on rules' values on the preview's form: mode (off / refuse / flag, the plan
+# only; the others off / on), days ahead, and whether they are working days.
+SWITCH_VALUE_LABELS: dict[str, str] = {
+    "plan_approval": "活动方案审核",
+    "plan_days_before": "方案报送（活动前天数）",
+    "plan_workdays": "方案报送天数按工作日计",
+    "announcement": "公开邀请公告",
+    "announcement_days_before": "公告发布（活动前天数）",
+    "announcement_workdays": "公告天数按工作日计",
+    "representatives": "市民代表公示",
+    "representatives_days_before": "公示（活动前天数）",
+    "representatives_workdays": "公示天数按工作日计",
+}
+# The rule fields of each switch (workflows/campaign/rules.py).
+_SWITCH_RULES = {
+    "plan_approval": ("plan_approval_required", "plan_days_before", "plan_workdays"),
+    "announcement": (
+        "announcement_required", "announcement_days_before", "announcement_workdays",
+    ),
+    "representatives": (
+        "representatives_publicity_required", "representatives_days_before",
+        "representatives_workdays",
+    ),
+}  # fmt: skip
+_SWITCH_PREFIX = {"plan_approval": "plan", "announcement": "announcement"}
+_SWITCH_PREFIX["representatives"] = "representatives"
 _INTS = ("invitees_min", "invitees_max", "feedback_answer_workdays", "summary_due_days")
 
 
@@ -190,6 +218,7 @@ class NoticePreview:
         return {
             "values": self.values,
             "rules": [_finding_dict(self, key) for key in VALUE_LABELS],
+            "switches": [_switch_dict(self, f.key) for f in self.draft.switches()],
             "forms": _forms_dict(self.draft),
             "issued_on": self.draft.value("issued_on"),
             "schedule": {
@@ -209,6 +238,22 @@ def _finding_dict(preview: NoticePreview, key: str) -> dict[str, Any]:
         "field": key,
         "label": VALUE_LABELS[key],
         "value": preview.values.get(key, ""),
+        "found": finding.found,
+        "where": finding.where,
+        "sentence": finding.sentence,
+        "note": finding.note,
+    }
+
+
+def _switch_dict(preview: NoticePreview, key: str) -> dict[str, Any]:
+    finding = preview.draft.get(key)
+    prefix = _SWITCH_PREFIX[key]
+    return {
+        "rule": key,
+        "label": SWITCH_LABELS[key],
+        "value": preview.values.get(key, "off"),
+        "days_before": preview.values.get(f"{prefix}_days_before", ""),
+        "workdays": preview.values.get(f"{prefix}_workdays", "no") == "yes",
         "found": finding.found,
         "where": finding.where,
         "sentence": finding.sentence,
@@ -238,7 +283,64 @@ def values_of(draft: NoticeDraft) -> dict[str, str]:
     summary = draft.value("summary")
     out["summary_due_days"] = str(summary if summary is not None else defaults.summary_due_days)
     out["summary_recipient"] = draft.value("summary_recipient") or defaults.summary_recipient
+    out.update(switch_values(draft))
     return out
+
+
+def switch_values(draft: NoticeDraft) -> dict[str, str]:
+    """The switched-on rules as the preview's form shows them: off where the notice is silent."""
+    defaults = CampaignRules()
+    out: dict[str, str] = {}
+    for key, prefix in _SWITCH_PREFIX.items():
+        found: Switch | None = draft.value(key)
+        _, days_field, workdays_field = _SWITCH_RULES[key]
+        out[key] = (found.mode if key == "plan_approval" else "on") if found else "off"
+        days = found.days if found else getattr(defaults, days_field)
+        workdays = found.workdays if found else getattr(defaults, workdays_field)
+        out[f"{prefix}_days_before"] = str(days)
+        out[f"{prefix}_workdays"] = "yes" if workdays else "no"
+    return out
+
+
+def switch_rules(values: Mapping[str, Any], draft: NoticeDraft | None = None) -> dict[str, Any]:
+    """The rule settings the switches' (edited) values give, each sentence kept for citing."""
+    rules: dict[str, Any] = {}
+    for key, prefix in _SWITCH_PREFIX.items():
+        mode = str(values.get(key) or "off").strip()
+        if mode not in ("off", "on", "refuse", "flag"):
+            raise _refuse(
+                "notice_value_invalid",
+                f"{SWITCH_VALUE_LABELS[key]}应为 不要求 / 要求（现为“{mode[:20]}”）",
+                f"{key} must be off, on, refuse or flag (got '{mode[:20]}')",
+                field=key,
+            )
+        if mode == "off":
+            continue
+        required, days_field, workdays_field = _SWITCH_RULES[key]
+        rules[required] = True
+        days_key = f"{prefix}_days_before"
+        rules[days_field] = _int_switch(days_key, str(values.get(days_key) or "0"))
+        rules[workdays_field] = str(values.get(f"{prefix}_workdays") or "no") == "yes"
+        if key == "plan_approval":
+            rules["plan_approval_mode"] = "flag" if mode == "flag" else "refuse"
+        sentence = draft.get(key).sentence if draft is not None else ""
+        rules[f"{key}_sentence"] = sentence[:500]
+    return rules
+
+
+def _int_switch(key: str, text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 60:
+        raise _refuse(
+            "notice_value_invalid",
+            f"{SWITCH_VALUE_LABELS[key]}应为 0–60 的整数（现为“{text[:20]}”）",
+            f"{key} must be a whole number from 0 to 60 (got '{text[:20]}')",
+            field=key,
+        )
+    return value
 
 
 def preview(
@@ -257,7 +359,7 @@ def preview(
     """
     draft = parse_notice(check_text(text))
     values = values_of(draft)
-    for key in VALUE_LABELS:
+    for key in [*VALUE_LABELS, *SWITCH_VALUE_LABELS]:
         if edits is not None and key in edits:
             values[key] = str(edits[key] or "").strip()[:200]
     result = NoticePreview(draft, values)
@@ -323,8 +425,9 @@ def _share(text: str) -> Fraction:
         return found
 
 
-def checked_values(values: Mapping[str, Any]) -> NoticeValues:
-    """The supervisor's values, refused when blank where required or contradicting each other."""
+def checked_values(values: Mapping[str, Any], draft: NoticeDraft | None = None) -> NoticeValues:
+    """The supervisor's values, refused when blank where required or contradicting each other;
+    the switched-on rules (workflows/filing/) cite the draft's sentences."""
     given = {key: str(values.get(key) or "").strip() for key in VALUE_LABELS}
     missing = [key for key in REQUIRED_VALUES if not given[key]]
     if missing:
@@ -347,6 +450,7 @@ def checked_values(values: Mapping[str, Any]) -> NoticeValues:
         rules["citizen_share_min"] = str(share)
     if given["summary_recipient"]:
         rules["summary_recipient"] = given["summary_recipient"][:100]
+    rules.update(switch_rules(values, draft))
     fields: dict[str, Any] = {k: given[k][:200] for k in ("doc_number", "issuing_office", "title")}
     fields["doc_number"] = fields["doc_number"][:64]
     fields.update(starts_on=starts_on, ends_on=ends_on)
@@ -410,6 +514,8 @@ def _plain(value: Any) -> Any:
     """A finding's value as the audit line's JSON holds it."""
     if isinstance(value, Fraction):
         return str(value)
+    if isinstance(value, Switch):
+        return {"days": value.days, "workdays": value.workdays, "mode": value.mode}
     if isinstance(value, Invitees):
         return {"min": value.minimum, "max": value.maximum, "wording": value.wording}
     return value
@@ -429,14 +535,14 @@ def create_from_notice(
     or a campaign exists with its 文号, its window or its year.
     """
     actor.require_supervisor()
-    checked = checked_values(values)
+    checked = checked_values(values, draft)
     clashes = _clashes(session, checked.fields)
     if clashes:
         raise clashes[0]
     campaign = campaigns.create(session, actor, checked.fields, checked.rules, now)
     cited = {
         f.key: {"value": _plain(f.value), "where": f.where, "sentence": f.sentence}
-        for f in draft.ordered()
+        for f in [*draft.ordered(), *draft.switches()]
         if f.found
     }
     audit.record(

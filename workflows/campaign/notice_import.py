@@ -35,6 +35,14 @@ LABELS: dict[str, str] = {
     "summary_recipient": "总结报送对象",
     "schedule": "附件（活动安排表）",
 }
+# Rules some districts' notices add and a notice switches on (workflows/filing/): listed on the
+# preview beside their sentence when found; a notice silent on them leaves them off, so they are
+# never "missing".
+SWITCH_LABELS: dict[str, str] = {
+    "plan_approval": "活动方案报区政府办审核备案",
+    "announcement": "公开邀请提前发布公告",
+    "representatives": "市民代表名单公示",
+}
 # Without these a campaign cannot be created: the preview leaves them blank for the supervisor.
 REQUIRED = ("doc_number", "issuing_office", "title", "window")
 # A text with fewer of these than RECOGNISED_MIN is not an open-day notice at all.
@@ -60,7 +68,17 @@ class Finding:
     @property
     def label(self) -> str:
         """文号, 活动时间, …"""
-        return LABELS[self.key]
+        return LABELS.get(self.key) or SWITCH_LABELS[self.key]
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A rule the notice switches on: how far ahead of the event, and for the plan whether the
+    notice says 原则上 (record and flag) rather than requiring it (refuse)."""
+
+    days: int
+    workdays: bool
+    mode: str = "refuse"  # refuse | flag
 
 
 @dataclass(frozen=True)
@@ -99,6 +117,10 @@ class NoticeDraft:
     def ordered(self) -> list[Finding]:
         """Every finding, found or not, in preview order."""
         return [self.get(key) for key in LABELS]
+
+    def switches(self) -> list[Finding]:
+        """The rules the notice switches on (workflows/filing/), found or not, in order."""
+        return [self.get(key) for key in SWITCH_LABELS]
 
 
 # --- the text ----------------------------------------------------------------------------------
@@ -387,6 +409,41 @@ def _schedule(lines: list[str], draft: NoticeDraft) -> None:
             return
 
 
+_PLAN = r"方案"
+_FILED = r"审核|审批|审定|备案|报备"
+_ANNOUNCE = r"公告|发布.{0,12}(?:报名|招募|征集)"
+_PUBLICITY = r"公示"
+_WHO = r"市民代表|群众代表|参加人员|参与人员|开放对象|人员名单|代表名单"
+# Days assumed when a rule's sentence says "before the event" without a number.
+SWITCH_DEFAULT_DAYS = {"plan_approval": 5, "announcement": 3, "representatives": 1}
+
+
+def _switch(key: str, sentence: _Sentence) -> Finding:
+    """A switched-on rule from its sentence: the span ahead (提前3日, 前5个工作日), 原则上."""
+    read = words.ahead(sentence.text)
+    note = ""
+    if read is None:
+        days = SWITCH_DEFAULT_DAYS[key]
+        read = words.Period(days, key == "plan_approval")
+        note = f"通知未写明提前天数，暂按提前{read.zh}，请核对"
+    mode = "flag" if key == "plan_approval" and "原则上" in sentence.text else "refuse"
+    return _found(key, Switch(read.days, read.workdays, mode), sentence, note)
+
+
+def _switches(sentences: list[_Sentence], draft: NoticeDraft) -> None:
+    """The rules other districts' notices add: the plan filed for approval (方案…审核备案), a
+    public announcement ahead of a publicly invited event, the citizen representatives' 公示."""
+    plan = _first(sentences, _PLAN, _FILED, r"区政府办|政府办|办公室|政务公开|报|送")
+    if plan is not None:
+        draft.findings["plan_approval"] = _switch("plan_approval", plan)
+    announce = _first(sentences, _ANNOUNCE, r"提前|前", avoid=_PUBLICITY)
+    if announce is not None:
+        draft.findings["announcement"] = _switch("announcement", announce)
+    publicity = _first(sentences, _PUBLICITY, _WHO)
+    if publicity is not None:
+        draft.findings["representatives"] = _switch("representatives", publicity)
+
+
 def parse_notice(text: str) -> NoticeDraft:
     """Every field and rule the notice's text says, each with its sentence.
 
@@ -406,6 +463,7 @@ def parse_notice(text: str) -> NoticeDraft:
     _answer(sentences, draft)
     _summary(sentences, draft)
     _schedule(lines, draft)
+    _switches(sentences, draft)
     found = [key for key in _KEY_FINDINGS if draft.get(key).found]
     if len(found) < RECOGNISED_MIN:
         missing = [LABELS[key] for key in _KEY_FINDINGS if key not in found]

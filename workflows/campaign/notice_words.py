@@ -216,3 +216,24 @@ def full_date(text: str) -> date | None:
         return date(_year(m.group("y")) or 0, _month(m.group("m")), number(m.group("d")) or 0)
     except ValueError:
         return None
+
+
+# --- how far ahead: 提前3日 / 活动前5个工作日 / 3日前 / 前一周 (issue 30) -------------------
+
+_SPAN = (
+    rf"(?:{NUMBER}\s*(?:个工作日|个?工作日|个?自然日|日|天|周|个?星期)|一周|一个星期|两周|半个月)"
+)
+_AHEAD = re.compile(
+    rf"(?:提前|开展前|开始前|举办前|活动前|之前|前)\s*({_SPAN})|({_SPAN})\s*(?:以|之)?前"
+)
+
+
+def ahead(text: str) -> Period | None:
+    """How far ahead of the event something is due: 提前3日 → 3 days, 活动开展前5个工作日 →
+    5 working days, 3日前 → 3 days, 前一周 → 7 days; None when `text` names no such span."""
+    m = _AHEAD.search(text)
+    if m is None:
+        return None
+    span = m.group(1) or m.group(2)
+    found = period(span + ("内" if span in ("一周", "一个星期", "两周", "半个月") else ""))
+    return found[0] if found else None

@@ -175,6 +175,31 @@ class CampaignRules(BaseModel):
         le=168,
         description="hours the first on the waiting list has to accept a place that came free",
     )
+    # What other districts' notices add (issue 30), each off unless a notice switches it on;
+    # workflows/filing/ holds the pages' rules, their timers and their wording.
+    # 方案报区政府办审核备案: each event's plan filed and approved by the district office before
+    # its invitations go out; `refuse` the invite until then, or (原则上) flag it. The plan is
+    # due plan_days_before (working or calendar) days before the event's first day.
+    plan_approval_required: bool = False
+    plan_approval_mode: RuleMode = Field(
+        default="refuse",
+        description="an invite before the plan is approved: refuse, or flag it (原则上)",
+    )
+    plan_days_before: int = Field(default=5, ge=0, le=60)
+    plan_workdays: bool = True
+    # 提前X日发布公告: a publicly invited event (public places) announced on the public pages with
+    # 报名方式, places and theme at least this many days before its first day.
+    announcement_required: bool = False
+    announcement_days_before: int = Field(default=3, ge=0, le=60)
+    announcement_workdays: bool = False
+    # 公示: the selected citizen representatives published (masked names) this many days before.
+    representatives_publicity_required: bool = False
+    representatives_days_before: int = Field(default=1, ge=0, le=60)
+    representatives_workdays: bool = False
+    # The notice's sentence each of these rules was read from (shown with a flag or a 催办).
+    plan_approval_sentence: str = Field(default="", max_length=500)
+    announcement_sentence: str = Field(default="", max_length=500)
+    representatives_sentence: str = Field(default="", max_length=500)
     # 政务公开考核: full marks and the points deducted per criterion
     # (workflows/reporting/assessment.py).
     scoring: ScoringRules = Field(default_factory=ScoringRules)

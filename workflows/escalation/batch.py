@@ -29,6 +29,7 @@ from models import (
 )
 from workflows.campaign.rules import CampaignRules
 from workflows.campaign.rules import Recipient as Audience
+from workflows.filing import timers as filing
 from workflows.inbox import service as inbox
 from workflows.kernel.daywords import day_zh
 from workflows.workdays import deadlines
@@ -104,6 +105,8 @@ def stale(
     `item`: the timer's opinion or rectification (None for an event's own timers)."""
     if event.state == EventState.cancelled:
         return "event cancelled"
+    if timer.rule in filing.RULES:
+        return filing.stale_now(timer, event)
     if timer.rule == deadlines.RECTIFICATION:
         if not isinstance(item, Rectification):
             return "rectification not found"

@@ -51,6 +51,7 @@ from workflows.escalation.batch import (
     prefix_of,
     stale,
 )
+from workflows.filing import timers as filing
 from workflows.kernel import jobs
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.daywords import day_zh
@@ -73,6 +74,9 @@ RULE_ZH = {
     deadlines.FEEDBACK_ANSWER: "意见办理",
     deadlines.FEEDBACK_SIGN: "意见签收",
     deadlines.SUMMARY: "活动总结",
+    filing.PLAN: "活动方案审核",
+    filing.ANNOUNCEMENT: "公开邀请公告",
+    filing.REPRESENTATIVES: "市民代表公示",
     deadlines.RECTIFICATION: "抽查整改",
 }
 

@@ -59,6 +59,7 @@ from workflows.escalation.batch import (
 )
 from workflows.event import invitations
 from workflows.feedback import machine as feedback
+from workflows.filing import timers as filing
 from workflows.inbox import service as inbox
 from workflows.kernel import jobs
 from workflows.kernel.clock import local_date
@@ -283,8 +284,10 @@ def _apply(
         log.info("timer_skipped", timer_id=timer.id, rule=timer.rule, reason=skip)
         return
     subject: Event | FeedbackItem | Rectification = item if item is not None else event
-    if timer.rule == deadlines.FEEDBACK_SIGN:
-        pass  # an unsigned opinion is told to its unit: no overdue move, no answer level
+    if timer.rule == deadlines.FEEDBACK_SIGN or timer.rule in filing.RULES:
+        # An unsigned opinion, a missing plan or 公示 is told: no overdue move, and the event's
+        # own level stays the hold's and the summary's.
+        pass
     elif timer.kind == deadlines.ESCALATION:
         open_states = (FeedbackState.received, FeedbackState.assigned)
         if isinstance(item, FeedbackItem) and item.state in open_states:
@@ -684,7 +687,10 @@ def compose(
     lateness = lateness_text(timer, calendar, local_date(now))
     escalated = timer.kind == deadlines.ESCALATION
     due = day_zh(timer.deadline_on)
-    if timer.rule == deadlines.RECTIFICATION:
+    if timer.rule in filing.RULES:
+        title = filing.title(timer, unit.name, prefix)
+        lines = filing.lines(timer, event, rules, due, lateness)
+    elif timer.rule == deadlines.RECTIFICATION:
         assert isinstance(item, Rectification)
         lines = _rectification_lines(event, item, rules, due, lateness)
         title = f"{prefix}{unit.name}：抽查整改{'逾期未报送' if escalated else '即将到期'}"

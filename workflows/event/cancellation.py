@@ -23,7 +23,6 @@ from models import (
     CancellationState,
     Event,
     EventState,
-    TransitionLog,
     Unit,
 )
 from workflows.event import machine
@@ -57,31 +56,7 @@ def _reason(value: str | None, field: str, label: str, what: str) -> str:
     return text
 
 
-def _line(
-    session: Session,
-    event: Event,
-    trigger: str,
-    actor: Actor,
-    now: datetime,
-    reason: str | None,
-    data: dict[str, Any],
-) -> TransitionLog:
-    """An audit line about the event that does not change it (its version stays)."""
-    return audit.append(
-        session,
-        TransitionLog(
-            event_id=event.id,  # type: ignore[arg-type]
-            trigger=trigger,
-            from_state=event.state,
-            to_state=event.state,
-            version=event.version,
-            actor_id=actor.id,
-            actor_name=actor.name,
-            at=now,
-            reason=reason,
-            data=data,
-        ),
-    )
+_line = audit.event_line  # an audit line about the event that leaves its version as it is
 
 
 def request(

@@ -22,6 +22,7 @@ RULE_LABELS_ZH: dict[str, str] = {
     "invitee_count": "邀请人数偏离",
     "citizen_share": "市民代表比例不足",
     "leader": "无主要或分管负责人出面",
+    "plan_approval": "方案未经审核即邀请",
 }
 STAGE_LABELS_ZH: dict[str, str] = {"invite": "发出邀请时", "hold": "开展时"}
 
@@ -37,7 +38,8 @@ def flag(
     now: datetime,
 ) -> dict[str, Any]:
     """One flag as stored on the event and in the audit line."""
-    source = SOURCES[rule]
+    # A rule a notice switched on cites that notice's own sentence (carried in `details`).
+    source = SOURCES.get(rule) or notice.Sentence("通知", str(details.get("sentence") or ""))
     return {
         "rule": rule,
         "at": at,

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from models import Attachment, Campaign, FeedbackItem, Invitee, InviteeCategory
 from workflows.event.data import CollectFeedbackData, RescheduleData
 from workflows.event.moves import Move, count_invitees, held_day, rework_due_on, summary_of
+from workflows.filing import plans
 from workflows.kernel.errors import Violation
 
 
@@ -33,6 +34,25 @@ def invitee_count_in_range(move: Move) -> None:
             min=low,
             max=high,
         )
+
+
+def plan_approved(move: Move) -> None:
+    """invite: the plan approved by the district office first, when the notice asks for it
+    (方案报区政府办审核备案; refused, or flagged where the notice says 原则上)."""
+    found = plans.check_invite(move.session, move.event, move.rules)
+    if found is None:
+        return
+    state = found["plan_state_zh"]
+    move.deviate(
+        "plan_approval",
+        "invite",
+        f"方案未经审核即邀请（{state}）",
+        "plan_not_approved",
+        f"活动方案{state}，须经区政府办审核通过后才能发出邀请",
+        f"the event's plan is not approved by the district office ({found['plan_state']}); "
+        "it must be before invitations go out",
+        **found,
+    )
 
 
 def citizen_share_of_invitees(move: Move) -> None:

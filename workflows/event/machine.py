@@ -29,6 +29,7 @@ from workflows.event.guards import (
     invitee_count_in_range,
     new_date_in_campaign,
     new_date_not_past,
+    plan_approved,
     reason_given,
     rework_date_not_past,
     summary_has_attachment,
@@ -70,7 +71,7 @@ TRANSITIONS: list[dict[str, Any]] = [
         "trigger": "invite",
         "source": S.planned,
         "dest": S.invited,
-        "conditions": [all_of(invitee_count_in_range, citizen_share_of_invitees)],
+        "conditions": [all_of(plan_approved, invitee_count_in_range, citizen_share_of_invitees)],
         "after": [step(record_flags), step(send_invitations)],
     },
     {

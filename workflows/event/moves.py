@@ -31,6 +31,7 @@ from models import (
 from workflows.campaign.rules import CampaignRules
 from workflows.event import checkin, flags, invitations
 from workflows.event.data import CancelData, CollectFeedbackData, RescheduleData, SpotCheckData
+from workflows.filing import timers as filing
 from workflows.inbox import service as inbox
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
@@ -357,6 +358,7 @@ def apply_new_date(move: Move) -> None:
     ev.tentative = False
     ev.planned_until = None  # the new dates are a window; an import sets its days after
     deadlines.arm_hold(move.session, ev, move.rules, move.calendar, move.now, rearm_fired=True)
+    filing.arm(move.session, ev, move.rules, move.calendar, move.now, rearm_fired=True)
     if ev.state == EventState.invited:
         invitations.arm_reminder(move.session, ev, move.rules, move.now)
 

@@ -20,6 +20,7 @@ from workflows.event.guards import (
 )
 from workflows.event.machine import campaign_rules
 from workflows.event.moves import Move
+from workflows.filing import timers as filing
 from workflows.kernel import audit
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, MoveRefused, Violation, stale_version
@@ -108,7 +109,9 @@ def create_event(
     session.add(event)
     session.flush()
     rules = CampaignRules.of(campaign.rules)
-    deadlines.arm_hold(session, event, rules, deadlines.load_calendar(session), now)
+    calendar = deadlines.load_calendar(session)
+    deadlines.arm_hold(session, event, rules, calendar, now)
+    filing.arm(session, event, rules, calendar, now)  # what the notice asks before the day
     session.add(
         TransitionLog(
             event_id=event.id,  # type: ignore[arg-type]
@@ -244,4 +247,8 @@ def edit(
         now=now,
         data={"before": audit.plain(before), "after": audit.plain(changes)},
     )
+    if "public_places" in changes:  # opening (or closing) public registration: the 公告's 催办
+        campaign = session.get(Campaign, event.campaign_id)
+        assert campaign is not None
+        filing.arm(session, event, campaign_rules(campaign), deadlines.load_calendar(session), now)
     return event

@@ -37,6 +37,8 @@ def item_link(n: Subject) -> str:
         return f"/events/{n.event_id}/feedback#item-{n.subject_id}"
     if n.subject_type == "rectification":
         return rectification_link(n)
+    if n.rule.startswith("filing_"):  # workflows/filing/timers.py: a plan or a publication
+        return f"/events/{n.event_id}/filings"
     if n.rule == "summary":
         return f"/events/{n.event_id}/summary"
     return f"/events/{n.event_id}"
@@ -80,6 +82,16 @@ def letter_link(n: Subject) -> str:
     return f"/replies#not-told-{n.subject_id}"
 
 
+def plans_link(_: Subject) -> str:
+    """A plan sent for approval, where a supervisor decides it: the queue."""
+    return "/board/plans"
+
+
+def filings_link(n: Subject) -> str:
+    """A plan decided: the event's filings page."""
+    return f"/events/{n.event_id}/filings" if n.event_id is not None else "/inbox"
+
+
 def bulletin_link(n: Subject) -> str:
     """A weekly 通报: its page, with the .docx and .xlsx downloads."""
     return f"/bulletins/{n.subject_id}"
@@ -111,6 +123,8 @@ KINDS: dict[str, Kind] = {
     "transfer_decided": Kind("转办裁定结果", ("unit_staff",), opinion_link),
     "bulletin": Kind("每周通报", ("supervisors",), bulletin_link),
     "reply_letter": Kind("答复函待寄送", ("unit_staff",), letter_link),
+    "plan_submitted": Kind("活动方案待审核", ("supervisors",), plans_link),
+    "plan_decision": Kind("活动方案审核结果", ("unit_staff",), filings_link),
 }
 
 

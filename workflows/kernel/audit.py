@@ -443,6 +443,34 @@ def append(session: Session, entry: Any) -> Any:
     return entry
 
 
+def event_line(
+    session: Session,
+    event: Event,
+    trigger: str,
+    actor: Actor,
+    now: datetime,
+    reason: str | None,
+    data: dict[str, Any],
+) -> TransitionLog:
+    """An audit line about the event that does not change it (its version stays): a request,
+    a decision, a publication beside the event's moves."""
+    return append(
+        session,
+        TransitionLog(
+            event_id=event.id,  # type: ignore[arg-type]
+            trigger=trigger,
+            from_state=event.state,
+            to_state=event.state,
+            version=event.version,
+            actor_id=actor.id,
+            actor_name=actor.name,
+            at=now,
+            reason=reason,
+            data=data,
+        ),
+    )
+
+
 @sa_event.listens_for(OrmSession, "before_flush")
 def _seal_pending(session: OrmSession, _context: Any, _instances: Any) -> None:
     """Every audit row added through the ORM is chained as it is flushed, in insert order."""

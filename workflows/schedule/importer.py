@@ -24,6 +24,7 @@ from workflows.campaign.rules import CampaignRules
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig, audience_for
 from workflows.event import machine as event_machine
+from workflows.filing import timers as filing
 from workflows.kernel import audit
 from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
@@ -622,6 +623,9 @@ def _insert_events(
             insert(Timer),
             deadlines.hold_timer_rows(
                 ids, [values["date_latest"] for values in chunk], rules, calendar, now
+            )
+            + filing.rows_for_import(
+                ids, [values["date_earliest"] for values in chunk], rules, calendar, now
             ),
         )
         if progress:
