@@ -60,6 +60,22 @@ class Settings(BaseSettings):
     import_max_cells: int = Field(
         default=200_000, description="Cells a schedule-table import may hold (all sheets/tables)"
     )
+    import_parse_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="Seconds (wall clock, and CPU) a .docx/.xlsx import may take to parse; the "
+        "parse runs in a child process killed at the limit (422 parse_time_exceeded). 0: parse "
+        "in the API process (no child, no limits)",
+    )
+    import_parse_memory_mb: int = Field(
+        default=512,
+        ge=1,
+        le=65536,
+        description="Memory (MB of address space, RLIMIT_AS) a .docx/.xlsx parse may add to the "
+        "child process that runs it (the parsers' own ~250 MB not counted; 422 "
+        "parse_memory_exceeded); it returns to the system when the child exits",
+    )
     archive_max_members: int = Field(
         default=2000, description="Members a .docx/.xlsx archive may hold"
     )

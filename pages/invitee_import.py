@@ -17,6 +17,7 @@ from pages.render import FieldError, PageRoute, redirect, render
 from schemas.invitees import InviteeIn
 from web.deps import ClockDep, SessionDep
 from workflows.event import invitee_import, invitees
+from workflows.files.archive_guard import ImportLimits
 from workflows.kernel.errors import DomainError
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -85,7 +86,8 @@ def _text_of(request: Request, form: FormDep) -> str:
                 "file too large",
                 status=413,
             )
-        return invitee_import.read_upload(data, upload.filename)
+        limits = ImportLimits.of(request.app.state.settings)
+        return invitee_import.read_upload(data, upload.filename, limits)
     return str(form.get("text", ""))
 
 

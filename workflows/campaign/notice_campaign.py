@@ -35,6 +35,7 @@ from workflows.campaign.notice_import import (
     parse_notice,
 )
 from workflows.campaign.rules import CampaignRules
+from workflows.files import isolated
 from workflows.files.archive_guard import ImportLimits, check_archive
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, InvalidData
@@ -167,7 +168,8 @@ def read_notice(data: bytes, filename: str, limits: ImportLimits) -> str:
         raise _refuse("file_empty", f"文件“{filename}”是空的", f'file "{filename}" is empty')
     if suffix == ".docx":
         check_archive(data, filename, limits)
-        return _docx_text(data, filename)
+        # Parsed in a child, within time and memory limits (workflows/files/isolated.py).
+        return isolated.run(limits, filename, _docx_text, data, filename)
     return _decode(data, filename)
 
 

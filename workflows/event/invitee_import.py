@@ -14,13 +14,14 @@ import codecs
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any
 
 from models import Event, InviteeCategory
 from workflows.event import invitees
+from workflows.files import isolated
 from workflows.files.archive_guard import ImportLimits, capped_rows, check_archive
 from workflows.kernel.errors import DomainError, InvalidData
 
@@ -179,16 +180,19 @@ def _decode(data: bytes, filename: str) -> str:
     )
 
 
-def read_upload(data: bytes, filename: str) -> str:
+def read_upload(data: bytes, filename: str, limits: ImportLimits | None = None) -> str:
     """An uploaded .xlsx or .csv as the text a person would paste (a tab between cells), read
-    within the archive guard's limits and at most MAX_ROWS (+ a header) rows."""
+    within the archive guard's limits (`limits`: the settings'; its row and cell caps are this
+    list's) and at most MAX_ROWS (+ a header) rows; an .xlsx is parsed in a child process
+    within the limits' time and memory (workflows/files/isolated.py)."""
     suffix = PurePath(filename).suffix.lower()
-    limits = ImportLimits(max_rows=MAX_ROWS + 1, max_cells=(MAX_ROWS + 1) * 20)
+    limits = replace(limits or ImportLimits(), max_rows=MAX_ROWS + 1, max_cells=(MAX_ROWS + 1) * 20)
     if suffix == ".csv":
         text = _decode(data, filename)
         rows = enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
     elif suffix == ".xlsx":
-        return _read_xlsx(data, filename, limits)
+        check_archive(data, filename, limits)
+        return isolated.run(limits, filename, _read_xlsx, data, filename, limits)
     else:
         raise DomainError(
             "format_unsupported",
@@ -205,7 +209,6 @@ def read_upload(data: bytes, filename: str) -> str:
 def _read_xlsx(data: bytes, filename: str, limits: ImportLimits) -> str:
     import openpyxl
 
-    check_archive(data, filename, limits)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises assorted zip/XML errors

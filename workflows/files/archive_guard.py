@@ -38,6 +38,9 @@ class ImportLimits:
     max_ratio: int = 100
     max_rows: int = 5000
     max_cells: int = 200_000
+    # A .docx/.xlsx is parsed in a child process within these (workflows/files/isolated.py).
+    parse_seconds: float = 60.0
+    parse_memory_bytes: int = 512 * 1024 * 1024  # on top of the child's size as forked
 
     @classmethod
     def of(cls, settings: Any) -> ImportLimits:
@@ -50,6 +53,8 @@ class ImportLimits:
             max_ratio=settings.archive_max_ratio,
             max_rows=settings.import_max_rows,
             max_cells=settings.import_max_cells,
+            parse_seconds=settings.import_parse_seconds,
+            parse_memory_bytes=settings.import_parse_memory_mb * 1024 * 1024,
         )
 
 

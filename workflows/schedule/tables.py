@@ -19,6 +19,7 @@ from datetime import date, datetime, time
 from itertools import chain, islice
 from pathlib import PurePath
 
+from workflows.files import isolated
 from workflows.files.archive_guard import ImportLimits, capped_rows, check_archive
 from workflows.kernel.errors import InvalidData
 
@@ -418,6 +419,13 @@ def read_table(data: bytes, filename: str, limits: ImportLimits | None = None) -
         raise TableError("file_empty", f"文件“{filename}”是空的", f'file "{filename}" is empty')
     search = _HeaderSearch(filename, limits)
     try:
+        if suffix in (".docx", ".xlsx"):
+            # The archive's directory is checked here (cheap, at once); the parse runs in a
+            # child within time and memory limits (workflows/files/isolated.py).
+            check_archive(data, filename, search.limits)
+            return isolated.run(
+                search.limits, filename, _read_checked, data, filename, suffix, search
+            )
         return _read_checked(data, filename, suffix, search)
     except TableError:
         raise
