@@ -21,7 +21,7 @@ Then every migration up to head runs alone (`alembic upgrade <next>`, one transa
 a connection named `openday-migration-bench`) and is timed. Meanwhile a sampler reads pg_locks
 for that connection every 0.2 s (the strongest lock it held on each big table) and a prober
 asks, on its own connection with a 50 ms lock_timeout, for the lock a read (ACCESS SHARE) and
-a write (ROW EXCLUSIVE: INSERT, UPDATE, DELETE) of each table need, every 0.5 s. The table
+a write (ROW EXCLUSIVE: INSERT, UPDATE, DELETE) of each table need, every 0.5 s or so. The table
 printed: seconds per migration, and per big table the strongest lock and how long reads and
 writes were refused. Migrations that took under 0.5 s are summed in one line.
 Measured (docs/operations.md, "Migrations that rewrite big tables").
@@ -30,12 +30,14 @@ Measured (docs/operations.md, "Migrations that rewrite big tables").
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,19 +131,20 @@ def build(url: str, rows: int) -> None:
                 "ON f.event_id = e.id WHERE e.source_key LIKE 'bench-%' ORDER BY e.id"
             )
         ).all()
-        batch: list[dict[str, Any]] = []
-        for event_id, state, item in lines:
-            cancelled = state == "cancelled"
-            row = dict(templates["cancel" if cancelled else "feedback.answer"])
-            row.update(event_id=event_id, seq=1, prev_hash=GENESIS)
-            row["feedback_item_id"] = None if cancelled else item
-            row["row_hash"] = plain_digest(log, row, GENESIS)
-            batch.append(row)
-            if len(batch) == 10_000:
-                conn.execute(sa.insert(log), batch)
-                batch = []
-        if batch:
-            conn.execute(sa.insert(log), batch)
+
+        def sealed() -> Iterator[dict[str, Any]]:
+            """Each event's one line, the first of its chain, hashed as release 0016 did."""
+            for event_id, state, item in lines:
+                cancelled = state == "cancelled"
+                row = dict(templates["cancel" if cancelled else "feedback.answer"])
+                row.update(event_id=event_id, seq=1, prev_hash=GENESIS)
+                row["feedback_item_id"] = None if cancelled else item
+                row["row_hash"] = plain_digest(log, row, GENESIS)
+                yield row
+
+        rows_left = sealed()
+        while chunk := list(itertools.islice(rows_left, 10_000)):
+            conn.execute(sa.insert(log), chunk)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in BIG:  # what autovacuum would have done on a database in use
             conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
@@ -188,10 +191,14 @@ class Watch:
         engine.dispose()
 
     def _probe(self) -> None:
+        """A refused probe counts the wall time since the previous round (a round of refused
+        probes takes longer than its 0.5 s pause on a loaded machine)."""
         engine = sa.create_engine(self.url, poolclass=sa.pool.NullPool)
-        step = 0.5
+        last = time.perf_counter()
         with engine.connect() as conn:
-            while not self.stop.wait(step):
+            while not self.stop.wait(0.5):
+                now = time.perf_counter()
+                step, last = now - last, now
                 for table in BIG:
                     for what, mode in (("read", "ACCESS SHARE"), ("write", "ROW EXCLUSIVE")):
                         try:

@@ -3,6 +3,10 @@
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-26 00:07:23.760512
+
+Big tables: transition_log. On SQLite the table is copied (batch mode) to add its foreign key to
+feedback_item; on PostgreSQL the new key is checked against every row. Before release 0016: not
+measured.
 """
 
 from collections.abc import Sequence

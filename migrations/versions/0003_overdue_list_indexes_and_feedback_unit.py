@@ -3,6 +3,9 @@
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-26 01:18:55.366558
+
+Big tables: feedback_item. Every opinion's unit_id is set from its event in one UPDATE and then made
+NOT NULL (SQLite copies the table for that). Before release 0016: not measured.
 """
 
 from collections.abc import Sequence

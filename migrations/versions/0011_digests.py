@@ -3,6 +3,9 @@
 Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30 23:40:00
+
+Big tables: notification, timer. On SQLite both are copied (columns made nullable, a foreign key
+added); on PostgreSQL these are catalogue changes. Before release 0016: not measured.
 """
 
 from collections.abc import Sequence

@@ -12,6 +12,9 @@ one round trip (its query runs after the locks are held, so it sees the previous
 
 The existing rows are re-chained per event, in their old chain order. The old chain is verified
 first, and the upgrade stops if it is broken: re-chaining a tampered log would launder it.
+
+Big tables: transition_log. Every row is re-chained per event (one UPDATE per row) after the old
+chain is verified. Before release 0016: not measured.
 """
 
 from collections.abc import Iterator, Sequence

@@ -14,6 +14,11 @@ is broken: re-sealing a tampered log would launder it. Then every row's prev_has
 are re-computed under the key, in chain order, and the switch is recorded as a change-log line
 (sealed under the key like any other). A database with no audit rows has nothing to switch.
 The downgrade verifies under the key and re-seals unkeyed.
+
+Big tables: transition_log, change_log. Both chains are verified, then every row re-hashed and
+UPDATEd (pages of 2000) with the append-only triggers off: the slowest step of an upgrade from
+release 0016. Measured at 1M rows (bench/migration_rows.py, docs/operations.md "Migrations that
+rewrite big tables").
 """
 
 from collections.abc import Callable, Iterator, Sequence

@@ -7,6 +7,8 @@ Create Date: 2026-12-06 17:50:00
 Tokens made without an expiry lived for ever. `last_used_at` is added, and every live token
 without an expiry gets one counted from its issue: OPENDAY_API_TOKEN_DAYS (30 by default) after
 `created_at` (one already older than that expires at once; its owner makes a new one).
+
+Big tables: none. Updates api_token, one row per live token without an expiry.
 """
 
 from collections.abc import Sequence

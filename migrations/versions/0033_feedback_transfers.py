@@ -7,6 +7,9 @@ Create Date: 2026-12-06 23:30:00
 An opinion is signed for (签收) by the unit holding it, or transferred (转办) to the unit that
 must answer it; the receiving unit signs for it or sends it back, and a supervisor decides.
 Opinions recorded before this revision count as signed when they were collected (nothing owed).
+
+Big tables: feedback_item. signed_at and signed_by are set on every collected opinion, in one
+UPDATE. Measured at 1M rows (bench/migration_rows.py, docs/operations.md).
 """
 
 from collections.abc import Sequence

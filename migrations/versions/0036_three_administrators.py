@@ -11,6 +11,8 @@ now needs (`openday users create --role system_admin|audit_admin`, or 管理 →
 loads the calendar, manages units or reads the audit. Each change is an audit line on the
 account (`role_split`, with this note), chained like any other; at its next sign-in the account
 enrols a second factor (OPENDAY_TOTP_REQUIRED_ROLES). Downgrading gives them `admin` back.
+
+Big tables: none. Updates the admin accounts and adds one change_log line for each.
 """
 
 from collections.abc import Sequence
