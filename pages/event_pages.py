@@ -31,6 +31,7 @@ from schemas.invitees import InviteeIn
 from web import forms
 from web.deps import ClockDep, SessionDep
 from workflows.event import cancellation, history, invitations, invitees
+from workflows.filing import overview as filing_overview
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.oversight import correction_requests
@@ -121,6 +122,7 @@ def event_page(
         returned=returned,
         cancel=cancellation.latest_of(session, event_id),
         cancel_open=ev.event.state in cancellation.OPEN_STATES,
+        filings=filing_overview.of_event(session, ev.event),
         correction_requests=correction_requests.of_event(session, ev.event),
     )
 

@@ -35,6 +35,7 @@ from web.public import (
 from web.throttle import public_throttle
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import satisfaction
+from workflows.filing import publish as filing
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
 from workflows.public import heard as public_heard
@@ -93,6 +94,7 @@ def _event_page(
         left=left,
         passed=flow.passed(event, local_date(now)),
         forms=[flow.FORMS_ZH.get(f, f) for f in event.forms],
+        published=filing.published(session, event_id),
         rules=campaign_rules,
         challenge=human_check.new(keys(request), now),
         **context,
@@ -109,6 +111,16 @@ def event_rules(session: Any, event: Event) -> CampaignRules:
 def event_page(event_id: int, request: Request, session: SessionDep, clock: ClockDep) -> Response:
     """An event and its registration form."""
     return _event_page(request, session, event_id, clock.now())
+
+
+@router.get("/events/{event_id}/publicity")
+def publicity_page(event_id: int, request: Request, session: SessionDep) -> Response:
+    """An event's announcement and the 公示 of its citizen representatives (masked names)."""
+    event, unit, published = filing.public_view(session, event_id)
+    return render(
+        request, "public/publicity.html", event=event, unit=unit, published=published,
+        open=event.public_places > 0,
+    )  # fmt: skip
 
 
 def _registration_in(form: FormData, values: dict[str, Any]) -> RegistrationIn:

@@ -409,6 +409,18 @@ SAYERS: dict[str, Sayer] = {
         f"{who}不予批准{who_zh(d.get('requested_by'))}的取消申请，活动照常进行。"
     ),
     "cancel_exempt": _cancel_exempt,
+    # Filings before the day (workflows/filing/): the plan, the announcement, the 公示.
+    "plan_submit": lambda who, d, line: (
+        f"{who}报送活动方案（第 {d.get('round', 1)} 次），待区政府办审核。"
+    ),
+    "plan_approve": lambda who, d, line: f"{who}审核通过活动方案。",
+    "plan_return": lambda who, d, line: f"{who}退回活动方案修改。",
+    "announcement_publish": lambda who, d, line: (
+        f"{who}发布公开邀请公告（报名方式：{d.get('how_to_register', '')}）。"
+    ),
+    "representatives_publish": lambda who, d, line: (
+        f"{who}公示市民代表名单（{d.get('count', 0)} 人）。"
+    ),
     "recompute_deadline": _recompute,
     "edit.event": _edit_event,
     "edit.invitees": _edit_invitees,

@@ -12,10 +12,19 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import Event, EventFiling, EventState, FilingKind, FilingState, Invitee, InviteeCategory
+from models import (
+    Event,
+    EventFiling,
+    EventState,
+    FilingKind,
+    FilingState,
+    Invitee,
+    InviteeCategory,
+    Unit,
+)
 from workflows.filing import timers
 from workflows.filing.plans import line, of
-from workflows.kernel.errors import Conflict, DomainError
+from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor
 from workflows.public.privacy import mask_name
 
@@ -136,3 +145,21 @@ def published(session: Session, event_id: int) -> dict[str, EventFiling]:
         )
     ).all()
     return {r.kind: r for r in rows}
+
+
+def public_view(session: Session, event_id: int) -> tuple[Event, str, dict[str, EventFiling]]:
+    """An event's published announcement and 公示 for citizens, with its unit's name; 404 when
+    it has published nothing or was cancelled."""
+    row = session.exec(
+        select(Event, Unit.name)
+        .join(Unit, col(Unit.id) == Event.unit_id)
+        .where(Event.id == event_id, Event.state != EventState.cancelled)
+    ).first()
+    found = published(session, event_id) if row is not None else {}
+    if row is None or not found:
+        raise NotFound(
+            "publicity_not_found",
+            "该活动没有发布公告或公示",
+            "this event has published no announcement or 公示",
+        )
+    return row[0], row[1], found
