@@ -25,6 +25,7 @@ from web.deps import SessionDep
 from workers.runtime import notify_config
 from workflows.campaign import notice_campaign as notice
 from workflows.campaign import service as campaigns
+from workflows.event.held import FORM_LABELS_ZH
 from workflows.files.archive_guard import ImportLimits
 from workflows.files.store import FileStore
 from workflows.kernel.errors import DomainError
@@ -44,6 +45,7 @@ ROWS: list[tuple[str, list[str]]] = [
     ("answer", ["feedback_answer_workdays"]),
     ("summary", ["summary_due_days"]),
     ("summary_recipient", ["summary_recipient"]),
+    ("forms", ["activity_forms"]),
 ]
 # Refusals and the input their error-summary line links to.
 FIELDS = {
@@ -78,6 +80,7 @@ def notice_page(
         filename=filename,
         text=text,
         max_chars=notice.NOTICE_MAX_CHARS,
+        form_labels=FORM_LABELS_ZH,
     )
 
 

@@ -20,6 +20,7 @@ from web.forms import FormInvalid, parse
 from workers.runtime import notify_config
 from workflows.campaign import rollover
 from workflows.campaign import service as campaigns
+from workflows.campaign.rules import CampaignRules, split_forms
 from workflows.event.held import FORM_LABELS_ZH as FORM_LABELS
 from workflows.kernel.errors import DomainError, Forbidden
 from workflows.reporting import yearly, yearly_chart
@@ -42,6 +43,7 @@ LABELS = {
     "webhook_url": "群机器人地址",
     "webhook_format": "群机器人类型",
     "forms": "组织形式",
+    "activity_forms": "组织形式",
 }
 FIELDS = {
     "campaign_year_taken": "starts_on",
@@ -49,6 +51,7 @@ FIELDS = {
     "campaign_window_reversed": "ends_on",
     "campaign_exists": "doc_number",
     "rollover_unit_unknown": "units",
+    "activity_forms_invalid": "activity_forms",
 }
 
 
@@ -60,7 +63,11 @@ def _copy_page(
     form: Any = None,
 ) -> HTMLResponse:
     plan = rollover.plan(session, source_id)
-    values = {**plan.fields, **({k: form.get(k) for k in plan.fields} if form else {})}
+    fields = {
+        **plan.fields,
+        "activity_forms": "、".join(CampaignRules.of(plan.source.rules).activity_forms),
+    }
+    values = {**fields, **({k: form.get(k) for k in fields} if form else {})}
     chosen = {int(u) for u in map(str, form.getlist("unit")) if u.isdigit()} if form else None
     return render(
         request,
@@ -90,7 +97,8 @@ def rollover_post(
     user.actor.require_supervisor()
     units = [int(u) for u in map(str, form.getlist("unit")) if u.isdigit()]
     try:
-        body = parse(RolloverIn, form, labels=LABELS, unit_ids=units)
+        forms = split_forms(str(form.get("activity_forms", "")))
+        body = parse(RolloverIn, form, labels=LABELS, unit_ids=units, activity_forms=forms or None)
         fields = body.model_dump(exclude={"unit_ids"})
         now = request.app.state.clock.now()
         campaign = rollover.copy(session, user.actor, campaign_id, fields, now, body.unit_ids)

@@ -15,7 +15,7 @@ from schemas.units import WebhookFormat
 
 class RolloverIn(BaseModel):
     """The new campaign's document number, title, office and window; the units to carry
-    (all of last year's when omitted)."""
+    (all of last year's when omitted); its forms of activity (last year's when omitted)."""
 
     model_config = ConfigDict(extra="forbid")
     doc_number: str = Field(min_length=1, max_length=64)
@@ -24,6 +24,12 @@ class RolloverIn(BaseModel):
     starts_on: SaneDate
     ends_on: SaneDate
     unit_ids: list[int] | None = Field(default=None, max_length=2000)
+    activity_forms: list[str] | None = Field(
+        default=None,
+        max_length=20,
+        description="the new notice's forms of activity (座谈会, 实地参观 …); last year's when "
+        "omitted",
+    )
 
 
 class RosterEntryOut(BaseModel):

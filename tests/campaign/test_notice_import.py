@@ -21,6 +21,7 @@ from tests.campaign import notice_variants as v
 from tests.campaign.notice_docx import notice_docx
 from tests.conftest import Walker, error_of
 from workflows.campaign.notice_campaign import NOTICE_MAX_CHARS
+from workflows.campaign.rules import NOTICE_FORMS
 
 URL = "/api/v1/campaigns/notice-imports"
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "yanjiang-2022-open-day-notice.txt"
@@ -102,6 +103,7 @@ def test_confirming_creates_the_campaign_with_the_notices_rules(walker: Walker) 
     assert (rules["invitees_min"], rules["invitees_max"]) == (10, 20)
     assert rules["citizen_share_min"] == "1/3" and rules["feedback_answer_workdays"] == 15
     assert rules["summary_due_days"] == 3 and rules["summary_recipient"] == "区政府办1329室"
+    assert rules["activity_forms"] == list(NOTICE_FORMS)  # 五、组织形式, as the notice names them
     with Session(walker.world.engine) as session:
         line = session.exec(select(ChangeLog).where(ChangeLog.action == "import_notice")).one()
         cited = line.after["notice"]  # type: ignore[index]

@@ -127,6 +127,7 @@ def test_supervisor_copies_2022_into_2023(site: tuple[str, str]) -> None:
         page.get_by_label("活动开始日期").fill("2023-08-21")
         page.get_by_label("活动结束日期").fill("2023-09-22")
         page.get_by_label("复制石岭镇").uncheck()
+        page.get_by_label("组织形式", exact=True).fill("座谈会、实地参观、政策解读")  # 2023's
         click(page.get_by_role("button", name="创建新年度活动"))
         assert "上一年度活动已转为只读" in page.content()
         assert _count(url, CampaignUnit) == 4
@@ -140,6 +141,8 @@ def test_supervisor_copies_2022_into_2023(site: tuple[str, str]) -> None:
         assert card.get_by_label("联系人", exact=True).input_value() == "周九"
         click(page.get_by_role("link", name="‹ 管理"))
         assert "已结束（只读）" in page.content()
+        new = page.locator(".card", has=page.get_by_text("资雁府办发〔2023〕41号"))
+        assert "座谈会、实地参观、政策解读" in new.inner_text()
         year_over_year(page)
         watch.assert_clean()
 

@@ -34,7 +34,7 @@ from workflows.campaign.notice_import import (
     form_of,
     parse_notice,
 )
-from workflows.campaign.rules import CampaignRules
+from workflows.campaign.rules import CampaignRules, split_forms
 from workflows.files import isolated
 from workflows.files.archive_guard import ImportLimits, check_archive
 from workflows.kernel import audit
@@ -59,6 +59,7 @@ VALUE_LABELS: dict[str, str] = {
     "feedback_answer_workdays": "意见建议办结时限（工作日）",
     "summary_due_days": "活动总结报送时限（日）",
     "summary_recipient": "总结报送对象",
+    "activity_forms": "组织形式",
 }
 # Values a campaign cannot be created without; the rules fall back to the notice's defaults.
 REQUIRED_VALUES = ("doc_number", "issuing_office", "title", "starts_on", "ends_on")
@@ -75,6 +76,7 @@ FINDING_OF_VALUE = {
     "feedback_answer_workdays": "answer",
     "summary_due_days": "summary",
     "summary_recipient": "summary_recipient",
+    "activity_forms": "forms",
 }
 # The switched-on rules' values on the preview's form: mode (off / refuse / flag, the plan
 # only; the others off / on), days ahead, and whether they are working days.
@@ -215,6 +217,13 @@ class NoticePreview:
         """Values the notice did not say (filled from the defaults or left blank)."""
         return [k for k, f in FINDING_OF_VALUE.items() if not self.draft.get(f).found]
 
+    @property
+    def form_mapping(self) -> list[tuple[str, str | None]]:
+        """Each form of activity on the form, and the form held (EventForm value) it stands
+        for when a hold is recorded; None: none of them (a hold is then flagged)."""
+        names = split_forms(self.values.get("activity_forms", ""))
+        return [(name, None if (f := form_of(name)) is None else f.value) for name in names]
+
     def as_dict(self) -> dict[str, Any]:
         """The preview for the JSON API."""
         return {
@@ -285,6 +294,7 @@ def values_of(draft: NoticeDraft) -> dict[str, str]:
     summary = draft.value("summary")
     out["summary_due_days"] = str(summary if summary is not None else defaults.summary_due_days)
     out["summary_recipient"] = draft.value("summary_recipient") or defaults.summary_recipient
+    out["activity_forms"] = "、".join(draft.value("forms") or defaults.activity_forms)
     out.update(switch_values(draft))
     return out
 
@@ -452,6 +462,8 @@ def checked_values(values: Mapping[str, Any], draft: NoticeDraft | None = None) 
         rules["citizen_share_min"] = str(share)
     if given["summary_recipient"]:
         rules["summary_recipient"] = given["summary_recipient"][:100]
+    if given["activity_forms"]:
+        rules["activity_forms"] = split_forms(given["activity_forms"])
     rules.update(switch_rules(values, draft))
     fields: dict[str, Any] = {k: given[k][:200] for k in ("doc_number", "issuing_office", "title")}
     fields["doc_number"] = fields["doc_number"][:64]

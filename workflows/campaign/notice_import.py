@@ -284,10 +284,10 @@ def _citizen_share(sentences: list[_Sentence], draft: NoticeDraft) -> None:
 
 
 _FORM_WORDS: list[tuple[str, EventForm]] = [
-    (r"参观机关|办公场所|机关办公", EventForm.office_visit),
-    (r"现场参观|参观考察|实地|考察", EventForm.site_visit),
-    (r"恳谈|座谈|交流|对话", EventForm.dialogue),
-    (r"意见反馈|征求意见|收集意见|意见建议", EventForm.feedback),
+    (r"参观机关|办公场所|机关办公|走进机关|机关开放", EventForm.office_visit),
+    (r"现场参观|参观考察|实地|考察|体验", EventForm.site_visit),
+    (r"恳谈|座谈|交流|对话|解读|宣讲", EventForm.dialogue),
+    (r"意见反馈|征求意见|收集意见|意见建议|意见征集|征集意见|听取意见", EventForm.feedback),
 ]
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from models import (
@@ -191,7 +192,9 @@ def copy(
 ) -> Campaign:
     """Create next year's campaign from `source_id` and close the source, in one transaction.
 
-    `fields`: doc_number, title, issuing_office, starts_on, ends_on. Refused, nothing written:
+    `fields`: doc_number, title, issuing_office, starts_on, ends_on, and optionally
+    activity_forms (the new notice's forms of activity; last year's rules carry them otherwise).
+    Refused, nothing written:
     a closed source (409 `campaign_closed`), a year not later than the source's (422), a year
     that already has a campaign (409 `campaign_year_taken`), a document number in use."""
     actor.require_supervisor()
@@ -201,8 +204,11 @@ def copy(
     campaigns.check_window(fields["starts_on"], fields["ends_on"])
     _check_target(session, source, fields["starts_on"])
     entries = _chosen(roster(session, source), unit_ids)
+    fields = dict(fields)
     rules = CampaignRules.of(source.rules)
-    campaign = campaigns.create(session, actor, dict(fields), rules, now)
+    if (forms := fields.pop("activity_forms", None)) is not None:
+        rules = with_forms(rules, forms)
+    campaign = campaigns.create(session, actor, fields, rules, now)
     campaign.copied_from_id = source.id
     for entry in entries:
         session.add(
@@ -216,6 +222,20 @@ def copy(
         )
     close(session, actor, source, now, successor=campaign)
     return campaign
+
+
+def with_forms(rules: CampaignRules, forms: list[str]) -> CampaignRules:
+    """`rules` with another list of forms of activity, checked as the rules check it."""
+    try:
+        return CampaignRules.model_validate({**rules.model_dump(), "activity_forms": forms})
+    except ValidationError as exc:
+        raise DomainError(
+            "activity_forms_invalid",
+            "组织形式：" + str(exc.errors()[0]["msg"]).removeprefix("Value error, "),
+            "activity_forms: " + str(exc.errors()[0]["msg"]),
+            status=422,
+            details={"field": "activity_forms"},
+        ) from None
 
 
 def close(

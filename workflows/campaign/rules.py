@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -23,6 +24,10 @@ Recipient = Literal["unit_contact", "unit_head", "supervisors"]
 # deviation (shown on the event, the board and the report, and deducted in the assessment).
 RuleMode = Literal["refuse", "flag"]
 RULE_MODES: tuple[str, ...] = ("refuse", "flag")
+# 五、组织形式 of 资雁府办发〔2022〕58号: the forms of activity the founding notice lists.
+NOTICE_FORMS = ("参观机关办公场所", "现场参观考察", "政民恳谈交流", "意见反馈")
+ACTIVITY_FORM_MAX_CHARS = 30
+ACTIVITY_FORMS_MAX = 20
 Delivery = Literal["individual", "digest"]
 DELIVERIES: tuple[str, ...] = ("individual", "digest")
 
@@ -70,6 +75,19 @@ class CampaignRules(BaseModel):
         default="flag",
         description="a hold without the principal or deputy head meeting the visitors: "
         "refuse, or flag it",
+    )
+    # 五、组织形式 (issue 30): the forms of activity the notice lists, as it names them (座谈会,
+    # 实地参观, 政策解读 …), read from each year's notice and carried by the rollover. A hold whose
+    # forms held none of them covers is flagged (or refused) by forms_mode; an empty list checks
+    # nothing (the notice named no forms).
+    activity_forms: list[str] = Field(
+        default_factory=lambda: list(NOTICE_FORMS),
+        max_length=ACTIVITY_FORMS_MAX,
+        description="the forms of activity the notice lists, as it names them",
+    )
+    forms_mode: RuleMode = Field(
+        default="flag",
+        description="a hold with a form outside activity_forms: refuse, or flag it",
     )
     # A hold with nobody attending is refused whatever the modes: it records nothing that
     # happened.
@@ -210,6 +228,17 @@ class CampaignRules(BaseModel):
         # Written rules (context {"write": True}) must keep not holding the heaviest deduction.
         return check_scoring(value, write=bool(info.context and info.context.get("write")))
 
+    @field_validator("activity_forms")
+    @classmethod
+    def _activity_forms(cls, value: list[str]) -> list[str]:
+        names = list(dict.fromkeys(n.strip() for n in value if n.strip()))
+        if any(len(n) > ACTIVITY_FORM_MAX_CHARS for n in names):
+            raise ValueError(
+                f"每项组织形式不超过 {ACTIVITY_FORM_MAX_CHARS} 字 / "
+                f"each form of activity is at most {ACTIVITY_FORM_MAX_CHARS} characters"
+            )
+        return names
+
     @field_validator("citizen_share_min")
     @classmethod
     def _fraction(cls, value: str) -> str:
@@ -261,3 +290,8 @@ class CampaignRules(BaseModel):
         if share.denominator <= 10 and share.numerator <= 10:
             return f"{digits[share.denominator]}分之{digits[share.numerator]}"
         return str(share)
+
+
+def split_forms(text: str) -> list[str]:
+    """Forms of activity typed on one line: 座谈会、实地参观，政策解读 → three names."""
+    return [n for n in re.split(r"[、，,；;\s]+", text) if n]

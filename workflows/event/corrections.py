@@ -163,6 +163,7 @@ def _recheck(session: Session, event: Event, actor: Actor, now: datetime) -> dic
     if move.violations:
         raise MoveRefused("correct_attendance", event.state, move.violations, [])
     before = event.flags
-    kept = [f for f in event.flags or [] if not (f.get("at") == "hold" and f["rule"] != "leader")]
+    kept = [f for f in event.flags or []
+            if not (f.get("at") == "hold" and f["rule"] not in ("leader", "forms"))]  # fmt: skip
     event.flags = (kept + move.flags) or None
     return {} if event.flags == before else {"flags": move.flags}

@@ -17,12 +17,14 @@ SOURCES: dict[str, notice.Sentence] = {
     "invitee_count": notice.INVITEE_COUNT,
     "citizen_share": notice.CITIZEN_SHARE,
     "leader": notice.LEADER,
+    "forms": notice.FORMS,
 }
 RULE_LABELS_ZH: dict[str, str] = {
     "invitee_count": "邀请人数偏离",
     "citizen_share": "市民代表比例不足",
     "leader": "无主要或分管负责人出面",
     "plan_approval": "方案未经审核即邀请",
+    "forms": "组织形式不在通知所列范围",
 }
 STAGE_LABELS_ZH: dict[str, str] = {"invite": "发出邀请时", "hold": "开展时"}
 

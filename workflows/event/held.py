@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from models import Event, EventForm, LeaderPost
+from workflows.campaign.notice_import import form_of
 from workflows.event.moves import Move, held_day
 from workflows.kernel.daywords import day_zh, span_zh
 
@@ -97,6 +98,30 @@ def forms_held_recorded(move: Move) -> None:
             "(office_visit, site_visit, dialogue, feedback)",
             status=422,
         )
+
+
+def forms_in_notice(move: Move) -> None:
+    """hold and its corrections: each form held is one the campaign's notice lists (its
+    `activity_forms`, each name standing for one of the four forms); a form outside them is
+    flagged (or refused) by `forms_mode` — record what happened (issue 30)."""
+    names = move.rules.activity_forms
+    if not names:
+        return
+    covered = {form_of(name) for name in names}
+    outside = [f for f in move.event.forms_held or [] if f not in covered]
+    if not outside:
+        return
+    held = "、".join(FORM_LABELS_ZH.get(f, f) for f in outside)
+    move.deviate(
+        "forms",
+        "hold",
+        "组织形式不在通知所列范围",
+        "form_outside_notice",
+        f"实际开展形式“{held}”不在本次活动通知所列的组织形式（{'、'.join(names)}）之内",
+        f"forms held {', '.join(outside)} are not among the notice's forms of activity",
+        outside=outside,
+        activity_forms=names,
+    )
 
 
 def leader_met_visitors(move: Move) -> None:

@@ -37,6 +37,7 @@ from workflows.event.guards import (
 )
 from workflows.event.held import (
     forms_held_recorded,
+    forms_in_notice,
     held_days_in_order,
     leader_met_visitors,
 )
@@ -84,6 +85,7 @@ TRANSITIONS: list[dict[str, Any]] = [
                 event_date_has_come,
                 held_days_in_order,
                 forms_held_recorded,
+                forms_in_notice,
                 attendance_recorded,
                 citizen_share_of_attendees,
                 leader_met_visitors,

@@ -123,8 +123,9 @@ def correct_hold(
     move = _move(session, event, actor, now, reason)
     held.held_days_in_order(move)
     held.forms_held_recorded(move)
+    held.forms_in_notice(move)
     held.leader_met_visitors(move)
-    _refuse_or_flag(move, "correct_hold", {"leader"})
+    _refuse_or_flag(move, "correct_hold", HOLD_RECORD_RULES)
     data: dict[str, Any] = {"before": before, "after": after, **(extra or {})}
     if after["held_until"] != before["held_until"]:
         data["summary_due_on"] = _rearm_summary(session, event, move, now)
@@ -151,7 +152,7 @@ def _apply(event: Event, fix: HoldFix, before: dict[str, Any]) -> None:
 
 
 def _had_flag(before: dict[str, Any], event: Event) -> bool:
-    return any(f.get("rule") == "leader" for f in event.flags or [])
+    return any(f.get("rule") in HOLD_RECORD_RULES for f in event.flags or [])
 
 
 def _move(session: Session, event: Event, actor: Actor, now: datetime, reason: str) -> Move:
@@ -160,7 +161,11 @@ def _move(session: Session, event: Event, actor: Actor, now: datetime, reason: s
     return Move(session, event, campaign, campaign_rules(campaign), actor, now, reason, None)
 
 
-def _refuse_or_flag(move: Move, what: str, rules: set[str]) -> None:
+# The hold's own record (forms held, who met the visitors): its flags a hold correction redoes.
+HOLD_RECORD_RULES = frozenset({"leader", "forms"})
+
+
+def _refuse_or_flag(move: Move, what: str, rules: frozenset[str] | set[str]) -> None:
     """Refuse on a broken rule; else the hold flags of `rules` replaced by the new ones."""
     if move.violations:
         raise MoveRefused(what, move.event.state, move.violations, [])

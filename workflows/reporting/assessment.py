@@ -26,7 +26,7 @@ FLAG_CRITERIA = {
     "citizen_share": "citizen_share_missed",
     "invitee_count": "invitee_count_off",
     "leader": "leader_absent",
-}
+}  # a form held outside the notice's list (issue 30) is flagged and shown, not deducted
 RESULT_ZH = {"needs_improvement": "需整改", "unsatisfactory": "不合格"}
 
 Record = dict[str, Any]
@@ -57,7 +57,7 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
             f"活动 {r['event_id']} 应于{day_zh(r['due_on'])}前开展，实际{day_zh(r['held_on'])}"
         ),
     ),
-    ("flagged", lambda r: FLAG_CRITERIA[r["rule"]], _flagged),
+    ("flagged", lambda r: FLAG_CRITERIA.get(r["rule"], ""), _flagged),
     (
         "late_summaries",
         lambda r: "late_summary",
