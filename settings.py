@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     )
     # --- 等保 level 3: second factor, passwords, lockout, sessions (docs/security.md) -----------
     totp_required_roles: str = Field(
-        default="admin,system_admin,security_admin,audit_admin",
+        default="system_admin,security_admin,audit_admin",
         max_length=200,
         description="Roles (comma-separated) that must use a second factor (TOTP) to sign in on "
         "the pages; others may enrol on 账号安全. Empty: nobody is required to",

@@ -16,7 +16,12 @@ user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="username")],
-    role: Annotated[str, typer.Option(help="admin | supervisor | unit_staff | viewer")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="supervisor | unit_staff | viewer | system_admin | security_admin | audit_admin"
+        ),
+    ],
     unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
     password: Annotated[
         bool,
@@ -151,7 +156,12 @@ def user_reset_password(name: UserName) -> None:
 @user_app.command("set-role")
 def user_set_role(
     name: UserName,
-    role: Annotated[str, typer.Argument(help="admin | supervisor | unit_staff | viewer")],
+    role: Annotated[
+        str,
+        typer.Argument(
+            help="supervisor | unit_staff | viewer | system_admin | security_admin | audit_admin"
+        ),
+    ],
     unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
 ) -> None:
     """Change an account's role (and unit: required for unit_staff, dropped otherwise)."""

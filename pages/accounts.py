@@ -29,7 +29,7 @@ from workflows.kernel.errors import DomainError
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 50
 ROLE_LABELS = {
-    "admin": "管理员",
+    "admin": "管理员（已按三员分立停用的角色）",
     "supervisor": "区政府办督查人员",
     "unit_staff": "单位工作人员",
     "viewer": "只读账号",
@@ -43,6 +43,7 @@ FIELDS = {
     "username_taken": "username",
     "username": "username",
     "invalid_role": "role",
+    "role_retired": "role",
     "role_not_manageable": "role",
     "role": "role",
     "unit_required": "unit_id",
@@ -78,8 +79,8 @@ def _units(session: Session) -> list[Unit]:
 
 def _roles_for(user: PageUser) -> dict[str, str]:
     """The roles this person may hand out (the workflow refuses any other anyway)."""
-    if user.actor.role in (Role.admin, Role.security_admin):
-        return ROLE_LABELS
+    if user.actor.role == Role.security_admin:
+        return {k: v for k, v in ROLE_LABELS.items() if k in accounts.GIVEN_ROLES}
     return {k: v for k, v in ROLE_LABELS.items() if k in accounts.SUPERVISOR_MANAGES}
 
 

@@ -19,6 +19,7 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web.deps import SessionDep
 from workers.runtime import notify_config
+from workflows.accounts import duties
 from workflows.accounts import units as unit_list
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
@@ -26,7 +27,7 @@ from workflows.files.archive_guard import ImportLimits
 from workflows.files.store import FileStore
 from workflows.kernel.errors import DomainError
 from workflows.schedule.importer import ImportRefused
-from workflows.schedule.service import import_schedule
+from workflows.schedule.service import import_schedule, require_importer
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
@@ -34,8 +35,9 @@ _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
 
 @router.get("/admin")
 def admin_home(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
-    """Campaigns with their rules, and units with their contacts."""
-    user.actor.require_supervisor()
+    """Campaigns with their rules, and units with their contacts: the district office's page,
+    and the system administrator's (imports, units, the working-day calendar)."""
+    duties.require_or_supervisor(None, user.actor, duties.Duty.units)
     return render(
         request,
         "admin.html",
@@ -72,7 +74,7 @@ def import_get(
     request: Request, campaign_id: int, user: UserDep, session: SessionDep
 ) -> HTMLResponse:
     """Choose a schedule table."""
-    user.actor.require_supervisor()
+    require_importer(None, user.actor)
     return import_page(request, session, campaigns.get(session, campaign_id))
 
 
@@ -117,7 +119,7 @@ def _import_step(
     filename: str,
     store: FileStore,
 ) -> Response:
-    user.actor.require_supervisor()
+    require_importer(None, user.actor)
     key = str(form.get("key", ""))
     confirm = form.get("action") == "confirm" and _KEY.match(key)
     if confirm:

@@ -72,8 +72,9 @@ class PageUser:
 
     @property
     def is_supervisor(self) -> bool:
-        """District-office supervisors and admins see the board."""
-        return self.actor.is_supervisor or self.actor.role == "viewer"
+        """Those who see every unit see the board: district-office supervisors, viewers and the
+        three administrators (the last two read only what they may not change)."""
+        return self.actor.sees_all_units
 
 
 def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUser:

@@ -34,6 +34,8 @@ def download(
     """A list as xlsx or CSV with the board's filters (campaign, unit, kind; for the overdue
     list also the search and the 催办级别)."""
     what, fmt = exports.split_name(name)
+    exports.require_export(session, user.actor, what, clock.now())
+    session.commit()  # an administrator's export of the audit is itself an audit line
     q = request.query_params
     kind = q.get("kind") if q.get("kind") in exports.OVERDUE_KINDS_ZH else None
     filters = exports.Filters(

@@ -1,5 +1,5 @@
-"""导入工作日安排 (admins): upload a year's working-day file → preview → confirm → the deadlines
-that moved.
+"""导入工作日安排 (the system administrator): upload a year's working-day file → preview →
+confirm → the deadlines that moved.
 
 The file is the one `openday calendar load` takes (YAML or JSON). The preview is the workflow's
 own dry run (`work_calendar.load_file(dry_run=True)`, rolled back in a savepoint), so it lists
@@ -110,6 +110,8 @@ def calendar_post(
     if len(data) > work_calendar.MAX_FILE_BYTES:
         return _page(request, session, [FieldError("文件过大，最大 1 MB", "file", 413)])
     try:
+        if confirm:  # the system administrator's load goes into the audit with it
+            work_calendar.require_loader(user.actor, session, clock.now())
         result = work_calendar.load_file(
             session, data, filename, clock.now(), user.actor.name, dry_run=not confirm
         )

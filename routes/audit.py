@@ -24,9 +24,10 @@ def read_audit(
     """Newest first: event moves and edits, and changes to campaigns, units and accounts.
     Supervisors read everything; unit staff their own unit's lines. Walk it with `after=` the
     previous page's `next_after`."""
-    if actor.role in duties.ADMINISTRATOR_ROLES:  # 三员分立: the audit administrator's duty
-        duties.require(session, actor, duties.Duty.audit_read, clock.now())
-        session.commit()  # an administrator's reading is itself an audit line
+    # 三员分立: of the administrators only the audit administrator reads it, and its reading
+    # is itself an audit line
+    if duties.require_if_administrator(session, actor, duties.Duty.audit_read, clock.now()):
+        session.commit()
     info: dict[str, Any] = {}
     items = audit.trail(
         session,

@@ -25,9 +25,9 @@ def load_calendar_file(
     session: SessionDep,
     clock: ClockDep,
 ) -> CalendarLoadOut:
-    """Load a newly published year or a local override (admins); open provisional deadlines
-    are recomputed and their old and new due dates logged."""
-    work_calendar.require_loader(actor)
+    """Load a newly published year or a local override (the system administrator); open
+    provisional deadlines are recomputed and their old and new due dates logged."""
+    work_calendar.require_loader(actor, session, clock.now())
     data = read_upload(file, MAX_CALENDAR_FILE, "file_too_large", "文件", "file")
     result = work_calendar.load_file(
         session, data, file.filename or "calendar.json", clock.now(), actor.name

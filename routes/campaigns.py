@@ -22,6 +22,7 @@ from workflows.campaign import service as campaigns
 from workflows.files.archive_guard import ImportLimits
 from workflows.schedule.importer import ImportRefused
 from workflows.schedule.service import import_schedule as import_schedule_file
+from workflows.schedule.service import require_importer
 
 router = APIRouter(prefix=API_PREFIX + "/campaigns", tags=["campaigns"])
 log = structlog.get_logger("openday.api")
@@ -88,7 +89,8 @@ def import_schedule(
         ),
     ] = False,
 ) -> JSONResponse:
-    """Import a schedule table into a campaign, all or nothing (supervisors and admins).
+    """Import a schedule table into a campaign, all or nothing (supervisors and the system
+    administrator).
 
     Answers the import report: every planned event and every row-level issue. A dry run
     writes nothing; otherwise errors (or warnings not accepted) answer 422 with the report
@@ -96,7 +98,7 @@ def import_schedule(
     the escalations and notifications importing would send at once, and the import answers
     422 `import_arms_past_escalations` unless `confirm_past_escalations=true`.
     """
-    actor.require_supervisor()
+    require_importer(None, actor)  # 403 before the upload is read
     campaigns.get(session, campaign_id)  # 404 before the upload is read
     data = read_upload(file, settings.upload_max_bytes, "file_too_large", "文件", "file")
     try:

@@ -70,6 +70,8 @@ def export(
     the visit's day or the audit line's day; `q` and `level` narrow the overdue list as on the
     board and in `GET /overdue`); staff get their own unit's rows."""
     what, fmt = exports.split_name(name)
+    exports.require_export(session, actor, what, clock.now())
+    session.commit()  # an administrator's export of the audit is itself an audit line
     require_campaign(session, campaign_id)
     filters = exports.Filters(
         campaign_id=campaign_id,

@@ -6,7 +6,13 @@ which administrator action, and the audit line each of their actions leaves.
     audit administrator     reads and exports the audit, runs verify; changes nothing
 
 One role per account, so no account holds two. The legacy `admin` role (before the split)
-keeps every duty until it is mapped onto one of the three. The matrix test
+holds no duty: migration 0036 made every admin a security administrator and the role can no
+longer be given (`role_retired`). The console (the `openday` command run by whoever operates
+the server, and the service's own jobs: visibility.SYSTEM) is no account and may do each duty,
+which is how the first administrators are made. Doors the district office shares (the audit
+trail of its own work, accounts of unit staff, units, imports) keep their business rule for
+supervisors and clerks; an administrator reaching them is held to its duty
+(`require_if_administrator`, `require_or_supervisor`). The matrix test
 (tests/accounts/test_duties.py) runs each role against each duty.
 """
 
@@ -56,21 +62,48 @@ NAMES_ZH = {Role.system_admin: "系统管理员", Role.security_admin: "安全�
 
 
 def may(role: str, duty: Duty) -> bool:
-    """Whether an account of `role` may do `duty` (the legacy admin: every duty)."""
-    return role == HOLDER[duty] or role == Role.admin
+    """Whether an account of `role` may do `duty` (its one holder; the legacy admin: none)."""
+    return role == HOLDER[duty]
 
 
-def require(session: Session | None, actor: Actor, duty: Duty, now: datetime) -> None:
+def refusal(duty: Duty) -> Forbidden:
+    """403 `separation_of_duties`, naming the administrator who holds the duty."""
+    holder = HOLDER[duty]
+    return Forbidden(
+        "separation_of_duties",
+        f"三员分立：此操作只能由{NAMES_ZH[holder]}执行",
+        f"separation of duties: only a {holder} may do this",
+        details={"duty": str(duty), "holder": str(holder)},
+    )
+
+
+def require(session: Session | None, actor: Actor, duty: Duty, now: datetime | None = None) -> None:
     """Refuse a duty the caller's role does not hold (403 `separation_of_duties`); an
-    administrator's permitted action is recorded in the audit (with a session)."""
-    if not may(actor.role, duty):
-        holder = HOLDER[duty]
-        raise Forbidden(
-            "separation_of_duties",
-            f"三员分立：此操作只能由{NAMES_ZH[holder]}执行",
-            f"separation of duties: only a {holder} may do this",
-            details={"duty": str(duty), "holder": str(holder)},
-        )
-    if session is not None and actor.role in ADMINISTRATOR_ROLES:
+    administrator's permitted action is recorded in the audit (with a session: callers whose
+    action writes its own audit line pass None)."""
+    if not (actor.is_console or may(actor.role, duty)):
+        raise refusal(duty)
+    if session is not None and now is not None and actor.role in ADMINISTRATOR_ROLES:
         audit.record(session, actor, entity="account", entity_id=actor.id, action=f"duty_{duty}",
                      now=now, after={"role": actor.role})  # fmt: skip
+
+
+def require_if_administrator(
+    session: Session | None, actor: Actor, duty: Duty, now: datetime | None = None
+) -> bool:
+    """At a door business roles share, hold an administrator to its duty (403 for the other
+    two, the permitted action audited); whether the caller is an administrator at all, so
+    that the door's business rule applies to everyone else."""
+    if actor.role not in ADMINISTRATOR_ROLES:
+        return False
+    require(session, actor, duty, now)
+    return True
+
+
+def require_or_supervisor(
+    session: Session | None, actor: Actor, duty: Duty, now: datetime | None = None
+) -> None:
+    """A system duty the district office shares (units, imports): the system administrator
+    (audited), the console or a district-office supervisor; everyone else 403."""
+    if not require_if_administrator(session, actor, duty, now):
+        actor.require_supervisor()

@@ -22,6 +22,8 @@ from sqlmodel import Session, col, select
 
 from models import ApiToken, PasswordHistory, Role, Unit, User
 from models.db import core_connection
+from workflows.accounts import duties
+from workflows.accounts.duties import Duty
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
 from workflows.kernel import audit
@@ -492,15 +494,35 @@ def change_own_password(
 # ---- creating and managing accounts ---------------------------------------------------------
 
 
+# Roles an account may be given: the legacy all-duty `admin` is retired (三员分立, issue 29).
+GIVEN_ROLES = tuple(r for r in Role if r != Role.admin)
+
+
 def _role(role: str) -> Role:
+    if role == Role.admin:
+        raise InvalidData(
+            "role_retired",
+            "“管理员”（admin）角色已按三员分立拆分，不能再授予：请改选系统管理员（system_admin）、"
+            "安全管理员（security_admin）或审计管理员（audit_admin）",
+            "the all-duty admin role is retired (separation of duties): give system_admin, "
+            "security_admin or audit_admin instead",
+            details={"role": role, "choose": sorted(duties.ADMINISTRATOR_ROLES)},
+        )
     if role not in set(Role):
         raise DomainError(
             "invalid_role",
-            f"未知角色“{role}”，可选：{'、'.join(Role)}",
-            f"unknown role '{role}'; choose one of {', '.join(Role)}",
+            f"未知角色“{role}”，可选：{'、'.join(GIVEN_ROLES)}",
+            f"unknown role '{role}'; choose one of {', '.join(GIVEN_ROLES)}",
             status=422,
         )
     return Role(role)
+
+
+def _known_role(role: str) -> str:
+    """A role name to filter by: any role, the retired admin included (old accounts)."""
+    if role != Role.admin:
+        _role(role)
+    return role
 
 
 def _unit_for_role(
@@ -587,23 +609,28 @@ def create_user(
     return user
 
 
-# Roles a supervisor may manage (and hand out); admins manage every role.
+# Roles a supervisor may manage (and hand out); the security administrator manages every role.
 SUPERVISOR_MANAGES = frozenset({Role.unit_staff, Role.viewer})
 
 
-def require_account_manager(actor: Actor) -> None:
-    """Refuse callers who may not manage accounts at all."""
-    if actor.role not in (Role.admin, Role.supervisor, Role.security_admin):
+def require_account_manager(actor: Actor, duty: Duty = Duty.accounts) -> None:
+    """Refuse callers who may not manage accounts at all: of the administrators only the
+    security administrator (三员分立: accounts, roles, sessions; 403 `separation_of_duties` for
+    the other two), besides supervisors (their unit staff and viewers) and the console. The
+    actions themselves write their audit lines."""
+    if duties.require_if_administrator(None, actor, duty):
+        return
+    if actor.role != Role.supervisor and not actor.is_console:
         raise Forbidden(
             "accounts_forbidden",
-            "仅管理员或区政府办督查人员可管理账号",
-            "only admins and district-office supervisors may manage accounts",
+            "仅安全管理员或区政府办督查人员可管理账号",
+            "only the security administrator and district-office supervisors may manage accounts",
         )
 
 
-def require_may_manage(actor: Actor, role: str) -> None:
+def require_may_manage(actor: Actor, role: str, duty: Duty = Duty.accounts) -> None:
     """Refuse managing (or handing out) a role the caller may not (supervisors: staff, viewers)."""
-    require_account_manager(actor)
+    require_account_manager(actor, duty)
     if actor.role == Role.supervisor and role not in SUPERVISOR_MANAGES:
         raise Forbidden(
             "role_not_manageable",
@@ -620,11 +647,12 @@ def load_account(session: Session, user_id: int | None) -> User:
     return user
 
 
-def load_managed(session: Session, actor: Actor, user_id: int) -> User:
-    """An account the caller may manage, or 404/403."""
-    require_account_manager(actor)
+def load_managed(session: Session, actor: Actor, user_id: int, duty: Duty = Duty.accounts) -> User:
+    """An account the caller may manage, or 404/403 (`duty`: which of the security
+    administrator's duties the action is, accounts by default)."""
+    require_account_manager(actor, duty)
     user = load_account(session, user_id)
-    require_may_manage(actor, user.role)
+    require_may_manage(actor, user.role, duty)
     return user
 
 
@@ -648,7 +676,7 @@ def list_users_query(
     require_account_manager(actor)
     stmt = select(User).order_by(col(User.id))
     if role is not None:
-        stmt = stmt.where(User.role == _role(role))
+        stmt = stmt.where(User.role == _known_role(role))
     if unit_id is not None:
         stmt = stmt.where(User.unit_id == unit_id)
     if active is not None:
@@ -664,7 +692,7 @@ def list_users_query(
     return stmt
 
 
-KEEP_ONE_OF = frozenset({Role.admin, Role.system_admin, Role.security_admin, Role.audit_admin})
+KEEP_ONE_OF = frozenset({Role.system_admin, Role.security_admin, Role.audit_admin})
 
 
 def _other_active(session: Session, user: User) -> int:
@@ -680,7 +708,7 @@ def _keep_an_admin(session: Session, user: User) -> None:
     if user.role in KEEP_ONE_OF and user.is_active and _other_active(session, user) == 0:
         raise Conflict(
             "last_admin",
-            "这是最后一个启用的该类管理员账号（管理员/系统/安全/审计管理员），不能停用或降级",
+            "这是最后一个启用的该类管理员账号（系统/安全/审计管理员），不能停用或降级",
             f"this is the last active {user.role} account; it cannot be disabled or demoted",
             details={"role": user.role},
         )
@@ -744,12 +772,13 @@ def update_user(
     """Change an account's role, unit, display name or e-mail (role and unit checked together)."""
     user = load_managed(session, actor, user_id)
     before = audit.snapshot(user, ACCOUNT_FIELDS)
-    role = _role(changes.get("role") or user.role)
+    role = _role(changes["role"]) if changes.get("role") else user.role
     if "role" in changes or "unit_id" in changes:
         if role != user.role:
             _not_self(actor, user, "更改角色", "change the role of")
             _one_duty(user.role, role)
-            require_may_manage(actor, role)
+            require_may_manage(actor, user.role, Duty.roles)
+            require_may_manage(actor, role, Duty.roles)
             _keep_an_admin(session, user)
         unit_id = changes["unit_id"] if "unit_id" in changes else user.unit_id
         if role != Role.unit_staff and "unit_id" not in changes:
@@ -799,7 +828,7 @@ def reset_password(session: Session, actor: Actor, user_id: int, now: datetime) 
 
 def revoke_all_tokens(session: Session, actor: Actor, user_id: int, now: datetime) -> int:
     """Revoke every token of an account (its sessions end; it may sign in again)."""
-    user = load_managed(session, actor, user_id)
+    user = load_managed(session, actor, user_id, Duty.sessions)
     _audit(session, actor, user, "revoke_tokens", now)
     return revoke_user_tokens(session, user_id, now)
 
@@ -813,8 +842,10 @@ MAX_TOKEN_DAYS = 3650
 
 def update_profile(session: Session, actor: Actor, changes: dict[str, Any]) -> User:
     """Change one's own display name, e-mail or how escalations reach it (individual notices or
-    the daily digest); viewers change nothing, their profile included."""
-    actor.require_write()
+    the daily digest); viewers and the audit administrator change nothing, their profile
+    included."""
+    if actor.role in (Role.viewer, Role.audit_admin):
+        raise Forbidden("read_only", "只读账号不能修改数据", "this account is read-only")
     user = load_account(session, actor.id)
     for key, value in changes.items():
         if key in PROFILE_FIELDS:
@@ -855,7 +886,7 @@ def create_own_token(
 
 def tokens_of(session: Session, actor: Actor, user_id: int) -> list[ApiToken]:
     """An account's tokens as someone who manages it sees them, newest first (403/404)."""
-    load_managed(session, actor, user_id)
+    load_managed(session, actor, user_id, Duty.sessions)
     stmt = select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id).desc())
     return list(session.exec(stmt).all())
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models import Event, Role, Unit
+from models import Event, Unit
 from workflows.accounts import duties
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
@@ -44,16 +44,13 @@ def in_schedule_order(session: Session) -> list[Unit]:
 
 def require_units(session: Session | None, actor: Actor, now: datetime) -> None:
     """Supervisors (the district office) manage units, and so does the system administrator
-    (三员分立: units are a system duty); the other administrators do not. Without a session
-    (a page only looking) the system administrator's duty leaves no audit line."""
-    if actor.role == Role.system_admin:
-        duties.require(session, actor, duties.Duty.units, now)
-        return
-    actor.require_supervisor()
+    (三员分立: units are a system duty, audited); the other administrators do not. Without a
+    session (a page only looking) the system administrator's duty leaves no audit line."""
+    duties.require_or_supervisor(session, actor, duties.Duty.units, now)
 
 
 def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:
-    """Create a unit (supervisors, admins and the system administrator); names are unique."""
+    """Create a unit (supervisors and the system administrator); names are unique."""
     require_units(session, actor, now)
     name = fields["name"]
     if session.exec(select(Unit).where(Unit.name == name)).first():
@@ -102,12 +99,14 @@ def update(
     now: datetime,
     notify: NotifyConfig | None = None,
 ) -> Unit:
-    """Update a unit's contacts (its own staff, supervisors, admins); its kind only supervisors.
+    """Update a unit's contacts (its own staff, supervisors, the system administrator); its
+    kind only supervisors and the system administrator.
 
     With `notify` (the service's channel settings), an address the unit gains while it has open
     items is owed those items in the same transaction (workflows/escalation/service.py
     `owe_open`), instead of hearing only the next level."""
-    actor.require_write()
+    if not duties.require_if_administrator(session, actor, duties.Duty.units, now):
+        actor.require_write()
     unit = get(session, unit_id)
     require_visible(
         actor, unit_id, other_unit("不能修改其他单位的信息", "cannot change another unit's details")

@@ -29,22 +29,31 @@ class Actor:
     must_change_password: bool = False
 
     @property
+    def is_console(self) -> bool:
+        """The console and the service's own jobs (SYSTEM): no account, every duty. The legacy
+        `admin` role is theirs alone; an account left holding it has no power (issue 29)."""
+        return self.id is None and self.role == Role.admin
+
+    @property
     def sees_all_units(self) -> bool:
-        """Admins, supervisors and viewers see every unit; staff only their own."""
-        return self.role in (
-            Role.admin, Role.supervisor, Role.viewer,
-            Role.system_admin, Role.security_admin, Role.audit_admin,
+        """Supervisors, viewers and the administrators see every unit; staff only their own."""
+        return self.is_console or self.role in (
+            Role.supervisor, Role.viewer, Role.system_admin, Role.security_admin, Role.audit_admin,
         )  # fmt: skip
 
     @property
     def can_write(self) -> bool:
-        """Viewers and audit administrators are read-only."""
-        return self.role not in (Role.viewer, Role.audit_admin)
+        """Who changes the campaign's records (events, opinions, summaries…): supervisors, unit
+        staff and the console. Viewers are read-only, and so are the three administrators
+        (三员分立: they administer the system, not the campaign; the audit administrator changes
+        nothing at all)."""
+        return self.role in (Role.supervisor, Role.unit_staff) or self.is_console
 
     @property
     def is_supervisor(self) -> bool:
-        """District-office supervisors (and admins) may spot-check and manage campaigns."""
-        return self.role in (Role.admin, Role.supervisor)
+        """District-office supervisors (and the console) may spot-check and manage campaigns;
+        the administrators administer (三员分立) and do not supervise."""
+        return self.role == Role.supervisor or self.is_console
 
     def may_see_unit(self, unit_id: int) -> bool:
         """Whether this caller may read anything of the unit."""
@@ -53,15 +62,19 @@ class Actor:
     def require_write(self) -> None:
         """Refuse any change by a read-only account."""
         if not self.can_write:
-            raise Forbidden("read_only", "只读账号不能修改数据", "this account is read-only")
+            raise Forbidden(
+                "read_only",
+                "只读账号和管理员账号不能修改活动数据",
+                "this account is read-only for the campaign's records",
+            )
 
     def require_supervisor(self) -> None:
         """Refuse callers who are not district-office supervisors or admins."""
         if not self.is_supervisor:
             raise Forbidden(
                 "supervisor_required",
-                "仅区政府办督查人员或管理员可执行此操作",
-                "only district-office supervisors or admins may do this",
+                "仅区政府办督查人员可执行此操作",
+                "only district-office supervisors may do this",
             )
 
     @classmethod
@@ -77,6 +90,7 @@ class Actor:
 
 
 SYSTEM = Actor(id=None, name="system", role=Role.admin, unit_id=None)
+"""The console (`openday …`) and the service's own jobs: see Actor.is_console."""
 
 
 class _Filterable(Protocol):

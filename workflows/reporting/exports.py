@@ -40,11 +40,13 @@ from models import (
     User,
     VisitPhoto,
 )
+from workflows.accounts import duties
 from workflows.escalation import overdue
 from workflows.event import flags, held
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.daywords import moment_zh
 from workflows.kernel.errors import NotFound
+from workflows.kernel.visibility import Actor
 from workflows.reporting import xlsx_stream
 
 BATCH = 500  # rows per keyset page: 2,000 held ~2.7 MB more at the peak, no faster
@@ -604,6 +606,15 @@ TITLES_ZH = {
     "visits": "现场走访",
     "audit": "操作日志",
 }
+
+
+def require_export(session: Session, actor: Actor, kind: str, now: datetime) -> None:
+    """Of the three administrators only the audit administrator exports the audit (三员分立,
+    403 `separation_of_duties` for the other two); its export is itself an audit line in
+    `session` (the caller commits it, since the export streams from a session of its own).
+    Everyone else exports what the lists show them (staff: their own unit's rows)."""
+    if kind == "audit":
+        duties.require_if_administrator(session, actor, duties.Duty.audit_export, now)
 
 
 def sheet(session: Session, kind: str, filters: Filters, now: datetime) -> Sheet:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from workflows.accounts import duties
 from workflows.campaign import service as campaigns
 from workflows.campaign.closure import require_open
 from workflows.escalation.batch import NotifyConfig
@@ -19,6 +20,13 @@ from workflows.files.archive_guard import ImportLimits
 from workflows.kernel.visibility import Actor
 from workflows.schedule.importer import ImportReport, apply_import, plan_import
 from workflows.schedule.tables import read_table
+
+
+def require_importer(session: Session | None, actor: Actor, now: datetime | None = None) -> None:
+    """Who imports a schedule table: the district office's supervisors and, of the three
+    administrators, the system administrator (三员分立: imports are a system duty; with a
+    session its import is an audit line); everyone else 403."""
+    duties.require_or_supervisor(session, actor, duties.Duty.imports, now)
 
 
 def import_schedule(
@@ -44,6 +52,7 @@ def import_schedule(
     unconfirmed past escalations stand — nothing is written then. `on_plan` sees the report
     before anything is written; `progress` is told how many events each written chunk held.
     """
+    require_importer(None if dry_run else session, actor, now)
     table = read_table(data, filename, limits)
     campaign = campaigns.get(session, campaign_id)
     require_open(campaign)  # last year's campaign is read-only (issue 30)

@@ -35,10 +35,16 @@ class LoadResult:
     dry_run: bool = False
 
 
-def require_loader(actor: Actor) -> None:
-    """Only the system administrator (and the legacy admin) loads working-day data (it moves
-    every unit's deadlines; 三员分立: the calendar is a system duty)."""
-    if not duties.may(actor.role, duties.Duty.calendar):
+def require_loader(
+    actor: Actor, session: Session | None = None, now: datetime | None = None
+) -> None:
+    """Only the system administrator (and the console) loads working-day data (it moves every
+    unit's deadlines; 三员分立: the calendar is a system duty): the other administrators 403
+    `separation_of_duties`, everyone else `admin_required`. With a session the load is about
+    to happen and the duty line goes into the audit with it."""
+    if duties.require_if_administrator(session, actor, duties.Duty.calendar, now):
+        return
+    if not actor.is_console:
         raise Forbidden(
             "admin_required", "仅系统管理员可以导入工作日安排", "system administrators only"
         )
