@@ -1,5 +1,5 @@
 """每周通报 pages: the list of weekly bulletins and one bulletin's ranking with its downloads
-(those who see every unit: supervisors, admins, viewers)."""
+(those who see every unit: supervisors, viewers, administrators)."""
 
 from __future__ import annotations
 

@@ -201,7 +201,7 @@ def delete_token(token_id: Id, actor: ActorDep, session: SessionDep, clock: Cloc
     return Response(status_code=204)
 
 
-# ---- managing accounts: admins every account, supervisors unit staff and viewers -------------
+# ---- managing accounts: the security administrator every one, supervisors staff and viewers ---
 
 
 @router.get("/users")
@@ -214,7 +214,8 @@ def list_users(
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64, description="part of username or name")] = None,
 ) -> Page[UserOut]:
-    """Accounts, filtered by role, unit, active and a search text (admins and supervisors)."""
+    """Accounts, filtered by role, unit, active and a search text (the security administrator
+    and supervisors)."""
     stmt = accounts.list_users_query(actor, role=role, unit_id=unit_id, active=active, q=q)
     rows, total = fetch_page(session, stmt, pg)
     return pg.page([UserOut.model_validate(u) for u in rows], total)
@@ -246,7 +247,7 @@ def create_user(
 
 @router.get("/users/{user_id}")
 def get_user(user_id: Id, actor: ActorDep, session: SessionDep) -> UserOut:
-    """One account (admins and supervisors)."""
+    """One account (the security administrator and supervisors)."""
     accounts.require_account_manager(actor)
     return UserOut.model_validate(accounts.load_account(session, user_id))
 

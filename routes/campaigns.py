@@ -39,7 +39,7 @@ def list_campaigns(actor: ActorDep, session: SessionDep, pg: PagingDep) -> Page[
 def create_campaign(
     body: CampaignIn, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> CampaignOut:
-    """Create a campaign (supervisors and admins)."""
+    """Create a campaign (supervisors)."""
     campaign = campaigns.create(
         session, actor, body.model_dump(exclude={"rules"}), body.rules, clock.now()
     )
@@ -57,7 +57,7 @@ def get_campaign(campaign_id: int, actor: ActorDep, session: SessionDep) -> Camp
 def patch_campaign(
     campaign_id: int, body: CampaignPatch, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> CampaignOut:
-    """Change a campaign's title, window or rules (supervisors and admins)."""
+    """Change a campaign's title, window or rules (supervisors)."""
     try:
         campaign = campaigns.update(
             session, actor, campaign_id, body.model_dump(exclude_unset=True), clock.now()

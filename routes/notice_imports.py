@@ -67,7 +67,7 @@ def import_notice(
     ] = None,
     dry_run: bool = False,
 ) -> JSONResponse:
-    """Read a notice into the campaign it describes (supervisors and admins).
+    """Read a notice into the campaign it describes (supervisors).
 
     A dry run answers the preview — each value with the sentence and section it was read from,
     what the notice does not say (`missing`, `not_in_notice`), campaigns it clashes with and the

@@ -17,7 +17,7 @@ router = APIRouter(prefix=API_PREFIX + "/campaigns", tags=["campaigns"])
 
 @router.get("/{campaign_id}/rollover")
 def rollover_plan(campaign_id: int, actor: ActorDep, session: SessionDep) -> RolloverPlanOut:
-    """What copying the campaign into next year would create (supervisors and admins)."""
+    """What copying the campaign into next year would create (supervisors)."""
     actor.require_supervisor()
     plan = rollover.plan(session, campaign_id)
     return RolloverPlanOut(
@@ -57,8 +57,8 @@ def edit_roster_entry(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> RosterEntryOut:
-    """Change a unit's contacts, robot or forms before the campaign opens (supervisors and
-    admins); 409 `campaign_already_open` from its first day. Contacts also go to the unit."""
+    """Change a unit's contacts, robot or forms before the campaign opens (supervisors);
+    409 `campaign_already_open` from its first day. Contacts also go to the unit."""
     changes = body.model_dump(mode="json", exclude_unset=True)
     row = rollover.edit_entry(
         session, actor, campaign_id, unit_id, changes, clock.now(), notify_config(settings)

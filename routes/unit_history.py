@@ -30,8 +30,9 @@ def _out(session: Session, unit: Unit) -> UnitHistoryOut:
 def rename_unit(
     unit_id: int, body: UnitRenameIn, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> UnitHistoryOut:
-    """Rename a unit from a day on (supervisors, admins): its id, events and accounts stay; the
-    old name stays valid before that day, so earlier campaigns' reports keep showing it."""
+    """Rename a unit from a day on (supervisors, the system administrator): its id, events and
+    accounts stay; the old name stays valid before that day, so earlier campaigns' reports keep
+    showing it."""
     unit = unit_history.rename(session, actor, unit_id, body.name, body.on, clock.now())
     session.commit()
     return _out(session, unit)
@@ -41,8 +42,9 @@ def rename_unit(
 def merge_unit(
     unit_id: int, body: UnitMergeIn, actor: ActorDep, session: SessionDep, clock: ClockDep
 ) -> UnitHistoryOut:
-    """Record that the unit merged into another on a day (supervisors, admins): its records
-    stay its own, and the year-over-year report counts its earlier years as the other unit's."""
+    """Record that the unit merged into another on a day (supervisors, the system
+    administrator): its records stay its own, and the year-over-year report counts its earlier
+    years as the other unit's."""
     unit = unit_history.merge(session, actor, unit_id, body.into_unit_id, body.on, clock.now())
     session.commit()
     return _out(session, unit)

@@ -45,7 +45,7 @@ def list_units(
 
 @router.post("", status_code=201)
 def create_unit(body: UnitIn, actor: ActorDep, session: SessionDep, clock: ClockDep) -> UnitOut:
-    """Create a unit (supervisors and admins)."""
+    """Create a unit (supervisors and the system administrator)."""
     unit = units.create(session, actor, body.model_dump(), clock.now())
     session.commit()
     return UnitOut.of(unit)
@@ -66,9 +66,9 @@ def patch_unit(
     clock: ClockDep,
     settings: SettingsDep,
 ) -> UnitOut:
-    """Update a unit's contacts, e-mails and robot webhook (its own staff, supervisors,
-    admins); escalations are addressed from these at the moment each one is sent, and an
-    address added while items are open is sent those items at once."""
+    """Update a unit's contacts, e-mails and robot webhook (its own staff, supervisors, the
+    system administrator); escalations are addressed from these at the moment each one is
+    sent, and an address added while items are open is sent those items at once."""
     changes = body.model_dump(exclude_unset=True)
     unit = units.update(session, actor, unit_id, changes, clock.now(), notify_config(settings))
     session.commit()

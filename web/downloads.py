@@ -61,7 +61,7 @@ def xlsx_download(sheets: Any, name: str, now: datetime, title: str = "") -> Str
 def summary_docx(
     session: Session, actor: Actor, campaign_id: int, now: datetime, upload_dir: Any
 ) -> Response:
-    """The district summary draft (supervisors, admins, viewers: it covers every unit)."""
+    """The district summary draft (supervisors, viewers, administrators: it covers every unit)."""
     body = district_draft(session, actor, campaign_id, now, FileStore(upload_dir))
     stamp = local_date(now).strftime("%Y%m%d")
     disposition = attachment(
@@ -71,8 +71,8 @@ def summary_docx(
 
 
 def bulletin_download(session: Session, actor: Actor, bulletin_id: int, fmt: str) -> Response:
-    """A weekly 通报 as .docx or .xlsx (those who see every unit: supervisors, admins, viewers;
-    a unit's staff 403 `bulletin_forbidden`)."""
+    """A weekly 通报 as .docx or .xlsx (those who see every unit: supervisors, viewers,
+    administrators; a unit's staff 403 `bulletin_forbidden`)."""
     bulletin.require_overview(actor)
     b = bulletin.get(session, bulletin_id)
     campaign = session.get(Campaign, b.campaign_id)

@@ -312,7 +312,7 @@ def edit_entry(
     notify: NotifyConfig | None = None,
 ) -> CampaignUnit:
     """Change a unit's contacts, robot or forms on a roster before the campaign opens
-    (supervisors and admins). Contacts and robot go to the unit record too, which is what
+    (supervisors). Contacts and robot go to the unit record too, which is what
     reminders and escalations use."""
     actor.require_supervisor()
     campaign = campaigns.get(session, campaign_id)

@@ -39,7 +39,7 @@ def check_window(starts_on: date, ends_on: date) -> None:
 def create(
     session: Session, actor: Actor, fields: dict[str, Any], rules: CampaignRules, now: datetime
 ) -> Campaign:
-    """Create a campaign (supervisors and admins); document numbers are unique."""
+    """Create a campaign (supervisors); document numbers are unique."""
     actor.require_supervisor()
     check_window(fields["starts_on"], fields["ends_on"])
     doc_number = fields["doc_number"]
@@ -70,7 +70,7 @@ FIELDS = ["doc_number", "title", "issuing_office", "starts_on", "ends_on", "rule
 def update(
     session: Session, actor: Actor, campaign_id: int, changes: dict[str, Any], now: datetime
 ) -> Campaign:
-    """Change title, window or rules (supervisors and admins); rules merge over the current ones.
+    """Change title, window or rules (supervisors); rules merge over the current ones.
 
     Invalid rules raise pydantic's ValidationError, located under `rules`.
     """

@@ -125,7 +125,7 @@ def trail(
 ) -> list[dict[str, Any]]:
     """Newest first: change-log lines and the edits and moves of events, as one list.
 
-    Supervisors, admins and viewers read everything; unit staff their own unit's lines. The
+    Supervisors, viewers and administrators read everything; unit staff their own unit's lines. The
     order is (at, source, id), newest first; `after` (a cursor of this list) continues after a
     row however deep it is, and `page_info["next_after"]` gets the next page's cursor.
     """

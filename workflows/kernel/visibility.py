@@ -69,7 +69,7 @@ class Actor:
             )
 
     def require_supervisor(self) -> None:
-        """Refuse callers who are not district-office supervisors or admins."""
+        """Refuse callers who are not district-office supervisors (or the console)."""
         if not self.is_supervisor:
             raise Forbidden(
                 "supervisor_required",

@@ -242,7 +242,7 @@ def require_overview(actor: Actor) -> None:
         raise Forbidden(
             "bulletin_forbidden",
             "通报仅供区政府办、管理员和查阅账号查看",
-            "bulletins are for the district office, admins and viewers",
+            "bulletins are for the district office, administrators and viewers",
         )
 
 

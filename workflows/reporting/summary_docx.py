@@ -203,8 +203,8 @@ def charts(data: dict[str, Any], font: str | None) -> list[tuple[str, bytes]]:
 def district_draft(
     session: Session, actor: Actor, campaign_id: int, now: datetime, store: FileStore
 ) -> bytes:
-    """The district summary draft of a campaign (supervisors, admins, viewers: it covers every
-    unit), with the evidence flags of the summaries' photos."""
+    """The district summary draft of a campaign (supervisors, viewers, administrators: it
+    covers every unit), with the evidence flags of the summaries' photos."""
     if not actor.sees_all_units:
         raise Forbidden(
             "supervisor_required",

@@ -101,7 +101,7 @@ _CALENDAR_REVISION = sa.select(*CALENDAR_REVISION_COLUMNS)
 
 
 def load_calendar(session: Session, revision: tuple[Any, ...] | None = None) -> WorkdayCalendar:
-    """The working-day calendar: chinese-calendar's published years plus what admins loaded.
+    """The working-day calendar: chinese-calendar's published years plus what was loaded.
 
     Built once per process and database, and reused while the loaded data is unchanged: one
     small query (row counts and last load times) tells whether any process loaded a calendar
