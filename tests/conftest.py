@@ -167,8 +167,8 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings with uploads in a private folder. No role is held to a second factor here (the
-    many admin sign-ins of other tests are not about it); tests/accounts/test_second_factor.py
-    sets the default roles back."""
+    many administrator sign-ins of other tests are not about it);
+    tests/accounts/test_second_factor.py sets the default roles back."""
     return Settings(var_dir=tmp_path / "var", database_url="sqlite://", totp_required_roles="")
 
 
@@ -223,11 +223,14 @@ def world(engine: Engine, clock: FixedClock) -> World:
         session.flush()
         w = World(engine=engine, campaign_id=campaign.id, units=units)  # type: ignore[arg-type]
         for username, role, unit_name in (
-            ("admin", Role.admin, None),
             ("supervisor", Role.supervisor, None),
             ("housing", Role.unit_staff, HOUSING),
             ("shiling", Role.unit_staff, SHILING),
             ("viewer", Role.viewer, None),
+            # 三员分立 (issue 29): no all-duty admin, one account per administrator duty
+            ("sysadmin", Role.system_admin, None),
+            ("secadmin", Role.security_admin, None),
+            ("auditor", Role.audit_admin, None),
         ):
             user = create_user(
                 session,

@@ -29,7 +29,7 @@ def _login(client: TestClient, username: str, password: str) -> tuple[int, dict]
     return r.status_code, r.json()
 
 
-def _staffer(client: TestClient, world: World, who: str = "admin", **body: object) -> dict:
+def _staffer(client: TestClient, world: World, who: str = "secadmin", **body: object) -> dict:
     payload = {
         "username": f"li{uuid.uuid4().hex[:6]}",
         "role": "unit_staff",
@@ -46,7 +46,7 @@ def test_admin_creates_disables_resets_and_reenables_a_staffer(
     client: TestClient, world: World
 ) -> None:
     """The issue's walk through the API: every step changes who can sign in."""
-    h = world.headers["admin"]
+    h = world.headers["secadmin"]
     new = _staffer(client, world)
     otp = new["one_time_password"]
     assert len(otp) >= 10 and new["must_change_password"] is True
@@ -74,7 +74,7 @@ def test_admin_creates_disables_resets_and_reenables_a_staffer(
 
 def test_role_and_unit_change_together_and_list_filters(client: TestClient, world: World) -> None:
     """A staffer moves unit, becomes a viewer (unit dropped); lists filter by role/unit/text."""
-    h = world.headers["admin"]
+    h = world.headers["secadmin"]
     new = _staffer(client, world, password="Chengdu-Open-2022")
     assert new["one_time_password"] is None and new["must_change_password"] is False
     r = client.patch(f"{API}/users/{new['id']}", json={"unit_id": world.units[SHILING]}, headers=h)
@@ -98,10 +98,10 @@ def test_supervisors_manage_staff_and_viewers_only(client: TestClient, world: Wo
     h = world.headers["supervisor"]
     new = _staffer(client, world, who="supervisor")
     assert client.post(f"{API}/users/{new['id']}/disable", headers=h).status_code == 200
-    r = client.post(f"{API}/users", json={"username": "boss2", "role": "admin"}, headers=h)
+    r = client.post(f"{API}/users", json={"username": "boss2", "role": "security_admin"}, headers=h)
     assert r.status_code == 403 and error_of(r)["code"] == "role_not_manageable"
     assert "督查人员" in error_of(r)["message"]
-    for target in ("admin", "supervisor"):
+    for target in ("secadmin", "supervisor"):
         r = client.post(f"{API}/users/{world.user_ids[target]}/disable", headers=h)
         assert r.status_code == 403 and error_of(r)["code"] == "role_not_manageable"
     r = client.patch(f"{API}/users/{new['id']}", json={"role": "supervisor"}, headers=h)
@@ -109,8 +109,8 @@ def test_supervisors_manage_staff_and_viewers_only(client: TestClient, world: Wo
     for who in ("housing", "viewer"):
         r = client.get(f"{API}/users", headers=world.headers[who])
         assert r.status_code == 403 and error_of(r)["code"] == "accounts_forbidden"
-    admin = world.user_ids["admin"]
-    r = client.post(f"{API}/users/{admin}/disable", headers=world.headers["admin"])
+    own = world.user_ids["secadmin"]
+    r = client.post(f"{API}/users/{own}/disable", headers=world.headers["secadmin"])
     assert r.status_code == 409 and error_of(r)["code"] == "own_account"
     assert client.get(f"{API}/users/999999", headers=h).status_code == 404
 
@@ -120,7 +120,7 @@ def test_revoke_tokens_ends_every_session(client: TestClient, world: World) -> N
     status, body = _login(client, "housing", "pw-housing")
     assert status == 200
     r = client.post(
-        f"{API}/users/{world.user_ids['housing']}/revoke-tokens", headers=world.headers["admin"]
+        f"{API}/users/{world.user_ids['housing']}/revoke-tokens", headers=world.headers["secadmin"]
     )
     assert r.status_code == 200 and r.json()["revoked_tokens"] == 2
     assert client.get(f"{API}/me", headers=world.headers["housing"]).status_code == 401
@@ -143,7 +143,7 @@ def test_password_policy(client: TestClient, world: World, password: str, code: 
     r = client.post(
         f"{API}/users",
         json={"username": "wangxiaoming", "role": "viewer", "password": password},
-        headers=world.headers["admin"],
+        headers=world.headers["secadmin"],
     )
     assert r.status_code == 422 and error_of(r)["code"] == code, r.text
     assert error_of(r)["message"] and error_of(r)["message_en"]

@@ -15,13 +15,13 @@ from models import ChangeLog, Role, User
 from tests.conftest import World, error_of
 from workflows.accounts import duties
 from workflows.accounts.duties import Duty
-from workflows.accounts.service import create_user, issue_token, set_active, update_user
-from workflows.kernel.errors import Conflict, Forbidden
+from workflows.accounts.service import create_user, set_active, update_user
+from workflows.kernel.errors import Conflict, Forbidden, InvalidData
 from workflows.kernel.visibility import Actor
 
 API = "/api/v1"
 SYSTEM, SECURITY, AUDIT = "系", "安", "审"
-# Each duty's holder among the three (the legacy admin holds every duty until it is mapped).
+# Each duty's holder among the three (the legacy admin holds none: it is retired).
 MATRIX = {
     Duty.settings: SYSTEM, Duty.calendar: SYSTEM, Duty.imports: SYSTEM, Duty.units: SYSTEM,
     Duty.accounts: SECURITY, Duty.roles: SECURITY, Duty.sessions: SECURITY,
@@ -33,7 +33,7 @@ ROLE_MARK = {Role.system_admin: SYSTEM, Role.security_admin: SECURITY, Role.audi
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("duty", list(Duty))
 def test_the_matrix(role: Role, duty: Duty) -> None:
-    expected = role == Role.admin or ROLE_MARK.get(role) == MATRIX[duty]
+    expected = ROLE_MARK.get(role) == MATRIX[duty]
     assert duties.may(role, duty) is expected
     actor = Actor(id=1, name="x", role=role, unit_id=None)
     if expected:
@@ -44,20 +44,16 @@ def test_the_matrix(role: Role, duty: Duty) -> None:
         assert refused.value.code == "separation_of_duties"
 
 
-def _three(world: World, now: datetime) -> dict[str, dict[str, str]]:
-    headers = {}
-    with world.session() as session:
-        for role in (Role.system_admin, Role.security_admin, Role.audit_admin):
-            user = create_user(session, username=role.value.replace("_", "-"), role=role, now=now)
-            token = issue_token(session, user, kind="api", now=now)
-            headers[role.value] = {"Authorization": f"Bearer {token}"}
-            world.user_ids[role.value] = user.id  # type: ignore[assignment]
-        session.commit()
-    return headers
+def _three(world: World) -> dict[str, dict[str, str]]:
+    """The World's three administrators (one per duty), by role."""
+    names = {"system_admin": "sysadmin", "security_admin": "secadmin", "audit_admin": "auditor"}
+    for role, name in names.items():
+        world.user_ids[role] = world.user_ids[name]
+    return {role: world.headers[name] for role, name in names.items()}
 
 
 def test_the_doors_follow_the_matrix(client: TestClient, world: World, clock) -> None:  # type: ignore[no-untyped-def]
-    h = _three(world, clock.now())
+    h = _three(world)
     new = {"username": "li-new", "role": "viewer"}
     # accounts: the security administrator only
     assert client.post(f"{API}/users", json=new, headers=h["security_admin"]).status_code == 201
@@ -76,15 +72,15 @@ def test_the_doors_follow_the_matrix(client: TestClient, world: World, clock) ->
     with Session(world.engine) as session:
         lines = session.exec(select(ChangeLog).order_by(col(ChangeLog.id))).all()
         by = {(line.actor_name, line.action) for line in lines}
-    assert ("audit-admin", "duty_audit_read") in by and ("system-admin", "duty_units") in by
-    assert ("security-admin", "create") in by
+    assert ("auditor", "duty_audit_read") in by and ("sysadmin", "duty_units") in by
+    assert ("secadmin", "create") in by
 
 
 def test_the_last_of_each_stays_and_no_account_holds_two(world: World, clock) -> None:  # type: ignore[no-untyped-def]
-    _three(world, clock.now())
+    _three(world)
     now = clock.now()
     with world.session() as session:
-        boss = session.exec(select(User).where(User.username == "security-admin")).one()
+        boss = session.exec(select(User).where(User.username == "secadmin")).one()
         actor = Actor.of(boss)
         for role in ("system_admin", "audit_admin"):
             last = world.user_ids[role]
@@ -101,3 +97,53 @@ def test_the_last_of_each_stays_and_no_account_holds_two(world: World, clock) ->
         assert two.value.code == "two_administrator_roles"
         set_active(session, actor, world.user_ids["audit_admin"], False, now)  # not the last now
         session.rollback()
+
+
+def test_the_all_duty_admin_role_is_retired(client: TestClient, world: World, clock) -> None:  # type: ignore[no-untyped-def]
+    """Creating an `admin` account or promoting one to it is refused (422 `role_retired`,
+    naming the three roles to choose from) through the API and the workflow the CLI and pages
+    call; nothing is written."""
+    h = _three(world)["security_admin"]
+    made = client.post(f"{API}/users", json={"username": "boss", "role": "admin"}, headers=h)
+    assert made.status_code == 422 and error_of(made)["code"] == "role_retired", made.text
+    assert "security_admin" in error_of(made)["message"]
+    uid = world.user_ids["viewer"]
+    promoted = client.patch(f"{API}/users/{uid}", json={"role": "admin"}, headers=h)
+    assert promoted.status_code == 422 and error_of(promoted)["code"] == "role_retired"
+    with world.session() as session:
+        assert session.exec(select(User).where(User.username == "boss")).first() is None
+        assert session.get(User, uid).role == Role.viewer  # type: ignore[union-attr]
+        with pytest.raises(InvalidData) as retired:
+            create_user(session, username="boss", role="admin", now=clock.now())
+        assert retired.value.code == "role_retired"
+
+
+def test_the_administrators_reach_only_their_own_doors(client: TestClient, world: World) -> None:
+    """Units, imports and the calendar: the system administrator (or supervisors where the
+    district office shares the door); accounts, roles and sessions: the security
+    administrator; the audit and its export: the audit administrator. Each other
+    administrator gets 403 `separation_of_duties`."""
+    h = _three(world)
+    uid, unit = world.user_ids["housing"], world.units["区住建局"]
+    doors = {
+        "system_admin": [("PATCH", f"{API}/units/{unit}", {"json": {"contact_name": "王五"}})],
+        "security_admin": [
+            ("GET", f"{API}/users", {}),
+            ("GET", f"{API}/users/{uid}/tokens", {}),
+            ("POST", f"{API}/users/{uid}/revoke-tokens", {}),
+            ("PATCH", f"{API}/users/{uid}", {"json": {"role": "viewer"}}),
+        ],
+        "audit_admin": [("GET", f"{API}/exports/audit.csv", {})],
+    }
+    for holder, requests in doors.items():
+        for method, url, kw in requests:
+            for role, headers in h.items():
+                r = client.request(method, url, headers=headers, **kw)
+                if role == holder:
+                    assert r.status_code < 400, (role, url, r.text)
+                else:
+                    assert r.status_code == 403, (role, url, r.text)
+                    assert error_of(r)["code"] in ("separation_of_duties", "read_only"), r.text
+    with Session(world.engine) as session:
+        done = {(line.actor_name, line.action) for line in session.exec(select(ChangeLog)).all()}
+    assert ("auditor", "duty_audit_export") in done and ("sysadmin", "duty_units") in done

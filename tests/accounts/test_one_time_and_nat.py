@@ -28,7 +28,7 @@ def _one_time_account(client: TestClient, world: World) -> tuple[str, str]:
     r = client.post(
         f"{API}/users",
         json={"username": name, "role": "unit_staff", "unit_id": world.units[HOUSING]},
-        headers=world.headers["admin"],
+        headers=world.headers["secadmin"],
     )
     assert r.status_code == 201, r.text
     return name, r.json()["one_time_password"]

@@ -34,7 +34,7 @@ def strict(tmp_path, engine: Engine, clock: FixedClock, world: World):  # type: 
     """The app with the default rule: the administrator roles must use a second factor."""
     settings = Settings(var_dir=tmp_path / "var", database_url="sqlite://")
     with Session(engine) as session:
-        admin = session.get(User, world.user_ids["admin"])
+        admin = session.get(User, world.user_ids["secadmin"])
         assert admin is not None
         admin.password_hash = hash_password(PASSWORD)
         session.commit()
@@ -43,7 +43,7 @@ def strict(tmp_path, engine: Engine, clock: FixedClock, world: World):  # type: 
         yield client, settings
 
 
-def _password_step(client: TestClient, username: str = "admin") -> str:
+def _password_step(client: TestClient, username: str = "secadmin") -> str:
     page = client.get("/login")
     r = client.post("/login", data={"csrf": csrf_of(page.text), "username": username,
                                     "password": PASSWORD}, follow_redirects=False)  # fmt: skip
@@ -105,7 +105,7 @@ def test_recovery_codes_and_secret_are_not_stored_in_clear(
 ) -> None:  # type: ignore[no-untyped-def]
     client, settings = strict
     with Session(engine) as session:
-        user = session.get(User, world.user_ids["admin"])
+        user = session.get(User, world.user_ids["secadmin"])
         assert user is not None
         cipher = keys_from_settings(settings)
         secret = second_factor.begin_enrolment(session, user, cipher)
@@ -124,11 +124,11 @@ def test_the_api_sign_in_asks_for_the_same_code(
     strict, engine: Engine, world: World, clock: FixedClock
 ) -> None:  # type: ignore[no-untyped-def]
     client, settings = strict
-    body = {"username": "admin", "password": PASSWORD}
+    body = {"username": "secadmin", "password": PASSWORD}
     r = client.post(f"{API}/auth/login", json=body)
     assert r.status_code == 403 and error_of(r)["code"] == "second_factor_enrolment_needed"
     with Session(engine) as session:
-        user = session.get(User, world.user_ids["admin"])
+        user = session.get(User, world.user_ids["secadmin"])
         assert user is not None
         cipher = keys_from_settings(settings)
         secret = second_factor.begin_enrolment(session, user, cipher)
@@ -144,7 +144,7 @@ def test_the_api_sign_in_asks_for_the_same_code(
     replayed = client.post(f"{API}/auth/login", json={**body, "code": code})
     assert replayed.status_code == 401 and error_of(replayed)["code"] == "code_replayed"
     # API tokens are unaffected: the admin's bearer token still works without a code.
-    assert client.get(f"{API}/me", headers=world.headers["admin"]).status_code == 200
+    assert client.get(f"{API}/me", headers=world.headers["secadmin"]).status_code == 200
 
 
 def test_an_optional_role_signs_in_with_the_password_alone(strict) -> None:  # type: ignore[no-untyped-def]

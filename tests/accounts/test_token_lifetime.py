@@ -47,7 +47,7 @@ def test_tokens_are_listed_with_their_last_use(client: TestClient, world: World,
     assert _when(mine[made["id"]]["last_used_at"]) == clock.now()
     # An administrator lists the account's tokens; unit staff may not list others'.
     user_id = world.user_ids["housing"]
-    listed = client.get(f"{API}/users/{user_id}/tokens", headers=world.headers["admin"])
+    listed = client.get(f"{API}/users/{user_id}/tokens", headers=world.headers["secadmin"])
     assert listed.status_code == 200
     assert _when(next(t for t in listed.json() if t["id"] == made["id"])["last_used_at"])
     other = client.get(f"{API}/users/{user_id}/tokens", headers=world.headers["shiling"])

@@ -59,7 +59,7 @@ def test_level_one_reaches_the_unit_staff_and_level_two_every_supervisor_too(
     (first,) = _box(engine, ids["housing"])
     assert first.title.startswith("【催办】") and first.level == 1 and first.read_at is None
     assert first.link == f"/events/{event_id}/feedback#item-{item_id}"
-    for nobody in ("supervisor", "shiling", "admin", "viewer"):
+    for nobody in ("supervisor", "shiling", "viewer", "sysadmin", "secadmin", "auditor"):
         assert _box(engine, ids[nobody]) == []
     clock.set(local(2022, 10, 20, 0, 0, 1))
     tick(scheduler, workers)
@@ -157,7 +157,7 @@ def test_an_address_or_account_added_while_items_are_open_hears_them(
     # A supervisor added later hears what is copied to the office (here only the summary's
     # level 2: the opinion is at level 1, the unit's alone).
     body = {"username": "newsup", "role": "supervisor", "email": "s@zfb.example"}
-    r = walker.client.post("/api/v1/users", json=body, headers=h["admin"])
+    r = walker.client.post("/api/v1/users", json=body, headers=h["secadmin"])
     assert r.status_code == 201, r.text
     with Session(engine) as s:
         boxed = s.exec(select(InboxMessage).where(InboxMessage.user_id == r.json()["id"])).all()

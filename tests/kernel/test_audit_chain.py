@@ -66,7 +66,7 @@ def _some_history(walker: Walker) -> int:
     assert (
         walker.move(other["id"], "cancel", who="supervisor", reason="场地改造").status_code == 200
     )
-    headers = walker.world.headers["admin"]
+    headers = walker.world.headers["secadmin"]
     for name in ("jia", "yi"):
         body = {"username": f"viewer-{name}", "role": "viewer", "display_name": name}
         assert walker.client.post("/api/v1/users", json=body, headers=headers).status_code == 201

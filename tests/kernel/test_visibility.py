@@ -28,12 +28,15 @@ from workflows.kernel.visibility import (
     visible,
 )
 
-ADMIN = Actor(id=1, name="admin", role=Role.admin, unit_id=None)
+SYSTEM_ADMIN = Actor(id=1, name="sysadmin", role=Role.system_admin, unit_id=None)
+AUDITOR = Actor(id=6, name="auditor", role=Role.audit_admin, unit_id=None)
+# An account left holding the retired all-duty role (none does after migration 0036).
+LEGACY_ADMIN = Actor(id=8, name="admin", role=Role.admin, unit_id=None)
 SUPERVISOR = Actor(id=2, name="supervisor", role=Role.supervisor, unit_id=None)
 VIEWER = Actor(id=3, name="viewer", role=Role.viewer, unit_id=None)
 STAFF = Actor(id=4, name="housing", role=Role.unit_staff, unit_id=7)
 UNITLESS_STAFF = Actor(id=5, name="lost", role=Role.unit_staff, unit_id=None)
-ALL_UNITS = (ADMIN, SUPERVISOR, VIEWER, SYSTEM)
+ALL_UNITS = (SYSTEM_ADMIN, AUDITOR, SUPERVISOR, VIEWER, SYSTEM)
 NOW = datetime(2022, 9, 1, tzinfo=UTC)
 
 
@@ -375,3 +378,12 @@ def test_only_the_units_own_staff_act_as_the_unit() -> None:
     require_own_unit(STAFF, 7, refusal)
     with pytest.raises(Forbidden):
         require_own_unit(SUPERVISOR, 7, refusal)
+
+
+def test_an_account_left_with_the_retired_admin_role_has_no_power() -> None:
+    """三员分立 (issue 29): the all-duty `admin` role is the console's alone; an account still
+    holding it sees no unit and supervises nothing, unlike the console (SYSTEM)."""
+    assert not LEGACY_ADMIN.sees_all_units and not LEGACY_ADMIN.is_supervisor
+    assert scope(LEGACY_ADMIN, None) == NOTHING
+    assert SYSTEM.is_console and SYSTEM.sees_all_units and SYSTEM.is_supervisor
+    assert not SYSTEM_ADMIN.is_supervisor and not AUDITOR.can_write

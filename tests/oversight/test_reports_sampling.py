@@ -130,7 +130,9 @@ def test_bad_draws_are_refused_with_codes(walker: Walker, engine: Engine, clock)
     r = walker.client.post(url, json={"count": 1, "exclude": everyone}, headers=h["supervisor"])
     assert error_of(r)["code"] == "sample_population_empty"
     assert walker.client.post(url, json={"count": 1}, headers=h["housing"]).status_code == 403
-    r = walker.client.post("/api/v1/campaigns/999/samples", json={"count": 1}, headers=h["admin"])
+    r = walker.client.post(
+        "/api/v1/campaigns/999/samples", json={"count": 1}, headers=h["supervisor"]
+    )
     assert r.status_code == 404
-    r = walker.client.get("/api/v1/samples/999/verify", headers=h["admin"])
+    r = walker.client.get("/api/v1/samples/999/verify", headers=h["supervisor"])
     assert r.status_code == 404 and error_of(r)["code"] == "sample_not_found"

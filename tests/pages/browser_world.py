@@ -25,7 +25,10 @@ PASSWORD = "Kaifang-2022!"
 ACCOUNTS = {
     "wang": (Role.unit_staff, DEMO_STAFF_UNIT),
     "li": (Role.supervisor, None),
-    "zhao": (Role.admin, None),
+    # 三员分立: the system, security and audit administrators
+    "zhao": (Role.system_admin, None),
+    "sun": (Role.security_admin, None),
+    "zhou": (Role.audit_admin, None),
     "qian": (Role.viewer, None),
 }
 

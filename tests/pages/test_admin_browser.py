@@ -1,11 +1,12 @@
 """The admin pages in a real browser: Debian's chromium driven by Playwright against a real
 server process, on the notice's day (2022-09-16).
 
-An admin signs in, imports the notice's schedule table (tests/fixtures, the importer tests'
-own) through upload → preview → confirm — refused until both the warnings and the escalations
-already due are confirmed — and manages an account: creates it (one-time password), and the new
-person signs in with it and sets their own password; the admin disables it (its sign-in is
-refused), enables it and resets its password. The calendar-year upload previews a file.
+三员分立 (issue 29): the system administrator signs in, imports the notice's schedule table
+(tests/fixtures, the importer tests' own) through upload → preview → confirm — refused until
+both the warnings and the escalations already due are confirmed — and later previews and loads
+a calendar year. The security administrator manages an account: creates it (one-time
+password), and the new person signs in with it and sets their own password; the security
+administrator disables it (its sign-in is refused), enables it and resets its password.
 Screenshots at 1280 and 360 px go to docs/screenshots/admin-*.png.
 """
 
@@ -41,11 +42,14 @@ ADMIN_PASSWORD = "Guanli-2022!"
 
 
 def _fill(session: Session) -> None:
-    """The notice's campaign with no events yet, 区住建局, and an admin."""
+    """The notice's campaign with no events yet, 区住建局, a system and a security
+    administrator."""
     notice_campaign(session)
     session.add(Unit(name="区住建局", kind=UnitKind.department, created_at=NOW))
-    create_user(session, username="zhang", role=Role.admin, password=ADMIN_PASSWORD, now=NOW,
-                display_name="张管理")  # fmt: skip
+    create_user(session, username="zhang", role=Role.system_admin, password=ADMIN_PASSWORD,
+                now=NOW, display_name="张系统")  # fmt: skip
+    create_user(session, username="sun", role=Role.security_admin, password=ADMIN_PASSWORD,
+                now=NOW, display_name="孙安全")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +100,8 @@ def import_notice(page: Any, url: str) -> None:
 
 
 def create_account(page: Any) -> str:
-    """新建账号 for a 区住建局 clerk; the one-time password is shown once."""
-    click(page.get_by_role("link", name="管理", exact=True))
+    """新建账号 for a 区住建局 clerk (the security administrator's header leads straight to
+    账号管理); the one-time password is shown once."""
     click(page.get_by_role("link", name="账号管理"))
     shoot(page, "admin-accounts")
     click(page.get_by_role("link", name="新建账号"))
@@ -118,7 +122,8 @@ def create_account(page: Any) -> str:
 def test_admin_imports_the_notice_and_manages_an_account(
     site: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Import through the preview; an account created, used, disabled, enabled and reset."""
+    """Import through the preview (the system administrator); an account created, used,
+    disabled, enabled and reset (the security administrator)."""
     base, url = site
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
@@ -133,6 +138,9 @@ def test_admin_imports_the_notice_and_manages_an_account(
         rows = page.locator("tbody tr")
         assert rows.count() == 29 and "老君镇" in rows.first.inner_text()  # 8月19日: most late
         shoot(page, "overdue-list")
+        assert page.get_by_role("link", name="账号管理").count() == 0  # not the system admin's
+        sign_out(page)
+        sign_in(page, base, "sun", ADMIN_PASSWORD)
         password = create_account(page)
         sign_out(page)
 
@@ -147,8 +155,9 @@ def test_admin_imports_the_notice_and_manages_an_account(
         assert "密码已修改" in page.content()
         sign_out(page)
 
-        # The admin disables the account: its sign-in is refused; enabled; reset.
-        sign_in(page, base, "zhang", ADMIN_PASSWORD)
+        # The security administrator disables the account: its sign-in is refused; enabled;
+        # reset.
+        sign_in(page, base, "sun", ADMIN_PASSWORD)
         page.goto(base + "/admin/accounts?role=unit_staff")
         settle(page)
         row = page.locator("tr", has_text="zhou")
@@ -161,7 +170,7 @@ def test_admin_imports_the_notice_and_manages_an_account(
         sign_out(page)
         sign_in(page, base, "zhou", "Zhoujingban-9")
         assert "用户名或密码错误" in page.locator(".error-summary").inner_text()
-        sign_in(page, base, "zhang", ADMIN_PASSWORD)
+        sign_in(page, base, "sun", ADMIN_PASSWORD)
         page.goto(base + "/admin/accounts?status=disabled")
         settle(page)
         click(page.locator("tr", has_text="zhou").get_by_role("link", name=re.compile("管理")))

@@ -95,5 +95,5 @@ def test_every_link_two_levels_deep_is_a_page(browser: Any, world: World, userna
     if username == "wang":  # the clerk's home is one level above the event's stage pages
         stages = ("/invitees", "/hold", "/feedback", "/summary", "/spot-check", "/history")
         assert {event + s for s in stages} <= visited, sorted(visited)
-    else:  # supervisors, admins and viewers reach every unit's events
+    else:  # supervisors, administrators and viewers reach every unit's events
         assert len(visited) > 100, len(visited)

@@ -63,7 +63,7 @@ def summary_text(html: str) -> str:
 
 def _passwords(world: World) -> None:
     with Session(world.engine) as session:
-        for name in ("supervisor", "admin"):
+        for name in ("supervisor", "sysadmin", "secadmin"):
             user = session.get(User, world.user_ids[name])
             assert user is not None
             user.password_hash = hash_password("pw-" + name)
@@ -118,8 +118,14 @@ def page_posts(app: Any) -> list[str]:
 
 
 def _who(route: str) -> tuple[str, str]:
+    # 三员分立: accounts are the security administrator's, the calendar and imports the system
+    # administrator's, the rest of 管理 the district office's
+    if route.startswith(("/admin/accounts", "/admin/identities")):
+        return "secadmin", "pw-secadmin"
+    if route.startswith("/admin/calendar") or route.endswith("/import"):
+        return "sysadmin", "pw-sysadmin"
     if route.startswith("/admin"):
-        return "admin", "pw-admin"
+        return "supervisor", "pw-supervisor"
     if route.startswith("/board"):
         return "supervisor", "pw-supervisor"
     return "housing", "pw-housing"

@@ -57,7 +57,7 @@ def test_admin_creates_an_account_and_its_one_time_password_signs_in(
     client: TestClient, world: World
 ) -> None:
     """Create shows a one-time password once (no-store); it signs in; the list filters."""
-    _as(client, world, "admin")
+    _as(client, world, "secadmin")
     form = client.get("/admin/accounts/new")
     assert form.status_code == 200 and "新建账号" in form.text
     created = client.post(
@@ -91,8 +91,9 @@ def test_admin_creates_an_account_and_its_one_time_password_signs_in(
 
 
 def test_create_refusals_show_the_workflow_wording(client: TestClient, world: World) -> None:
-    """A taken name, staff without a unit, a bad username: error summaries, nothing created."""
-    _as(client, world, "admin")
+    """A taken name, staff without a unit, a bad username, the retired all-duty admin role:
+    error summaries, nothing created."""
+    _as(client, world, "secadmin")
     csrf = csrf_of(client.get("/admin/accounts/new").text)
     base = {"csrf": csrf, "display_name": "", "email": "", "unit_id": ""}
     taken = client.post("/admin/accounts", data={**base, "username": "housing", "role": "viewer"})
@@ -104,21 +105,29 @@ def test_create_refusals_show_the_workflow_wording(client: TestClient, world: Wo
     assert 'href="#unit_id"' in staff.text
     bad = client.post("/admin/accounts", data={**base, "username": "王", "role": "viewer"})
     assert bad.status_code == 422 and '<a href="#username">用户名：' in bad.text
+    retired = client.post("/admin/accounts", data={**base, "username": "boss", "role": "admin"})
+    assert (
+        retired.status_code == 422
+        and '<a href="#role">“管理员”（admin）角色已按三员分立拆分' in (retired.text)
+    )
+    assert 'value="admin"' not in client.get("/admin/accounts/new").text  # not offered
     with Session(world.engine) as session:
-        assert session.exec(select(func.count()).select_from(User)).one() == 5
+        assert session.exec(select(func.count()).select_from(User)).one() == 7
 
 
 def test_supervisor_manages_staff_but_not_admins(client: TestClient, world: World) -> None:
-    """Supervisors may not create or change an admin or supervisor: the workflow's 403 text."""
+    """Supervisors may not create or change an administrator or supervisor: the workflow's
+    403 text."""
     _as(client, world, "supervisor")
     csrf = csrf_of(client.get("/admin/accounts/new").text)
     made = client.post(
         "/admin/accounts",
-        data={"csrf": csrf, "username": "boss", "role": "admin", "unit_id": "", "email": ""},
-    )
+        data={"csrf": csrf, "username": "boss", "role": "system_admin", "unit_id": "",
+              "email": ""},
+    )  # fmt: skip
     assert made.status_code == 403
-    assert "督查人员只能管理单位工作人员和只读账号，不能管理 admin 账号" in made.text
-    admin_id = world.user_ids["admin"]
+    assert "督查人员只能管理单位工作人员和只读账号，不能管理 system_admin 账号" in made.text
+    admin_id = world.user_ids["secadmin"]
     disabled = _post(
         client, f"/admin/accounts/{admin_id}/disable", {}, f"/admin/accounts/{admin_id}"
     )
@@ -154,9 +163,10 @@ def test_supervisor_manages_staff_but_not_admins(client: TestClient, world: Worl
 def test_admin_cannot_disable_themselves_and_staff_cannot_manage(
     client: TestClient, world: World
 ) -> None:
-    """Own account: the workflow's 409; unit staff get the 403 page for account management."""
-    _as(client, world, "admin")
-    me = f"/admin/accounts/{world.user_ids['admin']}"
+    """Own account: the workflow's 409; unit staff get the 403 page for account management,
+    and so do the system and audit administrators (三员分立)."""
+    _as(client, world, "secadmin")
+    me = f"/admin/accounts/{world.user_ids['secadmin']}"
     own = _post(client, f"{me}/disable", {}, me)
     assert own.status_code == 409 and "不能停用自己的账号" in own.text  # type: ignore[attr-defined]
     revoked = _post(client, f"/admin/accounts/{world.user_ids['housing']}/revoke-tokens", {}, me)
@@ -164,7 +174,12 @@ def test_admin_cannot_disable_themselves_and_staff_cannot_manage(
     client.cookies.clear()
     sign_in(client)
     assert client.get("/admin/accounts").status_code == 403
-    assert "仅管理员或区政府办督查人员可管理账号" in client.get("/admin/accounts/new").text
+    assert "仅安全管理员或区政府办督查人员可管理账号" in client.get("/admin/accounts/new").text
+    for other in ("sysadmin", "auditor"):
+        client.cookies.clear()
+        _as(client, world, other)
+        refused = client.get("/admin/accounts")
+        assert refused.status_code == 403 and "三员分立：此操作只能由安全管理员执行" in refused.text
 
 
 def test_own_password_page_keeps_this_session_and_revokes_the_others(
@@ -289,7 +304,7 @@ def test_calendar_upload_previews_then_lists_the_moved_deadlines(
             return item.due_on, item.due_provisional
 
     assert due() == (date(2027, 1, 11), True)
-    _as(client, world, "admin")
+    _as(client, world, "sysadmin")
     page = client.get("/admin/calendar")
     assert page.status_code == 200 and "尚未导入任何年份" in page.text
     empty = client.post("/admin/calendar", data={"csrf": csrf_of(page.text)})

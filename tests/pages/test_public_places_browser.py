@@ -33,7 +33,8 @@ PASSWORD = "Kaifang-2022!"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """区住建局 with an event on 2022-09-20 (no public places yet) and one of 2022-09-01 that
-    still has places; a staffer and an admin; the server's clock on 2022-09-16."""
+    still has places; a staffer and the system administrator; the server's clock on
+    2022-09-16."""
     require_browser()
     folder = tmp_path_factory.mktemp("places")
     url = f"sqlite:///{folder / 'openday.db'}"
@@ -53,7 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                      date_latest=date(2022, 9, 1), public_places=5, seq=12, **common)  # fmt: skip
         s.add_all([coming, past])
         for username, role, unit_name in (("wang", Role.unit_staff, "区住建局"),
-                                          ("boss", Role.admin, None)):  # fmt: skip
+                                          ("boss", Role.system_admin, None)):  # fmt: skip
             create_user(s, username=username, role=role, unit_name=unit_name,
                         password=PASSWORD, now=NOW)  # fmt: skip
         s.flush()
@@ -109,7 +110,8 @@ def test_clerk_opens_places_and_the_calendar_offers_only_coming_events(
 def test_admin_sees_units_in_schedule_order_with_the_robot_explained(
     site: dict[str, Any],
 ) -> None:
-    """The admin's 管理 page: the unit table's 群机器人 column and what it means."""
+    """The system administrator's 管理 page: the unit table's 群机器人 column and what it
+    means."""
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         sign_in(page, site["base"], "boss", PASSWORD)

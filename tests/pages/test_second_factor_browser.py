@@ -35,7 +35,7 @@ STARTED: list[float] = []
 
 def _fill(session: Session) -> None:
     notice_campaign(session)
-    create_user(session, username="wang", role=Role.admin, password=PASSWORD, now=NOW,
+    create_user(session, username="wang", role=Role.security_admin, password=PASSWORD, now=NOW,
                 display_name="王管理")  # fmt: skip
 
 
@@ -47,7 +47,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     seed(url, _fill)
     STARTED.append(time.time())
     # The default rule (administrators must use a second factor), not the tests' blank one.
-    with serve(folder, url, OPENDAY_TOTP_REQUIRED_ROLES="admin") as base:
+    with serve(folder, url, OPENDAY_TOTP_REQUIRED_ROLES="security_admin") as base:
         yield base
 
 

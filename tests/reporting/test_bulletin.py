@@ -116,7 +116,7 @@ def test_last_three_times_in_a_row_is_marked_for_an_interview(
     last = _bulletins(engine)[-1]
     assert last.rows[1]["remark"] == "连续3次排名末位，列入约谈"
     r = walker.client.get(
-        f"/api/v1/bulletins/{last.id}/docx", headers=walker.world.headers["admin"]
+        f"/api/v1/bulletins/{last.id}/docx", headers=walker.world.headers["supervisor"]
     )
     text = "\n".join(p.text for p in Document(io.BytesIO(r.content)).paragraphs)
     assert "石岭镇 列入约谈。" in text
@@ -138,7 +138,9 @@ def test_satisfaction_joins_the_score_of_units_whose_answers_were_rated(
     (b,) = _bulletins(engine)
     seen = [(r["unit_name"], r["satisfaction"], r["score"]) for r in b.rows]
     assert seen == [("区住建局", 0.0, 66.7), ("石岭镇", None, 50.0)]
-    r = walker.client.get(f"/api/v1/bulletins/{b.id}/xlsx", headers=walker.world.headers["admin"])
+    r = walker.client.get(
+        f"/api/v1/bulletins/{b.id}/xlsx", headers=walker.world.headers["supervisor"]
+    )
     rows = [
         [c.value for c in row] for row in load_workbook(io.BytesIO(r.content)).active.iter_rows()
     ]

@@ -144,7 +144,7 @@ def test_scoring_rules_are_validated_in_both_languages(walker: Walker) -> None:
     cid, h = walker.world.campaign_id, walker.world.headers
     url = f"/api/v1/campaigns/{cid}/scoring-rules"
     r = walker.client.put(
-        url, json={"deductions": {"rework": -1, "bribery": 5}}, headers=h["admin"]
+        url, json={"deductions": {"rework": -1, "bribery": 5}}, headers=h["supervisor"]
     )
     assert r.status_code == 422
     err = error_of(r)
@@ -153,9 +153,9 @@ def test_scoring_rules_are_validated_in_both_languages(walker: Walker) -> None:
     assert "non-negative" in err["message_en"] and "unknown criterion" in err["message_en"]
     fields = {p["field"] for p in err["details"]["problems"]}
     assert fields == {"deductions.rework", "deductions.bribery"}
-    r = walker.client.put(url, json={"base_points": "lots"}, headers=h["admin"])
+    r = walker.client.put(url, json={"base_points": "lots"}, headers=h["supervisor"])
     assert r.status_code == 422 and error_of(r)["code"] == "scoring_rules_invalid"
-    r = walker.client.put(url, json=[1, 2], headers=h["admin"])
+    r = walker.client.put(url, json=[1, 2], headers=h["supervisor"])
     assert r.status_code == 422
     r = walker.client.put(url, json={"deductions": {"rework": 1}}, headers=h["housing"])
     assert r.status_code == 403

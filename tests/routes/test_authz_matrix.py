@@ -1,8 +1,9 @@
 """Authorization matrix: every operation of the OpenAPI document × every kind of caller.
 
 The callers: anonymous, a viewer, a unit clerk on their own unit's records, a clerk of another
-unit on the same records, a supervisor, an admin. Every path id is a real seeded row of
-区住建局 (the clerk's own unit). The expected outcome of each cell comes from EXPECTED below:
+unit on the same records, a supervisor, and the system, security and audit administrators
+(三员分立). Every path id is a real seeded row of 区住建局 (the clerk's own unit). The expected
+outcome of each cell comes from EXPECTED below:
 
     A  allowed: past authorization (2xx, or a 409/422 the rules give), never 401/403/404/5xx
     1  401 (who are you?)          3  403 (not for your role)
@@ -41,27 +42,35 @@ from workflows.accounts.service import create_user, hash_password, issue_token
 from workflows.event import invitations
 from workflows.public import offers
 
-ROLES = ("anonymous", "viewer", "own", "other", "supervisor", "admin")
-USERS = {"viewer": "viewer", "own": "housing", "other": "shiling"}
-USERS.update(supervisor="supervisor", admin="admin")
+ROLES = ("anonymous", "viewer", "own", "other", "supervisor", "system", "security", "audit")
+USERS = {"viewer": "viewer", "own": "housing", "other": "shiling", "supervisor": "supervisor"}
+USERS.update(system="sysadmin", security="secadmin", audit="auditor")
 PASSWORD = "matrix-Passw0rd-long"
 
-# Columns: anonymous, viewer, own-unit clerk, other-unit clerk, supervisor, admin.
-READ_ALL = "1AAAAA"  # every signed-in caller reads it (lists are scoped, not refused)
-READ_OWN = "1AA4AA"  # a unit's record: another unit's clerk gets 404
-WRITE_OWN = "13A4AA"  # the unit's clerk and supervisors write; viewers 403
-SUPERVISE = "1333AA"  # supervisors and admins only (the role alone decides: 403 for clerks)
-SUPERVISE_OWN = "1334AA"  # supervisors act on a unit's record (another unit's clerk: 404 first)
-OVERSEE = "1A44AA"  # sample draws: read by those who see every unit; clerks are told none exist
-ADMIN = "13333A"
-PUBLIC = "AAAAAA"
-SELF = "1AAAAA"  # one's own profile, password, tokens: every signed-in caller
-SELF_WRITE = "13AAAA"  # one's own profile: viewers are read-only
+# Columns: anonymous, viewer, own-unit clerk, other-unit clerk, supervisor, and the three
+# administrators (三员分立, issue 29): system, security, audit. The administrators read what
+# those who see every unit read, change none of the campaign's records, and each does its own
+# duties only: the system administrator units, imports and the calendar; the security
+# administrator accounts, roles and sessions; the audit administrator reads the audit.
+READ_ALL = "1AAAAAAA"  # every signed-in caller reads it (lists are scoped, not refused)
+READ_OWN = "1AA4AAAA"  # a unit's record: another unit's clerk gets 404
+WRITE_OWN = "13A4A333"  # the unit's clerk and supervisors write; viewers, administrators 403
+SUPERVISE = "1333A333"  # supervisors only (the role alone decides: 403 for clerks)
+SUPERVISE_OWN = "1334A333"  # supervisors act on a unit's record (another unit's clerk: 404 first)
+OVERSEE = "1A44AAAA"  # sample draws: read by those who see every unit; clerks are told none exist
+OVERVIEW = "1A33AAAA"  # what covers every unit: those who see every unit (a unit's clerk 403)
+UNIT_OFFICE = "13A43333"  # only the unit itself acts (district accounts decide instead)
+SYSTEM_DUTY = "1333AA33"  # supervisors and the system administrator (units, imports)
+CALENDAR = "13333A33"  # the system administrator alone
+ACCOUNTS = "1333A3A3"  # supervisors (their staff and viewers) and the security administrator
+PUBLIC = "AAAAAAAA"
+SELF = "1AAAAAAA"  # one's own profile, password, tokens: every signed-in caller
+SELF_WRITE = "13AAAAA3"  # one's own profile: viewers and the audit administrator are read-only
 
 EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
-    ("GET", "/metrics"): "111111",  # the metrics token, never an account's
+    ("GET", "/metrics"): "11111111",  # the metrics token, never an account's
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): SELF,
     ("GET", "/api/v1/me"): SELF,
@@ -70,20 +79,20 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/me/tokens"): SELF,
     ("POST", "/api/v1/me/tokens"): SELF,
     ("DELETE", "/api/v1/me/tokens/{token_id}"): SELF,
-    ("GET", "/api/v1/users"): "1333AA",
-    ("POST", "/api/v1/users"): "1333AA",
-    ("GET", "/api/v1/users/{user_id}"): "1333AA",
-    ("PATCH", "/api/v1/users/{user_id}"): "1333AA",
-    ("POST", "/api/v1/users/{user_id}/disable"): "1333AA",
-    ("POST", "/api/v1/users/{user_id}/enable"): "1333AA",
-    ("POST", "/api/v1/users/{user_id}/reset-password"): "1333AA",
-    ("GET", "/api/v1/users/{user_id}/tokens"): "1333AA",
-    ("POST", "/api/v1/users/{user_id}/revoke-tokens"): "1333AA",
-    ("GET", "/api/v1/users/{user_id}/identities"): "1333AA",
-    ("POST", "/api/v1/users/{user_id}/identities"): "1333AA",  # 409 without an issuer: past authz
-    ("DELETE", "/api/v1/users/{user_id}/identities/{link_id}"): "1333AA",
-    ("GET", "/api/v1/audit"): READ_ALL,
-    ("POST", "/api/v1/calendar"): ADMIN,
+    ("GET", "/api/v1/users"): ACCOUNTS,
+    ("POST", "/api/v1/users"): ACCOUNTS,
+    ("GET", "/api/v1/users/{user_id}"): ACCOUNTS,
+    ("PATCH", "/api/v1/users/{user_id}"): ACCOUNTS,
+    ("POST", "/api/v1/users/{user_id}/disable"): ACCOUNTS,
+    ("POST", "/api/v1/users/{user_id}/enable"): ACCOUNTS,
+    ("POST", "/api/v1/users/{user_id}/reset-password"): ACCOUNTS,
+    ("GET", "/api/v1/users/{user_id}/tokens"): ACCOUNTS,
+    ("POST", "/api/v1/users/{user_id}/revoke-tokens"): ACCOUNTS,
+    ("GET", "/api/v1/users/{user_id}/identities"): ACCOUNTS,
+    ("POST", "/api/v1/users/{user_id}/identities"): ACCOUNTS,  # 409 without an issuer: past authz
+    ("DELETE", "/api/v1/users/{user_id}/identities/{link_id}"): ACCOUNTS,
+    ("GET", "/api/v1/audit"): "1AAAA33A",  # of the administrators the audit administrator
+    ("POST", "/api/v1/calendar"): CALENDAR,
     ("GET", "/api/v1/calendar/workdays"): READ_ALL,
     ("GET", "/api/v1/campaigns"): READ_ALL,
     ("POST", "/api/v1/campaigns"): SUPERVISE,
@@ -96,10 +105,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/campaigns/{campaign_id}/report.xlsx"): READ_ALL,
     ("GET", "/api/v1/campaigns/{campaign_id}/samples"): OVERSEE,
     ("POST", "/api/v1/campaigns/{campaign_id}/samples"): SUPERVISE,
-    ("POST", "/api/v1/campaigns/{campaign_id}/schedule-imports"): SUPERVISE,
+    ("POST", "/api/v1/campaigns/{campaign_id}/schedule-imports"): SYSTEM_DUTY,
     ("POST", "/api/v1/campaigns/notice-imports"): SUPERVISE,
     ("GET", "/api/v1/campaigns/{campaign_id}/scoring-rules"): READ_ALL,
-    ("GET", "/api/v1/campaigns/{campaign_id}/summary.docx"): "1A33AA",  # district office
+    ("GET", "/api/v1/campaigns/{campaign_id}/summary.docx"): OVERVIEW,  # district office
     ("PUT", "/api/v1/campaigns/{campaign_id}/scoring-rules"): SUPERVISE,
     ("GET", "/api/v1/campaigns/{campaign_id}/rollover"): SUPERVISE,
     ("POST", "/api/v1/campaigns/{campaign_id}/rollover"): SUPERVISE,
@@ -108,7 +117,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/events"): READ_ALL,
     ("GET", "/api/v1/reports/year-over-year"): READ_ALL,  # staff: their own unit's rows
     ("GET", "/api/v1/reports/year-over-year.xlsx"): READ_ALL,
-    ("POST", "/api/v1/events"): "13A3AA",  # another unit's clerk may not plan for this unit
+    ("POST", "/api/v1/events"): "13A3A333",  # another unit's clerk may not plan for this unit
     ("GET", "/api/v1/events/{event_id}"): READ_OWN,
     ("PATCH", "/api/v1/events/{event_id}"): WRITE_OWN,
     ("GET", "/api/v1/events/{event_id}/evidence"): READ_OWN,
@@ -150,8 +159,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/events/{event_id}/filings/announcement"): WRITE_OWN,
     ("POST", "/api/v1/events/{event_id}/filings/representatives"): WRITE_OWN,
     ("POST", "/api/v1/events/{event_id}/corrections"): WRITE_OWN,
-    # a late clerk asks; supervisors (and admins) correct directly instead: 403
-    ("POST", "/api/v1/events/{event_id}/correction-requests"): "13A433",
+    # a late clerk asks; supervisors correct directly instead, administrators not at all: 403
+    ("POST", "/api/v1/events/{event_id}/correction-requests"): UNIT_OFFICE,
     ("GET", "/api/v1/events/{event_id}/correction-requests"): READ_OWN,
     ("GET", "/api/v1/correction-requests"): READ_ALL,
     ("POST", "/api/v1/correction-requests/{request_id}/decision"): SUPERVISE,
@@ -163,29 +172,29 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/feedback/{item_id}/reply-letter"): READ_OWN,
     ("POST", "/api/v1/feedback/{item_id}/letter-posted"): WRITE_OWN,
     ("POST", "/api/v1/feedback/{item_id}/rating"): WRITE_OWN,
-    ("POST", "/api/v1/feedback/{item_id}/appeal"): "13A433",  # only the unit itself appeals
+    ("POST", "/api/v1/feedback/{item_id}/appeal"): UNIT_OFFICE,  # only the unit itself appeals
     ("POST", "/api/v1/feedback/{item_id}/appeal/decision"): SUPERVISE,
     ("POST", "/api/v1/feedback/{item_id}/transitions"): WRITE_OWN,
     # 签收 and 转办 (issue 26): only the holding unit signs for it; the receiving unit sends a
     # transfer back; supervisors decide (the role alone: 403 before the item is looked up)
-    ("POST", "/api/v1/feedback/{item_id}/sign"): "13A433",
+    ("POST", "/api/v1/feedback/{item_id}/sign"): UNIT_OFFICE,
     ("POST", "/api/v1/feedback/{item_id}/transfers"): WRITE_OWN,
     ("GET", "/api/v1/feedback/{item_id}/transfers"): READ_OWN,
-    ("POST", "/api/v1/feedback/{item_id}/transfer/send-back"): "13A433",
+    ("POST", "/api/v1/feedback/{item_id}/transfer/send-back"): UNIT_OFFICE,
     ("POST", "/api/v1/feedback/{item_id}/transfer/decision"): SUPERVISE,
     ("GET", "/api/v1/transfers"): READ_ALL,
     # the weekly 通报 ranks every unit: those who see every unit (a unit's clerk 403)
-    ("GET", "/api/v1/bulletins"): "1A33AA",
-    ("GET", "/api/v1/bulletins/{bulletin_id}"): "1A33AA",
-    ("GET", "/api/v1/bulletins/{bulletin_id}/{fmt}"): "1A33AA",
+    ("GET", "/api/v1/bulletins"): OVERVIEW,
+    ("GET", "/api/v1/bulletins/{bulletin_id}"): OVERVIEW,
+    ("GET", "/api/v1/bulletins/{bulletin_id}/{fmt}"): OVERVIEW,
     ("GET", "/api/v1/notifications"): READ_ALL,
     ("POST", "/api/v1/notifications/{notification_id}/retry"): SUPERVISE,
     ("POST", "/api/v1/spot-checks/{check_id}/rectification"): SUPERVISE,
     ("GET", "/api/v1/rectifications"): READ_ALL,
     ("GET", "/api/v1/events/{event_id}/rectifications"): READ_OWN,
     ("GET", "/api/v1/rectifications/{rect_id}"): READ_OWN,
-    ("POST", "/api/v1/rectifications/{rect_id}/report"): "13A433",  # the unit reports,
-    ("POST", "/api/v1/rectifications/{rect_id}/files"): "13A433",
+    ("POST", "/api/v1/rectifications/{rect_id}/report"): UNIT_OFFICE,  # the unit reports,
+    ("POST", "/api/v1/rectifications/{rect_id}/files"): UNIT_OFFICE,
     ("POST", "/api/v1/rectifications/{rect_id}/close"): SUPERVISE,
     ("POST", "/api/v1/rectifications/{rect_id}/send-back"): SUPERVISE,
     ("POST", "/api/v1/feedback/{item_id}/answer-corrections"): WRITE_OWN,
@@ -193,7 +202,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/inbox"): SELF,
     ("GET", "/api/v1/inbox/unread-count"): SELF,
     ("POST", "/api/v1/inbox/read-all"): SELF,  # one's own inbox: read marks, not data
-    ("POST", "/api/v1/inbox/{message_id}/read"): "14A444",  # the clerk's own message only
+    ("POST", "/api/v1/inbox/{message_id}/read"): "14A44444",  # the clerk's own message only
     ("GET", "/api/v1/overdue"): READ_ALL,
     ("GET", "/api/v1/public/challenge"): PUBLIC,
     ("GET", "/api/v1/public/events"): PUBLIC,
@@ -202,7 +211,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/public/receipts/{code}"): PUBLIC,
     # The seeded opinion names nobody, so no phone matches it: 404 for everyone, by design
     # (tests/feedback/test_replies.py rates with the phone on record).
-    ("POST", "/api/v1/public/receipts/{code}/rating"): "444444",
+    ("POST", "/api/v1/public/receipts/{code}/rating"): "44444444",
     ("POST", "/api/v1/public/registrations/cancel"): PUBLIC,
     ("POST", "/api/v1/public/registrations/export"): PUBLIC,
     ("POST", "/api/v1/public/registrations/lookup"): PUBLIC,
@@ -210,11 +219,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/samples/{sample_id}/verify"): OVERSEE,
     ("GET", "/api/v1/spot-checks"): READ_ALL,
     ("GET", "/api/v1/units"): READ_ALL,
-    ("POST", "/api/v1/units"): SUPERVISE,
+    ("POST", "/api/v1/units"): SYSTEM_DUTY,
     ("GET", "/api/v1/units/{unit_id}"): READ_ALL,
-    ("POST", "/api/v1/units/{unit_id}/rename"): SUPERVISE,
-    ("POST", "/api/v1/units/{unit_id}/merge"): SUPERVISE,
-    ("PATCH", "/api/v1/units/{unit_id}"): "13A3AA",  # a unit's own clerk keeps its contacts
+    ("POST", "/api/v1/units/{unit_id}/rename"): SYSTEM_DUTY,
+    ("POST", "/api/v1/units/{unit_id}/merge"): SYSTEM_DUTY,
+    ("PATCH", "/api/v1/units/{unit_id}"): "13A3AA33",  # a unit's own clerk keeps its contacts
     ("GET", "/api/v1/visits"): READ_ALL,
     ("POST", "/api/v1/visits/{visit_id}/photos"): SUPERVISE_OWN,
 }
@@ -497,11 +506,11 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
     assert reg.status_code == 201, reg.text
     regs = client.get(f"/api/v1/events/{public['id']}/registrations", headers=h["housing"])
     sample = client.post(
-        f"/api/v1/campaigns/{world.campaign_id}/samples", json={"count": 1}, headers=h["admin"]
+        f"/api/v1/campaigns/{world.campaign_id}/samples", json={"count": 1}, headers=h["supervisor"]
     )
     assert sample.status_code == 201, sample.text
     scoring = client.get(
-        f"/api/v1/campaigns/{world.campaign_id}/scoring-rules", headers=h["admin"]
+        f"/api/v1/campaigns/{world.campaign_id}/scoring-rules", headers=h["supervisor"]
     ).json()
     now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
     with Session(engine, expire_on_commit=False) as session:

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
-from models import Campaign, Event, TransitionLog, Unit
+from models import Campaign, ChangeLog, Event, TransitionLog, Unit
 from settings import PROJECT_DIR
 from tests.conftest import HOUSING, SHILING, World, error_of
 from workflows.campaign.rules import CampaignRules
@@ -627,13 +627,19 @@ def test_units_are_matched_by_name_and_new_ones_get_a_kind_from_their_name(
 # ------------------------------------------------------------------------------------------
 
 
-def test_only_supervisors_and_admins_may_import(client: TestClient, world: World) -> None:
-    """Unit staff and viewers get 403 supervisor_required and nothing is written; admins may."""
+def test_only_supervisors_and_the_system_administrator_may_import(
+    client: TestClient, world: World
+) -> None:
+    """Unit staff and viewers get 403 supervisor_required, the security and audit
+    administrators 403 separation_of_duties (三员分立), and nothing is written; the system
+    administrator may, and its import is an audit line."""
     before = counts(world)
-    for who in ("housing", "viewer"):
+    office, duty = "supervisor_required", "separation_of_duties"
+    for who, code in (("housing", office), ("viewer", office), ("secadmin", duty),
+                      ("auditor", duty)):  # fmt: skip
         refused = upload(client, world, NOTICE, who=who, accept_warnings=True)
         assert refused.status_code == 403, (who, refused.text)
-        assert error_of(refused)["code"] == "supervisor_required"
+        assert error_of(refused)["code"] == code
         dry = upload(client, world, NOTICE, who=who, dry_run=True)
         assert dry.status_code == 403, (who, dry.text)
     anonymous = client.post(
@@ -642,7 +648,10 @@ def test_only_supervisors_and_admins_may_import(client: TestClient, world: World
     )
     assert anonymous.status_code == 401
     assert counts(world) == before
-    assert upload(client, world, NOTICE, who="admin", accept_warnings=True).status_code == 201
+    assert upload(client, world, NOTICE, who="sysadmin", accept_warnings=True).status_code == 201
+    with world.session() as session:
+        done = session.exec(select(ChangeLog.action).where(ChangeLog.actor_name == "sysadmin"))
+        assert "duty_imports" in done.all()
 
 
 def test_unreadable_files_are_refused_with_stable_codes(

@@ -39,7 +39,7 @@ def test_huge_integers_in_every_path_and_query_are_422(walker: Walker, world: Wo
             query[name] = HUGE
         kwargs = {"json": {}} if method in ("post", "put", "patch") else {}
         response = walker.client.request(
-            method.upper(), path, params=query, headers=world.headers["admin"], **kwargs
+            method.upper(), path, params=query, headers=world.headers["supervisor"], **kwargs
         )
         assert response.status_code == 422, (method, template, name, response.text)
         fields = [f["field"] for f in error_of(response)["details"]["fields"]]
@@ -63,7 +63,7 @@ def test_campaign_patch_null_is_422(walker: Walker, world: World, field: str) ->
     response = walker.client.patch(
         f"/api/v1/campaigns/{world.campaign_id}",
         json={field: None},
-        headers=world.headers["admin"],
+        headers=world.headers["supervisor"],
     )
     assert response.status_code == 422, response.text
     error = error_of(response)
@@ -98,7 +98,7 @@ def test_event_dates_out_of_reach_are_422(walker: Walker, world: World, day: str
     response = walker.client.patch(
         f"/api/v1/campaigns/{world.campaign_id}",
         json={"ends_on": day},
-        headers=world.headers["admin"],
+        headers=world.headers["supervisor"],
     )
     assert response.status_code == 422
 

@@ -671,7 +671,7 @@ def test_a_deadline_in_an_unpublished_year_is_flagged_and_later_recomputed(
     r = walker.client.post(
         "/api/v1/calendar",
         files={"file": ("2027.yaml", calendar_file.encode(), "application/yaml")},
-        headers=walker.world.headers["admin"],
+        headers=walker.world.headers["sysadmin"],
     )
     assert r.status_code == 201, r.text
     assert r.json()["recomputed"] >= 1
@@ -684,18 +684,21 @@ def test_a_deadline_in_an_unpublished_year_is_flagged_and_later_recomputed(
     assert entry["data"]["new_due_on"] == "2027-01-13"
 
 
-def test_only_admins_load_calendars(walker: Walker) -> None:
-    """Loading working-day data is for admins; a malformed file is a 422 naming the problem."""
-    r = walker.client.post(
-        "/api/v1/calendar",
-        files={"file": ("x.yaml", b"years: []\n", "application/yaml")},
-        headers=walker.world.headers["supervisor"],
-    )
-    assert r.status_code == 403
+def test_only_the_system_administrator_loads_calendars(walker: Walker) -> None:
+    """Loading working-day data is the system administrator's (三员分立: the other two 403
+    `separation_of_duties`); a malformed file is a 422 naming the problem."""
+    for who, code in (("supervisor", "admin_required"), ("secadmin", "separation_of_duties"),
+                      ("auditor", "separation_of_duties")):  # fmt: skip
+        r = walker.client.post(
+            "/api/v1/calendar",
+            files={"file": ("x.yaml", b"years: []\n", "application/yaml")},
+            headers=walker.world.headers[who],
+        )
+        assert r.status_code == 403 and r.json()["error"]["code"] == code, (who, r.text)
     r = walker.client.post(
         "/api/v1/calendar",
         files={"file": ("x.yaml", b"years: [{year: 2027, holidays: ['2028-01-01']}]\n", "a/b")},
-        headers=walker.world.headers["admin"],
+        headers=walker.world.headers["sysadmin"],
     )
     assert r.status_code == 422 and r.json()["error"]["code"].startswith("calendar_")
 
@@ -886,7 +889,7 @@ def test_loading_a_year_keeps_an_approved_extension(walker: Walker, clock) -> No
     r = walker.client.post(
         "/api/v1/calendar",
         files={"file": ("2027.yaml", calendar_file.encode(), "application/yaml")},
-        headers=h["admin"],
+        headers=h["sysadmin"],
     )
     assert r.status_code == 201, r.text
     item = walker.client.get(f"/api/v1/feedback/{item_id}", headers=h["housing"]).json()

@@ -33,9 +33,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_admin_links_and_unlinks_an_identity(client: TestClient, world: World) -> None:
-    """An admin links an identity to an existing account, a second link of the same identity
-    is refused, unlinking removes it; each step is an audit line on the account."""
-    admin, uid = world.headers["admin"], world.user_ids["housing"]
+    """The security administrator links an identity to an existing account, a second link of
+    the same identity is refused, unlinking removes it; each step is an audit line on the
+    account."""
+    admin, uid = world.headers["secadmin"], world.user_ids["housing"]
     made = client.post(
         f"/api/v1/users/{uid}/identities", json={"subject": " alice "}, headers=admin
     )
@@ -71,7 +72,7 @@ def test_only_account_managers_link(client: TestClient, world: World) -> None:
     )
     assert clerk.status_code == 403
     sup = client.post(
-        f"/api/v1/users/{world.user_ids['admin']}/identities",
+        f"/api/v1/users/{world.user_ids['secadmin']}/identities",
         json=body,
         headers=world.headers["supervisor"],
     )
@@ -86,7 +87,7 @@ def test_subject_must_be_printable_and_short(
     response = client.post(
         f"/api/v1/users/{world.user_ids['housing']}/identities",
         json={"subject": subject},
-        headers=world.headers["admin"],
+        headers=world.headers["secadmin"],
     )
     assert response.status_code == 422, response.text
 
@@ -110,12 +111,12 @@ def test_admin_links_on_the_page(client: TestClient, world: World) -> None:
     """The account page leads to 统一身份认证关联: a typed identity is linked, a taken one is
     refused beside its field, and 解除关联 removes it."""
     with Session(world.engine) as session:
-        admin = session.get(User, world.user_ids["admin"])
+        admin = session.get(User, world.user_ids["secadmin"])
         assert admin is not None
         admin.password_hash = hash_password("Admin-Passw0rd-long")
         session.add(admin)
         session.commit()
-    sign_in(client, "admin", "Admin-Passw0rd-long")
+    sign_in(client, "secadmin", "Admin-Passw0rd-long")
     uid = world.user_ids["housing"]
     assert f'href="/admin/identities/{uid}"' in client.get(f"/admin/accounts/{uid}").text
     page = client.get(f"/admin/identities/{uid}")
@@ -129,9 +130,9 @@ def test_admin_links_on_the_page(client: TestClient, world: World) -> None:
         f"/admin/identities/{other}", data={"csrf": csrf_of(done.text), "subject": "alice"}
     )
     assert taken.status_code == 409 and "已关联到账号" in taken.text
-    link_id = client.get(f"/api/v1/users/{uid}/identities", headers=world.headers["admin"]).json()[
-        0
-    ]["id"]
+    link_id = client.get(
+        f"/api/v1/users/{uid}/identities", headers=world.headers["secadmin"]
+    ).json()[0]["id"]
     gone = client.post(
         f"/admin/identities/{uid}/{link_id}/unlink", data={"csrf": csrf_of(done.text)}
     )
