@@ -1,5 +1,5 @@
-"""The embedded demo: the founding notice's campaign, its 39 events, and three demo accounts
-(an admin, a supervisor and a unit's staffer)."""
+"""The embedded demo: the founding notice's campaign, its 39 events, and five demo accounts
+(a supervisor, a unit's staffer, and the system, security and audit administrators)."""
 
 from __future__ import annotations
 
@@ -69,13 +69,14 @@ def load_demo_campaign(session: Session, now: datetime) -> Campaign:
     return campaign
 
 
-# The demo's accounts, in the order `make run` prints them: who sets up, who supervises, who
-# runs event 14 (the admin exists so the admin pages can be tried, issue 24).
+# The demo's accounts, in the order `make run` prints them: who supervises, who runs event 14,
+# and the three administrators (三员分立, issue 29: the system administrator sets up imports,
+# units and the calendar, the security administrator accounts, the audit administrator reads
+# the audit), so the admin pages can be tried (issue 24).
 DEMO_ACCOUNTS: tuple[tuple[str, Role, str | None], ...] = (
-    ("demo-admin", Role.admin, None),
     ("demo-supervisor", Role.supervisor, None),
     ("demo-staff", Role.unit_staff, DEMO_STAFF_UNIT),
-    # 三员分立: the three administrators (each enrols a second factor at its first sign-in).
+    # each administrator enrols a second factor at its first sign-in
     ("demo-system", Role.system_admin, None),
     ("demo-security", Role.security_admin, None),
     ("demo-audit", Role.audit_admin, None),
