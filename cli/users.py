@@ -12,16 +12,14 @@ from settings import get_settings
 
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 
+# The roles an account may be given (三员分立: the all-duty admin is retired, issue 29).
+ROLES = "supervisor | unit_staff | viewer | system_admin | security_admin | audit_admin"
+
 
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="username")],
-    role: Annotated[
-        str,
-        typer.Option(
-            help="supervisor | unit_staff | viewer | system_admin | security_admin | audit_admin"
-        ),
-    ],
+    role: Annotated[str, typer.Option(help=ROLES)],
     unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
     password: Annotated[
         bool,
@@ -156,12 +154,7 @@ def user_reset_password(name: UserName) -> None:
 @user_app.command("set-role")
 def user_set_role(
     name: UserName,
-    role: Annotated[
-        str,
-        typer.Argument(
-            help="supervisor | unit_staff | viewer | system_admin | security_admin | audit_admin"
-        ),
-    ],
+    role: Annotated[str, typer.Argument(help=ROLES)],
     unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
 ) -> None:
     """Change an account's role (and unit: required for unit_staff, dropped otherwise)."""
