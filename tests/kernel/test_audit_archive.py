@@ -33,7 +33,7 @@ RETENTION = 180
 def _later_history(walker: Walker, username: str = "viewer-later") -> None:
     """An account change, at the clock's (later) time."""
     body = {"username": username, "role": "viewer", "display_name": "后来"}
-    headers = walker.world.headers["admin"]
+    headers = walker.world.headers["secadmin"]
     assert walker.client.post("/api/v1/users", json=body, headers=headers).status_code == 201
 
 

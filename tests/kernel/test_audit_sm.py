@@ -48,7 +48,7 @@ def test_a_chain_verifies_across_a_switch_of_profile(
     _profile(monkeypatch, "sm")
     walker.move(event_id, "submit_summary", data={"text": "总结", "photos": ["p.jpg"]})
     body = {"username": "viewer-bing", "role": "viewer", "display_name": "丙"}
-    headers = walker.world.headers["admin"]
+    headers = walker.world.headers["secadmin"]
     assert walker.client.post("/api/v1/users", json=body, headers=headers).status_code == 201
     changes = _rows(engine, ChangeLog)
     kinds = [audit.algorithm_of(r.row_hash) for r in changes]
