@@ -114,11 +114,14 @@ def seed(conn: Any, world: World, events: int, per_event: int) -> dict[str, int]
         """
         INSERT INTO feedback_item (event_id, unit_id, content, state, collected_on, due_on,
                                    due_at, due_provisional, escalation_level, version,
-                                   created_at, updated_at, answered_at, overdue_since)
+                                   created_at, updated_at, answered_at, told_at, overdue_since)
         SELECT event_id, unit_id, '建议' || k, state, due_on - 21, due_on,
                (due_on + 1)::timestamp AT TIME ZONE 'Asia/Shanghai',
                false, CASE WHEN state = 'overdue' THEN 1 ELSE 0 END, 1, now(), now(),
                CASE WHEN state IN ('answered', 'closed') THEN now() END,
+               -- told as answered, but for one answer in 100 still waiting to be told
+               CASE WHEN state = 'closed' OR (state = 'answered' AND k %% 100 <> 0)
+                    THEN now() END,
                CASE WHEN state = 'overdue' THEN now() END
         FROM (
             SELECT e.id AS event_id, e.unit_id, k,

@@ -48,6 +48,7 @@ _version_column = sa.Column("version", sa.Integer, nullable=False)
 
 _SUMMARY_OPEN = "state IN ('held', 'feedback_collected')"
 _HOLD_OPEN = "state IN ('planned', 'invited')"
+_FLAGGED = "flags IS NOT NULL"
 
 
 class Event(SQLModel, table=True):
@@ -78,6 +79,15 @@ class Event(SQLModel, table=True):
         sa.Index("ix_event_unit_date_latest_id", "unit_id", "date_latest", "id"),  # 我的活动
         sa.Index("ix_event_campaign_state", "campaign_id", "state"),
         sa.Index("ix_event_state_updated_at_id", "state", "updated_at", "id"),  # spot-check queue
+        # The board's flagged events, newest first (few of 100k: a partial index, not a scan);
+        # drop-downs' units in schedule order (each unit's lowest 序号: one probe per unit).
+        sa.Index(
+            "ix_event_flagged_id",
+            "id",
+            postgresql_where=sa.text(_FLAGGED),
+            sqlite_where=sa.text(_FLAGGED),
+        ),
+        sa.Index("ix_event_unit_seq", "unit_id", "seq"),
         # An imported row is identified by its unit and theme within the campaign, so importing
         # the same table twice (even after a reschedule) creates nothing new.
         sa.UniqueConstraint("campaign_id", "source_key", name="uq_event_campaign_source_key"),

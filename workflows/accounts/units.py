@@ -29,16 +29,15 @@ def in_schedule_order(session: Session) -> list[Unit]:
     """Every unit in the order of the schedule table (the lowest 序号 among its events), then
     units without a numbered event in the order they were added. Drop-downs use it: a list
     sorted by name would follow code points, which no Chinese reader expects (issue 24)."""
+    # Each unit's lowest 序号 by one probe of ix_event_unit_seq (a correlated subquery), not
+    # a grouping of every event: the board and every form with a unit drop-down ask this.
     first = (
-        select(Event.unit_id, func.min(Event.seq).label("seq"))
-        .group_by(col(Event.unit_id))
-        .subquery()
+        select(func.min(Event.seq))
+        .where(Event.unit_id == Unit.id)
+        .correlate(Unit)
+        .scalar_subquery()
     )
-    stmt = (
-        select(Unit)
-        .outerjoin(first, first.c.unit_id == Unit.id)
-        .order_by(first.c.seq.is_(None), first.c.seq, col(Unit.id))
-    )
+    stmt = select(Unit).order_by(first.is_(None), first, col(Unit.id))
     return list(session.exec(stmt).all())
 
 

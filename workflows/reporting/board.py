@@ -205,9 +205,16 @@ def answered_not_told(session: Session, campaign_id: int | None) -> int:
         .where(FeedbackItem.state == FeedbackState.answered, col(FeedbackItem.told_at).is_(None))
     )
     if campaign_id:
-        stmt = stmt.join(Event, col(Event.id) == FeedbackItem.event_id).where(
-            Event.campaign_id == campaign_id
+        # Each of the few not-told answers asks its event's campaign by primary key (a
+        # correlated subquery the planner cannot turn into a scan of every event: it misjudges
+        # how few answers wait, as state and told_at are not independent).
+        campaign_of = (
+            select(Event.campaign_id)
+            .where(Event.id == FeedbackItem.event_id)
+            .correlate(FeedbackItem)
+            .scalar_subquery()
         )
+        stmt = stmt.where(campaign_of == campaign_id)
     return int(session.exec(stmt).one())
 
 
