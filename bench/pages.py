@@ -23,7 +23,12 @@ First load: each page's HTML and every stylesheet, script, icon and image it ref
 this server, fetched as a browser with an empty cache would (Accept-Encoding gzip, br), bytes
 counted as they come off the wire (compressed where the server compresses).
 
-Targets (issue 12): every page's p95 ≤ 50 ms; every first load ≤ 300 KB. Prints MET/MISSED.
+Targets (issue 12): every page's p95 ≤ 50 ms, the board's ≤ 25 ms (issue 32); every first load
+≤ 300 KB. Prints MET/MISSED, one `target …` line per page for bench/run_all.py's medians.
+
+Then each page's SQL (bench/page_queries.py): the statements one request sends, each explained
+with EXPLAIN (ANALYZE, BUFFERS); the summary (statements, summed execution time, the costliest
+with their scans) is printed, every plan written to `--explain-file` (bench/pages-explain.txt).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import time
 from pathlib import Path
 
 import httpx
+import page_queries
 from _common import (  # first: puts the project root on sys.path
     DEFAULT_PG,
     DEFAULT_REDIS,
@@ -61,6 +67,7 @@ from _seed import connect, seed_world
 from overdue import seed as seed_overdue
 
 P95_MS = 50.0
+BOARD_P95_MS = 25.0  # issue 32: the board with headroom at 100k events
 FIRST_LOAD_KB = 300.0
 COOKIE = "od_session"
 ASSET = re.compile(r'<(?:link|script|img)\b[^>]*\b(?:href|src)="(/[^"]*)"', re.I)
@@ -129,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (1)")
     parser.add_argument("--depth", type=int, default=60, help="overdue pages walked (60)")
+    parser.add_argument(
+        "--explain-file", default=str(Path(__file__).with_name("pages-explain.txt"))
+    )
     args = parser.parse_args(argv)
     others = foreign_processes([])
     for line in others:
@@ -186,21 +196,38 @@ def main(argv: list[str] | None = None) -> int:
                 weights[label] = first_load(base, token, path)
         finally:
             stop(api)
+        # Each page's statements and their plans, asked in-process on the same database.
+        explained = page_queries.explain_pages(
+            url,
+            [
+                ("/board", sup),
+                ("/?all=1", sup),
+                ("/", staff[0]),
+                (f"/events/{first_id}", sup),
+                (deep[-1], sup),
+            ],
+        )
+        Path(args.explain_file).write_text(page_queries.full_text(explained))
         versions_text = server_versions(url, broker_url)
 
     rows = []
     ok = True
+    targets = []
     for label, values in results.items():
         p95 = pct(values, 95)
-        ok &= p95 <= P95_MS
+        limit = BOARD_P95_MS if label.startswith("board") else P95_MS
+        ok &= p95 <= limit
         rows.append(
             [label, f"{pct(values, 50):.1f}", f"{p95:.1f}", f"{max(values):.1f}",
-             str(len(values)), verdict(p95 <= P95_MS)]
+             str(len(values)), f"≤ {limit:.0f}: {verdict(p95 <= limit)}"]
         )  # fmt: skip
+        targets.append(f"{label} p95 ≤ {limit:.0f} ms: {p95:.1f} ms → "
+                       f"{verdict(p95 <= limit)}")  # fmt: skip
     print_table(
-        f"page server time (ms), target p95 ≤ {P95_MS:.0f} ms",
+        f"page server time (ms), target p95 ≤ {P95_MS:.0f} ms (the board ≤ {BOARD_P95_MS:.0f})",
         ["page", "p50", "p95", "max", "n", "p95 target"],
         rows,
+        "target " + "; ".join(targets),
     )
     weight_rows = []
     for label, (size, requests, assets) in weights.items():
@@ -222,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         ["page", "KB", "requests", "assets", "target"],
         weight_rows,
         caption,
+    )
+    print(
+        "SQL per page (EXPLAIN (ANALYZE, BUFFERS) of each statement, one request; every plan in "
+        f"{Path(args.explain_file).name}):\n" + page_queries.summary(explained)
     )
     return 0 if ok else 1
 

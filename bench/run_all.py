@@ -3,6 +3,11 @@
     .venv/bin/python bench/run_all.py            # or: make bench
     .venv/bin/python bench/run_all.py --only moves,overdue --no-write
     .venv/bin/python bench/run_all.py --force    # write BENCHMARKS.md even if disturbed (labelled)
+    .venv/bin/python bench/run_all.py --runs 1 --only pages --args pages='--events 2000' --no-write
+
+Each script runs `--runs` times (3): each target's figure in the report is the median run's
+(its line keeps the limit measured in that same run), followed by every run's figure, their
+spread and verdicts; every run's output is kept in BENCHMARKS.md.
 
 Before each benchmark (after waiting up to `--settle` seconds, 240, for the previous one's load
 to decay) the machine must be quiet: 1-minute load average at most `--max-load` (default half
@@ -32,6 +37,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -46,7 +52,7 @@ from _common import ROOT, cmdline, machine, process_tree
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "moves": ("bench/moves.py", [], "moves through the API vs the raw-SQL limit"),
     "overdue": ("bench/overdue.py", [], "overdue list pages (offset and cursor) vs bare SQL"),
-    "timers": ("bench/timers.py", [], "timer lateness and the 10,000-deadline burst vs its floor"),
+    "timers": ("bench/timers.py", [], "timer lateness and the 100,000-deadline burst vs its floor"),
     "pages": ("bench/pages.py", [], "main pages' server time and first-load bytes, 100k events"),
     "public": ("bench/public_calendar.py", [], "public calendar page rate vs a bare ASGI app"),
     "exports": ("bench/exports.py", [], "100k-event export and the 1,000-unit report"),
@@ -415,6 +421,67 @@ def parse(result: Result) -> None:
         result.rss.append((name.strip(), [float(x) for x in parts.split("+") if x.strip()]))
 
 
+FIGURE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+@dataclass
+class Target:
+    """One target over several runs of its script: the median run's line and verdict, every
+    run's figure (the first number after the label's colon) and their spread."""
+
+    label: str
+    line: str  # the median run's line: its figure beside its same-run limit
+    verdict: str
+    figures: list[float]
+    verdicts: list[str]
+
+    def describe(self) -> str:
+        """The median run's line, then the runs' figures and their spread."""
+        runs = len(self.verdicts)
+        if runs == 1:
+            return self.line
+        if not self.figures:
+            return f"{self.line} (runs: {', '.join(self.verdicts)})"
+        low, high = min(self.figures), max(self.figures)
+        middle = sorted(self.figures)[(len(self.figures) - 1) // 2]
+        spread = f"{(high - low) / abs(middle) * 100:.0f}% of the median" if middle else "—"
+        shown = ", ".join(f"{f:g}" for f in self.figures)
+        return (
+            f"{self.line} — median of {runs} runs (figures {shown}; spread {low:g}–{high:g}, "
+            f"{spread}; verdicts {'/'.join(self.verdicts)})"
+        )
+
+
+def figure_of(line: str) -> float | None:
+    """The figure of a target line: the first number after the label's colon."""
+    _, colon, rest = line.partition(": ")
+    found = FIGURE.search(rest) if colon else None
+    return float(found.group(0).replace(",", "")) if found else None
+
+
+def median_targets(runs: list[Result]) -> list[Target]:
+    """Each target of a script over its runs, matched by label (the text before the colon):
+    the run whose figure is the median (the lower middle for an even count) gives the line and
+    the verdict; without figures, the verdict most runs gave (MISSED on a tie)."""
+    labels: dict[str, list[tuple[str, str]]] = {}
+    for run in runs:
+        for line, verdict in run.targets:
+            labels.setdefault(line.partition(": ")[0], []).append((line, verdict))
+    out = []
+    for label, seen in labels.items():
+        figures = [f for line, _ in seen if (f := figure_of(line)) is not None]
+        verdicts = [v for _, v in seen]
+        if len(figures) == len(seen):
+            ranked = sorted(seen, key=lambda lv: figure_of(lv[0]) or 0.0)
+            line, verdict = ranked[(len(ranked) - 1) // 2]
+        else:
+            figures = []
+            verdict = "MET" if verdicts.count("MET") > len(verdicts) / 2 else "MISSED"
+            line = seen[0][0]
+        out.append(Target(label, line, verdict, figures, verdicts))
+    return out
+
+
 def run_one(name: str, python: str, extra: list[str], max_load: float, settle: float) -> Result:
     """Run one benchmark script, watching the machine meanwhile."""
     script, args, _ = BENCHMARKS[name]
@@ -447,7 +514,7 @@ def git(*args: str) -> str:
     ).stdout.strip()
 
 
-def report(results: list[Result], args: argparse.Namespace, disturbed: bool) -> str:
+def report(runs: list[list[Result]], args: argparse.Namespace, disturbed: bool) -> str:
     """BENCHMARKS.md's text."""
     dirty = git("status", "--porcelain", "--untracked-files=no")
     commit = git("rev-parse", "--short", "HEAD") + (" (with uncommitted changes)" if dirty else "")
@@ -465,46 +532,54 @@ def report(results: list[Result], args: argparse.Namespace, disturbed: bool) -> 
         f" on commit `{commit}`, {when}. Machine: {machine()}. What each script does:"
         " [bench/README.md](bench/README.md).",
         "",
-        "## Targets (each figure beside the limit measured in the same run)",
+        f"## Targets (each figure beside the limit measured in the same run; the median of "
+        f"{args.runs} run{'s' if args.runs != 1 else ''} with the figures' spread)",
         "",
         "| benchmark | target: figure vs limit | verdict |",
         "| --- | --- | --- |",
     ]
-    for r in results:
-        for text, verdict in r.targets:
-            lines.append(f"| {r.name} | {text.replace('|', '/')} | **{verdict}** |")
-        worst = max((max(v) for _, v in r.rss if v), default=None)
+    for group in runs:
+        name = group[0].name
+        for target in median_targets(group):
+            lines.append(
+                f"| {name} | {target.describe().replace('|', '/')} | **{target.verdict}** |"
+            )
+        rss = [(n, v) for r in group for n, v in r.rss if v]
+        worst = max((max(v) for _, v in rss), default=None)
         if worst is not None:
             ok = worst <= args.rss_limit
-            procs = "; ".join(f"{n}: {' + '.join(f'{x:.0f}' for x in v)}" for n, v in r.rss)
+            procs = "; ".join(f"{n}: {' + '.join(f'{x:.0f}' for x in v)}" for n, v in rss)
             lines.append(
-                f"| {r.name} | peak RSS ≤ {args.rss_limit:.0f} MB per process: worst "
+                f"| {name} | peak RSS ≤ {args.rss_limit:.0f} MB per process, every run: worst "
                 f"{worst:.0f} MB ({procs}) | **{'MET' if ok else 'MISSED'}** |"
             )
-        if r.returncode:
-            lines.append(f"| {r.name} | the script exited {r.returncode} | **FAILED** |")
+        for r in group:
+            if r.returncode:
+                lines.append(f"| {name} | a run exited {r.returncode} | **FAILED** |")
     lines.append("")
-    for r in results:
-        _, _, what = BENCHMARKS[r.name]
-        quiet = "quiet" if not r.disturbed(args.max_load, args.max_other) else "**DISTURBED**"
-        lines += [
-            f"## {r.name}: {what}",
-            "",
-            "```sh",
-            r.command,
-            "```",
-            "",
-            f"{quiet}: before — {r.before.describe()}; during — other CPU "
-            f"{r.other_during:.2f} cores on average"
-            + (f" (busiest: {'; '.join(r.foreign_during)})" if r.foreign_during else "")
-            + (f", other processes seen: {'; '.join(r.others_seen[:5])}" if r.others_seen else "")
-            + f"; took {r.seconds:.0f} s.",
-            "",
-            "```",
-            r.output.rstrip(),
-            "```",
-            "",
-        ]
+    for group in runs:
+        _, _, what = BENCHMARKS[group[0].name]
+        lines += [f"## {group[0].name}: {what}", "", "```sh", group[0].command, "```", ""]
+        for n, r in enumerate(group, 1):
+            quiet = "quiet" if not r.disturbed(args.max_load, args.max_other) else "**DISTURBED**"
+            if len(group) > 1:
+                lines += [f"### run {n} of {len(group)}", ""]
+            lines += [
+                f"{quiet}: before — {r.before.describe()}; during — other CPU "
+                f"{r.other_during:.2f} cores on average"
+                + (f" (busiest: {'; '.join(r.foreign_during)})" if r.foreign_during else "")
+                + (
+                    f", other processes seen: {'; '.join(r.others_seen[:5])}"
+                    if r.others_seen
+                    else ""
+                )
+                + f"; took {r.seconds:.0f} s.",
+                "",
+                "```",
+                r.output.rstrip(),
+                "```",
+                "",
+            ]
     return "\n".join(lines)
 
 
@@ -518,6 +593,16 @@ def main(argv: list[str] | None = None) -> int:
         "--settle", type=float, default=240.0, help="seconds to wait for the load to fall"
     )
     parser.add_argument("--rss-limit", type=float, default=150.0, help="MB per process")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="runs of each script; each figure is their median"
+    )
+    parser.add_argument(
+        "--args",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help="extra arguments for one script, e.g. pages='--events 2000' (a smoke run)",
+    )
     parser.add_argument("--force", action="store_true", help="write even when disturbed")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
@@ -526,10 +611,22 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    extra: dict[str, list[str]] = {}
+    for item in args.args:
+        name, _, text = item.partition("=")
+        if name not in BENCHMARKS:
+            parser.error(f"--args: unknown benchmark {name!r}")
+        extra[name] = shlex.split(text)
     python = sys.executable
-    results = [run_one(name, python, [], args.max_load, args.settle) for name in names]
-    disturbed = any(r.disturbed(args.max_load, args.max_other) for r in results)
-    text = report(results, args, disturbed)
+    runs = [
+        [
+            run_one(name, python, extra.get(name, []), args.max_load, args.settle)
+            for _ in range(max(1, args.runs))
+        ]
+        for name in names
+    ]
+    disturbed = any(r.disturbed(args.max_load, args.max_other) for group in runs for r in group)
+    text = report(runs, args, disturbed)
     print("\n" + "\n".join(line for line in text.splitlines() if line.startswith("|")))
     if disturbed:
         print("\nDISTURBED: other work ran on the machine; see the quiet checks above.")

@@ -187,3 +187,30 @@ def test_parse_collects_the_exports_targets_and_rss() -> None:
     assert result.targets[0][0] == "target events.xlsx (100,000 rows) ≤ 10 s: 2.26 s"
     assert result.targets[-1][0].startswith("target API peak RSS ≤ 150 MB: 142 MB")
     assert result.rss == [("API", [142.0])]
+
+
+def _run_with(lines: list[tuple[str, str]]) -> object:
+    result = run_all.Result("moves", "cmd", run_all.Quiet(0.1, 0.0, []))
+    result.targets = lines
+    return result
+
+
+def test_each_target_is_the_median_run_with_its_own_limit_and_the_spread() -> None:
+    runs = [
+        _run_with([("target API ≥ 75% of raw: 71% (212 vs 298/s)", "MISSED")]),
+        _run_with([("target API ≥ 75% of raw: 80% (240 vs 300/s)", "MET")]),
+        _run_with([("target API ≥ 75% of raw: 77% (231 vs 300/s)", "MET")]),
+    ]
+    (target,) = run_all.median_targets(runs)
+    assert (target.line, target.verdict) == ("target API ≥ 75% of raw: 77% (231 vs 300/s)", "MET")
+    assert target.figures == [71.0, 80.0, 77.0]
+    text = target.describe()
+    assert "median of 3 runs" in text and "spread 71–80" in text and "12% of the median" in text
+
+
+def test_a_target_without_a_figure_takes_the_verdict_most_runs_gave() -> None:
+    runs = [_run_with([("all targets of the script", v)]) for v in ("MET", "MISSED", "MISSED")]
+    (target,) = run_all.median_targets(runs)
+    assert target.verdict == "MISSED" and target.figures == []
+    assert run_all.figure_of("target burst ≤ 3 × floor: 3.33 s vs 3 × 1.45") == 3.33
+    assert run_all.figure_of("target calendar page ≥ 500 req/s: 2,000") == 2000.0
