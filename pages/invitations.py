@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
@@ -38,6 +37,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 @lru_cache(maxsize=512)
 def qr_svg(code: str) -> Markup:
     """The door code as an inline SVG QR code."""
+    import segno  # drawn on demand: kept off the service's start
+
     svg = segno.make(grouped(code), error="m", micro=False).svg_inline(
         scale=5, border=4, omitsize=True, svgclass="qr", title="入场签到二维码"
     )

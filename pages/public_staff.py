@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
@@ -45,6 +44,8 @@ QR_SCALE = 3  # SVG units per module; the print CSS sizes the code to 30 mm
 @lru_cache(maxsize=1024)
 def qr_svg(url: str) -> str:
     """The QR code of a URL as inline SVG markup (deterministic for a URL)."""
+    import segno  # drawn on demand: kept off the service's start
+
     code = segno.make(url, error=QR_ERROR, micro=False)
     return code.svg_inline(
         scale=QR_SCALE, border=4, omitsize=True, svgclass="qr", title="扫码查询办理进度"

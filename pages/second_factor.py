@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
@@ -39,6 +38,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 def qr_svg(uri: str) -> Markup:
     """The otpauth:// address as an inline SVG QR code (drawn here: nothing from the internet)."""
+    import segno  # drawn on demand: kept off the service's start
+
     code = segno.make(uri, error="m", micro=False)
     return Markup(code.svg_inline(scale=4, border=4, omitsize=True, svgclass="qr",
                                   title="用验证器扫描此二维码"))  # fmt: skip

@@ -9,12 +9,15 @@ of day is an all-day entry over its date window. UIDs are stable, so a re-import
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import icalendar
 from sqlmodel import Session, col, select
 
 from models import Campaign, Event, EventState, Unit
 from workflows.kernel.clock import LOCAL_TZ
+
+if TYPE_CHECKING:  # imported where a file is written: not on every move's import path
+    import icalendar
 
 PRODID = "-//openday//政府开放日//ZH"
 UID_DOMAIN = "openday"
@@ -23,6 +26,8 @@ FEED_STATES = tuple(s for s in EventState if s != EventState.cancelled)
 
 
 def _calendar(name: str) -> icalendar.Calendar:
+    import icalendar
+
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -35,6 +40,8 @@ def _calendar(name: str) -> icalendar.Calendar:
 def vevent(event: Event, unit_name: str, now: datetime, *, url: str | None = None,
            code: str | None = None) -> icalendar.Event:  # fmt: skip
     """One VEVENT: theme, unit, place, local start and end (or all-day over the window)."""
+    import icalendar
+
     entry = icalendar.Event()
     entry.add("uid", f"event-{event.id}@{UID_DOMAIN}")
     entry.add("dtstamp", now)

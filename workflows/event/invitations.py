@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import segno
 import sqlalchemy as sa
 import structlog
 from sqlmodel import Session, col, select
@@ -479,6 +478,8 @@ def send_reminders(session: Session, timer_ids: list[int], now: datetime) -> dic
 
 def qr_png(code: str) -> bytes:
     """The door code as a QR code (PNG): a scanner at the door types it into the check-in page."""
+    import segno  # only where a QR code is drawn: kept off the service's start
+
     out = io.BytesIO()
     segno.make(grouped(code), error="m", micro=False).save(out, kind="png", scale=6, border=4)
     return out.getvalue()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from settings import Settings
 from workflows.accounts.identity.adapter import IdentityAdapter
-from workflows.accounts.identity.oidc import OidcAdapter
+
+if TYPE_CHECKING:
+    import httpx
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -34,6 +35,13 @@ def build_adapter(settings: Settings, http: httpx.Client | None = None) -> Ident
         return None
     assert settings.oidc_issuer is not None and settings.oidc_client_id is not None
     check_issuer(settings.oidc_issuer)
+    # Imported only when unified sign-in is configured: authlib and joserfc (with
+    # cryptography's x509) are a fifth of the API's import time, for a feature most sites
+    # leave off.
+    import httpx
+
+    from workflows.accounts.identity.oidc import OidcAdapter
+
     client = http or httpx.Client(timeout=settings.oidc_timeout_seconds, follow_redirects=False)
     return OidcAdapter(
         issuer=settings.oidc_issuer,
