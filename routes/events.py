@@ -195,11 +195,10 @@ def transition(
     )
     session.commit()
     moves.moved(entry, door="api")
+    names = history_words.names_for_move(session, entry, actor)  # no query: read with the token
     answer = TransitionOut(
         event=out(event, unit_name(session, event.unit_id), actor),
-        move=HistoryOut.of(
-            entry, history_words.in_words(entry, history_words.display_names(session, [entry]))
-        ),
+        move=HistoryOut.of(entry, history_words.in_words(entry, names)),
     )
     # Serialised once here (the model was just built and validated): no second validation of
     # the response by the framework on the hot path.

@@ -144,7 +144,7 @@ _ACTOR_BY_TOKEN_HASH: sa.Select[*tuple[Any, ...]] = (
         col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
         col(User.must_change_password), col(ApiToken.kind), col(ApiToken.revoked_at),
         col(ApiToken.expires_at), col(ApiToken.id).label("token_id"), col(ApiToken.last_used_at),
-        col(ApiToken.created_at), col(User.password_changed_at),
+        col(ApiToken.created_at), col(User.password_changed_at), col(User.display_name),
     )
     .join(User, col(User.id) == ApiToken.user_id)
     .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
@@ -218,6 +218,7 @@ def token_use(
         # Only a sign-in with the one-time password is held to changing it: a token an
         # administrator issued on the command line was not obtained with that password.
         must_change_password=(bool(row.must_change_password) or expired) and row.kind == "session",
+        display_name=row.display_name or "",
     )
     return actor, (int(row.token_id) if stale else None)
 

@@ -72,12 +72,24 @@ def _was_closed(row: Campaign) -> bool:
     return history.added == () and row.closed_at is not None
 
 
+# Campaign and event ids this transaction's flushes already found open (session.info, dropped
+# when the transaction ends): a move flushes twice (its rows, then its audit line), and the
+# second flush asking the database again about the same event would learn nothing new — the
+# check is a plain read either way, as good at the first flush as at the second.
+_CHECKED = "openday_closure_checked"
+
+
 def check_flush(session: OrmSession, _context: Any = None, _instances: Any = None) -> None:
     """Refuse the flush when it writes a record of a closed campaign."""
     campaign_ids, event_ids, campaigns = _touched(session)
     for row in campaigns:
         if row.id is not None and _was_closed(row):
             raise closed_error(row)
+    if campaigns:  # a campaign edited (closed?) in this transaction: ask afresh from here on
+        session.info.pop(_CHECKED, None)
+    checked: tuple[set[int], set[int]] = session.info.setdefault(_CHECKED, (set(), set()))
+    campaign_ids -= checked[0]
+    event_ids -= checked[1]
     if not campaign_ids and not event_ids:
         return
     owners = select(Event.campaign_id).where(col(Event.id).in_(event_ids))
@@ -89,6 +101,17 @@ def check_flush(session: OrmSession, _context: Any = None, _instances: Any = Non
         closed = session.execute(query).scalars().first()
     if closed is not None:
         raise closed_error(closed)
+    checked[0].update(campaign_ids)
+    checked[1].update(event_ids)
+
+
+def _forget_checks(session: OrmSession, transaction: Any) -> None:
+    """The transaction ended: the next one checks afresh. A savepoint's end keeps what was
+    found (a read is no less true for a rolled-back write beside it), except that the
+    flush checks afresh after any write to a campaign row."""
+    if transaction.parent is None:
+        session.info.pop(_CHECKED, None)
 
 
 sa_event.listen(OrmSession, "before_flush", check_flush)
+sa_event.listen(OrmSession, "after_transaction_end", _forget_checks)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from models import EventState, SpotCheck, TransitionLog, User
 from workflows.kernel.daywords import day_zh, moment_zh, span_zh
-from workflows.kernel.visibility import SYSTEM
+from workflows.kernel.visibility import SYSTEM, Actor
 
 CATEGORIES = {"npc_deputy": "人大代表", "cppcc_member": "政协委员", "citizen": "市民代表"}
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
@@ -513,6 +513,14 @@ def display_names(session: Session, lines: Iterable[TransitionLog]) -> dict[int,
         return {}
     users = session.exec(select(User).where(col(User.id).in_(ids))).all()
     return {u.id: u.display_name for u in users if u.id and u.display_name}
+
+
+def names_for_move(session: Session, entry: TransitionLog, actor: Actor) -> dict[int, str]:
+    """display_names of a move's own audit line: the mover's name as read with their token,
+    when it was (no second query of the account on the move's path)."""
+    if actor.display_name is not None and actor.id is not None and entry.actor_id == actor.id:
+        return {actor.id: actor.display_name} if actor.display_name else {}
+    return display_names(session, [entry])
 
 
 def of_event(session: Session, event_id: int) -> list[HistoryLine]:

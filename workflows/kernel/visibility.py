@@ -27,6 +27,9 @@ class Actor:
     unit_id: int | None
     # Signed in with a one-time password: only changing it (or signing out) is allowed.
     must_change_password: bool = False
+    # The account's display name as read with the token ("" when it has none); None when not
+    # read (an actor built elsewhere): then whoever needs it asks the account row.
+    display_name: str | None = None
 
     @property
     def is_console(self) -> bool:
