@@ -19,7 +19,8 @@ does on PostgreSQL, statement for statement, in one transaction (bench/README.md
 5. the working-day calendar (rebuilt only when its revision changed, as the service caches it)
    and the hold deadline's escalation ladder from the campaign's rules;
 6. the hold deadline's timers created or moved to the new ladder (and pending again) in one
-   `INSERT … ON CONFLICT DO UPDATE`;
+   `INSERT … ON CONFLICT DO UPDATE`; the filings' timers (issue 30; the benchmark's campaign
+   asks none) cancelled if pending, in one `UPDATE`;
 7. UPDATE event: dates, date_text, tentative, escalation level, version + 1, updated_at,
    `WHERE version = expected` (the service's version counter);
 8. the audit line, hash-chained as workflows/kernel/audit.py chains it: the event's chain lock
@@ -53,6 +54,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from models import TransitionLog  # noqa: E402 - the audit chain's digest, as the service's
+from workflows.filing.timers import RULES as FILING_RULES  # noqa: E402
 from workflows.kernel.audit import GENESIS, TAILS_FUNCTION, row_digest  # noqa: E402
 from workflows.workdays.days import DayRule, WorkdayCalendar  # noqa: E402
 
@@ -186,6 +188,13 @@ async def move(
                 "due_at = EXCLUDED.due_at, deadline_on = EXCLUDED.deadline_on, "
                 "provisional = EXCLUDED.provisional",
                 [(lv, event_id, event_id, new_day, due, prov, now) for lv, due, prov in moved],
+            )
+            # 6b. the filings' timers (issue 30), none asked by the benchmark's campaign:
+            # cancelled if pending, in one UPDATE, as the service's filing.arm does
+            await conn.execute(
+                "UPDATE timer SET state = 'cancelled' WHERE subject_type = 'event' "
+                "AND subject_id = %s AND rule = ANY(%s) AND state = 'pending'",
+                (event_id, list(FILING_RULES)),
             )
             # 7. the event
             cur = await conn.execute(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -351,15 +351,24 @@ def _loaded_timers(session: Session, deadline: Deadline) -> list[Timer]:
 
 def cancel(session: Session, *, subject_type: str, subject_ids: Iterable[int], rule: str) -> int:
     """Cancel the pending timers of subjects under a rule; returns how many."""
+    return cancel_rules(session, subject_type=subject_type, subject_ids=subject_ids, rules=[rule])
+
+
+def cancel_rules(
+    session: Session, *, subject_type: str, subject_ids: Iterable[int], rules: Sequence[str]
+) -> int:
+    """Cancel the pending timers of subjects under any of several rules in one statement (a
+    move that owes none of them sends one UPDATE, not one per rule); returns how many."""
     ids = list(subject_ids)
-    if not ids:
+    if not ids or not rules:
         return 0
+    rule = col(Timer.rule) == rules[0] if len(rules) == 1 else col(Timer.rule).in_(rules)
     result = session.execute(
         sa.update(Timer)
         .where(
             col(Timer.subject_type) == subject_type,
             col(Timer.subject_id).in_(ids),
-            col(Timer.rule) == rule,
+            rule,
             col(Timer.state) == TimerState.pending,
         )
         .values(state=TimerState.cancelled)
