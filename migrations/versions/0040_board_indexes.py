@@ -1,7 +1,7 @@
 """indexes for the board's costliest queries at 100k events (issue 32)
 
-Revision ID: 0038
-Revises: 0037
+Revision ID: 0040
+Revises: 0039
 Create Date: 2026-12-07 03:10:00
 
 EXPLAIN (ANALYZE, BUFFERS) of the board at 100,000 events (bench/page_queries.py) showed three
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0038"
-down_revision: str | None = "0037"
+revision: str = "0040"
+down_revision: str | None = "0039"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
