@@ -18,6 +18,7 @@ from workflows.campaign.notice_import import form_of, parse_notice
 from workflows.campaign.rules import NOTICE_FORMS, CampaignRules, split_forms
 
 FORMS_2023 = ["座谈会", "实地参观", "现场体验", "政策解读", "意见征集"]
+FOUR = ["office_visit", "site_visit", "dialogue", "feedback"]
 
 
 def _rules(walker: Walker, **rules: Any) -> None:
@@ -66,6 +67,33 @@ def test_a_notices_forms_become_the_rule_and_the_preview_maps_them() -> None:
     assert values["activity_forms"] == "走进机关、座谈交流"
     mapping = NoticePreview(draft, {**values, "activity_forms": "走进机关、云直播"}).form_mapping
     assert mapping == [("走进机关", "office_visit"), ("云直播", None)]
+
+
+@pytest.mark.parametrize(
+    "text,mapping",
+    [
+        (v.ANYUE_2023, [("走进机关", "office_visit"), ("座谈交流", "dialogue")]),
+        (
+            v.CHENGHUA_2024,
+            [
+                ("参观机关办公场所", "office_visit"),
+                ("现场参观考察", "site_visit"),
+                ("政民恳谈交流", "dialogue"),
+            ],
+        ),
+        # 开放参观 could be either visit: left for the supervisor (未能对应 on the preview).
+        (
+            v.NEIJIANG_2025,
+            [("开放参观", None), ("体验办事", "site_visit"), ("座谈交流", "dialogue")],
+        ),
+        # No forms section: the founding notice's four, each its own form.
+        (v.LEZHI_2023, list(zip(NOTICE_FORMS, FOUR, strict=True))),
+    ],
+)
+def test_each_variants_forms_fill_the_rule(text: str, mapping: list[tuple[str, Any]]) -> None:
+    """The variants' 组织形式 as the preview fills the rule, and what each stands for."""
+    draft = parse_notice(text)
+    assert NoticePreview(draft, values_of(draft)).form_mapping == mapping
 
 
 def test_confirming_a_notice_stores_its_forms_as_edited(walker: Walker) -> None:

@@ -116,6 +116,8 @@ def test_supervisor_imports_the_notice_then_its_schedule(site: tuple[str, str, P
         assert page.locator("#in-invitees_max").input_value() == "20"
         assert page.locator("#in-citizen_share_min").input_value() == "1/3"
         assert page.locator("#in-starts_on").input_value() == "2022-08-22"
+        forms = page.locator("#in-activity_forms")
+        assert forms.input_value() == "参观机关办公场所、现场参观考察、政民恳谈交流、意见反馈"
         assert "共 39 行" in page.locator("#rule-schedule").inner_text()
         shoot(page, "notice-import-preview")
         assert _counts(url) == (0, 0)
@@ -133,6 +135,12 @@ def test_supervisor_imports_the_notice_then_its_schedule(site: tuple[str, str, P
         assert (rules.invitees_min, rules.invitees_max, rules.citizen_share_min) == (10, 20, "1/3")
         assert (rules.feedback_answer_workdays, rules.summary_due_days) == (15, 3)
         assert rules.summary_recipient == "区政府办1329室"
+        assert rules.activity_forms == [
+            "参观机关办公场所",
+            "现场参观考察",
+            "政民恳谈交流",
+            "意见反馈",
+        ]
         shoot(page, "notice-import-schedule")
         page.get_by_label("我已查看以上提醒，仍然导入").check()
         page.get_by_label(re.compile("我知道导入后将立即发出 \\d+ 条催办通知")).check()
