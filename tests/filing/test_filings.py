@@ -277,3 +277,24 @@ def test_a_missing_publicity_is_pressed_and_a_reschedule_moves_its_deadline(
     _fire(walker, clock)
     notes = _notices(walker, timers.REPRESENTATIVES)
     assert notes and "市民代表名单逾期未公示" in notes[0].title
+
+
+def test_a_rule_switched_on_later_reaches_the_events_already_planned(walker: Walker, clock) -> None:
+    """Events imported before the rule was switched on get its timers; switched off, cancelled."""
+    clock.set(local(2022, 9, 1, 10, 0))
+    eid = walker.create_event(date="2022-09-20")["id"]
+    held_id = walker.create_event(date="2022-09-05", theme="已开展的活动")["id"]
+
+    def plan_timers(event_id: int) -> list[str]:
+        with walker.world.session() as s:
+            stmt = select(Timer.state).where(
+                Timer.rule == timers.PLAN, Timer.subject_id == event_id
+            )
+            return sorted(s.exec(stmt).all())
+
+    assert plan_timers(eid) == []
+    _rules(walker, plan_approval_required=True)
+    assert plan_timers(eid) == [TimerState.pending, TimerState.pending]
+    assert len(plan_timers(held_id)) == 2  # still planned: asked too
+    _rules(walker, plan_approval_required=False)
+    assert plan_timers(eid) == [TimerState.cancelled, TimerState.cancelled]

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from models import Campaign
 from workflows.campaign.closure import require_open
 from workflows.campaign.rules import CampaignRules
+from workflows.filing import timers as filing
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor
@@ -87,6 +88,7 @@ def update(
                 details={"field": key},
             )
     before = audit.snapshot(campaign, FIELDS)
+    rules_changed = "rules" in changes
     if "rules" in changes:
         given = changes.pop("rules") or {}
         merged = {**CampaignRules.of(campaign.rules).model_dump(), **given}
@@ -96,6 +98,8 @@ def update(
         setattr(campaign, key, value)
     check_window(campaign.starts_on, campaign.ends_on)
     session.flush()
+    if rules_changed:  # a filing rule switched on (or off) reaches the events already planned
+        filing.arm_campaign(session, campaign, now)
     audit.record(
         session,
         actor,

@@ -273,3 +273,16 @@ def title(timer: Timer, unit_name: str, prefix: str) -> str:
         REPRESENTATIVES: "市民代表名单逾期未公示",
     }[timer.rule]
     return f"{prefix}{unit_name}：{missing}"
+
+
+def arm_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Arm (or cancel) the filing timers of every open event of a campaign whose rules just
+    changed (a rule switched on after the schedule was imported); returns how many events."""
+    rules = CampaignRules.of(campaign.rules)
+    calendar = deadlines.load_calendar(session)
+    events = session.exec(
+        select(Event).where(Event.campaign_id == campaign.id, col(Event.state).in_(OPEN_STATES))
+    ).all()
+    for event in events:
+        arm(session, event, rules, calendar, now)
+    return len(events)
