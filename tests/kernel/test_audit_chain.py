@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +27,6 @@ from workflows.event import machine as event_machine
 from workflows.kernel import audit
 from workflows.kernel.visibility import SYSTEM
 
-OPENDAY = str(Path(sys.executable).parent / "openday")
 APPEND_ONLY = ("transition_log", "change_log", "sample_draw")
 SYSTEM_NOW = datetime(2022, 9, 16, 2, tzinfo=UTC)
 CHAINS = (("transition_log", TransitionLog), ("change_log", ChangeLog))
@@ -40,7 +38,14 @@ def _openday(engine: Engine, *args: str) -> subprocess.CompletedProcess:
         "OPENDAY_DATABASE_URL": engine.url.render_as_string(hide_password=False),
     }
     return subprocess.run(
-        [OPENDAY, "audit", *args], env=env, capture_output=True, text=True, timeout=120
+        # This checkout's code and its var/audit.key (the installed `openday` script may be
+        # another checkout's: a git worktree sharing one virtualenv).
+        [sys.executable, "-m", "cli", "audit", *args],
+        env=env,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
