@@ -92,17 +92,27 @@ def check_flush(session: OrmSession, _context: Any = None, _instances: Any = Non
     event_ids -= checked[1]
     if not campaign_ids and not event_ids:
         return
-    owners = select(Event.campaign_id).where(col(Event.id).in_(event_ids))
-    query = select(Campaign).where(
-        col(Campaign.closed_at).is_not(None),
-        sa.or_(col(Campaign.id).in_(campaign_ids), col(Campaign.id).in_(owners)),
-    )
+    params = {"campaign_ids": sorted(campaign_ids), "event_ids": sorted(event_ids)}
     with session.no_autoflush:
-        closed = session.execute(query).scalars().first()
+        closed = session.execute(_CLOSED, params).scalars().first()
     if closed is not None:
         raise closed_error(closed)
     checked[0].update(campaign_ids)
     checked[1].update(event_ids)
+
+
+# Built once (every move's first flush runs it); the id lists are expanding parameters.
+_CLOSED = select(Campaign).where(
+    col(Campaign.closed_at).is_not(None),
+    sa.or_(
+        col(Campaign.id).in_(sa.bindparam("campaign_ids", expanding=True)),
+        col(Campaign.id).in_(
+            select(Event.campaign_id).where(
+                col(Event.id).in_(sa.bindparam("event_ids", expanding=True))
+            )
+        ),
+    ),
+)
 
 
 def _forget_checks(session: OrmSession, transaction: Any) -> None:
