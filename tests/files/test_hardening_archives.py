@@ -80,9 +80,9 @@ def test_zip_bomb_docx_is_refused_before_parsing_in_little_memory() -> None:
     data = _bomb_docx(500)  # 500 MB unpacked, about 0.5 MB on the wire
     assert len(data) < 2 * 1024 * 1024
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, not the wall clock: other tests run beside this one
     error = _refusal(data, "炸弹.docx")
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert (error.code, error.status) == ("archive_member_too_large", 413)
@@ -100,9 +100,9 @@ def test_compression_ratio_is_refused_under_the_size_caps() -> None:
 
 def test_huge_shared_strings_xlsx_is_refused() -> None:
     data = _shared_strings_xlsx(340)
-    started = time.perf_counter()
+    started = time.process_time()
     error = _refusal(data, "字符串.xlsx")
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert (error.code, error.status) == ("archive_member_too_large", 413)
     assert error.details["member"] == "xl/sharedStrings.xml"
 
@@ -149,11 +149,11 @@ def test_api_import_of_a_bomb_answers_fast(walker: Walker, world: World, tmp_pat
         ("压缩.docx", _bomb_docx(10), 422, "archive_ratio_too_high"),
     ]
     for name, data, status, code in cases:
-        started = time.perf_counter()
+        started = time.process_time()  # the app runs in this process (TestClient)
         response = walker.client.post(
             url, files={"file": (name, data)}, headers=world.headers["supervisor"]
         )
-        assert time.perf_counter() - started < 2.0
+        assert time.process_time() - started < 2.0
         assert response.status_code == status, response.text
         error = error_of(response)
         assert error["code"] == code

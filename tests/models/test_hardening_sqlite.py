@@ -49,7 +49,9 @@ def test_reads_answer_while_a_writer_holds_the_lock(walker: Walker, world: World
             started = time.perf_counter()
             response = walker.client.get(url, headers=world.headers["viewer"])
             assert response.status_code == 200, response.text
-            assert time.perf_counter() - started < 1.0
+            # Well under the 10 s busy timeout a read would wait if it queued for the lock (a
+            # wide margin: `make test` runs other tests beside this one).
+            assert time.perf_counter() - started < 5.0
 
 
 def test_a_writer_queues_behind_the_lock_instead_of_503(walker: Walker, world: World) -> None:
@@ -88,7 +90,7 @@ def test_sign_in_checks_the_password_without_the_write_lock(walker: Walker, worl
             "/api/v1/auth/login", json={"username": "housing", "password": "wrong-password"}
         )
         assert response.status_code == 401
-        assert time.perf_counter() - started < 2.0
+        assert time.perf_counter() - started < 5.0  # not the 10 s busy timeout
         done: dict[str, int] = {}
         thread = threading.Thread(
             target=lambda: done.setdefault(

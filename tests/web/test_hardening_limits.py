@@ -131,9 +131,10 @@ def test_2gb_chunked_upload_stops_at_the_cap(world: World, clock: FixedClock, tm
     ]
     part = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
     stream = _Stream(2 << 30, part)
-    started = time.perf_counter()
+    # CPU time of this process, not the wall clock: `make test` runs beside other tests.
+    started = time.process_time()
     sent = _run_asgi(app, "/api/v1/events/1/summary/attachments", headers, stream)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert sent[0]["status"] == 413
     assert stream.pulled <= (4 << 20) + (2 << 20)
     assert elapsed < 2.0, elapsed
