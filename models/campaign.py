@@ -8,14 +8,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models.district import DEFAULT_DISTRICT
 from models.types import UTCDateTime
 
 
 class Campaign(SQLModel, table=True):
     """A notice's campaign (e.g. 资雁府办发〔2022〕58号) with its window and rules."""
 
+    __table_args__ = (
+        sa.UniqueConstraint("district_id", "doc_number", name="uq_campaign_district_doc_number"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
-    doc_number: str = Field(sa_type=sa.String(64), unique=True)
+    # The district whose campaign this is (each district runs its own open day).
+    district_id: int = Field(
+        default=DEFAULT_DISTRICT,
+        foreign_key="district.id",
+        index=True,
+        sa_column_kwargs={"server_default": str(DEFAULT_DISTRICT)},
+    )
+    doc_number: str = Field(sa_type=sa.String(64))
     title: str = Field(sa_type=sa.String(200))
     issuing_office: str = Field(sa_type=sa.String(200))
     starts_on: date

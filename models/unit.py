@@ -8,6 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models.district import DEFAULT_DISTRICT
 from models.types import UTCDateTime
 
 
@@ -25,8 +26,17 @@ class UnitKind(StrEnum):
 class Unit(SQLModel, table=True):
     """A responsible unit (责任单位) and the people escalations go to."""
 
+    # The same name may exist in two districts (每个区都有“住建局”), never twice in one.
+    __table_args__ = (sa.UniqueConstraint("district_id", "name", name="uq_unit_district_name"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(sa_type=sa.String(100), unique=True)
+    district_id: int = Field(
+        default=DEFAULT_DISTRICT,
+        foreign_key="district.id",
+        index=True,
+        sa_column_kwargs={"server_default": str(DEFAULT_DISTRICT)},
+    )
+    name: str = Field(sa_type=sa.String(100))
     kind: str = Field(default=UnitKind.other, sa_type=sa.String(32))
     contact_name: str | None = Field(default=None, sa_type=sa.String(50))
     contact_phone: str | None = Field(default=None, sa_type=sa.String(32))

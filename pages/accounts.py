@@ -25,6 +25,7 @@ from workers.runtime import notify_config
 from workflows.accounts import service as accounts
 from workflows.accounts import units as unit_list
 from workflows.kernel.errors import DomainError
+from workflows.kernel.visibility import Actor, scope
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PAGE_SIZE = 50
@@ -73,8 +74,8 @@ NAMES = {
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _units(session: Session) -> list[Unit]:
-    return unit_list.in_schedule_order(session)
+def _units(session: Session, actor: Actor) -> list[Unit]:
+    return unit_list.in_schedule_order(session, scope(actor, None))
 
 
 def _roles_for(user: PageUser) -> dict[str, str]:
@@ -118,7 +119,7 @@ def account_list(
     rows = list(session.exec(stmt.where(col(User.id) > after).limit(PAGE_SIZE + 1)).all())
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    units = _units(session)
+    units = _units(session, user.actor)
     return render(
         request,
         "accounts.html",
@@ -148,7 +149,7 @@ def _new_page(
         errors=errors or [],
         values=values or {},
         roles=_roles_for(user),
-        units=_units(session),
+        units=_units(session, user.actor),
     )
 
 
@@ -227,7 +228,7 @@ def _detail(
 ) -> HTMLResponse:
     accounts.require_account_manager(user.actor)
     account = accounts.load_account(session, account_id)
-    units = _units(session)
+    units = _units(session, user.actor)
     return render(
         request,
         "account.html",

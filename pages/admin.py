@@ -26,6 +26,7 @@ from workflows.campaign.rules import CampaignRules
 from workflows.files.archive_guard import ImportLimits
 from workflows.files.store import FileStore
 from workflows.kernel.errors import DomainError
+from workflows.kernel.visibility import in_districts, scope
 from workflows.schedule.importer import ImportRefused
 from workflows.schedule.service import import_schedule, require_importer
 
@@ -41,8 +42,12 @@ def admin_home(request: Request, user: UserDep, session: SessionDep) -> HTMLResp
     return render(
         request,
         "admin.html",
-        campaigns=session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all(),
-        units=unit_list.in_schedule_order(session),
+        campaigns=session.exec(
+            in_districts(select(Campaign), user.actor, Campaign.district_id).order_by(
+                col(Campaign.id).desc()
+            )
+        ).all(),
+        units=unit_list.in_schedule_order(session, scope(user.actor, None)),
         rules=CampaignRules.of,
         defaults=CampaignRules(),
     )
@@ -75,7 +80,7 @@ def import_get(
 ) -> HTMLResponse:
     """Choose a schedule table."""
     require_importer(None, user.actor)
-    return import_page(request, session, campaigns.get(session, campaign_id))
+    return import_page(request, session, campaigns.get(session, campaign_id, user.actor))
 
 
 @router.post("/admin/campaigns/{campaign_id}/import")
@@ -89,7 +94,7 @@ def import_post(
         limit = request.app.state.settings.upload_max_bytes
         data, filename = upload.file.read(limit + 1), upload.filename
     store = FileStore(request.app.state.settings.upload_dir)
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, user.actor)
     try:
         return _import_step(request, session, user, campaign, form, data, filename, store)
     except ImportRefused as exc:  # the preview again, with why it was not imported

@@ -26,6 +26,7 @@ from workflows.feedback.lamps import Lamps
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, Forbidden
+from workflows.kernel.visibility import scope
 from workflows.oversight import evidence, visits
 from workflows.reporting import board as board_data
 
@@ -85,7 +86,7 @@ def board_page(
     )
     now = clock.now()
     store = FileStore(request.app.state.settings.upload_dir)
-    data = board_data.collect(session, now, store, _int(q.get("campaign")), filters)
+    data = board_data.collect(session, user.actor, now, store, _int(q.get("campaign")), filters)
     return render(
         request,
         "board.html",
@@ -130,7 +131,7 @@ def spot_check_queue(
 ) -> HTMLResponse:
     """Every event waiting for its spot check, a page at a time (the board shows the first few)."""
     _require(user)
-    found = board_data.spot_check_queue(session, PAGE // 2, after or None)
+    found = board_data.spot_check_queue(session, PAGE // 2, after or None, scope(user.actor, None))
     checks = evidence.check_events(
         session, [e.id for e, _ in found.rows], FileStore(request.app.state.settings.upload_dir)
     )

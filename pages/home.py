@@ -29,7 +29,7 @@ from web.deps import ClockDep, SessionDep
 from workflows.event import cancellation, history, search
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
-from workflows.kernel.visibility import visible
+from workflows.kernel.visibility import in_districts, visible
 from workflows.workdays.deadlines import load_calendar
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -169,7 +169,8 @@ def events_page(request: Request, user: Any, session: Session, clock: Any) -> HT
     q = search.normalize(request.query_params.get("q"))
     rows, next_after = event_rows(session, user, today, campaign_id, state, after, q)
     kept = {"all": "1" if user.is_supervisor else "", "campaign": campaign_id or "", "stage": state}
-    campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
+    mine = in_districts(select(Campaign), user.actor, Campaign.district_id)
+    campaigns = session.exec(mine.order_by(col(Campaign.id).desc())).all()
     return render(
         request,
         "home.html",

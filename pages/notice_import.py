@@ -200,7 +200,7 @@ def notice_schedule(
 ) -> HTMLResponse:
     """The schedule table attached to the notice, through the schedule import's own preview."""
     user.actor.require_supervisor()
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, user.actor)
     store = FileStore(request.app.state.settings.upload_dir)
     if not (_KEY.match(key) and _FILENAME.match(filename) and store.path(key).exists()):
         return import_page(request, session, campaign)

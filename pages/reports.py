@@ -16,7 +16,7 @@ from workflows.event import search
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden
-from workflows.kernel.visibility import scope
+from workflows.kernel.visibility import in_districts, scope
 from workflows.oversight import evidence
 from workflows.reporting import assessment, exports, glance, reports
 
@@ -57,7 +57,8 @@ def report_page(
     """The campaign report per unit and the assessment ranking with its deductions."""
     if not user.is_supervisor:
         raise Forbidden("supervisor_required", "仅区政府办督查人员可查看报表与考核", "")
-    campaigns = session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all()
+    mine = in_districts(select(Campaign), user.actor, Campaign.district_id)
+    campaigns = session.exec(mine.order_by(col(Campaign.id).desc())).all()
     campaign_id = _int(request.query_params.get("campaign")) or (
         campaigns[0].id if campaigns else None
     )

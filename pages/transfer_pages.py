@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
@@ -23,7 +24,15 @@ from workflows.feedback import transfer as flow
 from workflows.feedback.lamps import Lamps
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError
-from workflows.kernel.visibility import Actor, is_own_unit, scope, sees_unit
+from workflows.kernel.visibility import (
+    Actor,
+    is_own_unit,
+    scope,
+    sees_unit,
+    unit_clause,
+    visible,
+    within,
+)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -197,19 +206,20 @@ def transfers_page(
         col(FeedbackItem.state).in_(("received", "assigned", "overdue")),
         col(FeedbackItem.sign_due_on).is_not(None),
     )
-    if unit_id is not None:
-        to_sign = to_sign.where(FeedbackItem.unit_id == unit_id)
+    to_sign = within(to_sign, FeedbackItem.unit_id, unit_id)
     waiting = session.exec(to_sign.order_by(col(FeedbackItem.sign_due_on)).limit(200)).all()
     moving = select(FeedbackTransfer).where(
         col(FeedbackTransfer.state).in_((TransferState.pending, TransferState.returned))
     )
     if unit_id is not None:
         moving = moving.where(
-            (col(FeedbackTransfer.from_unit_id) == unit_id)
-            | (col(FeedbackTransfer.to_unit_id) == unit_id)
+            sa.or_(
+                unit_clause(col(FeedbackTransfer.from_unit_id), unit_id),
+                unit_clause(col(FeedbackTransfer.to_unit_id), unit_id),
+            )
         )
     transfers = session.exec(moving.order_by(col(FeedbackTransfer.id).desc()).limit(200)).all()
-    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+    units = {u.id: u.name for u in session.exec(visible(select(Unit), actor, Unit.id)).all()}
     return render(
         request,
         "transfers.html",

@@ -23,6 +23,7 @@ from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules, split_forms
 from workflows.event.held import FORM_LABELS_ZH as FORM_LABELS
 from workflows.kernel.errors import DomainError, Forbidden
+from workflows.kernel.visibility import SYSTEM, Actor, in_districts
 from workflows.reporting import yearly, yearly_chart
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -58,11 +59,12 @@ FIELDS = {
 def _copy_page(
     request: Request,
     session: Session,
+    actor: Actor,
     source_id: int,
     errors: list[FieldError] | None = None,
     form: Any = None,
 ) -> HTMLResponse:
-    plan = rollover.plan(session, source_id)
+    plan = rollover.plan(session, actor, source_id)
     fields = {
         **plan.fields,
         "activity_forms": "、".join(CampaignRules.of(plan.source.rules).activity_forms),
@@ -86,7 +88,7 @@ def rollover_get(
 ) -> HTMLResponse:
     """The copy's form: the new document number, title and window, the units carried."""
     user.actor.require_supervisor()
-    return _copy_page(request, session, campaign_id)
+    return _copy_page(request, session, user.actor, campaign_id)
 
 
 @router.post("/admin/campaigns/{campaign_id}/rollover")
@@ -104,7 +106,7 @@ def rollover_post(
         campaign = rollover.copy(session, user.actor, campaign_id, fields, now, body.unit_ids)
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        return _copy_page(request, session, campaign_id, errors_of(exc, FIELDS), form)
+        return _copy_page(request, session, user.actor, campaign_id, errors_of(exc, FIELDS), form)
     session.commit()
     return redirect(
         f"/admin/campaigns/{campaign.id}/units",
@@ -120,7 +122,9 @@ def _roster_page(
 ) -> HTMLResponse:
     now = request.app.state.clock.now()
     editable = campaign.closed_at is None and not rollover.has_opened(campaign, now)
-    source = campaigns.get(session, campaign.copied_from_id) if campaign.copied_from_id else None
+    source = (
+        campaigns.get(session, campaign.copied_from_id, SYSTEM) if campaign.copied_from_id else None
+    )
     return render(
         request,
         "roster.html",
@@ -140,7 +144,7 @@ def roster_get(
 ) -> HTMLResponse:
     """A campaign's units with that year's contacts, robot and forms."""
     user.actor.require_supervisor()
-    return _roster_page(request, session, campaigns.get(session, campaign_id))
+    return _roster_page(request, session, campaigns.get(session, campaign_id, user.actor))
 
 
 @router.post("/admin/campaigns/{campaign_id}/units/{unit_id}")
@@ -167,7 +171,7 @@ def roster_post(
         )
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        campaign = campaigns.get(session, campaign_id)
+        campaign = campaigns.get(session, campaign_id, user.actor)
         prefixed = [FieldError(e.message, f"u{unit_id}", e.status) for e in errors_of(exc)]
         return _roster_page(request, session, campaign, prefixed)
     session.commit()
@@ -195,7 +199,11 @@ def yearly_page(
         "yearly.html",
         data=data,
         years=years,
-        campaigns=session.exec(select(Campaign).order_by(col(Campaign.starts_on).desc())).all(),
+        campaigns=session.exec(
+            in_districts(select(Campaign), user.actor, Campaign.district_id).order_by(
+                col(Campaign.starts_on).desc()
+            )
+        ).all(),
         campaign_id=campaign_id,
         metrics=yearly.METRICS,
         trend_zh=yearly.TREND_ZH,

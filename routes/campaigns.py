@@ -20,6 +20,7 @@ from web.uploads import read_upload
 from workers.runtime import notify_config
 from workflows.campaign import service as campaigns
 from workflows.files.archive_guard import ImportLimits
+from workflows.kernel.visibility import in_districts
 from workflows.schedule.importer import ImportRefused
 from workflows.schedule.service import import_schedule as import_schedule_file
 from workflows.schedule.service import require_importer
@@ -31,7 +32,8 @@ log = structlog.get_logger("openday.api")
 @router.get("")
 def list_campaigns(actor: ActorDep, session: SessionDep, pg: PagingDep) -> Page[CampaignOut]:
     """Every campaign, newest first."""
-    rows, total = fetch_page(session, select(Campaign).order_by(col(Campaign.id).desc()), pg)
+    mine = in_districts(select(Campaign), actor, Campaign.district_id)
+    rows, total = fetch_page(session, mine.order_by(col(Campaign.id).desc()), pg)
     return pg.page([CampaignOut.of(c) for c in rows], total)
 
 
@@ -50,7 +52,7 @@ def create_campaign(
 @router.get("/{campaign_id}")
 def get_campaign(campaign_id: int, actor: ActorDep, session: SessionDep) -> CampaignOut:
     """One campaign with its rules."""
-    return CampaignOut.of(campaigns.get(session, campaign_id))
+    return CampaignOut.of(campaigns.get(session, campaign_id, actor))
 
 
 @router.patch("/{campaign_id}")
@@ -99,7 +101,7 @@ def import_schedule(
     422 `import_arms_past_escalations` unless `confirm_past_escalations=true`.
     """
     require_importer(None, actor)  # 403 before the upload is read
-    campaigns.get(session, campaign_id)  # 404 before the upload is read
+    campaigns.get(session, campaign_id, actor)  # 404 before the upload is read
     data = read_upload(file, settings.upload_max_bytes, "file_too_large", "文件", "file")
     try:
         report = import_schedule_file(

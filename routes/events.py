@@ -116,8 +116,8 @@ def create_event(body: EventIn, actor: ActorDep, session: SessionDep, clock: Clo
         body.unit_id,
         other_unit("不能为其他单位创建活动", "cannot create an event for another unit"),
     )
-    campaign = campaigns.get(session, body.campaign_id)
-    unit = units.get(session, body.unit_id)
+    campaign = campaigns.get(session, body.campaign_id, actor)
+    unit = units.get(session, body.unit_id, actor)
     earliest, latest = event_service.window_of(body.date, body.earliest, body.latest)
     event = event_service.plan(
         session,

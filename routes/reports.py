@@ -27,18 +27,11 @@ from workflows.reporting import assessment, exports, reports
 router = APIRouter(prefix=API_PREFIX, tags=["reports"])
 
 
-def require_campaign(session: Session, campaign_id: int | None) -> Campaign | None:
-    """The campaign asked for, or 404 when it does not exist."""
+def require_campaign(session: Session, actor: Actor, campaign_id: int | None) -> Campaign | None:
+    """The campaign asked for, or 404 when it does not exist or is another district's."""
     if campaign_id is None:
         return None
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(
-            "campaign_not_found",
-            f"活动 {campaign_id} 不存在",
-            f"campaign {campaign_id} not found",
-        )
-    return campaign
+    return campaigns.get(session, campaign_id, actor)
 
 
 @router.get("/exports/{name}", response_class=StreamingResponse)
@@ -72,7 +65,7 @@ def export(
     what, fmt = exports.split_name(name)
     exports.require_export(session, actor, what, clock.now())
     session.commit()  # an administrator's export of the audit is itself an audit line
-    require_campaign(session, campaign_id)
+    require_campaign(session, actor, campaign_id)
     filters = exports.Filters(
         campaign_id=campaign_id,
         unit_id=scope(actor, unit_id),
@@ -149,7 +142,7 @@ def campaign_summary_docx(
 @router.get("/campaigns/{campaign_id}/scoring-rules")
 def get_scoring_rules(campaign_id: int, actor: ActorDep, session: SessionDep) -> dict[str, Any]:
     """The campaign's scoring rules (the defaults where none were set)."""
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, actor)
     return CampaignRules.of(campaign.rules).scoring.model_dump()
 
 
@@ -163,7 +156,7 @@ def put_scoring_rules(
     """Set the scoring rules (supervisors): points non-negative, criteria known; scores follow
     at once."""
     actor.require_supervisor()
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, actor)
     rules = scoring.validate(body)
     stored = dict(campaign.rules or {})
     stored["scoring"] = rules.model_dump()
@@ -193,7 +186,7 @@ def campaign_evidence(
     campaign_id: int, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The campaign's events whose summary photos raise a flag (staff: their own unit's)."""
-    campaigns.get(session, campaign_id)
+    campaigns.get(session, campaign_id, actor)
     unit_id = scope(actor, None)
     flagged = evidence.flagged_in_campaign(
         session, campaign_id, FileStore(settings.upload_dir), unit_id=unit_id
@@ -230,7 +223,7 @@ def draw_sample(
 def list_samples(campaign_id: int, actor: ActorDep, session: SessionDep) -> list[SampleOut]:
     """Every draw of the campaign, newest first (supervisors and viewers)."""
     _require_overseer(actor)
-    campaigns.get(session, campaign_id)
+    campaigns.get(session, campaign_id, actor)
     rows = session.exec(
         select(SampleDraw)
         .where(SampleDraw.campaign_id == campaign_id)

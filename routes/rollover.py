@@ -19,7 +19,7 @@ router = APIRouter(prefix=API_PREFIX + "/campaigns", tags=["campaigns"])
 def rollover_plan(campaign_id: int, actor: ActorDep, session: SessionDep) -> RolloverPlanOut:
     """What copying the campaign into next year would create (supervisors)."""
     actor.require_supervisor()
-    plan = rollover.plan(session, campaign_id)
+    plan = rollover.plan(session, actor, campaign_id)
     return RolloverPlanOut(
         source=CampaignOut.of(plan.source),
         **plan.fields,
@@ -43,7 +43,7 @@ def rollover_copy(
 @router.get("/{campaign_id}/units")
 def roster(campaign_id: int, actor: ActorDep, session: SessionDep) -> list[RosterEntryOut]:
     """The campaign's units with that year's contacts, robot and forms."""
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, actor)
     return [RosterEntryOut.of(e.unit, e.values) for e in rollover.roster(session, campaign)]
 
 

@@ -25,7 +25,7 @@ from schemas.transfers import (
 from web import moves
 from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from workflows.feedback import transfer as flow
-from workflows.kernel.visibility import scope
+from workflows.kernel.visibility import scope, unit_clause
 
 router = APIRouter(prefix=API_PREFIX, tags=["feedback"])
 
@@ -121,8 +121,8 @@ def list_transfers(
     if unit_id is not None:
         stmt = stmt.where(
             sa.or_(
-                col(FeedbackTransfer.from_unit_id) == unit_id,
-                col(FeedbackTransfer.to_unit_id) == unit_id,
+                unit_clause(col(FeedbackTransfer.from_unit_id), unit_id),
+                unit_clause(col(FeedbackTransfer.to_unit_id), unit_id),
             )
         )
     if state:

@@ -21,6 +21,7 @@ from web.deps import (
 )
 from workers.runtime import notify_config
 from workflows.accounts import units
+from workflows.kernel.visibility import in_districts
 
 router = APIRouter(prefix=API_PREFIX + "/units", tags=["units"])
 
@@ -34,7 +35,7 @@ def list_units(
     name: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[UnitOut]:
     """Units, optionally filtered by kind or a part of the name (taken literally)."""
-    stmt = select(Unit).order_by(col(Unit.id))
+    stmt = in_districts(select(Unit), actor, Unit.district_id).order_by(col(Unit.id))
     if kind:
         stmt = stmt.where(Unit.kind == kind)
     if name:
@@ -54,7 +55,7 @@ def create_unit(body: UnitIn, actor: ActorDep, session: SessionDep, clock: Clock
 @router.get("/{unit_id}")
 def get_unit(unit_id: int, actor: ActorDep, session: SessionDep) -> UnitOut:
     """One unit with its contacts."""
-    return UnitOut.of(units.get(session, unit_id))
+    return UnitOut.of(units.get(session, unit_id, actor))
 
 
 @router.patch("/{unit_id}")

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from models import ApiToken, PasswordHistory, Role, Unit, User
+from models import DEFAULT_DISTRICT, ApiToken, PasswordHistory, Role, Unit, User
 from models.db import core_connection
 from workflows.accounts import duties
 from workflows.accounts.duties import Duty
@@ -28,7 +28,7 @@ from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, district_of_new, in_districts, require_district
 
 log = structlog.get_logger("openday.accounts")
 
@@ -142,6 +142,7 @@ def pending_user(session: Session, token: str, now: datetime) -> tuple[User, Api
 _ACTOR_BY_TOKEN_HASH: sa.Select[*tuple[Any, ...]] = (
     sa.select(
         col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
+        col(User.district_id),
         col(User.must_change_password), col(ApiToken.kind), col(ApiToken.revoked_at),
         col(ApiToken.expires_at), col(ApiToken.id).label("token_id"), col(ApiToken.last_used_at),
         col(ApiToken.created_at), col(User.password_changed_at), col(User.display_name),
@@ -152,6 +153,22 @@ _ACTOR_BY_TOKEN_HASH: sa.Select[*tuple[Any, ...]] = (
 
 
 LAST_USE_STEP = timedelta(minutes=5)  # a token's last use is written at most this often
+
+_DISTRICT_UNITS = sa.select(col(Unit.id)).where(col(Unit.district_id) == sa.bindparam("d"))
+
+
+def district_units(session: Session, district_id: int | None) -> frozenset[int] | None:
+    """The ids of a district's units: what its supervisors see (None for the city level)."""
+    if district_id is None:
+        return None
+    rows = core_connection(session).execute(_DISTRICT_UNITS, {"d": district_id}).scalars()
+    return frozenset(r for r in rows if r is not None)
+
+
+def actor_of(session: Session, user: User) -> Actor:
+    """The actor for an account row, with its district's units when it is district-level."""
+    units = None if user.role == Role.unit_staff else district_units(session, user.district_id)
+    return Actor.of(user, units)
 
 
 def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None:
@@ -210,6 +227,7 @@ def token_use(
         return None
     stale = row.last_used_at is None or row.last_used_at <= now - LAST_USE_STEP
     expired = row.kind == "session" and rules.password_expired(row.password_changed_at, now)
+    staff = row.role == Role.unit_staff
     actor = Actor(
         id=row.id,
         name=row.username,
@@ -219,6 +237,9 @@ def token_use(
         # administrator issued on the command line was not obtained with that password.
         must_change_password=(bool(row.must_change_password) or expired) and row.kind == "session",
         display_name=row.display_name or "",
+        district_id=row.district_id,
+        district_units=None if staff else district_units(session, row.district_id),
+        city=row.district_id is None and not staff,
     )
     return actor, (int(row.token_id) if stale else None)
 
@@ -527,9 +548,14 @@ def _known_role(role: str) -> str:
 
 
 def _unit_for_role(
-    session: Session, role: str, unit_id: int | None = None, unit_name: str | None = None
-) -> int | None:
-    """The unit id an account of `role` belongs to: required for staff, refused for others."""
+    session: Session,
+    role: str,
+    unit_id: int | None = None,
+    unit_name: str | None = None,
+    district_id: int | None = DEFAULT_DISTRICT,
+) -> Unit | None:
+    """The unit an account of `role` belongs to (by id, or by name in `district_id`): required
+    for staff, refused for others."""
     given = unit_id is not None or bool(unit_name)
     if role != Role.unit_staff:
         if given:
@@ -551,11 +577,19 @@ def _unit_for_role(
         unit = session.get(Unit, unit_id)
         label = str(unit_id)
     else:
-        unit = session.exec(select(Unit).where(Unit.name == unit_name)).first()
+        named = select(Unit).where(Unit.name == unit_name)
+        if district_id is not None:
+            named = named.where(Unit.district_id == district_id)
+        unit = session.exec(named).first()
         label = str(unit_name)
     if unit is None:
         raise NotFound("unit_not_found", f"单位“{label}”不存在", f"no unit named '{label}'")
-    return unit.id
+    return unit
+
+
+def unit_missing(unit_id: int | None) -> NotFound:
+    """The refusal of a unit the caller may not see (as for one that does not exist)."""
+    return NotFound("unit_not_found", f"单位“{unit_id}”不存在", f"no unit '{unit_id}'")
 
 
 def create_user(
@@ -572,8 +606,13 @@ def create_user(
     one_time: bool = False,
     actor: Actor | None = None,
     notify: NotifyConfig | None = None,
+    district_id: int | None = DEFAULT_DISTRICT,
 ) -> User:
     """Create an account; unit staff must name their unit, other roles must not.
+
+    The account acts in `district_id` (None: at the city level); a staff account in its
+    unit's. With a district-level `actor`, always the actor's own district (another one asked
+    for is not found); a city-level actor names it.
 
     With `notify` (the service's channel settings) a new staff account's inbox gets its
     unit's open items at once, a new supervisor's every open item copied to the office
@@ -586,7 +625,14 @@ def create_user(
     _role(role)
     if actor is not None:
         require_may_manage(actor, role)
-    unit = _unit_for_role(session, role, unit_id, unit_name)
+        if actor.district_id is not None:
+            district_id = district_of_new(actor, district_id)
+    found = _unit_for_role(session, role, unit_id, unit_name, district_id)
+    if found is not None:
+        district_id = found.district_id
+        if actor is not None:
+            require_district(actor, district_id, unit_missing(found.id))
+    unit = None if found is None else found.id
     if session.exec(select(User).where(User.username == username)).first() is not None:
         raise Conflict(
             "username_taken", f"用户名“{username}”已存在", f"username '{username}' exists"
@@ -596,6 +642,7 @@ def create_user(
         display_name=display_name or username,
         role=role,
         unit_id=unit,
+        district_id=district_id,
         email=email,
         created_at=now,
     )
@@ -650,9 +697,12 @@ def load_account(session: Session, user_id: int | None) -> User:
 
 def load_managed(session: Session, actor: Actor, user_id: int, duty: Duty = Duty.accounts) -> User:
     """An account the caller may manage, or 404/403 (`duty`: which of the security
-    administrator's duties the action is, accounts by default)."""
+    administrator's duties the action is, accounts by default; another district's, or a
+    city-level account asked for by a district's manager, is not found)."""
     require_account_manager(actor, duty)
     user = load_account(session, user_id)
+    if actor.district_id is not None and user.district_id != actor.district_id:
+        raise NotFound("user_not_found", f"账号 {user_id} 不存在", f"account {user_id} not found")
     require_may_manage(actor, user.role, duty)
     return user
 
@@ -675,7 +725,7 @@ def list_users_query(
 ) -> Any:
     """The accounts the caller may list, filtered, ordered by id (admins and supervisors)."""
     require_account_manager(actor)
-    stmt = select(User).order_by(col(User.id))
+    stmt = in_districts(select(User), actor, User.district_id).order_by(col(User.id))
     if role is not None:
         stmt = stmt.where(User.role == _known_role(role))
     if unit_id is not None:
@@ -784,7 +834,12 @@ def update_user(
         unit_id = changes["unit_id"] if "unit_id" in changes else user.unit_id
         if role != Role.unit_staff and "unit_id" not in changes:
             unit_id = None  # leaving unit staff drops the unit
-        user.unit_id = _unit_for_role(session, role, unit_id)
+        found = _unit_for_role(session, role, unit_id)
+        if found is not None:
+            # A staff account moves with its unit: never into a district the manager does not see.
+            require_district(actor, found.district_id, unit_missing(found.id))
+            user.district_id = found.district_id
+        user.unit_id = None if found is None else found.id
         user.role = role
     for key in ("display_name", "email"):
         if key in changes:

@@ -52,7 +52,7 @@ def rename(
     """Rename a unit from day `on` (supervisors, the system administrator); the old name stays
     valid before it."""
     require_units(session, actor, now)
-    unit = get(session, unit_id)
+    unit = get(session, unit_id, actor)
     name = name.strip()
     if not name:
         raise _refuse("unit_name_missing", "请填写新名称", "give the new name", "name")
@@ -63,7 +63,8 @@ def rename(
             f"the new name is the unit's current name '{name}'",
             "name",
         )
-    if session.exec(select(Unit).where(Unit.name == name)).first():
+    same = select(Unit).where(Unit.name == name, Unit.district_id == unit.district_id)
+    if session.exec(same).first():
         raise Conflict(
             "unit_exists", f"单位“{name}”已存在", f"unit '{name}' exists", details={"field": "name"}
         )
@@ -95,6 +96,13 @@ def _check_merge(unit: Unit, into: Unit) -> None:
             f"'{unit.name}' already merged into another unit on {unit.merged_on}",
             "into_unit_id",
         )
+    if unit.district_id != into.district_id:
+        raise _refuse(
+            "unit_merge_other_district",
+            f"“{into.name}”属于其他区县，不能并入",
+            f"'{into.name}' is another district's unit",
+            "into_unit_id",
+        )
     if into.merged_into_id is not None:
         raise _refuse(
             "unit_merge_target_merged",
@@ -111,7 +119,7 @@ def merge(
     administrator). Its records stay its own; the year-over-year report counts them as the
     other unit's. Open opinions do not stop it: the unit's accounts still answer them."""
     require_units(session, actor, now)
-    unit, into = get(session, unit_id), get(session, into_id)
+    unit, into = get(session, unit_id, actor), get(session, into_id, actor)
     _check_merge(unit, into)
     _check_day(session, unit, on, "合并", "merge")
     unit.merged_into_id, unit.merged_on = into_id, on

@@ -14,18 +14,30 @@ from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, NotFound
-from workflows.kernel.visibility import Actor, other_unit, require_visible
+from workflows.kernel.visibility import (
+    Actor,
+    UnitScope,
+    district_of_new,
+    other_unit,
+    require_district,
+    require_visible,
+    within,
+)
 
 
-def get(session: Session, unit_id: int) -> Unit:
-    """A unit, or 404."""
+def get(session: Session, unit_id: int, actor: Actor) -> Unit:
+    """A unit of a district the actor sees, or 404 (another district's is not found)."""
     unit = session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound("unit_not_found", f"单位 {unit_id} 不存在", f"unit {unit_id} not found")
+    require_district(
+        actor,
+        None if unit is None else unit.district_id,
+        NotFound("unit_not_found", f"单位 {unit_id} 不存在", f"unit {unit_id} not found"),
+    )
+    assert unit is not None
     return unit
 
 
-def in_schedule_order(session: Session) -> list[Unit]:
+def in_schedule_order(session: Session, units: UnitScope = None) -> list[Unit]:
     """Every unit in the order of the schedule table (the lowest 序号 among its events), then
     units without a numbered event in the order they were added. Drop-downs use it: a list
     sorted by name would follow code points, which no Chinese reader expects (issue 24)."""
@@ -38,7 +50,7 @@ def in_schedule_order(session: Session) -> list[Unit]:
         .scalar_subquery()
     )
     stmt = select(Unit).order_by(first.is_(None), first, col(Unit.id))
-    return list(session.exec(stmt).all())
+    return list(session.exec(within(stmt, Unit.id, units)).all())
 
 
 def require_units(session: Session | None, actor: Actor, now: datetime) -> None:
@@ -49,12 +61,15 @@ def require_units(session: Session | None, actor: Actor, now: datetime) -> None:
 
 
 def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:
-    """Create a unit (supervisors and the system administrator); names are unique."""
+    """Create a unit of the actor's district (supervisors and the system administrator; a
+    city administrator names the district in `fields`); names are unique in a district."""
     require_units(session, actor, now)
+    district_id = district_of_new(actor, fields.get("district_id"))
     name = fields["name"]
-    if session.exec(select(Unit).where(Unit.name == name)).first():
+    same = select(Unit).where(Unit.name == name, Unit.district_id == district_id)
+    if session.exec(same).first():
         raise Conflict("unit_exists", f"单位“{name}”已存在", f"unit '{name}' exists")
-    unit = Unit(**fields, created_at=now)
+    unit = Unit(**{**fields, "district_id": district_id}, created_at=now)
     session.add(unit)
     session.flush()
     audit.record(
@@ -106,7 +121,7 @@ def update(
     `owe_open`), instead of hearing only the next level."""
     if not duties.require_if_administrator(session, actor, duties.Duty.units, now):
         actor.require_write()
-    unit = get(session, unit_id)
+    unit = get(session, unit_id, actor)
     require_visible(
         actor, unit_id, other_unit("不能修改其他单位的信息", "cannot change another unit's details")
     )

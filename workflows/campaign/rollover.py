@@ -99,10 +99,10 @@ def roster(session: Session, campaign: Campaign) -> list[Entry]:
     return list(entries.values())
 
 
-def plan(session: Session, source_id: int) -> Plan:
+def plan(session: Session, actor: Actor, source_id: int) -> Plan:
     """The copy's suggested fields (the window a year later, the title's year moved on, a new
     document number left for the supervisor) and the roster it would carry."""
-    source = campaigns.get(session, source_id)
+    source = campaigns.get(session, source_id, actor)
     year = source.starts_on.year
     fields = {
         "doc_number": "",
@@ -114,9 +114,10 @@ def plan(session: Session, source_id: int) -> Plan:
     return Plan(source, fields, roster(session, source))
 
 
-def _year_taken(session: Session, year: int) -> Campaign | None:
+def _year_taken(session: Session, district_id: int, year: int) -> Campaign | None:
     return session.exec(
         select(Campaign).where(
+            Campaign.district_id == district_id,
             col(Campaign.starts_on) >= date(year, 1, 1),
             col(Campaign.starts_on) <= date(year, 12, 31),
         )
@@ -134,7 +135,7 @@ def _check_target(session: Session, source: Campaign, starts_on: date) -> None:
             status=422,
             details={"field": "starts_on"},
         )
-    taken = _year_taken(session, starts_on.year)
+    taken = _year_taken(session, source.district_id, starts_on.year)
     if taken is not None:
         raise Conflict(
             "campaign_year_taken",
@@ -198,7 +199,7 @@ def copy(
     a closed source (409 `campaign_closed`), a year not later than the source's (422), a year
     that already has a campaign (409 `campaign_year_taken`), a document number in use."""
     actor.require_supervisor()
-    source = campaigns.get(session, source_id)
+    source = campaigns.get(session, source_id, actor)
     require_open(source)
     _check_nothing_owed(session, source)
     campaigns.check_window(fields["starts_on"], fields["ends_on"])
@@ -208,6 +209,7 @@ def copy(
     rules = CampaignRules.of(source.rules)
     if (forms := fields.pop("activity_forms", None)) is not None:
         rules = with_forms(rules, forms)
+    fields = {**fields, "district_id": source.district_id}
     campaign = campaigns.create(session, actor, fields, rules, now)
     campaign.copied_from_id = source.id
     for entry in entries:
@@ -315,7 +317,7 @@ def edit_entry(
     (supervisors). Contacts and robot go to the unit record too, which is what
     reminders and escalations use."""
     actor.require_supervisor()
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, actor)
     require_editable(campaign, now)  # before the entry: an opened campaign answers 409
     row = entry(session, campaign_id, unit_id)
     before = audit.snapshot(row, ENTRY_FIELDS)

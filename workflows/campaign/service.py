@@ -13,16 +13,22 @@ from workflows.campaign.rules import CampaignRules
 from workflows.filing import timers as filing
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, district_of_new, require_district
 
 
-def get(session: Session, campaign_id: int) -> Campaign:
-    """A campaign, or 404."""
+def get(session: Session, campaign_id: int, actor: Actor) -> Campaign:
+    """A campaign of a district the actor sees, or 404 (another district's is not found).
+
+    Pass `SYSTEM` only where the campaign was reached through a row already checked."""
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise NotFound(
+    require_district(
+        actor,
+        None if campaign is None else campaign.district_id,
+        NotFound(
             "campaign_not_found", f"活动 {campaign_id} 不存在", f"campaign {campaign_id} not found"
-        )
+        ),
+    )
+    assert campaign is not None
     return campaign
 
 
@@ -40,11 +46,16 @@ def check_window(starts_on: date, ends_on: date) -> None:
 def create(
     session: Session, actor: Actor, fields: dict[str, Any], rules: CampaignRules, now: datetime
 ) -> Campaign:
-    """Create a campaign (supervisors); document numbers are unique."""
+    """Create a campaign of the actor's district (supervisors; a city administrator names the
+    district in `fields`); document numbers are unique in a district."""
     actor.require_supervisor()
     check_window(fields["starts_on"], fields["ends_on"])
+    fields = {**fields, "district_id": district_of_new(actor, fields.get("district_id"))}
     doc_number = fields["doc_number"]
-    if session.exec(select(Campaign).where(Campaign.doc_number == doc_number)).first():
+    same = select(Campaign).where(
+        Campaign.doc_number == doc_number, Campaign.district_id == fields["district_id"]
+    )
+    if session.exec(same).first():
         raise Conflict(
             "campaign_exists",
             f"文号“{doc_number}”的活动已存在",
@@ -76,7 +87,7 @@ def update(
     Invalid rules raise pydantic's ValidationError, located under `rules`.
     """
     actor.require_supervisor()
-    campaign = get(session, campaign_id)
+    campaign = get(session, campaign_id, actor)
     require_open(campaign)
     for key in ("starts_on", "ends_on"):
         if key in changes and changes[key] is None:

@@ -25,6 +25,7 @@ from models import OPEN_FEEDBACK_STATES, Event, EventState, FeedbackItem, Unit
 from workflows.event import search
 from workflows.kernel import paging
 from workflows.kernel.clock import LOCAL_TZ, local_date
+from workflows.kernel.visibility import UnitScope, unit_clause
 from workflows.workdays.deadlines import end_of_local_day, load_calendar
 
 SUMMARY_OPEN = (EventState.held, EventState.feedback_collected)
@@ -80,7 +81,7 @@ def listing(
     session: Session,
     now: datetime,
     window_days: int,
-    unit_id: int | None,
+    unit_id: UnitScope,
     kind: str | None,
     limit: int,
     *,
@@ -118,7 +119,7 @@ def page(
     session: Session,
     now: datetime,
     window_days: int,
-    unit_id: int | None,
+    unit_id: UnitScope,
     kind: str | None,
     limit: int,
     offset: int,
@@ -182,7 +183,7 @@ def _hold_after(cursor: tuple[datetime, str, int] | None) -> list[Any]:
 def statements(
     horizon: datetime,
     last_day: date,
-    unit_id: int | None,
+    unit_id: UnitScope,
     want: int,
     cursor: tuple[datetime, str, int] | None = None,
     narrow: Narrowing | None = None,
@@ -199,9 +200,9 @@ def statements(
     ]
     hold_where: list[Any] = [col(Event.state).in_(HOLD_OPEN), col(Event.date_latest) <= last_day]
     if unit_id is not None:
-        answers_where.append(FeedbackItem.unit_id == unit_id)
-        summary_where.append(Event.unit_id == unit_id)
-        hold_where.append(Event.unit_id == unit_id)
+        answers_where.append(unit_clause(FeedbackItem.unit_id, unit_id))
+        summary_where.append(unit_clause(Event.unit_id, unit_id))
+        hold_where.append(unit_clause(Event.unit_id, unit_id))
     _narrow(narrow, answers_where, summary_where, hold_where)
     answers_page = answers_where + _after(
         cursor, "feedback_answer", col(FeedbackItem.due_at), col(FeedbackItem.id)
@@ -247,7 +248,7 @@ def _narrow(narrow: Narrowing | None, answers: list[Any], *events: list[Any]) ->
             where.append(Event.escalation_level == narrow.level)
 
 
-def _answers(where: list[Any], unit_id: int | None, want: int) -> Any:
+def _answers(where: list[Any], unit_id: UnitScope, want: int) -> Any:
     """Open opinions due by the horizon, with their events' columns, soonest first."""
     answers = (
         sa.select(  # type: ignore[call-overload]
@@ -264,7 +265,7 @@ def _answers(where: list[Any], unit_id: int | None, want: int) -> Any:
         .join(Unit, Unit.id == Event.unit_id)
         .where(*where)
     )
-    if unit_id is not None:
+    if isinstance(unit_id, int):
         # Ordering by the unit index's own columns lets the planner walk it in order.
         answers = answers.order_by(col(FeedbackItem.unit_id))
     return answers.order_by(col(FeedbackItem.due_at), col(FeedbackItem.id)).limit(want)

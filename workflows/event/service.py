@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 
-from models import Campaign, Event, EventForm, TransitionLog
+from models import Campaign, Event, EventForm, TransitionLog, Unit
 from workflows.campaign.rules import CampaignRules
 from workflows.event.guards import (
     citizen_share_of_invitees,
@@ -23,7 +23,14 @@ from workflows.event.moves import Move
 from workflows.filing import timers as filing
 from workflows.kernel import audit
 from workflows.kernel.clock import local_date
-from workflows.kernel.errors import Conflict, DomainError, MoveRefused, Violation, stale_version
+from workflows.kernel.errors import (
+    Conflict,
+    DomainError,
+    InvalidData,
+    MoveRefused,
+    Violation,
+    stale_version,
+)
 from workflows.kernel.visibility import Actor
 from workflows.workdays import deadlines
 
@@ -45,6 +52,13 @@ def plan(
     override either with a reason, kept in the audit line)."""
     actor.require_write()
     check_window(earliest, latest)
+    unit = session.get(Unit, unit_id)
+    if unit is None or unit.district_id != campaign.district_id:
+        raise InvalidData(
+            "unit_not_in_campaign_district",
+            f"单位 {unit_id} 不属于该活动所在区县",
+            f"unit {unit_id} is not of the campaign's district",
+        )
     today = local_date(now)
     violations = []
     if latest < today:

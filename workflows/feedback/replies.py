@@ -35,7 +35,7 @@ from workflows.inbox import service as inbox
 from workflows.kernel import audit, jobs
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, NotFound
-from workflows.kernel.visibility import Actor, other_unit, require_visible, scope
+from workflows.kernel.visibility import Actor, other_unit, require_visible, scope, within
 from workflows.public import notices
 from workflows.public.receipts import TOLD_VIA_ZH, track_url
 from workflows.workdays import deadlines
@@ -331,8 +331,7 @@ def letters_owed(session: Session, actor: Actor, unit_id: int | None = None) -> 
         .order_by(col(OpinionReply.id))
     )
     narrowed = scope(actor, unit_id)  # staff: their own unit; district accounts: as asked
-    if narrowed is not None:
-        stmt = stmt.where(OpinionReply.unit_id == narrowed)
+    stmt = within(stmt, OpinionReply.unit_id, narrowed)
     return list(session.exec(stmt).all())
 
 

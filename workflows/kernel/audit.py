@@ -48,11 +48,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from models import AuditAnchor, ChangeLog, Event, TransitionLog
+from models import AuditAnchor, Campaign, ChangeLog, Event, TransitionLog, User
 from models.types import UTCDateTime
 from settings import Settings
 from workflows.kernel import paging
-from workflows.kernel.visibility import Actor, visible
+from workflows.kernel.visibility import Actor, visible, visible_with
 
 
 def plain(value: Any) -> Any:
@@ -140,7 +140,7 @@ def trail(
     if cursor is not None:
         changes = changes.where(*_before(cursor, "change", ChangeLog.at, ChangeLog.id))
         moves = moves.where(*_before(cursor, "event", TransitionLog.at, TransitionLog.id))
-    changes = visible(changes, actor, ChangeLog.unit_id)
+    changes = visible_with(changes, actor, ChangeLog.unit_id, _district_lines)
     moves = visible(moves, actor, Event.unit_id)
     sources: list[list[_Keyed]] = []
     if entity in (None, "event"):
@@ -158,6 +158,16 @@ def trail(
         more = len(merged) > start + limit and rows
         page_info["next_after"] = paging.encode(AUDIT_CURSOR, rows[-1][0]) if more else None
     return [row for _, row in rows]
+
+
+def _district_lines(district_id: int) -> Any:
+    """Change-log lines of no unit that are the district's: its campaigns' and accounts'."""
+    campaigns = select(Campaign.id).where(Campaign.district_id == district_id)
+    accounts = select(User.id).where(User.district_id == district_id)
+    return sa.or_(
+        sa.and_(col(ChangeLog.entity) == "campaign", col(ChangeLog.entity_id).in_(campaigns)),
+        sa.and_(col(ChangeLog.entity) == "account", col(ChangeLog.entity_id).in_(accounts)),
+    )
 
 
 def _cursor_of(after: str | None) -> tuple[datetime, str, int] | None:

@@ -1,20 +1,34 @@
 """Who is asking, and which units' rows they may see: the one visibility rule.
 
-Admins, supervisors and viewers see every unit; unit staff see their own unit only. Every
-route, page and workflow asks this module: `visible` narrows a select, `scope` narrows a list
-filter, `require_visible` refuses one row. Nothing else compares a unit against the caller's.
+The city holds districts, a district holds units (docs/tenancy.md). Unit staff see their own
+unit only; a district's admins, supervisors and viewers see every unit of their district and
+nothing of another; city-level accounts (`district_id` None) see every district, and city
+supervisors and viewers only read. Every route, page and workflow asks this module: `visible`
+narrows a select, `scope` narrows a list filter, `require_visible` refuses one row,
+`sees_district` / `require_district` a district's own rows (campaigns, units, accounts).
+Nothing else compares a unit or a district against the caller's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from models import Role, User
-from workflows.kernel.errors import DomainError, Forbidden
+from sqlalchemy import and_, false, or_
+
+from models import DEFAULT_DISTRICT, Role, User
+from workflows.kernel.errors import DomainError, Forbidden, InvalidData, NotFound
 
 NOTHING = -1
 """A unit id no unit has: the scope of staff asking for another unit (their list is empty)."""
+
+UnitScope = int | frozenset[int] | None
+"""What a list is narrowed to: one unit, the units of one district, or None (every unit)."""
+
+CITY_READERS = (Role.supervisor, Role.viewer, Role.audit_admin)
+"""City-level roles that read every district and change nothing in one (a district's admin
+grants acting in it: not yet built, docs/tenancy.md)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,14 @@ class Actor:
         """The console and the service's own jobs (SYSTEM): no account, every duty. The legacy
         `admin` role is theirs alone; an account left holding it has no power (issue 29)."""
         return self.id is None and self.role == Role.admin
+    # The district the account acts in; None: the city level (or a system job, or an actor
+    # built without an account). Set from `account.district_id` by `of` and the token lookup.
+    district_id: int | None = None
+    # The ids of the units of `district_id`, loaded with the actor: what a district's
+    # supervisor sees. None with a district set sees no unit (fails closed).
+    district_units: frozenset[int] | None = None
+    # Loaded from a city-level account (district_id None): reads every district.
+    city: bool = False
 
     @property
     def sees_all_units(self) -> bool:
@@ -49,8 +71,22 @@ class Actor:
         """Who changes the campaign's records (events, opinions, summaries…): supervisors, unit
         staff and the console. Viewers are read-only, and so are the three administrators
         (三员分立: they administer the system, not the campaign; the audit administrator changes
-        nothing at all)."""
+        nothing at all). City supervisors only read."""
+        if self.city and self.role in CITY_READERS:
+            return False  # city supervisors read every district and act in none (yet)
         return self.role in (Role.supervisor, Role.unit_staff) or self.is_console
+
+    @property
+    def in_district(self) -> bool:
+        """A district-level account: confined to its district's units and rows."""
+        return self.district_id is not None and self.role != Role.unit_staff
+
+    def sees_district(self, district_id: int | None) -> bool:
+        """Whether this caller may read the district's own rows (campaigns, units, accounts):
+        its own district, or every one at the city level (`district_id` None: no row, no)."""
+        if district_id is None:
+            return False
+        return self.district_id is None or self.district_id == district_id
 
     @property
     def is_supervisor(self) -> bool:
@@ -60,7 +96,11 @@ class Actor:
 
     def may_see_unit(self, unit_id: int) -> bool:
         """Whether this caller may read anything of the unit."""
-        return self.sees_all_units or self.unit_id == unit_id
+        if not self.sees_all_units:
+            return self.unit_id == unit_id
+        if self.in_district:
+            return unit_id in (self.district_units or ())
+        return True
 
     def require_write(self) -> None:
         """Refuse any change by a read-only account."""
@@ -81,14 +121,18 @@ class Actor:
             )
 
     @classmethod
-    def of(cls, user: User) -> Actor:
-        """The actor for a user row."""
+    def of(cls, user: User, district_units: frozenset[int] | None = None) -> Actor:
+        """The actor for a user row; a district-level account sees the `district_units`
+        given (workflows.accounts.service.district_units loads them), none when omitted."""
         return cls(
             id=user.id,
             name=user.username,
             role=user.role,
             unit_id=user.unit_id,
             must_change_password=bool(user.must_change_password),
+            district_id=user.district_id,
+            district_units=district_units,
+            city=user.district_id is None and user.role != Role.unit_staff,
         )
 
 
@@ -103,25 +147,88 @@ class _Filterable(Protocol):
 S = TypeVar("S", bound=_Filterable)
 
 
-def scope(actor: Actor, requested_unit: int | None) -> int | None:
-    """The unit a list is narrowed to: None means every unit (callers who see all units and
-    asked for none); staff get their own unit, and `NOTHING` (an empty list) when they ask
-    for another one."""
+def scope(actor: Actor, requested_unit: int | None) -> UnitScope:
+    """The units a list is narrowed to: None means every unit (city-level callers who asked
+    for none); a district's accounts get the unit asked for when it is their district's, else
+    their district's units; staff get their own unit; `NOTHING` (an empty list) for a unit
+    asked for that the caller may not see."""
+    if requested_unit is not None:
+        return requested_unit if actor.may_see_unit(requested_unit) else NOTHING
     if actor.sees_all_units:
-        return requested_unit
-    own = NOTHING if actor.unit_id is None else actor.unit_id
-    if requested_unit is not None and requested_unit != own:
-        return NOTHING
-    return own
+        return (actor.district_units or frozenset()) if actor.in_district else None
+    return NOTHING if actor.unit_id is None else actor.unit_id
+
+
+def unit_clause(unit_column: Any, scoped: UnitScope) -> Any:
+    """The WHERE clause of a scope on the column holding a row's unit; None for every unit."""
+    if scoped is None:
+        return None
+    if isinstance(scoped, frozenset):
+        return unit_column.in_(sorted(scoped)) if scoped else false()
+    return unit_column == scoped
+
+
+def within(statement: S, unit_column: Any, scoped: UnitScope) -> S:
+    """`statement` narrowed to a scope (from `scope`) on the column holding a row's unit."""
+    clause = unit_clause(unit_column, scoped)
+    return statement if clause is None else statement.where(clause)
 
 
 def visible(statement: S, actor: Actor, unit_column: Any) -> S:
-    """`statement` with the rows of the actor's own unit only (`unit_column` says where a row's
-    unit is), or unchanged for callers who see every unit."""
-    unit_id = scope(actor, None)
-    if unit_id is None:
+    """`statement` with the rows of the units the actor may see (`unit_column` says where a
+    row's unit is), or unchanged for callers who see every unit."""
+    return within(statement, unit_column, scope(actor, None))
+
+
+def visible_with(
+    statement: S, actor: Actor, unit_column: Any, district_rows: Callable[[int], Any]
+) -> S:
+    """As `visible`, and for a district's accounts also the rows of no unit that
+    `district_rows(district_id)` (a WHERE clause) says are that district's: an audit line of
+    one of its campaigns or accounts."""
+    scoped = scope(actor, None)
+    if scoped is None:
         return statement
-    return statement.where(unit_column == unit_id)
+    clause = unit_clause(unit_column, scoped)
+    if actor.in_district and actor.district_id is not None:
+        clause = or_(clause, and_(unit_column.is_(None), district_rows(actor.district_id)))
+    return statement.where(clause)
+
+
+def in_districts(statement: S, actor: Actor, district_column: Any) -> S:
+    """`statement` with the rows of the actor's district only (`district_column` says where a
+    row's district is: campaigns, units, accounts), or unchanged at the city level."""
+    if actor.district_id is None:
+        return statement
+    return statement.where(district_column == actor.district_id)
+
+
+def district_of_new(actor: Actor, requested: int | None) -> int:
+    """The district a new campaign, unit or account of the actor's belongs to: the actor's own
+    (a different one asked for is refused as unknown), or at the city level the one named.
+    A city-level caller naming none is refused: a missing district never widens anything."""
+    if actor.district_id is not None:
+        if requested is not None and requested != actor.district_id:
+            raise NotFound(
+                "district_not_found", f"区县 {requested} 不存在", f"district {requested} not found"
+            )
+        return actor.district_id
+    if requested is None:
+        if actor.city:
+            raise InvalidData(
+                "district_required",
+                "请指定所属区县",
+                "name the district this belongs to",
+            )
+        return DEFAULT_DISTRICT
+    return requested
+
+
+def require_district(actor: Actor, district_id: int | None, refusal: DomainError) -> None:
+    """Raise `refusal` (the row's own NotFound) unless the actor may read the district's rows;
+    `district_id` None stands for a missing row and is refused the same way."""
+    if not actor.sees_district(district_id):
+        raise refusal
 
 
 def require_visible(actor: Actor, unit_id: int | None, refusal: DomainError) -> None:

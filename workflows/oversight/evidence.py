@@ -34,6 +34,7 @@ from workflows.event.submissions import Submission
 from workflows.files.store import FileStore
 from workflows.kernel.clock import LOCAL_TZ
 from workflows.kernel.daywords import day_zh, moment_zh
+from workflows.kernel.visibility import UnitScope, within
 
 FLAGS_ZH = {
     "other_day": "拍摄日期与开展日期不符",
@@ -288,7 +289,7 @@ def check_events(
 
 
 def flagged_in_campaign(
-    session: Session, campaign_id: int, store: FileStore, *, unit_id: int | None = None
+    session: Session, campaign_id: int, store: FileStore, *, unit_id: UnitScope = None
 ) -> list[EventEvidence]:
     """The campaign's events whose summary photos raise a flag, in event id order."""
     stmt = (
@@ -299,7 +300,6 @@ def flagged_in_campaign(
         .order_by(col(Attachment.event_id))
         .limit(MAX_EVENTS)
     )
-    if unit_id is not None:
-        stmt = stmt.where(col(Event.unit_id) == unit_id)
+    stmt = within(stmt, col(Event.unit_id), unit_id)
     ids = list(session.execute(stmt).scalars())
     return [ev for ev in check_events(session, ids, store).values() if ev.flagged]

@@ -160,7 +160,7 @@ def draw(
 ) -> SampleDraw:
     """Draw and record a sample (supervisors); always a new record."""
     actor.require_supervisor()
-    campaigns.get(session, campaign_id)
+    campaigns.get(session, campaign_id, actor)
     mode, value = _size(count, share)
     people = population(session, campaign_id)
     excluded = [{"unit_id": int(e["unit_id"]), "reason": str(e.get("reason") or "").strip()}

@@ -34,6 +34,7 @@ from workflows.event import machine as event_machine
 from workflows.files.store import FileStore
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
+from workflows.kernel.visibility import Actor, UnitScope, in_districts, scope, within
 from workflows.oversight import evidence
 from workflows.workdays.deadlines import end_of_local_day
 
@@ -77,21 +78,26 @@ class Board:
 
 def collect(
     session: Session,
+    actor: Actor,
     now: datetime,
     store: FileStore,
     campaign_id: int | None,
     filters: OverdueFilters,
 ) -> Board:
-    """The board for `campaign_id` (the newest campaign when None) and the overdue filters."""
-    campaigns = list(session.exec(select(Campaign).order_by(col(Campaign.id).desc())).all())
-    campaign_id = campaign_id or (campaigns[0].id if campaigns else None)
-    rows = overdue_rows(session, now, filters)
-    stages = funnel(session, campaign_id)
-    queue = list(spot_check_queue(session, BOARD_QUEUE, None).rows)
-    queue_total = waiting_for_check(session)
+    """The board for `campaign_id` (the newest campaign the actor sees when None, another
+    district's is not offered) and the overdue filters, of the units the actor sees."""
+    stmt = in_districts(select(Campaign), actor, Campaign.district_id)
+    campaigns = list(session.exec(stmt.order_by(col(Campaign.id).desc())).all())
+    if campaign_id not in {c.id for c in campaigns}:
+        campaign_id = campaigns[0].id if campaigns else None
+    units = scope(actor, None)
+    rows = overdue_rows(session, now, filters, scope(actor, filters.unit))
+    stages = funnel(session, campaign_id, units)
+    queue = list(spot_check_queue(session, BOARD_QUEUE, None, units).rows)
+    queue_total = waiting_for_check(session, units)
     checks = evidence.check_events(session, [e.id for e, _ in queue], store)
-    failed = failed_notifications(session)
-    visitable = [(e, name) for e, name in queue] + checked_events(session)
+    failed = failed_notifications(session, units)
+    visitable = [(e, name) for e, name in queue] + checked_events(session, units)
     return Board(
         campaigns=campaigns,
         campaign_id=campaign_id,
@@ -101,19 +107,19 @@ def collect(
         queue_total=queue_total,
         checks=checks,
         failed=failed,
-        numbers=numbers(session, now, campaign_id),
-        units=unit_list.in_schedule_order(session),
-        asked=pending_extensions(session),
-        visits=recent_visits(session),
+        numbers=numbers(session, now, campaign_id, units),
+        units=unit_list.in_schedule_order(session, units),
+        asked=pending_extensions(session, units),
+        visits=recent_visits(session, units),
         visitable=visitable,
-        flagged=flagged_events(session, campaign_id),
-        rectifications_overdue=overdue_rectifications(session, now, campaign_id),
+        flagged=flagged_events(session, campaign_id, units),
+        rectifications_overdue=overdue_rectifications(session, now, campaign_id, units),
         visit_rounds=rounds_of(session, [e.id for e, _ in visitable if e.id is not None]),
     )
 
 
 def overdue_rectifications(
-    session: Session, now: datetime, campaign_id: int | None
+    session: Session, now: datetime, campaign_id: int | None, units: UnitScope
 ) -> list[tuple[Rectification, Event, str]]:
     """Rectifications past their due day with no report, the longest overdue first:
     (rectification, event, unit name)."""
@@ -127,7 +133,7 @@ def overdue_rectifications(
     )
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)
-    return list(session.exec(stmt).all())
+    return list(session.exec(within(stmt, Rectification.unit_id, units)).all())
 
 
 def rounds_of(session: Session, event_ids: list[int]) -> list[tuple[SpotCheck, Event, str]]:
@@ -154,10 +160,11 @@ class Stage:
     here: int
 
 
-def funnel(session: Session, campaign_id: int | None) -> list[Stage]:
+def funnel(session: Session, campaign_id: int | None, units: UnitScope = None) -> list[Stage]:
     """Each stage from 已计划 on, with the events that reached it (an event counts for its own
     stage and every one before it) and those that are in it now; cancelled events count nowhere."""
-    stmt = select(Event.state, func.count()).group_by(col(Event.state))
+    stmt = within(select(Event.state, func.count()), Event.unit_id, units)
+    stmt = stmt.group_by(col(Event.state))
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)
     counts = dict(session.exec(stmt).all())
@@ -169,41 +176,44 @@ def funnel(session: Session, campaign_id: int | None) -> list[Stage]:
     return list(reversed(out))
 
 
-def overdue_rows(session: Session, now: datetime, filters: OverdueFilters) -> list[dict[str, Any]]:
-    """The first page of overdue items (not those merely due soon), with their working days
-    late."""
+def overdue_rows(
+    session: Session, now: datetime, filters: OverdueFilters, units: UnitScope
+) -> list[dict[str, Any]]:
+    """The first page of overdue items (not those merely due soon) of `units` (the scope of
+    the filters' unit), with their working days late."""
     narrow = overdue.Narrowing(q=filters.q, level=filters.level)
-    found = overdue.listing(
-        session, now, 0, filters.unit, filters.kind, PAGE, count=False, narrow=narrow
-    )
+    found = overdue.listing(session, now, 0, units, filters.kind, PAGE, count=False, narrow=narrow)
     rows = [r for r in found.rows if r["overdue"]]
     overdue.count_workdays_late(session, rows, local_date(now))
     return rows
 
 
-def numbers(session: Session, now: datetime, campaign_id: int | None) -> dict[str, int]:
+def numbers(
+    session: Session, now: datetime, campaign_id: int | None, units: UnitScope = None
+) -> dict[str, int]:
     """Units with an event (in the campaign) and the count of overdue items of each kind."""
     # Units with an event (in the campaign): one index probe per unit, not a scan of events.
     has_event = select(Event.id).where(Event.unit_id == Unit.id)
     if campaign_id:
         has_event = has_event.where(Event.campaign_id == campaign_id)
-    units = select(func.count()).select_from(Unit).where(has_event.exists())
-    out = {"units": session.exec(units).one()}
+    counted = select(func.count()).select_from(Unit).where(has_event.exists())
+    out = {"units": session.exec(within(counted, Unit.id, units)).one()}
     today = local_date(now)
     # Only the counts (what the overdue list counts for its total), no page of rows.
-    for source in overdue.statements(end_of_local_day(today), today, None, 1):
+    for source in overdue.statements(end_of_local_day(today), today, units, 1):
         out[source.kind] = int(session.exec(source.count).one())
-    out["answered_not_told"] = answered_not_told(session, campaign_id)
+    out["answered_not_told"] = answered_not_told(session, campaign_id, units)
     return out
 
 
-def answered_not_told(session: Session, campaign_id: int | None) -> int:
+def answered_not_told(session: Session, campaign_id: int | None, units: UnitScope = None) -> int:
     """Opinions answered whose answer has not reached the person yet (issue 26)."""
     stmt = (
         select(func.count())
         .select_from(FeedbackItem)
         .where(FeedbackItem.state == FeedbackState.answered, col(FeedbackItem.told_at).is_(None))
     )
+    stmt = within(stmt, FeedbackItem.unit_id, units)
     if campaign_id:
         # Each of the few not-told answers asks its event's campaign by primary key (a
         # correlated subquery the planner cannot turn into a scan of every event: it misjudges
@@ -218,7 +228,9 @@ def answered_not_told(session: Session, campaign_id: int | None) -> int:
     return int(session.exec(stmt).one())
 
 
-def spot_check_queue(session: Session, limit: int, after: str | None) -> paging.KeysetPage:
+def spot_check_queue(
+    session: Session, limit: int, after: str | None, units: UnitScope
+) -> paging.KeysetPage:
     """Events waiting for their spot check, the longest waiting first: (event, unit name)."""
     stmt = (
         select(Event, Unit.name)
@@ -226,29 +238,32 @@ def spot_check_queue(session: Session, limit: int, after: str | None) -> paging.
         .where(Event.state == EventState.summary_submitted)
         .order_by(col(Event.updated_at), col(Event.id))
     )
+    stmt = within(stmt, Event.unit_id, units)
     return paging.keyset_page(lambda q: session.execute(q).all(), stmt, limit, after, name="spot")
 
 
-def waiting_for_check(session: Session) -> int:
+def waiting_for_check(session: Session, units: UnitScope) -> int:
     """How many events wait for their spot check."""
-    return session.exec(
-        select(func.count()).select_from(Event).where(Event.state == EventState.summary_submitted)
-    ).one()
+    stmt = select(func.count()).select_from(Event)
+    stmt = stmt.where(Event.state == EventState.summary_submitted)
+    return session.exec(within(stmt, Event.unit_id, units)).one()
 
 
-def failed_notifications(session: Session) -> list[Notification]:
-    """The latest notifications whose delivery failed."""
-    return list(
-        session.exec(
-            select(Notification)
-            .where(Notification.state == NotificationState.failed)
-            .order_by(col(Notification.id).desc())
-            .limit(PAGE)
-        ).all()
+def failed_notifications(session: Session, units: UnitScope) -> list[Notification]:
+    """The latest notifications whose delivery failed (of the units seen; a district's board
+    leaves out those of no unit)."""
+    stmt = (
+        select(Notification)
+        .where(Notification.state == NotificationState.failed)
+        .order_by(col(Notification.id).desc())
+        .limit(PAGE)
     )
+    return list(session.exec(within(stmt, Notification.unit_id, units)).all())
 
 
-def flagged_events(session: Session, campaign_id: int | None) -> list[tuple[Event, str]]:
+def flagged_events(
+    session: Session, campaign_id: int | None, units: UnitScope
+) -> list[tuple[Event, str]]:
     """Events (of the campaign) whose record carries deviations flagged instead of refused,
     the latest first: (event, unit name)."""
     stmt = (
@@ -260,45 +275,44 @@ def flagged_events(session: Session, campaign_id: int | None) -> list[tuple[Even
     )
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)
-    return list(session.exec(stmt).all())
+    return list(session.exec(within(stmt, Event.unit_id, units)).all())
 
 
-def checked_events(session: Session) -> list[tuple[Event, str]]:
+def checked_events(session: Session, units: UnitScope) -> list[tuple[Event, str]]:
     """Events already spot-checked (a visit may follow the check): (event, unit name)."""
-    return list(
-        session.exec(
-            select(Event, Unit.name)
-            .join(Unit, col(Unit.id) == Event.unit_id)
-            .where(Event.state == EventState.spot_checked)
-            .order_by(col(Event.updated_at).desc())
-            .limit(BOARD_QUEUE * 2)
-        ).all()
+    stmt = (
+        select(Event, Unit.name)
+        .join(Unit, col(Unit.id) == Event.unit_id)
+        .where(Event.state == EventState.spot_checked)
+        .order_by(col(Event.updated_at).desc())
+        .limit(BOARD_QUEUE * 2)
     )
+    return list(session.exec(within(stmt, Event.unit_id, units)).all())
 
 
-def recent_visits(session: Session) -> list[tuple[SiteVisit, str, str]]:
+def recent_visits(session: Session, units: UnitScope) -> list[tuple[SiteVisit, str, str]]:
     """The latest on-site visits: visit, unit, theme."""
-    return list(
-        session.exec(
-            select(SiteVisit, Unit.name, Event.theme)
-            .join(Event, col(Event.id) == SiteVisit.event_id)
-            .join(Unit, col(Unit.id) == Event.unit_id)
-            .order_by(col(SiteVisit.id).desc())
-            .limit(PAGE)
-        ).all()
+    stmt = (
+        select(SiteVisit, Unit.name, Event.theme)
+        .join(Event, col(Event.id) == SiteVisit.event_id)
+        .join(Unit, col(Unit.id) == Event.unit_id)
+        .order_by(col(SiteVisit.id).desc())
+        .limit(PAGE)
     )
+    return list(session.exec(within(stmt, Event.unit_id, units)).all())
 
 
-def pending_extensions(session: Session) -> list[tuple[ExtensionRequest, str, str, str]]:
+def pending_extensions(
+    session: Session, units: UnitScope
+) -> list[tuple[ExtensionRequest, str, str, str]]:
     """Extension requests waiting for a decision: request, unit, theme, opinion."""
-    return list(
-        session.exec(
-            select(ExtensionRequest, Unit.name, Event.theme, FeedbackItem.content)
-            .join(Unit, col(Unit.id) == ExtensionRequest.unit_id)
-            .join(Event, col(Event.id) == ExtensionRequest.event_id)
-            .join(FeedbackItem, col(FeedbackItem.id) == ExtensionRequest.feedback_item_id)
-            .where(ExtensionRequest.state == ExtensionState.pending)
-            .order_by(col(ExtensionRequest.id))
-            .limit(PAGE)
-        ).all()
+    stmt = (
+        select(ExtensionRequest, Unit.name, Event.theme, FeedbackItem.content)
+        .join(Unit, col(Unit.id) == ExtensionRequest.unit_id)
+        .join(Event, col(Event.id) == ExtensionRequest.event_id)
+        .join(FeedbackItem, col(FeedbackItem.id) == ExtensionRequest.feedback_item_id)
+        .where(ExtensionRequest.state == ExtensionState.pending)
+        .order_by(col(ExtensionRequest.id))
+        .limit(PAGE)
     )
+    return list(session.exec(within(stmt, ExtensionRequest.unit_id, units)).all())

@@ -46,7 +46,7 @@ from workflows.event import flags, held
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.daywords import moment_zh
 from workflows.kernel.errors import NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, UnitScope, within
 from workflows.reporting import xlsx_stream
 
 BATCH = 500  # rows per keyset page: 2,000 held ~2.7 MB more at the peak, no faster
@@ -135,7 +135,7 @@ class Filters:
     """What a list may be narrowed by; `unit_id` is already scoped to the caller."""
 
     campaign_id: int | None = None
-    unit_id: int | None = None
+    unit_id: UnitScope = None
     states: tuple[str, ...] = ()
     event_id: int | None = None
     kind: str | None = None
@@ -185,8 +185,7 @@ def _events(session: Session, f: Filters, now: datetime) -> Sheet:
     )  # fmt: skip
     if f.campaign_id is not None:
         stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
-    if f.unit_id is not None:
-        stmt = stmt.where(col(Event.unit_id) == f.unit_id)
+    stmt = within(stmt, col(Event.unit_id), f.unit_id)
     if f.states:
         stmt = stmt.where(col(Event.state).in_(f.states))
     if f.date_from is not None:
@@ -243,8 +242,7 @@ def _opinions(session: Session, f: Filters, now: datetime) -> Sheet:
     )
     if f.campaign_id is not None:
         stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
-    if f.unit_id is not None:
-        stmt = stmt.where(col(FeedbackItem.unit_id) == f.unit_id)
+    stmt = within(stmt, col(FeedbackItem.unit_id), f.unit_id)
     if f.states:
         stmt = stmt.where(col(FeedbackItem.state).in_(f.states))
     if f.event_id is not None:
@@ -349,8 +347,7 @@ def _notifications(session: Session, f: Filters, now: datetime) -> Sheet:
         col(Notification.state), col(Notification.attempts), col(Notification.sent_at),
         col(Notification.last_error),
     ).outerjoin(Unit, col(Unit.id) == Notification.unit_id)  # fmt: skip
-    if f.unit_id is not None:
-        stmt = stmt.where(col(Notification.unit_id) == f.unit_id)
+    stmt = within(stmt, col(Notification.unit_id), f.unit_id)
     if f.states:
         stmt = stmt.where(col(Notification.state).in_(f.states))
     if f.event_id is not None:
@@ -397,8 +394,7 @@ def _spot_checks(session: Session, f: Filters, now: datetime) -> Sheet:
     )
     if f.campaign_id is not None:
         stmt = stmt.where(col(Event.campaign_id) == f.campaign_id)
-    if f.unit_id is not None:
-        stmt = stmt.where(col(Event.unit_id) == f.unit_id)
+    stmt = within(stmt, col(Event.unit_id), f.unit_id)
 
     def rows() -> Iterator[tuple[Any, ...]]:
         for r in keyset(session, stmt, SpotCheck.id):
@@ -449,8 +445,7 @@ def _event_scope(stmt: Any, f: Filters) -> Any:
     """A statement joined to `event`, narrowed by campaign, unit and event."""
     if f.campaign_id is not None:
         stmt = stmt.where(Event.campaign_id == f.campaign_id)
-    if f.unit_id is not None:
-        stmt = stmt.where(Event.unit_id == f.unit_id)
+    stmt = within(stmt, Event.unit_id, f.unit_id)
     if f.event_id is not None:
         stmt = stmt.where(Event.id == f.event_id)
     return stmt
@@ -547,8 +542,7 @@ def _audit(session: Session, f: Filters, now: datetime) -> Sheet:
         col(ChangeLog.entity_id), col(Unit.name).label("unit_name"), col(ChangeLog.action),
         col(ChangeLog.before), col(ChangeLog.after),
     ).outerjoin(Unit, col(Unit.id) == ChangeLog.unit_id)  # fmt: skip
-    if f.unit_id is not None:
-        changes = changes.where(col(ChangeLog.unit_id) == f.unit_id)
+    changes = within(changes, col(ChangeLog.unit_id), f.unit_id)
     if f.campaign_id is not None:
         changes = changes.where(
             col(ChangeLog.entity) == "campaign", col(ChangeLog.entity_id) == f.campaign_id

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from models import AppealState, Event, FeedbackItem, OpinionReply, Rating
+from workflows.kernel.visibility import UnitScope, within
 
 COLUMNS: list[tuple[str, str]] = [
     ("rated", "回访评价"),
@@ -34,7 +35,7 @@ class Rated:
     comment: str | None
 
 
-def of_campaign(session: Session, campaign_id: int, unit_id: int | None = None) -> list[Rated]:
+def of_campaign(session: Session, campaign_id: int, unit_id: UnitScope = None) -> list[Rated]:
     """Every rating of the campaign's answers (or one unit's), in id order."""
     stmt = (
         sa.select(
@@ -47,8 +48,7 @@ def of_campaign(session: Session, campaign_id: int, unit_id: int | None = None) 
         .where(col(Event.campaign_id) == campaign_id, col(OpinionReply.rating).is_not(None))
         .order_by(col(OpinionReply.id))
     )  # fmt: skip
-    if unit_id is not None:
-        stmt = stmt.where(col(Event.unit_id) == unit_id)
+    stmt = within(stmt, col(Event.unit_id), unit_id)
     return [
         Rated(r[0], r[1], r[2], r[3], r[4], r[5] == AppealState.upheld, r[6])
         for r in session.execute(stmt)

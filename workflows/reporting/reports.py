@@ -43,7 +43,7 @@ from workflows.accounts import unit_history
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.clock import LOCAL_TZ, local_date
-from workflows.kernel.visibility import Actor, scope
+from workflows.kernel.visibility import SYSTEM, Actor, UnitScope, scope, within
 from workflows.reporting import ratings
 from workflows.reporting.exports import Column, Sheet, backdated_note
 
@@ -191,12 +191,12 @@ def collect(
     campaign_id: int,
     now: datetime,
     *,
-    unit_id: int | None = None,
+    unit_id: UnitScope = None,
     records: bool = True,
 ) -> Facts:
     """The counts per unit (and with `records`, the records the assessment deducts for), for
     every unit with events in the campaign, or only `unit_id`'s."""
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, SYSTEM)
     rules = CampaignRules.of(campaign.rules)
     facts = Facts(campaign, rules, now, {})
     scope = _Scope(campaign_id, unit_id)
@@ -226,12 +226,12 @@ def collect_for(
 @dataclass(frozen=True)
 class _Scope:
     campaign_id: int
-    unit_id: int | None
+    unit_id: UnitScope
 
     def events(self, stmt: Any) -> Any:
         """`stmt` (which joins or selects `event`) narrowed to the campaign and unit."""
         stmt = stmt.where(col(Event.campaign_id) == self.campaign_id)
-        return stmt if self.unit_id is None else stmt.where(col(Event.unit_id) == self.unit_id)
+        return within(stmt, col(Event.unit_id), self.unit_id)
 
 
 def _n(condition: Any) -> Any:

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from models import Campaign
 from workflows.accounts import unit_history
 from workflows.campaign import service as campaigns
-from workflows.kernel.visibility import Actor, scope
+from workflows.kernel.visibility import Actor, UnitScope, in_districts, scope
 from workflows.reporting import assessment, reports
 from workflows.reporting.exports import Column, Sheet
 
@@ -77,14 +77,18 @@ def figures(counts: Mapping[str, int], score: float | None) -> dict[str, Any]:
 
 
 def campaigns_by_year(
-    session: Session, campaign_id: int | None, max_years: int = MAX_YEARS
+    session: Session, actor: Actor, campaign_id: int | None, max_years: int = MAX_YEARS
 ) -> list[Campaign]:
-    """One campaign per year, oldest first, ending with `campaign_id`'s year (default: the
-    newest campaign's), at most `max_years` years."""
-    rows = session.exec(select(Campaign).order_by(col(Campaign.starts_on), col(Campaign.id))).all()
-    last = campaigns.get(session, campaign_id) if campaign_id else (rows[-1] if rows else None)
+    """One district's campaigns, one per year, oldest first, ending with `campaign_id`'s year
+    (default: the newest campaign the actor sees), at most `max_years` years."""
+    stmt = select(Campaign).order_by(col(Campaign.starts_on), col(Campaign.id))
+    rows = session.exec(in_districts(stmt, actor, Campaign.district_id)).all()
+    last = (
+        campaigns.get(session, campaign_id, actor) if campaign_id else (rows[-1] if rows else None)
+    )
     if last is None:
         return []
+    rows = [c for c in rows if c.district_id == last.district_id]
     by_year: dict[int, Campaign] = {}
     for c in rows:
         if c.starts_on.year <= last.starts_on.year:
@@ -94,7 +98,7 @@ def campaigns_by_year(
 
 
 def _year(
-    session: Session, campaign: Campaign, now: datetime, unit_id: int | None, merged: dict[int, int]
+    session: Session, campaign: Campaign, now: datetime, unit_id: UnitScope, merged: dict[int, int]
 ) -> Any:
     """One year's rows: (year, campaign, {unit_id: (name, figures)}, district figures). A unit
     since merged into another counts as that one (`merged`): their counts add up, their scores
@@ -188,7 +192,7 @@ def compare(
     merged = unit_history.survivors(session)
     years = [
         _year(session, c, now, unit_id, merged)
-        for c in campaigns_by_year(session, campaign_id, max_years)
+        for c in campaigns_by_year(session, actor, campaign_id, max_years)
     ]
     units = _unit_rows(years)
     units.sort(key=lambda u: -(u["change"]["score"]["delta"] or 0))

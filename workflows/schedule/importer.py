@@ -156,7 +156,7 @@ def plan_import(
         unknown_columns=list(table.unknown_columns),
     )
     _note_ignored_columns(table, report)
-    units = {u.name: u for u in session.exec(select(Unit)).all()}
+    units = {u.name: u for u in session.exec(_units_of(campaign)).all()}
     existing = _imported_keys(session, campaign)
     seen: dict[str, int] = {}
     for raw in table.rows:
@@ -207,7 +207,7 @@ def note_past_escalations(
         deadlines.load_calendar(session),
         now,
     )
-    units = {u.name: u for u in session.exec(select(Unit)).all()}
+    units = {u.name: u for u in session.exec(_units_of(campaign)).all()}
     config = notify or NotifyConfig()
     audiences: dict[tuple[str, int], list[escalation.Recipient]] = {}
     events, escalations, at_once, digested = set(), 0, 0, 0
@@ -221,7 +221,10 @@ def note_past_escalations(
         key = (event.unit_name, row["level"])
         if key not in audiences:
             unit = units.get(event.unit_name) or Unit(
-                name=event.unit_name, kind=event.unit_kind, created_at=now
+                district_id=campaign.district_id,
+                name=event.unit_name,
+                kind=event.unit_kind,
+                created_at=now,
             )  # a new unit has no contacts yet: the log channel (and supervisors) only
             audience = audience_for(row["kind"], row["level"], rules)
             audiences[key] = escalation.recipients(session, audience, unit, config)
@@ -495,7 +498,7 @@ def apply_import(
     note_past_escalations(session, campaign, report, now, notify)
     if report.past_escalations and not confirm_past_escalations:
         raise ImportRefused(report, "past_escalations")
-    units = _create_units(session, report, now)
+    units = _create_units(session, campaign, report, now)
     rows: list[dict[str, Any]] = []
     source_rows: list[int] = []
     for planned in report.events:
@@ -540,14 +543,26 @@ def _reschedule_changed(session: Session, report: ImportReport, actor: Actor, no
     return done
 
 
-def _create_units(session: Session, report: ImportReport, now: datetime) -> dict[str, int | None]:
-    """Add the units the plan names that do not exist yet; every unit's id by name."""
-    units = {u.name: u.id for u in session.exec(select(Unit)).all()}
+def _units_of(campaign: Campaign) -> Any:
+    """The units of the campaign's district: a name in the table is looked up there only (the
+    same name may be another district's unit)."""
+    return select(Unit).where(Unit.district_id == campaign.district_id)
+
+
+def _create_units(
+    session: Session, campaign: Campaign, report: ImportReport, now: datetime
+) -> dict[str, int | None]:
+    """Add the units the plan names that do not exist yet in the campaign's district; every
+    unit's id by name."""
+    units = {u.name: u.id for u in session.exec(_units_of(campaign)).all()}
     new_units: dict[str, Unit] = {}
     for planned in report.events:
         if planned.unit_name not in units and planned.unit_name not in new_units:
             new_units[planned.unit_name] = Unit(
-                name=planned.unit_name, kind=planned.unit_kind, created_at=now
+                district_id=campaign.district_id,
+                name=planned.unit_name,
+                kind=planned.unit_kind,
+                created_at=now,
             )
     session.add_all(new_units.values())
     session.flush()  # one batched INSERT … RETURNING for all new units, not one per unit

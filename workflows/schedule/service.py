@@ -54,7 +54,7 @@ def import_schedule(
     """
     require_importer(None if dry_run else session, actor, now)
     table = read_table(data, filename, limits)
-    campaign = campaigns.get(session, campaign_id)
+    campaign = campaigns.get(session, campaign_id, actor)
     require_open(campaign)  # last year's campaign is read-only (issue 30)
     report = plan_import(session, campaign, table, now=now, notify=notify)
     report.dry_run = dry_run
