@@ -15,9 +15,11 @@ sample_app = typer.Typer(help="Spot-check sample draws.", no_args_is_help=True)
 def sample_verify(draw_id: Annotated[int, typer.Argument(help="sample draw id")]) -> None:
     """Re-draw a recorded sample from its seed, population snapshot and method; exit 1 if the
     units differ."""
+    from workflows.kernel.visibility import SYSTEM
     from workflows.oversight import sampling
 
-    result = run_action(lambda session, _now: sampling.verify(session, draw_id))
+    # The command line runs on the server, at the city level.
+    result = run_action(lambda session, _now: sampling.verify(session, draw_id, SYSTEM))
     ids = ", ".join(map(str, result["recorded"]))
     if result["matches"]:
         console.print(f"一致 / reproduced: draw {draw_id} ({result['method']}) → {ids}")

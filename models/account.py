@@ -8,7 +8,6 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.district import DEFAULT_DISTRICT
 from models.types import UTCDateTime
 
 
@@ -37,7 +36,8 @@ class User(SQLModel, table=True):
     role: str = Field(sa_type=sa.String(16))
     # The level the account acts at: its district, or NULL for the city (city supervisors read
     # every district; a city admin manages districts). Unit staff: their unit's district.
-    district_id: int | None = Field(default=DEFAULT_DISTRICT, foreign_key="district.id", index=True)
+    # workflows.accounts.service.create_user puts new accounts in district 1 unless told.
+    district_id: int | None = Field(default=None, foreign_key="district.id", index=True)
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     email: str | None = Field(default=None, sa_type=sa.String(200))  # supervisors get escalations
     # individual | digest for this supervisor's e-mail; unset: the campaign's setting.

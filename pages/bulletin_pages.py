@@ -20,7 +20,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 def bulletins_page(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
     """Every weekly bulletin, newest first."""
     bulletin.require_overview(user.actor)
-    rows = bulletin.listing(session)
+    rows = bulletin.listing(session, user.actor)
     return render(request, "bulletins.html", bulletins=rows, one=None)
 
 
@@ -36,7 +36,7 @@ def bulletin_page(
 ) -> HTMLResponse:
     """One bulletin: the ranking, what is overdue, who is marked for 约谈, the downloads."""
     bulletin.require_overview(user.actor)
-    one = bulletin.get(session, bulletin_id)
+    one = bulletin.get(session, user.actor, bulletin_id)
     campaign = session.get(Campaign, one.campaign_id)
     return render(
         request,

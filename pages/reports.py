@@ -59,9 +59,9 @@ def report_page(
         raise Forbidden("supervisor_required", "仅区政府办督查人员可查看报表与考核", "")
     mine = in_districts(select(Campaign), user.actor, Campaign.district_id)
     campaigns = session.exec(mine.order_by(col(Campaign.id).desc())).all()
-    campaign_id = _int(request.query_params.get("campaign")) or (
-        campaigns[0].id if campaigns else None
-    )
+    campaign_id = _int(request.query_params.get("campaign"))
+    if campaign_id not in {c.id for c in campaigns}:  # another district's is not offered
+        campaign_id = campaigns[0].id if campaigns else None
     report = scores = None
     flagged: list[evidence.EventEvidence] = []
     if campaign_id is not None:

@@ -24,7 +24,7 @@ def list_bulletins(
 ) -> list[BulletinOut]:
     """Weekly bulletins, newest first (at most 200)."""
     bulletin.require_overview(actor)
-    return [BulletinOut.model_validate(b) for b in bulletin.listing(session, campaign_id)]
+    return [BulletinOut.model_validate(b) for b in bulletin.listing(session, actor, campaign_id)]
 
 
 @router.get("/bulletins/{bulletin_id}")
@@ -33,7 +33,7 @@ def get_bulletin(bulletin_id: int, actor: ActorDep, session: SessionDep) -> Bull
     due and held on time, opinions due and answered on time, rates, satisfaction, overdue,
     score, last, streak, interview)."""
     bulletin.require_overview(actor)
-    return BulletinOut.model_validate(bulletin.get(session, bulletin_id))
+    return BulletinOut.model_validate(bulletin.get(session, actor, bulletin_id))
 
 
 @router.get("/bulletins/{bulletin_id}/{fmt}", response_class=Response)

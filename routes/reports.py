@@ -236,7 +236,7 @@ def list_samples(campaign_id: int, actor: ActorDep, session: SessionDep) -> list
 def get_sample(sample_id: int, actor: ActorDep, session: SessionDep) -> SampleOut:
     """One recorded draw."""
     _require_overseer(actor)
-    return SampleOut.model_validate(sampling.get(session, sample_id))
+    return SampleOut.model_validate(sampling.get(session, sample_id, actor))
 
 
 @router.get("/samples/{sample_id}/verify")
@@ -244,7 +244,7 @@ def verify_sample(sample_id: int, actor: ActorDep, session: SessionDep) -> dict[
     """Re-draw from the record's seed, population snapshot and method; `matches` says whether
     the same units come out."""
     _require_overseer(actor)
-    return sampling.verify(session, sample_id)
+    return sampling.verify(session, sample_id, actor)
 
 
 def _require_overseer(actor: Actor) -> None:

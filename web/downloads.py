@@ -74,7 +74,7 @@ def bulletin_download(session: Session, actor: Actor, bulletin_id: int, fmt: str
     """A weekly 通报 as .docx or .xlsx (those who see every unit: supervisors, viewers,
     administrators; a unit's staff 403 `bulletin_forbidden`)."""
     bulletin.require_overview(actor)
-    b = bulletin.get(session, bulletin_id)
+    b = bulletin.get(session, actor, bulletin_id)
     campaign = session.get(Campaign, b.campaign_id)
     assert campaign is not None
     week = b.week_start.strftime("%Y%m%d")

@@ -171,9 +171,12 @@ def _is_caller(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and node.attr in CALLER_NAMES
 
 
+SCOPING_ATTRS = ("unit_id", "district_id")  # the caller's unit and district (issue 28)
+
+
 def _callers_unit(node: ast.AST, tainted: set[str]) -> bool:
-    """`actor.unit_id`, `user.actor.unit_id`, or a local name assigned from one."""
-    if isinstance(node, ast.Attribute) and node.attr == "unit_id":
+    """`actor.unit_id`, `user.actor.district_id`, or a local name assigned from one."""
+    if isinstance(node, ast.Attribute) and node.attr in SCOPING_ATTRS:
         return _is_caller(node.value)
     return isinstance(node, ast.Name) and node.id in tainted
 
@@ -186,10 +189,11 @@ def _mentions_unit(node: ast.AST) -> bool:
     """A unit column or attribute (`Event.unit_id`, `row.unit_id`, `Unit.id`) or a unit-ish name."""
     for n in ast.walk(node):
         if isinstance(n, ast.Attribute) and (
-            n.attr.endswith("unit_id") or (n.attr == "id" and _named(n.value, "Unit"))
+            n.attr.endswith(SCOPING_ATTRS)
+            or (n.attr == "id" and (_named(n.value, "Unit") or _named(n.value, "District")))
         ):
             return True
-        if isinstance(n, ast.Name) and "unit" in n.id.lower():
+        if isinstance(n, ast.Name) and ("unit" in n.id.lower() or "district" in n.id.lower()):
             return True
     return False
 
@@ -237,7 +241,7 @@ def _comparisons(scope_node: ast.AST, tainted: set[str]) -> Iterator[tuple[ast.A
                 yield n, "compares a unit with the caller's: use visible/scope/require_visible"
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
             if n.func.attr in ("filter_by", "where") and any(
-                (k.arg or "").endswith("unit_id") and _has_callers_unit(k.value, tainted)
+                (k.arg or "").endswith(SCOPING_ATTRS) and _has_callers_unit(k.value, tainted)
                 for k in n.keywords
             ):
                 yield n, "filters by the caller's unit: use visible()"
@@ -246,8 +250,8 @@ def _comparisons(scope_node: ast.AST, tainted: set[str]) -> Iterator[tuple[ast.A
 def _site_shapes(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
     """The shapes the rule's sites had: may_see_unit, filters behind sees_all_units, NOTHING."""
     for n in ast.walk(tree):
-        if isinstance(n, ast.Attribute) and n.attr == "may_see_unit":
-            yield n, "asks the actor about a unit directly: use require_visible()"
+        if isinstance(n, ast.Attribute) and n.attr in ("may_see_unit", "sees_district"):
+            yield n, "asks the actor about a unit or district directly: use the rule's functions"
         elif isinstance(n, ast.If) and _mentions_sees_all(n.test):
             for inner in (m for stmt in n.body for m in ast.walk(stmt)):
                 if isinstance(inner, ast.Compare) and _mentions_unit(inner):
@@ -286,6 +290,15 @@ def test_no_unit_filter_is_written_by_hand() -> None:
 
 
 CAUGHT = {
+    "a district compared by hand": """
+def campaigns(actor, stmt):
+    return stmt.where(Campaign.district_id == actor.district_id)
+""",
+    "a district asked by hand": """
+def campaign(actor, row):
+    if not actor.sees_district(row.district_id):
+        raise NotFound("x", "x", "x")
+""",
     "the filter in a route": """
 @router.get("/events")
 def list_events(actor: ActorDep, session: SessionDep):
@@ -387,3 +400,61 @@ def test_an_account_left_with_the_retired_admin_role_has_no_power() -> None:
     assert scope(LEGACY_ADMIN, None) == NOTHING
     assert SYSTEM.is_console and SYSTEM.sees_all_units and SYSTEM.is_supervisor
     assert not SYSTEM_ADMIN.is_supervisor and not AUDITOR.can_write
+
+
+# ---- districts (issue 28) ----------------------------------------------------------------------
+
+DISTRICT_SUPERVISOR = Actor(
+    id=6, name="d1", role=Role.supervisor, unit_id=None, district_id=1,
+    district_units=frozenset({7, 9}),
+)  # fmt: skip
+UNLOADED = Actor(id=7, name="d2", role=Role.supervisor, unit_id=None, district_id=2)
+CITY_SUPERVISOR = Actor(id=8, name="city", role=Role.supervisor, unit_id=None, city=True)
+
+
+def test_a_district_account_sees_its_districts_units_only() -> None:
+    assert scope(DISTRICT_SUPERVISOR, None) == frozenset({7, 9})
+    assert scope(DISTRICT_SUPERVISOR, 9) == 9
+    assert scope(DISTRICT_SUPERVISOR, 8) == NOTHING
+    require_visible(DISTRICT_SUPERVISOR, 7, HIDDEN)
+    with pytest.raises(NotFound):
+        require_visible(DISTRICT_SUPERVISOR, 8, HIDDEN)
+    sql = _sql(visible(select(Event), DISTRICT_SUPERVISOR, Event.unit_id))
+    assert sql.endswith("WHERE event.unit_id IN (7, 9)")
+
+
+def test_a_district_account_without_its_units_loaded_sees_nothing() -> None:
+    """Failing closed: a district's actor built without its units sees no unit at all."""
+    assert scope(UNLOADED, None) == frozenset()
+    assert scope(UNLOADED, 7) == NOTHING
+    assert _sql(visible(select(Event), UNLOADED, Event.unit_id)).endswith("WHERE 0 = 1")
+
+
+def test_districts_own_rows_are_read_through_the_rule() -> None:
+    from models import Campaign
+    from workflows.kernel.visibility import district_of_new, in_districts, require_district
+
+    assert DISTRICT_SUPERVISOR.sees_district(1) and not DISTRICT_SUPERVISOR.sees_district(2)
+    assert CITY_SUPERVISOR.sees_district(1) and CITY_SUPERVISOR.sees_district(2)
+    assert not CITY_SUPERVISOR.sees_district(None)
+    with pytest.raises(NotFound):
+        require_district(DISTRICT_SUPERVISOR, 2, HIDDEN)
+    stmt = select(Campaign)
+    assert in_districts(stmt, CITY_SUPERVISOR, Campaign.district_id) is stmt
+    narrowed = _sql(in_districts(stmt, DISTRICT_SUPERVISOR, Campaign.district_id))
+    assert narrowed.endswith("WHERE campaign.district_id = 1")
+    assert district_of_new(DISTRICT_SUPERVISOR, None) == 1
+    with pytest.raises(NotFound):
+        district_of_new(DISTRICT_SUPERVISOR, 2)
+    with pytest.raises(DomainError) as caught:
+        district_of_new(CITY_SUPERVISOR, None)  # a missing district never widens anything
+    assert caught.value.code == "district_required"
+    assert district_of_new(CITY_SUPERVISOR, 2) == 2
+
+
+def test_city_supervisors_read_and_change_nothing() -> None:
+    assert scope(CITY_SUPERVISOR, None) is None
+    assert not CITY_SUPERVISOR.can_write
+    with pytest.raises(Forbidden):
+        CITY_SUPERVISOR.require_write()
+    assert DISTRICT_SUPERVISOR.can_write

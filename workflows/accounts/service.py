@@ -28,7 +28,13 @@ from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
-from workflows.kernel.visibility import Actor, district_of_new, in_districts, require_district
+from workflows.kernel.visibility import (
+    Actor,
+    district_of_new,
+    in_districts,
+    require_district,
+    require_level,
+)
 
 log = structlog.get_logger("openday.accounts")
 
@@ -701,8 +707,8 @@ def load_managed(session: Session, actor: Actor, user_id: int, duty: Duty = Duty
     city-level account asked for by a district's manager, is not found)."""
     require_account_manager(actor, duty)
     user = load_account(session, user_id)
-    if actor.district_id is not None and user.district_id != actor.district_id:
-        raise NotFound("user_not_found", f"账号 {user_id} 不存在", f"account {user_id} not found")
+    missing = NotFound("user_not_found", f"账号 {user_id} 不存在", f"account {user_id} not found")
+    require_level(actor, user.district_id, missing)
     require_may_manage(actor, user.role, duty)
     return user
 

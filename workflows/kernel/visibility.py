@@ -224,6 +224,14 @@ def district_of_new(actor: Actor, requested: int | None) -> int:
     return requested
 
 
+def require_level(actor: Actor, district_id: int | None, refusal: DomainError) -> None:
+    """Raise `refusal` unless a row of the level `district_id` (None: the city level, e.g. a
+    city account) is the actor's to manage: a city-level actor manages every level, a
+    district's only its own district's rows."""
+    if actor.district_id is not None and district_id != actor.district_id:
+        raise refusal
+
+
 def require_district(actor: Actor, district_id: int | None, refusal: DomainError) -> None:
     """Raise `refusal` (the row's own NotFound) unless the actor may read the district's rows;
     `district_id` None stands for a missing row and is refused the same way."""

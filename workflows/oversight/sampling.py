@@ -30,10 +30,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from models import Event, EventState, SampleDraw, Unit
+from models import Campaign, Event, EventState, SampleDraw, Unit
 from workflows.campaign import service as campaigns
 from workflows.kernel.errors import InvalidData, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, require_district
 
 METHOD = "sha256-rank-v1"
 
@@ -190,19 +190,24 @@ def draw(
     return record
 
 
-def get(session: Session, draw_id: int) -> SampleDraw:
-    """A recorded draw, or 404."""
+def get(session: Session, draw_id: int, actor: Actor) -> SampleDraw:
+    """A recorded draw of a campaign of the actor's district, or 404."""
     record = session.get(SampleDraw, draw_id)
-    if record is None:
-        raise NotFound(
+    campaign = None if record is None else session.get(Campaign, record.campaign_id)
+    require_district(
+        actor,
+        None if campaign is None else campaign.district_id,
+        NotFound(
             "sample_not_found", f"抽样记录 {draw_id} 不存在", f"sample draw {draw_id} not found"
-        )
+        ),
+    )
+    assert record is not None
     return record
 
 
-def verify(session: Session, draw_id: int) -> dict[str, Any]:
+def verify(session: Session, draw_id: int, actor: Actor) -> dict[str, Any]:
     """Re-draw from the record's seed, snapshot and method; compare with what was recorded."""
-    record = get(session, draw_id)
+    record = get(session, draw_id, actor)
     redrawn = draw_units(
         record.population, record.excluded, record.seed, record.size_mode,
         Fraction(record.size_value), record.strata,

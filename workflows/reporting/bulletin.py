@@ -28,7 +28,7 @@ from workflows.inbox import service as inbox
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Forbidden, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, in_districts, require_district
 from workflows.reporting import reports
 from workflows.workdays.deadlines import end_of_local_day
 
@@ -246,19 +246,26 @@ def require_overview(actor: Actor) -> None:
         )
 
 
-def get(session: Session, bulletin_id: int) -> Bulletin:
-    """One bulletin, or 404."""
+def get(session: Session, actor: Actor, bulletin_id: int) -> Bulletin:
+    """One bulletin of a campaign of the actor's district, or 404."""
     found = session.get(Bulletin, bulletin_id)
-    if found is None:
-        raise NotFound(
+    campaign = None if found is None else session.get(Campaign, found.campaign_id)
+    require_district(
+        actor,
+        None if campaign is None else campaign.district_id,
+        NotFound(
             "bulletin_not_found", f"通报 {bulletin_id} 不存在", f"bulletin {bulletin_id} not found"
-        )
+        ),
+    )
+    assert found is not None
     return found
 
 
-def listing(session: Session, campaign_id: int | None = None) -> list[Bulletin]:
-    """Bulletins, newest first."""
+def listing(session: Session, actor: Actor, campaign_id: int | None = None) -> list[Bulletin]:
+    """Bulletins of the actor's district(s), newest first."""
     stmt = select(Bulletin).order_by(col(Bulletin.week_start).desc(), col(Bulletin.id).desc())
+    mine = in_districts(select(Campaign.id), actor, Campaign.district_id)
+    stmt = stmt.where(col(Bulletin.campaign_id).in_(mine))
     if campaign_id is not None:
         stmt = stmt.where(Bulletin.campaign_id == campaign_id)
     return list(session.exec(stmt.limit(200)).all())

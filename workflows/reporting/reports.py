@@ -219,7 +219,8 @@ def collect_for(
     session: Session, actor: Actor, campaign_id: int, now: datetime, *, records: bool = True
 ) -> Facts:
     """The campaign's facts as `actor` may see them (with the records behind deductions when
-    `records`): staff see their own unit's row only."""
+    `records`): staff see their own unit's row only; another district's campaign is 404."""
+    campaigns.get(session, campaign_id, actor)
     return collect(session, campaign_id, now, unit_id=scope(actor, None), records=records)
 
 

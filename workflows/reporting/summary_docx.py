@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from workflows.campaign import service as campaigns
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
@@ -211,6 +212,7 @@ def district_draft(
             "全区总结报告仅供区政府办人员下载",
             "the district summary is for district-office accounts",
         )
+    campaigns.get(session, campaign_id, actor)  # another district's: 404
     facts = collect(session, campaign_id, now)
     flagged = flagged_in_campaign(session, campaign_id, store)
     return build(facts, flagged, local_date(now))

@@ -1,0 +1,203 @@
+"""One deployment for a city (issue 28): a district's accounts see and act on their district
+only; a city supervisor reads every district and changes nothing; the same unit name lives in
+two districts. The application rule alone (PostgreSQL's row-level security is
+tests/ops/test_tenants.py's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from sqlmodel import Session
+
+from models import Campaign, District, Role, Unit, UnitKind
+from tests.conftest import HOUSING, Walker, error_of
+from workflows.accounts.service import create_user, issue_token
+from workflows.campaign.rules import CampaignRules
+
+ANYUE = "安岳县"
+
+
+@dataclass
+class Other:
+    """District B: its own 区住建局, campaign, event and supervisor; and a city supervisor."""
+
+    district_id: int
+    unit_id: int
+    campaign_id: int
+    event_id: int
+
+
+def _account(session: Session, walker: Walker, name: str, role: str, **kw: object) -> None:
+    now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    user = create_user(session, username=name, role=role, now=now, **kw)  # type: ignore[arg-type]
+    token = issue_token(session, user, kind="api", now=now)
+    walker.world.headers[name] = {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def other(walker: Walker) -> Other:
+    now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    with walker.world.session() as session:
+        district = District(code="anyue", name=ANYUE, city_name="资阳市", created_at=now)
+        session.add(district)
+        session.flush()
+        assert district.id is not None
+        # The same name as district A's unit, and the same document number as A's campaign.
+        unit = Unit(district_id=district.id, name=HOUSING, kind=UnitKind.department, created_at=now)
+        campaign = Campaign(
+            district_id=district.id,
+            doc_number="资雁府办发〔2022〕58号",
+            title="安岳县政府开放日",
+            issuing_office="安岳县人民政府办公室",
+            starts_on=date(2022, 8, 22),
+            ends_on=date(2022, 9, 22),
+            rules=CampaignRules().model_dump(),
+            created_at=now,
+        )
+        session.add_all([unit, campaign])
+        session.flush()
+        _account(session, walker, "sup_b", Role.supervisor, district_id=district.id)
+        _account(session, walker, "staff_b", Role.unit_staff, unit_id=unit.id)
+        _account(session, walker, "city", Role.supervisor, district_id=None)
+        _account(session, walker, "city_admin", Role.admin, district_id=None)
+        session.commit()
+        ids = (district.id, unit.id, campaign.id)
+    walker.world.units["b"] = ids[1]
+    r = walker.client.post(
+        "/api/v1/events",
+        json={
+            "campaign_id": ids[2],
+            "unit_id": ids[1],
+            "theme": "安岳县住建局开放日",
+            "date": "2022-09-16",
+        },
+        headers=walker.world.headers["staff_b"],
+    )
+    assert r.status_code == 201, r.text
+    return Other(*ids, event_id=r.json()["id"])
+
+
+def _get(walker: Walker, who: str, url: str) -> object:
+    return walker.client.get(f"/api/v1{url}", headers=walker.world.headers[who])
+
+
+def _ids(walker: Walker, who: str, url: str) -> set[int]:
+    r = _get(walker, who, url)
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    return {i["id"] for i in r.json()["items"]}  # type: ignore[attr-defined]
+
+
+def test_a_district_supervisor_sees_nothing_of_another_district(
+    walker: Walker, other: Other
+) -> None:
+    mine = walker.create_event()["id"]
+    assert _ids(walker, "supervisor", "/events") == {mine}
+    assert _ids(walker, "sup_b", "/events") == {other.event_id}
+    assert _ids(walker, "supervisor", "/campaigns") == {walker.world.campaign_id}
+    assert _ids(walker, "sup_b", "/campaigns") == {other.campaign_id}
+    assert other.unit_id not in _ids(walker, "supervisor", "/units")
+    assert _ids(walker, "sup_b", "/units") == {other.unit_id}
+    for url, code in (
+        (f"/events/{other.event_id}", "event_not_found"),
+        (f"/events/{other.event_id}/history", "event_not_found"),
+        (f"/campaigns/{other.campaign_id}", "campaign_not_found"),
+        (f"/campaigns/{other.campaign_id}/report", "campaign_not_found"),
+        (f"/campaigns/{other.campaign_id}/assessment", "campaign_not_found"),
+        (f"/campaigns/{other.campaign_id}/samples", "campaign_not_found"),
+        (f"/exports/events.csv?campaign_id={other.campaign_id}", "campaign_not_found"),
+        (f"/units/{other.unit_id}", "unit_not_found"),
+    ):
+        r = _get(walker, "supervisor", url)
+        assert r.status_code == 404, url  # type: ignore[attr-defined]
+        assert error_of(r)["code"] == code, url  # type: ignore[arg-type]
+    # Lists across campaigns and exports without a campaign: none of B's rows.
+    r = _get(walker, "supervisor", "/exports/events.csv")
+    assert "安岳县住建局开放日" not in r.text  # type: ignore[attr-defined]
+    assert "安岳县住建局开放日" in _get(walker, "sup_b", "/exports/events.csv").text  # type: ignore[attr-defined]
+    audit = _get(walker, "supervisor", "/audit").json()["items"]  # type: ignore[attr-defined]
+    assert all(i.get("unit_id") != other.unit_id for i in audit)
+
+
+def test_a_district_supervisor_cannot_act_in_another_district(walker: Walker, other: Other) -> None:
+    r = walker.client.post(
+        f"/api/v1/events/{other.event_id}/transitions",
+        json={"trigger": "cancel", "expected_version": 1, "reason": "不办了"},
+        headers=walker.world.headers["supervisor"],
+    )
+    assert r.status_code == 404 and error_of(r)["code"] == "event_not_found"
+    r = walker.client.patch(
+        f"/api/v1/units/{other.unit_id}",
+        json={"contact_name": "张三"},
+        headers=walker.world.headers["supervisor"],
+    )
+    assert r.status_code == 404
+    r = walker.client.patch(
+        f"/api/v1/campaigns/{other.campaign_id}",
+        json={"title": "改名"},
+        headers=walker.world.headers["supervisor"],
+    )
+    assert r.status_code == 404
+    r = walker.client.post(
+        "/api/v1/events",
+        json={
+            "campaign_id": other.campaign_id,
+            "unit_id": walker.world.units[HOUSING],
+            "theme": "越界",
+            "date": "2022-09-16",
+        },
+        headers=walker.world.headers["supervisor"],
+    )
+    assert r.status_code == 404 and error_of(r)["code"] == "campaign_not_found"
+    assert walker.get(other.event_id, who="sup_b")["state"] == "planned"
+
+
+def test_a_city_supervisor_reads_every_district_and_changes_nothing(
+    walker: Walker, other: Other
+) -> None:
+    mine = walker.create_event()["id"]
+    assert _ids(walker, "city", "/events") == {mine, other.event_id}
+    assert _ids(walker, "city", "/campaigns") == {walker.world.campaign_id, other.campaign_id}
+    assert _get(walker, "city", f"/campaigns/{other.campaign_id}/report").status_code == 200  # type: ignore[attr-defined]
+    r = walker.client.post(
+        f"/api/v1/events/{other.event_id}/transitions",
+        json={"trigger": "cancel", "expected_version": 1, "reason": "不办了"},
+        headers=walker.world.headers["city"],
+    )
+    assert r.status_code == 403 and error_of(r)["code"] == "read_only"
+
+
+def test_the_same_unit_name_in_two_districts(walker: Walker, other: Other) -> None:
+    """Names are unique per district: B has its own 区住建局; a second one in A is refused; a
+    unit created by a district's supervisor is of that district, whatever it asks for."""
+    assert walker.get(other.event_id, who="sup_b")["unit_name"] == HOUSING
+    r = walker.client.post(
+        "/api/v1/units",
+        json={"name": HOUSING, "kind": "department"},
+        headers=walker.world.headers["supervisor"],
+    )
+    assert r.status_code == 409 and error_of(r)["code"] == "unit_exists"
+    r = walker.client.post(
+        "/api/v1/units",
+        json={"name": "石岭镇", "kind": "town"},
+        headers=walker.world.headers["sup_b"],
+    )
+    assert r.status_code == 201, r.text
+    new = r.json()["id"]
+    assert new in _ids(walker, "sup_b", "/units")
+    assert new not in _ids(walker, "supervisor", "/units")
+
+
+def test_a_city_admin_cannot_mix_districts_in_one_event(walker: Walker, other: Other) -> None:
+    r = walker.client.post(
+        "/api/v1/events",
+        json={
+            "campaign_id": other.campaign_id,
+            "unit_id": walker.world.units[HOUSING],
+            "theme": "越界",
+            "date": "2022-09-16",
+        },
+        headers=walker.world.headers["city_admin"],
+    )
+    assert r.status_code == 422 and error_of(r)["code"] == "unit_not_in_campaign_district"
