@@ -22,6 +22,7 @@ from workflows.accounts import unit_history
 from workflows.accounts import units as unit_records
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import DomainError
+from workflows.kernel.visibility import Actor, scope
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 LABELS = {"name": "新名称", "on": "启用日期", "into_unit_id": "并入的单位"}
@@ -40,7 +41,7 @@ def _may(user: PageUser, request: Request) -> None:
 def units_get(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
     """Every unit with its name today and whether it merged into another."""
     _may(user, request)
-    units = unit_records.in_schedule_order(session)
+    units = unit_records.in_schedule_order(session, scope(user.actor, None))
     return render(request, "units.html", units=units, by_id={u.id: u for u in units})
 
 
@@ -53,7 +54,8 @@ def _page(
     form: Any = None,
     check: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    others = [u for u in unit_records.in_schedule_order(session) if u.id != unit.id]
+    same = unit_records.in_schedule_order(session, unit_records.of_district(session, unit))
+    others = [u for u in same if u.id != unit.id]
     return render(
         request,
         "unit_history.html",
@@ -74,7 +76,7 @@ def _page(
 def unit_get(request: Request, unit_id: int, user: UserDep, session: SessionDep) -> HTMLResponse:
     """A unit's names with their days, its merges, the audit lines, and the two forms."""
     _may(user, request)
-    return _page(request, session, unit_records.get(session, unit_id))
+    return _page(request, session, unit_records.get(session, unit_id, user.actor))
 
 
 def _rename_check(session: Session, unit: Unit, body: UnitRenameIn) -> dict[str, Any]:
@@ -91,8 +93,8 @@ def _rename_check(session: Session, unit: Unit, body: UnitRenameIn) -> dict[str,
     }
 
 
-def _merge_check(session: Session, unit: Unit, body: UnitMergeIn) -> dict[str, Any]:
-    into = unit_records.get(session, body.into_unit_id)
+def _merge_check(session: Session, actor: Actor, unit: Unit, body: UnitMergeIn) -> dict[str, Any]:
+    into = unit_records.get(session, body.into_unit_id, actor)
     lines = [
         f"自{day_zh(body.on)}起，“{unit.name}”并入“{into.name}”。",
         f"“{unit.name}”此前各年度的记录仍属于它，原活动报表照旧显示；逐年对比中计入“{into.name}”。",
@@ -140,7 +142,7 @@ def _change(
 ) -> Response:
     """check: the rules run and are rolled back, then the confirmation page; confirm: done."""
     _may(user, request)
-    unit_records.get(session, unit_id)  # 404 before anything else
+    unit_records.get(session, unit_id, user.actor)  # 404 before anything else
     now = request.app.state.clock.now()
     confirm = form.get("action") == "confirm"
     try:
@@ -151,17 +153,18 @@ def _change(
         if kind == "merge":  # the merge form's day has its own input
             errors = [FieldError(e.message, "merge-on", e.status) if e.field == "on" else e
                       for e in errors]  # fmt: skip
-        return _page(request, session, unit_records.get(session, unit_id), errors=errors, form=form)
+        unit = unit_records.get(session, unit_id, user.actor)
+        return _page(request, session, unit, errors=errors, form=form)
     if confirm:
         session.commit()
         done = "已更名" if kind == "rename" else "已记录合并"
         return redirect(f"/admin/units/{unit_id}", done)
     session.rollback()  # nothing is written before the confirmation
-    unit = unit_records.get(session, unit_id)
+    unit = unit_records.get(session, unit_id, user.actor)
     check = (
         _rename_check(session, unit, body)  # type: ignore[arg-type]
         if kind == "rename"
-        else _merge_check(session, unit, body)  # type: ignore[arg-type]
+        else _merge_check(session, user.actor, unit, body)  # type: ignore[arg-type]
     )
     return _page(request, session, unit, form=form, check=check)
 

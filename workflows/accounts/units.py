@@ -53,6 +53,12 @@ def in_schedule_order(session: Session, units: UnitScope = None) -> list[Unit]:
     return list(session.exec(within(stmt, Unit.id, units)).all())
 
 
+def of_district(session: Session, unit: Unit) -> frozenset[int]:
+    """The ids of the units of `unit`'s district (those it may be merged into)."""
+    same = select(Unit.id).where(Unit.district_id == unit.district_id)
+    return frozenset(i for i in session.exec(same).all() if i is not None)
+
+
 def require_units(session: Session | None, actor: Actor, now: datetime) -> None:
     """Supervisors (the district office) manage units, and so does the system administrator
     (三员分立: units are a system duty, audited); the other administrators do not. Without a
