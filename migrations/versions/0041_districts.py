@@ -77,9 +77,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("district_id", sa.Integer(), nullable=False, server_default="1")
         )
-        batch_op.create_foreign_key(
-            "fk_campaign_district_id", "district", ["district_id"], ["id"]
-        )
+        batch_op.create_foreign_key("fk_campaign_district_id", "district", ["district_id"], ["id"])
         batch_op.create_index("ix_campaign_district_id", ["district_id"], unique=False)
         batch_op.create_unique_constraint(
             "uq_campaign_district_doc_number", ["district_id", "doc_number"]

@@ -598,6 +598,26 @@ def unit_missing(unit_id: int | None) -> NotFound:
     return NotFound("unit_not_found", f"单位“{unit_id}”不存在", f"no unit '{unit_id}'")
 
 
+def _level_of_new(
+    session: Session,
+    actor: Actor | None,
+    role: str,
+    unit_id: int | None,
+    unit_name: str | None,
+    district_id: int | None,
+) -> tuple[int | None, int | None]:
+    """A new account's district and unit: a district-level creator's own district, a staff
+    account its unit's (a unit the creator does not see is not found)."""
+    if actor is not None and actor.district_id is not None:
+        district_id = district_of_new(actor, district_id)
+    found = _unit_for_role(session, role, unit_id, unit_name, district_id)
+    if found is None:
+        return district_id, None
+    if actor is not None:
+        require_district(actor, found.district_id, unit_missing(found.id))
+    return found.district_id, found.id
+
+
 def create_user(
     session: Session,
     *,
@@ -631,14 +651,7 @@ def create_user(
     _role(role)
     if actor is not None:
         require_may_manage(actor, role)
-        if actor.district_id is not None:
-            district_id = district_of_new(actor, district_id)
-    found = _unit_for_role(session, role, unit_id, unit_name, district_id)
-    if found is not None:
-        district_id = found.district_id
-        if actor is not None:
-            require_district(actor, district_id, unit_missing(found.id))
-    unit = None if found is None else found.id
+    district_id, unit = _level_of_new(session, actor, role, unit_id, unit_name, district_id)
     if session.exec(select(User).where(User.username == username)).first() is not None:
         raise Conflict(
             "username_taken", f"用户名“{username}”已存在", f"username '{username}' exists"
