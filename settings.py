@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; unset: the SQLite file openday.db in var_dir; "
         "postgresql+psycopg://… in production (never printed)",
     )
+    migrate_database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL migrations connect with: the tables' owner on PostgreSQL, "
+        "while the service connects as a runtime role without SUPERUSER or BYPASSRLS "
+        "(docs/tenancy.md); unset: OPENDAY_DATABASE_URL (never printed)",
+    )
     redis_url: SecretStr | None = Field(
         default=None,
         description="Redis URL for the dramatiq broker; unset means dramatiq's in-process broker "
@@ -428,6 +434,12 @@ class Settings(BaseSettings):
     def password_off(self) -> frozenset[str]:
         """Roles whose local passwords are switched off."""
         return frozenset(r.strip() for r in self.password_off_roles.split(",") if r.strip())
+
+    def migrate_url(self) -> str:
+        """The URL migrations run with: the owner's, else the service's own."""
+        if self.migrate_database_url is not None and self.migrate_database_url.get_secret_value():
+            return self.migrate_database_url.get_secret_value()
+        return self.database_url.get_secret_value()
 
     @property
     def is_sqlite(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import audit, backup, oversight, privacy, schedule, serve, units, users, workdays
+from cli import audit, backup, oversight, privacy, schedule, serve, tenants, units, users, workdays
 from cli.shared import OPTIONS
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.add_typer(oversight.sample_app, name="sample")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(units.unit_app, name="unit")
 app.add_typer(privacy.privacy_app, name="privacy")
+app.add_typer(tenants.verify_app, name="verify")
 app.command()(backup.backup)
 app.command()(backup.restore)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.shared import console, fail, open_engine
+from cli.shared import console, fail, open_engine, operator
 from settings import get_settings
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -20,7 +20,7 @@ def audit_verify() -> None:
     from models.db import reading, session_scope
     from workflows.kernel import audit
 
-    with session_scope(reading(open_engine())) as session:
+    with session_scope(reading(open_engine()), tenant=operator()) as session:
         reports = audit.verify(session)
         unmatched = audit.unmatched_events(session)
     for chain in reports:
@@ -96,7 +96,7 @@ def audit_archive(
     days = settings.audit_retention_days
     cutoff = _cutoff(before, now, days)
     try:
-        with session_scope(open_engine()) as session:
+        with session_scope(open_engine(), tenant=operator()) as session:
             done = audit_archive.archive_and_purge(
                 session, SYSTEM, now=now, cutoff=cutoff, retention_days=days,
                 directory=to or settings.var_dir / "audit-archives",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.shared import console, open_engine
+from cli.shared import console, open_engine, operator
 from settings import get_settings
 
 privacy_app = typer.Typer(help="Registrants' personal data (PIPL).", no_args_is_help=True)
@@ -23,7 +23,7 @@ def privacy_purge(
 
     days = get_settings().public_retention_days if retention_days is None else retention_days
     now = SystemClock().now()
-    with session_scope(open_engine()) as session:
+    with session_scope(open_engine(), tenant=operator()) as session:
         count = privacy.purge(
             session, retention_days=days, today=now.astimezone(LOCAL_TZ).date(), now=now
         )

@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from cli.shared import console, open_engine
+from cli.shared import console, open_engine, operator
 from settings import get_settings
 
 
@@ -76,7 +76,7 @@ def _import(  # noqa: ANN202 - ImportReport
 
     settings = get_settings()
     with (
-        session_scope(open_engine()) as session,
+        session_scope(open_engine(), tenant=operator()) as session,
         Progress(console=console, transient=True) as bar,
     ):
 
@@ -149,6 +149,6 @@ def demo() -> None:
     from workflows.kernel.clock import SystemClock
     from workflows.schedule.demo import load_demo_campaign
 
-    with session_scope(open_engine()) as session:
+    with session_scope(open_engine(), tenant=operator()) as session:
         campaign = load_demo_campaign(session, SystemClock().now())
         console.print(f"演示活动 / demo campaign id {campaign.id}")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cli.checks import preflight
-from cli.shared import console, fail, open_engine
+from cli.shared import console, fail, open_engine, operator
 from settings import configure_logging, get_settings
 
 
@@ -23,7 +23,7 @@ def migrate() -> None:
     from models.db import migrate as upgrade
 
     configure_logging()
-    upgrade(get_settings().database_url.get_secret_value())
+    upgrade(get_settings().migrate_url())
     console.print("[green]数据库已是最新结构 / database schema is up to date[/]")
 
 
@@ -116,10 +116,10 @@ def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id,
     from workflows.kernel.clock import SystemClock
     from workflows.schedule.demo import ensure_demo_logins, load_demo_campaign
 
-    upgrade(settings.database_url.get_secret_value())
+    upgrade(settings.migrate_url())
     engine = open_engine()
     now = SystemClock().now()
-    with session_scope(engine) as session:
+    with session_scope(engine, tenant=operator()) as session:
         campaign = load_demo_campaign(session, now)
         logins = ensure_demo_logins(session, now, settings.var_dir / "demo-credentials.json")
         campaign_id = campaign.id
@@ -140,7 +140,7 @@ def warn_unreached(settings, engine=None) -> None:  # noqa: ANN001 - Settings, E
     own = engine is None
     engine = engine or open_engine()
     try:
-        with session_scope(engine) as session:
+        with session_scope(engine, tenant=operator()) as session:
             unreached = inbox_only_levels(session, notify_config(settings))
     except Exception as exc:  # noqa: BLE001 - a schema not migrated yet: nothing to say
         log.debug("escalation_reach_unknown", error=str(exc).splitlines()[0][:200])

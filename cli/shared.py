@@ -30,6 +30,14 @@ def open_engine():  # noqa: ANN201 - SQLAlchemy Engine
     return make_engine(get_settings().database_url.get_secret_value())
 
 
+def operator():  # noqa: ANN201 - a workflows.kernel.tenancy.Tenant
+    """The tenant of the command line: the server's operator works for the whole city
+    (PostgreSQL's row-level security, docs/tenancy.md)."""
+    from workflows.kernel import tenancy
+
+    return tenancy.OPERATOR
+
+
 def run_action(action: Callable[[Any, Any], Any]) -> Any:
     """Run action(session, now) as the CLI's admin in one transaction; a refusal is one
     bilingual line, exit 2."""
@@ -38,7 +46,7 @@ def run_action(action: Callable[[Any, Any], Any]) -> Any:
     from workflows.kernel.errors import DomainError
 
     try:
-        with session_scope(open_engine()) as session:
+        with session_scope(open_engine(), tenant=operator()) as session:
             return action(session, SystemClock().now())
     except DomainError as exc:
         console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]", soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.shared import console, open_engine
+from cli.shared import console, open_engine, operator
 from settings import configure_logging, get_settings
 
 calendar_app = typer.Typer(help="Working-day calendar data.", no_args_is_help=True)
@@ -25,7 +25,7 @@ def calendar_load(
 
     configure_logging()
     try:
-        with session_scope(open_engine()) as session:
+        with session_scope(open_engine(), tenant=operator()) as session:
             result = work_calendar.load_file(
                 session, file.read_bytes(), file.name, SystemClock().now(), "cli"
             )
@@ -68,7 +68,7 @@ def workdays(
         try:
             from models.db import session_scope
 
-            with session_scope(open_engine()) as session:
+            with session_scope(open_engine(), tenant=operator()) as session:
                 calendar = load_calendar(session)
         except Exception:  # noqa: BLE001 - no database yet: published data only
             calendar = None

@@ -24,7 +24,15 @@ def _configure(**kwargs: object) -> None:
 
 
 def _settings_url() -> str:
-    return get_settings().database_url.get_secret_value()
+    return get_settings().migrate_url()
+
+
+def _migration_scope(conn: Connection) -> None:
+    """A migration changes rows of every district: on PostgreSQL it works under the named scope
+    city:migrate (row-level security holds the tables' owner to its policies too, FORCEd), set
+    for the migration's own transaction only."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT set_config('openday.scope', 'city:migrate', true)")
 
 
 def run_offline() -> None:
@@ -60,6 +68,7 @@ def _migrate(conn: Connection) -> None:
     try:
         _configure(connection=conn)
         with context.begin_transaction():
+            _migration_scope(conn)
             context.run_migrations()
             _check_foreign_keys(conn)
     finally:

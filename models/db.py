@@ -72,10 +72,17 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
+TENANT_KEY = "openday.tenant"
+"""Where a session keeps the tenant its transactions work for (workflows/kernel/tenancy.py)."""
+
+
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success, rolls back on error, always closes (CLI, workers)."""
+def session_scope(engine: Engine, *, tenant: Any) -> Iterator[Session]:
+    """A session that commits on success, rolls back on error, always closes (CLI, workers);
+    its transactions work for `tenant` (a workflows.kernel.tenancy.Tenant: a district or a
+    named city-wide scope; PostgreSQL's row-level security shows nothing without one)."""
     session = Session(engine, expire_on_commit=False)
+    session.info[TENANT_KEY] = tenant
     try:
         yield session
         session.commit()

@@ -47,7 +47,7 @@ def download(
         level=_int(q.get("level")),
     )
     session.rollback()
-    return stream_export(request.app.state.engine, what, fmt, filters, clock.now())
+    return stream_export(request.app.state.engine, user.actor, what, fmt, filters, clock.now())
 
 
 @router.get("/board/report")

@@ -81,7 +81,7 @@ def export(
     # Like every GET, nothing of this request's session is kept; ending its transaction now
     # frees SQLite's lock for the export's own session.
     session.rollback()
-    return stream_export(request.app.state.engine, what, fmt, filters, clock.now())
+    return stream_export(request.app.state.engine, actor, what, fmt, filters, clock.now())
 
 
 # ---- the campaign report and the assessment ---------------------------------------------------

@@ -21,6 +21,7 @@ from schemas.common import MAX_ID, Paging
 from settings import Settings
 from workflows.accounts.service import SessionRules, note_use, token_use
 from workflows.kernel import paging as paging_flow
+from workflows.kernel import tenancy
 from workflows.kernel.clock import Clock
 from workflows.kernel.errors import DomainError
 from workflows.kernel.visibility import Actor
@@ -47,6 +48,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     if request.method in ("GET", "HEAD") or request.url.path in READ_PATHS:
         engine = reading(engine)
     session = Session(engine, expire_on_commit=False)
+    # Citizens' pages read what is public in every district; a signed-in caller's token lookup
+    # binds its own district instead (workflows/accounts/service.py token_use).
+    tenancy.bind(session, tenancy.Tenant(scope=tenancy.PUBLIC))
     try:
         yield session
     finally:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from models import Campaign
 from workflows.files.store import FileStore
+from workflows.kernel import tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import Actor
 from workflows.reporting import bulletin, exports
@@ -23,12 +24,14 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def stream_export(
-    engine: Engine, kind: str, fmt: str, filters: exports.Filters, now: datetime
+    engine: Engine, actor: Actor, kind: str, fmt: str, filters: exports.Filters, now: datetime
 ) -> StreamingResponse:
-    """The export streamed from its own session (the request's may close before the body)."""
+    """The export streamed from its own session (the request's may close before the body),
+    working for the caller's district as the request did."""
 
     def body() -> Iterator[bytes]:
         with Session(engine) as session:
+            tenancy.bind_actor(session, actor)
             sheet = exports.sheet(session, kind, filters, now)
             yield from exports.chunks(sheet, fmt)
 

@@ -23,6 +23,7 @@ from workers.runtime import Runtime, runtime
 from workers.scheduler import dramatiq_sender
 from workers.wake import install_wake_hook
 from workflows.escalation import service as escalation
+from workflows.kernel import tenancy
 from workflows.kernel.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR
 
 log = structlog.get_logger("openday.actors")
@@ -72,7 +73,7 @@ def handle_timers(timer_ids: list[int]) -> None:
 
 def _apply(rt: Runtime, timer_ids: list[int]) -> list[int]:
     """The escalation rules applied to fired timers in one transaction; returns outbox ids."""
-    with session_scope(rt.engine) as session:
+    with session_scope(rt.engine, tenant=tenancy.JOBS) as session:
         now = rt.clock.now()
         outcome = escalation.handle_timers(session, timer_ids, now, rt.notify)
         delivery.deliver_inline(rt, outcome.inline, now)

@@ -33,7 +33,7 @@ from workers.runtime import Runtime
 from workflows.event import invitations
 from workflows.feedback import replies
 from workflows.inbox import service as inbox
-from workflows.kernel import jobs
+from workflows.kernel import jobs, tenancy
 from workflows.public import notices as registrant_notices
 from workflows.public.privacy import keys_from_settings
 
@@ -188,7 +188,7 @@ def _deliver_to_inbox(session: Session, row: Notification, now: datetime) -> Del
 def deliver(rt: Runtime, notification_id: int) -> Delivery:
     """Send one notification if it is still owed; raise RetryLater on a transient failure."""
     now = rt.clock.now()
-    with session_scope(rt.engine) as session:
+    with session_scope(rt.engine, tenant=tenancy.JOBS) as session:
         row = session.exec(
             select(Notification).where(Notification.id == notification_id).with_for_update()
         ).first()
@@ -257,7 +257,7 @@ def _record(
     retry_ms: int | None,
 ) -> Delivery:
     now = rt.clock.now()
-    with session_scope(rt.engine) as session:
+    with session_scope(rt.engine, tenant=tenancy.JOBS) as session:
         row = session.exec(
             select(Notification).where(Notification.id == notification_id).with_for_update()
         ).one()

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from models import OutboxMessage
 from models.db import session_scope
+from workflows.kernel import tenancy
 
 log = structlog.get_logger("openday.relay")
 
@@ -33,7 +34,7 @@ def relay(
     only_ids: Iterable[int] | None = None,
 ) -> int:
     """Enqueue unsent outbox rows (all, or just `only_ids`); returns how many were sent."""
-    with session_scope(engine) as session:
+    with session_scope(engine, tenant=tenancy.JOBS) as session:
         stmt = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
         if only_ids is not None:
             ids = list(only_ids)

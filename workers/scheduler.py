@@ -33,6 +33,7 @@ from models.db import session_scope
 from workers import wake
 from workers.relay import Send, relay
 from workflows.backup import nightly
+from workflows.kernel import tenancy
 from workflows.kernel.clock import LOCAL_TZ, Clock
 from workflows.kernel.jobs import DELIVER_ACTOR, HANDLE_TIMERS_ACTOR, owe, owe_many
 from workflows.public import privacy
@@ -109,7 +110,7 @@ class Scheduler:
             .limit(self.batch)
             .with_for_update(skip_locked=True)
         )
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, tenant=tenancy.JOBS) as session:
             timers = session.execute(
                 sa.update(Timer)
                 .where(col(Timer.id).in_(claim.scalar_subquery()))
@@ -144,7 +145,7 @@ class Scheduler:
         """
         now = self.clock.now()
         cutoff = now - self.stuck_after
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, tenant=tenancy.JOBS) as session:
             timers = session.exec(
                 select(Timer)
                 .where(Timer.state == TimerState.fired, col(Timer.fired_at) < cutoff)
@@ -194,7 +195,7 @@ class Scheduler:
 
     def next_due(self) -> datetime | None:
         """When the earliest pending timer is due."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, tenant=tenancy.JOBS) as session:
             return session.exec(
                 select(func.min(Timer.due_at)).where(Timer.state == TimerState.pending)
             ).one()
@@ -208,7 +209,7 @@ class Scheduler:
         if self.retention_days is None or self._last_purge_day == today:
             return None
         try:
-            with session_scope(self.engine) as session:
+            with session_scope(self.engine, tenant=tenancy.JOBS) as session:
                 count = privacy.purge(
                     session, retention_days=self.retention_days, today=today, now=now
                 )
@@ -227,7 +228,7 @@ class Scheduler:
             return 0
         self._last_bulletin_check = now
         try:
-            with session_scope(self.engine) as session:
+            with session_scope(self.engine, tenant=tenancy.JOBS) as session:
                 made = [(b.id, b.campaign_id) for b in bulletin.make_due(session, now)]
         except Exception:  # tried again at the next check
             log.exception("bulletin_failed")
@@ -294,7 +295,7 @@ class Scheduler:
 
     def owes_work(self) -> bool:
         """Whether any fired timer or undelivered notification is still out."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, tenant=tenancy.JOBS) as session:
             timer = session.exec(
                 select(Timer.id).where(Timer.state == TimerState.fired).limit(1)
             ).first()

@@ -7,7 +7,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -26,7 +26,7 @@ from workflows.accounts import duties
 from workflows.accounts.duties import Duty
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, InvalidData, NotFound
 from workflows.kernel.visibility import (
     Actor,
@@ -244,9 +244,13 @@ def token_use(
         must_change_password=(bool(row.must_change_password) or expired) and row.kind == "session",
         display_name=row.display_name or "",
         district_id=row.district_id,
-        district_units=None if staff else district_units(session, row.district_id),
         city=row.district_id is None and not staff,
     )
+    # From here on the request's transactions work for the caller's district (PostgreSQL's
+    # row-level security, workflows/kernel/tenancy.py); its units are read under it.
+    tenancy.bind_actor(session, actor)
+    if not staff:
+        actor = replace(actor, district_units=district_units(session, row.district_id))
     return actor, (int(row.token_id) if stale else None)
 
 

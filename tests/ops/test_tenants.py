@@ -1,0 +1,169 @@
+"""Row-level security on PostgreSQL (issue 28), tested as the service connects: a runtime role
+without SUPERUSER or BYPASSRLS. The shared fixtures connect as the postgres superuser, which
+bypasses every policy, so these tests make their own role and engine.
+
+`openday verify tenants` passes on the migrated database and fails when a policy is dropped,
+FORCE is switched off, or the role is a superuser; a query with no application filter sees
+only the bound district's rows, and nothing with no district bound."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, select
+
+from models import District, Event, Unit, UnitKind
+from models.db import make_engine
+from tests.conftest import DATABASE_URL
+from workflows.kernel import tenancy
+from workflows.kernel.tenant_check import verify
+
+NOW = datetime(2022, 9, 16, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+def owner(postgres_url: str) -> Iterator[Engine]:
+    """The tables' owner (here the superuser the fixtures migrate with)."""
+    engine = make_engine(postgres_url, pool_size=1, max_overflow=2)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def runtime_url(owner: Engine, postgres_url: str) -> Iterator[str]:
+    """A login role like the service's: DML on every table, no ownership, no bypass."""
+    role = f"openday_rt_{uuid.uuid4().hex[:8]}"
+    with owner.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+        conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    yield make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
+    with owner.begin() as conn:
+        conn.exec_driver_sql(f"DROP OWNED BY {role}")
+        conn.exec_driver_sql(f"DROP ROLE {role}")
+
+
+@pytest.fixture
+def runtime(runtime_url: str) -> Iterator[Engine]:
+    engine = make_engine(runtime_url, pool_size=1, max_overflow=2)
+    yield engine
+    engine.dispose()
+
+
+def _failed(report: object) -> list[str]:
+    return [text for ok, text in report.lines if not ok]  # type: ignore[attr-defined]
+
+
+def test_verify_passes_as_the_runtime_role(runtime: Engine) -> None:
+    report = verify(runtime)
+    assert report.ok, _failed(report)
+    texts = " ".join(t for _, t in report.lines)
+    assert "table event" in texts and "table unit" in texts
+    assert "district B does not see A's canary" in texts
+
+
+def test_verify_fails_as_a_superuser(owner: Engine) -> None:
+    failed = _failed(verify(owner))
+    assert any("SUPERUSER" in t for t in failed)
+    assert any("B does not see" in t for t in failed)  # the superuser sees everything
+
+
+@pytest.mark.parametrize(
+    ("undo", "redo", "table"),
+    [
+        (
+            "DROP POLICY tenant_read ON invitee",
+            "CREATE POLICY tenant_read ON invitee FOR SELECT USING "
+            "(EXISTS (SELECT 1 FROM event p WHERE p.id = invitee.event_id))",
+            "table invitee",
+        ),
+        (
+            "ALTER TABLE unit NO FORCE ROW LEVEL SECURITY",
+            "ALTER TABLE unit FORCE ROW LEVEL SECURITY",
+            "table unit",
+        ),
+    ],
+    ids=["policy dropped", "force off"],
+)
+def test_verify_fails_when_a_policy_is_dropped_or_force_is_off(
+    owner: Engine, runtime: Engine, undo: str, redo: str, table: str
+) -> None:
+    with owner.begin() as conn:
+        conn.exec_driver_sql(undo)
+    try:
+        failed = _failed(verify(runtime))
+    finally:
+        with owner.begin() as conn:
+            conn.exec_driver_sql(redo)
+    assert any(t.split(":")[0].endswith(table) for t in failed), failed
+    assert verify(runtime).ok
+
+
+def test_the_command_exits_non_zero_on_failure(owner: Engine, postgres_url: str) -> None:
+    """`openday verify tenants` as a superuser: the clear line and exit 1."""
+    env = {"OPENDAY_DATABASE_URL": postgres_url, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "verify", "tenants"],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(_root())},
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert "SUPERUSER" in out and "FAILED" in out
+
+
+def _root() -> object:
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2]
+
+
+def test_a_query_without_its_application_filter_sees_only_the_bound_district(
+    owner: Engine, runtime: Engine
+) -> None:
+    """The second wall: `select(Unit)` with no visibility filter at all, as the runtime role,
+    returns the bound district's rows only, and none with no district bound."""
+    with Session(owner) as session:
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.CLI))
+        b = District(code=f"b{uuid.uuid4().hex[:6]}", name=f"乙区{uuid.uuid4().hex[:6]}",
+                     created_at=NOW)  # fmt: skip
+        session.add(b)
+        session.flush()
+        session.add(Unit(district_id=1, name="甲区单位", kind=UnitKind.town, created_at=NOW))
+        session.add(Unit(district_id=b.id, name="乙区单位", kind=UnitKind.town, created_at=NOW))
+        session.commit()
+        b_id = b.id
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(b_id))
+        assert {u.name for u in session.exec(select(Unit)).all()} == {"乙区单位"}
+        session.commit()  # a new transaction still works for district B (set per transaction)
+        assert {u.name for u in session.exec(select(Unit)).all()} == {"乙区单位"}
+        assert session.exec(select(Event)).all() == []
+    with Session(runtime) as session:
+        assert session.exec(select(Unit)).all() == []  # no district: nothing
+        with pytest.raises(sa.exc.DBAPIError):  # and nothing can be written
+            session.add(Unit(district_id=1, name="无主", kind=UnitKind.town, created_at=NOW))
+            session.flush()
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.CITY_READ))
+        names = {u.name for u in session.exec(select(Unit)).all()}
+        assert {"甲区单位", "乙区单位"} <= names  # a city reader reads every district
+        with pytest.raises(sa.exc.DBAPIError):  # and writes none
+            session.add(Unit(district_id=1, name="只读", kind=UnitKind.town, created_at=NOW))
+            session.flush()
+
+
+if not DATABASE_URL.startswith("postgresql"):
+    pytestmark = pytest.mark.skip(reason="row-level security is PostgreSQL's")

@@ -1,0 +1,121 @@
+"""Which district a transaction works for, told to PostgreSQL's row-level security.
+
+The application rule (workflows/kernel/visibility.py) narrows every query; on PostgreSQL the
+database narrows them again (docs/tenancy.md): policies on the tenant tables read two settings
+of the current transaction, `openday.district` (a district id) and `openday.scope` (one of the
+named city-wide scopes below). Neither is ever set per connection: `bind` records the tenant on
+the session, and one hook (`after_begin`) sets both with `set_config(..., true)` (bound
+parameters, local to the transaction) each time the session opens a transaction, so a pooled
+connection never carries a district into the next request. A transaction with neither set sees
+no tenant row.
+
+SQLite has no row-level security: there the same code runs with the application rule alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+
+from models.db import TENANT_KEY
+from workflows.kernel.visibility import Actor
+
+log = structlog.get_logger("openday.tenancy")
+
+INFO_KEY = TENANT_KEY
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What a transaction may see: one district, or a named city-wide scope, or nothing."""
+
+    district_id: int | None = None
+    scope: str = ""
+
+    def __post_init__(self) -> None:
+        if self.scope and self.scope not in SCOPES:
+            raise ValueError(f"unknown tenant scope {self.scope!r}")
+
+
+# The named city-wide scopes; the policies (migration 0040) accept exactly these. Readers see
+# every district and change nothing; writers are jobs and the city's administrators.
+CITY_READ = "city:read"  # city supervisors, viewers and the audit administrator
+PUBLIC = "city:public"  # citizens' pages: public calendar, registration, receipts (no sign-in)
+CITY_ADMIN = "city:admin"  # a city admin (every district)
+SWEEP = "city:sweep"  # the scheduler and workers: timers, escalations, digests, deliveries
+CLI = "city:cli"  # a command run on the server by its operator
+MIGRATE = "city:migrate"  # migrations (as the owner)
+READ_SCOPES = (CITY_READ, PUBLIC)
+WRITE_SCOPES = (CITY_ADMIN, SWEEP, CLI, MIGRATE)
+SCOPES = (*READ_SCOPES, *WRITE_SCOPES)
+
+NOBODY = Tenant()
+
+
+def of(actor: Actor) -> Tenant:
+    """The tenant of a signed-in caller: its district, or a city scope by what it may do."""
+    if actor.district_id is not None:
+        return Tenant(actor.district_id)
+    if actor.id is None:  # SYSTEM and the anonymous actors of answer links: the job's scope
+        return Tenant(scope=SWEEP)
+    return Tenant(scope=CITY_READ if not actor.can_write else CITY_ADMIN)
+
+
+def bind(session: OrmSession, tenant: Tenant) -> None:
+    """Work for `tenant` from now on in this session: in the open transaction at once, and in
+    every transaction the session opens later."""
+    session.info[INFO_KEY] = tenant
+    if session.in_transaction():
+        _apply(session.connection(), tenant)
+    if tenant.scope in (SWEEP, CLI, MIGRATE):
+        log.debug("tenant_city_scope", scope=tenant.scope)
+
+
+def bind_actor(session: OrmSession, actor: Actor) -> None:
+    """`bind` the caller's tenant."""
+    bind(session, of(actor))
+
+
+_SET = sa.text(
+    "SELECT set_config('openday.district', :district, true), "
+    "set_config('openday.scope', :scope, true)"
+)
+
+
+def _apply(connection: Any, tenant: Tenant) -> None:
+    if connection.dialect.name != "postgresql":
+        return  # SQLite: the application rule alone
+    district = "" if tenant.district_id is None else str(int(tenant.district_id))
+    connection.execute(_SET, {"district": district, "scope": tenant.scope})
+
+
+@event.listens_for(OrmSession, "after_begin")
+def _on_begin(session: OrmSession, _transaction: Any, connection: Any) -> None:
+    """The one place a transaction learns its tenant: each time a session begins one."""
+    tenant = session.info.get(INFO_KEY)
+    if tenant is not None:
+        _apply(connection, tenant)
+
+
+JOBS = Tenant(scope=SWEEP)
+"""The scheduler's and workers' tenant: every district (each job's rows carry their own)."""
+OPERATOR = Tenant(scope=CLI)
+"""The command line's tenant: the server's operator works for the whole city."""
+
+
+# The tables migration 0040 put under row-level security: those holding `district_id`, then
+# those reached through a parent's row. `account` holds a district too but is shared: an account
+# is found by its token or name before any district is known (its district is its level).
+ROOT_TABLES = ("unit", "campaign")
+CHILD_TABLES = (
+    "unit_name", "event", "bulletin", "sample_draw", "campaign_unit", "public_registration",
+    "attachment", "cancellation_request", "correction_request", "invitee", "site_visit",
+    "spot_check", "summary", "feedback_item", "rectification", "extension_request",
+    "feedback_transfer", "opinion_reply", "rectification_file", "visit_photo",
+)  # fmt: skip
+SHARED_TABLES = ("account",)

@@ -1,0 +1,141 @@
+"""`openday verify tenants`: does PostgreSQL really keep each district's rows to itself?
+
+Row-level security is easy to have on paper and inert in fact: a service connecting as a
+superuser, a BYPASSRLS role, or the tables' owner without FORCE skips every policy. So this
+connects as the service does (OPENDAY_DATABASE_URL) and checks, on the database itself:
+
+1. the role has neither SUPERUSER nor BYPASSRLS;
+2. every table with a `district_id` column (but the shared `account`) and every child table of
+   workflows/kernel/tenancy.py has row-level security ENABLEd and FORCEd, with its policies;
+3. a canary unit of district A, written in a transaction that is rolled back, is invisible to
+   a transaction working for district B and to one with no district set (which sees no unit at
+   all), and visible to district A's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from workflows.kernel import tenancy
+
+
+@dataclass
+class Report:
+    """What was checked: each line passed or failed."""
+
+    lines: list[tuple[bool, str]] = field(default_factory=list)
+
+    def add(self, ok: bool, text: str) -> None:
+        """Record one check."""
+        self.lines.append((ok, text))
+
+    @property
+    def ok(self) -> bool:
+        """Every check passed (and there was at least one)."""
+        return bool(self.lines) and all(ok for ok, _ in self.lines)
+
+
+def verify(engine: Engine) -> Report:
+    """Run every check on `engine` (the service's own URL and role)."""
+    report = Report()
+    if engine.dialect.name != "postgresql":
+        report.add(True, "SQLite：无行级安全，仅由应用规则隔离 / SQLite: no row-level security, "
+                   "the application rule alone isolates districts")  # fmt: skip
+        return report
+    with engine.connect() as conn:  # one transaction, rolled back: the canary leaves nothing
+        try:
+            _role(conn, report)
+            _tables(conn, report)
+            _canary(conn, report)
+        finally:
+            conn.rollback()
+    return report
+
+
+def _role(conn: Connection, report: Report) -> None:
+    row = conn.execute(
+        sa.text(
+            "SELECT current_user AS name, rolsuper, rolbypassrls FROM pg_roles "
+            "WHERE rolname = current_user"
+        )
+    ).one()
+    report.add(not row.rolsuper, f"角色 {row.name} 不是超级用户 / role {row.name} is not SUPERUSER")
+    report.add(not row.rolbypassrls, f"角色 {row.name} 无 BYPASSRLS / role has no BYPASSRLS")
+
+
+_TABLES = sa.text(
+    """
+    SELECT c.relname AS name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced,
+           (SELECT count(*) FROM pg_policies p
+             WHERE p.schemaname = n.nspname AND p.tablename = c.relname) AS policies,
+           EXISTS (SELECT 1 FROM information_schema.columns i
+                    WHERE i.table_schema = n.nspname AND i.table_name = c.relname
+                      AND i.column_name = 'district_id') AS has_district
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = current_schema() AND c.relkind = 'r'
+    """
+)
+
+
+def _tables(conn: Connection, report: Report) -> None:
+    rows = {r.name: r for r in conn.execute(_TABLES)}
+    wanted = {n for n, r in rows.items() if r.has_district} - set(tenancy.SHARED_TABLES)
+    wanted |= set(tenancy.ROOT_TABLES) | set(tenancy.CHILD_TABLES)
+    for name in sorted(wanted):
+        r = rows.get(name)
+        if r is None:
+            report.add(False, f"表 {name} 不存在 / table {name} is missing")
+            continue
+        fine = r.enabled and r.forced and r.policies >= 2
+        report.add(
+            fine,
+            f"表 {name}：行级安全 {'已' if r.enabled else '未'}启用、{'已' if r.forced else '未'}"
+            f"强制，策略 {r.policies} 条 / table {name}: RLS enabled={r.enabled} "
+            f"forced={r.forced} policies={r.policies}",
+        )
+
+
+def _bind(conn: Connection, district: int | None, scope: str = "") -> None:
+    conn.execute(
+        sa.text(
+            "SELECT set_config('openday.district', :d, true), set_config('openday.scope', :s, true)"
+        ),
+        {"d": "" if district is None else str(district), "s": scope},
+    )
+
+
+def _count(conn: Connection, unit_id: int | None = None) -> int:
+    stmt = "SELECT count(*) FROM unit" + ("" if unit_id is None else " WHERE id = :u")
+    return int(conn.execute(sa.text(stmt), {"u": unit_id}).scalar_one())
+
+
+def _canary(conn: Connection, report: Report) -> None:
+    tag = secrets.token_hex(4)
+    _bind(conn, None, tenancy.CLI)
+    insert = sa.text(
+        "INSERT INTO district (code, name, city_name, office_name, created_at) "
+        "VALUES (:code, :name, '', '', now()) RETURNING id"
+    )
+    a = conn.execute(insert, {"code": f"canary-a-{tag}", "name": f"金丝雀甲{tag}"}).scalar_one()
+    b = conn.execute(insert, {"code": f"canary-b-{tag}", "name": f"金丝雀乙{tag}"}).scalar_one()
+    _bind(conn, a)
+    unit = conn.execute(
+        sa.text(
+            "INSERT INTO unit (district_id, name, kind, created_at, webhook_format) "
+            "VALUES (:d, :name, 'other', now(), 'json') RETURNING id"
+        ),
+        {"d": a, "name": f"金丝雀单位{tag}"},
+    ).scalar_one()
+    report.add(_count(conn, unit) == 1, "甲区看得见甲区的金丝雀单位 / district A sees its canary")
+    _bind(conn, b)
+    report.add(
+        _count(conn, unit) == 0, "乙区看不见甲区的金丝雀单位 / district B does not see A's canary"
+    )
+    _bind(conn, None)
+    report.add(
+        _count(conn) == 0, "未设区县时看不到任何单位 / with no district set, no unit is seen"
+    )
