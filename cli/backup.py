@@ -73,7 +73,7 @@ def restore(
     try:
         done = flow.restore(
             archive,
-            settings.database_url.get_secret_value(),
+            settings.migrate_url(),  # the owner: restores every district
             settings.upload_dir,
             settings=settings,
             force=force,
@@ -106,7 +106,7 @@ def _check(archive: Path, settings: Settings) -> None:
     try:
         manifest = flow.check(
             archive,
-            settings.database_url.get_secret_value(),
+            settings.migrate_url(),
             settings.var_dir,
             settings=settings,
         )

@@ -67,7 +67,7 @@ def take_recorded(
         return None
     try:
         taken = snapshot.take(
-            settings.database_url.get_secret_value(),
+            settings.migrate_url(),  # the owner: row-level security would hide rows
             settings.upload_dir,
             out,
             now=now,

@@ -15,6 +15,7 @@ from workflows.event.machine import STATE_LABELS_ZH
 from workflows.event.service import record_edit, require_version
 from workflows.files import filetypes
 from workflows.files.store import FileStore
+from workflows.kernel import tenancy
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor
 
@@ -139,6 +140,8 @@ def remove_unreferenced_after_commit(session: Session, store: FileStore, key: st
 
     def _after_commit(_: Session) -> None:
         with Session(engine) as check:
+            # Whether any district's row refers to the file: a city-wide job's question.
+            tenancy.bind(check, tenancy.JOBS)
             used = (
                 check.exec(select(Attachment.id).where(Attachment.storage_key == key)).first()
                 or check.exec(select(VisitPhoto.id).where(VisitPhoto.storage_key == key)).first()
