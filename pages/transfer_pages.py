@@ -61,7 +61,9 @@ def item_page(
     """The opinion, who holds it, its days, its steps, and the forms the caller may use."""
     assert item.id is not None
     event = session.get(Event, item.event_id)
-    units = {u.id: u.name for u in session.exec(select(Unit).order_by(col(Unit.name))).all()}
+    held_by = session.get(Unit, item.unit_id)  # a transfer stays in its district
+    same = select(Unit).where(Unit.district_id == (held_by.district_id if held_by else None))
+    units = {u.id: u.name for u in session.exec(same.order_by(col(Unit.name))).all()}
     pending = flow.open_transfer(session, item.id)
     is_open = item.state in ("received", "assigned", "overdue")
     holder = is_own_unit(actor, item.unit_id)

@@ -258,7 +258,9 @@ def transfer(
             details={"field": "to_unit_id"},
         )
     target = session.get(Unit, to_unit_id)
-    if target is None:
+    holder = session.get(Unit, item.unit_id)
+    if target is None or holder is None or target.district_id != holder.district_id:
+        # Another district's unit is unknown here, as one that does not exist.
         raise DomainError(
             "transfer_unit_unknown",
             f"单位 {to_unit_id} 不存在",
