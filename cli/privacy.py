@@ -41,7 +41,7 @@ def privacy_reencrypt() -> None:
     from workflows.public.reencrypt import reencrypt
 
     keys = privacy.keys_from_settings(get_settings())
-    with session_scope(open_engine()) as session:
+    with session_scope(open_engine(), tenant=operator()) as session:
         counts = reencrypt(session, keys, now=SystemClock().now())
     console.print(
         f"已重新加密 / re-encrypted under {keys.algorithm}: {counts['values']} value(s) of "

@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
 from models.db import TENANT_KEY
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import CITY_READERS, Actor
 
 log = structlog.get_logger("openday.tenancy")
 
@@ -42,7 +42,7 @@ class Tenant:
             raise ValueError(f"unknown tenant scope {self.scope!r}")
 
 
-# The named city-wide scopes; the policies (migration 0040) accept exactly these. Readers see
+# The named city-wide scopes; the policies (migration 0042) accept exactly these. Readers see
 # every district and change nothing; writers are jobs and the city's administrators.
 CITY_READ = "city:read"  # city supervisors, viewers and the audit administrator
 PUBLIC = "city:public"  # citizens' pages: public calendar, registration, receipts (no sign-in)
@@ -63,7 +63,9 @@ def of(actor: Actor) -> Tenant:
         return Tenant(actor.district_id)
     if actor.id is None:  # SYSTEM and the anonymous actors of answer links: the job's scope
         return Tenant(scope=SWEEP)
-    return Tenant(scope=CITY_READ if not actor.can_write else CITY_ADMIN)
+    # City supervisors, viewers and the audit administrator read; the city's system and
+    # security administrators also keep units and accounts.
+    return Tenant(scope=CITY_READ if actor.role in CITY_READERS else CITY_ADMIN)
 
 
 def bind(session: OrmSession, tenant: Tenant) -> None:
@@ -108,14 +110,14 @@ OPERATOR = Tenant(scope=CLI)
 """The command line's tenant: the server's operator works for the whole city."""
 
 
-# The tables migration 0040 put under row-level security: those holding `district_id`, then
+# The tables migration 0042 put under row-level security: those holding `district_id`, then
 # those reached through a parent's row. `account` holds a district too but is shared: an account
 # is found by its token or name before any district is known (its district is its level).
 ROOT_TABLES = ("unit", "campaign")
 CHILD_TABLES = (
     "unit_name", "event", "bulletin", "sample_draw", "campaign_unit", "public_registration",
     "attachment", "cancellation_request", "correction_request", "invitee", "site_visit",
-    "spot_check", "summary", "feedback_item", "rectification", "extension_request",
+    "spot_check", "summary", "feedback_item", "rectification", "event_filing", "extension_request",
     "feedback_transfer", "opinion_reply", "rectification_file", "visit_photo",
 )  # fmt: skip
 SHARED_TABLES = ("account",)

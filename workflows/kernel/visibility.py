@@ -50,6 +50,7 @@ class Actor:
         """The console and the service's own jobs (SYSTEM): no account, every duty. The legacy
         `admin` role is theirs alone; an account left holding it has no power (issue 29)."""
         return self.id is None and self.role == Role.admin
+
     # The district the account acts in; None: the city level (or a system job, or an actor
     # built without an account). Set from `account.district_id` by `of` and the token lookup.
     district_id: int | None = None

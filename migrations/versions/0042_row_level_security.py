@@ -1,7 +1,7 @@
 """row-level security: PostgreSQL keeps each district's rows to itself (issue 28)
 
-Revision ID: 0040
-Revises: 0039
+Revision ID: 0042
+Revises: 0041
 Create Date: 2026-12-07 03:40:00
 
 On PostgreSQL every tenant table below gets ROW LEVEL SECURITY, ENABLEd and FORCEd (so the
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0040"
-down_revision: str | None = "0039"
+revision: str = "0042"
+down_revision: str | None = "0041"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -52,6 +52,7 @@ CHILDREN = (
     ("summary", "event_id", "event"),
     ("feedback_item", "event_id", "event"),
     ("rectification", "event_id", "event"),
+    ("event_filing", "event_id", "event"),
     ("extension_request", "feedback_item_id", "feedback_item"),
     ("feedback_transfer", "feedback_item_id", "feedback_item"),
     ("opinion_reply", "feedback_item_id", "feedback_item"),
