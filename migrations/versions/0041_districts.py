@@ -8,6 +8,8 @@ A `district` table; `district_id` on `unit` and `campaign` (NOT NULL) and on `ac
 the city level). An existing single-district database becomes district 1 (雁江区, the founding
 notice's), every unit, campaign and account of it in that district, so it keeps working
 unchanged. Unit names and campaign document numbers become unique per district.
+
+Big tables: none. One UPDATE of `account`; SQLite copies the small `unit` and `campaign` tables.
 """
 
 from collections.abc import Sequence
