@@ -167,3 +167,57 @@ def test_a_query_without_its_application_filter_sees_only_the_bound_district(
 
 if not DATABASE_URL.startswith("postgresql"):
     pytestmark = pytest.mark.skip(reason="row-level security is PostgreSQL's")
+
+
+def test_the_service_runs_as_the_runtime_role(
+    owner: Engine, runtime: Engine, tmp_path: object
+) -> None:
+    """The API on the runtime role's engine: staff plan an event, their district's supervisor
+    lists and exports it, the public calendar answers; every transaction found its tenant."""
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from models import Campaign, Role
+    from settings import Settings
+    from tests.conftest import local
+    from workflows.accounts.service import create_user, issue_token
+    from workflows.campaign.rules import CampaignRules
+    from workflows.kernel.clock import FixedClock
+
+    clock = FixedClock(local(2022, 9, 16))
+    now = clock.now()
+    tag = uuid.uuid4().hex[:6]
+    with Session(owner) as s:
+        c = Campaign(doc_number=f"rt-{tag}", title="t", issuing_office="o",
+                     starts_on=date(2022, 8, 22), ends_on=date(2022, 9, 22),
+                     rules=CampaignRules().model_dump(), created_at=now)  # fmt: skip
+        u = Unit(name=f"区住建局{tag}", kind=UnitKind.department, created_at=now)
+        s.add_all([c, u])
+        s.flush()
+        heads = {}
+        for name, role, unit in (("sup", Role.supervisor, None), ("staff", Role.unit_staff, u.id)):
+            user = create_user(s, username=f"{name}{tag}", role=role, unit_id=unit, now=now)
+            heads[name] = {"Authorization": "Bearer " + issue_token(s, user, kind="api", now=now)}
+        s.commit()
+        campaign_id, unit_id = c.id, u.id
+    settings = Settings(
+        var_dir=tmp_path,  # type: ignore[arg-type]
+        database_url="sqlite://",  # type: ignore[arg-type]
+        totp_required_roles="",
+    )
+    with TestClient(create_app(settings=settings, engine=runtime, clock=clock)) as client:
+        body = {
+            "campaign_id": campaign_id,
+            "unit_id": unit_id,
+            "theme": "参观",
+            "date": "2022-09-16",
+        }
+        r = client.post("/api/v1/events", json=body, headers=heads["staff"])
+        assert r.status_code == 201, r.text
+        r = client.get(f"/api/v1/events?campaign_id={campaign_id}", headers=heads["sup"])
+        assert r.status_code == 200 and r.json()["total"] == 1
+        r = client.get("/api/v1/exports/events.csv", headers=heads["sup"])
+        assert r.status_code == 200 and "参观" in r.text
+        assert client.get("/public").status_code == 200
