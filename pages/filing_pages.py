@@ -148,11 +148,16 @@ def queue_page(
     request: Request, session: Session, user: PageUser, errors: list[FieldError] | None = None
 ) -> HTMLResponse:
     """Plans waiting for the district office's decision, oldest first."""
-    if not user.actor.is_supervisor:
-        raise Forbidden("supervisor_required", "仅区政府办督查人员可审核活动方案", "")
+    if not user.actor.sees_all_units:  # the board's readers (viewers, administrators) read it
+        raise Forbidden(
+            "supervisor_required",
+            "仅区政府办可查看待审核的活动方案",
+            "only the district office sees the plans waiting for approval",
+        )
     return render(
         request,
         "plans.html",
+        can_decide=user.actor.is_supervisor and user.actor.can_write,
         status=max([e.status for e in errors or []] + [200]),
         waiting=plans.waiting(session, user.actor),
         errors=errors or [],

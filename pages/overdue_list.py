@@ -39,7 +39,8 @@ def overdue_page(
 ) -> HTMLResponse:
     """One page of the overdue list (staff: their unit's), then a link to the next."""
     now = clock.now()
-    unit_id = scope(user.actor, int(unit) if unit.isdigit() and len(unit) < 10 else None)
+    chosen = int(unit) if unit.isdigit() and len(unit) < 10 else None  # the filter asked for
+    unit_id = scope(user.actor, chosen)  # what the caller may see of it
     narrow = overdue.Narrowing(search.normalize(q), int(level) if level.isdigit() else None)
     found = overdue.listing(
         session,
@@ -64,13 +65,13 @@ def overdue_page(
         lamps=Lamps(session, local_date(now)),
         kinds=KINDS,
         units=units,
-        unit=unit_id,
+        unit=unit_id if isinstance(unit_id, int) else None,
         kind=kind if kind in KINDS else "",
         q=narrow.q or "",
         level=narrow.level,
         levels=LEVELS,
         query=urlencode(
-            {"unit": unit_id or "", "kind": kind if kind in KINDS else "", "q": narrow.q or ""}
+            {"unit": chosen or "", "kind": kind if kind in KINDS else "", "q": narrow.q or ""}
             | ({"level": narrow.level} if narrow.level is not None else {})
         ),
         after=after,
