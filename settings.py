@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         "while the service connects as a runtime role without SUPERUSER or BYPASSRLS "
         "(docs/tenancy.md); unset: OPENDAY_DATABASE_URL (never printed)",
     )
+    allow_privileged_db_role: bool = Field(
+        default=False,
+        description="Let the API, workers and scheduler start on PostgreSQL although their role "
+        "(OPENDAY_DATABASE_URL) is SUPERUSER or has BYPASSRLS, which skip every row-level "
+        "security policy: only for a single-district install or a test (docs/tenancy.md)",
+    )
     redis_url: SecretStr | None = Field(
         default=None,
         description="Redis URL for the dramatiq broker; unset means dramatiq's in-process broker "

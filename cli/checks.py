@@ -150,11 +150,51 @@ def _check_revision(
         )
 
 
+def check_runtime_role(settings) -> None:  # noqa: ANN001 - Settings
+    """On PostgreSQL the service's role has neither SUPERUSER nor BYPASSRLS, which skip every
+    row-level security policy (docs/tenancy.md), unless OPENDAY_ALLOW_PRIVILEGED_DB_ROLE says a
+    single-district install accepts it. A database that does not answer is not judged here:
+    the database check (or the processes' own retries during an outage) speak for it."""
+    url = settings.database_url.get_secret_value()
+    if not url.startswith("postgresql") or settings.allow_privileged_db_role:
+        return
+    from models.db import make_engine
+    from workflows.kernel.tenant_check import privileges
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            name, powers = privileges(conn)
+    except Exception:  # noqa: BLE001 - unreachable: not this check's to report
+        return
+    finally:
+        engine.dispose()
+    if powers:
+        which = " / ".join(powers)
+        raise StartupError(
+            f"数据库角色 {name} 具有 {which}，会绕过区县之间的行级安全隔离；请以不具有这些权限的"
+            "运行角色连接（见 docs/tenancy.md），单区县部署确需如此时设 "
+            "OPENDAY_ALLOW_PRIVILEGED_DB_ROLE=true",
+            f"the database role {name} has {which}, which bypasses the row-level security "
+            "between districts; connect as a runtime role without it (docs/tenancy.md), or set "
+            "OPENDAY_ALLOW_PRIVILEGED_DB_ROLE=true for a single-district install",
+        )
+
+
+def refuse_privileged_role(settings) -> None:  # noqa: ANN001 - Settings
+    """`check_runtime_role` as one line and exit 1 (the worker and the scheduler)."""
+    try:
+        check_runtime_role(settings)
+    except StartupError as exc:
+        raise fail(exc.zh, exc.en, exc) from None
+
+
 def preflight(settings, host: str, port: int, *, allow_empty: bool) -> None:  # noqa: ANN001
     """Every startup check, in order; the first failure exits with its one line."""
     try:
         check_var_dir(settings.var_dir)
         check_port(host, port)
         check_database(settings.database_url.get_secret_value(), allow_empty=allow_empty)
+        check_runtime_role(settings)
     except StartupError as exc:
         raise fail(exc.zh, exc.en, exc) from None

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cli.checks import preflight
+from cli.checks import preflight, refuse_privileged_role
 from cli.shared import console, fail, open_engine, operator
 from settings import configure_logging, get_settings
 
@@ -257,6 +257,7 @@ def worker(
     import tempfile
 
     settings = get_settings()
+    refuse_privileged_role(settings)
     if not settings.effective_broker_url:
         console.print(
             "[red]未设置 OPENDAY_BROKER_URL / OPENDAY_REDIS_URL；嵌入模式下 `openday run` "
@@ -293,6 +294,7 @@ def scheduler() -> None:
 
     settings = get_settings()
     configure_logging(settings)
+    refuse_privileged_role(settings)
     import workers.actors  # noqa: F401 - declares the actors the relay sends to
     from workers.metrics import observe_fire
     from workers.scheduler import LocalWaiter, PostgresWaiter, Scheduler, dramatiq_sender

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 
 import structlog
 from fastapi import APIRouter, Request, Response
@@ -26,7 +27,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """The database and the message broker answer; the last backup is reported beside them."""
+    """The database and the message broker answer; the last backup and the tenant isolation
+    check are reported beside them."""
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -40,8 +42,45 @@ def readyz(request: Request) -> JSONResponse:
             503, "broker_unavailable", "消息队列不可用", "the message broker is unreachable"
         )
     return JSONResponse(
-        {"status": "ok", "database": "ok", "broker": "ok", "backup": backup_status(request)}
+        {
+            "status": "ok",
+            "database": "ok",
+            "broker": "ok",
+            "backup": backup_status(request),
+            "tenants": tenant_status(request),
+        }
     )
+
+
+TENANT_CHECK_EVERY = timedelta(minutes=5)
+
+
+def tenant_status(request: Request) -> dict[str, object]:
+    """`openday verify tenants` on the service's own engine (its runtime role), at most once
+    every five minutes: `ok`, `failed` with how many checks failed (the lines go to the log,
+    not to this public answer), `not_applicable` on SQLite, or `unknown`. Reported, never a
+    reason to be unready: start-up already refuses a privileged role."""
+    from workflows.kernel.tenant_check import verify
+
+    state = request.app.state
+    now = state.clock.now()
+    cached = getattr(state, "tenant_check", None)
+    if cached is not None and now - cached[0] < TENANT_CHECK_EVERY:
+        return dict(cached[1])
+    if state.engine.dialect.name != "postgresql":
+        result: dict[str, object] = {"state": "not_applicable"}
+    else:
+        try:
+            report = verify(state.engine)
+        except Exception as exc:  # noqa: BLE001 - the readiness answer never fails on it
+            log.warning("readyz_tenant_check_unavailable", error=str(exc).splitlines()[0])
+            return {"state": "unknown"}
+        failed = [text for ok, text in report.lines if not ok]
+        result = {"state": "ok"} if report.ok else {"state": "failed", "failed": len(failed)}
+        for text in failed:
+            log.warning("tenant_check_failed", check=text)
+    state.tenant_check = (now, result)
+    return dict(result)
 
 
 def backup_status(request: Request) -> dict[str, object]:

@@ -37,6 +37,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 REQUIRE_SERVICES = os.environ.get("OPENDAY_REQUIRE_SERVICES", "") in ("1", "true", "yes")
 DATABASE_URL = os.environ.get("OPENDAY_DATABASE_URL", "")
 REDIS_URL = os.environ.get("OPENDAY_REDIS_URL", "")
+# The suite connects as the postgres superuser; the `openday` processes it starts (which inherit
+# this environment) may. tests/ops/test_tenants.py shows them refusing without it.
+os.environ.setdefault("OPENDAY_ALLOW_PRIVILEGED_DB_ROLE", "true")
 
 
 def unavailable(service: str, why: str) -> None:

@@ -226,6 +226,7 @@ def test_image_serves_as_non_root_with_json_logs(
         f"--volume={volume}:/var/lib/openday",
         f"--env=OPENDAY_DATABASE_URL={database_url}",
         f"--env=OPENDAY_PORT={port}",
+        "--env=OPENDAY_ALLOW_PRIVILEGED_DB_ROLE=true",  # the suite's superuser
     ]
     try:
         # Production order: migrate once (exits 0), then the API.

@@ -61,6 +61,7 @@ def test_two_workers_each_listen_and_share_the_connections(engine: Engine, tmp_p
         **{k: v for k, v in os.environ.items() if not k.startswith("OPENDAY_")},
         "OPENDAY_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "OPENDAY_LOG_LEVEL": "warning",
+        "OPENDAY_ALLOW_PRIVILEGED_DB_ROLE": "true",  # the suite's superuser
     }
     log = (tmp_path / "api.log").open("w")
     api = subprocess.Popen(

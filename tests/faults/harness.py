@@ -573,6 +573,7 @@ def service_env(database_url: str, broker_url: str, **extra: str) -> dict[str, s
             "OPENDAY_REDRIVE_AFTER_SECONDS": str(REDRIVE_AFTER_SECONDS),
             "OPENDAY_SCHEDULER_METRICS_PORT": "0",  # several schedulers per host in these tests
             "PYTHONUNBUFFERED": "1",
+            "OPENDAY_ALLOW_PRIVILEGED_DB_ROLE": "true",  # the suite's superuser
         }
     )
     env.update(extra)

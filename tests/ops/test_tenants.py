@@ -124,6 +124,38 @@ def test_the_command_exits_non_zero_on_failure(owner: Engine, postgres_url: str)
     assert "SUPERUSER" in out and "FAILED" in out
 
 
+@pytest.mark.parametrize("command", [["api", "--port", "0"], ["worker"], ["scheduler"]])
+def test_start_up_refuses_a_privileged_role(postgres_url: str, command: list[str]) -> None:
+    """As the superuser, without OPENDAY_ALLOW_PRIVILEGED_DB_ROLE: one line, exit 1, before
+    anything runs (the worker before it looks for its broker)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENDAY_", "PORT"))}
+    env.update(OPENDAY_DATABASE_URL=postgres_url, OPENDAY_BROKER_URL="redis://127.0.0.1:1/0",
+               PYTHONPATH=str(_root()))  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "cli", *command], capture_output=True,
+                          text=True, env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [x for x in done.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "has SUPERUSER" in lines[0], done.stderr
+    assert "OPENDAY_ALLOW_PRIVILEGED_DB_ROLE=true" in lines[0]
+
+
+def test_the_role_check_lets_the_runtime_role_and_an_allowed_superuser_start(
+    runtime_url: str, postgres_url: str, tmp_path: object
+) -> None:
+    from cli.checks import StartupError, check_runtime_role
+    from settings import Settings
+
+    def settings(url: str, allow: bool) -> Settings:
+        return Settings(database_url=url, allow_privileged_db_role=allow, var_dir=tmp_path)  # type: ignore[arg-type]
+
+    check_runtime_role(settings(runtime_url, False))
+    check_runtime_role(settings(postgres_url, True))
+    with pytest.raises(StartupError, match="has SUPERUSER"):
+        check_runtime_role(settings(postgres_url, False))
+
+
 def _root() -> object:
     from pathlib import Path
 
@@ -221,3 +253,4 @@ def test_the_service_runs_as_the_runtime_role(
         r = client.get("/api/v1/exports/events.csv", headers=heads["sup"])
         assert r.status_code == 200 and "参观" in r.text
         assert client.get("/public").status_code == 200
+        assert client.get("/readyz").json()["tenants"] == {"state": "ok"}
