@@ -1,5 +1,5 @@
 """The `openday` command: one subcommand per part of the service, gathered here from the
-command groups (serve, schedule, workdays, users, units, oversight, audit, privacy,
+command groups (serve, schedule, workdays, districts, users, units, oversight, audit, privacy,
 backup)."""
 
 from __future__ import annotations
@@ -8,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from cli import audit, backup, oversight, privacy, schedule, serve, tenants, units, users, workdays
+from cli import (
+    audit,
+    backup,
+    districts,
+    oversight,
+    privacy,
+    schedule,
+    serve,
+    tenants,
+    units,
+    users,
+    workdays,
+)
 from cli.shared import OPTIONS
 
 app = typer.Typer(
@@ -40,6 +52,7 @@ app.command()(schedule.demo)
 app.command()(serve.worker)
 app.command()(serve.scheduler)
 app.command()(workdays.workdays)
+app.add_typer(districts.district_app, name="district")
 app.add_typer(users.user_app, name="user")
 app.add_typer(workdays.calendar_app, name="calendar")
 app.add_typer(oversight.sample_app, name="sample")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.shared import console, run_action
+from models.district import DEFAULT_DISTRICT
 from settings import get_settings
 
 user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -29,12 +30,29 @@ def user_add(
     email: Annotated[
         str | None, typer.Option(help="e-mail (supervisors receive level-2 escalations)")
     ] = None,
+    district: Annotated[
+        str | None,
+        typer.Option(
+            help="code of the district it acts in (default: district 1); staff: "
+            "the district of --unit"
+        ),
+    ] = None,
+    city: Annotated[
+        bool, typer.Option("--city", help="acts at the city level (every district)")
+    ] = False,
 ) -> None:
-    """Create an account: a one-time password (or --password) and an API token, each shown once;
-    the token alone on the last line of standard output."""
+    """Create an account (an audit line): a one-time password (or --password) and an API token,
+    each shown once; the token alone on the last line of standard output. `--district CODE`
+    makes a district's administrator or supervisor, `--city` a city-level one."""
+    from workflows.accounts import districts
     from workflows.accounts.service import check_password_policy, create_user, generate_password
     from workflows.accounts.service import issue_token as issue
     from workflows.kernel.errors import DomainError
+    from workflows.kernel.visibility import SYSTEM
+
+    if city and district:
+        console.print("[red]--city 与 --district 只能选一个 / give one of --city, --district[/]")
+        raise typer.Exit(2)
 
     secret, one_time = None, True
     if password:
@@ -49,6 +67,11 @@ def user_add(
         secret = generate_password()
 
     def add(session, now):  # noqa: ANN001, ANN202
+        level: int | None = DEFAULT_DISTRICT
+        if city:
+            level = None
+        elif district:
+            level = districts.by_code(session, SYSTEM, district).id
         user = create_user(
             session,
             username=name,
@@ -59,12 +82,19 @@ def user_add(
             email=email,
             now=now,
             one_time=one_time,
+            actor=SYSTEM,  # the console: every duty, and the creation's audit line
+            district_id=level,
         )
         days = get_settings().api_token_days
         return issue(session, user, kind="api", now=now, name="cli", lifetime=timedelta(days=days))
 
     token = run_action(add)
-    console.print(f"已创建账号 / created account {name} ({role}{', ' + unit if unit else ''})")
+    where = "city" if city else district
+    console.print(
+        f"已创建账号 / created account {name} ({role}{', ' + unit if unit else ''}"
+        f"{', ' + where if where else ''})",
+        highlight=False,
+    )
     if one_time:
         console.print(
             f"一次性密码（只显示这一次，首次登录后请修改）/ one-time password (shown once, "
@@ -81,11 +111,16 @@ def user_list(
     role: Annotated[str | None, typer.Option(help="only this role")] = None,
     unit: Annotated[str | None, typer.Option(help="only this unit's staff (name)")] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="only disabled accounts")] = False,
+    district: Annotated[
+        str | None, typer.Option(help="only the accounts acting in this district (code)")
+    ] = None,
 ) -> None:
-    """List accounts: id, username, role, unit, active, e-mail (tab-separated)."""
+    """List accounts: id, username, role, unit, active, e-mail, district (code; `city` for the
+    city level) (tab-separated)."""
     from sqlmodel import select
 
     from models import Unit
+    from workflows.accounts import districts
     from workflows.accounts.service import list_users_query
     from workflows.kernel.visibility import SYSTEM
 
@@ -94,16 +129,23 @@ def user_list(
         if unit:
             found = session.exec(select(Unit).where(Unit.name == unit)).first()
             unit_id = found.id if found else -1
+        level = None if district is None else districts.by_code(session, SYSTEM, district).id
         stmt = list_users_query(
-            SYSTEM, role=role, unit_id=unit_id, active=False if disabled else None
+            SYSTEM,
+            role=role,
+            unit_id=unit_id,
+            active=False if disabled else None,
+            district_id=level,
         )
         names = dict(session.exec(select(Unit.id, Unit.name)).all())
+        codes = {d.id: d.code for d in districts.listed(session, SYSTEM)}
         return [
-            (u.id, u.username, u.role, names.get(u.unit_id, "-"), u.is_active, u.email or "-")
+            (u.id, u.username, u.role, names.get(u.unit_id, "-"), u.is_active, u.email or "-",
+             "city" if u.district_id is None else codes.get(u.district_id, "-"))
             for u in session.exec(stmt).all()
-        ]
+        ]  # fmt: skip
 
-    print("id\tusername\trole\tunit\tactive\temail")
+    print("id\tusername\trole\tunit\tactive\temail\tdistrict")
     for row in run_action(rows):
         print("\t".join(str(x) for x in row))
 

@@ -745,10 +745,14 @@ def list_users_query(
     unit_id: int | None = None,
     active: bool | None = None,
     q: str | None = None,
+    district_id: int | None = None,
 ) -> Any:
-    """The accounts the caller may list, filtered, ordered by id (admins and supervisors)."""
+    """The accounts the caller may list, filtered (`district_id`: the accounts acting in that
+    district), ordered by id (admins and supervisors)."""
     require_account_manager(actor)
     stmt = in_districts(select(User), actor, User.district_id).order_by(col(User.id))
+    if district_id is not None:
+        stmt = stmt.where(User.district_id == district_id)
     if role is not None:
         stmt = stmt.where(User.role == _known_role(role))
     if unit_id is not None:

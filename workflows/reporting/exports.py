@@ -102,6 +102,7 @@ ENTITIES_ZH = {
     "campaign": "活动批次",
     "unit": "单位",
     "account": "账号",
+    "district": "区县",
     "calendar": "工作日历",
     "public_registration": "公开报名",
 }

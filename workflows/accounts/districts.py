@@ -1,0 +1,122 @@
+"""The city's districts (区/县): added by a city-level system administrator or the console, each
+addition an audit line; read by whoever sees them (a district's accounts: their own only).
+
+A district's own administrators and supervisors are accounts with its `district_id`
+(workflows/accounts/service.create_user, `openday user add --district CODE`); docs/tenancy.md.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from models import District
+from workflows.accounts import duties
+from workflows.kernel import audit
+from workflows.kernel.errors import Conflict, Forbidden, InvalidData, NotFound
+from workflows.kernel.visibility import Actor, in_districts, require_district
+
+CODE = re.compile(r"[a-z][a-z0-9-]{1,31}")
+"""A district's code: the short, stable name its URLs and imports use (e.g. `yanjiang`)."""
+FIELDS = ("code", "name", "city_name", "office_name", "contact_name", "contact_phone",
+          "contact_email")  # fmt: skip
+LIMITS = {"name": 50, "city_name": 50, "office_name": 100, "contact_name": 50,
+          "contact_phone": 32, "contact_email": 200}  # fmt: skip
+
+
+def listed(session: Session, actor: Actor) -> list[District]:
+    """The districts the actor sees, in the order they were added."""
+    stmt = in_districts(select(District).order_by(col(District.id)), actor, District.id)
+    return list(session.exec(stmt).all())
+
+
+def by_code(session: Session, actor: Actor, code: str) -> District:
+    """The district with this code, or 404 `district_not_found` (also for one the actor does not
+    see)."""
+    found = session.exec(select(District).where(District.code == code.strip())).first()
+    require_district(
+        actor,
+        None if found is None else found.id,
+        NotFound("district_not_found", f"区县“{code}”不存在", f"no district with code '{code}'"),
+    )
+    assert found is not None
+    return found
+
+
+def add(
+    session: Session,
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    now: datetime,
+    city_name: str = "",
+    office_name: str = "",
+    contact_name: str | None = None,
+    contact_phone: str | None = None,
+    contact_email: str | None = None,
+) -> District:
+    """Add a district of the city. Only at the city level (a district's own accounts manage
+    nothing above it: 403 `city_level_required`), by the system administrator or the console
+    (三员分立: organisation structure is the system administrator's, as units are)."""
+    if actor.district_id is not None:
+        raise Forbidden(
+            "city_level_required",
+            "只有市级管理员可以新增区县",
+            "only a city-level administrator may add a district",
+        )
+    duties.require(None, actor, duties.Duty.units)
+    code, name = code.strip(), name.strip()
+    if not CODE.fullmatch(code):
+        raise InvalidData(
+            "district_code_invalid",
+            f"区县代码“{code[:40]}”无效：须为 2–32 位小写字母、数字或连字符，以字母开头",
+            f"district code '{code[:40]}' is invalid: 2-32 lowercase letters, digits or "
+            "hyphens, starting with a letter",
+        )
+    values = {
+        "name": name,
+        "city_name": city_name.strip(),
+        "office_name": office_name.strip(),
+        "contact_name": (contact_name or "").strip() or None,
+        "contact_phone": (contact_phone or "").strip() or None,
+        "contact_email": (contact_email or "").strip() or None,
+    }
+    if not name:
+        raise InvalidData("district_name_required", "请填写区县名称", "the district needs a name")
+    for field, limit in LIMITS.items():
+        value = values[field]
+        if value is not None and len(value) > limit:
+            raise InvalidData(
+                "field_too_long",
+                f"{field} 超过 {limit} 个字符",
+                f"{field} is longer than {limit} characters",
+                details={"field": field, "max": limit},
+            )
+    clash = session.exec(
+        select(District).where((District.code == code) | (District.name == name))
+    ).first()
+    if clash is not None:
+        same_code = clash.code == code
+        which, label, given = ("code", "代码", code) if same_code else ("name", "名称", name)
+        raise Conflict(
+            "district_exists",
+            f"区县{label}“{given}”已存在",
+            f"a district with this {which} exists",
+            details={"field": which},
+        )
+    district = District(code=code, created_at=now, **values)
+    session.add(district)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="district",
+        entity_id=district.id,
+        action="create",
+        now=now,
+        after={f: getattr(district, f) for f in FIELDS},
+    )
+    return district
