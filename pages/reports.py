@@ -18,7 +18,7 @@ from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Forbidden
 from workflows.kernel.visibility import in_districts, scope
 from workflows.oversight import evidence
-from workflows.reporting import assessment, exports, glance, reports
+from workflows.reporting import assessment, city, exports, glance, reports
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -118,3 +118,41 @@ def summary_docx(request: Request, user: UserDep, session: SessionDep, clock: Cl
     campaign_id = _int(request.query_params.get("campaign")) or 0
     upload_dir = request.app.state.settings.upload_dir
     return downloads.summary_docx(session, user.actor, campaign_id, clock.now(), upload_dir)
+
+
+def _year(request: Request, known: list[int]) -> int | None:
+    """The year asked for, if the caller has campaigns in it; else the newest (None: none)."""
+    asked = _int(request.query_params.get("year"))
+    return asked if asked in known else (known[0] if known else None)
+
+
+@router.get("/board/city")
+def city_page(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """全市对比: each district's campaign of the year side by side, ranked, each row linking to
+    the district's own report (city supervisors: every district; a district's: its own)."""
+    city.require_reader(user.actor)
+    known = city.years(session, user.actor)
+    year = _year(request, known)
+    data = city.compare(session, user.actor, clock.now(), year)
+    return render(
+        request,
+        "city.html",
+        data=data,
+        years=known,
+        year=year,
+        counts=city.COUNTS,
+        today=local_date(clock.now()),
+    )
+
+
+@router.get("/board/city.xlsx")
+def city_xlsx(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> StreamingResponse:
+    """全市对比 as xlsx (the same rows as the page)."""
+    city.require_reader(user.actor)
+    year = _year(request, city.years(session, user.actor))
+    data = city.compare(session, user.actor, clock.now(), year)
+    return xlsx_download([city.sheet(data)], f"city-{year or 'all'}", clock.now(), "全市对比")

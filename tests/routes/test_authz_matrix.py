@@ -117,6 +117,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/events"): READ_ALL,
     ("GET", "/api/v1/reports/year-over-year"): READ_ALL,  # staff: their own unit's rows
     ("GET", "/api/v1/reports/year-over-year.xlsx"): READ_ALL,
+    ("GET", "/api/v1/reports/districts"): SUPERVISE,  # 全市对比: a city's or district's supervisors
+    ("GET", "/api/v1/reports/districts.xlsx"): SUPERVISE,
     ("POST", "/api/v1/events"): "13A3A333",  # another unit's clerk may not plan for this unit
     ("GET", "/api/v1/events/{event_id}"): READ_OWN,
     ("PATCH", "/api/v1/events/{event_id}"): WRITE_OWN,

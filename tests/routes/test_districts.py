@@ -210,3 +210,30 @@ def test_an_event_never_mixes_two_districts(walker: Walker, other: Other) -> Non
                 now=walker.client.app.state.clock.now(),  # type: ignore[attr-defined]
             )
     assert caught.value.code == "unit_not_in_campaign_district"
+
+
+def test_the_city_comparison_shows_the_city_every_district_and_a_district_its_own(
+    walker: Walker, other: Other
+) -> None:
+    """全市对比 through the one rule: a row per district for the city supervisor, each linking to
+    the district's report; a district's supervisor gets its own row; staff and administrators
+    are refused."""
+    walker.create_event()
+    r = _get(walker, "city", "/reports/districts?year=2022")
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    rows = {row["name"]: row for row in r.json()["rows"]}  # type: ignore[attr-defined]
+    assert ANYUE in rows and len(rows) == 2, rows
+    assert rows[ANYUE]["counts"]["events"] == 1
+    assert rows[ANYUE]["link"] == f"/board/report?campaign={other.campaign_id}"
+    mine = next(v for k, v in rows.items() if k != ANYUE)
+    assert mine["link"] == f"/board/report?campaign={walker.world.campaign_id}"
+    total = r.json()["totals"]["events"]  # type: ignore[attr-defined]
+    assert total == mine["counts"]["events"] + 1
+    for who, seen in (("sup_b", {ANYUE}), ("supervisor", {mine["name"]})):
+        r = _get(walker, who, "/reports/districts")
+        assert {row["name"] for row in r.json()["rows"]} == seen, who  # type: ignore[attr-defined]
+    r = _get(walker, "staff_b", "/reports/districts")
+    assert r.status_code == 403 and error_of(r)["code"] == "supervisor_required"  # type: ignore[attr-defined, arg-type]
+    x = _get(walker, "city", "/reports/districts.xlsx?year=2022")
+    assert x.status_code == 200 and x.content[:2] == b"PK"  # type: ignore[attr-defined]
+    assert _get(walker, "city", "/reports/districts?year=1999").status_code == 422  # type: ignore[attr-defined]
