@@ -44,34 +44,16 @@ def user_add(
     """Create an account (an audit line): a one-time password (or --password) and an API token,
     each shown once; the token alone on the last line of standard output. `--district CODE`
     makes a district's administrator or supervisor, `--city` a city-level one."""
-    from workflows.accounts import districts
-    from workflows.accounts.service import check_password_policy, create_user, generate_password
+    from workflows.accounts.service import create_user
     from workflows.accounts.service import issue_token as issue
-    from workflows.kernel.errors import DomainError
     from workflows.kernel.visibility import SYSTEM
 
     if city and district:
         console.print("[red]--city 与 --district 只能选一个 / give one of --city, --district[/]")
         raise typer.Exit(2)
-
-    secret, one_time = None, True
-    if password:
-        secret = typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
-        one_time = False
-        try:
-            check_password_policy(secret, name)
-        except DomainError as exc:
-            console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]", soft_wrap=True)
-            raise typer.Exit(2) from exc
-    else:
-        secret = generate_password()
+    secret, one_time = _new_password(name, chosen=password)
 
     def add(session, now):  # noqa: ANN001, ANN202
-        level: int | None = DEFAULT_DISTRICT
-        if city:
-            level = None
-        elif district:
-            level = districts.by_code(session, SYSTEM, district).id
         user = create_user(
             session,
             username=name,
@@ -83,7 +65,7 @@ def user_add(
             now=now,
             one_time=one_time,
             actor=SYSTEM,  # the console: every duty, and the creation's audit line
-            district_id=level,
+            district_id=_level(session, district, city=city),
         )
         days = get_settings().api_token_days
         return issue(session, user, kind="api", now=now, name="cli", lifetime=timedelta(days=days))
@@ -104,6 +86,36 @@ def user_add(
         )
     console.print("API 令牌只显示这一次 / the API token is shown only once:")
     print(token)
+
+
+def _new_password(name: str, *, chosen: bool) -> tuple[str, bool]:
+    """(the password, whether it is one-time): asked twice and checked when `chosen`, else
+    generated."""
+    from workflows.accounts.service import check_password_policy, generate_password
+    from workflows.kernel.errors import DomainError
+
+    if not chosen:
+        return generate_password(), True
+    secret = typer.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password_policy(secret, name)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message_zh} / {exc.message_en}[/]", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    return secret, False
+
+
+def _level(session, district: str | None, *, city: bool) -> int | None:  # noqa: ANN001
+    """The district a new account acts in: the one whose code is given, None for the city, else
+    district 1 (as before districts existed)."""
+    from workflows.accounts import districts
+    from workflows.kernel.visibility import SYSTEM
+
+    if city:
+        return None
+    if district:
+        return districts.by_code(session, SYSTEM, district).id
+    return DEFAULT_DISTRICT
 
 
 @user_app.command("list")

@@ -68,45 +68,10 @@ def add(
             "only a city-level administrator may add a district",
         )
     duties.require(None, actor, duties.Duty.units)
-    code, name = code.strip(), name.strip()
-    if not CODE.fullmatch(code):
-        raise InvalidData(
-            "district_code_invalid",
-            f"区县代码“{code[:40]}”无效：须为 2–32 位小写字母、数字或连字符，以字母开头",
-            f"district code '{code[:40]}' is invalid: 2-32 lowercase letters, digits or "
-            "hyphens, starting with a letter",
-        )
-    values = {
-        "name": name,
-        "city_name": city_name.strip(),
-        "office_name": office_name.strip(),
-        "contact_name": (contact_name or "").strip() or None,
-        "contact_phone": (contact_phone or "").strip() or None,
-        "contact_email": (contact_email or "").strip() or None,
-    }
-    if not name:
-        raise InvalidData("district_name_required", "请填写区县名称", "the district needs a name")
-    for field, limit in LIMITS.items():
-        value = values[field]
-        if value is not None and len(value) > limit:
-            raise InvalidData(
-                "field_too_long",
-                f"{field} 超过 {limit} 个字符",
-                f"{field} is longer than {limit} characters",
-                details={"field": field, "max": limit},
-            )
-    clash = session.exec(
-        select(District).where((District.code == code) | (District.name == name))
-    ).first()
-    if clash is not None:
-        same_code = clash.code == code
-        which, label, given = ("code", "代码", code) if same_code else ("name", "名称", name)
-        raise Conflict(
-            "district_exists",
-            f"区县{label}“{given}”已存在",
-            f"a district with this {which} exists",
-            details={"field": which},
-        )
+    code = code.strip()
+    values = _checked(code, name, city_name, office_name, contact_name, contact_phone,
+                      contact_email)  # fmt: skip
+    _refuse_clash(session, code, values["name"])
     district = District(code=code, created_at=now, **values)
     session.add(district)
     session.flush()
@@ -120,3 +85,51 @@ def add(
         after={f: getattr(district, f) for f in FIELDS},
     )
     return district
+
+
+def _checked(code: str, name: str, *texts: str | None) -> dict[str, str | None]:
+    """The new district's fields, trimmed and sized, or 422 naming the one that is wrong."""
+    if not CODE.fullmatch(code):
+        raise InvalidData(
+            "district_code_invalid",
+            f"区县代码“{code[:40]}”无效：须为 2–32 位小写字母、数字或连字符，以字母开头",
+            f"district code '{code[:40]}' is invalid: 2-32 lowercase letters, digits or "
+            "hyphens, starting with a letter",
+        )
+    city_name, office_name, contact_name, contact_phone, contact_email = texts
+    values = {
+        "name": name.strip(),
+        "city_name": (city_name or "").strip(),
+        "office_name": (office_name or "").strip(),
+        "contact_name": (contact_name or "").strip() or None,
+        "contact_phone": (contact_phone or "").strip() or None,
+        "contact_email": (contact_email or "").strip() or None,
+    }
+    if not values["name"]:
+        raise InvalidData("district_name_required", "请填写区县名称", "the district needs a name")
+    for field, limit in LIMITS.items():
+        value = values[field]
+        if value is not None and len(value) > limit:
+            raise InvalidData(
+                "field_too_long",
+                f"{field} 超过 {limit} 个字符",
+                f"{field} is longer than {limit} characters",
+                details={"field": field, "max": limit},
+            )
+    return values
+
+
+def _refuse_clash(session: Session, code: str, name: str | None) -> None:
+    """409 `district_exists` when the code or the name is taken."""
+    clash = session.exec(
+        select(District).where((District.code == code) | (District.name == name))
+    ).first()
+    if clash is not None:
+        same_code = clash.code == code
+        which, label, given = ("code", "代码", code) if same_code else ("name", "名称", name)
+        raise Conflict(
+            "district_exists",
+            f"区县{label}“{given}”已存在",
+            f"a district with this {which} exists",
+            details={"field": which},
+        )
