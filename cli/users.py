@@ -17,29 +17,22 @@ user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 ROLES = "supervisor | unit_staff | viewer | system_admin | security_admin | audit_admin"
 
 
+CHOSEN = "choose the password (asked twice) instead of a one-time"
+EMAIL = "e-mail (supervisors receive level-2 escalations)"
+DISTRICT = "code of the district it acts in (default: district 1); staff: the district of --unit"
+CITY = "acts at the city level (every district)"
+
+
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="username")],
     role: Annotated[str, typer.Option(help=ROLES)],
     unit: Annotated[str | None, typer.Option(help="unit name (unit_staff only)")] = None,
-    password: Annotated[
-        bool,
-        typer.Option("--password", help="choose the password (asked twice) instead of a one-time"),
-    ] = False,
+    password: Annotated[bool, typer.Option("--password", help=CHOSEN)] = False,
     display_name: Annotated[str, typer.Option(help="full name")] = "",
-    email: Annotated[
-        str | None, typer.Option(help="e-mail (supervisors receive level-2 escalations)")
-    ] = None,
-    district: Annotated[
-        str | None,
-        typer.Option(
-            help="code of the district it acts in (default: district 1); staff: "
-            "the district of --unit"
-        ),
-    ] = None,
-    city: Annotated[
-        bool, typer.Option("--city", help="acts at the city level (every district)")
-    ] = False,
+    email: Annotated[str | None, typer.Option(help=EMAIL)] = None,
+    district: Annotated[str | None, typer.Option(help=DISTRICT)] = None,
+    city: Annotated[bool, typer.Option("--city", help=CITY)] = False,
 ) -> None:
     """Create an account (an audit line): a one-time password (or --password) and an API token,
     each shown once; the token alone on the last line of standard output. `--district CODE`
@@ -71,12 +64,8 @@ def user_add(
         return issue(session, user, kind="api", now=now, name="cli", lifetime=timedelta(days=days))
 
     token = run_action(add)
-    where = "city" if city else district
-    console.print(
-        f"已创建账号 / created account {name} ({role}{', ' + unit if unit else ''}"
-        f"{', ' + where if where else ''})",
-        highlight=False,
-    )
+    where = ", ".join(x for x in (role, unit, "city" if city else district) if x)
+    console.print(f"已创建账号 / created account {name} ({where})", highlight=False)
     if one_time:
         console.print(
             f"一次性密码（只显示这一次，首次登录后请修改）/ one-time password (shown once, "
