@@ -33,6 +33,7 @@ from web.public import (
     notify,
 )
 from web.throttle import public_throttle
+from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import satisfaction
 from workflows.filing import publish as filing
@@ -66,15 +67,39 @@ def calendar(
     request: Request, session: SessionDep, clock: ClockDep, campaign_id: int | None = None
 ) -> Response:
     """Events taking public registration whose day has not passed, by date, with the places
-    left. Each API process reuses the page for OPENDAY_PUBLIC_CACHE_SECONDS (nothing in it is
-    per visitor: no form, no cookie); ETag."""
+    left: every district's (a single-district deployment's address, unchanged), with links to
+    each district's own calendar when the city has several. Each API process reuses the page
+    for OPENDAY_PUBLIC_CACHE_SECONDS (nothing in it is per visitor: no form, no cookie); ETag."""
+    return _calendar(request, session, clock, campaign_id, None)
+
+
+@router.get("/d/{code}")
+def district_calendar(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    campaign_id: int | None = None,
+) -> Response:
+    """One district's public calendar (its code names it; an unknown one is 404)."""
+    return _calendar(request, session, clock, campaign_id, districts.public(session, code))
+
+
+def _calendar(
+    request: Request, session: Any, clock: Any, campaign_id: int | None, district: Any
+) -> Response:
     cache = calendar_cache(request)
     today = local_date(clock.now())
-    kind = f"page:{today.isoformat()}"  # a new day drops the events whose day has passed
+    # A new day drops the events whose day has passed; each district's page is its own entry.
+    kind = f"page:{today.isoformat()}:{district.code if district else ''}"
     entry = cache.get(kind, campaign_id)
     if entry is None:
-        events = flow.public_events(session, campaign_id, today)
-        page = render(request, "public/calendar.html", events=events)
+        events = flow.public_events(session, campaign_id, today, district and district.id)
+        every = districts.every(session)
+        page = render(
+            request, "public/calendar.html", events=events, district=district,
+            districts=every if len(every) > 1 else [],
+        )  # fmt: skip
         entry = cache.put(kind, campaign_id, bytes(page.body), "text/html; charset=utf-8")
     return cached_answer(request, entry)
 

@@ -237,3 +237,32 @@ def test_the_city_comparison_shows_the_city_every_district_and_a_district_its_ow
     x = _get(walker, "city", "/reports/districts.xlsx?year=2022")
     assert x.status_code == 200 and x.content[:2] == b"PK"  # type: ignore[attr-defined]
     assert _get(walker, "city", "/reports/districts?year=1999").status_code == 422  # type: ignore[attr-defined]
+
+
+def test_each_district_has_its_public_calendar_and_the_old_address_shows_them_all(
+    walker: Walker, other: Other
+) -> None:
+    """/public/d/{code} lists that district's open events only; /public (a single-district
+    deployment's address) still lists every one, with links to each district's page."""
+    from tests.public.test_public import open_event
+
+    open_event(walker, theme="雁江区住建局开放日")
+    event = walker.client.get(
+        f"/api/v1/events/{other.event_id}", headers=walker.world.headers["staff_b"]
+    ).json()
+    r = walker.client.patch(
+        f"/api/v1/events/{other.event_id}",
+        json={"expected_version": event["version"], "public_places": 5},
+        headers=walker.world.headers["staff_b"],
+    )
+    assert r.status_code == 200, r.text
+    every = walker.client.get("/public").text
+    assert "雁江区住建局开放日" in every and "安岳县住建局开放日" in every
+    assert 'href="/public/d/anyue"' in every and 'href="/public/d/yanjiang"' in every
+    theirs = walker.client.get("/public/d/anyue")
+    assert theirs.status_code == 200
+    assert "安岳县住建局开放日" in theirs.text and "雁江区住建局开放日" not in theirs.text
+    assert f"· {ANYUE}</h1>" in theirs.text
+    mine = walker.client.get("/public/d/yanjiang").text
+    assert "雁江区住建局开放日" in mine and "安岳县住建局开放日" not in mine
+    assert walker.client.get("/public/d/nowhere").status_code == 404

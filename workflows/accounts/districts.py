@@ -45,6 +45,21 @@ def by_code(session: Session, actor: Actor, code: str) -> District:
     return found
 
 
+def public(session: Session, code: str) -> District:
+    """A district named by its code in a public address (`/public/d/{code}`), or 404
+    `district_not_found`: the citizens' pages know no caller, and every district's public
+    calendar is public."""
+    found = session.exec(select(District).where(District.code == code[:32])).first()
+    if found is None:
+        raise NotFound("district_not_found", "该区县不存在", f"no district with code '{code[:32]}'")
+    return found
+
+
+def every(session: Session) -> list[District]:
+    """Every district of the city, in the order they were added (the public pages' picker)."""
+    return list(session.exec(select(District).order_by(col(District.id))).all())
+
+
 def add(
     session: Session,
     actor: Actor,

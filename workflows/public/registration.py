@@ -187,10 +187,11 @@ def on_calendar(event: Event, today: date) -> bool:
 
 
 def public_events(
-    session: Session, campaign_id: int | None, today: date
+    session: Session, campaign_id: int | None, today: date, district_id: int | None = None
 ) -> list[tuple[Event, str, int]]:
     """A campaign's events taking public registration whose day has not passed, by date:
-    (event, unit name, places left)."""
+    (event, unit name, places left); with `district_id`, that district's only (its public
+    calendar, `/public/d/{code}`)."""
     stmt = (
         select(Event, Unit.name)
         .join(Unit, col(Unit.id) == Event.unit_id)
@@ -200,6 +201,8 @@ def public_events(
     )
     if campaign_id is not None:
         stmt = stmt.where(Event.campaign_id == campaign_id)
+    if district_id is not None:
+        stmt = stmt.where(Unit.district_id == district_id)
     rows = session.exec(stmt).all()
     counts = taken_by_event(session, [e.id for e, _ in rows])  # type: ignore[misc]
     return [(e, name, max(0, e.public_places - counts.get(e.id, 0))) for e, name in rows]  # type: ignore[arg-type]
