@@ -110,18 +110,21 @@ class QuietBanner:
 
 
 def _prepare_demo(settings):  # noqa: ANN001, ANN202 - Settings -> (campaign id, logins)
-    """Migrate, load the demo campaign and its logins (credentials file in var/)."""
+    """Migrate, load the demo campaign, the second district's and the logins (credentials file
+    in var/)."""
     from models.db import migrate as upgrade
     from models.db import session_scope
     from workflows.kernel.clock import SystemClock
-    from workflows.schedule.demo import ensure_demo_logins, load_demo_campaign
+    from workflows.schedule import demo
 
     upgrade(settings.migrate_url())
     engine = open_engine()
     now = SystemClock().now()
     with session_scope(engine, tenant=operator()) as session:
-        campaign = load_demo_campaign(session, now)
-        logins = ensure_demo_logins(session, now, settings.var_dir / "demo-credentials.json")
+        campaign = demo.load_demo_campaign(session, now)
+        demo.load_demo_campaign(session, now, demo.SECOND_DISTRICT_CAMPAIGN)
+        credentials = settings.var_dir / "demo-credentials.json"
+        logins = demo.ensure_demo_logins(session, now, credentials, city=True)
         campaign_id = campaign.id
     engine.dispose()
     return campaign_id, logins
@@ -170,14 +173,15 @@ def _banner(base: str, campaign_id: int | None, logins, var_dir: Path) -> None: 
         "",
         f"[bold]政府开放日服务 / Open Day service[/]  {base}   API 文档 / docs: {base}/docs",
         f"演示活动 / demo campaign: {campaign_id}",
-        "演示账号 / demo logins (用户名 username · 密码 password · 角色 role):",
+        "演示账号 / demo logins (用户名 username · 密码 password · 角色 role · 区县 district):",
         *(
-            f"  {x.username} · {x.password} · {x.role}" + (f" · {x.unit}" if x.unit else "")
+            f"  {x.username} · {x.password} · {x.role} · {x.district}"
+            + (f" · {x.unit}" if x.unit else "")
             for x in logins
         ),
         f"密码和完整的 API 令牌保存在 / passwords and full API tokens in: {credentials}",
         f"先打开 / start at: {base}/login  （经办人看“我的活动”，督查人员看“督查看板”，"
-        "管理员看“管理”）",
+        "管理员看“管理”，市级督查看“全市对比”）",
         "登录 / sign in:",
         f"  curl -s -X POST {base}/api/v1/auth/login "
         f"-H 'content-type: application/json' -d '{body}'",

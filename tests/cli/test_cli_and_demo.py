@@ -122,7 +122,11 @@ def _banner_comes_after_the_burst(log: Path, logins: dict[str, dict], base: str)
     passwords, are printed after the start-up log lines, where a newcomer still sees them
     (issue 24); the file keeps passwords and tokens."""
     assert list(logins) == ["demo-supervisor", "demo-staff", "demo-system", "demo-security",
-                            "demo-audit"]  # fmt: skip
+                            "demo-audit", "demo-city", "demo-anyue"]  # fmt: skip
+    # Each names its district: the city supervisor the city, the second district's its own.
+    assert logins["demo-city"]["district"] == "全市"
+    assert logins["demo-anyue"]["district"] == "安岳县"
+    assert logins["demo-supervisor"]["district"] == logins["demo-staff"]["district"] != "安岳县"
     assert all(x["password"] and x["token"].startswith("od_") for x in logins.values())
     deadline = time.monotonic() + 45
     while "demo-audit · " not in log.read_text(errors="replace"):
@@ -181,6 +185,10 @@ def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path
             headers={"Authorization": f"Bearer {logins['demo-supervisor']['token']}"},
         )
         assert sup.get("/api/v1/events").json()["total"] == 39
+        # The second district's supervisor sees its own campaign's 5 events, the city all 44.
+        for who, total in (("demo-anyue", 5), ("demo-city", 44)):
+            auth = {"Authorization": f"Bearer {logins[who]['token']}"}
+            assert httpx.get(f"{base}/api/v1/events", headers=auth).json()["total"] == total
         mine = staff.get("/api/v1/events").json()["items"]
         assert [(e["seq"], e["unit_name"]) for e in mine] == [(14, "区住建局")]
         eid = mine[0]["id"]
