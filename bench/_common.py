@@ -113,6 +113,7 @@ def service_env(database_url: str, broker_url: str, var_dir: Path, **extra: str)
         OPENDAY_LOG_LEVEL="WARNING",
         OPENDAY_VAR_DIR=str(var_dir),
         PYTHONUNBUFFERED="1",
+        OPENDAY_ALLOW_PRIVILEGED_DB_ROLE="true",  # the benchmarks' postgres superuser
     )
     env.update(extra)
     return env
