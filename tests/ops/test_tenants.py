@@ -136,7 +136,7 @@ def test_start_up_refuses_a_privileged_role(postgres_url: str, command: list[str
     done = subprocess.run([sys.executable, "-m", "cli", *command], capture_output=True,
                           text=True, env=env, timeout=120)  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
-    lines = [x for x in done.stderr.splitlines() if x.strip()]
+    lines = [x for x in done.stderr.splitlines() if "error:" in x]
     assert len(lines) == 1 and "has SUPERUSER" in lines[0], done.stderr
     assert "OPENDAY_ALLOW_PRIVILEGED_DB_ROLE=true" in lines[0]
 
