@@ -7,9 +7,9 @@ same request adapters (web/public.py), presenters (web/presenters.py) and workfl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 from sqlmodel import Session
@@ -37,6 +37,7 @@ from web.public import (
     notify,
 )
 from web.throttle import public_throttle
+from workflows.accounts import districts
 from workflows.kernel.clock import local_date
 from workflows.public import human_check, privacy, receipts
 from workflows.public import registration as flow
@@ -50,16 +51,26 @@ router = APIRouter(
 
 @router.get("/events", response_model=list[PublicEventOut])
 def public_events(
-    request: Request, session: SessionDep, clock: ClockDep, campaign_id: int | None = None
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    campaign_id: int | None = None,
+    district: Annotated[
+        str | None, Query(max_length=32, description="a district's code: its events only")
+    ] = None,
 ) -> Response:
     """Events taking public registration whose day has not passed, by date, with the places
-    left (each API process reuses the answer for OPENDAY_PUBLIC_CACHE_SECONDS; ETag)."""
+    left, of every district or of `district` (404 `district_not_found` for an unknown code;
+    each API process reuses the answer for OPENDAY_PUBLIC_CACHE_SECONDS; ETag)."""
     cache = calendar_cache(request)
     today = local_date(clock.now())
-    kind = f"json:{today.isoformat()}"  # a new day drops the events whose day has passed
+    found = None if district is None else districts.public(session, district)
+    # A new day drops the events whose day has passed; each district's list is its own entry.
+    kind = f"json:{today.isoformat()}:{found.code if found else ''}"
     entry = cache.get(kind, campaign_id)
     if entry is None:
-        rows = [event_out(*row) for row in flow.public_events(session, campaign_id, today)]
+        listed = flow.public_events(session, campaign_id, today, found and found.id)
+        rows = [event_out(*row) for row in listed]
         entry = cache.put(kind, campaign_id, _EVENTS.dump_json(rows), "application/json")
     return cached_answer(request, entry)
 

@@ -266,3 +266,8 @@ def test_each_district_has_its_public_calendar_and_the_old_address_shows_them_al
     mine = walker.client.get("/public/d/yanjiang").text
     assert "雁江区住建局开放日" in mine and "安岳县住建局开放日" not in mine
     assert walker.client.get("/public/d/nowhere").status_code == 404
+    themes = {e["theme"] for e in walker.client.get("/api/v1/public/events?district=anyue").json()}
+    assert themes == {"安岳县住建局开放日"}
+    assert len(walker.client.get("/api/v1/public/events").json()) == 2
+    missing = walker.client.get("/api/v1/public/events?district=nowhere")
+    assert missing.status_code == 404 and error_of(missing)["code"] == "district_not_found"
