@@ -3,12 +3,29 @@ as real processes: the accounts they make act at their level, and each addition 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models import ChangeLog, District, User
-from tests.cli.test_cli_accounts import _openday
+from settings import PROJECT_DIR
 from tests.conftest import Walker
+
+
+def _openday(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`openday …` of this checkout (`python -m cli`)."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENDAY_PORT", "PORT")}
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env={**clean, **env, "PYTHONPATH": str(PROJECT_DIR)},
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _units_seen(walker: Walker, token: str) -> int:
