@@ -94,7 +94,7 @@ def _calendar(
     kind = f"page:{today.isoformat()}:{district.code if district else ''}"
     entry = cache.get(kind, campaign_id)
     if entry is None:
-        events = flow.public_events(session, campaign_id, today, district and district.id)
+        events = flow.public_events(session, campaign_id, today, district.id if district else None)
         every = districts.every(session)
         page = render(
             request, "public/calendar.html", events=events, district=district,

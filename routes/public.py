@@ -69,7 +69,7 @@ def public_events(
     kind = f"json:{today.isoformat()}:{found.code if found else ''}"
     entry = cache.get(kind, campaign_id)
     if entry is None:
-        listed = flow.public_events(session, campaign_id, today, found and found.id)
+        listed = flow.public_events(session, campaign_id, today, found.id if found else None)
         rows = [event_out(*row) for row in listed]
         entry = cache.put(kind, campaign_id, _EVENTS.dump_json(rows), "application/json")
     return cached_answer(request, entry)

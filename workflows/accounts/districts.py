@@ -87,7 +87,7 @@ def add(
     values = _checked(code, name, city_name, office_name, contact_name, contact_phone,
                       contact_email)  # fmt: skip
     _refuse_clash(session, code, values["name"])
-    district = District(code=code, created_at=now, **values)
+    district = District(code=code, created_at=now, **values)  # type: ignore[arg-type]
     session.add(district)
     session.flush()
     audit.record(
