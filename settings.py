@@ -199,7 +199,8 @@ class Settings(BaseSettings):
         default="standard",
         description="Cryptographic profile for new data: `standard` (audit chain HMAC-SHA256, "
         "personal data Fernet) or `sm` (国密: HMAC-SM3 and SM4-GCM). Each stored hash and "
-        "ciphertext names its algorithm, so old rows still verify and decrypt after a switch",
+        "ciphertext names its algorithm, so old rows still verify and decrypt after a switch; "
+        "`openday crypto switch` brings stored data over to the profile",
     )
     backup_hour: int | None = Field(
         default=None,

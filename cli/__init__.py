@@ -1,6 +1,6 @@
 """The `openday` command: one subcommand per part of the service, gathered here from the
 command groups (serve, schedule, workdays, districts, users, units, oversight, audit, privacy,
-backup)."""
+crypto, backup)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from cli import (
     audit,
     backup,
+    crypto,
     districts,
     oversight,
     privacy,
@@ -59,6 +60,7 @@ app.add_typer(oversight.sample_app, name="sample")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(units.unit_app, name="unit")
 app.add_typer(privacy.privacy_app, name="privacy")
+app.add_typer(crypto.crypto_app, name="crypto")
 app.add_typer(tenants.verify_app, name="verify")
 app.command()(backup.backup)
 app.command()(backup.restore)

@@ -45,8 +45,11 @@ def _rewrite(row: object, fields: tuple[str, ...], keys: Keys, counts: dict[str,
     return changed
 
 
-def reencrypt(session: Session, keys: Keys, *, now: datetime) -> dict[str, int]:
-    """Rewrite every stored ciphertext not under the keys' profile (caller commits)."""
+def reencrypt(
+    session: Session, keys: Keys, *, now: datetime, record: bool = True
+) -> dict[str, int]:
+    """Rewrite every stored ciphertext not under the keys' profile (caller commits); the run's
+    audit line unless `record` is off (the crypto switch records one line for all it did)."""
     counts = {"registrations": 0, "accounts": 0, "values": 0, "unreadable": 0}
     stored = sa.or_(*(col(getattr(Registration, name)).is_not(None) for name in
                       _REGISTRATION_FIELDS))  # fmt: skip
@@ -54,6 +57,9 @@ def reencrypt(session: Session, keys: Keys, *, now: datetime) -> dict[str, int]:
         counts["registrations"] += _rewrite(reg, _REGISTRATION_FIELDS, keys, counts)
     for user in session.exec(select(User).where(col(User.totp_secret_enc).is_not(None))):
         counts["accounts"] += _rewrite(user, ("totp_secret_enc",), keys, counts)
+    if not record:
+        session.flush()
+        return counts
     audit.record(
         session, SYSTEM, entity="privacy", entity_id=None, action="personal_data_reencrypted",
         now=now, after={"algorithm": keys.algorithm, **counts},
