@@ -22,6 +22,7 @@ from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from schemas.accounts import UserIn, UserPatch
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workers.runtime import notify_config
+from workflows.accounts import duties
 from workflows.accounts import service as accounts
 from workflows.accounts import units as unit_list
 from workflows.kernel.errors import DomainError
@@ -102,6 +103,7 @@ def account_list(
     request: Request,
     user: UserDep,
     session: SessionDep,
+    clock: ClockDep,
     role: Annotated[str, Query(max_length=16)] = "",
     unit: Annotated[str, Query(max_length=10)] = "",
     status: Annotated[str, Query(max_length=10)] = "",
@@ -116,6 +118,9 @@ def account_list(
         active={"active": True, "disabled": False}.get(status),
         q=q.strip() or None,
     )
+    if duties.record_read(session, user.actor, clock.now(), "accounts", filter_role=role,
+                          unit=unit, status=status, q=q.strip()):  # fmt: skip
+        session.commit()
     rows = list(session.exec(stmt.where(col(User.id) > after).limit(PAGE_SIZE + 1)).all())
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -243,10 +248,14 @@ def _detail(
 
 @router.get("/admin/accounts/{account_id}")
 def account_page(
-    request: Request, account_id: int, user: UserDep, session: SessionDep
+    request: Request, account_id: int, user: UserDep, session: SessionDep, clock: ClockDep
 ) -> HTMLResponse:
-    """One account: role and unit, disable or enable, reset password, end every session."""
-    return _detail(request, session, user, account_id)
+    """One account: role and unit, disable or enable, reset password, end every session (the
+    security administrator's read is an audit line)."""
+    page = _detail(request, session, user, account_id)
+    if duties.record_read(session, user.actor, clock.now(), "account", account_id):
+        session.commit()
+    return page
 
 
 @router.post("/admin/accounts/{account_id}/{action}")

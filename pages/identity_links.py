@@ -11,6 +11,7 @@ from sqlmodel import Session
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web.deps import ClockDep, SessionDep, SettingsDep
+from workflows.accounts import duties
 from workflows.accounts import service as accounts
 from workflows.accounts.identity import links
 from workflows.kernel.errors import DomainError
@@ -42,10 +43,19 @@ def _page(
 
 @router.get("/admin/identities/{account_id}")
 def identity_links_page(
-    request: Request, account_id: int, user: UserDep, session: SessionDep, settings: SettingsDep
+    request: Request,
+    account_id: int,
+    user: UserDep,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
 ) -> HTMLResponse:
-    """The identities linked to one account, and the form to link another."""
-    return _page(request, session, user, account_id, settings.oidc_issuer)
+    """The identities linked to one account, and the form to link another (the security
+    administrator's read is an audit line)."""
+    page = _page(request, session, user, account_id, settings.oidc_issuer)
+    if duties.record_read(session, user.actor, clock.now(), "identities", account_id):
+        session.commit()
+    return page
 
 
 @router.post("/admin/identities/{account_id}")

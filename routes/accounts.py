@@ -40,7 +40,7 @@ from web.deps import (
 from web.errors import error_response
 from web.throttle import login_throttle
 from workers.runtime import notify_config
-from workflows.accounts import second_factor, signin
+from workflows.accounts import duties, second_factor, signin
 from workflows.accounts import service as accounts
 from workflows.accounts.identity.policy import require_password_allowed
 from workflows.accounts.throttle import TooManyAttempts
@@ -209,14 +209,18 @@ def list_users(
     actor: ActorDep,
     session: SessionDep,
     pg: PagingDep,
+    clock: ClockDep,
     role: RoleName | None = None,
     unit_id: Annotated[int | None, Query(ge=1)] = None,
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64, description="part of username or name")] = None,
 ) -> Page[UserOut]:
     """Accounts, filtered by role, unit, active and a search text (the security administrator
-    and supervisors)."""
+    and supervisors; the security administrator's read is an audit line)."""
     stmt = accounts.list_users_query(actor, role=role, unit_id=unit_id, active=active, q=q)
+    if duties.record_read(session, actor, clock.now(), "accounts", filter_role=role,
+                          unit_id=unit_id, active=active, q=q):  # fmt: skip
+        session.commit()
     rows, total = fetch_page(session, stmt, pg)
     return pg.page([UserOut.model_validate(u) for u in rows], total)
 
@@ -246,10 +250,13 @@ def create_user(
 
 
 @router.get("/users/{user_id}")
-def get_user(user_id: Id, actor: ActorDep, session: SessionDep) -> UserOut:
-    """One account (the security administrator and supervisors)."""
+def get_user(user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep) -> UserOut:
+    """One account (the security administrator, its read audited, and supervisors)."""
     accounts.require_account_manager(actor)
-    return UserOut.model_validate(accounts.load_account(session, user_id))
+    user = UserOut.model_validate(accounts.load_account(session, user_id))
+    if duties.record_read(session, actor, clock.now(), "account", user_id):
+        session.commit()
+    return user
 
 
 @router.patch("/users/{user_id}")
@@ -291,9 +298,15 @@ def reset_password(
 
 
 @router.get("/users/{user_id}/tokens")
-def user_tokens(user_id: Id, actor: ActorDep, session: SessionDep) -> list[TokenOut]:
-    """An account's sessions and API tokens with their expiry and last use, newest first."""
-    return [TokenOut.model_validate(t) for t in accounts.tokens_of(session, actor, user_id)]
+def user_tokens(
+    user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> list[TokenOut]:
+    """An account's sessions and API tokens with their expiry and last use, newest first (the
+    security administrator's read is an audit line)."""
+    tokens = [TokenOut.model_validate(t) for t in accounts.tokens_of(session, actor, user_id)]
+    if duties.record_read(session, actor, clock.now(), "tokens", user_id):
+        session.commit()
+    return tokens
 
 
 @router.post("/users/{user_id}/revoke-tokens")

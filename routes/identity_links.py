@@ -8,15 +8,22 @@ from fastapi import APIRouter
 from schemas.common import Id
 from schemas.identity import IdentityLinkIn, IdentityLinkOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep
+from workflows.accounts import duties
 from workflows.accounts.identity import links
 
 router = APIRouter(prefix=API_PREFIX, tags=["accounts"])
 
 
 @router.get("/users/{user_id}/identities")
-def list_identities(user_id: Id, actor: ActorDep, session: SessionDep) -> list[IdentityLinkOut]:
-    """The outside identities linked to an account."""
-    return [IdentityLinkOut.model_validate(r) for r in links.links_of(session, actor, user_id)]
+def list_identities(
+    user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep
+) -> list[IdentityLinkOut]:
+    """The outside identities linked to an account (the security administrator's read is an
+    audit line)."""
+    rows = [IdentityLinkOut.model_validate(r) for r in links.links_of(session, actor, user_id)]
+    if duties.record_read(session, actor, clock.now(), "identities", user_id):
+        session.commit()
+    return rows
 
 
 @router.post("/users/{user_id}/identities", status_code=201)

@@ -147,3 +147,46 @@ def test_the_administrators_reach_only_their_own_doors(client: TestClient, world
     with Session(world.engine) as session:
         done = {(line.actor_name, line.action) for line in session.exec(select(ChangeLog)).all()}
     assert ("auditor", "duty_audit_export") in done and ("sysadmin", "duty_units") in done
+
+
+def _reads(world: World, actor: str) -> list[tuple[str, int | None]]:
+    """The `read_*` audit lines of one account, in order: (action, account read)."""
+    with Session(world.engine) as session:
+        lines = session.exec(
+            select(ChangeLog).where(ChangeLog.actor_name == actor).order_by(col(ChangeLog.id))
+        ).all()
+    return [(line.action, line.entity_id) for line in lines if line.action.startswith("read_")]
+
+
+def test_the_security_administrators_reads_are_in_the_audit(
+    client: TestClient, world: World
+) -> None:
+    """等保: every action of the three is in the audit. The security administrator's reads of
+    the account list, one account, its tokens and its linked identities each leave a line
+    naming the account read, through the API and the pages alike; a supervisor's reads of its
+    unit staff leave none (not an administrator)."""
+    from tests.pages.test_pages_admin import _as
+
+    h = _three(world)
+    me, uid = world.user_ids["secadmin"], world.user_ids["housing"]
+    for url in (f"{API}/users?role=unit_staff", f"{API}/users/{uid}", f"{API}/users/{uid}/tokens",
+                f"{API}/users/{uid}/identities"):  # fmt: skip
+        assert client.get(url, headers=h["security_admin"]).status_code == 200, url
+    assert _reads(world, "secadmin") == [
+        ("read_accounts", me), ("read_account", uid), ("read_tokens", uid),
+        ("read_identities", uid),
+    ]  # fmt: skip
+    with Session(world.engine) as session:
+        listed = session.exec(select(ChangeLog).where(ChangeLog.action == "read_accounts")).one()
+    assert listed.after == {"role": "security_admin", "filter_role": "unit_staff"}
+    _as(client, world, "secadmin")
+    for url in ("/admin/accounts", f"/admin/accounts/{uid}", f"/admin/identities/{uid}"):
+        assert client.get(url).status_code == 200, url
+    assert _reads(world, "secadmin")[-3:] == [
+        ("read_accounts", me), ("read_account", uid), ("read_identities", uid),
+    ]  # fmt: skip
+    assert client.get(f"{API}/users/{uid}", headers=world.headers["supervisor"]).status_code == 200
+    assert _reads(world, "supervisor") == []
+    # A refused read (another administrator) writes no read line.
+    assert client.get(f"{API}/users", headers=h["audit_admin"]).status_code == 403
+    assert _reads(world, "auditor") == []

@@ -88,6 +88,28 @@ def require(session: Session | None, actor: Actor, duty: Duty, now: datetime | N
                      now=now, after={"role": actor.role})  # fmt: skip
 
 
+def record_read(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    what: str,
+    account_id: int | None = None,
+    **details: object,
+) -> bool:
+    """An administrator's read of what its duty guards (the security administrator's account
+    lists, one account, its tokens, its linked identities) as an audit line `read_<what>` about
+    the account read (else about the reader): 等保 wants every action of the three in the audit,
+    a read included, as the audit administrator's reads are. Others' reads write nothing;
+    whether a line was written (the caller commits it, a GET included)."""
+    if actor.role not in ADMINISTRATOR_ROLES:
+        return False
+    subject = account_id if account_id is not None else actor.id
+    after = {"role": actor.role, **{k: v for k, v in details.items() if v not in (None, "")}}
+    audit.record(session, actor, entity="account", entity_id=subject, action=f"read_{what}",
+                 now=now, after=after)  # fmt: skip
+    return True
+
+
 def require_if_administrator(
     session: Session | None, actor: Actor, duty: Duty, now: datetime | None = None
 ) -> bool:
