@@ -35,7 +35,7 @@ def settings(tmp_path: Path) -> Settings:
 def test_admin_links_and_unlinks_an_identity(client: TestClient, world: World) -> None:
     """The security administrator links an identity to an existing account, a second link of
     the same identity is refused, unlinking removes it; each step is an audit line on the
-    account."""
+    account (and each of its reads of the links, `read_identities`)."""
     admin, uid = world.headers["secadmin"], world.user_ids["housing"]
     made = client.post(
         f"/api/v1/users/{uid}/identities", json={"subject": " alice "}, headers=admin
@@ -59,7 +59,8 @@ def test_admin_links_and_unlinks_an_identity(client: TestClient, world: World) -
             .where(ChangeLog.entity == "account", ChangeLog.entity_id == uid)
             .order_by(col(ChangeLog.id))
         ).all()
-    assert actions[-2:] == ["identity_link", "identity_unlink"]
+    assert actions[-4:] == ["identity_link", "read_identities", "identity_unlink",
+                            "read_identities"]  # fmt: skip
 
 
 def test_only_account_managers_link(client: TestClient, world: World) -> None:
