@@ -8,6 +8,7 @@ password is shown once, in the answer to the POST that made it (never stored, ne
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -93,6 +94,24 @@ def _refusal(exc: Exception) -> list[FieldError]:
     return errors_of(exc, FIELDS)
 
 
+def record_read(
+    session: Session,
+    user: PageUser,
+    now: datetime,
+    what: str,
+    account_id: int | None = None,
+    **details: object,
+) -> None:
+    """An administrator's read as its audit line (duties.record_read), committed now. The
+    page's read transaction ends first: on SQLite a read snapshot that another request's write
+    (the session's last use) has overtaken cannot become a write transaction."""
+    if user.actor.role not in duties.ADMINISTRATOR_ROLES:
+        return
+    session.commit()
+    duties.record_read(session, user.actor, now, what, account_id, **details)
+    session.commit()
+
+
 def _int_or_none(text: str) -> int | None:
     text = text.strip()
     return int(text) if text.isdigit() and len(text) < 10 else None
@@ -118,9 +137,8 @@ def account_list(
         active={"active": True, "disabled": False}.get(status),
         q=q.strip() or None,
     )
-    if duties.record_read(session, user.actor, clock.now(), "accounts", filter_role=role,
-                          unit=unit, status=status, q=q.strip()):  # fmt: skip
-        session.commit()
+    record_read(session, user, clock.now(), "accounts", filter_role=role, unit=unit,
+                status=status, q=q.strip())  # fmt: skip
     rows = list(session.exec(stmt.where(col(User.id) > after).limit(PAGE_SIZE + 1)).all())
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
@@ -253,8 +271,7 @@ def account_page(
     """One account: role and unit, disable or enable, reset password, end every session (the
     security administrator's read is an audit line)."""
     page = _detail(request, session, user, account_id)
-    if duties.record_read(session, user.actor, clock.now(), "account", account_id):
-        session.commit()
+    record_read(session, user, clock.now(), "account", account_id)
     return page
 
 

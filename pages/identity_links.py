@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from pages.accounts import record_read
 from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web.deps import ClockDep, SessionDep, SettingsDep
-from workflows.accounts import duties
 from workflows.accounts import service as accounts
 from workflows.accounts.identity import links
 from workflows.kernel.errors import DomainError
@@ -53,8 +53,7 @@ def identity_links_page(
     """The identities linked to one account, and the form to link another (the security
     administrator's read is an audit line)."""
     page = _page(request, session, user, account_id, settings.oidc_issuer)
-    if duties.record_read(session, user.actor, clock.now(), "identities", account_id):
-        session.commit()
+    record_read(session, user, clock.now(), "identities", account_id)
     return page
 
 
