@@ -40,7 +40,7 @@ run: $(STAMP) $(NODE_STAMP)
 ## The slowest tests are listed at the end. `make test TEST_JOBS=0` runs in one process.
 TEST_JOBS ?= auto
 test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup --durations=25
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -119,21 +119,43 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql: needs PostgreSQL (row locks, real races)")
 
 
-# Serial groups under `make test`'s parallel run (pytest-xdist, --dist loadgroup): every test file
-# runs whole on one worker (its module fixtures start once; a file's tests may share a Redis
-# database, a port or a browser), and the files listed here share one worker between them, one
-# after another, because they stop, pause or flood servers and time the recovery.
+# How `make test`'s parallel run (pytest-xdist, `--dist loadfile`) shares the files out: every test
+# file runs whole on one worker (its module fixtures start once; a file's tests may share a server,
+# a Redis database or a browser, and some rely on an earlier test's records), and the files under
+# a SERIAL_GROUPS prefix share one worker between them, one after another, because they stop, pause
+# or flood servers and time the recovery. The scheduler below decides this from the node id alone:
+# xdist's own `loadgroup` renames node ids to carry the group, which pytest 9.2 no longer honours
+# (every test was scheduled on its own, a file split across workers; seen in CI as a test missing
+# the records its file's first test had made on the other worker).
 SERIAL_GROUPS = {"tests/faults/": "faults"}
+# Scopes handed out first, longest first, so the longest run does not start last.
+FIRST_SCOPES = ("faults", "tests/pages/test_crawl_browser.py", "tests/deploy/test_docker_image.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the group marks
+def scope_of(nodeid: str) -> str:
+    """The worker scope of a test: its serial group, or its file."""
+    path = nodeid.split("::", 1)[0]
+    return next((g for prefix, g in SERIAL_GROUPS.items() if path.startswith(prefix)), path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `--dist loadfile`: one scope per file, or per serial group (see SERIAL_GROUPS)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return FileScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test with its xdist group: its file, or its serial group (see SERIAL_GROUPS)."""
-    root = Path(str(config.rootpath))
-    for item in items:
-        path = Path(str(item.path)).relative_to(root).as_posix()
-        group = next((g for prefix, g in SERIAL_GROUPS.items() if path.startswith(prefix)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
+    """The longest scopes first (FIRST_SCOPES), the rest in their collected order."""
+    rank = {scope: i for i, scope in enumerate(FIRST_SCOPES)}
+    items.sort(key=lambda item: rank.get(scope_of(item.nodeid), len(rank)))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
