@@ -8,7 +8,6 @@ OPENDAY_REQUIRE_SERVICES=1 (`tests.conftest.unavailable`).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from sqlmodel import Session
 from models import Campaign
 from models.db import make_engine, migrate
 from tests.conftest import unavailable
+from tests.ports import free_port
 from workflows.campaign.rules import CampaignRules
 
 CHROMIUM = "/usr/bin/chromium"
@@ -36,13 +36,6 @@ ARGS = [
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "docs" / "screenshots"
 NOW = datetime.fromisoformat("2022-09-16T10:00:00+08:00")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def require_browser() -> None:
@@ -188,6 +181,9 @@ def sign_in(page: Any, base: str, username: str, password: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(password)
     click(page.get_by_role("button", name="登录"))
+    # Land before the caller navigates: a goto racing the sign-in's redirect would cancel it
+    # (seen once in CI under load). Success leaves the form; a refusal shows its summary.
+    page.locator('.error-summary, body:not(:has(form[action="/login"]))').first.wait_for()
     settle(page)
 
 

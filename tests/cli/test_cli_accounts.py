@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests.conftest import Walker
+from tests.ports import free_port
 
 OPENDAY = str(Path(sys.executable).parent / "openday")
 
@@ -66,12 +67,6 @@ def test_cli_creates_disables_resets_and_reenables_a_staffer(
     assert weak.returncode == 2 and "drop --unit" in weak.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _broken_start(command: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     base = {
         "OPENDAY_VAR_DIR": str(tmp_path / "var"),
@@ -79,7 +74,7 @@ def _broken_start(command: str, tmp_path: Path, **env: str) -> subprocess.Comple
         "OPENDAY_REDIS_URL": "",
         "OPENDAY_BROKER_URL": "",
     }
-    return _openday(command, "--port", env.pop("port", str(_free_port())), env={**base, **env})
+    return _openday(command, "--port", env.pop("port", str(free_port())), env={**base, **env})
 
 
 def _one_line(done: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -125,7 +120,7 @@ def test_a_corrupt_database_is_one_line(tmp_path: Path) -> None:
         "--debug",
         "run",
         "--port",
-        str(_free_port()),
+        str(free_port()),
         env={
             "OPENDAY_VAR_DIR": str(tmp_path / "var"),
             "OPENDAY_DATABASE_URL": f"sqlite:///{tmp_path}/openday.db",
@@ -149,5 +144,5 @@ def test_a_foreign_or_unmigrated_database_is_one_line(tmp_path: Path) -> None:
 
 def test_an_unreachable_postgresql_is_one_line(tmp_path: Path) -> None:
     """A PostgreSQL that refuses connections: one line naming host and port."""
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/openday"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/openday"
     _one_line(_broken_start("api", tmp_path, OPENDAY_DATABASE_URL=url), "127.0.0.1:")

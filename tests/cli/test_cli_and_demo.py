@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from sqlmodel import Session, func, select
 from models import Event, Unit
 from settings import PROJECT_DIR
 from tests.conftest import tiny_jpeg
+from tests.ports import free_port
 from workflows.kernel.visibility import SYSTEM
 from workflows.schedule.demo import load_demo_campaign
 from workflows.schedule.importer import plan_import
@@ -111,12 +111,6 @@ def test_demo_campaign_has_39_events_and_two_known_warnings(engine: Engine, cloc
         assert SYSTEM.name == "system"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _banner_comes_after_the_burst(log: Path, logins: dict[str, dict], base: str) -> None:
     """The demo's accounts (the three administrators too, and no all-duty admin), with
     passwords, are printed after the start-up log lines, where a newcomer still sees them
@@ -144,7 +138,7 @@ def _banner_comes_after_the_burst(log: Path, logins: dict[str, dict], base: str)
 
 def test_openday_run_serves_the_demo_and_a_staffer_walks_event_14(tmp_path: Path) -> None:
     """`openday run` (what `make run` starts) on a fresh var dir: 39 events, a full walk."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "OPENDAY_VAR_DIR": str(tmp_path / "var"),

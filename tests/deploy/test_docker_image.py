@@ -24,7 +24,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -40,6 +39,7 @@ from sqlalchemy.engine import make_url
 
 from settings import PROJECT_DIR
 from tests.conftest import DATABASE_URL, REQUIRE_SERVICES
+from tests.ports import free_port
 
 DOCKERD = Path("/usr/sbin/dockerd")
 DATA_ROOT = Path(os.environ.get("OPENDAY_TEST_DOCKER_ROOT", "/var/lib/openday-test-docker"))
@@ -180,12 +180,6 @@ def image(docker_env: dict[str, str]) -> str:
     return IMAGE
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def database_url() -> Iterator[str]:
     """A database of the container's own on the machine's PostgreSQL, else SQLite in the
@@ -220,7 +214,7 @@ def test_image_serves_as_non_root_with_json_logs(
     env = docker_env
     name = f"openday-test-{uuid.uuid4().hex[:8]}"
     volume = f"{name}-var"
-    port = _free_port()
+    port = free_port()
     common = [
         "--network=host",
         f"--volume={volume}:/var/lib/openday",

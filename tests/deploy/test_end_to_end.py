@@ -4,7 +4,6 @@ Redis, with escalation emails landing in a real SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from sqlmodel import Session, select
 
 from models import Campaign, FeedbackItem, Notification, Role, Unit
 from tests.conftest import REDIS_URL, tiny_jpeg, unavailable
+from tests.ports import free_port
 from workflows.accounts.service import create_user, issue_token
 from workflows.campaign.rules import CampaignRules
 from workflows.kernel.clock import FixedClock
@@ -43,17 +43,11 @@ class Sink:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_sink() -> Iterator[tuple[Sink, int]]:
     """A real SMTP server on a free local port."""
     sink = Sink()
-    port = _free_port()
+    port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     yield sink, port
@@ -156,7 +150,7 @@ def _run_stack(
         "OPENDAY_VAR_DIR": str(tmp_path / "var"),
         "OPENDAY_SCHEDULER_METRICS_PORT": "0",
         "OPENDAY_METRICS_TOKEN": "e2e-metrics-token",  # /metrics answers only with it
-        "dramatiq_prom_port": str(_free_port()),
+        "dramatiq_prom_port": str(free_port()),
     }
     base_env.pop("OPENDAY_REDIS_URL", None)
     if migrate:
@@ -165,7 +159,7 @@ def _run_stack(
         )
         assert done.returncode == 0, done.stderr
     campaign_id, unit_id, token = _seed(url)
-    port = _free_port()
+    port = free_port()
     procs: list[subprocess.Popen] = []
     try:
         api_log = tmp_path / "api.log"

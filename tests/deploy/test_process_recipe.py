@@ -8,7 +8,6 @@ import email
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -20,16 +19,11 @@ import sqlalchemy as sa
 
 from settings import PROJECT_DIR
 from tests.conftest import DATABASE_URL, REDIS_URL, unavailable
+from tests.ports import free_port
 
 RECIPE = re.compile(
     r"<!-- process-recipe:start -->\n```sh\n(.*?)```\n<!-- process-recipe:end -->", re.S
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def recipe() -> str:
@@ -43,7 +37,7 @@ def _private(script: str, database: str) -> str:
     """The same commands on private ports, database and Redis database (nothing else changes)."""
     for old in ("8000", "1025", "9191", "9192", "9193"):
         assert old in script, old
-        script = re.sub(rf"(?<=[:= ]){old}\b", str(_free_port()), script)
+        script = re.sub(rf"(?<=[:= ]){old}\b", str(free_port()), script)
     assert script.count("openday") > 5 and "5432/openday\n" in script
     script = script.replace("5432/openday\n", f"5432/{database}\n")
     script = script.replace("datname = 'openday'", f"datname = '{database}'")

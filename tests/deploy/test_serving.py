@@ -13,13 +13,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from tests.ports import free_port
+
 OPENDAY = str(Path(sys.executable).parent / "openday")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tcp_table() -> list[tuple[int, int, str]]:
@@ -56,7 +52,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_two_workers_each_listen_and_share_the_connections(engine: Engine, tmp_path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OPENDAY_")},
         "OPENDAY_DATABASE_URL": engine.url.render_as_string(hide_password=False),

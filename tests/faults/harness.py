@@ -18,7 +18,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from models import Campaign, Event, Notification, OutboxMessage, Timer, Unit
+from tests.ports import free_port
 from workflows.campaign.rules import CampaignRules
 from workflows.inbox.service import INBOX
 
@@ -58,13 +58,6 @@ DOUBLED_COPIES = "fault:copies"
 # ------------------------------------------------------------------------------------------
 # Small tools
 # ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(

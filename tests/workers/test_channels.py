@@ -9,7 +9,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope
 from structlog.testing import capture_logs
 
+from tests.ports import free_port
 from workers.channels import (
     Channel,
     ChannelError,
@@ -45,13 +45,6 @@ BODY = (
     "——区政府办公室"
 )
 DATA = {"event_id": 14, "unit": "区住建局", "item_id": 12, "due_on": date(2026, 3, 20)}
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_message(

@@ -12,7 +12,6 @@ import json
 import re
 import select
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from tests.conftest import unavailable
+from tests.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "oidc_provider.mjs"
@@ -40,12 +40,6 @@ def node_or_skip() -> str:
         unavailable("oidc-provider", "node_modules/oidc-provider missing: run `npm ci`")
     assert node is not None
     return node
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def new_key(kid: str) -> RSAKey:
