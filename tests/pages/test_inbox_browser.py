@@ -14,7 +14,8 @@ import httpx
 from PIL import Image
 
 from tests.browser_support import SHOTS, chromium, click, require_browser, shoot, sign_in
-from tests.cli.test_cli_and_demo import OPENDAY, _free_port
+from tests.cli.test_cli_and_demo import OPENDAY
+from tests.ports import free_port
 
 
 def _first_screens() -> None:
@@ -28,7 +29,7 @@ def _first_screens() -> None:
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
     """`openday run` as `make run` starts it, on a fresh var dir."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "OPENDAY_VAR_DIR": str(tmp_path / "var"),

@@ -40,8 +40,6 @@ from workflows.accounts.service import create_user
 from workflows.event.service import create_event
 from workflows.kernel.visibility import SYSTEM
 
-_free_port = free_port  # tests/pages/test_public_browser.py imports it under this name
-
 
 def _fill(session: Session) -> None:
     """The notice's campaign, 区住建局 with today's event and a late one, two accounts. The

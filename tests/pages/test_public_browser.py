@@ -24,7 +24,8 @@ from models import Campaign, Event, EventState, FeedbackItem, Role, Unit, UnitKi
 from models.codes import grouped
 from models.db import make_engine, migrate
 from tests.conftest import unavailable
-from tests.pages.test_pages_browser import ARGS, CHROMIUM, NOW, ROOT, SHOTS, _free_port
+from tests.pages.test_pages_browser import ARGS, CHROMIUM, NOW, ROOT, SHOTS
+from tests.ports import free_port
 from workflows.accounts.service import create_user, issue_token
 from workflows.campaign.rules import CampaignRules
 
@@ -82,7 +83,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("public")
     url = f"sqlite:///{folder / 'openday.db'}"
     seeded = _seed(url)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "OPENDAY_DATABASE_URL": url, "OPENDAY_VAR_DIR": str(folder / "var"),
            "OPENDAY_CLOCK_START": NOW.isoformat(), "OPENDAY_LOG_FORMAT": "json",
            "OPENDAY_RATELIMIT_URL": "memory://",
