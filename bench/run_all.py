@@ -56,6 +56,12 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "pages": ("bench/pages.py", [], "main pages' server time and first-load bytes, 100k events"),
     "public": ("bench/public_calendar.py", [], "public calendar page rate vs a bare ASGI app"),
     "exports": ("bench/exports.py", [], "100k-event export and the 1,000-unit report"),
+    "city": (
+        "bench/city.py",
+        [],
+        "city scale (10 districts × 40 units × 5 campaigns): district pages, 全市对比, its xlsx",
+    ),
+    "rls": ("bench/rls_moves.py", [], "moves with row-level security on vs off, same run"),
 }
 BUSY_WORDS = ("pytest", "openday", "dramatiq", "uvicorn", "celery", "playwright", "chromium")
 SHARED_SERVICES = ("redis-server", "redis-rdb-bgsave", "redis-aof-rewrite")  # PostgreSQL: ours_in
