@@ -271,3 +271,34 @@ def test_each_district_has_its_public_calendar_and_the_old_address_shows_them_al
     assert len(walker.client.get("/api/v1/public/events").json()) == 2
     missing = walker.client.get("/api/v1/public/events?district=nowhere")
     assert missing.status_code == 404 and error_of(missing)["code"] == "district_not_found"
+
+
+def test_the_city_comparison_collects_the_districts_together_as_each_alone(
+    walker: Walker, other: Other
+) -> None:
+    """全市对比 sends each report query once for every district's campaign
+    (`reports.collect_many`): each district's facts, report and scores are exactly what its
+    campaign's own report collects alone, and no unit lands in another district's."""
+    from workflows.reporting import assessment, reports
+
+    walker.create_event()
+    walker.create_event(theme="第二场", date="2022-09-20")
+    now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    with walker.world.session() as session:
+        chosen = [
+            session.get(Campaign, walker.world.campaign_id),
+            session.get(Campaign, other.campaign_id),
+        ]
+        together = reports.collect_many(session, chosen, now)  # type: ignore[arg-type]
+        for c in chosen:
+            assert c is not None and c.id is not None
+            alone = reports.collect(session, c.id, now)
+            mine = together[c.id]
+            assert mine.campaign.id == c.id and list(mine.units) == list(alone.units)
+            assert reports.report(mine) == reports.report(alone)
+            assert assessment.assess(mine) == assessment.assess(alone)
+        assert list(together[other.campaign_id].units) == [other.unit_id]
+        assert together[walker.world.campaign_id].units
+        assert sum(len(f.units) for f in together.values()) == len(
+            set().union(*(f.units for f in together.values()))
+        )

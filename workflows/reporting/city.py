@@ -7,6 +7,8 @@ the districts ranked by their units' mean score and each row linking to the dist
 report (`/board/report?campaign=…`). The figures are the campaign report's own totals
 (workflows/reporting/reports.py), read as the caller may see them: through the one visibility
 rule, so a district's supervisor gets its own row only and a city supervisor every district.
+The districts' campaigns are collected together (`reports.collect_many`): each of the report's
+queries once for the whole city, not once per district.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from models import Campaign, District
 from workflows.kernel.errors import Forbidden
-from workflows.kernel.visibility import Actor, in_districts
+from workflows.kernel.visibility import Actor, in_districts, scope
 from workflows.reporting import assessment, reports
 from workflows.reporting.exports import Column, Sheet
 from workflows.reporting.ratings import satisfaction_share
@@ -99,7 +101,11 @@ def compare(session: Session, actor: Actor, now: datetime, year: int | None = No
     for c in session.exec(stmt.order_by(col(Campaign.starts_on), col(Campaign.id))).all():
         if year is None or c.starts_on.year == year:
             latest[c.district_id] = c  # the last one wins: the district's latest
-    rows = [_row(session, actor, d, latest.get(d.id or 0), now) for d in districts]
+    # Every district's campaign in one pass: each of the report's queries is sent once for all
+    # of them (not once per district), through the caller's unit scope.
+    chosen = [latest[d.id] for d in districts if d.id in latest]
+    facts = reports.collect_many(session, chosen, now, unit_id=scope(actor, None))
+    rows = [_row(d, latest.get(d.id or 0), facts) for d in districts]
     _rank(rows)
     totals = {k: sum((r.counts or {}).get(k, 0) for r in rows) for k, _ in COUNTS}
     return {
@@ -113,13 +119,13 @@ def compare(session: Session, actor: Actor, now: datetime, year: int | None = No
 
 
 def _row(
-    session: Session, actor: Actor, district: District, campaign: Campaign | None, now: datetime
+    district: District, campaign: Campaign | None, collected: dict[int, reports.Facts]
 ) -> DistrictRow:
     assert district.id is not None
     row = DistrictRow(district.id, district.code, district.name)
     if campaign is None or campaign.id is None:
         return row
-    facts = reports.collect_for(session, actor, campaign.id, now)
+    facts = collected[campaign.id]
     totals = reports.report(facts)["totals"]
     scores = [s["score"] for s in assessment.assess(facts)["units"]]
     row.campaign_id, row.campaign_title = campaign.id, campaign.title

@@ -4,6 +4,7 @@ not count against the unit (it is counted apart as `rated_upheld`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +36,15 @@ class Rated:
     comment: str | None
 
 
-def of_campaign(session: Session, campaign_id: int, unit_id: UnitScope = None) -> list[Rated]:
-    """Every rating of the campaign's answers (or one unit's), in id order."""
+def of_campaign(
+    session: Session, campaign_id: int | Sequence[int], unit_id: UnitScope = None
+) -> list[Rated]:
+    """Every rating of the campaign's answers (or one unit's), in id order; of several
+    campaigns' at once for a sequence of ids."""
+    ids = [campaign_id] if isinstance(campaign_id, int) else list(campaign_id)
+    campaign = (
+        col(Event.campaign_id) == ids[0] if len(ids) == 1 else col(Event.campaign_id).in_(ids)
+    )
     stmt = (
         sa.select(
             col(OpinionReply.unit_id), col(OpinionReply.feedback_item_id), col(Event.id),
@@ -45,7 +53,7 @@ def of_campaign(session: Session, campaign_id: int, unit_id: UnitScope = None) -
         )
         .join(FeedbackItem, col(FeedbackItem.id) == OpinionReply.feedback_item_id)
         .join(Event, col(Event.id) == FeedbackItem.event_id)
-        .where(col(Event.campaign_id) == campaign_id, col(OpinionReply.rating).is_not(None))
+        .where(campaign, col(OpinionReply.rating).is_not(None))
         .order_by(col(OpinionReply.id))
     )  # fmt: skip
     stmt = within(stmt, col(Event.unit_id), unit_id)

@@ -10,6 +10,7 @@ filtered query per kind of deduction, which returns only the deviating records.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -197,22 +198,50 @@ def collect(
     """The counts per unit (and with `records`, the records the assessment deducts for), for
     every unit with events in the campaign, or only `unit_id`'s."""
     campaign = campaigns.get(session, campaign_id, SYSTEM)
-    rules = CampaignRules.of(campaign.rules)
-    facts = Facts(campaign, rules, now, {})
-    scope = _Scope(campaign_id, unit_id)
-    _events(session, facts, scope, local_date(now))
-    # Each unit under the name it had when the campaign started (issue 30).
-    for unit_id, name in unit_history.names_on(session, facts.units, campaign.starts_on).items():
-        facts.units[unit_id].unit_name = name
-    if facts.units:
+    return collect_many(session, [campaign], now, unit_id=unit_id, records=records)[campaign_id]
+
+
+def collect_many(
+    session: Session,
+    chosen: Sequence[Campaign],
+    now: datetime,
+    *,
+    unit_id: UnitScope = None,
+    records: bool = True,
+) -> dict[int, Facts]:
+    """`collect` for several campaigns of different districts at once (全市对比: each
+    district's campaign of the year), each query sent once for all of them; the facts per
+    campaign id. A unit belongs to one district and an event's campaign is of its unit's
+    district, so no unit has events in two of the campaigns (checked)."""
+    if not chosen:
+        return {}
+    by_id = {c.id: c for c in chosen if c.id is not None}
+    scope = _Scope(tuple(by_id), unit_id)
+    merged = Facts(chosen[0], CampaignRules.of(chosen[0].rules), now, {})
+    campaign_of = _events(session, merged, scope, local_date(now))
+    # Each unit under the name it had when its campaign started (issue 30).
+    starts: dict[date, list[int]] = {}
+    for unit, cid in campaign_of.items():
+        starts.setdefault(by_id[cid].starts_on, []).append(unit)
+    for day, unit_ids in starts.items():
+        for unit, name in unit_history.names_on(session, unit_ids, day).items():
+            merged.units[unit].unit_name = name
+    if merged.units:
         for count in (
             _invitees, _flags, _opinions, _extensions, _summaries, _spot_checks, _oversight,
             _escalations, _cancellations, _ratings,
         ):  # fmt: skip
-            count(session, facts, scope)
+            count(session, merged, scope)
         if records:
-            _records(session, facts, scope, local_date(now))
-    return facts
+            _records(session, merged, scope, local_date(now))
+    out = {
+        cid: Facts(c, CampaignRules.of(c.rules), now, {}) if len(by_id) > 1 else merged
+        for cid, c in by_id.items()
+    }
+    if len(by_id) > 1:
+        for unit, facts in merged.units.items():  # unit name order kept
+            out[campaign_of[unit]].units[unit] = facts
+    return out
 
 
 def collect_for(
@@ -226,13 +255,18 @@ def collect_for(
 
 @dataclass(frozen=True)
 class _Scope:
-    campaign_id: int
+    campaign_ids: tuple[int, ...]  # one, or each district's campaign (全市对比)
     unit_id: UnitScope
 
+    def campaigns(self) -> Any:
+        """The condition on `event.campaign_id`."""
+        if len(self.campaign_ids) == 1:
+            return col(Event.campaign_id) == self.campaign_ids[0]
+        return col(Event.campaign_id).in_(self.campaign_ids)
+
     def events(self, stmt: Any) -> Any:
-        """`stmt` (which joins or selects `event`) narrowed to the campaign and unit."""
-        stmt = stmt.where(col(Event.campaign_id) == self.campaign_id)
-        return within(stmt, col(Event.unit_id), self.unit_id)
+        """`stmt` (which joins or selects `event`) narrowed to the campaigns and unit."""
+        return within(stmt.where(self.campaigns()), col(Event.unit_id), self.unit_id)
 
 
 def _n(condition: Any) -> Any:
@@ -273,7 +307,8 @@ def _not_held_due(today: date) -> Any:
     )
 
 
-def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
+def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> dict[int, int]:
+    """The units with events, their counts; each unit's campaign."""
     live = col(Event.state) != EventState.cancelled
     cancelled = col(Event.state) == EventState.cancelled
     held = sa.and_(live, col(Event.held_on).is_not(None))
@@ -291,13 +326,24 @@ def _events(session: Session, facts: Facts, scope: _Scope, today: date) -> None:
             _n(_not_held_due(today)).label("not_held_overdue"),
             *(_n(sa.and_(held, forms.like(f'%"{f.value}"%'))).label(f"form_{f.value}")
               for f in EventForm),
+            sa.func.min(col(Event.campaign_id)).label("first_campaign"),
+            sa.func.max(col(Event.campaign_id)).label("last_campaign"),
         ).join(Unit, col(Unit.id) == Event.unit_id)
     ).group_by(col(Unit.id), col(Unit.name), col(Unit.kind)).order_by(
         col(Unit.name), col(Unit.id)
     )  # fmt: skip
+    campaign_of: dict[int, int] = {}
     for r in session.execute(stmt).mappings():
+        if r["first_campaign"] != r["last_campaign"]:  # never: an event's campaign is its unit's
+            raise ValueError(f"unit {r['id']} has events in two of the campaigns compared")
+        campaign_of[r["id"]] = r["first_campaign"]
         u = facts.units[r["id"]] = UnitFacts(r["id"], r["name"], r["kind"])
-        u.counts.update({k: int(v) for k, v in r.items() if k not in ("id", "name", "kind") and v})
+        u.counts.update({k: int(v) for k, v in r.items() if k not in EVENT_KEYS and v})
+    return campaign_of
+
+
+# The `_events` columns that are not counts.
+EVENT_KEYS = ("id", "name", "kind", "first_campaign", "last_campaign")
 
 
 def _invitees(session: Session, facts: Facts, scope: _Scope) -> None:
@@ -389,7 +435,7 @@ def _open_overdue(now: datetime) -> Any:
 
 def _ratings(session: Session, facts: Facts, scope: _Scope) -> None:
     """回访: ratings per unit, and the 不满意 that stand (issue 26)."""
-    rated = ratings.of_campaign(session, scope.campaign_id, scope.unit_id)
+    rated = ratings.of_campaign(session, scope.campaign_ids, scope.unit_id)
     for unit_id, values in ratings.counts(rated).items():
         _add(facts, unit_id, values)
     for unit_id, found in ratings.dissatisfied_records(rated).items():
