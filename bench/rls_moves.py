@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{spread(owner_rates)}), RLS {rls_rate:,.0f} (rounds {listed(rls_rates)}, spread "
         f"{spread(rls_rates)}); errors {errors}\n"
         f"target RLS on costs ≤ {RLS_COST:.0%} of moves/s: {100 * cost:.1f}% ({rls_rate:.0f} vs "
-        f"{owner_rate:.0f} moves/s, median rounds; each round {every}) → {verdict(met)}\n"
+        f"{owner_rate:.0f} moves/s, median rounds, each round {every}) → {verdict(met)}\n"
         + "\n".join(f"peak RSS {p.name}: {p.describe()}" for p in peaks)
         + f"\n{machine()}; {versions_text}; other service/test processes at start: {len(others)}"
     )
