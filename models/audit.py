@@ -25,6 +25,9 @@ class TransitionLog(SQLModel, table=True):
     __table_args__ = (sa.Index("ux_transition_log_event_seq", "event_id", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from
+    # the row it concerns when the writer leaves it unset). NULL: a city-level row.
+    district_id: int | None = Field(default=None, foreign_key="district.id")
     event_id: int = Field(foreign_key="event.id", index=True)
     # Moves of a feedback item (and deadline recomputations) name the item too.
     feedback_item_id: int | None = Field(default=None, foreign_key="feedback_item.id")
@@ -59,6 +62,9 @@ class AuditAnchor(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_audit_anchor_chain", "table_name", "event_id", "seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from
+    # the row it concerns when the writer leaves it unset). NULL: a city-level row.
+    district_id: int | None = Field(default=None, foreign_key="district.id")
     table_name: str = Field(sa_type=sa.String(32))  # transition_log | change_log
     event_id: int | None = None  # the transition log's chain; None: the change log's one chain
     seq: int = Field(sa_type=sa.BigInteger)  # the last removed row: the chain resumes at seq + 1

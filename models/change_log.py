@@ -22,6 +22,9 @@ class ChangeLog(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from
+    # the row it concerns when the writer leaves it unset). NULL: a city-level row.
+    district_id: int | None = Field(default=None, foreign_key="district.id")
     at: datetime = Field(sa_type=UTCDateTime)
     actor_id: int | None = Field(default=None, foreign_key="account.id")
     actor_name: str = Field(sa_type=sa.String(100))

@@ -30,6 +30,9 @@ class InboxMessage(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from
+    # the row it concerns when the writer leaves it unset). NULL: a city-level row.
+    district_id: int | None = Field(default=None, foreign_key="district.id")
     user_id: int = Field(foreign_key="account.id")
     notification_id: int = Field(foreign_key="notification.id", unique=True)
     kind: str = Field(sa_type=sa.String(16))  # the notification's kind

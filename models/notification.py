@@ -38,6 +38,9 @@ class Notification(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from
+    # the row it concerns when the writer leaves it unset). NULL: a city-level row.
+    district_id: int | None = Field(default=None, foreign_key="district.id")
     key: str = Field(sa_type=sa.String(500), unique=True)
     timer_id: int | None = Field(default=None, foreign_key="timer.id")
     subject_type: str = Field(sa_type=sa.String(32))

@@ -25,6 +25,9 @@ class OutboxMessage(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from
+    # the row it concerns when the writer leaves it unset). NULL: a city-level row.
+    district_id: int | None = Field(default=None, foreign_key="district.id")
     actor: str = Field(sa_type=sa.String(64))
     args: list[Any] = Field(default_factory=list, sa_type=sa.JSON)
     dedupe_key: str | None = Field(default=None, sa_type=sa.String(300), unique=True)

@@ -39,6 +39,9 @@ class Timer(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from
+    # the row it concerns when the writer leaves it unset). NULL: a city-level row.
+    district_id: int | None = Field(default=None, foreign_key="district.id")
     rule: str = Field(sa_type=sa.String(32))  # feedback_answer | summary | event_hold | digest
     kind: str = Field(sa_type=sa.String(16))  # reminder | escalation | digest
     level: int = 0  # 0 for reminders, 1.. for escalation levels

@@ -70,6 +70,10 @@ def test_verify_passes_as_the_runtime_role(runtime: Engine) -> None:
     texts = " ".join(t for _, t in report.lines)
     assert "table event" in texts and "table unit" in texts
     assert "district B does not see A's canary" in texts
+    for table in ("notification", "timer", "change_log", "inbox_message", "outbox"):
+        assert f"table {table}: RLS enabled=True forced=True" in texts
+    for table in ("notification", "timer", "change_log"):
+        assert f"district B does not see A's {table}" in texts
 
 
 def test_verify_fails_as_a_superuser(owner: Engine) -> None:
@@ -92,8 +96,20 @@ def test_verify_fails_as_a_superuser(owner: Engine) -> None:
             "ALTER TABLE unit FORCE ROW LEVEL SECURITY",
             "table unit",
         ),
+        (
+            "ALTER TABLE change_log NO FORCE ROW LEVEL SECURITY",
+            "ALTER TABLE change_log FORCE ROW LEVEL SECURITY",
+            "table change_log",
+        ),
+        (  # a read policy that lets every row through: the canary shows it
+            "DROP POLICY tenant_read ON timer; "
+            "CREATE POLICY tenant_read ON timer FOR SELECT USING (true)",
+            "DROP POLICY tenant_read ON timer; CREATE POLICY tenant_read ON timer FOR SELECT "
+            "USING (openday_sees_district(district_id, false))",
+            "B does not see A's timer",
+        ),
     ],
-    ids=["policy dropped", "force off"],
+    ids=["policy dropped", "force off", "change_log force off", "timer read policy open"],
 )
 def test_verify_fails_when_a_policy_is_dropped_or_force_is_off(
     owner: Engine, runtime: Engine, undo: str, redo: str, table: str
@@ -105,7 +121,7 @@ def test_verify_fails_when_a_policy_is_dropped_or_force_is_off(
     finally:
         with owner.begin() as conn:
             conn.exec_driver_sql(redo)
-    assert any(t.split(":")[0].endswith(table) for t in failed), failed
+    assert any(t.split(":")[0].endswith(table) or t.endswith(table) for t in failed), failed
     assert verify(runtime).ok
 
 
@@ -254,3 +270,77 @@ def test_the_service_runs_as_the_runtime_role(
         assert r.status_code == 200 and "参观" in r.text
         assert client.get("/public").status_code == 200
         assert client.get("/readyz").json()["tenants"] == {"state": "ok"}
+
+
+def test_lines_of_a_district_are_invisible_to_another_and_the_chain_holds(
+    owner: Engine, runtime: Engine
+) -> None:
+    """Notifications, timers and change-log lines of district A, with no application filter, as
+    the runtime role: invisible under B and under no district, visible under A and to a city
+    reader. A district's transaction appends to the city's one change-log chain without seeing
+    the other districts' lines, and `openday audit verify` (a city scope) finds it intact."""
+    from datetime import date
+
+    from models import ChangeLog, Notification, Timer
+    from workflows.kernel import audit
+    from workflows.kernel.visibility import SYSTEM
+
+    tag = uuid.uuid4().hex[:6]
+    with Session(owner) as session:
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.CLI))
+        a = District(code=f"a{tag}", name=f"甲区{tag}", created_at=NOW)
+        b = District(code=f"b{tag}", name=f"乙区{tag}", created_at=NOW)
+        session.add_all([a, b])
+        session.flush()
+        unit_a = Unit(district_id=a.id, name=f"甲单位{tag}", kind=UnitKind.town, created_at=NOW)
+        unit_b = Unit(district_id=b.id, name=f"乙单位{tag}", kind=UnitKind.town, created_at=NOW)
+        session.add_all([unit_a, unit_b])
+        session.flush()
+        ids = {"a": a.id, "b": b.id, "unit_a": unit_a.id, "unit_b": unit_b.id}
+        session.commit()
+    # Written by district A's own transaction, no district named on the rows: the insert
+    # trigger gives them A's (from the unit, else the transaction's district).
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(ids["a"]))
+        note = Notification(key=f"k-{tag}", subject_type="unit", subject_id=ids["unit_a"],
+                            unit_id=ids["unit_a"], rule="r", kind="reminder", channel="log",
+                            recipient="x", title="t", body="b", created_at=NOW)  # fmt: skip
+        timer = Timer(rule="r", kind="reminder", subject_type=f"u{tag}", subject_id=1,
+                      deadline_on=date(2022, 9, 16), due_at=NOW, created_at=NOW)  # fmt: skip
+        session.add_all([note, timer])
+        line = audit.record(session, SYSTEM, entity="unit", entity_id=ids["unit_a"],
+                            action="update", now=NOW, unit_id=ids["unit_a"],
+                            before={"name": "x"}, after={"name": "y"})  # fmt: skip
+        session.commit()
+        rows = {"notification": (Notification, note.id), "timer": (Timer, timer.id),
+                "change_log": (ChangeLog, line.id)}  # fmt: skip
+        assert note.district_id == timer.district_id == line.district_id == ids["a"]
+
+    def seen(tenant: tenancy.Tenant | None) -> set[str]:
+        with Session(runtime) as session:
+            if tenant is not None:
+                tenancy.bind(session, tenant)
+            return {
+                name for name, (model, row_id) in rows.items()
+                if session.exec(select(model).where(model.id == row_id)).first() is not None
+            }  # fmt: skip
+
+    assert seen(tenancy.Tenant(ids["a"])) == set(rows)
+    assert seen(tenancy.Tenant(ids["b"])) == set()
+    assert seen(None) == set()
+    assert seen(tenancy.Tenant(scope=tenancy.CITY_READ)) == set(rows)
+    # District B appends to the same chain right after A's line, which it cannot see.
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(ids["b"]))
+        assert session.exec(select(ChangeLog).where(ChangeLog.id == line.id)).first() is None
+        after = audit.record(session, SYSTEM, entity="unit", entity_id=ids["unit_b"],
+                             action="update", now=NOW, unit_id=ids["unit_b"],
+                             before={"name": "x"}, after={"name": "z"})  # fmt: skip
+        session.commit()
+        assert after.seq == (line.seq or 0) + 1 and after.prev_hash == line.row_hash
+        assert after.district_id == ids["b"]
+        # Under one district the chain is partial, so verify runs under a city scope.
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.OPERATOR)
+        reports = audit.verify(session, [ChangeLog])
+        assert reports[0].broken is None, reports[0]

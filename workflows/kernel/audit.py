@@ -243,6 +243,9 @@ EVENT_CHAIN_LOCK_CLASS = 0x6F64
 # and then reads each chain's last (seq, row_hash): one round trip, and its query runs with a
 # snapshot taken after the locks are held, so it always sees the previous holder's row.
 TAILS_FUNCTION = "openday_audit_tails"
+# PostgreSQL function (migration 0043) that takes the change log's lock and reads its tail under
+# a city scope: a district's transaction appends to the city's one chain without seeing it.
+CHANGE_LOG_TAIL_FUNCTION = "openday_change_log_tail"
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -398,13 +401,23 @@ def _tails(
     wanted = sorted({k for k in keys if k is not None})
     postgres = connection.dialect.name == "postgresql"
     if table.name not in PER_EVENT:
-        if postgres:
-            connection.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[table.name]}
-            )
-        last = connection.execute(
-            sa.select(table.c.seq, table.c.row_hash).order_by(table.c.seq.desc()).limit(1)
-        ).first()
+        if postgres and _has_tail_function(connection):
+            # The change log is the city's one chain, but a district's transaction sees only
+            # its district's lines (row-level security, migration 0043): the function takes
+            # the chain's lock and reads the true tail under a city scope, returning only it.
+            last = connection.execute(
+                sa.text(f"SELECT tail_seq, tail_hash FROM {CHANGE_LOG_TAIL_FUNCTION}()")
+            ).first()
+            if last is not None and last[0] is None:
+                last = None
+        else:
+            if postgres:
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEYS[table.name]}
+                )
+            last = connection.execute(
+                sa.select(table.c.seq, table.c.row_hash).order_by(table.c.seq.desc()).limit(1)
+            ).first()
         return {None: (0, GENESIS) if last is None else (int(last[0]), str(last[1]))}
     if postgres:
         found = connection.execute(
@@ -425,6 +438,23 @@ def _tails(
     tails: dict[int | None, tuple[int, str]] = {k: (0, GENESIS) for k in wanted}
     tails.update({int(e): (int(seq), str(digest)) for e, seq, digest in found})
     return tails
+
+
+def _has_tail_function(connection: Connection) -> bool:
+    """Whether migration 0043's change-log tail function exists (older schemas, such as a
+    migration before it appending a line, lock and read the table directly)."""
+    key = "openday.change_log_tail"
+    known = connection.info.get(key)
+    if known is None:
+        known = bool(
+            connection.execute(
+                sa.text("SELECT to_regproc(:name) IS NOT NULL"),
+                {"name": CHANGE_LOG_TAIL_FUNCTION},
+            ).scalar()
+        )
+        if known:  # only a present function is remembered: a migration may create it later
+            connection.info[key] = known
+    return known
 
 
 def _chain(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -550,8 +580,11 @@ def anchors(connection: Connection, table_name: str) -> dict[int | None, dict[st
         return {}
     table = _table(AuditAnchor)
     found: dict[int | None, dict[str, Any]] = {}
+    names = ("id", *ANCHOR_FIELDS, "anchor_hash")
     rows = connection.execute(
-        sa.select(table).where(table.c.table_name == table_name).order_by(table.c.seq)
+        sa.select(*(table.c[n] for n in names))
+        .where(table.c.table_name == table_name)
+        .order_by(table.c.seq)
     )
     for row in rows.mappings():
         found[row["event_id"]] = dict(row)
@@ -575,8 +608,11 @@ def _stored(connection: Connection, table: sa.Table, batch: int) -> Iterator[dic
     order = (table.c.event_id, table.c.seq) if table.name in PER_EVENT else (table.c.seq,)
     # Options on the statement, not the connection: a connection's options stay on it (a
     # migration's connection would then stream its later statements through a cursor).
+    # The chain's own columns only: a column added later (district_id, migration 0043) is not
+    # there yet when an earlier migration verifies the chain.
+    names = ("id", *HASHED_FIELDS[table.name], "prev_hash", "row_hash")
     result = connection.execute(
-        sa.select(table).order_by(*order).execution_options(yield_per=batch)
+        sa.select(*(table.c[n] for n in names)).order_by(*order).execution_options(yield_per=batch)
     )
     for row in result.mappings():
         yield dict(row)

@@ -120,4 +120,13 @@ CHILD_TABLES = (
     "spot_check", "summary", "feedback_item", "rectification", "event_filing", "extension_request",
     "feedback_transfer", "opinion_reply", "rectification_file", "visit_photo",
 )  # fmt: skip
+# Migration 0043: tables that carry their own `district_id`, filled at insert from the row they
+# concern (on PostgreSQL by a trigger when the writer leaves it unset); NULL is a city-level row
+# (a digest, a calendar line, the change log's anchor), seen only by the city scopes. The change
+# log is the city's one chain: its tail is read through a function under a city scope
+# (audit.CHANGE_LOG_TAIL_FUNCTION), and `openday audit verify` runs under the CLI's scope.
+LINE_TABLES = (
+    "change_log", "transition_log", "notification", "inbox_message", "timer", "outbox",
+    "audit_anchor",
+)  # fmt: skip
 SHARED_TABLES = ("account",)

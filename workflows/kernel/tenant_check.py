@@ -5,11 +5,13 @@ superuser, a BYPASSRLS role, or the tables' owner without FORCE skips every poli
 connects as the service does (OPENDAY_DATABASE_URL) and checks, on the database itself:
 
 1. the role has neither SUPERUSER nor BYPASSRLS;
-2. every table with a `district_id` column (but the shared `account`) and every child table of
-   workflows/kernel/tenancy.py has row-level security ENABLEd and FORCEd, with its policies;
+2. every table with a `district_id` column (but the shared `account`) and every child and line
+   table of workflows/kernel/tenancy.py has row-level security ENABLEd and FORCEd, with its
+   policies;
 3. a canary unit of district A, written in a transaction that is rolled back, is invisible to
    a transaction working for district B and to one with no district set (which sees no unit at
-   all), and visible to district A's.
+   all), and visible to district A's; so are a notification, a timer and a change-log line
+   written for it under A without naming a district (the insert trigger gives them A's).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ _TABLES = sa.text(
 def _tables(conn: Connection, report: Report) -> None:
     rows = {r.name: r for r in conn.execute(_TABLES)}
     wanted = {n for n, r in rows.items() if r.has_district} - set(tenancy.SHARED_TABLES)
-    wanted |= set(tenancy.ROOT_TABLES) | set(tenancy.CHILD_TABLES)
+    wanted |= set(tenancy.ROOT_TABLES) | set(tenancy.CHILD_TABLES) | set(tenancy.LINE_TABLES)
     for name in sorted(wanted):
         r = rows.get(name)
         if r is None:
@@ -139,12 +141,56 @@ def _canary(conn: Connection, report: Report) -> None:
         ),
         {"d": a, "name": f"金丝雀单位{tag}"},
     ).scalar_one()
+    lines = {table: _line(conn, table, unit, tag) for table in _LINES}
     report.add(_count(conn, unit) == 1, "甲区看得见甲区的金丝雀单位 / district A sees its canary")
+    for table, row in lines.items():
+        report.add(
+            _seen(conn, table, row) == 1, f"甲区看得见自己的 {table} / district A sees its {table}"
+        )
     _bind(conn, b)
     report.add(
         _count(conn, unit) == 0, "乙区看不见甲区的金丝雀单位 / district B does not see A's canary"
     )
+    for table, row in lines.items():
+        report.add(
+            _seen(conn, table, row) == 0,
+            f"乙区看不见甲区的 {table} / district B does not see A's {table}",
+        )
     _bind(conn, None)
     report.add(
         _count(conn) == 0, "未设区县时看不到任何单位 / with no district set, no unit is seen"
     )
+    for table, row in lines.items():
+        report.add(
+            _seen(conn, table, row) == 0,
+            f"未设区县时看不到 {table} / with no district set, no {table} is seen",
+        )
+
+
+# Canary lines of district A, written with no district_id: the insert trigger must give them
+# A's (from the unit, or the transaction's district), and the policies must hide them from B.
+_LINES = ("notification", "timer", "change_log")
+_INSERTS = {
+    "notification": "INSERT INTO notification (key, subject_type, subject_id, unit_id, rule, "
+    "kind, level, channel, recipient, title, body, state, attempts, created_at) VALUES "
+    "(:tag, 'canary', 0, :unit, 'canary', 'reminder', 0, 'log', 'canary', '', '', 'withdrawn', "
+    "0, now()) RETURNING id",
+    "timer": "INSERT INTO timer (rule, kind, level, subject_type, subject_id, deadline_on, "
+    "due_at, provisional, state, created_at) VALUES ('canary', 'reminder', 0, :tag, 0, "
+    "current_date, now(), false, 'cancelled', now()) RETURNING id",
+    # A seq no chain uses (negative), rolled back with the rest.
+    "change_log": "INSERT INTO change_log (at, actor_name, entity, entity_id, unit_id, action, "
+    "before, after, seq, prev_hash, row_hash) VALUES (now(), 'canary', 'unit', :unit, :unit, "
+    "'canary', '{}', '{}', -(:unit), '', :tag) RETURNING id",
+}
+
+
+def _line(conn: Connection, table: str, unit: int, tag: str) -> int:
+    return int(
+        conn.execute(sa.text(_INSERTS[table]), {"unit": unit, "tag": f"canary-{tag}"}).scalar_one()
+    )
+
+
+def _seen(conn: Connection, table: str, row: int) -> int:
+    stmt = sa.text(f'SELECT count(*) FROM "{table}" WHERE id = :id')  # noqa: S608 (listed names)
+    return int(conn.execute(stmt, {"id": row}).scalar_one())
