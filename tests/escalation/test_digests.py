@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from models import (
+    DEFAULT_DISTRICT,
     Event,
     EventState,
     InboxMessage,
@@ -82,6 +83,7 @@ def _demo(engine: Engine, clock: FixedClock) -> dict[str, int]:
                 username="duban",
                 display_name="督办",
                 role=Role.supervisor,
+                district_id=DEFAULT_DISTRICT,  # 雁江区's office: its units' escalations reach it
                 email="duban@zfb.example",
                 created_at=clock.now(),
             )
@@ -107,7 +109,7 @@ def test_the_39_overdue_demo_events_make_one_digest_per_recipient(
     assert [m.recipient for m in channels["email"].sent] == ["contact0@unit.example"] * 2
     assert [m.subject.split("】")[0] for m in channels["email"].sent] == [
         "【催办",
-        "【第2次催办·抄送区政府办",
+        "【第2次催办·抄送雁江区政府办",
     ]
     levels = [m.data["level"] for m in channels["email"].sent]
     assert levels == [1, 2]
@@ -140,12 +142,12 @@ def test_the_39_overdue_demo_events_make_one_digest_per_recipient(
     assert all(n == 1 for n in by_recipient.values())
     supervisor = next(m for m in mails if m.recipient == "duban@zfb.example")
     assert supervisor.subject == "【催办汇总】2023年1月11日（星期三） 共39项到期或逾期事项"
-    assert supervisor.body.count("第2次催办·抄送区政府办") == 39
+    assert supervisor.body.count("第2次催办·抄送雁江区政府办") == 39
     assert BOARD in supervisor.body
     with Session(engine) as s:
         (boxed,) = s.exec(select(InboxMessage)).all()
         assert boxed.kind == "digest" and boxed.title == supervisor.subject
-        assert boxed.body.count("第2次催办·抄送区政府办") == 39
+        assert boxed.body.count("第2次催办·抄送雁江区政府办") == 39
     contact = next(m for m in mails if m.recipient == "contact5@unit.example")
     # One event at two levels is one item listed on two lines: the subject counts items.
     assert "共1项" in contact.subject, contact.subject
@@ -232,7 +234,7 @@ def test_robot_digests_fit_their_limits_and_count_what_is_left_out() -> None:
             what="意见办理（编号 123）",
             theme="参观老旧小区改造现场" * 3,
             due=date(2022, 10, 12),
-            level="第2次催办·抄送区政府办",
+            level="第2次催办·抄送雁江区政府办",
             status="已逾期 60 个工作日（90 天）",
             overdue=True,
         )

@@ -64,7 +64,7 @@ def test_level_one_reaches_the_unit_staff_and_level_two_every_supervisor_too(
     clock.set(local(2022, 10, 20, 0, 0, 1))
     tick(scheduler, workers)
     (copied,) = _box(engine, ids["supervisor"])
-    assert copied.title.startswith("【第2次催办·抄送区政府办】") and copied.kind == "escalation"
+    assert copied.title.startswith("【第2次催办·抄送雁江区政府办】") and copied.kind == "escalation"
     assert [m.level for m in _box(engine, ids["housing"])] == [1, 2]
     assert _box(engine, ids["shiling"]) == []
     h = walker.world.headers

@@ -1,6 +1,6 @@
 """Done-when of issue 26: right after `make run` made the demo (`openday run`, embedded defaults:
 no SMTP, no robot, supervisors without e-mail), the demo supervisor signs in and finds the level-2
-escalations (抄送区政府办) in the inbox, with the unread count in the header."""
+escalations (抄送雁江区政府办) in the inbox, with the unread count in the header."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def test_the_demo_supervisor_finds_level_two_in_the_inbox_after_make_run(tmp_pat
             log,
         )
         listed = api.get("/api/v1/inbox", params={"limit": 5}).json()["items"]
-        assert all(m["title"].startswith("【第2次催办·抄送区政府办】") for m in listed)
+        assert all(m["title"].startswith("【第2次催办·抄送雁江区政府办】") for m in listed)
         warned = [
             json.loads(line)
             for line in log.read_text(errors="replace").splitlines()
@@ -93,7 +93,7 @@ def test_the_demo_supervisor_finds_level_two_in_the_inbox_after_make_run(tmp_pat
             click(page.locator("#inbox-link"))
             assert page.locator("h1").inner_text() == f"站内信（{unread} 条未读）"
             first = page.locator("li.message").first
-            assert "第2次催办·抄送区政府办" in first.locator("h2").inner_text()
+            assert "第2次催办·抄送雁江区政府办" in first.locator("h2").inner_text()
             assert (
                 first.locator("a.button").get_attribute("href", timeout=5000).startswith("/events/")
             )

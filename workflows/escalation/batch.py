@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from models import (
     OPEN_FEEDBACK_STATES,
     Campaign,
+    District,
     Event,
     EventState,
     FeedbackItem,
@@ -58,9 +59,19 @@ class BatchContext:
     campaigns: dict[int, Campaign]
     rules: dict[int, CampaignRules]
     units: dict[int, Unit]
-    supervisors: list[User]  # every active supervisor (their inboxes; e-mail where given)
+    supervisors: dict[int | None, list[User]]  # district id → its active supervisors
     calendar: WorkdayCalendar
     staff: dict[int, list[User]] = field(default_factory=dict)  # unit id → its staff accounts
+    districts: dict[int, District] = field(default_factory=dict)  # the units' districts
+
+    def supervisors_of(self, unit: Unit) -> list[User]:
+        """The supervisors of the unit's own district (never another district's)."""
+        return self.supervisors.get(unit.district_id, [])
+
+    def office_of(self, unit: Unit) -> str:
+        """The short name of the unit's district office (雁江区政府办)."""
+        found = self.districts.get(unit.district_id)
+        return f"{found.name}政府办" if found else OFFICE
 
     @classmethod
     def load(
@@ -75,14 +86,21 @@ class BatchContext:
             for c in session.exec(select(Campaign).where(col(Campaign.id).in_(campaign_ids)))
         }
         units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids)))}
-        supervisors = inbox.supervisors(session)
+        by_district: dict[int | None, list[User]] = {}
+        for person in inbox.supervisors(session):
+            by_district.setdefault(person.district_id, []).append(person)
+        district_ids = sorted({u.district_id for u in units.values()})
         return cls(
             campaigns=campaigns,  # type: ignore[arg-type]
             rules={cid: CampaignRules.of(c.rules) for cid, c in campaigns.items()},  # type: ignore[misc]
             units=units,  # type: ignore[arg-type]
-            supervisors=supervisors,
+            supervisors=by_district,
             calendar=deadlines.load_calendar(session),
             staff=inbox.staff_by_unit(session, unit_ids),
+            districts={
+                d.id: d  # type: ignore[misc]
+                for d in session.exec(select(District).where(col(District.id).in_(district_ids)))
+            },
         )
 
 
@@ -166,13 +184,17 @@ def audience_for(kind: str, level: int, rules: CampaignRules) -> tuple[Audience,
 # --------------------------------------------------------------------------------------------
 
 
-def prefix_of(timer: Timer, rules: CampaignRules) -> str:
-    """【提醒】, 【催办】, 【第2次催办】; a level the supervisors get says it is copied to them."""
+OFFICE = "区政府办"  # a district office named without its district (no district loaded)
+
+
+def prefix_of(timer: Timer, rules: CampaignRules, office: str = OFFICE) -> str:
+    """【提醒】, 【催办】, 【第2次催办】; a level the supervisors get says it is copied to them,
+    naming the event's own district office (【第2次催办·抄送雁江区政府办】)."""
     if timer.kind != deadlines.ESCALATION:
         return "【提醒】"
     label = "催办" if timer.level == 1 else f"第{timer.level}次催办"
     if "supervisors" in audience_of(timer, rules):
-        label += "·抄送区政府办"
+        label += f"·抄送{office}"
     return f"【{label}】"
 
 

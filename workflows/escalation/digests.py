@@ -44,6 +44,7 @@ from models import (
 )
 from models.db import lock_by_id
 from workflows.escalation.batch import (
+    OFFICE,
     BatchContext,
     NotifyConfig,
     insert_ignoring_duplicates,
@@ -308,13 +309,14 @@ def _lines_of(
         if opinion is not None:
             what += f"（编号 {opinion.id}）"
         unit = units.get(item.unit_id or 0)
+        office = ctx.office_of(unit) if unit else OFFICE
         lines[item.digest_id].append(  # type: ignore[index]
             Line(
                 unit=unit.name if unit else "",
                 what=what,
                 theme=event.theme,
                 due=timer.deadline_on,
-                level=prefix_of(timer, ctx.rules[event.campaign_id]).strip("【】"),
+                level=prefix_of(timer, ctx.rules[event.campaign_id], office).strip("【】"),
                 status=lateness_text(timer, ctx.calendar, local_date(now)),
                 overdue=timer.kind == deadlines.ESCALATION,
                 item=(item.subject_type, item.subject_id, item.rule),

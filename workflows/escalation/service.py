@@ -31,7 +31,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from models import (
+    DEFAULT_DISTRICT,
     Campaign,
+    District,
     Event,
     FeedbackItem,
     FeedbackState,
@@ -49,6 +51,7 @@ from workflows.campaign.rules import CampaignRules
 from workflows.campaign.rules import Recipient as Audience
 from workflows.escalation import digests
 from workflows.escalation.batch import (
+    OFFICE,
     BatchContext,
     NotifyConfig,
     audience_of,
@@ -313,14 +316,18 @@ def _owe_notices(
     unit_id = item.unit_id if isinstance(item, FeedbackItem) else event.unit_id
     campaign, unit = ctx.campaigns[event.campaign_id], ctx.units[unit_id]
     rules = ctx.rules[event.campaign_id]
-    title, body = compose(timer, event, unit, item, campaign, rules, ctx.calendar, work.now)
+    office = ctx.office_of(unit)
+    title, body = compose(
+        timer, event, unit, item, campaign, rules, ctx.calendar, work.now, office=office
+    )
     for recipient in recipients(
         session,
         audience_of(timer, rules),
         unit,
         work.config,
-        supervisors=ctx.supervisors,
+        supervisors=ctx.supervisors_of(unit),
         staff=ctx.staff.get(unit_id, []),
+        district=ctx.districts.get(unit.district_id),
     ):
         work.rows.append(_notification_row(timer, event, unit, rules, recipient, title, body))
 
@@ -618,14 +625,19 @@ def recipients(
     *,
     supervisors: list[User] | None = None,
     staff: list[User] | None = None,
+    district: District | None = None,
 ) -> list[Recipient]:
     """The addresses of an audience on the configured channels, without duplicates; each with
     its own delivery choice (the unit's for its contact, head and robot; an account's own).
 
     Every level reaches the inbox of each staff account it concerns: the unit's staff when it
-    is addressed to the unit (its contact or head), every active supervisor when it is copied to
-    the district office. What is addressed to the office goes to the office's own robot
-    (OPENDAY_SUPERVISOR_WEBHOOK_URL) and the supervisors' addresses, never to a unit's robot.
+    is addressed to the unit (its contact or head), the active supervisors of the unit's own
+    district when it is copied to the district office (`supervisors`: theirs, loaded when not
+    given; never another district's, nor the city's). What is addressed to the office goes to
+    the supervisors' addresses and the district's own mailbox (its contact e-mail), never to a
+    unit's robot; the service-wide office mailbox and robot (OPENDAY_OFFICE_EMAIL,
+    OPENDAY_SUPERVISOR_WEBHOOK_URL) are district 1's, the office they were set up for before
+    a city had districts, so another district's escalations never reach them.
     """
     out: list[Recipient] = []
     own = unit.escalation_delivery
@@ -643,12 +655,17 @@ def recipients(
         out += [_inbox_of(u, own) for u in staff]
     if "supervisors" in audience:
         if supervisors is None:
-            supervisors = inbox.supervisors(session)
+            supervisors = inbox.supervisors(session, unit.district_id)
+        if district is None:
+            district = session.get(District, unit.district_id)
         people = sorted((u for u in supervisors if u.email), key=lambda u: u.email or "")
         out += [Recipient("email", u.email, u.escalation_delivery) for u in people]  # type: ignore[arg-type]
-        if config.office_email:
+        if district is not None and district.contact_email:
+            out.append(Recipient("email", district.contact_email))
+        first = unit.district_id == DEFAULT_DISTRICT  # the service-wide settings' office
+        if config.office_email and first:
             out.append(Recipient("email", config.office_email))
-        if config.supervisor_webhook_url:
+        if config.supervisor_webhook_url and first:
             out.append(
                 Recipient(
                     f"webhook_{config.supervisor_webhook_format}", config.supervisor_webhook_url
@@ -681,9 +698,11 @@ def compose(
     rules: CampaignRules,
     calendar: WorkdayCalendar,
     now: datetime,
+    office: str = OFFICE,
 ) -> tuple[str, str]:
-    """The Chinese title and body: the event, the item, the due date and how late it is."""
-    prefix = prefix_of(timer, rules)
+    """The Chinese title and body: the event, the item, the due date and how late it is;
+    `office` the event's own district office (雁江区政府办)."""
+    prefix = prefix_of(timer, rules, office)
     lateness = lateness_text(timer, calendar, local_date(now))
     escalated = timer.kind == deadlines.ESCALATION
     due = day_zh(timer.deadline_on)
@@ -692,7 +711,7 @@ def compose(
         lines = filing.lines(timer, event, rules, due, lateness)
     elif timer.rule == deadlines.RECTIFICATION:
         assert isinstance(item, Rectification)
-        lines = _rectification_lines(event, item, rules, due, lateness)
+        lines = _rectification_lines(event, item, rules, due, lateness, office)
         title = f"{prefix}{unit.name}：抽查整改{'逾期未报送' if escalated else '即将到期'}"
     elif timer.rule == deadlines.FEEDBACK_SIGN:
         assert isinstance(item, FeedbackItem)
@@ -713,7 +732,7 @@ def compose(
         title = f"{prefix}{unit.name}：活动总结{'逾期未报送' if escalated else '即将到期'}"
         lines = [
             f"贵单位“{event.theme}”政府开放日活动已于 {day_zh(event.held_on)} 开展，",
-            f"活动总结（含图文资料）应于 {due} 前报送区政府办"
+            f"活动总结（含图文资料）应于 {due} 前报送{office}"
             f"（活动开展后{rules.summary_due_days}日内），{lateness}。",
             "请尽快在系统中提交活动总结。",
         ]
@@ -740,14 +759,19 @@ def _sign_lines(event: Event, item: FeedbackItem, rules: CampaignRules, due: str
 
 
 def _rectification_lines(
-    event: Event, rect: Rectification, rules: CampaignRules, due: str, lateness: str
+    event: Event,
+    rect: Rectification,
+    rules: CampaignRules,
+    due: str,
+    lateness: str,
+    office: str = OFFICE,
 ) -> list[str]:
     """What an overdue rectification's notice says: the event, what to fix, the due day."""
     notice = rect.notice if len(rect.notice) <= 120 else rect.notice[:120] + "…"
     return [
-        f"贵单位“{event.theme}”政府开放日活动经区政府办抽查需整改（整改通知编号 {rect.id}）：",
+        f"贵单位“{event.theme}”政府开放日活动经{office}抽查需整改（整改通知编号 {rect.id}）：",
         f"“{notice}”",
-        f"整改情况应于 {due} 前报送区政府办（{rules.rectification_workdays}个工作日内），"
+        f"整改情况应于 {due} 前报送{office}（{rules.rectification_workdays}个工作日内），"
         f"{lateness}。",
         "请尽快整改，并在系统中报送整改情况。",
     ]

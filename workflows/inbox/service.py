@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
-from models import InboxMessage, Notification, NotificationState, Role, User
+from models import InboxMessage, Notification, NotificationState, Role, Unit, User
 from workflows.inbox.kinds import Audience, kind_of
 from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor
@@ -69,15 +69,18 @@ def staff_by_unit(session: Session, unit_ids: Iterable[int]) -> dict[int, list[U
     return out
 
 
-def supervisors(session: Session) -> list[User]:
-    """Every active district supervisor (区政府办)."""
-    return list(
-        session.exec(
-            select(User)
-            .where(User.role == Role.supervisor, col(User.is_active))
-            .order_by(col(User.id))
-        ).all()
-    )
+EVERY_DISTRICT = -1  # `supervisors(session)`: every district's and the city's
+
+
+def supervisors(session: Session, district_id: int | None = EVERY_DISTRICT) -> list[User]:
+    """The active supervisors of one district's office (区政府办: accounts of that district);
+    `None` the city's own supervisors; by default every supervisor of the city."""
+    stmt = select(User).where(User.role == Role.supervisor, col(User.is_active))
+    if district_id is None:
+        stmt = stmt.where(col(User.district_id).is_(None))
+    elif district_id != EVERY_DISTRICT:
+        stmt = stmt.where(User.district_id == district_id)
+    return list(session.exec(stmt.order_by(col(User.id))).all())
 
 
 def audience_users(
@@ -88,7 +91,10 @@ def audience_users(
     if "unit_staff" in audience and unit_id is not None:
         out.update((u.id, u) for u in staff_by_unit(session, [unit_id]).get(unit_id, []))
     if "supervisors" in audience:
-        out.update((u.id, u) for u in supervisors(session))
+        # An item of a unit reaches its own district's office only, never another district's.
+        unit = session.get(Unit, unit_id) if unit_id is not None else None
+        where = unit.district_id if unit is not None else EVERY_DISTRICT
+        out.update((u.id, u) for u in supervisors(session, where))
     return list(out.values())
 
 

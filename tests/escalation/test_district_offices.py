@@ -1,0 +1,132 @@
+"""Level 2 (抄送区政府办) reaches the office of the event's own district only (issue 28): its
+supervisors' inboxes and e-mail, the district's own contact mailbox, and the message names that
+office; another district's supervisors and the city's hear nothing. The service-wide office
+mailbox and robot (OPENDAY_OFFICE_EMAIL, OPENDAY_SUPERVISOR_WEBHOOK_URL) are district 1's.
+Walked on both backends, once with the event in 雁江区 (district 1) and once in 安岳县."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from models import Campaign, District, InboxMessage, Role, Unit, User
+from settings import Settings
+from tests.conftest import Walker, local
+from tests.workdays import test_deadlines as _deadlines
+from tests.workdays.test_deadlines import Workers, _collected_with_one_opinion, tick
+from workers.channels import StubChannel
+from workers.runtime import Runtime
+from workflows.kernel.clock import FixedClock
+
+broker = _deadlines.broker
+channels = _deadlines.channels
+scheduler = _deadlines.scheduler
+workers = _deadlines.workers
+
+OFFICE_MAIL, OFFICE_ROBOT = "zfb@yanjiang.example", "https://qyapi.example/yanjiang-office"
+ANYUE_MAIL = "zfb@anyue.example"
+
+
+@pytest.fixture
+def rt(engine: Engine, clock: FixedClock, channels: dict[str, StubChannel]) -> Runtime:
+    """A worker runtime whose service-wide office mailbox and robot are set (雁江区's)."""
+    settings = Settings(
+        smtp_host="mail.invalid", database_url="sqlite://", office_email=OFFICE_MAIL,
+        supervisor_webhook_url=OFFICE_ROBOT, supervisor_webhook_format="wecom",
+    )  # fmt: skip
+    return Runtime(engine=engine, clock=clock, settings=settings, channels=channels)  # type: ignore[arg-type]
+
+
+def _anyue(s: Session, now: datetime) -> District:
+    district = District(
+        code="anyue", name="安岳县", city_name="资阳市", office_name="安岳县人民政府办公室",
+        contact_email=ANYUE_MAIL, created_at=now,
+    )  # fmt: skip
+    s.add(district)
+    s.flush()
+    return district
+
+
+def _supervisor(s: Session, name: str, district_id: int | None, now: datetime) -> int:
+    user = User(
+        username=name, display_name=name, role=Role.supervisor, district_id=district_id,
+        email=f"{name}@office.example", created_at=now,
+    )  # fmt: skip
+    s.add(user)
+    s.flush()
+    return user.id  # type: ignore[return-value]
+
+
+@pytest.fixture(params=["yanjiang", "anyue"])
+def home(request: pytest.FixtureRequest, walker: Walker, clock: FixedClock) -> Iterator[dict]:  # type: ignore[type-arg]
+    """The world's campaign, units and accounts in `param`'s district; a supervisor of the
+    other district and a city supervisor, each with an e-mail address."""
+    with walker.world.session() as s:
+        anyue = _anyue(s, clock.now())
+        ids = {"yanjiang": 1, "anyue": anyue.id}
+        mine = ids[request.param]
+        other = ids["anyue" if request.param == "yanjiang" else "yanjiang"]
+        if mine != 1:
+            campaign = s.get(Campaign, walker.world.campaign_id)
+            assert campaign is not None
+            campaign.district_id, campaign.issuing_office = mine, "安岳县人民政府办公室"
+            campaign.doc_number = "安府办发〔2022〕12号"
+            for unit in s.exec(select(Unit)).all():
+                unit.district_id = mine
+            for account in s.exec(select(User)).all():
+                account.district_id = mine
+        s.get(User, walker.world.user_ids["supervisor"]).email = "own@office.example"  # type: ignore[union-attr]
+        made = {
+            "district": request.param,
+            "other": _supervisor(s, "otherdistrict", other, clock.now()),
+            "city": _supervisor(s, "city", None, clock.now()),
+        }
+        s.commit()
+    yield made
+
+
+def _boxes(engine: Engine, user_id: int) -> list[InboxMessage]:
+    with Session(engine) as s:
+        stmt = select(InboxMessage).where(InboxMessage.user_id == user_id)
+        return list(s.exec(stmt.order_by(col(InboxMessage.id))).all())
+
+
+def test_level_two_reaches_the_events_own_district_office_only(
+    walker: Walker,
+    engine: Engine,
+    clock: FixedClock,
+    scheduler,  # noqa: ANN001
+    workers: Workers,
+    channels: dict[str, StubChannel],
+    home: dict,  # type: ignore[type-arg]
+) -> None:
+    _collected_with_one_opinion(walker)  # answer due 2022-10-12
+    clock.set(local(2022, 10, 13, 0, 0, 1))
+    tick(scheduler, workers)
+    clock.set(local(2022, 10, 20, 0, 0, 1))
+    tick(scheduler, workers)
+    office = "雁江区政府办" if home["district"] == "yanjiang" else "安岳县政府办"
+    copied = _boxes(engine, walker.world.user_ids["supervisor"])
+    assert copied, "the own district's supervisor hears level 2"
+    assert all(m.title.startswith(f"【第2次催办·抄送{office}】") for m in copied), [
+        m.title for m in copied
+    ]
+    assert _boxes(engine, home["other"]) == []  # another district's office: nothing
+    assert _boxes(engine, home["city"]) == []  # the city reads the board, is not copied
+    mailed = {m.recipient for m in channels["email"].sent}
+    robots = {m.recipient for m in channels["webhook_wecom"].sent}
+    assert "own@office.example" in mailed
+    assert not mailed & {"otherdistrict@office.example", "city@office.example"}
+    if home["district"] == "yanjiang":
+        assert OFFICE_MAIL in mailed and ANYUE_MAIL not in mailed and robots == {OFFICE_ROBOT}
+    else:
+        assert ANYUE_MAIL in mailed and OFFICE_MAIL not in mailed and robots == set()
+    summary = [m for m in channels["email"].sent if "活动总结" in m.subject]
+    assert summary and all(f"报送{office}" in m.body for m in summary)
+    for m in channels["email"].sent:  # no message names the other district's office
+        other = "安岳县" if home["district"] == "yanjiang" else "雁江区"
+        assert other not in m.subject + m.body
