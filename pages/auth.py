@@ -32,7 +32,7 @@ from pages.sso_logout import after_logout
 from web.csrf import check_csrf
 from web.deps import ClockDep, SessionDep, SettingsDep
 from web.throttle import login_throttle
-from workflows.accounts import second_factor
+from workflows.accounts import districts, second_factor
 from workflows.accounts.identity.policy import require_password_allowed
 from workflows.accounts.service import (
     PENDING_LIFETIME,
@@ -69,6 +69,7 @@ class PageUser:
     display_name: str
     unit_name: str
     unread: int = 0  # unread 站内信, shown in the header
+    office: str = ""  # the footer: the account's district office, or the city's name
 
     @property
     def is_supervisor(self) -> bool:
@@ -95,6 +96,7 @@ def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUse
         user.display_name or user.username,
         unit.name if unit else "",
         inbox.unread_count(session, user.id),  # type: ignore[arg-type]
+        districts.footer(session, actor.district_id),
     )
     request.state.session_token = token
     request.state.page_user = person

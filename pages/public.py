@@ -35,6 +35,7 @@ from web.public import (
 from web.throttle import public_throttle
 from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
+from workflows.event import icsfiles
 from workflows.feedback import satisfaction
 from workflows.filing import publish as filing
 from workflows.kernel.clock import local_date
@@ -99,6 +100,7 @@ def _calendar(
         page = render(
             request, "public/calendar.html", events=events, district=district,
             districts=every if len(every) > 1 else [],
+            footer=districts.footer(session, district.id if district else None),
         )  # fmt: skip
         entry = cache.put(kind, campaign_id, bytes(page.body), "text/html; charset=utf-8")
     return cached_answer(request, entry)
@@ -111,6 +113,7 @@ def _event_page(
     campaign_rules = event_rules(session, event)
     left = max(0, event.public_places - flow.taken(session, event_id))
     context.setdefault("values", {})
+    context.update(_district_of(session, event))
     return render(
         request,
         "public/event.html",
@@ -124,6 +127,18 @@ def _event_page(
         challenge=human_check.new(keys(request), now),
         **context,
     )
+
+
+def _district_of(session: Any, event: Event) -> dict[str, Any]:
+    """The event's district for its page: name and code, office, contact, and the footer."""
+    district = districts.of_campaign(session, event.campaign_id)
+    if district is None:
+        return {"footer": districts.footer(session, None)}
+    office = districts.office_of(district)
+    return {
+        "district": district, "office": office, "contact": districts.contact_of(district),
+        "footer": office,
+    }  # fmt: skip
 
 
 def event_rules(session: Any, event: Event) -> CampaignRules:
@@ -144,7 +159,7 @@ def publicity_page(event_id: int, request: Request, session: SessionDep) -> Resp
     event, unit, published = filing.public_view(session, event_id)
     return render(
         request, "public/publicity.html", event=event, unit=unit, published=published,
-        open=event.public_places > 0,
+        open=event.public_places > 0, **_district_of(session, event),
     )  # fmt: skip
 
 
@@ -194,7 +209,10 @@ def register(
             raise
         errors = _errors(exc)
         return _event_page(request, session, event_id, clock.now(), errors=errors, values=values)
-    return render(request, "public/registered.html", status=201, reg=shown, lookup=False)
+    return render(
+        request, "public/registered.html", status=201, reg=shown, lookup=False,
+        footer=_district_of(session, event)["footer"],
+    )  # fmt: skip
 
 
 def _code_phone(form: FormData) -> CodePhoneIn:
@@ -283,14 +301,38 @@ def track(request: Request, session: SessionDep, code: str = "") -> Response:
     except DomainError as exc:
         errors = [FieldError(exc.message_zh, "code", exc.status)]
         return render(request, "public/track.html", errors=errors, code=code[:20])
-    return render(request, "public/track.html", receipt=receipt, code=receipt.code)
+    return render(
+        request, "public/track.html", receipt=receipt, code=receipt.code, footer=receipt.office
+    )
 
 
 @router.get("/campaigns/{campaign_id}/heard")
 def heard(request: Request, campaign_id: int, session: SessionDep) -> Response:
     """What was heard and what was done: the campaign's opinions and their answers (an answer
     only with its person's consent), never a name, phone or ID."""
-    return render(request, "public/heard.html", page=public_heard.of_campaign(session, campaign_id))
+    page = public_heard.of_campaign(session, campaign_id)
+    footer = districts.office_of(page.district) if page.district else ""
+    return render(request, "public/heard.html", page=page, footer=footer)
+
+
+@router.get("/d/{code}/heard")
+def district_heard(code: str, request: Request, session: SessionDep) -> Response:
+    """The heard page of one district (its code names it; an unknown one is 404): the
+    opinions of every campaign it runs, never another district's."""
+    district = districts.public(session, code)
+    page = public_heard.of_district(session, district)
+    return render(request, "public/heard.html", page=page, footer=districts.office_of(district))
+
+
+@router.get("/d/{code}/calendar.ics")
+def district_feed(code: str, session: SessionDep, clock: ClockDep) -> Response:
+    """One district's public events as a calendar people subscribe to (unknown code: 404)."""
+    district = districts.public(session, code)
+    return Response(
+        icsfiles.district_feed(session, district, clock.now()),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="openday-{district.code}.ics"'},
+    )
 
 
 @router.post("/track/rate")

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from models import District
+from models import Campaign, District, Unit
 from workflows.accounts import duties
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -53,6 +53,47 @@ def public(session: Session, code: str) -> District:
     if found is None:
         raise NotFound("district_not_found", "该区县不存在", f"no district with code '{code[:32]}'")
     return found
+
+
+def office_of(district: District) -> str:
+    """The district's government office as pages and messages name it (资阳市雁江区人民政府办公室),
+    or the city and district names when no office name was given."""
+    return district.office_name or f"{district.city_name}{district.name}"
+
+
+def contact_of(district: District) -> str:
+    """The office's contact for citizens (name, phone, e-mail), as given; "" when none is."""
+    parts = (district.contact_name, district.contact_phone, district.contact_email)
+    return " · ".join(p for p in parts if p)
+
+
+def short_office(district: District) -> str:
+    """The office in a short line (【第2次催办·抄送雁江区政府办】): the district's name + 政府办."""
+    return f"{district.name}政府办"
+
+
+def of_unit(session: Session, unit_id: int) -> District | None:
+    """The district a unit belongs to (every unit has one)."""
+    unit = session.get(Unit, unit_id)
+    return session.get(District, unit.district_id) if unit else None
+
+
+def of_campaign(session: Session, campaign_id: int) -> District | None:
+    """The district running a campaign."""
+    campaign = session.get(Campaign, campaign_id)
+    return session.get(District, campaign.district_id) if campaign else None
+
+
+def footer(session: Session, district_id: int | None) -> str:
+    """Whose pages these are, for the footer: a district's office, or at the city level the
+    city's name (a city with one district: that district's office, as before districts)."""
+    if district_id is not None:
+        found = session.get(District, district_id)
+        return office_of(found) if found else ""
+    every_one = every(session)
+    if len(every_one) == 1:
+        return office_of(every_one[0])
+    return next((d.city_name for d in every_one if d.city_name), "")
 
 
 def every(session: Session) -> list[District]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from models import Campaign, Event, EventState, Unit
+from models import Campaign, District, Event, EventState, Unit
 from workflows.kernel.clock import LOCAL_TZ
 
 if TYPE_CHECKING:  # imported where a file is written: not on every move's import path
@@ -82,6 +82,22 @@ def event_file(event: Event, unit_name: str, now: datetime, *, url: str | None =
     cal = _calendar(f"政府开放日：{event.theme}")
     cal.add("method", "PUBLISH")
     cal.add_component(vevent(event, unit_name, now, url=url, code=code))
+    return _bytes(cal)
+
+
+def district_feed(session: Session, district: District, now: datetime) -> bytes:
+    """A district's public events, of every campaign it runs, as one feed named after it."""
+    rows = session.exec(
+        select(Event, Unit.name)
+        .join(Unit, col(Unit.id) == Event.unit_id)
+        .join(Campaign, col(Campaign.id) == Event.campaign_id)
+        .where(Campaign.district_id == district.id, Event.public_places > 0)
+        .where(col(Event.state).in_(FEED_STATES))
+        .order_by(col(Event.date_earliest), col(Event.start_time), col(Event.id))
+    ).all()
+    cal = _calendar(f"{district.name}政府开放日")
+    for event, unit_name in rows:
+        cal.add_component(vevent(event, unit_name, now))
     return _bytes(cal)
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import Campaign, Event, FeedbackItem, FeedbackState, OpinionReply, Unit
+from models import Campaign, District, Event, FeedbackItem, FeedbackState, OpinionReply, Unit
 from workflows.kernel.errors import NotFound
 
 LIMIT = 500  # opinions on the page, newest events first
@@ -35,11 +36,13 @@ class Heard:
 class HeardPage:
     """The campaign and its opinions; the counts at the top."""
 
-    campaign: Campaign
+    campaign: Campaign | None  # None: a district's page, over its campaigns
     rows: list[Heard]
     total: int
     done: int
     on_time: int
+    title: str = ""  # the campaign's title, or the district's 政府开放日
+    district: District | None = None  # whose opinions these are (the footer names its office)
 
 
 def of_campaign(session: Session, campaign_id: int) -> HeardPage:
@@ -47,14 +50,37 @@ def of_campaign(session: Session, campaign_id: int) -> HeardPage:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise NotFound("campaign_not_found", "没有找到该活动", f"campaign {campaign_id} not found")
-    found = session.exec(
+    stmt = _opinions().where(Event.campaign_id == campaign_id)
+    district = session.get(District, campaign.district_id)
+    return _page(session, stmt, campaign, campaign.title, district)
+
+
+def of_district(session: Session, district: District) -> HeardPage:
+    """A district's opinions, of every campaign it runs (by unit, newest campaign first), for
+    its own public page: another district's never appear."""
+    stmt = (
+        _opinions()
+        .join(Campaign, col(Campaign.id) == Event.campaign_id)
+        .where(Campaign.district_id == district.id)
+        .order_by(None)
+        .order_by(col(Unit.name), col(Campaign.starts_on).desc(), col(FeedbackItem.id))
+    )
+    return _page(session, stmt, None, f"{district.name}政府开放日", district)
+
+
+def _opinions() -> Any:
+    return (
         select(FeedbackItem, Event.theme, Unit.name)
         .join(Event, col(Event.id) == FeedbackItem.event_id)
         .join(Unit, col(Unit.id) == FeedbackItem.unit_id)
-        .where(Event.campaign_id == campaign_id)
         .order_by(col(Unit.name), col(FeedbackItem.id))
-        .limit(LIMIT)
-    ).all()
+    )
+
+
+def _page(
+    session: Session, stmt: Any, campaign: Campaign | None, title: str, district: District | None
+) -> HeardPage:
+    found = session.exec(stmt.limit(LIMIT)).all()
     latest: dict[int, OpinionReply] = {}
     for r in session.exec(
         select(OpinionReply)
@@ -64,7 +90,7 @@ def of_campaign(session: Session, campaign_id: int) -> HeardPage:
         latest[r.feedback_item_id] = r
     rows = []
     for item, theme, unit_name in found:
-        reply = latest.get(item.id)  # type: ignore[arg-type]
+        reply = latest.get(item.id)
         done = item.state in (FeedbackState.answered, FeedbackState.closed) and bool(item.told_at)
         rows.append(
             Heard(
@@ -77,5 +103,5 @@ def of_campaign(session: Session, campaign_id: int) -> HeardPage:
         )  # fmt: skip
     return HeardPage(
         campaign=campaign, rows=rows, total=len(rows), done=sum(r.done for r in rows),
-        on_time=sum(bool(r.on_time) for r in rows),
+        on_time=sum(bool(r.on_time) for r in rows), title=title, district=district,
     )  # fmt: skip

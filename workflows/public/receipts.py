@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 
 from sqlmodel import Session, col, select
 
-from models import Event, FeedbackItem, FeedbackState, OpinionReply, Unit
+from models import District, Event, FeedbackItem, FeedbackState, OpinionReply, Unit
 from models.codes import grouped, normalize
+from workflows.accounts import districts
 from workflows.feedback import steps as transfer_steps
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import NotFound
@@ -55,6 +56,10 @@ class Receipt:
     appeal: str | None = None
     # Sign-for and transfers in plain words (unit names only): (local day, text).
     steps: tuple[tuple[date, str], ...] = ()
+    # Whose opinion it is: the district, its government office and the office's contact.
+    district_name: str = ""
+    office: str = ""
+    contact: str = ""
 
 
 RATING_ZH = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
@@ -86,14 +91,15 @@ def track(session: Session, code: str) -> Receipt:
     if normal is None:
         raise _missing()
     row = session.exec(
-        select(FeedbackItem, Event.theme, Unit.name)
+        select(FeedbackItem, Event.theme, Unit.name, District)
         .join(Event, col(Event.id) == FeedbackItem.event_id)
         .join(Unit, col(Unit.id) == FeedbackItem.unit_id)
+        .join(District, col(District.id) == Unit.district_id)
         .where(FeedbackItem.receipt_code == normal)
     ).first()
     if row is None:
         raise _missing()
-    item, theme, unit_name = row
+    item, theme, unit_name, district = row
     answered = item.state in ANSWERED
     rounds = list(
         session.exec(
@@ -115,6 +121,9 @@ def track(session: Session, code: str) -> Receipt:
         content=item.content,
         unit_name=unit_name,
         event_theme=theme,
+        district_name=district.name,
+        office=districts.office_of(district),
+        contact=districts.contact_of(district),
         collected_on=item.collected_on,
         due_on=item.due_on,
         due_provisional=item.due_provisional,
