@@ -27,6 +27,7 @@ from pages.render import FieldError, PageRoute, redirect, render
 from web import links
 from web.deps import ClockDep, SessionDep
 from web.public import notify
+from workflows.accounts import districts
 from workflows.event import checkin, icsfiles, invitations
 from workflows.kernel.errors import NotFound
 from workflows.public import offers, registration
@@ -63,6 +64,7 @@ def _answer_page(
         qr=qr_svg(invitee.code or ""),
         answers=invitations.ANSWERS_ZH,
         open=event.state in ("planned", "invited"),
+        footer=districts.campaign_footer(session, event.campaign_id),
         **extra,
     )
 
@@ -112,6 +114,7 @@ def _offer_page(
         code=grouped(reg.code),
         state_label=registration.state_label(reg),
         answers=offers.ANSWERS_ZH,
+        footer=districts.campaign_footer(session, event.campaign_id) if event else "",
         **extra,
     )
 

@@ -261,7 +261,10 @@ def _shown(request: Request, session: Any, form: FormData, action: str, now: Any
             raise
         errors = [FieldError(exc.message_zh, "code", exc.status)]
         return render(request, "public/lookup.html", errors=errors, code=body.code)
-    return render(request, "public/registered.html", reg=shown, lookup=True, phone=body.phone)
+    footer = districts.campaign_footer(session, event.campaign_id) if event else ""
+    return render(
+        request, "public/registered.html", reg=shown, lookup=True, phone=body.phone, footer=footer
+    )
 
 
 @router.post("/registration")

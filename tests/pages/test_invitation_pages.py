@@ -35,6 +35,8 @@ def test_the_answer_page_records_yes_and_refuses_a_forged_link(walker: Walker) -
     page = walker.client.get(link)
     assert page.status_code == 200 and "参观老旧小区改造现场" in page.text
     assert "尚未答复" in page.text and "<svg" in page.text and "入场签到码" in page.text
+    # The footer names the event's district office (issue 28), district 1's in the test world.
+    assert 'id="site-footer">资阳市雁江区人民政府办公室 · ' in page.text
     done = walker.client.post(
         link, data={"csrf": csrf_of(page.text), "answer": "yes"}, follow_redirects=False
     )

@@ -84,6 +84,12 @@ def of_campaign(session: Session, campaign_id: int) -> District | None:
     return session.get(District, campaign.district_id) if campaign else None
 
 
+def campaign_footer(session: Session, campaign_id: int) -> str:
+    """The footer of a page about one campaign's event: its district's office."""
+    found = of_campaign(session, campaign_id)
+    return office_of(found) if found else ""
+
+
 def footer(session: Session, district_id: int | None) -> str:
     """Whose pages these are, for the footer: a district's office, or at the city level the
     city's name (a city with one district: that district's office, as before districts)."""
