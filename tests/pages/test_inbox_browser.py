@@ -77,7 +77,9 @@ def test_the_demo_supervisor_finds_level_two_in_the_inbox_after_make_run(tmp_pat
             log,
         )
         listed = api.get("/api/v1/inbox", params={"limit": 5}).json()["items"]
-        assert all(m["title"].startswith("【第2次催办·抄送雁江区政府办】") for m in listed)
+        assert all(m["title"].startswith("【第2次催办·抄送雁江区政府办】") for m in listed), [
+            m["title"] for m in listed
+        ]
         warned = [
             json.loads(line)
             for line in log.read_text(errors="replace").splitlines()
