@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from models import Campaign, District, InboxMessage, Role, Unit, User
+from models import Campaign, District, InboxMessage, Notification, Role, Unit, UnitKind, User
 from settings import Settings
-from tests.conftest import Walker, local
+from tests.conftest import HOUSING, Walker, World, local
 from tests.workdays import test_deadlines as _deadlines
 from tests.workdays.test_deadlines import Workers, _collected_with_one_opinion, tick
 from workers.channels import StubChannel
 from workers.runtime import Runtime
+from workflows.inbox import service as inbox
 from workflows.kernel.clock import FixedClock
 
 broker = _deadlines.broker
@@ -130,3 +131,34 @@ def test_level_two_reaches_the_events_own_district_office_only(
     for m in channels["email"].sent:  # no message names the other district's office
         other = "安岳县" if home["district"] == "yanjiang" else "雁江区"
         assert other not in m.subject + m.body
+
+
+def test_items_for_the_office_reach_their_own_districts_supervisors(
+    world: World, clock: FixedClock
+) -> None:
+    """A request of a unit (延期申请) and a campaign's weekly bulletin reach the supervisors of
+    their own district: never another district's, nor the city's."""
+    now = clock.now()
+    with world.session() as s:
+        anyue = _anyue(s, now)
+        theirs = _supervisor(s, "ay", anyue.id, now)
+        _supervisor(s, "city", None, now)
+        unit = Unit(district_id=anyue.id, name="县住建局", kind=UnitKind.department, created_at=now)
+        s.add(unit)
+        s.flush()
+        ours = world.user_ids["supervisor"]
+
+        def reached(n: int, kind: str, unit_id: int | None, district_id: int | None) -> set[int]:
+            inbox.post(
+                s, kind, subject_type="x", subject_id=n, event_id=None, unit_id=unit_id,
+                district_id=district_id, title="t", body="b", now=now,
+            )  # fmt: skip
+            stmt = select(InboxMessage.user_id).join(
+                Notification, col(Notification.id) == InboxMessage.notification_id
+            )
+            return set(s.exec(stmt.where(Notification.subject_id == n)).all())
+
+        assert reached(1, "ext_request", world.units[HOUSING], None) == {ours}
+        assert reached(2, "ext_request", unit.id, None) == {theirs}
+        assert reached(3, "bulletin", None, anyue.id) == {theirs}
+        assert reached(4, "bulletin", None, 1) == {ours}

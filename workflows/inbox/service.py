@@ -84,16 +84,20 @@ def supervisors(session: Session, district_id: int | None = EVERY_DISTRICT) -> l
 
 
 def audience_users(
-    session: Session, audience: Iterable[Audience], unit_id: int | None
+    session: Session,
+    audience: Iterable[Audience],
+    unit_id: int | None,
+    district_id: int | None = None,
 ) -> list[User]:
-    """The accounts an audience names for an item of `unit_id`, each once."""
+    """The accounts an audience names for an item of `unit_id` (or, with no unit, of
+    `district_id`, e.g. a campaign's bulletin), each once."""
     out: dict[int | None, User] = {}
     if "unit_staff" in audience and unit_id is not None:
         out.update((u.id, u) for u in staff_by_unit(session, [unit_id]).get(unit_id, []))
     if "supervisors" in audience:
         # An item of a unit reaches its own district's office only, never another district's.
         unit = session.get(Unit, unit_id) if unit_id is not None else None
-        where = unit.district_id if unit is not None else EVERY_DISTRICT
+        where = unit.district_id if unit is not None else (district_id or EVERY_DISTRICT)
         out.update((u.id, u) for u in supervisors(session, where))
     return list(out.values())
 
@@ -169,12 +173,15 @@ def post(
     body: str,
     now: datetime,
     round: str = "",
+    district_id: int | None = None,
 ) -> int:
     """A message of `kind` to every account its audience (workflows/inbox/kinds.py) names, as
     notification rows on the inbox channel delivered at once, in the caller's transaction.
     `round` tells apart two messages about one subject (a second decision); the same call made
-    twice delivers nothing twice. Returns how many accounts it reached."""
-    users = audience_users(session, kind_of(kind).audience, unit_id)
+    twice delivers nothing twice. `district_id`: whose supervisors hear an item of no unit (a
+    campaign's bulletin); an item of a unit reaches its own district's. Returns how many
+    accounts it reached."""
+    users = audience_users(session, kind_of(kind).audience, unit_id, district_id)
     if not users:
         return 0
     rows = [

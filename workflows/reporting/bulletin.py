@@ -208,7 +208,7 @@ def _deliver(session: Session, campaign: Campaign, b: Bulletin, now: datetime) -
     )
     inbox.post(
         session, "bulletin", subject_type="bulletin", subject_id=b.id,  # type: ignore[arg-type]
-        event_id=None, unit_id=None, now=now,
+        event_id=None, unit_id=None, district_id=campaign.district_id, now=now,
         title=f"【每周通报】{day_zh(b.week_start)}起一周：{len(b.rows)}个单位排名"
         + (f"，{len(interview)}个单位列入约谈" if interview else ""),
         body=body,
