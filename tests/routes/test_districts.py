@@ -271,6 +271,22 @@ def test_each_district_has_its_public_calendar_and_the_old_address_shows_them_al
     assert len(walker.client.get("/api/v1/public/events").json()) == 2
     missing = walker.client.get("/api/v1/public/events?district=nowhere")
     assert missing.status_code == 404 and error_of(missing)["code"] == "district_not_found"
+    # Each district's own feed and heard page (issue 28): its events only, its office named.
+    import icalendar
+
+    for code, mine, theirs in (("anyue", "安岳县", "雁江区"), ("yanjiang", "雁江区", "安岳县")):
+        feed = walker.client.get(f"/public/d/{code}/calendar.ics")
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+        summaries = [
+            str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(feed.content).walk("VEVENT")
+        ]
+        assert summaries and all(f"{mine}住建局开放日" in x for x in summaries), summaries
+        heard = walker.client.get(f"/public/d/{code}/heard")
+        assert heard.status_code == 200 and f"· {mine}</h1>" in heard.text
+        assert theirs not in heard.text.split("<main", 1)[1]
+    for path in ("/public/d/nowhere/calendar.ics", "/public/d/nowhere/heard"):
+        gone = walker.client.get(path)
+        assert gone.status_code == 404 and "该区县不存在" in gone.text
 
 
 def test_the_city_comparison_collects_the_districts_together_as_each_alone(
