@@ -126,13 +126,21 @@ PAGE_WORDS = {
 }
 
 
+def error_page(request: Request) -> str:
+    """The error page's template: the citizens' look (back to the public calendar) under
+    /public, the staff pages' otherwise."""
+    return "public/error.html" if request.url.path.startswith("/public") else "error.html"
+
+
 async def http_error_page(request: Request, exc: HTTPException) -> Response:
     """An unknown path or a wrong method: the HTML error page for pages, JSON for the API."""
     if request.url.path.startswith(JSON_PATHS):
         return await http_error(request, exc)
     code, zh, _ = http_words(exc)
     message = PAGE_WORDS.get(exc.status_code, zh)
-    response = render(request, "error.html", status=exc.status_code, message=message, code=code)
+    response = render(
+        request, error_page(request), status=exc.status_code, message=message, code=code
+    )
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response
@@ -168,8 +176,9 @@ class PageRoute(APIRoute):
                 return RedirectResponse("/login?next=" + quote(target), status_code=303)
             except DomainError as exc:
                 return render(
-                    request, "error.html", status=exc.status, message=exc.message_zh, code=exc.code
-                )
+                    request, error_page(request), status=exc.status, message=exc.message_zh,
+                    code=exc.code,
+                )  # fmt: skip
             if getattr(request.state, "page_user", None) is not None:
                 # A signed-in page shows someone's data: no browser or proxy keeps a copy.
                 response.headers.setdefault("Cache-Control", "no-store")

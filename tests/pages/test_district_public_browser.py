@@ -182,5 +182,8 @@ def test_a_districts_public_pages_are_its_own(site: str) -> None:
             answer = page.goto(base + path)
             assert answer is not None and answer.status == 404
             assert "该区县不存在" in page.locator("main").inner_text()
+            # A citizen's error page: back to the public calendar, not the staff sign-in.
+            assert page.get_by_role("link", name="返回活动日历").get_attribute("href") == "/public"
+        shoot(page, "public-district-unknown")
         watch.assert_clean()
     assert httpx.get(base + "/public/d/nowhere/calendar.ics").status_code == 404
