@@ -249,8 +249,7 @@ def _detail(
     account_id: int,
     errors: list[FieldError] | None = None,
 ) -> HTMLResponse:
-    accounts.require_account_manager(user.actor)
-    account = accounts.load_account(session, account_id)
+    account = accounts.read_account(session, user.actor, account_id)
     units = _units(session, user.actor)
     return render(
         request,

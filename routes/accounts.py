@@ -252,8 +252,7 @@ def create_user(
 @router.get("/users/{user_id}")
 def get_user(user_id: Id, actor: ActorDep, session: SessionDep, clock: ClockDep) -> UserOut:
     """One account (the security administrator, its read audited, and supervisors)."""
-    accounts.require_account_manager(actor)
-    user = UserOut.model_validate(accounts.load_account(session, user_id))
+    user = UserOut.model_validate(accounts.read_account(session, actor, user_id))
     if duties.record_read(session, actor, clock.now(), "account", user_id):
         session.commit()
     return user

@@ -14,7 +14,6 @@ from schemas.reports import SampleIn, SampleOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep
 from web.downloads import stream_export, summary_docx, xlsx_download
 from web.loaders import load_event
-from workflows.campaign import scoring
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.event import search
@@ -155,13 +154,7 @@ def put_scoring_rules(
 ) -> dict[str, Any]:
     """Set the scoring rules (supervisors): points non-negative, criteria known; scores follow
     at once."""
-    actor.require_supervisor()
-    campaign = campaigns.get(session, campaign_id, actor)
-    rules = scoring.validate(body)
-    stored = dict(campaign.rules or {})
-    stored["scoring"] = rules.model_dump()
-    campaign.rules = stored
-    session.add(campaign)
+    rules = campaigns.set_scoring_rules(session, actor, campaign_id, body)
     session.commit()
     return rules.model_dump()
 

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from models import Campaign, District, Role, Unit, UnitKind
+from models import Attachment, Campaign, District, Notification, Role, Unit, UnitKind, User
 from tests.conftest import HOUSING, Walker, error_of
 from workflows.accounts.service import create_user, issue_token
 from workflows.campaign.rules import CampaignRules
+from workflows.files.store import FileStore
 
 ANYUE = "安岳县"
 
@@ -318,3 +320,113 @@ def test_the_city_comparison_collects_the_districts_together_as_each_alone(
         assert sum(len(f.units) for f in together.values()) == len(
             set().union(*(f.units for f in together.values()))
         )
+
+
+# ---- leaks the district matrix found (tests/routes/test_authz_districts.py) -------------------
+
+
+def test_a_city_supervisor_changes_nothing_in_any_district(walker: Walker, other: Other) -> None:
+    """Supervisors' acts (a campaign's change, its scoring, a sample draw, a visit), account
+    and unit management: 403 `read_only` for the city's supervisor, nothing written."""
+    h, cid = walker.world.headers, other.campaign_id
+    scoring = _get(walker, "sup_b", f"/campaigns/{cid}/scoring-rules").json()  # type: ignore[attr-defined]
+    for method, url, body in (
+        ("PATCH", f"/campaigns/{cid}", {"title": "改名"}),
+        ("PUT", f"/campaigns/{cid}/scoring-rules", scoring),
+        ("POST", f"/campaigns/{cid}/samples", {"count": 1}),
+        ("POST", f"/events/{other.event_id}/visits", {"visited_on": "2022-09-16", "people": "市",
+                                                      "findings": "良好"}),
+        ("POST", "/users", {"username": "by-city", "role": "viewer", "display_name": "新"}),
+        ("POST", f"/units/{other.unit_id}/rename", {"name": "改名局", "on": "2023-01-01"}),
+        ("POST", "/units", {"name": "市建单位"}),
+    ):  # fmt: skip
+        r = walker.client.request(method, f"/api/v1{url}", json=body, headers=h["city"])
+        assert r.status_code == 403, (url, r.text)
+        assert error_of(r)["code"] == "read_only", url
+    assert _get(walker, "sup_b", f"/campaigns/{cid}").json()["title"] == "安岳县政府开放日"  # type: ignore[attr-defined]
+    assert _get(walker, "sup_b", f"/units/{other.unit_id}").json()["name"] == HOUSING  # type: ignore[attr-defined]
+    assert _get(walker, "city", f"/campaigns/{cid}/report").status_code == 200  # type: ignore[attr-defined]
+
+
+def test_a_district_reads_no_account_of_another(walker: Walker, other: Other) -> None:
+    """GET /users/{id} of another district's account is 404, as on the account's page; a
+    district's supervisor creates accounts in its own district."""
+    with walker.world.session() as session:
+        b_staff = session.exec(select(User).where(User.username == "staff_b")).one()
+    r = _get(walker, "supervisor", f"/users/{b_staff.id}")
+    assert r.status_code == 404 and error_of(r)["code"] == "user_not_found"  # type: ignore[attr-defined, arg-type]
+    assert _get(walker, "sup_b", f"/users/{b_staff.id}").status_code == 200  # type: ignore[attr-defined]
+    r = walker.client.post(
+        "/api/v1/users",
+        json={"username": "b-viewer", "role": "viewer", "display_name": "安岳县只读"},
+        headers=walker.world.headers["sup_b"],
+    )
+    assert r.status_code == 201, r.text
+    with walker.world.session() as session:
+        made = session.exec(select(User).where(User.username == "b-viewer")).one()
+    assert made.district_id == other.district_id
+
+
+def test_a_district_supervisor_acts_on_no_row_of_another(walker: Walker, other: Other) -> None:
+    """A failed notification, an opinion's appeal and a spot-check round of another district:
+    404 as unknown (before, a retry went through and the others told the row's state)."""
+    now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    with walker.world.session() as session:
+        note = Notification(
+            key="b-failed", subject_type="event", subject_id=other.event_id,
+            event_id=other.event_id, unit_id=other.unit_id, rule="event_hold",
+            kind="escalation", level=1, channel="email", recipient="a@b.example", title="t",
+            body="b", state="failed", created_at=now,
+        )  # fmt: skip
+        session.add(note)
+        session.commit()
+        note_id = note.id
+    h = walker.world.headers
+    r = walker.client.post(f"/api/v1/notifications/{note_id}/retry", headers=h["supervisor"])
+    assert r.status_code == 404 and error_of(r)["code"] == "notification_not_found"
+    with walker.world.session() as session:
+        assert session.get(Notification, note_id).state == "failed"  # type: ignore[union-attr]
+    r = walker.client.post(f"/api/v1/notifications/{note_id}/retry", headers=h["sup_b"])
+    assert r.status_code == 200, r.text
+
+
+def test_an_item_of_one_district_reaches_no_supervisor_of_another(
+    walker: Walker, other: Other
+) -> None:
+    """A cancellation request of B's event goes to B's supervisors' inboxes, never to A's
+    (the district matrix found every supervisor of the city had it)."""
+    r = walker.client.post(
+        f"/api/v1/events/{other.event_id}/cancellation-requests",
+        json={"reason": "场地改造无法使用"},
+        headers=walker.world.headers["staff_b"],
+    )
+    assert r.status_code == 201, r.text
+
+    def about_b(who: str) -> list[object]:
+        items = _get(walker, who, "/inbox").json()["items"]  # type: ignore[attr-defined]
+        return [m for m in items if m.get("event_id") == other.event_id]
+
+    assert about_b("sup_b")
+    assert about_b("supervisor") == []
+
+
+def test_a_photo_of_another_district_is_no_duplicate_named(walker: Walker, other: Other) -> None:
+    """The same photo in two districts' summaries: each district's evidence names only its own
+    events' copies (before, A's check named B's event and file ids)."""
+    from workflows.oversight import evidence
+
+    now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    mine, twin = walker.create_event()["id"], walker.create_event(date="2022-09-17")["id"]
+    with walker.world.session() as session:
+        for event_id in (mine, twin, other.event_id):
+            session.add(
+                Attachment(
+                    event_id=event_id, kind="photo", filename="p.jpg", content_type="image/jpeg",
+                    size=1, sha256="ab" * 32, storage_key="none", created_at=now,
+                )
+            )  # fmt: skip
+        session.commit()
+        found = evidence.check_events(session, [mine, other.event_id], FileStore(Path("/none")))
+    assert {s["event_id"] for s in found[mine].photos[0].same_as} == {twin}
+    assert found[other.event_id].photos[0].same_as == []
+    assert "duplicate" not in found[other.event_id].photos[0].flags

@@ -613,7 +613,10 @@ def _level_of_new(
     """A new account's district and unit: a district-level creator's own district, a staff
     account its unit's (a unit the creator does not see is not found)."""
     if actor is not None and actor.district_id is not None:
-        district_id = district_of_new(actor, district_id)
+        # `create_user`'s default (district 1, as before districts) is no request of a
+        # district's manager: its accounts are of its own district, whichever it is.
+        asked = None if district_id == DEFAULT_DISTRICT else district_id
+        district_id = district_of_new(actor, asked)
     found = _unit_for_role(session, role, unit_id, unit_name, district_id)
     if found is None:
         return district_id, None
@@ -654,6 +657,7 @@ def create_user(
     """
     _role(role)
     if actor is not None:
+        actor.require_acting()
         require_may_manage(actor, role)
     district_id, unit = _level_of_new(session, actor, role, unit_id, unit_name, district_id)
     if session.exec(select(User).where(User.username == username)).first() is not None:
@@ -715,6 +719,17 @@ def load_account(session: Session, user_id: int | None) -> User:
     user = session.get(User, user_id) if user_id is not None else None
     if user is None:
         raise NotFound("user_not_found", f"账号 {user_id} 不存在", f"account {user_id} not found")
+    return user
+
+
+def read_account(session: Session, actor: Actor, user_id: int) -> User:
+    """One account for a manager to read (supervisors, the security administrator): 403 for
+    callers who manage no accounts; another district's account, or a city-level one asked for
+    by a district's manager, is not found (404), as for an unknown id."""
+    require_account_manager(actor)
+    user = load_account(session, user_id)
+    missing = NotFound("user_not_found", f"账号 {user_id} 不存在", f"account {user_id} not found")
+    require_level(actor, user.district_id, missing)
     return user
 
 
@@ -848,6 +863,7 @@ def update_user(
     session: Session, actor: Actor, user_id: int, changes: dict[str, Any], now: datetime
 ) -> User:
     """Change an account's role, unit, display name or e-mail (role and unit checked together)."""
+    actor.require_acting()
     user = load_managed(session, actor, user_id)
     before = audit.snapshot(user, ACCOUNT_FIELDS)
     role = _role(changes["role"]) if changes.get("role") else user.role
@@ -878,6 +894,7 @@ def update_user(
 
 def set_active(session: Session, actor: Actor, user_id: int, active: bool, now: datetime) -> User:
     """Disable (revoking every token) or re-enable an account."""
+    actor.require_acting()
     user = load_managed(session, actor, user_id)
     before = audit.snapshot(user, ACCOUNT_FIELDS)
     if not active:
@@ -896,6 +913,7 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool, now: 
 
 def reset_password(session: Session, actor: Actor, user_id: int, now: datetime) -> str:
     """Give an account a one-time password (returned, shown once) and revoke its tokens."""
+    actor.require_acting()
     user = load_managed(session, actor, user_id)
     password = generate_password()
     while True:  # a random 16-character password passes the policy all but never; be sure
@@ -911,6 +929,7 @@ def reset_password(session: Session, actor: Actor, user_id: int, now: datetime) 
 
 def revoke_all_tokens(session: Session, actor: Actor, user_id: int, now: datetime) -> int:
     """Revoke every token of an account (its sessions end; it may sign in again)."""
+    actor.require_acting()
     user = load_managed(session, actor, user_id, Duty.sessions)
     _audit(session, actor, user, "revoke_tokens", now)
     return revoke_user_tokens(session, user_id, now)

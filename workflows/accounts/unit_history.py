@@ -51,6 +51,7 @@ def rename(
 ) -> Unit:
     """Rename a unit from day `on` (supervisors, the system administrator); the old name stays
     valid before it."""
+    actor.require_acting()  # city readers rename and merge nothing
     require_units(session, actor, now)
     unit = get(session, unit_id, actor)
     name = name.strip()
@@ -118,6 +119,7 @@ def merge(
     """Record that `unit_id` merged into `into_id` on day `on` (supervisors, the system
     administrator). Its records stay its own; the year-over-year report counts them as the
     other unit's. Open opinions do not stop it: the unit's accounts still answer them."""
+    actor.require_acting()  # city readers rename and merge nothing
     require_units(session, actor, now)
     unit, into = get(session, unit_id, actor), get(session, into_id, actor)
     _check_merge(unit, into)

@@ -69,6 +69,7 @@ def require_units(session: Session | None, actor: Actor, now: datetime) -> None:
 def create(session: Session, actor: Actor, fields: dict[str, Any], now: datetime) -> Unit:
     """Create a unit of the actor's district (supervisors and the system administrator; a
     city administrator names the district in `fields`); names are unique in a district."""
+    actor.require_acting()
     require_units(session, actor, now)
     district_id = district_of_new(actor, fields.get("district_id"))
     name = fields["name"]

@@ -548,7 +548,7 @@ def create_from_notice(
     Refused (nothing written) while a required value is blank, values contradict each other,
     or a campaign exists with its 文号, its window or its year.
     """
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     checked = checked_values(values, draft)
     clashes = _clashes(session, checked.fields)
     if clashes:

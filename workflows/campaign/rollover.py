@@ -198,7 +198,7 @@ def copy(
     Refused, nothing written:
     a closed source (409 `campaign_closed`), a year not later than the source's (422), a year
     that already has a campaign (409 `campaign_year_taken`), a document number in use."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     source = campaigns.get(session, source_id, actor)
     require_open(source)
     _check_nothing_owed(session, source)
@@ -316,7 +316,7 @@ def edit_entry(
     """Change a unit's contacts, robot or forms on a roster before the campaign opens
     (supervisors). Contacts and robot go to the unit record too, which is what
     reminders and escalations use."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     campaign = campaigns.get(session, campaign_id, actor)
     require_editable(campaign, now)  # before the entry: an opened campaign answers 409
     row = entry(session, campaign_id, unit_id)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import Campaign
+from workflows.campaign import scoring
 from workflows.campaign.closure import require_open
 from workflows.campaign.rules import CampaignRules
 from workflows.filing import timers as filing
@@ -48,7 +49,7 @@ def create(
 ) -> Campaign:
     """Create a campaign of the actor's district (supervisors; a city administrator names the
     district in `fields`); document numbers are unique in a district."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     check_window(fields["starts_on"], fields["ends_on"])
     fields = {**fields, "district_id": district_of_new(actor, fields.get("district_id"))}
     doc_number = fields["doc_number"]
@@ -86,7 +87,7 @@ def update(
 
     Invalid rules raise pydantic's ValidationError, located under `rules`.
     """
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     campaign = get(session, campaign_id, actor)
     require_open(campaign)
     for key in ("starts_on", "ends_on"):
@@ -122,3 +123,17 @@ def update(
         after=audit.snapshot(campaign, FIELDS),
     )
     return campaign
+
+
+def set_scoring_rules(session: Session, actor: Actor, campaign_id: int, raw: Any) -> Any:
+    """Set the campaign's scoring rules (supervisors acting in its district; city readers and
+    another district's supervisors are refused): points non-negative, criteria known. Returns
+    the rules as stored; the caller commits."""
+    actor.require_acting_supervisor()
+    campaign = get(session, campaign_id, actor)
+    rules = scoring.validate(raw)
+    stored = dict(campaign.rules or {})
+    stored["scoring"] = rules.model_dump()
+    campaign.rules = stored
+    session.add(campaign)
+    return rules

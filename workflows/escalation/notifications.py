@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from models import Notification, NotificationState
 from workflows.kernel import jobs
 from workflows.kernel.errors import Conflict, NotFound
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, visible
 from workflows.workdays.deadlines import wake_schedulers
 
 
@@ -17,10 +17,11 @@ def retry_failed(
     session: Session, actor: Actor, notification_id: int, now: datetime
 ) -> Notification:
     """Owe a failed notification's delivery again (supervisors), e.g. after fixing an address."""
-    actor.require_supervisor()
-    row = session.exec(
-        select(Notification).where(Notification.id == notification_id).with_for_update()
-    ).first()
+    actor.require_acting_supervisor()
+    # Another district's notification (or, for a district, one of no unit) is not found: the
+    # rows the notifications list shows are the rows a retry may name.
+    stmt = select(Notification).where(Notification.id == notification_id)
+    row = session.exec(visible(stmt, actor, Notification.unit_id).with_for_update()).first()
     if row is None:
         raise NotFound(
             "notification_not_found",

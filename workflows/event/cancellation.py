@@ -137,7 +137,7 @@ def decide(
 ) -> CancellationRequest:
     """A supervisor approves (the event is cancelled; optionally 不计扣分 with a reason) or
     refuses with a reason the clerk sees."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     row = get(session, actor, request_id, lock=True)
     if row.state != CancellationState.pending:
         raise Conflict(
@@ -190,7 +190,7 @@ def set_exempt(
 ) -> CancellationRequest:
     """A supervisor marks an approved cancellation 不计扣分 (with a reason), or takes the mark
     back (with a reason too): audited either way."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     row = get(session, actor, request_id, lock=True)
     if row.state != CancellationState.approved:
         raise Conflict(

@@ -140,7 +140,7 @@ def decide(
     now: datetime,
 ) -> ExtensionRequest:
     """A supervisor approves (with a new due date, default the one asked for) or refuses."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     row = get(session, actor, request_id, lock=True)
     if row.state != ExtensionState.pending:
         raise Conflict(

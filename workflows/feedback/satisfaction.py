@@ -31,7 +31,7 @@ from workflows.kernel import audit
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
-from workflows.kernel.visibility import SYSTEM, Actor
+from workflows.kernel.visibility import SYSTEM, Actor, require_visible
 from workflows.public import registration
 from workflows.public.privacy import Keys
 from workflows.workdays import deadlines
@@ -244,10 +244,11 @@ def decide_appeal(
     session: Session, actor: Actor, item_id: int, data: AppealDecisionIn, now: datetime
 ) -> OpinionReply:
     """A supervisor upholds (the answer stands again, if not answered anew since) or rejects."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     item = _locked(session, item_id)
     if item is None:
         raise _not_found(item_id)
+    require_visible(actor, item.unit_id, _not_found(item_id))  # another district's: not found
     reply = _rated_round(session, item)
     if reply.appeal_state != AppealState.pending:
         raise Conflict("appeal_not_pending", "没有待审核的申诉", "no pending appeal to decide")

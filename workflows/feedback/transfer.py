@@ -360,7 +360,7 @@ def decide(
 ) -> FeedbackTransfer:
     """A supervisor decides a sent-back transfer: the chosen unit holds the opinion and signs
     for it within the rule's days; the due day moves only when the decision extends it."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     row = open_transfer(session, item.id or 0, lock=True)
     if row is None or row.state != TransferState.returned:
         raise Conflict(

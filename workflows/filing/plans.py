@@ -132,7 +132,7 @@ def decide(
 ) -> EventFiling:
     """A supervisor approves the event's plan, or sends it back with a reason the unit sees
     (its deadline's 催办 is armed again: a plan sent back is a plan missing)."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     row = of(session, event.id or 0)
     if row is None or row.state != FilingState.submitted:
         raise Conflict(

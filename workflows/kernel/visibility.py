@@ -112,6 +112,24 @@ class Actor:
                 "this account is read-only for the campaign's records",
             )
 
+    def require_acting(self) -> None:
+        """Refuse any change by the city's readers: city supervisors, viewers and the audit
+        administrator read every district and act in none (docs/tenancy.md), not even where
+        their role would act in a district (accounts, units, decisions)."""
+        if self.city and self.role in CITY_READERS:
+            raise Forbidden(
+                "read_only",
+                "市级督查和只读账号只能查看各区县数据，不能修改",
+                "city-level supervisors and viewers read every district and change nothing",
+            )
+
+    def require_acting_supervisor(self) -> None:
+        """A supervisor's act (a decision, a draw, a visit, a campaign's change): refused to
+        callers who are not supervisors (403 `supervisor_required`) and to the city's read-only
+        supervisors (403 `read_only`)."""
+        self.require_supervisor()
+        self.require_acting()
+
     def require_supervisor(self) -> None:
         """Refuse callers who are not district-office supervisors (or the console)."""
         if not self.is_supervisor:

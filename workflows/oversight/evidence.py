@@ -244,7 +244,8 @@ def check_events(
         return {}
     rows = session.execute(
         sa.select(col(Event.id), col(Unit.name), col(Event.theme), col(Event.held_on),
-                  col(Event.summary_due_at), col(Event.summary_due_on), col(Summary.submitted_at))
+                  col(Event.summary_due_at), col(Event.summary_due_on), col(Summary.submitted_at),
+                  col(Unit.district_id))
         .join(Unit, col(Unit.id) == Event.unit_id)
         .outerjoin(Summary, col(Summary.event_id) == Event.id)
         .where(col(Event.id).in_(ids))
@@ -255,6 +256,7 @@ def check_events(
         )
         for r in rows
     }
+    district_of = {r.id: r.district_id for r in rows}
     _first_submissions(session, found)
     photos = session.execute(
         sa.select(col(Attachment.id), col(Attachment.event_id), col(Attachment.filename),
@@ -262,15 +264,18 @@ def check_events(
         .where(col(Attachment.event_id).in_(ids), col(Attachment.kind) == "photo")
         .order_by(col(Attachment.event_id), col(Attachment.id))
     ).all()  # fmt: skip
-    elsewhere: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    elsewhere: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     hashes = sorted({p.sha256 for p in photos})
     for i in range(0, len(hashes), 500):
         for r in session.execute(
-            sa.select(col(Attachment.sha256), col(Attachment.event_id), col(Attachment.id))
+            sa.select(col(Attachment.sha256), col(Attachment.event_id), col(Attachment.id),
+                      col(Unit.district_id))
+            .join(Event, col(Event.id) == Attachment.event_id)
+            .join(Unit, col(Unit.id) == Event.unit_id)
             .where(col(Attachment.sha256).in_(hashes[i : i + 500]), col(Attachment.kind) == "photo")
             .order_by(col(Attachment.id))
         ):  # fmt: skip
-            elsewhere[r.sha256].append((r.event_id, r.id))
+            elsewhere[r.sha256].append((r.event_id, r.id, r.district_id))
     for p in photos:
         ev = found[p.event_id]
         when, assumed = taken_at(str(Path(store.path(p.storage_key))), p.sha256)
@@ -280,7 +285,10 @@ def check_events(
         elif ev.held_on is not None and when.date() != ev.held_on:
             photo.flags.append("other_day")
         photo.same_as = [
-            {"event_id": e, "attachment_id": a} for e, a in elsewhere[p.sha256] if e != p.event_id
+            {"event_id": e, "attachment_id": a}
+            for e, a, district in elsewhere[p.sha256]
+            # a photo of another district's event is not named: its ids are not the reader's
+            if e != p.event_id and district == district_of[p.event_id]
         ]
         if photo.same_as:
             photo.flags.append("duplicate")

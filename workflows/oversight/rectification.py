@@ -173,15 +173,15 @@ def issue(
 ) -> Rectification:
     """A supervisor's rectification notice on a round found lacking (what to fix: `notice`,
     else the round's notes), due `rectification_workdays` working days from today."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     check = session.get(SpotCheck, check_id)
+    missing = NotFound(
+        "spot_check_not_found", f"抽查记录 {check_id} 不存在", f"spot check {check_id} not found"
+    )
     if check is None:
-        raise NotFound(
-            "spot_check_not_found",
-            f"抽查记录 {check_id} 不存在",
-            f"spot check {check_id} not found",
-        )
+        raise missing
     (event,) = lock_by_id(session, Event, [check.event_id])
+    require_visible(actor, event.unit_id, missing)  # another district's round: not found
     if check.result == SpotCheckResult.satisfactory:
         raise Conflict(
             "rectification_not_needed",
@@ -268,7 +268,7 @@ def _decided(rect: Rectification) -> None:
 
 def close(session: Session, rect_id: int, *, actor: Actor, now: datetime) -> Rectification:
     """The supervisor accepts the report: the rectification is closed (销号)."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     event, rect = _locked(session, actor, rect_id)
     _decided(rect)
     rect.state, rect.closed_at, rect.closed_by = S.closed, now, actor.id
@@ -284,7 +284,7 @@ def send_back(
 ) -> Rectification:
     """The supervisor sends the report back with reasons; a new due day is counted from today
     and its escalations are owed again."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     event, rect = _locked(session, actor, rect_id)
     _decided(rect)
     why = _text(reasons, "reasons", "退回原因", "the reasons", REASONS_MAX)

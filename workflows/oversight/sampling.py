@@ -159,7 +159,7 @@ def draw(
     note: str = "",
 ) -> SampleDraw:
     """Draw and record a sample (supervisors); always a new record."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     campaigns.get(session, campaign_id, actor)
     mode, value = _size(count, share)
     people = population(session, campaign_id)

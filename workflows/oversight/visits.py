@@ -31,7 +31,7 @@ def record(
     """A supervisor records a visit to an event; the day is not in the future. It may name
     the spot-check round of the same event it informed, and mark its findings as a problem
     (reported, and deducted in the assessment)."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     if spot_check_id is not None:
         check = session.get(SpotCheck, spot_check_id)
         if check is None or check.event_id != event.id:
@@ -97,7 +97,7 @@ def add_photo(
     now: datetime,
 ) -> VisitPhoto:
     """A photo taken on the visit (images only)."""
-    actor.require_supervisor()
+    actor.require_acting_supervisor()
     if not data:
         raise DomainError("photo_empty", "照片为空", "the photo is empty", status=422)
     # The type comes from the bytes, not from what the browser claimed (issue 14).

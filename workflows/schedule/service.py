@@ -53,6 +53,8 @@ def import_schedule(
     before anything is written; `progress` is told how many events each written chunk held.
     """
     require_importer(None if dry_run else session, actor, now)
+    if not dry_run:
+        actor.require_acting()  # a city reader may look at a table's plan, not import it
     table = read_table(data, filename, limits)
     campaign = campaigns.get(session, campaign_id, actor)
     require_open(campaign)  # last year's campaign is read-only (issue 30)

@@ -62,6 +62,7 @@ def link(
 ) -> IdentityLink:
     """Link `subject` at the configured provider `issuer` to the account; one identity
     belongs to one account."""
+    actor.require_acting()
     user = load_managed(session, actor, user_id)
     provider = provider_of(issuer)
     subject = clean_subject(subject)
@@ -89,6 +90,7 @@ def link(
 
 def unlink(session: Session, actor: Actor, user_id: int, link_id: int, now: datetime) -> None:
     """Remove one linked identity from the account."""
+    actor.require_acting()
     user = load_managed(session, actor, user_id)
     row = session.get(IdentityLink, link_id)
     if row is None or row.user_id != user_id:
