@@ -245,6 +245,8 @@ Request = dict[str, Any]  # params / json / files for TestClient.request
 
 def _body(method: str, path: str, s: Seeded, role: str) -> Request:
     """A well-formed request for the operation, so only authorization can refuse it."""
+    if (method, path) == ("POST", "/api/v1/public/events/{event_id}/registrations"):
+        return {"json": form(s.client, phone="13900000000")}  # asks for a challenge: only here
     v = s.ids["version"]
     bodies: dict[tuple[str, str], Request] = {
         ("POST", "/api/v1/auth/login"): {"json": {"username": "housing", "password": PASSWORD}},
@@ -412,9 +414,6 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         ("POST", "/api/v1/feedback/{item_id}/transitions"): {
             "json": {"trigger": "close", "expected_version": s.ids["item_version"]}
         },
-        ("POST", "/api/v1/public/events/{event_id}/registrations"): {
-            "json": form(s.client, phone="13900000000")
-        },
         ("POST", "/api/v1/public/registrations/cancel"): {
             "json": {"code": s.ids["registration_code"], "phone": PHONE}
         },
@@ -461,11 +460,12 @@ def _path(path: str, s: Seeded, role: str) -> str:
     return path.format(**{k: v for k, v in ids.items() if isinstance(v, (int, str))})
 
 
-def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
+def _seed(walker: Walker, engine, *, target: str = "target") -> dict[str, Any]:  # noqa: ANN001
     """Through the API: an event of 区住建局 walked to spot_checked with an invitee, an opinion
     with a pending extension, a summary photo and a visit; a second event open to the public
     with one registration; a sample draw; a failed notification; a target account; one named
-    token per caller."""
+    token per caller. `target` names the target account (tests/routes/test_authz_districts.py
+    seeds a second district's world the same way; `world.units[HOUSING]` is its clerk's unit)."""
     client, world = walker.client, walker.world
     h = world.headers
     event, invitees = walker.held_event()
@@ -517,7 +517,7 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
     now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
     with Session(engine, expire_on_commit=False) as session:
         note = Notification(
-            key="authz-matrix", subject_type="event", subject_id=eid, event_id=eid,
+            key=f"authz-matrix-{target}", subject_type="event", subject_id=eid, event_id=eid,
             unit_id=world.units[HOUSING], rule="event_hold", kind="escalation", level=1,
             channel="email", recipient="a@b.example", title="t", body="b", state="failed",
             created_at=now,
@@ -549,12 +549,12 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
             account = session.get(User, user_id)
             assert account is not None
             account.password_hash = _password_hash()
-        target = create_user(
-            session, username="target", role="unit_staff", unit_name=HOUSING, now=now
+        account_made = create_user(
+            session, username=target, role="unit_staff", unit_id=world.units[HOUSING], now=now
         )
         session.flush()
         link = IdentityLink(
-            provider="https://idp.example", subject="target", user_id=target.id,
+            provider="https://idp.example", subject=target, user_id=account_made.id,
             linked_by_name="admin", linked_at=now,
         )  # fmt: skip
         session.add(link)
@@ -594,7 +594,7 @@ def _seed(walker: Walker, engine) -> dict[str, Any]:  # noqa: ANN001
         "scoring": scoring,
         "notification_id": note.id,
         "message_id": message.id,
-        "user_id": target.id,
+        "user_id": account_made.id,
         "link_id": link.id,
         "unit_id": world.units[HOUSING],
         "bulletin_id": bulletin.id,
