@@ -169,7 +169,11 @@ def _wake_higher(session: Session, row: Notification, now: datetime) -> tuple[in
         )
         .order_by(col(Notification.level))
     ).all()
-    return tuple(jobs.owe_many(session, jobs.DELIVER_ACTOR, [[n] for n in higher], now))
+    return tuple(
+        jobs.owe_many(
+            session, jobs.DELIVER_ACTOR, [[n] for n in higher], now, district_id=row.district_id
+        )
+    )
 
 
 def _deliver_to_inbox(session: Session, row: Notification, now: datetime) -> Delivery:
@@ -185,10 +189,11 @@ def _deliver_to_inbox(session: Session, row: Notification, now: datetime) -> Del
     return Delivery("sent", row.attempts, _wake_higher(session, row, now))
 
 
-def deliver(rt: Runtime, notification_id: int) -> Delivery:
-    """Send one notification if it is still owed; raise RetryLater on a transient failure."""
+def deliver(rt: Runtime, notification_id: int, tenant: tenancy.Tenant = tenancy.JOBS) -> Delivery:
+    """Send one notification if it is still owed; raise RetryLater on a transient failure.
+    `tenant`: the message's district (a notification of another district is `missing`)."""
     now = rt.clock.now()
-    with session_scope(rt.engine, tenant=tenancy.JOBS) as session:
+    with session_scope(rt.engine, tenant=tenant) as session:
         row = session.exec(
             select(Notification).where(Notification.id == notification_id).with_for_update()
         ).first()
@@ -236,7 +241,7 @@ def deliver(rt: Runtime, notification_id: int) -> Delivery:
         before_sleep=partial(_log_record_retry, notification_id),
         reraise=True,
     )
-    return recording(_record, rt, notification_id, attempts, error, permanent, retry_ms)
+    return recording(_record, rt, notification_id, attempts, error, permanent, retry_ms, tenant)
 
 
 def _log_record_retry(notification_id: int, attempt: RetryCallState) -> None:
@@ -255,9 +260,10 @@ def _record(
     error: str | None,
     permanent: bool,
     retry_ms: int | None,
+    tenant: tenancy.Tenant,
 ) -> Delivery:
     now = rt.clock.now()
-    with session_scope(rt.engine, tenant=tenancy.JOBS) as session:
+    with session_scope(rt.engine, tenant=tenant) as session:
         row = session.exec(
             select(Notification).where(Notification.id == notification_id).with_for_update()
         ).one()

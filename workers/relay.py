@@ -3,6 +3,7 @@
 Rows are claimed with FOR UPDATE SKIP LOCKED, so several relays (schedulers) never hand out the
 same row at once. A relay that dies after enqueueing but before its commit leaves the rows
 unsent; the next pass enqueues them again, which is harmless because every actor is idempotent.
+Each message gets its row's district as its last argument (workflows/kernel/jobs.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlmodel import col, select
 
 from models import OutboxMessage
 from models.db import session_scope
-from workflows.kernel import tenancy
+from workflows.kernel import jobs, tenancy
 
 log = structlog.get_logger("openday.relay")
 
@@ -46,7 +47,8 @@ def relay(
         ).all()
         for row in rows:
             try:
-                send(row.actor, row.args)
+                # The message names its district (or CITY_WIDE): the worker binds it.
+                send(row.actor, [*row.args, jobs.message_district(row.district_id)])
             except dramatiq.errors.ActorNotFound:
                 # A row no actor can take (written by something else): log it and move on
                 # rather than stopping every relay on it forever.

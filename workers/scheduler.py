@@ -122,6 +122,7 @@ class Scheduler:
                     col(Timer.rule),
                     col(Timer.level),
                     col(Timer.due_at),
+                    col(Timer.district_id),
                 )  # fmt: skip
                 .execution_options(synchronize_session=False)
             ).all()
@@ -131,7 +132,7 @@ class Scheduler:
             # One subject's timers travel together, lowest level first: when a reminder and
             # both escalation levels are due at once (a backdated event), they go out in order.
             ordered = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
-            _owe_handling(session, [t.id for t in ordered], now)
+            _owe_handling(session, [(t.id, t.district_id) for t in ordered], now)
         if timers:
             late = max((now - t.due_at).total_seconds() for t in timers)
             log.info("timers_fired", count=len(timers), max_late_seconds=round(late, 3))
@@ -157,7 +158,9 @@ class Scheduler:
             # One subject's timers travel together, lowest level first: when a reminder and
             # both escalation levels are due at once (a backdated event), they go out in order.
             ordered = sorted(timers, key=lambda t: (t.subject_type, t.subject_id, t.rule, t.level))
-            _owe_handling(session, [t.id for t in ordered if t.id is not None], now)
+            _owe_handling(
+                session, [(t.id, t.district_id) for t in ordered if t.id is not None], now
+            )
             stalled = session.exec(
                 select(Notification)
                 .where(
@@ -187,7 +190,7 @@ class Scheduler:
             for row in stalled:
                 row.state = NotificationState.pending
                 row.lease_until = now  # not again before another `stuck_after`
-                owe(session, DELIVER_ACTOR, [row.id], now)
+                owe(session, DELIVER_ACTOR, [row.id], now, district_id=row.district_id)
         count = len(timers) + len(stalled)
         if count:
             log.warning("work_redriven", timers=len(timers), notifications=len(stalled))
@@ -347,14 +350,19 @@ def _log_failed_pass(attempt: RetryCallState) -> None:
         log.warning("scheduler_pass_failed", error=repr(exc)[:300])
 
 
-def _owe_handling(session: Session, timer_ids: list[int], now: datetime) -> None:
-    """Outbox rows handing fired timers to the workers, TIMERS_PER_MESSAGE to a message (one
-    multi-row insert)."""
-    chunks = [
-        timer_ids[start : start + TIMERS_PER_MESSAGE]
-        for start in range(0, len(timer_ids), TIMERS_PER_MESSAGE)
-    ]
-    owe_many(session, HANDLE_TIMERS_ACTOR, [[chunk] for chunk in chunks], now)
+def _owe_handling(session: Session, timers: list[tuple[int, int | None]], now: datetime) -> None:
+    """Outbox rows handing fired timers (id, district) to the workers: one district's timers
+    to a message (a digest's, city-level, to the city's), TIMERS_PER_MESSAGE at most, in the
+    given order (one multi-row insert per district)."""
+    by_district: dict[int | None, list[int]] = {}
+    for timer_id, district in timers:
+        by_district.setdefault(district, []).append(timer_id)
+    for district, timer_ids in by_district.items():
+        chunks = [
+            timer_ids[start : start + TIMERS_PER_MESSAGE]
+            for start in range(0, len(timer_ids), TIMERS_PER_MESSAGE)
+        ]
+        owe_many(session, HANDLE_TIMERS_ACTOR, [[c] for c in chunks], now, district_id=district)
 
 
 class Waiter:

@@ -344,3 +344,33 @@ def test_lines_of_a_district_are_invisible_to_another_and_the_chain_holds(
         tenancy.bind(session, tenancy.OPERATOR)
         reports = audit.verify(session, [ChangeLog])
         assert reports[0].broken is None, reports[0]
+
+
+def test_a_districts_job_writes_a_digest_only_under_the_jobs_scope(runtime: Engine) -> None:
+    """A digest is city-level: a district's timer job cannot write one under its district
+    (fails closed: NULL district, not the writer's), and writes it inside `as_jobs`, after
+    which the transaction is the district's again."""
+    from models import Notification
+
+    def digest(key: str) -> Notification:
+        return Notification(key=key, subject_type="digest", subject_id=0, rule="digest",
+                            kind="digest", channel="log", recipient="x", title="t", body="",
+                            state="held", created_at=NOW)  # fmt: skip
+
+    tag = uuid.uuid4().hex[:6]
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(1))
+        with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
+            session.add(digest(f"d1-{tag}"))
+            session.flush()
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(1))
+        with tenancy.as_jobs(session):
+            row = digest(f"d2-{tag}")
+            session.add(row)
+            session.flush()
+            assert row.district_id is None
+        # The district's own view again: the city-level digest is out of sight.
+        seen = session.exec(select(Notification).where(Notification.id == row.id)).first()
+        assert seen is None
+        session.commit()

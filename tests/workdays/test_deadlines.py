@@ -39,6 +39,7 @@ from workers.middleware import LogContext
 from workers.runtime import Runtime, set_runtime
 from workers.scheduler import Scheduler, dramatiq_sender
 from workflows.campaign.rules import CampaignRules
+from workflows.kernel import jobs
 from workflows.kernel.clock import Clock, FixedClock
 from workflows.kernel.jobs import DELIVER_ACTOR
 from workflows.workdays.days import WorkdayCalendar
@@ -100,9 +101,9 @@ class Workers:
     def __init__(self, broker: ClockedStubBroker) -> None:
         self.broker = broker
 
-    def send(self, actor: str, args: list[Any]) -> None:
-        """Enqueue a message for an actor, as the relay does."""
-        dramatiq_sender()(actor, args)
+    def send(self, actor: str, args: list[Any], district: int | str = jobs.CITY_WIDE) -> None:
+        """Enqueue a message for an actor, as the relay does (its district last)."""
+        dramatiq_sender()(actor, [*args, district])
 
     def drain(self) -> None:
         """Release the retries now due, then process every queued message and what it sends."""

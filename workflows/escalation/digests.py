@@ -53,7 +53,7 @@ from workflows.escalation.batch import (
     stale,
 )
 from workflows.filing import timers as filing
-from workflows.kernel import jobs
+from workflows.kernel import jobs, tenancy
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.daywords import day_zh
 from workflows.workdays import deadlines
@@ -108,6 +108,15 @@ def attach(
     `wants` maps each recipient to its digest hour. A digest already on its way (its hour came
     while this transaction waited) takes nothing more: the item goes into the next day's.
     """
+    # A digest is city-level (one per recipient, items of any district): a district's timer
+    # job finds or makes it under the jobs' city scope (docs/tenancy.md).
+    with tenancy.as_jobs(session):
+        return _attach(session, wants, now)
+
+
+def _attach(
+    session: Session, wants: dict[tuple[str, str], int], now: datetime
+) -> dict[tuple[str, str], int]:
     table = Notification.__table__  # type: ignore[attr-defined]
     pending = {who: (digest_day(now, hour), hour) for who, hour in wants.items()}
     found: dict[tuple[str, str], int] = {}

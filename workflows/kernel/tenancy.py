@@ -14,6 +14,8 @@ SQLite has no row-level security: there the same code runs with the application 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +78,22 @@ def bind(session: OrmSession, tenant: Tenant) -> None:
         _apply(session.connection(), tenant)
     if tenant.scope in (SWEEP, CLI, MIGRATE):
         log.debug("tenant_city_scope", scope=tenant.scope)
+
+
+@contextmanager
+def as_jobs(session: OrmSession) -> Iterator[None]:
+    """Work under the jobs' city scope for a block of statements inside a district's job
+    transaction, then for the district again: a district's timers attach their items to a
+    recipient's digest, a city-level row (one per recipient, items of any district). Only
+    job code calls this (workflows/escalation/digests.attach); it is logged."""
+    before = session.info.get(INFO_KEY)
+    if before is None or before.district_id is None:
+        yield  # already city-wide (or unbound): nothing to widen
+        return
+    log.info("tenant_widened_for_jobs", district=before.district_id, scope=SWEEP)
+    _apply(session.connection(), JOBS)
+    yield
+    _apply(session.connection(), before)  # not on an error: the transaction is rolled back
 
 
 def bind_actor(session: OrmSession, actor: Actor) -> None:
