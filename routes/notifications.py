@@ -12,7 +12,7 @@ from schemas.common import Page
 from schemas.deadlines import NotificationOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, fetch_page
 from workflows.escalation import notifications
-from workflows.kernel.visibility import visible
+from workflows.kernel.visibility import scope
 
 router = APIRouter(prefix=API_PREFIX + "/notifications", tags=["deadlines"])
 
@@ -28,7 +28,7 @@ def list_notifications(
     """Reminders and escalations owed and sent; `state=failed` shows what could not be
     delivered, `held` the digests waiting for their hour, `digested` the items inside them."""
     stmt = select(Notification).order_by(col(Notification.id).desc())
-    stmt = visible(stmt, actor, Notification.unit_id)
+    stmt = notifications.visible_notifications(stmt, scope(actor, None))
     if state:
         stmt = stmt.where(Notification.state == state)
     if event_id is not None:

@@ -36,12 +36,12 @@ from tests.workdays.test_deadlines import (  # noqa: F401
 )
 from workers.channels import StubChannel, WebhookChannel
 from workers.scheduler import Scheduler
+from workflows.accounts.service import actor_of
 from workflows.campaign.rules import CampaignRules
 from workflows.escalation import digests, notifications
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
 from workflows.kernel.clock import FixedClock
-from workflows.kernel.visibility import Actor
 from workflows.schedule.demo import load_demo_campaign
 
 BOARD = "http://127.0.0.1:8000/board"
@@ -217,7 +217,10 @@ def test_a_failed_digest_is_listed_and_can_be_sent_again(
         ).one()
         assert failed.kind == "digest" and failed.event_id is None
         supervisor = s.exec(select(User).where(User.username == "duban")).one()
-        notifications.retry_failed(s, Actor.of(supervisor), failed.id, clock.now())  # type: ignore[arg-type]
+        # The district office's supervisor, with its district's units as a sign-in loads them:
+        # the digest carries only its district's items, so it is theirs to resend.
+        actor = actor_of(s, supervisor)
+        notifications.retry_failed(s, actor, failed.id, clock.now())  # type: ignore[arg-type]
         s.commit()
         failed_id, recipient = failed.id, failed.recipient
     _settle(scheduler, workers)

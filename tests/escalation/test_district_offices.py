@@ -162,3 +162,43 @@ def test_items_for_the_office_reach_their_own_districts_supervisors(
         assert reached(2, "ext_request", unit.id, None) == {theirs}
         assert reached(3, "bulletin", None, anyue.id) == {theirs}
         assert reached(4, "bulletin", None, 1) == {ours}
+
+
+def test_a_district_sees_and_resends_only_digests_of_its_own_items(engine: Engine) -> None:
+    """A digest (of no unit) is a district's when every item in it is of the district's units;
+    one mixing two districts stays with the city (list, board and resend use one rule)."""
+    from workflows.escalation.notifications import visible_notifications
+
+    now = local(2023, 1, 10, 9)
+    with Session(engine) as s:
+        anyue = _anyue(s, now)
+        ours = s.exec(select(Unit).where(Unit.name == HOUSING)).first()
+        if ours is None:
+            ours = Unit(name=HOUSING, kind=UnitKind.department, created_at=now)
+            s.add(ours)
+        theirs = Unit(name="安岳县测试局", kind=UnitKind.department, district_id=anyue.id,
+                      created_at=now)  # fmt: skip
+        s.add(theirs)
+        s.flush()
+
+        def row(key: str, unit: Unit | None, digest: Notification | None = None) -> Notification:
+            n = Notification(
+                key=key, subject_type="digest" if unit is None else "feedback", subject_id=0,
+                unit_id=None if unit is None else unit.id, rule="digest", kind="digest",
+                channel="email", recipient="x@example", title=key, body="", state="failed",
+                created_at=now, digest_id=None if digest is None else digest.id,
+            )  # fmt: skip
+            s.add(n)
+            s.flush()
+            return n
+
+        own_digest, mixed = row("own", None), row("mixed", None)
+        row("own-1", ours, own_digest)
+        row("mixed-1", ours, mixed)
+        row("mixed-2", theirs, mixed)
+        s.commit()
+        assert ours.id is not None
+        seen = s.exec(visible_notifications(select(Notification), frozenset({ours.id}))).all()
+        assert sorted(n.key for n in seen) == ["mixed-1", "own", "own-1"]
+        everything = s.exec(visible_notifications(select(Notification), None)).all()
+        assert len(everything) == 5

@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
 from models import Notification, NotificationState
+from workflows.escalation.digests import SUBJECT as DIGEST
 from workflows.kernel import jobs
 from workflows.kernel.errors import Conflict, NotFound
-from workflows.kernel.visibility import Actor, visible
+from workflows.kernel.visibility import Actor, UnitScope, scope, unit_clause
 from workflows.workdays.deadlines import wake_schedulers
+
+S = TypeVar("S", bound=Any)
+
+
+def visible_notifications(statement: S, scoped: UnitScope) -> S:
+    """`statement` narrowed to the notifications of the units in `scoped` and, when it is
+    narrowed, the digests (催办汇总, of no unit) whose every item is of those units: a district
+    office sees and may resend a digest that carries only its own district's items, as every
+    digest of a single-district install does; a digest mixing districts stays with the city."""
+    clause = unit_clause(col(Notification.unit_id), scoped)
+    if clause is None:
+        return statement
+    item = aliased(Notification)
+    foreign = sa.exists().where(
+        col(item.digest_id) == col(Notification.id),
+        sa.or_(col(item.unit_id).is_(None), sa.not_(unit_clause(col(item.unit_id), scoped))),
+    )
+    digest = sa.and_(
+        col(Notification.subject_type) == DIGEST, col(Notification.unit_id).is_(None), ~foreign
+    )
+    return statement.where(sa.or_(clause, digest))
 
 
 def retry_failed(
@@ -21,7 +46,7 @@ def retry_failed(
     # Another district's notification (or, for a district, one of no unit) is not found: the
     # rows the notifications list shows are the rows a retry may name.
     stmt = select(Notification).where(Notification.id == notification_id)
-    row = session.exec(visible(stmt, actor, Notification.unit_id).with_for_update()).first()
+    row = session.exec(visible_notifications(stmt, scope(actor, None)).with_for_update()).first()
     if row is None:
         raise NotFound(
             "notification_not_found",

@@ -30,6 +30,7 @@ from models import (
 )
 from workflows.accounts import units as unit_list
 from workflows.escalation import overdue
+from workflows.escalation.notifications import visible_notifications
 from workflows.event import machine as event_machine
 from workflows.files.store import FileStore
 from workflows.kernel import paging
@@ -250,15 +251,15 @@ def waiting_for_check(session: Session, units: UnitScope) -> int:
 
 
 def failed_notifications(session: Session, units: UnitScope) -> list[Notification]:
-    """The latest notifications whose delivery failed (of the units seen; a district's board
-    leaves out those of no unit)."""
+    """The latest notifications whose delivery failed (of the units seen, and the digests
+    carrying only their items)."""
     stmt = (
         select(Notification)
         .where(Notification.state == NotificationState.failed)
         .order_by(col(Notification.id).desc())
         .limit(PAGE)
     )
-    return list(session.exec(within(stmt, Notification.unit_id, units)).all())
+    return list(session.exec(visible_notifications(stmt, units)).all())
 
 
 def flagged_events(
