@@ -8,7 +8,7 @@ from models.campaign import Campaign, CampaignUnit
 from models.cancellation import CancellationRequest, CancellationState
 from models.change_log import ChangeLog
 from models.correction import CorrectionRequest, CorrectionState
-from models.district import DEFAULT_DISTRICT, District
+from models.district import DEFAULT_DISTRICT, District, DistrictGrant
 from models.event import Event, EventForm, EventState, LeaderPost
 from models.extension import ExtensionRequest, ExtensionState
 from models.feedback import OPEN_FEEDBACK_STATES, FeedbackItem, FeedbackState
@@ -33,6 +33,7 @@ from models.work_calendar import CalendarDay, CalendarYear
 __all__ = [
     "DEFAULT_DISTRICT",
     "District",
+    "DistrictGrant",
     "ACTIVE_STATES",
     "OPEN_FEEDBACK_STATES",
     "Rectification",

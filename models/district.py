@@ -31,3 +31,20 @@ class District(SQLModel, table=True):
     contact_phone: str | None = Field(default=None, sa_type=sa.String(32))
     contact_email: str | None = Field(default=None, sa_type=sa.String(200))
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DistrictGrant(SQLModel, table=True):
+    """A district's grant to a named city supervisor to act in it as the district's own
+    supervisor would (spot checks, returns, approvals…); revoked by setting `revoked_at`.
+    Shared like `account` (read when the supervisor's token is, before any district is known)."""
+
+    __tablename__ = "district_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    granted_by: int | None = Field(default=None, foreign_key="account.id")
+    granted_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: int | None = Field(default=None, foreign_key="account.id")
+    reason: str = Field(default="", sa_type=sa.String(200))

@@ -23,6 +23,7 @@ from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from schemas.accounts import UserIn, UserPatch
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workers.runtime import notify_config
+from workflows.accounts import districts as district_list
 from workflows.accounts import duties
 from workflows.accounts import service as accounts
 from workflows.accounts import units as unit_list
@@ -53,6 +54,8 @@ FIELDS = {
     "unit_not_allowed": "unit_id",
     "unit_not_found": "unit_id",
     "unit_id": "unit_id",
+    "district_required": "district_id",
+    "district_not_found": "district_id",
     "email": "email",
     "display_name": "display_name",
     "wrong_password": "old_password",
@@ -173,6 +176,8 @@ def _new_page(
         values=values or {},
         roles=_roles_for(user),
         units=_units(session, user.actor),
+        # At the city level the form names the new account's district (or the city level).
+        districts=district_list.listed(session, user.actor) if user.actor.city else [],
     )
 
 
@@ -195,7 +200,7 @@ def account_create(
     """Create the account; the answer shows its one-time password, once."""
     values = {
         k: str(form.get(k, "")).strip()[:300]
-        for k in ("username", "display_name", "role", "unit_id", "email")
+        for k in ("username", "display_name", "role", "unit_id", "email", "district_id")
     }
     with attempt(session, explain=_refusal) as tried:
         body = UserIn(
@@ -205,6 +210,8 @@ def account_create(
             display_name=values["display_name"],
             email=values["email"] or None,
         )
+        district_id = district_list.chosen_level(session, user.actor, body.role,
+                                                 values["district_id"])  # fmt: skip
         one_time = accounts.generate_password()
         created = accounts.create_user(
             session,
@@ -218,6 +225,7 @@ def account_create(
             one_time=True,
             actor=user.actor,
             notify=notify_config(settings),  # a staff account hears its unit's open items
+            district_id=district_id,
         )
     if tried.errors:
         return _new_page(request, session, user, tried.errors, values)

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from models import Campaign, Event, FeedbackItem, Unit
+from workflows.kernel import tenancy
 from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor, require_visible, sees_unit
 from workflows.workdays import deadlines
@@ -35,6 +36,8 @@ _MOVE_TARGET = (
 
 
 def _visible_event_row(session: Session, actor: Actor, event_id: int, stmt: Any) -> Any:
+    if stmt is not _EVENT:  # about to change it: a city supervisor acts where granted only
+        tenancy.before_lock(session, actor, select(Event.unit_id).where(Event.id == event_id))
     row = session.execute(stmt, {"event_id": event_id}).first()
     require_visible(
         actor,
@@ -93,6 +96,8 @@ def load_item(session: Session, actor: Actor, item_id: int, *, lock: bool = Fals
     event's unit and by the unit holding it (one it was transferred to)."""
     stmt = select(FeedbackItem).where(FeedbackItem.id == item_id)
     if lock:
+        unit_of = select(FeedbackItem.unit_id).where(FeedbackItem.id == item_id)
+        tenancy.before_lock(session, actor, unit_of)
         stmt = stmt.with_for_update()
     item = session.exec(stmt).first()
     event = session.get(Event, item.event_id) if item is not None else None

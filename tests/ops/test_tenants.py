@@ -374,3 +374,83 @@ def test_a_districts_job_writes_a_digest_only_under_the_jobs_scope(runtime: Engi
         seen = session.exec(select(Notification).where(Notification.id == row.id)).first()
         assert seen is None
         session.commit()
+
+
+def test_a_granted_city_supervisor_writes_its_granted_district_only(
+    owner: Engine, runtime: Engine, tmp_path: object
+) -> None:
+    """As the runtime role: a city supervisor holding district B's grant cancels B's event (the
+    write's transaction works for B: `tenancy.act_in`), and is refused A's (403
+    `district_grant_required`, nothing written); the database itself refuses a write in A
+    under B's tenant."""
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from models import Campaign, Role
+    from settings import Settings
+    from tests.conftest import local
+    from workflows.accounts import grants
+    from workflows.accounts.service import create_user, issue_token
+    from workflows.campaign.rules import CampaignRules
+    from workflows.kernel.clock import FixedClock
+    from workflows.kernel.visibility import SYSTEM
+
+    clock = FixedClock(local(2022, 9, 16))
+    now = clock.now()
+    tag = uuid.uuid4().hex[:6]
+    with Session(owner) as s:
+        tenancy.bind(s, tenancy.OPERATOR)
+        b = District(code=f"g{tag}", name=f"丙区{tag}", created_at=now)
+        s.add(b)
+        s.flush()
+        heads, places = {}, {}
+        for key, district in (("a", 1), ("b", b.id)):
+            c = Campaign(district_id=district, doc_number=f"g-{tag}", title="t",
+                         issuing_office="o", starts_on=date(2022, 8, 22),
+                         ends_on=date(2022, 9, 22), rules=CampaignRules().model_dump(),
+                         created_at=now)  # fmt: skip
+            u = Unit(district_id=district, name=f"单位{tag}", kind=UnitKind.department,
+                     created_at=now)  # fmt: skip
+            s.add_all([c, u])
+            s.flush()
+            staff = create_user(s, username=f"st{key}{tag}", role=Role.unit_staff,
+                                unit_id=u.id, now=now)  # fmt: skip
+            heads[key] = {"Authorization": "Bearer " + issue_token(s, staff, kind="api", now=now)}
+            places[key] = (c.id, u.id)
+        city = create_user(s, username=f"city{tag}", role=Role.supervisor, now=now,
+                           district_id=None)  # fmt: skip
+        heads["city"] = {"Authorization": "Bearer " + issue_token(s, city, kind="api", now=now)}
+        grants.grant(s, SYSTEM, b.id, city.id, "督查", now)  # type: ignore[arg-type]
+        s.commit()
+        b_id = b.id
+    settings = Settings(
+        var_dir=tmp_path,  # type: ignore[arg-type]
+        database_url="sqlite://",  # type: ignore[arg-type]
+        totp_required_roles="",
+    )
+    with TestClient(create_app(settings=settings, engine=runtime, clock=clock)) as client:
+        events = {}
+        for key in ("a", "b"):
+            campaign_id, unit_id = places[key]
+            body = {"campaign_id": campaign_id, "unit_id": unit_id, "theme": "参观",
+                    "date": "2022-09-16"}  # fmt: skip
+            r = client.post("/api/v1/events", json=body, headers=heads[key])
+            assert r.status_code == 201, r.text
+            events[key] = r.json()["id"]
+        move = {"trigger": "cancel", "expected_version": 1, "reason": "督查发现不具备条件"}
+        r = client.post(f"/api/v1/events/{events['a']}/transitions", json=move,
+                        headers=heads["city"])  # fmt: skip
+        assert r.status_code == 403 and r.json()["error"]["code"] == "district_grant_required"
+        r = client.post(f"/api/v1/events/{events['b']}/transitions", json=move,
+                        headers=heads["city"])  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert r.json()["event"]["state"] == "cancelled"
+        r = client.get(f"/api/v1/events/{events['a']}", headers=heads["city"])
+        assert r.status_code == 200 and r.json()["state"] == "planned"  # still reads A
+    with Session(runtime) as session:  # the second wall: B's tenant writes nothing of A
+        tenancy.bind(session, tenancy.Tenant(b_id))
+        with pytest.raises(sa.exc.DBAPIError):
+            session.add(Unit(district_id=1, name=f"越界{tag}", kind=UnitKind.town, created_at=now))
+            session.flush()

@@ -220,6 +220,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/samples/{sample_id}"): OVERSEE,
     ("GET", "/api/v1/samples/{sample_id}/verify"): OVERSEE,
     ("GET", "/api/v1/spot-checks"): READ_ALL,
+    # Districts (issue 28): every caller here acts in district 1, so adding or editing one is
+    # 403 `city_level_required` for all of them (the city's system administrator's:
+    # tests/accounts/test_district_admin.py); each reads its own district.
+    ("GET", "/api/v1/districts"): READ_ALL,
+    ("POST", "/api/v1/districts"): "13333333",
+    ("GET", "/api/v1/districts/{district_id}"): READ_ALL,
+    ("PATCH", "/api/v1/districts/{district_id}"): "13333333",
     ("GET", "/api/v1/units"): READ_ALL,
     ("POST", "/api/v1/units"): SYSTEM_DUTY,
     ("GET", "/api/v1/units/{unit_id}"): READ_ALL,
@@ -430,6 +437,8 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
         ("POST", "/api/v1/events/{event_id}/check-ins"): {"json": {"code": "AB3DE-FG7HJ"}},
         ("POST", "/api/v1/public/invitations/{token}/answer"): {"json": {"answer": "yes"}},
         ("POST", "/api/v1/public/offers/{token}/answer"): {"json": {"answer": "accept"}},
+        ("POST", "/api/v1/districts"): {"json": {"code": f"d-{role}", "name": f"新区{role}"}},
+        ("PATCH", "/api/v1/districts/{district_id}"): {"json": {"contact_name": "王五"}},
         ("POST", "/api/v1/units"): {"json": {"name": f"新单位{role}"}},
         ("PATCH", "/api/v1/units/{unit_id}"): {"json": {"contact_name": "王五"}},
         # the unit's own name (422) and a merge into itself (422): nothing written
@@ -597,6 +606,7 @@ def _seed(walker: Walker, engine, *, target: str = "target") -> dict[str, Any]: 
         "user_id": account_made.id,
         "link_id": link.id,
         "unit_id": world.units[HOUSING],
+        "district_id": 1,
         "bulletin_id": bulletin.id,
         "fmt": "docx",
         "campaign_id": world.campaign_id,

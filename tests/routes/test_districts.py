@@ -166,7 +166,7 @@ def test_a_city_supervisor_reads_every_district_and_changes_nothing(
         json={"trigger": "cancel", "expected_version": 1, "reason": "不办了"},
         headers=walker.world.headers["city"],
     )
-    assert r.status_code == 403 and error_of(r)["code"] == "read_only"
+    assert r.status_code == 403 and error_of(r)["code"] == "district_grant_required"
 
 
 def test_the_same_unit_name_in_two_districts(walker: Walker, other: Other) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models import Campaign, District, Unit
+from models import Campaign, District, Role, Unit, User
 from workflows.accounts import duties
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -26,10 +28,14 @@ LIMITS = {"name": 50, "city_name": 50, "office_name": 100, "contact_name": 50,
           "contact_phone": 32, "contact_email": 200}  # fmt: skip
 
 
+def listing(actor: Actor) -> Any:
+    """The select of the districts the actor sees, in the order they were added."""
+    return in_districts(select(District).order_by(col(District.id)), actor, District.id)
+
+
 def listed(session: Session, actor: Actor) -> list[District]:
     """The districts the actor sees, in the order they were added."""
-    stmt = in_districts(select(District).order_by(col(District.id)), actor, District.id)
-    return list(session.exec(stmt).all())
+    return list(session.exec(listing(actor)).all())
 
 
 def by_code(session: Session, actor: Actor, code: str) -> District:
@@ -123,13 +129,7 @@ def add(
     """Add a district of the city. Only at the city level (a district's own accounts manage
     nothing above it: 403 `city_level_required`), by the system administrator or the console
     (三员分立: organisation structure is the system administrator's, as units are)."""
-    if actor.district_id is not None:
-        raise Forbidden(
-            "city_level_required",
-            "只有市级管理员可以新增区县",
-            "only a city-level administrator may add a district",
-        )
-    duties.require(None, actor, duties.Duty.units)
+    _require_city_admin(actor, "新增区县", "add a district")
     code = code.strip()
     values = _checked(code, name, city_name, office_name, contact_name, contact_phone,
                       contact_email)  # fmt: skip
@@ -195,3 +195,141 @@ def _refuse_clash(session: Session, code: str, name: str | None) -> None:
             f"a district with this {which} exists",
             details={"field": which},
         )
+
+
+EDITABLE = ("name", "city_name", "office_name", "contact_name", "contact_phone", "contact_email")
+"""What an edit may change: the code is the district's stable name in URLs and imports."""
+
+
+def _require_city_admin(actor: Actor, what_zh: str, what_en: str) -> None:
+    """Districts are the city's: added and edited at the city level only (403
+    `city_level_required`), by the system administrator or the console (三员分立: organisation
+    structure is the system administrator's, as units are)."""
+    if actor.district_id is not None:
+        raise Forbidden(
+            "city_level_required",
+            f"只有市级管理员可以{what_zh}",
+            f"only a city-level administrator may {what_en}",
+        )
+    duties.require(None, actor, duties.Duty.units)
+
+
+def get(session: Session, actor: Actor, district_id: int) -> District:
+    """One district, or 404 `district_not_found` (also one the actor does not see)."""
+    found = session.get(District, district_id) if 0 < district_id < 2**31 else None
+    require_district(
+        actor,
+        None if found is None else found.id,
+        NotFound("district_not_found", f"区县 {district_id} 不存在",
+                 f"district {district_id} not found"),
+    )  # fmt: skip
+    assert found is not None
+    return found
+
+
+def update(
+    session: Session, actor: Actor, district_id: int, changes: dict[str, str | None], now: datetime
+) -> District:
+    """Change a district's name, office or contacts (city-level system administrator or the
+    console), with an audit line of what changed; nothing is written on a refusal."""
+    _require_city_admin(actor, "修改区县", "edit a district")
+    district = get(session, actor, district_id)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidData(
+            "field_not_editable",
+            f"不能修改区县的 {unknown[0]}",
+            f"a district's {unknown[0]} cannot be changed",
+            details={"field": unknown[0]},
+        )
+    before = {f: getattr(district, f) for f in FIELDS}
+    merged = {f: changes.get(f, before[f]) for f in EDITABLE}
+    values = _checked(
+        district.code, merged["name"] or "", merged["city_name"], merged["office_name"],
+        merged["contact_name"], merged["contact_phone"], merged["contact_email"],
+    )  # fmt: skip
+    if values["name"] != district.name:
+        clash = session.exec(
+            select(District).where(District.name == values["name"], District.id != district.id)
+        ).first()
+        if clash is not None:
+            raise Conflict(
+                "district_exists",
+                f"区县名称“{values['name']}”已存在",
+                "a district with this name exists",
+                details={"field": "name"},
+            )
+    for field, value in values.items():
+        setattr(district, field, value)
+    session.add(district)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        entity="district",
+        entity_id=district.id,
+        action="update",
+        now=now,
+        before=before,
+        after={f: getattr(district, f) for f in FIELDS},
+    )
+    return district
+
+
+def counts(session: Session, district_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per district: how many units, campaigns and accounts it holds (the districts page)."""
+    out = {d: {"units": 0, "campaigns": 0, "accounts": 0} for d in district_ids}
+    columns = (("units", Unit.district_id), ("campaigns", Campaign.district_id),
+               ("accounts", User.district_id))  # fmt: skip
+    for key, attribute in columns:
+        column = col(attribute)
+        rows = session.exec(
+            select(column, func.count()).where(column.in_(district_ids)).group_by(column)
+        ).all()
+        for district_id, n in rows:
+            if district_id is not None:
+                out[district_id][key] = int(n)
+    return out
+
+
+CITY = "city"
+"""The account form's choice of the city level (district None) at the city level."""
+
+
+def chosen_level(session: Session, actor: Actor, role: str, choice: str) -> int | None:
+    """The district a new account's form names: a district-level creator's own (whatever the
+    form says); at the city level a district's id or `city`, and nothing chosen is refused
+    (422 `district_required`) unless a staff account's unit decides it."""
+    if actor.district_id is not None:
+        return actor.district_id
+    choice = choice.strip()
+    if choice == CITY:
+        return None
+    if not choice:
+        if role == Role.unit_staff:
+            return None  # the unit's district (workflows/accounts/service._level_of_new)
+        raise InvalidData(
+            "district_required",
+            "请选择账号所属的区县（或市级）",
+            "choose the account's district (or the city level)",
+            details={"field": "district_id"},
+        )
+    district_id = int(choice) if choice.isdigit() and len(choice) < 10 else 0
+    return get(session, actor, district_id).id
+
+
+def require_reader(actor: Actor) -> None:
+    """Who opens 管理 › 区县: the system and security administrators (the city's: every
+    district; a district's: its own, with its grants) and supervisors (reading)."""
+    if not (actor.is_console or actor.role in (Role.system_admin, Role.security_admin,
+                                               Role.supervisor)):  # fmt: skip
+        raise Forbidden(
+            "districts_forbidden",
+            "仅系统管理员、安全管理员和督查人员可以查看区县",
+            "only administrators and supervisors see the districts",
+        )
+
+
+def may_edit(actor: Actor) -> bool:
+    """Whether the districts page offers adding and editing districts (the rule: add/update)."""
+    return actor.district_id is None and (actor.is_console or actor.role == Role.system_admin)

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from models import DEFAULT_DISTRICT, ApiToken, PasswordHistory, Role, Unit, User
 from models.db import core_connection
-from workflows.accounts import duties
+from workflows.accounts import duties, grants
 from workflows.accounts.duties import Duty
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
@@ -251,6 +251,8 @@ def token_use(
     tenancy.bind_actor(session, actor)
     if not staff:
         actor = replace(actor, district_units=district_units(session, row.district_id))
+    if actor.city and row.role == Role.supervisor:  # where a district granted it acting
+        actor = replace(actor, acting=grants.active_districts(session, row.id))
     return actor, (int(row.token_id) if stale else None)
 
 

@@ -29,7 +29,7 @@ from workflows.event import machine
 from workflows.event.data import CANCEL_REASON_MIN
 from workflows.event.moves import shown_name
 from workflows.inbox import service as inbox
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor, require_visible, visible
@@ -105,6 +105,8 @@ def get(
     """A cancellation request the caller may see, or 404."""
     stmt = select(CancellationRequest).where(CancellationRequest.id == request_id)
     if lock:
+        unit_of = select(CancellationRequest.unit_id).where(CancellationRequest.id == request_id)
+        tenancy.before_lock(session, actor, unit_of)
         stmt = stmt.with_for_update()
     row = session.exec(stmt).first()
     require_visible(
@@ -137,8 +139,11 @@ def decide(
 ) -> CancellationRequest:
     """A supervisor approves (the event is cancelled; optionally 不计扣分 with a reason) or
     refuses with a reason the clerk sees."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     row = get(session, actor, request_id, lock=True)
+    event = _locked_event(session, row.event_id)
+    actor = tenancy.act_in(session, actor, event.unit_id)  # a city supervisor: a granted district
+    actor.require_acting_supervisor()
     if row.state != CancellationState.pending:
         raise Conflict(
             "cancellation_decided",
@@ -146,7 +151,6 @@ def decide(
             "this cancellation request has already been decided",
             details={"state": row.state},
         )
-    event = _locked_event(session, row.event_id)
     if not approve:
         text = _reason(note, "note", "不予批准的理由", "不予批准的理由")
         row.state = CancellationState.refused
@@ -190,8 +194,11 @@ def set_exempt(
 ) -> CancellationRequest:
     """A supervisor marks an approved cancellation 不计扣分 (with a reason), or takes the mark
     back (with a reason too): audited either way."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     row = get(session, actor, request_id, lock=True)
+    event = _locked_event(session, row.event_id)
+    actor = tenancy.act_in(session, actor, event.unit_id)  # a city supervisor: a granted district
+    actor.require_acting_supervisor()
     if row.state != CancellationState.approved:
         raise Conflict(
             "cancellation_not_approved",
@@ -210,7 +217,6 @@ def set_exempt(
     row.exempt, row.exempt_reason = exempt, text
     row.exempt_by_name, row.exempt_at = shown_name(session, actor), now
     session.flush()
-    event = _locked_event(session, row.event_id)
     _line(
         session, event, "cancel_exempt", actor, now, text, {"request_id": row.id, "exempt": exempt}
     )

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from transitions import Machine
 
 from models import TransitionLog
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.errors import (
     DomainError,
     MoveRefused,
@@ -30,7 +30,7 @@ from workflows.kernel.errors import (
     move_not_allowed,
     stale_version,
 )
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, require_write_somewhere
 
 
 class Row(Protocol):
@@ -98,7 +98,7 @@ class Workflow:
                 status=422,
                 details={"known": known},
             )
-        actor.require_write()
+        require_write_somewhere(actor)  # fire() narrows a city supervisor to the row's district
         if trigger in self.supervisor_triggers and not actor.is_supervisor:
             label = self.trigger_labels_zh.get(trigger, trigger)
             raise MoveRefused(
@@ -168,6 +168,8 @@ def fire(
     Nothing is committed here: the caller owns the transaction, so the move, its audit line and
     everything its callbacks wrote commit together or not at all.
     """
+    if not system:  # a city supervisor acts only in a district that granted it (docs/tenancy.md)
+        actor = tenancy.act_in(session, actor, getattr(row, "unit_id", None))
     flow.check_role(trigger, actor, system=system)
     allowed = flow.allowed(row.state, None if system else actor)
     flow.check_state(row, trigger, expected_version, allowed)

@@ -23,9 +23,11 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import col
 
+from models import Unit
 from models.db import TENANT_KEY
-from workflows.kernel.visibility import CITY_READERS, Actor
+from workflows.kernel.visibility import CITY_READERS, Actor, acting_in, acts_by_grant
 
 log = structlog.get_logger("openday.tenancy")
 
@@ -101,6 +103,39 @@ def bind_actor(session: OrmSession, actor: Actor) -> None:
     bind(session, of(actor))
 
 
+def before_lock(session: OrmSession, actor: Actor, unit_of_row: Any) -> None:
+    """Before a write's locking read (SELECT … FOR UPDATE, which PostgreSQL holds to the write
+    policies, so under `city:read` it finds nothing): a city supervisor holding grants has the
+    row's district bound first (`act_in`; 403 `district_grant_required` where it holds none).
+    `unit_of_row` selects the row's unit id. Nothing for anyone else."""
+    if not acts_by_grant(actor):
+        return
+    unit_id = session.execute(unit_of_row).scalar()
+    if unit_id is not None:
+        act_in(session, actor, unit_id)
+
+
+def act_in(session: OrmSession, actor: Actor, unit_id: int | None) -> Actor:
+    """The actor a write on a row of the unit runs with (visibility.acting_in): a city
+    supervisor holding the unit's district's grant acts as that district's supervisor, and the
+    rest of the write's transaction (and the request's later ones) works for that district
+    (`Tenant(district_id)`: PostgreSQL lets it write that district only); without a grant 403
+    `district_grant_required`. Everyone else: unchanged."""
+    if not (actor.city and actor.role in CITY_READERS) or unit_id is None:
+        return actor
+    district_id = session.execute(
+        sa.select(col(Unit.district_id)).where(col(Unit.id) == unit_id)
+    ).scalar()
+    if district_id is None:
+        return actor  # no such unit: the caller's own NotFound follows
+    found = session.execute(sa.select(col(Unit.id)).where(col(Unit.district_id) == district_id))
+    units = frozenset(int(i) for i in found.scalars() if i is not None)
+    acting = acting_in(actor, district_id, units)
+    bind(session, Tenant(district_id))
+    log.info("acting_in_district", account=actor.id, district=district_id)
+    return acting
+
+
 _SET = sa.text(
     "SELECT set_config('openday.district', :district, true), "
     "set_config('openday.scope', :scope, true)"
@@ -147,4 +182,4 @@ LINE_TABLES = (
     "change_log", "transition_log", "notification", "inbox_message", "timer", "outbox",
     "audit_anchor",
 )  # fmt: skip
-SHARED_TABLES = ("account",)
+SHARED_TABLES = ("account", "district_grant")

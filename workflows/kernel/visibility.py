@@ -12,7 +12,7 @@ Nothing else compares a unit or a district against the caller's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, false, or_
@@ -27,8 +27,8 @@ UnitScope = int | frozenset[int] | None
 """What a list is narrowed to: one unit, the units of one district, or None (every unit)."""
 
 CITY_READERS = (Role.supervisor, Role.viewer, Role.audit_admin)
-"""City-level roles that read every district and change nothing in one (a district's admin
-grants acting in it: not yet built, docs/tenancy.md)."""
+"""City-level roles that read every district and change nothing in one; a district's security
+administrator may grant a city supervisor acting in it (`Actor.acting`, `acting_in`)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ class Actor:
     district_units: frozenset[int] | None = None
     # Loaded from a city-level account (district_id None): reads every district.
     city: bool = False
+    # A city supervisor's active grants (workflows/accounts/grants.py): the districts whose
+    # security administrator let it act there as the district's own supervisor would.
+    acting: frozenset[int] = frozenset()
 
     @property
     def sees_all_units(self) -> bool:
@@ -105,6 +108,8 @@ class Actor:
 
     def require_write(self) -> None:
         """Refuse any change by a read-only account."""
+        if self.city and self.role == Role.supervisor:
+            raise grant_required()
         if not self.can_write:
             raise Forbidden(
                 "read_only",
@@ -153,6 +158,61 @@ class Actor:
             district_units=district_units,
             city=user.district_id is None and user.role != Role.unit_staff,
         )
+
+
+def grant_required(district_name: str = "") -> Forbidden:
+    """The refusal of a city supervisor acting in a district without that district's grant."""
+    where = f"“{district_name}”" if district_name else "该区县"
+    return Forbidden(
+        "district_grant_required",
+        f"市级督查人员只能查看；在{where}办理须由该区县的安全管理员授权",
+        "a city supervisor only reads; acting in a district needs that district's grant",
+    )
+
+
+def acts_in(actor: Actor) -> frozenset[int] | None:
+    """The districts the actor may act in (change records of): None for every district (the
+    city's administrators and the console), a district account's own, a city supervisor's
+    granted ones, none for the other city readers."""
+    if actor.district_id is not None:
+        return frozenset({actor.district_id})
+    if actor.city and actor.role in CITY_READERS:
+        return actor.acting if actor.role == Role.supervisor else frozenset()
+    return None
+
+
+def can_act(actor: Actor, district_id: int | None) -> bool:
+    """Whether the actor may change records of the district (`district_id` None: no row)."""
+    allowed = acts_in(actor)
+    return district_id is not None and (allowed is None or district_id in allowed)
+
+
+def acting_in(actor: Actor, district_id: int, district_units: frozenset[int]) -> Actor:
+    """The actor a write in `district_id` runs with: unchanged for everyone but a city
+    supervisor, who acts there as the district's own supervisor would where it holds the
+    district's grant (403 `district_grant_required` otherwise); its reads elsewhere stay.
+    The audit lines name the supervisor's own account."""
+    if not (actor.city and actor.role in CITY_READERS):
+        return actor
+    if actor.role != Role.supervisor or not can_act(actor, district_id):
+        raise grant_required()
+    return replace(actor, district_id=district_id, district_units=district_units, city=False,
+                   acting=frozenset())  # fmt: skip
+
+
+def acts_by_grant(actor: Actor) -> bool:
+    """A city supervisor holding some district's grant: its writes are narrowed to the row's
+    district (`tenancy.act_in`) before the row is locked."""
+    return actor.city and actor.role == Role.supervisor and bool(actor.acting)
+
+
+def require_write_somewhere(actor: Actor) -> None:
+    """`require_write` for a check made before the row (so its district) is known, e.g. a move's
+    role gate: a city supervisor holding some district's grant passes, and the write itself
+    runs through `tenancy.act_in`, which refuses it outside the granted districts."""
+    if acts_by_grant(actor):
+        return
+    actor.require_write()
 
 
 SYSTEM = Actor(id=None, name="system", role=Role.admin, unit_id=None)
@@ -249,6 +309,12 @@ def require_level(actor: Actor, district_id: int | None, refusal: DomainError) -
     district's only its own district's rows."""
     if actor.district_id is not None and district_id != actor.district_id:
         raise refusal
+
+
+def of_district(actor: Actor, district_id: int | None) -> bool:
+    """Whether the actor is a district-level account of that very district (what only the
+    district's own administrators do: granting a city supervisor acting in it)."""
+    return district_id is not None and actor.district_id == district_id
 
 
 def require_district(actor: Actor, district_id: int | None, refusal: DomainError) -> None:

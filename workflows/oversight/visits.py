@@ -11,6 +11,7 @@ from models import Event, SiteVisit, SpotCheck, VisitPhoto
 from workflows.event.summary import clean_filename
 from workflows.files import filetypes
 from workflows.files.store import FileStore
+from workflows.kernel import tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, NotFound
 from workflows.kernel.visibility import Actor, require_visible
@@ -31,6 +32,7 @@ def record(
     """A supervisor records a visit to an event; the day is not in the future. It may name
     the spot-check round of the same event it informed, and mark its findings as a problem
     (reported, and deducted in the assessment)."""
+    actor = tenancy.act_in(session, actor, event.unit_id)  # a city supervisor: where granted
     actor.require_acting_supervisor()
     if spot_check_id is not None:
         check = session.get(SpotCheck, spot_check_id)
