@@ -34,6 +34,7 @@ from models import (
     Rectification,
     Registration,
     SpotCheck,
+    Unit,
     User,
 )
 from tests.conftest import HOUSING, Walker, World, tiny_jpeg
@@ -469,6 +470,14 @@ def _path(path: str, s: Seeded, role: str) -> str:
     return path.format(**{k: v for k, v in ids.items() if isinstance(v, (int, str))})
 
 
+def _district_of(engine, unit_id: int) -> int:  # noqa: ANN001
+    """The district of the clerk's unit: the seeded world's own district."""
+    with Session(engine) as session:
+        unit = session.get(Unit, unit_id)
+        assert unit is not None
+        return unit.district_id
+
+
 def _seed(walker: Walker, engine, *, target: str = "target") -> dict[str, Any]:  # noqa: ANN001
     """Through the API: an event of 区住建局 walked to spot_checked with an invitee, an opinion
     with a pending extension, a summary photo and a visit; a second event open to the public
@@ -606,7 +615,7 @@ def _seed(walker: Walker, engine, *, target: str = "target") -> dict[str, Any]: 
         "user_id": account_made.id,
         "link_id": link.id,
         "unit_id": world.units[HOUSING],
-        "district_id": 1,
+        "district_id": _district_of(engine, world.units[HOUSING]),
         "bulletin_id": bulletin.id,
         "fmt": "docx",
         "campaign_id": world.campaign_id,
