@@ -102,7 +102,8 @@ def _path(route: str, ids: dict[str, Any], world: World) -> str:
               "account_id": world.user_ids["viewer"], "action": "role",
               "campaign_id": world.campaign_id, "rectification_id": 1,
               "token": "x" * 20, "message_id": 1, "token_id": 1,
-              "unit_id": next(iter(world.units.values())), "link_id": 1}  # fmt: skip
+              "unit_id": next(iter(world.units.values())), "link_id": 1,
+              "district_id": 1, "grant_id": 1}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), route)
 
 
