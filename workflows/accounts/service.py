@@ -213,6 +213,15 @@ class SessionRules:
 NO_RULES = SessionRules()
 
 
+def _live(row: Any, now: datetime, rules: SessionRules) -> bool:
+    """Whether a token's row may act now."""
+    if not row.is_active or row.revoked_at is not None or row.kind == PENDING:
+        return False
+    if row.expires_at is not None and row.expires_at <= now:
+        return False
+    return not rules.idle(row.kind, row.last_used_at, row.created_at, now)
+
+
 def token_use(
     session: Session, token: str, now: datetime, rules: SessionRules = NO_RULES
 ) -> tuple[Actor, int | None] | None:
@@ -220,16 +229,15 @@ def token_use(
     LAST_USE_STEP, the token's id (to note_use after the request), or None: as
     authenticate_token, reading only the columns an actor needs (this runs on every request).
     A session idle past `rules` is over; one whose password has expired may only change it."""
+    set_aside = tenancy.set_aside(session)  # the lookup reads shared tables: no tenant sent
     row = (
         core_connection(session)
         .execute(_ACTOR_BY_TOKEN_HASH, {"token_hash": hash_token(token)})
         .first()
     )
-    if row is None or not row.is_active or row.revoked_at is not None or row.kind == PENDING:
-        return None
-    if row.expires_at is not None and row.expires_at <= now:
-        return None
-    if rules.idle(row.kind, row.last_used_at, row.created_at, now):
+    if row is None or not _live(row, now, rules):
+        if set_aside is not None:  # a caller going on without a sign-in keeps its tenant
+            tenancy.bind(session, set_aside)
         return None
     stale = row.last_used_at is None or row.last_used_at <= now - LAST_USE_STEP
     expired = row.kind == "session" and rules.password_expired(row.password_changed_at, now)

@@ -98,6 +98,18 @@ def as_jobs(session: OrmSession) -> Iterator[None]:
     _apply(session.connection(), before)  # not on an error: the transaction is rolled back
 
 
+def set_aside(session: OrmSession) -> Tenant | None:
+    """Before a request's first statement when it reads shared tables only (the token's
+    account: `account` and `api_token` carry no policy): the session's tenant is taken off, so
+    its transaction begins with none bound and no `set_config` round trip is spent on a tenant
+    the read does not need. A transaction with no tenant sees no tenant row, so nothing is
+    widened; the caller binds the tenant it learns (`bind_actor`), or puts back what this
+    returns (`bind`). Inside an open transaction nothing changes (None)."""
+    if session.in_transaction():
+        return None
+    return session.info.pop(INFO_KEY, None)
+
+
 def bind_actor(session: OrmSession, actor: Actor) -> None:
     """`bind` the caller's tenant."""
     bind(session, of(actor))
