@@ -10,6 +10,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from models import Campaign, Event, FeedbackItem, Unit
+from workflows.campaign import closure
 from workflows.kernel import tenancy
 from workflows.kernel.errors import NotFound
 from workflows.kernel.visibility import Actor, require_visible, sees_unit
@@ -72,6 +73,7 @@ class MoveTarget:
 def load_move_target(session: Session, actor: Actor, event_id: int) -> MoveTarget:
     """As load_event(lock=True), for flow.fire: one statement instead of three."""
     row = _visible_event_row(session, actor, event_id, _MOVE_TARGET)
+    closure.note_open(session, row[2], event_id)  # the flush's closed-campaign check, read here
     return MoveTarget(row[0], row[2], tuple(row[3:]))
 
 

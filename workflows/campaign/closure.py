@@ -101,6 +101,17 @@ def check_flush(session: OrmSession, _context: Any = None, _instances: Any = Non
     checked[1].update(event_ids)
 
 
+def note_open(session: OrmSession, campaign: Campaign, event_id: int) -> None:
+    """A move's loader read the event (locked) and its campaign in this transaction: when the
+    campaign was open then, the flush need not ask again — the check is the same plain read,
+    and the transaction's end forgets it (`_forget_checks`)."""
+    if campaign.closed_at is not None or campaign.id is None:
+        return
+    checked: tuple[set[int], set[int]] = session.info.setdefault(_CHECKED, (set(), set()))
+    checked[0].add(campaign.id)
+    checked[1].add(event_id)
+
+
 # Built once (every move's first flush runs it); the id lists are expanding parameters.
 _CLOSED = select(Campaign).where(
     col(Campaign.closed_at).is_not(None),
