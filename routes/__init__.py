@@ -39,7 +39,11 @@ from routes import (
     yearly,
 )
 
+# Routes are matched in this order, router by router (FastAPI tries each in turn): the events
+# router, the busiest (every move), goes first. No two routers share a method and path, so the
+# order changes nothing but the time spent matching (issue 32).
 ROUTERS = [
+    events.router,
     accounts.router,
     identity_links.router,
     audit.router,
@@ -48,7 +52,6 @@ ROUTERS = [
     rollover.router,
     units.router,
     unit_history.router,
-    events.router,
     cancellations.router,
     invitees.router,
     invitations.staff,
