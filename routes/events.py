@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
-from sqlmodel import col, select
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlmodel import Session, col, select
+from starlette.background import BackgroundTask
 
 from models import Event, EventState, TransitionLog, Unit
 from schemas.common import ErrorOut, Page
@@ -21,20 +24,25 @@ from schemas.events import (
 from web import moves
 from web.deps import (
     API_PREFIX,
+    BEFORE_INVALID,
     ActorDep,
     ClockDep,
+    CredentialsDep,
     PagingDep,
     SessionDep,
+    authenticate,
     current_actor,
     fetch_page,
 )
 from web.loaders import load_event, load_event_for_write, load_move_target, unit_name
 from workflows.accounts import units
+from workflows.accounts.service import note_use
 from workflows.campaign import service as campaigns
 from workflows.event import history as history_words
 from workflows.event import machine as event_machine
 from workflows.event import search
 from workflows.event import service as event_service
+from workflows.kernel.clock import Clock
 from workflows.kernel.machine import Workflow
 from workflows.kernel.visibility import Actor, other_unit, require_visible, visible
 
@@ -64,10 +72,6 @@ def role_gate(workflow: Workflow) -> Any:
         return actor
 
     return gate
-
-
-# The caller of an event move, past the role gate.
-MoverDep = Annotated[Actor, Depends(role_gate(event_machine.WORKFLOW))]
 
 
 @router.get("")
@@ -164,21 +168,44 @@ def patch_event(
     return out(event, unit_name(session, event.unit_id), actor)
 
 
+def _role_first(body: Any, actor: Actor) -> None:
+    """A move the caller's role alone rules out: 403 (an unknown trigger is the body's 422)."""
+    trigger = body.get("trigger") if isinstance(body, dict) else getattr(body, "trigger", None)
+    if isinstance(trigger, str) and trigger in event_machine.WORKFLOW.move_data:
+        event_machine.WORKFLOW.check_role(trigger, actor)
+
+
 @router.post(
     "/{event_id}/transitions",
     response_model=TransitionOut,
     responses={409: {"model": ErrorOut, "description": "move refused or stale version"}},
 )
-def transition(
+async def transition(
     event_id: int,
     body: Annotated[EventTransitionIn, Body()],
-    actor: MoverDep,
+    request: Request,
     session: SessionDep,
-    clock: ClockDep,
+    credentials: CredentialsDep,
 ) -> Response:
     """Move an event: invite, hold, collect_feedback, submit_summary, spot_check, reschedule,
     cancel. A refused move answers 409 (403 for role rules) naming every broken rule and the
     moves allowed now; nothing is written."""
+    # The caller, the role gate, the move and its answer in one worker thread: each sync
+    # dependency would cost a thread hop of its own (web/deps.BEFORE_INVALID keeps 401 and
+    # 403 before an invalid body's 422).
+    return await anyio.to_thread.run_sync(_move, request, session, credentials, event_id, body)
+
+
+def _move(
+    request: Request,
+    session: Session,
+    credentials: HTTPAuthorizationCredentials | None,
+    event_id: int,
+    body: EventTransitionIn,
+) -> Response:
+    actor, stale = authenticate(request, session, credentials)
+    _role_first(body, actor)
+    clock: Clock = request.app.state.clock
     target = load_move_target(session, actor, event_id)
     event = target.event
     entry = event_machine.fire(
@@ -201,8 +228,14 @@ def transition(
         move=HistoryOut.of(entry, history_words.in_words(entry, names)),
     )
     # Serialised once here (the model was just built and validated): no second validation of
-    # the response by the framework on the hot path.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    # the response by the framework on the hot path; the token's last use after the answer.
+    later = None
+    if stale is not None:
+        later = BackgroundTask(note_use, request.app.state.engine, stale, clock.now())
+    return Response(answer.model_dump_json(), media_type="application/json", background=later)
+
+
+BEFORE_INVALID[transition] = _role_first
 
 
 @router.get("/{event_id}/history")

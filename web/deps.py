@@ -6,7 +6,7 @@ once at the end; any error rolls everything back (the session dependency owns it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -81,13 +81,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def current_actor(
-    request: Request, session: SessionDep, credentials: CredentialsDep, later: BackgroundTasks
-) -> Actor:
-    """The caller behind the bearer token, or 401 (named on request.state for refusal logs).
+def authenticate(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[Actor, int | None]:
+    """The caller behind the bearer token, or 401 (named on request.state for refusal logs),
+    and the token's id when its last use is to be noted after the answer (`note_use`).
 
     The clock is the app's (what get_clock answers), read directly: every API request resolves
-    this dependency, and each sub-dependency costs FastAPI a solving pass."""
+    this, and each sub-dependency costs FastAPI a solving pass."""
     clock: Clock = request.app.state.clock
     if credentials is None:
         raise DomainError(
@@ -106,8 +107,6 @@ def current_actor(
             status=401,
         )
     actor, stale = found
-    if stale is not None:  # the token's last use, written after the answer (its own transaction)
-        later.add_task(note_use, request.app.state.engine, stale, clock.now())
     structlog.contextvars.bind_contextvars(user=actor.name)
     request.state.actor = f"{actor.name} ({actor.role})"
     if actor.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
@@ -117,7 +116,48 @@ def current_actor(
             "change the one-time password first (POST /api/v1/me/password)",
             status=403,
         )
+    return actor, stale
+
+
+def current_actor(
+    request: Request, session: SessionDep, credentials: CredentialsDep, later: BackgroundTasks
+) -> Actor:
+    """The caller (`authenticate`); the token's last use is written after the answer, in its
+    own transaction."""
+    actor, stale = authenticate(request, session, credentials)
+    if stale is not None:
+        later.add_task(note_use, request.app.state.engine, stale, request.app.state.clock.now())
     return actor
+
+
+# Routes that authenticate inside their own worker thread (one thread hop for the request, not
+# one per dependency), mapped to their gate: a check of the caller against the raw body (a role
+# ruling the move out: 403). FastAPI refuses an invalid body before such a route runs, so the
+# validation error's handler asks `refusal_before_invalid` first: 401, then 403, before 422,
+# as on every route whose caller is a dependency.
+BEFORE_INVALID: dict[Any, Callable[[Any, Actor], None]] = {}
+
+
+async def refusal_before_invalid(request: Request, body: Any) -> DomainError | None:
+    """For a route in BEFORE_INVALID: the caller's refusal (401/403) that comes before the
+    body's 422, or None."""
+    gate = BEFORE_INVALID.get(getattr(request.scope.get("route"), "endpoint", None))
+    if gate is None:
+        return None
+    credentials = await bearer(request)
+
+    def check() -> DomainError | None:
+        with Session(request.app.state.engine) as session:
+            try:
+                actor, _ = authenticate(request, session, credentials)
+                gate(body, actor)
+            except DomainError as exc:
+                return exc
+            finally:
+                session.rollback()
+        return None
+
+    return await anyio.to_thread.run_sync(check)
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

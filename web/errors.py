@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 
 from web import moves
+from web.deps import refusal_before_invalid
 from web.wording import located, value_name
 from workflows.kernel.errors import DomainError, MoveRefused
 
@@ -178,7 +179,10 @@ async def _domain(request: Request, exc: DomainError) -> JSONResponse:
     return response
 
 
-async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    refusal = await refusal_before_invalid(request, exc.body)  # 401/403 before 422
+    if refusal is not None:
+        return await _domain(request, refusal)
     return field_errors(exc.errors(), body=exc.body)
 
 

@@ -199,3 +199,31 @@ def test_supervisors_set_their_escalation_email(walker: Walker) -> None:
     assert r.status_code == 200 and r.json()["email"] == "duban@zfb.example"
     r = walker.client.patch("/api/v1/me", json={"email": "not-an-address"}, headers=h)
     assert r.status_code == 422 and error_of(r)["details"]["fields"][0]["field"] == "body.email"
+
+
+def test_a_move_with_an_invalid_body_hears_who_is_asking_first(walker: Walker) -> None:
+    """The move route authenticates in its own worker thread (one hop, issue 32), after FastAPI
+    has judged the body: an invalid body still answers 401 to an unknown caller and 403 to a
+    role the move rules out before 422, and 422 only to a caller who may try it."""
+    event = walker.create_event(who="shiling", unit=SHILING, theme="顺序", date="2022-09-20")
+    path = f"/api/v1/events/{event['id']}/transitions"
+    c, h = walker.client, walker.world.headers
+    bad = {"trigger": "spot_check", "expected_version": "one"}  # version not an integer
+    r = c.post(path, json=bad)
+    assert r.status_code == 401 and error_of(r)["code"] == "not_authenticated"
+    r = c.post(path, json=bad, headers={"Authorization": "Bearer od_nope"})
+    assert r.status_code == 401 and error_of(r)["code"] == "invalid_token"
+    assert r.headers["www-authenticate"] == "Bearer"
+    r = c.post(path, json=bad, headers=h["shiling"])  # staff may not spot-check
+    assert r.status_code == 403, r.text
+    r = c.post(path, json=bad, headers=h["supervisor"])
+    assert r.status_code == 422 and "expected_version" in r.text
+    r = c.post(
+        path, content=b"{not json", headers={**h["shiling"], "content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    r = c.post(path, content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 401
+    with walker.world.session() as s:
+        row = s.get(Event, event["id"])
+        assert row is not None and row.version == 1 and row.state == "planned"
