@@ -8,6 +8,7 @@ workflows/.
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 import uuid
@@ -129,4 +130,14 @@ def __getattr__(name: str) -> Any:
     if _app is None:
         configure_logging()
         _app = create_app()
+        freeze_startup_objects()
     return _app
+
+
+def freeze_startup_objects() -> None:
+    """Move everything the process made while starting (modules, the app, its schemas: some
+    280,000 objects) out of the cyclic collector's sight. They live as long as the process, and
+    each full collection walked them all: 80–230 ms in which every request of the worker
+    waited, once every ~1,500 moves — the moves' p99 (issue 32, measured with gc.callbacks)."""
+    gc.collect()
+    gc.freeze()

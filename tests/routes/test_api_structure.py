@@ -110,3 +110,16 @@ def test_importing_api_builds_nothing() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_served_app_hides_its_start_up_objects_from_the_collector() -> None:
+    """`api.app` (what each uvicorn worker imports) freezes what starting made (issue 32): a
+    full collection no longer walks the modules and the app, so no request waits on it."""
+    code = (
+        "import gc, api; assert gc.get_freeze_count() == 0;"
+        "api.create_app = lambda: object(); api.app;"
+        "print(gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) > 50_000  # the imported modules' objects, at least
