@@ -137,8 +137,16 @@ def _district_of(session: Any, event: Event) -> dict[str, Any]:
     office = districts.office_of(district)
     return {
         "district": district, "office": office, "contact": districts.contact_of(district),
-        "footer": office,
+        "footer": office, "home": calendar_of(session, district),
     }  # fmt: skip
+
+
+def calendar_of(session: Any, district: Any) -> str:
+    """The public calendar a district's pages lead back to: its own (/public/d/{code}) in a
+    city of several districts, /public in a city of one (its address as before districts)."""
+    if district is None or districts.single(session):
+        return "/public"
+    return f"/public/d/{district.code}"
 
 
 def event_rules(session: Any, event: Event) -> CampaignRules:
@@ -211,7 +219,7 @@ def register(
         return _event_page(request, session, event_id, clock.now(), errors=errors, values=values)
     return render(
         request, "public/registered.html", status=201, reg=shown, lookup=False,
-        footer=_district_of(session, event)["footer"],
+        **_district_of(session, event),
     )  # fmt: skip
 
 
@@ -261,9 +269,9 @@ def _shown(request: Request, session: Any, form: FormData, action: str, now: Any
             raise
         errors = [FieldError(exc.message_zh, "code", exc.status)]
         return render(request, "public/lookup.html", errors=errors, code=body.code)
-    footer = districts.campaign_footer(session, event.campaign_id) if event else ""
+    around = _district_of(session, event) if event else {}
     return render(
-        request, "public/registered.html", reg=shown, lookup=True, phone=body.phone, footer=footer
+        request, "public/registered.html", reg=shown, lookup=True, phone=body.phone, **around
     )
 
 
