@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 from models import Role, Unit, User
 from pages.attempt import attempt
 from pages.auth import FormDep, PageUser, UserDep
-from pages.render import FieldError, PageRoute, errors_of, redirect, render
+from pages.render import FieldError, PageRoute, errors_of, labelled, redirect, render
 from schemas.accounts import UserIn, UserPatch
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workers.runtime import notify_config
@@ -83,11 +83,20 @@ def _units(session: Session, actor: Actor) -> list[Unit]:
     return unit_list.in_schedule_order(session, scope(actor, None))
 
 
+def role_labels(user: PageUser) -> dict[str, str]:
+    """The roles' names for this reader: a supervisor is its district office's
+    (安岳县政府办督查人员; 区政府办督查人员 in a city of one district); at the city level, where a
+    supervisor may be the city's or any district's, just 督查人员."""
+    office = user.office_zh
+    supervisor = "督查人员" if office == district_list.CITY_OFFICE else f"{office}督查人员"
+    return {**ROLE_LABELS, "supervisor": supervisor}
+
+
 def _roles_for(user: PageUser) -> dict[str, str]:
     """The roles this person may hand out (the workflow refuses any other anyway)."""
-    if user.actor.role == Role.security_admin:
-        return {k: v for k, v in ROLE_LABELS.items() if k in accounts.GIVEN_ROLES}
-    return {k: v for k, v in ROLE_LABELS.items() if k in accounts.SUPERVISOR_MANAGES}
+    is_security = user.actor.role == Role.security_admin
+    given = accounts.GIVEN_ROLES if is_security else accounts.SUPERVISOR_MANAGES
+    return {k: v for k, v in role_labels(user).items() if k in given}
 
 
 def _refusal(exc: Exception) -> list[FieldError]:
@@ -151,8 +160,8 @@ def account_list(
         "accounts.html",
         accounts=rows,
         units=units,
-        unit_names={u.id: u.name for u in units},
-        roles=ROLE_LABELS,
+        unit_names={u.id: labelled(u, user.district_names) for u in units},
+        roles=role_labels(user),
         statuses=STATUS_LABELS,
         role=role,
         unit=_int_or_none(unit),
@@ -237,14 +246,15 @@ def _secret_page(
 ) -> HTMLResponse:
     """The one page that shows a one-time password; not cached anywhere."""
     unit = session.get(Unit, account.unit_id) if account.unit_id else None
+    reader: PageUser = request.state.page_user
     response = render(
         request,
         "account_secret.html",
         account=account,
-        unit_name=unit.name if unit else "",
+        unit_name=labelled(unit, reader.district_names) if unit else "",
         password=password,
         done=done,
-        roles=ROLE_LABELS,
+        roles=role_labels(reader),
     )
     response.headers.update(NO_STORE)
     return response
@@ -265,9 +275,9 @@ def _detail(
         account=account,
         errors=errors or [],
         units=units,
-        unit_names={u.id: u.name for u in units},
+        unit_names={u.id: labelled(u, user.district_names) for u in units},
         roles=_roles_for(user),
-        role_labels=ROLE_LABELS,
+        role_labels=role_labels(user),
     )
 
 

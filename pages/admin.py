@@ -19,7 +19,7 @@ from pages.auth import FormDep, PageUser, UserDep
 from pages.render import FieldError, PageRoute, errors_of, redirect, render
 from web.deps import SessionDep
 from workers.runtime import notify_config
-from workflows.accounts import duties
+from workflows.accounts import districts, duties
 from workflows.accounts import units as unit_list
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
@@ -71,6 +71,7 @@ def import_page(
         report=report,
         key=key,
         filename=filename,
+        office_zh=districts.office_words(session, campaign.district_id),
     )
 
 

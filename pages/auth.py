@@ -7,7 +7,7 @@ web/csrf.py's (derived from the session token; the sign-in form uses a double-su
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
@@ -70,6 +70,8 @@ class PageUser:
     unit_name: str
     unread: int = 0  # unread 站内信, shown in the header
     office: str = ""  # the footer: the account's district office, or the city's name
+    office_zh: str = districts.SOLE_OFFICE  # running text's office (districts.office_words)
+    district_names: dict[int, str] = field(default_factory=dict)  # to tell units apart
 
     @property
     def is_supervisor(self) -> bool:
@@ -97,6 +99,8 @@ def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUse
         unit.name if unit else "",
         inbox.unread_count(session, user.id),  # type: ignore[arg-type]
         districts.footer(session, actor.district_id),
+        districts.office_words(session, actor.district_id),
+        districts.names_for(session, actor.district_id),
     )
     request.state.session_token = token
     request.state.page_user = person

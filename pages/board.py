@@ -19,6 +19,7 @@ from schemas.extensions import DecisionIn
 from schemas.visits import VisitIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
+from workflows.accounts import districts
 from workflows.escalation import notifications
 from workflows.event import cancellation, checkin, search
 from workflows.feedback import extensions
@@ -61,7 +62,7 @@ DECISION = {"new_due_on": "批准延至", "note": "审批意见"}
 
 def _require(user: PageUser) -> None:
     if not user.is_supervisor:
-        raise Forbidden("supervisor_required", "仅区政府办督查人员可查看督查看板", "")
+        raise Forbidden("supervisor_required", f"仅{user.office_zh}督查人员可查看督查看板", "")
 
 
 def _int(value: str | None) -> int | None:
@@ -119,6 +120,9 @@ def board_page(
         visit_rounds=data.visit_rounds,
         today_iso=local_date(now).isoformat(),
         cancel_waiting=len(cancellation.waiting(session, user.actor)),
+        office_zh=districts.campaign_office_words(
+            session, data.campaign_id, user.actor.district_id
+        ),
     )
 
 

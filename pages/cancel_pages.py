@@ -94,7 +94,7 @@ def cancel_request(
     if tried.errors:
         answers = {"reason": kit.text(form, "reason")}
         return cancel_page(request, session, user, event_id, tried.errors, answers)
-    return redirect(f"/events/{event_id}", "已提交取消申请，待区政府办审批")
+    return redirect(f"/events/{event_id}", f"已提交取消申请，待{ev.office_zh}审批")
 
 
 def _decision(form: Any) -> dict[str, Any]:
@@ -120,7 +120,8 @@ def cancel_direct(
     decision = _decision(form)
     with attempt(session, _fields("direct")) as tried:
         if not user.actor.is_supervisor:
-            raise Forbidden("supervisor_required", "仅区政府办督查人员可以直接取消活动", "")
+            refusal = f"仅{user.office_zh}督查人员可以直接取消活动"
+            raise Forbidden("supervisor_required", refusal, "")
         ev = kit.view(session, user, event_id, write=True)
         tried.moved(
             event_machine.fire(
@@ -205,7 +206,7 @@ def queue_page(
     """The supervisors' queue: every pending request, then approved cancellations (viewers of
     the board read it without the forms)."""
     if not user.is_supervisor:
-        raise Forbidden("supervisor_required", "仅区政府办督查人员可审批取消申请", "")
+        raise Forbidden("supervisor_required", f"仅{user.office_zh}督查人员可审批取消申请", "")
     waiting = cancellation.waiting(session, user.actor)
     dates = {
         e.id: e

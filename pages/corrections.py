@@ -144,7 +144,7 @@ def record_post(
         ev = kit.view(session, user, event_id)
         return record_page(request, session, ev, local_date(now), tried.errors, answers)
     if late_clerk:
-        return redirect(f"/events/{event_id}/hold", "已提交更正申请，等待区政府办审批")
+        return redirect(f"/events/{event_id}/hold", f"已提交更正申请，等待{ev.office_zh}审批")
     return redirect(f"/events/{event_id}/hold", "已更正开展情况，更正记入历史记录")
 
 
@@ -293,5 +293,5 @@ def invitees_post(
     if tried.errors:
         ev = kit.view(session, user, event_id)
         return invitees_page(request, session, ev, local_date(now), tried.errors, reason)
-    done = "已提交更正申请，等待区政府办审批" if late else "已更正受邀名单，更正记入历史记录"
+    done = f"已提交更正申请，等待{ev.office_zh}审批" if late else "已更正受邀名单，更正记入历史记录"
     return redirect(f"/events/{event_id}/hold", done)

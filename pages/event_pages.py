@@ -45,7 +45,7 @@ STAGES = [
     (2, "开展活动", "hold"),
     (3, "收集意见建议", "feedback"),
     (4, "报送总结", "summary"),
-    (5, "区政府办抽查", "spot-check"),
+    (5, "{office}抽查", "spot-check"),  # the event's district office
 ]
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 
@@ -100,11 +100,11 @@ def event_page(
     details = _details(session, ev, local_date(clock.now()))
     returned = history.returned(session, [ev.event]).get(event_id)
     if returned is not None:
-        details["summary"] = f"区政府办已退回整改，{details.get('summary', '')}"
+        details["summary"] = f"{ev.office_zh}已退回整改，{details.get('summary', '')}"
     stages = [
         Stage(
             n,
-            title,
+            title.format(office=ev.office_zh),
             slug,
             stage_status(ev.event.state, n),
             details.get(slug, ""),

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from models import Campaign, Event, Invitee, InviteeCategory, TransitionLog
 from pages.auth import PageUser
 from web.loaders import load_event, load_event_for_write, unit_name
+from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
 from workflows.event import invitees
 from workflows.event import machine as event_machine
@@ -73,6 +74,7 @@ class EventView:
     unit_name: str
     campaign: Campaign
     rules: CampaignRules
+    office_zh: str = districts.SOLE_OFFICE  # its district office in running text
 
 
 def view(session: Session, user: PageUser, event_id: int, *, write: bool = False) -> EventView:
@@ -84,7 +86,11 @@ def view(session: Session, user: PageUser, event_id: int, *, write: bool = False
     campaign = session.get(Campaign, event.campaign_id)
     assert campaign is not None
     return EventView(
-        event, unit_name(session, event.unit_id), campaign, CampaignRules.of(campaign.rules)
+        event,
+        unit_name(session, event.unit_id),
+        campaign,
+        CampaignRules.of(campaign.rules),
+        districts.office_words(session, campaign.district_id),
     )
 
 

@@ -84,7 +84,7 @@ def plan_post(
     if tried.errors:
         answers = {"text": kit.text(form, "text")[: plans.PLAN_MAX_CHARS + 1]}
         return filings_page(request, session, user, event_id, tried.errors, answers)
-    return redirect(f"/events/{event_id}/filings", "活动方案已报送，待区政府办审核")
+    return redirect(f"/events/{event_id}/filings", f"活动方案已报送，待{ev.office_zh}审核")
 
 
 @router.post("/events/{event_id}/filings/plan/decision")
@@ -151,7 +151,7 @@ def queue_page(
     if not user.actor.sees_all_units:  # the board's readers (viewers, administrators) read it
         raise Forbidden(
             "supervisor_required",
-            "仅区政府办可查看待审核的活动方案",
+            f"仅{user.office_zh}可查看待审核的活动方案",
             "only the district office sees the plans waiting for approval",
         )
     return render(

@@ -65,6 +65,7 @@ def overdue_page(
         lamps=Lamps(session, local_date(now)),
         kinds=KINDS,
         units=units,
+        units_by_id={u.id: u for u in units},
         unit=unit_id if isinstance(unit_id, int) else None,
         kind=kind if kind in KINDS else "",
         q=narrow.q or "",

@@ -15,6 +15,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
@@ -23,6 +24,7 @@ from web.csrf import csrf_token
 from web.errors import http_error, http_words, problem_zh  # the API's wording
 from web.forms import FormInvalid
 from web.wording import label
+from workflows.accounts import districts
 from workflows.kernel.daywords import day_zh, hours_zh, moment_zh, window_zh
 from workflows.kernel.errors import DomainError, MoveRefused
 
@@ -32,6 +34,31 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 # One date format for every template (issue 24): 2022年9月16日（星期五）14:30.
 templates.env.filters.update(day_zh=day_zh, moment_zh=moment_zh)
 templates.env.globals.update(window_zh=window_zh, hours_zh=hours_zh)
+
+
+def office_zh(context: dict[str, Any]) -> str:
+    """The district office a page's running text names (workflows/accounts/districts.office_words):
+    a page about one event names the event's district office (its `ev`), any other page the
+    reader's; a handler may pass `office_zh` itself (a page about a unit or a campaign)."""
+    words = getattr(context.get("ev"), "office_zh", "")
+    return words or getattr(context.get("user"), "office_zh", "") or districts.SOLE_OFFICE
+
+
+def labelled(unit: Any, names: dict[int, str]) -> str:
+    """A unit as a picker or list shows it: with its district's name when `names` (the district
+    names a city-level reader of a city with several districts needs: two districts may each
+    have a 区住建局, workflows/accounts/districts.names_for) has it, else its name alone."""
+    district = names.get(getattr(unit, "district_id", None))  # type: ignore[arg-type]
+    return f"{unit.name}（{district}）" if district else unit.name
+
+
+@pass_context
+def unit_named(context: Any, unit: Any) -> str:
+    """`labelled` for the signed-in reader of the page."""
+    return labelled(unit, getattr(context.get("user"), "district_names", None) or {})
+
+
+templates.env.globals.update(unit_named=unit_named)
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     context.setdefault("errors", [])
     context.setdefault("user", getattr(request.state, "page_user", None))
     context.setdefault("flash", request.query_params.get("done", ""))
+    context.setdefault("office_zh", office_zh(context))
     context["csrf"] = csrf_token(request)
     if context["errors"] and status == 200:
         status = max(e.status for e in context["errors"])

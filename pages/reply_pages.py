@@ -22,6 +22,7 @@ from pages.render import PageRoute, redirect, render
 from pages.stage_pages import feedback_page
 from web.deps import ClockDep, SessionDep
 from web.downloads import DOCX, attachment
+from workflows.accounts import districts
 from workflows.feedback import letters, replies, satisfaction
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import visible
@@ -126,7 +127,8 @@ def appeal(
         return satisfaction.appeal(session, user.actor, item_id, data, clock.now())
 
     fields = {"reason": f"appeal-{item_id}", "validation_error": f"appeal-{item_id}"}
-    done = "申诉已提交，待区政府办审核"
+    office = districts.unit_office_words(session, _item(session, item_id).unit_id)
+    done = f"申诉已提交，待{office}审核"
     return _act(request, item_id, form, user, session, clock, fields, act, done)
 
 

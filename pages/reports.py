@@ -12,6 +12,7 @@ from pages.render import PageRoute, render
 from web import downloads
 from web.deps import ClockDep, SessionDep
 from web.downloads import stream_export, xlsx_download
+from workflows.accounts import districts
 from workflows.event import search
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
@@ -56,7 +57,7 @@ def report_page(
 ) -> HTMLResponse:
     """The campaign report per unit and the assessment ranking with its deductions."""
     if not user.is_supervisor:
-        raise Forbidden("supervisor_required", "仅区政府办督查人员可查看报表与考核", "")
+        raise Forbidden("supervisor_required", f"仅{user.office_zh}督查人员可查看报表与考核", "")
     mine = in_districts(select(Campaign), user.actor, Campaign.district_id)
     campaigns = session.exec(mine.order_by(col(Campaign.id).desc())).all()
     campaign_id = _int(request.query_params.get("campaign"))
@@ -85,6 +86,7 @@ def report_page(
         order=order,
         flagged=flagged,
         today=local_date(clock.now()),
+        office_zh=districts.campaign_office_words(session, campaign_id, user.actor.district_id),
     )
 
 

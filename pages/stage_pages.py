@@ -21,6 +21,7 @@ from schemas.extensions import ExtensionIn
 from schemas.feedback import FeedbackIn
 from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
+from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
 from workflows.event import checkin, corrections, held, history
 from workflows.event import machine as event_machine
@@ -371,7 +372,7 @@ def attendance_post(
         today = local_date(clock.now())
         return attendance_page(request, session, ev, today, tried.errors, answers, reason)
     if late_clerk:
-        return redirect(f"/events/{event_id}/hold", "已提交更正申请，等待区政府办审批")
+        return redirect(f"/events/{event_id}/hold", f"已提交更正申请，等待{ev.office_zh}审批")
     return redirect(f"/events/{event_id}/hold", "已更正出席情况，更正记入历史记录")
 
 
@@ -645,8 +646,14 @@ def feedback_correct(
         kept = {prefix + k: kit.text(form, k)[:10000] for k in ("answer", "answered_on", "reason")}
         return _feedback_again(request, session, user, event_id, clock, tried.errors, kept)
     if late:
-        return redirect(f"/events/{event_id}/feedback", "已提交更正申请，等待区政府办审批")
+        note = f"已提交更正申请，等待{_office(session, item)}审批"
+        return redirect(f"/events/{event_id}/feedback", note)
     return redirect(f"/events/{event_id}/feedback", "已更正答复，更正记入历史记录")
+
+
+def _office(session: Session, item: FeedbackItem | None) -> str:
+    """The district office an opinion's request goes to, as running text names it."""
+    return districts.unit_office_words(session, item.unit_id) if item else districts.SOLE_OFFICE
 
 
 def late_clerk(session: Session, actor: Any, item: FeedbackItem | None, now: Any) -> bool:
@@ -691,7 +698,7 @@ def feedback_extension(
         )
     if tried.errors:
         return _feedback_again(request, session, user, event_id, clock, tried.errors)
-    return redirect(f"/events/{event_id}/feedback", "延期申请已提交区政府办")
+    return redirect(f"/events/{event_id}/feedback", f"延期申请已提交{_office(session, item)}")
 
 
 # ---- 4 报送总结 --------------------------------------------------------------------------------
@@ -811,7 +818,7 @@ def summary_post(
         ev = kit.view(session, user, event_id)
         return summary_page(request, session, ev, local_date(clock.now()), tried.errors, draft)
     if submit:
-        return redirect(f"/events/{event_id}", "总结已报送区政府办")
+        return redirect(f"/events/{event_id}", f"总结已报送{ev.office_zh}")
     saved = f"总结已保存，已上传 {len(uploads)} 个文件" if uploads else "总结草稿已保存"
     return redirect(f"/events/{event_id}/summary", saved)
 

@@ -16,9 +16,10 @@ from models import Event, FeedbackItem, FeedbackTransfer, TransferState, Unit
 from pages.attempt import attempt
 from pages.auth import FormDep, UserDep
 from pages.eventkit import text
-from pages.render import FieldError, PageRoute, redirect, render
+from pages.render import FieldError, PageRoute, labelled, redirect, render
 from web.deps import ClockDep, SessionDep
 from web.loaders import load_item
+from workflows.accounts import districts
 from workflows.feedback import machine as feedback_flow
 from workflows.feedback import transfer as flow
 from workflows.feedback.lamps import Lamps
@@ -86,6 +87,7 @@ def item_page(
         can_decide=is_open and pending is not None
         and pending.state == TransferState.returned and actor.is_supervisor,
         sees_event=event is not None and sees_unit(actor, event.unit_id),
+        office_zh=districts.unit_office_words(session, item.unit_id),
         errors=errors or [],
         kept=kept or {},
     )  # fmt: skip
@@ -163,7 +165,8 @@ def send_back_post(
         item = load_item(session, user.actor, item_id, lock=True)
         flow.send_back(session, item, reason=reason, actor=user.actor, now=clock.now())
     again = _done(request, session, user, item_id, tried, {"reason": reason})
-    return again or redirect("/transfers", "已退回，等待区政府办裁定")
+    office = districts.unit_office_words(session, item.unit_id)
+    return again or redirect("/transfers", f"已退回，等待{office}裁定")
 
 
 @router.post("/feedback/{item_id}/decide")
@@ -221,7 +224,11 @@ def transfers_page(
             )
         )
     transfers = session.exec(moving.order_by(col(FeedbackTransfer.id).desc()).limit(200)).all()
-    units = {u.id: u.name for u in session.exec(visible(select(Unit), actor, Unit.id)).all()}
+    names = districts.names_for(session, actor.district_id)
+    units = {
+        u.id: labelled(u, names) for u in session.exec(visible(select(Unit), actor, Unit.id)).all()
+    }
+    office = districts.office_words(session, actor.district_id)
     return render(
         request,
         "transfers.html",
@@ -229,7 +236,7 @@ def transfers_page(
         transfers=transfers,
         units=units,
         today=local_date(clock.now()),
-        state_zh=STATE_ZH,
+        state_zh={**STATE_ZH, TransferState.returned: f"已退回，待{office}裁定"},
         lamps=Lamps(session, local_date(clock.now())),
     )
 

@@ -189,7 +189,7 @@ def yearly_page(
 ) -> HTMLResponse:
     """逐年对比: each unit and the district, this year against earlier years, with charts."""
     if not user.is_supervisor:
-        raise Forbidden("supervisor_required", "仅区政府办督查人员可查看逐年对比", "")
+        raise Forbidden("supervisor_required", f"仅{user.office_zh}督查人员可查看逐年对比", "")
     campaign_id = _campaign_param(request)
     data = yearly.compare(session, user.actor, clock.now(), campaign_id)
     years = [y["year"] for y in data["years"]]

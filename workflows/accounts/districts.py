@@ -78,6 +78,47 @@ def short_office(district: District) -> str:
     return f"{district.name}政府办"
 
 
+SOLE_OFFICE = "区政府办"  # the office in running text before districts (a one-district city)
+CITY_OFFICE = "区县政府办"  # the role in general, true of every district and at the city level
+
+
+def single(session: Session) -> bool:
+    """Whether the city has one district only (a deployment as it was before districts)."""
+    return session.exec(select(func.count()).select_from(District)).one() <= 1
+
+
+def office_words(session: Session, district_id: int | None) -> str:
+    """The district office as running text names it (待安岳县政府办审批): the district's short
+    office name; the role in general (区县政府办) at the city level; and in a city of one
+    district the words it always had (区政府办), so a single-district install reads as before."""
+    if single(session):
+        return SOLE_OFFICE
+    found = session.get(District, district_id) if district_id is not None else None
+    return short_office(found) if found else CITY_OFFICE
+
+
+def unit_office_words(session: Session, unit_id: int) -> str:
+    """`office_words` of a unit's district (the page or message is about the unit's event)."""
+    unit = session.get(Unit, unit_id)
+    return office_words(session, unit.district_id if unit else None)
+
+
+def campaign_office_words(session: Session, campaign_id: int | None, reader: int | None) -> str:
+    """`office_words` of a campaign's district (a page about one campaign), else of the reader's
+    district `reader` (no campaign chosen)."""
+    campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
+    return office_words(session, campaign.district_id if campaign else reader)
+
+
+def names_for(session: Session, district_id: int | None) -> dict[int, str]:
+    """District names by id for a reader who picks among units of several districts (a
+    city-level account of a city with more than one): {} for everyone else, whose units'
+    names are unique."""
+    if district_id is not None or single(session):
+        return {}
+    return {d.id: d.name for d in every(session)}  # type: ignore[misc]
+
+
 def of_unit(session: Session, unit_id: int) -> District | None:
     """The district a unit belongs to (every unit has one)."""
     unit = session.get(Unit, unit_id)
