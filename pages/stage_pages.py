@@ -423,7 +423,7 @@ def feedback_page(
         rounds=replies.for_items(session, [i.id for i in items if i.id is not None]),
         how_zh=replies.HOW_ZH,
         rating_zh=satisfaction.RATING_ZH,
-        appeal_zh=satisfaction.APPEAL_ZH,
+        appeal_zh=satisfaction.appeal_words(ev.office_zh),
         lamps=Lamps(session, today or local_date(ev.event.updated_at)),
     )
 

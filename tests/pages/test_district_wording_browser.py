@@ -1,8 +1,9 @@
 """Each district's pages say its own office (issue 28), in a real browser, in a city of two
 districts (雁江区 and 安岳县) that each have a unit called 住建局:
 
-- a page about one event names the event's district office (安岳县政府办抽查, 取消须经安岳县政府办批准,
-  待安岳县政府办审批) to its clerk and to the city's supervisor; 雁江区's event says 雁江区政府办;
+- a page about one event names the event's district office (安岳县政府办抽查,
+  取消须经安岳县政府办批准, 待安岳县政府办审批) to its clerk and to the city's supervisor;
+  雁江区's event says 雁江区政府办;
   the role in general says 区县政府办 to a city-level reader (a one-district city keeps 区政府办:
   the rest of the page tests, which seed one district, pin it);
 - a district's public event page leads back to its own calendar (/public/d/{code});
@@ -118,6 +119,8 @@ def test_an_events_pages_name_its_own_district_office(site: str) -> None:
         assert "已提交取消申请，待安岳县政府办审批" in _main(page)
         assert "安岳县政府办审批前，活动仍按原计划办理" in _main(page)
         shoot(page, "district-wording-event")
+        click(page.get_by_role("link", name="历史记录 ›"))
+        assert "申请取消活动，待安岳县政府办审批" in _main(page)
         sign_out(page)
 
         sign_in(page, base, "shi", PASSWORD)  # the city's supervisor reads the event as 安岳县's

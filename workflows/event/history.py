@@ -15,10 +15,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import EventState, SpotCheck, TransitionLog, User
+from models import Event, EventState, SpotCheck, TransitionLog, User
+from workflows.accounts import districts
+from workflows.accounts.districts import SOLE_OFFICE
 from workflows.kernel.daywords import day_zh, moment_zh, span_zh
 from workflows.kernel.visibility import SYSTEM, Actor
 
+OFFICE = "\x00office\x00"  # where a sentence names the district office (`sentence` fills it)
 CATEGORIES = {"npc_deputy": "人大代表", "cppcc_member": "政协委员", "citizen": "市民代表"}
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 FORMS = {
@@ -145,7 +148,7 @@ def _collect(who: str, d: dict[str, Any], line: TransitionLog) -> str:
 
 
 def _submit(who: str, d: dict[str, Any], line: TransitionLog) -> str:
-    text = f"{who}向区政府办报送了总结"
+    text = f"{who}向{OFFICE}报送了总结"
     if "attachments" in d:
         text += f"，附照片或文件 {d['attachments']} 个"
     if d.get("late_seconds"):
@@ -296,7 +299,7 @@ REQUEST_KINDS = {
 
 def _request(who: str, d: dict[str, Any], line: TransitionLog) -> str:
     kind = REQUEST_KINDS.get(str(d.get("kind")), "记录")
-    return f"{who}提交了{kind}更正申请（第 {d.get('request_id', '')} 号），等待区政府办审批。"
+    return f"{who}提交了{kind}更正申请（第 {d.get('request_id', '')} 号），等待{OFFICE}审批。"
 
 
 def _request_refused(who: str, d: dict[str, Any], line: TransitionLog) -> str:
@@ -404,14 +407,14 @@ SAYERS: dict[str, Sayer] = {
     "return_for_rework": _rework,
     "reschedule": _reschedule,
     "cancel": _cancel,
-    "cancel_request": lambda who, d, line: f"{who}申请取消活动，待区政府办审批。",
+    "cancel_request": lambda who, d, line: f"{who}申请取消活动，待{OFFICE}审批。",
     "cancel_refused": lambda who, d, line: (
         f"{who}不予批准{who_zh(d.get('requested_by'))}的取消申请，活动照常进行。"
     ),
     "cancel_exempt": _cancel_exempt,
     # Filings before the day (workflows/filing/): the plan, the announcement, the 公示.
     "plan_submit": lambda who, d, line: (
-        f"{who}报送活动方案（第 {d.get('round', 1)} 次），待区政府办审核。"
+        f"{who}报送活动方案（第 {d.get('round', 1)} 次），待{OFFICE}审核。"
     ),
     "plan_approve": lambda who, d, line: f"{who}审核通过活动方案。",
     "plan_return": lambda who, d, line: f"{who}退回活动方案修改。",
@@ -450,7 +453,7 @@ SAYERS: dict[str, Sayer] = {
     ),
     "feedback.transfer_back": lambda who, d, line: (
         f"{who}代表{d.get('to_unit', '')}将{_item(line)}退回{d.get('from_unit', '')}，"
-        "待区政府办裁定。"
+        f"待{OFFICE}裁定。"
     ),
     "feedback.transfer_decide": lambda who, d, line: (
         f"{who}裁定{_item(line)}由{d.get('unit', '')}办理"
@@ -468,14 +471,16 @@ def _approval(line: TransitionLog) -> bool:
     return line.trigger == "cancel" and not (line.data or {}).get("direct", True)
 
 
-def sentence(line: TransitionLog, who: str | None = None) -> str:
+def sentence(line: TransitionLog, who: str | None = None, office: str = SOLE_OFFICE) -> str:
     """One audit line as a Chinese sentence naming who did what (and why, when a reason was
     given); a kind of line not known here still reads as words, never as its code. `who` is
-    the person's display name when known (else the account name the line keeps)."""
+    the person's display name when known (else the account name the line keeps); `office` the
+    event's district office as running text names it (districts.office_words)."""
     who = who or who_zh(line.actor_name)
     data = line.data or {}
     say = SAYERS.get(line.trigger)
     text = say(who, data, line) if say else f"{who}修改了活动记录。"
+    text = text.replace(OFFICE, office)  # before the reason: a person's words stay as typed
     if line.reason and line.trigger not in _REASON_SAID and not _approval(line):
         text = text.rstrip("。") + f"。理由：{line.reason.strip().rstrip('。')}。"
     badges = [str(f.get("badge", "")) for f in data.get("flags") or [] if isinstance(f, dict)]
@@ -485,14 +490,14 @@ def sentence(line: TransitionLog, who: str | None = None) -> str:
 
 
 def present(
-    lines: Iterable[TransitionLog], names: dict[int, str] | None = None
+    lines: Iterable[TransitionLog], names: dict[int, str] | None = None, office: str = SOLE_OFFICE
 ) -> list[HistoryLine]:
     """The history as sentences, oldest first, a line repeated at the same minute shown once;
-    `names` gives accounts' display names by id."""
+    `names` gives accounts' display names by id, `office` the event's district office."""
     out: list[HistoryLine] = []
     seen: set[tuple[str, str]] = set()
     for line in lines:
-        words = in_words(line, names)
+        words = in_words(line, names, office)
         if (words.at_zh, words.sentence) in seen:
             continue
         seen.add((words.at_zh, words.sentence))
@@ -500,10 +505,12 @@ def present(
     return out
 
 
-def in_words(line: TransitionLog, names: dict[int, str] | None = None) -> HistoryLine:
+def in_words(
+    line: TransitionLog, names: dict[int, str] | None = None, office: str = SOLE_OFFICE
+) -> HistoryLine:
     """One audit line in words: its time, who (display name by id from `names`), the sentence."""
     who = (names or {}).get(line.actor_id or 0) or who_zh(line.actor_name)
-    return HistoryLine(line.id, line.at, moment_zh(line.at), who, sentence(line, who))
+    return HistoryLine(line.id, line.at, moment_zh(line.at), who, sentence(line, who, office))
 
 
 def display_names(session: Session, lines: Iterable[TransitionLog]) -> dict[int, str]:
@@ -530,7 +537,7 @@ def of_event(session: Session, event_id: int) -> list[HistoryLine]:
         .where(TransitionLog.event_id == event_id)
         .order_by(col(TransitionLog.id))
     ).all()
-    return present(lines, display_names(session, lines))
+    return present(lines, display_names(session, lines), event_office(session, event_id))
 
 
 @dataclass(frozen=True)
@@ -632,4 +639,10 @@ def reworks(session: Session, event_id: int) -> list[HistoryLine]:
         .where(TransitionLog.event_id == event_id, TransitionLog.trigger == "return_for_rework")
         .order_by(col(TransitionLog.id))
     ).all()
-    return present(lines, display_names(session, lines))
+    return present(lines, display_names(session, lines), event_office(session, event_id))
+
+
+def event_office(session: Session, event_id: int) -> str:
+    """The event's district office as its history names it (districts.office_words)."""
+    event = session.get(Event, event_id)
+    return districts.unit_office_words(session, event.unit_id) if event else SOLE_OFFICE

@@ -28,6 +28,7 @@ from models import (
     TransitionLog,
     User,
 )
+from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
 from workflows.event import checkin, flags, invitations
 from workflows.event.data import CancelData, CollectFeedbackData, RescheduleData, SpotCheckData
@@ -334,11 +335,12 @@ def send_back(move: Move) -> None:
         round=rounds + 2,
     )
     reasons = "\n".join(f"{n}. {r}" for n, r in enumerate(move.data.reasons, 1))
+    office = districts.unit_office_words(move.session, move.event.unit_id)
     inbox.post(
         move.session, "rework", subject_type="event", subject_id=move.event.id,  # type: ignore[arg-type]
         event_id=move.event.id, unit_id=move.event.unit_id, now=move.now, round=str(rounds + 2),
         title=f"【总结退回整改】“{move.event.theme}”请于 {day_zh(due.deadline_on)} 前重新报送",
-        body=f"区政府办抽查后退回了活动总结，请按以下意见修改后重新报送：\n{reasons}",
+        body=f"{office}抽查后退回了活动总结，请按以下意见修改后重新报送：\n{reasons}",
     )  # fmt: skip
 
 
@@ -428,7 +430,8 @@ def settle_cancellation(move: Move) -> None:
         row.exempt_by_name, row.exempt_at = name, move.now
     move.session.flush([row])  # its id for the line; the event is written once, by fire()
     exempt = f"\n考核：不计扣分（{row.exempt_reason}）" if row.exempt else "\n考核：按未开展计扣分"
-    said = "【活动已由区政府办取消】" if row.direct else "【取消申请已批准】"
+    office = districts.unit_office_words(move.session, move.event.unit_id)
+    said = f"【活动已由{office}取消】" if row.direct else "【取消申请已批准】"
     inbox.post(
         move.session, "cancel_decision", subject_type="event", subject_id=move.event.id,  # type: ignore[arg-type]
         event_id=move.event.id, unit_id=move.event.unit_id, now=move.now, round=str(row.id),

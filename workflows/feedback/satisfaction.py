@@ -42,10 +42,17 @@ RATING_ZH = {
     Rating.dissatisfied: "不满意",
 }
 APPEAL_ZH = {
-    AppealState.pending: "申诉待区政府办审核",
+    AppealState.pending: "申诉待{office}审核",  # appeal_words names the district office
     AppealState.upheld: "申诉成立",
     AppealState.rejected: "申诉不成立",
 }
+
+
+def appeal_words(office: str) -> dict[str, str]:
+    """APPEAL_ZH naming the district office that decides (districts.office_words)."""
+    return {state: words.format(office=office) for state, words in APPEAL_ZH.items()}
+
+
 # Who rated: the person on the tracking page, or a clerk who took the rating by phone.
 CITIZEN = Actor(id=None, name="市民（查询页面评价）", role="staff", unit_id=None)
 

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from models import FeedbackItem, TransitionLog
+from workflows.accounts import districts
+from workflows.accounts.districts import SOLE_OFFICE
 from workflows.kernel.daywords import day_zh
 
 SIGN = "feedback.sign"
@@ -40,11 +42,12 @@ def steps(session: Session, item: FeedbackItem, *, public: bool = False) -> list
         )
         .order_by(col(TransitionLog.at), col(TransitionLog.id))
     ).all()
-    return [Step(t.at, words(t, public=public)) for t in lines]
+    office = districts.unit_office_words(session, item.unit_id)  # a transfer stays in it
+    return [Step(t.at, words(t, public=public, office=office)) for t in lines]
 
 
-def words(line: TransitionLog, *, public: bool = False) -> str:
-    """One audit line in plain words."""
+def words(line: TransitionLog, *, public: bool = False, office: str = SOLE_OFFICE) -> str:
+    """One audit line in plain words; `office` the district office that decides a return."""
     d = line.data or {}
     why = "" if public or not line.reason else f"，理由：{line.reason}"
     who = "" if public else f"（{line.actor_name}）"
@@ -56,10 +59,10 @@ def words(line: TransitionLog, *, public: bool = False) -> str:
         when = f"，请于 {day_zh(date.fromisoformat(due))}前签收" if due and due != "None" else ""
         return f"{d.get('from_unit', '')}转办至{d.get('to_unit', '')}{why}{when}{who}"
     if line.trigger == SEND_BACK:
-        wait = "，等待区政府办裁定"
+        wait = f"，等待{office}裁定"
         return f"{d.get('to_unit', '')}退回{d.get('from_unit', '')}{why}{wait}{who}"
     extended = ""
     if d.get("new_due_on"):
         extended = f"，答复期限延至 {day_zh(date.fromisoformat(d['new_due_on']))}"
     note = "" if public or not line.reason else f"，裁定意见：{line.reason}"
-    return f"区政府办裁定由{d.get('unit', '')}办理{extended}{note}{who}"
+    return f"{office}裁定由{d.get('unit', '')}办理{extended}{note}{who}"

@@ -28,6 +28,7 @@ from models import (
     TransitionLog,
 )
 from models.db import lock_by_id
+from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
 from workflows.event.summary import clean_filename
 from workflows.files import filetypes
@@ -215,7 +216,8 @@ def issue(
          {"notice": text, "due_on": rect.due_on, "check_round": check.round})  # fmt: skip
     _tell(session, "rect_notice", event, rect,
           f"【整改通知】“{event.theme}”请于 {day_zh(rect.due_on)} 前报送整改情况",
-          f"区政府办第 {check.round} 轮抽查后下发整改通知，整改要求：\n{text}",
+          f"{districts.unit_office_words(session, event.unit_id)}第 {check.round} 轮抽查后下发"
+          f"整改通知，整改要求：\n{text}",
           now, "1")  # fmt: skip
     return rect
 
@@ -275,7 +277,8 @@ def close(session: Session, rect_id: int, *, actor: Actor, now: datetime) -> Rec
     rect.version += 1
     _log(session, event, rect, "close", S.reported, actor, now, {})
     _tell(session, "rect_decision", event, rect, f"【整改审核结果】“{event.theme}”整改通知已销号",
-          "区政府办审核通过了贵单位报送的整改情况，整改通知已销号。", now, "closed")  # fmt: skip
+          f"{districts.unit_office_words(session, event.unit_id)}审核通过了贵单位报送的整改情况，"
+          "整改通知已销号。", now, "closed")  # fmt: skip
     return rect
 
 

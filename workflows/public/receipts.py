@@ -71,10 +71,16 @@ TOLD_VIA_ZH = {
     "given": "当面或电话",
 }
 APPEAL_ZH = {
-    "pending": "承办单位已申诉，待区政府办审核",
+    "pending": "承办单位已申诉，待{office}审核",  # the district office that decides it
     "upheld": "申诉成立",
     "rejected": "申诉不成立",
 }
+
+
+def _appeal(session: Session, state: str | None, district: District) -> str | None:
+    """The appeal's state in words, naming the district office that decides it."""
+    words = APPEAL_ZH.get(state or "")
+    return words and words.format(office=districts.office_words(session, district.id))
 
 
 def _missing() -> NotFound:
@@ -138,7 +144,7 @@ def track(session: Session, code: str) -> Receipt:
             current and item.told_at and not current.rating and item.raised_by_invitee_id
         ),
         reopened=not answered and bool(rated and rated.rating == "dissatisfied"),
-        appeal=APPEAL_ZH.get(rated.appeal_state or "") if rated else None,
+        appeal=_appeal(session, rated.appeal_state, district) if rated else None,
         steps=tuple(
             (local_date(s.at), s.text) for s in transfer_steps.steps(session, item, public=True)
         ),
