@@ -18,6 +18,8 @@ Targets, measured in turn on the same events, same client, same worker count:
   framework (bench/README.md lists both side by side);
 - API: `openday api --workers N`: bearer auth, unit scoping, version check, guards, the
   transitions machine, timers moved in the same transaction, NOTIFY, audit line, response;
+- API under granian: the same app (`api:app`) served by granian (Rust HTTP, `--workers N`)
+  instead of uvicorn, to compare servers in the same run (issue 32); shown, not judged;
 - API + scheduler: the same with `openday scheduler` running, LISTENing for the NOTIFY every
   move sends (as in production).
 
@@ -230,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds (5)")
     parser.add_argument(
         "--targets",
-        default="raw,api,api+scheduler",
-        help="which to load, in order (raw,api,api+scheduler)",
+        default="raw,api,granian,api+scheduler",
+        help="which to load, in order (raw,api,granian,api+scheduler)",
     )
     args = parser.parse_args(argv)
     others = foreign_processes([])
@@ -284,6 +286,18 @@ def main(argv: list[str] | None = None) -> int:
             env,
             logdir,
         )
+        granian: Proc | None = None
+        if "granian" in targets:  # the same app under granian (issue 32: servers compared)
+            granian_port = free_port()
+            granian = spawn(
+                "granian",
+                [str(Path(sys.executable).parent / "granian"), "--interface", "asgi",
+                 "--workers", str(args.workers), "--host", "127.0.0.1",
+                 "--port", str(granian_port), "--loop", "uvloop", "--no-ws",
+                 "--log-level", "warning", "--no-access-log", "api:app"],
+                env,
+                logdir,
+            )  # fmt: skip
         scheduler: Proc | None = None
         runs: list[Run] = []
         peaks: list[Peak] = []
@@ -306,6 +320,14 @@ def main(argv: list[str] | None = None) -> int:
                              args.warmup, args.seconds, [api])
                     )
                 )  # fmt: skip
+            if granian is not None:
+                wait_http(f"http://127.0.0.1:{granian_port}/readyz", granian, listeners=1)
+                runs.append(
+                    asyncio.run(
+                        load("API under granian", "api", granian_port, api_owners, events,
+                             args.warmup, args.seconds, [granian])
+                    )
+                )  # fmt: skip
             scheduler = spawn("scheduler", [OPENDAY, "scheduler"], env, logdir)
             time.sleep(2)
             if not scheduler.alive():
@@ -322,10 +344,12 @@ def main(argv: list[str] | None = None) -> int:
                 peaks.append(peak_rss("API", api))
             if "api+scheduler" in targets:
                 peaks.append(peak_rss("scheduler", scheduler))
+            if granian is not None:
+                peaks.append(peak_rss("API under granian", granian))
             if "raw" in targets:
                 peaks.append(peak_rss("raw endpoint", raw))
         finally:
-            for proc in (scheduler, api, raw):
+            for proc in (scheduler, granian, api, raw):
                 if proc is not None:
                     stop(proc)
         with connect(url) as conn:
@@ -357,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r.rate / base.rate:.0%}" if base and base.rate else "-",
             ]
         )
-    api_runs = [r for r in runs if r is not base]
+    # The targets judge the server the service runs (uvicorn); granian's row is the comparison.
+    api_runs = [r for r in runs if r is not base and "granian" not in r.label]
     worst_ratio = min(r.rate / base.rate for r in api_runs) if base and api_runs else 0.0
     worst_p99 = max((pct([x * 1000 for x in r.latencies], 99) for r in api_runs), default=0.0)
     for r in runs:
