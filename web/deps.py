@@ -50,7 +50,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     session = Session(engine, expire_on_commit=False)
     # Citizens' pages read what is public in every district; a signed-in caller's token lookup
     # binds its own district instead (workflows/accounts/service.py token_use).
-    tenancy.bind(session, tenancy.Tenant(scope=tenancy.PUBLIC))
+    tenancy.bind(session, tenancy.CITIZENS)
     try:
         yield session
     finally:

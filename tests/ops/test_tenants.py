@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models import District, Event, Unit, UnitKind
 from models.db import make_engine
-from tests.conftest import DATABASE_URL
+from tests.conftest import DATABASE_URL, runtime_role
 from workflows.kernel import tenancy
 from workflows.kernel.tenant_check import verify
 
@@ -39,18 +39,8 @@ def owner(postgres_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def runtime_url(owner: Engine, postgres_url: str) -> Iterator[str]:
     """A login role like the service's: DML on every table, no ownership, no bypass."""
-    role = f"openday_rt_{uuid.uuid4().hex[:8]}"
-    with owner.begin() as conn:
-        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
-        conn.exec_driver_sql(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
-        )
-        conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
-    yield make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
-    with owner.begin() as conn:
-        conn.exec_driver_sql(f"DROP OWNED BY {role}")
-        conn.exec_driver_sql(f"DROP ROLE {role}")
+    with runtime_role(owner, postgres_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -454,3 +444,55 @@ def test_a_granted_city_supervisor_writes_its_granted_district_only(
         with pytest.raises(sa.exc.DBAPIError):
             session.add(Unit(district_id=1, name=f"越界{tag}", kind=UnitKind.town, created_at=now))
             session.flush()
+
+
+def test_account_lines_have_their_own_narrow_scope(owner: Engine, runtime: Engine) -> None:
+    """As the runtime role: an account's city-level line (a city supervisor's sign-in, an
+    unknown name's failure) is refused under the public scope and a city reader's, and written
+    under `city:accounts` (`tenancy.for_account_line`), which reads every district but cannot
+    write a district's row (migration 0045)."""
+    from models import ChangeLog
+    from workflows.kernel import audit
+    from workflows.kernel.visibility import Actor
+
+    who = Actor(None, "anonymous", "", None)
+    with Session(owner) as session:
+        tenancy.bind(session, tenancy.OPERATOR)
+        unit = Unit(district_id=1, name=f"账号单位{uuid.uuid4().hex[:6]}", kind=UnitKind.town,
+                    created_at=NOW)  # fmt: skip
+        session.add(unit)
+        session.commit()
+        unit_id = unit.id
+
+    def line(session: Session, unit_id: int | None = None) -> ChangeLog:
+        row = audit.record(session, who, entity="account", entity_id=None, action="sign_in",
+                           now=NOW, unit_id=unit_id, after={"method": "password"})  # fmt: skip
+        session.flush()
+        session.refresh(row)  # the district its insert trigger gave it
+        return row
+
+    for refused in (tenancy.CITIZENS, tenancy.Tenant(scope=tenancy.CITY_READ)):
+        with Session(runtime) as session:
+            tenancy.bind(session, refused)
+            with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
+                line(session)
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.CITIZENS)
+        tenancy.for_account_line(session, None)
+        assert line(session).district_id is None
+        assert session.get(Unit, unit_id) is not None  # reads as city:read does
+        session.commit()
+    with Session(runtime) as session:  # no district's row under it
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.ACCOUNTS))
+        with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
+            line(session, unit_id=unit_id)
+    with Session(runtime) as session:  # reads every unit, changes none
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.ACCOUNTS))
+        seen = session.execute(sa.select(sa.func.count()).select_from(Unit)).scalar()
+        changed = session.execute(sa.update(Unit).values(name=Unit.name)).rowcount  # type: ignore[attr-defined]
+        assert seen and changed == 0
+    with Session(runtime) as session:  # a district account's line: its district, bound
+        tenancy.bind(session, tenancy.CITIZENS)
+        tenancy.for_account_line(session, 1)
+        assert line(session).district_id == 1
+        session.commit()

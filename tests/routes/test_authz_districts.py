@@ -35,6 +35,7 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -48,7 +49,7 @@ from api import create_app
 from models import Campaign, District, Event, FeedbackItem, Role, Unit, UnitKind, User
 from models.db import make_engine
 from settings import Settings
-from tests.conftest import HOUSING, SHILING, Walker, World, _truncate, local
+from tests.conftest import HOUSING, SHILING, Walker, World, _truncate, local, runtime_role
 from tests.routes.test_authz_matrix import (
     EXPECTED,
     PASSWORD,
@@ -263,28 +264,31 @@ def city(
 ) -> Iterator[City]:
     """Two districts seeded alike through the API, and the city's readers."""
     tmp = tmp_path_factory.mktemp("districts")
-    if request.param == "sqlite":
-        import shutil
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            import shutil
 
-        shutil.copy(request.getfixturevalue("sqlite_template"), tmp / "openday.db")
-        engine = make_engine(f"sqlite:///{tmp / 'openday.db'}")
-    else:
-        engine = request.getfixturevalue("postgres_engine")
-        _truncate(engine)
-    clock = FixedClock(local(2022, 9, 16))
-    settings = Settings(
-        var_dir=tmp / "var", database_url="sqlite://", ratelimit_url="memory://",
-        metrics_token="metrics-secret-for-the-matrix", totp_required_roles="",
-    )  # fmt: skip
-    app = create_app(settings=settings, engine=engine, clock=clock)
-    try:
+            shutil.copy(request.getfixturevalue("sqlite_template"), tmp / "openday.db")
+            engine = served = make_engine(f"sqlite:///{tmp / 'openday.db'}")
+            stack.callback(engine.dispose)
+        else:
+            # Seeded as the tables' owner; served as the service connects in production, a
+            # runtime role held by row-level security: the matrix checks both walls at once,
+            # and that the second refuses nothing the first allows (issue 28).
+            engine = request.getfixturevalue("postgres_engine")
+            _truncate(engine)
+            stack.callback(_truncate, engine)
+            url = stack.enter_context(runtime_role(engine, request.getfixturevalue("postgres_url")))
+            served = make_engine(url)
+            stack.callback(served.dispose)
+        clock = FixedClock(local(2022, 9, 16))
+        settings = Settings(
+            var_dir=tmp / "var", database_url="sqlite://", ratelimit_url="memory://",
+            metrics_token="metrics-secret-for-the-matrix", totp_required_roles="",
+        )  # fmt: skip
+        app = create_app(settings=settings, engine=served, clock=clock)
         with TestClient(app) as client:
             yield _build(client, engine, clock.now())
-    finally:
-        if request.param == "sqlite":
-            engine.dispose()
-        else:
-            _truncate(engine)
 
 
 def _build(client: TestClient, engine: Engine, now: Any) -> City:

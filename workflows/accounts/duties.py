@@ -24,7 +24,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from models import Role
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.errors import Forbidden
 from workflows.kernel.visibility import Actor
 
@@ -84,6 +84,7 @@ def require(session: Session | None, actor: Actor, duty: Duty, now: datetime | N
     if not (actor.is_console or may(actor.role, duty)):
         raise refusal(duty)
     if session is not None and now is not None and actor.role in ADMINISTRATOR_ROLES:
+        tenancy.for_account_line(session, actor.district_id)
         audit.record(session, actor, entity="account", entity_id=actor.id, action=f"duty_{duty}",
                      now=now, after={"role": actor.role})  # fmt: skip
 
@@ -105,6 +106,7 @@ def record_read(
         return False
     subject = account_id if account_id is not None else actor.id
     after = {"role": actor.role, **{k: v for k, v in details.items() if v not in (None, "")}}
+    tenancy.for_account_line(session, actor.district_id)
     audit.record(session, actor, entity="account", entity_id=subject, action=f"read_{what}",
                  now=now, after=after)  # fmt: skip
     return True

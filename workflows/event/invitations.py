@@ -43,7 +43,7 @@ from models.codes import grouped
 from settings import get_settings
 from workflows.campaign.rules import CampaignRules
 from workflows.event import icsfiles
-from workflows.kernel import audit, jobs
+from workflows.kernel import audit, jobs, tenancy
 from workflows.kernel.audit import chain_key
 from workflows.kernel.daywords import hours_zh, window_zh
 from workflows.kernel.errors import Conflict, DomainError
@@ -135,6 +135,7 @@ def _parse(token: str) -> tuple[int, int, int]:
 def open_link(session: Session, token: str, now: datetime) -> tuple[Invitee, Event]:
     """The invitation behind a link, or a refusal in words (see record_refusal)."""
     event_id, invitee_id, until = _parse(token)
+    tenancy.for_citizen(session, event_id)  # an answer by the link writes in that district
     invitee = session.get(Invitee, invitee_id)
     event = session.get(Event, event_id)
     if invitee is None or event is None:

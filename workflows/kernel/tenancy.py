@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col
 
-from models import Unit
+from models import Event, Unit
 from models.db import TENANT_KEY
 from workflows.kernel.visibility import CITY_READERS, Actor, acting_in, acts_by_grant
 
@@ -53,10 +53,12 @@ PUBLIC = "city:public"  # citizens' pages: public calendar, registration, receip
 CITY_ADMIN = "city:admin"  # a city admin (every district)
 SWEEP = "city:sweep"  # the scheduler and workers: timers, escalations, digests, deliveries
 CLI = "city:cli"  # a command run on the server by its operator
+ACCOUNTS = "city:accounts"  # an account's own city-level lines (sign-ins, duties)
 MIGRATE = "city:migrate"  # migrations (as the owner)
 READ_SCOPES = (CITY_READ, PUBLIC)
 WRITE_SCOPES = (CITY_ADMIN, SWEEP, CLI, MIGRATE)
-SCOPES = (*READ_SCOPES, *WRITE_SCOPES)
+# Reads as city:read; writes only city-level rows (no district: migration 0045).
+SCOPES = (*READ_SCOPES, *WRITE_SCOPES, ACCOUNTS)
 
 NOBODY = Tenant()
 
@@ -127,6 +129,44 @@ def before_lock(session: OrmSession, actor: Actor, unit_of_row: Any) -> None:
         act_in(session, actor, unit_id)
 
 
+def for_citizen(session: OrmSession, event_id: int) -> None:
+    """A citizen's write concerns one event (a registration, its cancellation, an answer to an
+    invitation or to a waiting-list offer). The public scope reads every district and writes
+    none, and PostgreSQL holds a locking read to the write policies (under it the event is not
+    found), so the transaction works for the event's district from here on. Only a session on
+    the public scope changes: a signed-in caller keeps its own tenant."""
+    if session.info.get(INFO_KEY) != CITIZENS:
+        return
+    district_id = session.execute(
+        sa.select(col(Unit.district_id))
+        .join(Event, col(Event.unit_id) == col(Unit.id))
+        .where(col(Event.id) == event_id)
+    ).scalar()
+    if district_id is not None:  # no such event: the caller's own NotFound follows
+        bind(session, Tenant(district_id))
+
+
+def for_account_line(session: OrmSession, district_id: int | None) -> None:
+    """Before an account's own line in the change log (a sign-in or its failure, a password
+    or second-factor change, an administrator's duty or read): the line belongs to the
+    account's district (`district_id`), or is city-level (a city account, an unknown name).
+    Where the transaction cannot write it — a sign-in's public transaction, a city reader's —
+    it works from here on for that district, or under the accounts' named city scope (logged).
+    A tenant that may already write it is kept."""
+    current = session.info.get(INFO_KEY)
+    if current is not None and (
+        current.scope in WRITE_SCOPES
+        or (district_id is not None and current.district_id == district_id)
+        or (district_id is None and current.scope == ACCOUNTS)
+    ):
+        return
+    if district_id is not None:
+        bind(session, Tenant(district_id))
+        return
+    log.info("tenant_city_scope_for_account_line", scope=ACCOUNTS)
+    bind(session, Tenant(scope=ACCOUNTS))
+
+
 def act_in(session: OrmSession, actor: Actor, unit_id: int | None) -> Actor:
     """The actor a write on a row of the unit runs with (visibility.acting_in): a city
     supervisor holding the unit's district's grant acts as that district's supervisor, and the
@@ -169,6 +209,8 @@ def _on_begin(session: OrmSession, _transaction: Any, connection: Any) -> None:
         _apply(connection, tenant)
 
 
+CITIZENS = Tenant(scope=PUBLIC)
+"""The tenant of a request with no sign-in: citizens' pages read what is public everywhere."""
 JOBS = Tenant(scope=SWEEP)
 """The scheduler's and workers' tenant: every district (each job's rows carry their own)."""
 OPERATOR = Tenant(scope=CLI)

@@ -34,7 +34,7 @@ from models import (
 from models.codes import normalize
 from workflows.campaign.rules import CampaignRules
 from workflows.event import invitations, invitees
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import SYSTEM, Actor
@@ -216,6 +216,7 @@ def open_event(session: Session, event_id: int, *, lock: bool = False) -> tuple[
         .where(Event.id == event_id, Event.public_places > 0, col(Event.state).in_(OPEN_STATES))
     )
     if lock:
+        tenancy.for_citizen(session, event_id)  # a citizen's write: the event's district
         stmt = stmt.with_for_update(of=Event)
     row = session.exec(stmt).first()
     if row is None:
@@ -409,6 +410,7 @@ def cancel(
 ) -> Registration:
     """The person cancels; a place they held goes to the first on the waiting list."""
     reg = find(session, code, phone, keys)
+    tenancy.for_citizen(session, reg.event_id)
     event = session.exec(select(Event).where(Event.id == reg.event_id).with_for_update()).one()
     session.refresh(reg)
     if reg.state not in _CANCELLABLE:
@@ -479,6 +481,7 @@ def answer_offer(
             "answer must be one of: accept, decline",
         )  # fmt: skip
     reg = offers.open_link(session, token, now)
+    tenancy.for_citizen(session, reg.event_id)
     event = session.exec(select(Event).where(Event.id == reg.event_id).with_for_update()).one()
     session.refresh(reg)
     offers.check_answerable(reg, token, now)

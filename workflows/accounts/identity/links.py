@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from models import IdentityLink, User
 from workflows.accounts.service import load_managed
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.errors import Conflict, InvalidData, NotFound
 from workflows.kernel.visibility import Actor
 
@@ -110,6 +110,7 @@ def _audit(
     provider: str,
     subject: str,
 ) -> None:
+    tenancy.for_account_line(session, user.district_id)
     audit.record(
         session,
         actor,

@@ -23,7 +23,7 @@ from workflows.accounts.identity.adapter import (
     IdentityRefused,
     Redirect,
 )
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.visibility import Actor
 
 PENDING_FOR = timedelta(minutes=10)  # a sign-in must come back within this
@@ -110,6 +110,7 @@ def account_for(session: Session, identity: Identity, now: datetime, address: st
         raise IdentityRefused("sso_account_inactive", user.username, 403)
     link.last_sign_in_at = now
     session.add(link)
+    tenancy.for_account_line(session, user.district_id)
     audit.record(
         session,
         GATE,
@@ -125,6 +126,7 @@ def account_for(session: Session, identity: Identity, now: datetime, address: st
 
 def record_refusal(session: Session, refusal: IdentityRefused, address: str, now: datetime) -> None:
     """The audit line of a refused unified sign-in (the caller commits it)."""
+    tenancy.for_account_line(session, None)
     audit.record(
         session,
         GATE,
