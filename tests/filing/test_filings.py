@@ -162,7 +162,8 @@ def test_a_missing_plan_presses_the_unit_then_the_district_office(walker: Walker
     _fire(walker, clock)
     first = _notices(walker, timers.PLAN)
     assert first and {n.level for n in first} == {1}
-    assert "活动方案逾期未报区政府办审核" in first[0].title and "2022年9月13日" in first[0].body
+    assert "活动方案逾期未报雁江区政府办审核" in first[0].title and "2022年9月13日" in first[0].body
+    assert "报雁江区政府办审核；" in first[0].body  # the office the escalation names throughout
     unit_box = [m for m in _inbox(walker, "housing") if m.event_id == late]
     assert unit_box and unit_box[0].link == f"/events/{late}/filings"
     assert not [m for m in _inbox(walker, "supervisor") if m.event_id == late]

@@ -707,8 +707,8 @@ def compose(
     escalated = timer.kind == deadlines.ESCALATION
     due = day_zh(timer.deadline_on)
     if timer.rule in filing.RULES:
-        title = filing.title(timer, unit.name, prefix)
-        lines = filing.lines(timer, event, rules, due, lateness)
+        title = filing.title(timer, unit.name, prefix, office)
+        lines = filing.lines(timer, event, rules, due, lateness, office)
     elif timer.rule == deadlines.RECTIFICATION:
         assert isinstance(item, Rectification)
         lines = _rectification_lines(event, item, rules, due, lateness, office)

@@ -240,12 +240,18 @@ def stale_now(timer: Timer, event: Event) -> str | None:
 
 
 def lines(
-    timer: Timer, event: Event, rules: CampaignRules, due_zh: str, lateness: str
+    timer: Timer,
+    event: Event,
+    rules: CampaignRules,
+    due_zh: str,
+    lateness: str,
+    office: str = "区政府办",
 ) -> list[str]:
-    """What a filing's 催办 says: the event, what is missing, the rule and its deadline."""
+    """What a filing's 催办 says: the event, what is missing, the rule and its deadline;
+    `office` the event's district office, as the rest of the escalation names it."""
     what = WHAT_ZH[timer.rule]
     how = {
-        PLAN: "请尽快在系统中填报活动方案，报区政府办审核；方案审核通过前不能发出邀请。",
+        PLAN: f"请尽快在系统中填报活动方案，报{office}审核；方案审核通过前不能发出邀请。",
         ANNOUNCEMENT: "请尽快在系统中发布公开邀请公告（含报名方式、名额和活动主题）。",
         REPRESENTATIVES: "请尽快在系统中公示拟邀请的市民代表名单。",
     }[timer.rule]
@@ -265,10 +271,10 @@ def lines(
     return out
 
 
-def title(timer: Timer, unit_name: str, prefix: str) -> str:
-    """【催办】区住建局：活动方案逾期未报送审核."""
+def title(timer: Timer, unit_name: str, prefix: str, office: str = "区政府办") -> str:
+    """【催办】区住建局：活动方案逾期未报雁江区政府办审核."""
     missing = {
-        PLAN: "活动方案逾期未报区政府办审核",
+        PLAN: f"活动方案逾期未报{office}审核",
         ANNOUNCEMENT: "公开邀请公告逾期未发布",
         REPRESENTATIVES: "市民代表名单逾期未公示",
     }[timer.rule]
