@@ -21,6 +21,14 @@ class CampaignIn(BaseModel):
     starts_on: SaneDate
     ends_on: SaneDate
     rules: CampaignRules = Field(default_factory=CampaignRules)
+    district_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="the district running it: a district's supervisor may leave it out (its "
+        "own); a city supervisor names one whose grant it holds (422 `district_required` "
+        "without one)",
+    )
 
 
 class CampaignPatch(BaseModel):

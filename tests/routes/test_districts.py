@@ -326,8 +326,9 @@ def test_the_city_comparison_collects_the_districts_together_as_each_alone(
 
 
 def test_a_city_supervisor_changes_nothing_in_any_district(walker: Walker, other: Other) -> None:
-    """Supervisors' acts (a campaign's change, its scoring, a sample draw, a visit), account
-    and unit management: 403 `read_only` for the city's supervisor, nothing written."""
+    """Without a grant, supervisors' acts (a campaign's change, its scoring, a sample draw, a
+    visit) are 403 `district_grant_required` for the city's supervisor (a district's grant
+    would allow them), account and unit management 403 `read_only`; nothing written."""
     h, cid = walker.world.headers, other.campaign_id
     scoring = _get(walker, "sup_b", f"/campaigns/{cid}/scoring-rules").json()  # type: ignore[attr-defined]
     for method, url, body in (
@@ -342,8 +343,9 @@ def test_a_city_supervisor_changes_nothing_in_any_district(walker: Walker, other
     ):  # fmt: skip
         r = walker.client.request(method, f"/api/v1{url}", json=body, headers=h["city"])
         assert r.status_code == 403, (url, r.text)
-        # A visit is an act a district's grant allows (docs/tenancy.md): it says so.
-        wanted = "district_grant_required" if url.endswith("/visits") else "read_only"
+        # A supervisor's act is one a district's grant allows (docs/tenancy.md): it says so.
+        granted = url.startswith("/campaigns") or url.endswith("/visits")
+        wanted = "district_grant_required" if granted else "read_only"
         assert error_of(r)["code"] == wanted, url
     assert _get(walker, "sup_b", f"/campaigns/{cid}").json()["title"] == "安岳县政府开放日"  # type: ignore[attr-defined]
     assert _get(walker, "sup_b", f"/units/{other.unit_id}").json()["name"] == HOUSING  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from workflows.campaign import service as campaigns
 from workflows.campaign.closure import require_open
 from workflows.campaign.rules import CampaignRules
 from workflows.escalation.batch import NotifyConfig
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, NotFound
 from workflows.kernel.visibility import Actor
@@ -198,8 +198,10 @@ def copy(
     Refused, nothing written:
     a closed source (409 `campaign_closed`), a year not later than the source's (422), a year
     that already has a campaign (409 `campaign_year_taken`), a document number in use."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     source = campaigns.get(session, source_id, actor)
+    actor = tenancy.act_in_district(session, actor, source.district_id)  # a city supervisor
+    actor.require_acting_supervisor()
     require_open(source)
     _check_nothing_owed(session, source)
     campaigns.check_window(fields["starts_on"], fields["ends_on"])
@@ -316,8 +318,10 @@ def edit_entry(
     """Change a unit's contacts, robot or forms on a roster before the campaign opens
     (supervisors). Contacts and robot go to the unit record too, which is what
     reminders and escalations use."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     campaign = campaigns.get(session, campaign_id, actor)
+    actor = tenancy.act_in_district(session, actor, campaign.district_id)  # a city supervisor
+    actor.require_acting_supervisor()
     require_editable(campaign, now)  # before the entry: an opened campaign answers 409
     row = entry(session, campaign_id, unit_id)
     before = audit.snapshot(row, ENTRY_FIELDS)

@@ -7,14 +7,19 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from models import Campaign
+from models import Campaign, District
 from workflows.campaign import scoring
 from workflows.campaign.closure import require_open
 from workflows.campaign.rules import CampaignRules
 from workflows.filing import timers as filing
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.errors import Conflict, DomainError, NotFound
-from workflows.kernel.visibility import Actor, district_of_new, require_district
+from workflows.kernel.visibility import (
+    Actor,
+    district_of_new,
+    require_district,
+    require_write_somewhere,
+)
 
 
 def get(session: Session, campaign_id: int, actor: Actor) -> Campaign:
@@ -48,10 +53,19 @@ def create(
     session: Session, actor: Actor, fields: dict[str, Any], rules: CampaignRules, now: datetime
 ) -> Campaign:
     """Create a campaign of the actor's district (supervisors; a city administrator names the
-    district in `fields`); document numbers are unique in a district."""
+    district in `fields`, and so does a city supervisor, which acts there by the district's
+    grant: 422 `district_required` without one); document numbers are unique in a district."""
+    actor.require_supervisor()
+    require_write_somewhere(actor)  # a city supervisor holding no grant: 403 before the district
+    district_id = district_of_new(actor, fields.get("district_id"))
+    if session.get(District, district_id) is None:
+        raise NotFound(
+            "district_not_found", f"区县 {district_id} 不存在", f"district {district_id} not found"
+        )
+    actor = tenancy.act_in_district(session, actor, district_id)
     actor.require_acting_supervisor()
     check_window(fields["starts_on"], fields["ends_on"])
-    fields = {**fields, "district_id": district_of_new(actor, fields.get("district_id"))}
+    fields = {**fields, "district_id": district_id}
     doc_number = fields["doc_number"]
     same = select(Campaign).where(
         Campaign.doc_number == doc_number, Campaign.district_id == fields["district_id"]
@@ -87,8 +101,10 @@ def update(
 
     Invalid rules raise pydantic's ValidationError, located under `rules`.
     """
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     campaign = get(session, campaign_id, actor)
+    actor = tenancy.act_in_district(session, actor, campaign.district_id)
+    actor.require_acting_supervisor()
     require_open(campaign)
     for key in ("starts_on", "ends_on"):
         if key in changes and changes[key] is None:
@@ -129,8 +145,9 @@ def set_scoring_rules(session: Session, actor: Actor, campaign_id: int, raw: Any
     """Set the campaign's scoring rules (supervisors acting in its district; city readers and
     another district's supervisors are refused): points non-negative, criteria known. Returns
     the rules as stored; the caller commits."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     campaign = get(session, campaign_id, actor)
+    tenancy.act_in_district(session, actor, campaign.district_id).require_acting_supervisor()
     rules = scoring.validate(raw)
     stored = dict(campaign.rules or {})
     stored["scoring"] = rules.model_dump()

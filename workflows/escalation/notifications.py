@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from models import Notification, NotificationState
 from workflows.escalation.digests import SUBJECT as DIGEST
-from workflows.kernel import jobs
+from workflows.kernel import jobs, tenancy
 from workflows.kernel.errors import Conflict, NotFound
 from workflows.kernel.visibility import Actor, UnitScope, scope, unit_clause
 from workflows.workdays.deadlines import wake_schedulers
@@ -42,10 +42,12 @@ def retry_failed(
     session: Session, actor: Actor, notification_id: int, now: datetime
 ) -> Notification:
     """Owe a failed notification's delivery again (supervisors), e.g. after fixing an address."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     # Another district's notification (or, for a district, one of no unit) is not found: the
     # rows the notifications list shows are the rows a retry may name.
     stmt = select(Notification).where(Notification.id == notification_id)
+    unit_of = select(Notification.unit_id).where(Notification.id == notification_id)
+    tenancy.before_lock(session, actor, unit_of)  # a city supervisor: its granted district
     row = session.exec(visible_notifications(stmt, scope(actor, None)).with_for_update()).first()
     if row is None:
         raise NotFound(
@@ -53,6 +55,8 @@ def retry_failed(
             f"通知 {notification_id} 不存在",
             f"notification {notification_id} not found",
         )
+    # a city-level digest names no district: refused to a city supervisor
+    tenancy.act_in(session, actor, row.unit_id).require_acting_supervisor()
     if row.state != NotificationState.failed:
         raise Conflict(
             "notification_not_failed",

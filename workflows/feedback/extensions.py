@@ -19,6 +19,7 @@ from models import (
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import machine as feedback
 from workflows.inbox import service as inbox
+from workflows.kernel import tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
@@ -113,7 +114,9 @@ def _tell_request(
 def get(session: Session, actor: Actor, request_id: int, *, lock: bool = False) -> ExtensionRequest:
     """An extension request the caller may see, or 404."""
     stmt = select(ExtensionRequest).where(ExtensionRequest.id == request_id)
-    if lock:
+    if lock:  # a city supervisor acting by a grant: the row's district is bound first
+        unit_of = select(ExtensionRequest.unit_id).where(ExtensionRequest.id == request_id)
+        tenancy.before_lock(session, actor, unit_of)
         stmt = stmt.with_for_update()
     row = session.exec(stmt).first()
     require_visible(
@@ -140,8 +143,10 @@ def decide(
     now: datetime,
 ) -> ExtensionRequest:
     """A supervisor approves (with a new due date, default the one asked for) or refuses."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     row = get(session, actor, request_id, lock=True)
+    actor = tenancy.act_in(session, actor, row.unit_id)  # a city supervisor: where granted
+    actor.require_acting_supervisor()
     if row.state != ExtensionState.pending:
         raise Conflict(
             "extension_decided",

@@ -27,7 +27,7 @@ from models.codes import normalize
 from workflows.campaign.rules import CampaignRules
 from workflows.event import invitations
 from workflows.feedback import machine, replies
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
@@ -251,11 +251,15 @@ def decide_appeal(
     session: Session, actor: Actor, item_id: int, data: AppealDecisionIn, now: datetime
 ) -> OpinionReply:
     """A supervisor upholds (the answer stands again, if not answered anew since) or rejects."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
+    unit_of = select(FeedbackItem.unit_id).where(FeedbackItem.id == item_id)
+    tenancy.before_lock(session, actor, unit_of)  # a city supervisor: its granted district
     item = _locked(session, item_id)
     if item is None:
         raise _not_found(item_id)
     require_visible(actor, item.unit_id, _not_found(item_id))  # another district's: not found
+    actor = tenancy.act_in(session, actor, item.unit_id)
+    actor.require_acting_supervisor()
     reply = _rated_round(session, item)
     if reply.appeal_state != AppealState.pending:
         raise Conflict("appeal_not_pending", "没有待审核的申诉", "no pending appeal to decide")

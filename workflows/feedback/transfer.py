@@ -36,7 +36,7 @@ from workflows.feedback import machine as feedback
 from workflows.feedback import steps as steps_words
 from workflows.feedback.steps import DECIDE, SEND_BACK, SIGN, TRANSFER
 from workflows.inbox import service as inbox
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, stale_version
@@ -360,6 +360,8 @@ def decide(
 ) -> FeedbackTransfer:
     """A supervisor decides a sent-back transfer: the chosen unit holds the opinion and signs
     for it within the rule's days; the due day moves only when the decision extends it."""
+    actor.require_supervisor()
+    actor = tenancy.act_in(session, actor, item.unit_id)  # a city supervisor: where granted
     actor.require_acting_supervisor()
     row = open_transfer(session, item.id or 0, lock=True)
     if row is None or row.state != TransferState.returned:

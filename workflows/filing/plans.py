@@ -25,7 +25,7 @@ from models import (
 from workflows.campaign.rules import CampaignRules
 from workflows.filing import timers
 from workflows.inbox import service as inbox
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError
 from workflows.kernel.visibility import Actor, visible
@@ -132,6 +132,8 @@ def decide(
 ) -> EventFiling:
     """A supervisor approves the event's plan, or sends it back with a reason the unit sees
     (its deadline's 催办 is armed again: a plan sent back is a plan missing)."""
+    actor.require_supervisor()
+    actor = tenancy.act_in(session, actor, event.unit_id)  # a city supervisor: where granted
     actor.require_acting_supervisor()
     row = of(session, event.id or 0)
     if row is None or row.state != FilingState.submitted:

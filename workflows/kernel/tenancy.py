@@ -25,9 +25,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col
 
-from models import Event, Unit
+from models import Event, Role, Unit
 from models.db import TENANT_KEY
-from workflows.kernel.visibility import CITY_READERS, Actor, acting_in, acts_by_grant
+from workflows.kernel.visibility import CITY_READERS, Actor, acting_in
 
 log = structlog.get_logger("openday.tenancy")
 
@@ -119,10 +119,11 @@ def bind_actor(session: OrmSession, actor: Actor) -> None:
 
 def before_lock(session: OrmSession, actor: Actor, unit_of_row: Any) -> None:
     """Before a write's locking read (SELECT … FOR UPDATE, which PostgreSQL holds to the write
-    policies, so under `city:read` it finds nothing): a city supervisor holding grants has the
-    row's district bound first (`act_in`; 403 `district_grant_required` where it holds none).
-    `unit_of_row` selects the row's unit id. Nothing for anyone else."""
-    if not acts_by_grant(actor):
+    policies, so under `city:read` it finds nothing): a city supervisor has the row's district
+    bound first (`act_in`; 403 `district_grant_required` where it holds no grant of it, as on
+    SQLite, rather than the 404 the lock would give). `unit_of_row` selects the row's unit id.
+    Nothing for anyone else."""
+    if not (actor.city and actor.role == Role.supervisor):
         return
     unit_id = session.execute(unit_of_row).scalar()
     if unit_id is not None:
@@ -168,18 +169,26 @@ def for_account_line(session: OrmSession, district_id: int | None) -> None:
 
 
 def act_in(session: OrmSession, actor: Actor, unit_id: int | None) -> Actor:
-    """The actor a write on a row of the unit runs with (visibility.acting_in): a city
-    supervisor holding the unit's district's grant acts as that district's supervisor, and the
-    rest of the write's transaction (and the request's later ones) works for that district
-    (`Tenant(district_id)`: PostgreSQL lets it write that district only); without a grant 403
-    `district_grant_required`. Everyone else: unchanged."""
+    """The actor a write on a row of the unit runs with: `act_in_district` of the unit's
+    district (unchanged for everyone but the city's readers; no such unit: unchanged, the
+    caller's own NotFound follows)."""
     if not (actor.city and actor.role in CITY_READERS) or unit_id is None:
         return actor
     district_id = session.execute(
         sa.select(col(Unit.district_id)).where(col(Unit.id) == unit_id)
     ).scalar()
-    if district_id is None:
-        return actor  # no such unit: the caller's own NotFound follows
+    return act_in_district(session, actor, district_id)
+
+
+def act_in_district(session: OrmSession, actor: Actor, district_id: int | None) -> Actor:
+    """The actor a write in the district runs with (visibility.acting_in): a city supervisor
+    holding the district's grant acts as that district's supervisor, and the rest of the
+    write's transaction (and the request's later ones) works for that district
+    (`Tenant(district_id)`: PostgreSQL lets it write that district only); without a grant 403
+    `district_grant_required`. Everyone else: unchanged. Rows of a unit go through `act_in`,
+    a district's own rows (a campaign, its sample draws, a new campaign) come here."""
+    if not (actor.city and actor.role in CITY_READERS) or district_id is None:
+        return actor
     found = session.execute(sa.select(col(Unit.id)).where(col(Unit.district_id) == district_id))
     units = frozenset(int(i) for i in found.scalars() if i is not None)
     acting = acting_in(actor, district_id, units)

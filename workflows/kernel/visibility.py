@@ -130,9 +130,12 @@ class Actor:
 
     def require_acting_supervisor(self) -> None:
         """A supervisor's act (a decision, a draw, a visit, a campaign's change): refused to
-        callers who are not supervisors (403 `supervisor_required`) and to the city's read-only
-        supervisors (403 `read_only`)."""
+        callers who are not supervisors (403 `supervisor_required`) and to a city supervisor
+        not acting in a district (403 `district_grant_required`): it acts only as the actor
+        `tenancy.act_in` / `act_in_district` made of it in a district that granted it."""
         self.require_supervisor()
+        if self.city and self.role == Role.supervisor:
+            raise grant_required()
         self.require_acting()
 
     def require_supervisor(self) -> None:

@@ -24,6 +24,7 @@ from models.db import lock_by_id
 from workflows.event import corrections, held, history, record_corrections
 from workflows.event.service import record_edit
 from workflows.feedback import corrections as answer_corrections
+from workflows.kernel import tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import Conflict, DomainError, Forbidden, NotFound
 from workflows.kernel.visibility import (
@@ -31,6 +32,7 @@ from workflows.kernel.visibility import (
     other_unit,
     require_own_unit,
     require_visible,
+    require_write_somewhere,
     visible,
 )
 
@@ -218,12 +220,14 @@ def decide(
     now: datetime,
 ) -> CorrectionRequest:
     """A supervisor approves (the change applied) or refuses (with a reason) a request."""
-    actor.require_write()
+    require_write_somewhere(actor)  # a city supervisor holding some district's grant passes
     if not actor.is_supervisor:
         raise Forbidden(
             "supervisor_only", "只有区政府办督查人员可以审批更正申请", "supervisors only"
         )
     request = get(session, actor, request_id)
+    actor = tenancy.act_in(session, actor, request.unit_id)  # only where granted
+    actor.require_write()
     (event,) = lock_by_id(session, Event, [request.event_id])
     (request,) = lock_by_id(session, CorrectionRequest, [request_id])
     if request.state != CorrectionState.pending:

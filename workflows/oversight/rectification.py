@@ -34,7 +34,7 @@ from workflows.event.summary import clean_filename
 from workflows.files import filetypes
 from workflows.files.store import FileStore
 from workflows.inbox import service as inbox
-from workflows.kernel import audit
+from workflows.kernel import audit, tenancy
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError, NotFound
@@ -70,12 +70,15 @@ def get(session: Session, actor: Actor, rect_id: int) -> Rectification:
     return rect
 
 
-def _locked(session: Session, actor: Actor, rect_id: int) -> tuple[Event, Rectification]:
-    """The rectification and its event, locked in the one order (event first)."""
+def _locked(session: Session, actor: Actor, rect_id: int) -> tuple[Actor, Event, Rectification]:
+    """The actor the write runs with (a city supervisor: as its granted district's supervisor,
+    `tenancy.act_in`, bound before the locks), the rectification and its event, locked in the
+    one order (event first)."""
     rect = get(session, actor, rect_id)
+    actor = tenancy.act_in(session, actor, rect.unit_id)
     (event,) = lock_by_id(session, Event, [rect.event_id])
     (rect,) = lock_by_id(session, Rectification, [rect_id])
-    return event, rect
+    return actor, event, rect
 
 
 def _rules(session: Session, event: Event) -> CampaignRules:
@@ -174,15 +177,18 @@ def issue(
 ) -> Rectification:
     """A supervisor's rectification notice on a round found lacking (what to fix: `notice`,
     else the round's notes), due `rectification_workdays` working days from today."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
     check = session.get(SpotCheck, check_id)
     missing = NotFound(
         "spot_check_not_found", f"抽查记录 {check_id} 不存在", f"spot check {check_id} not found"
     )
-    if check is None:
+    seen = None if check is None else session.get(Event, check.event_id)
+    if check is None or seen is None:
         raise missing
+    require_visible(actor, seen.unit_id, missing)  # another district's round: not found
+    actor = tenancy.act_in(session, actor, seen.unit_id)  # a city supervisor: where granted
+    actor.require_acting_supervisor()
     (event,) = lock_by_id(session, Event, [check.event_id])
-    require_visible(actor, event.unit_id, missing)  # another district's round: not found
     if check.result == SpotCheckResult.satisfactory:
         raise Conflict(
             "rectification_not_needed",
@@ -227,7 +233,7 @@ def report(
 ) -> Rectification:
     """The unit's rectification report (整改情况); late when after the due day."""
     actor.require_write()
-    event, rect = _locked(session, actor, rect_id)
+    actor, event, rect = _locked(session, actor, rect_id)
     require_own_unit(
         actor,
         rect.unit_id,
@@ -270,8 +276,9 @@ def _decided(rect: Rectification) -> None:
 
 def close(session: Session, rect_id: int, *, actor: Actor, now: datetime) -> Rectification:
     """The supervisor accepts the report: the rectification is closed (销号)."""
+    actor.require_supervisor()
+    actor, event, rect = _locked(session, actor, rect_id)
     actor.require_acting_supervisor()
-    event, rect = _locked(session, actor, rect_id)
     _decided(rect)
     rect.state, rect.closed_at, rect.closed_by = S.closed, now, actor.id
     rect.version += 1
@@ -287,8 +294,9 @@ def send_back(
 ) -> Rectification:
     """The supervisor sends the report back with reasons; a new due day is counted from today
     and its escalations are owed again."""
+    actor.require_supervisor()
+    actor, event, rect = _locked(session, actor, rect_id)
     actor.require_acting_supervisor()
-    event, rect = _locked(session, actor, rect_id)
     _decided(rect)
     why = _text(reasons, "reasons", "退回原因", "the reasons", REASONS_MAX)
     rect.state, rect.round, rect.version = S.issued, rect.round + 1, rect.version + 1
@@ -314,7 +322,7 @@ def add_file(
 ) -> RectificationFile:
     """A photo or file for the report, while the unit is still to report."""
     actor.require_write()
-    _event, rect = _locked(session, actor, rect_id)
+    actor, _event, rect = _locked(session, actor, rect_id)
     require_own_unit(
         actor,
         rect.unit_id,

@@ -32,6 +32,7 @@ from sqlmodel import Session, col
 
 from models import Campaign, Event, EventState, SampleDraw, Unit
 from workflows.campaign import service as campaigns
+from workflows.kernel import tenancy
 from workflows.kernel.errors import InvalidData, NotFound
 from workflows.kernel.visibility import Actor, require_district
 
@@ -159,8 +160,10 @@ def draw(
     note: str = "",
 ) -> SampleDraw:
     """Draw and record a sample (supervisors); always a new record."""
+    actor.require_supervisor()
+    campaign = campaigns.get(session, campaign_id, actor)
+    actor = tenancy.act_in_district(session, actor, campaign.district_id)  # a city supervisor
     actor.require_acting_supervisor()
-    campaigns.get(session, campaign_id, actor)
     mode, value = _size(count, share)
     people = population(session, campaign_id)
     excluded = [{"unit_id": int(e["unit_id"]), "reason": str(e.get("reason") or "").strip()}

@@ -99,7 +99,10 @@ def add_photo(
     now: datetime,
 ) -> VisitPhoto:
     """A photo taken on the visit (images only)."""
-    actor.require_acting_supervisor()
+    actor.require_supervisor()
+    event = session.get(Event, visit.event_id)
+    unit_id = None if event is None else event.unit_id  # a city supervisor: where granted
+    tenancy.act_in(session, actor, unit_id).require_acting_supervisor()
     if not data:
         raise DomainError("photo_empty", "照片为空", "the photo is empty", status=422)
     # The type comes from the bytes, not from what the browser claimed (issue 14).
