@@ -23,7 +23,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 TEXTS = ("code", "name", "city_name", "office_name", "contact_name", "contact_phone",
          "contact_email")  # fmt: skip
 FIELDS = {"district_code_invalid": "code", "district_name_required": "name",
-          "city_supervisor_required": "account_id", "grant_exists": "account_id"}  # fmt: skip
+          "city_supervisor_required": "account_id", "grant_exists": "account_id",
+          "grantee_not_found": "account_id"}  # fmt: skip
 
 
 def _explain(exc: Exception) -> list[FieldError]:
@@ -94,6 +95,7 @@ def _detail_page(
 ) -> HTMLResponse:
     actor = user.actor
     granter = grants.may_grant(actor, district.id)  # type: ignore[arg-type]
+    reader = grants.may_read(actor, district.id)  # type: ignore[arg-type]
     return render(
         request,
         "district.html",
@@ -101,7 +103,8 @@ def _detail_page(
         counts=districts.counts(session, [district.id])[district.id],  # type: ignore[index,list-item]
         may_edit=districts.may_edit(actor),
         granter=granter,
-        grants=grants.listing(session, actor, district.id),  # type: ignore[arg-type]
+        reader=reader,
+        grants=grants.read(session, actor, district.id) if reader else [],  # type: ignore[arg-type]
         supervisors=grants.city_supervisors(session) if granter else [],
         errors=errors or [],
         values=values or {k: str(getattr(district, k) or "") for k in TEXTS},
@@ -113,7 +116,8 @@ def district_get(
     request: Request, district_id: int, user: UserDep, session: SessionDep
 ) -> HTMLResponse:
     """One district: its office and contacts (the edit form for the city's system
-    administrator) and its acting grants (granted and revoked by its security administrator)."""
+    administrator) and its acting grants (granted and revoked by its security administrator;
+    read by those `grants.may_read` names)."""
     districts.require_reader(user.actor)
     return _detail_page(request, session, user, districts.get(session, user.actor, district_id))
 
@@ -175,7 +179,7 @@ def revoke_post(
     """Revoke a grant (its district's security administrator)."""
     districts.require_reader(user.actor)
     with attempt(session, explain=_explain) as tried:
-        grants.revoke(session, user.actor, grant_id, clock.now())
+        grants.revoke(session, user.actor, grant_id, clock.now(), district_id=district_id)
     if tried.errors:
         found = districts.get(session, user.actor, district_id)
         return _detail_page(request, session, user, found, tried.errors)

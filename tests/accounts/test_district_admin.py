@@ -201,7 +201,7 @@ def test_grants_are_the_district_security_administrators_and_audited(
         assert grants.active_districts(session, city_id) == frozenset()
         lines = session.exec(select(ChangeLog).where(ChangeLog.entity == "district_grant")).all()
         assert [line.action for line in lines] == ["grant", "revoke"]
-        assert [(g, n) for g, n in grants.listing(session, sec_b, other.district_id)] == [
+        assert [(g, n) for g, n in grants.read(session, sec_b, other.district_id)] == [
             (session.get(DistrictGrant, row.id), "city")  # no display name of its own
         ]
         session.commit()

@@ -496,3 +496,85 @@ def test_account_lines_have_their_own_narrow_scope(owner: Engine, runtime: Engin
         tenancy.for_account_line(session, 1)
         assert line(session).district_id == 1
         session.commit()
+
+
+def test_a_granted_city_supervisors_campaign_acts_pass_row_level_security(
+    owner: Engine, runtime: Engine, tmp_path: object
+) -> None:
+    """As the runtime role, the acts on a district's own rows (`tenancy.act_in_district`): a
+    city supervisor holding district B's grant creates a campaign in B, edits B's campaign and
+    draws a sample of it, each written under B's tenant with its own name on the audit line;
+    A's campaign it may not edit (403 `district_grant_required`, unchanged)."""
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    from api import create_app
+    from models import Campaign, ChangeLog, Role, SampleDraw
+    from settings import Settings
+    from tests.conftest import local
+    from workflows.accounts import grants
+    from workflows.accounts.service import create_user, issue_token
+    from workflows.campaign.rules import CampaignRules
+    from workflows.kernel.clock import FixedClock
+    from workflows.kernel.visibility import SYSTEM
+
+    clock = FixedClock(local(2022, 9, 16))
+    now = clock.now()
+    tag = uuid.uuid4().hex[:6]
+    with Session(owner) as s:
+        tenancy.bind(s, tenancy.OPERATOR)
+        b = District(code=f"h{tag}", name=f"丁区{tag}", created_at=now)
+        s.add(b)
+        s.flush()
+        places = {}
+        for key, district in (("a", 1), ("b", b.id)):
+            c = Campaign(district_id=district, doc_number=f"h-{tag}", title="原标题",
+                         issuing_office="o", starts_on=date(2022, 8, 22),
+                         ends_on=date(2022, 9, 22), rules=CampaignRules().model_dump(),
+                         created_at=now)  # fmt: skip
+            u = Unit(district_id=district, name=f"单位{tag}", kind=UnitKind.department,
+                     created_at=now)  # fmt: skip
+            s.add_all([c, u])
+            s.flush()
+            staff = create_user(s, username=f"sh{key}{tag}", role=Role.unit_staff,
+                                unit_id=u.id, now=now)  # fmt: skip
+            places[key] = (c.id, u.id, issue_token(s, staff, kind="api", now=now))
+        city = create_user(s, username=f"cs{tag}", role=Role.supervisor, now=now,
+                           district_id=None)  # fmt: skip
+        city_head = {"Authorization": "Bearer " + issue_token(s, city, kind="api", now=now)}
+        grants.grant(s, SYSTEM, b.id, city.id, "督查", now)  # type: ignore[arg-type]
+        s.commit()
+        b_id, city_id = b.id, city.id
+    settings = Settings(var_dir=tmp_path, database_url="sqlite://",  # type: ignore[arg-type]
+                        totp_required_roles="")  # fmt: skip
+    (a_campaign, _, _), (b_campaign, b_unit, b_token) = places["a"], places["b"]
+    with TestClient(create_app(settings=settings, engine=runtime, clock=clock)) as client:
+        body = {"campaign_id": b_campaign, "unit_id": b_unit, "theme": "参观", "date": "2022-09-16"}
+        r = client.post("/api/v1/events", json=body, headers={"Authorization": f"Bearer {b_token}"})
+        assert r.status_code == 201, r.text
+        new = {"doc_number": f"新-{tag}", "title": "市督查新建", "issuing_office": "o",
+               "starts_on": "2023-08-22", "ends_on": "2023-09-22", "district_id": b_id}  # fmt: skip
+        r = client.post("/api/v1/campaigns", json=new, headers=city_head)
+        assert r.status_code == 201, r.text
+        made = r.json()["id"]
+        r = client.patch(f"/api/v1/campaigns/{b_campaign}", json={"title": "市督查改"},
+                         headers=city_head)  # fmt: skip
+        assert r.status_code == 200, r.text
+        r = client.post(f"/api/v1/campaigns/{b_campaign}/samples", json={"count": 1},
+                        headers=city_head)  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = client.patch(f"/api/v1/campaigns/{a_campaign}", json={"title": "越界"},
+                         headers=city_head)  # fmt: skip
+        assert r.status_code == 403 and r.json()["error"]["code"] == "district_grant_required"
+    with Session(owner) as s:
+        tenancy.bind(s, tenancy.OPERATOR)
+        assert s.get(Campaign, made).district_id == b_id  # type: ignore[union-attr]
+        assert s.get(Campaign, b_campaign).title == "市督查改"  # type: ignore[union-attr]
+        assert s.get(Campaign, a_campaign).title == "原标题"  # type: ignore[union-attr]
+        drawn = s.exec(select(SampleDraw).where(SampleDraw.campaign_id == b_campaign)).one()
+        assert drawn.drawn_by == city_id
+        lines = s.exec(select(ChangeLog).where(ChangeLog.actor_id == city_id)).all()
+        assert {(line.action, line.district_id) for line in lines} == {
+            ("create", b_id), ("update", b_id)
+        }  # fmt: skip

@@ -92,7 +92,8 @@ NAMES = {"A": (HOUSING, SHILING, "资雁府办发"), "B": ("安岳",)}
 BOUND = {
     "event_id", "invitee_id", "item_id", "attachment_id", "request_id", "cancellation_id",
     "check_id", "rect_id", "visit_id", "registration_id", "sample_id", "notification_id",
-    "message_id", "user_id", "link_id", "unit_id", "bulletin_id", "campaign_id",
+    "message_id", "user_id", "link_id", "unit_id", "bulletin_id", "campaign_id", "district_id",
+    "grant_id",
 }  # fmt: skip
 # Keys whose value is a district's row id wherever they appear in an answer.
 KEYED = {

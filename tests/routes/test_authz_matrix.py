@@ -39,8 +39,10 @@ from models import (
 )
 from tests.conftest import HOUSING, Walker, World, tiny_jpeg
 from tests.public.test_public import PHONE, form
+from workflows.accounts import grants
 from workflows.accounts.service import create_user, hash_password, issue_token
 from workflows.event import invitations
+from workflows.kernel.visibility import SYSTEM
 from workflows.public import offers
 
 ROLES = ("anonymous", "viewer", "own", "other", "supervisor", "system", "security", "audit")
@@ -66,6 +68,7 @@ CALENDAR = "13333A33"  # the system administrator alone
 ACCOUNTS = "1333A3A3"  # supervisors (their staff and viewers) and the security administrator
 PUBLIC = "AAAAAAAA"
 SELF = "1AAAAAAA"  # one's own profile, password, tokens: every signed-in caller
+GRANTS = "133333A3"  # a district's grants: its security administrator
 SELF_WRITE = "13AAAAA3"  # one's own profile: viewers and the audit administrator are read-only
 
 EXPECTED: dict[tuple[str, str], str] = {
@@ -228,6 +231,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/districts"): "13333333",
     ("GET", "/api/v1/districts/{district_id}"): READ_ALL,
     ("PATCH", "/api/v1/districts/{district_id}"): "13333333",
+    # A district's acting grants: its own security administrator reads, grants and revokes
+    # (the city's system and security administrators read too: tests/accounts/test_grants_api.py)
+    ("GET", "/api/v1/districts/{district_id}/grants"): GRANTS,
+    ("POST", "/api/v1/districts/{district_id}/grants"): GRANTS,  # 422: no city supervisor named
+    ("POST", "/api/v1/districts/{district_id}/grants/{grant_id}/revoke"): GRANTS,
     ("GET", "/api/v1/units"): READ_ALL,
     ("POST", "/api/v1/units"): SYSTEM_DUTY,
     ("GET", "/api/v1/units/{unit_id}"): READ_ALL,
@@ -368,6 +376,9 @@ def _body(method: str, path: str, s: Seeded, role: str) -> Request:
             "json": {"visited_on": "2022-09-16", "people": "张三", "findings": "良好"}
         },
         ("POST", "/api/v1/extensions/{request_id}/decision"): {"json": {"approve": False}},
+        ("POST", "/api/v1/districts/{district_id}/grants"): {
+            "json": {"account_id": s.world.user_ids["supervisor"], "reason": "抽查"}
+        },
         # the seeded event is spot-checked (409 for the request); the seeded request is pending
         # (422 for a refusal without its reason, 409 for an exemption)
         ("POST", "/api/v1/events/{event_id}/cancellation-requests"): {
@@ -533,6 +544,7 @@ def _seed(walker: Walker, engine, *, target: str = "target") -> dict[str, Any]: 
         f"/api/v1/campaigns/{world.campaign_id}/scoring-rules", headers=h["supervisor"]
     ).json()
     now = walker.client.app.state.clock.now()  # type: ignore[attr-defined]
+    world_district = _district_of(engine, world.units[HOUSING])
     with Session(engine, expire_on_commit=False) as session:
         note = Notification(
             key=f"authz-matrix-{target}", subject_type="event", subject_id=eid, event_id=eid,
@@ -576,6 +588,9 @@ def _seed(walker: Walker, engine, *, target: str = "target") -> dict[str, Any]: 
             linked_by_name="admin", linked_at=now,
         )  # fmt: skip
         session.add(link)
+        city = create_user(session, username=f"{target}-city", role="supervisor", now=now,
+                           district_id=None)  # fmt: skip
+        grant = grants.grant(session, SYSTEM, world_district, city.id, "抽查", now)  # type: ignore[arg-type]
         session.commit()
         links = {
             "invitation_token": invitations.token_for(
@@ -615,7 +630,8 @@ def _seed(walker: Walker, engine, *, target: str = "target") -> dict[str, Any]: 
         "user_id": account_made.id,
         "link_id": link.id,
         "unit_id": world.units[HOUSING],
-        "district_id": _district_of(engine, world.units[HOUSING]),
+        "district_id": world_district,
+        "grant_id": grant.id,
         "bulletin_id": bulletin.id,
         "fmt": "docx",
         "campaign_id": world.campaign_id,

@@ -8,6 +8,7 @@ is the rule, workflows/kernel/tenancy.py (`act_in`) binds the district for the w
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -39,6 +40,29 @@ def may_grant(actor: Actor, district_id: int) -> bool:
     return actor.role == Role.security_admin and of_district(actor, district_id)
 
 
+def may_read(actor: Actor, district_id: int) -> bool:
+    """Who reads a district's grants (the district's page and `GET …/grants` alike): the
+    district's own security administrator, the city's system and security administrators, and
+    the console. Supervisors, viewers and the audit administrator do not (the audit log shows
+    each grant and revocation to the audit administrator)."""
+    if actor.is_console:
+        return True
+    if actor.role == Role.security_admin and of_district(actor, district_id):
+        return True
+    return actor.city and actor.role in (Role.system_admin, Role.security_admin)
+
+
+def require_read(actor: Actor, district_id: int) -> None:
+    """403 `grants_forbidden` unless `may_read`."""
+    if not may_read(actor, district_id):
+        raise Forbidden(
+            "grants_forbidden",
+            "只有本区县的安全管理员和市级系统、安全管理员可以查看授权",
+            "only the district's security administrator and the city's system and security "
+            "administrators read its grants",
+        )
+
+
 def active_districts(session: Session, account_id: int | None) -> frozenset[int]:
     """The districts where the account holds a grant not revoked."""
     if account_id is None:
@@ -59,18 +83,38 @@ def city_supervisors(session: Session) -> list[User]:
     return list(session.exec(stmt.order_by(col(User.id))).all())
 
 
-def listing(session: Session, actor: Actor, district_id: int) -> list[tuple[DistrictGrant, str]]:
-    """The district's grants, newest first, with the supervisor's name and username (readers of the
-    district see them; 404 for a district the actor does not see)."""
-    districts.get(session, actor, district_id)
-    rows = session.exec(
+def listing(actor: Actor, district_id: int) -> Any:
+    """The select of the district's grants, newest first, each with the supervisor's username
+    and display name (`shown` names them). The caller has checked `districts.get` and
+    `require_read` (see `read`)."""
+    return (
         select(DistrictGrant, User.username, User.display_name)
         .join(User, col(User.id) == DistrictGrant.account_id)
         .where(DistrictGrant.district_id == district_id)
         .order_by(col(DistrictGrant.id).desc())
-    ).all()
-    return [(g, f"{shown}（{name}）" if shown and shown != name else name)
-            for g, name, shown in rows]  # fmt: skip
+    )
+
+
+def shown(username: str, display_name: str | None) -> str:
+    """How a grant names its supervisor: 显示名（username）, or the username alone."""
+    if display_name and display_name != username:
+        return f"{display_name}（{username}）"
+    return username
+
+
+def require_listing(session: Session, actor: Actor, district_id: int) -> Any:
+    """`listing` for a reader of the district's grants: 404 `district_not_found` for a district
+    the actor does not see, 403 `grants_forbidden` for one it sees but may not read the grants
+    of."""
+    districts.get(session, actor, district_id)
+    require_read(actor, district_id)
+    return listing(actor, district_id)
+
+
+def read(session: Session, actor: Actor, district_id: int) -> list[tuple[DistrictGrant, str]]:
+    """The district's grants, newest first, with the supervisor's name (see `require_listing`)."""
+    rows = session.exec(require_listing(session, actor, district_id)).all()
+    return [(g, shown(name, display)) for g, name, display in rows]
 
 
 def grant(
@@ -88,11 +132,18 @@ def grant(
             details={"field": "reason", "max": REASON_MAX},
         )
     account = session.get(User, account_id) if 0 < account_id < 2**31 else None
-    if account is None or account.role != Role.supervisor or account.district_id is not None:
+    if account is None:
+        raise InvalidData(
+            "grantee_not_found",
+            f"账号 {account_id} 不存在",
+            f"no account {account_id}",
+            details={"field": "account_id"},
+        )
+    if account.role != Role.supervisor or account.district_id is not None or not account.is_active:
         raise InvalidData(
             "city_supervisor_required",
-            "只能授权市级督查人员账号",
-            "only a city-level supervisor's account may be granted",
+            "只能授权启用中的市级督查人员账号",
+            "only an active city-level supervisor's account may be granted",
             details={"field": "account_id"},
         )
     if district_id in active_districts(session, account_id):
@@ -115,11 +166,20 @@ def grant(
     return row
 
 
-def revoke(session: Session, actor: Actor, grant_id: int, now: datetime) -> DistrictGrant:
-    """Revoke a grant (409 `grant_revoked` when it already is)."""
+def revoke(
+    session: Session,
+    actor: Actor,
+    grant_id: int,
+    now: datetime,
+    *,
+    district_id: int | None = None,
+) -> DistrictGrant:
+    """Revoke a grant (409 `grant_revoked` when it already is). Named under a district
+    (`district_id`, as the page and the API do), a grant of another district is not found
+    (404 `grant_not_found`, as an unknown id)."""
     row = session.get(DistrictGrant, grant_id) if 0 < grant_id < 2**31 else None
     missing = NotFound("grant_not_found", f"授权 {grant_id} 不存在", f"grant {grant_id} not found")
-    if row is None:
+    if row is None or (district_id is not None and row.district_id != district_id):
         raise missing
     try:
         districts.get(session, actor, row.district_id)
@@ -136,3 +196,9 @@ def revoke(session: Session, actor: Actor, grant_id: int, now: datetime) -> Dist
         after={"district_id": row.district_id, "account_id": row.account_id},
     )  # fmt: skip
     return row
+
+
+def with_account(session: Session, row: DistrictGrant) -> tuple[DistrictGrant, str, str | None]:
+    """A grant as `listing` gives it: with its supervisor's username and display name."""
+    account = session.get(User, row.account_id)
+    return (row, account.username if account else "", account.display_name if account else None)
