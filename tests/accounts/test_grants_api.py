@@ -175,3 +175,36 @@ def test_the_openapi_document_shows_the_grant_routes(walker: Walker) -> None:
     assert {"account_id", "reason"} <= set(schemas["GrantIn"]["properties"])
     assert {"account_username", "active", "revoked_at"} <= set(schemas["GrantOut"]["properties"])
     assert "district_id" in schemas["CampaignIn"]["properties"]
+
+
+def test_the_districts_page_lists_the_grants_to_the_same_readers(
+    sec_b: Walker,
+    other: Other,  # noqa: F811
+) -> None:
+    """Signed in on the pages, the district's page shows 市级督查授权 exactly to those the API
+    lets read the grants; the others who open the page see the district without them."""
+    from fastapi.testclient import TestClient
+
+    from tests.pages.test_pages import sign_in
+    from workflows.accounts.service import hash_password
+
+    b, password = other.district_id, "Grants-page-2022!"
+    _api(
+        sec_b, "POST", f"/districts/{b}/grants", "sec_b", json={"account_id": _id_of(sec_b, "city")}
+    )
+    readers = {"sec_b": True, "city_sys": True, "city_sec": True, "sup_b": False, "city": False}
+    with sec_b.world.session() as session:
+        for name in readers:
+            user = session.exec(select(User).where(User.username == name)).one()
+            user.password_hash = hash_password(password)
+            session.add(user)
+        session.commit()
+    for name, reads in readers.items():
+        client = TestClient(sec_b.client.app)
+        sign_in(client, name, password)
+        page = client.get(f"/admin/districts/{b}")
+        assert page.status_code == 200, (name, page.text[:300])
+        assert ('id="grant-list"' in page.text) == reads, name
+        assert ("市级督查授权" in page.text) == reads, name
+        api = _api(sec_b, "GET", f"/districts/{b}/grants", name)
+        assert (api.status_code == 200) == reads, name
