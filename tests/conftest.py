@@ -223,10 +223,26 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(var_dir=tmp_path / "var", database_url="sqlite://", totp_required_roles="")
 
 
+@pytest.fixture(scope="session")
+def served_postgres(postgres_engine: Engine, postgres_url: str) -> Iterator[Engine]:
+    """The shared PostgreSQL test database as the service connects to it in production: a
+    runtime role held by row-level security (docs/tenancy.md). Tests seed as the owner."""
+    with runtime_role(postgres_engine, postgres_url) as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
 @pytest.fixture
-def client(engine: Engine, clock: FixedClock, settings: Settings) -> Iterator[TestClient]:
-    """The real app on the test database, with the fixed clock."""
-    app = create_app(settings=settings, engine=engine, clock=clock)
+def client(
+    request: pytest.FixtureRequest, engine: Engine, clock: FixedClock, settings: Settings
+) -> Iterator[TestClient]:
+    """The real app on the test database, with the fixed clock; on PostgreSQL it connects as
+    the runtime role, so every request meets both walls (the application rule and RLS)."""
+    served = engine
+    if engine.dialect.name == "postgresql":
+        served = request.getfixturevalue("served_postgres")
+    app = create_app(settings=settings, engine=served, clock=clock)
     with TestClient(app) as test_client:
         yield test_client
 

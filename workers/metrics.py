@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from models import Notification, NotificationState, Timer, TimerState
+from workflows.kernel import tenancy
 from workflows.kernel.clock import Clock
 
 log = structlog.get_logger("openday.metrics")
@@ -94,6 +95,9 @@ class StateCollector(Collector):
 
     def _database(self, now: datetime) -> Iterator[Any]:
         with Session(self.engine) as session:
+            # The service's own gauges count every district's rows: a named city reading scope
+            # (with none, row-level security would show the runtime role no row at all).
+            tenancy.bind(session, tenancy.Tenant(scope=tenancy.CITY_READ))
             due = session.exec(
                 select(Timer.rule, func.count(), func.min(Timer.due_at))
                 .where(Timer.state == TimerState.pending, col(Timer.due_at) <= now)

@@ -449,7 +449,7 @@ def test_a_granted_city_supervisor_writes_its_granted_district_only(
 def test_account_lines_have_their_own_narrow_scope(owner: Engine, runtime: Engine) -> None:
     """As the runtime role: an account's city-level line (a city supervisor's sign-in, an
     unknown name's failure) is refused under the public scope and a city reader's, and written
-    under `city:accounts` (`tenancy.for_account_line`), which reads every district but cannot
+    under `city:access` (`tenancy.for_access_line`), which reads every district but cannot
     write a district's row (migration 0045)."""
     from models import ChangeLog
     from workflows.kernel import audit
@@ -478,22 +478,22 @@ def test_account_lines_have_their_own_narrow_scope(owner: Engine, runtime: Engin
                 line(session)
     with Session(runtime) as session:
         tenancy.bind(session, tenancy.CITIZENS)
-        tenancy.for_account_line(session, None)
+        tenancy.for_access_line(session, None)
         assert line(session).district_id is None
         assert session.get(Unit, unit_id) is not None  # reads as city:read does
         session.commit()
     with Session(runtime) as session:  # no district's row under it
-        tenancy.bind(session, tenancy.Tenant(scope=tenancy.ACCOUNTS))
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.ACCESS))
         with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
             line(session, unit_id=unit_id)
     with Session(runtime) as session:  # reads every unit, changes none
-        tenancy.bind(session, tenancy.Tenant(scope=tenancy.ACCOUNTS))
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.ACCESS))
         seen = session.execute(sa.select(sa.func.count()).select_from(Unit)).scalar()
         changed = session.execute(sa.update(Unit).values(name=Unit.name)).rowcount  # type: ignore[attr-defined]
         assert seen and changed == 0
     with Session(runtime) as session:  # a district account's line: its district, bound
         tenancy.bind(session, tenancy.CITIZENS)
-        tenancy.for_account_line(session, 1)
+        tenancy.for_access_line(session, 1)
         assert line(session).district_id == 1
         session.commit()
 

@@ -84,7 +84,7 @@ def require(session: Session | None, actor: Actor, duty: Duty, now: datetime | N
     if not (actor.is_console or may(actor.role, duty)):
         raise refusal(duty)
     if session is not None and now is not None and actor.role in ADMINISTRATOR_ROLES:
-        tenancy.for_account_line(session, actor.district_id)
+        tenancy.for_access_line(session, actor.district_id)
         audit.record(session, actor, entity="account", entity_id=actor.id, action=f"duty_{duty}",
                      now=now, after={"role": actor.role})  # fmt: skip
 
@@ -106,7 +106,7 @@ def record_read(
         return False
     subject = account_id if account_id is not None else actor.id
     after = {"role": actor.role, **{k: v for k, v in details.items() if v not in (None, "")}}
-    tenancy.for_account_line(session, actor.district_id)
+    tenancy.for_access_line(session, actor.district_id)
     audit.record(session, actor, entity="account", entity_id=subject, action=f"read_{what}",
                  now=now, after=after)  # fmt: skip
     return True

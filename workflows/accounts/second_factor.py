@@ -122,7 +122,7 @@ def confirm_enrolment(
     user.totp_enabled_at = now
     user.totp_last_step = step
     codes = _new_recovery_codes(session, user, now)
-    tenancy.for_account_line(session, user.district_id)
+    tenancy.for_access_line(session, user.district_id)
     audit.record(session, Actor.of(user), entity="account", entity_id=user.id,
                  unit_id=user.unit_id, action="second_factor_enrol", now=now,
                  after={"username": user.username})  # fmt: skip
@@ -200,7 +200,7 @@ def disable(
         )
     check_code(session, user, cipher, code, now)
     clear(session, user)
-    tenancy.for_account_line(session, user.district_id)
+    tenancy.for_access_line(session, user.district_id)
     audit.record(session, Actor.of(user), entity="account", entity_id=user.id,
                  unit_id=user.unit_id, action="second_factor_disable", now=now,
                  after={"username": user.username})  # fmt: skip

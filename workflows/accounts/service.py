@@ -854,7 +854,7 @@ def _audit(
     now: datetime,
     before: dict[str, Any] | None = None,
 ) -> None:
-    tenancy.for_account_line(session, user.district_id)
+    tenancy.for_access_line(session, user.district_id)
     audit.record(
         session,
         actor,

@@ -57,7 +57,7 @@ class Lockout:
 
 def _line(session: Session, user: User | None, action: str, now: datetime, **after: Any) -> None:
     actor = Actor.of(user) if user is not None else Actor(None, "anonymous", "", None)
-    tenancy.for_account_line(session, user.district_id if user is not None else None)
+    tenancy.for_access_line(session, user.district_id if user is not None else None)
     audit.record(session, actor, entity="account", entity_id=user.id if user else None,
                  unit_id=user.unit_id if user else None, action=action, now=now,
                  after=after)  # fmt: skip

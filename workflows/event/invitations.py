@@ -180,6 +180,7 @@ def audit_refusal(
     after: dict[str, Any] = {"code": exc.code, "link": token[:60]}
     if source is not None:
         after.update(source=source, refused_before=refused_before)
+    tenancy.for_access_line(session, None)  # a link's refusal: a city-level access line
     audit.record(
         session, actor, entity=entity, entity_id=None, action="refused", now=now, after=after
     )

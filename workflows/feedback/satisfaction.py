@@ -137,12 +137,19 @@ def rate_public(
         "no opinion with this receipt code and phone number",
     )
     normal = normalize(code or "")
-    item_id = (
-        session.exec(select(FeedbackItem.id).where(FeedbackItem.receipt_code == normal)).first()
+    found = (
+        session.exec(
+            select(FeedbackItem.id, FeedbackItem.event_id).where(
+                FeedbackItem.receipt_code == normal
+            )
+        ).first()
         if normal
         else None
     )
-    item = _locked(session, item_id) if item_id else None
+    item = None
+    if found is not None and found[0] is not None:
+        tenancy.for_citizen(session, found[1])  # a citizen's write: the opinion's district
+        item = _locked(session, found[0])
     if item is None or not item.raised_by_invitee_id:
         raise refused
     try:

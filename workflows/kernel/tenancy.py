@@ -53,12 +53,12 @@ PUBLIC = "city:public"  # citizens' pages: public calendar, registration, receip
 CITY_ADMIN = "city:admin"  # a city admin (every district)
 SWEEP = "city:sweep"  # the scheduler and workers: timers, escalations, digests, deliveries
 CLI = "city:cli"  # a command run on the server by its operator
-ACCOUNTS = "city:accounts"  # an account's own city-level lines (sign-ins, duties)
+ACCESS = "city:access"  # city-level access lines (sign-ins, duties, refused links)
 MIGRATE = "city:migrate"  # migrations (as the owner)
 READ_SCOPES = (CITY_READ, PUBLIC)
 WRITE_SCOPES = (CITY_ADMIN, SWEEP, CLI, MIGRATE)
 # Reads as city:read; writes only city-level rows (no district: migration 0045).
-SCOPES = (*READ_SCOPES, *WRITE_SCOPES, ACCOUNTS)
+SCOPES = (*READ_SCOPES, *WRITE_SCOPES, ACCESS)
 
 NOBODY = Tenant()
 
@@ -147,25 +147,26 @@ def for_citizen(session: OrmSession, event_id: int) -> None:
         bind(session, Tenant(district_id))
 
 
-def for_account_line(session: OrmSession, district_id: int | None) -> None:
-    """Before an account's own line in the change log (a sign-in or its failure, a password
-    or second-factor change, an administrator's duty or read): the line belongs to the
-    account's district (`district_id`), or is city-level (a city account, an unknown name).
+def for_access_line(session: OrmSession, district_id: int | None) -> None:
+    """Before an access line in the change log (a sign-in or its failure, a password or
+    second-factor change, an administrator's duty or read, a refused answer link): the line
+    belongs to the account's district (`district_id`), or is city-level (a city account, an
+    unknown name, a forged link).
     Where the transaction cannot write it — a sign-in's public transaction, a city reader's —
-    it works from here on for that district, or under the accounts' named city scope (logged).
+    it works from here on for that district, or under the access lines' city scope (logged).
     A tenant that may already write it is kept."""
     current = session.info.get(INFO_KEY)
     if current is not None and (
         current.scope in WRITE_SCOPES
         or (district_id is not None and current.district_id == district_id)
-        or (district_id is None and current.scope == ACCOUNTS)
+        or (district_id is None and current.scope == ACCESS)
     ):
         return
     if district_id is not None:
         bind(session, Tenant(district_id))
         return
-    log.info("tenant_city_scope_for_account_line", scope=ACCOUNTS)
-    bind(session, Tenant(scope=ACCOUNTS))
+    log.info("tenant_city_scope_for_access_line", scope=ACCESS)
+    bind(session, Tenant(scope=ACCESS))
 
 
 def act_in(session: OrmSession, actor: Actor, unit_id: int | None) -> Actor:

@@ -110,7 +110,7 @@ def _audit(
     provider: str,
     subject: str,
 ) -> None:
-    tenancy.for_account_line(session, user.district_id)
+    tenancy.for_access_line(session, user.district_id)
     audit.record(
         session,
         actor,

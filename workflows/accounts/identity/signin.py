@@ -110,7 +110,7 @@ def account_for(session: Session, identity: Identity, now: datetime, address: st
         raise IdentityRefused("sso_account_inactive", user.username, 403)
     link.last_sign_in_at = now
     session.add(link)
-    tenancy.for_account_line(session, user.district_id)
+    tenancy.for_access_line(session, user.district_id)
     audit.record(
         session,
         GATE,
@@ -126,7 +126,7 @@ def account_for(session: Session, identity: Identity, now: datetime, address: st
 
 def record_refusal(session: Session, refusal: IdentityRefused, address: str, now: datetime) -> None:
     """The audit line of a refused unified sign-in (the caller commits it)."""
-    tenancy.for_account_line(session, None)
+    tenancy.for_access_line(session, None)
     audit.record(
         session,
         GATE,
