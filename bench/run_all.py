@@ -62,6 +62,12 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
         "city scale (10 districts × 40 units × 5 campaigns): district pages, 全市对比, its xlsx",
     ),
     "rls": ("bench/rls_moves.py", [], "moves with row-level security on vs off, same run"),
+    "checkin": ("bench/checkin.py", [], "200 check-in scans in a minute on the embedded default"),
+    "coldstart": (
+        "bench/coldstart.py",
+        [],
+        "cold start: `openday run` / `openday api` to the first /healthz, API worker RSS at idle",
+    ),
 }
 BUSY_WORDS = ("pytest", "openday", "dramatiq", "uvicorn", "celery", "playwright", "chromium")
 SHARED_SERVICES = ("redis-server", "redis-rdb-bgsave", "redis-aof-rewrite")  # PostgreSQL: ours_in
