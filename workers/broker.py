@@ -9,14 +9,18 @@ actors).
 
 from __future__ import annotations
 
+import sys
+
 import dramatiq
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from settings import Settings, get_settings
 from workers.middleware import LogContext
-from workers.redis_broker import ResilientRedisBroker
+
+# The Redis and RabbitMQ brokers are imported only when their URL is configured: redis-py and
+# pika cost ~150 ms and several MB at every start of the embedded default, which uses neither.
+REDIS_MODULE = "dramatiq.brokers.redis"
+RABBITMQ_MODULE = "dramatiq.brokers.rabbitmq"
 
 
 def make_broker(settings: Settings | None = None) -> dramatiq.Broker:
@@ -28,9 +32,13 @@ def make_broker(settings: Settings | None = None) -> dramatiq.Broker:
     if not url:
         broker = StubBroker()
     elif url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
         # Publisher confirms: send() returns once RabbitMQ has the message, not before.
         broker = RabbitmqBroker(url=url, confirm_delivery=True)
     elif url.startswith(("redis://", "rediss://", "unix://")):
+        from workers.redis_broker import ResilientRedisBroker
+
         # A Redis that stops answering is a lost connection, not a dramatiq bug (issue 894).
         broker = ResilientRedisBroker(url=url)
     else:
@@ -64,13 +72,26 @@ def ensure_broker() -> dramatiq.Broker:
     return _installed
 
 
+def broker_kind(broker: dramatiq.Broker) -> str | None:
+    """ "redis" or "rabbitmq" for dramatiq's brokers of those kinds (subclasses too), else None.
+    A broker class whose module was never imported cannot be the broker's class, so this never
+    imports redis-py or pika itself."""
+    for kind, module in (("redis", REDIS_MODULE), ("rabbitmq", RABBITMQ_MODULE)):
+        loaded = sys.modules.get(module)
+        base = getattr(loaded, "RedisBroker" if kind == "redis" else "RabbitmqBroker", None)
+        if base is not None and isinstance(broker, base):
+            return kind
+    return None
+
+
 def broker_reachable(broker: dramatiq.Broker) -> bool:
     """Whether the broker answers (always true in-process)."""
+    kind = broker_kind(broker)
     try:
-        if isinstance(broker, RedisBroker):
-            return bool(broker.client.ping())
-        if isinstance(broker, RabbitmqBroker):
-            return bool(broker.connection.is_open)
+        if kind == "redis":
+            return bool(broker.client.ping())  # type: ignore[attr-defined]
+        if kind == "rabbitmq":
+            return bool(broker.connection.is_open)  # type: ignore[attr-defined]
     except Exception:  # any failure means unreachable
         return False
     return True

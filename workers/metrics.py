@@ -15,8 +15,6 @@ from typing import Any
 
 import dramatiq
 import structlog
-from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -30,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from models import Notification, NotificationState, Timer, TimerState
+from workers.broker import broker_kind
 from workflows.kernel import tenancy
 from workflows.kernel.clock import Clock
 
@@ -183,15 +182,16 @@ class StateCollector(Collector):
         dead = GaugeMetricFamily(
             "openday_queue_dead_letters", "Messages dead-lettered by the broker.", labels=["queue"]
         )
-        if isinstance(self.broker, RedisBroker):
-            client, ns = self.broker.client, self.broker.namespace
+        kind = broker_kind(self.broker)
+        if kind == "redis":
+            client, ns = self.broker.client, self.broker.namespace  # type: ignore[attr-defined]
             for q in QUEUES:
                 depth.add_metric([q], client.hlen(f"{ns}:{q}.msgs"))
                 delayed.add_metric([q], client.hlen(f"{ns}:{q}.DQ.msgs"))
                 dead.add_metric([q], client.hlen(f"{ns}:{q}.XQ.msgs"))
-        elif isinstance(self.broker, RabbitmqBroker):
+        elif kind == "rabbitmq":
             for q in QUEUES:
-                ready, waiting, dlq = self.broker.get_queue_message_counts(q)
+                ready, waiting, dlq = self.broker.get_queue_message_counts(q)  # type: ignore[attr-defined]
                 depth.add_metric([q], ready)
                 delayed.add_metric([q], waiting)
                 dead.add_metric([q], dlq)

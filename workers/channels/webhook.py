@@ -7,16 +7,15 @@ and "system busy" codes are transient, every other non-zero code is permanent.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
-
-import httpx
 
 from workers.channels.base import (
     Message,
@@ -25,6 +24,9 @@ from workers.channels.base import (
     mask_text,
     mask_url,
 )
+
+if TYPE_CHECKING:  # httpx is imported when a webhook is first sent: not at every start
+    import httpx
 
 WebhookFormat = Literal["json", "wecom", "dingtalk"]
 FORMATS: tuple[str, ...] = ("json", "wecom", "dingtalk")
@@ -110,11 +112,20 @@ class WebhookChannel:
         self.name = f"webhook_{format}"
         self.timeout = timeout
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        self._given = client
+
+    @functools.cached_property
+    def _client(self) -> httpx.Client:
+        """The HTTP client: the one given, else one made when the first message is sent."""
+        if self._given is not None:
+            return self._given
+        import httpx
+
+        return httpx.Client(timeout=self.timeout)
 
     def close(self) -> None:
-        """Close the HTTP client if this channel created it."""
-        if self._owns_client:
+        """Close the HTTP client if this channel created it (and it was ever made)."""
+        if self._owns_client and "_client" in self.__dict__:
             self._client.close()
 
     def payload(self, message: Message) -> dict[str, Any]:
@@ -142,6 +153,8 @@ class WebhookChannel:
 
     def send(self, message: Message) -> None:
         """POST one message; refusals, errcodes and network failures become ChannelErrors."""
+        import httpx
+
         url = self._checked_url(message.recipient)
         where = mask_url(str(url))
         try:
@@ -174,6 +187,8 @@ class WebhookChannel:
 
     def _checked_url(self, recipient: str) -> httpx.URL:
         """The recipient as an absolute http(s) URL, or a permanent error."""
+        import httpx
+
         try:
             url = httpx.URL(recipient.strip())
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
