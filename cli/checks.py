@@ -70,15 +70,10 @@ def _database_where(url: str) -> str:
 
 def _migration_heads() -> tuple[set[str], set[str]]:
     """(every known revision, the head revisions) of this service's migrations."""
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
+    from models.revisions import migrations_chain
 
-    from settings import PROJECT_DIR
-
-    config = Config(str(PROJECT_DIR / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
-    script = ScriptDirectory.from_config(config)
-    return {r.revision for r in script.walk_revisions()}, set(script.get_heads())
+    found = migrations_chain()
+    return set(found.known), set(found.heads)
 
 
 def _read_database(url: str) -> tuple[set[str], str | None]:

@@ -94,22 +94,41 @@ def session_scope(engine: Engine, *, tenant: Any) -> Iterator[Session]:
 
 
 def migrate(url: str) -> None:
-    """Bring the database at `url` to the newest schema (Alembic `upgrade head`)."""
-    from alembic import command
-    from alembic.config import Config
-
-    from settings import PROJECT_DIR
-
+    """Bring the database at `url` to the newest schema (Alembic `upgrade head`); a database
+    already at the newest revision is left as it is without loading Alembic (models/revisions.py:
+    what `upgrade head` would find, in a few milliseconds)."""
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
         database = url.removeprefix("sqlite:///")
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if _at_head(url):
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    from settings import PROJECT_DIR
+
     config = Config(str(PROJECT_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(config, "head")
+
+
+def _at_head(url: str) -> bool:
+    """The database at `url` is at the newest revision (a fresh one, or one that cannot be
+    read, is not: Alembic then migrates it, or says why it cannot)."""
+    from models.revisions import at_head
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return at_head(conn)
+    except Exception:  # noqa: BLE001 - whatever it is, `alembic upgrade` will say it properly
+        return False
+    finally:
+        engine.dispose()
 
 
 def core_connection(session: Session) -> Connection:
