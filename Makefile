@@ -11,6 +11,9 @@ TEST_LOCK := requirements-test.lock
 UV_VERSION = $(shell sed -n 's/.*"uv==\([^"]*\)".*/\1/p' pyproject.toml)
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+# The project's own Python sources (byte-compiled by `make run`; bench/coldstart.py's SOURCES).
+PY_SOURCES := api.py settings.py serving.py cli models migrations pages routes schemas web workers \
+	workflows
 # Front-end packages for the pages and offline /docs (htmx, swagger-ui-dist, redoc), from npm.
 NODE_STAMP := node_modules/.installed-stamp
 
@@ -31,7 +34,10 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $(NODE_STAMP)
 
 ## Serve the API with embedded defaults (SQLite under ./var/, in-process broker) and the demo.
+## The project's modules are byte-compiled first (a no-op when up to date), as an install is:
+## where PYTHONDONTWRITEBYTECODE is set, every start would compile them from source again.
 run: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m compileall -q $(PY_SOURCES)
 	$(BIN)/openday run
 
 ## Run the test suite (PostgreSQL and Redis too when OPENDAY_DATABASE_URL / OPENDAY_REDIS_URL are set)
