@@ -15,7 +15,7 @@ from dramatiq.middleware import Retries
 
 from settings import Settings
 from tests.conftest import REDIS_URL, unavailable
-from workers.broker import broker_reachable, make_broker
+from workers.broker import broker_kind, broker_reachable, make_broker
 from workers.redis_broker import PatientRetries, ResilientRedisBroker
 
 
@@ -175,3 +175,12 @@ def test_a_retry_gives_up_after_its_patience() -> None:
 def test_the_redis_broker_uses_the_patient_retries() -> None:
     broker = ResilientRedisBroker(url="redis://127.0.0.1:1/0")  # never connected to
     assert [type(m) for m in broker.middleware if isinstance(m, Retries)] == [PatientRetries]
+
+
+def test_an_unreachable_redis_is_reported_as_such() -> None:
+    """broker_reachable knows a Redis broker by its class without importing redis-py itself
+    (workers/broker.py imports it only when a Redis URL is configured): nothing answers on
+    port 1, so the broker is not reachable, and a StubBroker is of no remote kind."""
+    broker = ResilientRedisBroker(url="redis://127.0.0.1:1/0", socket_timeout=1)
+    assert broker_kind(broker) == "redis" and not broker_reachable(broker)
+    assert broker_kind(StubBroker()) is None
