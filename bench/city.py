@@ -32,21 +32,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import page_queries
 from _city import CAMPAIGNS, DISTRICTS, OPINIONS, UNITS, seed_city
 from _common import (  # first: puts the project root on sys.path
     DEFAULT_PG,
     DEFAULT_REDIS,
     OPENDAY,
-    HttpConnection,
     foreign_processes,
     free_port,
     fresh_database,
@@ -58,56 +54,17 @@ from _common import (  # first: puts the project root on sys.path
     server_versions,
     service_env,
     spawn,
+    spread,
     stop,
+    time_pages,
     verdict,
     wait_http,
+    walk,
 )
 
-COOKIE = "od_session"
 PAGE_P95_MS = 50.0  # a district's pages: the single-district target (issue 28)
 CITY_P95_MS = 100.0  # 全市对比 (issue 28)
 XLSX_MS = 5000.0  # 全市对比 as xlsx (issue 28)
-NEXT = re.compile(r'id="next-page" href="([^"]+)"')
-
-
-async def time_pages(port: int, requests: list[tuple[str, str]]) -> list[float]:
-    """Milliseconds per request, one at a time, on one keep-alive connection per cookie."""
-    connections: dict[str, HttpConnection] = {}
-    out = []
-    try:
-        for token, path in requests:
-            conn = connections.get(token)
-            if conn is None:
-                conn = HttpConnection("127.0.0.1", port, {"Cookie": f"{COOKIE}={token}"})
-                connections[token] = conn
-            t0 = time.perf_counter()
-            status, body = await conn.request("GET", path)
-            out.append((time.perf_counter() - t0) * 1000)
-            if status != 200:
-                raise SystemExit(f"GET {path} answered {status}: {body[:300]!r}")
-    finally:
-        for conn in connections.values():
-            await conn.close()
-    return out
-
-
-def walk(base: str, token: str, path: str, depth: int) -> list[str]:
-    """`path` and the next `depth - 1` pages by their next links."""
-    urls = [path]
-    with httpx.Client(base_url=base, cookies={COOKIE: token}, timeout=60) as client:
-        while len(urls) < depth:
-            page = client.get(urls[-1])
-            found = NEXT.search(page.text)
-            if page.status_code != 200 or not found:
-                break
-            urls.append(found.group(1).replace("&amp;", "&"))
-    return urls
-
-
-def spread(values: list[float]) -> str:
-    """Lowest–highest as a share of the median."""
-    mid = statistics.median(values)
-    return f"{(max(values) - min(values)) / mid:.0%}" if mid else "-"
 
 
 def main(argv: list[str] | None = None) -> int:

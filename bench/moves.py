@@ -32,33 +32,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from _common import (  # first: puts the project root on sys.path
     DEFAULT_PG,
     DEFAULT_REDIS,
     OPENDAY,
-    HttpConnection,
-    MachineLoad,
+    Events,
     Peak,
     Proc,
-    cpu_seconds,
+    Run,
     foreign_processes,
     free_port,
     fresh_database,
     libpq_dsn,
+    load,
     machine,
     pct,
     peak_rss,
     print_table,
     private_redis,
-    process_tree,
     server_versions,
     service_env,
     spawn,
@@ -72,151 +69,6 @@ from workflows.kernel.clock import SystemClock, local_date
 
 RATE_SHARE = 0.75  # issue 32: moves through the API ≥ 75% of the raw endpoint's, same run
 P99_TIMES = 1.5  # and their p99 ≤ 1.5 × the raw endpoint's p99
-
-
-@dataclass
-class Run:
-    """What one target did in the measured window."""
-
-    label: str
-    moves: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    server_cpu: float = 0.0
-    postgres_cpu: float = 0.0
-    client_cpu: float = 0.0
-    machine_cpu: float = 0.0
-    loadavg: str = ""
-    error_samples: list[str] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        """Moves per second."""
-        return self.moves / self.seconds if self.seconds else 0.0
-
-
-def postgres_cpu() -> dict[int, float]:
-    """CPU seconds of every PostgreSQL server process on this machine, by pid."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    out[int(entry.name)] = cpu_seconds([int(entry.name)])
-            except (FileNotFoundError, ProcessLookupError):
-                pass
-    return out
-
-
-def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two snapshots (processes started meanwhile count in full; processes
-    that ended meanwhile are lost, so connections are kept open during the window)."""
-    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
-
-
-class Events:
-    """Each event's version and current date, shared across targets (both bump the version)."""
-
-    def __init__(self, ids: list[int], day1: date, day2: date) -> None:
-        self.version = dict.fromkeys(ids, 1)
-        self.day = dict.fromkeys(ids, day1)
-        self.days = (day1, day2)
-
-    def next_day(self, event_id: int) -> date:
-        """The other of the two dates."""
-        return self.days[1] if self.day[event_id] == self.days[0] else self.days[0]
-
-
-async def client_loop(
-    kind: str,
-    port: int,
-    token: str | None,
-    ids: list[int],
-    events: Events,
-    t_measure: float,
-    t_end: float,
-    run: Run,
-) -> None:
-    """Move this client's events round-robin until t_end; record what completes in the window."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    conn = HttpConnection("127.0.0.1", port, headers)
-    i = 0
-    try:
-        while True:
-            started = time.perf_counter()
-            if started >= t_end:
-                return
-            eid = ids[i % len(ids)]
-            i += 1
-            day = events.next_day(eid)
-            if kind == "raw":
-                path = f"/raw/events/{eid}/move"
-                body = {
-                    "expected_version": events.version[eid],
-                    "date": day.isoformat(),
-                    "reason": "基准测试：改期",
-                }
-            else:
-                path = f"/api/v1/events/{eid}/transitions"
-                body = {
-                    "trigger": "reschedule",
-                    "expected_version": events.version[eid],
-                    "reason": "基准测试：改期",
-                    "data": {"date": day.isoformat()},
-                }
-            status, payload = await conn.request("POST", path, body)
-            done = time.perf_counter()
-            answer = json.loads(payload)
-            if status == 200:
-                events.version[eid] = answer["event"]["version"]
-                events.day[eid] = day
-                if t_measure <= started and done <= t_end:
-                    run.moves += 1
-                    run.latencies.append(done - started)
-            else:
-                run.errors += 1
-                if len(run.error_samples) < 3:
-                    run.error_samples.append(f"{status} {payload[:300]!r}")
-                current = (answer.get("error", {}).get("details") or {}).get(
-                    "current_version", answer.get("current_version")
-                )
-                if current:
-                    events.version[eid] = current
-    finally:
-        await conn.close()
-
-
-async def load(
-    label: str,
-    kind: str,
-    port: int,
-    owners: list[tuple[str | None, list[int]]],
-    events: Events,
-    warmup: float,
-    seconds: float,
-    servers: list[Proc],
-) -> Run:
-    """Warm up, then measure `seconds` of moves by every client at once."""
-    run = Run(label)
-    now = time.perf_counter()
-    t_measure, t_end = now + warmup, now + warmup + seconds
-    tasks = [
-        asyncio.create_task(client_loop(kind, port, token, ids, events, t_measure, t_end, run))
-        for token, ids in owners
-    ]
-    await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
-    server_pids = [p for s in servers for p in process_tree(s.popen.pid)]
-    load = MachineLoad().start()
-    s0, p0, c0 = cpu_seconds(server_pids), postgres_cpu(), time.process_time()
-    await asyncio.sleep(max(0.0, t_end - time.perf_counter()))
-    s1, p1, c1 = cpu_seconds(server_pids), postgres_cpu(), time.process_time()
-    run.machine_cpu, run.loadavg = load.stop(), load.loadavg
-    await asyncio.gather(*tasks)
-    run.seconds = seconds
-    run.server_cpu, run.postgres_cpu = s1 - s0, cpu_delta(p0, p1)
-    run.client_cpu = c1 - c0
-    return run
 
 
 def main(argv: list[str] | None = None) -> int:

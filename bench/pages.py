@@ -45,10 +45,10 @@ from pathlib import Path
 import httpx
 import page_queries
 from _common import (  # first: puts the project root on sys.path
+    COOKIE,
     DEFAULT_PG,
     DEFAULT_REDIS,
     OPENDAY,
-    HttpConnection,
     foreign_processes,
     free_port,
     fresh_database,
@@ -60,8 +60,10 @@ from _common import (  # first: puts the project root on sys.path
     service_env,
     spawn,
     stop,
+    time_pages,
     verdict,
     wait_http,
+    walk,
 )
 from _seed import connect, seed_world
 from overdue import seed as seed_overdue
@@ -69,43 +71,7 @@ from overdue import seed as seed_overdue
 P95_MS = 50.0
 BOARD_P95_MS = 25.0  # issue 32: the board with headroom at 100k events
 FIRST_LOAD_KB = 300.0
-COOKIE = "od_session"
 ASSET = re.compile(r'<(?:link|script|img)\b[^>]*\b(?:href|src)="(/[^"]*)"', re.I)
-NEXT = re.compile(r'id="next-page" href="([^"]+)"')
-
-
-async def time_pages(port: int, requests: list[tuple[str, str]]) -> list[float]:
-    """Milliseconds per request, one at a time, on one keep-alive connection per cookie."""
-    connections: dict[str, HttpConnection] = {}
-    out = []
-    try:
-        for token, path in requests:
-            conn = connections.get(token)
-            if conn is None:
-                conn = HttpConnection("127.0.0.1", port, {"Cookie": f"{COOKIE}={token}"})
-                connections[token] = conn
-            t0 = time.perf_counter()
-            status, body = await conn.request("GET", path)
-            out.append((time.perf_counter() - t0) * 1000)
-            if status != 200:
-                raise SystemExit(f"GET {path} answered {status}: {body[:300]!r}")
-    finally:
-        for conn in connections.values():
-            await conn.close()
-    return out
-
-
-def overdue_cursors(base: str, token: str, depth: int) -> list[str]:
-    """Walk the overdue list `depth` pages by its next links; the page URLs, in order."""
-    urls = ["/board/overdue"]
-    with httpx.Client(base_url=base, cookies={COOKIE: token}, timeout=30) as client:
-        while len(urls) < depth:
-            page = client.get(urls[-1])
-            found = NEXT.search(page.text)
-            if page.status_code != 200 or not found:
-                break
-            urls.append(found.group(1).replace("&amp;", "&"))
-    return urls
 
 
 def first_load(base: str, token: str, path: str) -> tuple[int, int, list[str]]:
@@ -168,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         weights: dict[str, tuple[int, int, list[str]]] = {}
         try:
             wait_http(f"{base}/readyz", api)
-            overdue_urls = overdue_cursors(base, sup, args.depth)
+            overdue_urls = walk(base, sup, "/board/overdue", args.depth)
             deep = overdue_urls[min(20, len(overdue_urls) - 1) :]
             n = args.requests
             plan: dict[str, list[tuple[str, str]]] = {

@@ -42,9 +42,12 @@ from _common import (  # first: puts the project root on sys.path
     DEFAULT_PG,
     DEFAULT_REDIS,
     OPENDAY,
+    Events,
+    Run,
     foreign_processes,
     free_port,
     fresh_database,
+    load,
     machine,
     pct,
     peak_rss,
@@ -53,12 +56,12 @@ from _common import (  # first: puts the project root on sys.path
     server_versions,
     service_env,
     spawn,
+    spread,
     stop,
     verdict,
     wait_http,
 )
 from _seed import connect, seed_events, seed_hold_timers, seed_invitees, seed_world
-from moves import Events, Run, load
 from sqlalchemy.engine import make_url
 
 from workflows.kernel.clock import SystemClock, local_date
@@ -211,10 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     cost = 1 - rls_rate / owner_rate if owner_rate else 1.0
     errors = sum(r.errors for g in runs.values() for r in g)
     met = cost <= RLS_COST and errors == 0
-
-    def spread(values: list[float]) -> str:
-        mid = statistics.median(values)
-        return f"{(max(values) - min(values)) / mid:.0%}" if mid else "-"
 
     def listed(values: list[float]) -> str:
         return ", ".join(f"{x:.0f}" for x in values)
