@@ -145,3 +145,12 @@ def seed_hold_timers(conn: psycopg.Connection, first: int, last: int) -> None:
 def connect(url: str) -> psycopg.Connection:
     """An autocommit psycopg connection to the benchmark database."""
     return psycopg.connect(libpq_dsn(url), autocommit=True)
+
+
+def rebuild_tally(conn: psycopg.Connection) -> None:
+    """Recount the opinion tally (workflows/feedback/tally.py) after opinions were inserted in
+    plain SQL, around the workflows that keep it."""
+    from workflows.feedback.tally import recount_sql
+
+    conn.execute("DELETE FROM opinion_tally")
+    conn.execute(recount_sql("postgresql"))  # type: ignore[arg-type]

@@ -61,7 +61,7 @@ from _common import (  # first: puts the project root on sys.path
     verdict,
     wait_http,
 )
-from _seed import World, connect, seed_world
+from _seed import World, connect, rebuild_tally, seed_world
 from sqlalchemy.dialects import postgresql
 
 from workflows.escalation import overdue as overdue_list
@@ -143,6 +143,7 @@ def seed(conn: Any, world: World, events: int, per_event: int) -> dict[str, int]
         """,
         {"per": per_event},
     )
+    rebuild_tally(conn)  # the report counts kept beside the opinions (workflows/feedback/tally.py)
     conn.execute("VACUUM ANALYZE")
     counts = {}
     for label, sql in (

@@ -10,6 +10,9 @@ from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
 
+# The triggers the campaign report reads lines of (a partial index each).
+REPORTED_TRIGGERS = ("submit_summary", "return_for_rework")
+
 
 class TransitionLog(SQLModel, table=True):
     """Who moved which event from where to where, when, by which trigger and why.
@@ -22,7 +25,21 @@ class TransitionLog(SQLModel, table=True):
 
     __tablename__ = "transition_log"
     # One hash chain per event (workflows/kernel/audit.py): seq counts 1, 2, 3… within an event.
-    __table_args__ = (sa.Index("ux_transition_log_event_seq", "event_id", "seq", unique=True),)
+    __table_args__ = (
+        sa.Index("ux_transition_log_event_seq", "event_id", "seq", unique=True),
+        # The report's summaries (submitted, first submission, missing) and reworks: per event,
+        # its few lines of one trigger, not a read of every line of the campaign (issue 32).
+        *(
+            sa.Index(
+                f"ix_transition_log_{trigger}",
+                "event_id",
+                "id",
+                postgresql_where=sa.text(f"trigger = '{trigger}'"),
+                sqlite_where=sa.text(f"trigger = '{trigger}'"),
+            )
+            for trigger in REPORTED_TRIGGERS
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     # Its district, for row-level security (migration 0043; on PostgreSQL filled at insert from

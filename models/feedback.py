@@ -54,9 +54,11 @@ class FeedbackItem(SQLModel, table=True):
             sqlite_where=sa.text(_OPEN),
         ),
         # The board's 已答复未告知 count: answers not yet told are few (telling follows the
-        # answer), so a partial index holds only them instead of a scan of every opinion.
+        # answer), so a partial index holds only them instead of a scan of every opinion; by unit
+        # first, so a district's board probes its own units, not every district's (issue 32).
         sa.Index(
             "ix_feedback_item_answered_not_told",
+            "unit_id",
             "event_id",
             postgresql_where=sa.text(_NOT_TOLD),
             sqlite_where=sa.text(_NOT_TOLD),

@@ -31,6 +31,7 @@ from models import (
     Unit,
 )
 from workflows.event import invitations
+from workflows.feedback import tally
 from workflows.inbox import service as inbox
 from workflows.kernel import audit, jobs
 from workflows.kernel.clock import local_date
@@ -204,11 +205,13 @@ def on_sent(session: Session, row: Notification, now: datetime) -> None:
         return
     late = reply.late_workdays = late_on(session, item, local_date(now))
     table = FeedbackItem.__table__  # type: ignore[attr-defined]
-    session.execute(
+    told = session.execute(
         sa.update(table)
         .where(table.c.id == item.id, table.c.told_at.is_(None))
         .values(told_at=now, answered_late_workdays=late)
     )
+    if told.rowcount:  # type: ignore[attr-defined]
+        tally.updated(session, item, told_at=now, answered_late_workdays=late)
     log.info("reply_told", feedback_item_id=item.id, channel=row.channel)
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlmodel import Session, col
 
 from models import (
@@ -43,6 +44,7 @@ from models import (
 from workflows.accounts import unit_history
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
+from workflows.feedback import tally
 from workflows.kernel.clock import LOCAL_TZ, local_date
 from workflows.kernel.visibility import SYSTEM, Actor, UnitScope, scope, within
 from workflows.reporting import ratings
@@ -388,27 +390,19 @@ def _flags(session: Session, facts: Facts, scope: _Scope) -> None:
 
 
 def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
-    # An answer counts when it reached the person (issue 26), not when it was typed.
-    answered = col(FeedbackItem.told_at).is_not(None)
-    late = sa.func.coalesce(col(FeedbackItem.answered_late_workdays), 0)
-    not_told = sa.and_(col(FeedbackItem.answered_at).is_not(None), ~answered)
-    stmt = scope.events(
-        sa.select(
-            col(FeedbackItem.unit_id),
-            sa.func.count().label("opinions"),
-            _n(answered).label("answered"),
-            _n(not_told).label("answered_not_told"),
-            _n(sa.and_(answered, late > 0)).label("answered_late"),
-            _n(sa.and_(answered, late <= 0)).label("answered_on_time"),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((sa.and_(answered, late > 0), late), else_=0)), 0
-            ).label("workdays_late"),
-            _n(_open_overdue(facts.now)).label("open_overdue"),
-            _n(_backdated(session)).label("answered_backdated"),
-        ).join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
-    ).group_by(col(FeedbackItem.unit_id))
-    for r in session.execute(stmt).mappings():
+    """The opinion counts: those of the opinions' own columns from the tally kept with every
+    write (workflows/feedback/tally.py: answered counts when it reached the person, issue 26),
+    those of the clock (overdue now) from the open opinions' partial indexes."""
+    for r in tally.counts(session, scope.campaign_ids, scope.unit_id):
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+    for where in _open_overdue_parts(facts.now):
+        stmt = scope.events(
+            sa.select(col(FeedbackItem.unit_id), sa.func.count().label("open_overdue"))
+            .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
+            .where(*where)
+        ).group_by(col(FeedbackItem.unit_id))
+        for r in session.execute(stmt).mappings():
+            _add(facts, r["unit_id"], {"open_overdue": r["open_overdue"]})
 
 
 def _backdated(session: Session) -> Any:
@@ -431,6 +425,19 @@ def _open_overdue(now: datetime) -> Any:
         col(FeedbackItem.due_at).is_not(None),
         col(FeedbackItem.due_at) < now,
     )
+
+
+def _open_overdue_parts(now: datetime) -> list[list[Any]]:
+    """`_open_overdue` as two disjoint conditions, each matching a partial index: open
+    opinions past due (ix_feedback_item_open_due), answers typed and not told past due
+    (ix_feedback_item_answered_not_told)."""
+    past_due = [col(FeedbackItem.due_at).is_not(None), col(FeedbackItem.due_at) < now]
+    return [
+        [col(FeedbackItem.state).in_(OPEN_FEEDBACK_STATES), col(FeedbackItem.told_at).is_(None),
+         *past_due],
+        [col(FeedbackItem.state) == FeedbackState.answered, col(FeedbackItem.told_at).is_(None),
+         *past_due],
+    ]  # fmt: skip
 
 
 def _ratings(session: Session, facts: Facts, scope: _Scope) -> None:
@@ -462,21 +469,20 @@ def _late_seconds() -> Any:
 
 def _first_submissions(scope: _Scope) -> Any:
     """The first submit_summary line of each event: on time or not is the first submission's,
-    as its log line recorded it (late when at least a whole second late)."""
-    first = (
-        scope.events(
-            sa.select(sa.func.min(col(TransitionLog.id)).label("id"))
-            .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
-            .where(col(TransitionLog.trigger) == "submit_summary")
-        )
-        .group_by(col(TransitionLog.event_id))
-        .subquery()
+    as its log line recorded it (late when at least a whole second late). A line is the first
+    when its event has no earlier line of the trigger: both read from the trigger's partial
+    index (event_id, id), one event at a time, instead of grouping every line of the campaign."""
+    earlier = sa.orm.aliased(TransitionLog)
+    before = sa.select(col(earlier.id)).where(
+        col(earlier.event_id) == TransitionLog.event_id,
+        col(earlier.trigger) == "submit_summary",
+        col(earlier.id) < TransitionLog.id,
     )
-    return (
+    return scope.events(
         sa.select(col(TransitionLog.id), col(TransitionLog.event_id), col(Event.unit_id),
                   _late_seconds().label("late"))
-        .join(first, first.c.id == TransitionLog.id)
         .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
+        .where(col(TransitionLog.trigger) == "submit_summary", ~before.exists())
     )  # fmt: skip
 
 
@@ -733,31 +739,47 @@ def _round_records(session: Session, facts: Facts, scope: _Scope) -> None:
 
 
 def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
-    late = sa.func.coalesce(col(FeedbackItem.answered_late_workdays), 0)
-    answered_late = sa.and_(col(FeedbackItem.told_at).is_not(None), late > 0)
-    stmt = scope.events(
-        sa.select(col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
-                  col(FeedbackItem.due_on), late.label("late"), answered_late.label("is_late"),
-                  col(FeedbackItem.answered_on), col(FeedbackItem.answered_at),
-                  col(FeedbackItem.answered_by))
-        .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
-        .where(sa.or_(answered_late, _open_overdue(facts.now)))
-    ).order_by(col(FeedbackItem.id))  # fmt: skip
-    for r in session.execute(stmt):
-        u = facts.units.get(r.unit_id)
-        if u is None:
-            continue
-        ref = {"item_id": r.id, "event_id": r.event_id,
-               "due_on": r.due_on.isoformat() if r.due_on else None}  # fmt: skip
-        if r.is_late:
-            u.late_answers.append(
-                {**ref, "workdays_late": int(r.late),
-                 "answered_on": r.answered_on.isoformat() if r.answered_on else None,
-                 "backdated": backdated_note(r)}
-            )  # fmt: skip
-        else:
-            u.open_overdue.append(ref)
-    _backdated_records(session, facts, scope)
+    """Answers told late and opinions overdue now, each list in id order; each kind asked only
+    when the counts say there is one (the tally is exact, so an empty kind costs no scan)."""
+    counted: Counter[str] = Counter()
+    for u in facts.units.values():
+        counted.update(u.counts)
+    columns = (col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
+               col(FeedbackItem.due_on))  # fmt: skip
+    if counted["answered_late"]:
+        late = col(FeedbackItem.answered_late_workdays)
+        stmt = scope.events(
+            sa.select(*columns, late.label("late"), col(FeedbackItem.answered_on),
+                      col(FeedbackItem.answered_at), col(FeedbackItem.answered_by))
+            .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
+            .where(col(FeedbackItem.told_at).is_not(None), late > 0)
+        ).order_by(col(FeedbackItem.id))  # fmt: skip
+        for r in session.execute(stmt):
+            if (u := facts.units.get(r.unit_id)) is not None:
+                u.late_answers.append(
+                    {**_ref(r), "workdays_late": int(r.late),
+                     "answered_on": r.answered_on.isoformat() if r.answered_on else None,
+                     "backdated": backdated_note(r)}
+                )  # fmt: skip
+    if counted["open_overdue"]:
+        found = []
+        for where in _open_overdue_parts(facts.now):
+            stmt = scope.events(
+                sa.select(*columns)
+                .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
+                .where(*where)
+            )
+            found += session.execute(stmt).all()
+        for r in sorted(found, key=lambda r: r.id):
+            if (u := facts.units.get(r.unit_id)) is not None:
+                u.open_overdue.append(_ref(r))
+    if counted["answered_backdated"]:
+        _backdated_records(session, facts, scope)
+
+
+def _ref(r: Any) -> dict[str, Any]:
+    return {"item_id": r.id, "event_id": r.event_id,
+            "due_on": r.due_on.isoformat() if r.due_on else None}  # fmt: skip
 
 
 def _backdated_records(session: Session, facts: Facts, scope: _Scope) -> None:
