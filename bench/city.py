@@ -12,8 +12,8 @@ serves it. Signed in through the session cookie, one request at a time after a w
 page `--requests` times in each of `--rounds` rounds (3), server time being request to last byte
 on loopback:
 
-- district supervisor: the board `/board` and the overdue list `/board/overdue` (its first
-  `--depth` pages, walked by their `after=` links), of district 1;
+- district supervisor: the board `/board`, the events list `/?all=1` and the overdue list
+  `/board/overdue` (its first `--depth` pages, walked by their `after=` links), of district 1;
 - the district's unit staff (its first unit): staff home `/` and `/board/overdue`;
 - a city supervisor: 全市对比 `/board/city` (every district's campaign of the year);
 - the city supervisor's workbook `/board/city.xlsx`, once per round (`--xlsx` times).
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             staff_overdue = walk(base, staff, "/board/overdue", args.depth)
             plan: dict[str, tuple[float, list[tuple[str, str]]]] = {
                 "district supervisor /board": (PAGE_P95_MS, [(sup, "/board")]),
+                "district supervisor /?all=1": (PAGE_P95_MS, [(sup, "/?all=1")]),
                 f"district supervisor /board/overdue (pages 1–{len(sup_overdue)})": (
                     PAGE_P95_MS,
                     [(sup, u) for u in sup_overdue],
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             url,
             [
                 ("/board", sup),
+                ("/?all=1", sup),
                 (sup_overdue[-1], sup),
                 ("/", staff),
                 (staff_overdue[-1], staff),
