@@ -742,8 +742,8 @@ def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
     """Answers told late and opinions overdue now, each list in id order; each kind asked only
     when the counts say there is one (the tally is exact, so an empty kind costs no scan)."""
     counted: Counter[str] = Counter()
-    for u in facts.units.values():
-        counted.update(u.counts)
+    for facts_of_unit in facts.units.values():
+        counted.update(facts_of_unit.counts)
     columns = (col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
                col(FeedbackItem.due_on))  # fmt: skip
     if counted["answered_late"]:
@@ -755,14 +755,14 @@ def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
             .where(col(FeedbackItem.told_at).is_not(None), late > 0)
         ).order_by(col(FeedbackItem.id))  # fmt: skip
         for r in session.execute(stmt):
-            if (u := facts.units.get(r.unit_id)) is not None:
-                u.late_answers.append(
+            if (holder := facts.units.get(r.unit_id)) is not None:
+                holder.late_answers.append(
                     {**_ref(r), "workdays_late": int(r.late),
                      "answered_on": r.answered_on.isoformat() if r.answered_on else None,
                      "backdated": backdated_note(r)}
                 )  # fmt: skip
     if counted["open_overdue"]:
-        found = []
+        found: list[Any] = []
         for where in _open_overdue_parts(facts.now):
             stmt = scope.events(
                 sa.select(*columns)
@@ -771,8 +771,8 @@ def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
             )
             found += session.execute(stmt).all()
         for r in sorted(found, key=lambda r: r.id):
-            if (u := facts.units.get(r.unit_id)) is not None:
-                u.open_overdue.append(_ref(r))
+            if (holder := facts.units.get(r.unit_id)) is not None:
+                holder.open_overdue.append(_ref(r))
     if counted["answered_backdated"]:
         _backdated_records(session, facts, scope)
 
