@@ -17,9 +17,11 @@ Create Date: 2026-12-07 10:00:00
   board's count of answers not yet told probes a district's units instead of reading every
   district's not-told answers.
 
-Big tables: one aggregate read of feedback_item (≈ 1M rows at city scale: about 2 s); the
-two transition_log indexes read the table once each (CREATE INDEX: writes to it wait); the
-feedback_item partial index holds only answers not told (few).
+Big tables: feedback_item (read), transition_log (read). One aggregate read of every opinion
+fills the tally; two partial indexes are built on transition_log (CREATE INDEX: writes wait,
+reads go on) and the not-told index on feedback_item is dropped and rebuilt (DROP INDEX holds
+feedback_item exclusively to the commit: reads wait too). The tally and the not-told index: 1.7 s
+on the city benchmark's 977,770 opinions; the two transition_log indexes 0.1 s at 97,580 lines.
 """
 
 from collections.abc import Sequence
