@@ -72,6 +72,28 @@ def _item_share(item: Any) -> dict[str, int]:
     return share(item.told_at, item.answered_at, item.answered_on, item.answered_late_workdays)
 
 
+def _item_share_of(values: dict[str, Any]) -> dict[str, int]:
+    return share(values["told_at"], values["answered_at"], values["answered_on"],
+                 values["answered_late_workdays"])  # fmt: skip
+
+
+def _loaded_before(item: FeedbackItem) -> dict[str, Any] | None:
+    """The watched columns as the database has them before this flush, when the session holds
+    them all (the usual case: a move loads its opinion first); None when one was set without
+    its old value loaded (then the row is read)."""
+    state = sa.inspect(item)
+    out: dict[str, Any] = {}
+    for name in WATCHED:
+        history = state.attrs[name].history
+        if history.deleted:
+            out[name] = history.deleted[0]
+        elif history.unchanged:
+            out[name] = history.unchanged[0]
+        else:
+            return None
+    return out
+
+
 def _touches(item: FeedbackItem) -> bool:
     state = sa.inspect(item)
     return any(state.attrs[name].history.has_changes() for name in WATCHED)
@@ -103,9 +125,15 @@ def keep(session: OrmSession, _context: Any = None, _instances: Any = None) -> N
         return
     delta: dict[tuple[int, int], Counter[str]] = {}
     with session.no_autoflush:
-        ids = [r.id for r in (*gone, *changed) if r.id is not None]
-        if ids:
-            for row in session.execute(_BEFORE, {"ids": ids}):
+        unknown = []  # rows whose values before this flush are not all in the session
+        for item in (*gone, *changed):
+            before = _loaded_before(item)
+            if before is not None:
+                _add(delta, before["event_id"], before["unit_id"], _item_share_of(before), -1)
+            elif item.id is not None:
+                unknown.append(item.id)
+        if unknown:
+            for row in session.execute(_BEFORE, {"ids": unknown}):
                 _add(delta, row.event_id, row.unit_id, _item_share(row), -1)
         for item in (*new, *changed):
             _add(delta, item.event_id, item.unit_id, _item_share(item), 1)
