@@ -578,3 +578,42 @@ def test_a_granted_city_supervisors_campaign_acts_pass_row_level_security(
         assert {(line.action, line.district_id) for line in lines} == {
             ("create", b_id), ("update", b_id)
         }  # fmt: skip
+
+
+def test_the_opinion_tally_is_written_and_read_in_its_district_only(
+    owner: Engine, runtime: Engine
+) -> None:
+    """An opinion written as the runtime role under its district updates that district's tally
+    row in the same transaction (row-level security lets it); another district sees no row."""
+    from datetime import date
+
+    from models import Campaign, FeedbackItem, OpinionTally
+    from workflows.campaign.rules import CampaignRules
+
+    tag = uuid.uuid4().hex[:6]
+    with Session(owner) as session:
+        tenancy.bind(session, tenancy.Tenant(scope=tenancy.CLI))
+        b = District(code=f"t{tag}", name=f"丙区{tag}", created_at=NOW)
+        c = Campaign(district_id=1, doc_number=f"tally-{tag}", title="t", issuing_office="o",
+                     starts_on=date(2022, 8, 22), ends_on=date(2022, 9, 22),
+                     rules=CampaignRules().model_dump(), created_at=NOW)  # fmt: skip
+        u = Unit(district_id=1, name=f"甲区单位{tag}", kind=UnitKind.town, created_at=NOW)
+        session.add_all([b, c, u])
+        session.flush()
+        e = Event(campaign_id=c.id, unit_id=u.id, theme="参观", date_earliest=date(2022, 9, 16),
+                  date_latest=date(2022, 9, 16), created_at=NOW, updated_at=NOW)  # fmt: skip
+        session.add(e)
+        session.commit()
+        ids = (b.id, c.id, u.id, e.id)
+    b_id, campaign_id, unit_id, event_id = ids
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(1))
+        item = FeedbackItem(event_id=event_id, unit_id=unit_id, content="意见", told_at=NOW,
+                            answered_at=NOW, created_at=NOW, updated_at=NOW)  # fmt: skip
+        session.add(item)
+        session.commit()
+        rows = session.exec(select(OpinionTally).where(OpinionTally.campaign_id == campaign_id))
+        assert [(t.district_id, t.opinions, t.answered) for t in rows] == [(1, 1, 1)]
+    with Session(runtime) as session:
+        tenancy.bind(session, tenancy.Tenant(b_id))
+        assert session.exec(select(OpinionTally)).all() == []
