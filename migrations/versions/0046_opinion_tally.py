@@ -1,8 +1,8 @@
 """opinion tally: the report's opinion counts kept per campaign and unit; the board's
 not-told index by unit (issue 32)
 
-Revision ID: 0045
-Revises: 0044
+Revision ID: 0046
+Revises: 0045
 Create Date: 2026-12-07 10:00:00
 
 - `opinion_tally` (campaign, event's unit, holding unit → opinions, answered, answered not
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0045"
-down_revision: str | None = "0044"
+revision: str = "0046"
+down_revision: str | None = "0045"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
