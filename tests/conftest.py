@@ -111,17 +111,24 @@ def runtime_role(owner: Engine, url: str) -> Iterator[str]:
     role = f"openday_rt_{uuid.uuid4().hex[:8]}"
     with owner.begin() as conn:
         conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS")
-        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
-        conn.exec_driver_sql(
-            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
-        )
-        conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    grant_runtime(owner, role)
     try:
         yield make_url(url).set(username=role).render_as_string(hide_password=False)
     finally:
         with owner.begin() as conn:
             conn.exec_driver_sql(f"DROP OWNED BY {role}")
             conn.exec_driver_sql(f"DROP ROLE {role}")
+
+
+def grant_runtime(owner: Engine, role: str) -> None:
+    """The runtime role's grants on what exists now (again after a test rebuilt the schema, as
+    a restore does)."""
+    with owner.begin() as conn:
+        conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.exec_driver_sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+        conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
 
 
 def _truncate(engine: Engine) -> None:
@@ -242,6 +249,7 @@ def client(
     served = engine
     if engine.dialect.name == "postgresql":
         served = request.getfixturevalue("served_postgres")
+        grant_runtime(engine, str(served.url.username))
     app = create_app(settings=settings, engine=served, clock=clock)
     with TestClient(app) as test_client:
         yield test_client
