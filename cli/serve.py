@@ -47,10 +47,11 @@ def run(
         ) from exc
     warn_unreached(settings)
     stop, threads, broker = _start_background(settings)
-    from api import create_app
+    from api import create_app, freeze_startup_objects
 
     # One broker for the API (readyz, metrics, retries) and the in-process worker that drains it.
     web = create_app(settings, broker=broker)
+    freeze_startup_objects()  # no full GC walks the start-up objects mid-request (api.py)
     server = uvicorn.Server(
         uvicorn.Config(web, host=host, port=port, log_config=None, proxy_headers=True)
     )
