@@ -54,6 +54,14 @@ def out(event: Event, name: str, actor: Actor) -> EventOut:
     return EventOut.of(event, name, event_machine.allowed_triggers(event.state, actor))
 
 
+def check_role_of(workflow: Workflow, body: Any, actor: Actor) -> None:
+    """Refuse (403) a move the caller's role alone rules out, by the trigger a body names (a
+    parsed JSON body or the validated model); an unknown trigger is the body's 422."""
+    trigger = body.get("trigger") if isinstance(body, dict) else getattr(body, "trigger", None)
+    if isinstance(trigger, str) and trigger in workflow.move_data:
+        workflow.check_role(trigger, actor)
+
+
 def role_gate(workflow: Workflow) -> Any:
     """A dependency refusing a move the caller's role alone rules out (unknown trigger aside),
     before the move's payload is validated: a viewer or a staffer trying a supervisor's move
@@ -64,11 +72,10 @@ def role_gate(workflow: Workflow) -> Any:
 
     async def gate(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         try:
-            trigger = (await request.json()).get("trigger")
+            body = await request.json()
         except Exception:  # noqa: BLE001 - unreadable bodies are the validator's to explain
             return actor
-        if isinstance(trigger, str) and trigger in workflow.move_data:
-            workflow.check_role(trigger, actor)
+        check_role_of(workflow, body, actor)
         return actor
 
     return gate
@@ -169,10 +176,8 @@ def patch_event(
 
 
 def _role_first(body: Any, actor: Actor) -> None:
-    """A move the caller's role alone rules out: 403 (an unknown trigger is the body's 422)."""
-    trigger = body.get("trigger") if isinstance(body, dict) else getattr(body, "trigger", None)
-    if isinstance(trigger, str) and trigger in event_machine.WORKFLOW.move_data:
-        event_machine.WORKFLOW.check_role(trigger, actor)
+    """An event move the caller's role alone rules out: 403."""
+    check_role_of(event_machine.WORKFLOW, body, actor)
 
 
 @router.post(
