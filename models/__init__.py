@@ -24,7 +24,7 @@ from models.reply import AppealState, OpinionReply, Rating
 from models.sample import SampleDraw
 from models.spot_check import SpotCheck, SpotCheckResult
 from models.summary import Attachment, Summary
-from models.tally import OpinionTally
+from models.tally import EventTally, OpinionTally
 from models.timer import Timer, TimerState
 from models.transfer import OPEN_TRANSFER_STATES, FeedbackTransfer, TransferState
 from models.unit import Unit, UnitKind, UnitName
@@ -37,6 +37,7 @@ __all__ = [
     "DistrictGrant",
     "ACTIVE_STATES",
     "OPEN_FEEDBACK_STATES",
+    "EventTally",
     "OpinionTally",
     "Rectification",
     "RectificationFile",

@@ -28,3 +28,22 @@ class OpinionTally(SQLModel, table=True):
     answered_on_time: int = 0
     workdays_late: int = 0
     answered_backdated: int = 0
+
+
+class EventTally(SQLModel, table=True):
+    """How many events of one (campaign, unit) are in one state, kept by the database itself.
+
+    Triggers on `event` (migration 0047, on PostgreSQL and SQLite alike) add one to the row of
+    an inserted event's (campaign, unit, state), subtract one for a deleted event, and move one
+    from the old row to the new when an update changes the state, the unit or the campaign: in
+    the statement's own transaction, whichever door wrote the event (the ORM, the schedule
+    import's Core insert, a benchmark's SQL seed), so the count is never stale. The board's
+    funnel and its counts read these few rows instead of counting a district's events."""
+
+    __tablename__ = "event_tally"
+
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    state: str = Field(primary_key=True, max_length=32)
+    district_id: int | None = Field(default=None, foreign_key="district.id")
+    events: int = 0

@@ -16,6 +16,7 @@ from models import (
     Campaign,
     Event,
     EventState,
+    EventTally,
     ExtensionRequest,
     ExtensionState,
     FeedbackItem,
@@ -163,12 +164,13 @@ class Stage:
 
 def funnel(session: Session, campaign_id: int | None, units: UnitScope = None) -> list[Stage]:
     """Each stage from 已计划 on, with the events that reached it (an event counts for its own
-    stage and every one before it) and those that are in it now; cancelled events count nowhere."""
-    stmt = within(select(Event.state, func.count()), Event.unit_id, units)
-    stmt = stmt.group_by(col(Event.state))
+    stage and every one before it) and those that are in it now; cancelled events count nowhere.
+    Read from the event tally (models/tally.py): a few rows per unit, not every event."""
+    stmt = within(select(EventTally.state, func.sum(EventTally.events)), EventTally.unit_id, units)
+    stmt = stmt.group_by(col(EventTally.state))
     if campaign_id:
-        stmt = stmt.where(Event.campaign_id == campaign_id)
-    counts = dict(session.exec(stmt).all())
+        stmt = stmt.where(EventTally.campaign_id == campaign_id)
+    counts = {state: int(n or 0) for state, n in session.exec(stmt).all()}
     out, running = [], 0
     for state in reversed(FUNNEL):
         here = counts.get(state, 0)
@@ -194,12 +196,11 @@ def numbers(
 ) -> dict[str, int]:
     """Units with an event (in the campaign) and the count of overdue items of each kind, in
     one statement (each count a scalar subquery, planned as it would be alone)."""
-    # Units with an event (in the campaign): one index probe per unit, not a scan of events.
-    has_event = select(Event.id).where(Event.unit_id == Unit.id)
+    # Units with an event (in the campaign), from the event tally: a few rows per unit.
+    counted = select(func.count(func.distinct(EventTally.unit_id))).where(EventTally.events > 0)
     if campaign_id:
-        has_event = has_event.where(Event.campaign_id == campaign_id)
-    counted = select(func.count()).select_from(Unit).where(has_event.exists())
-    counts: dict[str, Any] = {"units": within(counted, Unit.id, units)}
+        counted = counted.where(EventTally.campaign_id == campaign_id)
+    counts: dict[str, Any] = {"units": within(counted, EventTally.unit_id, units)}
     today = local_date(now)
     # Only the counts (what the overdue list counts for its total), no page of rows.
     for source in overdue.statements(end_of_local_day(today), today, units, 1):
@@ -252,10 +253,10 @@ def spot_check_queue(
 
 
 def waiting_for_check(session: Session, units: UnitScope) -> int:
-    """How many events wait for their spot check."""
-    stmt = select(func.count()).select_from(Event)
-    stmt = stmt.where(Event.state == EventState.summary_submitted)
-    return session.exec(within(stmt, Event.unit_id, units)).one()
+    """How many events wait for their spot check (from the event tally)."""
+    stmt = select(func.coalesce(func.sum(EventTally.events), 0))
+    stmt = stmt.where(EventTally.state == EventState.summary_submitted)
+    return int(session.exec(within(stmt, EventTally.unit_id, units)).one())
 
 
 def failed_notifications(session: Session, units: UnitScope) -> list[Notification]:
