@@ -5,12 +5,15 @@ through the existing import preview (pages/admin.py). Nothing is written before 
 
 The notice waits in the upload store (content-addressed) between the preview and the
 confirmation, as the schedule import's table does.
+
+At the city level of a city of several districts both steps ask which district the campaign is
+for (a city supervisor: among those whose grant it holds); a district's supervisor, and a
+city-level one of a city of one district, are not asked (notice_campaign.implied_district).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -29,6 +32,7 @@ from workflows.event.held import FORM_LABELS_ZH
 from workflows.files.archive_guard import ImportLimits
 from workflows.files.store import FileStore
 from workflows.kernel.errors import DomainError
+from workflows.kernel.visibility import Actor
 from workflows.schedule.service import import_schedule
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -56,18 +60,28 @@ FIELDS = {
     "campaign_exists": "doc_number",
     "campaign_year_taken": "starts_on",
 }
+# The district's refusals link to its picker.
+DISTRICT_FIELDS = {
+    code: "district_id"
+    for code in ("district_required", "district_not_found", "district_grant_required")
+}
+FIELDS.update(DISTRICT_FIELDS)
 
 
 def notice_page(
     request: Request,
+    session: Session,
+    actor: Actor,
     preview: notice.NoticePreview | None = None,
     errors: list[FieldError] | None = None,
     key: str = "",
     filename: str = "",
     text: str = "",
+    district_id: int | None = None,
 ) -> HTMLResponse:
     """The upload/paste form, or the preview of the campaign with the confirm button."""
     status = max([e.status for e in errors or []] + [200])
+    asks = notice.asks_district(session, actor)
     return render(
         request,
         "notice_import.html",
@@ -81,14 +95,17 @@ def notice_page(
         text=text,
         max_chars=notice.NOTICE_MAX_CHARS,
         form_labels=FORM_LABELS_ZH,
+        asks_district=asks,
+        districts=notice.district_choices(session, actor) if asks else [],
+        district_id=district_id,
     )
 
 
 @router.get("/admin/notice-import")
-def notice_form(request: Request, user: UserDep) -> HTMLResponse:
-    """Choose the notice or paste its text."""
+def notice_form(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
+    """Choose the notice or paste its text (and, at the city level, the district)."""
     user.actor.require_supervisor()
-    return notice_page(request)
+    return notice_page(request, session, user.actor)
 
 
 @router.post("/admin/notice-import")
@@ -98,15 +115,34 @@ def notice_post(request: Request, form: FormDep, user: UserDep, session: Session
     store = FileStore(request.app.state.settings.upload_dir)
     if form.get("action") == "confirm":
         return _confirm(request, form, user.actor, session, store)
+    actor, chosen = user.actor, _district(form)
     try:
+        district = notice.district_of_preview(
+            session, actor, notice.implied_district(session, actor, chosen)
+        )
         data, filename = _source(request, form)
         text = _text(request, data, filename)
-        preview = notice.preview(session, text, _limits(request), source=data, filename=filename)
+        preview = notice.preview(
+            session, text, _limits(request), source=data, filename=filename, district_id=district
+        )
     except DomainError as exc:
         pasted = str(form.get("text", ""))[: notice.NOTICE_MAX_CHARS]
-        return notice_page(request, errors=errors_of(exc, {"": "notice"}), text=pasted)
+        errors = errors_of(exc, {"": "notice", **DISTRICT_FIELDS})
+        return notice_page(request, session, actor, errors=errors, text=pasted, district_id=chosen)
     key = store.put(data).key
-    return notice_page(request, preview, _clash_errors(preview), key=key, filename=filename)
+    return notice_page(
+        request, session, actor, preview, _clash_errors(preview), key=key, filename=filename,
+        district_id=chosen,
+    )  # fmt: skip
+
+
+def _district(form: FormData) -> int | None:
+    """The district picked on the form: None for none; an id that is no number is no district
+    (0: 404 `district_not_found`)."""
+    picked = str(form.get("district_id", "")).strip()
+    if not picked:
+        return None
+    return int(picked) if picked.isdigit() and len(picked) < 10 else 0
 
 
 def _limits(request: Request) -> ImportLimits:
@@ -153,22 +189,23 @@ def _clash_errors(preview: notice.NoticePreview) -> list[FieldError]:
 
 
 def _confirm(
-    request: Request, form: FormData, actor: Any, session: Session, store: FileStore
+    request: Request, form: FormData, actor: Actor, session: Session, store: FileStore
 ) -> Response:
     """Create the campaign with the preview's (edited) values; the preview again if refused."""
     key, filename = str(form.get("key", "")), str(form.get("filename", ""))
     if not (_KEY.match(key) and _FILENAME.match(filename) and store.path(key).exists()):
         error = FieldError("预览已失效，请重新上传通知", "notice", 422)
-        return notice_page(request, errors=[error])
+        return notice_page(request, session, actor, errors=[error])
     data = store.path(key).read_bytes()
     edits = {k: form.get(k, "") for k in [*notice.VALUE_LABELS, *notice.SWITCH_VALUE_LABELS]}
+    chosen = _district(form)
     try:
         text = _text(request, data, filename)
-        preview = notice.preview(
+        preview = notice.preview(  # the values; create_from_notice checks the district's clashes
             session, text, _limits(request), source=data, filename=filename, edits=edits
         )
     except DomainError as exc:
-        return notice_page(request, errors=errors_of(exc, {"": "notice"}))
+        return notice_page(request, session, actor, errors=errors_of(exc, {"": "notice"}))
     try:
         campaign = notice.create_from_notice(
             session,
@@ -177,10 +214,14 @@ def _confirm(
             preview.draft,
             request.app.state.clock.now(),
             source={"filename": filename, "key": key},
+            district_id=notice.implied_district(session, actor, chosen),
         )
     except DomainError as exc:
         session.rollback()
-        return notice_page(request, preview, _errors(exc), key=key, filename=filename)
+        return notice_page(
+            request, session, actor, preview, _errors(exc), key=key, filename=filename,
+            district_id=chosen,
+        )  # fmt: skip
     session.commit()
     done = f"已创建活动“{campaign.doc_number}”"
     if preview.schedule_rows:

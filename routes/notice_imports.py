@@ -39,11 +39,25 @@ def _edits(values: str | None) -> dict[str, Any] | None:
     return {key: "" if value is None else str(value) for key, value in parsed.items()}
 
 
+DistrictForm = Annotated[
+    int | None,
+    Form(
+        ge=1,
+        le=2**31 - 1,
+        description="the district the campaign is for: a district's supervisor may leave it out "
+        "(its own); a city supervisor names one whose grant it holds (422 `district_required` "
+        "without one, 403 `district_grant_required` without the grant)",
+    ),
+]
+
+
 @router.post(
     "/notice-imports",
     status_code=201,
     responses={
         200: {"description": "dry run: the preview, nothing written"},
+        403: {"model": ErrorOut, "description": "not a supervisor, or no grant of the district"},
+        404: {"model": ErrorOut, "description": "no such district (or another district's)"},
         409: {"model": ErrorOut, "description": "a campaign exists for its 文号, window or year"},
         413: {"model": ErrorOut, "description": "file or text too large"},
         422: {"model": ErrorOut, "description": "not a notice, values missing or contradicting"},
@@ -65,6 +79,7 @@ def import_notice(
             "summary_recipient"
         ),
     ] = None,
+    district_id: DistrictForm = None,
     dry_run: bool = False,
 ) -> JSONResponse:
     """Read a notice into the campaign it describes (supervisors).
@@ -76,8 +91,13 @@ def import_notice(
     (422 `notice_window_reversed`, `notice_share_above_one`) or a campaign exists for its 文号,
     window or year (409). Import the schedule table next with
     `POST /campaigns/{id}/schedule-imports` and the same file.
+
+    The campaign's district is the caller's own, or at the city level `district_id`, as for
+    `POST /campaigns`; the clashes are those of that district (a city-level dry run naming no
+    district shows none).
     """
     actor.require_supervisor()
+    district = notice.district_of_preview(session, actor, district_id)  # 404 before reading
     limits = ImportLimits.of(settings)
     if file is not None and file.filename:
         data = read_upload(file, settings.upload_max_bytes, "file_too_large", "文件", "file")
@@ -86,14 +106,17 @@ def import_notice(
     else:
         notice_text, filename = notice.check_text(text or ""), "notice.txt"
         data = notice_text.encode("utf-8")
+    edits = _edits(values)
     preview = notice.preview(
-        session, notice_text, limits, source=data, filename=filename, edits=_edits(values)
-    )
+        session, notice_text, limits, source=data, filename=filename, edits=edits,
+        district_id=district,
+    )  # fmt: skip
     if dry_run:
         return JSONResponse(jsonable_encoder(preview.as_dict()))
     campaign = notice.create_from_notice(
-        session, actor, preview.values, preview.draft, clock.now(), source={"filename": filename}
-    )
+        session, actor, preview.values, preview.draft, clock.now(),
+        source={"filename": filename}, district_id=district_id,
+    )  # fmt: skip
     session.commit()
     body = {"campaign": CampaignOut.of(campaign), "notice": preview.as_dict()}
     return JSONResponse(jsonable_encoder(body), status_code=201)

@@ -7,6 +7,10 @@ campaigns it would clash with, and the schedule table found in it. Nothing is wr
 :func:`create_from_notice`, which takes the supervisor's values (as edited on the preview) and
 creates the campaign with an audit line that keeps every sentence the rules were read from.
 The schedule table then goes through the existing import (workflows/schedule/service.py).
+
+The campaign belongs to a district (docs/tenancy.md) as one created directly does
+(`campaigns.acting_for_new`): a district's supervisor's own, or the one a city supervisor names
+and holds the grant of; the clashes are those of that district's campaigns.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from models import Campaign
+from models import Campaign, District
+from workflows.accounts import districts
 from workflows.campaign import notice_words as words
 from workflows.campaign import service as campaigns
 from workflows.campaign.notice_import import (
@@ -39,7 +44,7 @@ from workflows.files import isolated
 from workflows.files.archive_guard import ImportLimits, check_archive
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, InvalidData
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import Actor, can_act, district_of_new
 from workflows.schedule.tables import read_table
 
 # A notice is a few pages; its text (the schedule table included) stays far below this.
@@ -206,6 +211,7 @@ class NoticePreview:
     conflicts: list[Conflict] = field(default_factory=list)
     schedule_rows: int | None = None  # rows of the attached schedule table, None: no table
     schedule_problem: str = ""
+    district_id: int | None = None  # whose campaigns it clashes with; None: none named yet
 
     @property
     def missing(self) -> list[str]:
@@ -240,6 +246,7 @@ class NoticePreview:
             "missing": self.missing,
             "not_in_notice": self.unfound,
             "conflicts": [c.code for c in self.conflicts],
+            "district_id": self.district_id,
         }
 
 
@@ -363,8 +370,11 @@ def preview(
     source: bytes | None = None,
     filename: str = "notice.txt",
     edits: Mapping[str, Any] | None = None,
+    district_id: int | None = None,
 ) -> NoticePreview:
     """Parse the notice and show what it would create; `edits` replace the draft's values.
+    The clashes are with the campaigns of `district_id` (:func:`district_of_preview`; None, a
+    city-level caller who named none yet: none shown, the confirmation asks for it).
 
     Raises `notice_not_recognised` for a text that is no open-day notice; contradictions are
     raised by :func:`checked_values` at confirmation and shown as conflicts here.
@@ -374,8 +384,8 @@ def preview(
     for key in [*VALUE_LABELS, *SWITCH_VALUE_LABELS]:
         if edits is not None and key in edits:
             values[key] = str(edits[key] or "").strip()[:200]
-    result = NoticePreview(draft, values)
-    result.conflicts = _clashes(session, values)
+    result = NoticePreview(draft, values, district_id=district_id)
+    result.conflicts = [] if district_id is None else _clashes(session, values, district_id)
     try:
         table = read_table(source or text.encode("utf-8"), filename, limits)
         result.schedule_rows = len(table.rows)
@@ -487,12 +497,13 @@ def _rules(rules: dict[str, Any]) -> CampaignRules:
         ) from None
 
 
-def _clashes(session: Session, values: Mapping[str, Any]) -> list[Conflict]:
-    """Campaigns the new one would clash with: its 文号, or a window overlapping its own or
-    starting in its year."""
+def _clashes(session: Session, values: Mapping[str, Any], district_id: int) -> list[Conflict]:
+    """The district's campaigns the new one would clash with: its 文号, or a window overlapping
+    its own or starting in its year (another district's campaigns are no clash)."""
     out: list[Conflict] = []
     doc = str(values.get("doc_number") or "")
-    if doc and session.exec(select(Campaign).where(Campaign.doc_number == doc)).first():
+    mine = select(Campaign).where(Campaign.district_id == district_id)
+    if doc and session.exec(mine.where(Campaign.doc_number == doc)).first():
         out.append(
             Conflict(
                 "campaign_exists",
@@ -505,7 +516,7 @@ def _clashes(session: Session, values: Mapping[str, Any]) -> list[Conflict]:
         ends_on = _date("ends_on", str(values.get("ends_on") or ""))
     except InvalidData:
         return out
-    for other in session.exec(select(Campaign).order_by(col(Campaign.id))).all():
+    for other in session.exec(mine.order_by(col(Campaign.id))).all():
         overlaps = other.starts_on <= ends_on and starts_on <= other.ends_on
         if overlaps or other.starts_on.year == starts_on.year:
             out.append(_year_taken(other, starts_on.year))
@@ -542,18 +553,23 @@ def create_from_notice(
     draft: NoticeDraft,
     now: datetime,
     source: dict[str, Any] | None = None,
+    district_id: int | None = None,
 ) -> Campaign:
     """Create the campaign the supervisor confirmed; its audit line keeps the notice's sentences.
 
-    Refused (nothing written) while a required value is blank, values contradict each other,
-    or a campaign exists with its 文号, its window or its year.
+    Its district as for any new campaign (`campaigns.acting_for_new`): a district supervisor's
+    own (another one named: 404 `district_not_found`); the one a city supervisor names (422
+    `district_required` without one) and holds the grant of (403 `district_grant_required`).
+    Refused (nothing written) for those, while a required value is blank, values contradict
+    each other, or a campaign of the district exists with its 文号, its window or its year.
     """
-    actor.require_acting_supervisor()
+    district_id, actor = campaigns.acting_for_new(session, actor, district_id)
     checked = checked_values(values, draft)
-    clashes = _clashes(session, checked.fields)
+    clashes = _clashes(session, checked.fields, district_id)
     if clashes:
         raise clashes[0]
-    campaign = campaigns.create(session, actor, checked.fields, checked.rules, now)
+    fields = {**checked.fields, "district_id": district_id}
+    campaign = campaigns.create(session, actor, fields, checked.rules, now)
     cited = {
         f.key: {"value": _plain(f.value), "where": f.where, "sentence": f.sentence}
         for f in [*draft.ordered(), *draft.switches()]
@@ -569,3 +585,40 @@ def create_from_notice(
         after={"notice": cited, "source": source or {}},
     )
     return campaign
+
+
+# --- the district ------------------------------------------------------------------------------
+
+
+def district_of_preview(session: Session, actor: Actor, requested: int | None) -> int | None:
+    """The district a preview looks for clashes in: a district's account's own (another one
+    named: 404 `district_not_found`); at the city level the one named (404 for an unknown one),
+    or None while none is named. Reading only: the grant is asked for at confirmation."""
+    if actor.district_id is None and requested is None:
+        return None
+    return campaigns.known_district(session, district_of_new(actor, requested))
+
+
+def district_choices(session: Session, actor: Actor) -> list[District]:
+    """The districts the notice page offers for the new campaign: at the city level of a city
+    of several districts, those the caller may act in (a city supervisor's granted ones); none
+    for a district's account (its own goes without asking) or in a city of one district
+    (:func:`implied_district`)."""
+    if not asks_district(session, actor):
+        return []
+    return [d for d in districts.listed(session, actor) if can_act(actor, d.id)]
+
+
+def asks_district(session: Session, actor: Actor) -> bool:
+    """Whether the notice page asks which district the campaign is for (a city-level caller of
+    a city of several districts)."""
+    return actor.district_id is None and not districts.single(session)
+
+
+def implied_district(session: Session, actor: Actor, chosen: int | None) -> int | None:
+    """The district a page's new campaign names: the one chosen, else for a city-level caller
+    of a city of one district that district (the page asks nothing there); None otherwise."""
+    if chosen is not None or actor.district_id is not None or not districts.single(session):
+        return chosen
+    sole = districts.every(session)
+    return sole[0].id if sole else None

@@ -55,15 +55,7 @@ def create(
     """Create a campaign of the actor's district (supervisors; a city administrator names the
     district in `fields`, and so does a city supervisor, which acts there by the district's
     grant: 422 `district_required` without one); document numbers are unique in a district."""
-    actor.require_supervisor()
-    require_write_somewhere(actor)  # a city supervisor holding no grant: 403 before the district
-    district_id = district_of_new(actor, fields.get("district_id"))
-    if session.get(District, district_id) is None:
-        raise NotFound(
-            "district_not_found", f"区县 {district_id} 不存在", f"district {district_id} not found"
-        )
-    actor = tenancy.act_in_district(session, actor, district_id)
-    actor.require_acting_supervisor()
+    district_id, actor = acting_for_new(session, actor, fields.get("district_id"))
     check_window(fields["starts_on"], fields["ends_on"])
     fields = {**fields, "district_id": district_id}
     doc_number = fields["doc_number"]
@@ -89,6 +81,30 @@ def create(
         after=audit.snapshot(campaign, FIELDS),
     )
     return campaign
+
+
+def known_district(session: Session, district_id: int) -> int:
+    """`district_id`, or 404 `district_not_found` when the city has no such district."""
+    if not 0 < district_id < 2**31 or session.get(District, district_id) is None:
+        raise NotFound(
+            "district_not_found", f"区县 {district_id} 不存在", f"district {district_id} not found"
+        )
+    return district_id
+
+
+def acting_for_new(session: Session, actor: Actor, requested: int | None) -> tuple[int, Actor]:
+    """The district a new campaign goes to and the actor creating it there: a district's
+    supervisor its own district (another one named: 404 `district_not_found`); a city
+    supervisor the district it names (422 `district_required` without one, 404 for an unknown
+    one), as that district's supervisor where it holds the district's grant (403
+    `district_grant_required` otherwise). Nothing is written; every new campaign (created,
+    imported from a notice, rolled over) comes through here."""
+    actor.require_supervisor()
+    require_write_somewhere(actor)  # a city supervisor holding no grant: 403 before the district
+    district_id = known_district(session, district_of_new(actor, requested))
+    actor = tenancy.act_in_district(session, actor, district_id)
+    actor.require_acting_supervisor()
+    return district_id, actor
 
 
 FIELDS = ["doc_number", "title", "issuing_office", "starts_on", "ends_on", "rules"]
