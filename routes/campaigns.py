@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from models import Campaign
 from schemas.campaigns import CampaignIn, CampaignOut, CampaignPatch
@@ -18,6 +18,7 @@ from web.deps import API_PREFIX, ActorDep, ClockDep, PagingDep, SessionDep, Sett
 from web.errors import error_response, field_errors
 from web.uploads import read_upload
 from workers.runtime import notify_config
+from workflows.accounts import districts
 from workflows.campaign import service as campaigns
 from workflows.files.archive_guard import ImportLimits
 from workflows.kernel.visibility import in_districts
@@ -29,12 +30,18 @@ router = APIRouter(prefix=API_PREFIX + "/campaigns", tags=["campaigns"])
 log = structlog.get_logger("openday.api")
 
 
+def campaign_out(session: Session, campaign: Campaign) -> CampaignOut:
+    """One campaign as the API shows it, with its district's name."""
+    return CampaignOut.of(campaign, districts.names_of(session, [campaign.district_id]))
+
+
 @router.get("")
 def list_campaigns(actor: ActorDep, session: SessionDep, pg: PagingDep) -> Page[CampaignOut]:
     """Every campaign, newest first."""
     mine = in_districts(select(Campaign), actor, Campaign.district_id)
     rows, total = fetch_page(session, mine.order_by(col(Campaign.id).desc()), pg)
-    return pg.page([CampaignOut.of(c) for c in rows], total)
+    names = districts.names_of(session, [c.district_id for c in rows])  # one query for the page
+    return pg.page([CampaignOut.of(c, names) for c in rows], total)
 
 
 @router.post("", status_code=201)
@@ -46,13 +53,14 @@ def create_campaign(
         session, actor, body.model_dump(exclude={"rules"}), body.rules, clock.now()
     )
     session.commit()
-    return CampaignOut.of(campaign)
+    return campaign_out(session, campaign)
 
 
 @router.get("/{campaign_id}")
 def get_campaign(campaign_id: int, actor: ActorDep, session: SessionDep) -> CampaignOut:
     """One campaign with its rules."""
-    return CampaignOut.of(campaigns.get(session, campaign_id, actor))
+    campaign = campaigns.get(session, campaign_id, actor)
+    return campaign_out(session, campaign)
 
 
 @router.patch("/{campaign_id}")
@@ -67,7 +75,7 @@ def patch_campaign(
     except ValidationError as exc:
         return field_errors(exc.errors(), ("body", "rules"))  # type: ignore[return-value]
     session.commit()
-    return CampaignOut.of(campaign)
+    return campaign_out(session, campaign)
 
 
 @router.post(

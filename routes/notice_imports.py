@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from schemas.campaigns import CampaignOut
+from routes.campaigns import campaign_out
 from schemas.common import ErrorOut
 from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep
 from web.uploads import read_upload
@@ -118,5 +118,5 @@ def import_notice(
         source={"filename": filename}, district_id=district_id,
     )  # fmt: skip
     session.commit()
-    body = {"campaign": CampaignOut.of(campaign), "notice": preview.as_dict()}
+    body = {"campaign": campaign_out(session, campaign), "notice": preview.as_dict()}
     return JSONResponse(jsonable_encoder(body), status_code=201)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from models import Unit
+from routes.campaigns import campaign_out
 from schemas.campaigns import CampaignOut
 from schemas.rollover import RolloverIn, RolloverPlanOut, RosterEntryOut, RosterEntryPatch
 from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep, SettingsDep
@@ -21,7 +22,7 @@ def rollover_plan(campaign_id: int, actor: ActorDep, session: SessionDep) -> Rol
     actor.require_supervisor()
     plan = rollover.plan(session, actor, campaign_id)
     return RolloverPlanOut(
-        source=CampaignOut.of(plan.source),
+        source=campaign_out(session, plan.source),
         **plan.fields,
         units=[RosterEntryOut.of(e.unit, e.values) for e in plan.entries],
     )
@@ -37,7 +38,7 @@ def rollover_copy(
     fields = body.model_dump(exclude={"unit_ids"})
     campaign = rollover.copy(session, actor, campaign_id, fields, clock.now(), body.unit_ids)
     session.commit()
-    return CampaignOut.of(campaign)
+    return campaign_out(session, campaign)
 
 
 @router.get("/{campaign_id}/units")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -47,10 +48,12 @@ class CampaignPatch(BaseModel):
 
 
 class CampaignOut(BaseModel):
-    """A campaign with its rules."""
+    """A campaign with its rules and its district."""
 
     model_config = ConfigDict(from_attributes=True)
     id: int
+    district_id: int = Field(description="the district running it (docs/tenancy.md)")
+    district_name: str = Field(description="that district's name, e.g. 雁江区")
     doc_number: str
     title: str
     issuing_office: str
@@ -63,8 +66,13 @@ class CampaignOut(BaseModel):
     copied_from_id: int | None = None
 
     @classmethod
-    def of(cls, campaign: Any) -> CampaignOut:
-        """From a campaign row (rules stored as JSON)."""
+    def of(cls, campaign: Any, district_names: Mapping[int, str]) -> CampaignOut:
+        """From a campaign row (rules stored as JSON) and the names of the districts
+        (`districts.names_of`, one query for a list's rows)."""
         return cls.model_validate(
-            {**campaign.model_dump(), "rules": CampaignRules.of(campaign.rules)}
+            {
+                **campaign.model_dump(),
+                "rules": CampaignRules.of(campaign.rules),
+                "district_name": district_names.get(campaign.district_id, ""),
+            }
         )

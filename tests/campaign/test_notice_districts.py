@@ -3,7 +3,7 @@ supervisor imports into its own district (naming another: 404 `district_not_foun
 supervisor names the district (422 `district_required` otherwise) and holds its grant (403
 `district_grant_required` otherwise), the campaign then being that district's with its audit
 lines naming the supervisor's own account; nothing is written on a refusal. A notice clashes
-only with its own district's campaigns."""
+only with its own district's campaigns. A campaign shows its district (`CampaignOut`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from models import Campaign, ChangeLog, Role
@@ -141,3 +143,41 @@ def test_a_districts_supervisor_imports_into_its_own_district_only(city: City) -
             .order_by(col(Campaign.id))
         ).all()
         assert rows == [city.a, city.b]
+
+
+def test_a_campaign_shows_its_district_without_a_query_per_row(city: City, engine: Engine) -> None:
+    """`district_id` and `district_name` on each campaign: the city reads both districts', a
+    district its own; a page of campaigns reads the districts' names once."""
+    city.grant(city.b)
+    made = city.post(city.headers, district_id=city.b)
+    assert made.status_code == 201, made.text
+    assert made.json()["campaign"]["district_id"] == city.b
+    assert made.json()["campaign"]["district_name"] == "安岳县"
+    client = city.walker.client
+
+    def statements(limit: int) -> tuple[list[dict[str, Any]], int]:
+        seen: list[str] = []
+
+        def note(*args: Any) -> None:
+            if args[2].startswith("SELECT"):  # the reads (not the token's last use, kept apart)
+                seen.append(args[2])
+
+        sa.event.listen(engine, "before_cursor_execute", note)
+        listed = client.get(f"/api/v1/campaigns?limit={limit}", headers=city.headers)
+        sa.event.remove(engine, "before_cursor_execute", note)
+        assert listed.status_code == 200, listed.text
+        return listed.json()["items"], len(seen)
+
+    one_row, one_count = statements(1)
+    rows, count = statements(3)
+    assert len(one_row) == 1 and count == one_count  # three rows cost what one does
+    shown = {(c["doc_number"], c["district_id"], c["district_name"]) for c in rows}
+    assert shown == {
+        ("资雁府办发〔2022〕58号", city.a, "雁江区"),
+        ("安岳府办发〔2022〕7号", city.b, "安岳县"),
+        ("资雁府办发〔2023〕61号", city.b, "安岳县"),
+    }
+    mine = client.get("/api/v1/campaigns", headers=city.b_headers).json()["items"]
+    assert {(c["district_id"], c["district_name"]) for c in mine} == {(city.b, "安岳县")}
+    one = client.get(f"/api/v1/campaigns/{made.json()['campaign']['id']}", headers=city.b_headers)
+    assert one.json()["district_id"] == city.b and one.json()["district_name"] == "安岳县"
