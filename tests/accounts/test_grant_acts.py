@@ -4,8 +4,10 @@ would (campaign create, edit, scoring, roster, rollover; sample draw; rectificat
 send-back and close; extension, transfer, appeal, correction and plan decisions; a failed
 notification's retry; a visit and its photo), its audit lines naming its own account; B's grant
 never lets it act in district A. A campaign it creates names its district (422
-`district_required` otherwise). PostgreSQL's row-level security as the runtime role:
-tests/ops/test_tenants.py."""
+`district_required` otherwise). A transfer dispute, an appeal, an event's plan and a roster
+entry, each waiting in both districts, are decided by it in B (the state changed, the audit line
+its own) and refused in A with nothing written. PostgreSQL's row-level security as the runtime
+role: tests/ops/test_tenants.py."""
 
 from __future__ import annotations
 
@@ -14,14 +16,31 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
-from models import Campaign, ChangeLog, Role, SampleDraw, SpotCheck, TransitionLog
-from tests.conftest import Walker, error_of, tiny_jpeg
+from models import (
+    Campaign,
+    CampaignUnit,
+    ChangeLog,
+    EventFiling,
+    FeedbackItem,
+    FeedbackTransfer,
+    FilingKind,
+    InboxMessage,
+    OpinionReply,
+    Role,
+    SampleDraw,
+    SpotCheck,
+    TransitionLog,
+    Unit,
+)
+from tests.conftest import HOUSING, SHILING, Walker, error_of, tiny_jpeg
 from tests.routes.test_authz_districts import _district_world
 from tests.routes.test_authz_matrix import _seed
 from workflows.accounts import grants
 from workflows.accounts.service import create_user, issue_token
+from workflows.feedback.steps import DECIDE
+from workflows.filing.timers import PLAN as PLAN_RULE
 from workflows.kernel.visibility import SYSTEM
 
 Ids = dict[str, Any]
@@ -95,6 +114,7 @@ class Two:
     ids: dict[str, Ids]
     city_id: int
     headers: dict[str, str]
+    walkers: dict[str, Walker]  # each district's, its own accounts' headers
 
     def call(self, act: Act, district: str) -> Any:
         ids = self.ids[district]
@@ -137,7 +157,8 @@ def two(walker: Walker, engine: Any) -> Two:
         session.commit()
         assert city.id is not None
         city_id = city.id
-    return Two(walker, ids, city_id, {"Authorization": f"Bearer {token}"})
+    walkers = {"A": walker, "B": b_walker}
+    return Two(walker, ids, city_id, {"Authorization": f"Bearer {token}"}, walkers)
 
 
 def _grant(two: Two, district_id: int) -> None:
@@ -213,3 +234,179 @@ def test_a_campaign_it_creates_names_its_district(two: Two) -> None:
         headers=two.walker.world.headers["supervisor"],
     )
     assert r.status_code == 404 and error_of(r)["code"] == "district_not_found", r.text
+
+
+# --- decisions made, not only let through ----------------------------------------------------
+# The same decision waits in A and in B (built through the flows that lead to it); with B's grant
+# the city supervisor is refused in A with nothing written, then decides in B: the state changes
+# and the audit line names its own account.
+
+PLAN = (
+    "一、活动主题：参观老旧小区改造现场。二、邀请人员15人，其中市民代表5人。三、流程：参观、座谈。"
+)
+
+
+def _call(w: Walker, method: str, path: str, who: str, body: dict[str, Any]) -> Any:
+    r = w.client.request(method, "/api/v1" + path, json=body, headers=w.world.headers[who])
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def _version(w: Walker, item_id: int) -> int:
+    r = w.client.get(f"/api/v1/feedback/{item_id}", headers=w.world.headers["housing"])
+    assert r.status_code == 200, r.text
+    return int(r.json()["version"])
+
+
+def _written(two: Two) -> tuple[int, int, int]:
+    """Change-log lines, transition lines and inbox messages so far."""
+    with two.walker.world.session() as session:
+        return (
+            session.exec(select(func.count()).select_from(ChangeLog)).one(),
+            session.exec(select(func.count()).select_from(TransitionLog)).one(),
+            session.exec(select(func.count()).select_from(InboxMessage)).one(),
+        )
+
+
+def _decide_in_b_only(two: Two, method: str, path: str, body: dict[str, Any]) -> Any:
+    """With B's grant: refused in A (403, nothing written), then decided in B (200); `path`
+    names the district's seeded ids, e.g. `/feedback/{item_id}/appeal/decision`."""
+    _grant(two, two.ids["B"]["district_id"])
+    before = _written(two)
+    call = two.walker.client.request
+    r = call(method, "/api/v1" + path.format_map(two.ids["A"]), json=body, headers=two.headers)
+    assert r.status_code == 403 and error_of(r)["code"] == "district_grant_required", r.text
+    assert _written(two) == before
+    r = call(method, "/api/v1" + path.format_map(two.ids["B"]), json=body, headers=two.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _lines_by_city(two: Two, model: Any) -> list[Any]:
+    with two.walker.world.session() as session:
+        return list(session.exec(select(model).where(model.actor_id == two.city_id)).all())
+
+
+def test_a_granted_supervisor_decides_a_disputed_transfer(two: Two) -> None:
+    """区住建局 transfers the opinion to 石岭镇, which sends it back; the city supervisor rules
+    石岭镇 must answer it: in B it does, A's stays disputed with 区住建局."""
+    for name, w in two.walkers.items():
+        item_id = two.ids[name]["item_id"]
+        moved = {"to_unit_id": w.world.units[SHILING], "reason": "属石岭镇辖区事务",
+                 "expected_version": _version(w, item_id)}  # fmt: skip
+        _call(w, "POST", f"/feedback/{item_id}/transfers", "housing", moved)
+        _call(w, "POST", f"/feedback/{item_id}/transfer/send-back", "shiling",
+              {"reason": "属区住建局职责"})  # fmt: skip
+    path, body = (
+        "/feedback/{item_id}/transfer/decision",
+        {"outcome": "receiver", "note": "属镇级职责"},
+    )
+    decided = _decide_in_b_only(two, "POST", path, body)
+    assert decided["state"] == "upheld" and decided["decided_by"] == "city", decided
+    with two.walker.world.session() as session:
+        for name, holder, state in (("A", HOUSING, "returned"), ("B", SHILING, "upheld")):
+            item = session.get(FeedbackItem, two.ids[name]["item_id"])
+            assert item is not None and item.unit_id == two.walkers[name].world.units[holder]
+            row = session.exec(
+                select(FeedbackTransfer).where(
+                    FeedbackTransfer.feedback_item_id == two.ids[name]["item_id"]
+                )
+            ).one()
+            assert row.state == state, (name, row.state)
+    lines = _lines_by_city(two, TransitionLog)
+    assert [(line.trigger, line.feedback_item_id, line.actor_name) for line in lines] == [
+        (DECIDE, two.ids["B"]["item_id"], "city")
+    ]
+
+
+def test_a_granted_supervisor_decides_an_appeal(two: Two) -> None:
+    """The opinion answered, rated 不满意 by phone (reopened) and appealed by 区住建局; the city
+    supervisor upholds the appeal: in B the answer stands again, A's stays reopened (in hand)."""
+    for name, w in two.walkers.items():
+        item_id = two.ids[name]["item_id"]
+        answer = {"trigger": "answer", "expected_version": _version(w, item_id),
+                  "data": {"answer": "已列入明年计划"}}  # fmt: skip
+        _call(w, "POST", f"/feedback/{item_id}/transitions", "housing", answer)
+        rated = _call(w, "POST", f"/feedback/{item_id}/rating", "housing",
+                      {"rating": "dissatisfied"})  # fmt: skip
+        assert rated["rated_via"] == "phone", rated
+        _call(w, "POST", f"/feedback/{item_id}/appeal", "housing", {"reason": "已按规划答复"})
+    path, body = "/feedback/{item_id}/appeal/decision", {"uphold": True, "note": "答复合理"}
+    decided = _decide_in_b_only(two, "POST", path, body)
+    assert decided["appeal_state"] == "upheld" and decided["appeal_note"] == "答复合理", decided
+    with two.walker.world.session() as session:
+        for name, state, appeal in (("A", "assigned", "pending"), ("B", "answered", "upheld")):
+            item = session.get(FeedbackItem, two.ids[name]["item_id"])
+            assert item is not None and item.state == state, (name, item)
+            reply = session.exec(
+                select(OpinionReply).where(
+                    OpinionReply.feedback_item_id == two.ids[name]["item_id"]
+                )
+            ).one()
+            assert reply.appeal_state == appeal, (name, reply.appeal_state)
+            assert reply.appeal_decided_by == ("city" if name == "B" else None)
+    lines = _lines_by_city(two, ChangeLog)
+    assert [(line.action, line.entity_id, line.actor_name) for line in lines] == [
+        ("reply.appeal_decided", two.ids["B"]["item_id"], "city")
+    ]
+
+
+def test_a_granted_supervisor_decides_an_events_plan(two: Two) -> None:
+    """Each district's campaign asks for a plan (活动方案) before inviting; 区住建局 files one for
+    a new event; the city supervisor approves it: B's plan is approved, A's still waits."""
+    for name, w in two.walkers.items():
+        _call(w, "PATCH", f"/campaigns/{w.world.campaign_id}", "supervisor",
+              {"rules": {"plan_approval_required": True}})  # fmt: skip
+        event = w.create_event(date="2022-09-20")
+        two.ids[name]["plan_event_id"] = event["id"]
+        _call(w, "PUT", f"/events/{event['id']}/filings/plan", "housing", {"text": PLAN})
+    path = "/events/{plan_event_id}/filings/plan/decision"
+    decided = _decide_in_b_only(two, "POST", path, {"approve": True})  # the event's filings
+    assert {f["rule"]: f["state"] for f in decided}[PLAN_RULE] == "approved", decided
+    with two.walker.world.session() as session:
+        for name, state in (("A", "submitted"), ("B", "approved")):
+            plan = session.exec(
+                select(EventFiling).where(
+                    EventFiling.event_id == two.ids[name]["plan_event_id"],
+                    EventFiling.kind == FilingKind.plan,
+                )
+            ).one()
+            assert plan.state == state, (name, plan.state)
+    lines = _lines_by_city(two, TransitionLog)
+    assert [(line.trigger, line.event_id, line.actor_name) for line in lines] == [
+        ("plan_approve", two.ids["B"]["plan_event_id"], "city")
+    ]
+
+
+def test_a_granted_supervisor_edits_a_roster_before_the_campaign_opens(two: Two) -> None:
+    """Each district's supervisor copies its campaign into 2023 (its opinion answered first);
+    the city supervisor changes 区住建局's contact on B's new roster (and on the unit), not A's."""
+    for name, w in two.walkers.items():
+        item_id = two.ids[name]["item_id"]
+        answer = {"trigger": "answer", "expected_version": _version(w, item_id),
+                  "data": {"answer": "已列入明年计划"}}  # fmt: skip
+        _call(w, "POST", f"/feedback/{item_id}/transitions", "housing", answer)
+        copied = _call(w, "POST", f"/campaigns/{w.world.campaign_id}/rollover", "supervisor",
+                       {**CAMPAIGN, "doc_number": f"{name}〔2023〕1号",
+                        "starts_on": "2023-08-21", "ends_on": "2023-09-22"})  # fmt: skip
+        two.ids[name]["next_campaign_id"] = copied["id"]
+    path = "/campaigns/{next_campaign_id}/units/{unit_id}"
+    changed = _decide_in_b_only(two, "PATCH", path, {"contact_name": "王五"})
+    assert changed["contact_name"] == "王五", changed
+    with two.walker.world.session() as session:
+        for name, shown in (("A", False), ("B", True)):
+            entry = session.exec(
+                select(CampaignUnit).where(
+                    CampaignUnit.campaign_id == two.ids[name]["next_campaign_id"],
+                    CampaignUnit.unit_id == two.ids[name]["unit_id"],
+                )
+            ).one()
+            unit = session.get(Unit, two.ids[name]["unit_id"])
+            assert unit is not None
+            assert (entry.contact_name == "王五", unit.contact_name == "王五") == (shown, shown)
+    lines = _lines_by_city(two, ChangeLog)
+    assert {(line.entity, line.action, line.actor_name) for line in lines} == {
+        ("campaign_unit", "update", "city"), ("unit", "update", "city")
+    }  # fmt: skip
+    b_units = {two.ids["B"]["unit_id"]}
+    assert {line.unit_id for line in lines} == b_units
