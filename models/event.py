@@ -49,6 +49,8 @@ _version_column = sa.Column("version", sa.Integer, nullable=False)
 _SUMMARY_OPEN = "state IN ('held', 'feedback_collected')"
 _HOLD_OPEN = "state IN ('planned', 'invited')"
 _FLAGGED = "flags IS NOT NULL"
+_SUMMARY_LATE = "summary_late_seconds >= 1"
+_SUMMARY_UNSENT = "held_on IS NOT NULL AND summary_late_seconds IS NULL"
 
 
 class Event(SQLModel, table=True):
@@ -88,6 +90,21 @@ class Event(SQLModel, table=True):
             sqlite_where=sa.text(_FLAGGED),
         ),
         sa.Index("ix_event_unit_seq", "unit_id", "seq"),
+        # The report's summaries first submitted late, and those of held events never submitted
+        # (few of a campaign's events each).
+        sa.Index(
+            "ix_event_summary_late",
+            "campaign_id",
+            postgresql_where=sa.text(_SUMMARY_LATE),
+            sqlite_where=sa.text(_SUMMARY_LATE),
+        ),
+        sa.Index(
+            "ix_event_summary_unsent",
+            "campaign_id",
+            "summary_due_at",
+            postgresql_where=sa.text(_SUMMARY_UNSENT),
+            sqlite_where=sa.text(_SUMMARY_UNSENT),
+        ),
         # An imported row is identified by its unit and theme within the campaign, so importing
         # the same table twice (even after a reschedule) creates nothing new.
         sa.UniqueConstraint("campaign_id", "source_key", name="uq_event_campaign_source_key"),
@@ -131,6 +148,10 @@ class Event(SQLModel, table=True):
     # The deadline the event currently answers to: being held by date_latest, then the summary.
     summary_due_on: date | None = None
     summary_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # How late the summary's FIRST submission came, in seconds (0: on time, or no deadline);
+    # NULL: never submitted. Set once by the submit_summary move (its log line keeps the same
+    # figure); the report's on-time and late summaries read it instead of every event's lines.
+    summary_late_seconds: int | None = None
     escalation_level: int = 0  # highest level sent for the current deadline
     last_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -35,10 +35,12 @@ class EventTally(SQLModel, table=True):
 
     Triggers on `event` (migration 0047, on PostgreSQL and SQLite alike) add one to the row of
     an inserted event's (campaign, unit, state), subtract one for a deleted event, and move one
-    from the old row to the new when an update changes the state, the unit or the campaign: in
+    from the old row to the new when an update changes the state, the unit, the campaign or
+    the first submission's lateness (counted on time or late beside the events): in
     the statement's own transaction, whichever door wrote the event (the ORM, the schedule
     import's Core insert, a benchmark's SQL seed), so the count is never stale. The board's
-    funnel and its counts read these few rows instead of counting a district's events."""
+    funnel and its counts, and the report's summaries on time and late, read these few rows
+    instead of counting a district's events."""
 
     __tablename__ = "event_tally"
 
@@ -47,3 +49,7 @@ class EventTally(SQLModel, table=True):
     state: str = Field(primary_key=True, max_length=32)
     district_id: int | None = Field(default=None, foreign_key="district.id")
     events: int = 0
+    # Of those events, the summaries first submitted on time and late
+    # (`Event.summary_late_seconds`).
+    summaries_on_time: int = 0
+    summaries_late: int = 0

@@ -184,6 +184,7 @@ def _summary_and_rounds(s: Session, ev: Event, story: Story) -> None:
     s.add(Summary(event_id=ev.id, text="总结", updated_at=T0, submitted_at=T0))  # type: ignore[arg-type]
     late = story.summary_late_seconds
     _log(s, ev, "submit_summary", {"late_seconds": late} if late else {})
+    ev.summary_late_seconds = late  # as the move keeps it: the first submission's lateness
     for n, result in enumerate(story.rounds, start=1):
         check = SpotCheck(event_id=ev.id, round=n, result=result, checked_at=T0)  # type: ignore[arg-type]
         s.add(check)

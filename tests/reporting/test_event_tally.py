@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, select
 
-from models import Campaign, Event, EventState, EventTally, Unit
+from models import Campaign, Event, EventState, EventTally, TransitionLog, Unit
 from tests.accounts.test_unit_history import (
     test_a_merged_unit_counts_as_the_unit_it_joined as merge_flow,
 )
@@ -23,6 +23,9 @@ from tests.event.test_cancellation import (
     test_a_supervisor_cancels_directly_and_it_is_recorded as cancel_flow,
 )
 from tests.event.test_event_moves import test_full_walk_planned_to_spot_checked as walk_flow
+from tests.event.test_submission_history import (
+    test_every_submission_is_kept_and_the_first_decides as late_flow,
+)
 from tests.event.test_workflow_rounds import (
     test_a_summary_sent_back_is_resubmitted_and_checked_again as rework_flow,
 )
@@ -33,26 +36,51 @@ from workflows.event import machine as event_machine
 from workflows.reporting import board
 
 Key = tuple[int, int, str]
+Counts = tuple[int, int, int]  # events, summaries first submitted on time, late
 NOW = datetime(2022, 9, 1, tzinfo=UTC)
 
 
-def counted(session: Session) -> dict[Key, int]:
-    """The events counted by (campaign, unit, state)."""
-    rows = session.exec(
-        select(Event.campaign_id, Event.unit_id, Event.state, func.count()).group_by(
-            Event.campaign_id, Event.unit_id, Event.state
-        )
+def first_lateness(session: Session) -> dict[int, int]:
+    """Each event's first submit_summary line's lateness, from the lines themselves."""
+    out: dict[int, int] = {}
+    lines = session.exec(
+        select(TransitionLog)
+        .where(TransitionLog.trigger == "submit_summary")
+        .order_by(col(TransitionLog.id))
     ).all()
-    return {(c, u, s): n for c, u, s, n in rows}
+    for line in lines:
+        out.setdefault(line.event_id, int((line.data or {}).get("late_seconds") or 0))
+    return out
 
 
-def kept(session: Session) -> dict[Key, int]:
+def counted(session: Session) -> dict[Key, Counts]:
+    """The events counted by (campaign, unit, state), with their summaries first submitted on
+    time and late; each event's kept lateness is its first line's."""
+    firsts = first_lateness(session)
+    out: dict[Key, Counts] = {}
+    for e in session.exec(select(Event)).all():
+        assert e.summary_late_seconds == firsts.get(e.id or 0), (e.id, e.summary_late_seconds)
+        late = e.summary_late_seconds
+        n, on_time, lately = out.get((e.campaign_id, e.unit_id, e.state), (0, 0, 0))
+        out[(e.campaign_id, e.unit_id, e.state)] = (
+            n + 1,
+            on_time + int(late is not None and late < 1),
+            lately + int(late is not None and late >= 1),
+        )
+    return out
+
+
+def kept(session: Session) -> dict[Key, Counts]:
     """The tally's rows (a row gone back to 0 says nothing)."""
     rows = session.exec(select(EventTally)).all()
-    return {(t.campaign_id, t.unit_id, t.state): t.events for t in rows if t.events}
+    return {
+        (t.campaign_id, t.unit_id, t.state): (t.events, t.summaries_on_time, t.summaries_late)
+        for t in rows
+        if t.events or t.summaries_on_time or t.summaries_late
+    }
 
 
-def assert_tally_is_the_count(engine: Engine, *states: str) -> dict[Key, int]:
+def assert_tally_is_the_count(engine: Engine, *states: str) -> dict[Key, Counts]:
     """The tally equals the count, its districts are the campaigns', and each state named was
     reached by some event (so the flow really wrote it)."""
     with Session(engine) as s:
@@ -93,7 +121,7 @@ def test_a_unit_merge(walker: Walker, engine: Engine, clock: Any) -> None:
 def test_the_schedule_import(client: Any, world: World, engine: Engine) -> None:
     import_flow(client, world)
     truth = assert_tally_is_the_count(engine, EventState.planned)
-    assert sum(truth.values()) >= 39
+    assert sum(n for n, _, _ in truth.values()) >= 39
 
 
 def test_plain_sql_inserts_updates_and_deletes(walker: Walker, engine: Engine) -> None:
@@ -137,7 +165,7 @@ def test_the_board_reads_what_counting_the_events_gives(walker: Walker, engine: 
         truth = counted(s)
         campaign_id = s.exec(select(Campaign.id)).first()
         unit_ids = frozenset(s.exec(select(Unit.id)).all())
-        busiest = max(unit_ids, key=lambda u: sum(n for k, n in truth.items() if k[1] == u))
+        busiest = max(unit_ids, key=lambda u: sum(c[0] for k, c in truth.items() if k[1] == u))
         for units in (None, unit_ids, busiest):
 
             def seen(key: Key, units: Any = units) -> bool:
@@ -149,9 +177,19 @@ def test_the_board_reads_what_counting_the_events_gives(walker: Walker, engine: 
             stages = {stage.label: stage.here for stage in board.funnel(s, campaign_id, units)}
             for state in board.FUNNEL:
                 label = event_machine.STATE_LABELS_ZH[state]
-                assert stages[label] == sum(n for k, n in mine.items() if k[2] == state)
-            waiting = sum(n for k, n in truth.items() if seen(k) and k[2] == "summary_submitted")
+                assert stages[label] == sum(c[0] for k, c in mine.items() if k[2] == state)
+            waiting = sum(c[0] for k, c in truth.items() if seen(k) and k[2] == "summary_submitted")
             assert board.waiting_for_check(s, units) == waiting
             numbers = board.numbers(s, NOW, campaign_id, units)
             assert numbers["units"] == len({k[1] for k in mine})
             assert sum(stages.values()) > 0
+
+
+def test_a_late_first_submission_stays_late_after_a_timely_resubmission(
+    walker: Walker, engine: Engine, clock: Any
+) -> None:
+    """The first submission decides: late, sent back, resubmitted in time: still late, once."""
+    late_flow(walker, clock)
+    truth = assert_tally_is_the_count(engine)
+    assert sum(late for _, _, late in truth.values()) == 1
+    assert sum(on_time for _, on_time, _ in truth.values()) == 0

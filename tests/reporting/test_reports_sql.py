@@ -199,6 +199,8 @@ def _seed_event(s: Session, rng: random.Random, ev: Event, t0: datetime) -> None
         for _ in range(rng.randrange(1, 3) if submitted else 0):
             late = rng.choice([0, 0, 0.5, 3600, 86400 * 2])
             _log(s, ev, "submit_summary", t0, {"late_seconds": late} if late else {})
+            if ev.summary_late_seconds is None:  # as the move keeps it: the first's lateness
+                ev.summary_late_seconds = int(late)
             if rng.random() < 0.4:
                 _log(s, ev, "return_for_rework", t0, {"reasons": ["补充"]})
     for rnd in range(1, rng.randrange(1, 4)):

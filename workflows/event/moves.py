@@ -282,12 +282,16 @@ def stamp_summary(move: Move) -> None:
         .where(TransitionLog.event_id == move.event.id, TransitionLog.trigger == "submit_summary")
     ).one()
     move.audit["round"] = earlier + 1
+    late = 0
     if move.event.summary_due_at is not None:
+        late = max(0, int((move.now - move.event.summary_due_at).total_seconds()))
         move.audit.update(
             due_on=move.event.summary_due_on.isoformat() if move.event.summary_due_on else None,
             due_at=move.event.summary_due_at.isoformat(),
-            late_seconds=max(0, int((move.now - move.event.summary_due_at).total_seconds())),
+            late_seconds=late,
         )
+    if earlier == 0:  # the summary's own lateness is its first submission's (reports read it)
+        move.event.summary_late_seconds = late
     move.audit["attachments"] = move.session.exec(
         select(func.count()).select_from(Attachment).where(Attachment.event_id == move.event.id)
     ).one()

@@ -27,6 +27,7 @@ from models import (
     Event,
     EventForm,
     EventState,
+    EventTally,
     ExtensionRequest,
     FeedbackItem,
     FeedbackState,
@@ -465,28 +466,24 @@ def _extensions(session: Session, facts: Facts, scope: _Scope) -> None:
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
 
 
-def _late_seconds() -> Any:
-    """A summary log line's recorded lateness (seconds, 0 when absent)."""
-    return sa.func.coalesce(col(TransitionLog.data)["late_seconds"].as_float(), 0)
+def _first_late() -> Any:
+    """Events whose summary was first submitted late (at least a whole second): the first
+    submission decides, as `Event.summary_late_seconds` keeps it (the partial index
+    ix_event_summary_late; a literal, so the planner can use it)."""
+    return col(Event.summary_late_seconds) >= sa.literal_column("1")
 
 
-def _first_submissions(scope: _Scope) -> Any:
-    """The first submit_summary line of each event: on time or not is the first submission's,
-    as its log line recorded it (late when at least a whole second late). A line is the first
-    when its event has no earlier line of the trigger: both read from the trigger's partial
-    index (event_id, id), one event at a time, instead of grouping every line of the campaign."""
-    earlier = sa.orm.aliased(TransitionLog)
-    before = sa.select(col(earlier.id)).where(
-        col(earlier.event_id) == TransitionLog.event_id,
-        col(earlier.trigger) == "submit_summary",
-        col(earlier.id) < TransitionLog.id,
+def _first_line() -> Any:
+    """The event's first submit_summary line (its id, for the record), by the trigger's partial
+    index."""
+    return (
+        sa.select(sa.func.min(col(TransitionLog.id)))
+        .where(
+            col(TransitionLog.event_id) == Event.id, col(TransitionLog.trigger) == "submit_summary"
+        )
+        .correlate(Event)
+        .scalar_subquery()
     )
-    return scope.events(
-        sa.select(col(TransitionLog.id), col(TransitionLog.event_id), col(Event.unit_id),
-                  _late_seconds().label("late"))
-        .join_from(TransitionLog, Event, col(Event.id) == TransitionLog.event_id)
-        .where(col(TransitionLog.trigger) == "submit_summary", ~before.exists())
-    )  # fmt: skip
 
 
 def _summaries(session: Session, facts: Facts, scope: _Scope) -> None:
@@ -510,13 +507,17 @@ def _summaries(session: Session, facts: Facts, scope: _Scope) -> None:
         ).group_by(col(Event.unit_id))
         for unit_id, n in session.execute(missing):
             _add(facts, unit_id, {"summaries_missing": n})
-    firsts = _first_submissions(scope).subquery()
-    on_time = sa.select(
-        firsts.c.unit_id,
-        _n(firsts.c.late >= 1).label("summaries_late"),
-        _n(firsts.c.late < 1).label("summaries_on_time"),
-    ).group_by(firsts.c.unit_id)
-    for r in session.execute(on_time).mappings():
+    # On time or late by the first submission, kept per unit in the event tally.
+    tallied = within(
+        sa.select(
+            col(EventTally.unit_id),
+            sa.func.sum(col(EventTally.summaries_late)).label("summaries_late"),
+            sa.func.sum(col(EventTally.summaries_on_time)).label("summaries_on_time"),
+        ).where(col(EventTally.campaign_id).in_(scope.campaign_ids)),
+        col(EventTally.unit_id),
+        scope.unit_id,
+    ).group_by(col(EventTally.unit_id))
+    for r in session.execute(tallied).mappings():
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
 
 
@@ -686,15 +687,12 @@ def _hold_records(session: Session, facts: Facts, scope: _Scope, today: date) ->
 def _never_submitted(now: datetime) -> Any:
     """Held events whose summary was due before `now` and never submitted (no submit_summary
     line at all: a summary sent back for rework was submitted, and late or not by its first)."""
-    submitted = sa.select(col(TransitionLog.id)).where(
-        col(TransitionLog.event_id) == Event.id, col(TransitionLog.trigger) == "submit_summary"
-    )
     return sa.and_(
         col(Event.state) != EventState.cancelled,
         col(Event.held_on).is_not(None),
+        col(Event.summary_late_seconds).is_(None),  # no submission (ix_event_summary_unsent)
         col(Event.summary_due_at).is_not(None),
         col(Event.summary_due_at) < now,
-        ~submitted.exists(),
     )
 
 
@@ -702,8 +700,12 @@ def _summary_records(session: Session, facts: Facts, scope: _Scope) -> None:
     """Summaries first submitted late (the first submission's lateness), and summaries never
     submitted past their due day."""
     units = facts.units
-    late = _first_submissions(scope).where(_late_seconds() >= 1).order_by(col(TransitionLog.id))
-    for r in session.execute(late):
+    late = scope.events(
+        sa.select(col(Event.unit_id), col(Event.id).label("event_id"), _first_line().label("id"),
+                  col(Event.summary_late_seconds).label("late"))
+        .where(_first_late())
+    )  # fmt: skip
+    for r in sorted(session.execute(late), key=lambda r: r.id or 0):  # in the lines' order
         if r.unit_id in units:
             units[r.unit_id].late_summaries.append(
                 {"event_id": r.event_id, "log_id": r.id,
