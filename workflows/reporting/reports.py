@@ -399,6 +399,8 @@ def _opinions(session: Session, facts: Facts, scope: _Scope) -> None:
     those of the clock (overdue now) from the open opinions' partial indexes."""
     for r in tally.counts(session, scope.campaign_ids, scope.unit_id):
         _add(facts, r["unit_id"], {k: v for k, v in r.items() if k != "unit_id"})
+    if scope.records:  # counted from the records (_opinion_records), not apart
+        return
     for where in _open_overdue_parts(facts.now):
         stmt = scope.events(
             sa.select(col(FeedbackItem.unit_id), sa.func.count().label("open_overdue"))
@@ -747,13 +749,13 @@ def _round_records(session: Session, facts: Facts, scope: _Scope) -> None:
 
 
 def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
-    """Answers told late and opinions overdue now, each list in id order; each kind asked only
-    when the counts say there is one (the tally is exact, so an empty kind costs no scan)."""
+    """Answers told late and opinions overdue now, each list in id order; a kind the tally
+    counts is asked only when the counts say there is one (the tally is exact, so an empty kind
+    costs no scan)."""
     counted: Counter[str] = Counter()
     for facts_of_unit in facts.units.values():
         counted.update(facts_of_unit.counts)
-    columns = (col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
-               col(FeedbackItem.due_on))  # fmt: skip
+    columns = _ref_columns()
     if counted["answered_late"]:
         late = col(FeedbackItem.answered_late_workdays)
         stmt = scope.events(
@@ -769,20 +771,33 @@ def _opinion_records(session: Session, facts: Facts, scope: _Scope) -> None:
                      "answered_on": r.answered_on.isoformat() if r.answered_on else None,
                      "backdated": backdated_note(r)}
                 )  # fmt: skip
-    if counted["open_overdue"]:
-        found: list[Any] = []
-        for where in _open_overdue_parts(facts.now):
-            stmt = scope.events(
-                sa.select(*columns)
-                .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
-                .where(*where)
-            )
-            found += session.execute(stmt).all()
-        for r in sorted(found, key=lambda r: r.id):
-            if (holder := facts.units.get(r.unit_id)) is not None:
-                holder.open_overdue.append(_ref(r))
+    _open_overdue_records(session, facts, scope)
     if counted["answered_backdated"]:
         _backdated_records(session, facts, scope)
+
+
+def _open_overdue_records(session: Session, facts: Facts, scope: _Scope) -> None:
+    """Opinions overdue now (the clock's, so not in the tally), in id order; their count is the
+    list's length (one query each part, not a count and then the rows)."""
+    columns = _ref_columns()
+    found: list[Any] = []
+    for where in _open_overdue_parts(facts.now):
+        stmt = scope.events(
+            sa.select(*columns)
+            .join_from(FeedbackItem, Event, col(Event.id) == FeedbackItem.event_id)
+            .where(*where)
+        )
+        found += session.execute(stmt).all()
+    for r in sorted(found, key=lambda r: r.id):
+        if (holder := facts.units.get(r.unit_id)) is not None:
+            holder.open_overdue.append(_ref(r))
+            holder.counts["open_overdue"] += 1
+
+
+def _ref_columns() -> tuple[Any, ...]:
+    """The columns `_ref` reads."""
+    return (col(FeedbackItem.id), col(FeedbackItem.event_id), col(FeedbackItem.unit_id),
+            col(FeedbackItem.due_on))  # fmt: skip
 
 
 def _ref(r: Any) -> dict[str, Any]:
