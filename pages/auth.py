@@ -99,7 +99,7 @@ def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUse
         unit.name if unit else "",
         inbox.unread_count(session, user.id),  # type: ignore[arg-type]
         districts.footer(session, actor.district_id),
-        districts.office_words(session, actor.district_id),
+        actor.office_zh,  # districts.office_words, read with the token
         districts.names_for(session, actor.district_id),
     )
     request.state.session_token = token

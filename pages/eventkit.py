@@ -90,7 +90,7 @@ def view(session: Session, user: PageUser, event_id: int, *, write: bool = False
         unit_name(session, event.unit_id),
         campaign,
         CampaignRules.of(campaign.rules),
-        districts.office_words(session, campaign.district_id),
+        districts.office_for(session, user.actor, campaign.district_id),
     )
 
 

@@ -19,6 +19,7 @@ from models import Campaign, District, Role, Unit, User
 from workflows.accounts import duties
 from workflows.kernel import audit
 from workflows.kernel.errors import Conflict, Forbidden, InvalidData, NotFound
+from workflows.kernel.visibility import SOLE_OFFICE as SOLE_OFFICE  # 区政府办: before districts
 from workflows.kernel.visibility import Actor, in_districts, require_district
 
 CODE = re.compile(r"[a-z][a-z0-9-]{1,31}")
@@ -79,13 +80,20 @@ def short_office(district: District) -> str:
     return f"{district.name}政府办"
 
 
-SOLE_OFFICE = "区政府办"  # the office in running text before districts (a one-district city)
 CITY_OFFICE = "区县政府办"  # the role in general, true of every district and at the city level
 
 
 def single(session: Session) -> bool:
     """Whether the city has one district only (a deployment as it was before districts)."""
     return session.exec(select(func.count()).select_from(District)).one() <= 1
+
+
+def words(districts_in_city: int, name: str | None) -> str:
+    """`office_words` from the number of the city's districts and the district's name (None: at
+    the city level, or no such district)."""
+    if districts_in_city <= 1:
+        return SOLE_OFFICE
+    return f"{name}政府办" if name else CITY_OFFICE  # short_office
 
 
 def office_words(session: Session, district_id: int | None) -> str:
@@ -96,6 +104,32 @@ def office_words(session: Session, district_id: int | None) -> str:
         return SOLE_OFFICE
     found = session.get(District, district_id) if district_id is not None else None
     return short_office(found) if found else CITY_OFFICE
+
+
+def offices(session: Session, district_ids: Iterable[int | None]) -> dict[int | None, str]:
+    """`office_words` of several districts at once (a report of several campaigns, a list):
+    two queries whatever their number."""
+    wanted = {d for d in district_ids if d is not None}
+    if single(session):
+        return {d: SOLE_OFFICE for d in (*wanted, None)}
+    rows = session.exec(select(District).where(col(District.id).in_(sorted(wanted)))).all()
+    found = {d.id: short_office(d) for d in rows}
+    return {None: CITY_OFFICE, **{d: found.get(d, CITY_OFFICE) for d in wanted}}
+
+
+def office_for(session: Session, actor: Actor, district_id: int | None) -> str:
+    """`office_words` of a district, without a query when the caller's own office, read with
+    its token (`Actor.office`), already says it: a city of one district, or the caller's own
+    district."""
+    return actor.office_of_district(district_id) or office_words(session, district_id)
+
+
+def unit_office_for(session: Session, actor: Actor, unit_id: int | None) -> str:
+    """`office_for` the district of a unit (an event's, an opinion's): no query when the unit is
+    the caller's own or one of its district's."""
+    if unit_id is None:
+        return office_for(session, actor, None)
+    return actor.office_of_unit(unit_id) or unit_office_words(session, unit_id)
 
 
 def unit_office_words(session: Session, unit_id: int) -> str:

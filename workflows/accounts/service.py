@@ -20,9 +20,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from models import DEFAULT_DISTRICT, ApiToken, PasswordHistory, Role, Unit, User
+from models import DEFAULT_DISTRICT, ApiToken, District, PasswordHistory, Role, Unit, User
 from models.db import core_connection
-from workflows.accounts import duties, grants
+from workflows.accounts import districts, duties, grants
 from workflows.accounts.duties import Duty
 from workflows.escalation import service as escalation
 from workflows.escalation.batch import NotifyConfig
@@ -145,6 +145,8 @@ def pending_user(session: Session, token: str, now: datetime) -> tuple[User, Api
 # Built once: run on every API request, where building and keying a fresh select cost more
 # than the round trip (executed on the session's connection: no ORM layer for seven columns).
 # Annotated: past ten columns mypy cannot infer the row type of sa.select() by itself.
+# The city's number of districts and the account's district name come in the same statement:
+# the words of its office (districts.words) for the refusals the caller may meet.
 _ACTOR_BY_TOKEN_HASH: sa.Select[*tuple[Any, ...]] = (
     sa.select(
         col(User.id), col(User.username), col(User.role), col(User.unit_id), col(User.is_active),
@@ -152,6 +154,9 @@ _ACTOR_BY_TOKEN_HASH: sa.Select[*tuple[Any, ...]] = (
         col(User.must_change_password), col(ApiToken.kind), col(ApiToken.revoked_at),
         col(ApiToken.expires_at), col(ApiToken.id).label("token_id"), col(ApiToken.last_used_at),
         col(ApiToken.created_at), col(User.password_changed_at), col(User.display_name),
+        sa.select(func.count()).select_from(District).scalar_subquery().label("districts"),
+        sa.select(col(District.name)).where(col(District.id) == col(User.district_id))
+        .scalar_subquery().label("district_name"),
     )
     .join(User, col(User.id) == ApiToken.user_id)
     .where(col(ApiToken.token_hash) == sa.bindparam("token_hash"))
@@ -174,7 +179,8 @@ def district_units(session: Session, district_id: int | None) -> frozenset[int] 
 def actor_of(session: Session, user: User) -> Actor:
     """The actor for an account row, with its district's units when it is district-level."""
     units = None if user.role == Role.unit_staff else district_units(session, user.district_id)
-    return Actor.of(user, units)
+    office = districts.office_words(session, user.district_id)
+    return replace(Actor.of(user, units), office=office)
 
 
 def actor_for_token(session: Session, token: str, now: datetime) -> Actor | None:
@@ -253,6 +259,7 @@ def token_use(
         display_name=row.display_name or "",
         district_id=row.district_id,
         city=row.district_id is None and not staff,
+        office=districts.words(row.districts, row.district_name),
     )
     # From here on the request's transactions work for the caller's district (PostgreSQL's
     # row-level security, workflows/kernel/tenancy.py); its units are read under it.
@@ -708,7 +715,7 @@ def require_account_manager(actor: Actor, duty: Duty = Duty.accounts) -> None:
     if actor.role != Role.supervisor and not actor.is_console:
         raise Forbidden(
             "accounts_forbidden",
-            "仅安全管理员或区政府办督查人员可管理账号",
+            f"仅安全管理员或{actor.office_zh}督查人员可管理账号",
             "only the security administrator and district-office supervisors may manage accounts",
         )
 

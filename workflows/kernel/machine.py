@@ -107,7 +107,7 @@ class Workflow:
                 [
                     Violation(
                         f"{trigger}_requires_supervisor",
-                        f"仅区政府办督查人员可以{label}",
+                        f"仅{actor.office_zh}督查人员可以{label}",
                         f"only district-office supervisors may {trigger.replace('_', '-')}",
                         {"role": actor.role},
                         403,

@@ -26,6 +26,10 @@ NOTHING = -1
 UnitScope = int | frozenset[int] | None
 """What a list is narrowed to: one unit, the units of one district, or None (every unit)."""
 
+SOLE_OFFICE = "区政府办"
+"""The district office in running text as it read before districts: what a city of one district
+still reads, and what a refusal says when the caller's office was not read with it."""
+
 CITY_READERS = (Role.supervisor, Role.viewer, Role.audit_admin)
 """City-level roles that read every district and change nothing in one; a district's security
 administrator may grant a city supervisor acting in it (`Actor.acting`, `acting_in`)."""
@@ -62,6 +66,31 @@ class Actor:
     # A city supervisor's active grants (workflows/accounts/grants.py): the districts whose
     # security administrator let it act there as the district's own supervisor would.
     acting: frozenset[int] = frozenset()
+    # The office of the caller's district as running text names it (districts.office_words:
+    # 安岳县政府办; 区县政府办 at the city level; 区政府办 in a city of one district), read with
+    # the token; "" when not read (an actor built elsewhere).
+    office: str = ""
+
+    @property
+    def office_zh(self) -> str:
+        """The caller's district office for a refusal's words (区政府办 when not read)."""
+        return self.office or SOLE_OFFICE
+
+    def office_of_district(self, district_id: int | None) -> str:
+        """The caller's office words when they are those of the district too (a city of one
+        district, or its own district), else "" (whoever asks reads the district's)."""
+        if self.office == SOLE_OFFICE or (self.office and district_id == self.district_id):
+            return self.office
+        return ""
+
+    def office_of_unit(self, unit_id: int) -> str:
+        """`office_of_district` for the district of a unit the caller's district holds (its own
+        unit, or one of its district's), else ""."""
+        if self.office == SOLE_OFFICE:
+            return self.office
+        if self.office and self.district_id is not None and self.may_see_unit(unit_id):
+            return self.office
+        return ""
 
     @property
     def sees_all_units(self) -> bool:
@@ -143,7 +172,7 @@ class Actor:
         if not self.is_supervisor:
             raise Forbidden(
                 "supervisor_required",
-                "仅区政府办督查人员可执行此操作",
+                f"仅{self.office_zh}督查人员可执行此操作",
                 "only district-office supervisors may do this",
             )
 
@@ -199,8 +228,9 @@ def acting_in(actor: Actor, district_id: int, district_units: frozenset[int]) ->
         return actor
     if actor.role != Role.supervisor or not can_act(actor, district_id):
         raise grant_required()
+    office = actor.office if actor.office == SOLE_OFFICE else ""  # its district's: not read
     return replace(actor, district_id=district_id, district_units=district_units, city=False,
-                   acting=frozenset())  # fmt: skip
+                   acting=frozenset(), office=office)  # fmt: skip
 
 
 def acts_by_grant(actor: Actor) -> bool:

@@ -223,7 +223,7 @@ def decide(
     require_write_somewhere(actor)  # a city supervisor holding some district's grant passes
     if not actor.is_supervisor:
         raise Forbidden(
-            "supervisor_only", "只有区政府办督查人员可以审批更正申请", "supervisors only"
+            "supervisor_only", f"只有{actor.office_zh}督查人员可以审批更正申请", "supervisors only"
         )
     request = get(session, actor, request_id)
     actor = tenancy.act_in(session, actor, request.unit_id)  # only where granted

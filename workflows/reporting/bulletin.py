@@ -241,7 +241,7 @@ def require_overview(actor: Actor) -> None:
     if not actor.sees_all_units:
         raise Forbidden(
             "bulletin_forbidden",
-            "通报仅供区政府办、管理员和查阅账号查看",
+            f"通报仅供{actor.office_zh}、管理员和查阅账号查看",
             "bulletins are for the district office, administrators and viewers",
         )
 

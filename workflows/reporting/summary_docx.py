@@ -209,7 +209,7 @@ def district_draft(
     if not actor.sees_all_units:
         raise Forbidden(
             "supervisor_required",
-            "全区总结报告仅供区政府办人员下载",
+            f"全区总结报告仅供{actor.office_zh}人员下载",
             "the district summary is for district-office accounts",
         )
     campaigns.get(session, campaign_id, actor)  # another district's: 404
