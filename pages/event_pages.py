@@ -122,7 +122,7 @@ def event_page(
         returned=returned,
         cancel=cancellation.latest_of(session, event_id),
         cancel_open=ev.event.state in cancellation.OPEN_STATES,
-        filings=filing_overview.of_event(session, ev.event),
+        filings=filing_overview.of_event(session, ev.event, ev.office_zh),
         correction_requests=correction_requests.of_event(session, ev.event),
     )
 

@@ -44,7 +44,7 @@ def filings_page(
 ) -> HTMLResponse:
     """The event's filings: each asked one with its deadline, state and form."""
     ev = kit.view(session, user, event_id)
-    items = {i.rule: i for i in overview.of_event(session, ev.event)}
+    items = {i.rule: i for i in overview.of_event(session, ev.event, ev.office_zh)}
     return render(
         request,
         "filings.html",

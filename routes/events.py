@@ -35,7 +35,7 @@ from web.deps import (
     fetch_page,
 )
 from web.loaders import load_event, load_event_for_write, load_move_target, unit_name
-from workflows.accounts import units
+from workflows.accounts import districts, units
 from workflows.accounts.service import note_use
 from workflows.campaign import service as campaigns
 from workflows.event import history as history_words
@@ -228,9 +228,10 @@ def _move(
     session.commit()
     moves.moved(entry, door="api")
     names = history_words.names_for_move(session, entry, actor)  # no query: read with the token
+    office = districts.office_for(session, actor, target.campaign.district_id)  # as names
     answer = TransitionOut(
         event=out(event, unit_name(session, event.unit_id), actor),
-        move=HistoryOut.of(entry, history_words.in_words(entry, names)),
+        move=HistoryOut.of(entry, history_words.in_words(entry, names, office)),
     )
     # Serialised once here (the model was just built and validated): no second validation of
     # the response by the framework on the hot path; the token's last use after the answer.
@@ -247,11 +248,12 @@ BEFORE_INVALID[transition] = _role_first
 def history(event_id: int, actor: ActorDep, session: SessionDep) -> list[HistoryOut]:
     """Every move of the event, oldest first: the structured fields and, beside them, the line
     in words as the history page shows it (`at_zh`, `who`, `sentence`)."""
-    load_event(session, actor, event_id)
+    event = load_event(session, actor, event_id)
     rows = session.exec(
         select(TransitionLog)
         .where(TransitionLog.event_id == event_id)
         .order_by(col(TransitionLog.id))
     ).all()
     names = history_words.display_names(session, rows)
-    return [HistoryOut.of(r, history_words.in_words(r, names)) for r in rows]
+    office = districts.unit_office_for(session, actor, event.unit_id)  # the event's district's
+    return [HistoryOut.of(r, history_words.in_words(r, names, office)) for r in rows]

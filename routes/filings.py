@@ -11,6 +11,7 @@ from models import Event
 from schemas.filings import AnnouncementIn, FilingOut, PlanDecisionIn, PlanIn
 from web.deps import API_PREFIX, ActorDep, ClockDep, SessionDep
 from web.loaders import load_event
+from workflows.accounts import districts
 from workflows.event.moves import shown_name
 from workflows.filing import overview, plans, publish
 from workflows.kernel.visibility import Actor
@@ -18,19 +19,20 @@ from workflows.kernel.visibility import Actor
 router = APIRouter(prefix=API_PREFIX, tags=["events"])
 
 
-def _out(session: Session, event: Event) -> list[FilingOut]:
-    return [FilingOut(**item.as_dict()) for item in overview.of_event(session, event)]
+def _out(session: Session, actor: Actor, event: Event) -> list[FilingOut]:
+    office = districts.unit_office_for(session, actor, event.unit_id)
+    return [FilingOut(**item.as_dict()) for item in overview.of_event(session, event, office)]
 
 
 @router.get("/events/{event_id}/filings")
 def list_filings(event_id: int, actor: ActorDep, session: SessionDep) -> list[FilingOut]:
     """The plan, announcement and 公示 the notice asks of the event, and where each stands."""
-    return _out(session, load_event(session, actor, event_id))
+    return _out(session, actor, load_event(session, actor, event_id))
 
 
 def _done(session: Session, actor: Actor, event_id: int) -> list[FilingOut]:
     session.commit()
-    return _out(session, load_event(session, actor, event_id))
+    return _out(session, actor, load_event(session, actor, event_id))
 
 
 @router.put("/events/{event_id}/filings/plan")

@@ -33,6 +33,7 @@ from workflows.campaign.rules import Recipient as Audience
 from workflows.filing import timers as filing
 from workflows.inbox import service as inbox
 from workflows.kernel.daywords import day_zh
+from workflows.kernel.visibility import SOLE_OFFICE
 from workflows.workdays import deadlines
 from workflows.workdays.days import WorkdayCalendar
 
@@ -184,7 +185,7 @@ def audience_for(kind: str, level: int, rules: CampaignRules) -> tuple[Audience,
 # --------------------------------------------------------------------------------------------
 
 
-OFFICE = "区政府办"  # a district office named without its district (no district loaded)
+OFFICE = SOLE_OFFICE  # a district office named without its district (no district loaded)
 
 
 def prefix_of(timer: Timer, rules: CampaignRules, office: str = OFFICE) -> str:

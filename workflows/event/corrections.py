@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import Campaign, Event, EventState, Invitee, TransitionLog
+from workflows.accounts import districts
 from workflows.event.guards import attendance_recorded, citizen_share_of_attendees
 from workflows.event.invitees import public_view
 from workflows.event.machine import campaign_rules
@@ -146,9 +147,10 @@ def _may_correct(session: Session, event: Event, actor: Actor, now: datetime) ->
         )
     if not found.allows(actor):
         until = found.unit_until.isoformat() if found.unit_until else ""
+        office = districts.unit_office_for(session, actor, event.unit_id)
         raise Forbidden(
             "correction_window_closed",
-            f"本单位可更正的期限已于 {until} 结束，请联系区政府办更正",
+            f"本单位可更正的期限已于 {until} 结束，请联系{office}更正",
             f"the unit could correct the hold until {until}; ask the district office",
         )
 

@@ -39,7 +39,7 @@ def invitee_count_in_range(move: Move) -> None:
 def plan_approved(move: Move) -> None:
     """invite: the plan approved by the district office first, when the notice asks for it
     (方案报区政府办审核备案; refused, or flagged where the notice says 原则上)."""
-    found = plans.check_invite(move.session, move.event, move.rules)
+    found = plans.check_invite(move.session, move.event, move.rules, lambda: move.office)
     if found is None:
         return
     state = found["plan_state_zh"]
@@ -48,7 +48,7 @@ def plan_approved(move: Move) -> None:
         "invite",
         f"方案未经审核即邀请（{state}）",
         "plan_not_approved",
-        f"活动方案{state}，须经区政府办审核通过后才能发出邀请",
+        f"活动方案{state}，须经{move.office}审核通过后才能发出邀请",
         f"the event's plan is not approved by the district office ({found['plan_state']}); "
         "it must be before invitations go out",
         **found,

@@ -59,6 +59,7 @@ class Move:
     flags: list[dict[str, Any]] = field(default_factory=list)
     calendar_revision: tuple[Any, ...] | None = None  # read with the event (see fire)
     _calendar: WorkdayCalendar | None = None
+    _office: str = ""
 
     @property
     def calendar(self) -> WorkdayCalendar:
@@ -66,6 +67,14 @@ class Move:
         if self._calendar is None:
             self._calendar = deadlines.load_calendar(self.session, self.calendar_revision)
         return self._calendar
+
+    @property
+    def office(self) -> str:
+        """The event's district office as running text names it (districts.office_words), read
+        once per move."""
+        if not self._office:
+            self._office = districts.office_for(self.session, self.actor, self.campaign.district_id)
+        return self._office
 
     @property
     def today(self) -> date:
@@ -339,7 +348,7 @@ def send_back(move: Move) -> None:
         round=rounds + 2,
     )
     reasons = "\n".join(f"{n}. {r}" for n, r in enumerate(move.data.reasons, 1))
-    office = districts.unit_office_words(move.session, move.event.unit_id)
+    office = move.office
     inbox.post(
         move.session, "rework", subject_type="event", subject_id=move.event.id,  # type: ignore[arg-type]
         event_id=move.event.id, unit_id=move.event.unit_id, now=move.now, round=str(rounds + 2),
@@ -434,7 +443,7 @@ def settle_cancellation(move: Move) -> None:
         row.exempt_by_name, row.exempt_at = name, move.now
     move.session.flush([row])  # its id for the line; the event is written once, by fire()
     exempt = f"\n考核：不计扣分（{row.exempt_reason}）" if row.exempt else "\n考核：按未开展计扣分"
-    office = districts.unit_office_words(move.session, move.event.unit_id)
+    office = move.office
     said = f"【活动已由{office}取消】" if row.direct else "【取消申请已批准】"
     inbox.post(
         move.session, "cancel_decision", subject_type="event", subject_id=move.event.id,  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 
 from models import Campaign, Event, FeedbackItem, FeedbackState, TransitionLog
+from workflows.accounts import districts
 from workflows.event.machine import campaign_rules
 from workflows.feedback import replies
 from workflows.feedback.machine import answer_audit, check_answered_on
@@ -90,9 +91,10 @@ def _may_correct(session: Session, item: FeedbackItem, actor: Actor, today: date
         )
     if not found.allows(actor):
         until = day_zh(found.unit_until)
+        office = districts.unit_office_for(session, actor, item.unit_id)
         raise Forbidden(
             "answer_correction_window_closed",
-            f"本单位可更正答复的期限已于{until}结束，请提交更正申请，由区政府办审批",
+            f"本单位可更正答复的期限已于{until}结束，请提交更正申请，由{office}审批",
             f"the unit could correct the answer until {found.unit_until}; send a correction "
             "request (kind answer) for the district office to approve",
             details={"unit_until": found.unit_until.isoformat() if found.unit_until else None},

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlmodel import Session
 
 from models import Campaign, Event, EventState, FeedbackItem
+from workflows.accounts import districts
 from workflows.event.machine import STATE_LABELS_ZH, campaign_rules
 from workflows.event.service import record_edit, require_version
 from workflows.kernel.clock import local_date
@@ -27,12 +28,13 @@ from workflows.workdays import deadlines
 SUMMARY_IN = (EventState.summary_submitted, EventState.spot_checked)
 
 
-def refuse_unless_open(event: Event) -> None:
+def refuse_unless_open(session: Session, event: Event, actor: Actor) -> None:
     """Opinions are added while the event is held or, late, until the summary is submitted."""
     if event.state in SUMMARY_IN:
+        office = districts.unit_office_for(session, actor, event.unit_id)
         raise Conflict(
             "feedback_after_summary",
-            "总结已报送，不能再补充登记意见建议；如有新的意见，请联系区政府办",
+            f"总结已报送，不能再补充登记意见建议；如有新的意见，请联系{office}",
             "the summary has been submitted: opinions can no longer be added",
         )
     if event.state not in (EventState.held, EventState.feedback_collected):
@@ -78,7 +80,7 @@ def add_late(
     now: datetime,
 ) -> FeedbackItem:
     """Add an opinion to a (locked) event after collect_feedback, with its own answer clock."""
-    refuse_unless_open(event)
+    refuse_unless_open(session, event, actor)
     require_version(event, expected_version)
     today = local_date(now)
     day = received_on or today

@@ -301,7 +301,7 @@ def record(
     """Record an opinion raised at a (locked) event: while held, it waits for collect_feedback;
     after it and until the summary is submitted, it is added late with the day it was received
     and its own answer clock (workflows/feedback/late.py)."""
-    late.refuse_unless_open(event)
+    late.refuse_unless_open(session, event, actor)
     if raised_by_invitee_id is not None:
         invitees.get(session, event, raised_by_invitee_id)
     if event.state == EventState.feedback_collected:

@@ -31,6 +31,7 @@ from models import (
     TransitionLog,
     Unit,
 )
+from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import machine as feedback
 from workflows.feedback import steps as steps_words
@@ -210,7 +211,7 @@ def sign(
     if pending is not None and pending.state != TransferState.pending:
         raise Conflict(
             "transfer_disputed",
-            "该意见已退回，等待区政府办裁定",
+            f"该意见已退回，等待{districts.unit_office_for(session, actor, item.unit_id)}裁定",
             "the transfer was sent back and waits for a supervisor's decision",
         )
     late = item.sign_due_on is not None and local_date(now) > item.sign_due_on
@@ -244,7 +245,8 @@ def transfer(
     if not (is_own_unit(actor, item.unit_id) or actor.is_supervisor):
         raise Forbidden(
             "feedback_not_holder",
-            "只有当前承办该意见的单位或区政府办可以转办",
+            f"只有当前承办该意见的单位或{districts.unit_office_for(session, actor, item.unit_id)}"
+            "可以转办",
             "only the unit holding the opinion or a supervisor may transfer it",
         )
     _require_open(item)

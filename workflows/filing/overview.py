@@ -10,12 +10,13 @@ from typing import Any
 from sqlmodel import Session
 
 from models import Event, EventFiling, FilingState
+from workflows.accounts import districts
 from workflows.campaign.rules import CampaignRules
 from workflows.filing import timers
-from workflows.filing.plans import STATE_ZH, rules_of
+from workflows.filing.plans import rules_of, state_zh
 from workflows.workdays import deadlines
 
-LABELS = {
+LABELS = {  # a city of one district's words; each Item's names the event's district office
     timers.PLAN: "活动方案报区政府办审核",
     timers.ANNOUNCEMENT: "公开邀请公告",
     timers.REPRESENTATIVES: "市民代表名单公示",
@@ -28,12 +29,13 @@ class Item:
     """One filing of the event."""
 
     rule: str
-    label: str
+    label: str  # 活动方案报安岳县政府办审核, 公开邀请公告 …
     asked: bool  # the campaign's rules ask it of this event
     due_on: date | None  # the last day, when asked
     period_zh: str  # 提前5个工作日
     sentence: str  # the notice's sentence
     row: EventFiling | None
+    office: str = districts.SOLE_OFFICE  # the event's district office (districts.office_words)
 
     @property
     def state(self) -> str | None:
@@ -42,9 +44,9 @@ class Item:
 
     @property
     def state_zh(self) -> str:
-        """待区政府办审核, 已发布, 未报送 …"""
+        """待安岳县政府办审核, 已发布, 未报送 …"""
         if self.rule == timers.PLAN:
-            return STATE_ZH[self.state]
+            return state_zh(self.state, self.office)
         return PUBLISHED_ZH.get(self.state, str(self.state))
 
     @property
@@ -75,8 +77,11 @@ def _sentence(rule: str, rules: CampaignRules) -> str:
     }[rule]
 
 
-def of_event(session: Session, event: Event) -> list[Item]:
-    """Every filing for the event, asked or not, in order."""
+def of_event(session: Session, event: Event, office: str | None = None) -> list[Item]:
+    """Every filing for the event, asked or not, in order; `office` the event's district
+    office in words (read when not given: districts.office_words)."""
+    if office is None:
+        office = districts.unit_office_words(session, event.unit_id)
     rules = rules_of(session, event)
     calendar = deadlines.load_calendar(session)
     filed = timers.filed(session, [event.id or 0])
@@ -87,12 +92,13 @@ def of_event(session: Session, event: Event) -> list[Item]:
         out.append(
             Item(
                 rule,
-                LABELS[rule],
+                LABELS[rule].replace(districts.SOLE_OFFICE, office),
                 asked,
                 due,
                 timers.period_zh(rule, rules),
                 _sentence(rule, rules),
                 filed.get((event.id or 0, timers.KIND_OF_RULE[rule])),
+                office,
             )  # fmt: skip
         )
     return out

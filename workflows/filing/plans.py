@@ -8,6 +8,7 @@ Every step leaves an audit line in the event's history and a message in the inbo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,19 +29,25 @@ from workflows.inbox import service as inbox
 from workflows.kernel import audit, tenancy
 from workflows.kernel.daywords import day_zh
 from workflows.kernel.errors import Conflict, DomainError
-from workflows.kernel.visibility import Actor, visible
+from workflows.kernel.visibility import SOLE_OFFICE, Actor, visible
 from workflows.workdays import deadlines
 
 PLAN_MIN_CHARS = 10
 PLAN_MAX_CHARS = 5000
 NOTE_MIN_CHARS = 5
 NOTE_MAX_CHARS = 1000
-STATE_ZH: dict[str | None, str] = {
+STATE_ZH: dict[str | None, str] = {  # a city of one district's words: see state_zh
     None: "未报送",
     FilingState.submitted: "待区政府办审核",
     FilingState.approved: "已审核通过",
     FilingState.returned: "已退回修改",
 }
+
+
+def state_zh(state: str | None, office: str = SOLE_OFFICE) -> str:
+    """The plan's state in words, naming the event's district office (待安岳县政府办审核;
+    districts.office_words)."""
+    return STATE_ZH[state].replace(SOLE_OFFICE, office)
 
 
 def rules_of(session: Session, event: Event) -> CampaignRules:
@@ -166,16 +173,19 @@ def decide(
     return row
 
 
-def check_invite(session: Session, event: Event, rules: CampaignRules) -> dict[str, Any] | None:
+def check_invite(
+    session: Session, event: Event, rules: CampaignRules, office: Callable[[], str]
+) -> dict[str, Any] | None:
     """What the invite guard reports when the rule is on and the plan is not approved: the
-    plan's state and the notice's sentence; None when nothing stands in the way."""
+    plan's state (in words naming `office()`, the event's district office, asked only then)
+    and the notice's sentence; None when nothing stands in the way."""
     if not rules.plan_approval_required:
         return None
     row = of(session, event.id or 0)
     state = row.state if row is not None else None
     if state == FilingState.approved:
         return None
-    return {"plan_state": state, "plan_state_zh": STATE_ZH[state],
+    return {"plan_state": state, "plan_state_zh": state_zh(state, office()),
             "sentence": rules.plan_approval_sentence}  # fmt: skip
 
 

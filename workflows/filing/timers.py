@@ -28,6 +28,7 @@ from models import (
     TimerState,
 )
 from workflows.campaign.rules import CampaignRules
+from workflows.kernel.visibility import SOLE_OFFICE
 from workflows.workdays import deadlines
 from workflows.workdays.days import WorkdayCalendar, WorkdayResult
 
@@ -48,7 +49,7 @@ SATISFIED = {
     FilingKind.announcement: (FilingState.published,),
     FilingKind.representatives: (FilingState.published,),
 }
-WHAT_ZH = {
+WHAT_ZH = {  # the office named in lines() is the event's district's
     PLAN: "活动方案报区政府办审核备案",
     ANNOUNCEMENT: "公开邀请公告",
     REPRESENTATIVES: "市民代表名单公示",
@@ -245,11 +246,11 @@ def lines(
     rules: CampaignRules,
     due_zh: str,
     lateness: str,
-    office: str = "区政府办",
+    office: str = SOLE_OFFICE,
 ) -> list[str]:
     """What a filing's 催办 says: the event, what is missing, the rule and its deadline;
     `office` the event's district office, as the rest of the escalation names it."""
-    what = WHAT_ZH[timer.rule]
+    what = WHAT_ZH[timer.rule].replace(SOLE_OFFICE, office)
     how = {
         PLAN: f"请尽快在系统中填报活动方案，报{office}审核；方案审核通过前不能发出邀请。",
         ANNOUNCEMENT: "请尽快在系统中发布公开邀请公告（含报名方式、名额和活动主题）。",
@@ -271,7 +272,7 @@ def lines(
     return out
 
 
-def title(timer: Timer, unit_name: str, prefix: str, office: str = "区政府办") -> str:
+def title(timer: Timer, unit_name: str, prefix: str, office: str = SOLE_OFFICE) -> str:
     """【催办】区住建局：活动方案逾期未报雁江区政府办审核."""
     missing = {
         PLAN: f"活动方案逾期未报{office}审核",

@@ -15,6 +15,7 @@ from typing import Any
 
 from workflows.campaign.scoring import CRITERIA, GROUPS, ScoringRules
 from workflows.kernel.daywords import day_zh
+from workflows.kernel.visibility import SOLE_OFFICE
 from workflows.reporting.exports import Column, Sheet
 from workflows.reporting.reports import Facts, UnitFacts
 
@@ -177,9 +178,9 @@ def _deduction(criterion: str, points: float, record: Record, why: str) -> dict[
     }
 
 
-def waivers(u: UnitFacts) -> list[dict[str, Any]]:
+def waivers(u: UnitFacts, office: str = SOLE_OFFICE) -> list[dict[str, Any]]:
     """Cancellations a supervisor exempted (不计扣分): shown where the not-held deduction would
-    be, with the reason instead of the points."""
+    be, with the reason instead of the points; `office` the district office that approved."""
     c = CRITERIA["event_not_held"]
     return [
         {
@@ -191,7 +192,7 @@ def waivers(u: UnitFacts) -> list[dict[str, Any]]:
             "record": r,
             "reason": (
                 f"活动 {r['event_id']} 已取消（理由：{r['reason']}），"
-                f"经区政府办批准不计扣分：{r['exempt_reason'] or ''}"
+                f"经{office}批准不计扣分：{r['exempt_reason'] or ''}"
             ),
             "source": c.source.text,
             "source_where": c.source.where,
@@ -201,9 +202,10 @@ def waivers(u: UnitFacts) -> list[dict[str, Any]]:
     ]
 
 
-def score_unit(u: UnitFacts, rules: ScoringRules) -> dict[str, Any]:
+def score_unit(u: UnitFacts, rules: ScoringRules, office: str = SOLE_OFFICE) -> dict[str, Any]:
     """One unit's score: full marks less each deduction (capped per event and per unit), never
-    below 0; exempt cancellations listed in `waived`, costing nothing."""
+    below 0; exempt cancellations listed in `waived`, costing nothing (`office`: the district
+    office that exempted them, in words)."""
     ledger = _Ledger(rules)
     deductions = []
     for criterion, record, why in _occurrences(u):
@@ -219,7 +221,7 @@ def score_unit(u: UnitFacts, rules: ScoringRules) -> dict[str, Any]:
         "deducted": round(lost, 2),
         "score": round(max(0.0, rules.base_points - lost), 2),
         "deductions": deductions,
-        "waived": waivers(u),
+        "waived": waivers(u, office),
     }
 
 
@@ -243,7 +245,7 @@ def criteria(rules: ScoringRules) -> dict[str, dict[str, Any]]:
 def assess(facts: Facts) -> dict[str, Any]:
     """Scores of every unit, ranked (ties share a rank, then by unit name)."""
     rules = facts.rules.scoring
-    scores = [score_unit(u, rules) for u in facts.units.values()]
+    scores = [score_unit(u, rules, facts.office) for u in facts.units.values()]
     scores.sort(key=lambda s: (-s["score"], s["unit_name"]))
     rank, previous = 0, None
     for i, s in enumerate(scores, start=1):

@@ -42,12 +42,12 @@ from models import (
     TransitionLog,
     Unit,
 )
-from workflows.accounts import unit_history
+from workflows.accounts import districts, unit_history
 from workflows.campaign import service as campaigns
 from workflows.campaign.rules import CampaignRules
 from workflows.feedback import tally
 from workflows.kernel.clock import LOCAL_TZ, local_date
-from workflows.kernel.visibility import SYSTEM, Actor, UnitScope, scope, within
+from workflows.kernel.visibility import SOLE_OFFICE, SYSTEM, Actor, UnitScope, scope, within
 from workflows.reporting import ratings
 from workflows.reporting.exports import Column, Sheet, backdated_note
 
@@ -128,7 +128,7 @@ COLUMN_GROUPS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 
 
-NOTES: list[tuple[str, str]] = [
+NOTES: list[tuple[str, str]] = [  # a city of one district's words: see notes()
     ("活动数", "该单位的全部活动，含已取消的。"),
     ("已到期", "已开展的活动，加上最晚开展日期已过的活动（含已取消的，经批准不计扣分的除外）；"
                "“按期开展”的比例以此为分母，尚未到期的活动不计入。"),
@@ -188,6 +188,12 @@ class Facts:
     rules: CampaignRules
     now: datetime
     units: dict[int, UnitFacts]
+    office: str = SOLE_OFFICE  # the campaign's district office in words (districts.office_words)
+
+
+def notes(office: str = SOLE_OFFICE) -> list[tuple[str, str]]:
+    """NOTES naming the campaign's district office (经安岳县政府办批准 …)."""
+    return [(label, note.replace(SOLE_OFFICE, office)) for label, note in NOTES]
 
 
 def collect(
@@ -237,8 +243,12 @@ def collect_many(
             count(session, merged, scope)
         if records:
             _records(session, merged, scope, local_date(now))
+    offices = districts.offices(session, (c.district_id for c in chosen))
+    merged.office = offices[chosen[0].district_id]
     out = {
-        cid: Facts(c, CampaignRules.of(c.rules), now, {}) if len(by_id) > 1 else merged
+        cid: Facts(c, CampaignRules.of(c.rules), now, {}, offices[c.district_id])
+        if len(by_id) > 1
+        else merged
         for cid, c in by_id.items()
     }
     if len(by_id) > 1:
@@ -833,7 +843,8 @@ def report(facts: Facts) -> dict[str, Any]:
         "doc_number": facts.campaign.doc_number,
         "as_of": facts.now,
         "columns": [{"key": k, "label": label} for k, label in COLUMNS],
-        "notes": [{"label": label, "note": note} for label, note in NOTES],
+        "office": facts.office,
+        "notes": [{"label": label, "note": note} for label, note in notes(facts.office)],
         "units": rows,
         "totals": totals,
         "cancellations": [
@@ -853,13 +864,14 @@ def cancellation_zh(c: dict[str, Any]) -> str:
 
 def sheets(data: dict[str, Any]) -> list[Sheet]:
     """The report, and every approved cancellation with its reason and how it counts."""
+    office = data.get("office", SOLE_OFFICE)
     cancelled = Sheet(
         "已取消的活动",
         [Column("责任单位", 20), Column("活动编号", 10), Column("活动主题", 30),
          Column("应开展日期", 12), Column("取消理由", 40), Column("申请人", 12),
          Column("批准人", 12), Column("考核", 30)],
         [[c["unit_name"], c["event_id"], c["theme"], c["due_on"], c["reason"],
-          "（区政府办直接取消）" if c["direct"] else c["requested_by"], c["decided_by"],
+          f"（{office}直接取消）" if c["direct"] else c["requested_by"], c["decided_by"],
           cancellation_zh(c)] for c in data.get("cancellations", [])],
         "report",
     )  # fmt: skip
