@@ -1,10 +1,10 @@
-"""A granted city supervisor's supervisor acts (issue 28), on both backends: without a grant
-each is 403 `district_grant_required`; with district B's grant it acts in B as B's supervisor
-would (campaign create, edit, scoring, roster, rollover; sample draw; rectification notice,
-send-back and close; extension, transfer, appeal, correction and plan decisions; a failed
-notification's retry; a visit and its photo), its audit lines naming its own account; B's grant
-never lets it act in district A. A campaign it creates names its district (422
-`district_required` otherwise). A transfer dispute, an appeal, an event's plan and a roster
+"""A granted city supervisor's supervisor acts (issue 28), on both backends: without a grant each
+is 403 `district_grant_required`; with district B's grant it acts in B as B's supervisor would
+(campaign create, edit, scoring, roster, rollover; sample draw; rectification notice, send-back
+and close; extension, transfer, appeal, correction and plan decisions; a failed notification's
+retry; a visit and its photo; a schedule table's import), its audit lines naming its own
+account; B's grant never lets it act in district A. A campaign it creates names its district
+(422 `district_required` otherwise). A transfer dispute, an appeal, an event's plan and a roster
 entry, each waiting in both districts, are decided by it in B (the state changed, the audit line
 its own) and refused in A with nothing written. PostgreSQL's row-level security as the runtime
 role: tests/ops/test_tenants.py."""
@@ -22,6 +22,7 @@ from models import (
     Campaign,
     CampaignUnit,
     ChangeLog,
+    Event,
     EventFiling,
     FeedbackItem,
     FeedbackTransfer,
@@ -62,6 +63,7 @@ def _json(data: dict[str, Any]) -> Callable[[Ids], dict[str, Any]]:
     return lambda _ids: {"json": data}
 
 
+SCHEDULE_ROW = "序号,单位名称,活动主题,开展时间\n1,区住建局,市督查导入的活动,9月16日\n".encode()
 CAMPAIGN = {"title": "t", "issuing_office": "o", "starts_on": "2023-08-22", "ends_on": "2023-09-22"}
 ACTS = (
     Act("campaign create", "POST", lambda i: "/campaigns",
@@ -102,6 +104,9 @@ ACTS = (
         _json({"visited_on": "2022-09-16", "people": "市督查", "findings": "良好"}), (201,)),
     Act("visit photo", "POST", lambda i: f"/visits/{i['visit_id']}/photos",
         lambda i: {"files": {"file": ("v.jpg", tiny_jpeg(), "image/jpeg")}}, (201,)),
+    Act("schedule import", "POST", lambda i: f"/campaigns/{i['campaign_id']}/schedule-imports",
+        lambda i: {"files": {"file": ("t.csv", SCHEDULE_ROW, "text/csv")},
+                   "params": {"confirm_past_escalations": "true"}}, (201,)),
 )  # fmt: skip
 
 
@@ -214,7 +219,9 @@ def test_with_bs_grant_it_acts_in_b_as_bs_supervisor_and_never_in_a(two: Two) ->
         moves = session.exec(
             select(TransitionLog).where(TransitionLog.actor_id == two.city_id)
         ).all()
-        assert moves and {m.event_id for m in moves} == {b["event_id"]}, moves
+        imported = session.exec(select(Event).where(Event.theme == "市督查导入的活动")).all()
+        assert [e.campaign_id for e in imported] == [b["campaign_id"]]
+        assert moves and {m.event_id for m in moves} == {b["event_id"], imported[0].id}, moves
         a_campaign = session.get(Campaign, two.ids["A"]["campaign_id"])
         assert a_campaign is not None and a_campaign.title != "市督查修改的标题"
 

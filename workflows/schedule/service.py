@@ -17,6 +17,7 @@ from workflows.campaign import service as campaigns
 from workflows.campaign.closure import require_open
 from workflows.escalation.batch import NotifyConfig
 from workflows.files.archive_guard import ImportLimits
+from workflows.kernel import tenancy
 from workflows.kernel.visibility import Actor
 from workflows.schedule.importer import ImportReport, apply_import, plan_import
 from workflows.schedule.tables import read_table
@@ -53,10 +54,14 @@ def import_schedule(
     before anything is written; `progress` is told how many events each written chunk held.
     """
     require_importer(None if dry_run else session, actor, now)
-    if not dry_run:
-        actor.require_acting()  # a city reader may look at a table's plan, not import it
-    table = read_table(data, filename, limits)
     campaign = campaigns.get(session, campaign_id, actor)
+    if not dry_run:
+        # A city supervisor imports where the campaign's district granted it (as that
+        # district's supervisor, 403 `district_grant_required` elsewhere); the other city
+        # readers may look at a table's plan, not import it.
+        actor = tenancy.act_in_district(session, actor, campaign.district_id)
+        actor.require_acting()
+    table = read_table(data, filename, limits)
     require_open(campaign)  # last year's campaign is read-only (issue 30)
     report = plan_import(session, campaign, table, now=now, notify=notify)
     report.dry_run = dry_run
