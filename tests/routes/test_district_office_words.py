@@ -11,10 +11,12 @@ role refusal to a city-level reader names the role in general (区县政府办).
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
+import docx
 import pytest
 from sqlmodel import select
 
@@ -32,6 +34,7 @@ from workflows.reporting import reports
 API = "/api/v1"
 NOW = local(2022, 9, 14, 9)
 OFFICES = {"sole": "区政府办", "yanjiang": "雁江区政府办", "anyue": "安岳县政府办"}
+WHOLES = {"区政府办": "全区", "雁江区政府办": "全区", "安岳县政府办": "全县"}
 
 
 @pytest.fixture(params=list(OFFICES))
@@ -124,7 +127,7 @@ def test_guards_filings_and_role_refusals_name_the_events_district_office(
         ("/bulletins", f"通报仅供{office}、管理员和查阅账号查看"),
         (
             f"/campaigns/{walker.world.campaign_id}/summary.docx",
-            f"全区总结报告仅供{office}人员下载",
+            f"{WHOLES[office]}总结报告仅供{office}人员下载",
         ),
     ):
         r = _get(walker, path, "housing")
@@ -176,6 +179,18 @@ def test_history_late_opinions_and_the_report_name_the_events_district_office(
     )
     cancelled = list(reports.sheets(report)[1].rows)
     assert [row[5] for row in cancelled] == [f"（{office}直接取消）"]
+    # The whole district by its own kind: 全县 for 安岳县, 全区 for 雁江区 and a city of one.
+    whole = WHOLES[office]
+    assert (
+        report["whole"] == whole and list(reports.sheets(report)[0].rows)[-1][0] == f"{whole}合计"
+    )
+    paper = docx.Document(
+        io.BytesIO(_get(walker, f"/campaigns/{cid}/summary.docx", "supervisor").content)
+    )
+    text = "\n".join(p.text for p in paper.paragraphs)
+    assert f"，{whole} " in text and any(
+        row.cells[0].text == f"{whole}合计" for table in paper.tables for row in table.rows
+    )
     scores = _get(walker, f"/campaigns/{cid}/assessment", "supervisor").json()
     waived = [w["reason"] for s in scores["units"] for w in s["waived"]]
     assert waived and all(f"经{office}批准不计扣分：上级统一调整" in w for w in waived), waived

@@ -96,6 +96,16 @@ def words(districts_in_city: int, name: str | None) -> str:
     return f"{name}政府办" if name else CITY_OFFICE  # short_office
 
 
+def whole_of(office: str) -> str:
+    """全区, 全县 or 全市: the whole district as the office words name it (安岳县政府办 → 全县,
+    简阳市政府办 → 全市); 全区 for the words of a city of one district (区政府办) and at the
+    city level, as the reports always said."""
+    name = office.removesuffix("政府办")
+    if office in (SOLE_OFFICE, CITY_OFFICE) or not name or name == office:
+        return "全区"
+    return f"全{name[-1]}"
+
+
 def office_words(session: Session, district_id: int | None) -> str:
     """The district office as running text names it (待安岳县政府办审批): the district's short
     office name; the role in general (区县政府办) at the city level; and in a city of one

@@ -844,6 +844,7 @@ def report(facts: Facts) -> dict[str, Any]:
         "as_of": facts.now,
         "columns": [{"key": k, "label": label} for k, label in COLUMNS],
         "office": facts.office,
+        "whole": districts.whole_of(facts.office),  # 全区 / 全县 / 全市
         "notes": [{"label": label, "note": note} for label, note in notes(facts.office)],
         "units": rows,
         "totals": totals,
@@ -887,7 +888,8 @@ def sheet(data: dict[str, Any]) -> Sheet:
         Column(labels[k], max(8, 2 * len(labels[k]) + 2)) for k in keys
     ]
     rows = [[r["unit_name"], *(r[k] for k in keys)] for r in data["units"]]
-    rows.append(["全区合计", *(data["totals"][k] for k in keys)])
+    whole = districts.whole_of(data.get("office", SOLE_OFFICE))
+    rows.append([f"{whole}合计", *(data["totals"][k] for k in keys)])
     groups: list[tuple[str | None, int]] = [(None, 1)]  # 责任单位 spans both header rows
     groups += [(label, len(group)) for label, group in COLUMN_GROUPS]
     return Sheet("分单位情况", columns, rows, "report", groups=groups)

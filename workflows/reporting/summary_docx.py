@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlmodel import Session
 
+from workflows.accounts import districts
 from workflows.campaign import service as campaigns
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.daywords import day_zh, moment_zh
 from workflows.kernel.errors import Forbidden
-from workflows.kernel.visibility import Actor
+from workflows.kernel.visibility import SOLE_OFFICE, Actor
 from workflows.oversight.evidence import EventEvidence, flagged_in_campaign
 from workflows.reporting.assessment import assess
 from workflows.reporting.reports import Facts, cancellation_zh, collect, report
@@ -66,7 +67,7 @@ def cjk_font() -> str | None:
 
 
 INTRO = (
-    "截至{today:%Y}年{today.month}月{today.day}日，全区 {units} 个责任单位共安排政府开放日活动 "
+    "截至{today:%Y}年{today.month}月{today.day}日，{whole} {units} 个责任单位共安排政府开放日活动 "
     "{events} 场（其中经批准取消 {cancelled} 场，取消不计扣分 {cancelled_exempt} 场），已到期 "
     "{due} 场，已开展 {held} 场，其中按期开展 {held_on_time} 场、"
     "逾期开展 {held_late} 场，逾期未开展 {not_held_overdue} 场。共邀请 {invitees} 人（人大代表 "
@@ -82,7 +83,8 @@ INTRO = (
 
 def intro(data: dict[str, Any], units: int, today: date) -> str:
     """The introduction: the campaign's totals in one paragraph."""
-    return INTRO.format(**data["totals"], units=units, today=today)
+    whole = districts.whole_of(data.get("office", SOLE_OFFICE))
+    return INTRO.format(**data["totals"], units=units, today=today, whole=whole)
 
 
 def late_items(facts: Facts) -> list[tuple[str, str, Any, Any, str]]:
@@ -209,7 +211,7 @@ def district_draft(
     if not actor.sees_all_units:
         raise Forbidden(
             "supervisor_required",
-            f"全区总结报告仅供{actor.office_zh}人员下载",
+            f"{districts.whole_of(actor.office_zh)}总结报告仅供{actor.office_zh}人员下载",
             "the district summary is for district-office accounts",
         )
     campaigns.get(session, campaign_id, actor)  # another district's: 404
@@ -243,7 +245,8 @@ def build(facts: Facts, flagged: list[EventEvidence], today: date) -> bytes:
     document.add_heading("二、各单位开展情况", level=1)
     header = ["责任单位"] + [label for _, label in UNIT_COLUMNS]
     body = [[r["unit_name"], *(r[k] for k, _ in UNIT_COLUMNS)] for r in data["units"]]
-    body.append(["全区合计", *(data["totals"][k] for k, _ in UNIT_COLUMNS)])
+    whole = districts.whole_of(data.get("office", SOLE_OFFICE))
+    body.append([f"{whole}合计", *(data["totals"][k] for k, _ in UNIT_COLUMNS)])
     _table(document, header, body)
     font = cjk_font()
     pictures = charts(data, font)
