@@ -16,7 +16,6 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-import sqlalchemy.orm
 from sqlmodel import Session, col
 
 from models import (
