@@ -420,7 +420,7 @@ def test_a_district_account_sees_its_districts_units_only() -> None:
     with pytest.raises(NotFound):
         require_visible(DISTRICT_SUPERVISOR, 8, HIDDEN)
     sql = _sql(visible(select(Event), DISTRICT_SUPERVISOR, Event.unit_id))
-    assert sql.endswith("WHERE event.unit_id IN (7, 9)")
+    assert sql.endswith("WHERE (event.unit_id IN (7, 9))")
 
 
 def test_a_district_account_without_its_units_loaded_sees_nothing() -> None:

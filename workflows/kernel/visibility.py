@@ -19,6 +19,7 @@ from sqlalchemy import and_, false, or_
 
 from models import DEFAULT_DISTRICT, Role, User
 from workflows.kernel.errors import DomainError, Forbidden, InvalidData, NotFound
+from workflows.kernel.id_set import IdIn
 
 NOTHING = -1
 """A unit id no unit has: the scope of staff asking for another unit (their list is empty)."""
@@ -276,7 +277,7 @@ def unit_clause(unit_column: Any, scoped: UnitScope) -> Any:
     if scoped is None:
         return None
     if isinstance(scoped, frozenset):
-        return unit_column.in_(sorted(scoped)) if scoped else false()
+        return IdIn(unit_column, scoped) if scoped else false()
     return unit_column == scoped
 
 
