@@ -193,7 +193,7 @@ def seed_city(
             """
             INSERT INTO event (campaign_id, unit_id, theme, date_earliest, date_latest, tentative,
                                forms, state, version, held_on, summary_due_on, summary_due_at,
-                               escalation_level, created_at, updated_at)
+                               escalation_level, created_at, updated_at, summary_late_seconds)
             SELECT campaign, unit, '基准活动' || g, d, d, false, '[]',
                    CASE WHEN f = 0 THEN 'planned'
                         WHEN f = 1 THEN 'held'
@@ -205,7 +205,10 @@ def seed_city(
                    CASE WHEN f = 1 OR f >= 12 THEN d + 3 END,
                    CASE WHEN f = 1 OR f >= 12
                         THEN ((d + 4)::timestamp AT TIME ZONE 'Asia/Shanghai') END,
-                   0, now(), now()
+                   0, now(), now(),
+                   -- a done event's summary went in on time (the first submission's lateness,
+                   -- as the submit_summary move keeps it; NULL reads as never submitted)
+                   CASE WHEN f >= 12 THEN 0 END
             FROM (
                 SELECT g, campaign, unit, f,
                        CASE WHEN NOT cur THEN make_date(y, 3 + (g %% 9), 1 + (g %% 28))

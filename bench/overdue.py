@@ -78,7 +78,7 @@ def seed(conn: Any, world: World, events: int, per_event: int) -> dict[str, int]
         """
         INSERT INTO event (campaign_id, unit_id, theme, date_earliest, date_latest, tentative,
                            forms, state, version, held_on, summary_due_on, summary_due_at,
-                           escalation_level, created_at, updated_at)
+                           escalation_level, created_at, updated_at, summary_late_seconds)
         SELECT %(campaign)s, (%(units)s::int[])[1 + (g %% %(n)s)], '基准活动' || g, d, d, false,
                '[]',
                CASE WHEN f = 0 THEN 'planned'
@@ -91,7 +91,10 @@ def seed(conn: Any, world: World, events: int, per_event: int) -> dict[str, int]
                CASE WHEN f = 1 OR f >= 12 THEN d + 3 END,
                CASE WHEN f = 1 OR f >= 12
                     THEN ((d + 4)::timestamp AT TIME ZONE 'Asia/Shanghai') END,
-               0, now(), now()
+               0, now(), now(),
+               -- a done event's summary went in on time (its first submission's lateness, as the
+               -- submit_summary move keeps it; NULL would read as never submitted)
+               CASE WHEN f >= 12 THEN 0 END
         FROM (
             -- f: the event's fate, a hash of g so that it does not follow the unit (g mod units)
             SELECT g, f, CASE WHEN f BETWEEN 2 AND 11 THEN current_date + 20 + (g %% 60)
