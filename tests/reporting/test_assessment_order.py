@@ -241,8 +241,14 @@ def _seed(world: World) -> dict[str, int]:
 def test_thirteen_units_rank_as_the_notice_wants(world: World) -> None:
     ids = _seed(world)
     with world.session() as s:
-        scores = assessment.assess(reports.collect(s, world.campaign_id, NOW))
+        facts = reports.collect(s, world.campaign_id, NOW)
+    scores = assessment.assess(facts)
     got = {u["unit_name"]: u for u in scores["units"] if u["unit_id"] in ids.values()}
+    # 全市对比's scores alone (no sentences) are the assessment's, caps and all.
+    rules = facts.rules.scoring
+    assert {u["unit_id"]: u["score"] for u in scores["units"]} == {
+        unit_id: assessment.unit_score(u, rules) for unit_id, u in facts.units.items()
+    }
     assert {name: u["score"] for name, u in got.items()} == {
         name: float(score) for name, (_, score) in UNITS.items()
     }

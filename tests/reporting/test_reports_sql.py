@@ -37,7 +37,7 @@ from models import (
 )
 from tests.conftest import World
 from workflows.kernel.clock import local_date
-from workflows.reporting import reports
+from workflows.reporting import assessment, reports
 
 NOW = datetime(2022, 11, 1, 2, 0, tzinfo=UTC)
 FORMS = ["office_visit", "site_visit", "dialogue", "feedback"]
@@ -482,6 +482,10 @@ def test_grouped_queries_match_a_plain_recomputation(world: World) -> None:
         assert _records(u) == expected[unit_id]["records"], u.unit_name
         assert counts_only.units[unit_id].row() == row
         assert counts_only.units[unit_id].held_late == []  # no records asked for
+    rules = facts.rules.scoring
+    assert {u["unit_id"]: u["score"] for u in assessment.assess(facts)["units"]} == {
+        unit_id: assessment.unit_score(u, rules) for unit_id, u in facts.units.items()
+    }
     totals = reports.report(facts)["totals"]
     # The seed reaches every kind of number, so equal numbers are not equal zeros.
     assert all(totals[k] > 0 for k, _ in reports.COLUMNS if k != "escalations_level_3"), totals

@@ -225,6 +225,19 @@ def score_unit(u: UnitFacts, rules: ScoringRules, office: str = SOLE_OFFICE) -> 
     }
 
 
+def unit_score(u: UnitFacts, rules: ScoringRules) -> float:
+    """`score_unit`'s score alone: the same occurrences through the same caps, without the
+    deductions' sentences (全市对比 ranks 400 units' scores and shows none of them)."""
+    ledger = _Ledger(rules)
+    lost = 0.0
+    for attribute, criterion_of, _why in OCCURRENCES:
+        for record in getattr(u, attribute):
+            criterion = criterion_of(record)
+            if criterion in CRITERIA:
+                lost += ledger.take(criterion, record.get("event_id"))
+    return round(max(0.0, rules.base_points - lost), 2)
+
+
 def criteria(rules: ScoringRules) -> dict[str, dict[str, Any]]:
     """Every criterion with its points, what it is counted per, its per-event cap and the
     notice's sentence."""

@@ -127,7 +127,8 @@ def _row(
         return row
     facts = collected[campaign.id]
     totals = reports.report(facts)["totals"]
-    scores = [s["score"] for s in assessment.assess(facts)["units"]]
+    rules = facts.rules.scoring
+    scores = [assessment.unit_score(u, rules) for u in facts.units.values()]
     row.campaign_id, row.campaign_title = campaign.id, campaign.title
     row.units = len(facts.units)
     row.counts = {k: int(totals.get(k, 0)) for k, _ in COUNTS}
