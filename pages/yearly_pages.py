@@ -209,7 +209,9 @@ def yearly_page(
         trend_zh=yearly.TREND_ZH,
         score_chart=Markup(yearly_chart.score_changes(data["units"], "各单位考核得分变化")),
         district_chart=Markup(
-            yearly_chart.district_shares(data["district"], f"全区{span}按期开展率与按时答复率")
+            yearly_chart.district_shares(
+                data["district"], f"{data['whole']}{span}按期开展率与按时答复率"
+            )
         ),
     )
 

@@ -29,7 +29,7 @@ from workflows.campaign.rules import CampaignRules
 from workflows.filing import timers
 from workflows.kernel.clock import FixedClock
 from workflows.kernel.visibility import Actor, acting_in
-from workflows.reporting import reports
+from workflows.reporting import reports, yearly
 
 API = "/api/v1"
 NOW = local(2022, 9, 14, 9)
@@ -191,6 +191,10 @@ def test_history_late_opinions_and_the_report_name_the_events_district_office(
     assert f"，{whole} " in text and any(
         row.cells[0].text == f"{whole}合计" for table in paper.tables for row in table.rows
     )
+    # The year-over-year comparison names it the same way: its line, sheet row and chart.
+    yearly_data = _get(walker, f"/reports/year-over-year?campaign_id={cid}", "supervisor").json()
+    assert yearly_data["whole"] == whole
+    assert list(yearly.sheet(yearly_data).rows)[-1][0] == whole
     scores = _get(walker, f"/campaigns/{cid}/assessment", "supervisor").json()
     waived = [w["reason"] for s in scores["units"] for w in s["waived"]]
     assert waived and all(f"经{office}批准不计扣分：上级统一调整" in w for w in waived), waived

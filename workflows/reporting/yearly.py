@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import Campaign
-from workflows.accounts import unit_history
+from workflows.accounts import districts, unit_history
 from workflows.campaign import service as campaigns
 from workflows.kernel.visibility import Actor, UnitScope, in_districts, scope
 from workflows.reporting import assessment, reports
@@ -108,7 +108,7 @@ def _year(
     rules = facts.rules.scoring
     parts: dict[int, list[tuple[str, Counter[str], float]]] = {}
     for u in facts.units.values():
-        score = assessment.score_unit(u, rules)["score"]
+        score = assessment.unit_score(u, rules)
         counts = Counter({k: v for k, v in u.row().items() if isinstance(v, int)})
         parts.setdefault(merged.get(u.unit_id, u.unit_id), []).append((u.unit_name, counts, score))
     units: dict[int, tuple[str, dict[str, Any]]] = {}
@@ -119,7 +119,7 @@ def _year(
     scores = [s for rows in parts.values() for _, _, s in rows]
     totals = reports.report(facts)["totals"]
     district = round(sum(scores) / len(scores), 2) if scores else None
-    return campaign.starts_on.year, campaign, units, figures(totals, district)
+    return campaign.starts_on.year, campaign, units, figures(totals, district), facts.office
 
 
 def trend(previous: float | None, latest: float | None) -> str:
@@ -157,13 +157,13 @@ def _unit_rows(years: list[Any]) -> list[dict[str, Any]]:
     """A row per unit seen in any year: its figures per year, its change from the year before
     the latest it took part in, and its trend."""
     ids: dict[int, None] = {}
-    for _, _, units, _ in years:
+    for _, _, units, _, _ in years:
         ids.update(dict.fromkeys(units))
     out = []
     for unit_id in ids:
         per_year = [
             {"year": y, "unit_name": units[unit_id][0], **units[unit_id][1]}
-            for y, _, units, _ in years
+            for y, _, units, _, _ in years
             if unit_id in units
         ]
         latest = per_year[-1] if per_year[-1]["year"] == years[-1][0] else None
@@ -196,8 +196,11 @@ def compare(
     ]
     units = _unit_rows(years)
     units.sort(key=lambda u: -(u["change"]["score"]["delta"] or 0))
-    district = [{"year": y, **d} for y, _, _, d in years]
+    district = [{"year": y, **d} for y, _, _, d, _ in years]
+    # The district as its office names it (全区, 全县, 全市), from the latest year's campaign.
+    whole = districts.whole_of(years[-1][4]) if years else "全区"
     return {
+        "whole": whole,
         "as_of": now,
         "years": [
             {
@@ -207,7 +210,7 @@ def compare(
                 "title": c.title,
                 "closed": c.closed_at is not None,
             }
-            for y, c, _, _ in years
+            for y, c, _, _, _ in years
         ],  # fmt: skip
         "metrics": [m.__dict__ for m in METRICS],
         "trend_points": TREND_POINTS,
@@ -245,7 +248,7 @@ def sheet(data: dict[str, Any]) -> Sheet:
         )
     district = {d["year"]: d for d in data["district"]}
     cells = [c for y in years for c in _cells(district.get(y))]
-    rows.append(["全区", *cells, data["district_change"]["score"]["delta"], ""])
+    rows.append([data.get("whole", "全区"), *cells, data["district_change"]["score"]["delta"], ""])
     groups: list[tuple[str | None, int]] = [(None, 1)]
     groups += [(f"{y}年", len(METRICS)) for y in years]
     groups += [(None, 1), (None, 1)]
