@@ -55,9 +55,7 @@ def overdue_page(
     )
     rows = [r for r in found.rows if r["overdue"]]
     overdue.count_workdays_late(session, rows, local_date(now))
-    units = (
-        unit_list.in_schedule_order(session, scope(user.actor, None)) if user.is_supervisor else []
-    )
+    units = unit_list.choices(session, scope(user.actor, None)) if user.is_supervisor else []
     return render(
         request,
         "overdue.html",

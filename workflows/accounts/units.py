@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -37,10 +38,7 @@ def get(session: Session, unit_id: int, actor: Actor) -> Unit:
     return unit
 
 
-def in_schedule_order(session: Session, units: UnitScope = None) -> list[Unit]:
-    """Every unit in the order of the schedule table (the lowest 序号 among its events), then
-    units without a numbered event in the order they were added. Drop-downs use it: a list
-    sorted by name would follow code points, which no Chinese reader expects (issue 24)."""
+def _schedule_order() -> tuple[Any, ...]:
     # Each unit's lowest 序号 by one probe of ix_event_unit_seq (a correlated subquery), not
     # a grouping of every event: the board and every form with a unit drop-down ask this.
     first = (
@@ -49,8 +47,22 @@ def in_schedule_order(session: Session, units: UnitScope = None) -> list[Unit]:
         .correlate(Unit)
         .scalar_subquery()
     )
-    stmt = select(Unit).order_by(first.is_(None), first, col(Unit.id))
+    return (first.is_(None), first, col(Unit.id))
+
+
+def in_schedule_order(session: Session, units: UnitScope = None) -> list[Unit]:
+    """Every unit in the order of the schedule table (the lowest 序号 among its events), then
+    units without a numbered event in the order they were added. Drop-downs use it: a list
+    sorted by name would follow code points, which no Chinese reader expects (issue 24)."""
+    stmt = select(Unit).order_by(*_schedule_order())
     return list(session.exec(within(stmt, Unit.id, units)).all())
+
+
+def choices(session: Session, units: UnitScope = None) -> list[Any]:
+    """`in_schedule_order` as a picker needs it: each unit's id, name and district only (rows,
+    not loaded units: the board and the overdue list show a district's few hundred)."""
+    stmt = sa.select(col(Unit.id), col(Unit.name), col(Unit.district_id))
+    return list(session.execute(within(stmt.order_by(*_schedule_order()), Unit.id, units)).all())
 
 
 def of_district(session: Session, unit: Unit) -> frozenset[int]:

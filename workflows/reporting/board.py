@@ -69,7 +69,7 @@ class Board:
     checks: dict[int, evidence.EventEvidence]
     failed: list[Notification]
     numbers: dict[str, int]
-    units: list[Unit]
+    units: list[Any]  # (id, name, district_id) rows for the unit picker
     asked: list[tuple[ExtensionRequest, str, str, str]]
     visits: list[tuple[SiteVisit, str, str]]
     visitable: list[tuple[Event, str]]
@@ -110,7 +110,7 @@ def collect(
         checks=checks,
         failed=failed,
         numbers=numbers(session, now, campaign_id, units),
-        units=unit_list.in_schedule_order(session, units),
+        units=unit_list.choices(session, units),
         asked=pending_extensions(session, units),
         visits=recent_visits(session, units),
         visitable=visitable,
