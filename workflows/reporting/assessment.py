@@ -126,13 +126,17 @@ OCCURRENCES: list[tuple[str, Callable[[Record], str], Callable[[Record], str]]] 
 ]
 
 
-def _occurrences(u: UnitFacts) -> Iterator[tuple[str, Record, str]]:
-    """(criterion, record, why in Chinese) for everything a unit may lose points for."""
+def _taken(
+    u: UnitFacts, rules: ScoringRules
+) -> Iterator[tuple[str, Record, Callable[[Record], str], float]]:
+    """(criterion, record, its sentence's writer, points taken once the caps apply) for
+    everything a unit may lose points for; the sentence is written only for what is shown."""
+    ledger = _Ledger(rules)
     for attribute, criterion_of, why in OCCURRENCES:
         for record in getattr(u, attribute):
             criterion = criterion_of(record)
             if criterion in CRITERIA:
-                yield criterion, record, why(record)
+                yield criterion, record, why, ledger.take(criterion, record.get("event_id"))
 
 
 class _Ledger:
@@ -206,12 +210,11 @@ def score_unit(u: UnitFacts, rules: ScoringRules, office: str = SOLE_OFFICE) -> 
     """One unit's score: full marks less each deduction (capped per event and per unit), never
     below 0; exempt cancellations listed in `waived`, costing nothing (`office`: the district
     office that exempted them, in words)."""
-    ledger = _Ledger(rules)
-    deductions = []
-    for criterion, record, why in _occurrences(u):
-        points = ledger.take(criterion, record.get("event_id"))
-        if points > 0:
-            deductions.append(_deduction(criterion, points, record, why))
+    deductions = [
+        _deduction(criterion, points, record, why(record))
+        for criterion, record, why, points in _taken(u, rules)
+        if points > 0
+    ]
     lost = sum(d["points"] for d in deductions)
     return {
         "unit_id": u.unit_id,
@@ -228,13 +231,7 @@ def score_unit(u: UnitFacts, rules: ScoringRules, office: str = SOLE_OFFICE) -> 
 def unit_score(u: UnitFacts, rules: ScoringRules) -> float:
     """`score_unit`'s score alone: the same occurrences through the same caps, without the
     deductions' sentences (全市对比 ranks 400 units' scores and shows none of them)."""
-    ledger = _Ledger(rules)
-    lost = 0.0
-    for attribute, criterion_of, _why in OCCURRENCES:
-        for record in getattr(u, attribute):
-            criterion = criterion_of(record)
-            if criterion in CRITERIA:
-                lost += ledger.take(criterion, record.get("event_id"))
+    lost = sum(points for *_, points in _taken(u, rules))
     return round(max(0.0, rules.base_points - lost), 2)
 
 

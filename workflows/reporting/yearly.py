@@ -248,7 +248,7 @@ def sheet(data: dict[str, Any]) -> Sheet:
         )
     district = {d["year"]: d for d in data["district"]}
     cells = [c for y in years for c in _cells(district.get(y))]
-    rows.append([data.get("whole", "全区"), *cells, data["district_change"]["score"]["delta"], ""])
+    rows.append([data["whole"], *cells, data["district_change"]["score"]["delta"], ""])
     groups: list[tuple[str | None, int]] = [(None, 1)]
     groups += [(f"{y}年", len(METRICS)) for y in years]
     groups += [(None, 1), (None, 1)]
