@@ -86,18 +86,17 @@ def page_user(request: Request, session: SessionDep, clock: ClockDep) -> PageUse
     token = request.cookies.get(SESSION_COOKIE, "")
     now = clock.now()
     found = token_use(session, token, now, SessionRules.of(request.app.state.settings))
-    user = session.get(User, found[0].id) if token and found else None
-    if found is None or user is None:
+    if not token or found is None:
         raise LoginRequired()
-    actor, stale = found
+    actor, stale = found  # what a page shows of the account came with the token's row
     if stale is not None:  # the session's last use (its idle clock), in its own transaction
         note_use(request.app.state.engine, stale, now)
-    unit = session.get(Unit, user.unit_id) if user.unit_id else None
+    unit = session.get(Unit, actor.unit_id) if actor.unit_id else None
     person = PageUser(
         actor,
-        user.display_name or user.username,
+        actor.display_name or actor.name,
         unit.name if unit else "",
-        inbox.unread_count(session, user.id),  # type: ignore[arg-type]
+        inbox.unread_count(session, actor.id),  # type: ignore[arg-type]
         districts.footer(session, actor.district_id),
         actor.office_zh,  # districts.office_words, read with the token
         districts.names_for(session, actor.district_id),
