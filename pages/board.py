@@ -1,5 +1,6 @@
-"""督查看板: a campaign's numbers and stage funnel, the overdue list, failed notifications and
-the spot-check queue, for district-office supervisors."""
+"""督查看板 for district-office supervisors, one tab a page: the campaign's numbers, stage funnel
+and overdue list (/board); 抽查 (/board/spot-checks); 延期申请; 现场走访; 逾期未整改; 偏差标记;
+发送失败的通知. Each tab reads only its own rows; the tabs' bar says what waits behind each."""
 
 from __future__ import annotations
 
@@ -21,9 +22,8 @@ from web import forms
 from web.deps import ClockDep, SessionDep, SettingsDep
 from workflows.accounts import districts
 from workflows.escalation import notifications
-from workflows.event import cancellation, checkin, search
-from workflows.feedback import extensions
-from workflows.feedback.lamps import Lamps
+from workflows.event import checkin, search
+from workflows.feedback import extensions, lamps
 from workflows.files.store import FileStore
 from workflows.kernel.clock import local_date
 from workflows.kernel.errors import DomainError, Forbidden
@@ -37,7 +37,7 @@ LEVELS = {0: "未催办", 1: "1 级", 2: "2 级", 3: "3 级"}  # the 催办级�
 SPOT_RESULTS = {"satisfactory": "合格", "needs_improvement": "需整改", "unsatisfactory": "不合格"}
 PAGE = board_data.PAGE
 BACK = {
-    "board": "/board#spot-checks",
+    "board": "/board/spot-checks",  # a form the board itself once carried
     "queue": "/board/spot-checks",
     "event": "/events/{id}/spot-check",  # the event's own spot-check page
 }
@@ -69,14 +69,44 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def board_page(
+def _campaign(request: Request, user: PageUser, session: Session) -> int | None:
+    """The campaign a tab is about: the query's when the reader sees it, else the newest."""
+    asked = _int(request.query_params.get("campaign"))
+    return board_data.chosen_campaign(session, user.actor, asked)
+
+
+def _tab(
     request: Request,
     user: PageUser,
     session: Session,
     clock: Any,
+    name: str,
     errors: list[FieldError] | None = None,
+    campaign_id: int | None = None,
+    **context: Any,
 ) -> HTMLResponse:
-    """Render the board with the query's filters."""
+    """Render one of the board's tabs (board_<name>.html) under the tabs' bar, whose labels say
+    what waits behind each; `campaign_id` as _campaign chose it."""
+    _require(user)
+    now = clock.now()
+    return render(
+        request,
+        f"board_{name}.html",
+        tab=name,
+        campaign_id=campaign_id,
+        waiting=board_data.tab_counts(session, user.actor, now, campaign_id),
+        errors=errors or [],
+        results=SPOT_RESULTS,
+        levels=LEVELS,
+        can_write=user.actor.is_supervisor,
+        today=local_date(now),
+        **context,
+    )
+
+
+def board_page(request: Request, user: PageUser, session: Session, clock: Any) -> HTMLResponse:
+    """The board's first tab with the query's filters: the campaign's numbers and stage funnel,
+    the overdue list's first page."""
     _require(user)
     q = request.query_params
     filters = board_data.OverdueFilters(
@@ -86,44 +116,54 @@ def board_page(
         q=search.normalize(q.get("q")),
     )
     now = clock.now()
-    store = FileStore(request.app.state.settings.upload_dir)
-    data = board_data.collect(session, user.actor, now, store, _int(q.get("campaign")), filters)
+    data = board_data.collect(session, user.actor, now, _int(q.get("campaign")), filters)
     return render(
         request,
         "board.html",
-        campaigns=data.campaigns,
+        tab="overdue",
         campaign_id=data.campaign_id,
         filters=vars(filters),
         overdue_query=urlencode({k: v for k, v in vars(filters).items() if v is not None}),
         rows=data.rows,
-        lamps=Lamps(session, local_date(now)),
+        overdue_lamp=lamps.overdue,  # every row is past its day: red, its days late
         funnel=data.funnel,
         top=max([s.reached for s in data.funnel] + [1]),
-        queue=data.queue,
-        queue_total=data.queue_total,
-        checks=data.checks,
-        tallies=checkin.tallies(session, [e.id or 0 for e, _ in data.queue]),
-        failed=data.failed,
         kinds=KINDS,
         levels=LEVELS,
-        results=SPOT_RESULTS,
-        errors=errors or [],
         numbers=data.numbers,
+        waiting=data.numbers,
         today=local_date(now),
         units=data.units,
-        can_write=user.actor.is_supervisor,
-        asked=data.asked,
-        visits=data.visits,
-        visitable=data.visitable,
-        flagged=data.flagged,
-        rectifications_overdue=data.rectifications_overdue,
-        visit_rounds=data.visit_rounds,
-        today_iso=local_date(now).isoformat(),
-        cancel_waiting=len(cancellation.waiting(session, user.actor)),
-        office_zh=districts.campaign_office_words(
-            session, data.campaign_id, user.actor.district_id
-        ),
     )
+
+
+@router.get("/board")
+def board(request: Request, user: UserDep, session: SessionDep, clock: ClockDep) -> HTMLResponse:
+    """The supervisor board."""
+    return board_page(request, user, session, clock)
+
+
+def spot_checks_page(
+    request: Request,
+    user: PageUser,
+    session: Session,
+    clock: Any,
+    after: str = "",
+    errors: list[FieldError] | None = None,
+) -> HTMLResponse:
+    """The 抽查 tab: every event waiting for its spot check, a page at a time, oldest first."""
+    _require(user)
+    found = board_data.spot_check_queue(session, PAGE // 2, after or None, scope(user.actor, None))
+    ids = [e.id or 0 for e, _ in found.rows]
+    store = FileStore(request.app.state.settings.upload_dir)
+    return _tab(
+        request, user, session, clock, "spot_checks", errors, _campaign(request, user, session),
+        queue=found.rows,
+        checks=evidence.check_events(session, ids, store),
+        tallies=checkin.tallies(session, ids),
+        after=after,
+        next_after=found.next_after,
+    )  # fmt: skip
 
 
 @router.get("/board/spot-checks")
@@ -131,25 +171,112 @@ def spot_check_queue(
     request: Request,
     user: UserDep,
     session: SessionDep,
+    clock: ClockDep,
     after: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
-    """Every event waiting for its spot check, a page at a time (the board shows the first few)."""
+    """Every event waiting for its spot check, a page at a time."""
+    return spot_checks_page(request, user, session, clock, after)
+
+
+def extensions_page(
+    request: Request,
+    user: PageUser,
+    session: Session,
+    clock: Any,
+    errors: list[FieldError] | None = None,
+) -> HTMLResponse:
+    """The 延期申请 tab: extension requests waiting for a decision."""
     _require(user)
-    found = board_data.spot_check_queue(session, PAGE // 2, after or None, scope(user.actor, None))
-    checks = evidence.check_events(
-        session, [e.id for e, _ in found.rows], FileStore(request.app.state.settings.upload_dir)
-    )
-    return render(
-        request,
-        "spot_checks.html",
-        queue=found.rows,
-        checks=checks,
-        tallies=checkin.tallies(session, [e.id or 0 for e, _ in found.rows]),
-        results=SPOT_RESULTS,
-        can_write=user.actor.is_supervisor,
-        after=after,
-        next_after=found.next_after,
-    )
+    asked = board_data.pending_extensions(session, scope(user.actor, None))
+    campaign_id = _campaign(request, user, session)
+    return _tab(request, user, session, clock, "extensions", errors, campaign_id, asked=asked)
+
+
+@router.get("/board/extensions")
+def extensions_tab(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """Extension requests waiting for a decision."""
+    return extensions_page(request, user, session, clock)
+
+
+def visits_page(
+    request: Request,
+    user: PageUser,
+    session: Session,
+    clock: Any,
+    errors: list[FieldError] | None = None,
+) -> HTMLResponse:
+    """The 现场走访 tab: the visit form (for the first events waiting for their spot check and
+    the latest checked) and the latest visits."""
+    _require(user)
+    units = scope(user.actor, None)
+    campaign_id = _campaign(request, user, session)
+    visitable, rounds = board_data.visit_choices(session, units)
+    return _tab(
+        request, user, session, clock, "visits", errors, campaign_id,
+        visits=board_data.recent_visits(session, units),
+        visitable=visitable,
+        visit_rounds=rounds,
+        today_iso=local_date(clock.now()).isoformat(),
+        office_zh=districts.campaign_office_words(session, campaign_id, user.actor.district_id),
+    )  # fmt: skip
+
+
+@router.get("/board/visits")
+def visits_tab(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """On-site visits: record one, see the latest."""
+    return visits_page(request, user, session, clock)
+
+
+@router.get("/board/rectifications")
+def rectifications_tab(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """Rectifications (of the campaign) past their due day with no report."""
+    _require(user)
+    campaign_id = _campaign(request, user, session)
+    units = scope(user.actor, None)
+    late = board_data.overdue_rectifications(session, clock.now(), campaign_id, units)
+    return _tab(
+        request, user, session, clock, "rectifications", None, campaign_id,
+        rectifications_overdue=late,
+    )  # fmt: skip
+
+
+@router.get("/board/flags")
+def flags_tab(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """Events (of the campaign) whose record carries deviations flagged instead of refused."""
+    _require(user)
+    campaign_id = _campaign(request, user, session)
+    flagged = board_data.flagged_events(session, campaign_id, scope(user.actor, None))
+    return _tab(request, user, session, clock, "flags", None, campaign_id, flagged=flagged)
+
+
+def failed_page(
+    request: Request,
+    user: PageUser,
+    session: Session,
+    clock: Any,
+    errors: list[FieldError] | None = None,
+) -> HTMLResponse:
+    """The 发送失败的通知 tab: the latest notifications whose delivery failed."""
+    _require(user)
+    failed = board_data.failed_notifications(session, scope(user.actor, None))
+    campaign_id = _campaign(request, user, session)
+    return _tab(request, user, session, clock, "failed", errors, campaign_id, failed=failed)
+
+
+@router.get("/board/failed")
+def failed_tab(
+    request: Request, user: UserDep, session: SessionDep, clock: ClockDep
+) -> HTMLResponse:
+    """Notifications whose delivery failed, each with 重新发送."""
+    return failed_page(request, user, session, clock)
 
 
 @router.post("/board/visits")
@@ -195,8 +322,8 @@ def record_visit(
                 now=clock.now(),
             )
     if tried.errors:
-        return board_page(request, user, session, clock, tried.errors)
-    return redirect("/board#visits", f"已登记现场走访（{len(photos)} 张照片）")
+        return visits_page(request, user, session, clock, tried.errors)
+    return redirect("/board/visits", f"已登记现场走访（{len(photos)} 张照片）")
 
 
 @router.post("/board/extensions/{request_id}")
@@ -227,14 +354,8 @@ def decide_extension(
             now=clock.now(),
         )
     if tried.errors:
-        return board_page(request, user, session, clock, tried.errors)
-    return redirect("/board#extensions", "已批准延期" if approve else "已驳回延期申请")
-
-
-@router.get("/board")
-def board(request: Request, user: UserDep, session: SessionDep, clock: ClockDep) -> HTMLResponse:
-    """The supervisor board."""
-    return board_page(request, user, session, clock)
+        return extensions_page(request, user, session, clock, tried.errors)
+    return redirect("/board/extensions", "已批准延期" if approve else "已驳回延期申请")
 
 
 @router.post("/board/spot-check/{event_id}")
@@ -256,7 +377,7 @@ def spot_check(
     with attempt(session, {"result": f"result-{event_id}", "notes": f"notes-{event_id}"}) as tried:
         tried.moved(kit.fire(session, ev, "spot_check", form, user, clock.now(), data))
     if tried.errors:
-        return board_page(request, user, session, clock, tried.errors)
+        return spot_checks_page(request, user, session, clock, errors=tried.errors)
     return redirect(
         BACK.get(str(form.get("back")), BACK["board"]).format(id=event_id),
         f"已记录抽查结果：{ev.event.theme}",
@@ -282,7 +403,7 @@ def rework(
             )
         )
     if tried.errors:
-        return board_page(request, user, session, clock, tried.errors)
+        return spot_checks_page(request, user, session, clock, errors=tried.errors)
     back = BACK.get(str(form.get("back")), BACK["board"]).format(id=event_id)
     return redirect(back, f"已退回整改：{ev.event.theme}")
 
@@ -300,5 +421,5 @@ def retry(
     with attempt(session) as tried:
         notifications.retry_failed(session, user.actor, notification_id, clock.now())
     if tried.errors:
-        return board_page(request, user, session, clock, tried.errors)
-    return redirect("/board#failed", "已重新发送")
+        return failed_page(request, user, session, clock, tried.errors)
+    return redirect("/board/failed", "已重新发送")

@@ -55,9 +55,9 @@ def test_a_hold_with_4_citizens_among_15_is_recorded_and_flagged(
     assert hold_line["data"]["flags"] == [flag]
 
     _supervisor_signs_in(walker, world)
-    board = walker.client.get("/board")
+    board = walker.client.get("/board/flags")
     assert board.status_code == 200
-    section = board.text.split('id="flags"', 1)[1].split('id="failed"', 1)[0]
+    section = board.text.split('<h2 id="flags">', 1)[1]
     assert "市民代表比例不足（4/15）" in section and f"/events/{event['id']}" in section
     page = walker.client.get(f"/events/{event['id']}")
     assert "市民代表比例不足（4/15）" in page.text and "不低于三分之一" in page.text

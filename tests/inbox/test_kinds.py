@@ -30,7 +30,7 @@ def test_extension_request_and_decision_reach_the_right_inboxes(walker: Walker) 
     )
     assert ext.status_code == 201, ext.text
     (asked,) = _box(walker, "supervisor")
-    assert asked.kind == "ext_request" and asked.link == "/board#extensions"
+    assert asked.kind == "ext_request" and asked.link == "/board/extensions"
     assert "希望延至 2022年10月30日" in asked.title and "需协调多部门" in asked.body
     assert _box(walker, "housing") == [] and _box(walker, "shiling") == []
     r = walker.client.post(

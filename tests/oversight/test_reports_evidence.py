@@ -123,7 +123,7 @@ def test_a_late_summary_shows_its_lateness_beside_the_flags(walker: Walker, cloc
 def test_board_queue_and_report_page_show_the_flags(walker: Walker, world: World, clock) -> None:
     ids = _story(walker)
     _supervisor(walker, world)
-    board = walker.client.get("/board").text
+    board = walker.client.get("/board/spot-checks").text
     start = board.index(f'id="evidence-{ids["first"]}"')
     card = board[start : board.index("</div>", start)]
     assert "图文资料待核实" in card and "前一天.jpg" in card and "无拍摄日期" in card

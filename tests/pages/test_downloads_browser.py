@@ -100,6 +100,7 @@ def test_supervisor_downloads_every_board_and_report_file(browser: Any, world: W
     page = context.new_page()
     sign_in(page, world.base, "li", PASSWORD)
     got = click_every_download(page, world.base, "/board")
+    got |= click_every_download(page, world.base, "/board/visits")
     got |= click_every_download(page, world.base, "/board/report")
     got |= click_every_download(page, world.base, f"/events/{world.event_id}/summary")
     names = {_key(h) for h in got}

@@ -112,6 +112,7 @@ def test_a_flagged_hold_is_recorded_and_shows_on_the_board(server: str, browser:
     sign_in(page, server, "li", "Duban-2022!")
     page.goto(server + "/board")
     settle(page)
+    click(page.locator("#flags-link"))
     section = page.locator("#flags + p + .table-wrap")
     assert BADGE in section.inner_text() and "区住建局" in section.inner_text()
     watch.assert_clean()

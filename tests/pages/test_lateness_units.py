@@ -37,6 +37,7 @@ def test_the_overdue_page_and_its_exports_agree_on_both_counts(
         page = walker.client.get(url).text
         assert "<th>逾期工作日</th><th>逾期自然日</th>" in page
         assert _cell(page, "逾期工作日") == "6 个工作日" and _cell(page, "逾期自然日") == "10 天"
+        assert 'class="lamp lamp-red" title="红灯：已逾期 6 个工作日"' in page, url
 
     r = walker.client.get("/board/exports/overdue.xlsx?unit=&kind=")
     sheet = list(openpyxl.load_workbook(io.BytesIO(r.content)).active.iter_rows(values_only=True))

@@ -179,9 +179,9 @@ def test_supervisor_sends_a_summary_back_for_rework(walker: Walker, world: World
     assert walker.get(event["id"])["state"] == "feedback_collected"
 
 
-def test_board_shows_the_first_spot_checks_and_pages_the_rest(walker: Walker, world: World) -> None:
-    """The board carries the ten longest-waiting spot-check cards and the total; the queue page
-    walks all of them by cursor; a form sent from the queue page comes back to it."""
+def test_spot_check_tab_counts_and_pages_the_queue(walker: Walker, world: World) -> None:
+    """The board's 抽查 tab says how many wait (the first tab carries no cards); the tab walks
+    all of them by cursor, oldest first; a form sent from it comes back to it."""
     from datetime import UTC, date, datetime, timedelta
 
     from sqlmodel import Session
@@ -203,10 +203,14 @@ def test_board_shows_the_first_spot_checks_and_pages_the_rest(walker: Walker, wo
         session.commit()
     sign_in(walker.client, "supervisor", "pw-super")
 
+    # The board's first tab says how many wait behind the 抽查 tab, and shows none of them.
     board = walker.client.get("/board").text
-    shown = re.findall(r"抽查队列活动(\d\d)</a></h3>", board)
-    assert shown == [f"{n:02d}" for n in range(10)]
-    assert "待抽查 27 个" in board and 'href="/board/spot-checks"' in board
+    assert re.findall(r"抽查队列活动(\d\d)</a></h3>", board) == []
+    tab = re.search(r'<a href="(/board/spot-checks[^"]*)" id="spot-checks-link">([^<]+)</a>', board)
+    assert tab is not None and tab.group(2) == "抽查（27）", board
+
+    first = walker.client.get(tab.group(1).replace("&amp;", "&")).text
+    assert "待抽查 27 个" in first and 'id="spot-checks-link" aria-current="page"' in first
 
     seen: list[str] = []
     url = "/board/spot-checks"

@@ -43,7 +43,8 @@ def test_extension_asked_on_the_opinion_page_and_approved_on_the_board(
     assert "延期申请已提交区政府办" in sent.text and "待区政府办审批" in sent.text
     walker.client.cookies.clear()
     sign_in(walker.client, "supervisor", "pw-super")
-    board = walker.client.get("/board")
+    assert 'id="extensions-link">延期申请（1）</a>' in walker.client.get("/board").text
+    board = walker.client.get("/board/extensions")
     assert "延期申请（待审批 1 件）" in board.text and "需协调财政局" in board.text
     ext_id = walker.client.get(
         "/api/v1/extensions?state=pending", headers=world.headers["supervisor"]
@@ -69,8 +70,8 @@ def test_a_visit_with_photos_is_recorded_on_the_board(walker: Walker, world: Wor
         user.password_hash = hash_password("pw-super")
         session.commit()
     sign_in(walker.client, "supervisor", "pw-super")
-    board = walker.client.get("/board")
-    assert "现场走访" in board.text
+    board = walker.client.get("/board/visits")
+    assert 'id="visits-link" aria-current="page">现场走访' in board.text
     form = {"csrf": csrf_of(board.text), "event_id": str(event["id"]), "visited_on": "2022-09-16"}
     missing = walker.client.post("/board/visits", data={**form, "people": ""})
     assert 'href="#visit-people"' in missing.text and "请填写走访人员" in missing.text

@@ -29,13 +29,14 @@ def browser(world: World) -> Iterator[Any]:
 
 
 def test_a_refused_form_then_reload_shows_the_page(browser: Any, world: World) -> None:
-    """The board's visit form sent empty is refused on the board; a reload shows the board."""
+    """The board's visit form sent empty is refused on its tab; a reload shows the tab."""
     page = browser.new_page()
     sign_in(page, world.base, "li", PASSWORD)
-    page.goto(world.base + "/board#visits")
+    page.goto(world.base + "/board")
+    click(page.locator("#visits-link"))
     click(page.get_by_role("button", name="登记走访"))
     assert page.locator(".error-summary").count() == 1
-    assert page.url.startswith(world.base + "/board"), page.url
+    assert page.url.startswith(world.base + "/board/visits"), page.url
     page.reload()
     settle(page)
     body = page.inner_text("body")

@@ -108,6 +108,7 @@ def _issue(page: Any, server: str) -> str:
     """The supervisor finds the round on the board's visit list link, issues the notice."""
     page.goto(server + "/board")
     settle(page)
+    click(page.locator("#rectifications-link"))
     overdue = page.locator("#rectifications + p + .table-wrap").inner_text()
     assert "石岭镇" in overdue and LATE_THEME in overdue and "2022年9月9日" in overdue
     page.goto(server + "/events/1/spot-check")

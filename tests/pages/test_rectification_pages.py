@@ -40,7 +40,7 @@ def test_a_visit_names_its_round_and_a_problem(walker: Walker, world: World) -> 
     eid, check_id = _checked(walker, "needs_improvement")
     other, other_check = _checked(walker, "satisfactory")
     _supervisor(walker, world)
-    board = walker.client.get("/board")
+    board = walker.client.get("/board/visits")
     assert "关联的抽查轮次" in board.text and "第 1 轮（需整改）" in board.text
     form = {"csrf": csrf_of(board.text), "event_id": str(eid), "visited_on": "2022-09-16",
             "people": "区政府办 张三", "findings": "现场无公开栏", "problem": "yes"}  # fmt: skip

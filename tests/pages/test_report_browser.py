@@ -63,6 +63,14 @@ def test_report_board_and_home_at_desk_and_phone_width(world: World, browser: An
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(world.base + "/board")
     shoot(page, "board-overdue")
+    # Each tab is its own page: the 抽查 tab's label counts what waits, the tab lists it.
+    tab = page.locator("#spot-checks-link")
+    label = tab.inner_text()
+    click(tab)
+    assert page.locator("#spot-checks-link").get_attribute("aria-current") == "page"
+    cards = page.locator("form.card h3").count()
+    assert label == f"抽查（{cards}）" and f"待抽查 {cards} 个" in page.inner_text("main")
+    shoot(page, "board-spot-checks")
     context.close()
 
     clerk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")

@@ -50,11 +50,16 @@ class Shown:
         return f"{self.label}：剩余 {self.left} 个工作日"
 
 
+def overdue(late_workdays: int) -> Shown:
+    """The lamp of an item `late_workdays` working days past its due day: red whatever the
+    campaign's thresholds (a row of the overdue list carries the count already)."""
+    return Shown("red", -max(late_workdays, 1))
+
+
 def lamp_of(due_on: date, today: date, rules: CampaignRules, calendar: WorkdayCalendar) -> Shown:
     """The lamp of an item due on `due_on`, seen on `today`."""
     if due_on < today:
-        late = calendar.workdays_between(due_on, today).count
-        return Shown("red", -max(late, 1))
+        return overdue(calendar.workdays_between(due_on, today).count)
     left = calendar.workdays_between(today, due_on).count
     if left <= rules.lamp_red_workdays:
         return Shown("red", left)

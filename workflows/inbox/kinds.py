@@ -51,7 +51,7 @@ def overdue_link(_: Subject) -> str:
 
 def extension_link(_: Subject) -> str:
     """A request for more time, where a supervisor decides it: the board's list."""
-    return "/board#extensions"
+    return "/board/extensions"
 
 
 def rectification_link(n: Subject) -> str:

@@ -1,7 +1,8 @@
-"""The supervisors' board (督查看板) as plain data: a campaign's stage funnel and numbers, the
-overdue list, the spot-check queue with its evidence checks, extension requests waiting for a
-decision, the latest on-site visits, events with flagged deviations and failed notifications.
-pages/board.py renders it."""
+"""The supervisors' board (督查看板) as plain data, a tab at a time: a campaign's stage funnel
+and numbers with the overdue list; the spot-check queue; extension requests waiting for a
+decision; the latest on-site visits; rectifications past their day; events with flagged
+deviations; failed notifications. Each tab reads only its own rows, and the tabs' labels say
+what waits behind them (tab_counts). pages/board.py renders them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from models import (
     Campaign,
+    CancellationState,
     Event,
     EventState,
     EventTally,
@@ -32,12 +34,11 @@ from models import (
 from workflows.accounts import units as unit_list
 from workflows.escalation import overdue
 from workflows.escalation.notifications import visible_notifications
+from workflows.event import cancellation
 from workflows.event import machine as event_machine
-from workflows.files.store import FileStore
 from workflows.kernel import paging
 from workflows.kernel.clock import local_date
 from workflows.kernel.visibility import Actor, UnitScope, in_districts, scope, within
-from workflows.oversight import evidence
 from workflows.workdays.deadlines import end_of_local_day
 
 FUNNEL = [s for s in EventState if s != EventState.cancelled]
@@ -58,66 +59,89 @@ class OverdueFilters:
 
 @dataclass(frozen=True)
 class Board:
-    """Everything the board shows, read in one request."""
+    """What the board's first tab shows, read in one request: the campaign's numbers (with the
+    other tabs' counts) and stage funnel, and the first page of the overdue list."""
 
-    campaigns: list[Campaign]
     campaign_id: int | None
     rows: list[dict[str, Any]]
     funnel: list[Stage]
-    queue: list[tuple[Event, str]]
-    queue_total: int
-    checks: dict[int, evidence.EventEvidence]
-    failed: list[Notification]
     numbers: dict[str, int]
     units: list[Any]  # (id, name, district_id) rows for the unit picker
-    asked: list[tuple[ExtensionRequest, str, str, str]]
-    visits: list[tuple[SiteVisit, str, str]]
-    visitable: list[tuple[Event, str]]
-    flagged: list[tuple[Event, str]]
-    rectifications_overdue: list[tuple[Rectification, Event, str]]
-    visit_rounds: list[tuple[SpotCheck, Event, str]]
 
 
 def collect(
     session: Session,
     actor: Actor,
     now: datetime,
-    store: FileStore,
     campaign_id: int | None,
     filters: OverdueFilters,
 ) -> Board:
     """The board for `campaign_id` (the newest campaign the actor sees when None, another
     district's is not offered) and the overdue filters, of the units the actor sees."""
-    stmt = in_districts(select(Campaign), actor, Campaign.district_id)
-    campaigns = list(session.exec(stmt.order_by(col(Campaign.id).desc())).all())
-    if campaign_id not in {c.id for c in campaigns}:
-        campaign_id = campaigns[0].id if campaigns else None
+    campaign_id = chosen_campaign(session, actor, campaign_id)
     units = scope(actor, None)
-    rows = overdue_rows(session, now, filters, scope(actor, filters.unit))
-    stages = funnel(session, campaign_id, units)
-    queue = list(spot_check_queue(session, BOARD_QUEUE, None, units).rows)
-    queue_total = waiting_for_check(session, units)
-    checks = evidence.check_events(session, [e.id for e, _ in queue], store)
-    failed = failed_notifications(session, units)
-    visitable = [(e, name) for e, name in queue] + checked_events(session, units)
+    counts = {
+        **_number_counts(now, campaign_id, units),
+        **_tab_counts(session, actor, now, campaign_id),
+    }
     return Board(
-        campaigns=campaigns,
         campaign_id=campaign_id,
-        rows=rows,
-        funnel=stages,
-        queue=queue,
-        queue_total=queue_total,
-        checks=checks,
-        failed=failed,
-        numbers=numbers(session, now, campaign_id, units),
+        rows=overdue_rows(session, now, filters, scope(actor, filters.unit)),
+        funnel=funnel(session, campaign_id, units),
+        numbers=_scalars(session, counts),
         units=unit_list.choices(session, units),
-        asked=pending_extensions(session, units),
-        visits=recent_visits(session, units),
-        visitable=visitable,
-        flagged=flagged_events(session, campaign_id, units),
-        rectifications_overdue=overdue_rectifications(session, now, campaign_id, units),
-        visit_rounds=rounds_of(session, [e.id for e, _ in visitable if e.id is not None]),
     )
+
+
+def chosen_campaign(session: Session, actor: Actor, campaign_id: int | None) -> int | None:
+    """`campaign_id` when the actor sees that campaign, else the newest one they see (None when
+    they see none)."""
+    stmt = in_districts(select(Campaign.id), actor, Campaign.district_id)
+    seen = list(session.exec(stmt.order_by(col(Campaign.id).desc())).all())
+    return campaign_id if campaign_id in seen else (seen[0] if seen else None)
+
+
+def tab_counts(
+    session: Session, actor: Actor, now: datetime, campaign_id: int | None
+) -> dict[str, int]:
+    """What waits behind the board's tabs (their labels show it), in one statement: events to
+    spot-check, extension requests and cancellation requests to decide, rectifications past
+    their due day (of the campaign)."""
+    return _scalars(session, _tab_counts(session, actor, now, campaign_id))
+
+
+def _tab_counts(
+    session: Session, actor: Actor, now: datetime, campaign_id: int | None
+) -> dict[str, Any]:
+    units = scope(actor, None)
+    asked = select(func.count()).where(ExtensionRequest.state == ExtensionState.pending)
+    cancels = cancellation.listing(session, actor, state=CancellationState.pending).order_by(None)
+    return {
+        "spot_checks": _waiting_for_check(units),
+        "extensions": within(asked, ExtensionRequest.unit_id, units),
+        "cancellations": select(func.count()).select_from(cancels.subquery()),
+        "rectifications": select(func.count()).select_from(
+            _overdue_rectifications(now, campaign_id, units).subquery()
+        ),
+    }
+
+
+def _scalars(session: Session, counts: dict[str, Any]) -> dict[str, int]:
+    """Several counts in one statement, each a scalar subquery (planned as it would be alone)."""
+    row = session.execute(
+        select(*(stmt.scalar_subquery().label(key) for key, stmt in counts.items()))
+    ).one()
+    return {key: int(value or 0) for key, value in row._mapping.items()}
+
+
+def visit_choices(
+    session: Session, units: UnitScope
+) -> tuple[list[tuple[Event, str]], list[tuple[SpotCheck, Event, str]]]:
+    """What a visit may be recorded for: the first events waiting for their spot check and the
+    latest checked ones (event, unit name), and the spot-check rounds of those events."""
+    queue = list(spot_check_queue(session, BOARD_QUEUE, None, units).rows)
+    visitable = [(e, name) for e, name in queue] + checked_events(session, units)
+    return visitable, rounds_of(session, [e.id for e, _ in visitable if e.id is not None])
 
 
 def overdue_rectifications(
@@ -125,17 +149,21 @@ def overdue_rectifications(
 ) -> list[tuple[Rectification, Event, str]]:
     """Rectifications past their due day with no report, the longest overdue first:
     (rectification, event, unit name)."""
+    stmt = _overdue_rectifications(now, campaign_id, units)
+    stmt = stmt.order_by(col(Rectification.due_at), col(Rectification.id)).limit(PAGE)
+    return list(session.exec(stmt).all())
+
+
+def _overdue_rectifications(now: datetime, campaign_id: int | None, units: UnitScope) -> Any:
     stmt = (
         select(Rectification, Event, Unit.name)
         .join(Event, col(Event.id) == Rectification.event_id)
         .join(Unit, col(Unit.id) == Rectification.unit_id)
         .where(Rectification.state == RectificationState.issued, col(Rectification.due_at) < now)
-        .order_by(col(Rectification.due_at), col(Rectification.id))
-        .limit(PAGE)
     )
     if campaign_id:
         stmt = stmt.where(Event.campaign_id == campaign_id)
-    return list(session.exec(within(stmt, Rectification.unit_id, units)).all())
+    return within(stmt, Rectification.unit_id, units)
 
 
 def rounds_of(session: Session, event_ids: list[int]) -> list[tuple[SpotCheck, Event, str]]:
@@ -196,6 +224,10 @@ def numbers(
 ) -> dict[str, int]:
     """Units with an event (in the campaign) and the count of overdue items of each kind, in
     one statement (each count a scalar subquery, planned as it would be alone)."""
+    return _scalars(session, _number_counts(now, campaign_id, units))
+
+
+def _number_counts(now: datetime, campaign_id: int | None, units: UnitScope) -> dict[str, Any]:
     # Units with an event (in the campaign), from the event tally: a few rows per unit.
     counted = select(func.count(func.distinct(EventTally.unit_id))).where(EventTally.events > 0)
     if campaign_id:
@@ -206,10 +238,7 @@ def numbers(
     for source in overdue.statements(end_of_local_day(today), today, units, 1):
         counts[source.kind] = source.count
     counts["answered_not_told"] = _not_told(campaign_id, units)
-    row = session.execute(
-        select(*(stmt.scalar_subquery().label(key) for key, stmt in counts.items()))
-    ).one()
-    return {key: int(value or 0) for key, value in row._mapping.items()}
+    return counts
 
 
 def answered_not_told(session: Session, campaign_id: int | None, units: UnitScope = None) -> int:
@@ -254,9 +283,13 @@ def spot_check_queue(
 
 def waiting_for_check(session: Session, units: UnitScope) -> int:
     """How many events wait for their spot check (from the event tally)."""
+    return int(session.exec(_waiting_for_check(units)).one())
+
+
+def _waiting_for_check(units: UnitScope) -> Any:
     stmt = select(func.coalesce(func.sum(EventTally.events), 0))
     stmt = stmt.where(EventTally.state == EventState.summary_submitted)
-    return int(session.exec(within(stmt, EventTally.unit_id, units)).one())
+    return within(stmt, EventTally.unit_id, units)
 
 
 def failed_notifications(session: Session, units: UnitScope) -> list[Notification]:
