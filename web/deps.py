@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models.db import reading
+from models.db import reading, release
 from schemas.common import MAX_ID, Paging
 from settings import Settings
 from workflows.accounts.service import SessionRules, note_use, token_use
@@ -38,11 +38,13 @@ PASSWORD_CHANGE_PATHS = frozenset({API_PREFIX + "/me/password", API_PREFIX + "/a
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
-    """A request-scoped session; rolled back unless the route committed.
+    """A request-scoped session; rolled back unless the route committed (models.db.release:
+    on PostgreSQL a transaction that wrote nothing ends in COMMIT, keeping the driver's
+    prepared statements).
 
     Async so that opening it (no I/O: the connection is taken at first use) and closing it
     after a commit (nothing to roll back) cost no trip through the thread pool; a transaction
-    still open at the end is rolled back in a worker thread, off the event loop.
+    still open at the end is released in a worker thread, off the event loop.
     """
     engine = request.app.state.engine
     if request.method in ("GET", "HEAD") or request.url.path in READ_PATHS:
@@ -55,14 +57,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
     finally:
         if session.in_transaction():
-            await anyio.to_thread.run_sync(_discard, session)
+            await anyio.to_thread.run_sync(release, session)
         else:
             session.close()
-
-
-def _discard(session: Session) -> None:
-    session.rollback()
-    session.close()
 
 
 async def get_clock(request: Request) -> Clock:
@@ -147,14 +144,14 @@ async def refusal_before_invalid(request: Request, body: Any) -> DomainError | N
     credentials = await bearer(request)
 
     def check() -> DomainError | None:
-        with Session(request.app.state.engine) as session:
-            try:
-                actor, _ = authenticate(request, session, credentials)
-                gate(body, actor)
-            except DomainError as exc:
-                return exc
-            finally:
-                session.rollback()
+        session = Session(request.app.state.engine)
+        try:
+            actor, _ = authenticate(request, session, credentials)
+            gate(body, actor)
+        except DomainError as exc:
+            return exc
+        finally:
+            release(session)
         return None
 
     return await anyio.to_thread.run_sync(check)
