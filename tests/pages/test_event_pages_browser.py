@@ -65,7 +65,8 @@ def correct_attendance(page: Any) -> None:
 
 
 def return_for_rework(page: Any) -> None:
-    """The supervisor sends the summary back from the board with two reasons."""
+    """The supervisor sends the summary back from the board's 抽查 tab with two reasons."""
+    click(page.locator("#spot-checks-link"))
     rework = page.locator("details.rework", has_text=THEME).first
     rework.locator("summary").click()
     rework.get_by_label("退回理由（每行一条）").fill("照片无拍摄日期\n请补充活动现场照片")
@@ -127,6 +128,7 @@ def test_correct_return_and_spot_check(server: str, browser: Any) -> None:
     sign_out(page)
     sign_in(page, server, "li", "Duban-2022!")
     page.goto(server + "/")
+    click(page.locator("#spot-checks-link"))
     page.goto(server + page.locator("form.card h3 a", has_text=THEME).first.get_attribute("href"))
     settle(page)
     spot_check_on_its_page(page)

@@ -211,6 +211,7 @@ def test_staff_walk_and_supervisor_spot_check(server: str, browser: Any) -> None
     assert page.get_by_role("heading", name="督查看板").is_visible()
     assert "城市管理政民恳谈会" in page.locator("#overdue ~ .table-wrap").first.inner_text()
     shoot(page, "board")
+    click(page.locator("#spot-checks-link"))
     card = page.locator("form.card", has_text="参观老旧小区改造现场")
     card.get_by_label("合格", exact=True).check()
     card.get_by_label("抽查意见").fill("图文资料齐全，市民代表比例符合要求。")

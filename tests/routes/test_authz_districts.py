@@ -127,6 +127,9 @@ BODY_BOUND = ("POST", "/api/v1/events")
 FILTERS = {"campaign_id": "campaign_id", "unit_id": "unit_id", "event_id": "event_id"}
 SEARCH = ("q", "search")
 
+# The board's tabs that read a campaign (?campaign=): asked with B's, they show A's own.
+BOARD_TABS = ("spot-checks", "extensions", "visits", "rectifications", "flags", "failed")
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -536,6 +539,7 @@ def test_a_district_supervisors_pages_show_nothing_of_another_district(city: Cit
         f"/board/report?campaign={b['campaign_id']}",
         f"/board/report.xlsx?campaign={b['campaign_id']}",
         f"/board?campaign={b['campaign_id']}",
+        *(f"/board/{tab}?campaign={b['campaign_id']}" for tab in BOARD_TABS),
     ):
         response = client.get(url, follow_redirects=False)
         pages += 1
