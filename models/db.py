@@ -38,13 +38,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping (it costs a round trip per checkout); a connection found dead answers that
     # one request with 503, SQLAlchemy then invalidates the pool and the next one reconnects.
     kwargs.setdefault("pool_recycle", 1800)
-    # Fail fast when the server is unreachable, so callers answer 503 instead of hanging; and
-    # no JIT compilation: every statement here reads or writes a few rows by index, yet a
-    # count whose estimate crosses jit_above_cost (the board's overdue counts at 100k events)
-    # spent 25-33 ms compiling to run for 7 (docs/operations.md, "PostgreSQL settings").
+    # Fail fast when the server is unreachable, so callers answer 503 instead of hanging; no
+    # JIT compilation: every statement here reads or writes a few rows by index, yet a count
+    # whose estimate crosses jit_above_cost (the board's overdue counts at 100k events) spent
+    # 25-33 ms compiling to run for 7; and prepared statements (kept: see release) planned for
+    # their parameters each time, as unprepared ones are: the generic plan PostgreSQL settles on
+    # after five runs took the overdue list's keyset pages from 0.14 to 3.6 ms a statement
+    # (docs/operations.md, "PostgreSQL settings").
     kwargs["connect_args"] = {
         "connect_timeout": 5,
-        "options": "-c jit=off",
+        "options": "-c jit=off -c plan_cache_mode=force_custom_plan",
         **kwargs.get("connect_args", {}),
     }
     kwargs.setdefault("pool_size", 10)

@@ -80,3 +80,17 @@ def test_a_failed_transaction_is_released_and_its_connection_reused(engine: Engi
     again = Session(engine)
     assert again.exec(READ).all() == []
     release(again)
+
+
+def test_connections_plan_for_their_parameters_without_jit(postgres_url: str) -> None:
+    """Every connection the service makes: no JIT, and a prepared statement planned for its
+    parameters each run, never the generic plan (docs/operations.md, PostgreSQL settings)."""
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+            assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == (
+                "force_custom_plan"
+            )
+    finally:
+        engine.dispose()
