@@ -218,7 +218,6 @@ def visits_page(
         visits=board_data.recent_visits(session, units),
         visitable=visitable,
         visit_rounds=rounds,
-        today_iso=local_date(clock.now()).isoformat(),
         office_zh=districts.campaign_office_words(session, campaign_id, user.actor.district_id),
     )  # fmt: skip
 

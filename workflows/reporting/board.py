@@ -241,11 +241,6 @@ def _number_counts(now: datetime, campaign_id: int | None, units: UnitScope) -> 
     return counts
 
 
-def answered_not_told(session: Session, campaign_id: int | None, units: UnitScope = None) -> int:
-    """Opinions answered whose answer has not reached the person yet (issue 26)."""
-    return int(session.exec(_not_told(campaign_id, units)).one())
-
-
 def _not_told(campaign_id: int | None, units: UnitScope) -> Any:
     stmt = (
         select(func.count())
